@@ -1,0 +1,121 @@
+//! NAT and connection-state records: IP Filter's `natlog_t`/`ipslog_t`, and
+//! the same facts from Linux conntrack events.
+
+use std::net::IpAddr;
+
+use super::Header;
+
+/// A NAT mapping event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatLog {
+    /// Time, source and sequence number.
+    pub header: Header,
+    /// What happened to the mapping.
+    pub action: NatAction,
+    /// The kind of mapping.
+    pub nat_type: NatType,
+    /// NAT rule number, counted from 1; 0 when unknown (`@0`).
+    pub rule: u32,
+    /// IP protocol number.
+    pub protocol: u8,
+    /// Original source address and port (ports are ICMP ids for ICMP).
+    pub orig_src: (IpAddr, u16),
+    /// Original destination address and port.
+    pub orig_dst: (IpAddr, u16),
+    /// Translated source address and port.
+    pub new_src: (IpAddr, u16),
+    /// Translated destination address and port.
+    pub new_dst: (IpAddr, u16),
+    /// Packets forward/backward, when known.
+    pub packets: Option<[u64; 2]>,
+    /// Bytes forward/backward, when known.
+    pub bytes: Option<[u64; 2]>,
+    /// Conntrack id, for records from Linux conntrack.
+    pub conntrack_id: Option<u32>,
+}
+
+/// What happened to a NAT mapping (IP Filter's `nl_action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NatAction {
+    /// `NAT:NEW`
+    New,
+    /// `NAT:CLONE`
+    Clone,
+    /// `NAT:PURGE`
+    Purge,
+    /// `NAT:DESTROY`
+    Destroy,
+    /// `NAT:FLUSH`
+    Flush,
+    /// `NAT:EXPIRE`
+    Expire,
+    /// Any other value, printed as `NAT:Action(N)`.
+    Other(u32),
+}
+
+/// The kind of NAT mapping (IP Filter's `nl_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NatType {
+    /// Source NAT (`-MAP`).
+    Map,
+    /// Destination NAT (`-RDR`).
+    Rdr,
+    /// Both directions (`-BIMAP`).
+    Bimap,
+    /// `-MAPBLOCK`
+    MapBlock,
+    /// Any other value: `-RWR_MAP` etc. by number, or `-Type(N)`.
+    Other(u32),
+}
+
+/// A connection-state event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateLog {
+    /// Time, source and sequence number.
+    pub header: Header,
+    /// What happened to the state entry.
+    pub state_type: StateType,
+    /// IP protocol number.
+    pub protocol: u8,
+    /// IP version of the addresses (4 or 6).
+    pub ip_version: u8,
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Source and destination port for TCP/UDP; ICMP type in `.0` for ICMP.
+    pub ports: (u16, u16),
+    /// State tag; 0 when none.
+    pub tag: u32,
+    /// TCP states of the two sides (IP Filter numbering), when known.
+    pub tcp_state: Option<[u8; 2]>,
+    /// Packets: forward in, forward out, backward in, backward out.
+    pub packets: [u64; 4],
+    /// Bytes, in the same order as `packets`.
+    pub bytes: [u64; 4],
+    /// Conntrack id, for records from Linux conntrack.
+    pub conntrack_id: Option<u32>,
+}
+
+/// What happened to a state entry (IP Filter's `isl_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StateType {
+    /// `STATE:NEW`
+    New,
+    /// `STATE:CLONED`
+    Cloned,
+    /// `STATE:EXPIRE` (or `STATE:CLOSE` for established TCP)
+    Expire,
+    /// `STATE:FLUSH`
+    Flush,
+    /// `STATE:INTERMEDIATE` (an update)
+    Intermediate,
+    /// `STATE:REMOVE`
+    Remove,
+    /// `STATE:KILLED`
+    Killed,
+    /// `STATE:UNLOAD`
+    Unload,
+    /// Any other value, printed as `Type: N`.
+    Other(u32),
+}

@@ -1,0 +1,201 @@
+//! The event model.
+//!
+//! One [`Event`] enum; every producer emits it, every sink consumes it. Each
+//! event carries a [`Header`]: its time, the [`Source`] it came from, and a
+//! per-source sequence number. Loss is part of the model: a [`Lost`] event says
+//! how many events a stage dropped, and every formatter prints it. Input that
+//! could not be decoded becomes a [`Malformed`] event, carrying the offset of
+//! the bad bytes, so that it is counted and reported rather than silently
+//! skipped.
+
+mod conntrack;
+mod packet_log;
+mod time;
+
+use std::fmt;
+
+use serde::Serialize;
+
+pub use conntrack::{NatAction, NatLog, NatType, StateLog, StateType};
+pub use packet_log::{Action, Direction, PacketFlags, PacketLog, RuleGroup};
+pub use time::Timestamp;
+
+/// Version of the JSON schema written by [`crate::format::json`]. Bump it on
+/// any incompatible change of a field's name, type or meaning.
+pub const JSON_SCHEMA_VERSION: u32 = 1;
+
+/// One thing that happened, as seen by one source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A packet logged by the firewall (NFLOG, an IP Filter `ipf` log record,
+    /// or a packet read from a capture file).
+    Packet(Box<PacketLog>),
+    /// A NAT mapping was created, changed or removed.
+    Nat(Box<NatLog>),
+    /// A connection-tracking (state) entry was created, changed or removed.
+    State(Box<StateLog>),
+    /// Events were dropped somewhere; see [`Lost`].
+    Lost(Lost),
+    /// Input that could not be decoded was skipped; see [`Malformed`].
+    Malformed(Malformed),
+}
+
+impl Event {
+    /// The common header of the event.
+    #[must_use]
+    pub fn header(&self) -> &Header {
+        match self {
+            Event::Packet(p) => &p.header,
+            Event::Nat(n) => &n.header,
+            Event::State(s) => &s.header,
+            Event::Lost(l) => &l.header,
+            Event::Malformed(m) => &m.header,
+        }
+    }
+
+    /// The stable lower-case name of the event kind, as used by `--type` and in
+    /// the JSON `kind` field.
+    #[must_use]
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Event::Packet(_) => EventKind::Packet,
+            Event::Nat(_) => EventKind::Nat,
+            Event::State(_) => EventKind::State,
+            Event::Lost(_) => EventKind::Lost,
+            Event::Malformed(_) => EventKind::Malformed,
+        }
+    }
+}
+
+/// The kind of an event, without its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// [`Event::Packet`]
+    Packet,
+    /// [`Event::Nat`]
+    Nat,
+    /// [`Event::State`]
+    State,
+    /// [`Event::Lost`]
+    Lost,
+    /// [`Event::Malformed`]
+    Malformed,
+}
+
+impl EventKind {
+    /// The name used on the command line and in JSON.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Packet => "packet",
+            EventKind::Nat => "nat",
+            EventKind::State => "state",
+            EventKind::Lost => "lost",
+            EventKind::Malformed => "malformed",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What every event carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// When the kernel (or the file) says the event happened.
+    pub time: Timestamp,
+    /// Where the event came from.
+    pub source: Source,
+    /// Sequence number, counted per source from 1; gaps mean loss upstream.
+    pub seq: u64,
+}
+
+/// Where an event came from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// A netfilter NFLOG group, read live.
+    Nflog(u16),
+    /// ctnetlink conntrack events, read live.
+    Conntrack,
+    /// A pcap or pcapng file (the path as given).
+    Pcap(String),
+    /// An IP Filter binary log file (the path as given).
+    Iplog(String),
+    /// Standard input.
+    Stdin,
+    /// inetmon itself (for example its pipeline reporting loss).
+    Pipeline,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Nflog(g) => write!(f, "nflog:{g}"),
+            Source::Conntrack => f.write_str("conntrack"),
+            Source::Pcap(p) => write!(f, "pcap:{p}"),
+            Source::Iplog(p) => write!(f, "iplog:{p}"),
+            Source::Stdin => f.write_str("stdin"),
+            Source::Pipeline => f.write_str("pipeline"),
+        }
+    }
+}
+
+/// Where in the chain from kernel to sink events were lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossStage {
+    /// The kernel could not queue the record (netlink `ENOBUFS`, a ring-buffer
+    /// reserve failure, or a gap in the kernel's own sequence numbers).
+    Kernel,
+    /// The bounded channel between a producer and the pipeline was full.
+    Channel,
+    /// A sink could not keep up or was unavailable.
+    Sink,
+}
+
+impl LossStage {
+    /// Lower-case name used in text and JSON output.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LossStage::Kernel => "kernel",
+            LossStage::Channel => "channel",
+            LossStage::Sink => "sink",
+        }
+    }
+}
+
+/// `count` events were dropped at `stage` of `header.source`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lost {
+    /// Time the loss was noticed; `source` is the source that lost events.
+    pub header: Header,
+    /// Where they were lost.
+    pub stage: LossStage,
+    /// How many events (or records) were lost; for netlink `ENOBUFS` this is
+    /// the number of overflow notifications when the exact count is unknown.
+    pub count: u64,
+    /// The kinds of the lost events, when known.
+    pub kinds: Vec<EventKind>,
+    /// For sources with kernel sequence numbers: the first and last sequence
+    /// number that are missing (inclusive), when known.
+    pub seq_range: Option<(u64, u64)>,
+}
+
+/// Input that could not be decoded and was skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed {
+    /// When it was seen and in which source.
+    pub header: Header,
+    /// Byte offset of the bad record within the source (file offset, or
+    /// offset within the netlink datagram for live sources).
+    pub offset: u64,
+    /// Number of bytes skipped to resynchronise.
+    pub skipped: u64,
+    /// What was wrong, in one line.
+    pub reason: String,
+}

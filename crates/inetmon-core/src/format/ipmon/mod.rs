@@ -1,0 +1,1 @@
+//! IP Filter 5.1 `ipmon` text, byte for byte.

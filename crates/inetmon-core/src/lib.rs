@@ -1,0 +1,21 @@
+//! inetmon's pure core.
+//!
+//! Everything here works on bytes and values only: no syscalls, no `unsafe`,
+//! and no panics on any input. The Linux side (`inetmon-io`) reads the kernel's
+//! records and hands the bytes to the decoders here; the decoders produce
+//! [`event::Event`]s; the formatters turn events into text.
+//!
+//! - [`event`]: the one event model every producer emits and every sink consumes.
+//! - [`decode`]: decoders for NFLOG and ctnetlink messages, IP Filter binary
+//!   logs and pcap/pcapng files.
+//! - [`dissect`]: zero-copy views of IPv4/IPv6/TCP/UDP/ICMP headers.
+//! - [`format`]: the ipmon and JSON formatters.
+//! - [`names`]: protocol and service name tables (from `/etc/protocols` and
+//!   `/etc/services` text).
+#![forbid(unsafe_code)]
+
+pub mod decode;
+pub mod dissect;
+pub mod event;
+pub mod format;
+pub mod names;

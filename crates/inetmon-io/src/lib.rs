@@ -1,0 +1,21 @@
+//! inetmon's Linux side: producers that read the kernel (NFLOG, conntrack) and
+//! files, the bounded pipeline that carries events to sinks, the sinks
+//! (stdout, files, syslog), and daemon support. All syscalls live here.
+//!
+//! - [`netlink`]: a netfilter netlink socket (batched reads, large buffers,
+//!   `ENOBUFS` as loss).
+//! - [`nflog`], [`conntrack`]: live producers.
+//! - [`file`]: file and stdin producers, with `tail -f` following.
+//! - [`pipeline`]: bounded channels from producers to sinks, with loss counted.
+//! - [`sink`]: stdout, files (reopened on SIGHUP), syslog.
+//! - [`daemon`]: daemonising and pid files.
+//! - [`resolver`]: cached, non-blocking reverse DNS for `-n`.
+
+pub mod conntrack;
+pub mod daemon;
+pub mod file;
+pub mod netlink;
+pub mod nflog;
+pub mod pipeline;
+pub mod resolver;
+pub mod sink;
