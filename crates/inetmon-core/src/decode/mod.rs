@@ -14,3 +14,24 @@ pub mod iplog;
 pub mod netlink;
 pub mod nflog;
 pub mod pcap;
+
+use crate::event::Event;
+
+/// A decoder of a byte stream of records (a file, a pipe, a followed log).
+///
+/// The reader feeds whatever bytes it has; the decoder keeps partial records
+/// until the rest arrives. Bad bytes come out as [`Event::Malformed`] with
+/// their offset from the start of the stream, and decoding goes on after
+/// them.
+pub trait StreamDecoder {
+    /// Appends bytes read from the source.
+    fn feed(&mut self, bytes: &[u8]);
+
+    /// The next decoded event, or an [`Event::Malformed`] for bytes that were
+    /// skipped; `None` when more input is needed.
+    fn next_event(&mut self) -> Option<Event>;
+
+    /// Ends the stream: an incomplete record left over is reported as
+    /// [`Event::Malformed`].
+    fn finish(&mut self) -> Option<Event>;
+}

@@ -10,6 +10,7 @@
 
 mod conntrack;
 mod packet_log;
+mod sock;
 mod time;
 
 use std::fmt;
@@ -17,7 +18,8 @@ use std::fmt;
 use serde::Serialize;
 
 pub use conntrack::{NatAction, NatLog, NatType, StateLog, StateType};
-pub use packet_log::{Action, Direction, PacketFlags, PacketLog, RuleGroup};
+pub use packet_log::{Action, Direction, NflogInfo, PacketFlags, PacketLog, RuleGroup};
+pub use sock::SockEvent;
 pub use time::Timestamp;
 
 /// Version of the JSON schema written by [`crate::format::json`]. Bump it on
@@ -34,6 +36,8 @@ pub enum Event {
     Nat(Box<NatLog>),
     /// A connection-tracking (state) entry was created, changed or removed.
     State(Box<StateLog>),
+    /// A socket operation (create, bind, listen, accept, connect, …).
+    Sock(Box<SockEvent>),
     /// Events were dropped somewhere; see [`Lost`].
     Lost(Lost),
     /// Input that could not be decoded was skipped; see [`Malformed`].
@@ -48,6 +52,7 @@ impl Event {
             Event::Packet(p) => &p.header,
             Event::Nat(n) => &n.header,
             Event::State(s) => &s.header,
+            Event::Sock(s) => &s.header,
             Event::Lost(l) => &l.header,
             Event::Malformed(m) => &m.header,
         }
@@ -61,6 +66,7 @@ impl Event {
             Event::Packet(_) => EventKind::Packet,
             Event::Nat(_) => EventKind::Nat,
             Event::State(_) => EventKind::State,
+            Event::Sock(_) => EventKind::Sock,
             Event::Lost(_) => EventKind::Lost,
             Event::Malformed(_) => EventKind::Malformed,
         }
@@ -77,6 +83,8 @@ pub enum EventKind {
     Nat,
     /// [`Event::State`]
     State,
+    /// [`Event::Sock`]
+    Sock,
     /// [`Event::Lost`]
     Lost,
     /// [`Event::Malformed`]
@@ -91,6 +99,7 @@ impl EventKind {
             EventKind::Packet => "packet",
             EventKind::Nat => "nat",
             EventKind::State => "state",
+            EventKind::Sock => "sock",
             EventKind::Lost => "lost",
             EventKind::Malformed => "malformed",
         }
@@ -127,6 +136,8 @@ pub enum Source {
     Iplog(String),
     /// Standard input.
     Stdin,
+    /// The eBPF socket-event programs.
+    Sockets,
     /// inetmon itself (for example its pipeline reporting loss).
     Pipeline,
 }
@@ -139,6 +150,7 @@ impl fmt::Display for Source {
             Source::Pcap(p) => write!(f, "pcap:{p}"),
             Source::Iplog(p) => write!(f, "iplog:{p}"),
             Source::Stdin => f.write_str("stdin"),
+            Source::Sockets => f.write_str("sockets"),
             Source::Pipeline => f.write_str("pipeline"),
         }
     }
