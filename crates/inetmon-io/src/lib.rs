@@ -18,4 +18,5 @@ pub mod netlink;
 pub mod nflog;
 pub mod pipeline;
 pub mod resolver;
+pub mod signals;
 pub mod sink;
