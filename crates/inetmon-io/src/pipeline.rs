@@ -338,8 +338,11 @@ pub struct MetricsSnapshot {
 /// A registry of per-source counters, cheap to clone and share.
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
-    sources: Arc<Mutex<Vec<(Source, Arc<SourceMetrics>)>>>,
+    sources: Arc<Mutex<Vec<Registered>>>,
 }
+
+/// One registered source and its counters.
+type Registered = (Source, Arc<SourceMetrics>);
 
 impl Metrics {
     /// Counters for `source`: an existing entry for the same source is shared.
