@@ -36,6 +36,17 @@ impl SignalFlags {
         Ok(flags)
     }
 
+    /// A new flag of its own that SIGHUP sets, for one file sink (each sink
+    /// clears its flag when it reopens, so sinks must not share one).
+    ///
+    /// # Errors
+    /// When the handler cannot be registered.
+    pub fn reopen_flag(&self) -> io::Result<Arc<AtomicBool>> {
+        let flag = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(SIGHUP, Arc::clone(&flag))?;
+        Ok(flag)
+    }
+
     /// Whether a shutdown was asked for.
     #[must_use]
     pub fn shutting_down(&self) -> bool {
@@ -51,8 +62,10 @@ mod tests {
     fn sighup_sets_reopen() {
         let flags = SignalFlags::install().unwrap();
         assert!(!flags.reopen.load(Ordering::SeqCst));
+        let own = flags.reopen_flag().unwrap();
         nix::sys::signal::raise(nix::sys::signal::Signal::SIGHUP).unwrap();
         assert!(flags.reopen.load(Ordering::SeqCst));
+        assert!(own.load(Ordering::SeqCst));
         assert!(!flags.shutting_down());
     }
 }
