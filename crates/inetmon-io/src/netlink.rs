@@ -57,7 +57,10 @@ pub enum NetlinkError {
 }
 
 fn last_os(what: &'static str) -> NetlinkError {
-    NetlinkError::Sys { what, source: io::Error::last_os_error() }
+    NetlinkError::Sys {
+        what,
+        source: io::Error::last_os_error(),
+    }
 }
 
 /// A fd that wakes a thread blocked in [`NetlinkSocket::wait`] (an
@@ -79,7 +82,9 @@ impl Waker {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: fd is a fresh descriptor that we own.
-        Ok(Arc::new(Waker { fd: unsafe { OwnedFd::from_raw_fd(fd) } }))
+        Ok(Arc::new(Waker {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        }))
     }
 
     /// Wakes every waiter (the wake stays pending until drained).
@@ -116,8 +121,16 @@ pub fn wait_readable(
     timeout: Option<Duration>,
 ) -> Result<Ready, NetlinkError> {
     let mut fds = [
-        libc::pollfd { fd, events: libc::POLLIN, revents: 0 },
-        libc::pollfd { fd: waker.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+        libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: waker.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
     ];
     let ms = timeout.map_or(-1, |t| i32::try_from(t.as_millis()).unwrap_or(i32::MAX));
     // SAFETY: fds is a valid array of 2 pollfd.
@@ -125,12 +138,21 @@ pub fn wait_readable(
     if n < 0 {
         let e = io::Error::last_os_error();
         if e.kind() == io::ErrorKind::Interrupted {
-            return Ok(Ready { socket: false, woken: false });
+            return Ok(Ready {
+                socket: false,
+                woken: false,
+            });
         }
-        return Err(NetlinkError::Sys { what: "poll", source: e });
+        return Err(NetlinkError::Sys {
+            what: "poll",
+            source: e,
+        });
     }
     let [s, w] = fds;
-    Ok(Ready { socket: s.revents != 0, woken: w.revents != 0 })
+    Ok(Ready {
+        socket: s.revents != 0,
+        woken: w.revents != 0,
+    })
 }
 
 /// Reusable buffers for [`NetlinkSocket::recv_batch`].
@@ -181,7 +203,13 @@ pub struct NetlinkSocket {
 fn setsockopt_int(fd: RawFd, level: i32, name: i32, value: i32) -> io::Result<()> {
     // SAFETY: passes a pointer to a live i32 with its size.
     let r = unsafe {
-        libc::setsockopt(fd, level, name, (&raw const value).cast(), size_of::<i32>() as u32)
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&raw const value).cast(),
+            size_of::<i32>() as u32,
+        )
     };
     if r < 0 {
         Err(io::Error::last_os_error())
@@ -235,7 +263,11 @@ impl NetlinkSocket {
         if unsafe { libc::getsockname(fd.as_raw_fd(), (&raw mut addr).cast(), &raw mut len) } < 0 {
             return Err(last_os("getsockname"));
         }
-        Ok(NetlinkSocket { fd, portid: addr.nl_pid, seq: 0 })
+        Ok(NetlinkSocket {
+            fd,
+            portid: addr.nl_pid,
+            seq: 0,
+        })
     }
 
     /// The port id the kernel assigned.
@@ -257,8 +289,16 @@ impl NetlinkSocket {
     /// `CAP_NET_ADMIN` for conntrack).
     pub fn add_membership(&self, group: u32) -> Result<(), NetlinkError> {
         let g = i32::try_from(group).unwrap_or(i32::MAX);
-        setsockopt_int(self.as_raw_fd(), libc::SOL_NETLINK, libc::NETLINK_ADD_MEMBERSHIP, g)
-            .map_err(|source| NetlinkError::Sys { what: "NETLINK_ADD_MEMBERSHIP", source })
+        setsockopt_int(
+            self.as_raw_fd(),
+            libc::SOL_NETLINK,
+            libc::NETLINK_ADD_MEMBERSHIP,
+            g,
+        )
+        .map_err(|source| NetlinkError::Sys {
+            what: "NETLINK_ADD_MEMBERSHIP",
+            source,
+        })
     }
 
     /// Sets the receive buffer to `bytes`: `SO_RCVBUFFORCE` (needs
@@ -271,11 +311,19 @@ impl NetlinkSocket {
         let v = i32::try_from(bytes).unwrap_or(i32::MAX);
         let fd = self.as_raw_fd();
         if setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, v).is_err() {
-            setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, v)
-                .map_err(|source| NetlinkError::Sys { what: "SO_RCVBUF", source })?;
+            setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, v).map_err(|source| {
+                NetlinkError::Sys {
+                    what: "SO_RCVBUF",
+                    source,
+                }
+            })?;
         }
-        let got = getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF)
-            .map_err(|source| NetlinkError::Sys { what: "SO_RCVBUF", source })?;
+        let got = getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF).map_err(|source| {
+            NetlinkError::Sys {
+                what: "SO_RCVBUF",
+                source,
+            }
+        })?;
         Ok(usize::try_from(got).unwrap_or(0))
     }
 
@@ -333,7 +381,9 @@ impl NetlinkSocket {
         let flags = msg.get_mut(6..8).ok_or_else(bad)?;
         let f = u16::from_ne_bytes([flags[0], flags[1]]) | NLM_F_REQUEST | NLM_F_ACK;
         flags.copy_from_slice(&f.to_ne_bytes());
-        msg.get_mut(8..12).ok_or_else(bad)?.copy_from_slice(&seq.to_ne_bytes());
+        msg.get_mut(8..12)
+            .ok_or_else(bad)?
+            .copy_from_slice(&seq.to_ne_bytes());
         self.send(msg)?;
         let timeout = Duration::from_secs(1);
         let deadline = std::time::Instant::now() + timeout;
@@ -374,14 +424,22 @@ impl NetlinkSocket {
     fn recv_one(&self, buf: &mut [u8]) -> Result<Option<usize>, NetlinkError> {
         // SAFETY: buf is live and writable for its length.
         let n = unsafe {
-            libc::recv(self.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT)
+            libc::recv(
+                self.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
         };
         if n < 0 {
             let e = io::Error::last_os_error();
             return match e.raw_os_error() {
                 Some(libc::EAGAIN | libc::EINTR) => Ok(None),
                 Some(libc::ENOBUFS) => Err(NetlinkError::Overrun),
-                _ => Err(NetlinkError::Sys { what: "recv", source: e }),
+                _ => Err(NetlinkError::Sys {
+                    what: "recv",
+                    source: e,
+                }),
             };
         }
         Ok(usize::try_from(n).ok())
@@ -398,7 +456,10 @@ impl NetlinkSocket {
         let mut iovs: Vec<libc::iovec> = batch
             .bufs
             .iter_mut()
-            .map(|b| libc::iovec { iov_base: b.as_mut_ptr().cast(), iov_len: b.len() })
+            .map(|b| libc::iovec {
+                iov_base: b.as_mut_ptr().cast(),
+                iov_len: b.len(),
+            })
             .collect();
         let mut hdrs: Vec<libc::mmsghdr> = iovs
             .iter_mut()
@@ -407,7 +468,10 @@ impl NetlinkSocket {
                 let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
                 h.msg_iov = iov;
                 h.msg_iovlen = 1;
-                libc::mmsghdr { msg_hdr: h, msg_len: 0 }
+                libc::mmsghdr {
+                    msg_hdr: h,
+                    msg_len: 0,
+                }
             })
             .collect();
         let vlen = u32::try_from(hdrs.len()).unwrap_or(u32::MAX);
@@ -427,7 +491,10 @@ impl NetlinkSocket {
             return match e.raw_os_error() {
                 Some(libc::EAGAIN | libc::EINTR) => Ok(0),
                 Some(libc::ENOBUFS) => Err(NetlinkError::Overrun),
-                _ => Err(NetlinkError::Sys { what: "recvmmsg", source: e }),
+                _ => Err(NetlinkError::Sys {
+                    what: "recvmmsg",
+                    source: e,
+                }),
             };
         }
         let n = usize::try_from(n).unwrap_or(0);
@@ -443,13 +510,22 @@ impl NetlinkSocket {
 }
 
 fn poll_one(fd: RawFd, timeout: Duration) -> Result<(), NetlinkError> {
-    let mut p = [libc::pollfd { fd, events: libc::POLLIN, revents: 0 }];
-    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX).max(1);
+    let mut p = [libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    let ms = i32::try_from(timeout.as_millis())
+        .unwrap_or(i32::MAX)
+        .max(1);
     // SAFETY: one valid pollfd.
     if unsafe { libc::poll(p.as_mut_ptr(), 1, ms) } < 0 {
         let e = io::Error::last_os_error();
         if e.kind() != io::ErrorKind::Interrupted {
-            return Err(NetlinkError::Sys { what: "poll", source: e });
+            return Err(NetlinkError::Sys {
+                what: "poll",
+                source: e,
+            });
         }
     }
     Ok(())
@@ -488,7 +564,11 @@ pub struct BadMessage {
 /// the first bad header.
 #[must_use]
 pub fn messages(datagram: &[u8]) -> Messages<'_> {
-    Messages { data: datagram, offset: 0, failed: false }
+    Messages {
+        data: datagram,
+        offset: 0,
+        failed: false,
+    }
 }
 
 /// Iterator returned by [`messages`].
@@ -511,7 +591,11 @@ impl<'a> Iterator for Messages<'a> {
             return None;
         }
         let offset = self.offset;
-        let bad = |len| BadMessage { offset, len, avail: rest.len() };
+        let bad = |len| BadMessage {
+            offset,
+            len,
+            avail: rest.len(),
+        };
         let Some(hdr) = rest.get(..NLMSG_HDRLEN) else {
             self.failed = true;
             return Some(Err(bad(0)));
@@ -588,7 +672,13 @@ mod tests {
         let w = Waker::new().unwrap();
         let (a, _b) = std::os::unix::net::UnixDatagram::pair().unwrap();
         let r = wait_readable(a.as_raw_fd(), &w, Some(Duration::from_millis(1))).unwrap();
-        assert_eq!(r, Ready { socket: false, woken: false });
+        assert_eq!(
+            r,
+            Ready {
+                socket: false,
+                woken: false
+            }
+        );
         w.wake();
         let r = wait_readable(a.as_raw_fd(), &w, None).unwrap();
         assert!(r.woken);
