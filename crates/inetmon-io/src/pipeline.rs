@@ -59,6 +59,7 @@ impl Pipeline {
             metrics,
             seq: 0,
             pending: [0; KINDS],
+            carried: Vec::new(),
         }
     }
 
@@ -122,6 +123,9 @@ const KIND_ORDER: [EventKind; KINDS] = [
 ///
 /// Numbers the source's events ([`Producer::next_seq`]) and keeps the count
 /// of events dropped because the channel was full until it can report them.
+/// A `Lost` event from an earlier stage (say, the kernel) that meets a full
+/// channel is not counted as a lost event but kept (merged with later ones)
+/// and sent when there is room, so loss counts stay exact end to end.
 #[derive(Debug)]
 pub struct Producer {
     tx: Sender<Event>,
@@ -129,7 +133,11 @@ pub struct Producer {
     metrics: Arc<SourceMetrics>,
     seq: u64,
     pending: [u64; KINDS],
+    carried: Vec<Lost>,
 }
+
+/// Most distinct carried `Lost` events kept before merging regardless of kinds.
+const MAX_CARRIED: usize = 8;
 
 impl Producer {
     /// The source this producer sends for.
@@ -167,6 +175,41 @@ impl Producer {
         self.pending.iter().sum()
     }
 
+    fn has_pending(&self) -> bool {
+        self.pending_lost() > 0 || !self.carried.is_empty()
+    }
+
+    /// Drops `event` for lack of room: counted, or carried if it is itself a
+    /// loss report.
+    fn drop_event(&mut self, event: Event) {
+        match event {
+            Event::Lost(l) => self.carry(l),
+            other => self.count_drop(other.kind()),
+        }
+    }
+
+    fn carry(&mut self, l: Lost) {
+        let merge = |last: &mut Lost, l: Lost| {
+            last.count = last.count.saturating_add(l.count);
+            for k in l.kinds {
+                if !last.kinds.contains(&k) {
+                    last.kinds.push(k);
+                }
+            }
+            last.seq_range = match (last.seq_range, l.seq_range) {
+                (Some((a, b)), Some((c, d))) if b.checked_add(1) == Some(c) => Some((a, d)),
+                _ => None,
+            };
+        };
+        let full = self.carried.len() >= MAX_CARRIED;
+        match self.carried.last_mut() {
+            Some(last) if last.stage == l.stage && (full || last.kinds == l.kinds) => {
+                merge(last, l);
+            }
+            _ => self.carried.push(l),
+        }
+    }
+
     /// Sends without blocking. If the channel is full the event is dropped
     /// and counted; a `Lost` event for earlier drops goes first when there is
     /// room.
@@ -174,14 +217,14 @@ impl Producer {
     /// # Errors
     /// [`Closed`] when the receiver is gone.
     pub fn send(&mut self, event: Event) -> Result<Sent, Closed> {
-        if self.pending_lost() > 0 && !self.try_flush_lost()? {
-            self.count_drop(event.kind());
+        if self.has_pending() && !self.try_flush_lost()? {
+            self.drop_event(event);
             return Ok(Sent::Dropped);
         }
         match self.tx.try_send(event) {
             Ok(()) => Ok(Sent::Queued),
             Err(TrySendError::Full(event)) => {
-                self.count_drop(event.kind());
+                self.drop_event(event);
                 Ok(Sent::Dropped)
             }
             Err(TrySendError::Disconnected(_)) => Err(Closed),
@@ -194,6 +237,9 @@ impl Producer {
     /// # Errors
     /// [`Closed`] when the receiver is gone.
     pub fn send_blocking(&mut self, event: Event) -> Result<(), Closed> {
+        for l in std::mem::take(&mut self.carried) {
+            self.tx.send(Event::Lost(l)).map_err(|_| Closed)?;
+        }
         if let Some(lost) = self.take_lost_event() {
             self.tx.send(lost).map_err(|_| Closed)?;
         }
@@ -206,6 +252,18 @@ impl Producer {
     /// # Errors
     /// [`Closed`] when the receiver is gone.
     pub fn try_flush_lost(&mut self) -> Result<bool, Closed> {
+        while !self.carried.is_empty() {
+            let l = self.carried.remove(0);
+            match self.tx.try_send(Event::Lost(l)) {
+                Ok(()) => {}
+                Err(TrySendError::Full(Event::Lost(l))) => {
+                    self.carried.insert(0, l);
+                    return Ok(false);
+                }
+                Err(TrySendError::Full(_)) => return Ok(false),
+                Err(TrySendError::Disconnected(_)) => return Err(Closed),
+            }
+        }
         let saved = self.pending;
         let Some(lost) = self.take_lost_event() else {
             return Ok(true);
@@ -255,6 +313,15 @@ impl Producer {
 
 impl Drop for Producer {
     fn drop(&mut self) {
+        for l in std::mem::take(&mut self.carried) {
+            if self
+                .tx
+                .send_timeout(Event::Lost(l), FINAL_LOST_WAIT)
+                .is_err()
+            {
+                return;
+            }
+        }
         if let Some(lost) = self.take_lost_event() {
             match self.tx.send_timeout(lost, FINAL_LOST_WAIT) {
                 Ok(()) | Err(SendTimeoutError::Disconnected(_)) => {}

@@ -133,19 +133,28 @@ fn ping_and_udp_are_logged() {
         .all(|s| s.lost_kernel == 0 && s.lost_channel == 0));
 }
 
-/// Floods one group and checks that every logged packet is either delivered
-/// or reported lost, exactly. Prints the rate reached.
-#[test]
-#[allow(clippy::print_stdout)]
-fn flood_is_delivered_or_accounted() {
-    if !privileged() {
-        return;
-    }
-    let count: usize = std::env::var("INETMON_FLOOD")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50_000);
-    let ns = Netns::new("flood");
+struct FloodResult {
+    sent: u64,
+    packets: u64,
+    lost_kernel: u64,
+    lost_channel: u64,
+    metrics_lost_kernel: u64,
+    metrics_lost_channel: u64,
+    send_secs: f64,
+    recv_secs: f64,
+}
+
+/// Floods NFLOG group 3 inside a fresh namespace with `count` UDP packets
+/// from `senders` threads; the consumer sleeps `pause` every 1000 events.
+fn flood(
+    tag: &str,
+    cfg: NflogConfig,
+    capacity: usize,
+    count: usize,
+    senders: usize,
+    pause: Duration,
+) -> FloodResult {
+    let ns = Netns::new(tag);
     ns.nft(
         "table inet t {
            chain out {
@@ -154,16 +163,15 @@ fn flood_is_delivered_or_accounted() {
            }
          }",
     );
-    let cfg = NflogConfig {
-        groups: vec![3],
-        ..NflogConfig::default()
-    };
-    let (rx, shutdown, handle, metrics) = start(&ns, cfg, 65_536);
+    let (rx, shutdown, handle, metrics) = start(&ns, cfg, capacity);
     let counter = std::thread::spawn(move || {
         let (mut packets, mut lost_kernel, mut lost_channel) = (0u64, 0u64, 0u64);
         let mut first: Option<Instant> = None;
         let mut last = Instant::now();
-        for ev in rx.iter() {
+        for (i, ev) in rx.iter().enumerate() {
+            if i % 1000 == 999 && !pause.is_zero() {
+                std::thread::sleep(pause);
+            }
             match ev {
                 Event::Packet(_) => {
                     packets += 1;
@@ -179,22 +187,100 @@ fn flood_is_delivered_or_accounted() {
         (packets, lost_kernel, lost_channel, secs)
     });
     let t0 = Instant::now();
-    udp_in_ns(&ns, 9, count, 32);
+    std::thread::scope(|s| {
+        for i in 0..senders {
+            let n = count / senders + usize::from(i < count % senders);
+            let ns = &ns;
+            s.spawn(move || udp_in_ns(ns, 9, n, 32));
+        }
+    });
     let send_secs = t0.elapsed().as_secs_f64();
     // A last packet after a pause: a gap before it reports trailing loss.
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(500));
     udp_in_ns(&ns, 9, 1, 32);
     std::thread::sleep(Duration::from_millis(500));
     shutdown.trigger();
     handle.join().unwrap();
-    let (packets, lost_kernel, lost_channel, secs) = counter.join().unwrap();
-    let sent = count as u64 + 1;
-    println!(
-        "NFLOG flood: sent {sent} in {send_secs:.3}s ({:.0}/s); delivered {packets} in {secs:.3}s; \
-         lost kernel {lost_kernel}, channel {lost_channel}",
-        count as f64 / send_secs
-    );
+    let (packets, lost_kernel, lost_channel, recv_secs) = counter.join().unwrap();
     let snap = metrics.snapshot();
-    assert_eq!(snap[0].lost_kernel, lost_kernel);
-    assert_eq!(packets + lost_kernel + lost_channel, sent);
+    FloodResult {
+        sent: count as u64 + 1,
+        packets,
+        lost_kernel,
+        lost_channel,
+        metrics_lost_kernel: snap[0].lost_kernel,
+        metrics_lost_channel: snap[0].lost_channel,
+        send_secs,
+        recv_secs,
+    }
+}
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Floods one group with default settings and checks that every logged
+/// packet is delivered or reported lost, exactly. Prints the rate reached
+/// (`INETMON_FLOOD`, `INETMON_FLOOD_SENDERS` size the run).
+#[test]
+#[allow(clippy::print_stdout)]
+fn flood_is_delivered_or_accounted() {
+    if !privileged() {
+        return;
+    }
+    let count = env_or("INETMON_FLOOD", 50_000);
+    let senders = env_or("INETMON_FLOOD_SENDERS", 1);
+    let r = flood(
+        "flood",
+        NflogConfig {
+            groups: vec![3],
+            ..NflogConfig::default()
+        },
+        65_536,
+        count,
+        senders,
+        Duration::ZERO,
+    );
+    println!(
+        "NFLOG flood: sent {} in {:.3}s ({:.0}/s); delivered {} in {:.3}s; lost kernel {}, channel {}",
+        r.sent,
+        r.send_secs,
+        count as f64 / r.send_secs,
+        r.packets,
+        r.recv_secs,
+        r.lost_kernel,
+        r.lost_channel
+    );
+    assert_eq!(r.metrics_lost_kernel, r.lost_kernel);
+    assert_eq!(r.packets + r.lost_kernel + r.lost_channel, r.sent);
+}
+
+/// With a tiny socket buffer and a slow consumer behind a tiny channel,
+/// packets are lost in the kernel and in the channel, and the `Lost` events
+/// add up exactly to what is missing.
+#[test]
+#[allow(clippy::print_stdout)]
+fn overload_losses_add_up() {
+    if !privileged() {
+        return;
+    }
+    let cfg = NflogConfig {
+        groups: vec![3],
+        rcvbuf: 32 * 1024,
+        nlbufsiz: 16 * 1024,
+        batch: 1,
+        ..NflogConfig::default()
+    };
+    let r = flood("overload", cfg, 16, 30_000, 2, Duration::from_millis(5));
+    println!(
+        "NFLOG overload: sent {}; delivered {}; lost kernel {}, channel {}",
+        r.sent, r.packets, r.lost_kernel, r.lost_channel
+    );
+    assert_eq!(r.metrics_lost_kernel, r.lost_kernel);
+    assert_eq!(r.metrics_lost_channel, r.lost_channel);
+    assert!(r.lost_channel > 0, "the channel should have overflowed");
+    assert_eq!(r.packets + r.lost_kernel + r.lost_channel, r.sent);
 }

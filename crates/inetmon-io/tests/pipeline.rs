@@ -99,3 +99,42 @@ fn send_after_receiver_gone_is_closed() {
     let e = malformed(&mut p, 0);
     assert!(p.send(e).is_err());
 }
+
+#[test]
+fn kernel_loss_reports_are_carried_not_counted() {
+    use inetmon_core::event::Lost;
+    let pipe = Pipeline::new(1);
+    let mut p = pipe.producer(Source::Nflog(1));
+    let rx = pipe.close();
+    let e = malformed(&mut p, 0);
+    assert_eq!(p.send(e), Ok(Sent::Queued));
+    for (range, n) in [((5, 9), 5), ((10, 11), 2)] {
+        let header = p.header(now());
+        let lost = Lost {
+            header,
+            stage: LossStage::Kernel,
+            count: n,
+            kinds: vec![EventKind::Packet],
+            seq_range: Some(range),
+        };
+        assert_eq!(p.send(Event::Lost(lost)), Ok(Sent::Dropped));
+    }
+    let e = malformed(&mut p, 1);
+    assert_eq!(p.send(e), Ok(Sent::Dropped));
+    assert_eq!(p.pending_lost(), 1);
+    rx.recv().unwrap();
+    // Room for one: the carried kernel report goes first, merged.
+    assert_eq!(p.try_flush_lost(), Ok(false));
+    let Event::Lost(k) = rx.recv().unwrap() else {
+        panic!("expected Lost")
+    };
+    assert_eq!(
+        (k.stage, k.count, k.seq_range),
+        (LossStage::Kernel, 7, Some((5, 11)))
+    );
+    assert_eq!(p.try_flush_lost(), Ok(true));
+    let Event::Lost(c) = rx.recv().unwrap() else {
+        panic!("expected Lost")
+    };
+    assert_eq!((c.stage, c.count), (LossStage::Channel, 1));
+}
