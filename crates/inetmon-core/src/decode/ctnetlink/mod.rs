@@ -1,0 +1,1 @@
+//! ctnetlink conntrack event messages (work in progress on the `decoders` branch).
