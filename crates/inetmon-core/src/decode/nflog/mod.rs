@@ -322,4 +322,4 @@ pub fn packets(datagram: &[u8]) -> impl Iterator<Item = Result<NflogPacket<'_>, 
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
