@@ -85,7 +85,11 @@ fn record(pkt: &[u8], seq: u32, count: u32, by: By, out_e1: bool) -> Vec<u8> {
         _ => 0,
     };
     let hlen = (ip_hl + transport).min(pkt.len());
-    let plen = if flags & FR_LOGBODY != 0 { pkt.len() - hlen } else { 0 };
+    let plen = if flags & FR_LOGBODY != 0 {
+        pkt.len() - hlen
+    } else {
+        0
+    };
     let logged = &pkt[..hlen + plen];
     let dsize = 48 + 80 + logged.len();
     let mut r = vec![0u8; dsize];
@@ -96,7 +100,7 @@ fn record(pkt: &[u8], seq: u32, count: u32, by: By, out_e1: bool) -> Vec<u8> {
     // ipl_sec = ipl_usec = 0 (ipftest)
     r[32..40].copy_from_slice(&(dsize as u64).to_le_bytes());
     r[40..48].copy_from_slice(&0xdead_beef_u64.to_le_bytes()); // ipl_next: garbage
-    // ipflog_t at 48
+                                                               // ipflog_t at 48
     let f = 48;
     r[f + 4..f + 8].copy_from_slice(&rule.to_le_bytes());
     r[f + 8..f + 12].copy_from_slice(&flags.to_le_bytes());
@@ -130,7 +134,10 @@ fn blocks() -> Vec<Vec<(usize, By, u32)>> {
         .map(|&n| (n, LogAll, if n == 6 { 2 } else { 1 }))
         .collect();
     let ks = |r| -> Vec<_> {
-        [1, 2, 3, 4, 5, 6].iter().map(|&n| (n, KeepState(r), if n == 6 { 2 } else { 1 })).collect()
+        [1, 2, 3, 4, 5, 6]
+            .iter()
+            .map(|&n| (n, KeepState(r), if n == 6 { 2 } else { 1 }))
+            .collect()
     };
     let mut full = vec![(1, LogAll, 1)];
     full.extend(ks(4));
@@ -150,7 +157,12 @@ fn blocks() -> Vec<Vec<(usize, By, u32)>> {
         log_all,
         vec![],
         vec![],
-        vec![(3, Body(1), 1), (9, Body(1), 1), (10, Body(1), 1), (11, Body(1), 1)],
+        vec![
+            (3, Body(1), 1),
+            (9, Body(1), 1),
+            (10, Body(1), 1),
+            (11, Body(1), 1),
+        ],
         ks(1),
         vec![(1, KeepState(1), 1)],
         full,
@@ -195,7 +207,10 @@ fn l1_text_output_matches() {
 #[test]
 fn l1_b_output_matches() {
     let pkts = packets();
-    let opts = IpmonOptions { hex_body: true, ..IpmonOptions::default() };
+    let opts = IpmonOptions {
+        hex_body: true,
+        ..IpmonOptions::default()
+    };
     let mut got = String::new();
     for block in blocks() {
         got.push_str(&ipmon(&log_file(&pkts, &block), opts));
@@ -209,9 +224,16 @@ fn pretty_eq(got: &str, want: &str) {
     if got != want {
         for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
             if g != w {
-                panic!("first difference at line {}:\n got: {g:?}\nwant: {w:?}", i + 1);
+                panic!(
+                    "first difference at line {}:\n got: {g:?}\nwant: {w:?}",
+                    i + 1
+                );
             }
         }
-        panic!("line counts differ: got {} want {}", got.lines().count(), want.lines().count());
+        panic!(
+            "line counts differ: got {} want {}",
+            got.lines().count(),
+            want.lines().count()
+        );
     }
 }
