@@ -106,6 +106,7 @@ pub fn to_nat_log(ev: &CtEvent, header: Header) -> Option<NatLog> {
         packets,
         bytes,
         conntrack_id: ev.id,
+        ipf_seq: None,
     })
 }
 
@@ -145,5 +146,6 @@ pub fn to_state_log(ev: &CtEvent, header: Header) -> StateLog {
         packets: [c_o.packets, 0, c_r.packets, 0],
         bytes: [c_o.bytes, 0, c_r.bytes, 0],
         conntrack_id: ev.id,
+        ipf_seq: None,
     }
 }
