@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use inetmon_core::decode::iplog::IplogDecoder;
+use inetmon_core::decode::pcap::PcapDecoder;
 use inetmon_core::decode::StreamDecoder;
 use inetmon_core::event::{Event, Header, Malformed, Source};
 
@@ -26,44 +28,20 @@ pub const CHUNK: usize = 256 * 1024;
 /// How often a followed file is checked for growth or rotation.
 pub const FOLLOW_POLL: Duration = Duration::from_millis(200);
 
-/// The formats a file can have.
-///
-/// Interim copy of `inetmon_core::decode::sniff::FileFormat` (branch
-/// `pcapjson`), replaced by a re-export when that is merged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FileFormat {
-    /// Classic libpcap.
-    Pcap,
-    /// pcapng.
-    Pcapng,
-    /// IP Filter binary log.
-    Iplog,
-}
+pub use inetmon_core::decode::sniff::{sniff, FileFormat};
 
-/// The format of a file starting with `first`, from its magic number.
-///
-/// Interim stand-in for `inetmon_core::decode::sniff::sniff`; the only place
-/// to change when that is merged.
+/// The decoder `inetmon-core` has for `format`: pcap/pcapng or IP Filter
+/// binary logs.
 #[must_use]
-pub fn sniff(first: &[u8]) -> Option<FileFormat> {
-    let magic: [u8; 4] = first.get(..4)?.try_into().ok()?;
-    let le = u32::from_le_bytes(magic);
-    let be = u32::from_be_bytes(magic);
-    if [le, be]
-        .iter()
-        .any(|m| matches!(m, 0xa1b2_c3d4 | 0xa1b2_3c4d))
-    {
-        Some(FileFormat::Pcap)
-    } else if le == 0x0a0d_0d0a {
-        Some(FileFormat::Pcapng)
-    } else if matches!(le, 0x4950_4c4d | 0x4950_4c4e | 0x4950_4c53) {
-        Some(FileFormat::Iplog)
-    } else {
-        None
+pub fn core_decoder(format: FileFormat, source: Source) -> Box<dyn StreamDecoder + Send> {
+    match format {
+        FileFormat::Pcap | FileFormat::Pcapng => Box::new(PcapDecoder::new(source)),
+        FileFormat::Iplog => Box::new(IplogDecoder::new(source)),
     }
 }
 
 /// Makes the decoder for a sniffed format; its events should carry `source`.
+/// Normally [`core_decoder`].
 pub type MakeDecoder = fn(FileFormat, Source) -> Box<dyn StreamDecoder + Send>;
 
 /// Errors of the file source.

@@ -3,13 +3,15 @@
 //! as [`NetlinkError::Overrun`], and configuration requests checked against
 //! their ACK.
 //!
-//! Only the 16-byte `nlmsghdr` is read here (to split datagrams and match
-//! ACKs); message contents are decoded by `inetmon-core`.
+//! Datagrams are split into messages, and ACKs read, by `inetmon-core`'s
+//! netlink walker; this module only does the system calls.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
+
+use inetmon_core::decode::netlink::messages;
 
 /// `NFNLGRP_CONNTRACK_NEW`: conntrack entries created.
 pub const NFNLGRP_CONNTRACK_NEW: u32 = 1;
@@ -21,12 +23,6 @@ pub const NFNLGRP_CONNTRACK_DESTROY: u32 = 3;
 /// Default receive buffer asked for with `SO_RCVBUFFORCE`: 16 MiB.
 pub const DEFAULT_RCVBUF: usize = 16 << 20;
 
-/// `nlmsghdr` length.
-pub const NLMSG_HDRLEN: usize = 16;
-/// `NLMSG_ERROR` (also carries ACKs, with error 0).
-pub const NLMSG_ERROR: u16 = 2;
-/// `NLMSG_DONE`, which ends NFLOG batches.
-pub const NLMSG_DONE: u16 = 3;
 /// `NLM_F_REQUEST`
 pub const NLM_F_REQUEST: u16 = 1;
 /// `NLM_F_ACK`
@@ -405,12 +401,10 @@ impl NetlinkSocket {
             };
             for m in messages(buf.get(..n).unwrap_or(&[])) {
                 let Ok(m) = m else { break };
-                if m.kind == NLMSG_ERROR && m.seq == seq {
-                    let code = m
-                        .payload
-                        .get(..4)
-                        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-                        .map_or(0, i32::from_ne_bytes);
+                if m.seq != seq {
+                    continue;
+                }
+                if let Some(code) = m.error_code() {
                     return if code == 0 {
                         Ok(())
                     } else {
@@ -531,141 +525,9 @@ fn poll_one(fd: RawFd, timeout: Duration) -> Result<(), NetlinkError> {
     Ok(())
 }
 
-/// One netlink message inside a datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Message<'a> {
-    /// `nlmsg_type`
-    pub kind: u16,
-    /// `nlmsg_flags`
-    pub flags: u16,
-    /// `nlmsg_seq`
-    pub seq: u32,
-    /// Offset of the message within the datagram.
-    pub offset: usize,
-    /// The whole message, header included.
-    pub bytes: &'a [u8],
-    /// The bytes after the 16-byte header.
-    pub payload: &'a [u8],
-}
-
-/// A message header that does not fit the datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("bad netlink message at offset {offset}: length {len}, {avail} bytes left")]
-pub struct BadMessage {
-    /// Offset of the header in the datagram.
-    pub offset: usize,
-    /// `nlmsg_len` as read (0 when the header itself is cut).
-    pub len: usize,
-    /// Bytes left in the datagram from `offset`.
-    pub avail: usize,
-}
-
-/// Splits a datagram into its netlink messages (4-byte aligned); stops after
-/// the first bad header.
-#[must_use]
-pub fn messages(datagram: &[u8]) -> Messages<'_> {
-    Messages {
-        data: datagram,
-        offset: 0,
-        failed: false,
-    }
-}
-
-/// Iterator returned by [`messages`].
-#[derive(Debug)]
-pub struct Messages<'a> {
-    data: &'a [u8],
-    offset: usize,
-    failed: bool,
-}
-
-impl<'a> Iterator for Messages<'a> {
-    type Item = Result<Message<'a>, BadMessage>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        let rest = self.data.get(self.offset..)?;
-        if rest.is_empty() {
-            return None;
-        }
-        let offset = self.offset;
-        let bad = |len| BadMessage {
-            offset,
-            len,
-            avail: rest.len(),
-        };
-        let Some(hdr) = rest.get(..NLMSG_HDRLEN) else {
-            self.failed = true;
-            return Some(Err(bad(0)));
-        };
-        let u32_at = |i: usize| {
-            hdr.get(i..i + 4)
-                .and_then(|b| <[u8; 4]>::try_from(b).ok())
-                .map_or(0, u32::from_ne_bytes)
-        };
-        let u16_at = |i: usize| {
-            hdr.get(i..i + 2)
-                .and_then(|b| <[u8; 2]>::try_from(b).ok())
-                .map_or(0, u16::from_ne_bytes)
-        };
-        let len = u32_at(0) as usize;
-        let Some(bytes) = rest.get(..len).filter(|_| len >= NLMSG_HDRLEN) else {
-            self.failed = true;
-            return Some(Err(bad(len)));
-        };
-        self.offset = offset.saturating_add(len.saturating_add(3) & !3);
-        Some(Ok(Message {
-            kind: u16_at(4),
-            flags: u16_at(6),
-            seq: u32_at(8),
-            offset,
-            bytes,
-            payload: bytes.get(NLMSG_HDRLEN..).unwrap_or(&[]),
-        }))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn msg(kind: u16, payload: &[u8]) -> Vec<u8> {
-        let len = u32::try_from(NLMSG_HDRLEN + payload.len()).unwrap();
-        let mut v = Vec::new();
-        v.extend_from_slice(&len.to_ne_bytes());
-        v.extend_from_slice(&kind.to_ne_bytes());
-        v.extend_from_slice(&0u16.to_ne_bytes());
-        v.extend_from_slice(&7u32.to_ne_bytes());
-        v.extend_from_slice(&0u32.to_ne_bytes());
-        v.extend_from_slice(payload);
-        while v.len() % 4 != 0 {
-            v.push(0);
-        }
-        v
-    }
-
-    #[test]
-    fn splits_aligned_messages() {
-        let mut d = msg(0x401, &[1, 2, 3]);
-        d.extend(msg(NLMSG_DONE, &[0; 4]));
-        let got: Vec<_> = messages(&d).collect::<Result<_, _>>().unwrap();
-        assert_eq!(got.len(), 2);
-        assert_eq!(got[0].kind, 0x401);
-        assert_eq!(got[0].payload, [1, 2, 3]);
-        assert_eq!(got[1].offset, 20);
-        assert_eq!(got[1].seq, 7);
-    }
-
-    #[test]
-    fn every_truncation_is_an_error_not_a_panic() {
-        let d = msg(0x401, &[1, 2, 3, 4, 5]);
-        for cut in 1..d.len() - 3 {
-            let r: Result<Vec<_>, _> = messages(&d[..cut]).collect();
-            assert!(r.is_err(), "cut {cut}");
-        }
-    }
 
     #[test]
     fn waker_wakes_poll() {

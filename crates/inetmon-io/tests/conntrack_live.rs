@@ -90,7 +90,7 @@ fn new_and_destroy_with_nat() {
         .filter_map(|e| if let Event::Nat(n) = e { Some(n) } else { None })
         .collect();
     assert_eq!(nats.len(), 2, "{events:#?}");
-    for (n, action) in nats.iter().zip([NatAction::New, NatAction::Destroy]) {
+    for (n, action) in nats.iter().zip([NatAction::New, NatAction::Expire]) {
         assert_eq!(n.action, action);
         assert_eq!(n.nat_type, NatType::Rdr);
         assert_eq!(n.protocol, 17);
@@ -124,6 +124,11 @@ fn new_and_destroy_with_nat() {
     assert_eq!(find(StateType::Expire, 6), 1);
     let tcp = states.iter().find(|s| s.protocol == 6).unwrap();
     assert_eq!(tcp.ports.1, tcp_port);
+    // Times come from the kernel's conntrack timestamps: close to now.
+    let now = inetmon_io::pipeline::now().secs;
+    assert!(events
+        .iter()
+        .all(|e| (now - e.header().time.secs).abs() < 60));
     // Sequence numbers are dense from 1.
     let seqs: Vec<u64> = events.iter().map(|e| e.header().seq).collect();
     assert_eq!(seqs, (1..=events.len() as u64).collect::<Vec<_>>());

@@ -1,87 +1,15 @@
-//! The file producer with real files: plain reads, follow mode across
+//! The file producer with real files and `inetmon-core`'s decoders: plain
+//! reads (a committed capture and generated files), follow mode across
 //! rename-rotation and truncation.
-//!
-//! Until core's pcap decoder is merged, a small test decoder stands in: it
-//! reads the classic pcap framing and reports each record as a `Malformed`
-//! event whose `offset` is the record's file offset and whose `reason` is
-//! the record's payload as text, which is all the source needs to be checked.
 
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use inetmon_core::decode::StreamDecoder;
-use inetmon_core::event::{Event, Header, Malformed, Source, Timestamp};
-use inetmon_io::file::{FileConfig, FileError, FileFormat, FileSource};
+use inetmon_core::event::{Event, Source};
+use inetmon_io::file::{core_decoder, FileConfig, FileError, FileFormat, FileSource};
 use inetmon_io::pipeline::Pipeline;
 use inetmon_io::shutdown::Shutdown;
-
-struct TestPcap {
-    source: Source,
-    buf: Vec<u8>,
-    offset: u64,
-    header_done: bool,
-}
-
-impl StreamDecoder for TestPcap {
-    fn feed(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-    }
-
-    fn next_event(&mut self) -> Option<Event> {
-        if !self.header_done {
-            if self.buf.len() < 24 {
-                return None;
-            }
-            self.buf.drain(..24);
-            self.offset = 24;
-            self.header_done = true;
-        }
-        let len = u32::from_le_bytes(self.buf.get(8..12)?.try_into().ok()?) as usize;
-        let rec: Vec<u8> = self.buf.get(16..16 + len)?.to_vec();
-        self.buf.drain(..16 + len);
-        let at = self.offset;
-        self.offset += 16 + len as u64;
-        Some(Event::Malformed(Malformed {
-            header: Header {
-                time: Timestamp::default(),
-                source: self.source.clone(),
-                seq: 0,
-            },
-            offset: at,
-            skipped: 0,
-            reason: String::from_utf8_lossy(&rec).into_owned(),
-        }))
-    }
-
-    fn finish(&mut self) -> Option<Event> {
-        if self.buf.is_empty() {
-            return None;
-        }
-        let n = self.buf.len() as u64;
-        self.buf.clear();
-        Some(Event::Malformed(Malformed {
-            header: Header {
-                time: Timestamp::default(),
-                source: self.source.clone(),
-                seq: 0,
-            },
-            offset: self.offset,
-            skipped: n,
-            reason: "partial".into(),
-        }))
-    }
-}
-
-fn make(format: FileFormat, source: Source) -> Box<dyn StreamDecoder + Send> {
-    assert_eq!(format, FileFormat::Pcap);
-    Box::new(TestPcap {
-        source,
-        buf: Vec::new(),
-        offset: 0,
-        header_done: false,
-    })
-}
 
 fn pcap_header() -> Vec<u8> {
     let mut v = Vec::new();
@@ -94,12 +22,25 @@ fn pcap_header() -> Vec<u8> {
     v
 }
 
+/// A pcap record holding an IPv4/UDP packet 127.0.0.1:5000 → :9 whose
+/// payload is `text`.
 fn record(text: &str) -> Vec<u8> {
-    let mut v = vec![0; 8];
-    let n = text.len() as u32;
-    v.extend_from_slice(&n.to_le_bytes());
-    v.extend_from_slice(&n.to_le_bytes());
-    v.extend_from_slice(text.as_bytes());
+    let total = 20 + 8 + text.len();
+    let mut ip = vec![
+        0x45, 0, 0, 0, 0, 1, 0, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
+    ];
+    ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    ip.extend_from_slice(&5000u16.to_be_bytes());
+    ip.extend_from_slice(&9u16.to_be_bytes());
+    ip.extend_from_slice(&((8 + text.len()) as u16).to_be_bytes());
+    ip.extend_from_slice(&[0, 0]);
+    ip.extend_from_slice(text.as_bytes());
+    let mut v = Vec::new();
+    v.extend_from_slice(&1_700_000_000u32.to_le_bytes());
+    v.extend_from_slice(&0u32.to_le_bytes());
+    v.extend_from_slice(&(total as u32).to_le_bytes());
+    v.extend_from_slice(&(total as u32).to_le_bytes());
+    v.extend_from_slice(&ip);
     v
 }
 
@@ -112,11 +53,13 @@ fn append(path: &Path, bytes: &[u8]) {
     f.write_all(bytes).unwrap();
 }
 
+/// The UDP payload of packets, or `malformed` for a malformed event.
 fn texts(events: &[Event]) -> Vec<String> {
     events
         .iter()
         .map(|e| match e {
-            Event::Malformed(m) => m.reason.clone(),
+            Event::Packet(p) => String::from_utf8_lossy(&p.packet[28..]).into_owned(),
+            Event::Malformed(_) => "malformed".to_owned(),
             other => panic!("unexpected {other:?}"),
         })
         .collect()
@@ -132,8 +75,9 @@ fn reads_a_file_to_the_end() {
     }
     bytes.extend(&record("cut")[..10]);
     std::fs::write(&path, &bytes).unwrap();
-    let src = FileSource::open(FileConfig::new(&path), make).unwrap();
+    let src = FileSource::open(FileConfig::new(&path), core_decoder).unwrap();
     assert_eq!(src.source(), &Source::Pcap(path.display().to_string()));
+    assert_eq!(src.format(), FileFormat::Pcap);
     let pipe = Pipeline::new(2);
     let metrics = pipe.metrics();
     let p = pipe.producer(src.source().clone());
@@ -141,15 +85,16 @@ fn reads_a_file_to_the_end() {
     let h = std::thread::spawn(move || src.run(p, &Shutdown::new().unwrap()));
     let events: Vec<Event> = rx.iter().collect();
     h.join().unwrap().unwrap();
-    assert_eq!(texts(&events), ["one", "two", "three", "partial"]);
+    assert_eq!(texts(&events), ["one", "two", "three", "malformed"]);
     let seqs: Vec<u64> = events.iter().map(|e| e.header().seq).collect();
     assert_eq!(seqs, [1, 2, 3, 4]);
-    let Event::Malformed(m) = &events[1] else {
+    // The cut record starts after the header and three whole records.
+    let Event::Malformed(m) = &events[3] else {
         unreachable!()
     };
-    assert_eq!(m.offset, 24 + 16 + 3);
+    assert_eq!(m.offset, 24 + (16 + 28 + 3) + (16 + 28 + 3) + (16 + 28 + 5));
     let s = &metrics.snapshot()[0];
-    assert_eq!((s.received, s.decoded, s.malformed), (4, 0, 4));
+    assert_eq!((s.received, s.decoded, s.malformed), (4, 3, 1));
 }
 
 #[test]
@@ -157,7 +102,7 @@ fn unknown_format_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.txt");
     std::fs::write(&path, "hello world").unwrap();
-    match FileSource::open(FileConfig::new(&path), make) {
+    match FileSource::open(FileConfig::new(&path), core_decoder) {
         Err(FileError::UnknownFormat { head, .. }) => assert_eq!(head, b"hell"),
         other => panic!("expected UnknownFormat, got {other:?}"),
     }
@@ -187,7 +132,7 @@ fn follow_across_rotation_and_truncation() {
         poll: Duration::from_millis(20),
         ..FileConfig::new(&path)
     };
-    let src = FileSource::open(cfg, make).unwrap();
+    let src = FileSource::open(cfg, core_decoder).unwrap();
     let pipe = Pipeline::new(64);
     let shutdown = Shutdown::new().unwrap();
     let h = src.spawn(&pipe, shutdown.clone()).unwrap();
@@ -223,4 +168,29 @@ fn follow_across_rotation_and_truncation() {
     h.join().unwrap().unwrap();
     let rest: Vec<Event> = rx.iter().collect();
     assert!(rest.is_empty(), "{rest:?}");
+}
+
+/// A capture made by tcpdump on a namespace's loopback (copied from
+/// `crates/inetmon-core/tests/data/lo-ether.pcapng`, see `make-pcaps.sh`
+/// there), read through stdin-free file reading: every record becomes an
+/// event, in order, numbered from 1.
+#[test]
+fn reads_a_real_capture() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/lo-ether.pcapng");
+    let src = FileSource::open(FileConfig::new(path), core_decoder).unwrap();
+    assert_eq!(src.format(), FileFormat::Pcapng);
+    let pipe = Pipeline::new(4);
+    let metrics = pipe.metrics();
+    let h = src.spawn(&pipe, Shutdown::new().unwrap()).unwrap();
+    let rx = pipe.close();
+    let events: Vec<Event> = rx.iter().collect();
+    h.join().unwrap().unwrap();
+    assert!(!events.is_empty());
+    assert!(
+        events.iter().all(|e| matches!(e, Event::Packet(_))),
+        "{events:?}"
+    );
+    let seqs: Vec<u64> = events.iter().map(|e| e.header().seq).collect();
+    assert_eq!(seqs, (1..=events.len() as u64).collect::<Vec<_>>());
+    assert_eq!(metrics.snapshot()[0].decoded, events.len() as u64);
 }

@@ -6,7 +6,7 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use common::Netns;
-use inetmon_core::event::{Direction, Event, LossStage, Source};
+use inetmon_core::event::{Action, Direction, Event, LossStage, Source};
 use inetmon_io::nflog::{NflogConfig, NflogSource};
 use inetmon_io::pipeline::Pipeline;
 use inetmon_io::shutdown::Shutdown;
@@ -117,6 +117,9 @@ fn ping_and_udp_are_logged() {
         let nf = p.nflog.as_ref().unwrap();
         assert_eq!(nf.group, 7);
         assert_eq!(nf.prefix, "b @0:1 ");
+        // Core reads the ipmon rule facts from the prefix.
+        assert_eq!(p.action, Action::Block);
+        assert_eq!(p.rule, Some(1));
         assert_eq!(nf.seq, Some(i as u32));
         assert_eq!(nf.hook, Some(3));
     }

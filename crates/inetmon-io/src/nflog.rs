@@ -9,8 +9,6 @@
 //! notification; with sequence numbers the gap that follows gives the exact
 //! count instead).
 
-mod shim;
-
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
@@ -22,8 +20,7 @@ use crate::ifname::IfNames;
 use crate::netlink::{self, NetlinkError, NetlinkSocket, RecvBatch};
 use crate::pipeline::{now, Closed, Pipeline, Producer, SourceMetrics};
 use crate::shutdown::Shutdown;
-use shim as core_nflog;
-use shim::config;
+use inetmon_core::decode::nflog::{self as core_nflog, config};
 
 /// How often an idle reader wakes to check the shutdown flag.
 const IDLE_WAKE: Duration = Duration::from_millis(200);

@@ -2,19 +2,23 @@
 //! and state (`-S`) logs.
 //!
 //! Subscribes to `NFNLGRP_CONNTRACK_NEW` and `…_DESTROY` (and `…_UPDATE` when
-//! asked), classifies each message as new, update or destroy, and hands it to
-//! a decode function that maps it to [`Event::Nat`] / [`Event::State`]
-//! (`inetmon-core`'s ctnetlink mapping). An overrun (`ENOBUFS`) becomes a
-//! `Lost` event at stage `Kernel` with count 1: ctnetlink has no sequence
-//! numbers, so the number of lost events is unknown.
-
-mod shim;
+//! asked); `inetmon-core` decodes each message ([`CtEvent`]) and maps it to
+//! [`Event::Nat`] (translated entries, with `-N`) and [`Event::State`] (with
+//! `-S`). Event times come from the kernel's conntrack timestamps when
+//! `nf_conntrack_timestamp` is on, else the time of reading. An overrun
+//! (`ENOBUFS`) becomes a `Lost` event at stage `Kernel` with count 1:
+//! ctnetlink has no sequence numbers, so the number of lost events is
+//! unknown.
 
 use std::io;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use inetmon_core::event::{Event, EventKind, Header, LossStage, Lost, Malformed, Source};
+use inetmon_core::decode::ctnetlink::{to_nat_log, to_state_log, CtError, CtEvent, CtEventKind};
+use inetmon_core::decode::netlink::{messages, NlMsgKind};
+use inetmon_core::event::{
+    Event, EventKind, Header, LossStage, Lost, Malformed, Source, Timestamp,
+};
 
 use crate::netlink::{
     self, NetlinkError, NetlinkSocket, RecvBatch, NFNLGRP_CONNTRACK_DESTROY, NFNLGRP_CONNTRACK_NEW,
@@ -24,54 +28,6 @@ use crate::pipeline::{now, Closed, Pipeline, Producer, SourceMetrics};
 use crate::shutdown::Shutdown;
 
 const IDLE_WAKE: Duration = Duration::from_millis(200);
-/// `NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_NEW`
-const CT_NEW: u16 = 0x0100;
-/// `NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_DELETE`
-const CT_DELETE: u16 = 0x0102;
-/// `NLM_F_CREATE | NLM_F_EXCL`: set on NEW events, not on UPDATE.
-const F_CREATE_EXCL: u16 = 0x400 | 0x200;
-
-/// Which conntrack event a message reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CtKind {
-    /// A new connection (`IPCTNL_MSG_CT_NEW` with `NLM_F_CREATE|NLM_F_EXCL`).
-    New,
-    /// A change (`IPCTNL_MSG_CT_NEW` without them).
-    Update,
-    /// The entry was removed (`IPCTNL_MSG_CT_DELETE`).
-    Destroy,
-}
-
-/// One ctnetlink event message, as handed to the decode function.
-#[derive(Debug, Clone, Copy)]
-pub struct CtMessage<'a> {
-    /// New, update or destroy.
-    pub kind: CtKind,
-    /// The message after its `nlmsghdr` (`nfgenmsg` and attributes).
-    pub payload: &'a [u8],
-    /// Whether NAT events are wanted (`ipmon -N`).
-    pub want_nat: bool,
-    /// Whether state events are wanted (`ipmon -S`).
-    pub want_state: bool,
-}
-
-/// Maps a message to events; `header` gives a fresh header (time now, next
-/// sequence number) for each event made.
-pub type CtDecodeFn = fn(&CtMessage<'_>, &mut dyn FnMut() -> Header) -> Result<Vec<Event>, String>;
-
-/// The default decode function.
-///
-/// Interim: a minimal mapping in this crate until `inetmon-core`'s ctnetlink
-/// decoder is merged, when this calls core instead.
-///
-/// # Errors
-/// A one-line reason when the message cannot be mapped.
-pub fn core_decode(
-    msg: &CtMessage<'_>,
-    header: &mut dyn FnMut() -> Header,
-) -> Result<Vec<Event>, String> {
-    shim::map(msg, header)
-}
 
 /// Settings of a [`ConntrackSource`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +90,6 @@ fn enable_sysctl(name: &'static str) -> Result<(), ConntrackError> {
 pub struct ConntrackSource {
     sock: NetlinkSocket,
     cfg: ConntrackConfig,
-    decode: CtDecodeFn,
 }
 
 impl ConntrackSource {
@@ -158,18 +113,7 @@ impl ConntrackSource {
         if cfg.updates {
             sock.add_membership(NFNLGRP_CONNTRACK_UPDATE)?;
         }
-        Ok(ConntrackSource {
-            sock,
-            cfg,
-            decode: core_decode,
-        })
-    }
-
-    /// Replaces the decode function (for tests, or another mapping).
-    #[must_use]
-    pub fn with_decoder(mut self, decode: CtDecodeFn) -> Self {
-        self.decode = decode;
-        self
+        Ok(ConntrackSource { sock, cfg })
     }
 
     /// Runs on a new thread (inheriting the caller's network namespace).
@@ -220,39 +164,56 @@ impl ConntrackSource {
     }
 
     fn datagram(&self, datagram: &[u8], p: &mut Producer) -> Result<(), Closed> {
-        for m in netlink::messages(datagram) {
+        for m in messages(datagram) {
             let m = match m {
                 Ok(m) => m,
-                Err(e) => return malformed(p, e.offset as u64, e.to_string()),
+                Err(e) => return malformed(p, 0, e.to_string()),
             };
-            let kind = match m.kind {
-                CT_NEW if m.flags & F_CREATE_EXCL == F_CREATE_EXCL => CtKind::New,
-                CT_NEW => CtKind::Update,
-                CT_DELETE => CtKind::Destroy,
-                _ => continue,
+            if m.kind() != NlMsgKind::Data {
+                continue;
+            }
+            let ev = match CtEvent::from_msg(&m) {
+                Ok(ev) => ev,
+                Err(CtError::NotEvent { .. }) => continue,
+                Err(e) => {
+                    SourceMetrics::add(&p.metrics().received, 1);
+                    malformed(p, m.offset as u64, e.to_string())?;
+                    continue;
+                }
             };
             SourceMetrics::add(&p.metrics().received, 1);
-            let msg = CtMessage {
-                kind,
-                payload: m.payload,
-                want_nat: self.cfg.nat,
-                want_state: self.cfg.state,
+            SourceMetrics::add(&p.metrics().decoded, 1);
+            let header = Header {
+                time: event_time(&ev),
+                source: Source::Conntrack,
+                seq: 0,
             };
-            let events = {
-                let mut header = || p.header(now());
-                (self.decode)(&msg, &mut header)
-            };
-            match events {
-                Ok(events) => {
-                    SourceMetrics::add(&p.metrics().decoded, 1);
-                    for e in events {
-                        p.send(e)?;
-                    }
+            if self.cfg.nat {
+                if let Some(mut nat) = to_nat_log(&ev, header.clone()) {
+                    nat.header.seq = p.next_seq();
+                    p.send(Event::Nat(Box::new(nat)))?;
                 }
-                Err(reason) => malformed(p, m.offset as u64, reason)?,
+            }
+            if self.cfg.state {
+                let mut state = to_state_log(&ev, header);
+                state.header.seq = p.next_seq();
+                p.send(Event::State(Box::new(state)))?;
             }
         }
         Ok(())
+    }
+}
+
+/// The kernel's time of the event when it sent one, else now.
+fn event_time(ev: &CtEvent) -> Timestamp {
+    let ns = match ev.kind {
+        CtEventKind::Destroy => ev.event_ns.or(ev.stop_ns),
+        CtEventKind::New => ev.event_ns.or(ev.start_ns),
+        CtEventKind::Update => ev.event_ns,
+    };
+    match ns.and_then(|n| i64::try_from(n).ok()) {
+        Some(n) => Timestamp::from_nanos_parts(0, n),
+        None => now(),
     }
 }
 
