@@ -515,7 +515,7 @@ table inet t {
     tcp dport 5000 log prefix "p @web:3 " group 7 log prefix "p @web:3 " group 8 accept
     tcp dport 5001 log prefix "b @web:4 " group 7 log prefix "b @web:4 " group 8
     tcp sport 5001 log prefix "p @web:5 " group 7 log prefix "p @web:5 " group 8
-    udp dport 5002 log group 7 log group 8
+    udp dport 5002 log group 7 log group 8 drop
     icmp type echo-request log prefix "p @icmp:1 " group 7 log prefix "p @icmp:1 " group 8
     icmp type destination-unreachable log prefix "b @icmp:2 " group 7 log prefix "b @icmp:2 " group 8
     icmpv6 type echo-request log prefix "p @v6:1 " group 7 log prefix "p @v6:1 " group 8
@@ -832,7 +832,7 @@ fn live_nflog_resolve_names() {
         ),
     ] {
         let ns = Netns::new();
-        ns.nft("table inet t { chain in { type filter hook input priority 0; udp dport 53 log group 7; } }");
+        ns.nft("table inet t { chain in { type filter hook input priority 0; udp dport 53 log group 7 drop; } }");
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.txt");
         let err = dir.path().join("err.txt");
@@ -1023,7 +1023,7 @@ fn live_daemon_pid_file_and_sighup_reopen() {
         return;
     }
     let ns = Netns::new();
-    ns.nft("table inet t { chain in { type filter hook input priority 0; udp dport 5002 log group 7; } }");
+    ns.nft("table inet t { chain in { type filter hook input priority 0; udp dport 5002 log group 7 drop; } }");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.txt");
     let pidfile = dir.path().join("ipmon.pid");
@@ -1104,7 +1104,7 @@ fn live_flush_reports_zero_and_continues() {
         return;
     }
     let ns = Netns::new();
-    ns.nft("table inet t { chain in { type filter hook input priority 0; udp dport 5002 log group 7; } }");
+    ns.nft("table inet t { chain in { type filter hook input priority 0; udp dport 5002 log group 7 drop; } }");
     let dir = tempfile::tempdir().unwrap();
     let stdout = dir.path().join("stdout.txt");
     let err = dir.path().join("err.txt");

@@ -504,7 +504,7 @@ fn parse_tcpdump_block(b: &str) -> Option<PacketFields> {
             .next()?
             .parse()
             .ok()?;
-        let rest = head.split_once(") ")?.1;
+        let rest = head.split_once(&format!(", length {len}) "))?.1;
         (proto, len, rest)
     } else if let Some(i) = b.find(" IP6 (") {
         let head = &b[i..];
@@ -521,7 +521,7 @@ fn parse_tcpdump_block(b: &str) -> Option<PacketFields> {
             .next()?
             .parse()
             .ok()?;
-        let rest = head.split_once(") ")?.1;
+        let rest = head.split_once(&format!("payload length: {plen}) "))?.1;
         (proto, 40 + plen, rest)
     } else {
         return None;
