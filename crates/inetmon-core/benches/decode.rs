@@ -7,7 +7,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use inetmon_core::decode::nflog;
+use inetmon_core::decode::{netlink, nflog};
 use inetmon_core::event::{Header, Source, Timestamp};
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -31,6 +31,16 @@ fn ifname(i: u32) -> Option<String> {
 fn bench(c: &mut Criterion) {
     let live = include_str!("../tests/data/nflog-live.hex");
     let datagram = unhex(live.lines().next().unwrap_or_default());
+    // Baseline: walking the message and its attributes without decoding.
+    c.bench_function("netlink_attr_walk", |b| {
+        b.iter(|| {
+            netlink::messages(black_box(&datagram))
+                .flatten()
+                .filter_map(|m| m.nfgenmsg().ok())
+                .map(|(_, a)| netlink::attrs(a).flatten().count())
+                .sum::<usize>()
+        })
+    });
     c.bench_function("nflog_netlink_decode", |b| {
         b.iter(|| {
             nflog::packets(black_box(&datagram))
