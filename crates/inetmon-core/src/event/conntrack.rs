@@ -32,6 +32,10 @@ pub struct NatLog {
     pub bytes: Option<[u64; 2]>,
     /// Conntrack id, for records from Linux conntrack.
     pub conntrack_id: Option<u32>,
+    /// IP Filter NAT log sequence number (`ipl_seqnum` of the `/dev/ipnat`
+    /// unit), for ipmon's `missed N NAT log entries` line; `None` for
+    /// records that did not come from an IP Filter binary log.
+    pub ipf_seq: Option<u32>,
 }
 
 /// What happened to a NAT mapping (IP Filter's `nl_action`).
@@ -95,6 +99,10 @@ pub struct StateLog {
     pub bytes: [u64; 4],
     /// Conntrack id, for records from Linux conntrack.
     pub conntrack_id: Option<u32>,
+    /// IP Filter state log sequence number (`ipl_seqnum` of the
+    /// `/dev/ipstate` unit), for ipmon's `missed N state log entries` line;
+    /// `None` for records that did not come from an IP Filter binary log.
+    pub ipf_seq: Option<u32>,
 }
 
 /// What happened to a state entry (IP Filter's `isl_type`).

@@ -173,6 +173,14 @@ impl Framer {
         }
     }
 
+    /// Whether the current file or section is big-endian.
+    pub(super) fn big_endian(&self) -> bool {
+        match self.mode {
+            Mode::Start => false,
+            Mode::Pcap { big, .. } | Mode::Pcapng { big, .. } => big,
+        }
+    }
+
     /// How many sections (pcap file headers and pcapng SHBs) were seen.
     pub(super) fn section(&self) -> u64 {
         self.section

@@ -20,7 +20,7 @@
 //!
 //! | link type | how the IP packet is found |
 //! |---|---|
-//! | 239 NFLOG | the NFLOG TLVs, by [`crate::decode::nflog`] |
+//! | 239 NFLOG | the NFLOG TLVs, by [`crate::decode::nflog`] (TLV headers in the file's byte order; fields as `nflog::to_packet_log` maps them, interface `if<ifindex>`) |
 //! | 101 RAW, 228 IPV4, 229 IPV6, 12 and 14 (`DLT_RAW`) | the record is the packet |
 //! | 1 Ethernet | after 14 bytes and any 802.1Q/802.1ad/QinQ tags |
 //! | 113 Linux SLL, 276 Linux SLL2 | after the cooked header; the packet type gives the direction (outgoing → out, else in) |
@@ -84,7 +84,8 @@
 mod frame;
 mod link;
 
-use crate::decode::StreamDecoder;
+use crate::decode::netlink::HeaderOrder;
+use crate::decode::{nflog, StreamDecoder};
 use crate::dissect::ipf_header_len;
 use crate::event::{
     Action, Event, Header, Malformed, PacketFlags, PacketLog, RuleGroup, Source, Timestamp,
@@ -223,7 +224,12 @@ impl PcapDecoder {
         };
         let linktype = iface.linktype;
         if linktype == link::NFLOG {
-            return Built::Packet(nflog_record(rec, meta));
+            let header = Header {
+                time: meta.time,
+                source: self.source.clone(),
+                seq: 0,
+            };
+            return Built::Packet(nflog_record(rec, header, self.framer.big_endian()));
         }
         match link::locate_ip(linktype, rec) {
             Link::Ip {
@@ -237,11 +243,13 @@ impl PcapDecoder {
                     (None, None) => format!("pcap{}", meta.iface),
                 };
                 let packet = rec.get(ip).unwrap_or_default();
-                Built::Packet(Ok(Box::new(packet_log(
-                    packet,
-                    name,
-                    direction.or(meta.direction),
-                ))))
+                let header = Header {
+                    time: meta.time,
+                    source: self.source.clone(),
+                    seq: 0,
+                };
+                let dir = direction.or(meta.direction);
+                Built::Packet(Ok(Box::new(packet_log(header, packet, name, dir))))
             }
             Link::NotIp => Built::NotIp,
             Link::Short { need } => Built::Packet(Err(format!(
@@ -258,7 +266,7 @@ impl PcapDecoder {
         match built {
             Built::Packet(Ok(mut p)) => {
                 self.stats.packets += 1;
-                p.header = self.header(meta.time);
+                p.header = self.header(p.header.time);
                 Some(Event::Packet(p))
             }
             Built::Packet(Err(reason)) => Some(self.malformed(offset, len, reason)),
@@ -291,6 +299,7 @@ enum Built {
 
 /// A [`PacketLog`] for an IP packet read from a capture file.
 fn packet_log(
+    header: Header,
     packet: &[u8],
     interface: String,
     direction: Option<crate::event::Direction>,
@@ -301,11 +310,7 @@ fn packet_log(
         _ => 0,
     };
     PacketLog {
-        header: Header {
-            time: Timestamp::default(),
-            source: Source::Pipeline,
-            seq: 0,
-        },
+        header,
         count: 1,
         interface,
         direction,
@@ -326,14 +331,19 @@ fn packet_log(
     }
 }
 
-/// The [`PacketLog`] of one `LINKTYPE_NFLOG` record.
-///
-/// This is the seam to [`crate::decode::nflog`]: the NFLOG TLV decoder
-/// (`packet_from_linktype_nflog` + `to_packet_log`) is being written on
-/// another branch; until it is merged, NFLOG records are reported as
-/// malformed with a clear reason.
-fn nflog_record(_rec: &[u8], _meta: &RecordMeta) -> Result<Box<PacketLog>, String> {
-    Err("LINKTYPE_NFLOG records are not decoded yet (NFLOG decoder not merged)".into())
+/// The [`PacketLog`] of one `LINKTYPE_NFLOG` record, by
+/// [`crate::decode::nflog`]. The TLV headers are in the capturing host's
+/// byte order, taken to be the file's (section's) byte order. Interface
+/// indexes become `if<N>` (a file has no index-to-name table); the NFLOG
+/// timestamp, when the record has one, replaces the record's time.
+fn nflog_record(rec: &[u8], header: Header, big: bool) -> Result<Box<PacketLog>, String> {
+    let order = if big {
+        HeaderOrder::Big
+    } else {
+        HeaderOrder::Little
+    };
+    let pkt = nflog::packet_from_linktype_nflog_ordered(rec, order).map_err(|e| e.to_string())?;
+    Ok(Box::new(nflog::to_packet_log(&pkt, header, &|_| None)))
 }
 
 impl StreamDecoder for PcapDecoder {

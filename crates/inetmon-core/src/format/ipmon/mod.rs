@@ -1,1 +1,392 @@
 //! IP Filter 5.1 `ipmon` text, byte for byte.
+//!
+//! The specification is `reference/ipmon.md` §1–§3 (IP Filter 5.1, as
+//! shipped by FreeBSD and NetBSD). [`IpmonFormatter::format`] appends the
+//! text of one event to a [`Rendered`] buffer and records each line's
+//! syslog priority, so one formatter serves both the plain-text output
+//! (write [`Rendered::text`] as is) and syslog mode (send each
+//! [`Rendered::lines`] entry as one message).
+//!
+//! What each event prints:
+//! - [`Event::Packet`]: the `ipf` line (§1), preceded by
+//!   `missed N ipf log entries: A B` when [`PacketLog::ipf_seq`] is not the
+//!   expected one, and followed by the `-X`, `-x`/`-b` hex dumps.
+//! - [`Event::Nat`], [`Event::State`]: the `NAT:`/`STATE:` lines (§2), with
+//!   their own `missed` counters driven by `ipf_seq`.
+//! - [`Event::Lost`]: inetmon's own loss report (not in IP Filter), at
+//!   `LOG_WARNING`: `missed N ipf log entries: A B` when the lost sequence
+//!   range is known (`A` the first missing, `B` one past the last; `NAT` or
+//!   `state` instead of `ipf` when all lost kinds are of that type),
+//!   otherwise `lost N SOURCE log entries (STAGE)`, e.g.
+//!   `lost 12 nflog:0 log entries (kernel)`.
+//! - [`Event::Malformed`], [`Event::Sock`]: nothing.
+//!
+//! Linux adaptations and deviations from the C code:
+//! - The interface name is printed as it is (FreeBSD's behaviour; Linux
+//!   ipmon appends the uninitialised `fl_unit`).
+//! - Both 10 (Linux) and 28 (FreeBSD) are accepted as `AF_INET6`.
+//! - Bytes beyond the logged packet read as zero (C reads whatever follows);
+//!   the IPv6 extension-header walk stops at the end of the logged bytes.
+//! - Block reasons above 18 print as their number (C reads past its table).
+//! - Hex dumps end every line with `\n` (see [`hexdump`]).
+//! - In syslog mode the `missed`/`lost` lines have no `\n`, as in C; every
+//!   other message keeps its `\n`.
+
+mod hexdump;
+mod icmp;
+mod natstate;
+mod packet;
+mod time;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use jiff::tz::TimeZone;
+
+use crate::event::{Event, EventKind, Lost};
+use crate::names::{self, HostResolver, NumericHosts, ProtocolNames, ServiceNames};
+
+/// syslog(3) level `LOG_EMERG`.
+pub const LOG_EMERG: u16 = 0;
+/// syslog(3) level `LOG_ERR`.
+pub const LOG_ERR: u16 = 3;
+/// syslog(3) level `LOG_WARNING`.
+pub const LOG_WARNING: u16 = 4;
+/// syslog(3) level `LOG_NOTICE`.
+pub const LOG_NOTICE: u16 = 5;
+/// syslog(3) level `LOG_INFO`.
+pub const LOG_INFO: u16 = 6;
+
+/// ipmon's command-line switches that change the text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IpmonOptions {
+    /// `-n`: resolve IPv4 addresses to host names and ports to services.
+    pub resolve: bool,
+    /// `-p`: keep ports numeric even with `-n`.
+    pub numeric_ports: bool,
+    /// `-v`: TCP sequence, acknowledgement and window.
+    pub verbose: bool,
+    /// `-x`: hex dump of the logged packet (header and body).
+    pub hex_packet: bool,
+    /// `-X`: hex dump of the raw record header (`iplog_t` + `ipflog_t`).
+    pub hex_header: bool,
+    /// `-b`: hex dump of the body, for rules with `log body`.
+    pub hex_body: bool,
+    /// `-s`: syslog mode: no date, and `missed` lines without `\n`.
+    pub syslog_mode: bool,
+}
+
+/// One output line (one syslog message) inside [`Rendered::text`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line {
+    /// Start offset in [`Rendered::text`].
+    pub start: usize,
+    /// End offset (exclusive), including the `\n` if the line has one.
+    pub end: usize,
+    /// The `priority` argument ipmon passes to syslog(3): the level in the
+    /// low 3 bits; facility bits (`value & !7`) only when the rule's
+    /// `log level` set them, otherwise 0, meaning "the default facility".
+    pub priority: u16,
+}
+
+impl Line {
+    /// The syslog level (0 emerg … 7 debug).
+    #[must_use]
+    pub fn level(&self) -> u16 {
+        self.priority & 7
+    }
+
+    /// The facility code overriding the default one, when the rule set it.
+    #[must_use]
+    pub fn facility(&self) -> Option<u16> {
+        let f = self.priority & !7;
+        (f != 0).then_some(f >> 3)
+    }
+}
+
+/// Text produced by the formatter, with one [`Line`] per message.
+/// Reuse it (call [`Rendered::clear`]) to avoid allocating per event.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    /// The bytes ipmon would write, lines back to back.
+    pub text: Vec<u8>,
+    /// Where each message is, and its syslog priority.
+    pub lines: Vec<Line>,
+}
+
+impl Rendered {
+    /// Empties both buffers, keeping their capacity.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.lines.clear();
+    }
+
+    /// Each line's bytes with its metadata.
+    pub fn iter(&self) -> impl Iterator<Item = (&Line, &[u8])> {
+        self.lines
+            .iter()
+            .map(|l| (l, self.text.get(l.start..l.end).unwrap_or(&[])))
+    }
+
+    fn begin(&self) -> usize {
+        self.text.len()
+    }
+
+    fn end(&mut self, start: usize, priority: u16) {
+        self.lines.push(Line {
+            start,
+            end: self.text.len(),
+            priority,
+        });
+    }
+}
+
+/// Adds the [`HostResolver`] impl to shared and borrowed resolvers so they
+/// can be boxed into a formatter.
+impl<T: HostResolver + ?Sized> HostResolver for Arc<T> {
+    fn host_name(&self, addr: IpAddr) -> Option<String> {
+        (**self).host_name(addr)
+    }
+}
+
+impl<T: HostResolver + ?Sized> HostResolver for &T {
+    fn host_name(&self, addr: IpAddr) -> Option<String> {
+        (**self).host_name(addr)
+    }
+}
+
+/// The ipmon formatter: options, name tables, a resolver, the per-type
+/// `missed` counters and the per-second time cache.
+pub struct IpmonFormatter {
+    opts: IpmonOptions,
+    protocols: ProtocolNames,
+    services: ServiceNames,
+    resolver: Box<dyn HostResolver + Send>,
+    time: time::TimePrefix,
+    /// Next expected sequence number for ipf, NAT and state records; ipmon
+    /// starts them at 0, so the first record of a run prints `missed`.
+    expected: [u32; 3],
+}
+
+impl std::fmt::Debug for IpmonFormatter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IpmonFormatter")
+            .field("opts", &self.opts)
+            .field("expected", &self.expected)
+            .finish_non_exhaustive()
+    }
+}
+
+const SEQ_IPF: usize = 0;
+const SEQ_NAT: usize = 1;
+const SEQ_STATE: usize = 2;
+
+impl IpmonFormatter {
+    /// A formatter with the builtin name tables, no resolver and the given
+    /// time zone (use [`TimeZone::system`] for ipmon's `localtime()`).
+    #[must_use]
+    pub fn new(opts: IpmonOptions, tz: TimeZone) -> Self {
+        IpmonFormatter {
+            opts,
+            protocols: ProtocolNames::builtin(),
+            services: ServiceNames::builtin(),
+            resolver: Box::new(NumericHosts),
+            time: time::TimePrefix::new(tz),
+            expected: [0; 3],
+        }
+    }
+
+    /// Replaces the protocol and service tables (at start and on SIGHUP).
+    #[must_use]
+    pub fn with_tables(mut self, protocols: ProtocolNames, services: ServiceNames) -> Self {
+        self.set_tables(protocols, services);
+        self
+    }
+
+    /// Replaces the protocol and service tables in place.
+    pub fn set_tables(&mut self, protocols: ProtocolNames, services: ServiceNames) {
+        self.protocols = protocols;
+        self.services = services;
+    }
+
+    /// Uses `resolver` for `-n` host names.
+    #[must_use]
+    pub fn with_resolver(mut self, resolver: Box<dyn HostResolver + Send>) -> Self {
+        self.resolver = resolver;
+        self
+    }
+
+    /// The options in use.
+    #[must_use]
+    pub fn options(&self) -> IpmonOptions {
+        self.opts
+    }
+
+    /// Appends the text of `event` to `out` (see the module docs for what
+    /// each kind prints). Never panics, whatever the event holds.
+    pub fn format(&mut self, event: &Event, out: &mut Rendered) {
+        match event {
+            Event::Packet(p) => {
+                if let Some(seq) = p.ipf_seq {
+                    self.check_seq(SEQ_IPF, seq, p.count, out);
+                }
+                packet::format(self, p, out);
+            }
+            Event::Nat(n) => {
+                if let Some(seq) = n.ipf_seq {
+                    self.check_seq(SEQ_NAT, seq, 1, out);
+                }
+                natstate::format_nat(self, n, out);
+            }
+            Event::State(s) => {
+                if let Some(seq) = s.ipf_seq {
+                    self.check_seq(SEQ_STATE, seq, 1, out);
+                }
+                natstate::format_state(self, s, out);
+            }
+            Event::Lost(l) => self.format_lost(l, out),
+            Event::Sock(_) | Event::Malformed(_) => {}
+        }
+    }
+
+    /// ipmon's sequence check: a `missed` line when `seq` is not the
+    /// expected one, then expect `seq + count`.
+    fn check_seq(&mut self, unit: usize, seq: u32, count: u32, out: &mut Rendered) {
+        let Some(expected) = self.expected.get_mut(unit) else {
+            return;
+        };
+        let want = *expected;
+        *expected = seq.wrapping_add(count);
+        if seq != want {
+            let what: &[u8] = match unit {
+                SEQ_NAT => b"NAT",
+                SEQ_STATE => b"state",
+                _ => b"ipf",
+            };
+            self.missed_line(
+                out,
+                u64::from(seq.wrapping_sub(want)),
+                what,
+                u64::from(want),
+                u64::from(seq),
+            );
+        }
+    }
+
+    fn missed_line(&self, out: &mut Rendered, n: u64, what: &[u8], from: u64, to: u64) {
+        let start = out.begin();
+        let t = &mut out.text;
+        t.extend_from_slice(b"missed ");
+        push_u64(t, n);
+        t.push(b' ');
+        t.extend_from_slice(what);
+        t.extend_from_slice(b" log entries: ");
+        push_u64(t, from);
+        t.push(b' ');
+        push_u64(t, to);
+        if !self.opts.syslog_mode {
+            t.push(b'\n');
+        }
+        out.end(start, LOG_WARNING);
+    }
+
+    fn format_lost(&self, l: &Lost, out: &mut Rendered) {
+        let what: &[u8] = if !l.kinds.is_empty() && l.kinds.iter().all(|k| *k == EventKind::Nat) {
+            b"NAT"
+        } else if !l.kinds.is_empty() && l.kinds.iter().all(|k| *k == EventKind::State) {
+            b"state"
+        } else {
+            b"ipf"
+        };
+        if let Some((first, last)) = l.seq_range {
+            self.missed_line(out, l.count, what, first, last.saturating_add(1));
+            return;
+        }
+        let start = out.begin();
+        let t = &mut out.text;
+        t.extend_from_slice(b"lost ");
+        push_u64(t, l.count);
+        t.push(b' ');
+        t.extend_from_slice(l.header.source.to_string().as_bytes());
+        t.extend_from_slice(b" log entries (");
+        t.extend_from_slice(l.stage.as_str().as_bytes());
+        t.push(b')');
+        if !self.opts.syslog_mode {
+            t.push(b'\n');
+        }
+        out.end(start, LOG_WARNING);
+    }
+
+    /// `DD/MM/YYYY HH:MM:SS.UUUUUU ` (no date in syslog mode).
+    fn write_time(&mut self, t: &mut Vec<u8>, time: crate::event::Timestamp) {
+        self.time.write(t, time.secs, !self.opts.syslog_mode);
+        t.push(b'.');
+        let us = time.micros();
+        let mut buf = itoa::Buffer::new();
+        let digits = buf.format(us);
+        for _ in digits.len()..6 {
+            t.push(b'0');
+        }
+        t.extend_from_slice(digits.as_bytes());
+        t.push(b' ');
+    }
+
+    /// The protocol's name, or its number (`getlocalproto`).
+    fn write_proto(&self, t: &mut Vec<u8>, p: u8) {
+        match self.protocols.name(p) {
+            Some(n) => t.extend_from_slice(n.as_bytes()),
+            None => push_u64(t, u64::from(p)),
+        }
+    }
+
+    /// `portlocalname`: a number unless `-n` without `-p`, and then the
+    /// service name for protocols named `tcp`/`udp`.
+    fn write_port(&self, t: &mut Vec<u8>, proto: u8, port: u16) {
+        if self.opts.resolve && !self.opts.numeric_ports {
+            if let Some(pname) = self.protocols.name(proto) {
+                if let Some(s) = self.services.name(pname, port) {
+                    t.extend_from_slice(s.as_bytes());
+                    return;
+                }
+            }
+        }
+        push_u64(t, u64::from(port));
+    }
+
+    /// libipf `hostname()` for IPv4: `test.host.dots` for 254.220.186.152,
+    /// the resolver's name with `-n`, else the dotted quad.
+    fn write_v4(&self, t: &mut Vec<u8>, a: [u8; 4]) {
+        let addr = std::net::Ipv4Addr::from(a);
+        if addr == names::TEST_HOST_DOTS {
+            t.extend_from_slice(names::TEST_HOST_DOTS_NAME.as_bytes());
+            return;
+        }
+        if self.opts.resolve {
+            if let Some(n) = self.resolver.host_name(IpAddr::V4(addr)) {
+                if !n.is_empty() {
+                    t.extend_from_slice(n.as_bytes());
+                    return;
+                }
+            }
+        }
+        names::write_ipv4(t, a);
+    }
+
+    /// An address of either family; IPv6 is never resolved.
+    fn write_addr(&self, t: &mut Vec<u8>, a: &IpAddr) {
+        match a {
+            IpAddr::V4(v4) => self.write_v4(t, v4.octets()),
+            IpAddr::V6(v6) => names::write_ipv6(t, v6),
+        }
+    }
+}
+
+/// Appends the decimal text of `v`.
+fn push_u64(t: &mut Vec<u8>, v: u64) {
+    t.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+/// Appends the decimal text of a signed `v`.
+fn push_i64(t: &mut Vec<u8>, v: i64) {
+    t.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}

@@ -61,6 +61,7 @@ pub(super) fn nat_fields(out: &mut Vec<u8>, n: &NatLog) {
         packets,
         bytes,
         conntrack_id,
+        ipf_seq,
     } = n;
     out.extend_from_slice(b",\"nat_action\":");
     let (name, raw) = match action {
@@ -95,6 +96,8 @@ pub(super) fn nat_fields(out: &mut Vec<u8>, n: &NatLog) {
     u64_list(out, bytes.as_ref().map(|p| &p[..]));
     out.extend_from_slice(b",\"conntrack_id\":");
     opt_int(out, *conntrack_id);
+    out.extend_from_slice(b",\"ipf_seq\":");
+    opt_int(out, *ipf_seq);
 }
 
 /// Appends the state-specific members (each preceded by a comma).
@@ -112,6 +115,7 @@ pub(super) fn state_fields(out: &mut Vec<u8>, s: &StateLog) {
         packets,
         bytes,
         conntrack_id,
+        ipf_seq,
     } = s;
     out.extend_from_slice(b",\"state_type\":");
     let (name, raw) = match state_type {
@@ -160,4 +164,6 @@ pub(super) fn state_fields(out: &mut Vec<u8>, s: &StateLog) {
     u64_list(out, Some(&bytes[..]));
     out.extend_from_slice(b",\"conntrack_id\":");
     opt_int(out, *conntrack_id);
+    out.extend_from_slice(b",\"ipf_seq\":");
+    opt_int(out, *ipf_seq);
 }

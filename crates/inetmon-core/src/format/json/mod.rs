@@ -72,6 +72,7 @@
 //! | `new_src`, `new_sport`, `new_dst`, `new_dport` | string, number | the translated endpoints |
 //! | `packets`, `bytes` | [number, number]/null | forward, backward |
 //! | `conntrack_id` | number/null | Linux conntrack id |
+//! | `ipf_seq` | number/null | IP Filter NAT log sequence number |
 //!
 //! ## `state`: a connection-state entry changed
 //!
@@ -87,6 +88,7 @@
 //! | `tcp_state` | [number, number]/null | TCP states of the two sides (IP Filter numbering) |
 //! | `packets`, `bytes` | [4 numbers] | forward in, forward out, backward in, backward out |
 //! | `conntrack_id` | number/null | Linux conntrack id |
+//! | `ipf_seq` | number/null | IP Filter state log sequence number |
 //!
 //! ## `sock`: a socket operation
 //!

@@ -241,20 +241,20 @@ proptest! {
         let n = NatLog {
             header: h.clone(), action: na, nat_type: NatType::Bimap, rule, protocol,
             orig_src: (v4, ports[0]), orig_dst: (v6, ports[1]), new_src: (v4, ports[2]), new_dst: (v6, ports[3]),
-            packets, bytes: None, conntrack_id: id,
+            packets, bytes: None, conntrack_id: id, ipf_seq: Some(rule),
         };
         let name = packet::protocol_name(protocol);
         let want = merge(header_json("nat", &h), json!({
             "nat_action": na_s, "nat_type": "bimap", "rule": rule, "protocol": protocol, "protocol_name": name,
             "orig_src": v4.to_string(), "orig_sport": ports[0], "orig_dst": v6.to_string(), "orig_dport": ports[1],
             "new_src": v4.to_string(), "new_sport": ports[2], "new_dst": v6.to_string(), "new_dport": ports[3],
-            "packets": packets, "bytes": null, "conntrack_id": id,
+            "packets": packets, "bytes": null, "conntrack_id": id, "ipf_seq": rule,
         }));
         let mut w = JsonWriter::new();
         prop_assert_eq!(parse(&mut w, &Event::Nat(Box::new(n))), want);
         let s = StateLog {
             header: h.clone(), state_type: StateType::Other(tag), protocol, ip_version: 6, src: v6, dst: v6,
-            ports: (ports[0], ports[1]), tag, tcp_state: st, packets: c4, bytes: c4, conntrack_id: id,
+            ports: (ports[0], ports[1]), tag, tcp_state: st, packets: c4, bytes: c4, conntrack_id: id, ipf_seq: None,
         };
         let tu = protocol == 6 || protocol == 17;
         let icmp = protocol == 1 || protocol == 58;
@@ -262,7 +262,7 @@ proptest! {
             "state_type": format!("other:{tag}"), "protocol": protocol, "protocol_name": name, "ip_version": 6,
             "src": v6.to_string(), "dst": v6.to_string(),
             "sport": tu.then_some(ports[0]), "dport": tu.then_some(ports[1]), "icmp_type": icmp.then_some(ports[0]),
-            "tag": tag, "tcp_state": st, "packets": c4, "bytes": c4, "conntrack_id": id,
+            "tag": tag, "tcp_state": st, "packets": c4, "bytes": c4, "conntrack_id": id, "ipf_seq": null,
         }));
         prop_assert_eq!(parse(&mut w, &Event::State(Box::new(s))), want);
     }

@@ -1,0 +1,116 @@
+//! The `DD/MM/YYYY HH:MM:SS` prefix of every ipmon line, in local time,
+//! computed once per second.
+
+use jiff::tz::TimeZone;
+
+/// Caches the text of the last second formatted.
+#[derive(Debug, Clone)]
+pub(crate) struct TimePrefix {
+    tz: TimeZone,
+    secs: Option<i64>,
+    /// `DD/MM/YYYY HH:MM:SS`; the date part is `text[..date_len]`
+    /// (including its trailing space).
+    text: Vec<u8>,
+    date_len: usize,
+}
+
+impl TimePrefix {
+    pub(crate) fn new(tz: TimeZone) -> Self {
+        TimePrefix {
+            tz,
+            secs: None,
+            text: Vec::with_capacity(24),
+            date_len: 0,
+        }
+    }
+
+    /// Appends `DD/MM/YYYY HH:MM:SS` (strftime `"%d/%m/%Y %T"` of
+    /// `localtime(secs)`), or only `HH:MM:SS` when `with_date` is false
+    /// (syslog mode). Seconds outside jiff's range (years beyond ±9999) are
+    /// clamped to its limits; C's `localtime` would fail there.
+    pub(crate) fn write(&mut self, out: &mut Vec<u8>, secs: i64, with_date: bool) {
+        if self.secs != Some(secs) {
+            self.render(secs);
+        }
+        let from = if with_date { 0 } else { self.date_len };
+        out.extend_from_slice(self.text.get(from..).unwrap_or(&[]));
+    }
+
+    fn render(&mut self, secs: i64) {
+        let ts = jiff::Timestamp::from_second(secs).unwrap_or(if secs < 0 {
+            jiff::Timestamp::MIN
+        } else {
+            jiff::Timestamp::MAX
+        });
+        let dt = self.tz.to_datetime(ts);
+        let t = &mut self.text;
+        t.clear();
+        push2(t, dt.day());
+        t.push(b'/');
+        push2(t, dt.month());
+        t.push(b'/');
+        let year = dt.year();
+        if year < 0 {
+            t.push(b'-');
+        }
+        let y = year.unsigned_abs();
+        // %Y: at least four digits here (jiff years are within ±9999).
+        for d in [1000u16, 100, 10, 1] {
+            t.push(b'0' + ((y / d) % 10) as u8);
+        }
+        t.push(b' ');
+        self.date_len = t.len();
+        push2(t, dt.hour());
+        t.push(b':');
+        push2(t, dt.minute());
+        t.push(b':');
+        push2(t, dt.second());
+        self.secs = Some(secs);
+    }
+}
+
+fn push2(t: &mut Vec<u8>, v: i8) {
+    let v = v.unsigned_abs();
+    t.push(b'0' + (v / 10) % 10);
+    t.push(b'0' + v % 10);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fmt(tz: TimeZone, secs: i64, date: bool) -> String {
+        let mut p = TimePrefix::new(tz);
+        let mut out = Vec::new();
+        p.write(&mut out, secs, date);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn utc_and_fixed_offset() {
+        assert_eq!(fmt(TimeZone::UTC, 0, true), "01/01/1970 00:00:00");
+        assert_eq!(
+            fmt(TimeZone::UTC, 1_763_719_201, true),
+            "21/11/2025 10:00:01"
+        );
+        assert_eq!(fmt(TimeZone::UTC, 1_763_719_201, false), "10:00:01");
+        let plus10 = TimeZone::fixed(jiff::tz::offset(10));
+        assert_eq!(fmt(plus10, 0, true), "01/01/1970 10:00:00");
+    }
+
+    #[test]
+    fn extreme_seconds_do_not_panic() {
+        let _ = fmt(TimeZone::UTC, i64::MAX, true);
+        let _ = fmt(TimeZone::UTC, i64::MIN, true);
+    }
+
+    #[test]
+    fn cache_follows_changes() {
+        let mut p = TimePrefix::new(TimeZone::UTC);
+        let mut out = Vec::new();
+        p.write(&mut out, 0, true);
+        p.write(&mut out, 0, false);
+        p.write(&mut out, 61, true);
+        assert_eq!(out, b"01/01/1970 00:00:0000:00:0001/01/1970 00:01:01");
+    }
+}
