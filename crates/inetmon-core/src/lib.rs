@@ -18,4 +18,5 @@ pub mod decode;
 pub mod dissect;
 pub mod event;
 pub mod format;
+pub mod ipmon_conf;
 pub mod names;

@@ -129,7 +129,7 @@
 //! ```
 
 mod conntrack;
-mod packet;
+pub(crate) mod packet;
 mod sock;
 mod text;
 

@@ -10,16 +10,16 @@ use crate::event::{Action, Direction, NflogInfo, PacketFlags, PacketLog, RuleGro
 /// What the JSON shows of a packet's headers; each part is `None` when the
 /// captured bytes do not reach it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Summary {
-    pub(super) protocol: Option<u8>,
-    pub(super) src: Option<IpAddr>,
-    pub(super) dst: Option<IpAddr>,
-    pub(super) sport: Option<u16>,
-    pub(super) dport: Option<u16>,
-    pub(super) tcp_flags: Option<u8>,
-    pub(super) icmp_type: Option<u8>,
-    pub(super) icmp_code: Option<u8>,
-    pub(super) len: Option<u32>,
+pub(crate) struct Summary {
+    pub(crate) protocol: Option<u8>,
+    pub(crate) src: Option<IpAddr>,
+    pub(crate) dst: Option<IpAddr>,
+    pub(crate) sport: Option<u16>,
+    pub(crate) dport: Option<u16>,
+    pub(crate) tcp_flags: Option<u8>,
+    pub(crate) icmp_type: Option<u8>,
+    pub(crate) icmp_code: Option<u8>,
+    pub(crate) len: Option<u32>,
 }
 
 fn addr4(p: &[u8], at: usize) -> Option<IpAddr> {
@@ -33,7 +33,7 @@ fn addr6(p: &[u8], at: usize) -> Option<IpAddr> {
 }
 
 /// Reads what it can of the IP and transport headers of `p`.
-pub(super) fn summarize(p: &[u8]) -> Summary {
+pub(crate) fn summarize(p: &[u8]) -> Summary {
     let mut s = Summary::default();
     let (l4, protocol) = match p.first().map(|b| b >> 4) {
         Some(4) => {
