@@ -127,6 +127,8 @@ pub struct PcapDecoder {
     /// Interfaces (section number, interface) whose unsupported link type was
     /// already reported.
     reported: Vec<(u64, u32)>,
+    /// `finish` was called: no more bytes will come.
+    finished: bool,
 }
 
 impl PcapDecoder {
@@ -144,6 +146,7 @@ impl PcapDecoder {
             last_time: Timestamp::default(),
             stats: PcapStats::default(),
             reported: Vec::new(),
+            finished: false,
         }
     }
 
@@ -359,13 +362,16 @@ impl StreamDecoder for PcapDecoder {
     }
 
     fn next_event(&mut self) -> Option<Event> {
-        self.next(false)
+        self.next(self.finished)
     }
 
-    /// Ends the stream. Call it until it returns `None`: it gives the
-    /// remaining events, with bytes that do not make a whole record reported
-    /// as [`Event::Malformed`].
+    /// Ends the stream. Call it (or [`StreamDecoder::next_event`]) until it
+    /// returns `None`: at the end of the stream more than one event can be
+    /// left (bad bytes whose resynchronisation needed the end to decide, then
+    /// the records after them), and bytes that do not make a whole record are
+    /// reported as [`Event::Malformed`].
     fn finish(&mut self) -> Option<Event> {
+        self.finished = true;
         self.next(true)
     }
 }

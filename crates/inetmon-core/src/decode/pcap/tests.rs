@@ -337,6 +337,27 @@ fn pcapng_corrupt_block_length_skips_to_next_block() {
 }
 
 #[test]
+fn events_after_finish_come_from_next_event_too() {
+    // Garbage whose resync can only be decided at the end of the stream:
+    // the last record's header is checked against the end.
+    let bytes = fixture("lo-ether.pcap");
+    let offs = pcap_record_offsets(&bytes);
+    let mut bad = bytes[..offs[5]].to_vec();
+    bad.extend_from_slice(&[0xee; 5]);
+    bad.extend_from_slice(&bytes[offs[5]..]);
+    let mut d = PcapDecoder::new(src());
+    d.feed(&bad);
+    let mut n = 0;
+    while d.next_event().is_some() {
+        n += 1;
+    }
+    assert_eq!(n, 5);
+    assert!(matches!(d.finish(), Some(Event::Malformed(_))));
+    assert!(matches!(d.next_event(), Some(Event::Packet(_))));
+    assert!(d.next_event().is_none() && d.finish().is_none());
+}
+
+#[test]
 fn garbage_before_the_file_header_is_skipped() {
     let mut bytes = b"not a capture file".to_vec();
     bytes.extend(fixture("lo-ether.pcap"));

@@ -303,3 +303,83 @@ fn packet_bytes_can_be_left_out() {
     assert_eq!(v["group"], "0");
     assert!(parse(&mut JsonWriter::new(), &e).get("packet").is_some());
 }
+
+/// Every event of the real captures in `tests/data` (see `make-pcaps.sh`)
+/// gives a line that parses, and the addresses and ports agree with
+/// etherparse's reading of the same packet.
+#[test]
+fn real_captures_through_the_pcap_decoder() {
+    use crate::decode::pcap::PcapDecoder;
+    use crate::decode::StreamDecoder;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+    let mut w = JsonWriter::new();
+    let mut seen = 0;
+    for name in [
+        "nflog-real-small.pcap",
+        "nflog7.pcapng",
+        "any-sll2.pcap",
+        "lo-tshark.pcapng",
+    ] {
+        let bytes = std::fs::read(format!("{dir}/{name}")).unwrap();
+        let mut d = PcapDecoder::new(Source::Pcap(name.into()));
+        d.feed(&bytes);
+        let mut events = Vec::new();
+        while let Some(e) = d.next_event().or_else(|| d.finish()) {
+            events.push(e);
+        }
+        for e in &events {
+            let v = parse(&mut w, e);
+            let Event::Packet(p) = e else {
+                panic!("{name}: {v}")
+            };
+            seen += 1;
+            assert_eq!(v["source"], format!("pcap:{name}"));
+            let hexed: String = p.packet.iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(v["packet"], hexed);
+            let ip = etherparse::SlicedPacket::from_ip(&p.packet).unwrap();
+            let (src, dst): (IpAddr, IpAddr) = match ip.net.unwrap() {
+                etherparse::NetSlice::Ipv4(h) => (
+                    h.header().source_addr().into(),
+                    h.header().destination_addr().into(),
+                ),
+                etherparse::NetSlice::Ipv6(h) => (
+                    h.header().source_addr().into(),
+                    h.header().destination_addr().into(),
+                ),
+                etherparse::NetSlice::Arp(_) => unreachable!(),
+            };
+            assert_eq!(
+                (v["src"].as_str().unwrap(), v["dst"].as_str().unwrap()),
+                (&*src.to_string(), &*dst.to_string())
+            );
+            match ip.transport {
+                Some(etherparse::TransportSlice::Tcp(t)) => {
+                    assert_eq!(
+                        (v["sport"].as_u64(), v["dport"].as_u64()),
+                        (
+                            Some(t.source_port().into()),
+                            Some(t.destination_port().into())
+                        )
+                    );
+                }
+                Some(etherparse::TransportSlice::Udp(u)) => {
+                    assert_eq!(
+                        (v["sport"].as_u64(), v["dport"].as_u64()),
+                        (
+                            Some(u.source_port().into()),
+                            Some(u.destination_port().into())
+                        )
+                    );
+                }
+                Some(etherparse::TransportSlice::Icmpv4(i)) => {
+                    assert_eq!(v["icmp_type"].as_u64(), Some(i.type_u8().into()))
+                }
+                Some(etherparse::TransportSlice::Icmpv6(i)) => {
+                    assert_eq!(v["icmp_type"].as_u64(), Some(i.type_u8().into()))
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(seen >= 25, "{seen}");
+}
