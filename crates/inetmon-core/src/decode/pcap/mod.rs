@@ -8,7 +8,9 @@
 //! # Formats
 //!
 //! - pcap: both byte orders, microsecond (`0xa1b2c3d4`) and nanosecond
-//!   (`0xa1b23c4d`) magics, version 2.
+//!   (`0xa1b23c4d`) magics, version 2. pcap files concatenated into one
+//!   stream (`cat a.pcap b.pcap`) decode as one: a file header where a
+//!   record header should be starts a new file.
 //! - pcapng: Section Header Blocks in either byte order (several sections in
 //!   one stream are fine; each starts a new interface list), Interface
 //!   Description Blocks (link type, snaplen, `if_name`, `if_tsresol` in powers

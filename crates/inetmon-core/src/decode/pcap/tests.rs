@@ -358,6 +358,32 @@ fn events_after_finish_come_from_next_event_too() {
 }
 
 #[test]
+fn concatenated_pcap_files_decode_as_one_stream() {
+    let a = fixture("lo-ether.pcap");
+    let b = fixture("any-sll2.pcap");
+    let both = [a.clone(), b.clone()].concat();
+    let ev = decode(&both);
+    assert!(malformed(&ev).is_empty(), "{:?}", malformed(&ev));
+    let want = [content(&decode(&a)), content(&decode(&b))].concat();
+    assert_eq!(content(&ev), want);
+    assert_eq!(decode_chunks(&both, 1).0, ev);
+    // Cut anywhere in the second file: the bytes are always accounted for.
+    for n in a.len()..both.len() {
+        let mut d = PcapDecoder::new(src());
+        d.feed(&both[..n]);
+        while d.next_event().is_some() {}
+        let pending = d.pending() as u64;
+        let last = std::iter::from_fn(|| d.finish()).last();
+        match last {
+            Some(Event::Malformed(m)) => {
+                assert_eq!((m.offset + m.skipped, m.skipped), (n as u64, pending))
+            }
+            other => assert!(pending == 0 && other.is_none(), "cut at {n}: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn garbage_before_the_file_header_is_skipped() {
     let mut bytes = b"not a capture file".to_vec();
     bytes.extend(fixture("lo-ether.pcap"));

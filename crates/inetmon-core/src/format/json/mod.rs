@@ -136,7 +136,7 @@ mod text;
 use std::io;
 
 use crate::event::{Event, Header, Lost, Malformed, Source, JSON_SCHEMA_VERSION};
-use text::{int, string, TimeCache};
+use text::{int, prefixed_string, string, TimeCache};
 
 /// What the JSON writer includes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,7 +239,8 @@ fn source_string(out: &mut Vec<u8>, source: &Source) {
         Source::Stdin => out.extend_from_slice(b"\"stdin\""),
         Source::Sockets => out.extend_from_slice(b"\"sockets\""),
         Source::Pipeline => out.extend_from_slice(b"\"pipeline\""),
-        Source::Pcap(_) | Source::Iplog(_) => string(out, &source.to_string()),
+        Source::Pcap(path) => prefixed_string(out, "pcap:", path),
+        Source::Iplog(path) => prefixed_string(out, "iplog:", path),
     }
 }
 

@@ -6,7 +6,14 @@ use crate::event::Timestamp;
 /// Appends `s` as a JSON string (with the quotes), escaping `"`, `\` and
 /// control characters as RFC 8259 requires.
 pub(super) fn string(out: &mut Vec<u8>, s: &str) {
+    prefixed_string(out, "", s);
+}
+
+/// Appends `prefix` followed by `s` as one JSON string; `prefix` must need
+/// no escaping.
+pub(super) fn prefixed_string(out: &mut Vec<u8>, prefix: &str, s: &str) {
     out.push(b'"');
+    out.extend_from_slice(prefix.as_bytes());
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
