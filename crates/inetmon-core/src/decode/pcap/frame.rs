@@ -289,7 +289,7 @@ impl Framer {
         let Some(hdr) = PcapRecordHeader::parse(b, big) else {
             return truncated(b, 16, at_end, "pcap record header");
         };
-        if let Err(reason) = hdr.check(nanos, limit) {
+        if let Err(reason) = hdr.check_in_sequence(nanos, limit) {
             let last = self.last_secs;
             return self.resync(b, at_end, reason, move |_, c, end| {
                 plausible_pcap(c, end, big, nanos, limit, last)
@@ -549,6 +549,14 @@ impl PcapRecordHeader {
         })
     }
 
+    /// The check of a record header in sequence: the strict check, except
+    /// that the captured length may exceed the file's snaplen up to 262144
+    /// bytes (writers do record packets longer than the snaplen they state).
+    fn check_in_sequence(&self, nanos: bool, limit: u32) -> Result<(), String> {
+        self.check(nanos, limit.max(DEFAULT_SNAPLEN))
+    }
+
+    /// The strict check of a resynchronisation candidate.
     fn check(&self, nanos: bool, limit: u32) -> Result<(), String> {
         let units = if nanos { 1_000_000_000 } else { 1_000_000 };
         if self.ts_frac >= units {

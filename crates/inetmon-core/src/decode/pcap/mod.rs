@@ -48,11 +48,14 @@
 //! A bad record is reported as [`Event::Malformed`] with its stream offset
 //! and the number of bytes skipped, and decoding resumes at the next
 //! plausible record:
-//! - pcap: a record header is plausible when its fraction is below one
-//!   second, its captured length is at most the snaplen (262144 when the file
-//!   says 0) and at most the original length, its time lies between a day
-//!   before and ten years after the last good record, and the header right
-//!   after its data (if the stream goes on) is plausible too;
+//! - pcap: a record header in sequence is bad when its fraction is not
+//!   below one second, its captured length exceeds its original length, or
+//!   its captured length exceeds both the snaplen and 262144 bytes (writers
+//!   do record packets beyond the snaplen they state). A resync candidate
+//!   must also have a captured length within the snaplen (262144 when the
+//!   file says 0), a time between a day before and ten years after the last
+//!   good record, and the header right after its data (if the stream goes
+//!   on) must pass the same test;
 //! - pcapng: a block is plausible when it has a known type, a length that is
 //!   a multiple of 4 between 12 bytes and 64 MiB, and the trailing copy of
 //!   the length matches. A block whose framing is fine but whose content is
