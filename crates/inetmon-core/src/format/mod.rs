@@ -3,6 +3,10 @@
 //!
 //! - [`ipmon`]: IP Filter 5.1 `ipmon` lines.
 //! - [`json`]: one JSON object per line, with a versioned schema.
+//! - [`monitor`]: Cilium-monitor-style lines for every event kind.
+//! - [`pcapng`]: the packets of drops and traces as a pcapng file.
 
 pub mod ipmon;
 pub mod json;
+pub mod monitor;
+pub mod pcapng;
