@@ -42,6 +42,7 @@ const volatile __u32 cfg_sample_rate = 1;        /* traces: 1 in N */
 const volatile __u8 cfg_drop_not_specified = 0;  /* report NOT_SPECIFIED drops */
 const volatile __u32 cfg_reason_not_specified = 2; /* from BTF by the loader */
 const volatile __u8 cfg_filter_ifindex = 0;      /* only ifindexes in ifindex_filter */
+const volatile __u32 cfg_netns = 0;              /* drops: only this netns inode, 0 = any */
 const volatile __u8 cfg_filter_reason = 0;       /* only reasons in reason_filter */
 const volatile __u8 cfg_l4proto = 0;             /* 0 = any */
 const volatile __u16 cfg_port = 0;               /* either port, 0 = any */
@@ -213,6 +214,12 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 	ifindex = dev ? BPF_CORE_READ(dev, ifindex) : 0;
 	if (cfg_filter_ifindex && !bpf_map_lookup_elem(&ifindex_filter, &ifindex))
 		return 0;
+	if (dev)
+		netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+	else if (BPF_CORE_READ(skb, sk))
+		netns = BPF_CORE_READ(skb, sk, __sk_common.skc_net.net, ns.inum);
+	if (cfg_netns && netns != cfg_netns)
+		return 0;
 
 	rec = bpf_ringbuf_reserve(&datapath_events, sizeof(*rec), 0);
 	if (!rec) {
@@ -258,10 +265,6 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 	rec->hdr.common.protocol = bpf_ntohs(BPF_CORE_READ(skb, protocol));
 	rec->hdr.common.layer = n ? layer : INETMON_DP_LAYER_NONE;
 	rec->hdr.common.mark = BPF_CORE_READ(skb, mark);
-	if (dev)
-		netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
-	else if (BPF_CORE_READ(skb, sk))
-		netns = BPF_CORE_READ(skb, sk, __sk_common.skc_net.net, ns.inum);
 	rec->hdr.common.netns = netns;
 
 	if (!match_filters(rec->data, n, layer, rec->hdr.common.protocol)) {

@@ -1,0 +1,173 @@
+//! Real datapath records (see `tests/data/README.md`) through the decoder,
+//! the BTF reason table, the monitor formatter and the pcapng writer.
+
+// The fixture was captured on a little-endian host; records are in host order.
+#![cfg(target_endian = "little")]
+
+use std::process::Command;
+
+use inetmon_core::btf::DropReasonTable;
+use inetmon_core::decode::datapath::{decode, DatapathRecord, Enrich};
+use inetmon_core::event::{Event, Header, Source, Timestamp};
+use inetmon_core::format::monitor::{MonitorFormatter, MonitorOptions, Verbosity};
+use inetmon_core::format::pcapng::PcapngWriter;
+
+const RECORDS: &[u8] = include_bytes!("data/datapath-records.bin");
+const REASONS: &[u8] = include_bytes!("data/drop-reasons-6.18.btf");
+
+fn frames() -> Vec<&'static [u8]> {
+    let mut out = Vec::new();
+    let mut rest = RECORDS;
+    while let Some((len, tail)) = rest.split_first_chunk::<4>() {
+        let len = u32::from_le_bytes(*len) as usize;
+        let (rec, tail) = tail.split_at(len);
+        out.push(rec);
+        rest = tail;
+    }
+    out
+}
+
+fn events() -> Vec<Event> {
+    let reasons = DropReasonTable::from_btf(REASONS, &[]).unwrap();
+    let names = |i: u32| (i == 2).then(|| "veth-b".to_owned());
+    let enrich = Enrich {
+        reasons: Some(&reasons),
+        symbols: None,
+        ifname: &names,
+    };
+    frames()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let rec = decode(f).unwrap_or_else(|e| panic!("record {i}: {e}"));
+            let time = Timestamp {
+                secs: 1_763_700_000,
+                nanos: 0,
+            };
+            let seq = u64::try_from(i).unwrap() + 1;
+            rec.to_event(
+                Header {
+                    time,
+                    source: Source::Datapath,
+                    seq,
+                },
+                &enrich,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn all_records_decode() {
+    let frames = frames();
+    assert_eq!(frames.len(), 32);
+    let drops = frames
+        .iter()
+        .filter(|f| matches!(decode(f), Ok(DatapathRecord::Drop(..))))
+        .count();
+    assert_eq!(drops, 5);
+}
+
+#[test]
+fn expected_drops_and_traces() {
+    let f = MonitorFormatter::new(MonitorOptions::default());
+    let text: Vec<String> = events().iter().map(|e| f.format(e)).collect();
+    let has = |needle: &str| text.iter().any(|l| l.contains(needle));
+    // UDP to a closed port, IPv4 and IPv6: NO_SOCKET.
+    assert!(has("xx drop (NO_SOCKET) interface veth-b, location 0xffffffff820490cc: 10.200.0.1:47387 -> 10.200.0.2:9 udp\n"), "{text:#?}");
+    assert!(
+        has("xx drop (NO_SOCKET) interface veth-b, location 0xffffffff82109b01: [fd00:200::1]:"),
+        "{text:#?}"
+    );
+    // TCP SYN into the nft drop rule: NETFILTER_DROP.
+    assert!(has("xx drop (NETFILTER_DROP) interface veth-b, location 0xffffffff81f657b8: 10.200.0.1:33610 -> 10.200.0.2:9999 tcp SYN\n"), "{text:#?}");
+    // Traces of the pings, both directions.
+    assert!(
+        has("<- network interface veth-b: 10.200.0.1 -> 10.200.0.2 icmp EchoRequest\n"),
+        "{text:#?}"
+    );
+    assert!(
+        has("-> network interface veth-b: 10.200.0.2 -> 10.200.0.1 icmp EchoReply\n"),
+        "{text:#?}"
+    );
+    assert!(has("-> network interface veth-b: 10.200.0.2 -> 10.200.0.1 icmp DestinationUnreachable(Port)\n"), "{text:#?}");
+    assert!(
+        has("<- network interface veth-b: 9a:fe:ec:37:7b:9d -> ff:ff:ff:ff:ff:ff ARP\n"),
+        "{text:#?}"
+    );
+    // Every record formats at every verbosity.
+    for v in [Verbosity::Debug, Verbosity::Verbose] {
+        let f = MonitorFormatter::new(MonitorOptions {
+            verbosity: v,
+            hex: true,
+        });
+        for e in events() {
+            assert!(!f.format(&e).is_empty());
+        }
+    }
+}
+
+#[test]
+fn pcapng_of_real_records_opens_in_tshark() {
+    let mut w = PcapngWriter::new(Vec::new(), "inetmon fixture test", 128).unwrap();
+    for e in events() {
+        assert!(w.write_event(&e).unwrap());
+    }
+    let path = std::env::temp_dir().join(format!("inetmon-fixture-{}.pcapng", std::process::id()));
+    std::fs::write(&path, w.into_inner()).unwrap();
+    let out = Command::new("tshark")
+        .args([
+            "-r",
+            path.to_str().unwrap(),
+            "-T",
+            "fields",
+            "-e",
+            "frame.comment",
+        ])
+        .output();
+    let _ = std::fs::remove_file(&path);
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => {
+            assert!(
+                std::env::var("INETMON_REQUIRE_PRIVILEGED").as_deref() != Ok("1"),
+                "tshark: {e}"
+            );
+            eprintln!("skipping: tshark not runnable: {e}");
+            return;
+        }
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 32);
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("drop NETFILTER_DROP at 0xffffffff81f657b8"))
+            .count(),
+        1
+    );
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("drop NO_SOCKET"))
+            .count(),
+        2
+    );
+    assert_eq!(
+        text.lines().filter(|l| *l == "trace from-network").count(),
+        14
+    );
+}
+
+/// The one-line output of every record, pinned as a golden file
+/// (`tests/data/datapath-records.monitor.txt`).
+#[test]
+fn golden_info_output() {
+    let f = MonitorFormatter::new(MonitorOptions::default());
+    let got: String = events().iter().map(|e| f.format(e)).collect();
+    let want = include_str!("data/datapath-records.monitor.txt");
+    assert_eq!(got, want);
+}
