@@ -239,7 +239,7 @@ fn lost_and_malformed_lines() {
 }
 
 #[test]
-fn nat_state_packet_sock_lines() {
+fn nat_state_packet_lines() {
     let a = |s: &str| s.parse::<IpAddr>().unwrap();
     let nat = Event::Nat(Box::new(NatLog {
         header: header(),
@@ -306,16 +306,7 @@ fn nat_state_packet_sock_lines() {
     );
     let v = fmt(Verbosity::Verbose, false, &packet);
     assert_eq!(v.lines().count(), 3, "{v}");
-    let sock = Event::Sock(Box::new(crate::event::SockEvent {
-        header: Header {
-            source: Source::Sockets,
-            ..header()
-        },
-    }));
-    assert_eq!(
-        fmt(Verbosity::Info, false, &sock),
-        "** sock event #1 from sockets\n"
-    );
+    // Sock events: see sock.rs (no struct literal while SockEvent grows).
 }
 
 #[test]
