@@ -12,6 +12,7 @@
 //! - [`format`]: the ipmon and JSON formatters.
 //! - [`btf`]: kernel BTF enums, for drop-reason names.
 //! - [`kallsyms`]: kernel address symbolisation from `/proc/kallsyms` text.
+//! - [`monitor_filter`]: the user-space filters of `inetmon monitor`.
 //! - [`drop_summary`]: drop counts by reason, location and interface.
 //! - [`names`]: protocol and service name tables (from `/etc/protocols` and
 //!   `/etc/services` text).
@@ -24,4 +25,5 @@ pub mod drop_summary;
 pub mod event;
 pub mod format;
 pub mod kallsyms;
+pub mod monitor_filter;
 pub mod names;

@@ -171,3 +171,36 @@ fn golden_info_output() {
     let want = include_str!("data/datapath-records.monitor.txt");
     assert_eq!(got, want);
 }
+
+#[test]
+fn filters_on_real_records() {
+    use inetmon_core::event::EventKind;
+    use inetmon_core::monitor_filter::{parse_proto, MonitorFilter};
+    let evs = events();
+    let count = |f: MonitorFilter| evs.iter().filter(|e| f.matches(e)).count();
+    let reason = |r: &str| MonitorFilter {
+        reasons: vec![r.into()],
+        ..Default::default()
+    };
+    assert_eq!(count(reason("NETFILTER_DROP")), 1);
+    assert_eq!(count(reason("no_socket")), 2);
+    // UDP to port 9 (v4 and v6): the trace in, the drop; ICMP errors quote
+    // the port only inside their payload, so they do not match.
+    let port9 = MonitorFilter {
+        ports: vec![9],
+        ..Default::default()
+    };
+    assert_eq!(count(port9), 4);
+    let drops_v6 = MonitorFilter {
+        kinds: vec![EventKind::Drop],
+        ips: vec!["fd00:200::/64".parse().unwrap()],
+        ..Default::default()
+    };
+    assert_eq!(count(drops_v6), 1);
+    let icmp = MonitorFilter {
+        protos: vec![parse_proto("icmp").unwrap()],
+        interfaces: vec!["veth-b".into()],
+        ..Default::default()
+    };
+    assert_eq!(count(icmp), 5);
+}

@@ -366,6 +366,32 @@ fn parse_l4(d: &[u8], proto_num: u8) -> Result<Option<(L4, usize)>, String> {
     Ok(Some(l4))
 }
 
+/// The addresses, ports and protocol of a captured packet, for filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Flow {
+    pub(crate) src: IpAddr,
+    pub(crate) dst: IpAddr,
+    pub(crate) proto: u8,
+    /// Source and destination ports for TCP/UDP, when decoded.
+    pub(crate) ports: Option<(u16, u16)>,
+}
+
+/// The flow of a captured packet, when it has an IP header.
+pub(crate) fn flow(data: &[u8], layer: CaptureLayer, ethertype: u16) -> Option<Flow> {
+    let p = parse(data, layer, ethertype);
+    let ip = p.ip?;
+    let ports = match p.l4 {
+        Some(L4::Tcp { sport, dport, .. } | L4::Udp { sport, dport, .. }) => Some((sport, dport)),
+        _ => None,
+    };
+    Some(Flow {
+        src: ip.src,
+        dst: ip.dst,
+        proto: ip.proto,
+        ports,
+    })
+}
+
 /// Name of an ethertype, e.g. `IPv4`, `ARP`, else hex.
 pub(crate) fn ethertype_name(et: u16) -> String {
     match et {

@@ -20,7 +20,7 @@
 //! The other kinds (packet, nat, state, sock, lost, malformed) get one line
 //! at every verbosity; NFLOG packets are also dissected at `-vv`.
 
-mod dissect;
+pub(crate) mod dissect;
 mod hexdump;
 mod names;
 mod sock;
