@@ -42,7 +42,11 @@ const volatile __u32 cfg_sample_rate = 1;        /* traces: 1 in N */
 const volatile __u8 cfg_drop_not_specified = 0;  /* report NOT_SPECIFIED drops */
 const volatile __u32 cfg_reason_not_specified = 2; /* from BTF by the loader */
 const volatile __u8 cfg_filter_ifindex = 0;      /* only ifindexes in ifindex_filter */
-const volatile __u32 cfg_netns = 0;              /* drops: only this netns inode, 0 = any */
+const volatile __u32 cfg_netns = 0;
+/* Wake the reader only when this many bytes are pending (0: every record).
+ * Below it the reader finds records on its periodic poll; this cuts the
+ * per-record wakeup cost under floods (monitor.md 6.2). */
+const volatile __u64 cfg_wakeup_bytes = 0;              /* drops: only this netns inode, 0 = any */
 const volatile __u8 cfg_filter_reason = 0;       /* only reasons in reason_filter */
 const volatile __u8 cfg_l4proto = 0;             /* 0 = any */
 const volatile __u16 cfg_port = 0;               /* either port, 0 = any */
@@ -178,6 +182,15 @@ static __always_inline int match_filters(const __u8 *pkt, __u32 len, __u8 layer,
 	return 1;
 }
 
+static __always_inline __u64 submit_flags(void)
+{
+	if (!cfg_wakeup_bytes)
+		return 0;
+	return bpf_ringbuf_query(&datapath_events, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes ?
+		       BPF_RB_FORCE_WAKEUP :
+		       BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void fill_common(struct inetmon_dp_common *c, __u8 type, __u16 hdr_len)
 {
 	c->type = type;
@@ -288,7 +301,7 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 	if (rec->hdr.pid != 0 && BPF_CORE_READ(skb, sk))
 		rec->hdr.common.flags |= INETMON_DP_F_PROCESS;
 
-	bpf_ringbuf_submit(rec, 0);
+	bpf_ringbuf_submit(rec, submit_flags());
 	return 0;
 }
 
@@ -339,7 +352,7 @@ static __always_inline int trace_skb(struct __sk_buff *skb, __u8 point)
 		bpf_ringbuf_discard(rec, 0);
 		return TC_ACT_UNSPEC;
 	}
-	bpf_ringbuf_submit(rec, 0);
+	bpf_ringbuf_submit(rec, submit_flags());
 	return TC_ACT_UNSPEC;
 }
 

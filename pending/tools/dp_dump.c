@@ -3,7 +3,7 @@
  * dp_dump: a throw-away libbpf loader for datapath.bpf.c, used to capture
  * real records as test fixtures until the Rust loader (inetmon-bpf) exists.
  *
- *   dp_dump SECONDS NETNS_INODE [IFNAME [SAMPLE_RATE]] > records.bin
+ *   [DP_WAKEUP_BYTES=N] dp_dump SECONDS NETNS_INODE [IFNAME [SAMPLE_RATE]] > records.bin
  *
  * Loads the programs, attaches tp_btf/kfree_skb (drops only from the netns
  * with that inode, 0 = all) and, with IFNAME, tc ingress+egress on it (in
@@ -57,6 +57,8 @@ int main(int argc, char **argv)
 	skel->rodata->cfg_netns = (uint32_t)strtoul(argv[2], NULL, 10);
 	if (argc > 4)
 		skel->rodata->cfg_sample_rate = (uint32_t)atoi(argv[4]);
+	if (getenv("DP_WAKEUP_BYTES"))
+		skel->rodata->cfg_wakeup_bytes = strtoull(getenv("DP_WAKEUP_BYTES"), NULL, 10);
 	err = datapath__load(skel);
 	if (err) {
 		fprintf(stderr, "load: %d\n", err);
@@ -90,8 +92,10 @@ int main(int argc, char **argv)
 		return 1;
 	fprintf(stderr, "ready\n");
 	end = time(NULL) + seconds;
-	while (time(NULL) < end)
-		ring_buffer__poll(rb, 100);
+	while (time(NULL) < end) {
+		ring_buffer__poll(rb, 50);
+		ring_buffer__consume(rb); /* records submitted without a wakeup */
+	}
 	ring_buffer__consume(rb);
 	fflush(stdout);
 
