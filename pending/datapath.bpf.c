@@ -46,7 +46,10 @@ const volatile __u32 cfg_netns = 0;
 /* Wake the reader only when this many bytes are pending (0: every record).
  * Below it the reader finds records on its periodic poll; this cuts the
  * per-record wakeup cost under floods (monitor.md 6.2). */
-const volatile __u64 cfg_wakeup_bytes = 0;              /* drops: only this netns inode, 0 = any */
+const volatile __u64 cfg_wakeup_bytes = 0;
+/* Summary mode: count drops in drop_counts by (reason, ifindex, location)
+ * and send no records (for `--summary` under drop storms). */
+const volatile __u8 cfg_summary_only = 0;              /* drops: only this netns inode, 0 = any */
 const volatile __u8 cfg_filter_reason = 0;       /* only reasons in reason_filter */
 const volatile __u8 cfg_l4proto = 0;             /* 0 = any */
 const volatile __u16 cfg_port = 0;               /* either port, 0 = any */
@@ -80,6 +83,13 @@ struct {
 	__type(key, __u32);  /* raw drop reason */
 	__type(value, __u8);
 } reason_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct inetmon_dp_drop_key);
+	__type(value, __u64);
+} drop_counts SEC(".maps");
 
 struct drop_record {
 	struct inetmon_dp_drop hdr;
@@ -233,6 +243,25 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 		netns = BPF_CORE_READ(skb, sk, __sk_common.skc_net.net, ns.inum);
 	if (cfg_netns && netns != cfg_netns)
 		return 0;
+
+	if (cfg_summary_only) {
+		struct inetmon_dp_drop_key key = {
+			.reason = r, .ifindex = ifindex, .location = (__u64)location,
+		};
+		__u64 one = 1, *cnt = bpf_map_lookup_elem(&drop_counts, &key);
+
+		if (cnt)
+			*cnt += 1; /* per-CPU value: no atomics needed */
+		else if (bpf_map_update_elem(&drop_counts, &key, &one, BPF_NOEXIST)) {
+			/* another CPU inserted it first, or the map is full */
+			cnt = bpf_map_lookup_elem(&drop_counts, &key);
+			if (cnt)
+				*cnt += 1;
+			else
+				count_lost();
+		}
+		return 0;
+	}
 
 	rec = bpf_ringbuf_reserve(&datapath_events, sizeof(*rec), 0);
 	if (!rec) {

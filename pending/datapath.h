@@ -68,4 +68,11 @@ struct inetmon_dp_trace {
 	__u32 sample_rate; /* 1 in N packets reported */
 }; /* 48 bytes */
 
+/* Key of the `drop_counts` map (summary mode: counts instead of records). */
+struct inetmon_dp_drop_key {
+	__u32 reason;
+	__u32 ifindex;
+	__u64 location;
+}; /* 16 bytes; the value is a per-CPU __u64 count */
+
 #endif

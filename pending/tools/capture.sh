@@ -22,7 +22,7 @@ trap cleanup EXIT
 bpftool btf dump file /sys/kernel/btf/vmlinux format c > "$tmp/vmlinux.h"
 clang -O2 -g -target bpf -D__TARGET_ARCH_x86 -I"$tmp" -I"$here" -c "$here/datapath.bpf.c" -o "$tmp/datapath.bpf.o"
 bpftool gen skeleton "$tmp/datapath.bpf.o" name datapath > "$tmp/datapath.skel.h"
-gcc -O2 -Wall -I"$tmp" -o "$tmp/dp_dump" "$here/tools/dp_dump.c" -lbpf
+gcc -O2 -Wall -I"$tmp" -I"$here" -o "$tmp/dp_dump" "$here/tools/dp_dump.c" -lbpf
 
 ip netns add "$a"
 ip netns add "$b"

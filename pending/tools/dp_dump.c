@@ -3,7 +3,7 @@
  * dp_dump: a throw-away libbpf loader for datapath.bpf.c, used to capture
  * real records as test fixtures until the Rust loader (inetmon-bpf) exists.
  *
- *   [DP_WAKEUP_BYTES=N] dp_dump SECONDS NETNS_INODE [IFNAME [SAMPLE_RATE]] > records.bin
+ *   [DP_SUMMARY=1] [DP_WAKEUP_BYTES=N] dp_dump SECONDS NETNS_INODE [IFNAME [SAMPLE_RATE]] > records.bin
  *
  * Loads the programs, attaches tp_btf/kfree_skb (drops only from the netns
  * with that inode, 0 = all) and, with IFNAME, tc ingress+egress on it (in
@@ -21,6 +21,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <linux/types.h>
+#include "datapath.h"
 #include "datapath.skel.h"
 
 static int on_record(void *ctx, void *data, size_t len)
@@ -57,6 +59,8 @@ int main(int argc, char **argv)
 	skel->rodata->cfg_netns = (uint32_t)strtoul(argv[2], NULL, 10);
 	if (argc > 4)
 		skel->rodata->cfg_sample_rate = (uint32_t)atoi(argv[4]);
+	if (getenv("DP_SUMMARY"))
+		skel->rodata->cfg_summary_only = 1;
 	if (getenv("DP_WAKEUP_BYTES"))
 		skel->rodata->cfg_wakeup_bytes = strtoull(getenv("DP_WAKEUP_BYTES"), NULL, 10);
 	err = datapath__load(skel);
@@ -109,6 +113,24 @@ int main(int argc, char **argv)
 				lost += vals[i];
 	}
 	fprintf(stderr, "lost %llu\n", (unsigned long long)lost);
+	if (getenv("DP_SUMMARY") && ncpu > 0) {
+		/* Summary mode: "reason ifindex location count" per key, to stderr. */
+		struct inetmon_dp_drop_key key, next, *prev = NULL;
+		uint64_t vals[ncpu];
+		int fd = bpf_map__fd(skel->maps.drop_counts);
+
+		while (!bpf_map_get_next_key(fd, prev, &next)) {
+			uint64_t sum = 0;
+
+			if (!bpf_map_lookup_elem(fd, &next, vals))
+				for (int i = 0; i < ncpu; i++)
+					sum += vals[i];
+			fprintf(stderr, "count %u %u %#llx %llu\n", next.reason, next.ifindex,
+				(unsigned long long)next.location, (unsigned long long)sum);
+			key = next;
+			prev = &key;
+		}
+	}
 	if (ifindex) {
 		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 		bpf_tc_hook_destroy(&hook);

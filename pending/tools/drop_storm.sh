@@ -5,6 +5,8 @@
 # from namespace A into an nft drop rule in namespace B, once without and
 # once with the drop program attached (records written to /dev/null), and
 # prints datagrams sent, drops the rule counted, records received and lost.
+# With DP_SUMMARY=1 the program counts in its drop_counts map instead of
+# sending records, and the per-key counts are printed.
 set -eu
 bin=$1
 secs=$2
@@ -42,4 +44,5 @@ while i<len(b):
     l=struct.unpack_from('<I',b,i)[0]; i+=4+l; n+=1
 print(n)")
 echo "with monitor: sent $sent, dropped $((c1 - c0)) in ${secs}s, records $recs, $(grep lost /tmp/inetmon-storm-$$.err)"
+grep '^count' /tmp/inetmon-storm-$$.err || true
 rm -f /tmp/inetmon-storm-$$.bin /tmp/inetmon-storm-$$.err

@@ -51,6 +51,7 @@ pub struct DropSummary {
     counts: HashMap<DropKey, u64>,
     at_interval_start: HashMap<DropKey, u64>,
     last_delta: HashMap<DropKey, u64>,
+    kernel_last: HashMap<DropKey, u64>,
     total: u64,
     lost: u64,
     intervals: u64,
@@ -73,6 +74,21 @@ impl DropSummary {
         let c = self.counts.entry(key).or_insert(0);
         *c = c.saturating_add(n);
         self.total = self.total.saturating_add(n);
+    }
+
+    /// Sets the cumulative count of one group from a kernel counter (the
+    /// summary-mode `drop_counts` map): the increase since the last value
+    /// seen is added. A value below the last one (the counter was reset, or
+    /// its map entry was evicted and re-created) counts as all new.
+    pub fn set_count(&mut self, key: DropKey, cumulative: u64) {
+        let last = self
+            .kernel_last
+            .insert(key.clone(), cumulative)
+            .unwrap_or(0);
+        let added = cumulative.checked_sub(last).unwrap_or(cumulative);
+        if added > 0 {
+            self.add_key(key, added);
+        }
     }
 
     /// Counts a drop event or the loss of events (lost events are shown on
@@ -272,6 +288,26 @@ mod tests {
             one.contains("         3          0  (1 more groups)\n"),
             "{one}"
         );
+    }
+
+    #[test]
+    fn cumulative_kernel_counts() {
+        let key = |r: &str| DropKey {
+            reason: r.into(),
+            location: "f".into(),
+            interface: "i".into(),
+        };
+        let mut s = DropSummary::new();
+        s.set_count(key("A"), 10);
+        s.end_interval();
+        s.set_count(key("A"), 25);
+        s.set_count(key("B"), 1);
+        s.end_interval();
+        let rows = s.rows();
+        assert_eq!((rows[0].count, rows[0].delta), (25, 15));
+        s.set_count(key("A"), 4); // reset: 4 new
+        assert_eq!(s.rows()[0].count, 29);
+        assert_eq!(s.total(), 30);
     }
 
     #[test]

@@ -98,7 +98,22 @@ pub struct RawTrace {
     pub sample_rate: u32,
 }
 
+/// `struct inetmon_dp_drop_key`: the key of the summary-mode `drop_counts`
+/// map (its value is a per-CPU `u64` count).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct RawDropKey {
+    /// Raw `enum skb_drop_reason`.
+    pub reason: u32,
+    /// Interface index (0: no device).
+    pub ifindex: u32,
+    /// Kernel address of the drop.
+    pub location: u64,
+}
+
 const _: () = {
+    assert!(size_of::<RawDropKey>() == 16);
+    assert!(offset_of!(RawDropKey, location) == 8);
     assert!(size_of::<RawCommon>() == 40);
     assert!(size_of::<RawDrop>() == 80);
     assert!(size_of::<RawTrace>() == 48);
@@ -289,6 +304,54 @@ pub fn decode(bytes: &[u8]) -> Result<DatapathRecord<'_>, DatapathError> {
             sample_rate: u32_at(bytes, offset_of!(RawTrace, sample_rate), W)?,
         };
         Ok(DatapathRecord::Trace(t, packet(bytes, &common, min)?))
+    }
+}
+
+/// Decodes a `drop_counts` map key.
+///
+/// # Errors
+/// [`DatapathError::Len`] unless the key is exactly 16 bytes.
+pub fn decode_drop_key(bytes: &[u8]) -> Result<RawDropKey, DatapathError> {
+    const W: &str = "drop count key";
+    if bytes.len() != size_of::<RawDropKey>() {
+        return Err(DatapathError::Len {
+            what: W,
+            needed: size_of::<RawDropKey>(),
+            got: bytes.len(),
+        });
+    }
+    Ok(RawDropKey {
+        reason: u32_at(bytes, offset_of!(RawDropKey, reason), W)?,
+        ifindex: u32_at(bytes, offset_of!(RawDropKey, ifindex), W)?,
+        location: u64_at(bytes, offset_of!(RawDropKey, location), W)?,
+    })
+}
+
+impl RawDropKey {
+    /// The summary group of this key, with names resolved through `enrich`.
+    #[must_use]
+    pub fn to_drop_key(&self, enrich: &Enrich<'_>) -> crate::drop_summary::DropKey {
+        let reason = match enrich.reasons {
+            Some(t) => t.resolve(self.reason),
+            None => crate::event::DropReason {
+                code: self.reason,
+                subsystem: None,
+                name: None,
+            },
+        };
+        let location = KernelLocation {
+            addr: self.location,
+            symbol: enrich.symbols.and_then(|s| s.symbol_string(self.location)),
+        };
+        let interface = Interface {
+            ifindex: self.ifindex,
+            name: (enrich.ifname)(self.ifindex),
+        };
+        crate::drop_summary::DropKey {
+            reason: reason.to_string(),
+            location: location.to_string(),
+            interface: interface.to_string(),
+        }
     }
 }
 
@@ -598,6 +661,44 @@ mod tests {
                 let _ = decode(&b);
             }
         }
+    }
+
+    #[test]
+    fn drop_key() {
+        let mut b = 12u32.to_ne_bytes().to_vec();
+        b.extend_from_slice(&2u32.to_ne_bytes());
+        b.extend_from_slice(&0xffff_ffff_81f6_57b8u64.to_ne_bytes());
+        let k = decode_drop_key(&b).unwrap();
+        assert_eq!(
+            k,
+            RawDropKey {
+                reason: 12,
+                ifindex: 2,
+                location: 0xffff_ffff_81f6_57b8
+            }
+        );
+        let names = |_| Some("veth-b".to_owned());
+        let dk = k.to_drop_key(&Enrich {
+            reasons: None,
+            symbols: None,
+            ifname: &names,
+        });
+        assert_eq!(
+            (
+                dk.reason.as_str(),
+                dk.location.as_str(),
+                dk.interface.as_str()
+            ),
+            ("reason 12", "0xffffffff81f657b8", "veth-b")
+        );
+        for n in 0..b.len() {
+            assert!(matches!(
+                decode_drop_key(&b[..n]),
+                Err(DatapathError::Len { .. })
+            ));
+        }
+        b.push(0);
+        assert!(decode_drop_key(&b).is_err());
     }
 
     #[test]
