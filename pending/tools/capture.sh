@@ -5,7 +5,8 @@
 # makes two network namespaces joined by a veth pair, attaches the drop
 # program (only drops in namespace B) and tc traces on veth-b, then sends:
 # 2 pings A->B, UDP to a closed port on B (NO_SOCKET), TCP to a port an nft
-# rule drops on B (NETFILTER_DROP), the same UDP over IPv6.
+# rule drops on B (NETFILTER_DROP), the same UDP over IPv6, a TCP SYN with a
+# bad checksum (TCP_CSUM), and a ping to an address B does not have.
 set -eu
 out=$(realpath "$1")
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,13 +41,23 @@ ip netns exec "$b" nft add chain inet inetmon_test input '{ type filter hook inp
 ip netns exec "$b" nft add rule inet inetmon_test input tcp dport 9999 drop
 ino=$(stat -L -c %i "/run/netns/$b")
 
-ip netns exec "$b" "$tmp/dp_dump" 6 "$ino" veth-b > "$out" 2> "$tmp/err" &
+ip netns exec "$b" "$tmp/dp_dump" 8 "$ino" veth-b > "$out" 2> "$tmp/err" &
 pid=$!
 while ! grep -q ready "$tmp/err" 2>/dev/null; do sleep 0.1; done
 ip netns exec "$a" ping -c 2 -i 0.2 10.200.0.2 > /dev/null
 echo hello | ip netns exec "$a" nc -u -w1 10.200.0.2 9 || true
 ip netns exec "$a" nc -z -w1 10.200.0.2 9999 || true
 echo hello6 | ip netns exec "$a" nc -u -w1 fd00:200::2 9 || true
+# A TCP SYN with a wrong checksum, from a raw socket (TCP_CSUM).
+ip netns exec "$a" python3 -c '
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+s.sendto(struct.pack("!HHIIBBHHH", 40000, 8080, 1, 0, 5 << 4, 0x02, 65535, 0xdead, 0), ("10.200.0.2", 0))
+'
+# A packet to an address B does not have, sent to B's MAC (B does not forward).
+mac_b=$(ip -n "$b" -j link show veth-b | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')
+ip -n "$a" neigh add 10.200.0.99 lladdr "$mac_b" dev veth-a
+ip netns exec "$a" ping -c 1 -W 1 10.200.0.99 > /dev/null || true
 wait "$pid"
 cat "$tmp/err" >&2
 echo "netns inode $ino" >&2
