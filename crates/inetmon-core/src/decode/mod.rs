@@ -8,8 +8,10 @@
 //! - [`ctnetlink`]: conntrack event messages into NAT and state events.
 //! - [`iplog`]: IP Filter binary log records (`iplog_t`), read and written.
 //! - [`pcap`]: pcap and pcapng files.
+//! - [`datapath`]: records of the datapath eBPF programs (drops, traces).
 
 pub mod ctnetlink;
+pub mod datapath;
 pub mod iplog;
 pub mod netlink;
 pub mod nflog;

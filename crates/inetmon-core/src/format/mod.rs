@@ -3,6 +3,12 @@
 //!
 //! - [`ipmon`]: IP Filter 5.1 `ipmon` lines.
 //! - [`json`]: one JSON object per line, with a versioned schema.
+//! - [`json_datapath`]: the JSON members of drop and trace events.
+//! - [`monitor`]: Cilium-monitor-style lines for every event kind.
+//! - [`pcapng`]: the packets of drops and traces as a pcapng file.
 
 pub mod ipmon;
 pub mod json;
+pub mod json_datapath;
+pub mod monitor;
+pub mod pcapng;
