@@ -69,6 +69,21 @@ impl Event {
         }
     }
 
+    /// The common header of the event, for producers that renumber or
+    /// re-stamp events.
+    pub fn header_mut(&mut self) -> &mut Header {
+        match self {
+            Event::Packet(p) => &mut p.header,
+            Event::Nat(n) => &mut n.header,
+            Event::State(s) => &mut s.header,
+            Event::Sock(s) => &mut s.header,
+            Event::Drop(d) => &mut d.header,
+            Event::Trace(t) => &mut t.header,
+            Event::Lost(l) => &mut l.header,
+            Event::Malformed(m) => &mut m.header,
+        }
+    }
+
     /// The stable lower-case name of the event kind, as used by `--type` and in
     /// the JSON `kind` field.
     #[must_use]

@@ -245,7 +245,7 @@ impl IpmonFormatter {
                 natstate::format_state(self, s, out);
             }
             Event::Lost(l) => self.format_lost(l, out),
-            Event::Sock(_) | Event::Malformed(_) => {}
+            Event::Sock(_) | Event::Drop(_) | Event::Trace(_) | Event::Malformed(_) => {}
         }
     }
 

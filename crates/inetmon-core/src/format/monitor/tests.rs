@@ -254,6 +254,7 @@ fn nat_state_packet_lines() {
         packets: None,
         bytes: None,
         conntrack_id: None,
+        ipf_seq: None,
     }));
     assert_eq!(
         fmt(Verbosity::Info, false, &nat),
@@ -272,6 +273,7 @@ fn nat_state_packet_lines() {
         packets: [1, 0, 1, 0],
         bytes: [84, 0, 84, 0],
         conntrack_id: None,
+        ipf_seq: None,
     }));
     assert_eq!(
         fmt(Verbosity::Info, false, &state),
