@@ -1,6 +1,7 @@
 //! Privileged: loads the committed object, attaches every program and checks
 //! that a loopback TCP connection produces records. Skips unless root, except
 //! under `INETMON_REQUIRE_PRIVILEGED=1`.
+#![allow(clippy::print_stdout)]
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};

@@ -8,12 +8,14 @@
 //! - [`ctnetlink`]: conntrack event messages into NAT and state events.
 //! - [`iplog`]: IP Filter binary log records (`iplog_t`), read and written.
 //! - [`pcap`]: pcap and pcapng files.
+//! - [`sock`]: socket-event records from the eBPF ring buffer.
 
 pub mod ctnetlink;
 pub mod iplog;
 pub mod netlink;
 pub mod nflog;
 pub mod pcap;
+pub mod sock;
 
 use crate::event::Event;
 
