@@ -120,9 +120,7 @@ mod tests {
     use super::*;
 
     fn ipv4(proto: u8, payload: &[u8]) -> Vec<u8> {
-        let mut p = vec![
-            0x45, 0, 0, 0, 0, 0, 0, 0, 64, proto, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2,
-        ];
+        let mut p = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, proto, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2];
         p.extend_from_slice(payload);
         let len = u16::try_from(p.len()).unwrap().to_be_bytes();
         p[2..4].copy_from_slice(&len);

@@ -53,17 +53,11 @@ mod tests {
     fn carries_out_of_range_parts() {
         assert_eq!(
             Timestamp::from_micros(1, 1_500_000),
-            Timestamp {
-                secs: 2,
-                nanos: 500_000_000
-            }
+            Timestamp { secs: 2, nanos: 500_000_000 }
         );
         assert_eq!(
             Timestamp::from_nanos_parts(1, -1),
-            Timestamp {
-                secs: 0,
-                nanos: 999_999_999
-            }
+            Timestamp { secs: 0, nanos: 999_999_999 }
         );
     }
 }
