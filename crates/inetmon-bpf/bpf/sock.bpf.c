@@ -10,7 +10,7 @@
  *   cgroup/connect4/6             connect attempt (also io_uring); records owner
  *   sys_enter/exit_connect        synchronous connect failures, UDP outcome
  *   sock:inet_sock_set_state      TCP connect outcome, disconnect (owner attributed)
- *   cgroup/sendmsg4/6 + sys_exit_sendto/sendmsg   UDP dynamic bind
+ *   cgroup/sendmsg4/6             UDP dynamic bind on first send
  *   cgroup/sock_release           close (process context)
  *   sockops                       makes accepted sockets get a cookie early
  *
@@ -61,6 +61,7 @@ struct {
 } lost SEC(".maps");
 
 #define OWNER_RELEASED 1
+#define OWNER_BOUND 2 /* a bind or dynamic bind was reported */
 
 struct owner {
 	__u32 pid;
@@ -314,8 +315,13 @@ static __always_inline int post_bind(struct bpf_sock *ctx)
 
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return 1;
+	__u64 skp = ctx_ptr(ctx);
+	struct owner *o = bpf_map_lookup_elem(&owners, &skp);
+
+	if (o)
+		o->flags |= OWNER_BOUND;
 	fill_current(&r);
-	fill_sk(&r, (struct sock *)ctx_ptr(ctx));
+	fill_sk(&r, (struct sock *)skp);
 	r.cookie = bpf_get_socket_cookie(ctx);
 	r.op = INETMON_OP_BIND;
 	emit(&r);
@@ -542,10 +548,16 @@ static __always_inline void check_dynbind(__u64 id)
 
 	if (!skp)
 		return;
-	sk = (struct sock *)*skp;
+	__u64 key = *skp;
+	struct owner *o;
+
+	sk = (struct sock *)key;
 	bpf_map_delete_elem(&dynbind, &id);
 	if (!BPF_CORE_READ(sk, __sk_common.skc_num))
 		return;
+	o = bpf_map_lookup_elem(&owners, &key);
+	if (o)
+		o->flags |= OWNER_BOUND;
 	fill_current(&r);
 	fill_sk(&r, sk);
 	__builtin_memset(r.faddr, 0, 16);
@@ -590,20 +602,29 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-/* ---- UDP dynamic bind on first send ---- */
+/* ---- UDP dynamic bind on first send ----
+ * inet_send_prepare() autobinds before udp_sendmsg() runs this hook, so the
+ * port is already there: a socket we saw created but never saw bound has
+ * just been bound dynamically. (Only unconnected sends with an address run
+ * the hook; a connected socket was bound at connect.) */
 
 static __always_inline int sendmsg_hook(struct bpf_sock_addr *ctx)
 {
-	struct bpf_sock *bs = ctx->sk;
-	__u64 id, skp;
-	struct bpf_sock_addr_kern *k;
+	struct bpf_sock_addr_kern *k = (struct bpf_sock_addr_kern *)ctx_ptr(ctx);
+	struct inetmon_sock_rec r = {};
+	struct sock *sk = BPF_CORE_READ(k, sk);
+	__u64 skp = (__u64)sk;
+	struct owner *o = bpf_map_lookup_elem(&owners, &skp);
 
-	if (!bs || bs->src_port != 0)
+	if (!o || (o->flags & OWNER_BOUND))
 		return 1;
-	k = (struct bpf_sock_addr_kern *)ctx_ptr(ctx);
-	skp = (__u64)BPF_CORE_READ(k, sk);
-	id = bpf_get_current_pid_tgid();
-	bpf_map_update_elem(&dynbind, &id, &skp, BPF_ANY);
+	o->flags |= OWNER_BOUND;
+	fill_current(&r);
+	fill_sk(&r, sk);
+	__builtin_memset(r.faddr, 0, 16);
+	r.fport = 0;
+	r.op = INETMON_OP_DYNBIND;
+	emit(&r);
 	return 1;
 }
 
@@ -617,20 +638,6 @@ SEC("cgroup/sendmsg6")
 int sendmsg6(struct bpf_sock_addr *ctx)
 {
 	return sendmsg_hook(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendto")
-int exit_sendto(struct trace_event_raw_sys_exit *ctx)
-{
-	check_dynbind(bpf_get_current_pid_tgid());
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
-{
-	check_dynbind(bpf_get_current_pid_tgid());
-	return 0;
 }
 
 /* ---- TCP state changes: connect outcome and disconnect ---- */

@@ -72,7 +72,7 @@ pub struct SockPrograms {
     ebpf: Ebpf,
 }
 
-const TRACEPOINTS: [(&str, &str, &str); 13] = [
+const TRACEPOINTS: [(&str, &str, &str); 11] = [
     ("enter_bind", "syscalls", "sys_enter_bind"),
     ("exit_bind", "syscalls", "sys_exit_bind"),
     ("enter_listen", "syscalls", "sys_enter_listen"),
@@ -83,8 +83,6 @@ const TRACEPOINTS: [(&str, &str, &str); 13] = [
     ("exit_accept4", "syscalls", "sys_exit_accept4"),
     ("enter_connect", "syscalls", "sys_enter_connect"),
     ("exit_connect", "syscalls", "sys_exit_connect"),
-    ("exit_sendto", "syscalls", "sys_exit_sendto"),
-    ("exit_sendmsg", "syscalls", "sys_exit_sendmsg"),
     ("set_state", "sock", "inet_sock_set_state"),
 ];
 

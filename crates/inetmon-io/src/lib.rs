@@ -10,6 +10,7 @@
 //! - [`sink`]: stdout, files (reopened on SIGHUP), syslog.
 //! - [`daemon`]: daemonising and pid files.
 //! - [`resolver`]: cached, non-blocking reverse DNS for `-n`.
+//! - [`sockets`]: the eBPF socket-event producer (`inetmon sockets`).
 
 pub mod conntrack;
 pub mod daemon;
@@ -19,3 +20,4 @@ pub mod nflog;
 pub mod pipeline;
 pub mod resolver;
 pub mod sink;
+pub mod sockets;

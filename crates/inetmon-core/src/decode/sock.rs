@@ -195,6 +195,66 @@ pub fn decode_record(
     })
 }
 
+/// One socket from a `sock_diag` dump (`struct inet_diag_msg`), used to
+/// synthesise `--existing` events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiagSock {
+    /// Address family.
+    pub family: u16,
+    /// TCP state number (10 = LISTEN, 1 = ESTABLISHED; 7 = CLOSE for an
+    /// unconnected UDP socket).
+    pub state: u8,
+    /// Local end (mapped IPv6 shown as IPv4).
+    pub local: (IpAddr, u16),
+    /// Foreign end.
+    pub foreign: (IpAddr, u16),
+    /// An end was IPv4-mapped.
+    pub mapped: bool,
+    /// Socket cookie.
+    pub cookie: u64,
+    /// Owner uid.
+    pub uid: u32,
+    /// Socket inode (to find the owning process through `/proc/*/fd`).
+    pub inode: u32,
+}
+
+/// Length of `struct inet_diag_msg`.
+pub const INET_DIAG_MSG_LEN: usize = 72;
+
+/// Decodes a `struct inet_diag_msg` (the payload of a `SOCK_DIAG_BY_FAMILY`
+/// reply, after the netlink header).
+///
+/// # Errors
+/// [`SockDecodeError::Len`] when short; [`SockDecodeError::Field`] for a
+/// family other than `AF_INET`/`AF_INET6`.
+pub fn decode_inet_diag(b: &[u8]) -> Result<DiagSock, SockDecodeError> {
+    let m = b.get(..INET_DIAG_MSG_LEN).ok_or(SockDecodeError::Len {
+        expected: INET_DIAG_MSG_LEN,
+        got: b.len(),
+    })?;
+    let family = u16::from(u8_at(m, 0)?);
+    if family != AF_INET && family != AF_INET6 {
+        return Err(bad(0, "family", i64::from(family)));
+    }
+    let state = u8_at(m, 1)?;
+    let sport = u16::from_be_bytes(arr(m, 4)?);
+    let dport = u16::from_be_bytes(arr(m, 6)?);
+    let (src, smapped) = addr_at(m, 8, family)?;
+    let (dst, dmapped) = addr_at(m, 24, family)?;
+    let c0 = u64::from(u32_at(m, 44)?);
+    let c1 = u64::from(u32_at(m, 48)?);
+    Ok(DiagSock {
+        family,
+        state,
+        local: (src, sport),
+        foreign: (dst, dport),
+        mapped: smapped || dmapped,
+        cookie: c0 | (c1 << 32),
+        uid: u32_at(m, 64)?,
+        inode: u32_at(m, 68)?,
+    })
+}
+
 /// An address from its 16 bytes: IPv4 in the first four for `AF_INET`;
 /// an IPv4-mapped IPv6 address becomes IPv4 with the `mapped` flag.
 fn addr_at(b: &[u8], at: usize, family: u16) -> Result<(IpAddr, bool), SockDecodeError> {
@@ -312,6 +372,33 @@ mod tests {
                 })
             );
         }
+    }
+
+    #[test]
+    fn decodes_inet_diag_and_truncations() {
+        let mut m = vec![0u8; INET_DIAG_MSG_LEN];
+        m[0] = 2;
+        m[1] = 10;
+        m[4..6].copy_from_slice(&8080u16.to_be_bytes());
+        m[8..12].copy_from_slice(&[127, 0, 0, 1]);
+        m[44..48].copy_from_slice(&5u32.to_ne_bytes());
+        m[48..52].copy_from_slice(&1u32.to_ne_bytes());
+        m[64..68].copy_from_slice(&1000u32.to_ne_bytes());
+        m[68..72].copy_from_slice(&4242u32.to_ne_bytes());
+        let d = decode_inet_diag(&m).unwrap();
+        assert_eq!(d.local, ("127.0.0.1".parse().unwrap(), 8080));
+        assert_eq!(
+            (d.state, d.cookie, d.uid, d.inode),
+            (10, 5 | (1 << 32), 1000, 4242)
+        );
+        for n in 0..INET_DIAG_MSG_LEN {
+            assert!(matches!(
+                decode_inet_diag(&m[..n]),
+                Err(SockDecodeError::Len { .. })
+            ));
+        }
+        m[0] = 1;
+        assert!(decode_inet_diag(&m).is_err());
     }
 
     #[test]
