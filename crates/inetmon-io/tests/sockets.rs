@@ -514,7 +514,22 @@ fn connection_storm_events_plus_losses_equal_operations() {
     }
     p.check_lost(&mut count);
     // bind + listen + close of the listener.
-    let ops = STORM_CONNECTIONS * EVENTS_PER_CONNECTION + 2;
+    let ops = STORM_CONNECTIONS * EVENTS_PER_CONNECTION + 3;
     println!("storm: {events} events, {lost} lost, {ops} operations; {by_op:?}");
     assert_eq!(events + lost, ops, "{by_op:?}");
+    if lost == 0 {
+        let n = STORM_CONNECTIONS;
+        let want: HashMap<SockOp, u64> = [
+            (Bind, 1),
+            (Listen, 1),
+            (Connect, n),
+            (Connected, n),
+            (Accept, n),
+            (Disconnect, 2 * n),
+            (Close, 2 * n + 1),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(by_op, want);
+    }
 }
