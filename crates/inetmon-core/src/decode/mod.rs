@@ -9,6 +9,7 @@
 //! - [`iplog`]: IP Filter binary log records (`iplog_t`), read and written.
 //! - [`pcap`]: pcap and pcapng files.
 //! - [`datapath`]: records of the datapath eBPF programs (drops, traces).
+//! - [`sock`]: socket-event records from the eBPF ring buffer.
 
 pub mod ctnetlink;
 pub mod datapath;
@@ -17,6 +18,7 @@ pub mod netlink;
 pub mod nflog;
 pub mod pcap;
 pub mod sniff;
+pub mod sock;
 
 use crate::event::Event;
 

@@ -24,7 +24,10 @@ pub use datapath::{
     ProcessContext, TraceEvent, DEFAULT_CAPTURE_LEN,
 };
 pub use packet_log::{Action, Direction, NflogInfo, PacketFlags, PacketLog, RuleGroup};
-pub use sock::SockEvent;
+pub use sock::{
+    Attribution, Initiator, Monitor, ProcessInfo, SockEvent, SockOp, SockTask, AF_INET6_FAMILY,
+    AF_INET_FAMILY, SOCK_DGRAM, SOCK_STREAM,
+};
 pub use time::Timestamp;
 
 /// Version of the JSON schema written by [`crate::format::json`]. Bump it on
