@@ -39,7 +39,6 @@ mod packet;
 mod time;
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use jiff::tz::TimeZone;
 
@@ -138,20 +137,6 @@ impl Rendered {
             end: self.text.len(),
             priority,
         });
-    }
-}
-
-/// Adds the [`HostResolver`] impl to shared and borrowed resolvers so they
-/// can be boxed into a formatter.
-impl<T: HostResolver + ?Sized> HostResolver for Arc<T> {
-    fn host_name(&self, addr: IpAddr) -> Option<String> {
-        (**self).host_name(addr)
-    }
-}
-
-impl<T: HostResolver + ?Sized> HostResolver for &T {
-    fn host_name(&self, addr: IpAddr) -> Option<String> {
-        (**self).host_name(addr)
     }
 }
 
