@@ -9,7 +9,7 @@
 //!
 //! What each event prints:
 //! - [`Event::Packet`]: the `ipf` line (§1), preceded by
-//!   `missed N ipf log entries: A B` when [`PacketLog::ipf_seq`] is not the
+//!   `missed N ipf log entries: A B` when [`crate::event::PacketLog::ipf_seq`] is not the
 //!   expected one, and followed by the `-X`, `-x`/`-b` hex dumps.
 //! - [`Event::Nat`], [`Event::State`]: the `NAT:`/`STATE:` lines (§2), with
 //!   their own `missed` counters driven by `ipf_seq`.
@@ -28,7 +28,7 @@
 //! - Bytes beyond the logged packet read as zero (C reads whatever follows);
 //!   the IPv6 extension-header walk stops at the end of the logged bytes.
 //! - Block reasons above 18 print as their number (C reads past its table).
-//! - Hex dumps end every line with `\n` (see [`hexdump`]).
+//! - Hex dumps end every line with `\n` (C prints stack garbage after a dump of exactly 16 bytes).
 //! - In syslog mode the `missed`/`lost` lines have no `\n`, as in C; every
 //!   other message keeps its `\n`.
 
