@@ -31,6 +31,43 @@
 //! - Hex dumps end every line with `\n` (C prints stack garbage after a dump of exactly 16 bytes).
 //! - In syslog mode the `missed`/`lost` lines have no `\n`, as in C; every
 //!   other message keeps its `\n`.
+//!
+//! # Examples
+//!
+//! ```
+//! use inetmon_core::decode::{iplog::IplogDecoder, StreamDecoder};
+//! use inetmon_core::event::Source;
+//! use inetmon_core::format::ipmon::{IpmonFormatter, IpmonOptions, Rendered};
+//!
+//! // One NAT record as /dev/ipnat would return it (seqnum 1, time 0).
+//! let mut rec = vec![0u8; 208];
+//! rec[0..4].copy_from_slice(b"NLPI");
+//! rec[4] = 1; // ipl_count
+//! rec[8] = 1; // ipl_seqnum
+//! rec[32] = 208; // ipl_dsize
+//! rec[48..52].copy_from_slice(&[10, 1, 1, 1]); // nl_osrcip
+//! rec[64..68].copy_from_slice(&[192, 0, 2, 9]); // nl_odstip
+//! rec[80..84].copy_from_slice(&[203, 0, 113, 5]); // nl_nsrcip
+//! rec[112..114].copy_from_slice(&1025u16.to_be_bytes()); // nl_osrcport
+//! rec[114..116].copy_from_slice(&25u16.to_be_bytes()); // nl_odstport
+//! rec[116..118].copy_from_slice(&40000u16.to_be_bytes()); // nl_nsrcport
+//! rec[124] = 1; // nl_type: MAP
+//! rec[168] = 6; // nl_p[0]: tcp
+//! rec[170] = 4; // nl_v[0]
+//!
+//! let mut dec = IplogDecoder::new(Source::Stdin);
+//! dec.feed(&rec);
+//! let event = dec.next_event().unwrap();
+//! let mut fmt = IpmonFormatter::new(IpmonOptions::default(), jiff::tz::TimeZone::UTC);
+//! let mut out = Rendered::default();
+//! fmt.format(&event, &mut out);
+//! assert_eq!(
+//!     String::from_utf8(out.text).unwrap(),
+//!     "missed 1 NAT log entries: 0 1\n\
+//!      01/01/1970 00:00:00.000000 @1 NAT:NEW-MAP 10.1.1.1,1025 <- -> 203.0.113.5,40000 [192.0.2.9,25] tcp\n"
+//! );
+//! assert_eq!(out.lines[1].level(), 6); // LOG_INFO
+//! ```
 
 mod hexdump;
 mod icmp;
