@@ -14,6 +14,7 @@ pub mod iplog;
 pub mod netlink;
 pub mod nflog;
 pub mod pcap;
+pub mod sniff;
 
 use crate::event::Event;
 

@@ -77,7 +77,10 @@ mod time;
 
 use std::net::IpAddr;
 
-use jiff::tz::TimeZone;
+/// The time-zone type the formatter takes (jiff's), re-exported so callers
+/// need no direct jiff dependency: `TimeZone::system()` for ipmon's
+/// `localtime()`, `TimeZone::UTC` in tests.
+pub use jiff::tz::TimeZone;
 
 use crate::event::{Event, EventKind, Lost};
 use crate::names::{self, HostResolver, NumericHosts, ProtocolNames, ServiceNames};

@@ -1,0 +1,279 @@
+//! From an [`NflogPacket`] to the event model's [`PacketLog`].
+//!
+//! # Mapping rules
+//!
+//! - **Interface and direction.** With only an input device the packet is
+//!   `IN` on it; with only an output device, `OUT` on it. With both (a
+//!   forwarded packet) the hook decides: prerouting (0), input (1) and forward
+//!   (2) give `IN` on the input device; output (3) and postrouting (4) give
+//!   `OUT` on the output device. With neither, the direction is unknown and
+//!   the interface is `-`. Names come from the caller's ifindex lookup; when
+//!   it has no name the interface prints as `if<N>` (for example `if7`).
+//! - **Rule, group, action from the prefix.** A prefix of the form
+//!   `[S]<act> @<group>:<rule> [token…]` (see [`parse_prefix`]) gives the
+//!   action (`p` pass, `b` block, `L` log, `n` no match), the group name and
+//!   rule number (`-1` means none); `S` sets the short flag; tokens `K-S`,
+//!   `K-F`, `body`, `log-tag=N` and `nat-tag=S` set the matching flags and
+//!   tags. Trailing spaces and NULs are ignored (nft appends a space to
+//!   `log prefix "…"` strings that users often end with one). Any other prefix,
+//!   an unknown token, or no prefix gives the **default**: group = the NFLOG
+//!   group number as a name (`@5:-1`), no rule (`-1`), action `L`.
+//! - **Keep state.** Besides the `K-S` token, a pass rule logging a packet
+//!   whose `NFULA_CT_INFO` is `IP_CT_NEW` gets `K-S`: that rule is part of a
+//!   `ct state new accept`, which is how nftables keeps state.
+//! - **Family** from the payload's IP version: 2 for IPv4, 10 for IPv6 (Linux
+//!   numbers); otherwise the `nfgenmsg` family.
+//! - **Header length** is [`crate::dissect::ipf_header_len`] of the payload;
+//!   the packet is the payload as copied.
+//! - **Log body.** NFLOG copies whole packets up to the group's copy range, so
+//!   `LOG_BODY` is set whenever the payload holds bytes past the header
+//!   length (and always with the `body` token); `ipmon -b` then prints them.
+//! - **Short.** `SHORT` (IP Filter's `FI_SHORT`) is set when the transport
+//!   header is shorter than its minimum (TCP 20, UDP 8, ICMP/ICMPv6 4 bytes),
+//!   either by the length the IP header claims or in the bytes copied.
+//!   Non-first fragments are never short.
+//! - **Original length.** When the IP header's total length exceeds the bytes
+//!   copied, it is the original length (`NflogInfo::orig_len`).
+//! - **Time.** `NFULA_TIMESTAMP` when present, else the caller's
+//!   `header.time` (normally the time the datagram was read).
+//! - The NFLOG metadata goes to [`NflogInfo`], the prefix as lossy UTF-8.
+
+use crate::dissect::{self, proto};
+use crate::event::{
+    Action, Direction, Header, NflogInfo, PacketFlags, PacketLog, RuleGroup, Timestamp,
+};
+
+use super::{NflogPacket, IP_CT_NEW};
+
+/// The rule facts encoded in a log prefix (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrefixRule {
+    /// The action letter.
+    pub action: Action,
+    /// The rule group.
+    pub group: RuleGroup,
+    /// The rule number; `None` for `-1`.
+    pub rule: Option<u32>,
+    /// `PacketFlags` bits set by the prefix (`S`, `K-S`, `K-F`, `body`).
+    pub flags: u32,
+    /// `log-tag=N`, 0 when absent.
+    pub log_tag: u32,
+    /// `nat-tag=S`, empty when absent.
+    pub nat_tag: String,
+}
+
+/// Parses a prefix of the form `[S]<act> @<group>:<rule> [token…]`.
+///
+/// `<act>` is one of `p b L n`; `<group>` is a non-empty name without `:`
+/// (`-1` means no group); `<rule>` is a decimal number or `-1`; tokens are
+/// `K-S`, `K-F`, `body`, `log-tag=N`, `nat-tag=S`. Returns `None` when the
+/// prefix is anything else.
+///
+/// ```
+/// use inetmon_core::decode::nflog::parse_prefix;
+/// use inetmon_core::event::{Action, RuleGroup};
+/// let r = parse_prefix("b @web:3 K-S ").unwrap();
+/// assert_eq!((r.action, r.group, r.rule), (Action::Block, RuleGroup::Named("web".into()), Some(3)));
+/// ```
+#[must_use]
+pub fn parse_prefix(prefix: &str) -> Option<PrefixRule> {
+    let mut words = prefix.trim_end_matches([' ', '\0']).split(' ');
+    let act = words.next()?;
+    let (short, act) = match act.strip_prefix('S') {
+        Some(rest) if !rest.is_empty() => (true, rest),
+        _ => (false, act),
+    };
+    let action = match act {
+        "p" => Action::Pass,
+        "b" => Action::Block,
+        "L" => Action::Log,
+        "n" => Action::NoMatch,
+        _ => return None,
+    };
+    let (group, rule) = words.next()?.strip_prefix('@')?.split_once(':')?;
+    if group.is_empty() {
+        return None;
+    }
+    let group = if group == "-1" {
+        RuleGroup::None
+    } else {
+        RuleGroup::Named(group.to_owned())
+    };
+    let rule = if rule == "-1" {
+        None
+    } else {
+        Some(parse_decimal(rule)?)
+    };
+    let mut r = PrefixRule {
+        action,
+        group,
+        rule,
+        flags: if short { PacketFlags::SHORT } else { 0 },
+        log_tag: 0,
+        nat_tag: String::new(),
+    };
+    for w in words {
+        match w {
+            "K-S" => r.flags |= PacketFlags::KEEP_STATE,
+            "K-F" => r.flags |= PacketFlags::KEEP_FRAG,
+            "body" => r.flags |= PacketFlags::LOG_BODY,
+            _ => {
+                if let Some(n) = w.strip_prefix("log-tag=") {
+                    r.log_tag = parse_decimal(n)?;
+                } else if let Some(s) = w.strip_prefix("nat-tag=") {
+                    r.nat_tag = s.to_owned();
+                } else {
+                    return None;
+                }
+            }
+        }
+    }
+    Some(r)
+}
+
+fn parse_decimal(s: &str) -> Option<u32> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Maps a decoded NFLOG packet onto a [`PacketLog`] following the rules in
+/// the module docs. `header.time` is replaced by the packet's own timestamp
+/// when it has one; `ifname` turns an interface index into a name (the I/O
+/// crate supplies it; return `None` when unknown).
+#[must_use]
+pub fn to_packet_log(
+    pkt: &NflogPacket<'_>,
+    mut header: Header,
+    ifname: &dyn Fn(u32) -> Option<String>,
+) -> PacketLog {
+    let payload = pkt.payload.unwrap_or_default();
+    let (direction, ifindex) = match (pkt.ifindex_in, pkt.ifindex_out) {
+        (Some(i), None) => (Some(Direction::In), Some(i)),
+        (None, Some(o)) => (Some(Direction::Out), Some(o)),
+        (Some(i), Some(o)) => match pkt.hook {
+            Some(3 | 4) => (Some(Direction::Out), Some(o)),
+            _ => (Some(Direction::In), Some(i)),
+        },
+        (None, None) => (None, None),
+    };
+    let interface = match ifindex {
+        Some(n) => ifname(n).unwrap_or_else(|| format!("if{n}")),
+        None => "-".to_owned(),
+    };
+    if let Some(ts) = pkt.timestamp {
+        let secs = i64::try_from(ts.sec).unwrap_or(i64::MAX);
+        let micros = i64::try_from(ts.usec).unwrap_or(i64::MAX);
+        header.time = Timestamp::from_micros(secs, micros);
+    }
+    let prefix = pkt.prefix_str();
+    let rule = parse_prefix(&prefix).unwrap_or_else(|| PrefixRule {
+        action: Action::Log,
+        group: RuleGroup::Named(pkt.group.to_string()),
+        rule: None,
+        flags: 0,
+        log_tag: 0,
+        nat_tag: String::new(),
+    });
+    let header_len = dissect::ipf_header_len(payload);
+    let mut flags = rule.flags;
+    if rule.action == Action::Pass && pkt.ct_info == Some(IP_CT_NEW) {
+        flags |= PacketFlags::KEEP_STATE;
+    }
+    if payload.len() > usize::from(header_len) {
+        flags |= PacketFlags::LOG_BODY;
+    }
+    let ip = ip_facts(payload);
+    if ip.short {
+        flags |= PacketFlags::SHORT;
+    }
+    let family = match payload.first().map(|b| b >> 4) {
+        Some(4) => 2,
+        Some(6) => 10,
+        _ => pkt.family,
+    };
+    PacketLog {
+        header,
+        count: 1,
+        interface,
+        direction,
+        group: rule.group,
+        rule: rule.rule,
+        action: rule.action,
+        flags: PacketFlags(flags),
+        log_tag: rule.log_tag,
+        nat_tag: rule.nat_tag,
+        reason: None,
+        log_level: None,
+        family,
+        header_len,
+        packet: payload.to_vec(),
+        ipf_seq: None,
+        nflog: Some(NflogInfo {
+            group: pkt.group,
+            prefix: prefix.into_owned(),
+            hook: pkt.hook,
+            hw_protocol: pkt.hw_protocol.unwrap_or(0),
+            ifindex_in: pkt.ifindex_in,
+            ifindex_out: pkt.ifindex_out,
+            mark: pkt.mark,
+            uid: pkt.uid,
+            gid: pkt.gid,
+            seq: pkt.seq,
+            seq_global: pkt.seq_global,
+            ct_info: pkt.ct_info,
+            orig_len: ip.orig_len,
+        }),
+        raw_header: Vec::new(),
+    }
+}
+
+struct IpFacts {
+    short: bool,
+    orig_len: Option<u32>,
+}
+
+/// Whether the transport header is short, and the original length when the
+/// IP header says the packet was longer than what was copied.
+fn ip_facts(p: &[u8]) -> IpFacts {
+    let none = IpFacts {
+        short: false,
+        orig_len: None,
+    };
+    let Some(&first) = p.first() else {
+        return none;
+    };
+    let (hl, proto, claimed, first_fragment) = match first >> 4 {
+        4 => {
+            let hl = usize::from(first & 0x0f) * 4;
+            let off = dissect::be16(p, 6).unwrap_or(0) & 0x1fff;
+            let total = usize::from(dissect::be16(p, 2).unwrap_or(0));
+            // A total length of 0 (GSO/BIG TCP) claims nothing.
+            let claimed = (total != 0).then_some(total);
+            (hl, p.get(9).copied().unwrap_or(0), claimed, off == 0)
+        }
+        6 => {
+            let (hl, proto) = dissect::ipv6_header_len(p);
+            let plen = usize::from(dissect::be16(p, 4).unwrap_or(0));
+            let claimed = (plen != 0).then_some(plen + 40);
+            (hl, proto, claimed, true)
+        }
+        _ => return none,
+    };
+    let orig_len = claimed
+        .filter(|&c| c > p.len())
+        .and_then(|c| u32::try_from(c).ok());
+    let min = match proto {
+        proto::TCP => 20,
+        proto::UDP => 8,
+        proto::ICMP | proto::ICMPV6 => 4,
+        _ => 0,
+    };
+    let by_claim = claimed.is_some_and(|c| c.saturating_sub(hl) < min);
+    let by_copy = p.len().saturating_sub(hl) < min;
+    IpFacts {
+        short: first_fragment && min > 0 && (by_claim || by_copy),
+        orig_len,
+    }
+}

@@ -1,0 +1,727 @@
+//! Record framing of pcap and pcapng streams, with resynchronisation.
+//!
+//! The framer looks at the unconsumed bytes of the stream and says what the
+//! next step is: more bytes needed, a block to skip, a packet record, or bad
+//! bytes to skip (with the distance to the next plausible record). It never
+//! keeps references into the buffer, so the decoder can own the buffer.
+
+use std::ops::Range;
+
+use crate::event::{Direction, Timestamp};
+
+/// Largest record or block we accept: bigger lengths are corruption.
+const MAX_BLOCK: u32 = 64 << 20;
+/// The snaplen limit used when a pcap header says 0 (some writers do).
+const DEFAULT_SNAPLEN: u32 = 262_144;
+/// pcapng block types that the resynchronisation scan accepts.
+const KNOWN_BLOCKS: [u32; 12] = [SHB, IDB, OPB, SPB, 4, 5, EPB, 7, 8, 9, 10, 0x0000_0bad];
+const SHB: u32 = 0x0a0d_0d0a;
+const IDB: u32 = 1;
+const OPB: u32 = 2;
+const SPB: u32 = 3;
+const EPB: u32 = 6;
+const BOM: u32 = 0x1a2b_3c4d;
+/// A resync candidate's time may be at most this far before the last good
+/// record's time, and at most `TS_AHEAD` after it.
+const TS_BEHIND: i64 = 86_400;
+const TS_AHEAD: i64 = 10 * 366 * 86_400;
+
+/// Reads a `u16` at `at` in the given byte order.
+fn u16_at(b: &[u8], at: usize, big: bool) -> Option<u16> {
+    let s: [u8; 2] = b.get(at..at.checked_add(2)?)?.try_into().ok()?;
+    Some(if big {
+        u16::from_be_bytes(s)
+    } else {
+        u16::from_le_bytes(s)
+    })
+}
+
+/// Reads a `u32` at `at` in the given byte order.
+fn u32_at(b: &[u8], at: usize, big: bool) -> Option<u32> {
+    let s: [u8; 4] = b.get(at..at.checked_add(4)?)?.try_into().ok()?;
+    Some(if big {
+        u32::from_be_bytes(s)
+    } else {
+        u32::from_le_bytes(s)
+    })
+}
+
+fn usize_of(n: u32) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// Time resolution of an interface: units per second as a power of 10 or 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TsResol {
+    /// 10^-n seconds.
+    Pow10(u8),
+    /// 2^-n seconds.
+    Pow2(u8),
+}
+
+impl TsResol {
+    fn units(self) -> Option<u128> {
+        match self {
+            TsResol::Pow10(n) => 10u128.checked_pow(u32::from(n)),
+            TsResol::Pow2(n) => 1u128.checked_shl(u32::from(n)),
+        }
+    }
+
+    /// `ticks` since the epoch at this resolution, or `None` when the
+    /// resolution is too fine to represent.
+    fn timestamp(self, ticks: u64) -> Option<Timestamp> {
+        let units = self.units()?;
+        let ticks = u128::from(ticks);
+        let secs = i64::try_from(ticks / units).ok()?;
+        let nanos = (ticks % units) * 1_000_000_000 / units;
+        Some(Timestamp {
+            secs,
+            nanos: u32::try_from(nanos).ok()?,
+        })
+    }
+}
+
+/// One interface of a pcapng section (or the single one of a pcap file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Interface {
+    /// Link type (`LINKTYPE_*`).
+    pub(super) linktype: u16,
+    /// Snapshot length; 0 means no limit.
+    pub(super) snaplen: u32,
+    /// `if_name`, when the file has one.
+    pub(super) name: Option<String>,
+    /// `if_tsresol` (default microseconds).
+    pub(super) tsresol: TsResol,
+    /// `if_tsoffset`: seconds added to every time (default 0).
+    pub(super) tsoffset: i64,
+}
+
+/// What a packet record says besides its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct RecordMeta {
+    /// Interface number within the section (0 for pcap).
+    pub(super) iface: u32,
+    /// Record time.
+    pub(super) time: Timestamp,
+    /// Length on the wire.
+    pub(super) orig_len: u32,
+    /// Direction from the pcapng `epb_flags`, when given.
+    pub(super) direction: Option<Direction>,
+}
+
+/// The next thing in the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Step {
+    /// Not enough bytes to decide; feed more.
+    NeedMore,
+    /// A header or block without a packet: consume and go on.
+    Skip(usize),
+    /// A packet record of `len` bytes; its data is `data` (relative to the
+    /// start of the record).
+    Record {
+        len: usize,
+        data: Range<usize>,
+        meta: RecordMeta,
+    },
+    /// Bad bytes: consume `len` bytes and report `reason`.
+    Bad { len: usize, reason: String },
+}
+
+#[derive(Debug, Clone)]
+enum Mode {
+    /// Before the file header.
+    Start,
+    /// Inside a pcap file.
+    Pcap {
+        big: bool,
+        nanos: bool,
+        iface: Interface,
+    },
+    /// Inside a pcapng section.
+    Pcapng { big: bool, ifaces: Vec<Interface> },
+}
+
+/// The framing state of one stream.
+#[derive(Debug, Clone)]
+pub(super) struct Framer {
+    mode: Mode,
+    /// Time of the last good record, for plausibility checks when resyncing.
+    last_secs: Option<i64>,
+    /// Where a resync scan that needed more bytes stopped, so that the next
+    /// call does not rescan (relative to the start of the unconsumed bytes).
+    scan_from: usize,
+    /// Number of sections (file headers and SHBs) seen.
+    section: u64,
+}
+
+impl Framer {
+    pub(super) fn new() -> Self {
+        Framer {
+            mode: Mode::Start,
+            last_secs: None,
+            scan_from: 1,
+            section: 0,
+        }
+    }
+
+    /// The interface `id` of the current section.
+    pub(super) fn interface(&self, id: u32) -> Option<&Interface> {
+        match &self.mode {
+            Mode::Start => None,
+            Mode::Pcap { iface, .. } => (id == 0).then_some(iface),
+            Mode::Pcapng { ifaces, .. } => ifaces.get(usize_of(id)),
+        }
+    }
+
+    /// How many sections (pcap file headers and pcapng SHBs) were seen.
+    pub(super) fn section(&self) -> u64 {
+        self.section
+    }
+
+    /// Decides the next step for the unconsumed bytes `b`. With `at_end`,
+    /// no more bytes will come, so a short record is bad rather than
+    /// incomplete.
+    pub(super) fn step(&mut self, b: &[u8], at_end: bool) -> Step {
+        if b.is_empty() {
+            return Step::NeedMore;
+        }
+        let step = match &self.mode {
+            Mode::Start => self.file_header(b, at_end),
+            Mode::Pcap { big, nanos, iface } => {
+                let (big, nanos, snaplen) = (*big, *nanos, iface.snaplen);
+                self.pcap_record(b, at_end, big, nanos, snaplen)
+            }
+            Mode::Pcapng { big, .. } => {
+                let big = *big;
+                self.pcapng_block(b, at_end, big)
+            }
+        };
+        match &step {
+            Step::NeedMore => {}
+            _ => self.scan_from = 1,
+        }
+        if let Step::Record { meta, .. } = &step {
+            self.last_secs = Some(meta.time.secs);
+        }
+        step
+    }
+
+    /// `Bad` for the bytes before the next position where `plausible` says
+    /// yes; `NeedMore` when that cannot be decided yet.
+    fn resync(
+        &mut self,
+        b: &[u8],
+        at_end: bool,
+        reason: String,
+        plausible: impl Fn(&Self, &[u8], bool) -> Option<bool>,
+    ) -> Step {
+        let mut at = self.scan_from.max(1);
+        while at < b.len() {
+            match plausible(self, b.get(at..).unwrap_or_default(), at_end) {
+                Some(true) => return Step::Bad { len: at, reason },
+                Some(false) => at += 1,
+                None if at_end => at += 1,
+                None => {
+                    self.scan_from = at;
+                    return Step::NeedMore;
+                }
+            }
+        }
+        if at_end {
+            Step::Bad {
+                len: b.len(),
+                reason,
+            }
+        } else {
+            self.scan_from = at;
+            Step::NeedMore
+        }
+    }
+
+    fn file_header(&mut self, b: &[u8], at_end: bool) -> Step {
+        match parse_file_header(b, at_end) {
+            Some(Ok((len, mode))) => {
+                self.mode = mode;
+                self.section += 1;
+                Step::Skip(len)
+            }
+            Some(Err(reason)) => self.resync(b, at_end, reason, |_, c, end| {
+                parse_file_header(c, end).map(|r| r.is_ok())
+            }),
+            None if at_end => Step::Bad {
+                len: b.len(),
+                reason: format!("truncated file header: {} bytes", b.len()),
+            },
+            None => Step::NeedMore,
+        }
+    }
+
+    fn pcap_record(
+        &mut self,
+        b: &[u8],
+        at_end: bool,
+        big: bool,
+        nanos: bool,
+        snaplen: u32,
+    ) -> Step {
+        let limit = pcap_limit(snaplen);
+        let Some(hdr) = PcapRecordHeader::parse(b, big) else {
+            return truncated(b, 16, at_end, "pcap record header");
+        };
+        if let Err(reason) = hdr.check(nanos, limit) {
+            let last = self.last_secs;
+            return self.resync(b, at_end, reason, move |_, c, end| {
+                plausible_pcap(c, end, big, nanos, limit, last)
+            });
+        }
+        let len = 16 + usize_of(hdr.incl_len);
+        if b.len() < len {
+            return truncated(b, len, at_end, "pcap record");
+        }
+        let frac = i64::from(hdr.ts_frac);
+        let time = if nanos {
+            Timestamp::from_nanos_parts(i64::from(hdr.ts_sec), frac)
+        } else {
+            Timestamp::from_micros(i64::from(hdr.ts_sec), frac)
+        };
+        let meta = RecordMeta {
+            iface: 0,
+            time,
+            orig_len: hdr.orig_len,
+            direction: None,
+        };
+        Step::Record {
+            len,
+            data: 16..len,
+            meta,
+        }
+    }
+
+    fn pcapng_block(&mut self, b: &[u8], at_end: bool, big: bool) -> Step {
+        let len = match block_frame(b, big) {
+            Frame::Short(need) => return truncated(b, need, at_end, "pcapng block"),
+            Frame::Bad(reason) => {
+                return self.resync(b, at_end, reason, move |_, c, end| {
+                    plausible_block(c, end, big)
+                });
+            }
+            Frame::Ok(len) => len,
+        };
+        let Some(block) = b.get(..len) else {
+            return truncated(b, len, at_end, "pcapng block");
+        };
+        let btype = u32_at(block, 0, big).unwrap_or(0);
+        let body = block.get(8..len - 4).unwrap_or_default();
+        let result = match btype {
+            SHB => match parse_file_header(block, true) {
+                Some(Ok((_, mode))) => {
+                    self.mode = mode;
+                    self.section += 1;
+                    Ok(None)
+                }
+                Some(Err(reason)) => Err(reason),
+                None => Err("truncated section header block".into()),
+            },
+            IDB => match parse_idb(body, big) {
+                Ok(iface) => {
+                    if let Mode::Pcapng { ifaces, .. } = &mut self.mode {
+                        ifaces.push(iface);
+                    }
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            },
+            EPB | OPB => self.packet_block(body, big, btype == OPB),
+            SPB => self.simple_packet(body, big),
+            _ => Ok(None),
+        };
+        match result {
+            Ok(None) => Step::Skip(len),
+            Ok(Some((data, meta))) => Step::Record {
+                len,
+                data: data.start + 8..data.end + 8,
+                meta,
+            },
+            Err(reason) => Step::Bad { len, reason },
+        }
+    }
+
+    fn packet_block(
+        &self,
+        body: &[u8],
+        big: bool,
+        obsolete: bool,
+    ) -> Result<Option<(Range<usize>, RecordMeta)>, String> {
+        let short = || {
+            format!(
+                "{} body of {} bytes is too short",
+                if obsolete { "OPB" } else { "EPB" },
+                body.len()
+            )
+        };
+        let iface = if obsolete {
+            u32::from(u16_at(body, 0, big).ok_or_else(short)?)
+        } else {
+            u32_at(body, 0, big).ok_or_else(short)?
+        };
+        let hi = u32_at(body, 4, big).ok_or_else(short)?;
+        let lo = u32_at(body, 8, big).ok_or_else(short)?;
+        let cap = u32_at(body, 12, big).ok_or_else(short)?;
+        let orig_len = u32_at(body, 16, big).ok_or_else(short)?;
+        let Some(ifc) = self.interface(iface) else {
+            return Err(format!(
+                "packet on interface {iface}, which no IDB described"
+            ));
+        };
+        let end = 20usize.saturating_add(usize_of(cap));
+        if end > body.len() {
+            return Err(format!(
+                "captured length {cap} exceeds the block body ({} bytes)",
+                body.len()
+            ));
+        }
+        let ticks = (u64::from(hi) << 32) | u64::from(lo);
+        let mut time = ifc
+            .tsresol
+            .timestamp(ticks)
+            .ok_or_else(|| format!("unsupported if_tsresol {:?}", ifc.tsresol))?;
+        time.secs = time.secs.saturating_add(ifc.tsoffset);
+        let opts = body.get(pad4(end)..).unwrap_or_default();
+        let direction = find_option(opts, big, 2)
+            .and_then(|v| u32_at(v, 0, big))
+            .and_then(|f| match f & 3 {
+                1 => Some(Direction::In),
+                2 => Some(Direction::Out),
+                _ => None,
+            });
+        Ok(Some((
+            20..end,
+            RecordMeta {
+                iface,
+                time,
+                orig_len,
+                direction,
+            },
+        )))
+    }
+
+    fn simple_packet(
+        &self,
+        body: &[u8],
+        big: bool,
+    ) -> Result<Option<(Range<usize>, RecordMeta)>, String> {
+        let orig_len = u32_at(body, 0, big).ok_or_else(|| "SPB body is too short".to_string())?;
+        let Some(ifc) = self.interface(0) else {
+            return Err("simple packet block without an interface description".into());
+        };
+        let mut cap = usize_of(orig_len).min(body.len().saturating_sub(4));
+        if ifc.snaplen != 0 {
+            cap = cap.min(usize_of(ifc.snaplen));
+        }
+        let meta = RecordMeta {
+            iface: 0,
+            time: Timestamp::default(),
+            orig_len,
+            direction: None,
+        };
+        Ok(Some((4..4 + cap, meta)))
+    }
+}
+
+fn pad4(n: usize) -> usize {
+    n.saturating_add(3) & !3
+}
+
+fn pcap_limit(snaplen: u32) -> u32 {
+    if snaplen == 0 {
+        DEFAULT_SNAPLEN
+    } else {
+        snaplen.min(MAX_BLOCK)
+    }
+}
+
+/// `NeedMore`, or at the end of the stream `Bad` for the leftover bytes.
+fn truncated(b: &[u8], need: usize, at_end: bool, what: &str) -> Step {
+    if at_end {
+        Step::Bad {
+            len: b.len(),
+            reason: format!("truncated {what}: need {need} bytes, have {}", b.len()),
+        }
+    } else {
+        Step::NeedMore
+    }
+}
+
+/// Parses a pcap file header or a pcapng SHB at the start of `b`:
+/// `None` when more bytes are needed, `Some(Err)` when it is not one.
+fn parse_file_header(b: &[u8], at_end: bool) -> Option<Result<(usize, Mode), String>> {
+    let magic = u32_at(b, 0, false)?;
+    if magic == SHB {
+        let bom = u32_at(b, 8, false)?;
+        let big = match bom {
+            BOM => false,
+            0x4d3c_2b1a => true,
+            other => return Some(Err(format!("bad pcapng byte-order magic {other:#010x}"))),
+        };
+        return match block_frame(b, big) {
+            Frame::Ok(len) => Some(Ok((
+                len,
+                Mode::Pcapng {
+                    big,
+                    ifaces: Vec::new(),
+                },
+            ))),
+            Frame::Short(_) if !at_end => None,
+            Frame::Short(need) => Some(Err(format!(
+                "truncated section header block: need {need} bytes, have {}",
+                b.len()
+            ))),
+            Frame::Bad(r) => Some(Err(r)),
+        };
+    }
+    let (big, nanos) = match magic {
+        0xa1b2_c3d4 => (false, false),
+        0xa1b2_3c4d => (false, true),
+        0xd4c3_b2a1 => (true, false),
+        0x4d3c_b2a1 => (true, true),
+        other => {
+            return Some(Err(format!(
+                "not a pcap or pcapng file: magic {other:#010x}"
+            )))
+        }
+    };
+    let major = u16_at(b, 4, big)?;
+    let snaplen = u32_at(b, 16, big)?;
+    let linktype = u32_at(b, 20, big)?;
+    if major != 2 {
+        return Some(Err(format!("unsupported pcap version {major}")));
+    }
+    let iface = Interface {
+        linktype: (linktype & 0xffff) as u16,
+        snaplen,
+        name: None,
+        tsresol: if nanos {
+            TsResol::Pow10(9)
+        } else {
+            TsResol::Pow10(6)
+        },
+        tsoffset: 0,
+    };
+    Some(Ok((24, Mode::Pcap { big, nanos, iface })))
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PcapRecordHeader {
+    ts_sec: u32,
+    ts_frac: u32,
+    incl_len: u32,
+    orig_len: u32,
+}
+
+impl PcapRecordHeader {
+    fn parse(b: &[u8], big: bool) -> Option<Self> {
+        Some(PcapRecordHeader {
+            ts_sec: u32_at(b, 0, big)?,
+            ts_frac: u32_at(b, 4, big)?,
+            incl_len: u32_at(b, 8, big)?,
+            orig_len: u32_at(b, 12, big)?,
+        })
+    }
+
+    fn check(&self, nanos: bool, limit: u32) -> Result<(), String> {
+        let units = if nanos { 1_000_000_000 } else { 1_000_000 };
+        if self.ts_frac >= units {
+            Err(format!(
+                "bad record header: fraction {} is not below {units}",
+                self.ts_frac
+            ))
+        } else if self.incl_len > limit {
+            Err(format!(
+                "bad record header: captured length {} exceeds the snapshot length {limit}",
+                self.incl_len
+            ))
+        } else if self.incl_len > self.orig_len {
+            Err(format!(
+                "bad record header: captured length {} exceeds the original length {}",
+                self.incl_len, self.orig_len
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Whether a pcap record header at the start of `c` looks real: its fields
+/// are sane, its time is near the last good record's, and the record after it
+/// (if any) looks sane too. `None` when more bytes are needed to say.
+fn plausible_pcap(
+    c: &[u8],
+    at_end: bool,
+    big: bool,
+    nanos: bool,
+    limit: u32,
+    last: Option<i64>,
+) -> Option<bool> {
+    let sane = |h: &PcapRecordHeader| {
+        let ts = i64::from(h.ts_sec);
+        h.check(nanos, limit).is_ok()
+            && last.is_none_or(|l| ts >= l - TS_BEHIND && ts <= l + TS_AHEAD)
+    };
+    let Some(h) = PcapRecordHeader::parse(c, big) else {
+        return if at_end { Some(false) } else { None };
+    };
+    if !sane(&h) {
+        return Some(false);
+    }
+    let next = 16 + usize_of(h.incl_len);
+    match PcapRecordHeader::parse(c.get(next..).unwrap_or_default(), big) {
+        Some(n) => Some(sane(&n)),
+        None if at_end => Some(c.len() == next),
+        None => None,
+    }
+}
+
+enum Frame {
+    Ok(usize),
+    Short(usize),
+    Bad(String),
+}
+
+/// Checks a pcapng block's framing: its length and the trailing copy.
+fn block_frame(b: &[u8], big: bool) -> Frame {
+    let Some(len) = u32_at(b, 4, big) else {
+        return Frame::Short(8);
+    };
+    if len < 12 || len % 4 != 0 || len > MAX_BLOCK {
+        return Frame::Bad(format!("bad block length {len}"));
+    }
+    let n = usize_of(len);
+    match u32_at(b, n - 4, big) {
+        None => Frame::Short(n),
+        Some(t) if t != len => Frame::Bad(format!(
+            "block length {len} does not match its trailing copy {t}"
+        )),
+        Some(_) => Frame::Ok(n),
+    }
+}
+
+/// Whether a valid pcapng block of a known type starts at `c`.
+fn plausible_block(c: &[u8], at_end: bool, big: bool) -> Option<bool> {
+    let Some(t) = u32_at(c, 0, big) else {
+        return if at_end { Some(false) } else { None };
+    };
+    if !KNOWN_BLOCKS.contains(&t) {
+        return Some(false);
+    }
+    if t == SHB {
+        return parse_file_header(c, at_end).map(|r| r.is_ok());
+    }
+    match block_frame(c, big) {
+        Frame::Ok(_) => Some(true),
+        Frame::Bad(_) => Some(false),
+        Frame::Short(_) => {
+            if at_end {
+                Some(false)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// The value of the first option `code` in an options area.
+fn find_option(mut opts: &[u8], big: bool, code: u16) -> Option<&[u8]> {
+    while let (Some(c), Some(l)) = (u16_at(opts, 0, big), u16_at(opts, 2, big)) {
+        if c == 0 {
+            return None;
+        }
+        let l = usize::from(l);
+        let value = opts.get(4..4 + l)?;
+        if c == code {
+            return Some(value);
+        }
+        opts = opts.get(4 + pad4(l)..)?;
+    }
+    None
+}
+
+fn parse_idb(body: &[u8], big: bool) -> Result<Interface, String> {
+    let (Some(linktype), Some(snaplen)) = (u16_at(body, 0, big), u32_at(body, 4, big)) else {
+        return Err(format!("IDB body of {} bytes is too short", body.len()));
+    };
+    let opts = body.get(8..).unwrap_or_default();
+    let name = find_option(opts, big, 2).map(|v| {
+        let v = v.split(|&c| c == 0).next().unwrap_or_default();
+        String::from_utf8_lossy(v).into_owned()
+    });
+    let tsresol = match find_option(opts, big, 9).and_then(|v| v.first().copied()) {
+        Some(r) if r & 0x80 != 0 => TsResol::Pow2(r & 0x7f),
+        Some(r) => TsResol::Pow10(r),
+        None => TsResol::Pow10(6),
+    };
+    let tsoffset = find_option(opts, big, 14)
+        .and_then(|v| <[u8; 8]>::try_from(v.get(..8)?).ok())
+        .map_or(0, |v| {
+            if big {
+                i64::from_be_bytes(v)
+            } else {
+                i64::from_le_bytes(v)
+            }
+        });
+    Ok(Interface {
+        linktype,
+        snaplen,
+        name,
+        tsresol,
+        tsoffset,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tsresol_conversions() {
+        assert_eq!(
+            TsResol::Pow10(6).timestamp(1_500_000),
+            Some(Timestamp {
+                secs: 1,
+                nanos: 500_000_000
+            })
+        );
+        assert_eq!(
+            TsResol::Pow10(9).timestamp(2_000_000_007),
+            Some(Timestamp { secs: 2, nanos: 7 })
+        );
+        assert_eq!(
+            TsResol::Pow2(1).timestamp(3),
+            Some(Timestamp {
+                secs: 1,
+                nanos: 500_000_000
+            })
+        );
+        assert_eq!(
+            TsResol::Pow10(0).timestamp(5),
+            Some(Timestamp { secs: 5, nanos: 0 })
+        );
+        assert_eq!(TsResol::Pow10(127).timestamp(5), None);
+        assert_eq!(
+            TsResol::Pow2(127).timestamp(u64::MAX).map(|t| t.secs),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn options_walk_stops_on_garbage() {
+        assert_eq!(find_option(&[2, 0, 200, 0, 1], false, 2), None);
+        assert_eq!(
+            find_option(&[9, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0], false, 9),
+            Some(&[6u8][..])
+        );
+        assert_eq!(
+            find_option(&[1, 0, 1, 0, 6, 0, 0, 0, 9, 0, 1, 0, 3, 0, 0, 0], false, 9),
+            Some(&[3u8][..])
+        );
+    }
+}

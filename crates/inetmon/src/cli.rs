@@ -1,0 +1,66 @@
+//! The top-level command line: one [`Command`] per subcommand, one module
+//! per subcommand.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use clap::{Parser, Subcommand};
+
+use crate::ipmon::IpmonFlags;
+use crate::read::ReadFlags;
+
+/// `inetmon`: a Linux network-event monitor.
+#[derive(Debug, Parser)]
+#[command(name = "inetmon", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// IP Filter compatible packet-log monitor on NFLOG, conntrack and log files.
+    Ipmon(Box<IpmonFlags>),
+    /// Decode pcap, pcapng and IP Filter log files.
+    Read(ReadFlags),
+}
+
+/// The name the program was invoked as (`inetmon`, or `ipmon` through a link).
+pub(crate) fn program_name(argv0: Option<&OsString>) -> String {
+    argv0.and_then(|a| Path::new(a).file_name()).map_or_else(
+        || "inetmon".to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// The arguments as clap should see them: invoked as `ipmon`, the binary
+/// behaves as `inetmon ipmon`.
+pub(crate) fn effective_args(args: Vec<OsString>, prog: &str) -> Vec<OsString> {
+    if prog != "ipmon" {
+        return args;
+    }
+    let mut out = Vec::with_capacity(args.len() + 1);
+    out.push(OsString::from("inetmon"));
+    out.push(OsString::from("ipmon"));
+    out.extend(args.into_iter().skip(1));
+    out
+}
+
+/// The first paragraph of a clap error joined into one line, without clap's
+/// `error: ` prefix: every misuse is reported in one line.
+pub(crate) fn one_line(err: &clap::Error) -> String {
+    let rendered = err.render().to_string();
+    let words: Vec<&str> = rendered
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let line = words.join(" ");
+    match line.strip_prefix("error: ") {
+        Some(rest) => rest.to_owned(),
+        None if line.is_empty() => "invalid arguments".to_owned(),
+        None => line,
+    }
+}

@@ -1,0 +1,86 @@
+//! What the binary tells the user on standard error: misuse and fatal
+//! errors in one line, each malformed record with its offset, and a summary
+//! of problems at the end of a run.
+
+use std::io::{self, Write};
+
+use inetmon_core::event::{Lost, Malformed, Source};
+
+/// How a run ended, when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Everything was read and written: exit status 0.
+    Clean,
+    /// The run completed, but input was malformed or events were lost:
+    /// exit status 2.
+    Problems,
+    /// A usage message was printed (`ipmon -h`): exit status 1.
+    Usage,
+}
+
+/// Writes `prog: msg` to standard error.
+pub(crate) fn error_line(prog: &str, msg: &str) {
+    // If standard error is gone there is nobody left to tell.
+    let _ = writeln!(io::stderr().lock(), "{prog}: {msg}");
+}
+
+/// The name of a source in messages: file sources by their path.
+pub(crate) fn source_name(source: &Source) -> String {
+    match source {
+        Source::Pcap(p) | Source::Iplog(p) => p.clone(),
+        Source::Stdin => "stdin".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// Counts malformed records and lost events over a run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tally {
+    /// Malformed records reported.
+    pub(crate) malformed: u64,
+    /// Events lost, summed over every `Lost` event.
+    pub(crate) lost: u64,
+}
+
+#[expect(dead_code, reason = "used by the engine once the decoders are merged")]
+impl Tally {
+    /// Reports a malformed record on standard error and counts it:
+    /// `prog: <source>: offset N: <reason> (skipped M bytes)`.
+    pub(crate) fn malformed(&mut self, prog: &str, m: &Malformed) {
+        self.malformed += 1;
+        error_line(
+            prog,
+            &format!(
+                "{}: offset {}: {} (skipped {} bytes)",
+                source_name(&m.header.source),
+                m.offset,
+                m.reason,
+                m.skipped
+            ),
+        );
+    }
+
+    /// Counts lost events (they are printed in the output format too).
+    pub(crate) fn lost(&mut self, l: &Lost) {
+        self.lost = self.lost.saturating_add(l.count);
+    }
+
+    /// The outcome of the run; when anything went wrong, a summary line on
+    /// standard error first.
+    pub(crate) fn finish(self, prog: &str) -> Outcome {
+        if self.malformed == 0 && self.lost == 0 {
+            return Outcome::Clean;
+        }
+        error_line(
+            prog,
+            &format!(
+                "{} malformed record{} skipped, {} event{} lost",
+                self.malformed,
+                if self.malformed == 1 { "" } else { "s" },
+                self.lost,
+                if self.lost == 1 { "" } else { "s" },
+            ),
+        );
+        Outcome::Problems
+    }
+}

@@ -1,0 +1,609 @@
+//! Helpers for the end-to-end tests: running the binary with a timeout,
+//! network namespaces that clean up after themselves, background processes
+//! that are killed on drop, privilege checks, and parsers for ipmon lines
+//! and tcpdump output.
+#![allow(dead_code, unreachable_pub, clippy::print_stdout, clippy::print_stderr)]
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub fn inetmon() -> &'static str {
+    env!("CARGO_BIN_EXE_inetmon")
+}
+
+/// A file under `tests/data/`.
+pub fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+/// What a finished command did.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code (`None` when killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Standard error's lines.
+    pub fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr.lines().collect()
+    }
+}
+
+/// Runs `cmd` with `input` on stdin; kills it and panics after `timeout`.
+pub fn run_with_input(cmd: &mut Command, input: &[u8], timeout: Duration) -> Run {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        // The command may exit before reading everything (broken pipe is fine).
+        let _ = stdin.write_all(&input);
+    });
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        s
+    });
+    let end = Instant::now() + timeout;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let _ = writer.join();
+    Run {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&out_t.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err_t.join().unwrap()).into_owned(),
+    }
+}
+
+/// Runs `cmd` with empty stdin and a timeout.
+pub fn run(cmd: &mut Command, timeout: Duration) -> Run {
+    run_with_input(cmd, b"", timeout)
+}
+
+/// `inetmon ARGS…`, with `TZ=UTC`, run to completion within 30 s.
+pub fn inetmon_run(args: &[&str]) -> Run {
+    let mut cmd = Command::new(inetmon());
+    cmd.args(args).env("TZ", "UTC");
+    run(&mut cmd, Duration::from_secs(30))
+}
+
+/// Whether privileged tests must run (CI sets `INETMON_REQUIRE_PRIVILEGED=1`).
+pub fn required() -> bool {
+    std::env::var("INETMON_REQUIRE_PRIVILEGED").is_ok_and(|v| v == "1")
+}
+
+/// `true` when the test may go on; otherwise prints why it skips, or panics
+/// when privileged tests are required.
+pub fn can_run(ok: bool, reason: &str) -> bool {
+    if ok {
+        return true;
+    }
+    assert!(!required(), "INETMON_REQUIRE_PRIVILEGED=1 but {reason}");
+    println!("skipped: {reason}");
+    false
+}
+
+/// Whether we are root (effective uid 0).
+pub fn is_root() -> bool {
+    fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(1).map(|e| e == "0"))
+            .unwrap_or(false)
+    })
+}
+
+/// Whether `prog` is on the PATH.
+pub fn have(prog: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
+}
+
+/// The check every live test starts with: root and the tools it uses.
+pub fn require_privileged(test: &str, tools: &[&str]) -> bool {
+    if !can_run(
+        is_root(),
+        &format!("{test} needs root (network namespaces, nftables)"),
+    ) {
+        return false;
+    }
+    for t in tools {
+        if !can_run(have(t), &format!("{test} needs {t} (run scripts/setup.sh)")) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Polls `f` every 20 ms until it returns `Some` or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let end = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() > end {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs a command that must succeed; returns its stdout.
+pub fn must(cmd: &mut Command) -> String {
+    let r = run(cmd, Duration::from_secs(20));
+    assert_eq!(r.code, Some(0), "{cmd:?} failed: {}{}", r.stdout, r.stderr);
+    r.stdout
+}
+
+static NETNS_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A network namespace `inetmon-t-<pid>-<n>` with `lo` up, deleted (with
+/// every process still in it) on drop.
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// Creates the namespace.
+    pub fn new() -> Netns {
+        let n = NETNS_COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("inetmon-t-{}-{n}", std::process::id());
+        must(Command::new("ip").args(["netns", "add", &name]));
+        let ns = Netns { name };
+        must(Command::new("ip").args(["-n", &ns.name, "link", "set", "lo", "up"]));
+        ns
+    }
+
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `ip netns exec NAME prog`.
+    pub fn cmd(&self, prog: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, prog]);
+        c
+    }
+
+    /// Runs a shell script inside the namespace; it must succeed.
+    pub fn sh(&self, script: &str) -> String {
+        must(self.cmd("sh").args(["-c", script]))
+    }
+
+    /// Runs a shell script inside the namespace, whatever its outcome.
+    pub fn sh_any(&self, script: &str) -> Run {
+        run(self.cmd("sh").args(["-c", script]), Duration::from_secs(20))
+    }
+
+    /// Loads an nftables ruleset inside the namespace.
+    pub fn nft(&self, ruleset: &str) {
+        let r = run_with_input(
+            self.cmd("nft").args(["-f", "-"]),
+            ruleset.as_bytes(),
+            Duration::from_secs(20),
+        );
+        assert_eq!(r.code, Some(0), "nft failed: {}\n{ruleset}", r.stderr);
+    }
+
+    /// Starts `inetmon ARGS…` in the namespace, in the background, with
+    /// `TZ=UTC`; its stderr goes to `stderr`.
+    pub fn spawn_inetmon(&self, args: &[&str], stderr: &Path) -> Bg {
+        let mut c = self.cmd(inetmon());
+        c.args(args).env("TZ", "UTC");
+        Bg::spawn(&mut c, stderr)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        if let Ok(out) = Command::new("ip")
+            .args(["netns", "pids", &self.name])
+            .output()
+        {
+            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let _ = Command::new("kill").args(["-KILL", pid]).status();
+            }
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// A veth pair between two namespaces, with addresses (`10.x/24`,
+/// `fd00::x/64`) on each side, both ends up and MTU `mtu`.
+pub fn veth(
+    a: &Netns,
+    a_if: &str,
+    a_addrs: &[&str],
+    b: &Netns,
+    b_if: &str,
+    b_addrs: &[&str],
+    mtu: u32,
+) {
+    must(Command::new("ip").args([
+        "-n",
+        a.name(),
+        "link",
+        "add",
+        a_if,
+        "mtu",
+        &mtu.to_string(),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        b_if,
+        "mtu",
+        &mtu.to_string(),
+        "netns",
+        b.name(),
+    ]));
+    for (ns, ifname, addrs) in [(a, a_if, a_addrs), (b, b_if, b_addrs)] {
+        // No duplicate-address detection: IPv6 addresses usable at once.
+        ns.sh(&format!("sysctl -qw net.ipv6.conf.{ifname}.accept_dad=0"));
+        for addr in addrs {
+            let family = if addr.contains(':') { "-6" } else { "-4" };
+            must(Command::new("ip").args([
+                family,
+                "-n",
+                ns.name(),
+                "addr",
+                "add",
+                addr,
+                "dev",
+                ifname,
+            ]));
+        }
+        must(Command::new("ip").args(["-n", ns.name(), "link", "set", ifname, "up"]));
+    }
+}
+
+/// A background process, stopped (SIGTERM, then SIGKILL) on drop.
+pub struct Bg {
+    child: Option<Child>,
+}
+
+impl Bg {
+    /// Spawns `cmd` with null stdin and stdout, stderr into `stderr`.
+    pub fn spawn(cmd: &mut Command, stderr: &Path) -> Bg {
+        let err = fs::File::create(stderr).unwrap();
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(err);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+        Bg { child: Some(child) }
+    }
+
+    /// Spawns `cmd` with stdout into `stdout` and stderr into `stderr`.
+    pub fn spawn_to(cmd: &mut Command, stdout: &Path, stderr: &Path) -> Bg {
+        let out = fs::File::create(stdout).unwrap();
+        let err = fs::File::create(stderr).unwrap();
+        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+        Bg { child: Some(child) }
+    }
+
+    /// The process id (of `ip netns exec`, which execs the program).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Whether it has exited, and with what code.
+    pub fn try_wait(&mut self) -> Option<Option<i32>> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+            .map(|s| s.code())
+    }
+
+    /// Sends SIGTERM and waits up to 5 s; returns the exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let end = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Ok(Some(st)) = child.try_wait() {
+                return st.code();
+            }
+            if Instant::now() > end {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("process {} ignored SIGTERM for 5 s", child.id());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The lines of a file (empty when it does not exist yet).
+pub fn lines_of(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .map(|s| s.lines().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// Waits until a line of `path` contains `needle`; panics after `timeout`
+/// with the file's contents and `stderr`.
+pub fn wait_for_line(path: &Path, needle: &str, timeout: Duration, stderr: &Path) -> Vec<String> {
+    wait_for(timeout, || {
+        let lines = lines_of(path);
+        lines.iter().any(|l| l.contains(needle)).then_some(lines)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no line containing {needle:?} in {} within {timeout:?}\n--- output:\n{}\n--- stderr:\n{}",
+            path.display(),
+            fs::read_to_string(path).unwrap_or_default(),
+            fs::read_to_string(stderr).unwrap_or_default()
+        )
+    })
+}
+
+/// An ipmon line without its `DD/MM/YYYY HH:MM:SS.uuuuuu ` prefix; panics
+/// when the prefix is not there.
+pub fn strip_time(line: &str) -> &str {
+    let b = line.as_bytes();
+    let ok = b.len() > 27
+        && b[2] == b'/'
+        && b[5] == b'/'
+        && b[10] == b' '
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'.'
+        && b[26] == b' '
+        && [
+            0, 1, 3, 4, 6, 7, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 23, 24, 25,
+        ]
+        .iter()
+        .all(|&i| b[i].is_ascii_digit());
+    assert!(ok, "not an ipmon line with a date and time: {line:?}");
+    &line[27..]
+}
+
+/// The fields of an ipmon packet line that tcpdump also shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PacketFields {
+    /// Source address.
+    pub src: String,
+    /// Source port (TCP/UDP).
+    pub sport: Option<u16>,
+    /// Destination address.
+    pub dst: String,
+    /// Destination port (TCP/UDP).
+    pub dport: Option<u16>,
+    /// Protocol name as ipmon prints it after `PR`.
+    pub proto: String,
+    /// IP total length (IPv6: 40 + payload length).
+    pub len: u32,
+    /// TCP flag letters in ipmon order (`ARSFUPEC`), for TCP.
+    pub tcp_flags: Option<String>,
+}
+
+/// Parses the packet part of an ipmon line (time already stripped):
+/// `IF @G:R ACT SRC[,P] -> DST[,P] PR PROTO len HL LEN [-FLAGS] …`.
+pub fn parse_ipmon_packet(line: &str) -> Option<PacketFields> {
+    let t: Vec<&str> = line.split_whitespace().collect();
+    // An optional `Nx` repeat count comes before the interface.
+    let t = if t
+        .first()
+        .is_some_and(|s| s.ends_with('x') && s[..s.len() - 1].parse::<u32>().is_ok())
+    {
+        &t[1..]
+    } else {
+        &t[..]
+    };
+    if t.len() < 11 || !t[1].starts_with('@') || t[4] != "->" || t[6] != "PR" || t[8] != "len" {
+        return None;
+    }
+    let split = |s: &str| match s.rsplit_once(',') {
+        Some((a, p)) => (a.to_owned(), p.parse().ok()),
+        None => (s.to_owned(), None),
+    };
+    let (src, sport) = split(t[3]);
+    let (dst, dport) = split(t[5]);
+    let len = t[10].trim_matches(|c| c == '(' || c == ')').parse().ok()?;
+    let tcp_flags = (t[7] == "tcp").then(|| {
+        t.get(11)
+            .and_then(|f| f.strip_prefix('-'))
+            .unwrap_or("")
+            .to_owned()
+    });
+    Some(PacketFields {
+        src,
+        sport,
+        dst,
+        dport,
+        proto: t[7].to_owned(),
+        len,
+        tcp_flags,
+    })
+}
+
+/// Parses `tcpdump -nn -v -r FILE` output into the same fields, one per
+/// packet, in order.
+pub fn parse_tcpdump_v(text: &str) -> Vec<PacketFields> {
+    // Group the continuation lines (indented) with their packet's first line.
+    let mut blocks: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with(|c: char| c.is_ascii_digit()) {
+            blocks.push(line.to_owned());
+        } else if let Some(last) = blocks.last_mut() {
+            last.push(' ');
+            last.push_str(line.trim());
+        }
+    }
+    blocks
+        .iter()
+        .map(|b| {
+            parse_tcpdump_block(b).unwrap_or_else(|| panic!("cannot parse tcpdump output: {b}"))
+        })
+        .collect()
+}
+
+fn parse_tcpdump_block(b: &str) -> Option<PacketFields> {
+    let (proto_name, len, rest) = if let Some(i) = b.find(" IP (") {
+        let head = &b[i..];
+        let proto = head
+            .split("proto ")
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .to_ascii_lowercase();
+        let len: u32 = head
+            .split(", length ")
+            .nth(1)?
+            .split(')')
+            .next()?
+            .parse()
+            .ok()?;
+        let rest = head.split_once(&format!(", length {len}) "))?.1;
+        (proto, len, rest)
+    } else if let Some(i) = b.find(" IP6 (") {
+        let head = &b[i..];
+        let proto = head
+            .split("next-header ")
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .to_ascii_lowercase();
+        let plen: u32 = head
+            .split("payload length: ")
+            .nth(1)?
+            .split(')')
+            .next()?
+            .parse()
+            .ok()?;
+        let rest = head.split_once(&format!("payload length: {plen}) "))?.1;
+        (proto, 40 + plen, rest)
+    } else {
+        return None;
+    };
+    let mut words = rest.split_whitespace();
+    let src = words.next()?;
+    if words.next()? != ">" {
+        return None;
+    }
+    let dst = words.next()?.trim_end_matches(':');
+    let ported = proto_name == "tcp" || proto_name == "udp";
+    let split = |s: &str| {
+        if ported {
+            let (a, p) = s.rsplit_once('.')?;
+            Some((a.to_owned(), Some(p.parse().ok()?)))
+        } else {
+            Some((s.to_owned(), None))
+        }
+    };
+    let (src, sport) = split(src)?;
+    let (dst, dport) = split(dst)?;
+    let proto = match proto_name.as_str() {
+        "icmpv6" => "icmpv6".to_owned(),
+        other => other.to_owned(),
+    };
+    let tcp_flags = (proto == "tcp").then(|| {
+        let f = rest
+            .split("Flags [")
+            .nth(1)
+            .and_then(|s| s.split(']').next())
+            .unwrap_or("");
+        tcpdump_flags_to_ipmon(f)
+    });
+    Some(PacketFields {
+        src,
+        sport,
+        dst,
+        dport,
+        proto,
+        len,
+        tcp_flags,
+    })
+}
+
+/// tcpdump's flag letters (`S`, `P.`, `R.`, `.` for ACK, `E`, `W`, `U`,
+/// `F`) in ipmon's order `ARSFUPEC`.
+pub fn tcpdump_flags_to_ipmon(f: &str) -> String {
+    let has = |c: char| f.contains(c);
+    let mut out = String::new();
+    for (ipmon, td) in [
+        ('A', '.'),
+        ('R', 'R'),
+        ('S', 'S'),
+        ('F', 'F'),
+        ('U', 'U'),
+        ('P', 'P'),
+        ('E', 'E'),
+        ('C', 'W'),
+    ] {
+        if has(td) {
+            out.push(ipmon);
+        }
+    }
+    out
+}
+
+/// Splits a pcap file into its 24-byte global header and its records
+/// (16-byte record header included), for building growing files in tests.
+pub fn pcap_split(bytes: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let header = bytes[..24].to_vec();
+    let little = bytes[..4] == [0xd4, 0xc3, 0xb2, 0xa1] || bytes[..4] == [0x4d, 0x3c, 0xb2, 0xa1];
+    let mut records = Vec::new();
+    let mut off = 24;
+    while off + 16 <= bytes.len() {
+        let f: [u8; 4] = bytes[off + 8..off + 12].try_into().unwrap();
+        let caplen = if little {
+            u32::from_le_bytes(f)
+        } else {
+            u32::from_be_bytes(f)
+        } as usize;
+        records.push(bytes[off..off + 16 + caplen].to_vec());
+        off += 16 + caplen;
+    }
+    (header, records)
+}

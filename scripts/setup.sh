@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what inetmon's tests and live runs need. Idempotent: it runs
+# apt-get only when a package is missing. Run as root (the tests need root
+# anyway: network namespaces, nftables, NFLOG, conntrack).
+set -euo pipefail
+
+packages=(
+  nftables iproute2 tcpdump conntrack tshark rsyslog
+  clang llvm libbpf-dev bpftool nats-server netcat-openbsd iputils-ping python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "setup: all packages present"
+else
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing packages (${missing[*]}); run as root: sudo scripts/setup.sh" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture; answer no, without a prompt.
+  echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
+  echo "setup: installing ${missing[*]}"
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The conntrack tests need the conntrack modules; loading is harmless if
+# they are built in or already loaded.
+if [ "$(id -u)" -eq 0 ]; then
+  modprobe -q nf_conntrack 2>/dev/null || true
+  modprobe -q nfnetlink_log 2>/dev/null || true
+fi

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# THE test command: everything CI runs, in order, with a summary at the end.
+#   bash scripts/test.sh
+# Set INETMON_REQUIRE_PRIVILEGED=1 (CI does) to make privileged tests fail
+# instead of skipping when they cannot get root, namespaces or netlink.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+
+results=()
+failed=0
+
+step() {
+  local name=$1
+  shift
+  echo
+  echo "==> $name: $*"
+  local start=$SECONDS
+  if "$@"; then
+    results+=("ok    $name ($((SECONDS - start))s)")
+  else
+    results+=("FAIL  $name ($((SECONDS - start))s)")
+    failed=1
+  fi
+}
+
+if [ "$(id -u)" -eq 0 ]; then
+  step setup bash scripts/setup.sh
+else
+  results+=("skip  setup (not root)")
+fi
+step fmt cargo fmt --all --check
+step clippy cargo clippy --workspace --all-targets -- -D warnings
+step test env INETMON_REQUIRE_PRIVILEGED="${INETMON_REQUIRE_PRIVILEGED:-}" cargo test --workspace
+if [ -d fuzz ]; then
+  step fuzz-check bash -c 'cd fuzz && cargo check --quiet'
+fi
+
+echo
+echo "==> summary"
+printf '  %s\n' "${results[@]}"
+if [ "$failed" -ne 0 ]; then
+  echo "FAILED"
+  exit 1
+fi
+echo "all passed"
