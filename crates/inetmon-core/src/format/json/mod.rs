@@ -21,9 +21,9 @@
 //! | key | type | meaning |
 //! |---|---|---|
 //! | `v` | number | schema version, [`JSON_SCHEMA_VERSION`]; bumped on any incompatible change |
-//! | `kind` | string | `packet`, `nat`, `state`, `sock`, `lost` or `malformed` |
+//! | `kind` | string | `packet`, `nat`, `state`, `sock`, `drop`, `trace`, `lost` or `malformed` |
 //! | `time` | string | RFC 3339 UTC with nanoseconds, `2026-11-21T08:30:27.123456789Z` (years outside 0–9999 as ISO 8601 expanded years) |
-//! | `source` | string | where the event came from: `nflog:GROUP`, `conntrack`, `pcap:PATH`, `iplog:PATH`, `stdin`, `sockets`, `pipeline` |
+//! | `source` | string | where the event came from: `nflog:GROUP`, `conntrack`, `pcap:PATH`, `iplog:PATH`, `stdin`, `sockets`, `datapath`, `pipeline` |
 //! | `seq` | number | sequence number, counted per source from 1 |
 //!
 //! ## `packet`: a logged packet
@@ -92,8 +92,16 @@
 //!
 //! ## `sock`: a socket operation
 //!
-//! The common members only, for now (the socket event's fields are being
-//! defined).
+//! The members written by [`crate::format::json_sock`] (documented there):
+//! `op`, `monitor`, `pid`, `tid`, `uid`, `gid`, `comm`, `attribution`,
+//! `family`, `type`, `protocol`, `local_addr`, `local_port`, `foreign_addr`,
+//! `foreign_port`, `mapped`, `cgroup_id`, `netns`, `cookie`, `errno`,
+//! `error`, `initiator`, `existing`, and with process info `cmdline`, `ppid`.
+//!
+//! ## `drop` and `trace`: packets dropped or traced in the kernel datapath
+//!
+//! The members written by [`crate::format::json_datapath`] (documented
+//! there).
 //!
 //! ## `lost`: events were dropped
 //!
@@ -130,7 +138,6 @@
 
 mod conntrack;
 pub(crate) mod packet;
-mod sock;
 mod text;
 
 use std::io;
@@ -192,7 +199,18 @@ impl JsonWriter {
             Event::Packet(p) => packet::fields(&mut out, p, self.options.packet_bytes),
             Event::Nat(n) => conntrack::nat_fields(&mut out, n),
             Event::State(s) => conntrack::state_fields(&mut out, s),
-            Event::Sock(s) => sock::sock_fields(&mut out, s),
+            Event::Sock(s) => {
+                out.push(b',');
+                crate::format::json_sock::write_sock_json(s, &mut out);
+            }
+            Event::Drop(d) => {
+                out.push(b',');
+                crate::format::json_datapath::write_drop_json(d, &mut out);
+            }
+            Event::Trace(t) => {
+                out.push(b',');
+                crate::format::json_datapath::write_trace_json(t, &mut out);
+            }
             Event::Lost(l) => lost_fields(&mut out, l),
             Event::Malformed(m) => malformed_fields(&mut out, m),
         }
@@ -238,6 +256,7 @@ fn source_string(out: &mut Vec<u8>, source: &Source) {
         Source::Conntrack => out.extend_from_slice(b"\"conntrack\""),
         Source::Stdin => out.extend_from_slice(b"\"stdin\""),
         Source::Sockets => out.extend_from_slice(b"\"sockets\""),
+        Source::Datapath => out.extend_from_slice(b"\"datapath\""),
         Source::Pipeline => out.extend_from_slice(b"\"pipeline\""),
         Source::Pcap(path) => prefixed_string(out, "pcap:", path),
         Source::Iplog(path) => prefixed_string(out, "iplog:", path),

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::event::{
-    Action, Direction, EventKind, LossStage, NatAction, NatLog, NatType, NflogInfo, PacketFlags,
-    PacketLog, RuleGroup, SockEvent, StateLog, StateType, Timestamp,
+    Action, Attribution, Direction, EventKind, LossStage, NatAction, NatLog, NatType, NflogInfo,
+    PacketFlags, PacketLog, RuleGroup, SockEvent, SockOp, SockTask, StateLog, StateType, Timestamp,
 };
 
 fn parse(w: &mut JsonWriter, e: &Event) -> Value {
@@ -61,8 +61,43 @@ fn lost_malformed_sock_examples() {
         "{\"v\":1,\"kind\":\"lost\",\"time\":\"1970-01-01T00:00:00.000000000Z\",\"source\":\"nflog:5\",\"seq\":9,\
          \"stage\":\"channel\",\"count\":12,\"kinds\":[\"packet\",\"nat\"],\"seq_range\":[3,14]}\n"
     );
-    let e = Event::Sock(Box::new(SockEvent { header: h.clone() }));
-    assert_eq!(parse(&mut w, &e), header_json("sock", &h));
+    let sock = SockEvent {
+        header: header(5, 6, Source::Sockets, 3),
+        op: SockOp::Connect,
+        task: SockTask {
+            pid: 10,
+            tid: 11,
+            uid: 0,
+            gid: 0,
+            comm: "curl".into(),
+        },
+        attribution: Attribution::Owner,
+        family: 2,
+        sock_type: 1,
+        protocol: 6,
+        local: Some(("127.0.0.1".parse().unwrap(), 40000)),
+        foreign: Some(("127.0.0.1".parse().unwrap(), 80)),
+        mapped: false,
+        cgroup_id: 1,
+        netns: 2,
+        cookie: 3,
+        errno: 0,
+        initiator: None,
+        existing: false,
+        process: None,
+    };
+    let v = parse(&mut w, &Event::Sock(Box::new(sock.clone())));
+    // The common members come first, then json_sock's.
+    let line = String::from_utf8(w.format(&Event::Sock(Box::new(sock.clone()))).to_vec()).unwrap();
+    assert!(line.starts_with("{\"v\":1,\"kind\":\"sock\",\"time\":\"1970-01-01T00:00:05.000000006Z\",\"source\":\"sockets\",\"seq\":3,\"op\":"), "{line}");
+    let mut members = b"{".to_vec();
+    crate::format::json_sock::write_sock_json(&sock, &mut members);
+    members.push(b'}');
+    let want = merge(
+        header_json("sock", &sock.header),
+        serde_json::from_slice(&members).unwrap(),
+    );
+    assert_eq!(v, want);
     let e = Event::Malformed(Malformed {
         header: header(1, 2, Source::Pcap("/tmp/a \"b\".pcap".into()), 1),
         offset: 7,
@@ -382,4 +417,32 @@ fn real_captures_through_the_pcap_decoder() {
         }
     }
     assert!(seen >= 25, "{seen}");
+}
+
+#[test]
+fn trace_events_get_the_common_members() {
+    use crate::event::{CaptureLayer, Interface, ObservationPoint, TraceEvent};
+    let t = TraceEvent {
+        header: header(1, 0, Source::Datapath, 8),
+        cpu: 1,
+        point: ObservationPoint::ToNetwork,
+        interface: Interface {
+            ifindex: 5,
+            name: Some("veth0".into()),
+        },
+        protocol: 0x0800,
+        orig_len: 0,
+        layer: CaptureLayer::None,
+        packet: Vec::new(),
+        sample_rate: 1,
+        mark: 0,
+        netns: 0,
+    };
+    let v = parse(&mut JsonWriter::new(), &Event::Trace(Box::new(t)));
+    assert_eq!(
+        (v["v"].as_u64(), v["kind"].as_str(), v["source"].as_str()),
+        (Some(1), Some("trace"), Some("datapath"))
+    );
+    assert_eq!(v["seq"], 8);
+    assert_eq!(v["ifname"], "veth0");
 }
