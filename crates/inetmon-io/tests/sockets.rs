@@ -533,3 +533,70 @@ fn connection_storm_events_plus_losses_equal_operations() {
         assert_eq!(by_op, want);
     }
 }
+
+#[test]
+fn existing_sockets_snapshot() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (s, _) = l.accept().unwrap();
+    let u = std::net::UdpSocket::bind("[::1]:0").unwrap();
+    let uport = u.local_addr().unwrap().port();
+    let mut seq = 0;
+    let evs = inetmon_io::sockets::existing::existing_events(&mut || {
+        seq += 1;
+        seq
+    })
+    .unwrap();
+    let lo: IpAddr = "127.0.0.1".parse().unwrap();
+    let cport = c.local_addr().unwrap().port();
+    let mut got: Vec<_> = evs
+        .iter()
+        .map(|e| {
+            (
+                e.op, e.protocol, e.local, e.foreign, e.task.pid, e.existing, e.netns,
+            )
+        })
+        .collect();
+    got.sort_by_key(|g| format!("{g:?}"));
+    let mut want = vec![
+        (Listen, 6, Some((lo, port)), None, me(), true, netns),
+        (
+            Accept,
+            6,
+            Some((lo, port)),
+            Some((lo, cport)),
+            me(),
+            true,
+            netns,
+        ),
+        (
+            Connected,
+            6,
+            Some((lo, cport)),
+            Some((lo, port)),
+            me(),
+            true,
+            netns,
+        ),
+        (
+            Bind,
+            17,
+            Some(("::1".parse().unwrap(), uport)),
+            None,
+            me(),
+            true,
+            netns,
+        ),
+    ];
+    want.sort_by_key(|g| format!("{g:?}"));
+    assert_eq!(got, want);
+    assert!(evs
+        .iter()
+        .all(|e| e.cookie != 0 && e.attribution == Attribution::Process));
+    drop((c, s, l, u));
+}
