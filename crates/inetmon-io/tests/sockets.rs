@@ -680,3 +680,42 @@ fn peer_reset_and_listen_accept_errors() {
         "{evs:#?}"
     );
 }
+
+#[test]
+fn cgroup_filter_in_kernel() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let root = inetmon_bpf::loader::cgroup2_root().unwrap();
+    let dir = root.join(format!("inetmon-sock-test-{}", me()));
+    std::fs::create_dir(&dir).unwrap();
+    let id = std::fs::metadata(&dir).unwrap().ino();
+    let mut p = start(KernelFilters {
+        cgroup: Some(id),
+        ..KernelFilters::default()
+    });
+    // A child moves itself into the cgroup, then makes one UDP socket; the
+    // test thread's own socket (outside the cgroup) must not be reported.
+    let procs = dir.join("cgroup.procs");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "echo $$ > {} && exec /usr/bin/python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()'",
+            procs.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    drop(std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+    let (evs, lost) = collect(&mut p, netns, Duration::from_millis(300));
+    std::fs::remove_dir(&dir).unwrap();
+    assert_eq!(lost, 0);
+    assert_eq!(
+        label(&evs),
+        vec![('A', Create, 0, None, P), ('A', Close, 0, None, P)]
+    );
+    assert!(evs
+        .iter()
+        .all(|e| e.cgroup_id == id && e.task.comm == "python3"));
+}

@@ -66,6 +66,10 @@ pub(crate) struct SocketsArgs {
     /// create events have no port and never match).
     #[arg(long)]
     pub(crate) port: Option<u16>,
+    /// Only events of tasks in this cgroup v2 directory (a path such as
+    /// /sys/fs/cgroup/system.slice/ssh.service; filtered in the kernel).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) cgroup: Option<std::path::PathBuf>,
     /// Only events with an end in this address or CIDR (IPv4-mapped IPv6
     /// spellings match their IPv4 form).
     #[arg(long, value_name = "CIDR")]
@@ -117,6 +121,13 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
         .checked_mul(1024)
         .filter(|b| b.is_power_of_two() && *b >= 4096)
         .context("--ring-kib must be a power of two of at least 4")?;
+    // On cgroup v2 the id of a cgroup is its directory's inode number.
+    let cgroup = args
+        .cgroup
+        .as_ref()
+        .map(|p| std::fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::ino(&m)))
+        .transpose()
+        .context("--cgroup")?;
     let cfg = SocketsConfig {
         filters: KernelFilters {
             pid: args.pid,
