@@ -133,7 +133,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
             pid: args.pid,
             uid: args.uid,
             port: args.port,
-            cgroup: None,
+            cgroup,
         },
         ring_bytes,
         ..SocketsConfig::default()
