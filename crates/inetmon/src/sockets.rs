@@ -9,6 +9,7 @@
 //!
 //! Exit status: 0; 2 when events were lost or malformed; 1 on errors.
 
+use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use inetmon_core::event::{Event, SockEvent};
+use inetmon_core::event::{Event, ProcessInfo, SockEvent};
 use inetmon_core::format::ahafs::{AhafsFormatter, InfoLevel};
 use inetmon_core::format::json_sock::write_sock_json;
 use inetmon_core::format::sockline::write_sock_line;
@@ -32,6 +33,9 @@ const BATCH: usize = 256;
 /// How long the reader lets records accumulate when batches are small.
 /// The ring buffer (8 MiB, about 70 000 records) absorbs far more.
 const BATCH_WAIT: Duration = Duration::from_millis(2);
+
+/// Most processes whose `/proc` details are cached at info level 3.
+const PROC_CACHE: usize = 4096;
 
 /// Output formats of `inetmon sockets`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -166,6 +170,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
         printed: 0,
         problems: false,
         err: None,
+        procs: HashMap::new(),
     };
     if args.existing {
         let evs = existing_events(&mut || producer.next_seq()).context("sock_diag snapshot")?;
@@ -220,6 +225,7 @@ struct Printer<W: Write> {
     printed: u64,
     problems: bool,
     err: Option<io::Error>,
+    procs: HashMap<u32, ProcessInfo>,
 }
 
 impl<W: Write> Printer<W> {
@@ -233,7 +239,7 @@ impl<W: Write> Printer<W> {
                     return;
                 }
                 if self.level3 && s.task.pid != 0 {
-                    s.process = Some(process_info(s.task.pid));
+                    s.process = Some(self.process(s.task.pid));
                 }
                 self.printed += 1;
                 self.sock(&s)
@@ -260,6 +266,24 @@ impl<W: Write> Printer<W> {
         if let Err(e) = r {
             self.err = Some(e);
         }
+    }
+
+    /// Command line and parent pid of `pid`, read from `/proc` the first
+    /// time the pid is seen and cached, so that events arriving after the
+    /// process exited still carry them. (A reused pid keeps the old entry
+    /// until the cache is cleared at [`PROC_CACHE`] entries.)
+    fn process(&mut self, pid: u32) -> ProcessInfo {
+        if let Some(p) = self.procs.get(&pid) {
+            return p.clone();
+        }
+        if self.procs.len() >= PROC_CACHE {
+            self.procs.clear();
+        }
+        let p = process_info(pid);
+        if !p.cmdline.is_empty() {
+            self.procs.insert(pid, p.clone());
+        }
+        p
     }
 
     fn sock(&mut self, s: &SockEvent) -> io::Result<()> {

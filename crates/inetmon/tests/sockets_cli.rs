@@ -62,6 +62,7 @@ s.close()
 u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u.sendto(b'x', ('127.0.0.1', 9))
 u.close()
+sys.stdin.readline()
 ";
 
 /// Runs the helper under `inetmon sockets <args>` and returns the output.
@@ -94,11 +95,15 @@ fn run(tag: &str, args: &[&str], events: usize) -> (String, u32) {
     let mut line = String::new();
     err.read_line(&mut line).unwrap();
     assert_eq!(line, "inetmon sockets: attached\n");
-    helper.stdin.take().unwrap().write_all(b"go\n").unwrap();
-    assert!(helper.wait().unwrap().success());
+    // The helper stays alive until the monitor is done, so that /proc
+    // still has its command line (info level 3).
+    let mut stdin = helper.stdin.take().unwrap();
+    stdin.write_all(b"go\n").unwrap();
     let mut out = String::new();
     mon.stdout.take().unwrap().read_to_string(&mut out).unwrap();
     assert!(mon.wait().unwrap().success());
+    drop(stdin);
+    assert!(helper.wait().unwrap().success());
     (out, pid)
 }
 
