@@ -201,6 +201,20 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
             std::thread::sleep(BATCH_WAIT);
         }
     }
+    // Stopped by a signal or --duration: print what the kernel had already
+    // queued (bounded, in case events keep coming faster than we print).
+    let mut rounds = 0;
+    while printer.printed < limit && printer.err.is_none() && rounds < 1000 {
+        rounds += 1;
+        let n = producer.poll(Duration::ZERO, &mut |ev| {
+            if printer.printed < limit {
+                printer.event(ev);
+            }
+        })?;
+        if n == 0 {
+            break;
+        }
+    }
     producer.check_lost(&mut |ev| printer.event(ev));
     let flushed = printer.out.flush();
     match printer.err.map_or(flushed, Err) {
