@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use inetmon_core::event::{Event, ProcessInfo, SockEvent};
+use inetmon_core::event::{Event, ProcessInfo};
 use inetmon_core::format::ahafs::{AhafsFormatter, InfoLevel};
-use inetmon_core::format::json_sock::write_sock_json;
+use inetmon_core::format::json::JsonWriter;
 use inetmon_core::format::sockline::write_sock_line;
 use inetmon_io::sockets::existing::existing_events;
 use inetmon_io::sockets::filter::{parse_watch, Cidr, SockFilter};
@@ -163,6 +163,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
     let mut printer = Printer {
         format: args.format,
         ahafs: AhafsFormatter::new(level, tz.clone()),
+        json: JsonWriter::new(),
         tz,
         level3: args.info_level == 3,
         filter,
@@ -232,6 +233,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
 struct Printer<W: Write> {
     format: SockFormat,
     ahafs: AhafsFormatter,
+    json: JsonWriter,
     tz: TimeZone,
     level3: bool,
     filter: SockFilter,
@@ -256,19 +258,18 @@ impl<W: Write> Printer<W> {
                     s.process = Some(self.process(s.task.pid));
                 }
                 self.printed += 1;
-                self.sock(&s)
+                self.sock(&Event::Sock(s))
             }
             Event::Lost(l) => {
                 self.problems = true;
                 match self.format {
-                    SockFormat::Json => writeln!(
+                    SockFormat::Json => self.json.write(&Event::Lost(l), &mut self.out),
+                    _ => writeln!(
                         self.out,
-                        "{{\"kind\":\"lost\",\"source\":\"sockets\",\"seq\":{},\"stage\":\"{}\",\"count\":{}}}",
-                        l.header.seq,
-                        l.stage.as_str(),
-                        l.count
+                        "LOST {} socket events ({})",
+                        l.count,
+                        l.stage.as_str()
                     ),
-                    _ => writeln!(self.out, "LOST {} socket events ({})", l.count, l.stage.as_str()),
                 }
             }
             Event::Malformed(m) => {
@@ -300,25 +301,15 @@ impl<W: Write> Printer<W> {
         p
     }
 
-    fn sock(&mut self, s: &SockEvent) -> io::Result<()> {
+    /// Writes one socket event (`ev` is always [`Event::Sock`]).
+    fn sock(&mut self, ev: &Event) -> io::Result<()> {
+        let Event::Sock(s) = ev else {
+            return Ok(());
+        };
         match self.format {
             SockFormat::Line => write_sock_line(s, &self.tz, &mut self.out),
             SockFormat::Ahafs => self.ahafs.write(s, &mut self.out).map(|_| ()),
-            SockFormat::Json => {
-                let t = s.header.time;
-                let when = jiff::Timestamp::new(t.secs, i32::try_from(t.nanos).unwrap_or(0))
-                    .map(|ts| ts.to_string())
-                    .unwrap_or_default();
-                let mut buf = format!(
-                    "{{\"schema\":{},\"kind\":\"sock\",\"time\":\"{when}\",\"source\":\"sockets\",\"seq\":{},",
-                    inetmon_core::event::JSON_SCHEMA_VERSION,
-                    s.header.seq
-                )
-                .into_bytes();
-                write_sock_json(s, &mut buf);
-                buf.extend_from_slice(b"}\n");
-                self.out.write_all(&buf)
-            }
+            SockFormat::Json => self.json.write(ev, &mut self.out),
         }
     }
 }
