@@ -428,3 +428,87 @@ fn summary_with_address_filters_is_a_misuse() {
     assert_eq!(r.code, Some(1));
     assert!(r.stderr.contains("--summary"), "{r:?}");
 }
+
+#[test]
+fn drops_nflog_packets_and_conntrack_state_in_one_stream() {
+    if !require_privileged(
+        "drops_nflog_packets_and_conntrack_state_in_one_stream",
+        &["nft", "python3"],
+    ) {
+        return;
+    }
+    let lab = Lab::new();
+    lab.b.nft(
+        "table inet t {\n chain input {\n  type filter hook input priority 0;\n  ct state new counter\n  udp dport 9999 log group 7 drop\n }\n}\n",
+    );
+    let (mut bg, out, err) =
+        lab.monitor(&["--type", "drop,packet,state,nat", "--nflog", "7", "--ip", A]);
+    lab.py_a(&format!(
+        "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('{A}', 40005)); s.sendto(b'x', ('{B}', 9999)); t=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); t.bind(('{A}', 40006)); t.sendto(b'x', ('{B}', 9))"
+    ));
+    // The dropped flow is never confirmed in conntrack; the second one is
+    // (and then dropped for NO_SOCKET).
+    let flow = format!("{A}:40005 -> {B}:9999 udp");
+    wait_for_line(&out, "<> state NEW udp", Duration::from_secs(20), &err);
+    wait_for_line(&out, "-- packet (log)", Duration::from_secs(20), &err);
+    wait_for_line(
+        &out,
+        "xx drop (NETFILTER_DROP)",
+        Duration::from_secs(20),
+        &err,
+    );
+    assert_eq!(bg.stop(), Some(0));
+    let lines = lines_of(&out);
+    assert!(
+        lines.iter().any(
+            |l| l.starts_with("-- packet (log) interface veth-b in, rule @7:")
+                && l.ends_with(&flow)
+        ),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == &format!("<> state NEW udp {A}:40006 -> {B}:9")),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn socket_events_in_the_monitor_stream() {
+    if !require_privileged("socket_events_in_the_monitor_stream", &[]) {
+        return;
+    }
+    // The socket programs hook the cgroup v2 root, which `ip netns exec`
+    // hides; this one runs in the test's namespace, on loopback only.
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut c = Command::new(inetmon());
+    c.args(["monitor", "--type", "sock", "--port", &port.to_string()]);
+    let mut bg = Bg::spawn_to(&mut c, &out, &err);
+    wait_for_line(
+        &err,
+        "inetmon monitor: attached",
+        Duration::from_secs(60),
+        &err,
+    );
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (a, _) = l.accept().unwrap();
+    drop(s);
+    drop(a);
+    let lines = wait_for_line(&out, "** sock accept", Duration::from_secs(20), &err);
+    assert_eq!(bg.stop(), Some(0));
+    let want = format!("-> 127.0.0.1:{port} ok cookie=");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("** sock connected  tcp4") && l.contains(&want)),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().all(|l| l.contains(&format!(":{port}"))),
+        "{lines:#?}"
+    );
+}
