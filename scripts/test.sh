@@ -30,6 +30,7 @@ else
   results+=("skip  setup (not root)")
 fi
 step fmt cargo fmt --all --check
+step bpf-objects sh crates/inetmon-bpf/build-bpf.sh --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step test env INETMON_REQUIRE_PRIVILEGED="${INETMON_REQUIRE_PRIVILEGED:-}" cargo test --workspace
 if [ -d fuzz ]; then

@@ -1,4 +1,5 @@
-//! inetmon's eBPF socket-event programs.
+//! inetmon's eBPF programs: socket events (`sock.bpf.c`) and the datapath
+//! monitor (`datapath.bpf.c`, see [`DATAPATH_OBJECT`]).
 //!
 //! - `bpf/sock.bpf.c`: the C programs (tracepoints and cgroup sock hooks; no
 //!   kprobes), built against the committed `bpf/vmlinux.h` with CO-RE.
@@ -16,6 +17,12 @@ pub mod record;
 /// The compiled BPF object (`bpf/sock.bpf.o`), 8-byte aligned for the ELF
 /// parser.
 pub static OBJECT: &[u8] = aya::include_bytes_aligned!("../bpf/sock.bpf.o");
+
+/// The compiled datapath object (`bpf/datapath.bpf.o`: `tp_btf/kfree_skb`
+/// drops and the `tc_ingress`/`tc_egress` classifiers; see
+/// `bpf/datapath.h` for the record layout), 8-byte aligned for the ELF
+/// parser. Loaded by `inetmon-io`'s datapath producer.
+pub static DATAPATH_OBJECT: &[u8] = aya::include_bytes_aligned!("../bpf/datapath.bpf.o");
 
 #[cfg(test)]
 mod tests {
@@ -55,5 +62,10 @@ mod tests {
         assert_eq!(super::OBJECT.get(..4), Some(&b"\x7fELF"[..]));
         // e_machine EM_BPF = 247 at offset 18 (little endian on x86/arm64).
         assert_eq!(super::OBJECT.get(18..20), Some(&247u16.to_le_bytes()[..]));
+        assert_eq!(super::DATAPATH_OBJECT.get(..4), Some(&b"\x7fELF"[..]));
+        assert_eq!(
+            super::DATAPATH_OBJECT.get(18..20),
+            Some(&247u16.to_le_bytes()[..])
+        );
     }
 }

@@ -10,6 +10,7 @@ mod cli;
 mod engine;
 mod facility;
 mod ipmon;
+mod monitor;
 mod privilege;
 mod read;
 mod report;
@@ -50,6 +51,10 @@ fn main() -> ExitCode {
         Command::Ipmon(flags) => ipmon::main(&flags, &prog),
         Command::Read(flags) => read::main(&flags, &prog),
         Command::Sockets(args) => match sockets::run(args) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
+        Command::Monitor(args) => match monitor::run(&args) {
             Ok(code) => return code,
             Err(e) => Err(e),
         },
