@@ -5,9 +5,8 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 
 use inetmon_core::drop_summary::DropSummary;
-use inetmon_core::event::{Event, JSON_SCHEMA_VERSION};
-use inetmon_core::format::json_datapath::{write_drop_json, write_trace_json};
-use inetmon_core::format::json_sock::write_sock_json;
+use inetmon_core::event::Event;
+use inetmon_core::format::json::JsonWriter;
 use inetmon_core::format::monitor::MonitorFormatter;
 use inetmon_core::format::pcapng::PcapngWriter;
 use inetmon_core::monitor_filter::MonitorFilter;
@@ -16,7 +15,8 @@ use inetmon_core::monitor_filter::MonitorFilter;
 pub(crate) struct Printer {
     pub(crate) filter: MonitorFilter,
     pub(crate) formatter: MonitorFormatter,
-    pub(crate) json: bool,
+    /// The JSON writer, when `-j` was given.
+    pub(crate) json: Option<JsonWriter>,
     pub(crate) out: BufWriter<io::StdoutLock<'static>>,
     pub(crate) pcap: Option<PcapngWriter<BufWriter<File>>>,
     pub(crate) summary: Option<DropSummary>,
@@ -41,7 +41,7 @@ impl Printer {
         Printer {
             filter,
             formatter,
-            json,
+            json: json.then(JsonWriter::new),
             out: BufWriter::with_capacity(256 * 1024, io::stdout().lock()),
             pcap,
             summary,
@@ -73,15 +73,14 @@ impl Printer {
                 return;
             }
         }
-        self.text.clear();
-        if self.json {
-            let mut buf = std::mem::take(&mut self.text).into_bytes();
-            json_line(ev, &self.formatter, &mut buf);
-            self.text = String::from_utf8(buf).unwrap_or_default();
+        let r = if let Some(json) = &mut self.json {
+            json.write(ev, &mut self.out)
         } else {
+            self.text.clear();
             self.formatter.format_into(&mut self.text, ev);
-        }
-        if let Err(e) = self.out.write_all(self.text.as_bytes()) {
+            self.out.write_all(self.text.as_bytes())
+        };
+        if let Err(e) = r {
             self.err = Some(e);
         }
     }
@@ -116,60 +115,4 @@ impl Printer {
             self.err = Some(e);
         }
     }
-}
-
-/// One JSON object (and a newline) for `ev`: the common members (schema,
-/// kind, time, source, seq), then the kind's own members. Packet, NAT and
-/// state events carry their monitor line as `text` until the project's
-/// JSON schema for them lands in `format::json`.
-fn json_line(ev: &Event, fmt: &MonitorFormatter, out: &mut Vec<u8>) {
-    let h = ev.header();
-    let t = h.time;
-    let when = jiff::Timestamp::new(t.secs, i32::try_from(t.nanos).unwrap_or(0))
-        .map(|ts| ts.to_string())
-        .unwrap_or_default();
-    let _ = write!(
-        out,
-        "{{\"schema\":{JSON_SCHEMA_VERSION},\"kind\":\"{}\",\"time\":\"{when}\",\"source\":{},\"seq\":{},",
-        ev.kind().as_str(),
-        json_str(&h.source.to_string()),
-        h.seq
-    );
-    match ev {
-        Event::Drop(d) => write_drop_json(d, out),
-        Event::Trace(t) => write_trace_json(t, out),
-        Event::Sock(s) => write_sock_json(s, out),
-        Event::Lost(l) => {
-            let kinds: Vec<String> = l
-                .kinds
-                .iter()
-                .map(|k| format!("\"{}\"", k.as_str()))
-                .collect();
-            let _ = write!(
-                out,
-                "\"stage\":\"{}\",\"count\":{},\"kinds\":[{}]",
-                l.stage.as_str(),
-                l.count,
-                kinds.join(",")
-            );
-        }
-        Event::Malformed(m) => {
-            let _ = write!(
-                out,
-                "\"offset\":{},\"skipped\":{},\"reason\":{}",
-                m.offset,
-                m.skipped,
-                json_str(&m.reason)
-            );
-        }
-        Event::Packet(_) | Event::Nat(_) | Event::State(_) => {
-            let text = fmt.format(ev);
-            let _ = write!(out, "\"text\":{}", json_str(text.trim_end()));
-        }
-    }
-    out.extend_from_slice(b"}\n");
-}
-
-fn json_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
 }
