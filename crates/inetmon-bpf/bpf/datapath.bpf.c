@@ -249,13 +249,17 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 		};
 		__u64 one = 1, *cnt = bpf_map_lookup_elem(&drop_counts, &key);
 
+		/* Atomic even though the value is per CPU: the trampoline keeps
+		 * this program from nesting in itself, but a plain
+		 * read-modify-write costs the same here and stays right if
+		 * anything else ever updates the slot on this CPU. */
 		if (cnt)
-			*cnt += 1; /* per-CPU value: no atomics needed */
+			__sync_fetch_and_add(cnt, 1);
 		else if (bpf_map_update_elem(&drop_counts, &key, &one, BPF_NOEXIST)) {
 			/* another CPU inserted it first, or the map is full */
 			cnt = bpf_map_lookup_elem(&drop_counts, &key);
 			if (cnt)
-				*cnt += 1;
+				__sync_fetch_and_add(cnt, 1);
 			else
 				count_lost();
 		}

@@ -129,8 +129,11 @@ static __always_inline void emit(struct inetmon_sock_rec *r)
 	if (bpf_ringbuf_output(&events, r, sizeof(*r), 0)) {
 		__u32 k = r->op;
 		__u64 *c = bpf_map_lookup_elem(&lost, &k);
+		/* Atomic although per CPU: the cgroup hooks have no recursion
+		 * guard, so set_state (softirq) can interrupt one of them on
+		 * this CPU between a plain load and store. */
 		if (c)
-			*c += 1;
+			__sync_fetch_and_add(c, 1);
 	}
 }
 

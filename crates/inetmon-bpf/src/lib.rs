@@ -10,8 +10,11 @@
 //!   layout tests against the C header.
 //! - [`loader`]: loads the object with aya, sets the in-kernel filters and
 //!   attaches every program.
+//! - [`progstats`]: the runs the kernel skipped (`recursion_misses`), read
+//!   by both loaders and reported as loss.
 
 pub mod loader;
+pub mod progstats;
 pub mod record;
 
 /// The compiled BPF object (`bpf/sock.bpf.o`), 8-byte aligned for the ELF

@@ -1,6 +1,7 @@
 //! Loading and attaching the socket-event programs with aya.
 
 use std::fs::File;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use aya::maps::{MapData, PerCpuArray, RingBuf};
@@ -45,6 +46,14 @@ pub enum LoadError {
     #[error("map {name}: {reason}")]
     Map {
         /// The map's name.
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The kernel refused to report a program's statistics.
+    #[error("program {name}: reading its statistics: {reason}")]
+    Stats {
+        /// The program's name in `sock.bpf.c`.
         name: &'static str,
         /// Why.
         reason: String,
@@ -158,6 +167,30 @@ impl SockPrograms {
             name: "events",
             reason: e.to_string(),
         })
+    }
+
+    /// Runs of the tracepoint programs the kernel skipped so far because
+    /// they would have nested inside another BPF program on the same CPU
+    /// (see [`crate::progstats`]), summed over the programs. Each skipped
+    /// run may have been an event; nothing else counts them. (The cgroup
+    /// and sockops hooks have no such guard: they always run.)
+    ///
+    /// # Errors
+    /// [`LoadError::Stats`] naming the program the kernel would not report.
+    pub fn recursion_misses(&self) -> Result<u64, LoadError> {
+        let mut total = 0u64;
+        for (name, _, _) in TRACEPOINTS {
+            let err = |reason: String| LoadError::Stats { name, reason };
+            let prog = self
+                .ebpf
+                .program(name)
+                .ok_or_else(|| err("program not in the object".into()))?;
+            let fd = prog.fd().map_err(|e| err(e.to_string()))?;
+            let n = crate::progstats::recursion_misses(fd.as_fd())
+                .map_err(|e| err(format!("BPF_OBJ_GET_INFO_BY_FD: {e}")))?;
+            total = total.saturating_add(n);
+        }
+        Ok(total)
     }
 
     /// Takes the per-CPU loss counters out (once); read them with [`lost_totals`].

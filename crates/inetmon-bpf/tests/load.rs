@@ -66,3 +66,27 @@ fn loads_attaches_and_reports_a_tcp_connection() {
     }
     assert_eq!(lost_totals(&lost).unwrap().iter().sum::<u64>(), 0);
 }
+
+/// `recursion_misses` is readable for every tracepoint program (the value
+/// depends on what else runs on the machine, so only that it reads), and a
+/// descriptor that is not a program is refused rather than read as 0.
+#[test]
+fn recursion_misses_are_readable() {
+    if !privileged() {
+        return;
+    }
+    let filters = Filters {
+        pid: Some(std::process::id()),
+        ..Filters::default()
+    };
+    let progs = SockPrograms::load(&filters, DEFAULT_RING_BYTES, &cgroup2_root().unwrap()).unwrap();
+    let first = progs.recursion_misses().unwrap();
+    let second = progs.recursion_misses().unwrap();
+    assert!(
+        second >= first,
+        "the counter went back: {first} then {second}"
+    );
+    let f = std::fs::File::open("/proc/self/status").unwrap();
+    let err = inetmon_bpf::progstats::recursion_misses(std::os::fd::AsFd::as_fd(&f)).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
+}

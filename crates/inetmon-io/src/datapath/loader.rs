@@ -1,6 +1,7 @@
 //! Loading `datapath.bpf.o` with aya and attaching its programs.
 
 use std::net::IpAddr;
+use std::os::fd::AsFd;
 
 use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf};
 use aya::programs::{tc, BtfTracePoint, SchedClassifier, TcAttachType};
@@ -106,6 +107,14 @@ pub enum DatapathError {
     /// `poll(2)` on the ring buffer failed.
     #[error("polling the ring buffer: {0}")]
     Poll(std::io::Error),
+    /// The kernel refused to report a program's statistics.
+    #[error("program {name}: reading its statistics: {reason}")]
+    Stats {
+        /// The program's name in `datapath.bpf.c`.
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// Reading enrichment data (BTF reasons, kallsyms) failed.
     #[error("{what}: {reason}")]
     Enrich {
@@ -228,6 +237,28 @@ impl DatapathPrograms {
             }
         }
         Ok(DatapathPrograms { ebpf })
+    }
+
+    /// Runs of `on_kfree_skb` the kernel skipped so far because they would
+    /// have nested inside another run on the same CPU (the `tp_btf`
+    /// trampoline's per-program guard; see [`inetmon_bpf::progstats`]):
+    /// each may have been a drop that is neither reported nor counted. 0
+    /// when drops are not attached. (The tc classifiers have no such guard.)
+    ///
+    /// # Errors
+    /// [`DatapathError::Stats`] when the kernel refuses the query.
+    pub fn recursion_misses(&self) -> Result<u64, DatapathError> {
+        let name = "on_kfree_skb";
+        let Some(prog) = self.ebpf.program(name) else {
+            return Ok(0);
+        };
+        let Ok(fd) = prog.fd() else {
+            return Ok(0); // not loaded: drops are off
+        };
+        inetmon_bpf::progstats::recursion_misses(fd.as_fd()).map_err(|e| DatapathError::Stats {
+            name,
+            reason: format!("BPF_OBJ_GET_INFO_BY_FD: {e}"),
+        })
     }
 
     /// Takes the ring buffer out (once).

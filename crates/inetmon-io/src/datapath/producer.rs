@@ -5,6 +5,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf};
+use inetmon_bpf::progstats::Delta;
 use inetmon_core::btf::DropReasonTable;
 use inetmon_core::decode::datapath::{boot_ns_to_wall, decode, decode_drop_key, Enrich};
 use inetmon_core::drop_summary::DropKey;
@@ -26,6 +27,8 @@ pub struct DatapathProducer {
     lost: PerCpuArray<MapData, u64>,
     counts: PerCpuHashMap<MapData, [u8; 16], u64>,
     lost_seen: u64,
+    misses: Delta,
+    lost_total: u64,
     lost_checked: Instant,
     lost_interval: Duration,
     seq: u64,
@@ -35,7 +38,7 @@ pub struct DatapathProducer {
     reasons: Option<DropReasonTable>,
     symbols: Option<KallSyms>,
     ifnames: RefCell<IfNames>,
-    _progs: DatapathPrograms,
+    progs: DatapathPrograms,
 }
 
 impl std::fmt::Debug for DatapathProducer {
@@ -66,11 +69,14 @@ impl DatapathProducer {
         let lost = progs.take_lost()?;
         let counts = progs.take_drop_counts()?;
         let lost_seen = lost_total(&lost)?;
+        let misses = Delta::new(progs.recursion_misses()?);
         Ok(DatapathProducer {
             ring,
             lost,
             counts,
             lost_seen,
+            misses,
+            lost_total: 0,
             lost_checked: Instant::now(),
             lost_interval: Duration::from_millis(500),
             seq: 0,
@@ -80,7 +86,7 @@ impl DatapathProducer {
             reasons,
             symbols,
             ifnames: RefCell::new(IfNames::new()),
-            _progs: progs,
+            progs,
         })
     }
 
@@ -121,32 +127,38 @@ impl DatapathProducer {
         Ok(n)
     }
 
-    /// Reads the reserve-failure counter now and reports new losses as one
-    /// [`Event::Lost`] (stage kernel, kinds drop and trace). Returns 1 when
-    /// one was reported.
+    /// Reads the loss counters now and reports new losses as one
+    /// [`Event::Lost`] (stage kernel, kinds drop and trace): ring-buffer
+    /// reserve failures (and, in summary mode, drops the full `drop_counts`
+    /// map could not hold), plus the `on_kfree_skb` runs the kernel skipped
+    /// because they would have nested in another run on the same CPU (each
+    /// may have been a drop: an upper bound). Returns 1 when one was
+    /// reported.
     pub fn check_lost(&mut self, out: &mut dyn FnMut(Event)) -> usize {
         self.lost_checked = Instant::now();
-        let Ok(total) = lost_total(&self.lost) else {
-            return 0;
-        };
-        let delta = total.saturating_sub(self.lost_seen);
-        self.lost_seen = total;
-        if delta == 0 {
-            return 0;
+        let mut delta = 0u64;
+        if let Ok(total) = lost_total(&self.lost) {
+            delta = total.saturating_sub(self.lost_seen);
+            self.lost_seen = total;
         }
-        self.seq = self.seq.wrapping_add(1);
-        out(Event::Lost(Lost {
-            header: Header {
-                time: now(),
-                source: Source::Datapath,
-                seq: self.seq,
-            },
-            stage: LossStage::Kernel,
-            count: delta,
-            kinds: vec![EventKind::Drop, EventKind::Trace],
-            seq_range: None,
-        }));
-        1
+        if let Ok(m) = self.progs.recursion_misses() {
+            delta = delta.saturating_add(self.misses.update(m));
+        }
+        self.lost_total = self.lost_total.saturating_add(delta);
+        match kernel_lost(delta, &mut self.seq) {
+            Some(ev) => {
+                out(ev);
+                1
+            }
+            None => 0,
+        }
+    }
+
+    /// Events lost in the kernel since the start, as reported so far by
+    /// [`check_lost`](Self::check_lost).
+    #[must_use]
+    pub fn lost_total(&self) -> u64 {
+        self.lost_total
     }
 
     /// Summary mode: the cumulative count of every (reason, interface,
@@ -240,5 +252,47 @@ impl DatapathProducer {
             n += 1;
         }
         n
+    }
+}
+
+/// The [`Event::Lost`] for `count` drops or traces lost in the kernel (none
+/// when 0), numbered with the next value of `seq`.
+fn kernel_lost(count: u64, seq: &mut u64) -> Option<Event> {
+    if count == 0 {
+        return None;
+    }
+    *seq = seq.wrapping_add(1);
+    Some(Event::Lost(Lost {
+        header: Header {
+            time: now(),
+            source: Source::Datapath,
+            seq: *seq,
+        },
+        stage: LossStage::Kernel,
+        count,
+        kinds: vec![EventKind::Drop, EventKind::Trace],
+        seq_range: None,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn misses_become_one_kernel_lost_event() {
+        let mut misses = Delta::new(100);
+        let mut seq = 0;
+        let delta = 2 + misses.update(130);
+        let Some(Event::Lost(l)) = kernel_lost(delta, &mut seq) else {
+            panic!("no Lost event");
+        };
+        assert_eq!(l.count, 32);
+        assert_eq!(l.stage, LossStage::Kernel);
+        assert_eq!(l.kinds, vec![EventKind::Drop, EventKind::Trace]);
+        assert_eq!(l.header.source, Source::Datapath);
+        assert_eq!(l.header.seq, 1);
+        assert!(kernel_lost(misses.update(130), &mut seq).is_none());
+        assert_eq!(seq, 1);
     }
 }

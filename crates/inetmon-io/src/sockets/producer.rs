@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, PerCpuArray, RingBuf};
 use inetmon_bpf::loader::{cgroup2_root, lost_totals, Filters, LoadError, SockPrograms};
+use inetmon_bpf::progstats::Delta;
 use inetmon_bpf::record::OP_MAX;
 use inetmon_core::decode::sock::decode_record;
 use inetmon_core::event::{
@@ -48,12 +49,14 @@ pub struct SocketsProducer {
     ring: RingBuf<MapData>,
     lost: PerCpuArray<MapData, u64>,
     lost_seen: [u64; OP_MAX],
+    misses: Delta,
+    lost_total: u64,
     lost_checked: Instant,
     lost_interval: Duration,
     seq: u64,
     mono_to_wall: i64,
     clock_checked: Instant,
-    _progs: SockPrograms,
+    progs: SockPrograms,
 }
 
 impl std::fmt::Debug for SocketsProducer {
@@ -76,16 +79,19 @@ impl SocketsProducer {
         let ring = progs.take_ring_buf()?;
         let lost = progs.take_lost()?;
         let lost_seen = lost_totals(&lost)?;
+        let misses = Delta::new(progs.recursion_misses()?);
         Ok(SocketsProducer {
             ring,
             lost,
             lost_seen,
+            misses,
+            lost_total: 0,
             lost_checked: Instant::now(),
             lost_interval: cfg.lost_interval,
             seq: 0,
             mono_to_wall: mono_to_wall_ns(),
             clock_checked: Instant::now(),
-            _progs: progs,
+            progs,
         })
     }
 
@@ -123,34 +129,38 @@ impl SocketsProducer {
         Ok(n)
     }
 
-    /// Reads the loss counters now and reports any new losses.
+    /// Reads the loss counters now and reports any new losses as one
+    /// [`Event::Lost`] (stage kernel, kind sock): ring-buffer reserve
+    /// failures, plus the tracepoint runs the kernel skipped because they
+    /// would have nested in another BPF program on the same CPU (each may
+    /// have been an event: an upper bound). Returns 1 when one was reported.
     pub fn check_lost(&mut self, out: &mut dyn FnMut(Event)) -> usize {
         self.lost_checked = Instant::now();
-        let Ok(now) = lost_totals(&self.lost) else {
-            return 0;
-        };
         let mut delta = 0u64;
-        for (seen, cur) in self.lost_seen.iter_mut().zip(now) {
-            delta = delta.saturating_add(cur.saturating_sub(*seen));
-            *seen = cur;
+        if let Ok(now) = lost_totals(&self.lost) {
+            for (seen, cur) in self.lost_seen.iter_mut().zip(now) {
+                delta = delta.saturating_add(cur.saturating_sub(*seen));
+                *seen = cur;
+            }
         }
-        if delta == 0 {
-            return 0;
+        if let Ok(m) = self.progs.recursion_misses() {
+            delta = delta.saturating_add(self.misses.update(m));
         }
-        self.seq = self.seq.wrapping_add(1);
-        let header = Header {
-            time: now_wall(),
-            source: Source::Sockets,
-            seq: self.seq,
-        };
-        out(Event::Lost(Lost {
-            header,
-            stage: LossStage::Kernel,
-            count: delta,
-            kinds: vec![EventKind::Sock],
-            seq_range: None,
-        }));
-        1
+        self.lost_total = self.lost_total.saturating_add(delta);
+        match kernel_lost(delta, &mut self.seq) {
+            Some(ev) => {
+                out(ev);
+                1
+            }
+            None => 0,
+        }
+    }
+
+    /// Events lost in the kernel since the start, as reported so far by
+    /// [`check_lost`](Self::check_lost).
+    #[must_use]
+    pub fn lost_total(&self) -> u64 {
+        self.lost_total
     }
 
     fn drain(&mut self, out: &mut dyn FnMut(Event)) -> usize {
@@ -189,6 +199,26 @@ impl SocketsProducer {
     }
 }
 
+/// The [`Event::Lost`] for `count` events lost in the kernel (none when 0),
+/// numbered with the next value of `seq`.
+fn kernel_lost(count: u64, seq: &mut u64) -> Option<Event> {
+    if count == 0 {
+        return None;
+    }
+    *seq = seq.wrapping_add(1);
+    Some(Event::Lost(Lost {
+        header: Header {
+            time: now_wall(),
+            source: Source::Sockets,
+            seq: *seq,
+        },
+        stage: LossStage::Kernel,
+        count,
+        kinds: vec![EventKind::Sock],
+        seq_range: None,
+    }))
+}
+
 fn clock_ns(clock: libc::clockid_t) -> i64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -210,4 +240,30 @@ fn mono_to_wall_ns() -> i64 {
 pub(crate) fn now_wall() -> Timestamp {
     let ns = clock_ns(libc::CLOCK_REALTIME);
     Timestamp::from_nanos_parts(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inetmon_bpf::progstats::Delta;
+
+    #[test]
+    fn misses_become_one_kernel_lost_event() {
+        let mut misses = Delta::new(7);
+        let mut seq = 41;
+        // Reserve failures 3, recursion misses 7 -> 12: 3 + 5 lost.
+        let delta = 3 + misses.update(12);
+        let Some(Event::Lost(l)) = kernel_lost(delta, &mut seq) else {
+            panic!("no Lost event");
+        };
+        assert_eq!(l.count, 8);
+        assert_eq!(l.stage, LossStage::Kernel);
+        assert_eq!(l.kinds, vec![EventKind::Sock]);
+        assert_eq!(l.header.source, Source::Sockets);
+        assert_eq!(l.header.seq, 42);
+        assert_eq!(seq, 42);
+        // No growth: no event, sequence untouched.
+        assert!(kernel_lost(misses.update(12), &mut seq).is_none());
+        assert_eq!(seq, 42);
+    }
 }
