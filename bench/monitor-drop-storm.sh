@@ -43,6 +43,9 @@ echo "baseline: sent $(( $1 / secs ))/s, dropped $2"
 
 run_monitor() {
 	label=$1; shift
+	# A fresh err file: a stale "attached" from the previous run would
+	# start the flood before this monitor is attached (silently short).
+	rm -f "$tmp/err"
 	ip netns exec "$b" "$bin" monitor "$@" > "$tmp/out" 2> "$tmp/err" &
 	pid=$!
 	while ! grep -q attached "$tmp/err" 2>/dev/null; do sleep 0.1; done

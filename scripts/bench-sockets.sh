@@ -35,6 +35,9 @@ while [ $r -lt "$ROUNDS" ]; do
 		{t++; if (match($0,/"seq":[0-9]+/)) s=substr($0,RSTART+6,RLENGTH-6)} END{print n+0, l+0, t+0, s+0}' \
 		<"$tmp/fifo" >"$tmp/count" &
 	reader=$!
+	# A fresh err file: a stale "attached" from the previous round would
+	# start the storm before this monitor is attached (silently short).
+	rm -f "$tmp/err"
 	"$BIN" sockets --format json >"$tmp/fifo" 2>"$tmp/err" &
 	mon=$!
 	i=0
