@@ -17,7 +17,7 @@ use std::time::Duration;
 use inetmon_core::decode::iplog::IplogDecoder;
 use inetmon_core::decode::pcap::PcapDecoder;
 use inetmon_core::decode::StreamDecoder;
-use inetmon_core::event::{Event, Header, Malformed, Source};
+use inetmon_core::event::{Event, Malformed, Source};
 
 use crate::pipeline::{now, Closed, Pipeline, Producer, SourceMetrics};
 use crate::shutdown::Shutdown;
@@ -119,18 +119,6 @@ fn display(path: &Path) -> String {
 struct Reading {
     decoder: Box<dyn StreamDecoder + Send>,
     buf: Vec<u8>,
-}
-
-/// Gives the event's header.
-fn header_mut(e: &mut Event) -> &mut Header {
-    match e {
-        Event::Packet(p) => &mut p.header,
-        Event::Nat(n) => &mut n.header,
-        Event::State(s) => &mut s.header,
-        Event::Sock(s) => &mut s.header,
-        Event::Lost(l) => &mut l.header,
-        Event::Malformed(m) => &mut m.header,
-    }
 }
 
 impl FileSource {
@@ -450,6 +438,6 @@ fn deliver(mut e: Event, p: &mut Producer) -> Result<(), Closed> {
     } else {
         SourceMetrics::add(&m.decoded, 1);
     }
-    header_mut(&mut e).seq = p.next_seq();
+    Event::header_mut(&mut e).seq = p.next_seq();
     p.send_blocking(e)
 }

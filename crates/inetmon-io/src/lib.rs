@@ -12,6 +12,7 @@
 //! - [`signals`], [`shutdown`]: SIGINT/SIGTERM/SIGHUP flags and stopping producers.
 //! - [`ifname`]: cached interface names.
 //! - [`resolver`]: cached, non-blocking reverse DNS for `-n`.
+//! - [`sockets`]: the eBPF socket-event producer (`inetmon sockets`).
 
 pub mod conntrack;
 pub mod daemon;
@@ -24,3 +25,4 @@ pub mod resolver;
 pub mod shutdown;
 pub mod signals;
 pub mod sink;
+pub mod sockets;

@@ -97,7 +97,7 @@ pub enum Sent {
     Dropped,
 }
 
-const KINDS: usize = 6;
+const KINDS: usize = 8;
 
 fn kind_index(kind: EventKind) -> usize {
     match kind {
@@ -105,8 +105,10 @@ fn kind_index(kind: EventKind) -> usize {
         EventKind::Nat => 1,
         EventKind::State => 2,
         EventKind::Sock => 3,
-        EventKind::Lost => 4,
-        EventKind::Malformed => 5,
+        EventKind::Drop => 4,
+        EventKind::Trace => 5,
+        EventKind::Lost => 6,
+        EventKind::Malformed => 7,
     }
 }
 
@@ -115,6 +117,8 @@ const KIND_ORDER: [EventKind; KINDS] = [
     EventKind::Nat,
     EventKind::State,
     EventKind::Sock,
+    EventKind::Drop,
+    EventKind::Trace,
     EventKind::Lost,
     EventKind::Malformed,
 ];

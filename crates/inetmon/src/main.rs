@@ -13,6 +13,7 @@ mod ipmon;
 mod privilege;
 mod read;
 mod report;
+mod sockets;
 mod source;
 
 use std::ffi::OsString;
@@ -48,6 +49,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ipmon(flags) => ipmon::main(&flags, &prog),
         Command::Read(flags) => read::main(&flags, &prog),
+        Command::Sockets(args) => match sockets::run(args) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
