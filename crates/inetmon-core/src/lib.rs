@@ -9,13 +9,21 @@
 //! - [`decode`]: decoders for NFLOG and ctnetlink messages, IP Filter binary
 //!   logs and pcap/pcapng files.
 //! - [`dissect`]: zero-copy views of IPv4/IPv6/TCP/UDP/ICMP headers.
-//! - [`format`]: the ipmon and JSON formatters.
+//! - [`format`](mod@format): the ipmon and JSON formatters.
+//! - [`btf`]: kernel BTF enums, for drop-reason names.
+//! - [`kallsyms`]: kernel address symbolisation from `/proc/kallsyms` text.
+//! - [`monitor_filter`]: the user-space filters of `inetmon monitor`.
+//! - [`drop_summary`]: drop counts by reason, location and interface.
 //! - [`names`]: protocol and service name tables (from `/etc/protocols` and
 //!   `/etc/services` text).
 #![forbid(unsafe_code)]
 
+pub mod btf;
 pub mod decode;
 pub mod dissect;
+pub mod drop_summary;
 pub mod event;
 pub mod format;
+pub mod kallsyms;
+pub mod monitor_filter;
 pub mod names;

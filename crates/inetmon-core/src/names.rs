@@ -37,6 +37,20 @@ impl HostResolver for NumericHosts {
     }
 }
 
+/// Shared resolvers resolve too, so one cache can serve several formatters.
+impl<T: HostResolver + ?Sized> HostResolver for std::sync::Arc<T> {
+    fn host_name(&self, addr: IpAddr) -> Option<String> {
+        (**self).host_name(addr)
+    }
+}
+
+/// Borrowed resolvers resolve too (for `Box::new(&resolver)`).
+impl<T: HostResolver + ?Sized> HostResolver for &T {
+    fn host_name(&self, addr: IpAddr) -> Option<String> {
+        (**self).host_name(addr)
+    }
+}
+
 /// IP Filter's hard-coded test address: `254.220.186.152` always prints as
 /// [`TEST_HOST_DOTS_NAME`], with or without `-n` (libipf `hostname()`).
 pub const TEST_HOST_DOTS: Ipv4Addr = Ipv4Addr::new(254, 220, 186, 152);

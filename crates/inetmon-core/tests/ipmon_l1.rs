@@ -237,3 +237,31 @@ fn pretty_eq(got: &str, want: &str) {
         );
     }
 }
+
+/// FreeBSD's old copy of the expected file was made in a UTC+10 zone
+/// without `TZ=GMT`: the same lines at `10:00:00`. Local time follows the
+/// formatter's zone.
+#[test]
+fn l1_in_utc_plus_10_shows_ten_oclock() {
+    let pkts = packets();
+    let mut dec = IplogDecoder::new(Source::Iplog("logout".into()));
+    let tz = TimeZone::fixed(jiff::tz::offset(10));
+    let mut fmt = IpmonFormatter::new(IpmonOptions::default(), tz);
+    let mut out = Rendered::default();
+    dec.feed(&log_file(&pkts, &blocks()[5]));
+    while let Some(ev) = dec.next_event() {
+        fmt.format(&ev, &mut out);
+    }
+    assert_eq!(
+        String::from_utf8(out.text).unwrap(),
+        "missed 1 ipf log entries: 0 1\n\
+         01/01/1970 10:00:00.000000 anon0 @0:1 p 1.1.1.1,1025 -> 2.2.2.2,25 PR tcp len 20 40 -S K-S IN\n"
+    );
+}
+
+#[test]
+fn formatter_and_decoder_are_send() {
+    fn send<T: Send>() {}
+    send::<IpmonFormatter>();
+    send::<IplogDecoder>();
+}

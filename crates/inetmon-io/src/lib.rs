@@ -5,17 +5,24 @@
 //! - [`netlink`]: a netfilter netlink socket (batched reads, large buffers,
 //!   `ENOBUFS` as loss).
 //! - [`nflog`], [`conntrack`]: live producers.
-//! - [`file`]: file and stdin producers, with `tail -f` following.
+//! - [`file`](mod@file): file and stdin producers, with `tail -f` following.
 //! - [`pipeline`]: bounded channels from producers to sinks, with loss counted.
 //! - [`sink`]: stdout, files (reopened on SIGHUP), syslog.
 //! - [`daemon`]: daemonising and pid files.
+//! - [`signals`], [`shutdown`]: SIGINT/SIGTERM/SIGHUP flags and stopping producers.
+//! - [`ifname`]: cached interface names.
 //! - [`resolver`]: cached, non-blocking reverse DNS for `-n`.
+//! - [`sockets`]: the eBPF socket-event producer (`inetmon sockets`).
 
 pub mod conntrack;
 pub mod daemon;
 pub mod file;
+pub mod ifname;
 pub mod netlink;
 pub mod nflog;
 pub mod pipeline;
 pub mod resolver;
+pub mod shutdown;
+pub mod signals;
 pub mod sink;
+pub mod sockets;

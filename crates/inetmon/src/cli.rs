@@ -25,6 +25,9 @@ pub(crate) enum Command {
     Ipmon(Box<IpmonFlags>),
     /// Decode pcap, pcapng and IP Filter log files.
     Read(ReadFlags),
+    /// Socket operations from eBPF (create, bind, listen, accept, connect,
+    /// disconnect, close), as AIX AHAFS inetsock reports them.
+    Sockets(crate::sockets::SocketsArgs),
 }
 
 /// The name the program was invoked as (`inetmon`, or `ipmon` through a link).

@@ -15,6 +15,7 @@ mod output;
 mod privilege;
 mod read;
 mod report;
+mod sockets;
 mod source;
 
 use std::ffi::OsString;
@@ -50,6 +51,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ipmon(flags) => ipmon::main(&flags, &prog),
         Command::Read(flags) => read::main(&flags, &prog),
+        Command::Sockets(args) => match sockets::run(args) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -137,6 +137,15 @@ pub fn decode_record(
     source: &Source,
     seq: u64,
 ) -> Result<(Event, usize), IplogError> {
+    decode(bytes, source, seq, true)
+}
+
+fn decode(
+    bytes: &[u8],
+    source: &Source,
+    seq: u64,
+    raw: bool,
+) -> Result<(Event, usize), IplogError> {
     let size = record_size(bytes)?;
     let rec = bytes.get(..size).ok_or(IplogError::Len {
         what: "record (ipl_dsize)",
@@ -153,7 +162,7 @@ pub fn decode_record(
     };
     let seqnum = l::le32(rec, l::IPL_SEQNUM_OFF);
     let event = match l::le32(rec, l::IPL_MAGIC_OFF) {
-        IPL_MAGIC => Event::Packet(Box::new(packet(rec, header, seqnum))),
+        IPL_MAGIC => Event::Packet(Box::new(packet(rec, header, seqnum, raw))),
         IPL_MAGIC_NAT => Event::Nat(Box::new(nat(rec, header, seqnum))),
         _ => Event::State(Box::new(state(rec, header, seqnum))),
     };
@@ -167,7 +176,7 @@ fn c_string(rec: &[u8], at: usize, len: usize) -> String {
     String::from_utf8_lossy(field.get(..end).unwrap_or(&[])).into_owned()
 }
 
-fn packet(rec: &[u8], header: Header, seqnum: u32) -> PacketLog {
+fn packet(rec: &[u8], header: Header, seqnum: u32, raw: bool) -> PacketLog {
     let f = IPLOG_SIZE;
     let fl_flags = l::le32(rec, f + l::FL_FLAGS);
     let fl_lflags = l::le32(rec, f + l::FL_LFLAGS);
@@ -214,7 +223,11 @@ fn packet(rec: &[u8], header: Header, seqnum: u32) -> PacketLog {
         packet,
         ipf_seq: Some(seqnum),
         nflog: None,
-        raw_header: rec.get(..body_at).unwrap_or(&[]).to_vec(),
+        raw_header: if raw {
+            rec.get(..body_at).unwrap_or(&[]).to_vec()
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -335,6 +348,8 @@ pub struct IplogDecoder {
     last_time: Timestamp,
     /// Start offset and first error of the bad region being skipped.
     bad: Option<(u64, String)>,
+    /// Whether packet events keep the raw 128 header bytes (for `-X`).
+    raw_headers: bool,
 }
 
 impl IplogDecoder {
@@ -349,7 +364,16 @@ impl IplogDecoder {
             next_seq: 1,
             last_time: Timestamp::default(),
             bad: None,
+            raw_headers: true,
         }
+    }
+
+    /// Leaves [`PacketLog::raw_header`] empty, saving an allocation per
+    /// record when `ipmon -X` is not in use.
+    #[must_use]
+    pub fn without_raw_headers(mut self) -> Self {
+        self.raw_headers = false;
+        self
     }
 
     fn offset(&self) -> u64 {
@@ -421,7 +445,7 @@ impl StreamDecoder for IplogDecoder {
                         return None;
                     }
                     let seq = self.next_seq;
-                    return match decode_record(avail, &self.source, seq) {
+                    return match decode(avail, &self.source, seq, self.raw_headers) {
                         Ok((event, size)) => {
                             self.next_seq += 1;
                             self.pos += size;

@@ -8,13 +8,17 @@
 //! - [`ctnetlink`]: conntrack event messages into NAT and state events.
 //! - [`iplog`]: IP Filter binary log records (`iplog_t`), read and written.
 //! - [`pcap`]: pcap and pcapng files.
+//! - [`datapath`]: records of the datapath eBPF programs (drops, traces).
+//! - [`sock`]: socket-event records from the eBPF ring buffer.
 
 pub mod ctnetlink;
+pub mod datapath;
 pub mod iplog;
 pub mod netlink;
 pub mod nflog;
 pub mod pcap;
 pub mod sniff;
+pub mod sock;
 
 use crate::event::Event;
 

@@ -9,6 +9,7 @@
 //! skipped.
 
 mod conntrack;
+mod datapath;
 mod packet_log;
 mod sock;
 mod time;
@@ -18,8 +19,15 @@ use std::fmt;
 use serde::Serialize;
 
 pub use conntrack::{NatAction, NatLog, NatType, StateLog, StateType};
+pub use datapath::{
+    CaptureLayer, DropEvent, DropReason, Interface, KernelLocation, ObservationPoint,
+    ProcessContext, TraceEvent, DEFAULT_CAPTURE_LEN,
+};
 pub use packet_log::{Action, Direction, NflogInfo, PacketFlags, PacketLog, RuleGroup};
-pub use sock::SockEvent;
+pub use sock::{
+    Attribution, Initiator, Monitor, ProcessInfo, SockEvent, SockOp, SockTask, AF_INET6_FAMILY,
+    AF_INET_FAMILY, SOCK_DGRAM, SOCK_STREAM,
+};
 pub use time::Timestamp;
 
 /// Version of the JSON schema written by [`crate::format::json`]. Bump it on
@@ -38,6 +46,10 @@ pub enum Event {
     State(Box<StateLog>),
     /// A socket operation (create, bind, listen, accept, connect, …).
     Sock(Box<SockEvent>),
+    /// A packet the kernel dropped, with the reason (`skb:kfree_skb`).
+    Drop(Box<DropEvent>),
+    /// A packet seen by a tc classifier program at an interface.
+    Trace(Box<TraceEvent>),
     /// Events were dropped somewhere; see [`Lost`].
     Lost(Lost),
     /// Input that could not be decoded was skipped; see [`Malformed`].
@@ -53,8 +65,25 @@ impl Event {
             Event::Nat(n) => &n.header,
             Event::State(s) => &s.header,
             Event::Sock(s) => &s.header,
+            Event::Drop(d) => &d.header,
+            Event::Trace(t) => &t.header,
             Event::Lost(l) => &l.header,
             Event::Malformed(m) => &m.header,
+        }
+    }
+
+    /// The common header of the event, for producers that renumber or
+    /// re-stamp events.
+    pub fn header_mut(&mut self) -> &mut Header {
+        match self {
+            Event::Packet(p) => &mut p.header,
+            Event::Nat(n) => &mut n.header,
+            Event::State(s) => &mut s.header,
+            Event::Sock(s) => &mut s.header,
+            Event::Drop(d) => &mut d.header,
+            Event::Trace(t) => &mut t.header,
+            Event::Lost(l) => &mut l.header,
+            Event::Malformed(m) => &mut m.header,
         }
     }
 
@@ -67,6 +96,8 @@ impl Event {
             Event::Nat(_) => EventKind::Nat,
             Event::State(_) => EventKind::State,
             Event::Sock(_) => EventKind::Sock,
+            Event::Drop(_) => EventKind::Drop,
+            Event::Trace(_) => EventKind::Trace,
             Event::Lost(_) => EventKind::Lost,
             Event::Malformed(_) => EventKind::Malformed,
         }
@@ -85,6 +116,10 @@ pub enum EventKind {
     State,
     /// [`Event::Sock`]
     Sock,
+    /// [`Event::Drop`]
+    Drop,
+    /// [`Event::Trace`]
+    Trace,
     /// [`Event::Lost`]
     Lost,
     /// [`Event::Malformed`]
@@ -100,6 +135,8 @@ impl EventKind {
             EventKind::Nat => "nat",
             EventKind::State => "state",
             EventKind::Sock => "sock",
+            EventKind::Drop => "drop",
+            EventKind::Trace => "trace",
             EventKind::Lost => "lost",
             EventKind::Malformed => "malformed",
         }
@@ -138,6 +175,8 @@ pub enum Source {
     Stdin,
     /// The eBPF socket-event programs.
     Sockets,
+    /// The eBPF datapath programs (`skb:kfree_skb` and tc classifiers).
+    Datapath,
     /// inetmon itself (for example its pipeline reporting loss).
     Pipeline,
 }
@@ -151,6 +190,7 @@ impl fmt::Display for Source {
             Source::Iplog(p) => write!(f, "iplog:{p}"),
             Source::Stdin => f.write_str("stdin"),
             Source::Sockets => f.write_str("sockets"),
+            Source::Datapath => f.write_str("datapath"),
             Source::Pipeline => f.write_str("pipeline"),
         }
     }

@@ -1,5 +1,7 @@
-//! Socket-operation events (the AHAFS `inetsock` producer's operations).
-//! Filled in by the socket-events work (`inetmon sockets`).
+//! Socket-operation events (the AHAFS `inetsock` producer's operations),
+//! produced by `inetmon sockets` from the eBPF programs in `inetmon-bpf`.
+
+use std::net::IpAddr;
 
 use super::Header;
 
@@ -8,4 +10,254 @@ use super::Header;
 pub struct SockEvent {
     /// Time, source and sequence number.
     pub header: Header,
+    /// What was done.
+    pub op: SockOp,
+    /// The task that did it (or owns the socket); see [`Attribution`].
+    pub task: SockTask,
+    /// How [`SockEvent::task`] was obtained.
+    pub attribution: Attribution,
+    /// Address family number (`AF_INET` 2, `AF_INET6` 10).
+    pub family: u16,
+    /// Socket type number (`SOCK_STREAM` 1, `SOCK_DGRAM` 2).
+    pub sock_type: u16,
+    /// IP protocol number (6 TCP, 17 UDP).
+    pub protocol: u16,
+    /// Local address and port, where the operation has them.
+    pub local: Option<(IpAddr, u16)>,
+    /// Foreign address and port, where the operation has them.
+    pub foreign: Option<(IpAddr, u16)>,
+    /// At least one address was an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`),
+    /// shown here as IPv4.
+    pub mapped: bool,
+    /// cgroup v2 id of the task.
+    pub cgroup_id: u64,
+    /// Network-namespace inode of the socket.
+    pub netns: u32,
+    /// Socket cookie: a stable id linking the events of one socket (for
+    /// example a connect attempt and its outcome); 0 when unknown.
+    pub cookie: u64,
+    /// 0 for success, otherwise the errno (positive).
+    pub errno: u32,
+    /// For [`SockOp::Disconnect`]: who started it.
+    pub initiator: Option<Initiator>,
+    /// Synthetic event for a socket that existed when monitoring started
+    /// (`--existing`).
+    pub existing: bool,
+    /// Command line and parent pid, filled by user space at info level 3.
+    pub process: Option<ProcessInfo>,
+}
+
+/// A socket operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SockOp {
+    /// The socket was created (`PRU_ATTACH`).
+    Create,
+    /// An address was bound explicitly (`PRU_BIND`).
+    Bind,
+    /// A UDP socket got its local port automatically on its first send or
+    /// connect (`PRU_DYNBIND`).
+    DynBind,
+    /// `listen()` (`PRU_LISTEN`).
+    Listen,
+    /// A connection was accepted (`PRU_ACCEPT`).
+    Accept,
+    /// A connect was attempted (`PRU_CONNECT`); its outcome follows as
+    /// [`SockOp::Connected`] with the same cookie.
+    Connect,
+    /// The outcome of a connect: established, or the errno.
+    Connected,
+    /// An established connection is being shut down (`PRU_DISCONNECT`).
+    Disconnect,
+    /// The socket was closed (`PRU_DETACH`).
+    Close,
+}
+
+impl SockOp {
+    /// Stable lower-case name, used in line and JSON output.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SockOp::Create => "create",
+            SockOp::Bind => "bind",
+            SockOp::DynBind => "dynbind",
+            SockOp::Listen => "listen",
+            SockOp::Accept => "accept",
+            SockOp::Connect => "connect",
+            SockOp::Connected => "connected",
+            SockOp::Disconnect => "disconnect",
+            SockOp::Close => "close",
+        }
+    }
+}
+
+/// The task an event is attributed to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SockTask {
+    /// Process id (tgid); 0 when unknown.
+    pub pid: u32,
+    /// Thread id.
+    pub tid: u32,
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+    /// Program name (the kernel's 16-byte `comm`).
+    pub comm: String,
+}
+
+/// How the task of an event was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Attribution {
+    /// Taken in the caller's context (the syscall or hook ran in the task).
+    Process,
+    /// Taken from the socket's recorded owner (the task that created,
+    /// accepted or connected it), because the event ran in another context
+    /// such as a softirq.
+    Owner,
+    /// No owner was recorded; the task fields are zero.
+    Unknown,
+}
+
+impl Attribution {
+    /// Lower-case name for output.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Attribution::Process => "process",
+            Attribution::Owner => "owner",
+            Attribution::Unknown => "unknown",
+        }
+    }
+}
+
+/// Who started a disconnect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Initiator {
+    /// This side closed or shut down (or reset) the connection.
+    Local,
+    /// The peer sent FIN or RST.
+    Peer,
+}
+
+impl Initiator {
+    /// Lower-case name for output.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Initiator::Local => "local",
+            Initiator::Peer => "peer",
+        }
+    }
+}
+
+/// Process details added by user space at info level 3.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProcessInfo {
+    /// Command line, arguments joined by spaces; empty when gone.
+    pub cmdline: String,
+    /// Parent process id; 0 when unknown.
+    pub ppid: u32,
+}
+
+/// The AHAFS `inetsock` monitor an event belongs to, named as in
+/// `/aha/net/inetsock.monFactory/<name>.mon`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Monitor {
+    /// `streamCreate`
+    StreamCreate,
+    /// `streamBind`
+    StreamBind,
+    /// `streamListen`
+    StreamListen,
+    /// `streamAccept`
+    StreamAccept,
+    /// `streamConnect`
+    StreamConnect,
+    /// `streamDisconnect`
+    StreamDisconnect,
+    /// `streamClose`
+    StreamClose,
+    /// `dgramCreate`
+    DgramCreate,
+    /// `dgramBind` (explicit and dynamic binds)
+    DgramBind,
+    /// `dgramConnect` (an extension of the original)
+    DgramConnect,
+    /// `dgramClose`
+    DgramClose,
+}
+
+impl Monitor {
+    /// Every monitor, in the original's order.
+    pub const ALL: [Monitor; 11] = [
+        Monitor::StreamCreate,
+        Monitor::StreamBind,
+        Monitor::StreamListen,
+        Monitor::StreamAccept,
+        Monitor::StreamConnect,
+        Monitor::StreamDisconnect,
+        Monitor::StreamClose,
+        Monitor::DgramCreate,
+        Monitor::DgramBind,
+        Monitor::DgramConnect,
+        Monitor::DgramClose,
+    ];
+
+    /// The monitor file's base name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Monitor::StreamCreate => "streamCreate",
+            Monitor::StreamBind => "streamBind",
+            Monitor::StreamListen => "streamListen",
+            Monitor::StreamAccept => "streamAccept",
+            Monitor::StreamConnect => "streamConnect",
+            Monitor::StreamDisconnect => "streamDisconnect",
+            Monitor::StreamClose => "streamClose",
+            Monitor::DgramCreate => "dgramCreate",
+            Monitor::DgramBind => "dgramBind",
+            Monitor::DgramConnect => "dgramConnect",
+            Monitor::DgramClose => "dgramClose",
+        }
+    }
+
+    /// The monitor with this name (case-sensitive, as in the original).
+    #[must_use]
+    pub fn from_name(s: &str) -> Option<Monitor> {
+        Monitor::ALL.into_iter().find(|m| m.name() == s)
+    }
+}
+
+/// `AF_INET`
+pub const AF_INET_FAMILY: u16 = 2;
+/// `AF_INET6`
+pub const AF_INET6_FAMILY: u16 = 10;
+
+/// `SOCK_STREAM`
+pub const SOCK_STREAM: u16 = 1;
+/// `SOCK_DGRAM`
+pub const SOCK_DGRAM: u16 = 2;
+
+impl SockEvent {
+    /// The monitor this event is reported under, or `None` for operations the
+    /// socket type does not have (for example a UDP listen).
+    #[must_use]
+    pub fn monitor(&self) -> Option<Monitor> {
+        let stream = self.sock_type == SOCK_STREAM;
+        let dgram = self.sock_type == SOCK_DGRAM;
+        Some(match self.op {
+            SockOp::Create if stream => Monitor::StreamCreate,
+            SockOp::Create if dgram => Monitor::DgramCreate,
+            SockOp::Bind | SockOp::DynBind if stream => Monitor::StreamBind,
+            SockOp::Bind | SockOp::DynBind if dgram => Monitor::DgramBind,
+            SockOp::Listen if stream => Monitor::StreamListen,
+            SockOp::Accept if stream => Monitor::StreamAccept,
+            SockOp::Connect | SockOp::Connected if stream => Monitor::StreamConnect,
+            SockOp::Connect | SockOp::Connected if dgram => Monitor::DgramConnect,
+            SockOp::Disconnect if stream => Monitor::StreamDisconnect,
+            SockOp::Close if stream => Monitor::StreamClose,
+            SockOp::Close if dgram => Monitor::DgramClose,
+            _ => return None,
+        })
+    }
 }

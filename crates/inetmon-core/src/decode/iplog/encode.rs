@@ -42,9 +42,11 @@ pub fn encode(event: &Event, seqnum: u32, out: &mut Vec<u8>) -> Result<usize, En
         Event::Packet(p) => packet(p, seqnum, out),
         Event::Nat(n) => nat(n, seqnum, out),
         Event::State(s) => state(s, seqnum, out),
-        Event::Sock(_) | Event::Lost(_) | Event::Malformed(_) => {
-            return Err(EncodeError::Unsupported { kind: event.kind() })
-        }
+        Event::Sock(_)
+        | Event::Drop(_)
+        | Event::Trace(_)
+        | Event::Lost(_)
+        | Event::Malformed(_) => return Err(EncodeError::Unsupported { kind: event.kind() }),
     }
     Ok(out.len() - start)
 }
@@ -80,9 +82,11 @@ impl IplogEncoder {
             Event::Packet(p) => (0, p.ipf_seq, p.count.max(1)),
             Event::Nat(n) => (1, n.ipf_seq, 1),
             Event::State(s) => (2, s.ipf_seq, 1),
-            Event::Sock(_) | Event::Lost(_) | Event::Malformed(_) => {
-                return Err(EncodeError::Unsupported { kind: event.kind() })
-            }
+            Event::Sock(_)
+            | Event::Drop(_)
+            | Event::Trace(_)
+            | Event::Lost(_)
+            | Event::Malformed(_) => return Err(EncodeError::Unsupported { kind: event.kind() }),
         };
         let Some(next) = self.next.get_mut(unit) else {
             return Err(EncodeError::Unsupported { kind: event.kind() });

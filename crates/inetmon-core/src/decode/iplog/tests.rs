@@ -588,3 +588,21 @@ proptest! {
         let _ = d.finish();
     }
 }
+
+#[test]
+fn raw_headers_can_be_left_out() {
+    let mut bytes = Vec::new();
+    encode(&samples()[0], 5, &mut bytes).unwrap();
+    let mut d = IplogDecoder::new(src()).without_raw_headers();
+    d.feed(&bytes);
+    let Some(Event::Packet(p)) = d.next_event() else {
+        panic!("no packet")
+    };
+    assert!(p.raw_header.is_empty());
+    let mut d = IplogDecoder::new(src());
+    d.feed(&bytes);
+    let Some(Event::Packet(p)) = d.next_event() else {
+        panic!("no packet")
+    };
+    assert_eq!(p.raw_header, bytes[..128]);
+}

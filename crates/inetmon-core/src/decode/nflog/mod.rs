@@ -297,11 +297,25 @@ impl<'a> NflogPacket<'a> {
 /// [`NflogError::RecordLen`] when the record is shorter than 4 bytes;
 /// [`NflogError::Netlink`] for bad TLV framing or a value of the wrong size.
 pub fn packet_from_linktype_nflog(record: &[u8]) -> Result<NflogPacket<'_>, NflogError> {
+    packet_from_linktype_nflog_ordered(record, HeaderOrder::Little)
+}
+
+/// Like [`packet_from_linktype_nflog`], with the TLV header byte order given:
+/// a pcap or pcapng reader should pass the byte order of the file (of its
+/// section for pcapng), which is the capturing host's; libpcap swaps these
+/// TLV headers when it reads a file of the other order.
+///
+/// # Errors
+/// As [`packet_from_linktype_nflog`].
+pub fn packet_from_linktype_nflog_ordered(
+    record: &[u8],
+    order: HeaderOrder,
+) -> Result<NflogPacket<'_>, NflogError> {
     let (head, tlvs) = record
         .split_at_checked(LINKTYPE_NFLOG_HDRLEN)
         .ok_or(NflogError::RecordLen { have: record.len() })?;
     let (gen, _) = netlink::split_nfgenmsg(head)?;
-    NflogPacket::from_attrs(gen.family, gen.res_id, tlvs, HeaderOrder::Little)
+    NflogPacket::from_attrs(gen.family, gen.res_id, tlvs, order)
 }
 
 /// Decodes every NFLOG packet in a netlink datagram, skipping `NLMSG_DONE`,

@@ -9,7 +9,7 @@
 //!
 //! What each event prints:
 //! - [`Event::Packet`]: the `ipf` line (§1), preceded by
-//!   `missed N ipf log entries: A B` when [`PacketLog::ipf_seq`] is not the
+//!   `missed N ipf log entries: A B` when [`crate::event::PacketLog::ipf_seq`] is not the
 //!   expected one, and followed by the `-X`, `-x`/`-b` hex dumps.
 //! - [`Event::Nat`], [`Event::State`]: the `NAT:`/`STATE:` lines (§2), with
 //!   their own `missed` counters driven by `ipf_seq`.
@@ -28,9 +28,46 @@
 //! - Bytes beyond the logged packet read as zero (C reads whatever follows);
 //!   the IPv6 extension-header walk stops at the end of the logged bytes.
 //! - Block reasons above 18 print as their number (C reads past its table).
-//! - Hex dumps end every line with `\n` (see [`hexdump`]).
+//! - Hex dumps end every line with `\n` (C prints stack garbage after a dump of exactly 16 bytes).
 //! - In syslog mode the `missed`/`lost` lines have no `\n`, as in C; every
 //!   other message keeps its `\n`.
+//!
+//! # Examples
+//!
+//! ```
+//! use inetmon_core::decode::{iplog::IplogDecoder, StreamDecoder};
+//! use inetmon_core::event::Source;
+//! use inetmon_core::format::ipmon::{IpmonFormatter, IpmonOptions, Rendered};
+//!
+//! // One NAT record as /dev/ipnat would return it (seqnum 1, time 0).
+//! let mut rec = vec![0u8; 208];
+//! rec[0..4].copy_from_slice(b"NLPI");
+//! rec[4] = 1; // ipl_count
+//! rec[8] = 1; // ipl_seqnum
+//! rec[32] = 208; // ipl_dsize
+//! rec[48..52].copy_from_slice(&[10, 1, 1, 1]); // nl_osrcip
+//! rec[64..68].copy_from_slice(&[192, 0, 2, 9]); // nl_odstip
+//! rec[80..84].copy_from_slice(&[203, 0, 113, 5]); // nl_nsrcip
+//! rec[112..114].copy_from_slice(&1025u16.to_be_bytes()); // nl_osrcport
+//! rec[114..116].copy_from_slice(&25u16.to_be_bytes()); // nl_odstport
+//! rec[116..118].copy_from_slice(&40000u16.to_be_bytes()); // nl_nsrcport
+//! rec[124] = 1; // nl_type: MAP
+//! rec[168] = 6; // nl_p[0]: tcp
+//! rec[170] = 4; // nl_v[0]
+//!
+//! let mut dec = IplogDecoder::new(Source::Stdin);
+//! dec.feed(&rec);
+//! let event = dec.next_event().unwrap();
+//! let mut fmt = IpmonFormatter::new(IpmonOptions::default(), jiff::tz::TimeZone::UTC);
+//! let mut out = Rendered::default();
+//! fmt.format(&event, &mut out);
+//! assert_eq!(
+//!     String::from_utf8(out.text).unwrap(),
+//!     "missed 1 NAT log entries: 0 1\n\
+//!      01/01/1970 00:00:00.000000 @1 NAT:NEW-MAP 10.1.1.1,1025 <- -> 203.0.113.5,40000 [192.0.2.9,25] tcp\n"
+//! );
+//! assert_eq!(out.lines[1].level(), 6); // LOG_INFO
+//! ```
 
 mod hexdump;
 mod icmp;
@@ -39,9 +76,11 @@ mod packet;
 mod time;
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
-use jiff::tz::TimeZone;
+/// The time-zone type the formatter takes (jiff's), re-exported so callers
+/// need no direct jiff dependency: `TimeZone::system()` for ipmon's
+/// `localtime()`, `TimeZone::UTC` in tests.
+pub use jiff::tz::TimeZone;
 
 use crate::event::{Event, EventKind, Lost};
 use crate::names::{self, HostResolver, NumericHosts, ProtocolNames, ServiceNames};
@@ -141,20 +180,6 @@ impl Rendered {
     }
 }
 
-/// Adds the [`HostResolver`] impl to shared and borrowed resolvers so they
-/// can be boxed into a formatter.
-impl<T: HostResolver + ?Sized> HostResolver for Arc<T> {
-    fn host_name(&self, addr: IpAddr) -> Option<String> {
-        (**self).host_name(addr)
-    }
-}
-
-impl<T: HostResolver + ?Sized> HostResolver for &T {
-    fn host_name(&self, addr: IpAddr) -> Option<String> {
-        (**self).host_name(addr)
-    }
-}
-
 /// The ipmon formatter: options, name tables, a resolver, the per-type
 /// `missed` counters and the per-second time cache.
 pub struct IpmonFormatter {
@@ -245,7 +270,7 @@ impl IpmonFormatter {
                 natstate::format_state(self, s, out);
             }
             Event::Lost(l) => self.format_lost(l, out),
-            Event::Sock(_) | Event::Malformed(_) => {}
+            Event::Sock(_) | Event::Drop(_) | Event::Trace(_) | Event::Malformed(_) => {}
         }
     }
 

@@ -1,0 +1,708 @@
+// SPDX-License-Identifier: GPL-2.0
+/* inetmon socket-operation events (the AHAFS "inetsock" operations).
+ *
+ * Hooks (no kprobes/fentry/LSM: tracepoints and cgroup hooks only):
+ *   cgroup/sock_create            create (process context, also io_uring)
+ *   cgroup/post_bind4/6           successful bind
+ *   sys_enter/exit_bind           failed bind, with the requested address
+ *   sys_enter/exit_listen         listen and its result
+ *   sys_enter/exit_accept(4)      accept (acceptor's context) and errors
+ *   cgroup/connect4/6             connect attempt (also io_uring); records owner
+ *   sys_enter/exit_connect        synchronous connect failures, UDP outcome
+ *   sock:inet_sock_set_state      TCP connect outcome, disconnect (owner attributed)
+ *   cgroup/sendmsg4/6             UDP dynamic bind on first send
+ *   cgroup/sock_release           close (process context)
+ *   sockops                       makes accepted sockets get a cookie early
+ *
+ * Passive events (those that may run in softirq) never use the current task:
+ * they take the owner recorded at create/accept/connect, or say "unknown".
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "inetmon_sock.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define EAGAIN 11
+#define EINPROGRESS 115
+#define EALREADY 114
+#define EISCONN 106
+#define ECONNABORTED 103
+
+/* TCP states (include/net/tcp_states.h). */
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_FIN_WAIT1 4
+#define TCP_CLOSE 7
+#define TCP_CLOSE_WAIT 8
+
+/* Filters, set by the loader through .rodata before load. 0 = off. */
+volatile const __u32 filter_pid = 0;
+volatile const __u32 filter_uid_on = 0;
+volatile const __u32 filter_uid = 0;
+volatile const __u32 filter_port = 0;
+volatile const __u64 filter_cgroup = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024);
+} events SEC(".maps");
+
+/* Reserve failures, per CPU and per operation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, INETMON_OP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+#define OWNER_RELEASED 1
+#define OWNER_BOUND 2 /* a bind or dynamic bind was reported */
+
+struct owner {
+	__u32 pid;
+	__u32 tid;
+	__u32 uid;
+	__u32 gid;
+	__u64 cgroup_id;
+	__u32 flags;
+	__u32 pad;
+	char comm[16];
+};
+
+/* struct sock * -> the task that created/accepted/connected it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct owner);
+} owners SEC(".maps");
+
+/* Syscall arguments stashed at sys_enter, keyed by pid_tgid. */
+struct args {
+	__s64 fd;
+	__u32 syn_sent; /* connect: the socket went to SYN_SENT in this call */
+	__u32 addrlen;
+	__u8 addr[28]; /* bind: the requested sockaddr */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct args);
+} stash SEC(".maps");
+
+/* UDP sockets with no local port that are sending or connecting: a dynamic
+ * bind is about to happen. pid_tgid -> struct sock *. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);
+} dynbind SEC(".maps");
+
+static __always_inline int filters_pass(const struct inetmon_sock_rec *r)
+{
+	if (filter_pid && r->pid != filter_pid)
+		return 0;
+	if (filter_uid_on && r->uid != filter_uid)
+		return 0;
+	if (filter_port && r->lport != filter_port && r->fport != filter_port)
+		return 0;
+	if (filter_cgroup && r->cgroup_id != filter_cgroup)
+		return 0;
+	return 1;
+}
+
+static __always_inline void emit(struct inetmon_sock_rec *r)
+{
+	if (!filters_pass(r))
+		return;
+	r->ts_ns = bpf_ktime_get_ns();
+	r->version = INETMON_SOCK_VERSION;
+	if (bpf_ringbuf_output(&events, r, sizeof(*r), 0)) {
+		__u32 k = r->op;
+		__u64 *c = bpf_map_lookup_elem(&lost, &k);
+		if (c)
+			*c += 1;
+	}
+}
+
+static __always_inline void fill_current(struct inetmon_sock_rec *r)
+{
+	__u64 pt = bpf_get_current_pid_tgid();
+	__u64 ug = bpf_get_current_uid_gid();
+	r->pid = pt >> 32;
+	r->tid = (__u32)pt;
+	r->uid = (__u32)ug;
+	r->gid = ug >> 32;
+	r->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	r->attribution = INETMON_ATTR_PROCESS;
+}
+
+static __always_inline void fill_owner(struct inetmon_sock_rec *r, __u64 sk)
+{
+	struct owner *o = bpf_map_lookup_elem(&owners, &sk);
+	if (!o) {
+		r->attribution = INETMON_ATTR_UNKNOWN;
+		return;
+	}
+	r->pid = o->pid;
+	r->tid = o->tid;
+	r->uid = o->uid;
+	r->gid = o->gid;
+	r->cgroup_id = o->cgroup_id;
+	__builtin_memcpy(r->comm, o->comm, sizeof(r->comm));
+	r->attribution = INETMON_ATTR_OWNER;
+}
+
+static __always_inline void record_owner(__u64 sk, const struct inetmon_sock_rec *r)
+{
+	struct owner o = {};
+	o.pid = r->pid;
+	o.tid = r->tid;
+	o.uid = r->uid;
+	o.gid = r->gid;
+	o.cgroup_id = r->cgroup_id;
+	__builtin_memcpy(o.comm, r->comm, sizeof(o.comm));
+	bpf_map_update_elem(&owners, &sk, &o, BPF_ANY);
+}
+
+/* Family, type, protocol, both ends, netns and cookie of a kernel socket. */
+static __always_inline void fill_sk(struct inetmon_sock_rec *r, struct sock *sk)
+{
+	r->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	r->type = BPF_CORE_READ(sk, sk_type);
+	r->protocol = BPF_CORE_READ(sk, sk_protocol);
+	r->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	r->fport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (r->family == AF_INET) {
+		bpf_core_read(r->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(r->faddr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(r->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(r->faddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	r->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	r->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+}
+
+static __always_inline int is_inet_l4(struct sock *sk)
+{
+	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
+	return (fam == AF_INET || fam == AF_INET6) &&
+	       (proto == IPPROTO_TCP || proto == IPPROTO_UDP);
+}
+
+/* The struct sock behind a file descriptor of the current task, or NULL. */
+static __always_inline struct sock *sock_from_fd(__s64 fd)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	unsigned int max = BPF_CORE_READ(fdt, max_fds);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	struct socket *so;
+	struct sock *sk;
+
+	if (fd < 0 || fd >= max)
+		return NULL;
+	bpf_core_read(&f, sizeof(f), &fds[fd]);
+	if (!f)
+		return NULL;
+	so = BPF_CORE_READ(f, private_data);
+	if (!so || BPF_CORE_READ(so, file) != f)
+		return NULL;
+	sk = BPF_CORE_READ(so, sk);
+	if (!sk || !is_inet_l4(sk))
+		return NULL;
+	return sk;
+}
+
+/* The kernel pointer behind a cgroup/sock context (which is the sock). */
+static __always_inline __u64 ctx_ptr(void *ctx)
+{
+	__u64 p;
+	asm volatile("%0 = %1" : "=r"(p) : "r"(ctx));
+	return p;
+}
+
+/* ---- create ---- */
+
+SEC("cgroup/sock_create")
+int sock_create(struct bpf_sock *ctx)
+{
+	struct inetmon_sock_rec r = {};
+	__u32 fam = ctx->family, proto = ctx->protocol;
+	struct sock *sk = (struct sock *)ctx_ptr(ctx);
+
+	if ((fam != AF_INET && fam != AF_INET6) ||
+	    (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
+		return 1;
+	fill_current(&r);
+	r.op = INETMON_OP_CREATE;
+	r.family = fam;
+	r.type = ctx->type;
+	r.protocol = proto;
+	r.cookie = bpf_get_socket_cookie(ctx);
+	r.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	record_owner((__u64)sk, &r);
+	emit(&r);
+	return 1;
+}
+
+/* ---- close ---- */
+
+SEC("cgroup/sock_release")
+int sock_release(struct bpf_sock *ctx)
+{
+	struct inetmon_sock_rec r = {};
+	__u32 fam = ctx->family, proto = ctx->protocol, state = ctx->state;
+	__u64 skp = ctx_ptr(ctx);
+	struct sock *sk = (struct sock *)skp;
+
+	if ((fam != AF_INET && fam != AF_INET6) ||
+	    (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
+		return 1;
+	fill_current(&r);
+	fill_sk(&r, sk);
+	r.cookie = bpf_get_socket_cookie(ctx);
+	if (proto == IPPROTO_TCP) {
+		struct owner *o = bpf_map_lookup_elem(&owners, &skp);
+		if (state == TCP_ESTABLISHED) {
+			r.op = INETMON_OP_DISCONNECT;
+			r.initiator = INETMON_INIT_LOCAL;
+			emit(&r);
+			r.initiator = INETMON_INIT_NONE;
+		}
+		if (o)
+			o->flags |= OWNER_RELEASED;
+		else if (state != TCP_CLOSE) {
+			struct owner n = {};
+			n.flags = OWNER_RELEASED;
+			n.pid = r.pid;
+			n.tid = r.tid;
+			n.uid = r.uid;
+			n.gid = r.gid;
+			n.cgroup_id = r.cgroup_id;
+			__builtin_memcpy(n.comm, r.comm, sizeof(n.comm));
+			bpf_map_update_elem(&owners, &skp, &n, BPF_ANY);
+		}
+		if (state == TCP_CLOSE)
+			bpf_map_delete_elem(&owners, &skp);
+	} else {
+		bpf_map_delete_elem(&owners, &skp);
+	}
+	r.op = INETMON_OP_CLOSE;
+	emit(&r);
+	return 1;
+}
+
+/* ---- bind ---- */
+
+static __always_inline int post_bind(struct bpf_sock *ctx)
+{
+	struct inetmon_sock_rec r = {};
+	__u32 proto = ctx->protocol;
+
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return 1;
+	__u64 skp = ctx_ptr(ctx);
+	struct owner *o = bpf_map_lookup_elem(&owners, &skp);
+
+	if (o)
+		o->flags |= OWNER_BOUND;
+	fill_current(&r);
+	fill_sk(&r, (struct sock *)skp);
+	r.cookie = bpf_get_socket_cookie(ctx);
+	r.op = INETMON_OP_BIND;
+	emit(&r);
+	return 1;
+}
+
+SEC("cgroup/post_bind4")
+int post_bind4(struct bpf_sock *ctx)
+{
+	return post_bind(ctx);
+}
+
+SEC("cgroup/post_bind6")
+int post_bind6(struct bpf_sock *ctx)
+{
+	return post_bind(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_enter_bind")
+int enter_bind(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct args a = {};
+	const void *uaddr = (const void *)ctx->args[1];
+	a.fd = (__s64)ctx->args[0];
+	a.addrlen = (__u32)ctx->args[2];
+	bpf_probe_read_user(a.addr, sizeof(a.addr), uaddr);
+	bpf_map_update_elem(&stash, &id, &a, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_bind")
+int exit_bind(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct args *a = bpf_map_lookup_elem(&stash, &id);
+	struct inetmon_sock_rec r = {};
+	struct sock *sk;
+	long ret = ctx->ret;
+
+	if (!a)
+		return 0;
+	if (ret < 0 && (sk = sock_from_fd(a->fd))) {
+		/* Success is reported by post_bind; a failure here, with the
+		 * address that was asked for. */
+		__u16 fam = 0;
+		fill_current(&r);
+		fill_sk(&r, sk);
+		r.op = INETMON_OP_BIND;
+		r.result = ret;
+		__builtin_memcpy(&fam, a->addr, 2);
+		__builtin_memset(r.laddr, 0, 16);
+		if (fam == AF_INET) {
+			__builtin_memcpy(r.laddr, a->addr + 4, 4);
+		} else if (fam == AF_INET6) {
+			__builtin_memcpy(r.laddr, a->addr + 8, 16);
+		}
+		r.lport = ((__u16)a->addr[2] << 8) | a->addr[3];
+		emit(&r);
+	}
+	bpf_map_delete_elem(&stash, &id);
+	return 0;
+}
+
+/* ---- listen ---- */
+
+static __always_inline int stash_fd(__s64 fd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct args a = {};
+	a.fd = fd;
+	bpf_map_update_elem(&stash, &id, &a, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_listen")
+int enter_listen(struct trace_event_raw_sys_enter *ctx)
+{
+	return stash_fd((__s64)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_listen")
+int exit_listen(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct args *a = bpf_map_lookup_elem(&stash, &id);
+	struct inetmon_sock_rec r = {};
+	struct sock *sk;
+
+	if (!a)
+		return 0;
+	sk = sock_from_fd(a->fd);
+	if (sk) {
+		fill_current(&r);
+		fill_sk(&r, sk);
+		r.op = INETMON_OP_LISTEN;
+		r.result = ctx->ret;
+		emit(&r);
+	}
+	bpf_map_delete_elem(&stash, &id);
+	return 0;
+}
+
+/* ---- accept ---- */
+
+SEC("tracepoint/syscalls/sys_enter_accept")
+int enter_accept(struct trace_event_raw_sys_enter *ctx)
+{
+	return stash_fd((__s64)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept4")
+int enter_accept4(struct trace_event_raw_sys_enter *ctx)
+{
+	return stash_fd((__s64)ctx->args[0]);
+}
+
+static __always_inline int exit_accept_common(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct args *a = bpf_map_lookup_elem(&stash, &id);
+	struct inetmon_sock_rec r = {};
+	struct sock *sk;
+
+	if (!a)
+		return 0;
+	if (ret >= 0) {
+		sk = sock_from_fd(ret);
+		if (sk) {
+			fill_current(&r);
+			fill_sk(&r, sk);
+			r.op = INETMON_OP_ACCEPT;
+			record_owner((__u64)sk, &r);
+			emit(&r);
+		}
+	} else if (ret != -EAGAIN) {
+		sk = sock_from_fd(a->fd);
+		if (sk) {
+			fill_current(&r);
+			fill_sk(&r, sk);
+			r.op = INETMON_OP_ACCEPT;
+			r.result = ret;
+			emit(&r);
+		}
+	}
+	bpf_map_delete_elem(&stash, &id);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_accept_common(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_accept_common(ctx->ret);
+}
+
+/* ---- connect ---- */
+
+static __always_inline int connect_attempt(struct bpf_sock_addr *ctx, int v6)
+{
+	struct inetmon_sock_rec r = {};
+	struct bpf_sock_addr_kern *k = (struct bpf_sock_addr_kern *)ctx_ptr(ctx);
+	struct sock *sk = BPF_CORE_READ(k, sk);
+	__u64 skp = (__u64)sk;
+	__u32 proto = ctx->protocol;
+
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return 1;
+	fill_current(&r);
+	fill_sk(&r, sk);
+	r.cookie = bpf_get_socket_cookie(ctx);
+	r.op = INETMON_OP_CONNECT;
+	r.fport = bpf_ntohs((__u16)ctx->user_port);
+	__builtin_memset(r.faddr, 0, 16);
+	if (v6) {
+		__u32 a0 = ctx->user_ip6[0], a1 = ctx->user_ip6[1];
+		__u32 a2 = ctx->user_ip6[2], a3 = ctx->user_ip6[3];
+		__builtin_memcpy(r.faddr, &a0, 4);
+		__builtin_memcpy(r.faddr + 4, &a1, 4);
+		__builtin_memcpy(r.faddr + 8, &a2, 4);
+		__builtin_memcpy(r.faddr + 12, &a3, 4);
+	} else {
+		__u32 a = ctx->user_ip4;
+		__builtin_memcpy(r.faddr, &a, 4);
+	}
+	record_owner(skp, &r);
+	if (proto == IPPROTO_UDP && r.lport == 0) {
+		__u64 id = bpf_get_current_pid_tgid();
+		bpf_map_update_elem(&dynbind, &id, &skp, BPF_ANY);
+	}
+	emit(&r);
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int connect4(struct bpf_sock_addr *ctx)
+{
+	return connect_attempt(ctx, 0);
+}
+
+SEC("cgroup/connect6")
+int connect6(struct bpf_sock_addr *ctx)
+{
+	return connect_attempt(ctx, 1);
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	return stash_fd((__s64)ctx->args[0]);
+}
+
+/* Emits the dynamic bind of a UDP socket that got its port in this call. */
+static __always_inline void check_dynbind(__u64 id)
+{
+	__u64 *skp = bpf_map_lookup_elem(&dynbind, &id);
+	struct inetmon_sock_rec r = {};
+	struct sock *sk;
+
+	if (!skp)
+		return;
+	__u64 key = *skp;
+	struct owner *o;
+
+	sk = (struct sock *)key;
+	bpf_map_delete_elem(&dynbind, &id);
+	if (!BPF_CORE_READ(sk, __sk_common.skc_num))
+		return;
+	o = bpf_map_lookup_elem(&owners, &key);
+	if (o)
+		o->flags |= OWNER_BOUND;
+	fill_current(&r);
+	fill_sk(&r, sk);
+	__builtin_memset(r.faddr, 0, 16);
+	r.fport = 0;
+	r.op = INETMON_OP_DYNBIND;
+	emit(&r);
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct args *a = bpf_map_lookup_elem(&stash, &id);
+	struct inetmon_sock_rec r = {};
+	struct sock *sk;
+	long ret = ctx->ret;
+
+	if (!a)
+		return 0;
+	sk = sock_from_fd(a->fd);
+	if (sk) {
+		__u16 proto = BPF_CORE_READ(sk, sk_protocol);
+		if (proto == IPPROTO_UDP) {
+			check_dynbind(id);
+			fill_current(&r);
+			fill_sk(&r, sk);
+			r.op = INETMON_OP_CONNECTED;
+			r.result = ret;
+			emit(&r);
+		} else if (ret < 0 && ret != -EINPROGRESS && ret != -EALREADY &&
+			   ret != -EISCONN && !a->syn_sent) {
+			/* Failed before any SYN: no state change will say so. */
+			fill_current(&r);
+			fill_sk(&r, sk);
+			r.op = INETMON_OP_CONNECTED;
+			r.result = ret;
+			emit(&r);
+		}
+	}
+	bpf_map_delete_elem(&dynbind, &id);
+	bpf_map_delete_elem(&stash, &id);
+	return 0;
+}
+
+/* ---- UDP dynamic bind on first send ----
+ * inet_send_prepare() autobinds before udp_sendmsg() runs this hook, so the
+ * port is already there: a socket we saw created but never saw bound has
+ * just been bound dynamically. (Only unconnected sends with an address run
+ * the hook; a connected socket was bound at connect.) */
+
+static __always_inline int sendmsg_hook(struct bpf_sock_addr *ctx)
+{
+	struct bpf_sock_addr_kern *k = (struct bpf_sock_addr_kern *)ctx_ptr(ctx);
+	struct inetmon_sock_rec r = {};
+	struct sock *sk = BPF_CORE_READ(k, sk);
+	__u64 skp = (__u64)sk;
+	struct owner *o = bpf_map_lookup_elem(&owners, &skp);
+
+	if (!o || (o->flags & OWNER_BOUND))
+		return 1;
+	o->flags |= OWNER_BOUND;
+	fill_current(&r);
+	fill_sk(&r, sk);
+	__builtin_memset(r.faddr, 0, 16);
+	r.fport = 0;
+	r.op = INETMON_OP_DYNBIND;
+	emit(&r);
+	return 1;
+}
+
+SEC("cgroup/sendmsg4")
+int sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return sendmsg_hook(ctx);
+}
+
+SEC("cgroup/sendmsg6")
+int sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return sendmsg_hook(ctx);
+}
+
+/* ---- TCP state changes: connect outcome and disconnect ---- */
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	struct inetmon_sock_rec r = {};
+	int os = ctx->oldstate, ns = ctx->newstate;
+	__u64 skp = (__u64)ctx->skaddr;
+	struct sock *sk = (struct sock *)skp;
+
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	if (os == TCP_CLOSE && ns == TCP_SYN_SENT) {
+		/* In the connecting task: remember that a SYN went out. */
+		__u64 id = bpf_get_current_pid_tgid();
+		struct args *a = bpf_map_lookup_elem(&stash, &id);
+		if (a)
+			a->syn_sent = 1;
+		return 0;
+	}
+	if (os == TCP_SYN_SENT && (ns == TCP_ESTABLISHED || ns == TCP_CLOSE)) {
+		fill_owner(&r, skp);
+		fill_sk(&r, sk);
+		r.op = INETMON_OP_CONNECTED;
+		if (ns == TCP_CLOSE) {
+			int err = BPF_CORE_READ(sk, sk_err);
+			r.result = err ? -err : -ECONNABORTED;
+		}
+		emit(&r);
+	} else if (os == TCP_ESTABLISHED &&
+		   (ns == TCP_FIN_WAIT1 || ns == TCP_CLOSE_WAIT || ns == TCP_CLOSE)) {
+		struct owner *o = bpf_map_lookup_elem(&owners, &skp);
+		if (o && (o->flags & OWNER_RELEASED))
+			goto out; /* sock_release already said "local" */
+		fill_owner(&r, skp);
+		fill_sk(&r, sk);
+		r.op = INETMON_OP_DISCONNECT;
+		if (ns == TCP_FIN_WAIT1)
+			r.initiator = INETMON_INIT_LOCAL;
+		else if (ns == TCP_CLOSE_WAIT)
+			r.initiator = INETMON_INIT_PEER;
+		else
+			r.initiator = BPF_CORE_READ(sk, sk_err) ? INETMON_INIT_PEER
+								: INETMON_INIT_LOCAL;
+		emit(&r);
+	}
+out:
+	if (ns == TCP_CLOSE) {
+		struct owner *o = bpf_map_lookup_elem(&owners, &skp);
+		if (o && (o->flags & OWNER_RELEASED))
+			bpf_map_delete_elem(&owners, &skp);
+	}
+	return 0;
+}
+
+/* ---- cookies for accepted sockets ---- */
+
+SEC("sockops")
+int sock_ops(struct bpf_sock_ops *ctx)
+{
+	if (ctx->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		bpf_get_socket_cookie(ctx);
+	return 1;
+}
+
+char LICENSE[] SEC("license") = "GPL";

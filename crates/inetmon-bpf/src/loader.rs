@@ -1,0 +1,267 @@
+//! Loading and attaching the socket-event programs with aya.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use aya::maps::{MapData, PerCpuArray, RingBuf};
+use aya::programs::{CgroupAttachMode, CgroupSock, CgroupSockAddr, SockOps, TracePoint};
+use aya::{Ebpf, EbpfLoader};
+
+use crate::record::OP_MAX;
+
+/// In-kernel filters: events that do not match cost no ring-buffer space.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Filters {
+    /// Only this process id (tgid).
+    pub pid: Option<u32>,
+    /// Only this user id.
+    pub uid: Option<u32>,
+    /// Only events whose local or foreign port is this one (events without
+    /// ports, such as create, then never match).
+    pub port: Option<u16>,
+    /// Only this cgroup v2 id.
+    pub cgroup: Option<u64>,
+}
+
+/// Default ring-buffer size in bytes (a power of two, multiple of the page).
+pub const DEFAULT_RING_BYTES: u32 = 8 * 1024 * 1024;
+
+/// What went wrong while loading or attaching.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The object did not load (verifier, BTF, permissions).
+    #[error("loading the BPF object: {0}")]
+    Load(#[from] aya::EbpfError),
+    /// A program failed to load or attach.
+    #[error("program {name}: {source}")]
+    Program {
+        /// The program's name in `sock.bpf.c`.
+        name: &'static str,
+        /// The cause.
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    /// A map was missing or of the wrong type.
+    #[error("map {name}: {reason}")]
+    Map {
+        /// The map's name.
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// tracefs is not mounted and could not be mounted.
+    #[error("tracefs: {0}")]
+    Tracefs(String),
+    /// No cgroup v2 hierarchy is mounted, or it could not be opened.
+    #[error("cgroup v2 root {path}: {reason}")]
+    Cgroup {
+        /// The path tried (empty when none was found).
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The loaded and attached programs. Dropping it detaches everything.
+///
+/// Cgroup programs are attached with BPF links, which always coexist with
+/// other programs on the same cgroup (link_create takes no attach flags, so
+/// the mode is `Single`, meaning flags 0).
+#[derive(Debug)]
+pub struct SockPrograms {
+    ebpf: Ebpf,
+}
+
+const TRACEPOINTS: [(&str, &str, &str); 11] = [
+    ("enter_bind", "syscalls", "sys_enter_bind"),
+    ("exit_bind", "syscalls", "sys_exit_bind"),
+    ("enter_listen", "syscalls", "sys_enter_listen"),
+    ("exit_listen", "syscalls", "sys_exit_listen"),
+    ("enter_accept", "syscalls", "sys_enter_accept"),
+    ("exit_accept", "syscalls", "sys_exit_accept"),
+    ("enter_accept4", "syscalls", "sys_enter_accept4"),
+    ("exit_accept4", "syscalls", "sys_exit_accept4"),
+    ("enter_connect", "syscalls", "sys_enter_connect"),
+    ("exit_connect", "syscalls", "sys_exit_connect"),
+    ("set_state", "sock", "inet_sock_set_state"),
+];
+
+const CGROUP_SOCK: [&str; 4] = ["sock_create", "sock_release", "post_bind4", "post_bind6"];
+const CGROUP_SOCK_ADDR: [&str; 4] = ["connect4", "connect6", "sendmsg4", "sendmsg6"];
+
+impl SockPrograms {
+    /// Loads the object with `filters` written into `.rodata`, a ring buffer
+    /// of `ring_bytes`, and attaches every program; the cgroup hooks go on
+    /// `cgroup_root` (see [`cgroup2_root`]).
+    ///
+    /// # Errors
+    /// [`LoadError`] naming the program or map that failed.
+    pub fn load(filters: &Filters, ring_bytes: u32, cgroup_root: &Path) -> Result<Self, LoadError> {
+        let pid = filters.pid.unwrap_or(0);
+        let uid_on = u32::from(filters.uid.is_some());
+        let uid = filters.uid.unwrap_or(0);
+        let port = u32::from(filters.port.unwrap_or(0));
+        let cgroup = filters.cgroup.unwrap_or(0);
+        let mut ebpf = EbpfLoader::new()
+            .override_global("filter_pid", &pid, true)
+            .override_global("filter_uid_on", &uid_on, true)
+            .override_global("filter_uid", &uid, true)
+            .override_global("filter_port", &port, true)
+            .override_global("filter_cgroup", &cgroup, true)
+            .map_max_entries("events", ring_bytes)
+            .load(crate::OBJECT)?;
+        let cg = File::open(cgroup_root).map_err(|e| LoadError::Cgroup {
+            path: cgroup_root.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        ensure_tracefs()?;
+        for (name, cat, tp) in TRACEPOINTS {
+            let prog: &mut TracePoint = program(&mut ebpf, name)?;
+            prog.load()
+                .map_err(|source| LoadError::Program { name, source })?;
+            prog.attach(cat, tp)
+                .map_err(|source| LoadError::Program { name, source })?;
+        }
+        for name in CGROUP_SOCK {
+            let prog: &mut CgroupSock = program(&mut ebpf, name)?;
+            prog.load()
+                .map_err(|source| LoadError::Program { name, source })?;
+            prog.attach(&cg, CgroupAttachMode::Single)
+                .map_err(|source| LoadError::Program { name, source })?;
+        }
+        for name in CGROUP_SOCK_ADDR {
+            let prog: &mut CgroupSockAddr = program(&mut ebpf, name)?;
+            prog.load()
+                .map_err(|source| LoadError::Program { name, source })?;
+            prog.attach(&cg, CgroupAttachMode::Single)
+                .map_err(|source| LoadError::Program { name, source })?;
+        }
+        let name = "sock_ops";
+        let prog: &mut SockOps = program(&mut ebpf, name)?;
+        prog.load()
+            .map_err(|source| LoadError::Program { name, source })?;
+        prog.attach(&cg, CgroupAttachMode::Single)
+            .map_err(|source| LoadError::Program { name, source })?;
+        Ok(SockPrograms { ebpf })
+    }
+
+    /// Takes the ring buffer out (once).
+    ///
+    /// # Errors
+    /// [`LoadError::Map`] when already taken.
+    pub fn take_ring_buf(&mut self) -> Result<RingBuf<MapData>, LoadError> {
+        let map = self.ebpf.take_map("events").ok_or(LoadError::Map {
+            name: "events",
+            reason: "missing or already taken".into(),
+        })?;
+        RingBuf::try_from(map).map_err(|e| LoadError::Map {
+            name: "events",
+            reason: e.to_string(),
+        })
+    }
+
+    /// Takes the per-CPU loss counters out (once); read them with [`lost_totals`].
+    ///
+    /// # Errors
+    /// [`LoadError::Map`] when already taken.
+    pub fn take_lost(&mut self) -> Result<PerCpuArray<MapData, u64>, LoadError> {
+        let map = self.ebpf.take_map("lost").ok_or(LoadError::Map {
+            name: "lost",
+            reason: "missing or already taken".into(),
+        })?;
+        PerCpuArray::try_from(map).map_err(|e| LoadError::Map {
+            name: "lost",
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// Reserve failures so far, per operation (index = `INETMON_OP_*`), summed
+/// over CPUs.
+///
+/// # Errors
+/// [`LoadError::Map`] when the kernel refuses the lookup.
+pub fn lost_totals(lost: &PerCpuArray<MapData, u64>) -> Result<[u64; OP_MAX], LoadError> {
+    let mut out = [0u64; OP_MAX];
+    for (i, slot) in (0u32..).zip(out.iter_mut()) {
+        let vals = lost.get(&i, 0).map_err(|e| LoadError::Map {
+            name: "lost",
+            reason: e.to_string(),
+        })?;
+        *slot = vals.iter().copied().fold(0u64, u64::saturating_add);
+    }
+    Ok(out)
+}
+
+fn program<'a, T>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut T, LoadError>
+where
+    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
+{
+    let p = ebpf.program_mut(name).ok_or(LoadError::Map {
+        name,
+        reason: "program not in the object".into(),
+    })?;
+    p.try_into()
+        .map_err(|source| LoadError::Program { name, source })
+}
+
+/// The mount point of the cgroup v2 hierarchy, from `/proc/self/mountinfo`
+/// (`/sys/fs/cgroup` on unified systems, `/sys/fs/cgroup/unified` on hybrid
+/// ones).
+///
+/// # Errors
+/// [`LoadError::Cgroup`] when none is mounted.
+pub fn cgroup2_root() -> Result<PathBuf, LoadError> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| LoadError::Cgroup {
+        path: String::new(),
+        reason: format!("reading /proc/self/mountinfo: {e}"),
+    })?;
+    for line in text.lines() {
+        // "... mountpoint opts - fstype source superopts"
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
+        if post.split(' ').next() != Some("cgroup2") {
+            continue;
+        }
+        if let Some(mp) = pre.split(' ').nth(4) {
+            return Ok(PathBuf::from(mp));
+        }
+    }
+    Err(LoadError::Cgroup {
+        path: String::new(),
+        reason: "no cgroup2 mount found".into(),
+    })
+}
+
+/// Mounts tracefs on `/sys/kernel/tracing` when neither it nor debugfs's
+/// `tracing` directory is available: tracepoints are attached by id, read
+/// from there.
+fn ensure_tracefs() -> Result<(), LoadError> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    if mounts
+        .lines()
+        .any(|l| l.split(' ').nth(2) == Some("tracefs"))
+    {
+        return Ok(());
+    }
+    let target = c"/sys/kernel/tracing";
+    // SAFETY: all pointers are valid NUL-terminated strings; data is NULL.
+    let rc = unsafe {
+        libc::mount(
+            c"tracefs".as_ptr(),
+            target.as_ptr(),
+            c"tracefs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(LoadError::Tracefs(format!(
+            "not mounted, and mounting it on /sys/kernel/tracing failed: {}",
+            std::io::Error::last_os_error()
+        )))
+    }
+}

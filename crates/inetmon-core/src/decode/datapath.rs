@@ -1,0 +1,762 @@
+//! Records of the datapath eBPF programs (`datapath.bpf.c`): drops from the
+//! `skb:kfree_skb` tracepoint and traces from tc classifiers, as they come
+//! out of the BPF ring buffer.
+//!
+//! The `#[repr(C)]` structs mirror `datapath.h` (sizes and offsets asserted
+//! at compile time); the decoder reads each field at its `offset_of!` with
+//! safe, bounds-checked reads. Fields are in host byte order. A record is
+//! the header of its type followed by `cap_len` packet bytes at `hdr_len`;
+//! anything after them (the rest of a fixed-size ring reservation) is
+//! ignored, and a larger `hdr_len` than we know (fields appended by a newer
+//! program) is accepted.
+
+use std::mem::{offset_of, size_of};
+
+use thiserror::Error;
+
+use crate::btf::DropReasonTable;
+use crate::event::{
+    CaptureLayer, DropEvent, Event, Header, Interface, KernelLocation, ObservationPoint,
+    ProcessContext, Timestamp, TraceEvent,
+};
+use crate::kallsyms::KallSyms;
+
+/// The record version this decoder reads (`INETMON_DP_VERSION`).
+pub const VERSION: u8 = 1;
+/// `type` of a drop record.
+pub const TYPE_DROP: u8 = 1;
+/// `type` of a trace record.
+pub const TYPE_TRACE: u8 = 2;
+/// `flags` bit: pid/tid/comm are the task that dropped the packet.
+pub const FLAG_PROCESS: u8 = 0x01;
+
+/// `struct inetmon_dp_common`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RawCommon {
+    /// Record type (`TYPE_DROP`, `TYPE_TRACE`).
+    pub kind: u8,
+    /// Record version.
+    pub version: u8,
+    /// Bytes before the packet data.
+    pub hdr_len: u16,
+    /// CPU.
+    pub cpu: u32,
+    /// `bpf_ktime_get_boot_ns()`.
+    pub ktime_ns: u64,
+    /// Interface index.
+    pub ifindex: u32,
+    /// Packet length.
+    pub orig_len: u32,
+    /// Captured bytes after the header.
+    pub cap_len: u16,
+    /// Ethertype, host order.
+    pub protocol: u16,
+    /// 0 none, 1 Ethernet, 2 network.
+    pub layer: u8,
+    /// `FLAG_*` bits.
+    pub flags: u8,
+    /// Zero.
+    pub reserved: u16,
+    /// Network namespace inode.
+    pub netns: u32,
+    /// `skb->mark`.
+    pub mark: u32,
+}
+
+/// `struct inetmon_dp_drop`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RawDrop {
+    /// Common header.
+    pub common: RawCommon,
+    /// Raw `enum skb_drop_reason`.
+    pub reason: u32,
+    /// Thread group id.
+    pub pid: u32,
+    /// Thread id.
+    pub tid: u32,
+    /// Zero.
+    pub reserved: u32,
+    /// Kernel address of the drop.
+    pub location: u64,
+    /// Task comm, NUL-padded.
+    pub comm: [u8; 16],
+}
+
+/// `struct inetmon_dp_trace`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RawTrace {
+    /// Common header.
+    pub common: RawCommon,
+    /// Observation point (1 from-network, 2 to-network).
+    pub point: u8,
+    /// Zero.
+    pub reserved: [u8; 3],
+    /// 1 in N packets reported.
+    pub sample_rate: u32,
+}
+
+/// `struct inetmon_dp_drop_key`: the key of the summary-mode `drop_counts`
+/// map (its value is a per-CPU `u64` count).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct RawDropKey {
+    /// Raw `enum skb_drop_reason`.
+    pub reason: u32,
+    /// Interface index (0: no device).
+    pub ifindex: u32,
+    /// Kernel address of the drop.
+    pub location: u64,
+}
+
+const _: () = {
+    assert!(size_of::<RawDropKey>() == 16);
+    assert!(offset_of!(RawDropKey, location) == 8);
+    assert!(size_of::<RawCommon>() == 40);
+    assert!(size_of::<RawDrop>() == 80);
+    assert!(size_of::<RawTrace>() == 48);
+    assert!(offset_of!(RawCommon, ktime_ns) == 8);
+    assert!(offset_of!(RawCommon, netns) == 32);
+    assert!(offset_of!(RawDrop, location) == 56);
+    assert!(offset_of!(RawDrop, comm) == 64);
+    assert!(offset_of!(RawTrace, sample_rate) == 44);
+};
+
+/// Why a datapath record could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DatapathError {
+    /// The record is shorter than what it must hold.
+    #[error("datapath record truncated: {what} needs {needed} bytes, got {got}")]
+    Len {
+        /// What was being read.
+        what: &'static str,
+        /// Bytes needed from the start of the record.
+        needed: usize,
+        /// Bytes present.
+        got: usize,
+    },
+    /// Byte 0 is not a known record type.
+    #[error("unknown datapath record type {0}")]
+    UnknownType(u8),
+    /// The version byte is not one this decoder reads.
+    #[error("unsupported datapath record version {got}, expected {VERSION}")]
+    Version {
+        /// The version found.
+        got: u8,
+    },
+    /// `hdr_len` is smaller than the header of the record's type.
+    #[error("datapath header length {hdr_len} below the {min} bytes of a type {kind} header")]
+    HeaderLen {
+        /// The record type.
+        kind: u8,
+        /// The header length found.
+        hdr_len: u16,
+        /// The minimum for the type.
+        min: usize,
+    },
+    /// The capture layer byte is not 0, 1 or 2.
+    #[error("unknown capture layer {0}")]
+    Layer(u8),
+}
+
+/// A decoded record, borrowing its packet bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatapathRecord<'a> {
+    /// A drop, and its captured bytes.
+    Drop(RawDrop, &'a [u8]),
+    /// A trace, and its captured bytes.
+    Trace(RawTrace, &'a [u8]),
+}
+
+fn get<const N: usize>(b: &[u8], at: usize, what: &'static str) -> Result<[u8; N], DatapathError> {
+    let end = at.saturating_add(N);
+    b.get(at..end)
+        .and_then(|s| <[u8; N]>::try_from(s).ok())
+        .ok_or(DatapathError::Len {
+            what,
+            needed: end,
+            got: b.len(),
+        })
+}
+
+fn u8_at(b: &[u8], at: usize, what: &'static str) -> Result<u8, DatapathError> {
+    Ok(get::<1>(b, at, what)?[0])
+}
+fn u16_at(b: &[u8], at: usize, what: &'static str) -> Result<u16, DatapathError> {
+    Ok(u16::from_ne_bytes(get(b, at, what)?))
+}
+fn u32_at(b: &[u8], at: usize, what: &'static str) -> Result<u32, DatapathError> {
+    Ok(u32::from_ne_bytes(get(b, at, what)?))
+}
+fn u64_at(b: &[u8], at: usize, what: &'static str) -> Result<u64, DatapathError> {
+    Ok(u64::from_ne_bytes(get(b, at, what)?))
+}
+
+fn decode_common(b: &[u8]) -> Result<RawCommon, DatapathError> {
+    const W: &str = "common header";
+    if b.len() < size_of::<RawCommon>() {
+        return Err(DatapathError::Len {
+            what: W,
+            needed: size_of::<RawCommon>(),
+            got: b.len(),
+        });
+    }
+    let c = RawCommon {
+        kind: u8_at(b, offset_of!(RawCommon, kind), W)?,
+        version: u8_at(b, offset_of!(RawCommon, version), W)?,
+        hdr_len: u16_at(b, offset_of!(RawCommon, hdr_len), W)?,
+        cpu: u32_at(b, offset_of!(RawCommon, cpu), W)?,
+        ktime_ns: u64_at(b, offset_of!(RawCommon, ktime_ns), W)?,
+        ifindex: u32_at(b, offset_of!(RawCommon, ifindex), W)?,
+        orig_len: u32_at(b, offset_of!(RawCommon, orig_len), W)?,
+        cap_len: u16_at(b, offset_of!(RawCommon, cap_len), W)?,
+        protocol: u16_at(b, offset_of!(RawCommon, protocol), W)?,
+        layer: u8_at(b, offset_of!(RawCommon, layer), W)?,
+        flags: u8_at(b, offset_of!(RawCommon, flags), W)?,
+        reserved: u16_at(b, offset_of!(RawCommon, reserved), W)?,
+        netns: u32_at(b, offset_of!(RawCommon, netns), W)?,
+        mark: u32_at(b, offset_of!(RawCommon, mark), W)?,
+    };
+    if c.version != VERSION {
+        return Err(DatapathError::Version { got: c.version });
+    }
+    if c.layer > 2 {
+        return Err(DatapathError::Layer(c.layer));
+    }
+    Ok(c)
+}
+
+/// The packet bytes of a record: `cap_len` bytes at `hdr_len`.
+fn packet<'a>(b: &'a [u8], c: &RawCommon, min: usize) -> Result<&'a [u8], DatapathError> {
+    let hl = usize::from(c.hdr_len);
+    if hl < min {
+        return Err(DatapathError::HeaderLen {
+            kind: c.kind,
+            hdr_len: c.hdr_len,
+            min,
+        });
+    }
+    if b.len() < hl {
+        return Err(DatapathError::Len {
+            what: "header",
+            needed: hl,
+            got: b.len(),
+        });
+    }
+    let end = hl + usize::from(c.cap_len);
+    b.get(hl..end).ok_or(DatapathError::Len {
+        what: "packet data",
+        needed: end,
+        got: b.len(),
+    })
+}
+
+/// Decodes one ring-buffer record.
+///
+/// # Errors
+/// [`DatapathError`]: truncation (`Len`) or bad content.
+pub fn decode(bytes: &[u8]) -> Result<DatapathRecord<'_>, DatapathError> {
+    let kind = *bytes.first().ok_or(DatapathError::Len {
+        what: "record type",
+        needed: 1,
+        got: 0,
+    })?;
+    if kind != TYPE_DROP && kind != TYPE_TRACE {
+        return Err(DatapathError::UnknownType(kind));
+    }
+    let common = decode_common(bytes)?;
+    if kind == TYPE_DROP {
+        const W: &str = "drop header";
+        let min = size_of::<RawDrop>();
+        if bytes.len() < min {
+            return Err(DatapathError::Len {
+                what: W,
+                needed: min,
+                got: bytes.len(),
+            });
+        }
+        let d = RawDrop {
+            common,
+            reason: u32_at(bytes, offset_of!(RawDrop, reason), W)?,
+            pid: u32_at(bytes, offset_of!(RawDrop, pid), W)?,
+            tid: u32_at(bytes, offset_of!(RawDrop, tid), W)?,
+            reserved: u32_at(bytes, offset_of!(RawDrop, reserved), W)?,
+            location: u64_at(bytes, offset_of!(RawDrop, location), W)?,
+            comm: get(bytes, offset_of!(RawDrop, comm), W)?,
+        };
+        Ok(DatapathRecord::Drop(d, packet(bytes, &common, min)?))
+    } else {
+        const W: &str = "trace header";
+        let min = size_of::<RawTrace>();
+        if bytes.len() < min {
+            return Err(DatapathError::Len {
+                what: W,
+                needed: min,
+                got: bytes.len(),
+            });
+        }
+        let t = RawTrace {
+            common,
+            point: u8_at(bytes, offset_of!(RawTrace, point), W)?,
+            reserved: get(bytes, offset_of!(RawTrace, reserved), W)?,
+            sample_rate: u32_at(bytes, offset_of!(RawTrace, sample_rate), W)?,
+        };
+        Ok(DatapathRecord::Trace(t, packet(bytes, &common, min)?))
+    }
+}
+
+/// Decodes a `drop_counts` map key.
+///
+/// # Errors
+/// [`DatapathError::Len`] unless the key is exactly 16 bytes.
+pub fn decode_drop_key(bytes: &[u8]) -> Result<RawDropKey, DatapathError> {
+    const W: &str = "drop count key";
+    if bytes.len() != size_of::<RawDropKey>() {
+        return Err(DatapathError::Len {
+            what: W,
+            needed: size_of::<RawDropKey>(),
+            got: bytes.len(),
+        });
+    }
+    Ok(RawDropKey {
+        reason: u32_at(bytes, offset_of!(RawDropKey, reason), W)?,
+        ifindex: u32_at(bytes, offset_of!(RawDropKey, ifindex), W)?,
+        location: u64_at(bytes, offset_of!(RawDropKey, location), W)?,
+    })
+}
+
+impl RawDropKey {
+    /// The summary group of this key, with names resolved through `enrich`.
+    #[must_use]
+    pub fn to_drop_key(&self, enrich: &Enrich<'_>) -> crate::drop_summary::DropKey {
+        let reason = match enrich.reasons {
+            Some(t) => t.resolve(self.reason),
+            None => crate::event::DropReason {
+                code: self.reason,
+                subsystem: None,
+                name: None,
+            },
+        };
+        let location = KernelLocation {
+            addr: self.location,
+            symbol: enrich.symbols.and_then(|s| s.symbol_string(self.location)),
+        };
+        let interface = Interface {
+            ifindex: self.ifindex,
+            name: (enrich.ifname)(self.ifindex),
+        };
+        crate::drop_summary::DropKey {
+            reason: reason.to_string(),
+            location: location.to_string(),
+            interface: interface.to_string(),
+        }
+    }
+}
+
+/// What turns raw numbers into names: the running kernel's drop reasons,
+/// its symbols, and an ifindex → name lookup (in the monitor's namespace).
+pub struct Enrich<'a> {
+    /// Drop-reason names from BTF; `None` prints raw codes.
+    pub reasons: Option<&'a DropReasonTable>,
+    /// Kernel symbols; `None` prints addresses.
+    pub symbols: Option<&'a KallSyms>,
+    /// Interface name of an ifindex.
+    pub ifname: &'a dyn Fn(u32) -> Option<String>,
+}
+
+impl std::fmt::Debug for Enrich<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enrich")
+            .field("reasons", &self.reasons.map(DropReasonTable::len))
+            .field("symbols", &self.symbols.map(KallSyms::len))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The wall-clock time of a `bpf_ktime_get_boot_ns()` value, given the
+/// wall-clock time at boot in nanoseconds since the epoch
+/// (`CLOCK_REALTIME - CLOCK_BOOTTIME`, measured by the caller).
+#[must_use]
+pub fn boot_ns_to_wall(ktime_ns: u64, boot_wall_ns: i128) -> Timestamp {
+    let ns = boot_wall_ns.saturating_add(i128::from(ktime_ns));
+    let secs = i64::try_from(ns.div_euclid(1_000_000_000)).unwrap_or(i64::MAX);
+    let nanos = i64::try_from(ns.rem_euclid(1_000_000_000)).unwrap_or(0);
+    Timestamp::from_nanos_parts(secs, nanos)
+}
+
+fn layer(l: u8) -> CaptureLayer {
+    match l {
+        1 => CaptureLayer::Ethernet,
+        2 => CaptureLayer::Network,
+        _ => CaptureLayer::None,
+    }
+}
+
+fn comm_string(c: &[u8; 16]) -> String {
+    let end = c.iter().position(|&b| b == 0).unwrap_or(c.len());
+    String::from_utf8_lossy(c.get(..end).unwrap_or_default()).into_owned()
+}
+
+impl DatapathRecord<'_> {
+    /// The record's `bpf_ktime_get_boot_ns()` time.
+    #[must_use]
+    pub fn ktime_ns(&self) -> u64 {
+        match self {
+            DatapathRecord::Drop(d, _) => d.common.ktime_ns,
+            DatapathRecord::Trace(t, _) => t.common.ktime_ns,
+        }
+    }
+
+    /// The event for this record, with names resolved through `enrich`.
+    #[must_use]
+    pub fn to_event(&self, header: Header, enrich: &Enrich<'_>) -> Event {
+        match self {
+            DatapathRecord::Drop(d, data) => {
+                let c = &d.common;
+                let reason = match enrich.reasons {
+                    Some(t) => t.resolve(d.reason),
+                    None => crate::event::DropReason {
+                        code: d.reason,
+                        subsystem: None,
+                        name: None,
+                    },
+                };
+                let symbol = enrich.symbols.and_then(|s| s.symbol_string(d.location));
+                Event::Drop(Box::new(DropEvent {
+                    header,
+                    cpu: c.cpu,
+                    reason,
+                    location: KernelLocation {
+                        addr: d.location,
+                        symbol,
+                    },
+                    interface: Interface {
+                        ifindex: c.ifindex,
+                        name: (enrich.ifname)(c.ifindex),
+                    },
+                    protocol: c.protocol,
+                    orig_len: c.orig_len,
+                    layer: layer(c.layer),
+                    packet: data.to_vec(),
+                    process: (c.flags & FLAG_PROCESS != 0).then(|| ProcessContext {
+                        pid: d.pid,
+                        tid: d.tid,
+                        comm: comm_string(&d.comm),
+                    }),
+                    netns: c.netns,
+                    mark: c.mark,
+                }))
+            }
+            DatapathRecord::Trace(t, data) => {
+                let c = &t.common;
+                Event::Trace(Box::new(TraceEvent {
+                    header,
+                    cpu: c.cpu,
+                    point: ObservationPoint::from_code(t.point),
+                    interface: Interface {
+                        ifindex: c.ifindex,
+                        name: (enrich.ifname)(c.ifindex),
+                    },
+                    protocol: c.protocol,
+                    orig_len: c.orig_len,
+                    layer: layer(c.layer),
+                    packet: data.to_vec(),
+                    sample_rate: t.sample_rate.max(1),
+                    mark: c.mark,
+                    netns: c.netns,
+                }))
+            }
+        }
+    }
+}
+
+/// Test-only encoders of records (host order), also used by other modules'
+/// tests.
+#[cfg(test)]
+pub(crate) mod encode {
+    use super::*;
+
+    fn common(out: &mut Vec<u8>, c: &RawCommon) {
+        out.push(c.kind);
+        out.push(c.version);
+        out.extend_from_slice(&c.hdr_len.to_ne_bytes());
+        out.extend_from_slice(&c.cpu.to_ne_bytes());
+        out.extend_from_slice(&c.ktime_ns.to_ne_bytes());
+        out.extend_from_slice(&c.ifindex.to_ne_bytes());
+        out.extend_from_slice(&c.orig_len.to_ne_bytes());
+        out.extend_from_slice(&c.cap_len.to_ne_bytes());
+        out.extend_from_slice(&c.protocol.to_ne_bytes());
+        out.push(c.layer);
+        out.push(c.flags);
+        out.extend_from_slice(&c.reserved.to_ne_bytes());
+        out.extend_from_slice(&c.netns.to_ne_bytes());
+        out.extend_from_slice(&c.mark.to_ne_bytes());
+    }
+
+    pub(crate) fn drop(d: &RawDrop, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        common(&mut out, &d.common);
+        for w in [d.reason, d.pid, d.tid, d.reserved] {
+            out.extend_from_slice(&w.to_ne_bytes());
+        }
+        out.extend_from_slice(&d.location.to_ne_bytes());
+        out.extend_from_slice(&d.comm);
+        out.extend_from_slice(data);
+        out
+    }
+
+    pub(crate) fn trace(t: &RawTrace, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        common(&mut out, &t.common);
+        out.push(t.point);
+        out.extend_from_slice(&t.reserved);
+        out.extend_from_slice(&t.sample_rate.to_ne_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Source;
+    use crate::format::monitor::{MonitorFormatter, MonitorOptions};
+
+    /// IPv4 10.0.0.1 -> 10.0.0.2, UDP 41022 -> 8080.
+    const PKT: [u8; 28] = [
+        0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0xa0, 0x3e, 0x1f, 0x90,
+        0, 8, 0, 0,
+    ];
+
+    fn raw_drop() -> RawDrop {
+        let mut comm = [0u8; 16];
+        comm[..4].copy_from_slice(b"curl");
+        RawDrop {
+            common: RawCommon {
+                kind: TYPE_DROP,
+                version: VERSION,
+                hdr_len: 80,
+                cpu: 3,
+                ktime_ns: 5_000_000_123,
+                ifindex: 4,
+                orig_len: 60,
+                cap_len: 28,
+                protocol: 0x0800,
+                layer: 2,
+                flags: FLAG_PROCESS,
+                reserved: 0,
+                netns: 4_026_531_840,
+                mark: 7,
+            },
+            reason: 3,
+            pid: 100,
+            tid: 101,
+            reserved: 0,
+            location: 0xffff_ffff_8100_3010,
+            comm,
+        }
+    }
+
+    fn raw_trace() -> RawTrace {
+        RawTrace {
+            common: RawCommon {
+                kind: TYPE_TRACE,
+                hdr_len: 48,
+                version: VERSION,
+                cap_len: 28,
+                layer: 2,
+                ..raw_drop().common
+            },
+            point: 2,
+            reserved: [0; 3],
+            sample_rate: 10,
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let d = raw_drop();
+        let bytes = encode::drop(&d, &PKT);
+        assert_eq!(decode(&bytes), Ok(DatapathRecord::Drop(d, &PKT[..])));
+        let t = raw_trace();
+        let mut bytes = encode::trace(&t, &PKT);
+        bytes.extend_from_slice(&[0xaa; 200]); // rest of a fixed-size reservation
+        assert_eq!(decode(&bytes), Ok(DatapathRecord::Trace(t, &PKT[..])));
+    }
+
+    #[test]
+    fn longer_header_is_skipped() {
+        let mut t = raw_trace();
+        t.common.hdr_len = 52;
+        let mut bytes = encode::trace(&t, &[0xde, 0xad, 0xbe, 0xef]);
+        bytes.extend_from_slice(&PKT);
+        assert_eq!(decode(&bytes), Ok(DatapathRecord::Trace(t, &PKT[..])));
+    }
+
+    #[test]
+    fn every_truncation_is_len() {
+        let bytes = encode::drop(&raw_drop(), &PKT);
+        for n in 0..bytes.len() {
+            assert!(
+                matches!(decode(&bytes[..n]), Err(DatapathError::Len { .. })),
+                "{n}: {:?}",
+                decode(&bytes[..n])
+            );
+        }
+        let bytes = encode::trace(&raw_trace(), &PKT);
+        for n in 0..bytes.len() {
+            assert!(
+                matches!(decode(&bytes[..n]), Err(DatapathError::Len { .. })),
+                "{n}"
+            );
+        }
+        assert_eq!(
+            decode(&bytes[..50]),
+            Err(DatapathError::Len {
+                what: "packet data",
+                needed: 76,
+                got: 50
+            })
+        );
+        assert_eq!(
+            decode(&bytes[..47]),
+            Err(DatapathError::Len {
+                what: "trace header",
+                needed: 48,
+                got: 47
+            })
+        );
+    }
+
+    #[test]
+    fn bad_content() {
+        let mut b = encode::drop(&raw_drop(), &PKT);
+        b[0] = 9;
+        assert_eq!(decode(&b), Err(DatapathError::UnknownType(9)));
+        let mut b = encode::drop(&raw_drop(), &PKT);
+        b[1] = 2;
+        assert_eq!(decode(&b), Err(DatapathError::Version { got: 2 }));
+        let mut d = raw_drop();
+        d.common.hdr_len = 40;
+        assert_eq!(
+            decode(&encode::drop(&d, &PKT)),
+            Err(DatapathError::HeaderLen {
+                kind: 1,
+                hdr_len: 40,
+                min: 80
+            })
+        );
+        let mut d = raw_drop();
+        d.common.layer = 3;
+        assert_eq!(
+            decode(&encode::drop(&d, &PKT)),
+            Err(DatapathError::Layer(3))
+        );
+        for i in 0..108 {
+            let mut b = encode::drop(&raw_drop(), &PKT);
+            for x in [0xff, 0x80, 0x01] {
+                b[i] ^= x;
+                let _ = decode(&b);
+            }
+        }
+    }
+
+    #[test]
+    fn drop_key() {
+        let mut b = 12u32.to_ne_bytes().to_vec();
+        b.extend_from_slice(&2u32.to_ne_bytes());
+        b.extend_from_slice(&0xffff_ffff_81f6_57b8u64.to_ne_bytes());
+        let k = decode_drop_key(&b).unwrap();
+        assert_eq!(
+            k,
+            RawDropKey {
+                reason: 12,
+                ifindex: 2,
+                location: 0xffff_ffff_81f6_57b8
+            }
+        );
+        let names = |_| Some("veth-b".to_owned());
+        let dk = k.to_drop_key(&Enrich {
+            reasons: None,
+            symbols: None,
+            ifname: &names,
+        });
+        assert_eq!(
+            (
+                dk.reason.as_str(),
+                dk.location.as_str(),
+                dk.interface.as_str()
+            ),
+            ("reason 12", "0xffffffff81f657b8", "veth-b")
+        );
+        for n in 0..b.len() {
+            assert!(matches!(
+                decode_drop_key(&b[..n]),
+                Err(DatapathError::Len { .. })
+            ));
+        }
+        b.push(0);
+        assert!(decode_drop_key(&b).is_err());
+    }
+
+    #[test]
+    fn to_event_and_format() {
+        let bytes = encode::drop(&raw_drop(), &PKT);
+        let rec = decode(&bytes).unwrap();
+        let reasons = crate::btf::DropReasonTable::default();
+        let syms = KallSyms::parse("ffffffff81003000 T tcp_v4_rcv\n");
+        let names = |i: u32| (i == 4).then(|| "veth0".to_owned());
+        let enrich = Enrich {
+            reasons: Some(&reasons),
+            symbols: Some(&syms),
+            ifname: &names,
+        };
+        let time = boot_ns_to_wall(rec.ktime_ns(), 1_700_000_000_000_000_000);
+        assert_eq!(
+            time,
+            Timestamp {
+                secs: 1_700_000_005,
+                nanos: 123
+            }
+        );
+        let header = Header {
+            time,
+            source: Source::Datapath,
+            seq: 1,
+        };
+        let ev = rec.to_event(header, &enrich);
+        let Event::Drop(d) = &ev else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(d.process.as_ref().unwrap().comm, "curl");
+        assert_eq!(d.location.symbol.as_deref(), Some("tcp_v4_rcv+0x10"));
+        assert_eq!(
+            MonitorFormatter::new(MonitorOptions::default()).format(&ev),
+            "CPU 03: xx drop (reason 3) interface veth0, location tcp_v4_rcv+0x10, pid 100 (curl): 10.0.0.1:41022 -> 10.0.0.2:8080 udp\n"
+        );
+        let tb = encode::trace(&raw_trace(), &PKT);
+        let ev = decode(&tb).unwrap().to_event(
+            Header {
+                time,
+                source: Source::Datapath,
+                seq: 2,
+            },
+            &Enrich {
+                reasons: None,
+                symbols: None,
+                ifname: &names,
+            },
+        );
+        let Event::Trace(t) = &ev else { panic!() };
+        assert_eq!((t.point, t.sample_rate), (ObservationPoint::ToNetwork, 10));
+        assert_eq!(
+            boot_ns_to_wall(0, -1),
+            Timestamp {
+                secs: -1,
+                nanos: 999_999_999
+            }
+        );
+    }
+}

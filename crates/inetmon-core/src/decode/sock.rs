@@ -1,0 +1,435 @@
+//! Decoder of the socket-event ring-buffer records written by the BPF
+//! programs of `inetmon-bpf` (`struct inetmon_sock_rec` in
+//! `crates/inetmon-bpf/bpf/inetmon_sock.h`), into [`SockEvent`]s.
+//!
+//! The layout is read by offset, native byte order (the record never leaves
+//! the host). `inetmon-bpf` has layout tests tying these offsets to the C
+//! header through its `#[repr(C)]` mirror.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::event::{
+    Attribution, Header, Initiator, SockEvent, SockOp, SockTask, Source, Timestamp,
+};
+
+/// Size of one record in bytes.
+pub const RECORD_LEN: usize = 112;
+/// The layout version this decoder reads (`INETMON_SOCK_VERSION`).
+pub const VERSION: u8 = 1;
+/// `AF_INET`
+pub const AF_INET: u16 = 2;
+/// `AF_INET6`
+pub const AF_INET6: u16 = 10;
+
+/// Offsets of the record's fields.
+mod off {
+    pub(super) const TS: usize = 0;
+    pub(super) const COOKIE: usize = 8;
+    pub(super) const CGROUP: usize = 16;
+    pub(super) const NETNS: usize = 24;
+    pub(super) const PID: usize = 28;
+    pub(super) const TID: usize = 32;
+    pub(super) const UID: usize = 36;
+    pub(super) const GID: usize = 40;
+    pub(super) const RESULT: usize = 44;
+    pub(super) const FAMILY: usize = 48;
+    pub(super) const TYPE: usize = 50;
+    pub(super) const PROTOCOL: usize = 52;
+    pub(super) const LPORT: usize = 54;
+    pub(super) const FPORT: usize = 56;
+    pub(super) const OP: usize = 58;
+    pub(super) const ATTRIBUTION: usize = 59;
+    pub(super) const INITIATOR: usize = 60;
+    pub(super) const VERSION: usize = 62;
+    pub(super) const LADDR: usize = 64;
+    pub(super) const FADDR: usize = 80;
+    pub(super) const COMM: usize = 96;
+}
+
+/// Why a record could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SockDecodeError {
+    /// The record is shorter than the layout.
+    #[error("socket record truncated: {got} bytes, expected {expected}")]
+    Len {
+        /// Bytes needed.
+        expected: usize,
+        /// Bytes present.
+        got: usize,
+    },
+    /// The record has another layout version.
+    #[error("socket record at offset {offset}: version {got}, expected {expected}")]
+    Version {
+        /// Offset of the version byte.
+        offset: usize,
+        /// Version found.
+        got: u8,
+        /// Version this decoder reads.
+        expected: u8,
+    },
+    /// A field holds a value outside its range.
+    #[error("socket record at offset {offset}: bad {field} {got}")]
+    Field {
+        /// Offset of the field.
+        offset: usize,
+        /// The field's name.
+        field: &'static str,
+        /// The value found.
+        got: i64,
+    },
+}
+
+/// Decodes one record. `mono_to_wall_ns` is added to the record's
+/// `CLOCK_MONOTONIC` time to get wall-clock time (realtime − monotonic,
+/// sampled by the reader); `seq` becomes the header's sequence number.
+///
+/// # Errors
+/// [`SockDecodeError`] for a short record, another version, or an unknown
+/// operation, attribution, initiator or family.
+pub fn decode_record(
+    b: &[u8],
+    mono_to_wall_ns: i64,
+    seq: u64,
+) -> Result<SockEvent, SockDecodeError> {
+    let rec = b.get(..RECORD_LEN).ok_or(SockDecodeError::Len {
+        expected: RECORD_LEN,
+        got: b.len(),
+    })?;
+    let version = u8_at(rec, off::VERSION)?;
+    if version != VERSION {
+        return Err(SockDecodeError::Version {
+            offset: off::VERSION,
+            got: version,
+            expected: VERSION,
+        });
+    }
+    let op_raw = u8_at(rec, off::OP)?;
+    let op = match op_raw {
+        1 => SockOp::Create,
+        2 => SockOp::Bind,
+        3 => SockOp::DynBind,
+        4 => SockOp::Listen,
+        5 => SockOp::Accept,
+        6 => SockOp::Connect,
+        7 => SockOp::Connected,
+        8 => SockOp::Disconnect,
+        9 => SockOp::Close,
+        n => return Err(bad(off::OP, "operation", i64::from(n))),
+    };
+    let attribution = match u8_at(rec, off::ATTRIBUTION)? {
+        0 => Attribution::Unknown,
+        1 => Attribution::Process,
+        2 => Attribution::Owner,
+        n => return Err(bad(off::ATTRIBUTION, "attribution", i64::from(n))),
+    };
+    let initiator = match u8_at(rec, off::INITIATOR)? {
+        0 => None,
+        1 => Some(Initiator::Local),
+        2 => Some(Initiator::Peer),
+        n => return Err(bad(off::INITIATOR, "initiator", i64::from(n))),
+    };
+    let family = u16_at(rec, off::FAMILY)?;
+    if family != AF_INET && family != AF_INET6 {
+        return Err(bad(off::FAMILY, "family", i64::from(family)));
+    }
+    let result = i32_at(rec, off::RESULT)?;
+    let errno = if result < 0 { result.unsigned_abs() } else { 0 };
+    let lport = u16_at(rec, off::LPORT)?;
+    let fport = u16_at(rec, off::FPORT)?;
+    let (laddr, lmapped) = addr_at(rec, off::LADDR, family)?;
+    let (faddr, fmapped) = addr_at(rec, off::FADDR, family)?;
+    let unspecified = faddr.is_unspecified() && fport == 0;
+    let (local, foreign) = match op {
+        SockOp::Create => (None, None),
+        SockOp::Bind | SockOp::DynBind | SockOp::Listen => (Some((laddr, lport)), None),
+        SockOp::Connect | SockOp::Connected => (Some((laddr, lport)), Some((faddr, fport))),
+        SockOp::Accept | SockOp::Disconnect | SockOp::Close => (
+            Some((laddr, lport)),
+            if unspecified {
+                None
+            } else {
+                Some((faddr, fport))
+            },
+        ),
+    };
+    let mapped = (lmapped && local.is_some()) || (fmapped && foreign.is_some());
+    let ts = i64::try_from(u64_at(rec, off::TS)?).unwrap_or(i64::MAX);
+    let wall = ts.saturating_add(mono_to_wall_ns);
+    let comm_raw = rec.get(off::COMM..off::COMM + 16).unwrap_or_default();
+    let comm_len = comm_raw
+        .iter()
+        .position(|&c| c == 0)
+        .unwrap_or(comm_raw.len());
+    let comm = String::from_utf8_lossy(comm_raw.get(..comm_len).unwrap_or_default()).into_owned();
+    Ok(SockEvent {
+        header: Header {
+            time: Timestamp::from_nanos_parts(
+                wall.div_euclid(1_000_000_000),
+                wall.rem_euclid(1_000_000_000),
+            ),
+            source: Source::Sockets,
+            seq,
+        },
+        op,
+        task: SockTask {
+            pid: u32_at(rec, off::PID)?,
+            tid: u32_at(rec, off::TID)?,
+            uid: u32_at(rec, off::UID)?,
+            gid: u32_at(rec, off::GID)?,
+            comm,
+        },
+        attribution,
+        family,
+        sock_type: u16_at(rec, off::TYPE)?,
+        protocol: u16_at(rec, off::PROTOCOL)?,
+        local,
+        foreign,
+        mapped,
+        cgroup_id: u64_at(rec, off::CGROUP)?,
+        netns: u32_at(rec, off::NETNS)?,
+        cookie: u64_at(rec, off::COOKIE)?,
+        errno,
+        initiator,
+        existing: false,
+        process: None,
+    })
+}
+
+/// One socket from a `sock_diag` dump (`struct inet_diag_msg`), used to
+/// synthesise `--existing` events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiagSock {
+    /// Address family.
+    pub family: u16,
+    /// TCP state number (10 = LISTEN, 1 = ESTABLISHED; 7 = CLOSE for an
+    /// unconnected UDP socket).
+    pub state: u8,
+    /// Local end (mapped IPv6 shown as IPv4).
+    pub local: (IpAddr, u16),
+    /// Foreign end.
+    pub foreign: (IpAddr, u16),
+    /// An end was IPv4-mapped.
+    pub mapped: bool,
+    /// Socket cookie.
+    pub cookie: u64,
+    /// Owner uid.
+    pub uid: u32,
+    /// Socket inode (to find the owning process through `/proc/*/fd`).
+    pub inode: u32,
+}
+
+/// Length of `struct inet_diag_msg`.
+pub const INET_DIAG_MSG_LEN: usize = 72;
+
+/// Decodes a `struct inet_diag_msg` (the payload of a `SOCK_DIAG_BY_FAMILY`
+/// reply, after the netlink header).
+///
+/// # Errors
+/// [`SockDecodeError::Len`] when short; [`SockDecodeError::Field`] for a
+/// family other than `AF_INET`/`AF_INET6`.
+pub fn decode_inet_diag(b: &[u8]) -> Result<DiagSock, SockDecodeError> {
+    let m = b.get(..INET_DIAG_MSG_LEN).ok_or(SockDecodeError::Len {
+        expected: INET_DIAG_MSG_LEN,
+        got: b.len(),
+    })?;
+    let family = u16::from(u8_at(m, 0)?);
+    if family != AF_INET && family != AF_INET6 {
+        return Err(bad(0, "family", i64::from(family)));
+    }
+    let state = u8_at(m, 1)?;
+    let sport = u16::from_be_bytes(arr(m, 4)?);
+    let dport = u16::from_be_bytes(arr(m, 6)?);
+    let (src, smapped) = addr_at(m, 8, family)?;
+    let (dst, dmapped) = addr_at(m, 24, family)?;
+    let c0 = u64::from(u32_at(m, 44)?);
+    let c1 = u64::from(u32_at(m, 48)?);
+    Ok(DiagSock {
+        family,
+        state,
+        local: (src, sport),
+        foreign: (dst, dport),
+        mapped: smapped || dmapped,
+        cookie: c0 | (c1 << 32),
+        uid: u32_at(m, 64)?,
+        inode: u32_at(m, 68)?,
+    })
+}
+
+/// An address from its 16 bytes: IPv4 in the first four for `AF_INET`;
+/// an IPv4-mapped IPv6 address becomes IPv4 with the `mapped` flag.
+fn addr_at(b: &[u8], at: usize, family: u16) -> Result<(IpAddr, bool), SockDecodeError> {
+    let raw: [u8; 16] = arr(b, at)?;
+    if family == AF_INET {
+        let [a, b2, c, d, ..] = raw;
+        return Ok((IpAddr::V4(Ipv4Addr::new(a, b2, c, d)), false));
+    }
+    let v6 = Ipv6Addr::from(raw);
+    match v6.to_ipv4_mapped() {
+        Some(v4) => Ok((IpAddr::V4(v4), true)),
+        None => Ok((IpAddr::V6(v6), false)),
+    }
+}
+
+fn bad(offset: usize, field: &'static str, got: i64) -> SockDecodeError {
+    SockDecodeError::Field { offset, field, got }
+}
+
+fn arr<const N: usize>(b: &[u8], at: usize) -> Result<[u8; N], SockDecodeError> {
+    let end = at.checked_add(N).ok_or(SockDecodeError::Len {
+        expected: usize::MAX,
+        got: b.len(),
+    })?;
+    b.get(at..end)
+        .and_then(|s| <[u8; N]>::try_from(s).ok())
+        .ok_or(SockDecodeError::Len {
+            expected: end,
+            got: b.len(),
+        })
+}
+
+fn u8_at(b: &[u8], at: usize) -> Result<u8, SockDecodeError> {
+    Ok(arr::<1>(b, at)?[0])
+}
+fn u16_at(b: &[u8], at: usize) -> Result<u16, SockDecodeError> {
+    Ok(u16::from_ne_bytes(arr(b, at)?))
+}
+fn u32_at(b: &[u8], at: usize) -> Result<u32, SockDecodeError> {
+    Ok(u32::from_ne_bytes(arr(b, at)?))
+}
+fn i32_at(b: &[u8], at: usize) -> Result<i32, SockDecodeError> {
+    Ok(i32::from_ne_bytes(arr(b, at)?))
+}
+fn u64_at(b: &[u8], at: usize) -> Result<u64, SockDecodeError> {
+    Ok(u64::from_ne_bytes(arr(b, at)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connect outcome from 10.0.0.1:40000 to ::ffff:10.0.0.2:80 refused.
+    fn sample() -> Vec<u8> {
+        let mut b = vec![0u8; RECORD_LEN];
+        b[off::TS..off::TS + 8].copy_from_slice(&1_500_000_000u64.to_ne_bytes());
+        b[off::COOKIE..off::COOKIE + 8].copy_from_slice(&77u64.to_ne_bytes());
+        b[off::CGROUP..off::CGROUP + 8].copy_from_slice(&9u64.to_ne_bytes());
+        b[off::NETNS..off::NETNS + 4].copy_from_slice(&4026531840u32.to_ne_bytes());
+        b[off::PID..off::PID + 4].copy_from_slice(&100u32.to_ne_bytes());
+        b[off::TID..off::TID + 4].copy_from_slice(&101u32.to_ne_bytes());
+        b[off::UID..off::UID + 4].copy_from_slice(&1000u32.to_ne_bytes());
+        b[off::GID..off::GID + 4].copy_from_slice(&1001u32.to_ne_bytes());
+        b[off::RESULT..off::RESULT + 4].copy_from_slice(&(-111i32).to_ne_bytes());
+        b[off::FAMILY..off::FAMILY + 2].copy_from_slice(&AF_INET6.to_ne_bytes());
+        b[off::TYPE..off::TYPE + 2].copy_from_slice(&1u16.to_ne_bytes());
+        b[off::PROTOCOL..off::PROTOCOL + 2].copy_from_slice(&6u16.to_ne_bytes());
+        b[off::LPORT..off::LPORT + 2].copy_from_slice(&40000u16.to_ne_bytes());
+        b[off::FPORT..off::FPORT + 2].copy_from_slice(&80u16.to_ne_bytes());
+        b[off::OP] = 7;
+        b[off::ATTRIBUTION] = 2;
+        b[off::VERSION] = VERSION;
+        let l: Ipv6Addr = "::ffff:10.0.0.1".parse().unwrap();
+        let f: Ipv6Addr = "::ffff:10.0.0.2".parse().unwrap();
+        b[off::LADDR..off::LADDR + 16].copy_from_slice(&l.octets());
+        b[off::FADDR..off::FADDR + 16].copy_from_slice(&f.octets());
+        b[off::COMM..off::COMM + 4].copy_from_slice(b"curl");
+        b
+    }
+
+    #[test]
+    fn decodes_a_mapped_refused_connect() {
+        let ev = decode_record(&sample(), 1_000_000_000, 5).unwrap();
+        assert_eq!(ev.op, SockOp::Connected);
+        assert_eq!(ev.errno, 111);
+        assert_eq!(ev.header.seq, 5);
+        assert_eq!(
+            ev.header.time,
+            Timestamp {
+                secs: 2,
+                nanos: 500_000_000
+            }
+        );
+        assert_eq!(ev.local, Some(("10.0.0.1".parse().unwrap(), 40000)));
+        assert_eq!(ev.foreign, Some(("10.0.0.2".parse().unwrap(), 80)));
+        assert!(ev.mapped);
+        assert_eq!(ev.attribution, Attribution::Owner);
+        assert_eq!(ev.task.comm, "curl");
+        assert_eq!(
+            (ev.task.pid, ev.task.tid, ev.task.uid, ev.task.gid),
+            (100, 101, 1000, 1001)
+        );
+        assert_eq!((ev.cookie, ev.cgroup_id, ev.netns), (77, 9, 4026531840));
+    }
+
+    #[test]
+    fn every_truncation_is_an_error() {
+        let b = sample();
+        for n in 0..RECORD_LEN {
+            assert_eq!(
+                decode_record(&b[..n], 0, 0),
+                Err(SockDecodeError::Len {
+                    expected: RECORD_LEN,
+                    got: n
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn decodes_inet_diag_and_truncations() {
+        let mut m = vec![0u8; INET_DIAG_MSG_LEN];
+        m[0] = 2;
+        m[1] = 10;
+        m[4..6].copy_from_slice(&8080u16.to_be_bytes());
+        m[8..12].copy_from_slice(&[127, 0, 0, 1]);
+        m[44..48].copy_from_slice(&5u32.to_ne_bytes());
+        m[48..52].copy_from_slice(&1u32.to_ne_bytes());
+        m[64..68].copy_from_slice(&1000u32.to_ne_bytes());
+        m[68..72].copy_from_slice(&4242u32.to_ne_bytes());
+        let d = decode_inet_diag(&m).unwrap();
+        assert_eq!(d.local, ("127.0.0.1".parse().unwrap(), 8080));
+        assert_eq!(
+            (d.state, d.cookie, d.uid, d.inode),
+            (10, 5 | (1 << 32), 1000, 4242)
+        );
+        for n in 0..INET_DIAG_MSG_LEN {
+            assert!(matches!(
+                decode_inet_diag(&m[..n]),
+                Err(SockDecodeError::Len { .. })
+            ));
+        }
+        m[0] = 1;
+        assert!(decode_inet_diag(&m).is_err());
+    }
+
+    #[test]
+    fn bad_fields_are_errors() {
+        let mut b = sample();
+        b[off::VERSION] = 9;
+        assert!(matches!(
+            decode_record(&b, 0, 0),
+            Err(SockDecodeError::Version { got: 9, .. })
+        ));
+        let mut b = sample();
+        b[off::OP] = 42;
+        assert!(matches!(
+            decode_record(&b, 0, 0),
+            Err(SockDecodeError::Field {
+                field: "operation",
+                ..
+            })
+        ));
+        let mut b = sample();
+        b[off::FAMILY] = 1;
+        b[off::FAMILY + 1] = 0;
+        assert!(matches!(
+            decode_record(&b, 0, 0),
+            Err(SockDecodeError::Field {
+                field: "family",
+                ..
+            })
+        ));
+        let mut b = sample();
+        b[off::TS..off::TS + 8].copy_from_slice(&u64::MAX.to_ne_bytes());
+        assert!(decode_record(&b, i64::MAX, 0).is_ok());
+    }
+}

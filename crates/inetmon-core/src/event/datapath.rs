@@ -1,0 +1,277 @@
+//! Datapath events: packets the kernel dropped (the `skb:kfree_skb`
+//! tracepoint) and packets seen by tc classifier programs at an interface.
+//!
+//! These are what `inetmon monitor` shows beside the other event kinds. The
+//! BPF side produces records decoded by [`crate::decode::datapath`]; the
+//! numbers in them (drop reason, location, ifindex) are resolved to names on
+//! the Linux side with [`crate::btf`] and [`crate::kallsyms`] tables.
+
+use std::fmt;
+
+use super::Header;
+
+/// Default number of packet bytes copied into a drop or trace event.
+pub const DEFAULT_CAPTURE_LEN: usize = 128;
+
+/// Where the captured packet bytes start, which decides how they are
+/// dissected and which pcapng link type they are written with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CaptureLayer {
+    /// Nothing was captured, or the start is not known.
+    #[default]
+    None,
+    /// At an Ethernet header.
+    Ethernet,
+    /// At the network header (IPv4 or IPv6, told apart by the version
+    /// nibble or the protocol field).
+    Network,
+}
+
+/// A kernel drop reason: the raw `enum skb_drop_reason` value and its name
+/// in the running kernel, when known.
+///
+/// The numbers are not ABI (they were renumbered between kernels), so the
+/// name must come from the running kernel's BTF and the raw code is kept for
+/// when it does not.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct DropReason {
+    /// The raw value: the subsystem in the upper 16 bits, the reason within
+    /// the subsystem in the lower 16.
+    pub code: u32,
+    /// The subsystem name (lower case, `SKB_DROP_REASON_SUBSYS_` stripped,
+    /// e.g. `openvswitch`) for reasons outside the core subsystem.
+    pub subsystem: Option<String>,
+    /// The reason name with the `SKB_DROP_REASON_` prefix stripped (e.g.
+    /// `NO_SOCKET`), when the running kernel names this code.
+    pub name: Option<String>,
+}
+
+impl DropReason {
+    /// The subsystem number (upper 16 bits of the code); 0 is the core.
+    #[must_use]
+    pub fn subsystem_id(&self) -> u16 {
+        u16::try_from(self.code >> 16).unwrap_or(u16::MAX)
+    }
+
+    /// Whether the reason is the kernel's "no specific reason"
+    /// (`NOT_SPECIFIED`), which is off by default in the monitor.
+    #[must_use]
+    pub fn is_not_specified(&self) -> bool {
+        self.name.as_deref() == Some("NOT_SPECIFIED")
+    }
+}
+
+impl fmt::Display for DropReason {
+    /// `NO_SOCKET`, `openvswitch/OVS_DROP_LAST_ACTION`, or the raw numbers
+    /// when unnamed: `reason 7` / `subsys 3 reason 5`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sub = self.subsystem_id();
+        let low = self.code & 0xffff;
+        match (&self.subsystem, &self.name) {
+            (Some(s), Some(n)) => write!(f, "{s}/{n}"),
+            (None, Some(n)) => f.write_str(n),
+            (Some(s), None) => write!(f, "{s}/{low}"),
+            (None, None) if sub == 0 => write!(f, "reason {low}"),
+            (None, None) => write!(f, "subsys {sub} reason {low}"),
+        }
+    }
+}
+
+/// A kernel code address and its symbol.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct KernelLocation {
+    /// The address; 0 when unknown or hidden (`kptr_restrict`).
+    pub addr: u64,
+    /// `function+0xoff` from `/proc/kallsyms`, when it resolved.
+    pub symbol: Option<String>,
+}
+
+impl fmt::Display for KernelLocation {
+    /// The symbol when known, otherwise the address in hex.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.symbol {
+            Some(s) => f.write_str(s),
+            None => write!(f, "{:#x}", self.addr),
+        }
+    }
+}
+
+/// The process in whose context the kernel dropped a packet (sending paths,
+/// socket calls); absent for drops in softirq context.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct ProcessContext {
+    /// Process id (thread group id).
+    pub pid: u32,
+    /// Thread id.
+    pub tid: u32,
+    /// The task's `comm` (up to 15 bytes), lossily decoded.
+    pub comm: String,
+}
+
+/// An interface: index and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Interface {
+    /// The ifindex; 0 when the packet had no device.
+    pub ifindex: u32,
+    /// The interface name, when it resolved (in the monitor's namespace).
+    pub name: Option<String>,
+}
+
+impl fmt::Display for Interface {
+    /// The name when known, else `ifindex N`, else `none` for index 0.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.name, self.ifindex) {
+            (Some(n), _) => f.write_str(n),
+            (None, 0) => f.write_str("none"),
+            (None, i) => write!(f, "ifindex {i}"),
+        }
+    }
+}
+
+/// A packet the kernel freed with a drop reason (`skb:kfree_skb`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DropEvent {
+    /// Time, source and sequence number.
+    pub header: Header,
+    /// CPU the drop happened on.
+    pub cpu: u32,
+    /// Why the kernel dropped it.
+    pub reason: DropReason,
+    /// Where in the kernel (the tracepoint's `location`).
+    pub location: KernelLocation,
+    /// The device of the packet at the time of the drop.
+    pub interface: Interface,
+    /// `skb->protocol`: the ethertype (host order), e.g. 0x0800.
+    pub protocol: u16,
+    /// Length of the packet (`skb->len`).
+    pub orig_len: u32,
+    /// Where [`DropEvent::packet`] starts.
+    pub layer: CaptureLayer,
+    /// The first bytes of the packet (at most the configured capture
+    /// length, [`DEFAULT_CAPTURE_LEN`] by default).
+    pub packet: Vec<u8>,
+    /// The process in context, if any.
+    pub process: Option<ProcessContext>,
+    /// Inode number of the packet's network namespace; 0 when unknown.
+    pub netns: u32,
+    /// `skb->mark`.
+    pub mark: u32,
+}
+
+/// Where a tc classifier program saw a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ObservationPoint {
+    /// tc ingress: the packet arrived from the network on the interface.
+    FromNetwork,
+    /// tc egress: the packet is leaving on the interface.
+    ToNetwork,
+    /// Any other point number, kept raw.
+    Other(u8),
+}
+
+impl ObservationPoint {
+    /// The wire number (shared with the BPF programs).
+    #[must_use]
+    pub fn code(self) -> u8 {
+        match self {
+            ObservationPoint::FromNetwork => 1,
+            ObservationPoint::ToNetwork => 2,
+            ObservationPoint::Other(n) => n,
+        }
+    }
+
+    /// The point for a wire number.
+    #[must_use]
+    pub fn from_code(code: u8) -> Self {
+        match code {
+            1 => ObservationPoint::FromNetwork,
+            2 => ObservationPoint::ToNetwork,
+            n => ObservationPoint::Other(n),
+        }
+    }
+
+    /// The name used in output and filters: `from-network`, `to-network`,
+    /// or the number.
+    #[must_use]
+    pub fn name(self) -> String {
+        match self {
+            ObservationPoint::FromNetwork => "from-network".to_owned(),
+            ObservationPoint::ToNetwork => "to-network".to_owned(),
+            ObservationPoint::Other(n) => n.to_string(),
+        }
+    }
+}
+
+/// A packet seen by a tc classifier program (it never changes the packet's
+/// fate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceEvent {
+    /// Time, source and sequence number.
+    pub header: Header,
+    /// CPU the packet was seen on.
+    pub cpu: u32,
+    /// Ingress or egress.
+    pub point: ObservationPoint,
+    /// The interface the program is attached to.
+    pub interface: Interface,
+    /// `skb->protocol`: the ethertype (host order).
+    pub protocol: u16,
+    /// Length of the packet.
+    pub orig_len: u32,
+    /// Where [`TraceEvent::packet`] starts.
+    pub layer: CaptureLayer,
+    /// The first bytes of the packet.
+    pub packet: Vec<u8>,
+    /// 1 in how many packets is reported (1 = all).
+    pub sample_rate: u32,
+    /// `skb->mark`.
+    pub mark: u32,
+    /// Inode number of the interface's network namespace; 0 when unknown.
+    pub netns: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_display() {
+        let r = |code, sub: Option<&str>, name: Option<&str>| DropReason {
+            code,
+            subsystem: sub.map(str::to_owned),
+            name: name.map(str::to_owned),
+        };
+        assert_eq!(r(3, None, Some("NO_SOCKET")).to_string(), "NO_SOCKET");
+        assert_eq!(r(7, None, None).to_string(), "reason 7");
+        assert_eq!(r(0x0003_0005, None, None).to_string(), "subsys 3 reason 5");
+        assert_eq!(
+            r(0x0002_0001, Some("openvswitch"), Some("OVS_DROP_X")).to_string(),
+            "openvswitch/OVS_DROP_X"
+        );
+        assert_eq!(
+            r(0x0002_0001, Some("openvswitch"), None).to_string(),
+            "openvswitch/1"
+        );
+        assert!(r(2, None, Some("NOT_SPECIFIED")).is_not_specified());
+    }
+
+    #[test]
+    fn point_codes_round_trip() {
+        for c in 0..=255u8 {
+            assert_eq!(ObservationPoint::from_code(c).code(), c);
+        }
+        assert_eq!(ObservationPoint::FromNetwork.name(), "from-network");
+        assert_eq!(ObservationPoint::ToNetwork.name(), "to-network");
+    }
+
+    #[test]
+    fn interface_display() {
+        let i = |ifindex, name: Option<&str>| Interface {
+            ifindex,
+            name: name.map(str::to_owned),
+        };
+        assert_eq!(i(4, Some("veth0")).to_string(), "veth0");
+        assert_eq!(i(4, None).to_string(), "ifindex 4");
+        assert_eq!(i(0, None).to_string(), "none");
+    }
+}

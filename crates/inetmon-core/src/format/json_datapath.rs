@@ -1,0 +1,245 @@
+//! The JSON members of drop and trace events, for the project's JSON schema
+//! (`inetmon monitor -j`).
+//!
+//! Contract with [`crate::format::json`] (the same as the socket events'):
+//! [`write_drop_json`] and [`write_trace_json`] append the event-specific
+//! members only, with no surrounding braces and no leading or trailing comma.
+//! The caller writes `{`, the common members (schema, kind, time, source,
+//! seq), a comma, these members, and `}`.
+//!
+//! Drop members: `cpu`, `reason` (as printed), `reason_code`, `reason_name`
+//! and `subsystem` (null when unknown), `location` (symbol or null),
+//! `location_addr` (hex string), `ifindex`, `ifname` (or null), `protocol`
+//! (ethertype), `orig_len`, `cap_len`, `layer` (`ethernet`/`network`/`none`),
+//! `pid`, `tid`, `comm` (null outside process context), `netns`, `mark`,
+//! then the packet members.
+//!
+//! Trace members: `cpu`, `point` (`from-network`/`to-network`), `ifindex`,
+//! `ifname`, `protocol`, `orig_len`, `cap_len`, `layer`, `sample_rate`,
+//! `netns`, `mark`, then the packet members.
+//!
+//! Packet members: `summary` (the monitor connection summary), `src`, `dst`,
+//! `l4proto`, `sport`, `dport` (null when not decoded), `packet` (the
+//! captured bytes in hex).
+
+use std::fmt::Write as _;
+
+use crate::event::{CaptureLayer, DropEvent, Interface, TraceEvent};
+use crate::format::monitor::connection_summary;
+use crate::format::monitor::dissect::flow;
+
+/// Appends a drop event's JSON members to `out` (see the module docs).
+pub fn write_drop_json(d: &DropEvent, out: &mut Vec<u8>) {
+    push_num(out, "cpu", u64::from(d.cpu), true);
+    push_str(out, "reason", &d.reason.to_string());
+    push_num(out, "reason_code", u64::from(d.reason.code), false);
+    push_opt_str(out, "reason_name", d.reason.name.as_deref());
+    push_opt_str(out, "subsystem", d.reason.subsystem.as_deref());
+    push_opt_str(out, "location", d.location.symbol.as_deref());
+    push_str(out, "location_addr", &format!("{:#x}", d.location.addr));
+    push_iface(out, &d.interface);
+    push_num(out, "protocol", u64::from(d.protocol), false);
+    push_num(out, "orig_len", u64::from(d.orig_len), false);
+    push_num(out, "cap_len", d.packet.len() as u64, false);
+    push_str(out, "layer", layer_name(d.layer));
+    match &d.process {
+        Some(p) => {
+            push_num(out, "pid", u64::from(p.pid), false);
+            push_num(out, "tid", u64::from(p.tid), false);
+            push_str(out, "comm", &p.comm);
+        }
+        None => out.extend_from_slice(b",\"pid\":null,\"tid\":null,\"comm\":null"),
+    }
+    push_num(out, "netns", u64::from(d.netns), false);
+    push_num(out, "mark", u64::from(d.mark), false);
+    push_packet(out, &d.packet, d.layer, d.protocol);
+}
+
+/// Appends a trace event's JSON members to `out` (see the module docs).
+pub fn write_trace_json(t: &TraceEvent, out: &mut Vec<u8>) {
+    push_num(out, "cpu", u64::from(t.cpu), true);
+    push_str(out, "point", &t.point.name());
+    push_iface(out, &t.interface);
+    push_num(out, "protocol", u64::from(t.protocol), false);
+    push_num(out, "orig_len", u64::from(t.orig_len), false);
+    push_num(out, "cap_len", t.packet.len() as u64, false);
+    push_str(out, "layer", layer_name(t.layer));
+    push_num(out, "sample_rate", u64::from(t.sample_rate), false);
+    push_num(out, "netns", u64::from(t.netns), false);
+    push_num(out, "mark", u64::from(t.mark), false);
+    push_packet(out, &t.packet, t.layer, t.protocol);
+}
+
+fn layer_name(l: CaptureLayer) -> &'static str {
+    match l {
+        CaptureLayer::Ethernet => "ethernet",
+        CaptureLayer::Network => "network",
+        CaptureLayer::None => "none",
+    }
+}
+
+fn push_iface(out: &mut Vec<u8>, i: &Interface) {
+    push_num(out, "ifindex", u64::from(i.ifindex), false);
+    push_opt_str(out, "ifname", i.name.as_deref());
+}
+
+fn push_packet(out: &mut Vec<u8>, data: &[u8], layer: CaptureLayer, et: u16) {
+    push_str(out, "summary", &connection_summary(data, layer, et));
+    match flow(data, layer, et) {
+        Some(f) => {
+            push_str(out, "src", &f.src.to_string());
+            push_str(out, "dst", &f.dst.to_string());
+            push_num(out, "l4proto", u64::from(f.proto), false);
+            match f.ports {
+                Some((s, d)) => {
+                    push_num(out, "sport", u64::from(s), false);
+                    push_num(out, "dport", u64::from(d), false);
+                }
+                None => out.extend_from_slice(b",\"sport\":null,\"dport\":null"),
+            }
+        }
+        None => out.extend_from_slice(
+            b",\"src\":null,\"dst\":null,\"l4proto\":null,\"sport\":null,\"dport\":null",
+        ),
+    }
+    let mut hex = String::with_capacity(data.len() * 2);
+    for b in data {
+        let _ = write!(hex, "{b:02x}");
+    }
+    push_str(out, "packet", &hex);
+}
+
+fn push_key(out: &mut Vec<u8>, key: &str, first: bool) {
+    if !first {
+        out.push(b',');
+    }
+    out.push(b'"');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+fn push_str(out: &mut Vec<u8>, key: &str, val: &str) {
+    push_key(out, key, false);
+    // serde_json's string escaping; writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, val);
+}
+
+fn push_opt_str(out: &mut Vec<u8>, key: &str, val: Option<&str>) {
+    match val {
+        Some(v) => push_str(out, key, v),
+        None => {
+            push_key(out, key, false);
+            out.extend_from_slice(b"null");
+        }
+    }
+}
+
+fn push_num(out: &mut Vec<u8>, key: &str, v: u64, first: bool) {
+    push_key(out, key, first);
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::event::{
+        DropReason, Header, KernelLocation, ObservationPoint, ProcessContext, Source, Timestamp,
+    };
+
+    const UDP: [u8; 28] = [
+        0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0xa0, 0x3e, 0x1f, 0x90,
+        0, 8, 0, 0,
+    ];
+
+    fn header() -> Header {
+        Header {
+            time: Timestamp::default(),
+            source: Source::Datapath,
+            seq: 1,
+        }
+    }
+
+    fn object(members: &[u8]) -> Value {
+        let mut s = b"{".to_vec();
+        s.extend_from_slice(members);
+        s.push(b'}');
+        serde_json::from_slice(&s).unwrap()
+    }
+
+    #[test]
+    fn drop_members() {
+        let d = DropEvent {
+            header: header(),
+            cpu: 2,
+            reason: DropReason {
+                code: 3,
+                subsystem: None,
+                name: Some("NO_SOCKET".into()),
+            },
+            location: KernelLocation {
+                addr: 0xffff_ffff_8100_0010,
+                symbol: Some("f+0x10".into()),
+            },
+            interface: Interface {
+                ifindex: 4,
+                name: Some("veth\"0".into()),
+            },
+            protocol: 0x0800,
+            orig_len: 28,
+            layer: CaptureLayer::Network,
+            packet: UDP.to_vec(),
+            process: Some(ProcessContext {
+                pid: 1,
+                tid: 2,
+                comm: "nc".into(),
+            }),
+            netns: 9,
+            mark: 0,
+        };
+        let mut out = Vec::new();
+        write_drop_json(&d, &mut out);
+        assert_eq!(
+            object(&out),
+            json!({
+                "cpu": 2, "reason": "NO_SOCKET", "reason_code": 3, "reason_name": "NO_SOCKET",
+                "subsystem": null, "location": "f+0x10", "location_addr": "0xffffffff81000010",
+                "ifindex": 4, "ifname": "veth\"0", "protocol": 2048, "orig_len": 28, "cap_len": 28,
+                "layer": "network", "pid": 1, "tid": 2, "comm": "nc", "netns": 9, "mark": 0,
+                "summary": "10.0.0.1:41022 -> 10.0.0.2:8080 udp", "src": "10.0.0.1",
+                "dst": "10.0.0.2", "l4proto": 17, "sport": 41022, "dport": 8080,
+                "packet": "4500001c00010000401100000a0000010a000002a03e1f9000080000",
+            })
+        );
+    }
+
+    #[test]
+    fn trace_members_without_packet() {
+        let t = TraceEvent {
+            header: header(),
+            cpu: 0,
+            point: ObservationPoint::ToNetwork,
+            interface: Interface {
+                ifindex: 5,
+                name: None,
+            },
+            protocol: 0x86dd,
+            orig_len: 0,
+            layer: CaptureLayer::None,
+            packet: Vec::new(),
+            sample_rate: 100,
+            mark: 1,
+            netns: 0,
+        };
+        let mut out = Vec::new();
+        write_trace_json(&t, &mut out);
+        let v = object(&out);
+        assert_eq!(v["point"], "to-network");
+        assert_eq!(v["ifname"], Value::Null);
+        assert_eq!(v["summary"], "[unknown]");
+        assert_eq!(v["src"], Value::Null);
+        assert_eq!(v["sample_rate"], 100);
+        assert_eq!(v["packet"], "");
+    }
+}

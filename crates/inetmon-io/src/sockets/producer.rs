@@ -1,0 +1,213 @@
+//! [`SocketsProducer`]: load, attach, read, decode, count loss.
+
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::{Duration, Instant};
+
+use aya::maps::{MapData, PerCpuArray, RingBuf};
+use inetmon_bpf::loader::{cgroup2_root, lost_totals, Filters, LoadError, SockPrograms};
+use inetmon_bpf::record::OP_MAX;
+use inetmon_core::decode::sock::decode_record;
+use inetmon_core::event::{
+    Event, EventKind, Header, LossStage, Lost, Malformed, Source, Timestamp,
+};
+
+/// How to run the producer.
+#[derive(Debug, Clone)]
+pub struct SocketsConfig {
+    /// In-kernel filters.
+    pub filters: Filters,
+    /// Ring-buffer size in bytes (power of two, page multiple).
+    pub ring_bytes: u32,
+    /// How often the loss counters are read.
+    pub lost_interval: Duration,
+}
+
+impl Default for SocketsConfig {
+    fn default() -> Self {
+        SocketsConfig {
+            filters: Filters::default(),
+            ring_bytes: inetmon_bpf::loader::DEFAULT_RING_BYTES,
+            lost_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Errors of the producer.
+#[derive(Debug, thiserror::Error)]
+pub enum SocketsError {
+    /// Loading or attaching the programs failed.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// `poll(2)` on the ring buffer failed.
+    #[error("polling the ring buffer: {0}")]
+    Poll(std::io::Error),
+}
+
+/// The running producer. Dropping it detaches the programs.
+pub struct SocketsProducer {
+    ring: RingBuf<MapData>,
+    lost: PerCpuArray<MapData, u64>,
+    lost_seen: [u64; OP_MAX],
+    lost_checked: Instant,
+    lost_interval: Duration,
+    seq: u64,
+    mono_to_wall: i64,
+    clock_checked: Instant,
+    _progs: SockPrograms,
+}
+
+impl std::fmt::Debug for SocketsProducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketsProducer")
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SocketsProducer {
+    /// Loads and attaches the programs and opens the ring buffer.
+    ///
+    /// # Errors
+    /// [`SocketsError::Load`] naming what failed (needs root or
+    /// `CAP_BPF`+`CAP_PERFMON`+`CAP_NET_ADMIN`).
+    pub fn start(cfg: &SocketsConfig) -> Result<Self, SocketsError> {
+        let root = cgroup2_root()?;
+        let mut progs = SockPrograms::load(&cfg.filters, cfg.ring_bytes, &root)?;
+        let ring = progs.take_ring_buf()?;
+        let lost = progs.take_lost()?;
+        let lost_seen = lost_totals(&lost)?;
+        Ok(SocketsProducer {
+            ring,
+            lost,
+            lost_seen,
+            lost_checked: Instant::now(),
+            lost_interval: cfg.lost_interval,
+            seq: 0,
+            mono_to_wall: mono_to_wall_ns(),
+            clock_checked: Instant::now(),
+            _progs: progs,
+        })
+    }
+
+    /// Waits up to `timeout` for records, then hands every decoded event
+    /// (and any loss report) to `out`. Returns the number of events handed.
+    ///
+    /// # Errors
+    /// [`SocketsError::Poll`] when `poll(2)` fails other than by `EINTR`.
+    pub fn poll(
+        &mut self,
+        timeout: Duration,
+        out: &mut dyn FnMut(Event),
+    ) -> Result<usize, SocketsError> {
+        let mut n = self.drain(out);
+        if n == 0 {
+            let mut pfd = libc::pollfd {
+                fd: self.ring.as_fd().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+            // SAFETY: one valid pollfd for the duration of the call.
+            let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if rc < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(SocketsError::Poll(e));
+                }
+            }
+            n += self.drain(out);
+        }
+        if self.lost_checked.elapsed() >= self.lost_interval {
+            n += self.check_lost(out);
+        }
+        Ok(n)
+    }
+
+    /// Reads the loss counters now and reports any new losses.
+    pub fn check_lost(&mut self, out: &mut dyn FnMut(Event)) -> usize {
+        self.lost_checked = Instant::now();
+        let Ok(now) = lost_totals(&self.lost) else {
+            return 0;
+        };
+        let mut delta = 0u64;
+        for (seen, cur) in self.lost_seen.iter_mut().zip(now) {
+            delta = delta.saturating_add(cur.saturating_sub(*seen));
+            *seen = cur;
+        }
+        if delta == 0 {
+            return 0;
+        }
+        self.seq = self.seq.wrapping_add(1);
+        let header = Header {
+            time: now_wall(),
+            source: Source::Sockets,
+            seq: self.seq,
+        };
+        out(Event::Lost(Lost {
+            header,
+            stage: LossStage::Kernel,
+            count: delta,
+            kinds: vec![EventKind::Sock],
+            seq_range: None,
+        }));
+        1
+    }
+
+    fn drain(&mut self, out: &mut dyn FnMut(Event)) -> usize {
+        if self.clock_checked.elapsed() >= Duration::from_secs(1) {
+            self.mono_to_wall = mono_to_wall_ns();
+            self.clock_checked = Instant::now();
+        }
+        let mut n = 0;
+        while let Some(item) = self.ring.next() {
+            self.seq = self.seq.wrapping_add(1);
+            match decode_record(&item, self.mono_to_wall, self.seq) {
+                Ok(ev) => out(Event::Sock(Box::new(ev))),
+                Err(e) => {
+                    out(Event::Malformed(Malformed {
+                        header: Header {
+                            time: now_wall(),
+                            source: Source::Sockets,
+                            seq: self.seq,
+                        },
+                        offset: 0,
+                        skipped: u64::try_from(item.len()).unwrap_or(u64::MAX),
+                        reason: e.to_string(),
+                    }));
+                }
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// The next sequence number, for synthetic events (`--existing`) that
+    /// share this source's numbering.
+    pub fn next_seq(&mut self) -> u64 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+}
+
+fn clock_ns(clock: libc::clockid_t) -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid timespec.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec)
+}
+
+/// Realtime minus monotonic, in nanoseconds.
+fn mono_to_wall_ns() -> i64 {
+    clock_ns(libc::CLOCK_REALTIME).saturating_sub(clock_ns(libc::CLOCK_MONOTONIC))
+}
+
+/// The wall-clock time now.
+pub(crate) fn now_wall() -> Timestamp {
+    let ns = clock_ns(libc::CLOCK_REALTIME);
+    Timestamp::from_nanos_parts(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000))
+}

@@ -1,0 +1,132 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code, unreachable_pub, clippy::print_stdout)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Whether privileged tests must run (CI sets `INETMON_REQUIRE_PRIVILEGED=1`).
+pub fn required() -> bool {
+    std::env::var("INETMON_REQUIRE_PRIVILEGED").is_ok_and(|v| v == "1")
+}
+
+/// `true` when the test may go on; otherwise prints why it skips, or panics
+/// when privileged tests are required.
+pub fn can_run(ok: bool, reason: &str) -> bool {
+    if ok {
+        return true;
+    }
+    assert!(!required(), "INETMON_REQUIRE_PRIVILEGED=1 but {reason}");
+    println!("skipped: {reason}");
+    false
+}
+
+/// Whether we are root.
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Whether `prog` can be run (found on PATH).
+pub fn have(prog: &str) -> bool {
+    Command::new(prog).arg("--version").output().is_ok()
+        || Command::new(prog).arg("-v").output().is_ok()
+}
+
+/// Polls `f` every 20 ms until it returns `Some` or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let end = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() > end {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs a command, panicking with its stderr when it fails.
+pub fn run(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A network namespace deleted on drop.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    /// Creates `inetmon-io-<tag>-<pid>` with `lo` up.
+    pub fn new(tag: &str) -> Netns {
+        let name = format!("inetmon-io-{tag}-{}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        run("ip", &["netns", "add", &name]);
+        let ns = Netns { name };
+        run("ip", &["-n", &ns.name, "link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// Runs `args` inside the namespace.
+    pub fn exec(&self, args: &[&str]) -> String {
+        let mut all = vec!["netns", "exec", &self.name];
+        all.extend_from_slice(args);
+        run("ip", &all)
+    }
+
+    /// Loads an nft ruleset inside the namespace.
+    pub fn nft(&self, ruleset: &str) {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.name, "nft", "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(ruleset.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "nft: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Path of the namespace file for `setns`.
+    pub fn path(&self) -> String {
+        format!("/run/netns/{}", self.name)
+    }
+
+    /// Moves the calling thread into the namespace.
+    pub fn enter(&self) {
+        let f = std::fs::File::open(self.path()).unwrap();
+        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// Whether `path` exists.
+pub fn exists(path: &Path) -> bool {
+    path.exists()
+}

@@ -1,0 +1,535 @@
+//! Privileged end-to-end tests of the eBPF socket-event producer.
+//!
+//! Each test moves its own thread into a fresh network namespace (so its
+//! sockets are isolated; loopback brought up), loads and attaches its own
+//! copy of the programs, performs known socket operations, and asserts the
+//! exact events of that namespace: operation, socket (by cookie), pid, uid,
+//! comm, addresses, ports, result, attribution and order.
+//!
+//! Skipped (with a printed reason) unless root, except under
+//! `INETMON_REQUIRE_PRIVILEGED=1`, where they fail instead.
+#![allow(clippy::print_stdout, clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+use std::time::{Duration, Instant};
+
+use inetmon_core::event::{Attribution, Event, Initiator, SockEvent, SockOp};
+use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
+
+fn privileged() -> bool {
+    let st = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let root = st
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"));
+    if !root {
+        assert!(
+            std::env::var("INETMON_REQUIRE_PRIVILEGED").as_deref() != Ok("1"),
+            "INETMON_REQUIRE_PRIVILEGED=1 but not root"
+        );
+        println!("skipped: needs root for BPF and network namespaces");
+    }
+    root
+}
+
+/// Moves the calling thread into a new network namespace with `lo` up and
+/// returns the namespace's inode.
+fn new_netns() -> u32 {
+    // SAFETY: unshare affects only this thread's network namespace.
+    assert_eq!(
+        unsafe { libc::unshare(libc::CLONE_NEWNET) },
+        0,
+        "unshare(CLONE_NEWNET)"
+    );
+    // SAFETY: plain socket + ioctl on a zeroed ifreq naming "lo".
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
+        assert!(fd >= 0);
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        for (d, s) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
+            *d = *s as libc::c_char;
+        }
+        assert_eq!(libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr), 0);
+        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        assert_eq!(libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr), 0);
+        libc::close(fd);
+    }
+    let ino = std::fs::metadata("/proc/thread-self/ns/net").unwrap().ino();
+    u32::try_from(ino).unwrap()
+}
+
+fn start(filters: KernelFilters) -> SocketsProducer {
+    SocketsProducer::start(&SocketsConfig {
+        filters,
+        ..SocketsConfig::default()
+    })
+    .unwrap()
+}
+
+/// Reads events until none arrived for `quiet`; returns those of `netns`
+/// and the number of events reported lost.
+fn collect(p: &mut SocketsProducer, netns: u32, quiet: Duration) -> (Vec<SockEvent>, u64) {
+    let mut evs = Vec::new();
+    let mut lost = 0;
+    let mut last = Instant::now();
+    while last.elapsed() < quiet {
+        let n = p
+            .poll(Duration::from_millis(20), &mut |e| match e {
+                Event::Sock(s) if s.netns == netns => evs.push(*s),
+                Event::Lost(l) => lost += l.count,
+                _ => {}
+            })
+            .unwrap();
+        if n > 0 {
+            last = Instant::now();
+        }
+    }
+    p.check_lost(&mut |e| {
+        if let Event::Lost(l) = e {
+            lost += l.count;
+        }
+    });
+    (evs, lost)
+}
+
+/// The current thread's name as the kernel's 16-byte comm.
+fn my_comm() -> String {
+    std::fs::read_to_string("/proc/thread-self/comm")
+        .unwrap()
+        .trim_end()
+        .to_string()
+}
+
+fn me() -> u32 {
+    std::process::id()
+}
+
+fn tid() -> u32 {
+    // SAFETY: gettid has no preconditions.
+    u32::try_from(unsafe { libc::syscall(libc::SYS_gettid) }).unwrap()
+}
+
+/// Names sockets by their cookie in order of first appearance: A, B, C, …
+fn label(evs: &[SockEvent]) -> Vec<(char, SockOp, u32, Option<Initiator>, Attribution)> {
+    let mut names: HashMap<u64, char> = HashMap::new();
+    evs.iter()
+        .map(|e| {
+            let n = names.len();
+            let c = *names
+                .entry(e.cookie)
+                .or_insert((b'A' + u8::try_from(n).unwrap()) as char);
+            (c, e.op, e.errno, e.initiator, e.attribution)
+        })
+        .collect()
+}
+
+use Attribution::{Owner as O, Process as P};
+use SockOp::*;
+
+/// TCP listener + client + accepted socket; the client closes first.
+fn tcp_roundtrip(listen: &str, connect_to: impl Fn(u16) -> SocketAddr) -> (Vec<SockEvent>, u16) {
+    let netns = new_netns();
+    let mut p = start(KernelFilters {
+        pid: Some(me()),
+        ..KernelFilters::default()
+    });
+    let l = TcpListener::bind(listen).unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut c = TcpStream::connect(connect_to(port)).unwrap();
+    let (s, _) = l.accept().unwrap();
+    c.write_all(b"hi").unwrap();
+    drop(c);
+    std::thread::sleep(Duration::from_millis(50));
+    drop(s);
+    drop(l);
+    let (evs, lost) = collect(&mut p, netns, Duration::from_millis(300));
+    assert_eq!(lost, 0);
+    (evs, port)
+}
+
+fn check_tcp_roundtrip(evs: &[SockEvent], port: u16, addr: IpAddr, mapped: bool) {
+    let want = vec![
+        ('A', Create, 0, None, P),
+        ('A', Bind, 0, None, P),
+        ('A', Listen, 0, None, P),
+        ('B', Create, 0, None, P),
+        ('B', Connect, 0, None, P),
+        ('B', Connected, 0, None, O),
+        ('C', Accept, 0, None, P),
+        ('B', Disconnect, 0, Some(Initiator::Local), P),
+        ('B', Close, 0, None, P),
+        ('C', Disconnect, 0, Some(Initiator::Peer), O),
+        ('C', Close, 0, None, P),
+        ('A', Close, 0, None, P),
+    ];
+    assert_eq!(label(evs), want, "{evs:#?}");
+    let comm = my_comm();
+    for e in evs {
+        assert_eq!((e.task.pid, e.task.uid, e.task.gid), (me(), 0, 0), "{e:?}");
+        assert_eq!(e.task.tid, tid(), "{e:?}");
+        assert_eq!(e.task.comm, comm);
+        assert_eq!(e.sock_type, 1);
+        assert_eq!(e.protocol, 6);
+        assert_ne!(e.cookie, 0);
+        if e.op != Create && e.op != Connect {
+            assert_eq!(e.mapped, mapped, "{e:?}");
+        }
+    }
+    let listen_end = Some((addr, port));
+    assert_eq!(evs[1].local.map(|l| l.1), Some(port));
+    assert_eq!(evs[2].local.map(|l| l.1), Some(port));
+    assert_eq!(evs[4].foreign, listen_end, "connect attempt's foreign end");
+    let client = evs[5].local.unwrap();
+    assert_eq!(client.0, addr);
+    assert_ne!(client.1, 0);
+    assert_eq!(evs[5].foreign, listen_end);
+    assert_eq!(evs[6].local, listen_end);
+    assert_eq!(evs[6].foreign, Some(client));
+    assert_eq!(evs[7].local, Some(client));
+    assert_eq!(evs[9].local, listen_end);
+    assert_eq!(evs[9].foreign, Some(client));
+}
+
+#[test]
+fn tcp_ipv4_server_and_client() {
+    if !privileged() {
+        return;
+    }
+    let (evs, port) = tcp_roundtrip("127.0.0.1:0", |p| SocketAddr::from(([127, 0, 0, 1], p)));
+    check_tcp_roundtrip(&evs, port, "127.0.0.1".parse().unwrap(), false);
+    assert!(evs.iter().all(|e| e.family == 2));
+}
+
+#[test]
+fn tcp_ipv6_server_and_client() {
+    if !privileged() {
+        return;
+    }
+    let (evs, port) = tcp_roundtrip("[::1]:0", |p| format!("[::1]:{p}").parse().unwrap());
+    check_tcp_roundtrip(&evs, port, "::1".parse().unwrap(), false);
+    assert!(evs.iter().all(|e| e.family == 10));
+}
+
+#[test]
+fn tcp_v4_mapped_shown_as_ipv4() {
+    if !privileged() {
+        return;
+    }
+    let (evs, port) = tcp_roundtrip("[::]:0", |p| {
+        format!("[::ffff:127.0.0.1]:{p}").parse().unwrap()
+    });
+    // The listener is bound to [::], the rest is mapped 127.0.0.1.
+    let lo: IpAddr = "127.0.0.1".parse().unwrap();
+    let mut fixed = evs.clone();
+    for e in &mut fixed[1..3] {
+        assert_eq!(e.local, Some(("::".parse().unwrap(), port)));
+        e.local = Some((lo, port));
+        e.mapped = true;
+    }
+    fixed[11].local = Some((lo, port));
+    fixed[11].mapped = true;
+    check_tcp_roundtrip(&fixed, port, lo, true);
+    assert!(
+        evs[4].mapped,
+        "connect attempt to ::ffff:127.0.0.1 is mapped"
+    );
+}
+
+#[test]
+fn refused_connect_reports_attempt_and_outcome() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let mut p = start(KernelFilters {
+        pid: Some(me()),
+        ..KernelFilters::default()
+    });
+    let err = TcpStream::connect(("127.0.0.1", 1)).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ECONNREFUSED));
+    let (evs, _) = collect(&mut p, netns, Duration::from_millis(300));
+    assert_eq!(
+        label(&evs),
+        vec![
+            ('A', Create, 0, None, P),
+            ('A', Connect, 0, None, P),
+            ('A', Connected, 111, None, O),
+            ('A', Close, 0, None, P),
+        ]
+    );
+    assert_eq!(evs[1].foreign, Some(("127.0.0.1".parse().unwrap(), 1)));
+    assert_eq!(evs[2].foreign, Some(("127.0.0.1".parse().unwrap(), 1)));
+    assert_eq!(evs[2].task.pid, me());
+}
+
+#[test]
+fn bind_conflict_reports_eaddrinuse() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let mut p = start(KernelFilters {
+        pid: Some(me()),
+        ..KernelFilters::default()
+    });
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let err = TcpListener::bind(("127.0.0.1", port)).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EADDRINUSE));
+    drop(l);
+    let (evs, _) = collect(&mut p, netns, Duration::from_millis(300));
+    assert_eq!(
+        label(&evs),
+        vec![
+            ('A', Create, 0, None, P),
+            ('A', Bind, 0, None, P),
+            ('A', Listen, 0, None, P),
+            ('B', Create, 0, None, P),
+            ('B', Bind, 98, None, P),
+            ('B', Close, 0, None, P),
+            ('A', Close, 0, None, P),
+        ]
+    );
+    assert_eq!(evs[4].local, Some(("127.0.0.1".parse().unwrap(), port)));
+}
+
+#[test]
+fn privileged_port_bind_as_nobody_reports_eacces() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let mut p = start(KernelFilters {
+        uid: Some(65534),
+        ..KernelFilters::default()
+    });
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "/usr/bin/python3", "-c"])
+        .arg(
+            "import socket,sys\ns=socket.socket()\ntry:\n s.bind(('127.0.0.1', 80))\nexcept PermissionError:\n sys.exit(7)",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{out:?}");
+    let (evs, _) = collect(&mut p, netns, Duration::from_millis(300));
+    assert_eq!(
+        label(&evs),
+        vec![
+            ('A', Create, 0, None, P),
+            ('A', Bind, 13, None, P),
+            ('A', Close, 0, None, P)
+        ]
+    );
+    for e in &evs {
+        assert_eq!(
+            (e.task.uid, e.task.gid, e.task.comm.as_str()),
+            (65534, 65534, "python3")
+        );
+    }
+    assert_eq!(evs[1].local, Some(("127.0.0.1".parse().unwrap(), 80)));
+}
+
+fn udp_socket(family: i32) -> i32 {
+    // SAFETY: plain socket(2).
+    let fd = unsafe { libc::socket(family, libc::SOCK_DGRAM, 0) };
+    assert!(fd >= 0);
+    fd
+}
+
+fn sockaddr_v4(port: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+const SIN_LEN: libc::socklen_t = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+
+#[test]
+fn udp_create_bind_dynamic_bind_connect_close() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let mut p = start(KernelFilters {
+        pid: Some(me()),
+        ..KernelFilters::default()
+    });
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sport = server.local_addr().unwrap().port();
+    let a = sockaddr_v4(sport);
+    // SAFETY: valid fds and sockaddr for the calls below.
+    unsafe {
+        // Unbound socket: first send binds it dynamically.
+        let s1 = udp_socket(libc::AF_INET);
+        let sa = (&raw const a).cast::<libc::sockaddr>();
+        assert_eq!(libc::sendto(s1, b"x".as_ptr().cast(), 1, 0, sa, SIN_LEN), 1);
+        assert_eq!(libc::sendto(s1, b"y".as_ptr().cast(), 1, 0, sa, SIN_LEN), 1);
+        libc::close(s1);
+        // Unbound socket: connect binds it dynamically.
+        let s2 = udp_socket(libc::AF_INET);
+        assert_eq!(libc::connect(s2, sa, SIN_LEN), 0);
+        libc::close(s2);
+    }
+    drop(server);
+    let (evs, _) = collect(&mut p, netns, Duration::from_millis(300));
+    assert_eq!(
+        label(&evs),
+        vec![
+            ('A', Create, 0, None, P),
+            ('A', Bind, 0, None, P),
+            ('B', Create, 0, None, P),
+            ('B', DynBind, 0, None, P),
+            ('B', Close, 0, None, P),
+            ('C', Create, 0, None, P),
+            ('C', Connect, 0, None, P),
+            ('C', DynBind, 0, None, P),
+            ('C', Connected, 0, None, P),
+            ('C', Close, 0, None, P),
+            ('A', Close, 0, None, P),
+        ],
+        "{evs:#?}"
+    );
+    let lo: IpAddr = "127.0.0.1".parse().unwrap();
+    assert!(evs.iter().all(|e| e.protocol == 17 && e.sock_type == 2));
+    assert_eq!(evs[1].local, Some((lo, sport)));
+    let dyn1 = evs[3].local.unwrap();
+    assert_ne!(dyn1.1, 0);
+    assert_eq!(evs[4].local, Some(dyn1));
+    assert_eq!(evs[6].foreign, Some((lo, sport)));
+    let dyn2 = evs[7].local.unwrap();
+    assert_eq!(dyn2.0, lo);
+    assert_eq!(evs[8].local, Some(dyn2));
+    assert_eq!(evs[8].foreign, Some((lo, sport)));
+}
+
+#[test]
+fn io_uring_connect_is_seen() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let mut p = start(KernelFilters {
+        pid: Some(me()),
+        ..KernelFilters::default()
+    });
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    // SAFETY: plain socket(2).
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    assert!(fd >= 0);
+    let a = sockaddr_v4(port);
+    let mut ring = io_uring::IoUring::new(4).unwrap();
+    let sqe = io_uring::opcode::Connect::new(
+        io_uring::types::Fd(fd),
+        (&raw const a).cast::<libc::sockaddr>(),
+        SIN_LEN,
+    )
+    .build()
+    .user_data(1);
+    // SAFETY: `a` outlives the submission, which completes below.
+    unsafe { ring.submission().push(&sqe).unwrap() };
+    ring.submit_and_wait(1).unwrap();
+    let cqe = ring.completion().next().unwrap();
+    assert_eq!(cqe.result(), 0, "io_uring connect");
+    let (s, _) = l.accept().unwrap();
+    drop(s);
+    // SAFETY: fd is ours.
+    unsafe { libc::close(fd) };
+    drop(l);
+    let (evs, _) = collect(&mut p, netns, Duration::from_millis(300));
+    let ops: Vec<_> = label(&evs)
+        .into_iter()
+        .map(|(c, op, e, _, _)| (c, op, e))
+        .collect();
+    // The socket was created before io_uring; the connect never went
+    // through connect(2), yet the attempt and its outcome are reported.
+    assert_eq!(
+        &ops[3..6],
+        &[('B', Create, 0), ('B', Connect, 0), ('B', Connected, 0)],
+        "{evs:#?}"
+    );
+    assert_eq!(evs[4].foreign, Some(("127.0.0.1".parse().unwrap(), port)));
+    assert_eq!(evs[4].task.pid, me());
+    assert!(ops.contains(&('C', Accept, 0)));
+    let _ = fd.as_raw_fd();
+}
+
+/// Connections of the storm: server port, count.
+const STORM_PORT: u16 = 47123;
+const STORM_CONNECTIONS: u64 = 100_000;
+/// Events per connection seen with the port filter (create has no port):
+/// connect, connected, accept, server disconnect (local) and close, client
+/// disconnect (peer) and close.
+const EVENTS_PER_CONNECTION: u64 = 7;
+
+#[test]
+fn connection_storm_events_plus_losses_equal_operations() {
+    if !privileged() {
+        return;
+    }
+    let mut p = start(KernelFilters {
+        port: Some(STORM_PORT),
+        ..KernelFilters::default()
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let gen = std::thread::spawn(move || {
+        let netns = new_netns();
+        tx.send(netns).unwrap();
+        let l = TcpListener::bind(("127.0.0.1", STORM_PORT)).unwrap();
+        for _ in 0..STORM_CONNECTIONS {
+            let c = TcpStream::connect(("127.0.0.1", STORM_PORT)).unwrap();
+            let (s, _) = l.accept().unwrap();
+            drop(s);
+            drop(c);
+        }
+    });
+    let netns = rx.recv().unwrap();
+    let mut events = 0u64;
+    let mut lost = 0u64;
+    let mut by_op: HashMap<SockOp, u64> = HashMap::new();
+    let mut count = |e: Event| match e {
+        Event::Sock(s) if s.netns == netns => {
+            events += 1;
+            *by_op.entry(s.op).or_default() += 1;
+        }
+        Event::Lost(l) => lost += l.count,
+        _ => {}
+    };
+    while !gen.is_finished() {
+        p.poll(Duration::from_millis(50), &mut count).unwrap();
+    }
+    gen.join().unwrap();
+    let quiet = Instant::now();
+    while quiet.elapsed() < Duration::from_millis(500) {
+        p.poll(Duration::from_millis(50), &mut count).unwrap();
+    }
+    p.check_lost(&mut count);
+    // bind + listen + close of the listener.
+    let ops = STORM_CONNECTIONS * EVENTS_PER_CONNECTION + 3;
+    println!("storm: {events} events, {lost} lost, {ops} operations; {by_op:?}");
+    assert_eq!(events + lost, ops, "{by_op:?}");
+    if lost == 0 {
+        let n = STORM_CONNECTIONS;
+        let want: HashMap<SockOp, u64> = [
+            (Bind, 1),
+            (Listen, 1),
+            (Connect, n),
+            (Connected, n),
+            (Accept, n),
+            (Disconnect, 2 * n),
+            (Close, 2 * n + 1),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(by_op, want);
+    }
+}

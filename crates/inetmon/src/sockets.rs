@@ -1,0 +1,264 @@
+//! `inetmon sockets`: socket-operation events from eBPF (the AHAFS
+//! `inetsock` producer on Linux).
+//!
+//! Filters `--pid`, `--uid`, `--port` run in the kernel (and again in user
+//! space for `--existing` events); `--comm`, `--addr` and `--watch` run in
+//! user space. Output is one aligned line per event (`line`), the AHAFS
+//! block (`ahafs`) or one JSON object per line (`json`). A kernel loss
+//! (ring-buffer reserve failure) is printed in-band in every format.
+//!
+//! Exit status: 0; 2 when events were lost or malformed; 1 on errors.
+
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use inetmon_core::event::{Event, SockEvent};
+use inetmon_core::format::ahafs::{AhafsFormatter, InfoLevel};
+use inetmon_core::format::json_sock::write_sock_json;
+use inetmon_core::format::sockline::write_sock_line;
+use inetmon_io::sockets::existing::existing_events;
+use inetmon_io::sockets::filter::{parse_watch, Cidr, SockFilter};
+use inetmon_io::sockets::procinfo::process_info;
+use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
+use jiff::tz::TimeZone;
+
+/// Output formats of `inetmon sockets`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SockFormat {
+    /// One aligned line per event.
+    Line,
+    /// The AIX AHAFS event block, one item a line.
+    Ahafs,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Flags of `inetmon sockets`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct SocketsArgs {
+    /// Monitors to report, comma-separated: streamCreate, streamBind,
+    /// streamListen, streamAccept, streamConnect, streamDisconnect,
+    /// streamClose, dgramCreate, dgramBind, dgramConnect, dgramClose
+    /// (default: all).
+    #[arg(long, value_name = "MONITORS")]
+    pub(crate) watch: Option<String>,
+    /// Only events of this process id (filtered in the kernel).
+    #[arg(long)]
+    pub(crate) pid: Option<u32>,
+    /// Only events of this user id (filtered in the kernel).
+    #[arg(long)]
+    pub(crate) uid: Option<u32>,
+    /// Only events of this program name.
+    #[arg(long)]
+    pub(crate) comm: Option<String>,
+    /// Only events with this local or foreign port (filtered in the kernel;
+    /// create events have no port and never match).
+    #[arg(long)]
+    pub(crate) port: Option<u16>,
+    /// Only events with an end in this address or CIDR (IPv4-mapped IPv6
+    /// spellings match their IPv4 form).
+    #[arg(long, value_name = "CIDR")]
+    pub(crate) addr: Option<String>,
+    /// Start with synthetic events for the sockets that already exist.
+    #[arg(long)]
+    pub(crate) existing: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SockFormat::Line)]
+    pub(crate) format: SockFormat,
+    /// 1: no producer details (ahafs), 2: default, 3: add command line and
+    /// parent pid.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=3))]
+    pub(crate) info_level: u8,
+    /// Stop after this many events have been printed.
+    #[arg(long)]
+    pub(crate) count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) duration: Option<f64>,
+    /// Ring-buffer size in KiB (a power of two).
+    #[arg(long, default_value_t = 8192)]
+    pub(crate) ring_kib: u32,
+}
+
+/// Runs `inetmon sockets` until interrupted, `--count` or `--duration`.
+///
+/// # Errors
+/// Bad flags, missing privileges, load/attach failures, output errors
+/// other than a closed pipe.
+pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
+    let monitors = args
+        .watch
+        .as_deref()
+        .map(parse_watch)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let addr: Option<Cidr> = args.addr.as_deref().map(str::parse).transpose()?;
+    let filter = SockFilter {
+        monitors,
+        comm: args.comm.clone(),
+        addr,
+        pid: args.pid,
+        uid: args.uid,
+        port: args.port,
+    };
+    let ring_bytes = args
+        .ring_kib
+        .checked_mul(1024)
+        .filter(|b| b.is_power_of_two() && *b >= 4096)
+        .context("--ring-kib must be a power of two of at least 4")?;
+    let cfg = SocketsConfig {
+        filters: KernelFilters {
+            pid: args.pid,
+            uid: args.uid,
+            port: args.port,
+            cgroup: None,
+        },
+        ring_bytes,
+        ..SocketsConfig::default()
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handler")?;
+    }
+    let mut producer =
+        SocketsProducer::start(&cfg).context("starting the socket-event programs")?;
+    // The binary decides where text goes: this line tells scripts and tests
+    // that the programs are attached.
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("inetmon sockets: attached");
+    }
+    let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
+    let level = match args.info_level {
+        1 => InfoLevel::One,
+        3 => InfoLevel::Three,
+        _ => InfoLevel::Two,
+    };
+    let mut printer = Printer {
+        format: args.format,
+        ahafs: AhafsFormatter::new(level, tz.clone()),
+        tz,
+        level3: args.info_level == 3,
+        filter,
+        out: BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
+        printed: 0,
+        problems: false,
+        err: None,
+    };
+    if args.existing {
+        let evs = existing_events(&mut || producer.next_seq()).context("sock_diag snapshot")?;
+        for ev in evs {
+            printer.event(Event::Sock(Box::new(ev)));
+        }
+    }
+    let deadline = args
+        .duration
+        .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+    let limit = args.count.unwrap_or(u64::MAX);
+    while !stop.load(Ordering::Relaxed)
+        && printer.printed < limit
+        && deadline.is_none_or(|d| Instant::now() < d)
+        && printer.err.is_none()
+    {
+        producer.poll(Duration::from_millis(100), &mut |ev| {
+            if printer.printed < limit {
+                printer.event(ev);
+            }
+        })?;
+        if let Err(e) = printer.out.flush() {
+            printer.err = Some(e);
+        }
+    }
+    producer.check_lost(&mut |ev| printer.event(ev));
+    let flushed = printer.out.flush();
+    match printer.err.map_or(flushed, Err) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        Err(e) => return Err(e).context("writing output"),
+        Ok(()) => {}
+    }
+    Ok(if printer.problems {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+struct Printer<W: Write> {
+    format: SockFormat,
+    ahafs: AhafsFormatter,
+    tz: TimeZone,
+    level3: bool,
+    filter: SockFilter,
+    out: W,
+    printed: u64,
+    problems: bool,
+    err: Option<io::Error>,
+}
+
+impl<W: Write> Printer<W> {
+    fn event(&mut self, ev: Event) {
+        if self.err.is_some() {
+            return;
+        }
+        let r = match ev {
+            Event::Sock(mut s) => {
+                if !self.filter.matches(&s) {
+                    return;
+                }
+                if self.level3 && s.task.pid != 0 {
+                    s.process = Some(process_info(s.task.pid));
+                }
+                self.printed += 1;
+                self.sock(&s)
+            }
+            Event::Lost(l) => {
+                self.problems = true;
+                match self.format {
+                    SockFormat::Json => writeln!(
+                        self.out,
+                        "{{\"kind\":\"lost\",\"source\":\"sockets\",\"seq\":{},\"stage\":\"{}\",\"count\":{}}}",
+                        l.header.seq,
+                        l.stage.as_str(),
+                        l.count
+                    ),
+                    _ => writeln!(self.out, "LOST {} socket events ({})", l.count, l.stage.as_str()),
+                }
+            }
+            Event::Malformed(m) => {
+                self.problems = true;
+                writeln!(self.out, "MALFORMED socket record: {}", m.reason)
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = r {
+            self.err = Some(e);
+        }
+    }
+
+    fn sock(&mut self, s: &SockEvent) -> io::Result<()> {
+        match self.format {
+            SockFormat::Line => write_sock_line(s, &self.tz, &mut self.out),
+            SockFormat::Ahafs => self.ahafs.write(s, &mut self.out).map(|_| ()),
+            SockFormat::Json => {
+                let t = s.header.time;
+                let when = jiff::Timestamp::new(t.secs, i32::try_from(t.nanos).unwrap_or(0))
+                    .map(|ts| ts.to_string())
+                    .unwrap_or_default();
+                let mut buf = format!(
+                    "{{\"schema\":{},\"kind\":\"sock\",\"time\":\"{when}\",\"source\":\"sockets\",\"seq\":{},",
+                    inetmon_core::event::JSON_SCHEMA_VERSION,
+                    s.header.seq
+                )
+                .into_bytes();
+                write_sock_json(s, &mut buf);
+                buf.extend_from_slice(b"}\n");
+                self.out.write_all(&buf)
+            }
+        }
+    }
+}

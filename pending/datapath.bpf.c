@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * inetmon datapath programs (pending: to move to crates/inetmon-bpf/bpf/ once
+ * that crate exists; see pending/README.md).
+ *
+ * - on_kfree_skb: tp_btf/kfree_skb. Every packet the kernel frees with a
+ *   drop reason becomes an inetmon_dp_drop record with the reason, the
+ *   location, the device, protocol, netns, mark, the first bytes of the
+ *   packet and the task when in process context.
+ * - tc_ingress / tc_egress: tc classifier programs reporting packets at
+ *   from-network / to-network, sampled 1:N. They never change the packet's
+ *   fate: they always return TC_ACT_UNSPEC (-1, "continue").
+ *
+ * Records go to one BPF ring buffer (reserve/commit); a failed reservation
+ * is counted per CPU in `datapath_lost`, which user space turns into Lost
+ * events. Configuration is in .rodata (set before load); the interface and
+ * reason filters are hash maps filled before attaching.
+ *
+ * Build: clang -O2 -g -target bpf -D__TARGET_ARCH_x86 -I<dir of vmlinux.h>
+ *        -c datapath.bpf.c -o datapath.bpf.o
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+
+#include "datapath.h"
+
+#define TC_ACT_UNSPEC (-1)
+#define ETH_HLEN 14
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define ARPHRD_ETHER 1
+#define MAC_HEADER_UNSET 0xffff
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* ---- configuration (.rodata, set by the loader before load) ---- */
+const volatile __u32 cfg_snaplen = 128;          /* <= INETMON_DP_MAX_CAP */
+const volatile __u32 cfg_sample_rate = 1;        /* traces: 1 in N */
+const volatile __u8 cfg_drop_not_specified = 0;  /* report NOT_SPECIFIED drops */
+const volatile __u32 cfg_reason_not_specified = 2; /* from BTF by the loader */
+const volatile __u8 cfg_filter_ifindex = 0;      /* only ifindexes in ifindex_filter */
+const volatile __u32 cfg_netns = 0;
+/* Wake the reader only when this many bytes are pending (0: every record).
+ * Below it the reader finds records on its periodic poll; this cuts the
+ * per-record wakeup cost under floods (monitor.md 6.2). */
+const volatile __u64 cfg_wakeup_bytes = 0;
+/* Summary mode: count drops in drop_counts by (reason, ifindex, location)
+ * and send no records (for `--summary` under drop storms). */
+const volatile __u8 cfg_summary_only = 0;              /* drops: only this netns inode, 0 = any */
+const volatile __u8 cfg_filter_reason = 0;       /* only reasons in reason_filter */
+const volatile __u8 cfg_l4proto = 0;             /* 0 = any */
+const volatile __u16 cfg_port = 0;               /* either port, 0 = any */
+const volatile __u32 cfg_ipv4 = 0;               /* either address (network order), 0 = any */
+const volatile __u8 cfg_has_ipv6 = 0;
+const volatile __u8 cfg_ipv6[16] = {};           /* either address */
+
+/* ---- maps ---- */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} datapath_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} datapath_lost SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);  /* ifindex */
+	__type(value, __u8);
+} ifindex_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);  /* raw drop reason */
+	__type(value, __u8);
+} reason_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct inetmon_dp_drop_key);
+	__type(value, __u64);
+} drop_counts SEC(".maps");
+
+struct drop_record {
+	struct inetmon_dp_drop hdr;
+	__u8 data[INETMON_DP_MAX_CAP];
+};
+
+struct trace_record {
+	struct inetmon_dp_trace hdr;
+	__u8 data[INETMON_DP_MAX_CAP];
+};
+
+static __always_inline void count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&datapath_lost, &zero);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/* min(cfg_snaplen, avail, INETMON_DP_MAX_CAP), in a form the verifier
+ * can bound: the clamp comes after an optimisation barrier. */
+static __always_inline __u32 snaplen(__u32 avail)
+{
+	__u64 n = cfg_snaplen;
+
+	if (n > avail)
+		n = avail;
+	asm volatile("" : "+r"(n));
+	if (n > INETMON_DP_MAX_CAP)
+		n = INETMON_DP_MAX_CAP;
+	return n;
+}
+
+static __always_inline int eq16(const __u8 *a)
+{
+	int diff = 0;
+
+#pragma unroll
+	for (int i = 0; i < 16; i++)
+		diff |= a[i] ^ cfg_ipv6[i];
+	return diff == 0;
+}
+
+/*
+ * In-kernel address/port/protocol filter on the copied bytes. Reads go
+ * through bpf_probe_read_kernel on our own buffer, which keeps the verifier
+ * out of variable-offset packet arithmetic. Returns 1 to keep the packet.
+ */
+static __always_inline int match_filters(const __u8 *pkt, __u32 len, __u8 layer, __u16 proto)
+{
+	__u32 l3 = 0, l4;
+	__u8 l4proto = 0, vihl = 0;
+	__u32 saddr = 0, daddr = 0;
+	__u8 s6[16], d6[16];
+	__u16 ports[2] = {};
+
+	if (!cfg_l4proto && !cfg_port && !cfg_ipv4 && !cfg_has_ipv6)
+		return 1;
+	if (layer == INETMON_DP_LAYER_ETHERNET)
+		l3 = ETH_HLEN;
+	else if (layer != INETMON_DP_LAYER_NETWORK)
+		return 0;
+	if (proto == ETH_P_IP) {
+		if (l3 + 20 > len || bpf_probe_read_kernel(&vihl, 1, pkt + l3))
+			return 0;
+		bpf_probe_read_kernel(&l4proto, 1, pkt + l3 + 9);
+		bpf_probe_read_kernel(&saddr, 4, pkt + l3 + 12);
+		bpf_probe_read_kernel(&daddr, 4, pkt + l3 + 16);
+		if (cfg_has_ipv6)
+			return 0;
+		if (cfg_ipv4 && saddr != cfg_ipv4 && daddr != cfg_ipv4)
+			return 0;
+		l4 = l3 + (vihl & 0x0f) * 4;
+	} else if (proto == ETH_P_IPV6) {
+		if (l3 + 40 > len)
+			return 0;
+		bpf_probe_read_kernel(&l4proto, 1, pkt + l3 + 6);
+		bpf_probe_read_kernel(s6, 16, pkt + l3 + 8);
+		bpf_probe_read_kernel(d6, 16, pkt + l3 + 24);
+		if (cfg_ipv4)
+			return 0;
+		if (cfg_has_ipv6 && !eq16(s6) && !eq16(d6))
+			return 0;
+		l4 = l3 + 40; /* extension headers are not walked in the kernel */
+	} else {
+		return 0;
+	}
+	if (cfg_l4proto && l4proto != cfg_l4proto)
+		return 0;
+	if (cfg_port) {
+		if (l4proto != IPPROTO_TCP && l4proto != IPPROTO_UDP && l4proto != IPPROTO_SCTP)
+			return 0;
+		if (l4 > INETMON_DP_MAX_CAP - 4 || l4 + 4 > len)
+			return 0;
+		bpf_probe_read_kernel(ports, 4, pkt + l4);
+		if (bpf_ntohs(ports[0]) != cfg_port && bpf_ntohs(ports[1]) != cfg_port)
+			return 0;
+	}
+	return 1;
+}
+
+static __always_inline __u64 submit_flags(void)
+{
+	if (!cfg_wakeup_bytes)
+		return 0;
+	return bpf_ringbuf_query(&datapath_events, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes ?
+		       BPF_RB_FORCE_WAKEUP :
+		       BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void fill_common(struct inetmon_dp_common *c, __u8 type, __u16 hdr_len)
+{
+	c->type = type;
+	c->version = INETMON_DP_VERSION;
+	c->hdr_len = hdr_len;
+	c->cpu = bpf_get_smp_processor_id();
+	c->ktime_ns = bpf_ktime_get_boot_ns();
+	c->reserved = 0;
+	c->flags = 0;
+}
+
+/* ---------------- drops ---------------- */
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	struct drop_record *rec;
+	struct net_device *dev;
+	unsigned char *head, *data, *start;
+	__u16 mac, net;
+	__u32 len, data_len, headlen, ifindex, n, avail, netns = 0;
+	__u8 layer;
+	__u64 pid_tgid;
+	__u32 r = (__u32)reason;
+
+	if (r == 0 /* NOT_DROPPED_YET */ || r == 1 /* CONSUMED */)
+		return 0;
+	if (r == cfg_reason_not_specified && !cfg_drop_not_specified)
+		return 0;
+	if (cfg_filter_reason && !bpf_map_lookup_elem(&reason_filter, &r))
+		return 0;
+
+	dev = BPF_CORE_READ(skb, dev);
+	ifindex = dev ? BPF_CORE_READ(dev, ifindex) : 0;
+	if (cfg_filter_ifindex && !bpf_map_lookup_elem(&ifindex_filter, &ifindex))
+		return 0;
+	if (dev)
+		netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+	else if (BPF_CORE_READ(skb, sk))
+		netns = BPF_CORE_READ(skb, sk, __sk_common.skc_net.net, ns.inum);
+	if (cfg_netns && netns != cfg_netns)
+		return 0;
+
+	if (cfg_summary_only) {
+		struct inetmon_dp_drop_key key = {
+			.reason = r, .ifindex = ifindex, .location = (__u64)location,
+		};
+		__u64 one = 1, *cnt = bpf_map_lookup_elem(&drop_counts, &key);
+
+		if (cnt)
+			*cnt += 1; /* per-CPU value: no atomics needed */
+		else if (bpf_map_update_elem(&drop_counts, &key, &one, BPF_NOEXIST)) {
+			/* another CPU inserted it first, or the map is full */
+			cnt = bpf_map_lookup_elem(&drop_counts, &key);
+			if (cnt)
+				*cnt += 1;
+			else
+				count_lost();
+		}
+		return 0;
+	}
+
+	rec = bpf_ringbuf_reserve(&datapath_events, sizeof(*rec), 0);
+	if (!rec) {
+		count_lost();
+		return 0;
+	}
+	fill_common(&rec->hdr.common, INETMON_DP_DROP, sizeof(rec->hdr));
+
+	head = BPF_CORE_READ(skb, head);
+	data = BPF_CORE_READ(skb, data);
+	mac = BPF_CORE_READ(skb, mac_header);
+	net = BPF_CORE_READ(skb, network_header);
+	len = BPF_CORE_READ(skb, len);
+	data_len = BPF_CORE_READ(skb, data_len);
+	headlen = len > data_len ? len - data_len : 0;
+
+	/* Start at the Ethernet header when the device has one and it is set,
+	 * else at the network header, else at skb->data. */
+	if (mac != MAC_HEADER_UNSET && dev && BPF_CORE_READ(dev, type) == ARPHRD_ETHER &&
+	    head + mac <= data) {
+		start = head + mac;
+		layer = INETMON_DP_LAYER_ETHERNET;
+	} else if (net && head + net >= data) {
+		start = head + net;
+		layer = INETMON_DP_LAYER_NETWORK;
+	} else {
+		start = data;
+		layer = INETMON_DP_LAYER_NETWORK;
+	}
+	/* Linear bytes from start: up to the end of the head buffer. */
+	avail = (__u32)(data + headlen - start);
+	if (start < data)
+		len += (__u32)(data - start);
+	else if (start > data)
+		len -= (__u32)(start - data) < len ? (__u32)(start - data) : len;
+	n = snaplen(avail);
+	if (n && bpf_probe_read_kernel(rec->data, n, start))
+		n = 0;
+
+	rec->hdr.common.ifindex = ifindex;
+	rec->hdr.common.orig_len = len;
+	rec->hdr.common.cap_len = n;
+	rec->hdr.common.protocol = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	rec->hdr.common.layer = n ? layer : INETMON_DP_LAYER_NONE;
+	rec->hdr.common.mark = BPF_CORE_READ(skb, mark);
+	rec->hdr.common.netns = netns;
+
+	if (!match_filters(rec->data, n, layer, rec->hdr.common.protocol)) {
+		bpf_ringbuf_discard(rec, 0);
+		return 0;
+	}
+
+	rec->hdr.reason = r;
+	rec->hdr.location = (__u64)location;
+	rec->hdr.reserved = 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	rec->hdr.pid = pid_tgid >> 32;
+	rec->hdr.tid = (__u32)pid_tgid;
+	bpf_get_current_comm(rec->hdr.comm, sizeof(rec->hdr.comm));
+	/*
+	 * Process context heuristic (see README): a task other than the idle
+	 * task, dropping a packet that belongs to a local socket. preempt_count
+	 * (the exact test for softirq context) is not reachable from BPF on all
+	 * kernels.
+	 */
+	if (rec->hdr.pid != 0 && BPF_CORE_READ(skb, sk))
+		rec->hdr.common.flags |= INETMON_DP_F_PROCESS;
+
+	bpf_ringbuf_submit(rec, submit_flags());
+	return 0;
+}
+
+/* ---------------- traces ---------------- */
+
+static __always_inline int trace_skb(struct __sk_buff *skb, __u8 point)
+{
+	struct trace_record *rec;
+	__u32 n;
+
+	if (cfg_sample_rate > 1 && bpf_get_prandom_u32() % cfg_sample_rate)
+		return TC_ACT_UNSPEC;
+
+	rec = bpf_ringbuf_reserve(&datapath_events, sizeof(*rec), 0);
+	if (!rec) {
+		count_lost();
+		return TC_ACT_UNSPEC;
+	}
+	fill_common(&rec->hdr.common, INETMON_DP_TRACE, sizeof(rec->hdr));
+	n = snaplen(skb->len);
+	if (n > 0) {
+		__u64 m = n;
+
+		/* bpf_skb_load_bytes needs a proven non-zero, bounded length */
+		asm volatile("" : "+r"(m));
+		if (m < 1)
+			m = 1;
+		if (m > INETMON_DP_MAX_CAP)
+			m = INETMON_DP_MAX_CAP;
+		if (bpf_skb_load_bytes(skb, 0, rec->data, m))
+			n = 0;
+	}
+	rec->hdr.common.ifindex = skb->ifindex;
+	rec->hdr.common.orig_len = skb->len;
+	rec->hdr.common.cap_len = n;
+	rec->hdr.common.protocol = bpf_ntohs(skb->protocol);
+	/* tc on an Ethernet device sees the MAC header at offset 0; on L3
+	 * devices (tun, wireguard) the loader sets cfg via a separate program
+	 * instance (not done yet): assume Ethernet. */
+	rec->hdr.common.layer = n ? INETMON_DP_LAYER_ETHERNET : INETMON_DP_LAYER_NONE;
+	rec->hdr.common.mark = skb->mark;
+	rec->hdr.common.netns = 0; /* filled in user space from the attach point */
+	rec->hdr.point = point;
+	rec->hdr.reserved[0] = rec->hdr.reserved[1] = rec->hdr.reserved[2] = 0;
+	rec->hdr.sample_rate = cfg_sample_rate ? cfg_sample_rate : 1;
+
+	if (!match_filters(rec->data, n, INETMON_DP_LAYER_ETHERNET, rec->hdr.common.protocol)) {
+		bpf_ringbuf_discard(rec, 0);
+		return TC_ACT_UNSPEC;
+	}
+	bpf_ringbuf_submit(rec, submit_flags());
+	return TC_ACT_UNSPEC;
+}
+
+SEC("classifier")
+int tc_ingress(struct __sk_buff *skb)
+{
+	return trace_skb(skb, INETMON_DP_FROM_NETWORK);
+}
+
+SEC("classifier")
+int tc_egress(struct __sk_buff *skb)
+{
+	return trace_skb(skb, INETMON_DP_TO_NETWORK);
+}
