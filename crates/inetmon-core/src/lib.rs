@@ -9,7 +9,7 @@
 //! - [`decode`]: decoders for NFLOG and ctnetlink messages, IP Filter binary
 //!   logs and pcap/pcapng files.
 //! - [`dissect`]: zero-copy views of IPv4/IPv6/TCP/UDP/ICMP headers.
-//! - [`format`]: the ipmon and JSON formatters.
+//! - [`format`](mod@format): the ipmon and JSON formatters.
 //! - [`btf`]: kernel BTF enums, for drop-reason names.
 //! - [`kallsyms`]: kernel address symbolisation from `/proc/kallsyms` text.
 //! - [`monitor_filter`]: the user-space filters of `inetmon monitor`.

@@ -5,7 +5,7 @@
 //! - [`netlink`]: a netfilter netlink socket (batched reads, large buffers,
 //!   `ENOBUFS` as loss).
 //! - [`nflog`], [`conntrack`]: live producers.
-//! - [`file`]: file and stdin producers, with `tail -f` following.
+//! - [`file`](mod@file): file and stdin producers, with `tail -f` following.
 //! - [`pipeline`]: bounded channels from producers to sinks, with loss counted.
 //! - [`sink`]: stdout, files (reopened on SIGHUP), syslog.
 //! - [`daemon`]: daemonising and pid files.

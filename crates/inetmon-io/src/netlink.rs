@@ -59,7 +59,7 @@ fn last_os(what: &'static str) -> NetlinkError {
     }
 }
 
-/// A fd that wakes a thread blocked in [`NetlinkSocket::wait`] (an
+/// A fd that wakes a thread blocked in [`wait_readable`] (an
 /// `eventfd`), so that shutdown needs no timeout polling.
 #[derive(Debug)]
 pub struct Waker {
@@ -98,7 +98,7 @@ impl Waker {
     }
 }
 
-/// What [`NetlinkSocket::wait`] saw.
+/// What [`wait_readable`] saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ready {
     /// The socket has data (or an error) to read.

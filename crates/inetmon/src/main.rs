@@ -10,6 +10,8 @@ mod cli;
 mod engine;
 mod facility;
 mod ipmon;
+mod offline;
+mod output;
 mod privilege;
 mod read;
 mod report;

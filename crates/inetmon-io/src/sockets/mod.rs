@@ -1,7 +1,7 @@
 //! The eBPF socket-event producer: loads and attaches `inetmon-bpf`'s
 //! programs, reads the ring buffer, decodes records into
 //! [`Event::Sock`](inetmon_core::event::Event::Sock), turns per-CPU
-//! reserve-failure counters into in-band [`Event::Lost`] events, and
+//! reserve-failure counters into in-band [`Event::Lost`](inetmon_core::event::Event::Lost) events, and
 //! optionally adds `/proc` details (info level 3) and a `sock_diag` snapshot
 //! of sockets that already exist (`--existing`).
 //!

@@ -68,7 +68,7 @@ pub(crate) struct IpmonFlags {
     /// Write and lock this pid file (default with -D: /run/ipmon.pid).
     #[arg(short = 'P', value_name = "pidfile")]
     pub(crate) pid_file: Option<PathBuf>,
-    /// Send output to syslog (ident ipmon[pid]) instead of a file.
+    /// Send output to syslog (ident `ipmon[pid]`) instead of a file.
     #[arg(short = 's')]
     pub(crate) syslog: bool,
     /// State log source: conntrack (the default) or an iplog file; turns on the
