@@ -11,6 +11,8 @@ mod engine;
 mod facility;
 mod ipmon;
 mod monitor;
+mod offline;
+mod output;
 mod privilege;
 mod read;
 mod report;

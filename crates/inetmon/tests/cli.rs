@@ -274,24 +274,31 @@ fn broken_pipe_exits_0() {
     let args: Vec<&str> = std::iter::once("read")
         .chain(std::iter::repeat_n(f, 2000))
         .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let err_path = dir.path().join("err.txt");
     let mut child = Command::new(inetmon())
         .args(&args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(fs::File::create(&err_path).unwrap())
         .spawn()
         .unwrap();
     let mut out = child.stdout.take().unwrap();
     let mut first = [0u8; 64];
-    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    let got = std::io::Read::read_exact(&mut out, &mut first);
     drop(out);
-    let o = child.wait_with_output().unwrap();
+    let status =
+        wait_for(Duration::from_secs(20), || child.try_wait().unwrap()).unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!("inetmon kept running after its reader went away")
+        });
+    got.unwrap();
     assert_eq!(
-        o.status.code(),
+        status.code(),
         Some(0),
         "{}",
-        String::from_utf8_lossy(&o.stderr)
+        fs::read_to_string(&err_path).unwrap()
     );
-    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+    assert_eq!(fs::read_to_string(&err_path).unwrap(), "");
 }
 
 // ---------------------------------------------------------------- argv0
