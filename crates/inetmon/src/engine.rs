@@ -1,8 +1,8 @@
 //! Wiring: sources → decoders → formatter → sinks.
 //!
-//! Files read to their end go through [`crate::offline`] on this thread.
-//! Live sources (NFLOG, conntrack), followed files (`-t`), syslog output and
-//! daemon mode need the `inetmon-io` producers and sinks.
+//! Files read to their end go through [`crate::offline`] on this thread;
+//! live sources (NFLOG, conntrack), followed files (`-t`), syslog output and
+//! daemon mode go through [`crate::live`] and the `inetmon-io` pipeline.
 
 use anyhow::bail;
 
@@ -59,5 +59,8 @@ pub(crate) fn run_ipmon(config: &IpmonConfig, prog: &str) -> anyhow::Result<Tall
         sinks.flush()?;
         return Ok(tally);
     }
-    bail!("live sources, -t, -s and -D are not in this build yet (waiting for inetmon-io)")
+    if config.conf.is_some() {
+        bail!("-C is not in this build yet (waiting for the ipmon.conf parser)");
+    }
+    crate::live::run(config, prog)
 }

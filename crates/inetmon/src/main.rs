@@ -10,6 +10,7 @@ mod cli;
 mod engine;
 mod facility;
 mod ipmon;
+mod live;
 mod offline;
 mod output;
 mod privilege;

@@ -164,10 +164,15 @@ fn deliver(
             return Ok(());
         }
         Event::Lost(l) => tally.lost(l),
-        Event::Packet(_) | Event::Nat(_) | Event::State(_) | Event::Sock(_) => {
+        Event::Packet(_)
+        | Event::Nat(_)
+        | Event::State(_)
+        | Event::Sock(_)
+        | Event::Drop(_)
+        | Event::Trace(_) => {
             if let Some((file, encoder, buf)) = &mut sinks.binary {
                 buf.clear();
-                // An event with no iplog form (a socket event) is not copied.
+                // An event with no iplog form (socket, drop, trace) is not copied.
                 if encoder.encode(ev, buf).is_ok() {
                     file.write_all(buf)?;
                 }

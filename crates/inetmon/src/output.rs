@@ -4,8 +4,18 @@
 use inetmon_core::event::Event;
 use inetmon_core::format::ipmon::{IpmonFormatter, IpmonOptions, Rendered};
 use inetmon_core::names::{ProtocolNames, ServiceNames};
+use inetmon_io::resolver::{CachingResolver, ResolverConfig};
 
 use crate::ipmon::FormatOptions;
+
+/// One formatted line and its syslog priority.
+pub(crate) struct FormattedLine<'a> {
+    /// The text, with its trailing `\n` when it has one.
+    pub(crate) text: &'a [u8],
+    /// syslog(3) priority: the level in the low 3 bits; facility bits only
+    /// when a rule's `log level` set them.
+    pub(crate) priority: u16,
+}
 
 /// The formatter of a run.
 pub(crate) enum Formatter {
@@ -17,7 +27,9 @@ impl Formatter {
     /// The formatter for `opts`. `syslog_mode` drops the date, as ipmon -s
     /// does. Protocol and service names come from `/etc/protocols` and
     /// `/etc/services` (builtin tables when they cannot be read); times are
-    /// in the local time zone (`TZ`).
+    /// in the local time zone (`TZ`). With `-n`, host names come from a
+    /// cached resolver whose threads start here: in daemon mode, call this
+    /// after daemonising.
     ///
     /// # Errors
     ///
@@ -39,8 +51,13 @@ impl Formatter {
             .map_or_else(|_| ProtocolNames::builtin(), |t| ProtocolNames::parse(&t));
         let services = std::fs::read_to_string("/etc/services")
             .map_or_else(|_| ServiceNames::builtin(), |t| ServiceNames::parse(&t));
-        let f = IpmonFormatter::new(ipmon, jiff::tz::TimeZone::system())
+        let mut f = IpmonFormatter::new(ipmon, jiff::tz::TimeZone::system())
             .with_tables(protocols, services);
+        if opts.resolve {
+            let resolver = CachingResolver::new(ResolverConfig::default())
+                .map_err(|e| anyhow::anyhow!("starting the name resolver: {e}"))?;
+            f = f.with_resolver(Box::new(resolver));
+        }
         Ok(Formatter::Ipmon(Box::new(f), Rendered::default()))
     }
 
@@ -52,6 +69,16 @@ impl Formatter {
                 f.format(event, rendered);
                 &rendered.text
             }
+        }
+    }
+
+    /// The lines of the last [`Formatter::format`], with their priorities.
+    pub(crate) fn lines(&self) -> impl Iterator<Item = FormattedLine<'_>> {
+        match self {
+            Formatter::Ipmon(_, rendered) => rendered.iter().map(|(l, text)| FormattedLine {
+                text,
+                priority: l.priority,
+            }),
         }
     }
 }

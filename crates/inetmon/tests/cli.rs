@@ -518,7 +518,7 @@ const NFLOG_RULES: &str = r#"
 table inet t {
   chain in {
     type filter hook input priority 0;
-    udp dport { 4998, 4999 } log group 7 log group 8
+    udp dport { 4998, 4999 } log group 7 log group 8 drop
     tcp dport 5000 log prefix "p @web:3 " group 7 log prefix "p @web:3 " group 8 accept
     tcp dport 5001 log prefix "b @web:4 " group 7 log prefix "b @web:4 " group 8
     tcp sport 5001 log prefix "p @web:5 " group 7 log prefix "p @web:5 " group 8
@@ -592,6 +592,27 @@ impl LiveNflog {
         self.dir.path().join("out.txt")
     }
 
+    /// Runs `script` until inetmon printed a line containing `needle`: the
+    /// kernel rate-limits ICMP errors and sometimes sends none.
+    fn send_until(&self, script: &str, needle: &str) {
+        for _ in 0..5 {
+            self.ns.sh(script);
+            let seen = wait_for(Duration::from_millis(1200), || {
+                lines_of(&self.out())
+                    .iter()
+                    .any(|l| l.contains(needle))
+                    .then_some(())
+            });
+            if seen.is_some() {
+                return;
+            }
+        }
+        panic!(
+            "no {needle:?} after 5 tries of {script}: {:#?}",
+            lines_of(&self.out())
+        );
+    }
+
     /// Sends the end marker, waits for it, stops both readers; returns the
     /// inetmon lines (without time and markers) and the tcpdump capture.
     fn finish(mut self) -> (Vec<String>, std::path::PathBuf, LiveNflog) {
@@ -661,7 +682,10 @@ fn live_nflog_ipv4_tcp_udp_icmp() {
     let ns = &live.ns;
     // UDP with the default prefix; then to a closed port (ICMP unreachable).
     ns.sh("printf 'hi\\n' | nc -u -w0 -p 40001 127.0.0.1 5002");
-    ns.sh("printf 'hi\\n' | nc -u -w0 -p 40004 127.0.0.1 5003; sleep 0.2");
+    live.send_until(
+        "printf 'hi\\n' | nc -u -w0 -p 40004 127.0.0.1 5003",
+        "icmp unreach/port",
+    );
     // TCP SYN to a closed port: the kernel answers RST.
     let _ = ns.sh_any("nc -w1 -p 40002 127.0.0.1 5001");
     // TCP with data to a listener.
@@ -711,7 +735,10 @@ fn live_nflog_ipv6_udp_icmpv6() {
     let live = LiveNflog::start(&[]);
     let ns = &live.ns;
     ns.sh("printf 'hi\\n' | nc -6 -u -w0 -p 40005 ::1 5002");
-    ns.sh("printf 'hi\\n' | nc -6 -u -w0 -p 40006 ::1 5003; sleep 0.2");
+    live.send_until(
+        "printf 'hi\\n' | nc -6 -u -w0 -p 40006 ::1 5003",
+        "icmpv6 unreach/noport",
+    );
     ns.sh("ping -6 -c1 -W1 -s 56 ::1 >/dev/null");
     let (lines, cap, _live) = live.finish();
     let expected = [
@@ -772,7 +799,7 @@ fn live_nflog_fragments() {
     a.sh("ping -6 -c1 -W2 -s 3000 fd00:77::2 >/dev/null");
     wait_for_line(
         &out,
-        "fd00:77::2 -> fd00:77::1",
+        "PR ipv6-frag len 48 (160)",
         Duration::from_secs(10),
         &err,
     );
@@ -839,7 +866,7 @@ fn live_nflog_resolve_names() {
         ),
     ] {
         let ns = Netns::new();
-        ns.nft("table inet t { chain in { type filter hook input priority 0; udp dport 53 log group 7 drop; } }");
+        ns.nft("table inet t {\n chain in {\n type filter hook input priority 0;\n udp dport 53 log group 7 drop\n }\n}\n");
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.txt");
         let err = dir.path().join("err.txt");
@@ -1030,7 +1057,7 @@ fn live_daemon_pid_file_and_sighup_reopen() {
         return;
     }
     let ns = Netns::new();
-    ns.nft("table inet t { chain in { type filter hook input priority 0; udp dport 5002 log group 7 drop; } }");
+    ns.nft("table inet t {\n chain in {\n type filter hook input priority 0;\n udp dport 5002 log group 7 drop\n }\n}\n");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.txt");
     let pidfile = dir.path().join("ipmon.pid");
@@ -1111,7 +1138,7 @@ fn live_flush_reports_zero_and_continues() {
         return;
     }
     let ns = Netns::new();
-    ns.nft("table inet t { chain in { type filter hook input priority 0; udp dport 5002 log group 7 drop; } }");
+    ns.nft("table inet t {\n chain in {\n type filter hook input priority 0;\n udp dport 5002 log group 7 drop\n }\n}\n");
     let dir = tempfile::tempdir().unwrap();
     let stdout = dir.path().join("stdout.txt");
     let err = dir.path().join("err.txt");

@@ -10,7 +10,7 @@ use std::io::{self, Write};
 
 use anyhow::bail;
 
-pub(crate) use config::{FormatOptions, IpmonConfig, Output};
+pub(crate) use config::{FormatOptions, Input, IpmonConfig, Output};
 pub(crate) use flags::IpmonFlags;
 
 use crate::engine;
