@@ -24,6 +24,7 @@ pub mod dissect;
 pub mod drop_summary;
 pub mod event;
 pub mod format;
+pub mod ipmon_conf;
 pub mod kallsyms;
 pub mod monitor_filter;
 pub mod names;

@@ -21,6 +21,8 @@ const OPB: u32 = 2;
 const SPB: u32 = 3;
 const EPB: u32 = 6;
 const BOM: u32 = 0x1a2b_3c4d;
+/// pcap magics as read little-endian: µs and ns, in both byte orders.
+const PCAP_MAGICS: [u32; 4] = [0xa1b2_c3d4, 0xa1b2_3c4d, 0xd4c3_b2a1, 0x4d3c_b2a1];
 /// A resync candidate's time may be at most this far before the last good
 /// record's time, and at most `TS_AHEAD` after it.
 const TS_BEHIND: i64 = 86_400;
@@ -173,6 +175,14 @@ impl Framer {
         }
     }
 
+    /// Whether the current file or section is big-endian.
+    pub(super) fn big_endian(&self) -> bool {
+        match self.mode {
+            Mode::Start => false,
+            Mode::Pcap { big, .. } | Mode::Pcapng { big, .. } => big,
+        }
+    }
+
     /// How many sections (pcap file headers and pcapng SHBs) were seen.
     pub(super) fn section(&self) -> u64 {
         self.section
@@ -265,10 +275,21 @@ impl Framer {
         snaplen: u32,
     ) -> Step {
         let limit = pcap_limit(snaplen);
+        // Another pcap file header (files concatenated with `cat`): a new
+        // section. (A record stamped 2055-01-09 or 2083-02-08 would look the
+        // same for its first 4 bytes; the version check below tells them
+        // apart in practice.)
+        if u32_at(b, 0, false).is_some_and(|m| PCAP_MAGICS.contains(&m)) {
+            match parse_file_header(b, at_end) {
+                None => return truncated(b, 24, at_end, "pcap file header"),
+                Some(Ok(_)) => return self.file_header(b, at_end),
+                Some(Err(_)) => {}
+            }
+        }
         let Some(hdr) = PcapRecordHeader::parse(b, big) else {
             return truncated(b, 16, at_end, "pcap record header");
         };
-        if let Err(reason) = hdr.check(nanos, limit) {
+        if let Err(reason) = hdr.check_in_sequence(nanos, limit) {
             let last = self.last_secs;
             return self.resync(b, at_end, reason, move |_, c, end| {
                 plausible_pcap(c, end, big, nanos, limit, last)
@@ -528,6 +549,14 @@ impl PcapRecordHeader {
         })
     }
 
+    /// The check of a record header in sequence: the strict check, except
+    /// that the captured length may exceed the file's snaplen up to 262144
+    /// bytes (writers do record packets longer than the snaplen they state).
+    fn check_in_sequence(&self, nanos: bool, limit: u32) -> Result<(), String> {
+        self.check(nanos, limit.max(DEFAULT_SNAPLEN))
+    }
+
+    /// The strict check of a resynchronisation candidate.
     fn check(&self, nanos: bool, limit: u32) -> Result<(), String> {
         let units = if nanos { 1_000_000_000 } else { 1_000_000 };
         if self.ts_frac >= units {

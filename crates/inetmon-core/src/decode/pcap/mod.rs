@@ -8,7 +8,9 @@
 //! # Formats
 //!
 //! - pcap: both byte orders, microsecond (`0xa1b2c3d4`) and nanosecond
-//!   (`0xa1b23c4d`) magics, version 2.
+//!   (`0xa1b23c4d`) magics, version 2. pcap files concatenated into one
+//!   stream (`cat a.pcap b.pcap`) decode as one: a file header where a
+//!   record header should be starts a new file.
 //! - pcapng: Section Header Blocks in either byte order (several sections in
 //!   one stream are fine; each starts a new interface list), Interface
 //!   Description Blocks (link type, snaplen, `if_name`, `if_tsresol` in powers
@@ -20,7 +22,7 @@
 //!
 //! | link type | how the IP packet is found |
 //! |---|---|
-//! | 239 NFLOG | the NFLOG TLVs, by [`crate::decode::nflog`] |
+//! | 239 NFLOG | the NFLOG TLVs, by [`crate::decode::nflog`] (TLV headers in the file's byte order; fields as `nflog::to_packet_log` maps them, interface `if<ifindex>`) |
 //! | 101 RAW, 228 IPV4, 229 IPV6, 12 and 14 (`DLT_RAW`) | the record is the packet |
 //! | 1 Ethernet | after 14 bytes and any 802.1Q/802.1ad/QinQ tags |
 //! | 113 Linux SLL, 276 Linux SLL2 | after the cooked header; the packet type gives the direction (outgoing → out, else in) |
@@ -46,11 +48,14 @@
 //! A bad record is reported as [`Event::Malformed`] with its stream offset
 //! and the number of bytes skipped, and decoding resumes at the next
 //! plausible record:
-//! - pcap: a record header is plausible when its fraction is below one
-//!   second, its captured length is at most the snaplen (262144 when the file
-//!   says 0) and at most the original length, its time lies between a day
-//!   before and ten years after the last good record, and the header right
-//!   after its data (if the stream goes on) is plausible too;
+//! - pcap: a record header in sequence is bad when its fraction is not
+//!   below one second, its captured length exceeds its original length, or
+//!   its captured length exceeds both the snaplen and 262144 bytes (writers
+//!   do record packets beyond the snaplen they state). A resync candidate
+//!   must also have a captured length within the snaplen (262144 when the
+//!   file says 0), a time between a day before and ten years after the last
+//!   good record, and the header right after its data (if the stream goes
+//!   on) must pass the same test;
 //! - pcapng: a block is plausible when it has a known type, a length that is
 //!   a multiple of 4 between 12 bytes and 64 MiB, and the trailing copy of
 //!   the length matches. A block whose framing is fine but whose content is
@@ -84,7 +89,8 @@
 mod frame;
 mod link;
 
-use crate::decode::StreamDecoder;
+use crate::decode::netlink::HeaderOrder;
+use crate::decode::{nflog, StreamDecoder};
 use crate::dissect::ipf_header_len;
 use crate::event::{
     Action, Event, Header, Malformed, PacketFlags, PacketLog, RuleGroup, Source, Timestamp,
@@ -126,6 +132,8 @@ pub struct PcapDecoder {
     /// Interfaces (section number, interface) whose unsupported link type was
     /// already reported.
     reported: Vec<(u64, u32)>,
+    /// `finish` was called: no more bytes will come.
+    finished: bool,
 }
 
 impl PcapDecoder {
@@ -143,6 +151,7 @@ impl PcapDecoder {
             last_time: Timestamp::default(),
             stats: PcapStats::default(),
             reported: Vec::new(),
+            finished: false,
         }
     }
 
@@ -223,7 +232,12 @@ impl PcapDecoder {
         };
         let linktype = iface.linktype;
         if linktype == link::NFLOG {
-            return Built::Packet(nflog_record(rec, meta));
+            let header = Header {
+                time: meta.time,
+                source: self.source.clone(),
+                seq: 0,
+            };
+            return Built::Packet(nflog_record(rec, header, self.framer.big_endian()));
         }
         match link::locate_ip(linktype, rec) {
             Link::Ip {
@@ -237,11 +251,13 @@ impl PcapDecoder {
                     (None, None) => format!("pcap{}", meta.iface),
                 };
                 let packet = rec.get(ip).unwrap_or_default();
-                Built::Packet(Ok(Box::new(packet_log(
-                    packet,
-                    name,
-                    direction.or(meta.direction),
-                ))))
+                let header = Header {
+                    time: meta.time,
+                    source: self.source.clone(),
+                    seq: 0,
+                };
+                let dir = direction.or(meta.direction);
+                Built::Packet(Ok(Box::new(packet_log(header, packet, name, dir))))
             }
             Link::NotIp => Built::NotIp,
             Link::Short { need } => Built::Packet(Err(format!(
@@ -258,7 +274,7 @@ impl PcapDecoder {
         match built {
             Built::Packet(Ok(mut p)) => {
                 self.stats.packets += 1;
-                p.header = self.header(meta.time);
+                p.header = self.header(p.header.time);
                 Some(Event::Packet(p))
             }
             Built::Packet(Err(reason)) => Some(self.malformed(offset, len, reason)),
@@ -291,6 +307,7 @@ enum Built {
 
 /// A [`PacketLog`] for an IP packet read from a capture file.
 fn packet_log(
+    header: Header,
     packet: &[u8],
     interface: String,
     direction: Option<crate::event::Direction>,
@@ -301,11 +318,7 @@ fn packet_log(
         _ => 0,
     };
     PacketLog {
-        header: Header {
-            time: Timestamp::default(),
-            source: Source::Pipeline,
-            seq: 0,
-        },
+        header,
         count: 1,
         interface,
         direction,
@@ -326,14 +339,19 @@ fn packet_log(
     }
 }
 
-/// The [`PacketLog`] of one `LINKTYPE_NFLOG` record.
-///
-/// This is the seam to [`crate::decode::nflog`]: the NFLOG TLV decoder
-/// (`packet_from_linktype_nflog` + `to_packet_log`) is being written on
-/// another branch; until it is merged, NFLOG records are reported as
-/// malformed with a clear reason.
-fn nflog_record(_rec: &[u8], _meta: &RecordMeta) -> Result<Box<PacketLog>, String> {
-    Err("LINKTYPE_NFLOG records are not decoded yet (NFLOG decoder not merged)".into())
+/// The [`PacketLog`] of one `LINKTYPE_NFLOG` record, by
+/// [`crate::decode::nflog`]. The TLV headers are in the capturing host's
+/// byte order, taken to be the file's (section's) byte order. Interface
+/// indexes become `if<N>` (a file has no index-to-name table); the NFLOG
+/// timestamp, when the record has one, replaces the record's time.
+fn nflog_record(rec: &[u8], header: Header, big: bool) -> Result<Box<PacketLog>, String> {
+    let order = if big {
+        HeaderOrder::Big
+    } else {
+        HeaderOrder::Little
+    };
+    let pkt = nflog::packet_from_linktype_nflog_ordered(rec, order).map_err(|e| e.to_string())?;
+    Ok(Box::new(nflog::to_packet_log(&pkt, header, &|_| None)))
 }
 
 impl StreamDecoder for PcapDecoder {
@@ -349,13 +367,16 @@ impl StreamDecoder for PcapDecoder {
     }
 
     fn next_event(&mut self) -> Option<Event> {
-        self.next(false)
+        self.next(self.finished)
     }
 
-    /// Ends the stream. Call it until it returns `None`: it gives the
-    /// remaining events, with bytes that do not make a whole record reported
-    /// as [`Event::Malformed`].
+    /// Ends the stream. Call it (or [`StreamDecoder::next_event`]) until it
+    /// returns `None`: at the end of the stream more than one event can be
+    /// left (bad bytes whose resynchronisation needed the end to decide, then
+    /// the records after them), and bytes that do not make a whole record are
+    /// reported as [`Event::Malformed`].
     fn finish(&mut self) -> Option<Event> {
+        self.finished = true;
         self.next(true)
     }
 }
