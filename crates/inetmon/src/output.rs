@@ -2,7 +2,8 @@
 //! (with a syslog level per line) or JSON objects.
 
 use inetmon_core::event::Event;
-use inetmon_core::format::ipmon::{IpmonFormatter, IpmonOptions, Rendered};
+use inetmon_core::format::ipmon::{IpmonFormatter, IpmonOptions, Rendered, LOG_INFO};
+use inetmon_core::format::json::JsonWriter;
 use inetmon_core::names::{ProtocolNames, ServiceNames};
 use inetmon_io::resolver::{CachingResolver, ResolverConfig};
 
@@ -21,6 +22,9 @@ pub(crate) struct FormattedLine<'a> {
 pub(crate) enum Formatter {
     /// IP Filter 5.1 ipmon lines.
     Ipmon(Box<IpmonFormatter>, Rendered),
+    /// One JSON object per line (`inetmon_core::format::json`), and the last
+    /// line.
+    Json(JsonWriter, Vec<u8>),
 }
 
 impl Formatter {
@@ -33,10 +37,10 @@ impl Formatter {
     ///
     /// # Errors
     ///
-    /// JSON output is not in this build yet.
+    /// The `-n` resolver's threads cannot be started.
     pub(crate) fn new(opts: FormatOptions, syslog_mode: bool) -> anyhow::Result<Self> {
         if opts.json {
-            anyhow::bail!("JSON output is not in this build yet (waiting for format::json)");
+            return Ok(Formatter::Json(JsonWriter::new(), Vec::new()));
         }
         let ipmon = IpmonOptions {
             resolve: opts.resolve,
@@ -69,16 +73,30 @@ impl Formatter {
                 f.format(event, rendered);
                 &rendered.text
             }
+            Formatter::Json(w, last) => {
+                last.clear();
+                last.extend_from_slice(w.format(event));
+                last
+            }
         }
     }
 
     /// The lines of the last [`Formatter::format`], with their priorities.
     pub(crate) fn lines(&self) -> impl Iterator<Item = FormattedLine<'_>> {
-        match self {
-            Formatter::Ipmon(_, rendered) => rendered.iter().map(|(l, text)| FormattedLine {
+        let (ipmon, json) = match self {
+            Formatter::Ipmon(_, rendered) => (Some(rendered), None),
+            Formatter::Json(_, line) => (None, Some(line)),
+        };
+        let ipmon_lines = ipmon.into_iter().flat_map(|r| {
+            r.iter().map(|(l, text)| FormattedLine {
                 text,
                 priority: l.priority,
-            }),
-        }
+            })
+        });
+        let json_line = json.map(|text| FormattedLine {
+            text,
+            priority: LOG_INFO,
+        });
+        ipmon_lines.chain(json_line)
     }
 }

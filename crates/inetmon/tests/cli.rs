@@ -170,7 +170,31 @@ fn read_fixture_agrees_with_tcpdump() {
     assert_eq!(ours, parse_tcpdump_v(&td));
 }
 
-/// The same records as JSON: one object per line, schema version 1.
+/// The real NFLOG capture in ipmon format, exactly (`TZ=UTC`). The file
+/// records only the interface index (`if1`); the prefixes (`blk9`, `dns`,
+/// `web`, none) do not follow the `ACT @GROUP:RULE` convention, so every
+/// line shows the NFLOG group 5, rule -1 and `L`.
+#[test]
+fn read_fixture_exact_ipmon_lines() {
+    let r = inetmon_run(&["read", data(FIXTURE).to_str().unwrap()]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let expected = "\
+21/11/2026 07:53:10.966711 if1 @5:-1 L 127.0.0.1,49392 -> 127.0.0.1,9 PR tcp len 20 60 -S IN
+21/11/2026 07:53:11.267745 if1 @5:-1 L 127.0.0.1,48962 -> 127.0.0.1,53 PR udp len 20 33 IN
+21/11/2026 07:53:11.267844 if1 @5:-1 L 127.0.0.1 -> 127.0.0.1 PR icmp len 20 61 icmp unreach/port for 127.0.0.1,48962 - 127.0.0.1,53 PR udp len 20 33 IN
+21/11/2026 07:53:11.273963 if1 @5:-1 L 127.0.0.1,58458 -> 127.0.0.1,8080 PR tcp len 20 60 -S IN
+21/11/2026 07:53:11.273999 if1 @5:-1 L 127.0.0.1,58458 -> 127.0.0.1,8080 PR tcp len 20 52 -A IN
+21/11/2026 07:53:11.274088 if1 @5:-1 L 127.0.0.1,58458 -> 127.0.0.1,8080 PR tcp len 20 70 -AP IN
+21/11/2026 07:53:11.274107 if1 @5:-1 L 127.0.0.1,58458 -> 127.0.0.1,8080 PR tcp len 20 52 -A IN
+21/11/2026 07:53:11.274123 if1 @5:-1 L 127.0.0.1,58458 -> 127.0.0.1,8080 PR tcp len 20 52 -AR IN
+21/11/2026 07:53:11.274384 if1 @5:-1 L ::1,47642 -> ::1,53 PR udp len 40 49 IN
+21/11/2026 07:53:11.274418 if1 @5:-1 L ::1 -> ::1 PR icmpv6 len 40 97 icmpv6 unreach/noport IN
+";
+    assert_eq!(r.stdout, expected);
+}
+
+/// The same records as JSON: one object per line, schema version 1, with
+/// the same addresses, ports, protocol, length and flags as the ipmon lines.
 #[test]
 fn read_fixture_as_json() {
     let fixture = data(FIXTURE);
@@ -181,13 +205,33 @@ fn read_fixture_as_json() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
-    assert_eq!(objs.len(), 10);
-    for o in &objs {
+    let ipmon = inetmon_run(&["read", fixture.to_str().unwrap()]);
+    let lines: Vec<PacketFields> = ipmon
+        .stdout
+        .lines()
+        .map(|l| parse_ipmon_packet(strip_time(l)).unwrap())
+        .collect();
+    assert_eq!(objs.len(), lines.len());
+    for (o, p) in objs.iter().zip(&lines) {
         assert_eq!(o["v"], 1, "{o}");
         assert_eq!(o["kind"], "packet", "{o}");
+        assert_eq!(o["source"], format!("pcap:{}", fixture.display()), "{o}");
+        let proto = match o["protocol_name"].as_str().unwrap() {
+            "ipv6-icmp" => "icmpv6",
+            other => other,
+        };
+        let port = |v: &serde_json::Value| v.as_u64().map(|n| u16::try_from(n).unwrap());
+        let from_json = PacketFields {
+            src: o["src"].as_str().unwrap().to_owned(),
+            sport: port(&o["sport"]),
+            dst: o["dst"].as_str().unwrap().to_owned(),
+            dport: port(&o["dport"]),
+            proto: proto.to_owned(),
+            len: u32::try_from(o["len"].as_u64().unwrap()).unwrap(),
+            tcp_flags: o["tcp_flags"].as_str().map(str::to_owned),
+        };
+        assert_eq!(&from_json, p, "{o}");
     }
-    let ipmon = inetmon_run(&["read", fixture.to_str().unwrap()]);
-    assert_eq!(ipmon.stdout.lines().count(), objs.len());
 }
 
 /// Standard input (`-`) reads like a file, for `read` and for `ipmon -f -`.
@@ -568,7 +612,7 @@ impl LiveNflog {
         };
         // Send start markers until inetmon and tcpdump both saw one.
         let ready = wait_for(Duration::from_secs(10), || {
-            live.ns.sh("printf m | nc -u -w0 127.0.0.1 4999");
+            live.ns.sh(&udp_cmd("127.0.0.1", 4999, 0, "m"));
             std::thread::sleep(Duration::from_millis(100));
             let mon_ready = lines_of(&live.out())
                 .iter()
@@ -584,7 +628,8 @@ impl LiveNflog {
         );
         // tcpdump says "listening" just before it binds: one more marker
         // that it must see.
-        live.ns.sh("sleep 0.2; printf m | nc -u -w0 127.0.0.1 4999");
+        std::thread::sleep(Duration::from_millis(200));
+        live.ns.sh(&udp_cmd("127.0.0.1", 4999, 0, "m"));
         live
     }
 
@@ -616,14 +661,28 @@ impl LiveNflog {
     /// Sends the end marker, waits for it, stops both readers; returns the
     /// inetmon lines (without time and markers) and the tcpdump capture.
     fn finish(mut self) -> (Vec<String>, std::path::PathBuf, LiveNflog) {
-        self.ns.sh("printf m | nc -u -w0 127.0.0.1 4998");
+        self.ns.sh(&udp_cmd("127.0.0.1", 4998, 0, "m"));
         wait_for_line(
             &self.out(),
             ",4998 PR udp",
             Duration::from_secs(10),
             &self.dir.path().join("err.txt"),
         );
-        std::thread::sleep(Duration::from_millis(300));
+        // The kernel hands NFLOG batches to tcpdump up to a second late
+        // (libpcap keeps the default flush timeout): wait until the capture
+        // has the end marker too.
+        let cap = self.dir.path().join("cap.pcap");
+        let complete = wait_for(Duration::from_secs(10), || {
+            let out = Command::new("tcpdump")
+                .args(["-nn", "-r", cap.to_str().unwrap()])
+                .stderr(Stdio::null())
+                .output()
+                .ok()?;
+            String::from_utf8_lossy(&out.stdout)
+                .contains(".4998: ")
+                .then_some(())
+        });
+        assert!(complete.is_some(), "tcpdump did not capture the end marker");
         assert_eq!(self.mon.try_wait(), None, "inetmon exited early");
         self.mon.stop();
         self.tcpdump.stop();
@@ -632,7 +691,6 @@ impl LiveNflog {
             .map(|l| strip_time(l).to_owned())
             .filter(|l| !l.contains(",4999 PR udp") && !l.contains(",4998 PR udp"))
             .collect();
-        let cap = self.dir.path().join("cap.pcap");
         (lines, cap, self)
     }
 }
@@ -681,9 +739,12 @@ fn live_nflog_ipv4_tcp_udp_icmp() {
     let live = LiveNflog::start(&[]);
     let ns = &live.ns;
     // UDP with the default prefix; then to a closed port (ICMP unreachable).
-    ns.sh("printf 'hi\\n' | nc -u -w0 -p 40001 127.0.0.1 5002");
     live.send_until(
-        "printf 'hi\\n' | nc -u -w0 -p 40004 127.0.0.1 5003",
+        &udp_cmd("127.0.0.1", 5002, 40001, "hi\\n"),
+        ",40001 -> 127.0.0.1,5002 ",
+    );
+    live.send_until(
+        &udp_cmd("127.0.0.1", 5003, 40004, "hi\\n"),
         "icmp unreach/port",
     );
     // TCP SYN to a closed port: the kernel answers RST.
@@ -734,9 +795,12 @@ fn live_nflog_ipv6_udp_icmpv6() {
     }
     let live = LiveNflog::start(&[]);
     let ns = &live.ns;
-    ns.sh("printf 'hi\\n' | nc -6 -u -w0 -p 40005 ::1 5002");
     live.send_until(
-        "printf 'hi\\n' | nc -6 -u -w0 -p 40006 ::1 5003",
+        &udp_cmd("::1", 5002, 40005, "hi\\n"),
+        "::1,40005 -> ::1,5002 ",
+    );
+    live.send_until(
+        &udp_cmd("::1", 5003, 40006, "hi\\n"),
         "icmpv6 unreach/noport",
     );
     ns.sh("ping -6 -c1 -W1 -s 56 ::1 >/dev/null");
@@ -784,7 +848,7 @@ fn live_nflog_fragments() {
     let mut mon = b.spawn_inetmon(&["ipmon", "-f", "nflog:7", out.to_str().unwrap()], &err);
     assert!(
         wait_for(Duration::from_secs(10), || {
-            a.sh("printf m | nc -u -w0 10.77.0.2 4999");
+            a.sh(&udp_cmd("10.77.0.2", 4999, 0, "m"));
             std::thread::sleep(Duration::from_millis(100));
             lines_of(&out)
                 .iter()
@@ -875,7 +939,7 @@ fn live_nflog_resolve_names() {
         args.push(out.to_str().unwrap());
         let mut mon = ns.spawn_inetmon(&args, &err);
         let got = wait_for(Duration::from_secs(15), || {
-            ns.sh("printf 'hi\\n' | nc -u -w0 -p 40007 127.0.0.1 53");
+            ns.sh(&udp_cmd("127.0.0.1", 53, 40007, "hi\\n"));
             std::thread::sleep(Duration::from_millis(200));
             lines_of(&out)
                 .iter()
@@ -1084,11 +1148,7 @@ fn live_daemon_pid_file_and_sighup_reopen() {
         Path::new(&format!("/proc/{pid}")).exists(),
         "daemon {pid} is not running"
     );
-    let send = |port: u16| {
-        ns.sh(&format!(
-            "printf 'hi\\n' | nc -u -w0 -p {port} 127.0.0.1 5002"
-        ))
-    };
+    let send = |port: u16| ns.sh(&udp_cmd("127.0.0.1", 5002, port, "hi\\n"));
     assert!(
         wait_for(Duration::from_secs(10), || {
             send(40020);
@@ -1146,7 +1206,7 @@ fn live_flush_reports_zero_and_continues() {
     c.args(["ipmon", "-F", "-f", "nflog:7"]).env("TZ", "UTC");
     let mut mon = Bg::spawn_to(&mut c, &stdout, &err);
     let lines = wait_for(Duration::from_secs(10), || {
-        ns.sh("printf 'hi\\n' | nc -u -w0 -p 40030 127.0.0.1 5002");
+        ns.sh(&udp_cmd("127.0.0.1", 5002, 40030, "hi\\n"));
         std::thread::sleep(Duration::from_millis(100));
         let lines = lines_of(&stdout);
         (lines.len() >= 2).then_some(lines)
