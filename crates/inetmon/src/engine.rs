@@ -4,8 +4,7 @@
 //! live sources (NFLOG, conntrack), followed files (`-t`), syslog output and
 //! daemon mode go through [`crate::live`] and the `inetmon-io` pipeline.
 
-use anyhow::bail;
-
+use crate::conf_actions::ConfActions;
 use crate::ipmon::{FormatOptions, IpmonConfig, Output};
 use crate::offline::{self, Sinks};
 use crate::output::Formatter;
@@ -43,14 +42,16 @@ pub(crate) fn run_ipmon(config: &IpmonConfig, prog: &str) -> anyhow::Result<Tall
     let files_only = config.inputs.iter().all(|i| !i.spec.is_live());
     let plain_output = matches!(config.output, Output::Stdout | Output::File(_));
     if files_only && !config.follow && plain_output && !config.daemon && config.pid_file.is_none() {
-        if config.conf.is_some() {
-            bail!("-C is not in this build yet (waiting for the ipmon.conf parser)");
-        }
         let text = match &config.output {
             Output::File(p) => Some(p.as_path()),
             Output::Stdout | Output::Syslog { .. } => None,
         };
         let mut sinks = Sinks::open(text, config.binary_copy.as_deref())?;
+        sinks.conf = config
+            .conf
+            .as_deref()
+            .map(|p| ConfActions::load(p, config.facility))
+            .transpose()?;
         let mut formatter = Formatter::new(config.format, false)?;
         let mut tally = Tally::default();
         for input in &config.inputs {
@@ -58,9 +59,6 @@ pub(crate) fn run_ipmon(config: &IpmonConfig, prog: &str) -> anyhow::Result<Tall
         }
         sinks.flush()?;
         return Ok(tally);
-    }
-    if config.conf.is_some() {
-        bail!("-C is not in this build yet (waiting for the ipmon.conf parser)");
     }
     crate::live::run(config, prog)
 }

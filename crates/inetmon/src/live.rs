@@ -35,6 +35,7 @@ use inetmon_io::sink::{
     AppendFile, BinaryFile, Facility, Level, LineSink, Severity, SinkError, Stdout, Syslog,
 };
 
+use crate::conf_actions::ConfActions;
 use crate::ipmon::{Input, IpmonConfig, Output};
 use crate::output::Formatter;
 use crate::report::Tally;
@@ -154,6 +155,11 @@ pub(crate) fn run(config: &IpmonConfig, prog: &str) -> anyhow::Result<Tally> {
         Some(path) => Some(BinaryFile::open(absolute(path)?, signals.reopen_flag()?)?),
         None => None,
     };
+    let conf = config
+        .conf
+        .as_deref()
+        .map(|p| ConfActions::load(p, config.facility))
+        .transpose()?;
     let pid_path = config.pid_file.as_deref().map(absolute).transpose()?;
     if config.daemon {
         daemonize().context("daemonising")?;
@@ -184,6 +190,7 @@ pub(crate) fn run(config: &IpmonConfig, prog: &str) -> anyhow::Result<Tally> {
         buf: Vec::new(),
         tally: Tally::default(),
         prog,
+        conf,
     };
     let pumped = pump(&rx, &mut out, &mut formatter, &workers, &shutdown, &signals);
     shutdown.trigger();
@@ -292,6 +299,7 @@ struct Writer<'a> {
     buf: Vec<u8>,
     tally: Tally,
     prog: &'a str,
+    conf: Option<ConfActions>,
 }
 
 impl Writer<'_> {
@@ -318,6 +326,18 @@ impl Writer<'_> {
             }
         }
         formatter.format(ev);
+        if let (Some(conf), Event::Packet(p)) = (&mut self.conf, ev) {
+            match conf.apply(ev, p, formatter.lines()) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) => {
+                    return Err(SinkError::Io {
+                        what: format!("-C action: {e:#}"),
+                        source: std::io::Error::other("action failed"),
+                    })
+                }
+            }
+        }
         for line in formatter.lines() {
             let text = String::from_utf8_lossy(line.text);
             let level = Level {

@@ -411,6 +411,79 @@ fn binary_copy_replays_to_the_same_lines() {
     assert_eq!(packets, original.lines().collect::<Vec<_>>());
 }
 
+/// `-C`: records that an ipmon.conf line matches go to that line's actions
+/// (a text file, a binary file, a command) instead of the normal output; a
+/// file that does not parse is one line naming the file and line.
+#[test]
+fn conf_actions_route_matching_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let conf = dir.path().join("ipmon.conf");
+    fs::write(
+        &conf,
+        format!(
+            "# UDP to a file; TCP to 8080 to a command and a binary log\n\
+             match {{ protocol = udp ; }} do {{ file(\"file://{d}/udp.log\") ; }} ;\n\
+             match {{ dstport = 8080, direction = in ; }} do {{ execute(\"cat >> {d}/exec.log\"), \
+             file(\"raw://{d}/raw.iplog\") ; }} ;\n"
+        ),
+    )
+    .unwrap();
+    let fixture = data(FIXTURE);
+    let all = inetmon_run(&["read", fixture.to_str().unwrap()]).stdout;
+    let r = inetmon_run(&[
+        "ipmon",
+        "-C",
+        conf.to_str().unwrap(),
+        "-f",
+        fixture.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let is_udp = |l: &&str| l.contains(" PR udp ") && !l.contains(" PR icmp ");
+    let is_8080 = |l: &&str| l.contains(",8080 PR tcp");
+    let rest: Vec<&str> = all.lines().filter(|l| !is_udp(l) && !is_8080(l)).collect();
+    assert_eq!(r.stdout.lines().collect::<Vec<_>>(), rest);
+    let udp: Vec<&str> = all.lines().filter(is_udp).collect();
+    assert_eq!(lines_of(&dir.path().join("udp.log")), udp);
+    let web: Vec<&str> = all.lines().filter(is_8080).collect();
+    let exec = wait_for(Duration::from_secs(5), || {
+        let got = lines_of(&dir.path().join("exec.log"));
+        (got.len() >= web.len()).then_some(got)
+    })
+    .unwrap_or_else(|| panic!("{:?}", lines_of(&dir.path().join("exec.log"))));
+    // The commands run concurrently (inetmon does not wait for them), so
+    // their output may interleave in any order.
+    let (mut exec, mut web_sorted) = (exec, web.clone());
+    exec.sort();
+    web_sorted.sort_unstable();
+    assert_eq!(exec, web_sorted);
+    let replay = inetmon_run(&["read", dir.path().join("raw.iplog").to_str().unwrap()]);
+    let replayed: Vec<&str> = replay
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("missed "))
+        .collect();
+    assert_eq!(replayed, web);
+
+    let bad = dir.path().join("bad.conf");
+    fs::write(&bad, "match { bogus").unwrap();
+    let r = inetmon_run(&[
+        "ipmon",
+        "-C",
+        bad.to_str().unwrap(),
+        "-f",
+        fixture.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, Some(1));
+    assert_eq!(
+        r.stderr,
+        format!(
+            "inetmon: {}: line 1: unknown condition \"bogus\"\n",
+            bad.display()
+        )
+    );
+}
+
 /// `-t` follows a pcap file as it grows and across a rotation (rename and
 /// a new file with the same name).
 #[test]
@@ -1223,5 +1296,40 @@ fn live_flush_reports_zero_and_continues() {
     assert_eq!(
         strip_time(&lines[1]),
         "lo @7:-1 L 127.0.0.1,40030 -> 127.0.0.1,5002 PR udp len 20 31 IN"
+    );
+}
+
+/// `K-S`: a rule that keeps state says so with the `K-S` token in its log
+/// prefix (the kernel attaches conntrack info to NFLOG packets, which would
+/// let inetmon see `ct state new` by itself, only with
+/// `CONFIG_NETFILTER_NETLINK_GLUE_CT`).
+#[test]
+fn live_nflog_keep_state() {
+    if !require_privileged("live_nflog_keep_state", &["nft", "nc"]) {
+        return;
+    }
+    let ns = Netns::new();
+    ns.nft(
+        "table inet t {\n chain in {\n type filter hook input priority 0;\n \
+         tcp dport 5005 tcp flags syn ct state new log prefix \"p @st:1 K-S \" group 7 accept\n }\n}\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.txt");
+    let err = dir.path().join("err.txt");
+    let mut mon = ns.spawn_inetmon(&["ipmon", "-f", "nflog:7", out.to_str().unwrap()], &err);
+    let want = "lo @st:1 p 127.0.0.1,40060 -> 127.0.0.1,5005 PR tcp len 20 60 -S K-S IN";
+    let got = wait_for(Duration::from_secs(10), || {
+        let _ = ns.sh_any("nc -w1 -p 40060 127.0.0.1 5005");
+        lines_of(&out)
+            .iter()
+            .any(|l| strip_time(l) == want)
+            .then_some(())
+    });
+    mon.stop();
+    assert!(
+        got.is_some(),
+        "no {want:?} in {:#?}\n{}",
+        lines_of(&out),
+        fs::read_to_string(&err).unwrap_or_default()
     );
 }

@@ -3,7 +3,7 @@
 //!
 //! [`flags`] holds the raw options, [`config`] validates them; [`main`] runs.
 
-mod config;
+pub(crate) mod config;
 mod flags;
 
 use std::io::{self, Write};
