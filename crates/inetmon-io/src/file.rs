@@ -424,7 +424,9 @@ fn finish(decoder: &mut (dyn StreamDecoder + Send), p: &mut Producer) -> Result<
     while let Some(e) = decoder.next_event() {
         deliver(e, p)?;
     }
-    if let Some(e) = decoder.finish() {
+    // A decoder may hold several events at the end of a stream (a bad
+    // region resolved only at EOF, then the records after it).
+    while let Some(e) = decoder.finish() {
         deliver(e, p)?;
     }
     Ok(())

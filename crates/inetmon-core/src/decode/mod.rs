@@ -37,6 +37,9 @@ pub trait StreamDecoder {
     fn next_event(&mut self) -> Option<Event>;
 
     /// Ends the stream: an incomplete record left over is reported as
-    /// [`Event::Malformed`].
+    /// [`Event::Malformed`]. Several events may remain (a bad region that
+    /// only the end of the stream resolves, then the records after it), so
+    /// callers call this until it returns `None`; once it has, it keeps
+    /// returning `None`.
     fn finish(&mut self) -> Option<Event>;
 }

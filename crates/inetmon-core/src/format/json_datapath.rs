@@ -19,7 +19,7 @@
 //! `netns`, `mark`, then the packet members.
 //!
 //! Packet members: `summary` (the monitor connection summary), `src`, `dst`,
-//! `l4proto`, `sport`, `dport` (null when not decoded), `packet` (the
+//! `protocol`, `sport`, `dport` (null when not decoded), `packet` (the
 //! captured bytes in hex).
 
 use std::fmt::Write as _;
@@ -38,7 +38,7 @@ pub fn write_drop_json(d: &DropEvent, out: &mut Vec<u8>) {
     push_opt_str(out, "location", d.location.symbol.as_deref());
     push_str(out, "location_addr", &format!("{:#x}", d.location.addr));
     push_iface(out, &d.interface);
-    push_num(out, "protocol", u64::from(d.protocol), false);
+    push_num(out, "ethertype", u64::from(d.protocol), false);
     push_num(out, "orig_len", u64::from(d.orig_len), false);
     push_num(out, "cap_len", d.packet.len() as u64, false);
     push_str(out, "layer", layer_name(d.layer));
@@ -60,7 +60,7 @@ pub fn write_trace_json(t: &TraceEvent, out: &mut Vec<u8>) {
     push_num(out, "cpu", u64::from(t.cpu), true);
     push_str(out, "point", &t.point.name());
     push_iface(out, &t.interface);
-    push_num(out, "protocol", u64::from(t.protocol), false);
+    push_num(out, "ethertype", u64::from(t.protocol), false);
     push_num(out, "orig_len", u64::from(t.orig_len), false);
     push_num(out, "cap_len", t.packet.len() as u64, false);
     push_str(out, "layer", layer_name(t.layer));
@@ -89,7 +89,7 @@ fn push_packet(out: &mut Vec<u8>, data: &[u8], layer: CaptureLayer, et: u16) {
         Some(f) => {
             push_str(out, "src", &f.src.to_string());
             push_str(out, "dst", &f.dst.to_string());
-            push_num(out, "l4proto", u64::from(f.proto), false);
+            push_num(out, "protocol", u64::from(f.proto), false);
             match f.ports {
                 Some((s, d)) => {
                     push_num(out, "sport", u64::from(s), false);
@@ -99,7 +99,7 @@ fn push_packet(out: &mut Vec<u8>, data: &[u8], layer: CaptureLayer, et: u16) {
             }
         }
         None => out.extend_from_slice(
-            b",\"src\":null,\"dst\":null,\"l4proto\":null,\"sport\":null,\"dport\":null",
+            b",\"src\":null,\"dst\":null,\"protocol\":null,\"sport\":null,\"dport\":null",
         ),
     }
     let mut hex = String::with_capacity(data.len() * 2);
@@ -205,10 +205,10 @@ mod tests {
             json!({
                 "cpu": 2, "reason": "NO_SOCKET", "reason_code": 3, "reason_name": "NO_SOCKET",
                 "subsystem": null, "location": "f+0x10", "location_addr": "0xffffffff81000010",
-                "ifindex": 4, "ifname": "veth\"0", "protocol": 2048, "orig_len": 28, "cap_len": 28,
+                "ifindex": 4, "ifname": "veth\"0", "ethertype": 2048, "orig_len": 28, "cap_len": 28,
                 "layer": "network", "pid": 1, "tid": 2, "comm": "nc", "netns": 9, "mark": 0,
                 "summary": "10.0.0.1:41022 -> 10.0.0.2:8080 udp", "src": "10.0.0.1",
-                "dst": "10.0.0.2", "l4proto": 17, "sport": 41022, "dport": 8080,
+                "dst": "10.0.0.2", "protocol": 17, "sport": 41022, "dport": 8080,
                 "packet": "4500001c00010000401100000a0000010a000002a03e1f9000080000",
             })
         );
