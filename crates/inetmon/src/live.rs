@@ -162,6 +162,11 @@ pub(crate) fn run(config: &IpmonConfig, prog: &str) -> anyhow::Result<Tally> {
         .transpose()?;
     let pid_path = config.pid_file.as_deref().map(absolute).transpose()?;
     if config.daemon {
+        // A pid file locked by another instance is reported here, on the
+        // terminal, not by the daemon whose standard error is /dev/null.
+        if let Some(path) = &pid_path {
+            drop(PidFile::create(path)?);
+        }
         daemonize().context("daemonising")?;
     }
     let _pid_file = pid_path.map(PidFile::create).transpose()?;

@@ -1251,6 +1251,25 @@ fn live_daemon_pid_file_and_sighup_reopen() {
         "no new file after SIGHUP"
     );
     assert!(lines_of(&rotated).iter().all(|l| !l.contains(",40021 ->")));
+    // A second instance with the same pid file says so, on the terminal.
+    let second = run(
+        ns.cmd(inetmon()).args([
+            "ipmon",
+            "-D",
+            "-P",
+            pidfile.to_str().unwrap(),
+            "-f",
+            "nflog:8",
+            dir.path().join("out2.txt").to_str().unwrap(),
+        ]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(second.code, Some(1), "{second:?}");
+    assert_eq!(second.stderr_lines().len(), 1, "{second:?}");
+    assert!(
+        second.stderr.contains("another instance is running"),
+        "{second:?}"
+    );
     must(Command::new("kill").args(["-TERM", &pid.to_string()]));
     assert!(
         wait_for(Duration::from_secs(5), || (!Path::new(&format!(
@@ -1261,6 +1280,7 @@ fn live_daemon_pid_file_and_sighup_reopen() {
         .is_some(),
         "daemon ignored SIGTERM"
     );
+    assert!(!pidfile.exists(), "the pid file is removed at exit");
     let _ = err;
 }
 
