@@ -527,6 +527,65 @@ fn follow_pcap_across_rotation() {
     mon.stop();
 }
 
+/// `-t` follows an IP Filter binary log too: records appended later are
+/// printed, also after the file is rotated, and the `missed` counter carries
+/// on across the rotation (it is one log).
+#[test]
+fn follow_iplog_across_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("all.iplog");
+    let fixture = data(FIXTURE);
+    let r = inetmon_run(&[
+        "ipmon",
+        "-f",
+        fixture.to_str().unwrap(),
+        "-B",
+        bin.to_str().unwrap(),
+        "/dev/null",
+    ]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let bytes = fs::read(&bin).unwrap();
+    let mut records = Vec::new();
+    let mut off = 0;
+    while off < bytes.len() {
+        let n = inetmon_core::decode::iplog::record_size(&bytes[off..]).unwrap();
+        records.push(bytes[off..off + n].to_vec());
+        off += n;
+    }
+    assert_eq!(records.len(), 10);
+    let expected = inetmon_run(&["read", bin.to_str().unwrap()]).stdout;
+    let expected: Vec<&str> = expected.lines().collect();
+
+    let live = dir.path().join("live.iplog");
+    let out = dir.path().join("out.txt");
+    let err = dir.path().join("err.txt");
+    fs::write(&live, records[..2].concat()).unwrap();
+    let mut mon = Bg::spawn(
+        Command::new(inetmon())
+            .args([
+                "ipmon",
+                "-t",
+                "-f",
+                live.to_str().unwrap(),
+                out.to_str().unwrap(),
+            ])
+            .env("TZ", "UTC"),
+        &err,
+    );
+    let t = Duration::from_secs(10);
+    wait_for_line(&out, ",53 PR udp", t, &err);
+    let mut f = fs::OpenOptions::new().append(true).open(&live).unwrap();
+    std::io::Write::write_all(&mut f, &records[2..5].concat()).unwrap();
+    drop(f);
+    wait_for_line(&out, "len 20 52 -A IN", t, &err);
+    fs::rename(&live, dir.path().join("live.iplog.1")).unwrap();
+    fs::write(&live, records[5..].concat()).unwrap();
+    let lines = wait_for_line(&out, "icmpv6 unreach/noport", t, &err);
+    assert_eq!(mon.try_wait(), None, "-t must keep running");
+    mon.stop();
+    assert_eq!(lines, expected);
+}
+
 /// `-s` sends each record to a real rsyslogd: ident `ipmon[pid]`, facility
 /// from `-L`, the level of reference §3, and the text without the date.
 #[test]
