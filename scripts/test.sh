@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # THE test command: everything CI runs, in order, with a summary at the end:
-# setup (as root), rustfmt, clippy, the tests, rustdoc, the committed BPF
-# object, the fuzz targets' build.
+# setup (as root), rustfmt, the committed BPF objects, clippy, the tests,
+# rustdoc, the fuzz targets' build.
 #   bash scripts/test.sh
 # Set INETMON_REQUIRE_PRIVILEGED=1 (CI does) to make privileged tests fail
 # instead of skipping when they cannot get root, namespaces or netlink.
@@ -32,13 +32,10 @@ else
   results+=("skip  setup (not root)")
 fi
 step fmt cargo fmt --all --check
+step bpf-objects sh crates/inetmon-bpf/build-bpf.sh --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step test env INETMON_REQUIRE_PRIVILEGED="${INETMON_REQUIRE_PRIVILEGED:-}" cargo test --workspace
 step doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
-if [ -f crates/inetmon-bpf/build-bpf.sh ]; then
-  # The committed BPF object must be what clang builds from the source.
-  step bpf-object sh crates/inetmon-bpf/build-bpf.sh --check
-fi
 if [ -d fuzz ]; then
   step fuzz-check bash -c 'cd fuzz && cargo check --quiet'
 fi

@@ -1,7 +1,8 @@
 #!/bin/sh
-# Rebuilds the committed BPF object bpf/sock.bpf.o from bpf/sock.bpf.c.
+# Rebuilds the committed BPF objects bpf/sock.bpf.o and bpf/datapath.bpf.o
+# from their .bpf.c sources.
 #   ./build-bpf.sh          rebuild in place
-#   ./build-bpf.sh --check  rebuild to a temporary file and fail if it differs
+#   ./build-bpf.sh --check  rebuild to temporary files and fail if one differs
 #                           from the committed object (CI runs this)
 # Needs clang and llvm-strip (Debian: clang llvm) and the libbpf headers
 # (Debian: libbpf-dev, /usr/include/bpf). Output is byte-identical for the
@@ -20,22 +21,25 @@ x86_64) arch=x86 ;;
 aarch64) arch=arm64 ;;
 *) arch=$(uname -m) ;;
 esac
-out="$bpf/sock.bpf.o"
 check=0
-if [ "${1:-}" = "--check" ]; then
-	check=1
-	out=$(mktemp)
-	trap 'rm -f "$out"' EXIT
-fi
+[ "${1:-}" = "--check" ] && check=1
+tmpdir=$(mktemp -d)
+trap 'rm -rf "$tmpdir"' EXIT
 cd "$bpf"
-"$CLANG" -g -O2 -mcpu=v3 -target bpf -Wall -Werror -D__TARGET_ARCH_$arch \
-	-fdebug-prefix-map="$bpf"=. -I . -c sock.bpf.c -o "$out"
-"$STRIP" -g "$out"
-if [ $check = 1 ]; then
-	if cmp -s "$out" "$bpf/sock.bpf.o"; then
-		echo "build-bpf.sh: committed sock.bpf.o is up to date"
-	else
-		echo "build-bpf.sh: bpf/sock.bpf.o differs from a rebuild of bpf/sock.bpf.c; run crates/inetmon-bpf/build-bpf.sh and commit" >&2
-		exit 1
+status=0
+for name in sock datapath; do
+	out="$bpf/$name.bpf.o"
+	[ $check = 1 ] && out="$tmpdir/$name.bpf.o"
+	"$CLANG" -g -O2 -mcpu=v3 -target bpf -Wall -Werror -D__TARGET_ARCH_$arch \
+		-fdebug-prefix-map="$bpf"=. -I . -c "$name.bpf.c" -o "$out"
+	"$STRIP" -g "$out"
+	if [ $check = 1 ]; then
+		if cmp -s "$out" "$bpf/$name.bpf.o"; then
+			echo "build-bpf.sh: committed $name.bpf.o is up to date"
+		else
+			echo "build-bpf.sh: bpf/$name.bpf.o differs from a rebuild of bpf/$name.bpf.c; run crates/inetmon-bpf/build-bpf.sh and commit" >&2
+			status=1
+		fi
 	fi
-fi
+done
+exit $status

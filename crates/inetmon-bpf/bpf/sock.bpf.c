@@ -340,8 +340,8 @@ int post_bind6(struct bpf_sock *ctx)
 	return post_bind(ctx);
 }
 
-SEC("tracepoint/syscalls/sys_enter_bind")
-int enter_bind(struct trace_event_raw_sys_enter *ctx)
+/* Stashes fd and the user sockaddr of bind()/connect() for their exit. */
+static __always_inline int stash_addr(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct args a = {};
@@ -351,6 +351,25 @@ int enter_bind(struct trace_event_raw_sys_enter *ctx)
 	bpf_probe_read_user(a.addr, sizeof(a.addr), uaddr);
 	bpf_map_update_elem(&stash, &id, &a, BPF_ANY);
 	return 0;
+}
+
+/* Copies a stashed sockaddr_in/in6 into an address and port. */
+static __always_inline void stashed_end(const struct args *a, __u8 *addr, __u16 *port)
+{
+	__u16 fam = 0;
+	__builtin_memcpy(&fam, a->addr, 2);
+	__builtin_memset(addr, 0, 16);
+	if (fam == AF_INET)
+		__builtin_memcpy(addr, a->addr + 4, 4);
+	else if (fam == AF_INET6)
+		__builtin_memcpy(addr, a->addr + 8, 16);
+	*port = ((__u16)a->addr[2] << 8) | a->addr[3];
+}
+
+SEC("tracepoint/syscalls/sys_enter_bind")
+int enter_bind(struct trace_event_raw_sys_enter *ctx)
+{
+	return stash_addr(ctx);
 }
 
 SEC("tracepoint/syscalls/sys_exit_bind")
@@ -367,19 +386,11 @@ int exit_bind(struct trace_event_raw_sys_exit *ctx)
 	if (ret < 0 && (sk = sock_from_fd(a->fd))) {
 		/* Success is reported by post_bind; a failure here, with the
 		 * address that was asked for. */
-		__u16 fam = 0;
 		fill_current(&r);
 		fill_sk(&r, sk);
 		r.op = INETMON_OP_BIND;
 		r.result = ret;
-		__builtin_memcpy(&fam, a->addr, 2);
-		__builtin_memset(r.laddr, 0, 16);
-		if (fam == AF_INET) {
-			__builtin_memcpy(r.laddr, a->addr + 4, 4);
-		} else if (fam == AF_INET6) {
-			__builtin_memcpy(r.laddr, a->addr + 8, 16);
-		}
-		r.lport = ((__u16)a->addr[2] << 8) | a->addr[3];
+		stashed_end(a, r.laddr, &r.lport);
 		emit(&r);
 	}
 	bpf_map_delete_elem(&stash, &id);
@@ -536,7 +547,7 @@ int connect6(struct bpf_sock_addr *ctx)
 SEC("tracepoint/syscalls/sys_enter_connect")
 int enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
-	return stash_fd((__s64)ctx->args[0]);
+	return stash_addr(ctx);
 }
 
 /* Emits the dynamic bind of a UDP socket that got its port in this call. */
@@ -589,9 +600,11 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 			emit(&r);
 		} else if (ret < 0 && ret != -EINPROGRESS && ret != -EALREADY &&
 			   ret != -EISCONN && !a->syn_sent) {
-			/* Failed before any SYN: no state change will say so. */
+			/* Failed before any SYN: no state change will say so.
+			 * The socket has no foreign end yet: take the one asked for. */
 			fill_current(&r);
 			fill_sk(&r, sk);
+			stashed_end(a, r.faddr, &r.fport);
 			r.op = INETMON_OP_CONNECTED;
 			r.result = ret;
 			emit(&r);

@@ -257,8 +257,14 @@ fn fields(event: &Event) -> Fields {
             f.ports = vec![s.ports.0, s.ports.1];
             f.proto = Some(s.protocol);
         }
-        // Socket events: filled in when SockEvent carries its addresses.
-        Event::Sock(_) | Event::Lost(_) | Event::Malformed(_) => {}
+        Event::Sock(s) => {
+            for (a, p) in [s.local, s.foreign].into_iter().flatten() {
+                f.addrs.push(a);
+                f.ports.push(p);
+            }
+            f.proto = u8::try_from(s.protocol).ok();
+        }
+        Event::Lost(_) | Event::Malformed(_) => {}
     }
     f
 }

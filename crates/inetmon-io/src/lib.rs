@@ -13,9 +13,12 @@
 //! - [`ifname`]: cached interface names.
 //! - [`resolver`]: cached, non-blocking reverse DNS for `-n`.
 //! - [`sockets`]: the eBPF socket-event producer (`inetmon sockets`).
+//! - [`datapath`]: the eBPF datapath producer (`inetmon monitor`: drops,
+//!   traces).
 
 pub mod conntrack;
 pub mod daemon;
+pub mod datapath;
 pub mod file;
 pub mod ifname;
 pub mod netlink;

@@ -28,6 +28,9 @@ pub(crate) enum Command {
     /// Socket operations from eBPF (create, bind, listen, accept, connect,
     /// disconnect, close), as AIX AHAFS inetsock reports them.
     Sockets(crate::sockets::SocketsArgs),
+    /// Kernel drops with reasons, interface traces and captures (eBPF), and
+    /// every other event kind in one stream.
+    Monitor(Box<crate::monitor::MonitorArgs>),
 }
 
 /// The name the program was invoked as (`inetmon`, or `ipmon` through a link).

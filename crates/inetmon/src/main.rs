@@ -12,6 +12,7 @@ mod engine;
 mod facility;
 mod ipmon;
 mod live;
+mod monitor;
 mod offline;
 mod output;
 mod privilege;
@@ -54,6 +55,10 @@ fn main() -> ExitCode {
         Command::Ipmon(flags) => ipmon::main(&flags, &prog),
         Command::Read(flags) => read::main(&flags, &prog),
         Command::Sockets(args) => match sockets::run(args) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
+        Command::Monitor(args) => match monitor::run(&args) {
             Ok(code) => return code,
             Err(e) => Err(e),
         },

@@ -9,6 +9,7 @@
 //!
 //! Exit status: 0; 2 when events were lost or malformed; 1 on errors.
 
+use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,15 +18,24 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use inetmon_core::event::{Event, SockEvent};
+use inetmon_core::event::{Event, ProcessInfo};
 use inetmon_core::format::ahafs::{AhafsFormatter, InfoLevel};
-use inetmon_core::format::json_sock::write_sock_json;
+use inetmon_core::format::json::JsonWriter;
 use inetmon_core::format::sockline::write_sock_line;
 use inetmon_io::sockets::existing::existing_events;
 use inetmon_io::sockets::filter::{parse_watch, Cidr, SockFilter};
 use inetmon_io::sockets::procinfo::process_info;
 use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
 use jiff::tz::TimeZone;
+
+/// Below this many records per wake-up the reader pauses [`BATCH_WAIT`].
+const BATCH: usize = 256;
+/// How long the reader lets records accumulate when batches are small.
+/// The ring buffer (8 MiB, about 70 000 records) absorbs far more.
+const BATCH_WAIT: Duration = Duration::from_millis(2);
+
+/// Most processes whose `/proc` details are cached at info level 3.
+const PROC_CACHE: usize = 4096;
 
 /// Output formats of `inetmon sockets`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -60,6 +70,10 @@ pub(crate) struct SocketsArgs {
     /// create events have no port and never match).
     #[arg(long)]
     pub(crate) port: Option<u16>,
+    /// Only events of tasks in this cgroup v2 directory (a path such as
+    /// /sys/fs/cgroup/system.slice/ssh.service; filtered in the kernel).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) cgroup: Option<std::path::PathBuf>,
     /// Only events with an end in this address or CIDR (IPv4-mapped IPv6
     /// spellings match their IPv4 form).
     #[arg(long, value_name = "CIDR")]
@@ -111,12 +125,19 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
         .checked_mul(1024)
         .filter(|b| b.is_power_of_two() && *b >= 4096)
         .context("--ring-kib must be a power of two of at least 4")?;
+    // On cgroup v2 the id of a cgroup is its directory's inode number.
+    let cgroup = args
+        .cgroup
+        .as_ref()
+        .map(|p| std::fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::ino(&m)))
+        .transpose()
+        .context("--cgroup")?;
     let cfg = SocketsConfig {
         filters: KernelFilters {
             pid: args.pid,
             uid: args.uid,
             port: args.port,
-            cgroup: None,
+            cgroup,
         },
         ring_bytes,
         ..SocketsConfig::default()
@@ -142,6 +163,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
     let mut printer = Printer {
         format: args.format,
         ahafs: AhafsFormatter::new(level, tz.clone()),
+        json: JsonWriter::new(),
         tz,
         level3: args.info_level == 3,
         filter,
@@ -149,6 +171,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
         printed: 0,
         problems: false,
         err: None,
+        procs: HashMap::new(),
     };
     if args.existing {
         let evs = existing_events(&mut || producer.next_seq()).context("sock_diag snapshot")?;
@@ -165,13 +188,32 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
         && deadline.is_none_or(|d| Instant::now() < d)
         && printer.err.is_none()
     {
-        producer.poll(Duration::from_millis(100), &mut |ev| {
+        let n = producer.poll(Duration::from_millis(100), &mut |ev| {
             if printer.printed < limit {
                 printer.event(ev);
             }
         })?;
         if let Err(e) = printer.out.flush() {
             printer.err = Some(e);
+        }
+        // A small batch means we are keeping up: let records accumulate for
+        // a moment instead of waking (and writing) once per event.
+        if n > 0 && n < BATCH {
+            std::thread::sleep(BATCH_WAIT);
+        }
+    }
+    // Stopped by a signal or --duration: print what the kernel had already
+    // queued (bounded, in case events keep coming faster than we print).
+    let mut rounds = 0;
+    while printer.printed < limit && printer.err.is_none() && rounds < 1000 {
+        rounds += 1;
+        let n = producer.poll(Duration::ZERO, &mut |ev| {
+            if printer.printed < limit {
+                printer.event(ev);
+            }
+        })?;
+        if n == 0 {
+            break;
         }
     }
     producer.check_lost(&mut |ev| printer.event(ev));
@@ -191,6 +233,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
 struct Printer<W: Write> {
     format: SockFormat,
     ahafs: AhafsFormatter,
+    json: JsonWriter,
     tz: TimeZone,
     level3: bool,
     filter: SockFilter,
@@ -198,6 +241,7 @@ struct Printer<W: Write> {
     printed: u64,
     problems: bool,
     err: Option<io::Error>,
+    procs: HashMap<u32, ProcessInfo>,
 }
 
 impl<W: Write> Printer<W> {
@@ -211,22 +255,21 @@ impl<W: Write> Printer<W> {
                     return;
                 }
                 if self.level3 && s.task.pid != 0 {
-                    s.process = Some(process_info(s.task.pid));
+                    s.process = Some(self.process(s.task.pid));
                 }
                 self.printed += 1;
-                self.sock(&s)
+                self.sock(&Event::Sock(s))
             }
             Event::Lost(l) => {
                 self.problems = true;
                 match self.format {
-                    SockFormat::Json => writeln!(
+                    SockFormat::Json => self.json.write(&Event::Lost(l), &mut self.out),
+                    _ => writeln!(
                         self.out,
-                        "{{\"kind\":\"lost\",\"source\":\"sockets\",\"seq\":{},\"stage\":\"{}\",\"count\":{}}}",
-                        l.header.seq,
-                        l.stage.as_str(),
-                        l.count
+                        "LOST {} socket events ({})",
+                        l.count,
+                        l.stage.as_str()
                     ),
-                    _ => writeln!(self.out, "LOST {} socket events ({})", l.count, l.stage.as_str()),
                 }
             }
             Event::Malformed(m) => {
@@ -240,25 +283,33 @@ impl<W: Write> Printer<W> {
         }
     }
 
-    fn sock(&mut self, s: &SockEvent) -> io::Result<()> {
+    /// Command line and parent pid of `pid`, read from `/proc` the first
+    /// time the pid is seen and cached, so that events arriving after the
+    /// process exited still carry them. (A reused pid keeps the old entry
+    /// until the cache is cleared at [`PROC_CACHE`] entries.)
+    fn process(&mut self, pid: u32) -> ProcessInfo {
+        if let Some(p) = self.procs.get(&pid) {
+            return p.clone();
+        }
+        if self.procs.len() >= PROC_CACHE {
+            self.procs.clear();
+        }
+        let p = process_info(pid);
+        if !p.cmdline.is_empty() {
+            self.procs.insert(pid, p.clone());
+        }
+        p
+    }
+
+    /// Writes one socket event (`ev` is always [`Event::Sock`]).
+    fn sock(&mut self, ev: &Event) -> io::Result<()> {
+        let Event::Sock(s) = ev else {
+            return Ok(());
+        };
         match self.format {
             SockFormat::Line => write_sock_line(s, &self.tz, &mut self.out),
             SockFormat::Ahafs => self.ahafs.write(s, &mut self.out).map(|_| ()),
-            SockFormat::Json => {
-                let t = s.header.time;
-                let when = jiff::Timestamp::new(t.secs, i32::try_from(t.nanos).unwrap_or(0))
-                    .map(|ts| ts.to_string())
-                    .unwrap_or_default();
-                let mut buf = format!(
-                    "{{\"schema\":{},\"kind\":\"sock\",\"time\":\"{when}\",\"source\":\"sockets\",\"seq\":{},",
-                    inetmon_core::event::JSON_SCHEMA_VERSION,
-                    s.header.seq
-                )
-                .into_bytes();
-                write_sock_json(s, &mut buf);
-                buf.extend_from_slice(b"}\n");
-                self.out.write_all(&buf)
-            }
+            SockFormat::Json => self.json.write(ev, &mut self.out),
         }
     }
 }

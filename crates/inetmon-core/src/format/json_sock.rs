@@ -14,6 +14,7 @@
 //! name or null), `initiator` (`local`/`peer`/null), `existing`, and at info
 //! level 3 `cmdline` and `ppid`.
 
+use std::io::Write as _;
 use std::net::IpAddr;
 
 use crate::event::SockEvent;
@@ -36,8 +37,8 @@ pub fn write_sock_json(ev: &SockEvent, out: &mut Vec<u8>) {
     push_num(out, "family", u64::from(ev.family));
     push_num(out, "type", u64::from(ev.sock_type));
     push_num(out, "protocol", u64::from(ev.protocol));
-    push_end(out, "local", ev.local);
-    push_end(out, "foreign", ev.foreign);
+    push_end(out, "local_addr", "local_port", ev.local);
+    push_end(out, "foreign_addr", "foreign_port", ev.foreign);
     push_bool(out, "mapped", ev.mapped);
     push_num(out, "cgroup_id", ev.cgroup_id);
     push_num(out, "netns", u64::from(ev.netns));
@@ -83,16 +84,18 @@ fn push_bool(out: &mut Vec<u8>, key: &str, v: bool) {
     out.extend_from_slice(if v { b"true" } else { b"false" });
 }
 
-fn push_end(out: &mut Vec<u8>, side: &str, end: Option<(IpAddr, u16)>) {
+fn push_end(out: &mut Vec<u8>, addr_key: &str, port_key: &str, end: Option<(IpAddr, u16)>) {
     match end {
         Some((a, p)) => {
-            push_str_member(out, &format!("{side}_addr"), &a.to_string(), false);
-            push_num(out, &format!("{side}_port"), u64::from(p));
+            push_key(out, addr_key, false);
+            // An address never needs JSON escaping.
+            let _ = write!(out, "\"{a}\"");
+            push_num(out, port_key, u64::from(p));
         }
         None => {
-            push_key(out, &format!("{side}_addr"), false);
+            push_key(out, addr_key, false);
             out.extend_from_slice(b"null");
-            push_key(out, &format!("{side}_port"), false);
+            push_key(out, port_key, false);
             out.extend_from_slice(b"null");
         }
     }

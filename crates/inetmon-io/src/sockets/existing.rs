@@ -3,7 +3,8 @@
 //! events marked `existing`: listening TCP sockets as `listen`, connected
 //! TCP sockets as `accept` (local port is a listening port) or `connected`,
 //! bound UDP sockets as `bind` (or `connected` when connected). The owning
-//! process comes from the `socket:[inode]` links in `/proc/*/fd`.
+//! process comes from the `socket:[inode]` links in `/proc/*/fd`. The dump
+//! covers the calling thread's network namespace.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -25,7 +26,7 @@ const TCP_CLOSE: u8 = 7;
 /// Netlink socket errors.
 pub fn existing_events(seq: &mut dyn FnMut() -> u64) -> io::Result<Vec<SockEvent>> {
     let owners = socket_owners();
-    let netns = std::fs::metadata("/proc/self/ns/net")
+    let netns = std::fs::metadata("/proc/thread-self/ns/net")
         .map(|m| u32::try_from(std::os::unix::fs::MetadataExt::ino(&m)).unwrap_or(0))
         .unwrap_or(0);
     let now = super::producer::now_wall();

@@ -156,6 +156,80 @@ mod tests {
     }
 
     #[test]
+    fn matches_every_filter() {
+        use inetmon_core::event::{
+            Attribution, Header, SockOp, SockTask, Source, Timestamp, SOCK_STREAM,
+        };
+        let ev = SockEvent {
+            header: Header {
+                time: Timestamp::default(),
+                source: Source::Sockets,
+                seq: 1,
+            },
+            op: SockOp::Connect,
+            task: SockTask {
+                pid: 5,
+                tid: 5,
+                uid: 7,
+                gid: 7,
+                comm: "curl".into(),
+            },
+            attribution: Attribution::Process,
+            family: 10,
+            sock_type: SOCK_STREAM,
+            protocol: 6,
+            local: Some(("10.0.0.1".parse().unwrap(), 4000)),
+            foreign: Some(("10.9.0.2".parse().unwrap(), 80)),
+            mapped: true,
+            cgroup_id: 0,
+            netns: 0,
+            cookie: 1,
+            errno: 0,
+            initiator: None,
+            existing: false,
+            process: None,
+        };
+        assert!(SockFilter::default().matches(&ev));
+        let f = SockFilter {
+            monitors: Some(vec![Monitor::StreamConnect]),
+            comm: Some("curl".into()),
+            addr: Some("::ffff:10.9.0.0/112".parse().unwrap()),
+            pid: Some(5),
+            uid: Some(7),
+            port: Some(80),
+        };
+        assert!(f.matches(&ev));
+        for g in [
+            SockFilter {
+                monitors: Some(vec![Monitor::StreamBind]),
+                ..f.clone()
+            },
+            SockFilter {
+                comm: Some("wget".into()),
+                ..f.clone()
+            },
+            SockFilter {
+                addr: Some("10.8.0.0/16".parse().unwrap()),
+                ..f.clone()
+            },
+            SockFilter {
+                pid: Some(6),
+                ..f.clone()
+            },
+            SockFilter {
+                uid: Some(0),
+                ..f.clone()
+            },
+            SockFilter {
+                port: Some(81),
+                ..f.clone()
+            },
+        ] {
+            assert!(!g.matches(&ev), "{g:?}");
+        }
+    }
+
+    #[test]
     fn watch_names() {
         assert_eq!(
             parse_watch("streamCreate,dgramConnect").unwrap(),

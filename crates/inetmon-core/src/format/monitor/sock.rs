@@ -1,16 +1,77 @@
-//! The monitor line of a socket event. [`crate::event::SockEvent`] is being
-//! filled in by the socket-events work; until then the line says what the
-//! header knows. Completing it means replacing the body of [`sock_line`].
+//! The monitor line of a socket event: `** sock ` and the socket line of
+//! [`crate::format::sockline`] without its date and time (monitor lines
+//! carry no time; the CPU-less `**` marks an event from the socket
+//! programs).
+
+use jiff::tz::TimeZone;
 
 use crate::event::SockEvent;
+use crate::format::sockline::write_sock_line;
 
 /// One line for a socket event, without the trailing newline:
-/// `** sock event #<seq> from <source>` for now.
+/// `** sock connect    tcp4 curl[1234/1235] uid=0 10.0.0.1:40000 -> 10.0.0.2:80 ok cookie=77`.
 #[must_use]
 pub fn sock_line(ev: &SockEvent) -> String {
-    format!("** sock event #{} from {}", ev.header.seq, ev.header.source)
+    let mut buf = Vec::with_capacity(160);
+    // Writing into a Vec cannot fail.
+    let _ = write_sock_line(ev, &TimeZone::UTC, &mut buf);
+    let line = String::from_utf8_lossy(&buf);
+    let line = line.trim_end_matches('\n');
+    // The line starts with `YYYY-MM-DD HH:MM:SS.uuuuuu ` (or `@secs.uuuuuu `
+    // for times jiff cannot place): drop the first one or two fields.
+    let rest = match line.split_once(' ') {
+        Some((first, rest)) if first.starts_with('@') => rest,
+        Some((_, rest)) => rest.split_once(' ').map_or("", |(_, r)| r),
+        None => line,
+    };
+    format!("** sock {rest}")
 }
 
-// No unit test here: `SockEvent` is being extended on the `sockets` branch
-// (no `Default`), so a struct literal in a test would break when it merges.
-// The line is covered once real socket events exist.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Attribution, Header, SockOp, SockTask, Source, Timestamp};
+
+    #[test]
+    fn sock_line_is_the_socket_line_without_time() {
+        let ev = SockEvent {
+            header: Header {
+                time: Timestamp {
+                    secs: 1_327_359_846,
+                    nanos: 1_500,
+                },
+                source: Source::Sockets,
+                seq: 1,
+            },
+            op: SockOp::Connect,
+            task: SockTask {
+                pid: 10,
+                tid: 11,
+                uid: 0,
+                gid: 0,
+                comm: "curl".into(),
+            },
+            attribution: Attribution::Process,
+            family: 2,
+            sock_type: 1,
+            protocol: 6,
+            local: Some(("10.0.0.1".parse().unwrap(), 40000)),
+            foreign: Some(("10.0.0.2".parse().unwrap(), 80)),
+            mapped: false,
+            cgroup_id: 1,
+            netns: 2,
+            cookie: 3,
+            errno: 111,
+            initiator: None,
+            existing: false,
+            process: None,
+        };
+        let l = sock_line(&ev);
+        assert!(l.starts_with("** sock connect"), "{l}");
+        assert!(
+            l.ends_with("10.0.0.1:40000 -> 10.0.0.2:80 ECONNREFUSED cookie=3"),
+            "{l}"
+        );
+        assert!(!l.contains("2012-"), "{l}");
+    }
+}

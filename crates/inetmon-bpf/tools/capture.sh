@@ -1,6 +1,6 @@
 #!/bin/sh
 # Captures real datapath records as a test fixture (run as root):
-#   pending/tools/capture.sh OUT.bin
+#   crates/inetmon-bpf/tools/capture.sh OUT.bin
 # Builds datapath.bpf.o + dp_dump in a temp dir (clang, bpftool, libbpf-dev),
 # makes two network namespaces joined by a veth pair, attaches the drop
 # program (only drops in namespace B) and tc traces on veth-b, then sends:
@@ -21,9 +21,9 @@ cleanup() {
 trap cleanup EXIT
 
 bpftool btf dump file /sys/kernel/btf/vmlinux format c > "$tmp/vmlinux.h"
-clang -O2 -g -target bpf -D__TARGET_ARCH_x86 -I"$tmp" -I"$here" -c "$here/datapath.bpf.c" -o "$tmp/datapath.bpf.o"
+clang -O2 -g -target bpf -D__TARGET_ARCH_x86 -I"$tmp" -I"$here/bpf" -c "$here/bpf/datapath.bpf.c" -o "$tmp/datapath.bpf.o"
 bpftool gen skeleton "$tmp/datapath.bpf.o" name datapath > "$tmp/datapath.skel.h"
-gcc -O2 -Wall -I"$tmp" -I"$here" -o "$tmp/dp_dump" "$here/tools/dp_dump.c" -lbpf
+gcc -O2 -Wall -I"$tmp" -I"$here/bpf" -o "$tmp/dp_dump" "$here/tools/dp_dump.c" -lbpf
 
 ip netns add "$a"
 ip netns add "$b"

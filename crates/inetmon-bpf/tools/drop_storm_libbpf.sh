@@ -1,6 +1,6 @@
 #!/bin/sh
 # Drop storm (run as root; numbers are only meaningful on an idle machine):
-#   pending/tools/drop_storm.sh BUILD_DIR SECONDS
+#   crates/inetmon-bpf/tools/drop_storm_libbpf.sh BUILD_DIR SECONDS
 # BUILD_DIR holds dp_dump and udp_flood built as in capture.sh. Floods UDP
 # from namespace A into an nft drop rule in namespace B, once without and
 # once with the drop program attached (records written to /dev/null), and

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * inetmon datapath programs (pending: to move to crates/inetmon-bpf/bpf/ once
- * that crate exists; see pending/README.md).
+ * inetmon datapath programs (see ../DATAPATH.md; loaded by
+ * crates/inetmon-io/src/datapath).
  *
  * - on_kfree_skb: tp_btf/kfree_skb. Every packet the kernel frees with a
  *   drop reason becomes an inetmon_dp_drop record with the reason, the
@@ -16,8 +16,7 @@
  * events. Configuration is in .rodata (set before load); the interface and
  * reason filters are hash maps filled before attaching.
  *
- * Build: clang -O2 -g -target bpf -D__TARGET_ARCH_x86 -I<dir of vmlinux.h>
- *        -c datapath.bpf.c -o datapath.bpf.o
+ * Build: ../build-bpf.sh (commits datapath.bpf.o; --check compares).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -42,14 +41,14 @@ const volatile __u32 cfg_sample_rate = 1;        /* traces: 1 in N */
 const volatile __u8 cfg_drop_not_specified = 0;  /* report NOT_SPECIFIED drops */
 const volatile __u32 cfg_reason_not_specified = 2; /* from BTF by the loader */
 const volatile __u8 cfg_filter_ifindex = 0;      /* only ifindexes in ifindex_filter */
-const volatile __u32 cfg_netns = 0;
+const volatile __u32 cfg_netns = 0;              /* drops: only this netns inode, 0 = any */
 /* Wake the reader only when this many bytes are pending (0: every record).
  * Below it the reader finds records on its periodic poll; this cuts the
  * per-record wakeup cost under floods (monitor.md 6.2). */
 const volatile __u64 cfg_wakeup_bytes = 0;
 /* Summary mode: count drops in drop_counts by (reason, ifindex, location)
  * and send no records (for `--summary` under drop storms). */
-const volatile __u8 cfg_summary_only = 0;              /* drops: only this netns inode, 0 = any */
+const volatile __u8 cfg_summary_only = 0;
 const volatile __u8 cfg_filter_reason = 0;       /* only reasons in reason_filter */
 const volatile __u8 cfg_l4proto = 0;             /* 0 = any */
 const volatile __u16 cfg_port = 0;               /* either port, 0 = any */

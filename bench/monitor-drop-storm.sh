@@ -1,0 +1,67 @@
+#!/bin/sh
+# Drop-storm benchmark of `inetmon monitor` (run as root, on an idle machine
+# for absolute numbers; only netns-local traffic):
+#   bench/monitor-drop-storm.sh INETMON_BINARY [SECONDS]
+# Builds bench/udp_flood.c, makes namespaces A and B joined by a veth pair,
+# and floods UDP from A into an nft `udp dport 9999 counter drop` rule in B:
+#   1. without the monitor (baseline flood rate),
+#   2. with `inetmon monitor --type drop` (every drop a line, to /dev/null),
+#   3. with `inetmon monitor --summary` (counted in the kernel),
+#   4. with traces on veth-b sampled 1:100 (`--type trace --sample 100`),
+# printing datagrams sent per second, drops the rule counted, events the
+# monitor reported, events lost, and the monitor's CPU time per event.
+set -eu
+bin=$(realpath "$1")
+secs=${2:-5}
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+a=inetmon-storm-a-$$
+b=inetmon-storm-b-$$
+trap 'ip netns del $a 2>/dev/null; ip netns del $b 2>/dev/null; rm -rf "$tmp"' EXIT
+gcc -O2 -Wall -o "$tmp/udp_flood" "$here/udp_flood.c"
+ip netns add "$a"; ip netns add "$b"
+ip link add veth-a netns "$a" type veth peer name veth-b netns "$b"
+ip -n "$a" addr add 10.201.0.1/24 dev veth-a
+ip -n "$b" addr add 10.201.0.2/24 dev veth-b
+ip -n "$a" link set veth-a up; ip -n "$b" link set veth-b up
+ip -n "$b" link set lo up
+printf 'table inet storm {\n chain input {\n  type filter hook input priority 0;\n  udp dport 9999 counter drop\n }\n}\n' | ip netns exec "$b" nft -f -
+ip netns exec "$a" ping -c1 -W1 10.201.0.2 >/dev/null
+counted() { ip netns exec "$b" nft list chain inet storm input | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+flood() {
+	c0=$(counted)
+	sent=$(ip netns exec "$a" "$tmp/udp_flood" 10.201.0.2 9999 "$secs")
+	c1=$(counted)
+	echo "$sent $((c1 - c0))"
+}
+
+set -- $(flood)
+echo "baseline: sent $(( $1 / secs ))/s, dropped $2"
+
+run_monitor() {
+	label=$1; shift
+	ip netns exec "$b" "$bin" monitor "$@" > "$tmp/out" 2> "$tmp/err" &
+	pid=$!
+	while ! grep -q attached "$tmp/err" 2>/dev/null; do sleep 0.1; done
+	t0=$(ticks $pid)
+	set -- $(flood)
+	sleep 1.5
+	t1=$(ticks $pid)
+	kill -TERM $pid; wait $pid || true
+	sent=$1; dropped=$2
+	echo "$label: sent $(( sent / secs ))/s, dropped $dropped ($(( dropped / secs ))/s), cpu $(( (t1 - t0) * 1000 / hz )) ms"
+}
+
+run_monitor "monitor --type drop" --type drop --port 9999
+events=$(grep -c 'xx drop' "$tmp/out" || true)
+lost=$(sed -n 's/^Lost \([0-9]*\) event.*/\1/p' "$tmp/out" | awk '{s+=$1} END {print s+0}')
+echo "  lines $events, lost $lost"
+
+run_monitor "monitor --summary" --summary
+tail -n 3 "$tmp/out" | sed 's/^/  /'
+
+run_monitor "monitor --type trace --sample 100" --type trace --iface veth-b --sample 100
+echo "  trace lines $(grep -c 'network interface' "$tmp/out" || true)"

@@ -1,0 +1,24 @@
+//! The datapath producer of `inetmon monitor`: loads `inetmon-bpf`'s
+//! `datapath.bpf.o` with aya (`tp_btf/kfree_skb` for drops, `tc_ingress` /
+//! `tc_egress` classifiers on the `--iface` interfaces for traces), writes
+//! the in-kernel filters into `.rodata` and the filter maps, reads the ring
+//! buffer, and turns records into [`Event::Drop`] / [`Event::Trace`] with
+//! reason names from the running kernel's BTF, symbolised locations and
+//! interface names. Reserve failures become in-band [`Event::Lost`]; in
+//! summary mode the per-CPU `drop_counts` map is read instead of records.
+//!
+//! - [`loader`]: [`DatapathPrograms`], loading and attaching.
+//! - [`enrich`]: drop reasons from BTF, `/proc/kallsyms`, the netns inode,
+//!   the boot time on the wall clock.
+//! - [`producer`]: [`DatapathProducer`], the read loop body.
+//!
+//! [`Event::Drop`]: inetmon_core::event::Event::Drop
+//! [`Event::Trace`]: inetmon_core::event::Event::Trace
+//! [`Event::Lost`]: inetmon_core::event::Event::Lost
+
+pub mod enrich;
+pub mod loader;
+pub mod producer;
+
+pub use loader::{DatapathError, DatapathPrograms, KernelConfig};
+pub use producer::DatapathProducer;

@@ -1,0 +1,244 @@
+//! [`DatapathProducer`]: read the ring buffer, decode, enrich, count loss.
+
+use std::cell::RefCell;
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::{Duration, Instant};
+
+use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf};
+use inetmon_core::btf::DropReasonTable;
+use inetmon_core::decode::datapath::{boot_ns_to_wall, decode, decode_drop_key, Enrich};
+use inetmon_core::drop_summary::DropKey;
+use inetmon_core::event::{Event, EventKind, Header, LossStage, Lost, Malformed, Source};
+use inetmon_core::kallsyms::KallSyms;
+
+use super::enrich::boot_wall_ns;
+use super::loader::{lost_total, DatapathError, DatapathPrograms, KernelConfig};
+use crate::ifname::IfNames;
+use crate::pipeline::now;
+
+/// Most records handed out per [`DatapathProducer::poll`], so that a flood
+/// cannot starve the caller's other work (timers, other sources).
+const MAX_BATCH: usize = 65_536;
+
+/// The running datapath monitor. Dropping it detaches the programs.
+pub struct DatapathProducer {
+    ring: RingBuf<MapData>,
+    lost: PerCpuArray<MapData, u64>,
+    counts: PerCpuHashMap<MapData, [u8; 16], u64>,
+    lost_seen: u64,
+    lost_checked: Instant,
+    lost_interval: Duration,
+    seq: u64,
+    boot_wall: i128,
+    clock_checked: Instant,
+    netns: u32,
+    reasons: Option<DropReasonTable>,
+    symbols: Option<KallSyms>,
+    ifnames: RefCell<IfNames>,
+    _progs: DatapathPrograms,
+}
+
+impl std::fmt::Debug for DatapathProducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatapathProducer")
+            .field("seq", &self.seq)
+            .field("netns", &self.netns)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DatapathProducer {
+    /// Loads and attaches the programs as `cfg` says and opens the maps.
+    /// `reasons` and `symbols` name what records carry as numbers; `netns`
+    /// is the namespace the trace classifiers were attached in (records of
+    /// traces carry 0 there).
+    ///
+    /// # Errors
+    /// [`DatapathError`] naming what failed.
+    pub fn start(
+        cfg: &KernelConfig,
+        reasons: Option<DropReasonTable>,
+        symbols: Option<KallSyms>,
+        netns: u32,
+    ) -> Result<Self, DatapathError> {
+        let mut progs = DatapathPrograms::load(cfg)?;
+        let ring = progs.take_ring_buf()?;
+        let lost = progs.take_lost()?;
+        let counts = progs.take_drop_counts()?;
+        let lost_seen = lost_total(&lost)?;
+        Ok(DatapathProducer {
+            ring,
+            lost,
+            counts,
+            lost_seen,
+            lost_checked: Instant::now(),
+            lost_interval: Duration::from_millis(500),
+            seq: 0,
+            boot_wall: boot_wall_ns(),
+            clock_checked: Instant::now(),
+            netns,
+            reasons,
+            symbols,
+            ifnames: RefCell::new(IfNames::new()),
+            _progs: progs,
+        })
+    }
+
+    /// Hands out the records already in the ring; when there are none,
+    /// waits up to `timeout` for the ring to become readable (the programs
+    /// may hold back wakeups, so the wait is also the drain timer) and
+    /// hands out what came. Reads the loss counter every 500 ms. Returns the
+    /// number of events handed to `out`.
+    ///
+    /// # Errors
+    /// [`DatapathError::Poll`] when `poll(2)` fails other than by `EINTR`.
+    pub fn poll(
+        &mut self,
+        timeout: Duration,
+        out: &mut dyn FnMut(Event),
+    ) -> Result<usize, DatapathError> {
+        let mut n = self.drain(out);
+        if n == 0 {
+            let mut pfd = libc::pollfd {
+                fd: self.ring.as_fd().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+            // SAFETY: one valid pollfd for the duration of the call.
+            let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if rc < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(DatapathError::Poll(e));
+                }
+            }
+            n += self.drain(out);
+        }
+        if self.lost_checked.elapsed() >= self.lost_interval {
+            n += self.check_lost(out);
+        }
+        Ok(n)
+    }
+
+    /// Reads the reserve-failure counter now and reports new losses as one
+    /// [`Event::Lost`] (stage kernel, kinds drop and trace). Returns 1 when
+    /// one was reported.
+    pub fn check_lost(&mut self, out: &mut dyn FnMut(Event)) -> usize {
+        self.lost_checked = Instant::now();
+        let Ok(total) = lost_total(&self.lost) else {
+            return 0;
+        };
+        let delta = total.saturating_sub(self.lost_seen);
+        self.lost_seen = total;
+        if delta == 0 {
+            return 0;
+        }
+        self.seq = self.seq.wrapping_add(1);
+        out(Event::Lost(Lost {
+            header: Header {
+                time: now(),
+                source: Source::Datapath,
+                seq: self.seq,
+            },
+            stage: LossStage::Kernel,
+            count: delta,
+            kinds: vec![EventKind::Drop, EventKind::Trace],
+            seq_range: None,
+        }));
+        1
+    }
+
+    /// Summary mode: the cumulative count of every (reason, interface,
+    /// location) group in the kernel's `drop_counts` map, summed over CPUs,
+    /// with names resolved. Feed them to
+    /// [`DropSummary::set_count`](inetmon_core::drop_summary::DropSummary::set_count).
+    #[must_use]
+    pub fn drop_counts(&self) -> Vec<(DropKey, u64)> {
+        let ifname = |i: u32| self.ifname(i);
+        let enrich = Enrich {
+            reasons: self.reasons.as_ref(),
+            symbols: self.symbols.as_ref(),
+            ifname: &ifname,
+        };
+        let mut out = Vec::new();
+        for item in self.counts.iter() {
+            let Ok((key, vals)) = item else { continue };
+            let Ok(raw) = decode_drop_key(&key) else {
+                continue;
+            };
+            let sum = vals.iter().copied().fold(0u64, u64::saturating_add);
+            out.push((raw.to_drop_key(&enrich), sum));
+        }
+        out
+    }
+
+    fn ifname(&self, index: u32) -> Option<String> {
+        if index == 0 {
+            return None;
+        }
+        self.ifnames.borrow_mut().name(index)
+    }
+
+    fn drain(&mut self, out: &mut dyn FnMut(Event)) -> usize {
+        if self.clock_checked.elapsed() >= Duration::from_secs(1) {
+            self.boot_wall = boot_wall_ns();
+            self.clock_checked = Instant::now();
+        }
+        let DatapathProducer {
+            ring,
+            seq,
+            boot_wall,
+            netns,
+            reasons,
+            symbols,
+            ifnames,
+            ..
+        } = self;
+        let ifname = |i: u32| {
+            if i == 0 {
+                None
+            } else {
+                ifnames.borrow_mut().name(i)
+            }
+        };
+        let enrich = Enrich {
+            reasons: reasons.as_ref(),
+            symbols: symbols.as_ref(),
+            ifname: &ifname,
+        };
+        let mut n = 0;
+        while n < MAX_BATCH {
+            let Some(item) = ring.next() else { break };
+            *seq = seq.wrapping_add(1);
+            match decode(&item) {
+                Ok(rec) => {
+                    let header = Header {
+                        time: boot_ns_to_wall(rec.ktime_ns(), *boot_wall),
+                        source: Source::Datapath,
+                        seq: *seq,
+                    };
+                    let mut ev = rec.to_event(header, &enrich);
+                    if let Event::Trace(t) = &mut ev {
+                        if t.netns == 0 {
+                            t.netns = *netns;
+                        }
+                    }
+                    out(ev);
+                }
+                Err(e) => out(Event::Malformed(Malformed {
+                    header: Header {
+                        time: now(),
+                        source: Source::Datapath,
+                        seq: *seq,
+                    },
+                    offset: 0,
+                    skipped: u64::try_from(item.len()).unwrap_or(u64::MAX),
+                    reason: e.to_string(),
+                })),
+            }
+            n += 1;
+        }
+        n
+    }
+}

@@ -1,0 +1,139 @@
+//! Privileged: a storm of 100 000 loopback connections in a network
+//! namespace; the events seen plus the losses reported must equal the
+//! operations performed. A test binary of its own, so that no other test's
+//! sockets share the process (and the in-kernel filters) while it runs.
+//!
+//! Skipped unless root, except under `INETMON_REQUIRE_PRIVILEGED=1`.
+#![allow(clippy::print_stdout, clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::MetadataExt;
+use std::time::{Duration, Instant};
+
+use inetmon_core::event::{Event, SockOp};
+use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
+use SockOp::*;
+
+fn privileged() -> bool {
+    let st = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let root = st
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"));
+    if !root {
+        assert!(
+            std::env::var("INETMON_REQUIRE_PRIVILEGED").as_deref() != Ok("1"),
+            "INETMON_REQUIRE_PRIVILEGED=1 but not root"
+        );
+        println!("skipped: needs root for BPF and network namespaces");
+    }
+    root
+}
+
+/// Moves the calling thread into a new network namespace with `lo` up and
+/// returns the namespace's inode.
+fn new_netns() -> u32 {
+    // SAFETY: unshare affects only this thread's network namespace.
+    assert_eq!(
+        unsafe { libc::unshare(libc::CLONE_NEWNET) },
+        0,
+        "unshare(CLONE_NEWNET)"
+    );
+    assert!(std::process::Command::new("nsenter")
+        .arg(format!(
+            "--net=/proc/{}/task/{}/ns/net",
+            std::process::id(),
+            tid()
+        ))
+        .args(["ip", "link", "set", "lo", "up"])
+        .status()
+        .unwrap()
+        .success());
+    let ino = std::fs::metadata("/proc/thread-self/ns/net").unwrap().ino();
+    u32::try_from(ino).unwrap()
+}
+
+fn tid() -> u32 {
+    // SAFETY: gettid has no preconditions.
+    u32::try_from(unsafe { libc::syscall(libc::SYS_gettid) }).unwrap()
+}
+
+fn start(filters: KernelFilters) -> SocketsProducer {
+    SocketsProducer::start(&SocketsConfig {
+        filters,
+        ..SocketsConfig::default()
+    })
+    .unwrap()
+}
+
+/// Connections of the storm: server port, count.
+const STORM_PORT: u16 = 47123;
+const STORM_CONNECTIONS: u64 = 100_000;
+/// Events per connection seen with the port filter (create has no port):
+/// connect, connected, accept, server disconnect (local) and close, client
+/// disconnect (peer) and close.
+const EVENTS_PER_CONNECTION: u64 = 7;
+
+#[test]
+fn connection_storm_events_plus_losses_equal_operations() {
+    if !privileged() {
+        return;
+    }
+    let mut p = start(KernelFilters {
+        port: Some(STORM_PORT),
+        ..KernelFilters::default()
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let gen = std::thread::spawn(move || {
+        let netns = new_netns();
+        tx.send(netns).unwrap();
+        let l = TcpListener::bind(("127.0.0.1", STORM_PORT)).unwrap();
+        for _ in 0..STORM_CONNECTIONS {
+            let c = TcpStream::connect(("127.0.0.1", STORM_PORT)).unwrap();
+            let (s, _) = l.accept().unwrap();
+            drop(s);
+            drop(c);
+        }
+    });
+    let netns = rx.recv().unwrap();
+    let mut events = 0u64;
+    let mut lost = 0u64;
+    let mut by_op: HashMap<SockOp, u64> = HashMap::new();
+    let mut count = |e: Event| match e {
+        Event::Sock(s) if s.netns == netns => {
+            events += 1;
+            *by_op.entry(s.op).or_default() += 1;
+        }
+        Event::Lost(l) => lost += l.count,
+        _ => {}
+    };
+    while !gen.is_finished() {
+        p.poll(Duration::from_millis(50), &mut count).unwrap();
+    }
+    gen.join().unwrap();
+    let quiet = Instant::now();
+    while quiet.elapsed() < Duration::from_millis(500) {
+        p.poll(Duration::from_millis(50), &mut count).unwrap();
+    }
+    p.check_lost(&mut count);
+    // bind + listen + close of the listener.
+    let ops = STORM_CONNECTIONS * EVENTS_PER_CONNECTION + 3;
+    println!("storm: {events} events, {lost} lost, {ops} operations; {by_op:?}");
+    assert_eq!(events + lost, ops, "{by_op:?}");
+    if lost == 0 {
+        let n = STORM_CONNECTIONS;
+        let want: HashMap<SockOp, u64> = [
+            (Bind, 1),
+            (Listen, 1),
+            (Connect, n),
+            (Connected, n),
+            (Accept, n),
+            (Disconnect, 2 * n),
+            (Close, 2 * n + 1),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(by_op, want);
+    }
+}

@@ -1,0 +1,228 @@
+//! Privileged end-to-end tests of `inetmon sockets`: the binary watches a
+//! helper process (by `--pid`) that runs in its own network namespace and
+//! performs a refused TCP connect and a UDP send; the test checks the AHAFS
+//! blocks, the line format and the JSON output.
+//!
+//! Skipped unless root, except under `INETMON_REQUIRE_PRIVILEGED=1`.
+#![allow(clippy::print_stdout, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+
+fn privileged() -> bool {
+    let st = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let root = st
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"));
+    if !root {
+        assert!(
+            std::env::var("INETMON_REQUIRE_PRIVILEGED").as_deref() != Ok("1"),
+            "INETMON_REQUIRE_PRIVILEGED=1 but not root"
+        );
+        println!("skipped: needs root for BPF and network namespaces");
+    }
+    root
+}
+
+/// A network namespace that is deleted on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new(tag: &str) -> Netns {
+        let name = format!("inetmon-sock-{tag}-{}", std::process::id());
+        assert!(Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .unwrap()
+            .success());
+        assert!(Command::new("ip")
+            .args(["-n", &name, "link", "set", "lo", "up"])
+            .status()
+            .unwrap()
+            .success());
+        Netns(name)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+const SCRIPT: &str = "import socket,sys
+sys.stdin.readline()
+s=socket.socket()
+try:
+    s.connect(('127.0.0.1', 1))
+except ConnectionRefusedError:
+    pass
+s.close()
+u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.sendto(b'x', ('127.0.0.1', 9))
+u.close()
+sys.stdin.readline()
+";
+
+/// Runs the helper under `inetmon sockets <args>` and returns the output.
+fn run(tag: &str, args: &[&str], events: usize) -> (String, u32) {
+    let ns = Netns::new(tag);
+    let mut helper = Command::new("ip")
+        .args(["netns", "exec", &ns.0, "/usr/bin/python3", "-c", SCRIPT])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `ip netns exec` execs python in place, so the pid is python's.
+    let pid = helper.id();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut mon: Child = Command::new(env!("CARGO_BIN_EXE_inetmon"))
+        .arg("sockets")
+        .args(args)
+        .args([
+            "--pid",
+            &pid.to_string(),
+            "--count",
+            &events.to_string(),
+            "--duration",
+            "20",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(mon.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert_eq!(line, "inetmon sockets: attached\n");
+    // The helper stays alive until the monitor is done, so that /proc
+    // still has its command line (info level 3).
+    let mut stdin = helper.stdin.take().unwrap();
+    stdin.write_all(b"go\n").unwrap();
+    let mut out = String::new();
+    mon.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert!(mon.wait().unwrap().success());
+    drop(stdin);
+    assert!(helper.wait().unwrap().success());
+    (out, pid)
+}
+
+#[test]
+fn ahafs_blocks_for_refused_connect_and_udp_dynamic_bind() {
+    if !privileged() {
+        return;
+    }
+    // create, connect, connected, close; create, dynbind, close.
+    let (out, pid) = run("ahafs", &["--format", "ahafs"], 7);
+    let blocks: Vec<&str> = out.split_inclusive("END_EVENT_INFO\n").collect();
+    assert_eq!(blocks.len(), 7, "{out}");
+    let mons: Vec<&str> = blocks
+        .iter()
+        .map(|b| {
+            b.lines()
+                .next()
+                .unwrap()
+                .trim_start_matches("AHAFS event: /aha/net/inetsock.monFactory/")
+        })
+        .collect();
+    assert_eq!(
+        mons,
+        [
+            "streamCreate.mon",
+            "streamConnect.mon",
+            "streamConnect.mon",
+            "streamClose.mon",
+            "dgramCreate.mon",
+            "dgramBind.mon",
+            "dgramClose.mon"
+        ]
+    );
+    let lines = |i: usize| -> Vec<&str> { blocks[i].lines().collect() };
+    let create = lines(0);
+    assert_eq!(
+        create[1],
+        "---------------------------------------------------"
+    );
+    assert_eq!(create[2], "BEGIN_EVENT_INFO");
+    assert!(create[3].starts_with("Time : "));
+    assert_eq!(create[4], "Sequence Num: 1");
+    assert_eq!(
+        &create[5..],
+        [
+            "RC_FROM_EVPROD=0",
+            "BEGIN_EVPROD_INFO",
+            "PROG_NAME=python3",
+            "SO_FAMILY=2",
+            "SO_TYPE=1",
+            "SO_PROTO=6",
+            "SO_UID=0",
+            &format!("SO_PID={pid}"),
+            "END_EVPROD_INFO",
+            "END_EVENT_INFO",
+        ]
+    );
+    let outcome = lines(2);
+    assert_eq!(outcome[4], "Sequence Num: 2");
+    assert_eq!(outcome[5], "RC_FROM_EVPROD=111");
+    assert_eq!(
+        &outcome[13..17],
+        [
+            "SO_FADDR=127.0.0.1",
+            "SO_FPORT=1",
+            "SO_LADDR=127.0.0.1",
+            "SO_LPORT=0"
+        ]
+    );
+    let dynbind = lines(5);
+    assert_eq!(dynbind[9], "SO_TYPE=2");
+    assert_eq!(dynbind[13], "SO_LADDR=0.0.0.0");
+    assert!(
+        dynbind[14]
+            .strip_prefix("SO_LPORT=")
+            .unwrap()
+            .parse::<u16>()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(dynbind[15], "END_EVPROD_INFO");
+}
+
+#[test]
+fn json_and_line_formats() {
+    if !privileged() {
+        return;
+    }
+    let (out, pid) = run("json", &["--format", "json", "--info-level", "3"], 7);
+    let v: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ops: Vec<&str> = v.iter().map(|e| e["op"].as_str().unwrap()).collect();
+    assert_eq!(
+        ops,
+        [
+            "create",
+            "connect",
+            "connected",
+            "close",
+            "create",
+            "dynbind",
+            "close"
+        ]
+    );
+    assert_eq!(v[2]["error"], "ECONNREFUSED");
+    assert_eq!(v[2]["attribution"], "owner");
+    assert_eq!(v[2]["cookie"], v[1]["cookie"]);
+    assert_eq!(v[0]["pid"], pid);
+    assert_eq!(v[0]["kind"], "sock");
+    assert!(v[0]["cmdline"].as_str().unwrap().contains("python3 -c"));
+    let (out, _) = run("line", &["--watch", "streamConnect"], 2);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].contains(" connect ") && lines[0].contains("-> 127.0.0.1:1 ok"));
+    assert!(
+        lines[1].contains(" connected ")
+            && lines[1].contains("ECONNREFUSED")
+            && lines[1].contains(" owner")
+    );
+}
