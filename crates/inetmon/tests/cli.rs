@@ -234,6 +234,63 @@ fn read_fixture_as_json() {
     }
 }
 
+/// `-v`, `-x`, `-b` and `-X` reach the formatter: sequence/ack/window, the
+/// packet's hex dump, the body's hex dump, the raw record header's dump.
+#[test]
+fn formatter_flags_are_wired() {
+    let f = data(FIXTURE);
+    let f = f.to_str().unwrap();
+    let first =
+        "21/11/2026 07:53:10.966711 if1 @5:-1 L 127.0.0.1,49392 -> 127.0.0.1,9 PR tcp len 20 60 -S";
+    let head = |args: &[&str], n: usize| -> Vec<String> {
+        let r = inetmon_run(args);
+        assert_eq!(r.code, Some(0), "{args:?}: {r:?}");
+        r.stdout.lines().take(n).map(str::to_owned).collect()
+    };
+    assert_eq!(
+        head(&["ipmon", "-v", "-f", f], 1),
+        [format!("{first} 832031578 0 65495 IN")]
+    );
+    assert_eq!(
+        head(&["ipmon", "-x", "-f", f], 5),
+        [
+            format!("{first} IN"),
+            "45 00 00 3c f5 62 40 00 40 06 47 57 7f 00 00 01        E..<.b@.@.GW....".to_owned(),
+            "7f 00 00 01 c0 f0 00 09 31 97 cb 5a 00 00 00 00        ........1..Z....".to_owned(),
+            "a0 02 ff d7 fe 30 00 00 02 04 ff d7 04 02 08 0a        .....0..........".to_owned(),
+            "ba 00 30 18 00 00 00 00 01 03 03 0a                    ..0.........".to_owned(),
+        ]
+    );
+    assert_eq!(
+        head(&["ipmon", "-b", "-f", f], 3),
+        [
+            format!("{first} IN"),
+            "02 04 ff d7 04 02 08 0a ba 00 30 18 00 00 00 00        ..........0.....".to_owned(),
+            "01 03 03 0a                                            ....".to_owned(),
+        ]
+    );
+    // -X dumps the iplog_t + ipflog_t header, which only IP Filter binary
+    // logs have: replay a -B copy.
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("x.iplog");
+    let r = inetmon_run(&["ipmon", "-f", f, "-B", bin.to_str().unwrap(), "/dev/null"]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let x = head(&["ipmon", "-X", "-f", bin.to_str().unwrap()], 10);
+    assert_eq!(x[0], "missed 1 ipf log entries: 0 1");
+    assert_eq!(x[1], format!("{first} IN"));
+    // 128 bytes of header: 8 full hex lines, ASCII column at 55.
+    for l in &x[2..10] {
+        assert_eq!(l.len(), 71, "{l:?}");
+        assert!(
+            l[..47]
+                .split(' ')
+                .all(|b| b.len() == 2 && u8::from_str_radix(b, 16).is_ok()),
+            "{l:?}"
+        );
+        assert_eq!(&l[47..55], "        ", "{l:?}");
+    }
+}
+
 /// Standard input (`-`) reads like a file, for `read` and for `ipmon -f -`.
 #[test]
 fn stdin_reads_like_a_file() {
