@@ -307,12 +307,17 @@ fn stdin_reads_like_a_file() {
     }
 }
 
-/// `inetmon ipmon -f FILE` prints what `inetmon read FILE` prints.
+/// `inetmon ipmon -f FILE` prints what `inetmon read FILE` prints, in both
+/// formats.
 #[test]
 fn ipmon_f_file_equals_read() {
     let fixture = data(FIXTURE);
     let a = inetmon_run(&["read", fixture.to_str().unwrap()]);
     let b = inetmon_run(&["ipmon", "-f", fixture.to_str().unwrap()]);
+    assert_eq!(b.code, Some(0), "{b:?}");
+    assert_eq!(a.stdout, b.stdout);
+    let a = inetmon_run(&["read", "--format", "json", fixture.to_str().unwrap()]);
+    let b = inetmon_run(&["ipmon", "--json", "-f", fixture.to_str().unwrap()]);
     assert_eq!(b.code, Some(0), "{b:?}");
     assert_eq!(a.stdout, b.stdout);
 }
