@@ -1,11 +1,10 @@
 //! Wiring: sources → decoders → formatter → sinks.
 //!
-//! Files read to their end go through [`crate::offline`] on this thread.
-//! Live sources (NFLOG, conntrack), followed files (`-t`), syslog output and
-//! daemon mode need the `inetmon-io` producers and sinks.
+//! Files read to their end go through [`crate::offline`] on this thread;
+//! live sources (NFLOG, conntrack), followed files (`-t`), syslog output and
+//! daemon mode go through [`crate::live`] and the `inetmon-io` pipeline.
 
-use anyhow::bail;
-
+use crate::conf_actions::ConfActions;
 use crate::ipmon::{FormatOptions, IpmonConfig, Output};
 use crate::offline::{self, Sinks};
 use crate::output::Formatter;
@@ -43,14 +42,16 @@ pub(crate) fn run_ipmon(config: &IpmonConfig, prog: &str) -> anyhow::Result<Tall
     let files_only = config.inputs.iter().all(|i| !i.spec.is_live());
     let plain_output = matches!(config.output, Output::Stdout | Output::File(_));
     if files_only && !config.follow && plain_output && !config.daemon && config.pid_file.is_none() {
-        if config.conf.is_some() {
-            bail!("-C is not in this build yet (waiting for the ipmon.conf parser)");
-        }
         let text = match &config.output {
             Output::File(p) => Some(p.as_path()),
             Output::Stdout | Output::Syslog { .. } => None,
         };
         let mut sinks = Sinks::open(text, config.binary_copy.as_deref())?;
+        sinks.conf = config
+            .conf
+            .as_deref()
+            .map(|p| ConfActions::load(p, config.facility))
+            .transpose()?;
         let mut formatter = Formatter::new(config.format, false)?;
         let mut tally = Tally::default();
         for input in &config.inputs {
@@ -59,5 +60,5 @@ pub(crate) fn run_ipmon(config: &IpmonConfig, prog: &str) -> anyhow::Result<Tall
         sinks.flush()?;
         return Ok(tally);
     }
-    bail!("live sources, -t, -s and -D are not in this build yet (waiting for inetmon-io)")
+    crate::live::run(config, prog)
 }

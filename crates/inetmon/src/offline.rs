@@ -14,6 +14,7 @@ use inetmon_core::decode::sniff::{sniff, FileFormat};
 use inetmon_core::decode::StreamDecoder;
 use inetmon_core::event::{Event, Source};
 
+use crate::conf_actions::ConfActions;
 use crate::output::Formatter;
 use crate::report::Tally;
 use crate::source::SourceSpec;
@@ -27,6 +28,8 @@ pub(crate) struct Sinks {
     pub(crate) text: Box<dyn Write>,
     /// `-B`: IP Filter binary records.
     pub(crate) binary: Option<(BufWriter<File>, IplogEncoder, Vec<u8>)>,
+    /// `-C`: ipmon.conf actions.
+    pub(crate) conf: Option<ConfActions>,
 }
 
 impl Sinks {
@@ -35,6 +38,7 @@ impl Sinks {
         Sinks {
             text: Box::new(BufWriter::with_capacity(CHUNK, io::stdout())),
             binary: None,
+            conf: None,
         }
     }
 
@@ -49,6 +53,7 @@ impl Sinks {
             Some(p) => Sinks {
                 text: Box::new(BufWriter::with_capacity(CHUNK, append(p)?)),
                 binary: None,
+                conf: None,
             },
             None => Sinks::stdout(),
         };
@@ -172,14 +177,21 @@ fn deliver(
         | Event::Trace(_) => {
             if let Some((file, encoder, buf)) = &mut sinks.binary {
                 buf.clear();
-                // An event with no iplog form (a socket event) is not copied.
+                // An event with no iplog form (socket, drop, trace) is not copied.
                 if encoder.encode(ev, buf).is_ok() {
                     file.write_all(buf)?;
                 }
             }
         }
     }
-    let text = formatter.format(ev);
-    sinks.text.write_all(text)?;
+    formatter.format(ev);
+    if let (Some(conf), Event::Packet(p)) = (&mut sinks.conf, ev) {
+        if conf.apply(ev, p, formatter.lines())? {
+            return Ok(());
+        }
+    }
+    for line in formatter.lines() {
+        sinks.text.write_all(line.text)?;
+    }
     Ok(())
 }

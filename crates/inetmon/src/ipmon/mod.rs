@@ -3,14 +3,14 @@
 //!
 //! [`flags`] holds the raw options, [`config`] validates them; [`main`] runs.
 
-mod config;
+pub(crate) mod config;
 mod flags;
 
 use std::io::{self, Write};
 
 use anyhow::bail;
 
-pub(crate) use config::{FormatOptions, IpmonConfig, Output};
+pub(crate) use config::{FormatOptions, Input, IpmonConfig, Output};
 pub(crate) use flags::IpmonFlags;
 
 use crate::engine;
