@@ -1474,3 +1474,95 @@ fn live_nflog_keep_state() {
         fs::read_to_string(&err).unwrap_or_default()
     );
 }
+
+/// Loss is never silent: while the output is blocked (nobody reads the
+/// pipe), a flood fills the pipeline; the dropped packets come out as a
+/// `lost N nflog:7 log entries (STAGE)` (or `missed …`) line in the output,
+/// every packet is either printed or counted as lost, and the run ends with
+/// a summary line and exit status 2.
+#[test]
+fn live_loss_is_printed_counted_and_exit_status_2() {
+    if !require_privileged(
+        "live_loss_is_printed_counted_and_exit_status_2",
+        &["nft", "python3"],
+    ) {
+        return;
+    }
+    const FLOOD: u64 = 150_000;
+    let ns = Netns::new();
+    ns.nft("table inet t {\n chain in {\n type filter hook input priority 0;\n udp dport 5002 log group 7 drop\n }\n}\n");
+    let dir = tempfile::tempdir().unwrap();
+    let err = dir.path().join("err.txt");
+    let mut child = ns
+        .cmd(inetmon())
+        .args(["ipmon", "-f", "nflog:7"])
+        .env("TZ", "UTC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    // Bound once the group shows in the namespace's NFLOG instances.
+    let bound = wait_for(Duration::from_secs(10), || {
+        let r = ns.sh_any("cat /proc/net/netfilter/nfnetlink_log");
+        r.stdout
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some("7"))
+            .then_some(())
+    });
+    assert!(
+        bound.is_some(),
+        "inetmon did not bind NFLOG group 7: {}",
+        fs::read_to_string(&err).unwrap_or_default()
+    );
+    ns.sh(&format!(
+        "python3 -c 'import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range({FLOOD}): s.sendto(b\"y\", (\"127.0.0.1\", 5002))'"
+    ));
+    // Now read everything, and stop inetmon once the output has gone quiet.
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut s);
+        s
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    must(Command::new("kill").args(["-TERM", &child.id().to_string()]));
+    let status =
+        wait_for(Duration::from_secs(10), || child.try_wait().unwrap()).unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!("inetmon ignored SIGTERM")
+        });
+    let out = reader.join().unwrap();
+    let mut packets = 0u64;
+    let mut lost = 0u64;
+    for l in out.lines() {
+        if let Some(rest) = l
+            .strip_prefix("lost ")
+            .or_else(|| l.strip_prefix("missed "))
+        {
+            lost += rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap();
+        } else {
+            assert!(strip_time(l).starts_with("lo @7:-1 L 127.0.0.1,"), "{l}");
+            packets += 1;
+        }
+    }
+    assert!(
+        lost > 0,
+        "a blocked output must lose packets ({packets} printed)"
+    );
+    assert_eq!(
+        packets + lost,
+        FLOOD,
+        "every packet is printed or counted as lost"
+    );
+    assert_eq!(status.code(), Some(2));
+    assert_eq!(
+        fs::read_to_string(&err).unwrap(),
+        format!("inetmon: 0 malformed records skipped, {lost} events lost\n")
+    );
+}
