@@ -124,18 +124,57 @@ fn open_source(input: &Input, follow: bool) -> anyhow::Result<Opened> {
     })
 }
 
-fn open_sink(output: &Output, signals: &SignalFlags) -> anyhow::Result<Box<dyn LineSink>> {
-    Ok(match output {
-        Output::Stdout => Box::new(Stdout::new()),
-        Output::File(path) => Box::new(AppendFile::open(absolute(path)?, signals.reopen_flag()?)?),
-        Output::Syslog { facility, socket } => {
-            let facility = u8::try_from(*facility >> 3)
-                .ok()
-                .and_then(Facility::from_code)
-                .ok_or_else(|| anyhow!("bad syslog facility code {facility}"))?;
-            Box::new(Syslog::new(socket, "ipmon", facility))
+/// The text output. Files are opened before daemonising, so that an error
+/// reaches the terminal; the syslog sink after, because its ident carries
+/// the daemon's pid.
+enum TextSink {
+    /// Standard output or the output file.
+    Lines(Box<dyn LineSink>),
+    /// Syslog, which counts the messages it could not send.
+    Syslog(Syslog),
+}
+
+impl TextSink {
+    fn get(&mut self) -> &mut dyn LineSink {
+        match self {
+            TextSink::Lines(s) => s.as_mut(),
+            TextSink::Syslog(s) => s,
         }
+    }
+
+    /// Messages that could not be sent since the last call.
+    fn take_lost(&mut self) -> u64 {
+        match self {
+            TextSink::Lines(_) => 0,
+            TextSink::Syslog(s) => s.take_lost(),
+        }
+    }
+}
+
+/// The file or stdout sink; `None` for syslog (see [`syslog_sink`]).
+fn open_early_sink(
+    output: &Output,
+    signals: &SignalFlags,
+) -> anyhow::Result<Option<Box<dyn LineSink>>> {
+    Ok(match output {
+        Output::Stdout => Some(Box::new(Stdout::new())),
+        Output::File(path) => Some(Box::new(AppendFile::open(
+            absolute(path)?,
+            signals.reopen_flag()?,
+        )?)),
+        Output::Syslog { .. } => None,
     })
+}
+
+fn syslog_sink(output: &Output) -> anyhow::Result<Syslog> {
+    let Output::Syslog { facility, socket } = output else {
+        anyhow::bail!("no output sink was opened");
+    };
+    let facility = u8::try_from(*facility >> 3)
+        .ok()
+        .and_then(Facility::from_code)
+        .ok_or_else(|| anyhow!("bad syslog facility code {facility}"))?;
+    Ok(Syslog::new(socket, "ipmon", facility))
 }
 
 /// Runs `inetmon ipmon` with live sources, `-t`, `-s` or `-D`.
@@ -150,7 +189,7 @@ pub(crate) fn run(config: &IpmonConfig, prog: &str) -> anyhow::Result<Tally> {
     for input in &config.inputs {
         opened.push(open_source(input, config.follow)?);
     }
-    let mut sink = open_sink(&config.output, &signals)?;
+    let early_sink = open_early_sink(&config.output, &signals)?;
     let mut binary = match &config.binary_copy {
         Some(path) => Some(BinaryFile::open(absolute(path)?, signals.reopen_flag()?)?),
         None => None,
@@ -170,6 +209,10 @@ pub(crate) fn run(config: &IpmonConfig, prog: &str) -> anyhow::Result<Tally> {
         daemonize().context("daemonising")?;
     }
     let _pid_file = pid_path.map(PidFile::create).transpose()?;
+    let mut sink = match early_sink {
+        Some(s) => TextSink::Lines(s),
+        None => TextSink::Syslog(syslog_sink(&config.output)?),
+    };
     let mut formatter = Formatter::new(
         config.format,
         matches!(config.output, Output::Syslog { .. }),
@@ -189,7 +232,7 @@ pub(crate) fn run(config: &IpmonConfig, prog: &str) -> anyhow::Result<Tally> {
     let rx = pipeline.close();
 
     let mut out = Writer {
-        sink: sink.as_mut(),
+        sink: &mut sink,
         binary: binary.as_mut(),
         encoder: IplogEncoder::new(),
         buf: Vec::new(),
@@ -298,7 +341,7 @@ fn same_record(a: &PacketLog, b: &PacketLog) -> bool {
 
 /// The sinks of one run, and what it counted.
 struct Writer<'a> {
-    sink: &'a mut dyn LineSink,
+    sink: &'a mut TextSink,
     binary: Option<&'a mut BinaryFile>,
     encoder: IplogEncoder,
     buf: Vec<u8>,
@@ -353,13 +396,22 @@ impl Writer<'_> {
                     .and_then(Facility::from_code),
             };
             self.sink
+                .get()
                 .write_line(text.strip_suffix('\n').unwrap_or(&text), level)?;
         }
         Ok(())
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
-        self.sink.flush()?;
+        self.sink.get().flush()?;
+        let lost = self.sink.take_lost();
+        if lost > 0 {
+            self.tally.lost = self.tally.lost.saturating_add(lost);
+            crate::report::error_line(
+                self.prog,
+                &format!("syslog: {lost} messages could not be sent"),
+            );
+        }
         if let Some(bin) = self.binary.as_mut() {
             bin.flush()?;
         }

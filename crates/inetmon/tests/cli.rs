@@ -744,7 +744,51 @@ template(name="t" type="string" string="%syslogfacility-text%.%syslogseverity-te
     })
     .unwrap_or_else(|| panic!("rsyslogd got {:?}", lines_of(&out)));
     assert_eq!(got, expected);
+
+    // Daemonised, the ident carries the daemon's pid (the pid file's).
+    let pidfile = dir.path().join("ipmon.pid");
+    let r = run(
+        Command::new(inetmon())
+            .args([
+                "ipmon",
+                "-D",
+                "-P",
+                pidfile.to_str().unwrap(),
+                "-s",
+                "-t",
+                "-f",
+                fixture.to_str().unwrap(),
+            ])
+            .env("TZ", "UTC")
+            .env("INETMON_SYSLOG_SOCKET", &sock),
+        Duration::from_secs(10),
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let daemon: u32 = wait_for(Duration::from_secs(5), || {
+        fs::read_to_string(&pidfile).ok()?.trim().parse().ok()
+    })
+    .expect("pid file");
+    let tag = format!("ipmon[{daemon}]:");
+    let seen = wait_for(Duration::from_secs(10), || {
+        (lines_of(&out).iter().filter(|l| l.contains(&tag)).count() == expected.len()).then_some(())
+    });
+    must(Command::new("kill").args(["-TERM", &daemon.to_string()]));
+    assert!(seen.is_some(), "no {tag} lines: {:#?}", lines_of(&out));
     rsyslogd.stop();
+
+    // Without a syslog daemon, the messages are counted as lost: status 2.
+    let r = inetmon_run_env(
+        &["ipmon", "-s", "-f", fixture.to_str().unwrap()],
+        &[(
+            "INETMON_SYSLOG_SOCKET",
+            dir.path().join("nobody").to_str().unwrap(),
+        )],
+    );
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert_eq!(
+        r.stderr,
+        "inetmon: syslog: 10 messages could not be sent\ninetmon: 0 malformed records skipped, 10 events lost\n"
+    );
 }
 
 // ---------------------------------------------------------------- live

@@ -99,6 +99,16 @@ pub fn inetmon_run(args: &[&str]) -> Run {
     run(&mut cmd, Duration::from_secs(30))
 }
 
+/// `inetmon ARGS…` with `TZ=UTC` and extra environment variables.
+pub fn inetmon_run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(inetmon());
+    cmd.args(args).env("TZ", "UTC");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd, Duration::from_secs(30))
+}
+
 /// Whether privileged tests must run (CI sets `INETMON_REQUIRE_PRIVILEGED=1`).
 pub fn required() -> bool {
     std::env::var("INETMON_REQUIRE_PRIVILEGED").is_ok_and(|v| v == "1")
