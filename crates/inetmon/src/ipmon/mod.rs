@@ -53,8 +53,8 @@ pub(crate) fn main(flags: &IpmonFlags, prog: &str) -> anyhow::Result<Outcome> {
         // NFLOG and conntrack keep no log buffer in the kernel: there is
         // nothing to flush, and ipmon's report of it is 0 bytes per log.
         let mut out = io::stdout().lock();
-        for input in config.inputs.iter().filter(|i| i.spec.is_live()) {
-            let _ = input;
+        let live = config.inputs.iter().filter(|i| i.spec.is_live()).count();
+        for _ in 0..live {
             writeln!(out, "0 bytes flushed from log buffer")?;
         }
         out.flush()?;
