@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# THE test command: everything CI runs, in order, with a summary at the end.
+# THE test command: everything CI runs, in order, with a summary at the end:
+# setup (as root), rustfmt, the committed BPF objects, clippy, the tests,
+# rustdoc, the fuzz targets' build.
 #   bash scripts/test.sh
 # Set INETMON_REQUIRE_PRIVILEGED=1 (CI does) to make privileged tests fail
 # instead of skipping when they cannot get root, namespaces or netlink.
@@ -33,6 +35,7 @@ step fmt cargo fmt --all --check
 step bpf-objects sh crates/inetmon-bpf/build-bpf.sh --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step test env INETMON_REQUIRE_PRIVILEGED="${INETMON_REQUIRE_PRIVILEGED:-}" cargo test --workspace
+step doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 if [ -d fuzz ]; then
   step fuzz-check bash -c 'cd fuzz && cargo check --quiet'
 fi

@@ -935,60 +935,20 @@ const KNOWN_CONDITIONS: [&str; 13] = [
     "type",
 ];
 
-const FACILITIES: [(&str, u8); 22] = [
-    ("kern", 0),
-    ("user", 1),
-    ("mail", 2),
-    ("daemon", 3),
-    ("auth", 4),
-    ("security", 4),
-    ("syslog", 5),
-    ("lpr", 6),
-    ("news", 7),
-    ("uucp", 8),
-    ("cron", 9),
-    ("authpriv", 10),
-    ("ftp", 11),
-    ("local0", 16),
-    ("local1", 17),
-    ("local2", 18),
-    ("local3", 19),
-    ("local4", 20),
-    ("local5", 21),
-    ("local6", 22),
-    ("local7", 23),
-    ("audit", 13),
-];
-
-const PRIORITIES: [(&str, u8); 11] = [
-    ("emerg", 0),
-    ("panic", 0),
-    ("alert", 1),
-    ("crit", 2),
-    ("err", 3),
-    ("error", 3),
-    ("warning", 4),
-    ("warn", 4),
-    ("notice", 5),
-    ("info", 6),
-    ("debug", 7),
-];
-
 /// Parses `"fac.pri"`, `"fac."`, `".pri"` (and `"fac"` alone).
 fn syslog_level(s: &str) -> Option<SyslogLevel> {
     let (fac, pri) = s.split_once('.').unwrap_or((s, ""));
-    let find = |table: &[(&str, u8)], name: &str| -> Option<Option<u8>> {
+    // An empty part is "not given"; an unknown name is an error.
+    let find = |lookup: fn(&str) -> Option<u8>, name: &str| -> Option<Option<u8>> {
         if name.is_empty() {
-            return Some(None);
+            Some(None)
+        } else {
+            lookup(name).map(Some)
         }
-        table
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| Some(*v))
     };
     let level = SyslogLevel {
-        facility: find(&FACILITIES, fac)?,
-        priority: find(&PRIORITIES, pri)?,
+        facility: find(crate::syslog_names::facility_code, fac)?,
+        priority: find(crate::syslog_names::priority_code, pri)?,
     };
     (level != SyslogLevel::default()).then_some(level)
 }

@@ -28,3 +28,4 @@ pub mod ipmon_conf;
 pub mod kallsyms;
 pub mod monitor_filter;
 pub mod names;
+pub mod syslog_names;

@@ -1,5 +1,5 @@
 //! Loopback connect/accept/close storm for the `inetmon sockets` benchmark
-//! (`scripts/bench-sockets.sh`): `sockstorm [CONNECTIONS] [PORT]` opens
+//! (`bench/sockets-storm.sh`): `sockstorm [CONNECTIONS] [PORT]` opens
 //! CONNECTIONS connections to 127.0.0.1:PORT one after another (server side
 //! accepts and closes first) and prints `connections seconds rate`.
 #![allow(clippy::print_stdout)]

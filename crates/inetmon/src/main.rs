@@ -7,10 +7,14 @@
 //! output pipe (`inetmon read x | head`) ends the run quietly with status 0.
 
 mod cli;
+mod conf_actions;
 mod engine;
 mod facility;
 mod ipmon;
+mod live;
 mod monitor;
+mod offline;
+mod output;
 mod privilege;
 mod read;
 mod report;

@@ -42,7 +42,6 @@ pub(crate) struct Tally {
     pub(crate) lost: u64,
 }
 
-#[expect(dead_code, reason = "used by the engine once the decoders are merged")]
 impl Tally {
     /// Reports a malformed record on standard error and counts it:
     /// `prog: <source>: offset N: <reason> (skipped M bytes)`.

@@ -170,7 +170,31 @@ fn read_fixture_agrees_with_tcpdump() {
     assert_eq!(ours, parse_tcpdump_v(&td));
 }
 
-/// The same records as JSON: one object per line, schema version 1.
+/// The real NFLOG capture in ipmon format, exactly (`TZ=UTC`). The file
+/// records only the interface index (`if1`); the prefixes (`blk9`, `dns`,
+/// `web`, none) do not follow the `ACT @GROUP:RULE` convention, so every
+/// line shows the NFLOG group 5, rule -1 and `L`.
+#[test]
+fn read_fixture_exact_ipmon_lines() {
+    let r = inetmon_run(&["read", data(FIXTURE).to_str().unwrap()]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let expected = "\
+21/11/2026 07:53:10.966711 if1 @5:-1 L 127.0.0.1,49392 -> 127.0.0.1,9 PR tcp len 20 60 -S IN
+21/11/2026 07:53:11.267745 if1 @5:-1 L 127.0.0.1,48962 -> 127.0.0.1,53 PR udp len 20 33 IN
+21/11/2026 07:53:11.267844 if1 @5:-1 L 127.0.0.1 -> 127.0.0.1 PR icmp len 20 61 icmp unreach/port for 127.0.0.1,48962 - 127.0.0.1,53 PR udp len 20 33 IN
+21/11/2026 07:53:11.273963 if1 @5:-1 L 127.0.0.1,58458 -> 127.0.0.1,8080 PR tcp len 20 60 -S IN
+21/11/2026 07:53:11.273999 if1 @5:-1 L 127.0.0.1,58458 -> 127.0.0.1,8080 PR tcp len 20 52 -A IN
+21/11/2026 07:53:11.274088 if1 @5:-1 L 127.0.0.1,58458 -> 127.0.0.1,8080 PR tcp len 20 70 -AP IN
+21/11/2026 07:53:11.274107 if1 @5:-1 L 127.0.0.1,58458 -> 127.0.0.1,8080 PR tcp len 20 52 -A IN
+21/11/2026 07:53:11.274123 if1 @5:-1 L 127.0.0.1,58458 -> 127.0.0.1,8080 PR tcp len 20 52 -AR IN
+21/11/2026 07:53:11.274384 if1 @5:-1 L ::1,47642 -> ::1,53 PR udp len 40 49 IN
+21/11/2026 07:53:11.274418 if1 @5:-1 L ::1 -> ::1 PR icmpv6 len 40 97 icmpv6 unreach/noport IN
+";
+    assert_eq!(r.stdout, expected);
+}
+
+/// The same records as JSON: one object per line, schema version 1, with
+/// the same addresses, ports, protocol, length and flags as the ipmon lines.
 #[test]
 fn read_fixture_as_json() {
     let fixture = data(FIXTURE);
@@ -181,13 +205,90 @@ fn read_fixture_as_json() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
-    assert_eq!(objs.len(), 10);
-    for o in &objs {
+    let ipmon = inetmon_run(&["read", fixture.to_str().unwrap()]);
+    let lines: Vec<PacketFields> = ipmon
+        .stdout
+        .lines()
+        .map(|l| parse_ipmon_packet(strip_time(l)).unwrap())
+        .collect();
+    assert_eq!(objs.len(), lines.len());
+    for (o, p) in objs.iter().zip(&lines) {
         assert_eq!(o["v"], 1, "{o}");
         assert_eq!(o["kind"], "packet", "{o}");
+        assert_eq!(o["source"], format!("pcap:{}", fixture.display()), "{o}");
+        let proto = match o["protocol_name"].as_str().unwrap() {
+            "ipv6-icmp" => "icmpv6",
+            other => other,
+        };
+        let port = |v: &serde_json::Value| v.as_u64().map(|n| u16::try_from(n).unwrap());
+        let from_json = PacketFields {
+            src: o["src"].as_str().unwrap().to_owned(),
+            sport: port(&o["sport"]),
+            dst: o["dst"].as_str().unwrap().to_owned(),
+            dport: port(&o["dport"]),
+            proto: proto.to_owned(),
+            len: u32::try_from(o["len"].as_u64().unwrap()).unwrap(),
+            tcp_flags: o["tcp_flags"].as_str().map(str::to_owned),
+        };
+        assert_eq!(&from_json, p, "{o}");
     }
-    let ipmon = inetmon_run(&["read", fixture.to_str().unwrap()]);
-    assert_eq!(ipmon.stdout.lines().count(), objs.len());
+}
+
+/// `-v`, `-x`, `-b` and `-X` reach the formatter: sequence/ack/window, the
+/// packet's hex dump, the body's hex dump, the raw record header's dump.
+#[test]
+fn formatter_flags_are_wired() {
+    let f = data(FIXTURE);
+    let f = f.to_str().unwrap();
+    let first =
+        "21/11/2026 07:53:10.966711 if1 @5:-1 L 127.0.0.1,49392 -> 127.0.0.1,9 PR tcp len 20 60 -S";
+    let head = |args: &[&str], n: usize| -> Vec<String> {
+        let r = inetmon_run(args);
+        assert_eq!(r.code, Some(0), "{args:?}: {r:?}");
+        r.stdout.lines().take(n).map(str::to_owned).collect()
+    };
+    assert_eq!(
+        head(&["ipmon", "-v", "-f", f], 1),
+        [format!("{first} 832031578 0 65495 IN")]
+    );
+    assert_eq!(
+        head(&["ipmon", "-x", "-f", f], 5),
+        [
+            format!("{first} IN"),
+            "45 00 00 3c f5 62 40 00 40 06 47 57 7f 00 00 01        E..<.b@.@.GW....".to_owned(),
+            "7f 00 00 01 c0 f0 00 09 31 97 cb 5a 00 00 00 00        ........1..Z....".to_owned(),
+            "a0 02 ff d7 fe 30 00 00 02 04 ff d7 04 02 08 0a        .....0..........".to_owned(),
+            "ba 00 30 18 00 00 00 00 01 03 03 0a                    ..0.........".to_owned(),
+        ]
+    );
+    assert_eq!(
+        head(&["ipmon", "-b", "-f", f], 3),
+        [
+            format!("{first} IN"),
+            "02 04 ff d7 04 02 08 0a ba 00 30 18 00 00 00 00        ..........0.....".to_owned(),
+            "01 03 03 0a                                            ....".to_owned(),
+        ]
+    );
+    // -X dumps the iplog_t + ipflog_t header, which only IP Filter binary
+    // logs have: replay a -B copy.
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("x.iplog");
+    let r = inetmon_run(&["ipmon", "-f", f, "-B", bin.to_str().unwrap(), "/dev/null"]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let x = head(&["ipmon", "-X", "-f", bin.to_str().unwrap()], 10);
+    assert_eq!(x[0], "missed 1 ipf log entries: 0 1");
+    assert_eq!(x[1], format!("{first} IN"));
+    // 128 bytes of header: 8 full hex lines, ASCII column at 55.
+    for l in &x[2..10] {
+        assert_eq!(l.len(), 71, "{l:?}");
+        assert!(
+            l[..47]
+                .split(' ')
+                .all(|b| b.len() == 2 && u8::from_str_radix(b, 16).is_ok()),
+            "{l:?}"
+        );
+        assert_eq!(&l[47..55], "        ", "{l:?}");
+    }
 }
 
 /// Standard input (`-`) reads like a file, for `read` and for `ipmon -f -`.
@@ -206,12 +307,17 @@ fn stdin_reads_like_a_file() {
     }
 }
 
-/// `inetmon ipmon -f FILE` prints what `inetmon read FILE` prints.
+/// `inetmon ipmon -f FILE` prints what `inetmon read FILE` prints, in both
+/// formats.
 #[test]
 fn ipmon_f_file_equals_read() {
     let fixture = data(FIXTURE);
     let a = inetmon_run(&["read", fixture.to_str().unwrap()]);
     let b = inetmon_run(&["ipmon", "-f", fixture.to_str().unwrap()]);
+    assert_eq!(b.code, Some(0), "{b:?}");
+    assert_eq!(a.stdout, b.stdout);
+    let a = inetmon_run(&["read", "--format", "json", fixture.to_str().unwrap()]);
+    let b = inetmon_run(&["ipmon", "--json", "-f", fixture.to_str().unwrap()]);
     assert_eq!(b.code, Some(0), "{b:?}");
     assert_eq!(a.stdout, b.stdout);
 }
@@ -274,24 +380,31 @@ fn broken_pipe_exits_0() {
     let args: Vec<&str> = std::iter::once("read")
         .chain(std::iter::repeat_n(f, 2000))
         .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let err_path = dir.path().join("err.txt");
     let mut child = Command::new(inetmon())
         .args(&args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(fs::File::create(&err_path).unwrap())
         .spawn()
         .unwrap();
     let mut out = child.stdout.take().unwrap();
     let mut first = [0u8; 64];
-    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    let got = std::io::Read::read_exact(&mut out, &mut first);
     drop(out);
-    let o = child.wait_with_output().unwrap();
+    let status =
+        wait_for(Duration::from_secs(20), || child.try_wait().unwrap()).unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!("inetmon kept running after its reader went away")
+        });
+    got.unwrap();
     assert_eq!(
-        o.status.code(),
+        status.code(),
         Some(0),
         "{}",
-        String::from_utf8_lossy(&o.stderr)
+        fs::read_to_string(&err_path).unwrap()
     );
-    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+    assert_eq!(fs::read_to_string(&err_path).unwrap(), "");
 }
 
 // ---------------------------------------------------------------- argv0
@@ -360,6 +473,79 @@ fn binary_copy_replays_to_the_same_lines() {
     assert_eq!(packets, original.lines().collect::<Vec<_>>());
 }
 
+/// `-C`: records that an ipmon.conf line matches go to that line's actions
+/// (a text file, a binary file, a command) instead of the normal output; a
+/// file that does not parse is one line naming the file and line.
+#[test]
+fn conf_actions_route_matching_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let conf = dir.path().join("ipmon.conf");
+    fs::write(
+        &conf,
+        format!(
+            "# UDP to a file; TCP to 8080 to a command and a binary log\n\
+             match {{ protocol = udp ; }} do {{ file(\"file://{d}/udp.log\") ; }} ;\n\
+             match {{ dstport = 8080, direction = in ; }} do {{ execute(\"cat >> {d}/exec.log\"), \
+             file(\"raw://{d}/raw.iplog\") ; }} ;\n"
+        ),
+    )
+    .unwrap();
+    let fixture = data(FIXTURE);
+    let all = inetmon_run(&["read", fixture.to_str().unwrap()]).stdout;
+    let r = inetmon_run(&[
+        "ipmon",
+        "-C",
+        conf.to_str().unwrap(),
+        "-f",
+        fixture.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let is_udp = |l: &&str| l.contains(" PR udp ") && !l.contains(" PR icmp ");
+    let is_8080 = |l: &&str| l.contains(",8080 PR tcp");
+    let rest: Vec<&str> = all.lines().filter(|l| !is_udp(l) && !is_8080(l)).collect();
+    assert_eq!(r.stdout.lines().collect::<Vec<_>>(), rest);
+    let udp: Vec<&str> = all.lines().filter(is_udp).collect();
+    assert_eq!(lines_of(&dir.path().join("udp.log")), udp);
+    let web: Vec<&str> = all.lines().filter(is_8080).collect();
+    let exec = wait_for(Duration::from_secs(5), || {
+        let got = lines_of(&dir.path().join("exec.log"));
+        (got.len() >= web.len()).then_some(got)
+    })
+    .unwrap_or_else(|| panic!("{:?}", lines_of(&dir.path().join("exec.log"))));
+    // The commands run concurrently (inetmon does not wait for them), so
+    // their output may interleave in any order.
+    let (mut exec, mut web_sorted) = (exec, web.clone());
+    exec.sort();
+    web_sorted.sort_unstable();
+    assert_eq!(exec, web_sorted);
+    let replay = inetmon_run(&["read", dir.path().join("raw.iplog").to_str().unwrap()]);
+    let replayed: Vec<&str> = replay
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("missed "))
+        .collect();
+    assert_eq!(replayed, web);
+
+    let bad = dir.path().join("bad.conf");
+    fs::write(&bad, "match { bogus").unwrap();
+    let r = inetmon_run(&[
+        "ipmon",
+        "-C",
+        bad.to_str().unwrap(),
+        "-f",
+        fixture.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, Some(1));
+    assert_eq!(
+        r.stderr,
+        format!(
+            "inetmon: {}: line 1: unknown condition \"bogus\"\n",
+            bad.display()
+        )
+    );
+}
+
 /// `-t` follows a pcap file as it grows and across a rotation (rename and
 /// a new file with the same name).
 #[test]
@@ -401,6 +587,65 @@ fn follow_pcap_across_rotation() {
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert_eq!(mon.try_wait(), None, "-t must keep running");
     mon.stop();
+}
+
+/// `-t` follows an IP Filter binary log too: records appended later are
+/// printed, also after the file is rotated, and the `missed` counter carries
+/// on across the rotation (it is one log).
+#[test]
+fn follow_iplog_across_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("all.iplog");
+    let fixture = data(FIXTURE);
+    let r = inetmon_run(&[
+        "ipmon",
+        "-f",
+        fixture.to_str().unwrap(),
+        "-B",
+        bin.to_str().unwrap(),
+        "/dev/null",
+    ]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let bytes = fs::read(&bin).unwrap();
+    let mut records = Vec::new();
+    let mut off = 0;
+    while off < bytes.len() {
+        let n = inetmon_core::decode::iplog::record_size(&bytes[off..]).unwrap();
+        records.push(bytes[off..off + n].to_vec());
+        off += n;
+    }
+    assert_eq!(records.len(), 10);
+    let expected = inetmon_run(&["read", bin.to_str().unwrap()]).stdout;
+    let expected: Vec<&str> = expected.lines().collect();
+
+    let live = dir.path().join("live.iplog");
+    let out = dir.path().join("out.txt");
+    let err = dir.path().join("err.txt");
+    fs::write(&live, records[..2].concat()).unwrap();
+    let mut mon = Bg::spawn(
+        Command::new(inetmon())
+            .args([
+                "ipmon",
+                "-t",
+                "-f",
+                live.to_str().unwrap(),
+                out.to_str().unwrap(),
+            ])
+            .env("TZ", "UTC"),
+        &err,
+    );
+    let t = Duration::from_secs(10);
+    wait_for_line(&out, ",53 PR udp", t, &err);
+    let mut f = fs::OpenOptions::new().append(true).open(&live).unwrap();
+    std::io::Write::write_all(&mut f, &records[2..5].concat()).unwrap();
+    drop(f);
+    wait_for_line(&out, "len 20 52 -A IN", t, &err);
+    fs::rename(&live, dir.path().join("live.iplog.1")).unwrap();
+    fs::write(&live, records[5..].concat()).unwrap();
+    let lines = wait_for_line(&out, "icmpv6 unreach/noport", t, &err);
+    assert_eq!(mon.try_wait(), None, "-t must keep running");
+    mon.stop();
+    assert_eq!(lines, expected);
 }
 
 /// `-s` sends each record to a real rsyslogd: ident `ipmon[pid]`, facility
@@ -499,7 +744,51 @@ template(name="t" type="string" string="%syslogfacility-text%.%syslogseverity-te
     })
     .unwrap_or_else(|| panic!("rsyslogd got {:?}", lines_of(&out)));
     assert_eq!(got, expected);
+
+    // Daemonised, the ident carries the daemon's pid (the pid file's).
+    let pidfile = dir.path().join("ipmon.pid");
+    let r = run(
+        Command::new(inetmon())
+            .args([
+                "ipmon",
+                "-D",
+                "-P",
+                pidfile.to_str().unwrap(),
+                "-s",
+                "-t",
+                "-f",
+                fixture.to_str().unwrap(),
+            ])
+            .env("TZ", "UTC")
+            .env("INETMON_SYSLOG_SOCKET", &sock),
+        Duration::from_secs(10),
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let daemon: u32 = wait_for(Duration::from_secs(5), || {
+        fs::read_to_string(&pidfile).ok()?.trim().parse().ok()
+    })
+    .expect("pid file");
+    let tag = format!("ipmon[{daemon}]:");
+    let seen = wait_for(Duration::from_secs(10), || {
+        (lines_of(&out).iter().filter(|l| l.contains(&tag)).count() == expected.len()).then_some(())
+    });
+    must(Command::new("kill").args(["-TERM", &daemon.to_string()]));
+    assert!(seen.is_some(), "no {tag} lines: {:#?}", lines_of(&out));
     rsyslogd.stop();
+
+    // Without a syslog daemon, the messages are counted as lost: status 2.
+    let r = inetmon_run_env(
+        &["ipmon", "-s", "-f", fixture.to_str().unwrap()],
+        &[(
+            "INETMON_SYSLOG_SOCKET",
+            dir.path().join("nobody").to_str().unwrap(),
+        )],
+    );
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert_eq!(
+        r.stderr,
+        "inetmon: syslog: 10 messages could not be sent\ninetmon: 0 malformed records skipped, 10 events lost\n"
+    );
 }
 
 // ---------------------------------------------------------------- live
@@ -511,7 +800,7 @@ const NFLOG_RULES: &str = r#"
 table inet t {
   chain in {
     type filter hook input priority 0;
-    udp dport { 4998, 4999 } log group 7 log group 8
+    udp dport { 4998, 4999 } log group 7 log group 8 drop
     tcp dport 5000 log prefix "p @web:3 " group 7 log prefix "p @web:3 " group 8 accept
     tcp dport 5001 log prefix "b @web:4 " group 7 log prefix "b @web:4 " group 8
     tcp sport 5001 log prefix "p @web:5 " group 7 log prefix "p @web:5 " group 8
@@ -561,7 +850,7 @@ impl LiveNflog {
         };
         // Send start markers until inetmon and tcpdump both saw one.
         let ready = wait_for(Duration::from_secs(10), || {
-            live.ns.sh("printf m | nc -u -w0 127.0.0.1 4999");
+            live.ns.sh(&udp_cmd("127.0.0.1", 4999, 0, "m"));
             std::thread::sleep(Duration::from_millis(100));
             let mon_ready = lines_of(&live.out())
                 .iter()
@@ -577,7 +866,8 @@ impl LiveNflog {
         );
         // tcpdump says "listening" just before it binds: one more marker
         // that it must see.
-        live.ns.sh("sleep 0.2; printf m | nc -u -w0 127.0.0.1 4999");
+        std::thread::sleep(Duration::from_millis(200));
+        live.ns.sh(&udp_cmd("127.0.0.1", 4999, 0, "m"));
         live
     }
 
@@ -585,17 +875,52 @@ impl LiveNflog {
         self.dir.path().join("out.txt")
     }
 
+    /// Runs `script` until inetmon printed a line containing `needle`: the
+    /// kernel rate-limits ICMP errors and sometimes sends none.
+    fn send_until(&self, script: &str, needle: &str) {
+        for _ in 0..5 {
+            self.ns.sh(script);
+            let seen = wait_for(Duration::from_millis(1200), || {
+                lines_of(&self.out())
+                    .iter()
+                    .any(|l| l.contains(needle))
+                    .then_some(())
+            });
+            if seen.is_some() {
+                return;
+            }
+        }
+        panic!(
+            "no {needle:?} after 5 tries of {script}: {:#?}",
+            lines_of(&self.out())
+        );
+    }
+
     /// Sends the end marker, waits for it, stops both readers; returns the
     /// inetmon lines (without time and markers) and the tcpdump capture.
     fn finish(mut self) -> (Vec<String>, std::path::PathBuf, LiveNflog) {
-        self.ns.sh("printf m | nc -u -w0 127.0.0.1 4998");
+        self.ns.sh(&udp_cmd("127.0.0.1", 4998, 0, "m"));
         wait_for_line(
             &self.out(),
             ",4998 PR udp",
             Duration::from_secs(10),
             &self.dir.path().join("err.txt"),
         );
-        std::thread::sleep(Duration::from_millis(300));
+        // The kernel hands NFLOG batches to tcpdump up to a second late
+        // (libpcap keeps the default flush timeout): wait until the capture
+        // has the end marker too.
+        let cap = self.dir.path().join("cap.pcap");
+        let complete = wait_for(Duration::from_secs(10), || {
+            let out = Command::new("tcpdump")
+                .args(["-nn", "-r", cap.to_str().unwrap()])
+                .stderr(Stdio::null())
+                .output()
+                .ok()?;
+            String::from_utf8_lossy(&out.stdout)
+                .contains(".4998: ")
+                .then_some(())
+        });
+        assert!(complete.is_some(), "tcpdump did not capture the end marker");
         assert_eq!(self.mon.try_wait(), None, "inetmon exited early");
         self.mon.stop();
         self.tcpdump.stop();
@@ -604,7 +929,6 @@ impl LiveNflog {
             .map(|l| strip_time(l).to_owned())
             .filter(|l| !l.contains(",4999 PR udp") && !l.contains(",4998 PR udp"))
             .collect();
-        let cap = self.dir.path().join("cap.pcap");
         (lines, cap, self)
     }
 }
@@ -653,8 +977,14 @@ fn live_nflog_ipv4_tcp_udp_icmp() {
     let live = LiveNflog::start(&[]);
     let ns = &live.ns;
     // UDP with the default prefix; then to a closed port (ICMP unreachable).
-    ns.sh("printf 'hi\\n' | nc -u -w0 -p 40001 127.0.0.1 5002");
-    ns.sh("printf 'hi\\n' | nc -u -w0 -p 40004 127.0.0.1 5003; sleep 0.2");
+    live.send_until(
+        &udp_cmd("127.0.0.1", 5002, 40001, "hi\\n"),
+        ",40001 -> 127.0.0.1,5002 ",
+    );
+    live.send_until(
+        &udp_cmd("127.0.0.1", 5003, 40004, "hi\\n"),
+        "icmp unreach/port",
+    );
     // TCP SYN to a closed port: the kernel answers RST.
     let _ = ns.sh_any("nc -w1 -p 40002 127.0.0.1 5001");
     // TCP with data to a listener.
@@ -703,8 +1033,14 @@ fn live_nflog_ipv6_udp_icmpv6() {
     }
     let live = LiveNflog::start(&[]);
     let ns = &live.ns;
-    ns.sh("printf 'hi\\n' | nc -6 -u -w0 -p 40005 ::1 5002");
-    ns.sh("printf 'hi\\n' | nc -6 -u -w0 -p 40006 ::1 5003; sleep 0.2");
+    live.send_until(
+        &udp_cmd("::1", 5002, 40005, "hi\\n"),
+        "::1,40005 -> ::1,5002 ",
+    );
+    live.send_until(
+        &udp_cmd("::1", 5003, 40006, "hi\\n"),
+        "icmpv6 unreach/noport",
+    );
     ns.sh("ping -6 -c1 -W1 -s 56 ::1 >/dev/null");
     let (lines, cap, _live) = live.finish();
     let expected = [
@@ -750,7 +1086,7 @@ fn live_nflog_fragments() {
     let mut mon = b.spawn_inetmon(&["ipmon", "-f", "nflog:7", out.to_str().unwrap()], &err);
     assert!(
         wait_for(Duration::from_secs(10), || {
-            a.sh("printf m | nc -u -w0 10.77.0.2 4999");
+            a.sh(&udp_cmd("10.77.0.2", 4999, 0, "m"));
             std::thread::sleep(Duration::from_millis(100));
             lines_of(&out)
                 .iter()
@@ -765,7 +1101,7 @@ fn live_nflog_fragments() {
     a.sh("ping -6 -c1 -W2 -s 3000 fd00:77::2 >/dev/null");
     wait_for_line(
         &out,
-        "fd00:77::2 -> fd00:77::1",
+        "PR ipv6-frag len 48 (160)",
         Duration::from_secs(10),
         &err,
     );
@@ -832,7 +1168,7 @@ fn live_nflog_resolve_names() {
         ),
     ] {
         let ns = Netns::new();
-        ns.nft("table inet t { chain in { type filter hook input priority 0; udp dport 53 log group 7 drop; } }");
+        ns.nft("table inet t {\n chain in {\n type filter hook input priority 0;\n udp dport 53 log group 7 drop\n }\n}\n");
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.txt");
         let err = dir.path().join("err.txt");
@@ -841,7 +1177,7 @@ fn live_nflog_resolve_names() {
         args.push(out.to_str().unwrap());
         let mut mon = ns.spawn_inetmon(&args, &err);
         let got = wait_for(Duration::from_secs(15), || {
-            ns.sh("printf 'hi\\n' | nc -u -w0 -p 40007 127.0.0.1 53");
+            ns.sh(&udp_cmd("127.0.0.1", 53, 40007, "hi\\n"));
             std::thread::sleep(Duration::from_millis(200));
             lines_of(&out)
                 .iter()
@@ -1023,7 +1359,7 @@ fn live_daemon_pid_file_and_sighup_reopen() {
         return;
     }
     let ns = Netns::new();
-    ns.nft("table inet t { chain in { type filter hook input priority 0; udp dport 5002 log group 7 drop; } }");
+    ns.nft("table inet t {\n chain in {\n type filter hook input priority 0;\n udp dport 5002 log group 7 drop\n }\n}\n");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.txt");
     let pidfile = dir.path().join("ipmon.pid");
@@ -1050,11 +1386,7 @@ fn live_daemon_pid_file_and_sighup_reopen() {
         Path::new(&format!("/proc/{pid}")).exists(),
         "daemon {pid} is not running"
     );
-    let send = |port: u16| {
-        ns.sh(&format!(
-            "printf 'hi\\n' | nc -u -w0 -p {port} 127.0.0.1 5002"
-        ))
-    };
+    let send = |port: u16| ns.sh(&udp_cmd("127.0.0.1", 5002, port, "hi\\n"));
     assert!(
         wait_for(Duration::from_secs(10), || {
             send(40020);
@@ -1084,6 +1416,25 @@ fn live_daemon_pid_file_and_sighup_reopen() {
         "no new file after SIGHUP"
     );
     assert!(lines_of(&rotated).iter().all(|l| !l.contains(",40021 ->")));
+    // A second instance with the same pid file says so, on the terminal.
+    let second = run(
+        ns.cmd(inetmon()).args([
+            "ipmon",
+            "-D",
+            "-P",
+            pidfile.to_str().unwrap(),
+            "-f",
+            "nflog:8",
+            dir.path().join("out2.txt").to_str().unwrap(),
+        ]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(second.code, Some(1), "{second:?}");
+    assert_eq!(second.stderr_lines().len(), 1, "{second:?}");
+    assert!(
+        second.stderr.contains("another instance is running"),
+        "{second:?}"
+    );
     must(Command::new("kill").args(["-TERM", &pid.to_string()]));
     assert!(
         wait_for(Duration::from_secs(5), || (!Path::new(&format!(
@@ -1094,6 +1445,7 @@ fn live_daemon_pid_file_and_sighup_reopen() {
         .is_some(),
         "daemon ignored SIGTERM"
     );
+    assert!(!pidfile.exists(), "the pid file is removed at exit");
     let _ = err;
 }
 
@@ -1104,7 +1456,7 @@ fn live_flush_reports_zero_and_continues() {
         return;
     }
     let ns = Netns::new();
-    ns.nft("table inet t { chain in { type filter hook input priority 0; udp dport 5002 log group 7 drop; } }");
+    ns.nft("table inet t {\n chain in {\n type filter hook input priority 0;\n udp dport 5002 log group 7 drop\n }\n}\n");
     let dir = tempfile::tempdir().unwrap();
     let stdout = dir.path().join("stdout.txt");
     let err = dir.path().join("err.txt");
@@ -1112,7 +1464,7 @@ fn live_flush_reports_zero_and_continues() {
     c.args(["ipmon", "-F", "-f", "nflog:7"]).env("TZ", "UTC");
     let mut mon = Bg::spawn_to(&mut c, &stdout, &err);
     let lines = wait_for(Duration::from_secs(10), || {
-        ns.sh("printf 'hi\\n' | nc -u -w0 -p 40030 127.0.0.1 5002");
+        ns.sh(&udp_cmd("127.0.0.1", 5002, 40030, "hi\\n"));
         std::thread::sleep(Duration::from_millis(100));
         let lines = lines_of(&stdout);
         (lines.len() >= 2).then_some(lines)
@@ -1129,5 +1481,132 @@ fn live_flush_reports_zero_and_continues() {
     assert_eq!(
         strip_time(&lines[1]),
         "lo @7:-1 L 127.0.0.1,40030 -> 127.0.0.1,5002 PR udp len 20 31 IN"
+    );
+}
+
+/// `K-S`: a rule that keeps state says so with the `K-S` token in its log
+/// prefix (the kernel attaches conntrack info to NFLOG packets, which would
+/// let inetmon see `ct state new` by itself, only with
+/// `CONFIG_NETFILTER_NETLINK_GLUE_CT`).
+#[test]
+fn live_nflog_keep_state() {
+    if !require_privileged("live_nflog_keep_state", &["nft", "nc"]) {
+        return;
+    }
+    let ns = Netns::new();
+    ns.nft(
+        "table inet t {\n chain in {\n type filter hook input priority 0;\n \
+         tcp dport 5005 tcp flags syn ct state new log prefix \"p @st:1 K-S \" group 7 accept\n }\n}\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.txt");
+    let err = dir.path().join("err.txt");
+    let mut mon = ns.spawn_inetmon(&["ipmon", "-f", "nflog:7", out.to_str().unwrap()], &err);
+    let want = "lo @st:1 p 127.0.0.1,40060 -> 127.0.0.1,5005 PR tcp len 20 60 -S K-S IN";
+    let got = wait_for(Duration::from_secs(10), || {
+        let _ = ns.sh_any("nc -w1 -p 40060 127.0.0.1 5005");
+        lines_of(&out)
+            .iter()
+            .any(|l| strip_time(l) == want)
+            .then_some(())
+    });
+    mon.stop();
+    assert!(
+        got.is_some(),
+        "no {want:?} in {:#?}\n{}",
+        lines_of(&out),
+        fs::read_to_string(&err).unwrap_or_default()
+    );
+}
+
+/// Loss is never silent: while the output is blocked (nobody reads the
+/// pipe), a flood fills the pipeline; the dropped packets come out as a
+/// `lost N nflog:7 log entries (STAGE)` (or `missed …`) line in the output,
+/// every packet is either printed or counted as lost, and the run ends with
+/// a summary line and exit status 2.
+#[test]
+fn live_loss_is_printed_counted_and_exit_status_2() {
+    if !require_privileged(
+        "live_loss_is_printed_counted_and_exit_status_2",
+        &["nft", "python3"],
+    ) {
+        return;
+    }
+    const FLOOD: u64 = 150_000;
+    let ns = Netns::new();
+    ns.nft("table inet t {\n chain in {\n type filter hook input priority 0;\n udp dport 5002 log group 7 drop\n }\n}\n");
+    let dir = tempfile::tempdir().unwrap();
+    let err = dir.path().join("err.txt");
+    let mut child = ns
+        .cmd(inetmon())
+        .args(["ipmon", "-f", "nflog:7"])
+        .env("TZ", "UTC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    // Bound once the group shows in the namespace's NFLOG instances.
+    let bound = wait_for(Duration::from_secs(10), || {
+        let r = ns.sh_any("cat /proc/net/netfilter/nfnetlink_log");
+        r.stdout
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some("7"))
+            .then_some(())
+    });
+    assert!(
+        bound.is_some(),
+        "inetmon did not bind NFLOG group 7: {}",
+        fs::read_to_string(&err).unwrap_or_default()
+    );
+    ns.sh(&format!(
+        "python3 -c 'import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range({FLOOD}): s.sendto(b\"y\", (\"127.0.0.1\", 5002))'"
+    ));
+    // Now read everything, and stop inetmon once the output has gone quiet.
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut s);
+        s
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    must(Command::new("kill").args(["-TERM", &child.id().to_string()]));
+    let status =
+        wait_for(Duration::from_secs(10), || child.try_wait().unwrap()).unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!("inetmon ignored SIGTERM")
+        });
+    let out = reader.join().unwrap();
+    let mut packets = 0u64;
+    let mut lost = 0u64;
+    for l in out.lines() {
+        if let Some(rest) = l
+            .strip_prefix("lost ")
+            .or_else(|| l.strip_prefix("missed "))
+        {
+            lost += rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap();
+        } else {
+            assert!(strip_time(l).starts_with("lo @7:-1 L 127.0.0.1,"), "{l}");
+            packets += 1;
+        }
+    }
+    assert!(
+        lost > 0,
+        "a blocked output must lose packets ({packets} printed)"
+    );
+    assert_eq!(
+        packets + lost,
+        FLOOD,
+        "every packet is printed or counted as lost"
+    );
+    assert_eq!(status.code(), Some(2));
+    assert_eq!(
+        fs::read_to_string(&err).unwrap(),
+        format!("inetmon: 0 malformed records skipped, {lost} events lost\n")
     );
 }

@@ -39,36 +39,6 @@ impl Facility {
     }
 }
 
-/// The facility names `ipmon -L` accepts (IP Filter's `facpri.c`).
-///
-/// `audit` and `security` map to code 13 and `logalert` to 14, the RFC 5424
-/// numbers, since glibc has no names for them.
-const FACILITIES: &[(&str, u8)] = &[
-    ("kern", 0),
-    ("user", 1),
-    ("mail", 2),
-    ("daemon", 3),
-    ("auth", 4),
-    ("syslog", 5),
-    ("lpr", 6),
-    ("news", 7),
-    ("uucp", 8),
-    ("cron", 9),
-    ("authpriv", 10),
-    ("ftp", 11),
-    ("audit", 13),
-    ("security", 13),
-    ("logalert", 14),
-    ("local0", 16),
-    ("local1", 17),
-    ("local2", 18),
-    ("local3", 19),
-    ("local4", 20),
-    ("local5", 21),
-    ("local6", 22),
-    ("local7", 23),
-];
-
 /// An `-L` name that is not a known facility.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("Unknown syslog facility '{0}'")]
@@ -79,10 +49,8 @@ pub struct UnknownFacility(pub String);
 /// # Errors
 /// [`UnknownFacility`], whose text is ipmon's message.
 pub fn facility_by_name(name: &str) -> Result<Facility, UnknownFacility> {
-    FACILITIES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, c)| Facility(*c))
+    inetmon_core::syslog_names::facility_code(name)
+        .map(Facility)
         .ok_or_else(|| UnknownFacility(name.to_owned()))
 }
 

@@ -106,6 +106,8 @@ pub(crate) struct IpmonConfig {
     pub(crate) binary_copy: Option<PathBuf>,
     /// `-C`: ipmon.conf action file.
     pub(crate) conf: Option<PathBuf>,
+    /// `-L`: the syslog facility code (for `-s` and `-C` syslog actions).
+    pub(crate) facility: i32,
     /// `-D`
     pub(crate) daemon: bool,
     /// `-P`, or the default with `-D`.
@@ -247,6 +249,7 @@ impl IpmonConfig {
             output,
             binary_copy: flags.binary_file.clone(),
             conf: flags.conf.clone(),
+            facility,
             daemon: flags.daemon,
             pid_file,
             flush: flags.flush,

@@ -3,14 +3,14 @@
 //!
 //! [`flags`] holds the raw options, [`config`] validates them; [`main`] runs.
 
-mod config;
+pub(crate) mod config;
 mod flags;
 
 use std::io::{self, Write};
 
 use anyhow::bail;
 
-pub(crate) use config::{FormatOptions, IpmonConfig};
+pub(crate) use config::{FormatOptions, Input, IpmonConfig, Output};
 pub(crate) use flags::IpmonFlags;
 
 use crate::engine;
@@ -53,8 +53,8 @@ pub(crate) fn main(flags: &IpmonFlags, prog: &str) -> anyhow::Result<Outcome> {
         // NFLOG and conntrack keep no log buffer in the kernel: there is
         // nothing to flush, and ipmon's report of it is 0 bytes per log.
         let mut out = io::stdout().lock();
-        for input in config.inputs.iter().filter(|i| i.spec.is_live()) {
-            let _ = input;
+        let live = config.inputs.iter().filter(|i| i.spec.is_live()).count();
+        for _ in 0..live {
             writeln!(out, "0 bytes flushed from log buffer")?;
         }
         out.flush()?;

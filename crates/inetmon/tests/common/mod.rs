@@ -99,6 +99,16 @@ pub fn inetmon_run(args: &[&str]) -> Run {
     run(&mut cmd, Duration::from_secs(30))
 }
 
+/// `inetmon ARGS…` with `TZ=UTC` and extra environment variables.
+pub fn inetmon_run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(inetmon());
+    cmd.args(args).env("TZ", "UTC");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd, Duration::from_secs(30))
+}
+
 /// Whether privileged tests must run (CI sets `INETMON_REQUIRE_PRIVILEGED=1`).
 pub fn required() -> bool {
     std::env::var("INETMON_REQUIRE_PRIVILEGED").is_ok_and(|v| v == "1")
@@ -166,6 +176,31 @@ pub fn must(cmd: &mut Command) -> String {
     let r = run(cmd, Duration::from_secs(20));
     assert_eq!(r.code, Some(0), "{cmd:?} failed: {}{}", r.stdout, r.stderr);
     r.stdout
+}
+
+/// A shell command sending one UDP datagram (`\\n` in `payload` is a
+/// newline) from source port `sport` (0: any). Unlike `nc -u -w0`, which
+/// may exit before it has read its input, this always sends.
+pub fn udp_cmd(dst: &str, dport: u16, sport: u16, payload: &str) -> String {
+    static SCRIPT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let script = SCRIPT.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("inetmon-test-udpsend-{}.py", std::process::id()));
+        fs::write(
+            &path,
+            "import socket, sys\n\
+             dst, dport, sport, payload = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]\n\
+             v6 = ':' in dst\n\
+             s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)\n\
+             s.bind(('::' if v6 else '0.0.0.0', sport))\n\
+             s.sendto(payload.replace('\\\\n', '\\n').encode(), (dst, dport))\n",
+        )
+        .unwrap();
+        path
+    });
+    format!(
+        "python3 {} {dst} {dport} {sport} '{payload}'",
+        script.display()
+    )
 }
 
 static NETNS_COUNTER: AtomicU32 = AtomicU32::new(0);

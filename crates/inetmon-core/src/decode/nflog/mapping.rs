@@ -131,6 +131,18 @@ pub fn parse_prefix(prefix: &str) -> Option<PrefixRule> {
     Some(r)
 }
 
+/// `prefix` followed by the decimal digits of `n`, as `format!("{prefix}{n}")`
+/// gives, without the formatting machinery (this runs once or twice per
+/// packet).
+fn prefixed_decimal(prefix: &str, n: u32) -> String {
+    let mut b = itoa::Buffer::new();
+    let digits = b.format(n);
+    let mut s = String::with_capacity(prefix.len() + digits.len());
+    s.push_str(prefix);
+    s.push_str(digits);
+    s
+}
+
 fn parse_decimal(s: &str) -> Option<u32> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -159,7 +171,7 @@ pub fn to_packet_log(
         (None, None) => (None, None),
     };
     let interface = match ifindex {
-        Some(n) => ifname(n).unwrap_or_else(|| format!("if{n}")),
+        Some(n) => ifname(n).unwrap_or_else(|| prefixed_decimal("if", n)),
         None => "-".to_owned(),
     };
     if let Some(ts) = pkt.timestamp {
@@ -170,7 +182,7 @@ pub fn to_packet_log(
     let prefix = pkt.prefix_str();
     let rule = parse_prefix(&prefix).unwrap_or_else(|| PrefixRule {
         action: Action::Log,
-        group: RuleGroup::Named(pkt.group.to_string()),
+        group: RuleGroup::Named(prefixed_decimal("", u32::from(pkt.group))),
         rule: None,
         flags: 0,
         log_tag: 0,
@@ -275,5 +287,18 @@ fn ip_facts(p: &[u8]) -> IpFacts {
     IpFacts {
         short: first_fragment && min > 0 && (by_claim || by_copy),
         orig_len,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefixed_decimal;
+
+    #[test]
+    fn prefixed_decimal_is_format() {
+        for n in [0, 1, 9, 10, 99, 100, 65_535, 1 << 20, u32::MAX] {
+            assert_eq!(prefixed_decimal("if", n), format!("if{n}"));
+            assert_eq!(prefixed_decimal("", n), n.to_string());
+        }
     }
 }

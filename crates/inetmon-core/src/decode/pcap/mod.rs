@@ -274,7 +274,11 @@ impl PcapDecoder {
         match built {
             Built::Packet(Ok(mut p)) => {
                 self.stats.packets += 1;
-                p.header = self.header(p.header.time);
+                // `build` already gave the header this decoder's source and
+                // the record's time: only the sequence number is missing
+                // (not cloning the source again saves an allocation).
+                self.seq += 1;
+                p.header.seq = self.seq;
                 Some(Event::Packet(p))
             }
             Built::Packet(Err(reason)) => Some(self.malformed(offset, len, reason)),

@@ -345,14 +345,21 @@ impl IpmonFormatter {
     /// `DD/MM/YYYY HH:MM:SS.UUUUUU ` (no date in syslog mode).
     fn write_time(&mut self, t: &mut Vec<u8>, time: crate::event::Timestamp) {
         self.time.write(t, time.secs, !self.opts.syslog_mode);
-        t.push(b'.');
         let us = time.micros();
-        let mut buf = itoa::Buffer::new();
-        let digits = buf.format(us);
-        for _ in digits.len()..6 {
-            t.push(b'0');
+        if us < 1_000_000 {
+            // `.UUUUUU ` in one append (this runs for every line).
+            let mut b = *b".000000 ";
+            let mut v = us;
+            for slot in b.iter_mut().skip(1).take(6).rev() {
+                *slot = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+            t.extend_from_slice(&b);
+            return;
         }
-        t.extend_from_slice(digits.as_bytes());
+        // A timestamp whose nanoseconds are out of range: all the digits.
+        t.push(b'.');
+        t.extend_from_slice(itoa::Buffer::new().format(us).as_bytes());
         t.push(b' ');
     }
 
@@ -414,4 +421,26 @@ fn push_u64(t: &mut Vec<u8>, v: u64) {
 /// Appends the decimal text of a signed `v`.
 fn push_i64(t: &mut Vec<u8>, v: i64) {
     t.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Timestamp;
+
+    #[test]
+    fn time_micros_are_zero_padded_and_out_of_range_nanos_print_all_digits() {
+        let mut f = IpmonFormatter::new(IpmonOptions::default(), TimeZone::UTC);
+        let cases = [
+            (0, "01/01/1970 00:00:00.000000 "),
+            (7_000, "01/01/1970 00:00:00.000007 "),
+            (999_999_999, "01/01/1970 00:00:00.999999 "),
+            (u32::MAX, "01/01/1970 00:00:00.4294967 "),
+        ];
+        for (nanos, want) in cases {
+            let mut t = Vec::new();
+            f.write_time(&mut t, Timestamp { secs: 0, nanos });
+            assert_eq!(String::from_utf8_lossy(&t), want);
+        }
+    }
 }

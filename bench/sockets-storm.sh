@@ -5,7 +5,7 @@
 # ratio, events of the storm program seen (8 per connection + 4 for the
 # listener), events lost, inetmon user+system CPU per event, and
 # inetmon's peak RSS.
-#   scripts/bench-sockets.sh [CONNECTIONS] [ROUNDS]     (root)
+#   bench/sockets-storm.sh [CONNECTIONS] [ROUNDS]     (root)
 set -eu
 N=${1:-100000}
 ROUNDS=${2:-3}
