@@ -29,6 +29,7 @@ pub struct DatapathProducer {
     lost_seen: u64,
     misses: Delta,
     lost_total: u64,
+    skipped_total: u64,
     lost_checked: Instant,
     lost_interval: Duration,
     seq: u64,
@@ -77,6 +78,7 @@ impl DatapathProducer {
             lost_seen,
             misses,
             lost_total: 0,
+            skipped_total: 0,
             lost_checked: Instant::now(),
             lost_interval: Duration::from_millis(500),
             seq: 0,
@@ -142,7 +144,9 @@ impl DatapathProducer {
             self.lost_seen = total;
         }
         if let Ok(m) = self.progs.recursion_misses() {
-            delta = delta.saturating_add(self.misses.update(m));
+            let skipped = self.misses.update(m);
+            self.skipped_total = self.skipped_total.saturating_add(skipped);
+            delta = delta.saturating_add(skipped);
         }
         self.lost_total = self.lost_total.saturating_add(delta);
         match kernel_lost(delta, &mut self.seq) {
@@ -159,6 +163,14 @@ impl DatapathProducer {
     #[must_use]
     pub fn lost_total(&self) -> u64 {
         self.lost_total
+    }
+
+    /// The part of [`lost_total`](Self::lost_total) that is skipped
+    /// `on_kfree_skb` runs: counted for every packet freed, filters or not,
+    /// so an upper bound on the drops lost that way.
+    #[must_use]
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped_total
     }
 
     /// Summary mode: the cumulative count of every (reason, interface,

@@ -51,6 +51,7 @@ pub struct SocketsProducer {
     lost_seen: [u64; OP_MAX],
     misses: Delta,
     lost_total: u64,
+    skipped_total: u64,
     lost_checked: Instant,
     lost_interval: Duration,
     seq: u64,
@@ -86,6 +87,7 @@ impl SocketsProducer {
             lost_seen,
             misses,
             lost_total: 0,
+            skipped_total: 0,
             lost_checked: Instant::now(),
             lost_interval: cfg.lost_interval,
             seq: 0,
@@ -144,7 +146,9 @@ impl SocketsProducer {
             }
         }
         if let Ok(m) = self.progs.recursion_misses() {
-            delta = delta.saturating_add(self.misses.update(m));
+            let skipped = self.misses.update(m);
+            self.skipped_total = self.skipped_total.saturating_add(skipped);
+            delta = delta.saturating_add(skipped);
         }
         self.lost_total = self.lost_total.saturating_add(delta);
         match kernel_lost(delta, &mut self.seq) {
@@ -161,6 +165,15 @@ impl SocketsProducer {
     #[must_use]
     pub fn lost_total(&self) -> u64 {
         self.lost_total
+    }
+
+    /// The part of [`lost_total`](Self::lost_total) that is skipped
+    /// tracepoint runs. The kernel counts them per program, for every
+    /// process: with in-kernel filters set, some were runs that would have
+    /// been filtered out anyway, so this part is an upper bound.
+    #[must_use]
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped_total
     }
 
     fn drain(&mut self, out: &mut dyn FnMut(Event)) -> usize {
