@@ -121,8 +121,8 @@ pub(crate) fn read_to_end(
     };
     let source = match (spec, format) {
         (SourceSpec::Stdin, _) => Source::Stdin,
-        (_, FileFormat::Iplog) => Source::Iplog(name.clone()),
-        _ => Source::Pcap(name.clone()),
+        (_, FileFormat::Iplog) => Source::Iplog(name.as_str().into()),
+        _ => Source::Pcap(name.as_str().into()),
     };
     let mut decoder: Box<dyn StreamDecoder> = match format {
         FileFormat::Pcap | FileFormat::Pcapng => Box::new(PcapDecoder::new(source)),

@@ -386,7 +386,10 @@ fn packet_strategy() -> impl Strategy<Value = Event> {
             ],
         ),
         (
-            prop_oneof![Just(RuleGroup::None), name(15).prop_map(RuleGroup::Named)],
+            prop_oneof![
+                Just(RuleGroup::None),
+                name(15).prop_map(|g| RuleGroup::Named(g.into()))
+            ],
             prop_oneof![Just(None), (1u32..).prop_map(Some)],
             prop_oneof![
                 Just(Action::Pass),
@@ -421,7 +424,7 @@ fn packet_strategy() -> impl Strategy<Value = Event> {
                         seq: 1,
                     },
                     count,
-                    interface: iface,
+                    interface: iface.into(),
                     direction,
                     group,
                     rule,

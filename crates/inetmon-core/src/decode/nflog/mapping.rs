@@ -40,7 +40,7 @@
 
 use crate::dissect::{self, proto};
 use crate::event::{
-    Action, Direction, Header, NflogInfo, PacketFlags, PacketLog, RuleGroup, Timestamp,
+    Action, Direction, Header, NflogInfo, PacketFlags, PacketLog, RuleGroup, SharedStr, Timestamp,
 };
 
 use super::{NflogPacket, IP_CT_NEW};
@@ -97,7 +97,7 @@ pub fn parse_prefix(prefix: &str) -> Option<PrefixRule> {
     let group = if group == "-1" {
         RuleGroup::None
     } else {
-        RuleGroup::Named(group.to_owned())
+        RuleGroup::Named(group.into())
     };
     let rule = if rule == "-1" {
         None
@@ -150,6 +150,89 @@ fn parse_decimal(s: &str) -> Option<u32> {
     s.parse().ok()
 }
 
+/// Names remembered between packets by [`to_packet_log_cached`], so that the
+/// interface, group and prefix of a packet that repeats the previous one's
+/// share its strings instead of allocating new ones (and the prefix is not
+/// parsed again).
+#[derive(Debug, Clone, Default)]
+pub struct NameCache {
+    /// The last interface name, for either the ifindex of the `if<N>`
+    /// fallback (`Some(n)`) or a name `ifname` gave (`None`).
+    interface: Option<(Option<u32>, SharedStr)>,
+    /// The last raw prefix bytes, its text and what it parsed to.
+    prefix: Option<(Vec<u8>, SharedStr, Option<PrefixRule>)>,
+    /// The last default group (the NFLOG group number as a name).
+    default_group: Option<(u16, SharedStr)>,
+}
+
+impl NameCache {
+    /// An empty cache.
+    #[must_use]
+    pub fn new() -> Self {
+        NameCache::default()
+    }
+
+    fn interface(
+        &mut self,
+        ifindex: Option<u32>,
+        ifname: &dyn Fn(u32) -> Option<String>,
+    ) -> SharedStr {
+        let Some(n) = ifindex else {
+            return self.remember_interface(None, "-");
+        };
+        match ifname(n) {
+            Some(name) => self.remember_interface(None, &name),
+            None => match &self.interface {
+                Some((Some(m), s)) if *m == n => s.clone(),
+                _ => {
+                    let s = SharedStr::from(prefixed_decimal("if", n));
+                    self.interface = Some((Some(n), s.clone()));
+                    s
+                }
+            },
+        }
+    }
+
+    fn remember_interface(&mut self, key: Option<u32>, name: &str) -> SharedStr {
+        if let Some((k, s)) = &self.interface {
+            if *k == key && s.as_str() == name {
+                return s.clone();
+            }
+        }
+        let s = SharedStr::from(name);
+        self.interface = Some((key, s.clone()));
+        s
+    }
+
+    /// The prefix text and its parsed rule.
+    fn prefix(&mut self, raw: &[u8]) -> (SharedStr, Option<PrefixRule>) {
+        if let Some((k, s, r)) = &self.prefix {
+            if k.as_slice() == raw {
+                return (s.clone(), r.clone());
+            }
+        }
+        let text = String::from_utf8_lossy(raw);
+        let rule = parse_prefix(&text);
+        let s = SharedStr::from(text.as_ref());
+        let mut key = self.prefix.take().map(|(k, _, _)| k).unwrap_or_default();
+        key.clear();
+        key.extend_from_slice(raw);
+        self.prefix = Some((key, s.clone(), rule.clone()));
+        (s, rule)
+    }
+
+    fn default_group(&mut self, group: u16) -> SharedStr {
+        match &self.default_group {
+            Some((g, s)) if *g == group => s.clone(),
+            _ => {
+                let s = SharedStr::from(prefixed_decimal("", u32::from(group)));
+                self.default_group = Some((group, s.clone()));
+                s
+            }
+        }
+    }
+}
+
 /// Maps a decoded NFLOG packet onto a [`PacketLog`] following the rules in
 /// the module docs. `header.time` is replaced by the packet's own timestamp
 /// when it has one; `ifname` turns an interface index into a name (the I/O
@@ -157,8 +240,21 @@ fn parse_decimal(s: &str) -> Option<u32> {
 #[must_use]
 pub fn to_packet_log(
     pkt: &NflogPacket<'_>,
+    header: Header,
+    ifname: &dyn Fn(u32) -> Option<String>,
+) -> PacketLog {
+    to_packet_log_cached(pkt, header, ifname, &mut NameCache::new())
+}
+
+/// [`to_packet_log`] for a stream of packets: names equal to the previous
+/// packet's are shared through `cache` rather than allocated again. The
+/// result is the same as [`to_packet_log`]'s.
+#[must_use]
+pub fn to_packet_log_cached(
+    pkt: &NflogPacket<'_>,
     mut header: Header,
     ifname: &dyn Fn(u32) -> Option<String>,
+    cache: &mut NameCache,
 ) -> PacketLog {
     let payload = pkt.payload.unwrap_or_default();
     let (direction, ifindex) = match (pkt.ifindex_in, pkt.ifindex_out) {
@@ -170,19 +266,16 @@ pub fn to_packet_log(
         },
         (None, None) => (None, None),
     };
-    let interface = match ifindex {
-        Some(n) => ifname(n).unwrap_or_else(|| prefixed_decimal("if", n)),
-        None => "-".to_owned(),
-    };
+    let interface = cache.interface(ifindex, ifname);
     if let Some(ts) = pkt.timestamp {
         let secs = i64::try_from(ts.sec).unwrap_or(i64::MAX);
         let micros = i64::try_from(ts.usec).unwrap_or(i64::MAX);
         header.time = Timestamp::from_micros(secs, micros);
     }
-    let prefix = pkt.prefix_str();
-    let rule = parse_prefix(&prefix).unwrap_or_else(|| PrefixRule {
+    let (prefix, rule) = cache.prefix(pkt.prefix.unwrap_or_default());
+    let rule = rule.unwrap_or_else(|| PrefixRule {
         action: Action::Log,
-        group: RuleGroup::Named(prefixed_decimal("", u32::from(pkt.group))),
+        group: RuleGroup::Named(cache.default_group(pkt.group)),
         rule: None,
         flags: 0,
         log_tag: 0,
@@ -224,7 +317,7 @@ pub fn to_packet_log(
         ipf_seq: None,
         nflog: Some(NflogInfo {
             group: pkt.group,
-            prefix: prefix.into_owned(),
+            prefix,
             hook: pkt.hook,
             hw_protocol: pkt.hw_protocol.unwrap_or(0),
             ifindex_in: pkt.ifindex_in,

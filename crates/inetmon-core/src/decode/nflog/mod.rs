@@ -24,7 +24,7 @@ use std::borrow::Cow;
 
 use thiserror::Error;
 
-pub use mapping::{parse_prefix, to_packet_log, PrefixRule};
+pub use mapping::{parse_prefix, to_packet_log, to_packet_log_cached, NameCache, PrefixRule};
 
 use super::netlink::{self, HeaderOrder, NetlinkError, NlAttr, NlMsg};
 

@@ -134,6 +134,8 @@ pub struct PcapDecoder {
     reported: Vec<(u64, u32)>,
     /// `finish` was called: no more bytes will come.
     finished: bool,
+    /// NFLOG interface, group and prefix names shared between records.
+    names: nflog::NameCache,
 }
 
 impl PcapDecoder {
@@ -152,6 +154,7 @@ impl PcapDecoder {
             stats: PcapStats::default(),
             reported: Vec::new(),
             finished: false,
+            names: nflog::NameCache::new(),
         }
     }
 
@@ -215,7 +218,10 @@ impl PcapDecoder {
                         .buf
                         .get(start + data.start..start + data.end)
                         .unwrap_or_default();
-                    let built = self.build(rec, &meta);
+                    // Taken out for the call: `rec` borrows `self.buf`.
+                    let mut names = std::mem::take(&mut self.names);
+                    let built = self.build(rec, &meta, &mut names);
+                    self.names = names;
                     self.consume(len);
                     if let Some(e) = self.emit(built, &meta, offset, len) {
                         return Some(e);
@@ -226,7 +232,7 @@ impl PcapDecoder {
     }
 
     /// What one packet record holds.
-    fn build(&self, rec: &[u8], meta: &RecordMeta) -> Built {
+    fn build(&self, rec: &[u8], meta: &RecordMeta, names: &mut nflog::NameCache) -> Built {
         let Some(iface) = self.framer.interface(meta.iface) else {
             return Built::Packet(Err(format!("no interface {}", meta.iface)));
         };
@@ -237,7 +243,7 @@ impl PcapDecoder {
                 source: self.source.clone(),
                 seq: 0,
             };
-            return Built::Packet(nflog_record(rec, header, self.framer.big_endian()));
+            return Built::Packet(nflog_record(rec, header, self.framer.big_endian(), names));
         }
         match link::locate_ip(linktype, rec) {
             Link::Ip {
@@ -324,7 +330,7 @@ fn packet_log(
     PacketLog {
         header,
         count: 1,
-        interface,
+        interface: interface.into(),
         direction,
         group: RuleGroup::None,
         rule: None,
@@ -348,14 +354,24 @@ fn packet_log(
 /// byte order, taken to be the file's (section's) byte order. Interface
 /// indexes become `if<N>` (a file has no index-to-name table); the NFLOG
 /// timestamp, when the record has one, replaces the record's time.
-fn nflog_record(rec: &[u8], header: Header, big: bool) -> Result<Box<PacketLog>, String> {
+fn nflog_record(
+    rec: &[u8],
+    header: Header,
+    big: bool,
+    names: &mut nflog::NameCache,
+) -> Result<Box<PacketLog>, String> {
     let order = if big {
         HeaderOrder::Big
     } else {
         HeaderOrder::Little
     };
     let pkt = nflog::packet_from_linktype_nflog_ordered(rec, order).map_err(|e| e.to_string())?;
-    Ok(Box::new(nflog::to_packet_log(&pkt, header, &|_| None)))
+    Ok(Box::new(nflog::to_packet_log_cached(
+        &pkt,
+        header,
+        &|_| None,
+        names,
+    )))
 }
 
 impl StreamDecoder for PcapDecoder {

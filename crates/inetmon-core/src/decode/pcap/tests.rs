@@ -82,7 +82,7 @@ fn malformed(events: &[Event]) -> Vec<&Malformed> {
 fn content(events: &[Event]) -> Vec<(Timestamp, String, Vec<u8>)> {
     packets(events)
         .iter()
-        .map(|p| (p.header.time, p.interface.clone(), p.packet.clone()))
+        .map(|p| (p.header.time, p.interface.to_string(), p.packet.clone()))
         .collect()
 }
 
