@@ -385,7 +385,50 @@ fn ip_facts(p: &[u8]) -> IpFacts {
 
 #[cfg(test)]
 mod tests {
-    use super::prefixed_decimal;
+    use super::{prefixed_decimal, to_packet_log, to_packet_log_cached, NameCache};
+    use crate::decode::nflog::NflogPacket;
+    use crate::event::{Header, Source, Timestamp};
+
+    /// A stream of packets whose names repeat, change and come back gives
+    /// the same events through the cache as without it.
+    #[test]
+    fn cached_mapping_is_uncached_mapping() {
+        let payload = [
+            0x45u8, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        let prefixes: [Option<&[u8]>; 5] = [
+            Some(b"b @web:3 K-S "),
+            Some(b"b @web:3 K-S "),
+            None,
+            Some(b"p @-1:-1 nat-tag=x"),
+            Some(b"\xff junk"),
+        ];
+        let mut cache = NameCache::new();
+        let names = |i: u32| (i == 9).then(|| "eth9".to_owned());
+        for round in 0..3u16 {
+            for (i, prefix) in prefixes.iter().enumerate() {
+                let i = u32::try_from(i).unwrap();
+                let pkt = NflogPacket {
+                    family: 2,
+                    group: round % 2,
+                    ifindex_in: (i % 2 == 0).then_some(i + 7),
+                    ifindex_out: (i == 3).then_some(9),
+                    payload: Some(&payload),
+                    prefix: *prefix,
+                    ..NflogPacket::default()
+                };
+                let header = Header {
+                    time: Timestamp::default(),
+                    source: Source::Pcap("f".into()),
+                    seq: 1,
+                };
+                assert_eq!(
+                    to_packet_log_cached(&pkt, header.clone(), &names, &mut cache),
+                    to_packet_log(&pkt, header, &names)
+                );
+            }
+        }
+    }
 
     #[test]
     fn prefixed_decimal_is_format() {
