@@ -218,59 +218,13 @@ impl PcapDecoder {
                         .buf
                         .get(start + data.start..start + data.end)
                         .unwrap_or_default();
-                    // Taken out for the call: `rec` borrows `self.buf`.
-                    let mut names = std::mem::take(&mut self.names);
-                    let built = self.build(rec, &meta, &mut names);
-                    self.names = names;
+                    let built = build(&self.framer, &self.source, rec, &meta, &mut self.names);
                     self.consume(len);
                     if let Some(e) = self.emit(built, &meta, offset, len) {
                         return Some(e);
                     }
                 }
             }
-        }
-    }
-
-    /// What one packet record holds.
-    fn build(&self, rec: &[u8], meta: &RecordMeta, names: &mut nflog::NameCache) -> Built {
-        let Some(iface) = self.framer.interface(meta.iface) else {
-            return Built::Packet(Err(format!("no interface {}", meta.iface)));
-        };
-        let linktype = iface.linktype;
-        if linktype == link::NFLOG {
-            let header = Header {
-                time: meta.time,
-                source: self.source.clone(),
-                seq: 0,
-            };
-            return Built::Packet(nflog_record(rec, header, self.framer.big_endian(), names));
-        }
-        match link::locate_ip(linktype, rec) {
-            Link::Ip {
-                ip,
-                direction,
-                ifindex,
-            } => {
-                let name = match (&iface.name, ifindex) {
-                    (Some(n), _) => n.clone(),
-                    (None, Some(i)) => format!("if{i}"),
-                    (None, None) => format!("pcap{}", meta.iface),
-                };
-                let packet = rec.get(ip).unwrap_or_default();
-                let header = Header {
-                    time: meta.time,
-                    source: self.source.clone(),
-                    seq: 0,
-                };
-                let dir = direction.or(meta.direction);
-                Built::Packet(Ok(Box::new(packet_log(header, packet, name, dir))))
-            }
-            Link::NotIp => Built::NotIp,
-            Link::Short { need } => Built::Packet(Err(format!(
-                "link type {linktype} header needs {need} bytes, record has {}",
-                rec.len()
-            ))),
-            Link::Unsupported => Built::Unsupported(linktype),
         }
     }
 
@@ -306,6 +260,55 @@ impl PcapDecoder {
                 Some(self.malformed(offset, len, reason))
             }
         }
+    }
+}
+
+/// What one packet record holds.
+fn build(
+    framer: &Framer,
+    source: &Source,
+    rec: &[u8],
+    meta: &RecordMeta,
+    names: &mut nflog::NameCache,
+) -> Built {
+    let Some(iface) = framer.interface(meta.iface) else {
+        return Built::Packet(Err(format!("no interface {}", meta.iface)));
+    };
+    let linktype = iface.linktype;
+    if linktype == link::NFLOG {
+        let header = Header {
+            time: meta.time,
+            source: source.clone(),
+            seq: 0,
+        };
+        return Built::Packet(nflog_record(rec, header, framer.big_endian(), names));
+    }
+    match link::locate_ip(linktype, rec) {
+        Link::Ip {
+            ip,
+            direction,
+            ifindex,
+        } => {
+            let name = match (&iface.name, ifindex) {
+                (Some(n), _) => n.clone(),
+                (None, Some(i)) => format!("if{i}"),
+                (None, None) => format!("pcap{}", meta.iface),
+            };
+            let packet = rec.get(ip).unwrap_or_default();
+            let header = Header {
+                time: meta.time,
+                source: source.clone(),
+                seq: 0,
+            };
+            let dir = direction.or(meta.direction);
+            Built::Packet(Ok(Box::new(packet_log(header, packet, name, dir))))
+        }
+        Link::NotIp => Built::NotIp,
+        Link::Short { need } => Built::Packet(Err(format!(
+            "link type {linktype} header needs {need} bytes, record has {}",
+            rec.len()
+        ))),
+        Link::Unsupported => Built::Unsupported(linktype),
     }
 }
 
