@@ -133,6 +133,7 @@ pub(crate) fn read_to_end(
         decoder.feed(&buf[..n]);
         while let Some(ev) = decoder.next_event() {
             deliver(&ev, formatter, sinks, tally, prog)?;
+            decoder.recycle(ev);
         }
         n = read_some(&mut input, &mut buf, &name)?;
         if n == 0 {

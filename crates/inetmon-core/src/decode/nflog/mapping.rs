@@ -252,9 +252,41 @@ pub fn to_packet_log(
 #[must_use]
 pub fn to_packet_log_cached(
     pkt: &NflogPacket<'_>,
+    header: Header,
+    ifname: &dyn Fn(u32) -> Option<String>,
+    cache: &mut NameCache,
+) -> PacketLog {
+    packet_log(pkt, header, ifname, cache, Vec::new())
+}
+
+/// [`to_packet_log_cached`] into a [`PacketLog`] that is no longer needed
+/// (`reuse`), keeping its box and packet buffer: no allocation when the names
+/// repeat. The result equals `Box::new(to_packet_log(…))`.
+#[must_use]
+pub fn to_packet_log_reusing(
+    pkt: &NflogPacket<'_>,
+    header: Header,
+    ifname: &dyn Fn(u32) -> Option<String>,
+    cache: &mut NameCache,
+    reuse: Option<Box<PacketLog>>,
+) -> Box<PacketLog> {
+    match reuse {
+        Some(mut b) => {
+            let buf = std::mem::take(&mut b.packet);
+            *b = packet_log(pkt, header, ifname, cache, buf);
+            b
+        }
+        None => Box::new(packet_log(pkt, header, ifname, cache, Vec::new())),
+    }
+}
+
+/// The mapping, with the packet bytes copied into `buf` (cleared first).
+fn packet_log(
+    pkt: &NflogPacket<'_>,
     mut header: Header,
     ifname: &dyn Fn(u32) -> Option<String>,
     cache: &mut NameCache,
+    mut buf: Vec<u8>,
 ) -> PacketLog {
     let payload = pkt.payload.unwrap_or_default();
     let (direction, ifindex) = match (pkt.ifindex_in, pkt.ifindex_out) {
@@ -313,7 +345,11 @@ pub fn to_packet_log_cached(
         log_level: None,
         family,
         header_len,
-        packet: payload.to_vec(),
+        packet: {
+            buf.clear();
+            buf.extend_from_slice(payload);
+            buf
+        },
         ipf_seq: None,
         nflog: Some(NflogInfo {
             group: pkt.group,

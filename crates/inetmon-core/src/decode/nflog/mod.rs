@@ -24,7 +24,9 @@ use std::borrow::Cow;
 
 use thiserror::Error;
 
-pub use mapping::{parse_prefix, to_packet_log, to_packet_log_cached, NameCache, PrefixRule};
+pub use mapping::{
+    parse_prefix, to_packet_log, to_packet_log_cached, to_packet_log_reusing, NameCache, PrefixRule,
+};
 
 use super::netlink::{self, HeaderOrder, NetlinkError, NlMsg};
 

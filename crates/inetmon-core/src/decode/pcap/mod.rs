@@ -136,6 +136,9 @@ pub struct PcapDecoder {
     finished: bool,
     /// NFLOG interface, group and prefix names shared between records.
     names: nflog::NameCache,
+    /// A packet event handed back by [`StreamDecoder::recycle`], whose box
+    /// and buffer the next NFLOG record reuses.
+    spare: Option<Box<PacketLog>>,
 }
 
 impl PcapDecoder {
@@ -155,6 +158,7 @@ impl PcapDecoder {
             reported: Vec::new(),
             finished: false,
             names: nflog::NameCache::new(),
+            spare: None,
         }
     }
 
@@ -218,7 +222,11 @@ impl PcapDecoder {
                         .buf
                         .get(start + data.start..start + data.end)
                         .unwrap_or_default();
-                    let built = build(&self.framer, &self.source, rec, &meta, &mut self.names);
+                    let reuse = Reuse {
+                        names: &mut self.names,
+                        spare: &mut self.spare,
+                    };
+                    let built = build(&self.framer, &self.source, rec, &meta, reuse);
                     self.consume(len);
                     if let Some(e) = self.emit(built, &meta, offset, len) {
                         return Some(e);
@@ -269,7 +277,7 @@ fn build(
     source: &Source,
     rec: &[u8],
     meta: &RecordMeta,
-    names: &mut nflog::NameCache,
+    reuse: Reuse<'_>,
 ) -> Built {
     let Some(iface) = framer.interface(meta.iface) else {
         return Built::Packet(Err(format!("no interface {}", meta.iface)));
@@ -281,7 +289,7 @@ fn build(
             source: source.clone(),
             seq: 0,
         };
-        return Built::Packet(nflog_record(rec, header, framer.big_endian(), names));
+        return Built::Packet(nflog_record(rec, header, framer.big_endian(), reuse));
     }
     match link::locate_ip(linktype, rec) {
         Link::Ip {
@@ -310,6 +318,12 @@ fn build(
         ))),
         Link::Unsupported => Built::Unsupported(linktype),
     }
+}
+
+/// What records reuse from earlier ones.
+struct Reuse<'a> {
+    names: &'a mut nflog::NameCache,
+    spare: &'a mut Option<Box<PacketLog>>,
 }
 
 enum Built {
@@ -361,7 +375,7 @@ fn nflog_record(
     rec: &[u8],
     header: Header,
     big: bool,
-    names: &mut nflog::NameCache,
+    reuse: Reuse<'_>,
 ) -> Result<Box<PacketLog>, String> {
     let order = if big {
         HeaderOrder::Big
@@ -369,12 +383,13 @@ fn nflog_record(
         HeaderOrder::Little
     };
     let pkt = nflog::packet_from_linktype_nflog_ordered(rec, order).map_err(|e| e.to_string())?;
-    Ok(Box::new(nflog::to_packet_log_cached(
+    Ok(nflog::to_packet_log_reusing(
         &pkt,
         header,
         &|_| None,
-        names,
-    )))
+        reuse.names,
+        reuse.spare.take(),
+    ))
 }
 
 impl StreamDecoder for PcapDecoder {
@@ -401,6 +416,14 @@ impl StreamDecoder for PcapDecoder {
     fn finish(&mut self) -> Option<Event> {
         self.finished = true;
         self.next(true)
+    }
+
+    /// Keeps a packet event's box and packet buffer for the next NFLOG
+    /// record.
+    fn recycle(&mut self, event: Event) {
+        if let Event::Packet(p) = event {
+            self.spare = Some(p);
+        }
     }
 }
 
