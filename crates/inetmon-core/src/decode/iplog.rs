@@ -424,6 +424,20 @@ impl StreamDecoder for IplogDecoder {
         self.buf.extend_from_slice(bytes);
     }
 
+    fn feed_with(
+        &mut self,
+        max: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> std::io::Result<usize>,
+    ) -> std::io::Result<usize> {
+        self.feed(&[]);
+        let old = self.buf.len();
+        self.buf.resize(old.saturating_add(max), 0);
+        let r = fill(self.buf.get_mut(old..).unwrap_or_default());
+        let n = r.as_ref().map_or(0, |&n| n.min(max));
+        self.buf.truncate(old + n);
+        r.map(|_| n)
+    }
+
     fn next_event(&mut self) -> Option<Event> {
         loop {
             let avail = self.buf.get(self.pos..).unwrap_or(&[]);

@@ -121,8 +121,11 @@ pub struct PcapStats {
 #[derive(Debug, Clone)]
 pub struct PcapDecoder {
     source: Source,
+    /// Input bytes: `buf[start..end]` is not decoded yet; bytes past `end`
+    /// are room for `feed_with` (kept to avoid zeroing them again).
     buf: Vec<u8>,
     start: usize,
+    end: usize,
     /// Stream offset of `buf[start]`.
     offset: u64,
     framer: Framer,
@@ -150,6 +153,7 @@ impl PcapDecoder {
             source,
             buf: Vec::new(),
             start: 0,
+            end: 0,
             offset: 0,
             framer: Framer::new(),
             seq: 0,
@@ -171,7 +175,7 @@ impl PcapDecoder {
     /// Bytes fed but not yet decoded (a partial record).
     #[must_use]
     pub fn pending(&self) -> usize {
-        self.buf.len() - self.start
+        self.end - self.start
     }
 
     fn header(&mut self, time: Timestamp) -> Header {
@@ -197,15 +201,16 @@ impl PcapDecoder {
     }
 
     fn consume(&mut self, n: usize) {
-        self.start = self.start.saturating_add(n).min(self.buf.len());
+        self.start = self.start.saturating_add(n).min(self.end);
         self.offset += u64::try_from(n).unwrap_or(u64::MAX);
     }
 
     fn next(&mut self, at_end: bool) -> Option<Event> {
         loop {
-            let step = self
-                .framer
-                .step(self.buf.get(self.start..).unwrap_or_default(), at_end);
+            let step = self.framer.step(
+                self.buf.get(self.start..self.end).unwrap_or_default(),
+                at_end,
+            );
             let offset = self.offset;
             match step {
                 Step::NeedMore => return None,
@@ -320,6 +325,26 @@ fn build(
     }
 }
 
+impl PcapDecoder {
+    /// Moves the undecoded bytes to the front when that is cheap or they are
+    /// none, and returns room for `n` more bytes after them.
+    fn room(&mut self, n: usize) -> &mut [u8] {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.start >= 4096 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let want = self.end.saturating_add(n);
+        if self.buf.len() < want {
+            self.buf.resize(want, 0);
+        }
+        self.buf.get_mut(self.end..want).unwrap_or_default()
+    }
+}
+
 /// What records reuse from earlier ones.
 struct Reuse<'a> {
     names: &'a mut nflog::NameCache,
@@ -394,14 +419,21 @@ fn nflog_record(
 
 impl StreamDecoder for PcapDecoder {
     fn feed(&mut self, bytes: &[u8]) {
-        if self.start == self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
-        } else if self.start >= 4096 {
-            self.buf.drain(..self.start);
-            self.start = 0;
+        let room = self.room(bytes.len());
+        if let Some(dst) = room.get_mut(..bytes.len()) {
+            dst.copy_from_slice(bytes);
+            self.end += bytes.len();
         }
-        self.buf.extend_from_slice(bytes);
+    }
+
+    fn feed_with(
+        &mut self,
+        max: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> std::io::Result<usize>,
+    ) -> std::io::Result<usize> {
+        let n = fill(self.room(max))?.min(max);
+        self.end += n;
+        Ok(n)
     }
 
     fn next_event(&mut self) -> Option<Event> {

@@ -722,3 +722,40 @@ fn recycling_events_changes_nothing() {
         assert_eq!(got, want, "{name}");
     }
 }
+
+/// Reading straight into the decoder with `feed_with`, in pieces of any
+/// size, gives the same events as `feed`; a failing `fill` appends nothing.
+#[test]
+fn feed_with_is_feed() {
+    for name in FIXTURES {
+        let bytes = fixture(name);
+        let want = decode(&bytes);
+        for max in [1, 7, 100, 4096, 1 << 20] {
+            let mut d = PcapDecoder::new(src());
+            let mut rest = &bytes[..];
+            let mut got = Vec::new();
+            loop {
+                let err = d.feed_with(max, &mut |_| Err(std::io::ErrorKind::Other.into()));
+                assert!(err.is_err());
+                let n = d
+                    .feed_with(max, &mut |b| {
+                        let n = b.len().min(rest.len());
+                        b[..n].copy_from_slice(&rest[..n]);
+                        rest = &rest[n..];
+                        Ok(n)
+                    })
+                    .unwrap();
+                while let Some(e) = d.next_event() {
+                    got.push(e);
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            while let Some(e) = d.finish() {
+                got.push(e);
+            }
+            assert_eq!(got, want, "{name} in pieces of {max}");
+        }
+    }
+}
