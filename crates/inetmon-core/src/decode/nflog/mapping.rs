@@ -150,6 +150,9 @@ fn parse_decimal(s: &str) -> Option<u32> {
     s.parse().ok()
 }
 
+/// How many distinct prefixes [`NameCache`] remembers.
+const PREFIX_SLOTS: usize = 8;
+
 /// Names remembered between packets by [`to_packet_log_cached`], so that the
 /// interface, group and prefix of a packet that repeats the previous one's
 /// share its strings instead of allocating new ones (and the prefix is not
@@ -159,8 +162,12 @@ pub struct NameCache {
     /// The last interface name, for either the ifindex of the `if<N>`
     /// fallback (`Some(n)`) or a name `ifname` gave (`None`).
     interface: Option<(Option<u32>, SharedStr)>,
-    /// The last raw prefix bytes, its text and what it parsed to.
-    prefix: Option<(Vec<u8>, SharedStr, Option<PrefixRule>)>,
+    /// Recent raw prefix bytes, their text and what they parsed to: up to
+    /// [`PREFIX_SLOTS`], replaced round-robin (rule sets log with a handful
+    /// of prefixes, interleaved).
+    prefixes: Vec<(Vec<u8>, SharedStr, Option<PrefixRule>)>,
+    /// The slot of `prefixes` to replace next when it is full.
+    next_slot: usize,
     /// The last default group (the NFLOG group number as a name).
     default_group: Option<(u16, SharedStr)>,
 }
@@ -206,18 +213,19 @@ impl NameCache {
 
     /// The prefix text and its parsed rule.
     fn prefix(&mut self, raw: &[u8]) -> (SharedStr, Option<PrefixRule>) {
-        if let Some((k, s, r)) = &self.prefix {
-            if k.as_slice() == raw {
-                return (s.clone(), r.clone());
-            }
+        if let Some((_, s, r)) = self.prefixes.iter().find(|(k, _, _)| k.as_slice() == raw) {
+            return (s.clone(), r.clone());
         }
         let text = String::from_utf8_lossy(raw);
         let rule = parse_prefix(&text);
         let s = SharedStr::from(text.as_ref());
-        let mut key = self.prefix.take().map(|(k, _, _)| k).unwrap_or_default();
-        key.clear();
-        key.extend_from_slice(raw);
-        self.prefix = Some((key, s.clone(), rule.clone()));
+        let entry = (raw.to_vec(), s.clone(), rule.clone());
+        if self.prefixes.len() < PREFIX_SLOTS {
+            self.prefixes.push(entry);
+        } else if let Some(slot) = self.prefixes.get_mut(self.next_slot) {
+            *slot = entry;
+            self.next_slot = (self.next_slot + 1) % PREFIX_SLOTS;
+        }
         (s, rule)
     }
 
@@ -432,13 +440,16 @@ mod tests {
         let payload = [
             0x45u8, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
         ];
-        let prefixes: [Option<&[u8]>; 5] = [
+        let many: Vec<String> = (0..20).map(|i| format!("p @g{}:{i}", i % 3)).collect();
+        let mut prefixes: Vec<Option<&[u8]>> = vec![
             Some(b"b @web:3 K-S "),
             Some(b"b @web:3 K-S "),
             None,
             Some(b"p @-1:-1 nat-tag=x"),
             Some(b"\xff junk"),
         ];
+        // More distinct prefixes than the cache has slots.
+        prefixes.extend(many.iter().map(|p| Some(p.as_bytes())));
         let mut cache = NameCache::new();
         let names = |i: u32| (i == 9).then(|| "eth9".to_owned());
         for round in 0..3u16 {
