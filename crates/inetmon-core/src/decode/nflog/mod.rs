@@ -222,7 +222,9 @@ impl<'a> NflogPacket<'a> {
         Ok(p)
     }
 
-    /// Stores the value `v` of an attribute of type `kind`.
+    /// Stores the value `v` of an attribute of type `kind`. Inlined into the
+    /// attribute walk: it runs for every attribute of every packet.
+    #[inline(always)]
     fn set(&mut self, kind: u16, v: &'a [u8], order: HeaderOrder) -> Result<(), NetlinkError> {
         match kind {
             attr::PACKET_HDR => {
