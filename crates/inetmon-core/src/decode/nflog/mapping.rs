@@ -40,7 +40,8 @@
 
 use crate::dissect::{self, proto};
 use crate::event::{
-    Action, Direction, Header, NflogInfo, PacketFlags, PacketLog, RuleGroup, SharedStr, Timestamp,
+    Action, Direction, Header, NflogInfo, PacketFlags, PacketLog, RuleGroup, SharedStr, Source,
+    Timestamp,
 };
 
 use super::{NflogPacket, IP_CT_NEW};
@@ -183,61 +184,88 @@ impl NameCache {
         &mut self,
         ifindex: Option<u32>,
         ifname: &dyn Fn(u32) -> Option<String>,
-    ) -> SharedStr {
-        let Some(n) = ifindex else {
-            return self.remember_interface(None, "-");
-        };
-        match ifname(n) {
-            Some(name) => self.remember_interface(None, &name),
-            None => match &self.interface {
-                Some((Some(m), s)) if *m == n => s.clone(),
-                _ => {
-                    let s = SharedStr::from(prefixed_decimal("if", n));
-                    self.interface = Some((Some(n), s.clone()));
-                    s
-                }
+    ) -> &SharedStr {
+        let (key, name) = match ifindex {
+            None => (None, None),
+            Some(n) => match ifname(n) {
+                Some(name) => (None, Some(name)),
+                None => (Some(n), None),
             },
+        };
+        let hit = match (&self.interface, &name) {
+            (Some((k, s)), Some(name)) => k.is_none() && s.as_str() == name,
+            (Some((k, s)), None) => *k == key && (key.is_some() || s.as_str() == "-"),
+            (None, _) => false,
+        };
+        if !hit {
+            let s = match (name, key) {
+                (Some(name), _) => SharedStr::from(name),
+                (None, Some(n)) => SharedStr::from(prefixed_decimal("if", n)),
+                (None, None) => SharedStr::from("-"),
+            };
+            self.interface = Some((key, s));
+        }
+        match &self.interface {
+            Some((_, s)) => s,
+            None => blank(),
         }
     }
 
-    fn remember_interface(&mut self, key: Option<u32>, name: &str) -> SharedStr {
-        if let Some((k, s)) = &self.interface {
-            if *k == key && s.as_str() == name {
-                return s.clone();
-            }
-        }
-        let s = SharedStr::from(name);
-        self.interface = Some((key, s.clone()));
-        s
-    }
-
-    /// The prefix text and its parsed rule.
-    fn prefix(&mut self, raw: &[u8]) -> (SharedStr, Option<PrefixRule>) {
-        if let Some((_, s, r)) = self.prefixes.iter().find(|(k, _, _)| k.as_slice() == raw) {
-            return (s.clone(), r.clone());
+    /// The slot of `prefixes` holding `raw`, parsed and added if new.
+    fn prefix(&mut self, raw: &[u8]) -> usize {
+        if let Some(i) = self
+            .prefixes
+            .iter()
+            .position(|(k, _, _)| k.as_slice() == raw)
+        {
+            return i;
         }
         let text = String::from_utf8_lossy(raw);
         let rule = parse_prefix(&text);
-        let s = SharedStr::from(text.as_ref());
-        let entry = (raw.to_vec(), s.clone(), rule.clone());
+        let entry = (raw.to_vec(), SharedStr::from(text.as_ref()), rule);
         if self.prefixes.len() < PREFIX_SLOTS {
             self.prefixes.push(entry);
-        } else if let Some(slot) = self.prefixes.get_mut(self.next_slot) {
-            *slot = entry;
-            self.next_slot = (self.next_slot + 1) % PREFIX_SLOTS;
-        }
-        (s, rule)
-    }
-
-    fn default_group(&mut self, group: u16) -> SharedStr {
-        match &self.default_group {
-            Some((g, s)) if *g == group => s.clone(),
-            _ => {
-                let s = SharedStr::from(prefixed_decimal("", u32::from(group)));
-                self.default_group = Some((group, s.clone()));
-                s
+            self.prefixes.len() - 1
+        } else {
+            let i = self.next_slot % PREFIX_SLOTS;
+            if let Some(slot) = self.prefixes.get_mut(i) {
+                *slot = entry;
             }
+            self.next_slot = (i + 1) % PREFIX_SLOTS;
+            i
         }
+    }
+}
+
+/// For slots that were just filled and so are never empty: a function rather
+/// than a panic (the core never panics), giving a name that cannot be
+/// mistaken for a real one.
+#[cold]
+fn blank() -> &'static SharedStr {
+    static BLANK: std::sync::OnceLock<SharedStr> = std::sync::OnceLock::new();
+    BLANK.get_or_init(|| SharedStr::from("?"))
+}
+
+/// The default group name (the NFLOG group number), from `slot` when it
+/// holds the same group.
+fn default_group(slot: &mut Option<(u16, SharedStr)>, group: u16) -> &SharedStr {
+    if !matches!(slot, Some((g, _)) if *g == group) {
+        *slot = Some((
+            group,
+            SharedStr::from(prefixed_decimal("", u32::from(group))),
+        ));
+    }
+    match slot {
+        Some((_, s)) => s,
+        None => blank(),
+    }
+}
+
+/// Makes `dst` the same string as `src`, leaving it alone (no reference
+/// count traffic) when it already is.
+fn share(dst: &mut SharedStr, src: &SharedStr) {
+    if !SharedStr::ptr_eq(dst, src) {
+        *dst = src.clone();
     }
 }
 
@@ -268,36 +296,82 @@ pub fn to_packet_log_cached(
 }
 
 /// [`to_packet_log_cached`] into a [`PacketLog`] that is no longer needed
-/// (`reuse`), keeping its box and packet buffer: no allocation when the names
-/// repeat. The result equals `Box::new(to_packet_log(…))`.
+/// (`reuse`), in place: its box, packet buffer and the names it already
+/// shares with this packet are kept, so a packet that repeats the previous
+/// one's names costs no allocation and no reference-count traffic. The
+/// header gets `time` (unless the packet has a timestamp), `source` and
+/// sequence number 0, for the caller to number. The result equals
+/// `Box::new(to_packet_log(pkt, header, ifname))` for that header.
 #[must_use]
 pub fn to_packet_log_reusing(
     pkt: &NflogPacket<'_>,
-    header: Header,
+    time: Timestamp,
+    source: &Source,
     ifname: &dyn Fn(u32) -> Option<String>,
     cache: &mut NameCache,
     reuse: Option<Box<PacketLog>>,
 ) -> Box<PacketLog> {
-    match reuse {
-        Some(mut b) => {
-            let buf = std::mem::take(&mut b.packet);
-            *b = packet_log(pkt, header, ifname, cache, buf);
-            b
-        }
-        None => Box::new(packet_log(pkt, header, ifname, cache, Vec::new())),
+    let Some(mut p) = reuse else {
+        let header = Header {
+            time,
+            source: source.clone(),
+            seq: 0,
+        };
+        return Box::new(packet_log(pkt, header, ifname, cache, Vec::new()));
+    };
+    p.header.time = time;
+    p.header.seq = 0;
+    if p.header.source != *source {
+        p.header.source = source.clone();
     }
+    let (direction, ifindex) = direction_of(pkt);
+    share(&mut p.interface, cache.interface(ifindex, ifname));
+    p.direction = direction;
+    p.count = 1;
+    p.reason = None;
+    p.log_level = None;
+    p.ipf_seq = None;
+    p.raw_header.clear();
+    fill(&mut p, pkt, cache);
+    p
 }
 
 /// The mapping, with the packet bytes copied into `buf` (cleared first).
 fn packet_log(
     pkt: &NflogPacket<'_>,
-    mut header: Header,
+    header: Header,
     ifname: &dyn Fn(u32) -> Option<String>,
     cache: &mut NameCache,
-    mut buf: Vec<u8>,
+    buf: Vec<u8>,
 ) -> PacketLog {
-    let payload = pkt.payload.unwrap_or_default();
-    let (direction, ifindex) = match (pkt.ifindex_in, pkt.ifindex_out) {
+    let (direction, ifindex) = direction_of(pkt);
+    let mut p = PacketLog {
+        header,
+        count: 1,
+        interface: cache.interface(ifindex, ifname).clone(),
+        direction,
+        group: RuleGroup::None,
+        rule: None,
+        action: Action::Log,
+        flags: PacketFlags(0),
+        log_tag: 0,
+        nat_tag: String::new(),
+        reason: None,
+        log_level: None,
+        family: 0,
+        header_len: 0,
+        packet: buf,
+        ipf_seq: None,
+        nflog: None,
+        raw_header: Vec::new(),
+    };
+    fill(&mut p, pkt, cache);
+    p
+}
+
+/// Direction and the index of the interface to name (module docs).
+fn direction_of(pkt: &NflogPacket<'_>) -> (Option<Direction>, Option<u32>) {
+    match (pkt.ifindex_in, pkt.ifindex_out) {
         (Some(i), None) => (Some(Direction::In), Some(i)),
         (None, Some(o)) => (Some(Direction::Out), Some(o)),
         (Some(i), Some(o)) => match pkt.hook {
@@ -305,25 +379,49 @@ fn packet_log(
             _ => (Some(Direction::In), Some(i)),
         },
         (None, None) => (None, None),
-    };
-    let interface = cache.interface(ifindex, ifname);
+    }
+}
+
+/// Sets every field of `p` that the packet decides except the interface,
+/// direction and the header's source and sequence number.
+fn fill(p: &mut PacketLog, pkt: &NflogPacket<'_>, cache: &mut NameCache) {
+    let payload = pkt.payload.unwrap_or_default();
     if let Some(ts) = pkt.timestamp {
         let secs = i64::try_from(ts.sec).unwrap_or(i64::MAX);
         let micros = i64::try_from(ts.usec).unwrap_or(i64::MAX);
-        header.time = Timestamp::from_micros(secs, micros);
+        p.header.time = Timestamp::from_micros(secs, micros);
     }
-    let (prefix, rule) = cache.prefix(pkt.prefix.unwrap_or_default());
-    let rule = rule.unwrap_or_else(|| PrefixRule {
-        action: Action::Log,
-        group: RuleGroup::Named(cache.default_group(pkt.group)),
-        rule: None,
-        flags: 0,
-        log_tag: 0,
-        nat_tag: String::new(),
-    });
+    let slot = cache.prefix(pkt.prefix.unwrap_or_default());
+    let entry = cache.prefixes.get(slot);
+    let mut flags = match entry.and_then(|(_, _, r)| r.as_ref()) {
+        Some(rule) => {
+            match (&mut p.group, &rule.group) {
+                (RuleGroup::Named(d), RuleGroup::Named(s)) => share(d, s),
+                (d, s) => *d = s.clone(),
+            }
+            p.rule = rule.rule;
+            p.action = rule.action;
+            p.log_tag = rule.log_tag;
+            if p.nat_tag != rule.nat_tag {
+                p.nat_tag.clone_from(&rule.nat_tag);
+            }
+            rule.flags
+        }
+        None => {
+            let g = default_group(&mut cache.default_group, pkt.group);
+            match &mut p.group {
+                RuleGroup::Named(d) => share(d, g),
+                d => *d = RuleGroup::Named(g.clone()),
+            }
+            p.rule = None;
+            p.action = Action::Log;
+            p.log_tag = 0;
+            p.nat_tag.clear();
+            0
+        }
+    };
     let header_len = dissect::ipf_header_len(payload);
-    let mut flags = rule.flags;
-    if rule.action == Action::Pass && pkt.ct_info == Some(IP_CT_NEW) {
+    if p.action == Action::Pass && pkt.ct_info == Some(IP_CT_NEW) {
         flags |= PacketFlags::KEEP_STATE;
     }
     if payload.len() > usize::from(header_len) {
@@ -333,48 +431,52 @@ fn packet_log(
     if ip.short {
         flags |= PacketFlags::SHORT;
     }
-    let family = match payload.first().map(|b| b >> 4) {
+    p.flags = PacketFlags(flags);
+    p.family = match payload.first().map(|b| b >> 4) {
         Some(4) => 2,
         Some(6) => 10,
         _ => pkt.family,
     };
-    PacketLog {
-        header,
-        count: 1,
-        interface,
-        direction,
-        group: rule.group,
-        rule: rule.rule,
-        action: rule.action,
-        flags: PacketFlags(flags),
-        log_tag: rule.log_tag,
-        nat_tag: rule.nat_tag,
-        reason: None,
-        log_level: None,
-        family,
-        header_len,
-        packet: {
-            buf.clear();
-            buf.extend_from_slice(payload);
-            buf
-        },
-        ipf_seq: None,
-        nflog: Some(NflogInfo {
-            group: pkt.group,
-            prefix,
-            hook: pkt.hook,
-            hw_protocol: pkt.hw_protocol.unwrap_or(0),
-            ifindex_in: pkt.ifindex_in,
-            ifindex_out: pkt.ifindex_out,
-            mark: pkt.mark,
-            uid: pkt.uid,
-            gid: pkt.gid,
-            seq: pkt.seq,
-            seq_global: pkt.seq_global,
-            ct_info: pkt.ct_info,
-            orig_len: ip.orig_len,
-        }),
-        raw_header: Vec::new(),
+    p.header_len = header_len;
+    p.packet.clear();
+    p.packet.extend_from_slice(payload);
+    let prefix = match cache.prefixes.get(slot) {
+        Some((_, s, _)) => s,
+        None => blank(),
+    };
+    match &mut p.nflog {
+        Some(n) => {
+            share(&mut n.prefix, prefix);
+            n.group = pkt.group;
+            n.hook = pkt.hook;
+            n.hw_protocol = pkt.hw_protocol.unwrap_or(0);
+            n.ifindex_in = pkt.ifindex_in;
+            n.ifindex_out = pkt.ifindex_out;
+            n.mark = pkt.mark;
+            n.uid = pkt.uid;
+            n.gid = pkt.gid;
+            n.seq = pkt.seq;
+            n.seq_global = pkt.seq_global;
+            n.ct_info = pkt.ct_info;
+            n.orig_len = ip.orig_len;
+        }
+        None => {
+            p.nflog = Some(NflogInfo {
+                group: pkt.group,
+                prefix: prefix.clone(),
+                hook: pkt.hook,
+                hw_protocol: pkt.hw_protocol.unwrap_or(0),
+                ifindex_in: pkt.ifindex_in,
+                ifindex_out: pkt.ifindex_out,
+                mark: pkt.mark,
+                uid: pkt.uid,
+                gid: pkt.gid,
+                seq: pkt.seq,
+                seq_global: pkt.seq_global,
+                ct_info: pkt.ct_info,
+                orig_len: ip.orig_len,
+            });
+        }
     }
 }
 
@@ -429,7 +531,9 @@ fn ip_facts(p: &[u8]) -> IpFacts {
 
 #[cfg(test)]
 mod tests {
-    use super::{prefixed_decimal, to_packet_log, to_packet_log_cached, NameCache};
+    use super::{
+        prefixed_decimal, to_packet_log, to_packet_log_cached, to_packet_log_reusing, NameCache,
+    };
     use crate::decode::nflog::NflogPacket;
     use crate::event::{Header, Source, Timestamp};
 
@@ -451,6 +555,8 @@ mod tests {
         // More distinct prefixes than the cache has slots.
         prefixes.extend(many.iter().map(|p| Some(p.as_bytes())));
         let mut cache = NameCache::new();
+        let mut reuse_cache = NameCache::new();
+        let mut spare: Option<Box<crate::event::PacketLog>> = None;
         let names = |i: u32| (i == 9).then(|| "eth9".to_owned());
         for round in 0..3u16 {
             for (i, prefix) in prefixes.iter().enumerate() {
@@ -469,10 +575,22 @@ mod tests {
                     source: Source::Pcap("f".into()),
                     seq: 1,
                 };
+                let want = to_packet_log(&pkt, header.clone(), &names);
                 assert_eq!(
                     to_packet_log_cached(&pkt, header.clone(), &names, &mut cache),
-                    to_packet_log(&pkt, header, &names)
+                    want
                 );
+                let mut got = to_packet_log_reusing(
+                    &pkt,
+                    header.time,
+                    &header.source,
+                    &names,
+                    &mut reuse_cache,
+                    spare.take(),
+                );
+                got.header.seq = 1;
+                assert_eq!(*got, want);
+                spare = Some(got);
             }
         }
     }

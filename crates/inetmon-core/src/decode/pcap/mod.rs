@@ -289,12 +289,8 @@ fn build(
     };
     let linktype = iface.linktype;
     if linktype == link::NFLOG {
-        let header = Header {
-            time: meta.time,
-            source: source.clone(),
-            seq: 0,
-        };
-        return Built::Packet(nflog_record(rec, header, framer.big_endian(), reuse));
+        let big = framer.big_endian();
+        return Built::Packet(nflog_record(rec, meta.time, source, big, reuse));
     }
     match link::locate_ip(linktype, rec) {
         Link::Ip {
@@ -398,7 +394,8 @@ fn packet_log(
 /// timestamp, when the record has one, replaces the record's time.
 fn nflog_record(
     rec: &[u8],
-    header: Header,
+    time: Timestamp,
+    source: &Source,
     big: bool,
     reuse: Reuse<'_>,
 ) -> Result<Box<PacketLog>, String> {
@@ -410,7 +407,8 @@ fn nflog_record(
     let pkt = nflog::packet_from_linktype_nflog_ordered(rec, order).map_err(|e| e.to_string())?;
     Ok(nflog::to_packet_log_reusing(
         &pkt,
-        header,
+        time,
+        source,
         &|_| None,
         reuse.names,
         reuse.spare.take(),
