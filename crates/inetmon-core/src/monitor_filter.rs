@@ -244,7 +244,7 @@ fn fields(event: &Event) -> Fields {
             from_packet(&mut f, &t.packet, t.layer, t.protocol);
         }
         Event::Packet(p) => {
-            f.interface = Some((0, Some(p.interface.clone())));
+            f.interface = Some((0, Some(p.interface.to_string())));
             from_packet(&mut f, &p.packet, crate::event::CaptureLayer::Network, 0);
         }
         Event::Nat(n) => {

@@ -43,7 +43,7 @@ fn packet_log() -> impl Strategy<Value = PacketLog> {
                         seq: 1,
                     },
                     count,
-                    interface: iface,
+                    interface: iface.into(),
                     direction: if flags & 1 == 0 {
                         Some(Direction::In)
                     } else {

@@ -165,8 +165,8 @@ impl FileSource {
         })?;
         let source = match (&input, format) {
             (Input::Stdin(_), _) => Source::Stdin,
-            (_, FileFormat::Iplog) => Source::Iplog(path),
-            _ => Source::Pcap(path),
+            (_, FileFormat::Iplog) => Source::Iplog(path.into()),
+            _ => Source::Pcap(path.into()),
         };
         Ok(FileSource {
             cfg,

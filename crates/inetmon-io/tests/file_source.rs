@@ -76,7 +76,10 @@ fn reads_a_file_to_the_end() {
     bytes.extend(&record("cut")[..10]);
     std::fs::write(&path, &bytes).unwrap();
     let src = FileSource::open(FileConfig::new(&path), core_decoder).unwrap();
-    assert_eq!(src.source(), &Source::Pcap(path.display().to_string()));
+    assert_eq!(
+        src.source(),
+        &Source::Pcap(path.display().to_string().into())
+    );
     assert_eq!(src.format(), FileFormat::Pcap);
     let pipe = Pipeline::new(2);
     let metrics = pipe.metrics();

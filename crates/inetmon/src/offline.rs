@@ -121,20 +121,24 @@ pub(crate) fn read_to_end(
     };
     let source = match (spec, format) {
         (SourceSpec::Stdin, _) => Source::Stdin,
-        (_, FileFormat::Iplog) => Source::Iplog(name.clone()),
-        _ => Source::Pcap(name.clone()),
+        (_, FileFormat::Iplog) => Source::Iplog(name.as_str().into()),
+        _ => Source::Pcap(name.as_str().into()),
     };
     let mut decoder: Box<dyn StreamDecoder> = match format {
         FileFormat::Pcap | FileFormat::Pcapng => Box::new(PcapDecoder::new(source)),
         FileFormat::Iplog => Box::new(IplogDecoder::new(source)),
     };
-    let mut n = have;
+    decoder.feed(&buf[..have]);
+    drop(buf);
     loop {
-        decoder.feed(&buf[..n]);
         while let Some(ev) = decoder.next_event() {
             deliver(&ev, formatter, sinks, tally, prog)?;
+            decoder.recycle(ev);
         }
-        n = read_some(&mut input, &mut buf, &name)?;
+        // Read straight into the decoder's buffer: no copy.
+        let n = decoder
+            .feed_with(CHUNK, &mut |b| read_retrying(&mut input, b))
+            .with_context(|| name.clone())?;
         if n == 0 {
             break;
         }
@@ -145,14 +149,18 @@ pub(crate) fn read_to_end(
     Ok(())
 }
 
-fn read_some(input: &mut dyn Read, buf: &mut [u8], name: &str) -> anyhow::Result<usize> {
+/// `read`, retried when interrupted by a signal.
+fn read_retrying(input: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     loop {
         match input.read(buf) {
-            Ok(n) => return Ok(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e).with_context(|| name.to_owned()),
+            r => return r,
         }
     }
+}
+
+fn read_some(input: &mut dyn Read, buf: &mut [u8], name: &str) -> anyhow::Result<usize> {
+    read_retrying(input, buf).with_context(|| name.to_owned())
 }
 
 /// Counts, copies and writes one event.

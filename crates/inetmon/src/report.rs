@@ -27,7 +27,7 @@ pub(crate) fn error_line(prog: &str, msg: &str) {
 /// The name of a source in messages: file sources by their path.
 pub(crate) fn source_name(source: &Source) -> String {
     match source {
-        Source::Pcap(p) | Source::Iplog(p) => p.clone(),
+        Source::Pcap(p) | Source::Iplog(p) => p.to_string(),
         Source::Stdin => "stdin".to_owned(),
         other => other.to_string(),
     }

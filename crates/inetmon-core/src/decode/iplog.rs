@@ -182,8 +182,8 @@ fn packet(rec: &[u8], header: Header, seqnum: u32, raw: bool) -> PacketLog {
     let fl_lflags = l::le32(rec, f + l::FL_LFLAGS);
     let group = match rec.get(f + l::FL_GROUP..f + l::FL_GROUP + 2) {
         Some([0xff, 0]) => RuleGroup::None,
-        Some([0, _]) => RuleGroup::Named("0".to_owned()),
-        _ => RuleGroup::Named(c_string(rec, f + l::FL_GROUP, l::FR_GROUPLEN)),
+        Some([0, _]) => RuleGroup::Named("0".into()),
+        _ => RuleGroup::Named(c_string(rec, f + l::FL_GROUP, l::FR_GROUPLEN).into()),
     };
     let fl_rule = l::le32(rec, f + l::FL_RULE);
     let nat_tag = if l::le32(rec, f + l::FL_NATTAG) != 0 {
@@ -204,7 +204,7 @@ fn packet(rec: &[u8], header: Header, seqnum: u32, raw: bool) -> PacketLog {
     PacketLog {
         header,
         count: l::le32(rec, l::IPL_COUNT_OFF),
-        interface: c_string(rec, f + l::FL_IFNAME, l::LIFNAMSIZ),
+        interface: c_string(rec, f + l::FL_IFNAME, l::LIFNAMSIZ).into(),
         direction: match rec.get(f + l::FL_DIR) {
             Some(0) => Some(Direction::In),
             Some(1) => Some(Direction::Out),
@@ -422,6 +422,20 @@ impl StreamDecoder for IplogDecoder {
             self.pos = 0;
         }
         self.buf.extend_from_slice(bytes);
+    }
+
+    fn feed_with(
+        &mut self,
+        max: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> std::io::Result<usize>,
+    ) -> std::io::Result<usize> {
+        self.feed(&[]);
+        let old = self.buf.len();
+        self.buf.resize(old.saturating_add(max), 0);
+        let r = fill(self.buf.get_mut(old..).unwrap_or_default());
+        let n = r.as_ref().map_or(0, |&n| n.min(max));
+        self.buf.truncate(old + n);
+        r.map(|_| n)
     }
 
     fn next_event(&mut self) -> Option<Event> {

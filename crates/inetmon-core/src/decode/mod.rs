@@ -42,4 +42,32 @@ pub trait StreamDecoder {
     /// callers call this until it returns `None`; once it has, it keeps
     /// returning `None`.
     fn finish(&mut self) -> Option<Event>;
+
+    /// Appends up to `max` bytes that `fill` writes straight into the
+    /// decoder's buffer (for example a `read(2)`), saving the copy that
+    /// [`StreamDecoder::feed`] makes; `fill` returns how many bytes it wrote
+    /// (more than `max` counts as `max`). Returns what `fill` returned. The
+    /// default goes through a temporary buffer and `feed`.
+    ///
+    /// # Errors
+    ///
+    /// `fill`'s error; nothing is appended then.
+    fn feed_with(
+        &mut self,
+        max: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> std::io::Result<usize>,
+    ) -> std::io::Result<usize> {
+        let mut tmp = vec![0; max];
+        let n = fill(&mut tmp)?;
+        self.feed(tmp.get(..n).unwrap_or(&tmp));
+        Ok(n)
+    }
+
+    /// Hands back an event this decoder produced and the caller is done
+    /// with, so that its heap blocks can be reused for the next one instead
+    /// of being freed and allocated again (style guide §10). Optional: the
+    /// default just drops it, and dropping events instead is always correct.
+    fn recycle(&mut self, event: Event) {
+        drop(event);
+    }
 }

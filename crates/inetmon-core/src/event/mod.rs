@@ -11,6 +11,7 @@
 mod conntrack;
 mod datapath;
 mod packet_log;
+mod shared_str;
 mod sock;
 mod time;
 
@@ -24,6 +25,7 @@ pub use datapath::{
     ProcessContext, TraceEvent, DEFAULT_CAPTURE_LEN,
 };
 pub use packet_log::{Action, Direction, NflogInfo, PacketFlags, PacketLog, RuleGroup};
+pub use shared_str::SharedStr;
 pub use sock::{
     Attribution, Initiator, Monitor, ProcessInfo, SockEvent, SockOp, SockTask, AF_INET6_FAMILY,
     AF_INET_FAMILY, SOCK_DGRAM, SOCK_STREAM,
@@ -168,9 +170,9 @@ pub enum Source {
     /// ctnetlink conntrack events, read live.
     Conntrack,
     /// A pcap or pcapng file (the path as given).
-    Pcap(String),
+    Pcap(SharedStr),
     /// An IP Filter binary log file (the path as given).
-    Iplog(String),
+    Iplog(SharedStr),
     /// Standard input.
     Stdin,
     /// The eBPF socket-event programs.

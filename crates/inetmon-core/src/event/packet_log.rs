@@ -1,7 +1,7 @@
 //! A logged packet: what IP Filter calls an `ipf` log record and netfilter an
 //! NFLOG message.
 
-use super::Header;
+use super::{Header, SharedStr};
 
 /// A packet logged by a firewall rule.
 ///
@@ -15,7 +15,7 @@ pub struct PacketLog {
     /// printed as `Nx` when above one.
     pub count: u32,
     /// Interface name, printed as is.
-    pub interface: String,
+    pub interface: SharedStr,
     /// Direction of the packet through the interface, when known.
     pub direction: Option<Direction>,
     /// Rule group.
@@ -68,7 +68,7 @@ pub enum RuleGroup {
     /// No rule matched yet; printed as `@-1:`.
     None,
     /// A named group; the default group is named `0`.
-    Named(String),
+    Named(SharedStr),
 }
 
 /// What the logging rule did.
@@ -140,7 +140,7 @@ pub struct NflogInfo {
     /// The NFLOG group the message was sent to.
     pub group: u16,
     /// The rule's log prefix (`log prefix "…"`), without the trailing NUL.
-    pub prefix: String,
+    pub prefix: SharedStr,
     /// Netfilter hook number (0 prerouting … 4 postrouting).
     pub hook: Option<u8>,
     /// Link-layer protocol (ethertype) of the packet.

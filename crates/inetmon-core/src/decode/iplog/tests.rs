@@ -241,6 +241,45 @@ fn every_truncation_is_a_len_error_and_a_malformed_event() {
     }
 }
 
+/// `feed_with` in pieces of any size gives the events `feed` gives; a
+/// failing `fill` appends nothing.
+#[test]
+fn feed_with_is_feed() {
+    let mut bytes = Vec::new();
+    let mut enc = IplogEncoder::new();
+    for e in samples() {
+        enc.encode(&e, &mut bytes).unwrap();
+    }
+    bytes.extend_from_slice(&[0xee; 37]);
+    let mut d = IplogDecoder::new(src());
+    d.feed(&bytes);
+    let want: Vec<Event> = std::iter::from_fn(|| d.next_event().or_else(|| d.finish())).collect();
+    for max in [1, 5, 64, 1 << 16] {
+        let mut d = IplogDecoder::new(src());
+        let mut rest = &bytes[..];
+        let mut got = Vec::new();
+        loop {
+            assert!(d
+                .feed_with(max, &mut |_| Err(std::io::ErrorKind::Other.into()))
+                .is_err());
+            let n = d
+                .feed_with(max, &mut |b| {
+                    let n = b.len().min(rest.len());
+                    b[..n].copy_from_slice(&rest[..n]);
+                    rest = &rest[n..];
+                    Ok(n)
+                })
+                .unwrap();
+            got.extend(std::iter::from_fn(|| d.next_event()));
+            if n == 0 {
+                break;
+            }
+        }
+        got.extend(std::iter::from_fn(|| d.finish()));
+        assert_eq!(got, want, "pieces of {max}");
+    }
+}
+
 #[test]
 fn split_feeds_give_the_same_events() {
     let mut bytes = Vec::new();
@@ -386,7 +425,10 @@ fn packet_strategy() -> impl Strategy<Value = Event> {
             ],
         ),
         (
-            prop_oneof![Just(RuleGroup::None), name(15).prop_map(RuleGroup::Named)],
+            prop_oneof![
+                Just(RuleGroup::None),
+                name(15).prop_map(|g| RuleGroup::Named(g.into()))
+            ],
             prop_oneof![Just(None), (1u32..).prop_map(Some)],
             prop_oneof![
                 Just(Action::Pass),
@@ -421,7 +463,7 @@ fn packet_strategy() -> impl Strategy<Value = Event> {
                         seq: 1,
                     },
                     count,
-                    interface: iface,
+                    interface: iface.into(),
                     direction,
                     group,
                     rule,

@@ -469,6 +469,51 @@ pub fn attrs_with_order(block: &[u8], order: HeaderOrder) -> NlAttrIter<'_> {
     }
 }
 
+/// Calls `f(kind, value)` for each attribute of `block` in order, with the
+/// same framing checks and errors as [`attrs_with_order`], stopping at the
+/// first error (of the framing or of `f`). `kind` is the type without the
+/// flag bits. For hot paths: no [`NlAttr`] or per-attribute `Option` is
+/// built.
+///
+/// # Errors
+/// The framing errors of [`NlAttrIter`] (converted with `From`) or the first
+/// error `f` returns.
+pub fn for_each_attr<'a, E: From<NetlinkError>>(
+    block: &'a [u8],
+    order: HeaderOrder,
+    mut f: impl FnMut(u16, &'a [u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut rest = block;
+    let mut offset = 0usize;
+    while !rest.is_empty() {
+        let Some(&[l0, l1, t0, t1]) = rest.first_chunk::<4>() else {
+            return Err(NetlinkError::AttrHeaderLen {
+                offset,
+                have: rest.len(),
+            }
+            .into());
+        };
+        let len = order.u16([l0, l1]);
+        let ulen = usize::from(len);
+        if ulen < NLA_HDRLEN {
+            return Err(NetlinkError::AttrLenTooSmall { offset, len }.into());
+        }
+        let Some(payload) = rest.get(NLA_HDRLEN..ulen) else {
+            return Err(NetlinkError::AttrLen {
+                offset,
+                len,
+                have: rest.len(),
+            }
+            .into());
+        };
+        f(order.u16([t0, t1]) & NLA_TYPE_MASK, payload)?;
+        let step = align4(ulen).min(rest.len());
+        rest = rest.get(step..).unwrap_or_default();
+        offset = offset.saturating_add(step);
+    }
+    Ok(())
+}
+
 /// Iterator returned by [`attrs`].
 #[derive(Debug, Clone)]
 pub struct NlAttrIter<'a> {

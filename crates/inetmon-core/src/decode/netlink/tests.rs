@@ -152,3 +152,56 @@ fn garbage_never_panics() {
         let _ = attrs(&v).count();
     }
 }
+
+/// What `attrs_with_order` yields: the (kind, value) pairs before the first
+/// error, and that error.
+fn walk_iter(block: &[u8], order: HeaderOrder) -> (Vec<(u16, Vec<u8>)>, Option<NetlinkError>) {
+    let mut out = Vec::new();
+    for a in attrs_with_order(block, order) {
+        match a {
+            Ok(a) => out.push((a.kind, a.payload.to_vec())),
+            Err(e) => return (out, Some(e)),
+        }
+    }
+    (out, None)
+}
+
+fn walk_visit(block: &[u8], order: HeaderOrder) -> (Vec<(u16, Vec<u8>)>, Option<NetlinkError>) {
+    let mut out = Vec::new();
+    let r = for_each_attr(block, order, |k, v| {
+        out.push((k, v.to_vec()));
+        Ok::<(), NetlinkError>(())
+    });
+    (out, r.err())
+}
+
+proptest::proptest! {
+    /// `for_each_attr` sees the same attributes and fails with the same
+    /// error as the attribute iterator, on any bytes and in every order.
+    #[test]
+    fn for_each_attr_is_the_iterator(
+        block in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        nice in proptest::prelude::any::<bool>(),
+    ) {
+        // Half the cases: lengths that make plausible attributes.
+        let mut block = block;
+        if nice && block.len() >= 4 {
+            let n = u16::try_from(block.len().min(12)).unwrap();
+            block[..2].copy_from_slice(&n.to_le_bytes());
+        }
+        for order in [HeaderOrder::Native, HeaderOrder::Little, HeaderOrder::Big] {
+            proptest::prop_assert_eq!(walk_visit(&block, order), walk_iter(&block, order));
+        }
+    }
+}
+
+#[test]
+fn for_each_attr_walks_the_sample() {
+    let d = sample();
+    let m = messages(&d).next().unwrap().unwrap();
+    let (_, attrs) = m.nfgenmsg().unwrap();
+    let (got, err) = walk_visit(attrs, HeaderOrder::Native);
+    assert_eq!(err, None);
+    assert_eq!(got, walk_iter(attrs, HeaderOrder::Native).0);
+    assert_eq!(got.len(), 3);
+}

@@ -40,7 +40,8 @@
 
 use crate::dissect::{self, proto};
 use crate::event::{
-    Action, Direction, Header, NflogInfo, PacketFlags, PacketLog, RuleGroup, Timestamp,
+    Action, Direction, Header, NflogInfo, PacketFlags, PacketLog, RuleGroup, SharedStr, Source,
+    Timestamp,
 };
 
 use super::{NflogPacket, IP_CT_NEW};
@@ -97,7 +98,7 @@ pub fn parse_prefix(prefix: &str) -> Option<PrefixRule> {
     let group = if group == "-1" {
         RuleGroup::None
     } else {
-        RuleGroup::Named(group.to_owned())
+        RuleGroup::Named(group.into())
     };
     let rule = if rule == "-1" {
         None
@@ -150,6 +151,124 @@ fn parse_decimal(s: &str) -> Option<u32> {
     s.parse().ok()
 }
 
+/// How many distinct prefixes [`NameCache`] remembers.
+const PREFIX_SLOTS: usize = 8;
+
+/// Names remembered between packets by [`to_packet_log_cached`], so that the
+/// interface, group and prefix of a packet that repeats the previous one's
+/// share its strings instead of allocating new ones (and the prefix is not
+/// parsed again).
+#[derive(Debug, Clone, Default)]
+pub struct NameCache {
+    /// The last interface name, for either the ifindex of the `if<N>`
+    /// fallback (`Some(n)`) or a name `ifname` gave (`None`).
+    interface: Option<(Option<u32>, SharedStr)>,
+    /// Recent raw prefix bytes, their text and what they parsed to: up to
+    /// [`PREFIX_SLOTS`], replaced round-robin (rule sets log with a handful
+    /// of prefixes, interleaved).
+    prefixes: Vec<(Vec<u8>, SharedStr, Option<PrefixRule>)>,
+    /// The slot of `prefixes` to replace next when it is full.
+    next_slot: usize,
+    /// The last default group (the NFLOG group number as a name).
+    default_group: Option<(u16, SharedStr)>,
+}
+
+impl NameCache {
+    /// An empty cache.
+    #[must_use]
+    pub fn new() -> Self {
+        NameCache::default()
+    }
+
+    fn interface(
+        &mut self,
+        ifindex: Option<u32>,
+        ifname: &dyn Fn(u32) -> Option<String>,
+    ) -> &SharedStr {
+        let (key, name) = match ifindex {
+            None => (None, None),
+            Some(n) => match ifname(n) {
+                Some(name) => (None, Some(name)),
+                None => (Some(n), None),
+            },
+        };
+        let hit = match (&self.interface, &name) {
+            (Some((k, s)), Some(name)) => k.is_none() && s.as_str() == name,
+            (Some((k, s)), None) => *k == key && (key.is_some() || s.as_str() == "-"),
+            (None, _) => false,
+        };
+        if !hit {
+            let s = match (name, key) {
+                (Some(name), _) => SharedStr::from(name),
+                (None, Some(n)) => SharedStr::from(prefixed_decimal("if", n)),
+                (None, None) => SharedStr::from("-"),
+            };
+            self.interface = Some((key, s));
+        }
+        match &self.interface {
+            Some((_, s)) => s,
+            None => blank(),
+        }
+    }
+
+    /// The slot of `prefixes` holding `raw`, parsed and added if new.
+    fn prefix(&mut self, raw: &[u8]) -> usize {
+        if let Some(i) = self
+            .prefixes
+            .iter()
+            .position(|(k, _, _)| k.as_slice() == raw)
+        {
+            return i;
+        }
+        let text = String::from_utf8_lossy(raw);
+        let rule = parse_prefix(&text);
+        let entry = (raw.to_vec(), SharedStr::from(text.as_ref()), rule);
+        if self.prefixes.len() < PREFIX_SLOTS {
+            self.prefixes.push(entry);
+            self.prefixes.len() - 1
+        } else {
+            let i = self.next_slot % PREFIX_SLOTS;
+            if let Some(slot) = self.prefixes.get_mut(i) {
+                *slot = entry;
+            }
+            self.next_slot = (i + 1) % PREFIX_SLOTS;
+            i
+        }
+    }
+}
+
+/// For slots that were just filled and so are never empty: a function rather
+/// than a panic (the core never panics), giving a name that cannot be
+/// mistaken for a real one.
+#[cold]
+fn blank() -> &'static SharedStr {
+    static BLANK: std::sync::OnceLock<SharedStr> = std::sync::OnceLock::new();
+    BLANK.get_or_init(|| SharedStr::from("?"))
+}
+
+/// The default group name (the NFLOG group number), from `slot` when it
+/// holds the same group.
+fn default_group(slot: &mut Option<(u16, SharedStr)>, group: u16) -> &SharedStr {
+    if !matches!(slot, Some((g, _)) if *g == group) {
+        *slot = Some((
+            group,
+            SharedStr::from(prefixed_decimal("", u32::from(group))),
+        ));
+    }
+    match slot {
+        Some((_, s)) => s,
+        None => blank(),
+    }
+}
+
+/// Makes `dst` the same string as `src`, leaving it alone (no reference
+/// count traffic) when it already is.
+fn share(dst: &mut SharedStr, src: &SharedStr) {
+    if !SharedStr::ptr_eq(dst, src) {
+        *dst = src.clone();
+    }
+}
+
 /// Maps a decoded NFLOG packet onto a [`PacketLog`] following the rules in
 /// the module docs. `header.time` is replaced by the packet's own timestamp
 /// when it has one; `ifname` turns an interface index into a name (the I/O
@@ -157,11 +276,102 @@ fn parse_decimal(s: &str) -> Option<u32> {
 #[must_use]
 pub fn to_packet_log(
     pkt: &NflogPacket<'_>,
-    mut header: Header,
+    header: Header,
     ifname: &dyn Fn(u32) -> Option<String>,
 ) -> PacketLog {
-    let payload = pkt.payload.unwrap_or_default();
-    let (direction, ifindex) = match (pkt.ifindex_in, pkt.ifindex_out) {
+    to_packet_log_cached(pkt, header, ifname, &mut NameCache::new())
+}
+
+/// [`to_packet_log`] for a stream of packets: names equal to the previous
+/// packet's are shared through `cache` rather than allocated again. The
+/// result is the same as [`to_packet_log`]'s.
+#[must_use]
+pub fn to_packet_log_cached(
+    pkt: &NflogPacket<'_>,
+    header: Header,
+    ifname: &dyn Fn(u32) -> Option<String>,
+    cache: &mut NameCache,
+) -> PacketLog {
+    packet_log(pkt, header, ifname, cache, Vec::new())
+}
+
+/// [`to_packet_log_cached`] into a [`PacketLog`] that is no longer needed
+/// (`reuse`), in place: its box, packet buffer and the names it already
+/// shares with this packet are kept, so a packet that repeats the previous
+/// one's names costs no allocation and no reference-count traffic. The
+/// header gets `time` (unless the packet has a timestamp), `source` and
+/// sequence number 0, for the caller to number. The result equals
+/// `Box::new(to_packet_log(pkt, header, ifname))` for that header.
+#[must_use]
+pub fn to_packet_log_reusing(
+    pkt: &NflogPacket<'_>,
+    time: Timestamp,
+    source: &Source,
+    ifname: &dyn Fn(u32) -> Option<String>,
+    cache: &mut NameCache,
+    reuse: Option<Box<PacketLog>>,
+) -> Box<PacketLog> {
+    let Some(mut p) = reuse else {
+        let header = Header {
+            time,
+            source: source.clone(),
+            seq: 0,
+        };
+        return Box::new(packet_log(pkt, header, ifname, cache, Vec::new()));
+    };
+    p.header.time = time;
+    p.header.seq = 0;
+    if p.header.source != *source {
+        p.header.source = source.clone();
+    }
+    let (direction, ifindex) = direction_of(pkt);
+    share(&mut p.interface, cache.interface(ifindex, ifname));
+    p.direction = direction;
+    p.count = 1;
+    p.reason = None;
+    p.log_level = None;
+    p.ipf_seq = None;
+    p.raw_header.clear();
+    fill(&mut p, pkt, cache);
+    p
+}
+
+/// The mapping, with the packet bytes copied into `buf` (cleared first).
+fn packet_log(
+    pkt: &NflogPacket<'_>,
+    header: Header,
+    ifname: &dyn Fn(u32) -> Option<String>,
+    cache: &mut NameCache,
+    buf: Vec<u8>,
+) -> PacketLog {
+    let (direction, ifindex) = direction_of(pkt);
+    let mut p = PacketLog {
+        header,
+        count: 1,
+        interface: cache.interface(ifindex, ifname).clone(),
+        direction,
+        group: RuleGroup::None,
+        rule: None,
+        action: Action::Log,
+        flags: PacketFlags(0),
+        log_tag: 0,
+        nat_tag: String::new(),
+        reason: None,
+        log_level: None,
+        family: 0,
+        header_len: 0,
+        packet: buf,
+        ipf_seq: None,
+        nflog: None,
+        raw_header: Vec::new(),
+    };
+    fill(&mut p, pkt, cache);
+    p
+}
+
+/// Direction and the index of the interface to name (module docs).
+fn direction_of(pkt: &NflogPacket<'_>) -> (Option<Direction>, Option<u32>) {
+    match (pkt.ifindex_in, pkt.ifindex_out) {
         (Some(i), None) => (Some(Direction::In), Some(i)),
         (None, Some(o)) => (Some(Direction::Out), Some(o)),
         (Some(i), Some(o)) => match pkt.hook {
@@ -169,28 +379,49 @@ pub fn to_packet_log(
             _ => (Some(Direction::In), Some(i)),
         },
         (None, None) => (None, None),
-    };
-    let interface = match ifindex {
-        Some(n) => ifname(n).unwrap_or_else(|| prefixed_decimal("if", n)),
-        None => "-".to_owned(),
-    };
+    }
+}
+
+/// Sets every field of `p` that the packet decides except the interface,
+/// direction and the header's source and sequence number.
+fn fill(p: &mut PacketLog, pkt: &NflogPacket<'_>, cache: &mut NameCache) {
+    let payload = pkt.payload.unwrap_or_default();
     if let Some(ts) = pkt.timestamp {
         let secs = i64::try_from(ts.sec).unwrap_or(i64::MAX);
         let micros = i64::try_from(ts.usec).unwrap_or(i64::MAX);
-        header.time = Timestamp::from_micros(secs, micros);
+        p.header.time = Timestamp::from_micros(secs, micros);
     }
-    let prefix = pkt.prefix_str();
-    let rule = parse_prefix(&prefix).unwrap_or_else(|| PrefixRule {
-        action: Action::Log,
-        group: RuleGroup::Named(prefixed_decimal("", u32::from(pkt.group))),
-        rule: None,
-        flags: 0,
-        log_tag: 0,
-        nat_tag: String::new(),
-    });
+    let slot = cache.prefix(pkt.prefix.unwrap_or_default());
+    let entry = cache.prefixes.get(slot);
+    let mut flags = match entry.and_then(|(_, _, r)| r.as_ref()) {
+        Some(rule) => {
+            match (&mut p.group, &rule.group) {
+                (RuleGroup::Named(d), RuleGroup::Named(s)) => share(d, s),
+                (d, s) => *d = s.clone(),
+            }
+            p.rule = rule.rule;
+            p.action = rule.action;
+            p.log_tag = rule.log_tag;
+            if p.nat_tag != rule.nat_tag {
+                p.nat_tag.clone_from(&rule.nat_tag);
+            }
+            rule.flags
+        }
+        None => {
+            let g = default_group(&mut cache.default_group, pkt.group);
+            match &mut p.group {
+                RuleGroup::Named(d) => share(d, g),
+                d => *d = RuleGroup::Named(g.clone()),
+            }
+            p.rule = None;
+            p.action = Action::Log;
+            p.log_tag = 0;
+            p.nat_tag.clear();
+            0
+        }
+    };
     let header_len = dissect::ipf_header_len(payload);
-    let mut flags = rule.flags;
-    if rule.action == Action::Pass && pkt.ct_info == Some(IP_CT_NEW) {
+    if p.action == Action::Pass && pkt.ct_info == Some(IP_CT_NEW) {
         flags |= PacketFlags::KEEP_STATE;
     }
     if payload.len() > usize::from(header_len) {
@@ -200,44 +431,52 @@ pub fn to_packet_log(
     if ip.short {
         flags |= PacketFlags::SHORT;
     }
-    let family = match payload.first().map(|b| b >> 4) {
+    p.flags = PacketFlags(flags);
+    p.family = match payload.first().map(|b| b >> 4) {
         Some(4) => 2,
         Some(6) => 10,
         _ => pkt.family,
     };
-    PacketLog {
-        header,
-        count: 1,
-        interface,
-        direction,
-        group: rule.group,
-        rule: rule.rule,
-        action: rule.action,
-        flags: PacketFlags(flags),
-        log_tag: rule.log_tag,
-        nat_tag: rule.nat_tag,
-        reason: None,
-        log_level: None,
-        family,
-        header_len,
-        packet: payload.to_vec(),
-        ipf_seq: None,
-        nflog: Some(NflogInfo {
-            group: pkt.group,
-            prefix: prefix.into_owned(),
-            hook: pkt.hook,
-            hw_protocol: pkt.hw_protocol.unwrap_or(0),
-            ifindex_in: pkt.ifindex_in,
-            ifindex_out: pkt.ifindex_out,
-            mark: pkt.mark,
-            uid: pkt.uid,
-            gid: pkt.gid,
-            seq: pkt.seq,
-            seq_global: pkt.seq_global,
-            ct_info: pkt.ct_info,
-            orig_len: ip.orig_len,
-        }),
-        raw_header: Vec::new(),
+    p.header_len = header_len;
+    p.packet.clear();
+    p.packet.extend_from_slice(payload);
+    let prefix = match cache.prefixes.get(slot) {
+        Some((_, s, _)) => s,
+        None => blank(),
+    };
+    match &mut p.nflog {
+        Some(n) => {
+            share(&mut n.prefix, prefix);
+            n.group = pkt.group;
+            n.hook = pkt.hook;
+            n.hw_protocol = pkt.hw_protocol.unwrap_or(0);
+            n.ifindex_in = pkt.ifindex_in;
+            n.ifindex_out = pkt.ifindex_out;
+            n.mark = pkt.mark;
+            n.uid = pkt.uid;
+            n.gid = pkt.gid;
+            n.seq = pkt.seq;
+            n.seq_global = pkt.seq_global;
+            n.ct_info = pkt.ct_info;
+            n.orig_len = ip.orig_len;
+        }
+        None => {
+            p.nflog = Some(NflogInfo {
+                group: pkt.group,
+                prefix: prefix.clone(),
+                hook: pkt.hook,
+                hw_protocol: pkt.hw_protocol.unwrap_or(0),
+                ifindex_in: pkt.ifindex_in,
+                ifindex_out: pkt.ifindex_out,
+                mark: pkt.mark,
+                uid: pkt.uid,
+                gid: pkt.gid,
+                seq: pkt.seq,
+                seq_global: pkt.seq_global,
+                ct_info: pkt.ct_info,
+                orig_len: ip.orig_len,
+            });
+        }
     }
 }
 
@@ -292,7 +531,69 @@ fn ip_facts(p: &[u8]) -> IpFacts {
 
 #[cfg(test)]
 mod tests {
-    use super::prefixed_decimal;
+    use super::{
+        prefixed_decimal, to_packet_log, to_packet_log_cached, to_packet_log_reusing, NameCache,
+    };
+    use crate::decode::nflog::NflogPacket;
+    use crate::event::{Header, Source, Timestamp};
+
+    /// A stream of packets whose names repeat, change and come back gives
+    /// the same events through the cache as without it.
+    #[test]
+    fn cached_mapping_is_uncached_mapping() {
+        let payload = [
+            0x45u8, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        let many: Vec<String> = (0..20).map(|i| format!("p @g{}:{i}", i % 3)).collect();
+        let mut prefixes: Vec<Option<&[u8]>> = vec![
+            Some(b"b @web:3 K-S "),
+            Some(b"b @web:3 K-S "),
+            None,
+            Some(b"p @-1:-1 nat-tag=x"),
+            Some(b"\xff junk"),
+        ];
+        // More distinct prefixes than the cache has slots.
+        prefixes.extend(many.iter().map(|p| Some(p.as_bytes())));
+        let mut cache = NameCache::new();
+        let mut reuse_cache = NameCache::new();
+        let mut spare: Option<Box<crate::event::PacketLog>> = None;
+        let names = |i: u32| (i == 9).then(|| "eth9".to_owned());
+        for round in 0..3u16 {
+            for (i, prefix) in prefixes.iter().enumerate() {
+                let i = u32::try_from(i).unwrap();
+                let pkt = NflogPacket {
+                    family: 2,
+                    group: round % 2,
+                    ifindex_in: (i % 2 == 0).then_some(i + 7),
+                    ifindex_out: (i == 3).then_some(9),
+                    payload: Some(&payload),
+                    prefix: *prefix,
+                    ..NflogPacket::default()
+                };
+                let header = Header {
+                    time: Timestamp::default(),
+                    source: Source::Pcap("f".into()),
+                    seq: 1,
+                };
+                let want = to_packet_log(&pkt, header.clone(), &names);
+                assert_eq!(
+                    to_packet_log_cached(&pkt, header.clone(), &names, &mut cache),
+                    want
+                );
+                let mut got = to_packet_log_reusing(
+                    &pkt,
+                    header.time,
+                    &header.source,
+                    &names,
+                    &mut reuse_cache,
+                    spare.take(),
+                );
+                got.header.seq = 1;
+                assert_eq!(*got, want);
+                spare = Some(got);
+            }
+        }
+    }
 
     #[test]
     fn prefixed_decimal_is_format() {

@@ -24,9 +24,11 @@ use std::borrow::Cow;
 
 use thiserror::Error;
 
-pub use mapping::{parse_prefix, to_packet_log, PrefixRule};
+pub use mapping::{
+    parse_prefix, to_packet_log, to_packet_log_cached, to_packet_log_reusing, NameCache, PrefixRule,
+};
 
-use super::netlink::{self, HeaderOrder, NetlinkError, NlAttr, NlMsg};
+use super::netlink::{self, HeaderOrder, NetlinkError, NlMsg};
 
 /// `NFULNL_MSG_PACKET`: a logged packet.
 pub const NFULNL_MSG_PACKET: u8 = 0;
@@ -216,66 +218,66 @@ impl<'a> NflogPacket<'a> {
             group,
             ..NflogPacket::default()
         };
-        for a in netlink::attrs_with_order(block, order) {
-            p.apply(&a?)?;
-        }
+        netlink::for_each_attr(block, order, |kind, v| p.set(kind, v, order))?;
         Ok(p)
     }
 
-    fn apply(&mut self, a: &NlAttr<'a>) -> Result<(), NetlinkError> {
-        match a.kind {
+    /// Stores the value `v` of an attribute of type `kind`. Inlined into the
+    /// attribute walk: it runs for every attribute of every packet.
+    #[inline(always)]
+    fn set(&mut self, kind: u16, v: &'a [u8], order: HeaderOrder) -> Result<(), NetlinkError> {
+        match kind {
             attr::PACKET_HDR => {
-                let [p0, p1, hook] = a.prefix::<3>()?;
+                let [p0, p1, hook] = at_least::<3>(kind, v)?;
                 self.hw_protocol = Some(u16::from_be_bytes([p0, p1]));
                 self.hook = Some(hook);
             }
-            attr::MARK => self.mark = Some(a.be32()?),
+            attr::MARK => self.mark = Some(be32(kind, v)?),
             attr::TIMESTAMP => {
-                let b = a.prefix::<16>()?;
+                let b = at_least::<16>(kind, v)?;
                 let (s, u) = b.split_at(8);
                 self.timestamp = Some(NflogTimestamp {
                     sec: u64::from_be_bytes(s.try_into().unwrap_or_default()),
                     usec: u64::from_be_bytes(u.try_into().unwrap_or_default()),
                 });
             }
-            attr::IFINDEX_INDEV => self.ifindex_in = Some(a.be32()?),
-            attr::IFINDEX_OUTDEV => self.ifindex_out = Some(a.be32()?),
-            attr::IFINDEX_PHYSINDEV => self.ifindex_physin = Some(a.be32()?),
-            attr::IFINDEX_PHYSOUTDEV => self.ifindex_physout = Some(a.be32()?),
+            attr::IFINDEX_INDEV => self.ifindex_in = Some(be32(kind, v)?),
+            attr::IFINDEX_OUTDEV => self.ifindex_out = Some(be32(kind, v)?),
+            attr::IFINDEX_PHYSINDEV => self.ifindex_physin = Some(be32(kind, v)?),
+            attr::IFINDEX_PHYSOUTDEV => self.ifindex_physout = Some(be32(kind, v)?),
             attr::HWADDR => {
-                let [l0, l1, ..] = a.prefix::<4>()?;
+                let [l0, l1, ..] = at_least::<4>(kind, v)?;
                 let n = usize::from(u16::from_be_bytes([l0, l1]));
-                let addr = a.payload.get(4..).unwrap_or_default();
+                let addr = v.get(4..).unwrap_or_default();
                 self.hwaddr = Some(addr.get(..n).unwrap_or(addr));
             }
-            attr::PAYLOAD => self.payload = Some(a.payload),
+            attr::PAYLOAD => self.payload = Some(v),
             attr::PREFIX => {
-                let s = a.payload;
-                let end = s.iter().position(|&c| c == 0).unwrap_or(s.len());
-                self.prefix = Some(s.get(..end).unwrap_or(s));
+                let end = v.iter().position(|&c| c == 0).unwrap_or(v.len());
+                self.prefix = Some(v.get(..end).unwrap_or(v));
             }
-            attr::UID => self.uid = Some(a.be32()?),
-            attr::GID => self.gid = Some(a.be32()?),
-            attr::SEQ => self.seq = Some(a.be32()?),
-            attr::SEQ_GLOBAL => self.seq_global = Some(a.be32()?),
-            attr::HWTYPE => self.hwtype = Some(a.be16()?),
-            attr::HWHEADER => self.hwheader = Some(a.payload),
-            attr::HWLEN => self.hwlen = Some(a.be16()?),
-            attr::CT => self.ct = Some(a.payload),
-            attr::CT_INFO => self.ct_info = Some(a.be32()?),
+            attr::UID => self.uid = Some(be32(kind, v)?),
+            attr::GID => self.gid = Some(be32(kind, v)?),
+            attr::SEQ => self.seq = Some(be32(kind, v)?),
+            attr::SEQ_GLOBAL => self.seq_global = Some(be32(kind, v)?),
+            attr::HWTYPE => self.hwtype = Some(be16(kind, v)?),
+            attr::HWHEADER => self.hwheader = Some(v),
+            attr::HWLEN => self.hwlen = Some(be16(kind, v)?),
+            attr::CT => self.ct = Some(v),
+            attr::CT_INFO => self.ct_info = Some(be32(kind, v)?),
             attr::VLAN => {
-                let mut v = NflogVlan::default();
-                for n in a.nested() {
-                    let n = n?;
-                    match n.kind {
-                        NFULA_VLAN_PROTO => v.proto = Some(n.be16()?),
-                        NFULA_VLAN_TCI => v.tci = Some(n.be16()?),
+                let mut vlan = NflogVlan::default();
+                netlink::for_each_attr(v, order, |k, n| {
+                    match k {
+                        NFULA_VLAN_PROTO => vlan.proto = Some(be16(k, n)?),
+                        NFULA_VLAN_TCI => vlan.tci = Some(be16(k, n)?),
                         _ => {}
                     }
-                }
-                self.vlan = Some(v);
+                    Ok::<(), NetlinkError>(())
+                })?;
+                self.vlan = Some(vlan);
             }
-            attr::L2HDR => self.l2hdr = Some(a.payload),
+            attr::L2HDR => self.l2hdr = Some(v),
             _ => {}
         }
         Ok(())
@@ -286,6 +288,34 @@ impl<'a> NflogPacket<'a> {
     pub fn prefix_str(&self) -> Cow<'a, str> {
         String::from_utf8_lossy(self.prefix.unwrap_or_default())
     }
+}
+
+/// The first `N` bytes of the value of attribute `kind` (longer values are
+/// allowed, as with [`netlink::NlAttr::prefix`]).
+fn at_least<const N: usize>(kind: u16, v: &[u8]) -> Result<[u8; N], NetlinkError> {
+    v.first_chunk::<N>().copied().ok_or(NetlinkError::ValueLen {
+        attr: kind,
+        expected: N,
+        got: v.len(),
+    })
+}
+
+/// The value of attribute `kind` as exactly `N` bytes (as
+/// [`netlink::NlAttr::be32`] requires).
+fn exact<const N: usize>(kind: u16, v: &[u8]) -> Result<[u8; N], NetlinkError> {
+    v.try_into().map_err(|_| NetlinkError::ValueLen {
+        attr: kind,
+        expected: N,
+        got: v.len(),
+    })
+}
+
+fn be16(kind: u16, v: &[u8]) -> Result<u16, NetlinkError> {
+    exact::<2>(kind, v).map(u16::from_be_bytes)
+}
+
+fn be32(kind: u16, v: &[u8]) -> Result<u32, NetlinkError> {
+    exact::<4>(kind, v).map(u32::from_be_bytes)
 }
 
 /// Decodes one pcap record of link type `LINKTYPE_NFLOG` (239): the 4-byte

@@ -121,8 +121,11 @@ pub struct PcapStats {
 #[derive(Debug, Clone)]
 pub struct PcapDecoder {
     source: Source,
+    /// Input bytes: `buf[start..end]` is not decoded yet; bytes past `end`
+    /// are room for `feed_with` (kept to avoid zeroing them again).
     buf: Vec<u8>,
     start: usize,
+    end: usize,
     /// Stream offset of `buf[start]`.
     offset: u64,
     framer: Framer,
@@ -134,6 +137,11 @@ pub struct PcapDecoder {
     reported: Vec<(u64, u32)>,
     /// `finish` was called: no more bytes will come.
     finished: bool,
+    /// NFLOG interface, group and prefix names shared between records.
+    names: nflog::NameCache,
+    /// A packet event handed back by [`StreamDecoder::recycle`], whose box
+    /// and buffer the next NFLOG record reuses.
+    spare: Option<Box<PacketLog>>,
 }
 
 impl PcapDecoder {
@@ -145,6 +153,7 @@ impl PcapDecoder {
             source,
             buf: Vec::new(),
             start: 0,
+            end: 0,
             offset: 0,
             framer: Framer::new(),
             seq: 0,
@@ -152,6 +161,8 @@ impl PcapDecoder {
             stats: PcapStats::default(),
             reported: Vec::new(),
             finished: false,
+            names: nflog::NameCache::new(),
+            spare: None,
         }
     }
 
@@ -164,7 +175,7 @@ impl PcapDecoder {
     /// Bytes fed but not yet decoded (a partial record).
     #[must_use]
     pub fn pending(&self) -> usize {
-        self.buf.len() - self.start
+        self.end - self.start
     }
 
     fn header(&mut self, time: Timestamp) -> Header {
@@ -190,15 +201,16 @@ impl PcapDecoder {
     }
 
     fn consume(&mut self, n: usize) {
-        self.start = self.start.saturating_add(n).min(self.buf.len());
+        self.start = self.start.saturating_add(n).min(self.end);
         self.offset += u64::try_from(n).unwrap_or(u64::MAX);
     }
 
     fn next(&mut self, at_end: bool) -> Option<Event> {
         loop {
-            let step = self
-                .framer
-                .step(self.buf.get(self.start..).unwrap_or_default(), at_end);
+            let step = self.framer.step(
+                self.buf.get(self.start..self.end).unwrap_or_default(),
+                at_end,
+            );
             let offset = self.offset;
             match step {
                 Step::NeedMore => return None,
@@ -215,56 +227,17 @@ impl PcapDecoder {
                         .buf
                         .get(start + data.start..start + data.end)
                         .unwrap_or_default();
-                    let built = self.build(rec, &meta);
+                    let reuse = Reuse {
+                        names: &mut self.names,
+                        spare: &mut self.spare,
+                    };
+                    let built = build(&self.framer, &self.source, rec, &meta, reuse);
                     self.consume(len);
                     if let Some(e) = self.emit(built, &meta, offset, len) {
                         return Some(e);
                     }
                 }
             }
-        }
-    }
-
-    /// What one packet record holds.
-    fn build(&self, rec: &[u8], meta: &RecordMeta) -> Built {
-        let Some(iface) = self.framer.interface(meta.iface) else {
-            return Built::Packet(Err(format!("no interface {}", meta.iface)));
-        };
-        let linktype = iface.linktype;
-        if linktype == link::NFLOG {
-            let header = Header {
-                time: meta.time,
-                source: self.source.clone(),
-                seq: 0,
-            };
-            return Built::Packet(nflog_record(rec, header, self.framer.big_endian()));
-        }
-        match link::locate_ip(linktype, rec) {
-            Link::Ip {
-                ip,
-                direction,
-                ifindex,
-            } => {
-                let name = match (&iface.name, ifindex) {
-                    (Some(n), _) => n.clone(),
-                    (None, Some(i)) => format!("if{i}"),
-                    (None, None) => format!("pcap{}", meta.iface),
-                };
-                let packet = rec.get(ip).unwrap_or_default();
-                let header = Header {
-                    time: meta.time,
-                    source: self.source.clone(),
-                    seq: 0,
-                };
-                let dir = direction.or(meta.direction);
-                Built::Packet(Ok(Box::new(packet_log(header, packet, name, dir))))
-            }
-            Link::NotIp => Built::NotIp,
-            Link::Short { need } => Built::Packet(Err(format!(
-                "link type {linktype} header needs {need} bytes, record has {}",
-                rec.len()
-            ))),
-            Link::Unsupported => Built::Unsupported(linktype),
         }
     }
 
@@ -303,6 +276,77 @@ impl PcapDecoder {
     }
 }
 
+/// What one packet record holds.
+fn build(
+    framer: &Framer,
+    source: &Source,
+    rec: &[u8],
+    meta: &RecordMeta,
+    reuse: Reuse<'_>,
+) -> Built {
+    let Some(iface) = framer.interface(meta.iface) else {
+        return Built::Packet(Err(format!("no interface {}", meta.iface)));
+    };
+    let linktype = iface.linktype;
+    if linktype == link::NFLOG {
+        let big = framer.big_endian();
+        return Built::Packet(nflog_record(rec, meta.time, source, big, reuse));
+    }
+    match link::locate_ip(linktype, rec) {
+        Link::Ip {
+            ip,
+            direction,
+            ifindex,
+        } => {
+            let name = match (&iface.name, ifindex) {
+                (Some(n), _) => n.clone(),
+                (None, Some(i)) => format!("if{i}"),
+                (None, None) => format!("pcap{}", meta.iface),
+            };
+            let packet = rec.get(ip).unwrap_or_default();
+            let header = Header {
+                time: meta.time,
+                source: source.clone(),
+                seq: 0,
+            };
+            let dir = direction.or(meta.direction);
+            Built::Packet(Ok(Box::new(packet_log(header, packet, name, dir))))
+        }
+        Link::NotIp => Built::NotIp,
+        Link::Short { need } => Built::Packet(Err(format!(
+            "link type {linktype} header needs {need} bytes, record has {}",
+            rec.len()
+        ))),
+        Link::Unsupported => Built::Unsupported(linktype),
+    }
+}
+
+impl PcapDecoder {
+    /// Moves the undecoded bytes to the front when that is cheap or they are
+    /// none, and returns room for `n` more bytes after them.
+    fn room(&mut self, n: usize) -> &mut [u8] {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.start >= 4096 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let want = self.end.saturating_add(n);
+        if self.buf.len() < want {
+            self.buf.resize(want, 0);
+        }
+        self.buf.get_mut(self.end..want).unwrap_or_default()
+    }
+}
+
+/// What records reuse from earlier ones.
+struct Reuse<'a> {
+    names: &'a mut nflog::NameCache,
+    spare: &'a mut Option<Box<PacketLog>>,
+}
+
 enum Built {
     Packet(Result<Box<PacketLog>, String>),
     NotIp,
@@ -324,7 +368,7 @@ fn packet_log(
     PacketLog {
         header,
         count: 1,
-        interface,
+        interface: interface.into(),
         direction,
         group: RuleGroup::None,
         rule: None,
@@ -348,26 +392,46 @@ fn packet_log(
 /// byte order, taken to be the file's (section's) byte order. Interface
 /// indexes become `if<N>` (a file has no index-to-name table); the NFLOG
 /// timestamp, when the record has one, replaces the record's time.
-fn nflog_record(rec: &[u8], header: Header, big: bool) -> Result<Box<PacketLog>, String> {
+fn nflog_record(
+    rec: &[u8],
+    time: Timestamp,
+    source: &Source,
+    big: bool,
+    reuse: Reuse<'_>,
+) -> Result<Box<PacketLog>, String> {
     let order = if big {
         HeaderOrder::Big
     } else {
         HeaderOrder::Little
     };
     let pkt = nflog::packet_from_linktype_nflog_ordered(rec, order).map_err(|e| e.to_string())?;
-    Ok(Box::new(nflog::to_packet_log(&pkt, header, &|_| None)))
+    Ok(nflog::to_packet_log_reusing(
+        &pkt,
+        time,
+        source,
+        &|_| None,
+        reuse.names,
+        reuse.spare.take(),
+    ))
 }
 
 impl StreamDecoder for PcapDecoder {
     fn feed(&mut self, bytes: &[u8]) {
-        if self.start == self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
-        } else if self.start >= 4096 {
-            self.buf.drain(..self.start);
-            self.start = 0;
+        let room = self.room(bytes.len());
+        if let Some(dst) = room.get_mut(..bytes.len()) {
+            dst.copy_from_slice(bytes);
+            self.end += bytes.len();
         }
-        self.buf.extend_from_slice(bytes);
+    }
+
+    fn feed_with(
+        &mut self,
+        max: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> std::io::Result<usize>,
+    ) -> std::io::Result<usize> {
+        let n = fill(self.room(max))?.min(max);
+        self.end += n;
+        Ok(n)
     }
 
     fn next_event(&mut self) -> Option<Event> {
@@ -382,6 +446,14 @@ impl StreamDecoder for PcapDecoder {
     fn finish(&mut self) -> Option<Event> {
         self.finished = true;
         self.next(true)
+    }
+
+    /// Keeps a packet event's box and packet buffer for the next NFLOG
+    /// record.
+    fn recycle(&mut self, event: Event) {
+        if let Event::Packet(p) = event {
+            self.spare = Some(p);
+        }
     }
 }
 

@@ -187,13 +187,13 @@ prop_compose! {
         let (packet, mut want) = built_packet(v6, l4, sport, dport, &payload);
         let direction = [None, Some(Direction::In), Some(Direction::Out)][usize::from(dir)];
         let action_v = [Action::Pass, Action::Block, Action::Log, Action::NoMatch, Action::Unknown][usize::from(action)];
-        let nflog = nflog.map(|(g, prefix, mark)| NflogInfo { group: g, prefix, mark, uid: mark, hook: Some(3), ..NflogInfo::default() });
+        let nflog = nflog.map(|(g, prefix, mark)| NflogInfo { group: g, prefix: prefix.into(), mark, uid: mark, hook: Some(3), ..NflogInfo::default() });
         let p = PacketLog {
             header: header(secs, nanos, Source::Nflog(group_src), seq),
             count,
-            interface: interface.clone(),
+            interface: interface.clone().into(),
             direction,
-            group: group.clone().map_or(RuleGroup::None, RuleGroup::Named),
+            group: group.clone().map_or(RuleGroup::None, |g| RuleGroup::Named(g.into())),
             rule,
             action: action_v,
             flags: PacketFlags(flags),
