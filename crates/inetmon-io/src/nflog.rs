@@ -264,6 +264,7 @@ impl NflogSource {
             groups: self.cfg.groups.clone(),
             last_seq: vec![None; self.cfg.groups.len()],
             ifnames: RefCell::new(IfNames::new()),
+            names: core_nflog::NameCache::default(),
             seq_enabled: self.features.seq,
         };
         while !shutdown.is_set() {
@@ -304,6 +305,9 @@ struct ReadState {
     groups: Vec<u16>,
     last_seq: Vec<Option<u32>>,
     ifnames: RefCell<IfNames>,
+    /// Interface, group and prefix names shared between packets, so that a
+    /// busy rule does not allocate them for every packet.
+    names: core_nflog::NameCache,
     seq_enabled: bool,
 }
 
@@ -370,7 +374,8 @@ impl ReadState {
                     let header = p.header(now());
                     let names = &self.ifnames;
                     let ifname = |idx: u32| names.borrow_mut().name(idx);
-                    let log = core_nflog::to_packet_log(&pkt, header, &ifname);
+                    let log =
+                        core_nflog::to_packet_log_cached(&pkt, header, &ifname, &mut self.names);
                     SourceMetrics::add(&metrics(p).decoded, 1);
                     p.send(Event::Packet(Box::new(log)))?;
                 }
