@@ -38,7 +38,7 @@ step test env INETMON_REQUIRE_PRIVILEGED="${INETMON_REQUIRE_PRIVILEGED:-}" cargo
 step doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 if [ -d fuzz ]; then
   # Builds every fuzz target and runs each for 10 s from its seeds
-  # (11 targets: about 2 minutes plus the build).
+  # (12 targets: about 2 minutes plus the build).
   step fuzz bash fuzz/run.sh 10
 fi
 
