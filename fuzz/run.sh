@@ -7,7 +7,8 @@
 # seeds in fuzz/seeds/<target>/ (small inputs taken from the core's test
 # fixtures) plus whatever fuzz/corpus/<target>/ already holds; new inputs go
 # to fuzz/corpus/<target>/ (git-ignored). A crash leaves its input in
-# fuzz/artifacts/<target>/ and fails the script.
+# fuzz/artifacts/<target>/ and fails the script; so does an input that runs
+# longer than 10 s (a hang).
 set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-10}
@@ -23,7 +24,7 @@ for f in fuzz_targets/*.rs; do
   echo "fuzz: $t for ${secs}s"
   log=$(mktemp)
   if cargo fuzz run -s none "$t" "corpus/$t" "${seeds[@]}" -- \
-    -max_total_time="$secs" -print_final_stats=1 >"$log" 2>&1; then
+    -max_total_time="$secs" -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
     grep -E '^stat::number_of_executed_units' "$log" | sed "s/^/fuzz: $t /" || true
   else
     tail -n 40 "$log"
