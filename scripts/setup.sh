@@ -37,3 +37,13 @@ if [ "$(id -u)" -eq 0 ]; then
   modprobe -q nf_conntrack 2>/dev/null || true
   modprobe -q nfnetlink_log 2>/dev/null || true
 fi
+
+# scripts/test.sh runs the fuzz targets briefly (fuzz/run.sh) with cargo-fuzz
+# on the stable toolchain; pinned, so CI runs the same fuzzer driver.
+cargo_fuzz_version=0.13.2
+if ! cargo fuzz --version 2>/dev/null | grep -qx "cargo-fuzz $cargo_fuzz_version"; then
+  echo "setup: installing cargo-fuzz $cargo_fuzz_version"
+  cargo install cargo-fuzz --version "$cargo_fuzz_version" --locked
+else
+  echo "setup: cargo-fuzz $cargo_fuzz_version present"
+fi

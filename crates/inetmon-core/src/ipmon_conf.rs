@@ -118,7 +118,8 @@ pub enum ConfErrorKind {
     /// `$NAME` before `NAME = "…" ;`.
     #[error("undefined variable ${0}")]
     UndefinedVariable(String),
-    /// Variables that expand into themselves.
+    /// Variables that expand into themselves, or into more than 65,536
+    /// tokens in all.
     #[error("variable ${0} expands too deeply")]
     VariableLoop(String),
     /// An unknown condition keyword.
@@ -311,6 +312,8 @@ pub fn parse_with(text: &str, protocols: &ProtocolNames) -> Result<Config, ConfE
         vars: HashMap::new(),
         protocols,
         end_line: text.lines().count().max(1),
+        expanding: Vec::new(),
+        expanded: 0,
     }
     .config()
 }
@@ -538,7 +541,17 @@ struct Parser<'p> {
     vars: HashMap<String, String>,
     protocols: &'p ProtocolNames,
     end_line: usize,
+    /// The variable expansions still being read: (end of the expanded
+    /// tokens in `tokens`, variable name), innermost last. A `$NAME` met
+    /// inside the expansion of `NAME` is a loop, wherever it stands.
+    expanding: Vec<(usize, String)>,
+    /// Tokens added by expansions so far, capped at [`MAX_EXPANDED`] so that
+    /// variables doubling each other cannot grow the text without bound.
+    expanded: usize,
 }
+
+/// The most tokens variable expansions may add to one file.
+const MAX_EXPANDED: usize = 1 << 16;
 
 type PResult<T> = Result<T, ConfError>;
 
@@ -556,10 +569,10 @@ impl Parser<'_> {
 
     /// The next token after expanding variables, without consuming it.
     fn peek(&mut self) -> PResult<Option<&Tok>> {
-        let mut depth = 0;
         while let Some((line, Tok::Var(name))) = self.tokens.get(self.pos).cloned() {
-            depth += 1;
-            if depth > 32 {
+            let pos = self.pos;
+            self.expanding.retain(|(end, _)| *end > pos);
+            if self.expanding.iter().any(|(_, n)| *n == name) {
                 return Err(ConfError {
                     line,
                     kind: ConfErrorKind::VariableLoop(name),
@@ -572,8 +585,21 @@ impl Parser<'_> {
                 });
             };
             let expanded = lex(value).map_err(|e| ConfError { line, kind: e.kind })?;
+            let n = expanded.len();
+            self.expanded = self.expanded.saturating_add(n);
+            if self.expanded > MAX_EXPANDED {
+                return Err(ConfError {
+                    line,
+                    kind: ConfErrorKind::VariableLoop(name),
+                });
+            }
+            // The enclosing expansions all contain `pos`: they grow by n - 1.
+            for (end, _) in &mut self.expanding {
+                *end = (*end + n).saturating_sub(1);
+            }
+            self.expanding.push((pos + n, name));
             let expanded = expanded.into_iter().map(|(_, t)| (line, t));
-            self.tokens.splice(self.pos..=self.pos, expanded);
+            self.tokens.splice(pos..=pos, expanded);
         }
         Ok(self.tokens.get(self.pos).map(|t| &t.1))
     }
@@ -1166,6 +1192,21 @@ mod tests {
     }
 
     #[test]
+    fn doubling_variables_stop_at_the_expansion_cap() {
+        let mut text = String::from("V0 = \";\";\n");
+        for i in 1..=24 {
+            text.push_str(&format!("V{i} = \"$V{j} $V{j}\";\n", j = i - 1));
+        }
+        text.push_str("$V24\n");
+        let err = parse(&text).unwrap_err();
+        assert_eq!(err.line, 26);
+        assert!(
+            matches!(err.kind, ConfErrorKind::VariableLoop(_)),
+            "{err:?}"
+        );
+    }
+
+    #[test]
     fn errors_name_their_line() {
         let cases: &[(&str, usize, ConfErrorKind)] = &[
             (
@@ -1245,6 +1286,18 @@ mod tests {
             ),
             (
                 "A = \"$A\";\nmatch { rule = $A; } do { nothing; };",
+                2,
+                ConfErrorKind::VariableLoop("A".into()),
+            ),
+            // Found by the ipmon_conf fuzz target: a variable whose value
+            // uses it after other tokens grew the token list forever.
+            (
+                "# comp\nWEB = \t\";\n $WEB,   ;\ng0 \";\n $WEB,   ;\n",
+                5,
+                ConfErrorKind::VariableLoop("WEB".into()),
+            ),
+            (
+                "A = \"; $B\"; B = \"; $A\";\n$A",
                 2,
                 ConfErrorKind::VariableLoop("A".into()),
             ),
