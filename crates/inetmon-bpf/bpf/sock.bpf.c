@@ -150,9 +150,9 @@ static __always_inline void fill_current(struct inetmon_sock_rec *r)
 	r->attribution = INETMON_ATTR_PROCESS;
 }
 
-static __always_inline void fill_owner(struct inetmon_sock_rec *r, __u64 sk)
+/* The attribution from an owner entry looked up by the caller (or NULL). */
+static __always_inline void fill_owner_from(struct inetmon_sock_rec *r, const struct owner *o)
 {
-	struct owner *o = bpf_map_lookup_elem(&owners, &sk);
 	if (!o) {
 		r->attribution = INETMON_ATTR_UNKNOWN;
 		return;
@@ -661,10 +661,12 @@ int sendmsg6(struct bpf_sock_addr *ctx)
 SEC("tracepoint/sock/inet_sock_set_state")
 int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
-	struct inetmon_sock_rec r = {};
+	/* Runs ~10 times per TCP connection, mostly for transitions that
+	 * produce nothing: decide from the tracepoint's own fields (plain
+	 * loads) before any helper call, map lookup or CO-RE read. */
 	int os = ctx->oldstate, ns = ctx->newstate;
-	__u64 skp = (__u64)ctx->skaddr;
-	struct sock *sk = (struct sock *)skp;
+	__u64 skp;
+	struct owner *o;
 
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
@@ -676,8 +678,24 @@ int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 			a->syn_sent = 1;
 		return 0;
 	}
-	if (os == TCP_SYN_SENT && (ns == TCP_ESTABLISHED || ns == TCP_CLOSE)) {
-		fill_owner(&r, skp);
+	if (os == TCP_SYN_SENT) {
+		if (ns != TCP_ESTABLISHED && ns != TCP_CLOSE)
+			return 0;
+	} else if (os == TCP_ESTABLISHED) {
+		if (ns != TCP_FIN_WAIT1 && ns != TCP_CLOSE_WAIT && ns != TCP_CLOSE)
+			return 0;
+	} else if (ns != TCP_CLOSE) {
+		return 0;
+	}
+
+	/* One owner lookup serves the event and the clean-up at close. */
+	skp = (__u64)ctx->skaddr;
+	o = bpf_map_lookup_elem(&owners, &skp);
+	if (os == TCP_SYN_SENT) {
+		struct inetmon_sock_rec r = {};
+		struct sock *sk = (struct sock *)skp;
+
+		fill_owner_from(&r, o);
 		fill_sk(&r, sk);
 		r.op = INETMON_OP_CONNECTED;
 		if (ns == TCP_CLOSE) {
@@ -685,12 +703,12 @@ int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 			r.result = err ? -err : -ECONNABORTED;
 		}
 		emit(&r);
-	} else if (os == TCP_ESTABLISHED &&
-		   (ns == TCP_FIN_WAIT1 || ns == TCP_CLOSE_WAIT || ns == TCP_CLOSE)) {
-		struct owner *o = bpf_map_lookup_elem(&owners, &skp);
-		if (o && (o->flags & OWNER_RELEASED))
-			goto out; /* sock_release already said "local" */
-		fill_owner(&r, skp);
+	} else if (os == TCP_ESTABLISHED && !(o && (o->flags & OWNER_RELEASED))) {
+		/* (When released, sock_release already said "local".) */
+		struct inetmon_sock_rec r = {};
+		struct sock *sk = (struct sock *)skp;
+
+		fill_owner_from(&r, o);
 		fill_sk(&r, sk);
 		r.op = INETMON_OP_DISCONNECT;
 		if (ns == TCP_FIN_WAIT1)
@@ -702,12 +720,8 @@ int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 								: INETMON_INIT_LOCAL;
 		emit(&r);
 	}
-out:
-	if (ns == TCP_CLOSE) {
-		struct owner *o = bpf_map_lookup_elem(&owners, &skp);
-		if (o && (o->flags & OWNER_RELEASED))
-			bpf_map_delete_elem(&owners, &skp);
-	}
+	if (ns == TCP_CLOSE && o && (o->flags & OWNER_RELEASED))
+		bpf_map_delete_elem(&owners, &skp);
 	return 0;
 }
 
