@@ -201,35 +201,68 @@ static __always_inline void record_owner(__u64 sk, const struct inetmon_sock_rec
 	bpf_map_update_elem(&owners, &sk, &o, BPF_ANY);
 }
 
-/* Family, type, protocol, both ends, netns and cookie of a kernel socket. */
-static __always_inline void fill_sk(struct inetmon_sock_rec *r, struct sock *sk)
+/* Both ends and the netns of a kernel socket whose family is known.
+ * skc_portpair and skc_addrpair are the kernel's own unions over
+ * (skc_dport, skc_num) and (skc_daddr, skc_rcv_saddr): one read each
+ * instead of two. */
+static __always_inline void fill_ends(struct inetmon_sock_rec *r, struct sock *sk, __u16 fam)
 {
-	r->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	r->type = BPF_CORE_READ(sk, sk_type);
-	r->protocol = BPF_CORE_READ(sk, sk_protocol);
-	r->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	r->fport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (r->family == AF_INET) {
-		bpf_core_read(r->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(r->faddr, 4, &sk->__sk_common.skc_daddr);
+	struct {
+		__be16 dport;
+		__u16 num;
+	} pp = {};
+	bpf_core_read(&pp, sizeof(pp), &sk->__sk_common.skc_portpair);
+	r->lport = pp.num;
+	r->fport = bpf_ntohs(pp.dport);
+	if (fam == AF_INET) {
+		struct {
+			__be32 daddr;
+			__be32 rcv_saddr;
+		} ap = {};
+		bpf_core_read(&ap, sizeof(ap), &sk->__sk_common.skc_addrpair);
+		__builtin_memcpy(r->laddr, &ap.rcv_saddr, 4);
+		__builtin_memcpy(r->faddr, &ap.daddr, 4);
 	} else {
 		bpf_core_read(r->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 		bpf_core_read(r->faddr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
 	r->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/* Type, both ends, netns and cookie of a socket whose family and protocol
+ * are known (read already, or from a context). */
+static __always_inline void fill_sk_known(struct inetmon_sock_rec *r, struct sock *sk, __u16 fam,
+					  __u16 proto)
+{
+	r->family = fam;
+	r->type = BPF_CORE_READ(sk, sk_type);
+	r->protocol = proto;
+	fill_ends(r, sk, fam);
 	r->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 }
 
-static __always_inline int is_inet_l4(struct sock *sk)
+/* Family, type, protocol, both ends, netns and cookie of a kernel socket. */
+static __always_inline void fill_sk(struct inetmon_sock_rec *r, struct sock *sk)
 {
-	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
-	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
-	return (fam == AF_INET || fam == AF_INET6) &&
-	       (proto == IPPROTO_TCP || proto == IPPROTO_UDP);
+	fill_sk_known(r, sk, BPF_CORE_READ(sk, __sk_common.skc_family),
+		      BPF_CORE_READ(sk, sk_protocol));
 }
 
-/* The struct sock behind a file descriptor of the current task, or NULL. */
-static __always_inline struct sock *sock_from_fd(__s64 fd)
+/* Fills family, type and protocol from a cgroup sock context (plain
+ * loads), both ends and netns from the socket; the caller takes the
+ * cookie from bpf_get_socket_cookie(). */
+static __always_inline void fill_sk_ctx(struct inetmon_sock_rec *r, struct sock *sk, __u32 fam,
+					__u32 type, __u32 proto)
+{
+	r->family = fam;
+	r->type = type;
+	r->protocol = proto;
+	fill_ends(r, sk, fam);
+}
+
+/* The struct sock behind a file descriptor of the current task, or NULL;
+ * with its family and protocol (only AF_INET/AF_INET6 TCP/UDP sockets). */
+static __always_inline struct sock *sock_from_fd(__s64 fd, __u16 *famp, __u16 *protop)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
@@ -238,6 +271,7 @@ static __always_inline struct sock *sock_from_fd(__s64 fd)
 	struct file *f = NULL;
 	struct socket *so;
 	struct sock *sk;
+	__u16 fam, proto;
 
 	if (fd < 0 || fd >= max)
 		return NULL;
@@ -248,8 +282,14 @@ static __always_inline struct sock *sock_from_fd(__s64 fd)
 	if (!so || BPF_CORE_READ(so, file) != f)
 		return NULL;
 	sk = BPF_CORE_READ(so, sk);
-	if (!sk || !is_inet_l4(sk))
+	if (!sk)
 		return NULL;
+	fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	proto = BPF_CORE_READ(sk, sk_protocol);
+	if ((fam != AF_INET && fam != AF_INET6) || (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
+		return NULL;
+	*famp = fam;
+	*protop = proto;
 	return sk;
 }
 
@@ -299,7 +339,7 @@ int sock_release(struct bpf_sock *ctx)
 	    (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
 		return 1;
 	fill_current(&r);
-	fill_sk(&r, sk);
+	fill_sk_ctx(&r, sk, fam, ctx->type, proto);
 	r.cookie = bpf_get_socket_cookie(ctx);
 	if (proto == IPPROTO_TCP) {
 		struct owner *o = bpf_map_lookup_elem(&owners, &skp);
@@ -347,7 +387,7 @@ static __always_inline int post_bind(struct bpf_sock *ctx)
 	if (o)
 		o->flags |= OWNER_BOUND;
 	fill_current(&r);
-	fill_sk(&r, (struct sock *)skp);
+	fill_sk_ctx(&r, (struct sock *)skp, ctx->family, ctx->type, proto);
 	r.cookie = bpf_get_socket_cookie(ctx);
 	r.op = INETMON_OP_BIND;
 	emit(&r);
@@ -406,14 +446,15 @@ int exit_bind(struct trace_event_raw_sys_exit *ctx)
 	struct inetmon_sock_rec r = {};
 	struct sock *sk;
 	long ret = ctx->ret;
+	__u16 fam, proto;
 
 	if (!a)
 		return 0;
-	if (ret < 0 && (sk = sock_from_fd(a->fd))) {
+	if (ret < 0 && (sk = sock_from_fd(a->fd, &fam, &proto))) {
 		/* Success is reported by post_bind; a failure here, with the
 		 * address that was asked for. */
 		fill_current(&r);
-		fill_sk(&r, sk);
+		fill_sk_known(&r, sk, fam, proto);
 		r.op = INETMON_OP_BIND;
 		r.result = ret;
 		stashed_end(a, r.laddr, &r.lport);
@@ -447,13 +488,14 @@ int exit_listen(struct trace_event_raw_sys_exit *ctx)
 	struct args *a = bpf_map_lookup_elem(&stash, &id);
 	struct inetmon_sock_rec r = {};
 	struct sock *sk;
+	__u16 fam, proto;
 
 	if (!a)
 		return 0;
-	sk = sock_from_fd(a->fd);
+	sk = sock_from_fd(a->fd, &fam, &proto);
 	if (sk) {
 		fill_current(&r);
-		fill_sk(&r, sk);
+		fill_sk_known(&r, sk, fam, proto);
 		r.op = INETMON_OP_LISTEN;
 		r.result = ctx->ret;
 		emit(&r);
@@ -482,23 +524,24 @@ static __always_inline int exit_accept_common(long ret)
 	struct args *a = bpf_map_lookup_elem(&stash, &id);
 	struct inetmon_sock_rec r = {};
 	struct sock *sk;
+	__u16 fam, proto;
 
 	if (!a)
 		return 0;
 	if (ret >= 0) {
-		sk = sock_from_fd(ret);
+		sk = sock_from_fd(ret, &fam, &proto);
 		if (sk) {
 			fill_current(&r);
-			fill_sk(&r, sk);
+			fill_sk_known(&r, sk, fam, proto);
 			r.op = INETMON_OP_ACCEPT;
 			record_owner((__u64)sk, &r);
 			emit(&r);
 		}
 	} else if (ret != -EAGAIN) {
-		sk = sock_from_fd(a->fd);
+		sk = sock_from_fd(a->fd, &fam, &proto);
 		if (sk) {
 			fill_current(&r);
-			fill_sk(&r, sk);
+			fill_sk_known(&r, sk, fam, proto);
 			r.op = INETMON_OP_ACCEPT;
 			r.result = ret;
 			emit(&r);
@@ -533,7 +576,7 @@ static __always_inline int connect_attempt(struct bpf_sock_addr *ctx, int v6)
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return 1;
 	fill_current(&r);
-	fill_sk(&r, sk);
+	fill_sk_ctx(&r, sk, ctx->family, ctx->type, proto);
 	r.cookie = bpf_get_socket_cookie(ctx);
 	r.op = INETMON_OP_CONNECT;
 	r.fport = bpf_ntohs((__u16)ctx->user_port);
@@ -611,16 +654,16 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	struct inetmon_sock_rec r = {};
 	struct sock *sk;
 	long ret = ctx->ret;
+	__u16 fam, proto;
 
 	if (!a)
 		return 0;
-	sk = sock_from_fd(a->fd);
+	sk = sock_from_fd(a->fd, &fam, &proto);
 	if (sk) {
-		__u16 proto = BPF_CORE_READ(sk, sk_protocol);
 		if (proto == IPPROTO_UDP) {
 			check_dynbind(id);
 			fill_current(&r);
-			fill_sk(&r, sk);
+			fill_sk_known(&r, sk, fam, proto);
 			r.op = INETMON_OP_CONNECTED;
 			r.result = ret;
 			emit(&r);
@@ -629,7 +672,7 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 			/* Failed before any SYN: no state change will say so.
 			 * The socket has no foreign end yet: take the one asked for. */
 			fill_current(&r);
-			fill_sk(&r, sk);
+			fill_sk_known(&r, sk, fam, proto);
 			stashed_end(a, r.faddr, &r.fport);
 			r.op = INETMON_OP_CONNECTED;
 			r.result = ret;
@@ -719,7 +762,7 @@ int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		struct sock *sk = (struct sock *)skp;
 
 		fill_owner_from(&r, o);
-		fill_sk(&r, sk);
+		fill_sk_known(&r, sk, ctx->family, ctx->protocol);
 		r.op = INETMON_OP_CONNECTED;
 		if (ns == TCP_CLOSE) {
 			int err = BPF_CORE_READ(sk, sk_err);
@@ -732,7 +775,7 @@ int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		struct sock *sk = (struct sock *)skp;
 
 		fill_owner_from(&r, o);
-		fill_sk(&r, sk);
+		fill_sk_known(&r, sk, ctx->family, ctx->protocol);
 		r.op = INETMON_OP_DISCONNECT;
 		if (ns == TCP_FIN_WAIT1)
 			r.initiator = INETMON_INIT_LOCAL;
