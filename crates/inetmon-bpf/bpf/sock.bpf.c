@@ -88,7 +88,7 @@ struct args {
 	__u32 syn_sent; /* connect: the socket went to SYN_SENT in this call */
 	__u32 addrlen;
 	__u8 addr[28]; /* bind: the requested sockaddr */
-	__u32 pad;
+	__u32 tcp;     /* connect: the connect4/6 hook saw a TCP socket */
 };
 
 struct {
@@ -593,8 +593,15 @@ static __always_inline int connect_attempt(struct bpf_sock_addr *ctx, int v6)
 		__builtin_memcpy(r.faddr, &a, 4);
 	}
 	record_owner(skp, &r);
-	if (proto == IPPROTO_UDP && r.lport == 0) {
-		__u64 id = bpf_get_current_pid_tgid();
+	if (proto == IPPROTO_TCP) {
+		/* Tell sys_exit_connect (same task, same socket) that it need
+		 * not look the fd up unless the connect failed before a SYN. */
+		__u64 id = ((__u64)r.pid << 32) | r.tid;
+		struct args *a = bpf_map_lookup_elem(&stash, &id);
+		if (a)
+			a->tcp = 1;
+	} else if (r.lport == 0) {
+		__u64 id = ((__u64)r.pid << 32) | r.tid;
 		bpf_map_update_elem(&dynbind, &id, &skp, BPF_ANY);
 	}
 	emit(&r);
@@ -658,6 +665,11 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 
 	if (!a)
 		return 0;
+	/* A TCP connect reports nothing here unless it failed before any
+	 * SYN (set_state reports the rest): skip the fd walk. */
+	if (a->tcp && !(ret < 0 && ret != -EINPROGRESS && ret != -EALREADY && ret != -EISCONN &&
+			!a->syn_sent))
+		goto out;
 	sk = sock_from_fd(a->fd, &fam, &proto);
 	if (sk) {
 		if (proto == IPPROTO_UDP) {
@@ -679,6 +691,7 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 			emit(&r);
 		}
 	}
+out:
 	bpf_map_delete_elem(&dynbind, &id);
 	bpf_map_delete_elem(&stash, &id);
 	return 0;
