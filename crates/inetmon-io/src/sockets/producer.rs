@@ -110,7 +110,7 @@ impl SocketsProducer {
 
     /// Waits up to `timeout` for records, then hands every decoded event
     /// (and any loss report) to `out`. Returns the number of events handed.
-    /// Within [`QUIET`] of a call that read records it waits only until
+    /// Within 3 ms of a call that read records it waits only until
     /// then (records that close together do not wake the reader), so call
     /// it in a loop.
     ///
