@@ -88,7 +88,7 @@ struct args {
 	__u32 syn_sent; /* connect: the socket went to SYN_SENT in this call */
 	__u32 addrlen;
 	__u8 addr[28]; /* bind: the requested sockaddr */
-	__u32 pad;
+	__u32 tcp;     /* connect: the connect4/6 hook saw a TCP socket */
 };
 
 struct {
@@ -120,13 +120,36 @@ static __always_inline int filters_pass(const struct inetmon_sock_rec *r)
 	return 1;
 }
 
+/* Wake-up policy. Waking the reader costs an irq_work (a self-IPI, a VM
+ * exit on a guest) inside the program: about 0.5 us per connection under
+ * a connection storm with the kernel's default (wake whenever the reader
+ * had caught up). So a record only wakes the reader when no record was
+ * emitted for WAKE_GAP_NS before it; records closer together are submitted
+ * without a wake-up. The reader (SocketsProducer::poll) keeps draining for
+ * a few milliseconds after any non-empty read before it blocks, which
+ * picks those up; the worst case, a record delayed by preemption between
+ * its timestamp and its commit, waits for the reader's poll timeout.
+ * last_emit_ns is only refreshed every REFRESH_NS so that the two CPUs do
+ * not bounce its cache line on every record. */
+#define WAKE_GAP_NS 1000000ULL
+#define REFRESH_NS 100000ULL
+__u64 last_emit_ns = 0;
+
 static __always_inline void emit(struct inetmon_sock_rec *r)
 {
+	__u64 now, since, flags = BPF_RB_NO_WAKEUP;
+
 	if (!filters_pass(r))
 		return;
-	r->ts_ns = bpf_ktime_get_ns();
+	now = bpf_ktime_get_ns();
+	since = now - last_emit_ns;
+	if (since >= WAKE_GAP_NS)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (since >= REFRESH_NS)
+		last_emit_ns = now;
+	r->ts_ns = now;
 	r->version = INETMON_SOCK_VERSION;
-	if (bpf_ringbuf_output(&events, r, sizeof(*r), 0)) {
+	if (bpf_ringbuf_output(&events, r, sizeof(*r), flags)) {
 		__u32 k = r->op;
 		__u64 *c = bpf_map_lookup_elem(&lost, &k);
 		/* Atomic although per CPU: the cgroup hooks have no recursion
@@ -150,9 +173,9 @@ static __always_inline void fill_current(struct inetmon_sock_rec *r)
 	r->attribution = INETMON_ATTR_PROCESS;
 }
 
-static __always_inline void fill_owner(struct inetmon_sock_rec *r, __u64 sk)
+/* The attribution from an owner entry looked up by the caller (or NULL). */
+static __always_inline void fill_owner_from(struct inetmon_sock_rec *r, const struct owner *o)
 {
-	struct owner *o = bpf_map_lookup_elem(&owners, &sk);
 	if (!o) {
 		r->attribution = INETMON_ATTR_UNKNOWN;
 		return;
@@ -178,35 +201,89 @@ static __always_inline void record_owner(__u64 sk, const struct inetmon_sock_rec
 	bpf_map_update_elem(&owners, &sk, &o, BPF_ANY);
 }
 
-/* Family, type, protocol, both ends, netns and cookie of a kernel socket. */
-static __always_inline void fill_sk(struct inetmon_sock_rec *r, struct sock *sk)
+/* Both ends and the netns of a kernel socket whose family is known.
+ * skc_portpair and skc_addrpair are the kernel's own unions over
+ * (skc_dport, skc_num) and (skc_daddr, skc_rcv_saddr): one read each
+ * instead of two. */
+static __always_inline void fill_ends(struct inetmon_sock_rec *r, struct sock *sk, __u16 fam)
 {
-	r->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	r->type = BPF_CORE_READ(sk, sk_type);
-	r->protocol = BPF_CORE_READ(sk, sk_protocol);
-	r->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	r->fport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (r->family == AF_INET) {
-		bpf_core_read(r->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(r->faddr, 4, &sk->__sk_common.skc_daddr);
+	struct {
+		__be16 dport;
+		__u16 num;
+	} pp = {};
+	bpf_core_read(&pp, sizeof(pp), &sk->__sk_common.skc_portpair);
+	r->lport = pp.num;
+	r->fport = bpf_ntohs(pp.dport);
+	if (fam == AF_INET) {
+		struct {
+			__be32 daddr;
+			__be32 rcv_saddr;
+		} ap = {};
+		bpf_core_read(&ap, sizeof(ap), &sk->__sk_common.skc_addrpair);
+		__builtin_memcpy(r->laddr, &ap.rcv_saddr, 4);
+		__builtin_memcpy(r->faddr, &ap.daddr, 4);
 	} else {
 		bpf_core_read(r->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 		bpf_core_read(r->faddr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
 	r->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/* Type, both ends, netns and cookie of a socket whose family and protocol
+ * are known (read already, or from a context). */
+static __always_inline void fill_sk_known(struct inetmon_sock_rec *r, struct sock *sk, __u16 fam,
+					  __u16 proto)
+{
+	r->family = fam;
+	r->type = BPF_CORE_READ(sk, sk_type);
+	r->protocol = proto;
+	fill_ends(r, sk, fam);
 	r->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 }
 
-static __always_inline int is_inet_l4(struct sock *sk)
+/* record_owner() for a socket that usually has an entry already (the one
+ * sock_create made): overwrites it in place, which is a lookup instead of
+ * an LRU element allocation, copy and release. Same value as
+ * record_owner() (flags cleared). */
+static __always_inline void rerecord_owner(__u64 sk, const struct inetmon_sock_rec *r)
 {
-	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
-	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
-	return (fam == AF_INET || fam == AF_INET6) &&
-	       (proto == IPPROTO_TCP || proto == IPPROTO_UDP);
+	struct owner *o = bpf_map_lookup_elem(&owners, &sk);
+
+	if (!o) {
+		record_owner(sk, r);
+		return;
+	}
+	o->pid = r->pid;
+	o->tid = r->tid;
+	o->uid = r->uid;
+	o->gid = r->gid;
+	o->cgroup_id = r->cgroup_id;
+	o->flags = 0;
+	__builtin_memcpy(o->comm, r->comm, sizeof(o->comm));
 }
 
-/* The struct sock behind a file descriptor of the current task, or NULL. */
-static __always_inline struct sock *sock_from_fd(__s64 fd)
+/* Family, type, protocol, both ends, netns and cookie of a kernel socket. */
+static __always_inline void fill_sk(struct inetmon_sock_rec *r, struct sock *sk)
+{
+	fill_sk_known(r, sk, BPF_CORE_READ(sk, __sk_common.skc_family),
+		      BPF_CORE_READ(sk, sk_protocol));
+}
+
+/* Fills family, type and protocol from a cgroup sock context (plain
+ * loads), both ends and netns from the socket; the caller takes the
+ * cookie from bpf_get_socket_cookie(). */
+static __always_inline void fill_sk_ctx(struct inetmon_sock_rec *r, struct sock *sk, __u32 fam,
+					__u32 type, __u32 proto)
+{
+	r->family = fam;
+	r->type = type;
+	r->protocol = proto;
+	fill_ends(r, sk, fam);
+}
+
+/* The struct sock behind a file descriptor of the current task, or NULL;
+ * with its family and protocol (only AF_INET/AF_INET6 TCP/UDP sockets). */
+static __always_inline struct sock *sock_from_fd(__s64 fd, __u16 *famp, __u16 *protop)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
@@ -215,6 +292,7 @@ static __always_inline struct sock *sock_from_fd(__s64 fd)
 	struct file *f = NULL;
 	struct socket *so;
 	struct sock *sk;
+	__u16 fam, proto;
 
 	if (fd < 0 || fd >= max)
 		return NULL;
@@ -225,8 +303,14 @@ static __always_inline struct sock *sock_from_fd(__s64 fd)
 	if (!so || BPF_CORE_READ(so, file) != f)
 		return NULL;
 	sk = BPF_CORE_READ(so, sk);
-	if (!sk || !is_inet_l4(sk))
+	if (!sk)
 		return NULL;
+	fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	proto = BPF_CORE_READ(sk, sk_protocol);
+	if ((fam != AF_INET && fam != AF_INET6) || (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
+		return NULL;
+	*famp = fam;
+	*protop = proto;
 	return sk;
 }
 
@@ -276,7 +360,7 @@ int sock_release(struct bpf_sock *ctx)
 	    (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
 		return 1;
 	fill_current(&r);
-	fill_sk(&r, sk);
+	fill_sk_ctx(&r, sk, fam, ctx->type, proto);
 	r.cookie = bpf_get_socket_cookie(ctx);
 	if (proto == IPPROTO_TCP) {
 		struct owner *o = bpf_map_lookup_elem(&owners, &skp);
@@ -324,7 +408,7 @@ static __always_inline int post_bind(struct bpf_sock *ctx)
 	if (o)
 		o->flags |= OWNER_BOUND;
 	fill_current(&r);
-	fill_sk(&r, (struct sock *)skp);
+	fill_sk_ctx(&r, (struct sock *)skp, ctx->family, ctx->type, proto);
 	r.cookie = bpf_get_socket_cookie(ctx);
 	r.op = INETMON_OP_BIND;
 	emit(&r);
@@ -383,14 +467,15 @@ int exit_bind(struct trace_event_raw_sys_exit *ctx)
 	struct inetmon_sock_rec r = {};
 	struct sock *sk;
 	long ret = ctx->ret;
+	__u16 fam, proto;
 
 	if (!a)
 		return 0;
-	if (ret < 0 && (sk = sock_from_fd(a->fd))) {
+	if (ret < 0 && (sk = sock_from_fd(a->fd, &fam, &proto))) {
 		/* Success is reported by post_bind; a failure here, with the
 		 * address that was asked for. */
 		fill_current(&r);
-		fill_sk(&r, sk);
+		fill_sk_known(&r, sk, fam, proto);
 		r.op = INETMON_OP_BIND;
 		r.result = ret;
 		stashed_end(a, r.laddr, &r.lport);
@@ -424,13 +509,14 @@ int exit_listen(struct trace_event_raw_sys_exit *ctx)
 	struct args *a = bpf_map_lookup_elem(&stash, &id);
 	struct inetmon_sock_rec r = {};
 	struct sock *sk;
+	__u16 fam, proto;
 
 	if (!a)
 		return 0;
-	sk = sock_from_fd(a->fd);
+	sk = sock_from_fd(a->fd, &fam, &proto);
 	if (sk) {
 		fill_current(&r);
-		fill_sk(&r, sk);
+		fill_sk_known(&r, sk, fam, proto);
 		r.op = INETMON_OP_LISTEN;
 		r.result = ctx->ret;
 		emit(&r);
@@ -459,23 +545,24 @@ static __always_inline int exit_accept_common(long ret)
 	struct args *a = bpf_map_lookup_elem(&stash, &id);
 	struct inetmon_sock_rec r = {};
 	struct sock *sk;
+	__u16 fam, proto;
 
 	if (!a)
 		return 0;
 	if (ret >= 0) {
-		sk = sock_from_fd(ret);
+		sk = sock_from_fd(ret, &fam, &proto);
 		if (sk) {
 			fill_current(&r);
-			fill_sk(&r, sk);
+			fill_sk_known(&r, sk, fam, proto);
 			r.op = INETMON_OP_ACCEPT;
 			record_owner((__u64)sk, &r);
 			emit(&r);
 		}
 	} else if (ret != -EAGAIN) {
-		sk = sock_from_fd(a->fd);
+		sk = sock_from_fd(a->fd, &fam, &proto);
 		if (sk) {
 			fill_current(&r);
-			fill_sk(&r, sk);
+			fill_sk_known(&r, sk, fam, proto);
 			r.op = INETMON_OP_ACCEPT;
 			r.result = ret;
 			emit(&r);
@@ -510,7 +597,7 @@ static __always_inline int connect_attempt(struct bpf_sock_addr *ctx, int v6)
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return 1;
 	fill_current(&r);
-	fill_sk(&r, sk);
+	fill_sk_ctx(&r, sk, ctx->family, ctx->type, proto);
 	r.cookie = bpf_get_socket_cookie(ctx);
 	r.op = INETMON_OP_CONNECT;
 	r.fport = bpf_ntohs((__u16)ctx->user_port);
@@ -526,9 +613,16 @@ static __always_inline int connect_attempt(struct bpf_sock_addr *ctx, int v6)
 		__u32 a = ctx->user_ip4;
 		__builtin_memcpy(r.faddr, &a, 4);
 	}
-	record_owner(skp, &r);
-	if (proto == IPPROTO_UDP && r.lport == 0) {
-		__u64 id = bpf_get_current_pid_tgid();
+	rerecord_owner(skp, &r);
+	if (proto == IPPROTO_TCP) {
+		/* Tell sys_exit_connect (same task, same socket) that it need
+		 * not look the fd up unless the connect failed before a SYN. */
+		__u64 id = ((__u64)r.pid << 32) | r.tid;
+		struct args *a = bpf_map_lookup_elem(&stash, &id);
+		if (a)
+			a->tcp = 1;
+	} else if (r.lport == 0) {
+		__u64 id = ((__u64)r.pid << 32) | r.tid;
 		bpf_map_update_elem(&dynbind, &id, &skp, BPF_ANY);
 	}
 	emit(&r);
@@ -588,16 +682,21 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	struct inetmon_sock_rec r = {};
 	struct sock *sk;
 	long ret = ctx->ret;
+	__u16 fam, proto;
 
 	if (!a)
 		return 0;
-	sk = sock_from_fd(a->fd);
+	/* A TCP connect reports nothing here unless it failed before any
+	 * SYN (set_state reports the rest): skip the fd walk. */
+	if (a->tcp && !(ret < 0 && ret != -EINPROGRESS && ret != -EALREADY && ret != -EISCONN &&
+			!a->syn_sent))
+		goto out;
+	sk = sock_from_fd(a->fd, &fam, &proto);
 	if (sk) {
-		__u16 proto = BPF_CORE_READ(sk, sk_protocol);
 		if (proto == IPPROTO_UDP) {
 			check_dynbind(id);
 			fill_current(&r);
-			fill_sk(&r, sk);
+			fill_sk_known(&r, sk, fam, proto);
 			r.op = INETMON_OP_CONNECTED;
 			r.result = ret;
 			emit(&r);
@@ -606,13 +705,14 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 			/* Failed before any SYN: no state change will say so.
 			 * The socket has no foreign end yet: take the one asked for. */
 			fill_current(&r);
-			fill_sk(&r, sk);
+			fill_sk_known(&r, sk, fam, proto);
 			stashed_end(a, r.faddr, &r.fport);
 			r.op = INETMON_OP_CONNECTED;
 			r.result = ret;
 			emit(&r);
 		}
 	}
+out:
 	bpf_map_delete_elem(&dynbind, &id);
 	bpf_map_delete_elem(&stash, &id);
 	return 0;
@@ -661,10 +761,12 @@ int sendmsg6(struct bpf_sock_addr *ctx)
 SEC("tracepoint/sock/inet_sock_set_state")
 int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
-	struct inetmon_sock_rec r = {};
+	/* Runs ~10 times per TCP connection, mostly for transitions that
+	 * produce nothing: decide from the tracepoint's own fields (plain
+	 * loads) before any helper call, map lookup or CO-RE read. */
 	int os = ctx->oldstate, ns = ctx->newstate;
-	__u64 skp = (__u64)ctx->skaddr;
-	struct sock *sk = (struct sock *)skp;
+	__u64 skp;
+	struct owner *o;
 
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
@@ -676,22 +778,38 @@ int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 			a->syn_sent = 1;
 		return 0;
 	}
-	if (os == TCP_SYN_SENT && (ns == TCP_ESTABLISHED || ns == TCP_CLOSE)) {
-		fill_owner(&r, skp);
-		fill_sk(&r, sk);
+	if (os == TCP_SYN_SENT) {
+		if (ns != TCP_ESTABLISHED && ns != TCP_CLOSE)
+			return 0;
+	} else if (os == TCP_ESTABLISHED) {
+		if (ns != TCP_FIN_WAIT1 && ns != TCP_CLOSE_WAIT && ns != TCP_CLOSE)
+			return 0;
+	} else if (ns != TCP_CLOSE) {
+		return 0;
+	}
+
+	/* One owner lookup serves the event and the clean-up at close. */
+	skp = (__u64)ctx->skaddr;
+	o = bpf_map_lookup_elem(&owners, &skp);
+	if (os == TCP_SYN_SENT) {
+		struct inetmon_sock_rec r = {};
+		struct sock *sk = (struct sock *)skp;
+
+		fill_owner_from(&r, o);
+		fill_sk_known(&r, sk, ctx->family, ctx->protocol);
 		r.op = INETMON_OP_CONNECTED;
 		if (ns == TCP_CLOSE) {
 			int err = BPF_CORE_READ(sk, sk_err);
 			r.result = err ? -err : -ECONNABORTED;
 		}
 		emit(&r);
-	} else if (os == TCP_ESTABLISHED &&
-		   (ns == TCP_FIN_WAIT1 || ns == TCP_CLOSE_WAIT || ns == TCP_CLOSE)) {
-		struct owner *o = bpf_map_lookup_elem(&owners, &skp);
-		if (o && (o->flags & OWNER_RELEASED))
-			goto out; /* sock_release already said "local" */
-		fill_owner(&r, skp);
-		fill_sk(&r, sk);
+	} else if (os == TCP_ESTABLISHED && !(o && (o->flags & OWNER_RELEASED))) {
+		/* (When released, sock_release already said "local".) */
+		struct inetmon_sock_rec r = {};
+		struct sock *sk = (struct sock *)skp;
+
+		fill_owner_from(&r, o);
+		fill_sk_known(&r, sk, ctx->family, ctx->protocol);
 		r.op = INETMON_OP_DISCONNECT;
 		if (ns == TCP_FIN_WAIT1)
 			r.initiator = INETMON_INIT_LOCAL;
@@ -702,12 +820,8 @@ int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 								: INETMON_INIT_LOCAL;
 		emit(&r);
 	}
-out:
-	if (ns == TCP_CLOSE) {
-		struct owner *o = bpf_map_lookup_elem(&owners, &skp);
-		if (o && (o->flags & OWNER_RELEASED))
-			bpf_map_delete_elem(&owners, &skp);
-	}
+	if (ns == TCP_CLOSE && o && (o->flags & OWNER_RELEASED))
+		bpf_map_delete_elem(&owners, &skp);
 	return 0;
 }
 

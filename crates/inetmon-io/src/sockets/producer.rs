@@ -57,8 +57,18 @@ pub struct SocketsProducer {
     seq: u64,
     mono_to_wall: i64,
     clock_checked: Instant,
+    /// When a drain last returned records (see [`QUIET`]).
+    last_records: Option<Instant>,
     progs: SockPrograms,
 }
+
+/// How long after a non-empty read [`SocketsProducer::poll`] keeps its
+/// wait short. The BPF side submits a record without waking the reader
+/// when another record was emitted less than about 1.1 ms before it (a
+/// wake-up costs the kernel an irq_work per batch): such a record is
+/// picked up by a read at least this long after the previous non-empty
+/// one, so the reader does not block for its full timeout before then.
+const QUIET: Duration = Duration::from_millis(3);
 
 impl std::fmt::Debug for SocketsProducer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -93,12 +103,16 @@ impl SocketsProducer {
             seq: 0,
             mono_to_wall: mono_to_wall_ns(),
             clock_checked: Instant::now(),
+            last_records: None,
             progs,
         })
     }
 
     /// Waits up to `timeout` for records, then hands every decoded event
     /// (and any loss report) to `out`. Returns the number of events handed.
+    /// Within 3 ms of a call that read records it waits only until
+    /// then (records that close together do not wake the reader), so call
+    /// it in a loop.
     ///
     /// # Errors
     /// [`SocketsError::Poll`] when `poll(2)` fails other than by `EINTR`.
@@ -114,7 +128,12 @@ impl SocketsProducer {
                 events: libc::POLLIN,
                 revents: 0,
             };
-            let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+            let wait = match self.last_records {
+                Some(t) => timeout.min(QUIET.saturating_sub(t.elapsed())),
+                None => timeout,
+            };
+            // Round up: a 0.4 ms remainder must not become a 0 ms poll.
+            let ms = i32::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
             // SAFETY: one valid pollfd for the duration of the call.
             let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
             if rc < 0 {
@@ -124,6 +143,11 @@ impl SocketsProducer {
                 }
             }
             n += self.drain(out);
+        }
+        if n > 0 {
+            self.last_records = Some(Instant::now());
+        } else if self.last_records.is_some_and(|t| t.elapsed() >= QUIET) {
+            self.last_records = None;
         }
         if self.lost_checked.elapsed() >= self.lost_interval {
             n += self.check_lost(out);

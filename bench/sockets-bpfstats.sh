@@ -1,0 +1,49 @@
+#!/bin/sh
+# BPF cost per connection of `inetmon sockets`: attaches the monitor, turns
+# on kernel.bpf_stats_enabled, runs a loopback connect/accept/close storm of
+# N connections in a private netns, and prints for each program of this
+# monitor instance (the programs loaded after it started) the runs per
+# connection, ns per run and ns per connection (run_time_ns/run_cnt deltas
+# from `bpftool prog show`), then the total. Load-independent, unlike the
+# storm ratio of sockets-storm.sh; bpf_stats adds ~20-30 ns per run itself.
+#   bench/sockets-bpfstats.sh [CONNECTIONS] [INETMON] [SOCKSTORM]   (root;
+#   needs bpftool and jq)
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+N=${1:-20000}
+BIN=${2:-}
+STORM=${3:-}
+if [ -z "$BIN" ] || [ -z "$STORM" ]; then
+	(cd "$root" && cargo build --quiet --release -p inetmon --bin inetmon &&
+		cargo build --quiet --release -p inetmon-io --example sockstorm)
+	BIN=${BIN:-$root/target/release/inetmon}
+	STORM=${STORM:-$root/target/release/examples/sockstorm}
+fi
+ns=inetmon-bpfstats-$$
+tmp=$(mktemp -d)
+ip netns add "$ns"; ip -n "$ns" link set lo up
+stats0=$(sysctl -n kernel.bpf_stats_enabled)
+cleanup() {
+	[ -n "${mon:-}" ] && kill -INT "$mon" 2>/dev/null
+	sysctl -q kernel.bpf_stats_enabled="$stats0"
+	ip netns del "$ns" 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+sysctl -q kernel.bpf_stats_enabled=1
+bpftool prog show -j | jq -c '[.[].id]' >"$tmp/ids0"
+"$BIN" sockets --format json >"$tmp/out" 2>"$tmp/err" &
+mon=$!
+until grep -q attached "$tmp/err" 2>/dev/null; do sleep 0.1; done
+snap() { bpftool prog show -j | jq -c --slurpfile old "$tmp/ids0" '[.[] | select(.id as $i | $old[0] | index($i) | not) | {id, name, ns: (.run_time_ns // 0), cnt: (.run_cnt // 0)}]'; }
+snap >"$tmp/a"
+port=$((40000 + $$ % 20000))
+ip netns exec "$ns" "$STORM" "$N" "$port" >"$tmp/rate"
+snap >"$tmp/b"
+sleep 1
+kill -INT "$mon"; wait "$mon" || true; mon=
+echo "load $(cut -d' ' -f1-3 /proc/loadavg)  storm: $(cat $tmp/rate)  events: $(grep -c sockstorm $tmp/out) lost-lines: $(grep -c '"kind":"lost"' $tmp/out || true)"
+jq -n -r --slurpfile a "$tmp/a" --slurpfile b "$tmp/b" --argjson n "$N" '
+  [$b[0][] as $x | ($a[0][] | select(.id == $x.id)) as $y | {name: $x.name, dns: ($x.ns - $y.ns), dcnt: ($x.cnt - $y.cnt)} | select(.dcnt > 0)]
+  | (.[] | "\(.name)\t runs/conn \(.dcnt / $n * 100 | round / 100)\t ns/run \(if .dcnt>0 then (.dns / .dcnt | round) else 0 end)\t ns/conn \(.dns / $n | round)"),
+    "TOTAL ns/conn \((map(.dns) | add) / $n | round)"'
