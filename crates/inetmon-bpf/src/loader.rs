@@ -119,9 +119,7 @@ impl SockPrograms {
         let uid = filters.uid.unwrap_or(0);
         let port = u32::from(filters.port.unwrap_or(0));
         let cgroup = filters.cgroup.unwrap_or(0);
-        let btf = Btf::from_sys_fs()?;
         let mut ebpf = EbpfLoader::new()
-            .btf(Some(&btf))
             .override_global("filter_pid", &pid, true)
             .override_global("filter_uid_on", &uid_on, true)
             .override_global("filter_uid", &uid, true)
@@ -141,6 +139,10 @@ impl SockPrograms {
             prog.attach(cat, tp)
                 .map_err(|source| LoadError::Program { name, source })?;
         }
+        // Parsed again rather than shared with the loader (which parses its
+        // own in EbpfLoader::new): only one parsed copy of the kernel BTF
+        // (~16 MiB) is alive at any time, and none once attached.
+        let btf = Btf::from_sys_fs()?;
         for (name, tp) in BTF_TRACEPOINTS {
             let prog: &mut BtfTracePoint = program(&mut ebpf, name)?;
             prog.load(tp, &btf)
@@ -148,6 +150,7 @@ impl SockPrograms {
             prog.attach()
                 .map_err(|source| LoadError::Program { name, source })?;
         }
+        drop(btf);
         for name in CGROUP_SOCK {
             let prog: &mut CgroupSock = program(&mut ebpf, name)?;
             prog.load()
