@@ -9,7 +9,7 @@
  *   sys_enter/exit_accept(4)      accept (acceptor's context) and errors
  *   cgroup/connect4/6             connect attempt (also io_uring); records owner
  *   sys_enter/exit_connect        synchronous connect failures, UDP outcome
- *   sock:inet_sock_set_state      TCP connect outcome, disconnect (owner attributed)
+ *   tp_btf/inet_sock_set_state    TCP connect outcome, disconnect (owner attributed)
  *   cgroup/sendmsg4/6             UDP dynamic bind on first send
  *   cgroup/sock_release           close (process context)
  *   sockops                       makes accepted sockets get a cookie early
@@ -21,6 +21,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
 #include "inetmon_sock.h"
 
 #define AF_INET 2
@@ -758,19 +759,50 @@ int sendmsg6(struct bpf_sock_addr *ctx)
 
 /* ---- TCP state changes: connect outcome and disconnect ---- */
 
-SEC("tracepoint/sock/inet_sock_set_state")
-int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+/* fill_sk_known() for a socket reached through a BTF-typed argument
+ * (tp_btf): the same fields with plain loads instead of bpf_probe_read
+ * calls. */
+static __always_inline void fill_sk_btf(struct inetmon_sock_rec *r, struct sock *sk, __u16 fam,
+					__u16 proto)
+{
+	r->family = fam;
+	r->type = sk->sk_type;
+	r->protocol = proto;
+	r->lport = sk->__sk_common.skc_num;
+	r->fport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (fam == AF_INET) {
+		__be32 l = sk->__sk_common.skc_rcv_saddr, f = sk->__sk_common.skc_daddr;
+		__builtin_memcpy(r->laddr, &l, 4);
+		__builtin_memcpy(r->faddr, &f, 4);
+	} else {
+		struct in6_addr l = sk->__sk_common.skc_v6_rcv_saddr;
+		struct in6_addr f = sk->__sk_common.skc_v6_daddr;
+		__builtin_memcpy(r->laddr, &l, 16);
+		__builtin_memcpy(r->faddr, &f, 16);
+	}
+	r->netns = sk->__sk_common.skc_net.net->ns.inum;
+	r->cookie = sk->__sk_common.skc_cookie.counter;
+}
+
+/* A BTF-typed raw tracepoint rather than the classic sock:inet_sock_set_state:
+ * the classic one fills a perf trace record (addresses, ports, states) on
+ * every one of the ~10 transitions of a TCP connection before the program
+ * even runs; this one gets the kernel's own (sk, oldstate, newstate)
+ * arguments and reads the two fields it decides on with plain loads. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 {
 	/* Runs ~10 times per TCP connection, mostly for transitions that
-	 * produce nothing: decide from the tracepoint's own fields (plain
-	 * loads) before any helper call, map lookup or CO-RE read. */
-	int os = ctx->oldstate, ns = ctx->newstate;
+	 * produce nothing: decide from the states first, before any helper
+	 * call, map lookup or CO-RE read. */
+	struct sock *sk = (struct sock *)csk;
+	__u16 family, protocol;
 	__u64 skp;
 	struct owner *o;
 
-	if (ctx->protocol != IPPROTO_TCP)
-		return 0;
 	if (os == TCP_CLOSE && ns == TCP_SYN_SENT) {
+		if (sk->sk_protocol != IPPROTO_TCP)
+			return 0;
 		/* In the connecting task: remember that a SYN went out. */
 		__u64 id = bpf_get_current_pid_tgid();
 		struct args *a = bpf_map_lookup_elem(&stash, &id);
@@ -787,36 +819,38 @@ int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	} else if (ns != TCP_CLOSE) {
 		return 0;
 	}
+	protocol = sk->sk_protocol;
+	if (protocol != IPPROTO_TCP)
+		return 0;
+	family = sk->__sk_common.skc_family;
 
 	/* One owner lookup serves the event and the clean-up at close. */
-	skp = (__u64)ctx->skaddr;
+	skp = (__u64)sk;
 	o = bpf_map_lookup_elem(&owners, &skp);
 	if (os == TCP_SYN_SENT) {
 		struct inetmon_sock_rec r = {};
-		struct sock *sk = (struct sock *)skp;
 
 		fill_owner_from(&r, o);
-		fill_sk_known(&r, sk, ctx->family, ctx->protocol);
+		fill_sk_btf(&r, sk, family, protocol);
 		r.op = INETMON_OP_CONNECTED;
 		if (ns == TCP_CLOSE) {
-			int err = BPF_CORE_READ(sk, sk_err);
+			int err = sk->sk_err;
 			r.result = err ? -err : -ECONNABORTED;
 		}
 		emit(&r);
 	} else if (os == TCP_ESTABLISHED && !(o && (o->flags & OWNER_RELEASED))) {
 		/* (When released, sock_release already said "local".) */
 		struct inetmon_sock_rec r = {};
-		struct sock *sk = (struct sock *)skp;
 
 		fill_owner_from(&r, o);
-		fill_sk_known(&r, sk, ctx->family, ctx->protocol);
+		fill_sk_btf(&r, sk, family, protocol);
 		r.op = INETMON_OP_DISCONNECT;
 		if (ns == TCP_FIN_WAIT1)
 			r.initiator = INETMON_INIT_LOCAL;
 		else if (ns == TCP_CLOSE_WAIT)
 			r.initiator = INETMON_INIT_PEER;
 		else
-			r.initiator = BPF_CORE_READ(sk, sk_err) ? INETMON_INIT_PEER
+			r.initiator = sk->sk_err ? INETMON_INIT_PEER
 								: INETMON_INIT_LOCAL;
 		emit(&r);
 	}

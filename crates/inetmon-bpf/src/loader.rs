@@ -5,8 +5,10 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use aya::maps::{MapData, PerCpuArray, RingBuf};
-use aya::programs::{CgroupAttachMode, CgroupSock, CgroupSockAddr, SockOps, TracePoint};
-use aya::{Ebpf, EbpfLoader};
+use aya::programs::{
+    BtfTracePoint, CgroupAttachMode, CgroupSock, CgroupSockAddr, SockOps, TracePoint,
+};
+use aya::{Btf, Ebpf, EbpfLoader};
 
 use crate::record::OP_MAX;
 
@@ -30,6 +32,10 @@ pub const DEFAULT_RING_BYTES: u32 = 8 * 1024 * 1024;
 /// What went wrong while loading or attaching.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The kernel's BTF (`/sys/kernel/btf/vmlinux`), needed to attach the
+    /// `tp_btf` programs, could not be read.
+    #[error("reading the kernel BTF for the tp_btf programs: {0}")]
+    KernelBtf(#[from] aya::BtfError),
     /// The object did not load (verifier, BTF, permissions).
     #[error("loading the BPF object: {0}")]
     Load(#[from] aya::EbpfError),
@@ -81,7 +87,7 @@ pub struct SockPrograms {
     ebpf: Ebpf,
 }
 
-const TRACEPOINTS: [(&str, &str, &str); 11] = [
+const TRACEPOINTS: [(&str, &str, &str); 10] = [
     ("enter_bind", "syscalls", "sys_enter_bind"),
     ("exit_bind", "syscalls", "sys_exit_bind"),
     ("enter_listen", "syscalls", "sys_enter_listen"),
@@ -92,8 +98,10 @@ const TRACEPOINTS: [(&str, &str, &str); 11] = [
     ("exit_accept4", "syscalls", "sys_exit_accept4"),
     ("enter_connect", "syscalls", "sys_enter_connect"),
     ("exit_connect", "syscalls", "sys_exit_connect"),
-    ("set_state", "sock", "inet_sock_set_state"),
 ];
+
+/// BTF-typed raw tracepoints (`tp_btf/`): (program, kernel tracepoint).
+const BTF_TRACEPOINTS: [(&str, &str); 1] = [("set_state", "inet_sock_set_state")];
 
 const CGROUP_SOCK: [&str; 4] = ["sock_create", "sock_release", "post_bind4", "post_bind6"];
 const CGROUP_SOCK_ADDR: [&str; 4] = ["connect4", "connect6", "sendmsg4", "sendmsg6"];
@@ -131,6 +139,18 @@ impl SockPrograms {
             prog.attach(cat, tp)
                 .map_err(|source| LoadError::Program { name, source })?;
         }
+        // Parsed again rather than shared with the loader (which parses its
+        // own in EbpfLoader::new): only one parsed copy of the kernel BTF
+        // (~16 MiB) is alive at any time, and none once attached.
+        let btf = Btf::from_sys_fs()?;
+        for (name, tp) in BTF_TRACEPOINTS {
+            let prog: &mut BtfTracePoint = program(&mut ebpf, name)?;
+            prog.load(tp, &btf)
+                .map_err(|source| LoadError::Program { name, source })?;
+            prog.attach()
+                .map_err(|source| LoadError::Program { name, source })?;
+        }
+        drop(btf);
         for name in CGROUP_SOCK {
             let prog: &mut CgroupSock = program(&mut ebpf, name)?;
             prog.load()
@@ -169,8 +189,9 @@ impl SockPrograms {
         })
     }
 
-    /// Runs of the tracepoint programs the kernel skipped so far because
-    /// they would have nested inside another BPF program on the same CPU
+    /// Runs of the tracepoint programs (classic and `tp_btf`) the kernel
+    /// skipped so far because they would have nested inside another BPF
+    /// program on the same CPU
     /// (see [`crate::progstats`]), summed over the programs. Each skipped
     /// run may have been an event; nothing else counts them. (The cgroup
     /// and sockops hooks have no such guard: they always run.)
@@ -179,7 +200,11 @@ impl SockPrograms {
     /// [`LoadError::Stats`] naming the program the kernel would not report.
     pub fn recursion_misses(&self) -> Result<u64, LoadError> {
         let mut total = 0u64;
-        for (name, _, _) in TRACEPOINTS {
+        let names = TRACEPOINTS
+            .iter()
+            .map(|(name, _, _)| *name)
+            .chain(BTF_TRACEPOINTS.iter().map(|(name, _)| *name));
+        for name in names {
             let err = |reason: String| LoadError::Stats { name, reason };
             let prog = self
                 .ebpf
