@@ -5,8 +5,8 @@
 # Same setup as bench/monitor-drop-storm.sh (UDP flood from netns A over a
 # veth pair into an nft `udp dport 9999 counter drop` rule in netns B), but
 # alternates a bare flood and a flood with the monitor attached ROUNDS times
-# (default 5, SECONDS each, default 5), so that drift in the machine's load
-# hits both arms alike. The monitor arguments default to the issue-4 case
+# (default 5, SECONDS each, default 5; ABBA order), so that drift in the
+# machine's load and any first-vs-second effect hit both arms alike. The monitor arguments default to the issue-4 case
 # `--type trace --iface veth-b --sample 100`. Prints each round, then the mean
 # ± sample standard deviation of both rates and of the per-round cost, the
 # monitor's CPU time and the CPU it last ran on, and the load average.
@@ -42,10 +42,7 @@ flood() { ip netns exec "$a" $pin "$tmp/udp_flood" 10.202.0.2 9999 "$secs"; }
 echo "monitor: $*"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 : > "$tmp/rates"
-i=0
-while [ $i -lt "$rounds" ]; do
-	i=$((i + 1))
-	base=$(( $(flood) / secs ))
+monitored() {
 	rm -f "$tmp/err"
 	ip netns exec "$b" "$bin" monitor "$@" > "$tmp/out" 2> "$tmp/err" &
 	pid=$!
@@ -56,9 +53,20 @@ while [ $i -lt "$rounds" ]; do
 	t1=$(ticks $pid)
 	cpu=$(lastcpu $pid)
 	kill -TERM $pid; wait $pid || true
+}
+i=0
+while [ $i -lt "$rounds" ]; do
+	i=$((i + 1))
+	# ABBA order: odd rounds bare first, even rounds monitored first, so
+	# that a first-vs-second effect (warm-up, frequency) cancels out.
+	if [ $((i % 2)) = 1 ]; then
+		base=$(( $(flood) / secs )); monitored "$@"; order="bare first"
+	else
+		monitored "$@"; base=$(( $(flood) / secs )); order="monitor first"
+	fi
 	lines=$(wc -l < "$tmp/out")
 	echo "$base $with $(( (t1 - t0) * 1000 / hz ))" >> "$tmp/rates"
-	echo "round $i: bare $base/s, monitor $with/s ($(awk "BEGIN{printf \"%+.1f\", ($with/$base-1)*100}") %), monitor cpu $(( (t1 - t0) * 1000 / hz )) ms on cpu $cpu, $lines lines"
+	echo "round $i ($order): bare $base/s, monitor $with/s ($(awk "BEGIN{printf \"%+.1f\", ($with/$base-1)*100}") %), monitor cpu $(( (t1 - t0) * 1000 / hz )) ms on cpu $cpu, $lines lines"
 done
 awk '
 function sd(s, q, n) { return n > 1 ? sqrt((q - s * s / n) / (n - 1)) : 0 }
