@@ -90,6 +90,15 @@ struct {
 	__type(value, __u64);
 } drop_counts SEC(".maps");
 
+/* Traces: packets still to skip on this CPU before the next sampled one
+ * (see trace_sampled). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} trace_skip SEC(".maps");
+
 struct drop_record {
 	struct inetmon_dp_drop hdr;
 	__u8 data[INETMON_DP_MAX_CAP];
@@ -339,12 +348,40 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 
 /* ---------------- traces ---------------- */
 
+/*
+ * 1-in-cfg_sample_rate sampling, cheap on the 99 % path: a per-CPU
+ * countdown (an inlined per-CPU array lookup and a decrement) instead of a
+ * random number and a division per packet. When it runs out the packet is
+ * sampled and the next gap is drawn uniformly from [1, 2N-1] (mean N), so the
+ * rate stays 1/N on average and does not alias with periodic traffic as a
+ * fixed every-Nth counter would. The first packet on each CPU is sampled.
+ */
+static __always_inline bool trace_sampled(void)
+{
+	__u64 rate = cfg_sample_rate;
+	__u32 zero = 0;
+	__u64 *skip;
+
+	if (rate <= 1)
+		return true;
+	skip = bpf_map_lookup_elem(&trace_skip, &zero);
+	if (!skip)
+		return true;
+	if (*skip > 0) {
+		*skip -= 1;
+		return false;
+	}
+	/* gap g in [1, 2N-1] means g-1 packets skipped before the next one */
+	*skip = bpf_get_prandom_u32() % (2 * rate - 1);
+	return true;
+}
+
 static __always_inline int trace_skb(struct __sk_buff *skb, __u8 point)
 {
 	struct trace_record *rec;
 	__u32 n;
 
-	if (cfg_sample_rate > 1 && bpf_get_prandom_u32() % cfg_sample_rate)
+	if (!trace_sampled())
 		return TC_ACT_UNSPEC;
 
 	rec = bpf_ringbuf_reserve(&datapath_events, sizeof(*rec), 0);

@@ -276,6 +276,36 @@ fn traces_on_the_sending_side_match_too() {
 }
 
 #[test]
+fn traces_sampled_one_in_ten_report_about_a_tenth() {
+    if !require_privileged(
+        "traces_sampled_one_in_ten_report_about_a_tenth",
+        &["nft", "python3"],
+    ) {
+        return;
+    }
+    // 5000 datagrams into a drop rule, traced 1:10 on veth-b: the kernel's
+    // countdown draws gaps uniformly from [1, 19], so about 500 are
+    // reported (standard deviation ≈ 12; the bounds are > 10 sigma wide).
+    let lab = Lab::new();
+    lab.b.nft(
+        "table inet t {\n chain input {\n  type filter hook input priority 0;\n  udp dport 9999 counter drop\n }\n}\n",
+    );
+    let (mut bg, out, err) = lab.monitor(&[
+        "--type", "trace", "--iface", "veth-b", "--sample", "10", "--proto", "udp", "--port",
+        "9999",
+    ]);
+    lab.py_a(&format!(
+        "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(5000): s.sendto(b'x', ('{B}', 9999))"
+    ));
+    let needle = format!("<- network interface veth-b: {A}");
+    wait_count(&out, &needle, 350, &err);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(bg.stop(), Some(0));
+    let n = lines_with(&out, &needle).len();
+    assert!((350..=650).contains(&n), "{n} of 5000 sampled at 1:10");
+}
+
+#[test]
 fn write_pcapng_opens_in_tshark_with_comments() {
     if !require_privileged(
         "write_pcapng_opens_in_tshark_with_comments",
