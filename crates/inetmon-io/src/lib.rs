@@ -21,6 +21,7 @@ pub mod daemon;
 pub mod datapath;
 pub mod file;
 pub mod ifname;
+pub mod kernel_loss;
 pub mod netlink;
 pub mod nflog;
 pub mod pipeline;

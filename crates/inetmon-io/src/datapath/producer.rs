@@ -5,16 +5,16 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf};
-use inetmon_bpf::progstats::Delta;
 use inetmon_core::btf::DropReasonTable;
 use inetmon_core::decode::datapath::{boot_ns_to_wall, decode, decode_drop_key, Enrich};
 use inetmon_core::drop_summary::DropKey;
-use inetmon_core::event::{Event, EventKind, Header, LossStage, Lost, Malformed, Source};
+use inetmon_core::event::{Event, EventKind, Header, Malformed, Source};
 use inetmon_core::kallsyms::KallSyms;
 
 use super::enrich::boot_wall_ns;
 use super::loader::{lost_total, DatapathError, DatapathPrograms, KernelConfig};
 use crate::ifname::IfNames;
+use crate::kernel_loss::KernelLoss;
 use crate::pipeline::now;
 
 /// Most records handed out per [`DatapathProducer::poll`], so that a flood
@@ -27,9 +27,7 @@ pub struct DatapathProducer {
     lost: PerCpuArray<MapData, u64>,
     counts: PerCpuHashMap<MapData, [u8; 16], u64>,
     lost_seen: u64,
-    misses: Delta,
-    lost_total: u64,
-    skipped_total: u64,
+    loss: KernelLoss,
     lost_checked: Instant,
     lost_interval: Duration,
     seq: u64,
@@ -70,15 +68,17 @@ impl DatapathProducer {
         let lost = progs.take_lost()?;
         let counts = progs.take_drop_counts()?;
         let lost_seen = lost_total(&lost)?;
-        let misses = Delta::new(progs.recursion_misses()?);
+        let loss = KernelLoss::new(
+            Source::Datapath,
+            vec![EventKind::Drop, EventKind::Trace],
+            progs.recursion_misses()?,
+        );
         Ok(DatapathProducer {
             ring,
             lost,
             counts,
             lost_seen,
-            misses,
-            lost_total: 0,
-            skipped_total: 0,
+            loss,
             lost_checked: Instant::now(),
             lost_interval: Duration::from_millis(500),
             seq: 0,
@@ -138,18 +138,13 @@ impl DatapathProducer {
     /// reported.
     pub fn check_lost(&mut self, out: &mut dyn FnMut(Event)) -> usize {
         self.lost_checked = Instant::now();
-        let mut delta = 0u64;
+        let mut failures = 0u64;
         if let Ok(total) = lost_total(&self.lost) {
-            delta = total.saturating_sub(self.lost_seen);
+            failures = total.saturating_sub(self.lost_seen);
             self.lost_seen = total;
         }
-        if let Ok(m) = self.progs.recursion_misses() {
-            let skipped = self.misses.update(m);
-            self.skipped_total = self.skipped_total.saturating_add(skipped);
-            delta = delta.saturating_add(skipped);
-        }
-        self.lost_total = self.lost_total.saturating_add(delta);
-        match kernel_lost(delta, &mut self.seq) {
+        let misses = self.progs.recursion_misses().ok();
+        match self.loss.account(failures, misses, now(), &mut self.seq) {
             Some(ev) => {
                 out(ev);
                 1
@@ -162,7 +157,7 @@ impl DatapathProducer {
     /// [`check_lost`](Self::check_lost).
     #[must_use]
     pub fn lost_total(&self) -> u64 {
-        self.lost_total
+        self.loss.lost_total()
     }
 
     /// The part of [`lost_total`](Self::lost_total) that is skipped
@@ -170,7 +165,7 @@ impl DatapathProducer {
     /// so an upper bound on the drops lost that way.
     #[must_use]
     pub fn skipped_total(&self) -> u64 {
-        self.skipped_total
+        self.loss.skipped_total()
     }
 
     /// Summary mode: the cumulative count of every (reason, interface,
@@ -264,47 +259,5 @@ impl DatapathProducer {
             n += 1;
         }
         n
-    }
-}
-
-/// The [`Event::Lost`] for `count` drops or traces lost in the kernel (none
-/// when 0), numbered with the next value of `seq`.
-fn kernel_lost(count: u64, seq: &mut u64) -> Option<Event> {
-    if count == 0 {
-        return None;
-    }
-    *seq = seq.wrapping_add(1);
-    Some(Event::Lost(Lost {
-        header: Header {
-            time: now(),
-            source: Source::Datapath,
-            seq: *seq,
-        },
-        stage: LossStage::Kernel,
-        count,
-        kinds: vec![EventKind::Drop, EventKind::Trace],
-        seq_range: None,
-    }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn misses_become_one_kernel_lost_event() {
-        let mut misses = Delta::new(100);
-        let mut seq = 0;
-        let delta = 2 + misses.update(130);
-        let Some(Event::Lost(l)) = kernel_lost(delta, &mut seq) else {
-            panic!("no Lost event");
-        };
-        assert_eq!(l.count, 32);
-        assert_eq!(l.stage, LossStage::Kernel);
-        assert_eq!(l.kinds, vec![EventKind::Drop, EventKind::Trace]);
-        assert_eq!(l.header.source, Source::Datapath);
-        assert_eq!(l.header.seq, 1);
-        assert!(kernel_lost(misses.update(130), &mut seq).is_none());
-        assert_eq!(seq, 1);
     }
 }

@@ -5,12 +5,11 @@ use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, PerCpuArray, RingBuf};
 use inetmon_bpf::loader::{cgroup2_root, lost_totals, Filters, LoadError, SockPrograms};
-use inetmon_bpf::progstats::Delta;
 use inetmon_bpf::record::OP_MAX;
 use inetmon_core::decode::sock::decode_record;
-use inetmon_core::event::{
-    Event, EventKind, Header, LossStage, Lost, Malformed, Source, Timestamp,
-};
+use inetmon_core::event::{Event, EventKind, Header, Malformed, Source, Timestamp};
+
+use crate::kernel_loss::KernelLoss;
 
 /// How to run the producer.
 #[derive(Debug, Clone)]
@@ -49,9 +48,7 @@ pub struct SocketsProducer {
     ring: RingBuf<MapData>,
     lost: PerCpuArray<MapData, u64>,
     lost_seen: [u64; OP_MAX],
-    misses: Delta,
-    lost_total: u64,
-    skipped_total: u64,
+    loss: KernelLoss,
     lost_checked: Instant,
     lost_interval: Duration,
     seq: u64,
@@ -90,14 +87,16 @@ impl SocketsProducer {
         let ring = progs.take_ring_buf()?;
         let lost = progs.take_lost()?;
         let lost_seen = lost_totals(&lost)?;
-        let misses = Delta::new(progs.recursion_misses()?);
+        let loss = KernelLoss::new(
+            Source::Sockets,
+            vec![EventKind::Sock],
+            progs.recursion_misses()?,
+        );
         Ok(SocketsProducer {
             ring,
             lost,
             lost_seen,
-            misses,
-            lost_total: 0,
-            skipped_total: 0,
+            loss,
             lost_checked: Instant::now(),
             lost_interval: cfg.lost_interval,
             seq: 0,
@@ -169,13 +168,8 @@ impl SocketsProducer {
                 *seen = cur;
             }
         }
-        if let Ok(m) = self.progs.recursion_misses() {
-            let skipped = self.misses.update(m);
-            self.skipped_total = self.skipped_total.saturating_add(skipped);
-            delta = delta.saturating_add(skipped);
-        }
-        self.lost_total = self.lost_total.saturating_add(delta);
-        match kernel_lost(delta, &mut self.seq) {
+        let misses = self.progs.recursion_misses().ok();
+        match self.loss.account(delta, misses, now_wall(), &mut self.seq) {
             Some(ev) => {
                 out(ev);
                 1
@@ -188,7 +182,7 @@ impl SocketsProducer {
     /// [`check_lost`](Self::check_lost).
     #[must_use]
     pub fn lost_total(&self) -> u64 {
-        self.lost_total
+        self.loss.lost_total()
     }
 
     /// The part of [`lost_total`](Self::lost_total) that is skipped
@@ -197,7 +191,7 @@ impl SocketsProducer {
     /// been filtered out anyway, so this part is an upper bound.
     #[must_use]
     pub fn skipped_total(&self) -> u64 {
-        self.skipped_total
+        self.loss.skipped_total()
     }
 
     fn drain(&mut self, out: &mut dyn FnMut(Event)) -> usize {
@@ -236,26 +230,6 @@ impl SocketsProducer {
     }
 }
 
-/// The [`Event::Lost`] for `count` events lost in the kernel (none when 0),
-/// numbered with the next value of `seq`.
-fn kernel_lost(count: u64, seq: &mut u64) -> Option<Event> {
-    if count == 0 {
-        return None;
-    }
-    *seq = seq.wrapping_add(1);
-    Some(Event::Lost(Lost {
-        header: Header {
-            time: now_wall(),
-            source: Source::Sockets,
-            seq: *seq,
-        },
-        stage: LossStage::Kernel,
-        count,
-        kinds: vec![EventKind::Sock],
-        seq_range: None,
-    }))
-}
-
 fn clock_ns(clock: libc::clockid_t) -> i64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -277,30 +251,4 @@ fn mono_to_wall_ns() -> i64 {
 pub(crate) fn now_wall() -> Timestamp {
     let ns = clock_ns(libc::CLOCK_REALTIME);
     Timestamp::from_nanos_parts(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use inetmon_bpf::progstats::Delta;
-
-    #[test]
-    fn misses_become_one_kernel_lost_event() {
-        let mut misses = Delta::new(7);
-        let mut seq = 41;
-        // Reserve failures 3, recursion misses 7 -> 12: 3 + 5 lost.
-        let delta = 3 + misses.update(12);
-        let Some(Event::Lost(l)) = kernel_lost(delta, &mut seq) else {
-            panic!("no Lost event");
-        };
-        assert_eq!(l.count, 8);
-        assert_eq!(l.stage, LossStage::Kernel);
-        assert_eq!(l.kinds, vec![EventKind::Sock]);
-        assert_eq!(l.header.source, Source::Sockets);
-        assert_eq!(l.header.seq, 42);
-        assert_eq!(seq, 42);
-        // No growth: no event, sequence untouched.
-        assert!(kernel_lost(misses.update(12), &mut seq).is_none());
-        assert_eq!(seq, 42);
-    }
 }
