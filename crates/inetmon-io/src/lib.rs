@@ -19,6 +19,7 @@
 pub mod conntrack;
 pub mod daemon;
 pub mod datapath;
+mod fdwait;
 pub mod file;
 pub mod ifname;
 pub mod kernel_loss;

@@ -1,7 +1,7 @@
 //! [`DatapathProducer`]: read the ring buffer, decode, enrich, count loss.
 
 use std::cell::RefCell;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf};
@@ -13,6 +13,7 @@ use inetmon_core::kallsyms::KallSyms;
 
 use super::enrich::boot_wall_ns;
 use super::loader::{lost_total, DatapathError, DatapathPrograms, KernelConfig};
+use crate::fdwait::wait_readable_ms;
 use crate::ifname::IfNames;
 use crate::kernel_loss::KernelLoss;
 use crate::pipeline::now;
@@ -107,20 +108,8 @@ impl DatapathProducer {
     ) -> Result<usize, DatapathError> {
         let mut n = self.drain(out);
         if n == 0 {
-            let mut pfd = libc::pollfd {
-                fd: self.ring.as_fd().as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
             let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-            // SAFETY: one valid pollfd for the duration of the call.
-            let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
-            if rc < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.kind() != std::io::ErrorKind::Interrupted {
-                    return Err(DatapathError::Poll(e));
-                }
-            }
+            wait_readable_ms(self.ring.as_fd(), ms).map_err(DatapathError::Poll)?;
             n += self.drain(out);
         }
         if self.lost_checked.elapsed() >= self.lost_interval {

@@ -1,6 +1,6 @@
 //! [`SocketsProducer`]: load, attach, read, decode, count loss.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, PerCpuArray, RingBuf};
@@ -9,6 +9,7 @@ use inetmon_bpf::record::OP_MAX;
 use inetmon_core::decode::sock::decode_record;
 use inetmon_core::event::{Event, EventKind, Header, Malformed, Source, Timestamp};
 
+use crate::fdwait::wait_readable_ms;
 use crate::kernel_loss::KernelLoss;
 
 /// How to run the producer.
@@ -122,25 +123,13 @@ impl SocketsProducer {
     ) -> Result<usize, SocketsError> {
         let mut n = self.drain(out);
         if n == 0 {
-            let mut pfd = libc::pollfd {
-                fd: self.ring.as_fd().as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
             let wait = match self.last_records {
                 Some(t) => timeout.min(QUIET.saturating_sub(t.elapsed())),
                 None => timeout,
             };
             // Round up: a 0.4 ms remainder must not become a 0 ms poll.
             let ms = i32::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
-            // SAFETY: one valid pollfd for the duration of the call.
-            let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
-            if rc < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.kind() != std::io::ErrorKind::Interrupted {
-                    return Err(SocketsError::Poll(e));
-                }
-            }
+            wait_readable_ms(self.ring.as_fd(), ms).map_err(SocketsError::Poll)?;
             n += self.drain(out);
         }
         if n > 0 {
