@@ -181,6 +181,18 @@ fn get<const N: usize>(b: &[u8], at: usize, what: &'static str) -> Result<[u8; N
         })
 }
 
+/// Checks that `b` holds at least `needed` bytes of `what`.
+fn need(b: &[u8], needed: usize, what: &'static str) -> Result<(), DatapathError> {
+    if b.len() < needed {
+        return Err(DatapathError::Len {
+            what,
+            needed,
+            got: b.len(),
+        });
+    }
+    Ok(())
+}
+
 fn u8_at(b: &[u8], at: usize, what: &'static str) -> Result<u8, DatapathError> {
     Ok(get::<1>(b, at, what)?[0])
 }
@@ -270,13 +282,7 @@ pub fn decode(bytes: &[u8]) -> Result<DatapathRecord<'_>, DatapathError> {
     if kind == TYPE_DROP {
         const W: &str = "drop header";
         let min = size_of::<RawDrop>();
-        if bytes.len() < min {
-            return Err(DatapathError::Len {
-                what: W,
-                needed: min,
-                got: bytes.len(),
-            });
-        }
+        need(bytes, min, W)?;
         let d = RawDrop {
             common,
             reason: u32_at(bytes, offset_of!(RawDrop, reason), W)?,
@@ -290,13 +296,7 @@ pub fn decode(bytes: &[u8]) -> Result<DatapathRecord<'_>, DatapathError> {
     } else {
         const W: &str = "trace header";
         let min = size_of::<RawTrace>();
-        if bytes.len() < min {
-            return Err(DatapathError::Len {
-                what: W,
-                needed: min,
-                got: bytes.len(),
-            });
-        }
+        need(bytes, min, W)?;
         let t = RawTrace {
             common,
             point: u8_at(bytes, offset_of!(RawTrace, point), W)?,
