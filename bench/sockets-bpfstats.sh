@@ -34,7 +34,10 @@ sysctl -q kernel.bpf_stats_enabled=1
 bpftool prog show -j | jq -c '[.[].id]' >"$tmp/ids0"
 "$BIN" sockets --format json >"$tmp/out" 2>"$tmp/err" &
 mon=$!
-until grep -q attached "$tmp/err" 2>/dev/null; do sleep 0.1; done
+until grep -q attached "$tmp/err" 2>/dev/null; do
+	kill -0 "$mon" 2>/dev/null || { mon=; cat "$tmp/err" >&2; exit 1; }
+	sleep 0.1
+done
 snap() { bpftool prog show -j | jq -c --slurpfile old "$tmp/ids0" '[.[] | select(.id as $i | $old[0] | index($i) | not) | {id, name, ns: (.run_time_ns // 0), cnt: (.run_cnt // 0)}]'; }
 snap >"$tmp/a"
 port=$((40000 + $$ % 20000))

@@ -65,6 +65,7 @@ struct {
 #define OWNER_BOUND 2 /* a bind or dynamic bind was reported */
 
 struct owner {
+	__u64 cookie; /* the socket's cookie: the tag of an owners slot */
 	__u32 pid;
 	__u32 tid;
 	__u32 uid;
@@ -75,38 +76,63 @@ struct owner {
 	char comm[16];
 };
 
-/* struct sock * -> the task that created/accepted/connected it. */
+/* The task that created/accepted/connected a socket, in the slot
+ * cookie % OWNER_SLOTS, tagged with the cookie. Socket cookies are unique
+ * for the life of the system and handed out in increasing order, so a slot
+ * is only ever reused for a newer socket (OWNER_SLOTS cookies later), a
+ * tag mismatch means "not recorded", and nothing needs deleting at close.
+ * An array lookup is inlined by the verifier: no hashing, no element
+ * allocation, no locks, unlike the LRU hash keyed by struct sock * this
+ * replaces; and unlike socket local storage it also works in the classic
+ * syscall tracepoints (sys_exit_accept4 records the acceptor here). */
+#define OWNER_SLOTS 65536
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, OWNER_SLOTS);
+	__type(key, __u32);
 	__type(value, struct owner);
 } owners SEC(".maps");
 
-/* Syscall arguments stashed at sys_enter, keyed by pid_tgid. */
+/* struct sock * -> owner, for the one socket kind that can have no cookie
+ * when its owner is known: one accepted from a connection that completed
+ * before the monitor attached its sockops program. Deleted at close. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct owner);
+} owners_nocookie SEC(".maps");
+
+/* Per thread (task local storage, created at the first sys_enter): the
+ * syscall arguments stashed at sys_enter for sys_exit (live while between
+ * the two), and the UDP socket whose dynamic bind a connect is about to
+ * make. Never deleted: it goes with the task. */
 struct args {
 	__s64 fd;
 	__u32 syn_sent; /* connect: the socket went to SYN_SENT in this call */
 	__u32 addrlen;
 	__u8 addr[28]; /* bind: the requested sockaddr */
 	__u32 tcp;     /* connect: the connect4/6 hook saw a TCP socket */
+	__u32 live;    /* set at sys_enter, cleared at sys_exit */
+	__u32 pad;
+	/* UDP socket (struct sock *) with no local port that is connecting:
+	 * a dynamic bind is about to happen; cleared at sys_exit_connect. */
+	__u64 dynbind;
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct args);
 } stash SEC(".maps");
 
-/* UDP sockets with no local port that are sending or connecting: a dynamic
- * bind is about to happen. pid_tgid -> struct sock *. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, __u64);
-} dynbind SEC(".maps");
+/* The current thread's stash, created when asked to. */
+static __always_inline struct args *task_args(int create)
+{
+	return bpf_task_storage_get(&stash, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
 
 static __always_inline int filters_pass(const struct inetmon_sock_rec *r)
 {
@@ -190,16 +216,51 @@ static __always_inline void fill_owner_from(struct inetmon_sock_rec *r, const st
 	r->attribution = INETMON_ATTR_OWNER;
 }
 
-static __always_inline void record_owner(__u64 sk, const struct inetmon_sock_rec *r)
+/* The owner recorded for the socket with this cookie and address, or
+ * NULL; *fallback says whether it is an owners_nocookie entry. */
+static __always_inline struct owner *find_owner(__u64 cookie, __u64 sk, int *fallback)
 {
-	struct owner o = {};
-	o.pid = r->pid;
-	o.tid = r->tid;
-	o.uid = r->uid;
-	o.gid = r->gid;
-	o.cgroup_id = r->cgroup_id;
-	__builtin_memcpy(o.comm, r->comm, sizeof(o.comm));
-	bpf_map_update_elem(&owners, &sk, &o, BPF_ANY);
+	*fallback = 0;
+	if (cookie) {
+		__u32 k = (__u32)cookie & (OWNER_SLOTS - 1);
+		struct owner *o = bpf_map_lookup_elem(&owners, &k);
+
+		if (o && o->cookie == cookie)
+			return o;
+	}
+	*fallback = 1;
+	return bpf_map_lookup_elem(&owners_nocookie, &sk);
+}
+
+/* Records the task of r (flags cleared) as the owner of the socket with
+ * this cookie and address, over any previous owner. */
+static __always_inline void record_owner_flags(__u64 cookie, __u64 sk,
+					       const struct inetmon_sock_rec *r, __u32 flags)
+{
+	struct owner n = {};
+
+	n.cookie = cookie;
+	n.pid = r->pid;
+	n.tid = r->tid;
+	n.uid = r->uid;
+	n.gid = r->gid;
+	n.cgroup_id = r->cgroup_id;
+	n.flags = flags;
+	__builtin_memcpy(n.comm, r->comm, sizeof(n.comm));
+	if (cookie) {
+		__u32 k = (__u32)cookie & (OWNER_SLOTS - 1);
+		struct owner *o = bpf_map_lookup_elem(&owners, &k);
+
+		if (o)
+			__builtin_memcpy(o, &n, sizeof(n));
+	} else {
+		bpf_map_update_elem(&owners_nocookie, &sk, &n, BPF_ANY);
+	}
+}
+
+static __always_inline void record_owner(__u64 cookie, __u64 sk, const struct inetmon_sock_rec *r)
+{
+	record_owner_flags(cookie, sk, r, 0);
 }
 
 /* Both ends and the netns of a kernel socket whose family is known.
@@ -240,27 +301,6 @@ static __always_inline void fill_sk_known(struct inetmon_sock_rec *r, struct soc
 	r->protocol = proto;
 	fill_ends(r, sk, fam);
 	r->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-}
-
-/* record_owner() for a socket that usually has an entry already (the one
- * sock_create made): overwrites it in place, which is a lookup instead of
- * an LRU element allocation, copy and release. Same value as
- * record_owner() (flags cleared). */
-static __always_inline void rerecord_owner(__u64 sk, const struct inetmon_sock_rec *r)
-{
-	struct owner *o = bpf_map_lookup_elem(&owners, &sk);
-
-	if (!o) {
-		record_owner(sk, r);
-		return;
-	}
-	o->pid = r->pid;
-	o->tid = r->tid;
-	o->uid = r->uid;
-	o->gid = r->gid;
-	o->cgroup_id = r->cgroup_id;
-	o->flags = 0;
-	__builtin_memcpy(o->comm, r->comm, sizeof(o->comm));
 }
 
 /* Family, type, protocol, both ends, netns and cookie of a kernel socket. */
@@ -342,7 +382,7 @@ int sock_create(struct bpf_sock *ctx)
 	r.protocol = proto;
 	r.cookie = bpf_get_socket_cookie(ctx);
 	r.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	record_owner((__u64)sk, &r);
+	record_owner(r.cookie, (__u64)sk, &r);
 	emit(&r);
 	return 1;
 }
@@ -364,7 +404,8 @@ int sock_release(struct bpf_sock *ctx)
 	fill_sk_ctx(&r, sk, fam, ctx->type, proto);
 	r.cookie = bpf_get_socket_cookie(ctx);
 	if (proto == IPPROTO_TCP) {
-		struct owner *o = bpf_map_lookup_elem(&owners, &skp);
+		int fallback;
+		struct owner *o = find_owner(r.cookie, skp, &fallback);
 		if (state == TCP_ESTABLISHED) {
 			r.op = INETMON_OP_DISCONNECT;
 			r.initiator = INETMON_INIT_LOCAL;
@@ -373,21 +414,11 @@ int sock_release(struct bpf_sock *ctx)
 		}
 		if (o)
 			o->flags |= OWNER_RELEASED;
-		else if (state != TCP_CLOSE) {
-			struct owner n = {};
-			n.flags = OWNER_RELEASED;
-			n.pid = r.pid;
-			n.tid = r.tid;
-			n.uid = r.uid;
-			n.gid = r.gid;
-			n.cgroup_id = r.cgroup_id;
-			__builtin_memcpy(n.comm, r.comm, sizeof(n.comm));
-			bpf_map_update_elem(&owners, &skp, &n, BPF_ANY);
-		}
-		if (state == TCP_CLOSE)
-			bpf_map_delete_elem(&owners, &skp);
-	} else {
-		bpf_map_delete_elem(&owners, &skp);
+		else if (state != TCP_CLOSE)
+			record_owner_flags(r.cookie, skp, &r, OWNER_RELEASED);
+		/* (Owners slots are never deleted: the cookie tag retires them.) */
+		if (state == TCP_CLOSE && o && fallback)
+			bpf_map_delete_elem(&owners_nocookie, &skp);
 	}
 	r.op = INETMON_OP_CLOSE;
 	emit(&r);
@@ -404,13 +435,15 @@ static __always_inline int post_bind(struct bpf_sock *ctx)
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return 1;
 	__u64 skp = ctx_ptr(ctx);
-	struct owner *o = bpf_map_lookup_elem(&owners, &skp);
+	int fallback;
+	struct owner *o;
 
+	r.cookie = bpf_get_socket_cookie(ctx);
+	o = find_owner(r.cookie, skp, &fallback);
 	if (o)
 		o->flags |= OWNER_BOUND;
 	fill_current(&r);
 	fill_sk_ctx(&r, (struct sock *)skp, ctx->family, ctx->type, proto);
-	r.cookie = bpf_get_socket_cookie(ctx);
 	r.op = INETMON_OP_BIND;
 	emit(&r);
 	return 1;
@@ -431,13 +464,18 @@ int post_bind6(struct bpf_sock *ctx)
 /* Stashes fd and the user sockaddr of bind()/connect() for their exit. */
 static __always_inline int stash_addr(struct trace_event_raw_sys_enter *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct args a = {};
+	struct args *a = task_args(1);
 	const void *uaddr = (const void *)ctx->args[1];
-	a.fd = (__s64)ctx->args[0];
-	a.addrlen = (__u32)ctx->args[2];
-	bpf_probe_read_user(a.addr, sizeof(a.addr), uaddr);
-	bpf_map_update_elem(&stash, &id, &a, BPF_ANY);
+
+	if (!a)
+		return 0;
+	a->fd = (__s64)ctx->args[0];
+	a->syn_sent = 0;
+	a->addrlen = (__u32)ctx->args[2];
+	/* (Zeroes the buffer when the read fails.) */
+	bpf_probe_read_user(a->addr, sizeof(a->addr), uaddr);
+	a->tcp = 0;
+	a->live = 1;
 	return 0;
 }
 
@@ -463,14 +501,13 @@ int enter_bind(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_bind")
 int exit_bind(struct trace_event_raw_sys_exit *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct args *a = bpf_map_lookup_elem(&stash, &id);
+	struct args *a = task_args(0);
 	struct inetmon_sock_rec r = {};
 	struct sock *sk;
 	long ret = ctx->ret;
 	__u16 fam, proto;
 
-	if (!a)
+	if (!a || !a->live)
 		return 0;
 	if (ret < 0 && (sk = sock_from_fd(a->fd, &fam, &proto))) {
 		/* Success is reported by post_bind; a failure here, with the
@@ -482,7 +519,7 @@ int exit_bind(struct trace_event_raw_sys_exit *ctx)
 		stashed_end(a, r.laddr, &r.lport);
 		emit(&r);
 	}
-	bpf_map_delete_elem(&stash, &id);
+	a->live = 0;
 	return 0;
 }
 
@@ -490,10 +527,16 @@ int exit_bind(struct trace_event_raw_sys_exit *ctx)
 
 static __always_inline int stash_fd(__s64 fd)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct args a = {};
-	a.fd = fd;
-	bpf_map_update_elem(&stash, &id, &a, BPF_ANY);
+	struct args *a = task_args(1);
+
+	if (!a)
+		return 0;
+	a->fd = fd;
+	a->syn_sent = 0;
+	a->addrlen = 0;
+	__builtin_memset(a->addr, 0, sizeof(a->addr));
+	a->tcp = 0;
+	a->live = 1;
 	return 0;
 }
 
@@ -506,13 +549,12 @@ int enter_listen(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_listen")
 int exit_listen(struct trace_event_raw_sys_exit *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct args *a = bpf_map_lookup_elem(&stash, &id);
+	struct args *a = task_args(0);
 	struct inetmon_sock_rec r = {};
 	struct sock *sk;
 	__u16 fam, proto;
 
-	if (!a)
+	if (!a || !a->live)
 		return 0;
 	sk = sock_from_fd(a->fd, &fam, &proto);
 	if (sk) {
@@ -522,7 +564,7 @@ int exit_listen(struct trace_event_raw_sys_exit *ctx)
 		r.result = ctx->ret;
 		emit(&r);
 	}
-	bpf_map_delete_elem(&stash, &id);
+	a->live = 0;
 	return 0;
 }
 
@@ -542,13 +584,12 @@ int enter_accept4(struct trace_event_raw_sys_enter *ctx)
 
 static __always_inline int exit_accept_common(long ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct args *a = bpf_map_lookup_elem(&stash, &id);
+	struct args *a = task_args(0);
 	struct inetmon_sock_rec r = {};
 	struct sock *sk;
 	__u16 fam, proto;
 
-	if (!a)
+	if (!a || !a->live)
 		return 0;
 	if (ret >= 0) {
 		sk = sock_from_fd(ret, &fam, &proto);
@@ -556,7 +597,7 @@ static __always_inline int exit_accept_common(long ret)
 			fill_current(&r);
 			fill_sk_known(&r, sk, fam, proto);
 			r.op = INETMON_OP_ACCEPT;
-			record_owner((__u64)sk, &r);
+			record_owner(r.cookie, (__u64)sk, &r);
 			emit(&r);
 		}
 	} else if (ret != -EAGAIN) {
@@ -569,7 +610,7 @@ static __always_inline int exit_accept_common(long ret)
 			emit(&r);
 		}
 	}
-	bpf_map_delete_elem(&stash, &id);
+	a->live = 0;
 	return 0;
 }
 
@@ -614,17 +655,17 @@ static __always_inline int connect_attempt(struct bpf_sock_addr *ctx, int v6)
 		__u32 a = ctx->user_ip4;
 		__builtin_memcpy(r.faddr, &a, 4);
 	}
-	rerecord_owner(skp, &r);
+	record_owner(r.cookie, skp, &r);
 	if (proto == IPPROTO_TCP) {
 		/* Tell sys_exit_connect (same task, same socket) that it need
 		 * not look the fd up unless the connect failed before a SYN. */
-		__u64 id = ((__u64)r.pid << 32) | r.tid;
-		struct args *a = bpf_map_lookup_elem(&stash, &id);
+		struct args *a = task_args(0);
 		if (a)
 			a->tcp = 1;
 	} else if (r.lport == 0) {
-		__u64 id = ((__u64)r.pid << 32) | r.tid;
-		bpf_map_update_elem(&dynbind, &id, &skp, BPF_ANY);
+		struct args *a = task_args(1);
+		if (a)
+			a->dynbind = skp;
 	}
 	emit(&r);
 	return 1;
@@ -649,26 +690,25 @@ int enter_connect(struct trace_event_raw_sys_enter *ctx)
 }
 
 /* Emits the dynamic bind of a UDP socket that got its port in this call. */
-static __always_inline void check_dynbind(__u64 id)
+static __always_inline void check_dynbind(struct args *a)
 {
-	__u64 *skp = bpf_map_lookup_elem(&dynbind, &id);
 	struct inetmon_sock_rec r = {};
+	__u64 key = a->dynbind;
 	struct sock *sk;
-
-	if (!skp)
-		return;
-	__u64 key = *skp;
 	struct owner *o;
+	int fallback;
 
+	if (!key)
+		return;
 	sk = (struct sock *)key;
-	bpf_map_delete_elem(&dynbind, &id);
+	a->dynbind = 0;
 	if (!BPF_CORE_READ(sk, __sk_common.skc_num))
 		return;
-	o = bpf_map_lookup_elem(&owners, &key);
-	if (o)
-		o->flags |= OWNER_BOUND;
 	fill_current(&r);
 	fill_sk(&r, sk);
+	o = find_owner(r.cookie, key, &fallback);
+	if (o)
+		o->flags |= OWNER_BOUND;
 	__builtin_memset(r.faddr, 0, 16);
 	r.fport = 0;
 	r.op = INETMON_OP_DYNBIND;
@@ -678,14 +718,13 @@ static __always_inline void check_dynbind(__u64 id)
 SEC("tracepoint/syscalls/sys_exit_connect")
 int exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct args *a = bpf_map_lookup_elem(&stash, &id);
+	struct args *a = task_args(0);
 	struct inetmon_sock_rec r = {};
 	struct sock *sk;
 	long ret = ctx->ret;
 	__u16 fam, proto;
 
-	if (!a)
+	if (!a || !a->live)
 		return 0;
 	/* A TCP connect reports nothing here unless it failed before any
 	 * SYN (set_state reports the rest): skip the fd walk. */
@@ -695,7 +734,7 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	sk = sock_from_fd(a->fd, &fam, &proto);
 	if (sk) {
 		if (proto == IPPROTO_UDP) {
-			check_dynbind(id);
+			check_dynbind(a);
 			fill_current(&r);
 			fill_sk_known(&r, sk, fam, proto);
 			r.op = INETMON_OP_CONNECTED;
@@ -714,8 +753,8 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 		}
 	}
 out:
-	bpf_map_delete_elem(&dynbind, &id);
-	bpf_map_delete_elem(&stash, &id);
+	a->dynbind = 0;
+	a->live = 0;
 	return 0;
 }
 
@@ -731,7 +770,8 @@ static __always_inline int sendmsg_hook(struct bpf_sock_addr *ctx)
 	struct inetmon_sock_rec r = {};
 	struct sock *sk = BPF_CORE_READ(k, sk);
 	__u64 skp = (__u64)sk;
-	struct owner *o = bpf_map_lookup_elem(&owners, &skp);
+	int fallback;
+	struct owner *o = find_owner(bpf_get_socket_cookie(ctx), skp, &fallback);
 
 	if (!o || (o->flags & OWNER_BOUND))
 		return 1;
@@ -799,13 +839,13 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 	__u16 family, protocol;
 	__u64 skp;
 	struct owner *o;
+	int fallback;
 
 	if (os == TCP_CLOSE && ns == TCP_SYN_SENT) {
 		if (sk->sk_protocol != IPPROTO_TCP)
 			return 0;
 		/* In the connecting task: remember that a SYN went out. */
-		__u64 id = bpf_get_current_pid_tgid();
-		struct args *a = bpf_map_lookup_elem(&stash, &id);
+		struct args *a = task_args(0);
 		if (a)
 			a->syn_sent = 1;
 		return 0;
@@ -826,7 +866,7 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 
 	/* One owner lookup serves the event and the clean-up at close. */
 	skp = (__u64)sk;
-	o = bpf_map_lookup_elem(&owners, &skp);
+	o = find_owner(sk->__sk_common.skc_cookie.counter, skp, &fallback);
 	if (os == TCP_SYN_SENT) {
 		struct inetmon_sock_rec r = {};
 
@@ -854,8 +894,8 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 								: INETMON_INIT_LOCAL;
 		emit(&r);
 	}
-	if (ns == TCP_CLOSE && o && (o->flags & OWNER_RELEASED))
-		bpf_map_delete_elem(&owners, &skp);
+	if (ns == TCP_CLOSE && o && fallback && (o->flags & OWNER_RELEASED))
+		bpf_map_delete_elem(&owners_nocookie, &skp);
 	return 0;
 }
 

@@ -126,6 +126,9 @@ impl SockPrograms {
             .override_global("filter_port", &port, true)
             .override_global("filter_cgroup", &cgroup, true)
             .map_max_entries("events", ring_bytes)
+            // The task local storage `stash` has no aya map type; the
+            // programs use it, userspace never does.
+            .allow_unsupported_maps()
             .load(crate::OBJECT)?;
         let cg = File::open(cgroup_root).map_err(|e| LoadError::Cgroup {
             path: cgroup_root.display().to_string(),
