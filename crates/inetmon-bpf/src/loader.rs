@@ -5,9 +5,7 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use aya::maps::{MapData, PerCpuArray, RingBuf};
-use aya::programs::{
-    BtfTracePoint, CgroupAttachMode, CgroupSock, CgroupSockAddr, SockOps, TracePoint,
-};
+use aya::programs::{BtfTracePoint, CgroupAttachMode, CgroupSock, CgroupSockAddr, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
 
 use crate::record::OP_MAX;
@@ -168,12 +166,6 @@ impl SockPrograms {
             prog.attach(&cg, CgroupAttachMode::Single)
                 .map_err(|source| LoadError::Program { name, source })?;
         }
-        let name = "sock_ops";
-        let prog: &mut SockOps = program(&mut ebpf, name)?;
-        prog.load()
-            .map_err(|source| LoadError::Program { name, source })?;
-        prog.attach(&cg, CgroupAttachMode::Single)
-            .map_err(|source| LoadError::Program { name, source })?;
         Ok(SockPrograms { ebpf })
     }
 
@@ -197,7 +189,7 @@ impl SockPrograms {
     /// program on the same CPU
     /// (see [`crate::progstats`]), summed over the programs. Each skipped
     /// run may have been an event; nothing else counts them. (The cgroup
-    /// and sockops hooks have no such guard: they always run.)
+    /// hooks have no such guard: they always run.)
     ///
     /// # Errors
     /// [`LoadError::Stats`] naming the program the kernel would not report.
