@@ -264,51 +264,91 @@ static __always_inline void record_owner(__u64 cookie, __u64 sk, const struct in
 	record_owner_flags(cookie, sk, r, 0);
 }
 
-/* Both ends and the netns of a kernel socket whose family is known.
- * skc_portpair and skc_addrpair are the kernel's own unions over
- * (skc_dport, skc_num) and (skc_daddr, skc_rcv_saddr): one read each
- * instead of two. */
-static __always_inline void fill_ends(struct inetmon_sock_rec *r, struct sock *sk, __u16 fam)
+/* A copy of the start of a struct sock_common, up to and with skc_cookie:
+ * addresses, ports, family, netns pointer, IPv6 addresses and cookie in one
+ * bpf_probe_read_kernel (each read costs ~30 ns, about what a copy of the
+ * whole prefix costs). Fields are read from the copy at their CO-RE
+ * relocated offsets; raw[] keeps those inside the buffer on a kernel whose
+ * struct is larger than vmlinux.h's. */
+union skc_copy {
+	struct sock_common sc;
+	__u8 raw[192];
+};
+
+static __always_inline void read_common(union skc_copy *u, struct sock *sk, int upto_net)
 {
-	struct {
-		__be16 dport;
-		__u16 num;
-	} pp = {};
-	bpf_core_read(&pp, sizeof(pp), &sk->__sk_common.skc_portpair);
-	r->lport = pp.num;
-	r->fport = bpf_ntohs(pp.dport);
-	if (fam == AF_INET) {
-		struct {
-			__be32 daddr;
-			__be32 rcv_saddr;
-		} ap = {};
-		bpf_core_read(&ap, sizeof(ap), &sk->__sk_common.skc_addrpair);
-		__builtin_memcpy(r->laddr, &ap.rcv_saddr, 4);
-		__builtin_memcpy(r->faddr, &ap.daddr, 4);
-	} else {
-		bpf_core_read(r->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(r->faddr, 16, &sk->__sk_common.skc_v6_daddr);
-	}
-	r->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	/* IPv4 ends and the netns pointer come first: when the cookie is
+	 * not needed either, copy only that far (the cost grows with the
+	 * length). */
+	__u32 n = upto_net ? bpf_core_field_offset(struct sock_common, skc_net) +
+				     bpf_core_field_size(struct sock_common, skc_net)
+			   : bpf_core_field_offset(struct sock_common, skc_cookie) +
+				     bpf_core_field_size(struct sock_common, skc_cookie);
+
+	if (n > sizeof(*u))
+		n = sizeof(*u);
+	bpf_probe_read_kernel(u, n, &sk->__sk_common);
 }
 
-/* Type, both ends, netns and cookie of a socket whose family and protocol
+/* Both ends and the netns of a kernel socket whose family is known, and
+ * with want_cookie its cookie (callers with a context take the cookie from
+ * bpf_get_socket_cookie() instead, which also creates one). */
+static __always_inline void fill_ends(struct inetmon_sock_rec *r, struct sock *sk, __u16 fam,
+				      int want_cookie)
+{
+	union skc_copy u;
+	struct net *net;
+
+	read_common(&u, sk, fam == AF_INET && !want_cookie);
+	r->lport = u.sc.skc_num;
+	r->fport = bpf_ntohs(u.sc.skc_dport);
+	if (fam == AF_INET) {
+		__be32 l = u.sc.skc_rcv_saddr, f = u.sc.skc_daddr;
+		__builtin_memcpy(r->laddr, &l, 4);
+		__builtin_memcpy(r->faddr, &f, 4);
+	} else {
+		__builtin_memcpy(r->laddr, &u.sc.skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(r->faddr, &u.sc.skc_v6_daddr, 16);
+	}
+	net = u.sc.skc_net.net;
+	r->netns = BPF_CORE_READ(net, ns.inum);
+	if (want_cookie)
+		r->cookie = u.sc.skc_cookie.counter;
+}
+
+/* sk_protocol and sk_type with one read when adjacent (as in vmlinux.h). */
+static __always_inline void read_proto_type(struct sock *sk, __u16 *proto, __u16 *type)
+{
+	if (bpf_core_field_offset(struct sock, sk_type) ==
+	    bpf_core_field_offset(struct sock, sk_protocol) + 2) {
+		__u16 pt[2] = {};
+		bpf_core_read(pt, sizeof(pt), &sk->sk_protocol);
+		*proto = pt[0];
+		*type = pt[1];
+	} else {
+		*proto = BPF_CORE_READ(sk, sk_protocol);
+		*type = BPF_CORE_READ(sk, sk_type);
+	}
+}
+
+/* Both ends, netns and cookie of a socket whose family, type and protocol
  * are known (read already, or from a context). */
 static __always_inline void fill_sk_known(struct inetmon_sock_rec *r, struct sock *sk, __u16 fam,
-					  __u16 proto)
+					  __u16 type, __u16 proto)
 {
 	r->family = fam;
-	r->type = BPF_CORE_READ(sk, sk_type);
+	r->type = type;
 	r->protocol = proto;
-	fill_ends(r, sk, fam);
-	r->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	fill_ends(r, sk, fam, 1);
 }
 
 /* Family, type, protocol, both ends, netns and cookie of a kernel socket. */
 static __always_inline void fill_sk(struct inetmon_sock_rec *r, struct sock *sk)
 {
-	fill_sk_known(r, sk, BPF_CORE_READ(sk, __sk_common.skc_family),
-		      BPF_CORE_READ(sk, sk_protocol));
+	__u16 proto, type;
+
+	read_proto_type(sk, &proto, &type);
+	fill_sk_known(r, sk, BPF_CORE_READ(sk, __sk_common.skc_family), type, proto);
 }
 
 /* Fills family, type and protocol from a cgroup sock context (plain
@@ -320,21 +360,24 @@ static __always_inline void fill_sk_ctx(struct inetmon_sock_rec *r, struct sock 
 	r->family = fam;
 	r->type = type;
 	r->protocol = proto;
-	fill_ends(r, sk, fam);
+	fill_ends(r, sk, fam, 0);
 }
 
 /* The struct sock behind a file descriptor of the current task, or NULL;
- * with its family and protocol (only AF_INET/AF_INET6 TCP/UDP sockets). */
-static __always_inline struct sock *sock_from_fd(__s64 fd, __u16 *famp, __u16 *protop)
+ * with its family, type and protocol (only AF_INET/AF_INET6 TCP/UDP
+ * sockets). The task's file table is walked with plain (BTF) loads from
+ * bpf_get_current_task_btf(); from the file pointer on, with reads. */
+static __always_inline struct sock *sock_from_fd(__s64 fd, __u16 *famp, __u16 *typep,
+						 __u16 *protop)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct fdtable *fdt = t->files->fdt;
+	unsigned int max = fdt->max_fds;
+	struct file **fds = fdt->fd;
 	struct file *f = NULL;
 	struct socket *so;
 	struct sock *sk;
-	__u16 fam, proto;
+	__u16 fam, proto, type;
 
 	if (fd < 0 || fd >= max)
 		return NULL;
@@ -348,10 +391,11 @@ static __always_inline struct sock *sock_from_fd(__s64 fd, __u16 *famp, __u16 *p
 	if (!sk)
 		return NULL;
 	fam = BPF_CORE_READ(sk, __sk_common.skc_family);
-	proto = BPF_CORE_READ(sk, sk_protocol);
+	read_proto_type(sk, &proto, &type);
 	if ((fam != AF_INET && fam != AF_INET6) || (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
 		return NULL;
 	*famp = fam;
+	*typep = type;
 	*protop = proto;
 	return sk;
 }
@@ -511,15 +555,15 @@ int exit_bind(struct trace_event_raw_sys_exit *ctx)
 	struct inetmon_sock_rec r = {};
 	struct sock *sk;
 	long ret = ctx->ret;
-	__u16 fam, proto;
+	__u16 fam, type, proto;
 
 	if (!a || !a->live)
 		return 0;
-	if (ret < 0 && (sk = sock_from_fd(a->fd, &fam, &proto))) {
+	if (ret < 0 && (sk = sock_from_fd(a->fd, &fam, &type, &proto))) {
 		/* Success is reported by post_bind; a failure here, with the
 		 * address that was asked for. */
 		fill_current(&r);
-		fill_sk_known(&r, sk, fam, proto);
+		fill_sk_known(&r, sk, fam, type, proto);
 		r.op = INETMON_OP_BIND;
 		r.result = ret;
 		stashed_end(a, r.laddr, &r.lport);
@@ -558,14 +602,14 @@ int exit_listen(struct trace_event_raw_sys_exit *ctx)
 	struct args *a = task_args(0);
 	struct inetmon_sock_rec r = {};
 	struct sock *sk;
-	__u16 fam, proto;
+	__u16 fam, type, proto;
 
 	if (!a || !a->live)
 		return 0;
-	sk = sock_from_fd(a->fd, &fam, &proto);
+	sk = sock_from_fd(a->fd, &fam, &type, &proto);
 	if (sk) {
 		fill_current(&r);
-		fill_sk_known(&r, sk, fam, proto);
+		fill_sk_known(&r, sk, fam, type, proto);
 		r.op = INETMON_OP_LISTEN;
 		r.result = ctx->ret;
 		emit(&r);
@@ -593,24 +637,24 @@ static __always_inline int exit_accept_common(long ret)
 	struct args *a = task_args(0);
 	struct inetmon_sock_rec r = {};
 	struct sock *sk;
-	__u16 fam, proto;
+	__u16 fam, type, proto;
 
 	if (!a || !a->live)
 		return 0;
 	if (ret >= 0) {
-		sk = sock_from_fd(ret, &fam, &proto);
+		sk = sock_from_fd(ret, &fam, &type, &proto);
 		if (sk) {
 			fill_current(&r);
-			fill_sk_known(&r, sk, fam, proto);
+			fill_sk_known(&r, sk, fam, type, proto);
 			r.op = INETMON_OP_ACCEPT;
 			record_owner(r.cookie, (__u64)sk, &r);
 			emit(&r);
 		}
 	} else if (ret != -EAGAIN) {
-		sk = sock_from_fd(a->fd, &fam, &proto);
+		sk = sock_from_fd(a->fd, &fam, &type, &proto);
 		if (sk) {
 			fill_current(&r);
-			fill_sk_known(&r, sk, fam, proto);
+			fill_sk_known(&r, sk, fam, type, proto);
 			r.op = INETMON_OP_ACCEPT;
 			r.result = ret;
 			emit(&r);
@@ -728,7 +772,7 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	struct inetmon_sock_rec r = {};
 	struct sock *sk;
 	long ret = ctx->ret;
-	__u16 fam, proto;
+	__u16 fam, type, proto;
 
 	if (!a || !a->live)
 		return 0;
@@ -737,12 +781,12 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	if (a->tcp && !(ret < 0 && ret != -EINPROGRESS && ret != -EALREADY && ret != -EISCONN &&
 			!a->syn_sent))
 		goto out;
-	sk = sock_from_fd(a->fd, &fam, &proto);
+	sk = sock_from_fd(a->fd, &fam, &type, &proto);
 	if (sk) {
 		if (proto == IPPROTO_UDP) {
 			check_dynbind(a);
 			fill_current(&r);
-			fill_sk_known(&r, sk, fam, proto);
+			fill_sk_known(&r, sk, fam, type, proto);
 			r.op = INETMON_OP_CONNECTED;
 			r.result = ret;
 			emit(&r);
@@ -751,7 +795,7 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 			/* Failed before any SYN: no state change will say so.
 			 * The socket has no foreign end yet: take the one asked for. */
 			fill_current(&r);
-			fill_sk_known(&r, sk, fam, proto);
+			fill_sk_known(&r, sk, fam, type, proto);
 			stashed_end(a, r.faddr, &r.fport);
 			r.op = INETMON_OP_CONNECTED;
 			r.result = ret;
