@@ -290,6 +290,23 @@ static __always_inline void read_common(union skc_copy *u, struct sock *sk, int 
 	bpf_probe_read_kernel(u, n, &sk->__sk_common);
 }
 
+/* The inode number of a network namespace: with plain (BTF) loads from the
+ * current task's own netns when that is the one (nearly always: sockets
+ * are used where they were made), else with a read. */
+static __always_inline __u32 netns_inum(struct net *net)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct net *tn = t->nsproxy->net_ns;
+	__u64 tv = (__u64)tn;
+
+	/* Compared through an opaque copy: on tn == net the compiler would
+	 * load through net, which the verifier only knows as a number. */
+	barrier_var(tv);
+	if (tv == (__u64)net)
+		return tn->ns.inum;
+	return BPF_CORE_READ(net, ns.inum);
+}
+
 /* Both ends and the netns of a kernel socket whose family is known, and
  * with want_cookie its cookie (callers with a context take the cookie from
  * bpf_get_socket_cookie() instead, which also creates one). */
@@ -311,7 +328,7 @@ static __always_inline void fill_ends(struct inetmon_sock_rec *r, struct sock *s
 		__builtin_memcpy(r->faddr, &u.sc.skc_v6_daddr, 16);
 	}
 	net = u.sc.skc_net.net;
-	r->netns = BPF_CORE_READ(net, ns.inum);
+	r->netns = netns_inum(net);
 	if (want_cookie)
 		r->cookie = u.sc.skc_cookie.counter;
 }
@@ -426,7 +443,7 @@ int sock_create(struct bpf_sock *ctx)
 	r.type = ctx->type;
 	r.protocol = proto;
 	r.cookie = bpf_get_socket_cookie(ctx);
-	r.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	r.netns = netns_inum(BPF_CORE_READ(sk, __sk_common.skc_net.net));
 	record_owner(r.cookie, (__u64)sk, &r);
 	emit(&r);
 	return 1;
