@@ -48,6 +48,27 @@ volatile const __u32 filter_uid = 0;
 volatile const __u32 filter_port = 0;
 volatile const __u64 filter_cgroup = 0;
 
+/* Operation mask (`--watch`), set by the loader like the filters: one bit
+ * per AHAFS monitor, in the order of inetmon-bpf's WatchOp (streamCreate
+ * = bit 0 ... dgramClose = bit 10), plus WATCH_OTHER for records that no
+ * monitor names (listen/accept errors on a UDP socket). A record whose bit
+ * is clear is dropped before it reaches the ring buffer; the programs'
+ * bookkeeping (owners, stash, dynbind) is unaffected. All ones = every
+ * record (the default). */
+#define WATCH_STREAM_CREATE (1u << 0)
+#define WATCH_STREAM_BIND (1u << 1)
+#define WATCH_STREAM_LISTEN (1u << 2)
+#define WATCH_STREAM_ACCEPT (1u << 3)
+#define WATCH_STREAM_CONNECT (1u << 4)
+#define WATCH_STREAM_DISCONNECT (1u << 5)
+#define WATCH_STREAM_CLOSE (1u << 6)
+#define WATCH_DGRAM_CREATE (1u << 7)
+#define WATCH_DGRAM_BIND (1u << 8)
+#define WATCH_DGRAM_CONNECT (1u << 9)
+#define WATCH_DGRAM_CLOSE (1u << 10)
+#define WATCH_OTHER (1u << 31)
+volatile const __u32 cfg_watch = 0xffffffff;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 * 1024 * 1024);
@@ -108,6 +129,38 @@ struct {
 	__type(value, __u64);
 } dynbind SEC(".maps");
 
+/* The cfg_watch bit of an operation on a socket of this type. */
+static __always_inline __u32 watch_bit(__u8 op, __u16 type)
+{
+	int stream = type == SOCK_STREAM, dgram = type == SOCK_DGRAM;
+
+	switch (op) {
+	case INETMON_OP_CREATE:
+		return stream ? WATCH_STREAM_CREATE : dgram ? WATCH_DGRAM_CREATE : WATCH_OTHER;
+	case INETMON_OP_BIND:
+	case INETMON_OP_DYNBIND:
+		return stream ? WATCH_STREAM_BIND : dgram ? WATCH_DGRAM_BIND : WATCH_OTHER;
+	case INETMON_OP_LISTEN:
+		return stream ? WATCH_STREAM_LISTEN : WATCH_OTHER;
+	case INETMON_OP_ACCEPT:
+		return stream ? WATCH_STREAM_ACCEPT : WATCH_OTHER;
+	case INETMON_OP_CONNECT:
+	case INETMON_OP_CONNECTED:
+		return stream ? WATCH_STREAM_CONNECT : dgram ? WATCH_DGRAM_CONNECT : WATCH_OTHER;
+	case INETMON_OP_DISCONNECT:
+		return stream ? WATCH_STREAM_DISCONNECT : WATCH_OTHER;
+	case INETMON_OP_CLOSE:
+		return stream ? WATCH_STREAM_CLOSE : dgram ? WATCH_DGRAM_CLOSE : WATCH_OTHER;
+	}
+	return WATCH_OTHER;
+}
+
+/* Whether records of `op` on a socket of `type` are watched. */
+static __always_inline int watched(__u8 op, __u16 type)
+{
+	return (cfg_watch & watch_bit(op, type)) != 0;
+}
+
 static __always_inline int filters_pass(const struct inetmon_sock_rec *r)
 {
 	if (filter_pid && r->pid != filter_pid)
@@ -140,7 +193,9 @@ static __always_inline void emit(struct inetmon_sock_rec *r)
 {
 	__u64 now, since, flags = BPF_RB_NO_WAKEUP;
 
-	if (!filters_pass(r))
+	/* Decided before the ring buffer is touched: an unwatched operation
+	 * costs no space and no wake-up. */
+	if (!watched(r->op, r->type) || !filters_pass(r))
 		return;
 	now = bpf_ktime_get_ns();
 	since = now - last_emit_ns;
@@ -332,17 +387,28 @@ int sock_create(struct bpf_sock *ctx)
 	__u32 fam = ctx->family, proto = ctx->protocol;
 	struct sock *sk = (struct sock *)ctx_ptr(ctx);
 
+	__u32 type = ctx->type;
+	int owner;
+
 	if ((fam != AF_INET && fam != AF_INET6) ||
 	    (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
+		return 1;
+	/* The owner recorded here attributes a TCP socket's passive
+	 * disconnect, and tells the sendmsg hooks that a UDP socket was seen
+	 * created (dynamic bind): not needed when neither is watched. */
+	owner = type == SOCK_STREAM ? watched(INETMON_OP_DISCONNECT, type)
+				    : watched(INETMON_OP_DYNBIND, type);
+	if (!owner && !watched(INETMON_OP_CREATE, type))
 		return 1;
 	fill_current(&r);
 	r.op = INETMON_OP_CREATE;
 	r.family = fam;
-	r.type = ctx->type;
+	r.type = type;
 	r.protocol = proto;
 	r.cookie = bpf_get_socket_cookie(ctx);
 	r.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	record_owner((__u64)sk, &r);
+	if (owner)
+		record_owner((__u64)sk, &r);
 	emit(&r);
 	return 1;
 }
@@ -354,6 +420,7 @@ int sock_release(struct bpf_sock *ctx)
 {
 	struct inetmon_sock_rec r = {};
 	__u32 fam = ctx->family, proto = ctx->protocol, state = ctx->state;
+	__u32 type = ctx->type;
 	__u64 skp = ctx_ptr(ctx);
 	struct sock *sk = (struct sock *)skp;
 
@@ -361,8 +428,14 @@ int sock_release(struct bpf_sock *ctx)
 	    (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
 		return 1;
 	fill_current(&r);
-	fill_sk_ctx(&r, sk, fam, ctx->type, proto);
-	r.cookie = bpf_get_socket_cookie(ctx);
+	r.type = type;
+	/* Ends and cookie only for a record that will be emitted; the owner
+	 * bookkeeping below runs regardless. */
+	if (watched(INETMON_OP_CLOSE, type) ||
+	    (state == TCP_ESTABLISHED && watched(INETMON_OP_DISCONNECT, type))) {
+		fill_sk_ctx(&r, sk, fam, type, proto);
+		r.cookie = bpf_get_socket_cookie(ctx);
+	}
 	if (proto == IPPROTO_TCP) {
 		struct owner *o = bpf_map_lookup_elem(&owners, &skp);
 		if (state == TCP_ESTABLISHED) {
@@ -688,7 +761,10 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	if (!a)
 		return 0;
 	/* A TCP connect reports nothing here unless it failed before any
-	 * SYN (set_state reports the rest): skip the fd walk. */
+	 * SYN (set_state reports the rest), and only when watched: skip the
+	 * fd walk. */
+	if (a->tcp && !watched(INETMON_OP_CONNECTED, SOCK_STREAM))
+		goto out;
 	if (a->tcp && !(ret < 0 && ret != -EINPROGRESS && ret != -EALREADY && ret != -EISCONN &&
 			!a->syn_sent))
 		goto out;
@@ -799,6 +875,7 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 	__u16 family, protocol;
 	__u64 skp;
 	struct owner *o;
+	int report;
 
 	if (os == TCP_CLOSE && ns == TCP_SYN_SENT) {
 		if (sk->sk_protocol != IPPROTO_TCP)
@@ -819,6 +896,16 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 	} else if (ns != TCP_CLOSE) {
 		return 0;
 	}
+	/* Whether this transition is a watched record; when not, only the
+	 * owner clean-up at CLOSE is left to do. */
+	if (os == TCP_SYN_SENT)
+		report = watched(INETMON_OP_CONNECTED, SOCK_STREAM);
+	else if (os == TCP_ESTABLISHED)
+		report = watched(INETMON_OP_DISCONNECT, SOCK_STREAM);
+	else
+		report = 0;
+	if (!report && ns != TCP_CLOSE)
+		return 0;
 	protocol = sk->sk_protocol;
 	if (protocol != IPPROTO_TCP)
 		return 0;
@@ -827,7 +914,9 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 	/* One owner lookup serves the event and the clean-up at close. */
 	skp = (__u64)sk;
 	o = bpf_map_lookup_elem(&owners, &skp);
-	if (os == TCP_SYN_SENT) {
+	if (!report) {
+		/* nothing to emit */
+	} else if (os == TCP_SYN_SENT) {
 		struct inetmon_sock_rec r = {};
 
 		fill_owner_from(&r, o);
