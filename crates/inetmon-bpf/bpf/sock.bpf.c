@@ -398,8 +398,13 @@ int sock_create(struct bpf_sock *ctx)
 	 * created (dynamic bind): not needed when neither is watched. */
 	owner = type == SOCK_STREAM ? watched(INETMON_OP_DISCONNECT, type)
 				    : watched(INETMON_OP_DYNBIND, type);
-	if (!owner && !watched(INETMON_OP_CREATE, type))
+	if (!owner && !watched(INETMON_OP_CREATE, type)) {
+		/* Attached for the cookie alone: the socket gets it now, so
+		 * that records read by the tracepoints (listen, failed bind,
+		 * accept errors), which cannot make one, carry it. */
+		bpf_get_socket_cookie(ctx);
 		return 1;
+	}
 	fill_current(&r);
 	r.op = INETMON_OP_CREATE;
 	r.family = fam;

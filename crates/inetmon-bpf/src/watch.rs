@@ -159,6 +159,8 @@ pub const PROGRAMS: [&str; 20] = [
 
 const BIND: [&str; 4] = ["post_bind4", "post_bind6", "enter_bind", "exit_bind"];
 const LISTEN: [&str; 2] = ["enter_listen", "exit_listen"];
+const STREAM_BIND: [&str; 5] = [BIND[0], BIND[1], BIND[2], BIND[3], "sock_create"];
+const STREAM_LISTEN: [&str; 3] = [LISTEN[0], LISTEN[1], "sock_create"];
 const ACCEPT: [&str; 4] = [
     "enter_accept",
     "exit_accept",
@@ -174,15 +176,21 @@ const SENDMSG: [&str; 2] = ["sendmsg4", "sendmsg6"];
 /// | watch | emit its records | bookkeeping it needs |
 /// |---|---|---|
 /// | streamCreate, dgramCreate | `sock_create` | – |
-/// | streamBind | `post_bind4/6` (success), `enter_bind`/`exit_bind` (failure; enter stashes the requested address) | – |
+/// | streamBind | `post_bind4/6` (success), `enter_bind`/`exit_bind` (failure; enter stashes the requested address) | `sock_create` (gives the socket its cookie, which `exit_bind` can only read) |
 /// | dgramBind | `post_bind4/6`, `enter_bind`/`exit_bind`; dynamic bind: `sendmsg4/6` (first send), `exit_connect` (connect) | `sock_create` (the owner entry that tells sendmsg a socket was seen created), `sock_release` (drops that entry, so a reused `struct sock *` is not misread), `post_bind4/6` (marks the entry bound), `connect4/6` (notes the unbound socket for `exit_connect`), `enter_connect` (stash) |
-/// | streamListen | `exit_listen` | `enter_listen` (stash) |
-/// | streamAccept | `exit_accept`, `exit_accept4` | `enter_accept`, `enter_accept4` (stash), `sock_ops` (gives accepted sockets their cookie) |
+/// | streamListen | `exit_listen` | `enter_listen` (stash), `sock_create` (cookie, as for streamBind) |
+/// | streamAccept | `exit_accept`, `exit_accept4` | `enter_accept`, `enter_accept4` (stash), `sock_ops` (gives accepted sockets their cookie), `sock_create` (cookie of the socket an accept error is about) |
 /// | streamConnect | `connect4/6` (attempt), `set_state` (outcome), `exit_connect` (failure before any SYN) | `connect4/6` (owner that attributes the outcome), `enter_connect` (stash), `set_state` (marks that a SYN went out) |
 /// | dgramConnect | `connect4/6` (attempt), `exit_connect` (outcome) | `enter_connect` (stash) |
 /// | streamDisconnect | `sock_release` (local close), `set_state` (shutdown, peer FIN/RST; initiator) | `sock_create`, `exit_accept(4)` with `enter_accept(4)`, `connect4/6` (owners attributing passive disconnects), `sock_release` (marks released sockets, so set_state does not report them twice), `sock_ops` (cookies of accepted sockets) |
 /// | streamClose, dgramClose | `sock_release` | – |
-/// | (records no monitor names, [`WatchSet::ALL`] only) | `exit_listen`, `exit_accept(4)` (errors on UDP sockets) | their `enter_*` |
+/// | (records no monitor names, [`WatchSet::ALL`] only) | `exit_listen`, `exit_accept(4)` (errors on UDP sockets) | their `enter_*`, `sock_create` (cookie) |
+///
+/// The cookie is bookkeeping too: the classic tracepoints can only read a
+/// socket's cookie, never create one, so the watches whose records come
+/// from them alone attach `sock_create`, which then (owner and create not
+/// watched) only gives each new socket its cookie. Connect attempts make
+/// their own (`connect4/6`), accepted sockets get theirs from `sock_ops`.
 #[must_use]
 pub fn programs_of(op: WatchOp) -> &'static [&'static str] {
     const DGRAM_BIND: [&str; 12] = [
@@ -199,7 +207,14 @@ pub fn programs_of(op: WatchOp) -> &'static [&'static str] {
         "sock_create",
         "sock_release",
     ];
-    const STREAM_ACCEPT: [&str; 5] = [ACCEPT[0], ACCEPT[1], ACCEPT[2], ACCEPT[3], "sock_ops"];
+    const STREAM_ACCEPT: [&str; 6] = [
+        ACCEPT[0],
+        ACCEPT[1],
+        ACCEPT[2],
+        ACCEPT[3],
+        "sock_ops",
+        "sock_create",
+    ];
     const STREAM_CONNECT: [&str; 5] = [CONNECT[0], CONNECT[1], CONNECT[2], CONNECT[3], "set_state"];
     const STREAM_DISCONNECT: [&str; 10] = [
         "sock_release",
@@ -215,9 +230,9 @@ pub fn programs_of(op: WatchOp) -> &'static [&'static str] {
     ];
     match op {
         WatchOp::StreamCreate | WatchOp::DgramCreate => &["sock_create"],
-        WatchOp::StreamBind => &BIND,
+        WatchOp::StreamBind => &STREAM_BIND,
         WatchOp::DgramBind => &DGRAM_BIND,
-        WatchOp::StreamListen => &LISTEN,
+        WatchOp::StreamListen => &STREAM_LISTEN,
         WatchOp::StreamAccept => &STREAM_ACCEPT,
         WatchOp::StreamConnect => &STREAM_CONNECT,
         WatchOp::DgramConnect => &CONNECT,
@@ -236,7 +251,7 @@ pub fn programs_for(watch: WatchSet) -> Vec<&'static str> {
         WatchOp::ALL
             .iter()
             .any(|op| watch.contains(*op) && programs_of(*op).contains(&name))
-            || (watch.other() && (LISTEN.contains(&name) || ACCEPT.contains(&name)))
+            || (watch.other() && (STREAM_LISTEN.contains(&name) || ACCEPT.contains(&name)))
     };
     PROGRAMS.iter().copied().filter(|n| needed(n)).collect()
 }
@@ -261,7 +276,13 @@ mod tests {
             (WatchOp::DgramCreate, &["sock_create"]),
             (
                 WatchOp::StreamBind,
-                &["enter_bind", "exit_bind", "post_bind4", "post_bind6"],
+                &[
+                    "enter_bind",
+                    "exit_bind",
+                    "sock_create",
+                    "post_bind4",
+                    "post_bind6",
+                ],
             ),
             (
                 WatchOp::DgramBind,
@@ -280,7 +301,10 @@ mod tests {
                     "sendmsg6",
                 ],
             ),
-            (WatchOp::StreamListen, &["enter_listen", "exit_listen"]),
+            (
+                WatchOp::StreamListen,
+                &["enter_listen", "exit_listen", "sock_create"],
+            ),
             (
                 WatchOp::StreamAccept,
                 &[
@@ -288,6 +312,7 @@ mod tests {
                     "exit_accept",
                     "enter_accept4",
                     "exit_accept4",
+                    "sock_create",
                     "sock_ops",
                 ],
             ),

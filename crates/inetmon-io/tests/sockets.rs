@@ -17,7 +17,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
-use inetmon_core::event::{Attribution, Event, Initiator, SockEvent, SockOp};
+use inetmon_core::event::{Attribution, Event, Initiator, Monitor, SockEvent, SockOp};
+use inetmon_io::sockets::filter::watch_set;
 use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
 
 fn privileged() -> bool {
@@ -724,4 +725,268 @@ fn cgroup_filter_in_kernel() {
     assert!(evs
         .iter()
         .all(|e| e.cgroup_id == id && e.task.comm == "python3"));
+}
+
+fn start_watching(watch: &[Monitor]) -> SocketsProducer {
+    start(KernelFilters {
+        pid: Some(me()),
+        watch: watch_set(Some(watch)),
+        ..KernelFilters::default()
+    })
+}
+
+/// `--watch streamConnect`: a full TCP connect/accept/close yields only the
+/// attempt and its outcome (the producer does no user-space filtering: the
+/// rest never left the kernel), with the right task and ends; neither the
+/// sendmsg hooks nor the accept tracepoints are attached.
+#[test]
+fn watch_stream_connect_only_attaches_and_reports_connects() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let mut p = start_watching(&[Monitor::StreamConnect]);
+    let attached = p.attached_programs().to_vec();
+    assert_eq!(
+        attached,
+        [
+            "enter_connect",
+            "exit_connect",
+            "set_state",
+            "connect4",
+            "connect6"
+        ]
+    );
+    for name in [
+        "sendmsg4",
+        "sendmsg6",
+        "enter_accept",
+        "exit_accept",
+        "enter_accept4",
+        "exit_accept4",
+    ] {
+        assert!(!attached.contains(&name), "{name} attached: {attached:?}");
+    }
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let client = c.local_addr().unwrap();
+    let (s, _) = l.accept().unwrap();
+    c.write_all(b"hi").unwrap();
+    drop(c);
+    std::thread::sleep(Duration::from_millis(50));
+    drop(s);
+    drop(l);
+    // UDP traffic too: dgramConnect is not watched, and the sends must not
+    // come back as anything.
+    let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    u.connect(("127.0.0.1", port)).unwrap();
+    drop(u);
+    let (evs, lost) = collect(&mut p, netns, Duration::from_millis(300));
+    assert_eq!(lost, 0);
+    assert_eq!(
+        label(&evs),
+        vec![('A', Connect, 0, None, P), ('A', Connected, 0, None, O)],
+        "{evs:#?}"
+    );
+    let lo: IpAddr = "127.0.0.1".parse().unwrap();
+    let comm = my_comm();
+    for e in &evs {
+        assert_eq!((e.task.pid, e.task.tid), (me(), tid()), "{e:?}");
+        assert_eq!(e.task.comm, comm);
+        assert_eq!((e.sock_type, e.protocol, e.family), (1, 6, 2));
+        assert_eq!(e.foreign, Some((lo, port)), "{e:?}");
+    }
+    assert_eq!(evs[1].local, Some((client.ip(), client.port())));
+}
+
+/// `--watch dgramBind`: explicit binds and dynamic binds (first send,
+/// connect) are still reported, so the sendmsg hooks and the owner
+/// bookkeeping stay attached; an explicitly bound socket's send is no
+/// dynamic bind; nothing else is reported.
+#[test]
+fn watch_dgram_bind_still_reports_dynamic_bind_on_first_send() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let mut p = start_watching(&[Monitor::DgramBind]);
+    let attached = p.attached_programs().to_vec();
+    for name in [
+        "sendmsg4",
+        "sendmsg6",
+        "sock_create",
+        "post_bind4",
+        "connect4",
+    ] {
+        assert!(attached.contains(&name), "{name} missing: {attached:?}");
+    }
+    assert!(!attached.contains(&"set_state"), "{attached:?}");
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sport = server.local_addr().unwrap().port();
+    let a = sockaddr_v4(sport);
+    // SAFETY: valid fds and sockaddr for the calls below.
+    unsafe {
+        let sa = (&raw const a).cast::<libc::sockaddr>();
+        let s1 = udp_socket(libc::AF_INET);
+        assert_eq!(libc::sendto(s1, b"x".as_ptr().cast(), 1, 0, sa, SIN_LEN), 1);
+        assert_eq!(libc::sendto(s1, b"y".as_ptr().cast(), 1, 0, sa, SIN_LEN), 1);
+        libc::close(s1);
+        let s2 = udp_socket(libc::AF_INET);
+        assert_eq!(libc::connect(s2, sa, SIN_LEN), 0);
+        libc::close(s2);
+    }
+    // Explicitly bound: its send is not a dynamic bind.
+    server.send_to(b"z", ("127.0.0.1", sport)).unwrap();
+    drop(server);
+    let (evs, lost) = collect(&mut p, netns, Duration::from_millis(300));
+    assert_eq!(lost, 0);
+    assert_eq!(
+        label(&evs),
+        vec![
+            ('A', Bind, 0, None, P),
+            ('B', DynBind, 0, None, P),
+            ('C', DynBind, 0, None, P),
+        ],
+        "{evs:#?}"
+    );
+    let lo: IpAddr = "127.0.0.1".parse().unwrap();
+    assert_eq!(evs[0].local, Some((lo, sport)));
+    for e in &evs[1..] {
+        let (_, port) = e.local.unwrap();
+        assert_ne!(port, 0, "{e:?}");
+        assert_eq!(e.task.pid, me());
+    }
+    assert!(evs.iter().all(|e| e.protocol == 17 && e.sock_type == 2));
+}
+
+/// Two TCP connect/accept/close (client, then server closing first), a
+/// failed bind, a refused connect, an accept error, UDP explicit bind,
+/// dynamic binds by send and by connect, a bound socket's send, and
+/// listen() on a UDP socket (a record no monitor names).
+fn mixed_workload() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (s, _) = l.accept().unwrap();
+    c.write_all(b"hi").unwrap();
+    drop(c);
+    std::thread::sleep(Duration::from_millis(50));
+    drop(s);
+    // The server closes first this time: the client's disconnect is passive.
+    let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (s, _) = l.accept().unwrap();
+    drop(s);
+    std::thread::sleep(Duration::from_millis(50));
+    drop(c);
+    let err = TcpListener::bind(("127.0.0.1", port)).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EADDRINUSE));
+    drop(l);
+    let err = TcpStream::connect(("127.0.0.1", 1)).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ECONNREFUSED));
+    // SAFETY: accept(2) on our own socket that is not listening.
+    unsafe {
+        let t = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert_eq!(
+            libc::accept(t, std::ptr::null_mut(), std::ptr::null_mut()),
+            -1
+        );
+        libc::close(t);
+    }
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let a = sockaddr_v4(server.local_addr().unwrap().port());
+    // SAFETY: valid fds and sockaddr for the calls below.
+    unsafe {
+        let sa = (&raw const a).cast::<libc::sockaddr>();
+        let s1 = udp_socket(libc::AF_INET);
+        assert_eq!(libc::sendto(s1, b"x".as_ptr().cast(), 1, 0, sa, SIN_LEN), 1);
+        libc::close(s1);
+        let s2 = udp_socket(libc::AF_INET);
+        assert_eq!(libc::connect(s2, sa, SIN_LEN), 0);
+        libc::close(s2);
+        let u = udp_socket(libc::AF_INET);
+        assert_eq!(libc::listen(u, 1), -1);
+        libc::close(u);
+    }
+    server.send_to(b"z", server.local_addr().unwrap()).unwrap();
+    drop(server);
+}
+
+/// What must agree between a run watching everything (filtered afterwards)
+/// and a run watching one monitor: everything but cookie values, ports
+/// and timestamps, which differ from run to run.
+type Shape = (
+    char,
+    SockOp,
+    u32,
+    Option<Initiator>,
+    Attribution,
+    u32,
+    String,
+    bool,
+    u16,
+    Option<IpAddr>,
+    Option<IpAddr>,
+);
+
+fn shape(evs: &[SockEvent]) -> Vec<Shape> {
+    label(evs)
+        .into_iter()
+        .zip(evs)
+        .map(|((c, op, errno, init, attr), e)| {
+            (
+                c,
+                op,
+                errno,
+                init,
+                attr,
+                e.task.pid,
+                e.task.comm.clone(),
+                e.cookie != 0,
+                e.sock_type,
+                e.local.map(|l| l.0),
+                e.foreign.map(|f| f.0),
+            )
+        })
+        .collect()
+}
+
+/// For every single monitor, `--watch` with it alone reports in the kernel
+/// exactly what watching everything and filtering in user space reports:
+/// same operations, order, errors, initiators, attribution, task and
+/// cookies present — so each monitor's bookkeeping programs are attached.
+#[test]
+fn every_single_watch_matches_the_user_space_filter() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let mut p = start_watching(&Monitor::ALL);
+    mixed_workload();
+    let (all, lost) = collect(&mut p, netns, Duration::from_millis(300));
+    drop(p);
+    assert_eq!(lost, 0);
+    let mut bad = Vec::new();
+    for m in Monitor::ALL {
+        let want: Vec<SockEvent> = all
+            .iter()
+            .filter(|e| e.monitor() == Some(m))
+            .cloned()
+            .collect();
+        assert!(!want.is_empty() || m == Monitor::DgramCreate, "{m:?}");
+        let netns = new_netns();
+        let mut p = start_watching(&[m]);
+        mixed_workload();
+        let (got, lost) = collect(&mut p, netns, Duration::from_millis(300));
+        assert_eq!(lost, 0);
+        if shape(&got) != shape(&want) {
+            bad.push(format!(
+                "{}:\n got  {:?}\n want {:?}",
+                m.name(),
+                shape(&got),
+                shape(&want)
+            ));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
 }

@@ -1,9 +1,10 @@
 //! `inetmon sockets`: socket-operation events from eBPF (the AHAFS
 //! `inetsock` producer on Linux).
 //!
-//! Filters `--pid`, `--uid`, `--port` run in the kernel (and again in user
-//! space for `--existing` events); `--comm`, `--addr` and `--watch` run in
-//! user space. Output is one aligned line per event (`line`), the AHAFS
+//! Filters `--pid`, `--uid`, `--port` and `--watch` run in the kernel (and
+//! again in user space for `--existing` events); `--comm` and `--addr` run
+//! in user space. `--watch` also attaches only the programs the watched
+//! operations need. Output is one aligned line per event (`line`), the AHAFS
 //! block (`ahafs`) or one JSON object per line (`json`). A kernel loss
 //! (ring-buffer reserve failure) is printed in-band in every format.
 //!
@@ -23,7 +24,7 @@ use inetmon_core::format::ahafs::{AhafsFormatter, InfoLevel};
 use inetmon_core::format::json::JsonWriter;
 use inetmon_core::format::sockline::write_sock_line;
 use inetmon_io::sockets::existing::existing_events;
-use inetmon_io::sockets::filter::{parse_watch, Cidr, SockFilter};
+use inetmon_io::sockets::filter::{parse_watch, watch_set, Cidr, SockFilter};
 use inetmon_io::sockets::procinfo::process_info;
 use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
 use jiff::tz::TimeZone;
@@ -54,7 +55,8 @@ pub(crate) struct SocketsArgs {
     /// Monitors to report, comma-separated: streamCreate, streamBind,
     /// streamListen, streamAccept, streamConnect, streamDisconnect,
     /// streamClose, dgramCreate, dgramBind, dgramConnect, dgramClose
-    /// (default: all).
+    /// (default: all). Filtered in the kernel, and only the BPF programs
+    /// these need are attached.
     #[arg(long, value_name = "MONITORS")]
     pub(crate) watch: Option<String>,
     /// Only events of this process id (filtered in the kernel).
@@ -112,6 +114,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
         .transpose()
         .map_err(anyhow::Error::msg)?;
     let addr: Option<Cidr> = args.addr.as_deref().map(str::parse).transpose()?;
+    let watch = watch_set(monitors.as_deref());
     let filter = SockFilter {
         monitors,
         comm: args.comm.clone(),
@@ -138,6 +141,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
             uid: args.uid,
             port: args.port,
             cgroup,
+            watch,
         },
         ring_bytes,
         ..SocketsConfig::default()

@@ -15,7 +15,8 @@ use crate::kernel_loss::KernelLoss;
 /// How to run the producer.
 #[derive(Debug, Clone)]
 pub struct SocketsConfig {
-    /// In-kernel filters.
+    /// In-kernel filters, including the operation mask (`watch`) that also
+    /// decides which programs are attached.
     pub filters: Filters,
     /// Ring-buffer size in bytes (power of two, page multiple).
     pub ring_bytes: u32,
@@ -209,6 +210,14 @@ impl SocketsProducer {
             n += 1;
         }
         n
+    }
+
+    /// The names of the BPF programs attached (those the watch set in
+    /// [`SocketsConfig::filters`] needs; see
+    /// [`inetmon_bpf::watch::programs_for`]).
+    #[must_use]
+    pub fn attached_programs(&self) -> &[&'static str] {
+        self.progs.attached()
     }
 
     /// The next sequence number, for synthetic events (`--existing`) that
