@@ -155,10 +155,12 @@ static __always_inline __u32 watch_bit(__u8 op, __u16 type)
 	return WATCH_OTHER;
 }
 
-/* Whether records of `op` on a socket of `type` are watched. */
+/* Whether records of `op` on a socket of `type` are watched. cfg_watch
+ * is a constant of the frozen .rodata, so with everything watched the
+ * verifier sees the first test always true and drops the rest. */
 static __always_inline int watched(__u8 op, __u16 type)
 {
-	return (cfg_watch & watch_bit(op, type)) != 0;
+	return cfg_watch == 0xffffffff || (cfg_watch & watch_bit(op, type)) != 0;
 }
 
 static __always_inline int filters_pass(const struct inetmon_sock_rec *r)
@@ -384,10 +386,8 @@ SEC("cgroup/sock_create")
 int sock_create(struct bpf_sock *ctx)
 {
 	struct inetmon_sock_rec r = {};
-	__u32 fam = ctx->family, proto = ctx->protocol;
+	__u32 fam = ctx->family, proto = ctx->protocol, type = ctx->type;
 	struct sock *sk = (struct sock *)ctx_ptr(ctx);
-
-	__u32 type = ctx->type;
 	int owner;
 
 	if ((fam != AF_INET && fam != AF_INET6) ||
@@ -449,9 +449,13 @@ int sock_release(struct bpf_sock *ctx)
 			emit(&r);
 			r.initiator = INETMON_INIT_NONE;
 		}
+		/* The released mark (and an entry to carry it) is for
+		 * set_state's records only: not made when it reports none. */
 		if (o)
 			o->flags |= OWNER_RELEASED;
-		else if (state != TCP_CLOSE) {
+		else if (state != TCP_CLOSE &&
+			 (watched(INETMON_OP_DISCONNECT, SOCK_STREAM) ||
+			  watched(INETMON_OP_CONNECTED, SOCK_STREAM))) {
 			struct owner n = {};
 			n.flags = OWNER_RELEASED;
 			n.pid = r.pid;
