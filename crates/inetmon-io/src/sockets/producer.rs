@@ -7,7 +7,9 @@ use aya::maps::{MapData, PerCpuArray, RingBuf};
 use inetmon_bpf::loader::{cgroup2_root, lost_totals, Filters, LoadError, SockPrograms};
 use inetmon_bpf::record::OP_MAX;
 use inetmon_core::decode::sock::decode_record;
-use inetmon_core::event::{Event, EventKind, Header, Malformed, Source, Timestamp};
+use inetmon_core::event::{
+    Event, EventKind, Header, Malformed, SockOp, Source, Timestamp, LOST_RING_FULL,
+};
 
 use crate::fdwait::wait_readable_ms;
 use crate::kernel_loss::KernelLoss;
@@ -151,15 +153,24 @@ impl SocketsProducer {
     /// have been an event: an upper bound). Returns 1 when one was reported.
     pub fn check_lost(&mut self, out: &mut dyn FnMut(Event)) -> usize {
         self.lost_checked = Instant::now();
-        let mut delta = 0u64;
+        // Reserve failures per operation (the counter array is indexed by
+        // the operation code; slots without an operation are `ring_full`).
+        let mut parts: Vec<(&'static str, u64)> = Vec::new();
         if let Ok(now) = lost_totals(&self.lost) {
-            for (seen, cur) in self.lost_seen.iter_mut().zip(now) {
-                delta = delta.saturating_add(cur.saturating_sub(*seen));
+            for ((code, seen), cur) in (0u8..).zip(self.lost_seen.iter_mut()).zip(now) {
+                let n = cur.saturating_sub(*seen);
                 *seen = cur;
+                if n > 0 {
+                    let label = SockOp::from_code(code).map_or(LOST_RING_FULL, SockOp::as_str);
+                    match parts.iter_mut().find(|(l, _)| *l == label) {
+                        Some((_, c)) => *c = c.saturating_add(n),
+                        None => parts.push((label, n)),
+                    }
+                }
             }
         }
         let misses = self.progs.recursion_misses().ok();
-        match self.loss.account(delta, misses, now_wall(), &mut self.seq) {
+        match self.loss.account(&parts, misses, now_wall(), &mut self.seq) {
             Some(ev) => {
                 out(ev);
                 1
