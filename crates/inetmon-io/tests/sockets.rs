@@ -488,10 +488,13 @@ fn existing_sockets_snapshot() {
     let u = std::net::UdpSocket::bind("[::1]:0").unwrap();
     let uport = u.local_addr().unwrap().port();
     let mut seq = 0;
-    let evs = inetmon_io::sockets::existing::existing_events(&mut || {
-        seq += 1;
-        seq
-    })
+    let evs = inetmon_io::sockets::existing::existing_events(
+        inetmon_io::sockets::existing::NetnsScope::Current,
+        &mut || {
+            seq += 1;
+            seq
+        },
+    )
     .unwrap();
     let lo: IpAddr = "127.0.0.1".parse().unwrap();
     let cport = c.local_addr().unwrap().port();
@@ -540,6 +543,102 @@ fn existing_sockets_snapshot() {
         .iter()
         .all(|e| e.cookie != 0 && e.attribution == Attribution::Process));
     drop((c, s, l, u));
+}
+
+/// `--existing` is machine-wide: a listener in another thread's namespace,
+/// and one in a namespace that only `ip netns add` holds (no process in it),
+/// both come out, each with its own namespace inode, and the calling
+/// thread stays in its namespace.
+#[test]
+fn existing_sockets_in_every_namespace() {
+    if !privileged() {
+        return;
+    }
+    let here = new_netns();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let other = std::thread::spawn(move || {
+        let ns = new_netns();
+        let l2 = TcpListener::bind("127.0.0.1:0").unwrap();
+        tx.send((ns, l2.local_addr().unwrap().port())).unwrap();
+        let _ = done_rx.recv();
+        drop(l2);
+    });
+    let (there, port2) = rx.recv().unwrap();
+    // A named namespace (`ip netns add`) holding a UDP socket that a
+    // thread bound there before returning to its own namespace: no task is
+    // in that namespace, only the bind mount and the socket keep it.
+    let name = format!("inetmon-existing-{}", me());
+    let st = std::process::Command::new("ip")
+        .args(["netns", "add", &name])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let path = format!("/run/netns/{name}");
+    let named = u32::try_from(std::fs::metadata(&path).unwrap().ino()).unwrap();
+    let u = std::thread::spawn(move || {
+        let back = std::fs::File::open("/proc/thread-self/ns/net").unwrap();
+        let target = std::fs::File::open(&path).unwrap();
+        // SAFETY: setns on valid namespace fds; this thread only.
+        assert_eq!(
+            unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWNET) },
+            0
+        );
+        let u = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { libc::setns(back.as_raw_fd(), libc::CLONE_NEWNET) },
+            0
+        );
+        u
+    })
+    .join()
+    .unwrap();
+    let uport = u.local_addr().unwrap().port();
+    let mut seq = 0;
+    let evs = inetmon_io::sockets::existing::existing_events(
+        inetmon_io::sockets::existing::NetnsScope::All,
+        &mut || {
+            seq += 1;
+            seq
+        },
+    );
+    let _ = std::process::Command::new("ip")
+        .args(["netns", "del", &name])
+        .status();
+    let evs = evs.unwrap();
+    done_tx.send(()).unwrap();
+    other.join().unwrap();
+    let lo: IpAddr = "127.0.0.1".parse().unwrap();
+    let find = |ns: u32, p: u16| {
+        evs.iter()
+            .filter(|e| e.netns == ns && e.op == Listen && e.local == Some((lo, p)))
+            .count()
+    };
+    assert_eq!(find(here, port), 1, "own namespace");
+    assert_eq!(find(there, port2), 1, "the other thread's namespace");
+    assert!(evs
+        .iter()
+        .filter(|e| e.netns == there)
+        .all(|e| e.task.pid == me()));
+    let in_named: Vec<_> = evs
+        .iter()
+        .filter(|e| e.netns == named)
+        .map(|e| (e.op, e.protocol, e.local, e.task.pid))
+        .collect();
+    assert_eq!(
+        in_named,
+        vec![(Bind, 17, Some(("0.0.0.0".parse().unwrap(), uport)), me())]
+    );
+    assert!(evs.iter().all(|e| e.existing));
+    // The snapshot did not move the calling thread.
+    let now = std::fs::metadata("/proc/thread-self/ns/net").unwrap().ino();
+    assert_eq!(u32::try_from(now).unwrap(), here);
+    // Sequence numbers are unique and dense.
+    assert_eq!(seq, u64::try_from(evs.len()).unwrap());
+    drop((l, u));
 }
 
 /// Runs `ip ARGS` inside the calling thread's network namespace.

@@ -23,7 +23,7 @@ use inetmon_core::event::{Event, ProcessInfo};
 use inetmon_core::format::ahafs::{AhafsFormatter, InfoLevel};
 use inetmon_core::format::json::JsonWriter;
 use inetmon_core::format::sockline::write_sock_line;
-use inetmon_io::sockets::existing::existing_events;
+use inetmon_io::sockets::existing::{existing_events, NetnsScope};
 use inetmon_io::sockets::filter::{parse_watch, watch_set, Cidr, SockFilter};
 use inetmon_io::sockets::procinfo::process_info;
 use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
@@ -80,7 +80,8 @@ pub(crate) struct SocketsArgs {
     /// spellings match their IPv4 form).
     #[arg(long, value_name = "CIDR")]
     pub(crate) addr: Option<String>,
-    /// Start with synthetic events for the sockets that already exist.
+    /// Start with synthetic events for the sockets that already exist, in
+    /// every network namespace.
     #[arg(long)]
     pub(crate) existing: bool,
     /// Output format.
@@ -178,7 +179,8 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
         procs: HashMap::new(),
     };
     if args.existing {
-        let evs = existing_events(&mut || producer.next_seq()).context("sock_diag snapshot")?;
+        let evs = existing_events(NetnsScope::All, &mut || producer.next_seq())
+            .context("sock_diag snapshot")?;
         for ev in evs {
             printer.event(Event::Sock(Box::new(ev)));
         }
