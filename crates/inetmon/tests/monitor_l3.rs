@@ -156,6 +156,8 @@ fn traces_on_tun_start_at_the_ip_header() {
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("tun.pcapng");
     let pcap_s = pcap.to_str().unwrap();
+    let raw = dir.path().join("tun-raw.pcapng");
+    let raw_s = raw.to_str().unwrap();
     // One monitor with the in-kernel port filter and --write, one in JSON
     // without it: the second proves the filtered packets were on the wire.
     let (mut filtered, out) = monitor(
@@ -170,7 +172,19 @@ fn traces_on_tun_start_at_the_ip_header() {
         &ns,
         dir.path(),
         "json",
-        &["--type", "trace", "--iface", "tun0", "--proto", "udp", "-j"],
+        &[
+            "--type",
+            "trace",
+            "--iface",
+            "tun0",
+            "--proto",
+            "udp",
+            "-j",
+            "--write",
+            raw_s,
+            "--write-linktype",
+            "raw",
+        ],
     );
     for p in [
         udp4(5000, 7000),
@@ -251,6 +265,48 @@ fn traces_on_tun_start_at_the_ip_header() {
             "tun0\t\tfd00:221::2\t7000\ttrace from-network",
             "tun0\t10.221.0.1\t\t7000\ttrace to-network",
             "tun0\t10.221.0.2\t\t7000\ttrace from-network",
+        ],
+        "{}",
+        r.stdout
+    );
+
+    // --write-linktype raw: LINKTYPE_RAW, no Ethernet layer in tshark.
+    let r = run(
+        Command::new("tshark").args([
+            "-r",
+            raw_s,
+            "-Y",
+            "udp",
+            "-T",
+            "fields",
+            "-e",
+            "frame.protocols",
+            "-e",
+            "udp.dstport",
+        ]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, Some(0), "tshark: {}", r.stderr);
+    // Up to the UDP layer (payload heuristics vary by port).
+    let mut pkts: Vec<String> = r
+        .stdout
+        .lines()
+        .map(|l| {
+            let (protos, port) = l.split_once('\t').unwrap_or((l, ""));
+            let upto = protos.split(":udp").next().unwrap_or(protos);
+            format!("{upto}:udp\t{port}")
+        })
+        .collect();
+    pkts.sort_unstable();
+    assert_eq!(
+        pkts,
+        [
+            "raw:ip:udp\t7000",
+            "raw:ip:udp\t7000",
+            "raw:ip:udp\t7001",
+            "raw:ip:udp\t7001",
+            "raw:ipv6:udp\t7000",
+            "raw:ipv6:udp\t7001",
         ],
         "{}",
         r.stdout
