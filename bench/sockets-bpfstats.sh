@@ -8,6 +8,9 @@
 # storm ratio of sockets-storm.sh; bpf_stats adds ~20-30 ns per run itself.
 #   bench/sockets-bpfstats.sh [CONNECTIONS] [INETMON] [SOCKSTORM]   (root;
 #   needs bpftool and jq)
+# INETMON_ARGS adds flags to `inetmon sockets`, e.g.
+#   INETMON_ARGS="--watch streamConnect" bench/sockets-bpfstats.sh 20000 BIN STORM
+# (the events count is then of the watched operations only).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 N=${1:-20000}
@@ -32,7 +35,8 @@ cleanup() {
 trap cleanup EXIT
 sysctl -q kernel.bpf_stats_enabled=1
 bpftool prog show -j | jq -c '[.[].id]' >"$tmp/ids0"
-"$BIN" sockets --format json >"$tmp/out" 2>"$tmp/err" &
+# shellcheck disable=SC2086 # INETMON_ARGS is a list of flags
+"$BIN" sockets --format json ${INETMON_ARGS:-} >"$tmp/out" 2>"$tmp/err" &
 mon=$!
 until grep -q attached "$tmp/err" 2>/dev/null; do
 	kill -0 "$mon" 2>/dev/null || { mon=; cat "$tmp/err" >&2; exit 1; }
@@ -45,6 +49,7 @@ ip netns exec "$ns" "$STORM" "$N" "$port" >"$tmp/rate"
 snap >"$tmp/b"
 sleep 1
 kill -INT "$mon"; wait "$mon" || true; mon=
+echo "args: ${INETMON_ARGS:-(none)}"
 echo "load $(cut -d' ' -f1-3 /proc/loadavg)  storm: $(cat $tmp/rate)  events: $(grep -c sockstorm $tmp/out) lost-lines: $(grep -c '"kind":"lost"' $tmp/out || true)"
 jq -n -r --slurpfile a "$tmp/a" --slurpfile b "$tmp/b" --argjson n "$N" '
   [$b[0][] as $x | ($a[0][] | select(.id == $x.id)) as $y | {name: $x.name, dns: ($x.ns - $y.ns), dcnt: ($x.cnt - $y.cnt)} | select(.dcnt > 0)]

@@ -1,7 +1,14 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* udp_flood ADDR PORT SECONDS: sends small UDP datagrams with sendmmsg as
- * fast as one core can, prints the count sent. For drop-storm measurements
- * inside test network namespaces only. */
+ * fast as one core can for SECONDS (fractions allowed, measured on the
+ * monotonic clock), prints the count sent. For drop-storm measurements
+ * inside test network namespaces only.
+ *
+ * The duration used to be `time(NULL) + SECONDS`, which ends at the next
+ * whole-second boundary: a run lasted anywhere in (SECONDS-1, SECONDS], and
+ * a run started right after another (in phase with the second) lasted
+ * longer than one started after a variable wait, such as waiting for a
+ * monitor to attach. That biased the bare-vs-monitor comparisons. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -11,6 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in dst = { .sin_family = AF_INET };
@@ -18,7 +33,7 @@ int main(int argc, char **argv)
 	struct iovec iov;
 	char payload[16] = "inetmon-flood";
 	unsigned long long sent = 0;
-	time_t end;
+	double end;
 	int fd;
 
 	if (argc < 4)
@@ -35,8 +50,8 @@ int main(int argc, char **argv)
 		msgs[i].msg_hdr.msg_iov = &iov;
 		msgs[i].msg_hdr.msg_iovlen = 1;
 	}
-	end = time(NULL) + atoi(argv[3]);
-	while (time(NULL) < end) {
+	end = now() + atof(argv[3]);
+	while (now() < end) {
 		int n = sendmmsg(fd, msgs, 64, 0);
 		if (n > 0)
 			sent += (unsigned long long)n;

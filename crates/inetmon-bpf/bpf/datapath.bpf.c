@@ -8,7 +8,9 @@
  *   location, the device, protocol, netns, mark, the first bytes of the
  *   packet and the task when in process context.
  * - tc_ingress / tc_egress: tc classifier programs reporting packets at
- *   from-network / to-network, sampled 1:N. They never change the packet's
+ *   from-network / to-network, sampled 1:N, on Ethernet devices;
+ *   tc_ingress_l3 / tc_egress_l3: the same on devices without a link-layer
+ *   header (the capture starts at the IP header). They never change the packet's
  *   fate: they always return TC_ACT_UNSPEC (-1, "continue").
  *
  * Records go to one BPF ring buffer (reserve/commit); a failed reservation
@@ -376,7 +378,16 @@ static __always_inline bool trace_sampled(void)
 	return true;
 }
 
-static __always_inline int trace_skb(struct __sk_buff *skb, __u8 point)
+/*
+ * One trace body for both device kinds: `layer` is a compile-time constant
+ * at every call site (INETMON_DP_LAYER_ETHERNET for tc_ingress/tc_egress,
+ * INETMON_DP_LAYER_NETWORK for the _l3 variants), so each program is
+ * specialised and the Ethernet programs pay nothing for L3 support. tc on an
+ * Ethernet device sees the MAC header at offset 0; on devices without a
+ * link-layer header (tun, wireguard, ipip, sit, raw-IP modems) it sees the
+ * network header there. The loader picks the variant from the device type.
+ */
+static __always_inline int trace_skb(struct __sk_buff *skb, __u8 point, const __u8 layer)
 {
 	struct trace_record *rec;
 	__u32 n;
@@ -407,17 +418,14 @@ static __always_inline int trace_skb(struct __sk_buff *skb, __u8 point)
 	rec->hdr.common.orig_len = skb->len;
 	rec->hdr.common.cap_len = n;
 	rec->hdr.common.protocol = bpf_ntohs(skb->protocol);
-	/* tc on an Ethernet device sees the MAC header at offset 0; on L3
-	 * devices (tun, wireguard) the loader sets cfg via a separate program
-	 * instance (not done yet): assume Ethernet. */
-	rec->hdr.common.layer = n ? INETMON_DP_LAYER_ETHERNET : INETMON_DP_LAYER_NONE;
+	rec->hdr.common.layer = n ? layer : INETMON_DP_LAYER_NONE;
 	rec->hdr.common.mark = skb->mark;
 	rec->hdr.common.netns = 0; /* filled in user space from the attach point */
 	rec->hdr.point = point;
 	rec->hdr.reserved[0] = rec->hdr.reserved[1] = rec->hdr.reserved[2] = 0;
 	rec->hdr.sample_rate = cfg_sample_rate ? cfg_sample_rate : 1;
 
-	if (!match_filters(rec->data, n, INETMON_DP_LAYER_ETHERNET, rec->hdr.common.protocol)) {
+	if (!match_filters(rec->data, n, layer, rec->hdr.common.protocol)) {
 		bpf_ringbuf_discard(rec, 0);
 		return TC_ACT_UNSPEC;
 	}
@@ -428,11 +436,24 @@ static __always_inline int trace_skb(struct __sk_buff *skb, __u8 point)
 SEC("classifier")
 int tc_ingress(struct __sk_buff *skb)
 {
-	return trace_skb(skb, INETMON_DP_FROM_NETWORK);
+	return trace_skb(skb, INETMON_DP_FROM_NETWORK, INETMON_DP_LAYER_ETHERNET);
 }
 
 SEC("classifier")
 int tc_egress(struct __sk_buff *skb)
 {
-	return trace_skb(skb, INETMON_DP_TO_NETWORK);
+	return trace_skb(skb, INETMON_DP_TO_NETWORK, INETMON_DP_LAYER_ETHERNET);
+}
+
+/* The same on devices whose packets start at the network header. */
+SEC("classifier")
+int tc_ingress_l3(struct __sk_buff *skb)
+{
+	return trace_skb(skb, INETMON_DP_FROM_NETWORK, INETMON_DP_LAYER_NETWORK);
+}
+
+SEC("classifier")
+int tc_egress_l3(struct __sk_buff *skb)
+{
+	return trace_skb(skb, INETMON_DP_TO_NETWORK, INETMON_DP_LAYER_NETWORK);
 }

@@ -49,6 +49,27 @@ volatile const __u32 filter_uid = 0;
 volatile const __u32 filter_port = 0;
 volatile const __u64 filter_cgroup = 0;
 
+/* Operation mask (`--watch`), set by the loader like the filters: one bit
+ * per AHAFS monitor, in the order of inetmon-bpf's WatchOp (streamCreate
+ * = bit 0 ... dgramClose = bit 10), plus WATCH_OTHER for records that no
+ * monitor names (listen/accept errors on a UDP socket). A record whose bit
+ * is clear is dropped before it reaches the ring buffer; the programs'
+ * bookkeeping (owners, stash, dynbind) is unaffected. All ones = every
+ * record (the default). */
+#define WATCH_STREAM_CREATE (1u << 0)
+#define WATCH_STREAM_BIND (1u << 1)
+#define WATCH_STREAM_LISTEN (1u << 2)
+#define WATCH_STREAM_ACCEPT (1u << 3)
+#define WATCH_STREAM_CONNECT (1u << 4)
+#define WATCH_STREAM_DISCONNECT (1u << 5)
+#define WATCH_STREAM_CLOSE (1u << 6)
+#define WATCH_DGRAM_CREATE (1u << 7)
+#define WATCH_DGRAM_BIND (1u << 8)
+#define WATCH_DGRAM_CONNECT (1u << 9)
+#define WATCH_DGRAM_CLOSE (1u << 10)
+#define WATCH_OTHER (1u << 31)
+volatile const __u32 cfg_watch = 0xffffffff;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 * 1024 * 1024);
@@ -135,6 +156,40 @@ static __always_inline struct args *task_args(int create)
 				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 }
 
+/* The cfg_watch bit of an operation on a socket of this type. */
+static __always_inline __u32 watch_bit(__u8 op, __u16 type)
+{
+	int stream = type == SOCK_STREAM, dgram = type == SOCK_DGRAM;
+
+	switch (op) {
+	case INETMON_OP_CREATE:
+		return stream ? WATCH_STREAM_CREATE : dgram ? WATCH_DGRAM_CREATE : WATCH_OTHER;
+	case INETMON_OP_BIND:
+	case INETMON_OP_DYNBIND:
+		return stream ? WATCH_STREAM_BIND : dgram ? WATCH_DGRAM_BIND : WATCH_OTHER;
+	case INETMON_OP_LISTEN:
+		return stream ? WATCH_STREAM_LISTEN : WATCH_OTHER;
+	case INETMON_OP_ACCEPT:
+		return stream ? WATCH_STREAM_ACCEPT : WATCH_OTHER;
+	case INETMON_OP_CONNECT:
+	case INETMON_OP_CONNECTED:
+		return stream ? WATCH_STREAM_CONNECT : dgram ? WATCH_DGRAM_CONNECT : WATCH_OTHER;
+	case INETMON_OP_DISCONNECT:
+		return stream ? WATCH_STREAM_DISCONNECT : WATCH_OTHER;
+	case INETMON_OP_CLOSE:
+		return stream ? WATCH_STREAM_CLOSE : dgram ? WATCH_DGRAM_CLOSE : WATCH_OTHER;
+	}
+	return WATCH_OTHER;
+}
+
+/* Whether records of `op` on a socket of `type` are watched. cfg_watch
+ * is a constant of the frozen .rodata, so with everything watched the
+ * verifier sees the first test always true and drops the rest. */
+static __always_inline int watched(__u8 op, __u16 type)
+{
+	return cfg_watch == 0xffffffff || (cfg_watch & watch_bit(op, type)) != 0;
+}
+
 static __always_inline int filters_pass(const struct inetmon_sock_rec *r)
 {
 	if (filter_pid && r->pid != filter_pid)
@@ -167,7 +222,9 @@ static __always_inline void emit(struct inetmon_sock_rec *r)
 {
 	__u64 now, since, flags = BPF_RB_NO_WAKEUP;
 
-	if (!filters_pass(r))
+	/* Decided before the ring buffer is touched: an unwatched operation
+	 * costs no space and no wake-up. */
+	if (!watched(r->op, r->type) || !filters_pass(r))
 		return;
 	now = bpf_ktime_get_ns();
 	since = now - last_emit_ns;
@@ -431,20 +488,34 @@ SEC("cgroup/sock_create")
 int sock_create(struct bpf_sock *ctx)
 {
 	struct inetmon_sock_rec r = {};
-	__u32 fam = ctx->family, proto = ctx->protocol;
+	__u32 fam = ctx->family, proto = ctx->protocol, type = ctx->type;
 	struct sock *sk = (struct sock *)ctx_ptr(ctx);
+	int owner;
 
 	if ((fam != AF_INET && fam != AF_INET6) ||
 	    (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
 		return 1;
+	/* The owner recorded here attributes a TCP socket's passive
+	 * disconnect, and tells the sendmsg hooks that a UDP socket was seen
+	 * created (dynamic bind): not needed when neither is watched. */
+	owner = type == SOCK_STREAM ? watched(INETMON_OP_DISCONNECT, type)
+				    : watched(INETMON_OP_DYNBIND, type);
+	if (!owner && !watched(INETMON_OP_CREATE, type)) {
+		/* Attached for the cookie alone: the socket gets it now, so
+		 * that records read by the tracepoints (listen, failed bind,
+		 * accept errors), which cannot make one, carry it. */
+		bpf_get_socket_cookie(ctx);
+		return 1;
+	}
 	fill_current(&r);
 	r.op = INETMON_OP_CREATE;
 	r.family = fam;
-	r.type = ctx->type;
+	r.type = type;
 	r.protocol = proto;
 	r.cookie = bpf_get_socket_cookie(ctx);
 	r.netns = netns_inum(BPF_CORE_READ(sk, __sk_common.skc_net.net));
-	record_owner(r.cookie, (__u64)sk, &r);
+	if (owner)
+		record_owner(r.cookie, (__u64)sk, &r);
 	emit(&r);
 	return 1;
 }
@@ -456,6 +527,7 @@ int sock_release(struct bpf_sock *ctx)
 {
 	struct inetmon_sock_rec r = {};
 	__u32 fam = ctx->family, proto = ctx->protocol, state = ctx->state;
+	__u32 type = ctx->type;
 	__u64 skp = ctx_ptr(ctx);
 	struct sock *sk = (struct sock *)skp;
 
@@ -463,8 +535,14 @@ int sock_release(struct bpf_sock *ctx)
 	    (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
 		return 1;
 	fill_current(&r);
-	fill_sk_ctx(&r, sk, fam, ctx->type, proto);
+	r.type = type;
+	/* The cookie always: it finds the owners slot. */
 	r.cookie = bpf_get_socket_cookie(ctx);
+	/* Ends only for a record that will be emitted; the owner
+	 * bookkeeping below runs regardless. */
+	if (watched(INETMON_OP_CLOSE, type) ||
+	    (state == TCP_ESTABLISHED && watched(INETMON_OP_DISCONNECT, type)))
+		fill_sk_ctx(&r, sk, fam, type, proto);
 	if (proto == IPPROTO_TCP) {
 		int fallback;
 		struct owner *o = find_owner(r.cookie, skp, &fallback);
@@ -474,9 +552,13 @@ int sock_release(struct bpf_sock *ctx)
 			emit(&r);
 			r.initiator = INETMON_INIT_NONE;
 		}
+		/* The released mark (and an entry to carry it) is for
+		 * set_state's records only: not made when it reports none. */
 		if (o)
 			o->flags |= OWNER_RELEASED;
-		else if (state != TCP_CLOSE)
+		else if (state != TCP_CLOSE &&
+			 (watched(INETMON_OP_DISCONNECT, SOCK_STREAM) ||
+			  watched(INETMON_OP_CONNECTED, SOCK_STREAM)))
 			record_owner_flags(r.cookie, skp, &r, OWNER_RELEASED);
 		/* (Owners slots are never deleted: the cookie tag retires them.) */
 		if (state == TCP_CLOSE && o && fallback)
@@ -794,7 +876,10 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	if (!a || !a->live)
 		return 0;
 	/* A TCP connect reports nothing here unless it failed before any
-	 * SYN (set_state reports the rest): skip the fd walk. */
+	 * SYN (set_state reports the rest), and only when watched: skip the
+	 * fd walk. */
+	if (a->tcp && !watched(INETMON_OP_CONNECTED, SOCK_STREAM))
+		goto out;
 	if (a->tcp && !(ret < 0 && ret != -EINPROGRESS && ret != -EALREADY && ret != -EISCONN &&
 			!a->syn_sent))
 		goto out;
@@ -907,6 +992,7 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 	__u64 skp;
 	struct owner *o;
 	int fallback;
+	int report;
 
 	if (ns == TCP_SYN_RECV) {
 		/* A passive open's child socket being born (from the
@@ -935,6 +1021,16 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 	} else if (ns != TCP_CLOSE) {
 		return 0;
 	}
+	/* Whether this transition is a watched record; when not, only the
+	 * owner clean-up at CLOSE is left to do. */
+	if (os == TCP_SYN_SENT)
+		report = watched(INETMON_OP_CONNECTED, SOCK_STREAM);
+	else if (os == TCP_ESTABLISHED)
+		report = watched(INETMON_OP_DISCONNECT, SOCK_STREAM);
+	else
+		report = 0;
+	if (!report && ns != TCP_CLOSE)
+		return 0;
 	protocol = sk->sk_protocol;
 	if (protocol != IPPROTO_TCP)
 		return 0;
@@ -943,7 +1039,9 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 	/* One owner lookup serves the event and the clean-up at close. */
 	skp = (__u64)sk;
 	o = find_owner(sk->__sk_common.skc_cookie.counter, skp, &fallback);
-	if (os == TCP_SYN_SENT) {
+	if (!report) {
+		/* nothing to emit */
+	} else if (os == TCP_SYN_SENT) {
 		struct inetmon_sock_rec r = {};
 
 		fill_owner_from(&r, o);

@@ -9,13 +9,16 @@
 //! - [`record`]: the `#[repr(C)]` mirror of the ring-buffer record, with
 //!   layout tests against the C header.
 //! - [`loader`]: loads the object with aya, sets the in-kernel filters and
-//!   attaches every program.
+//!   the operation mask, and attaches the programs the mask needs.
+//! - [`watch`]: the operation mask (`--watch`) and which programs each
+//!   operation needs.
 //! - [`progstats`]: the runs the kernel skipped (`recursion_misses`), read
 //!   by both loaders and reported as loss.
 
 pub mod loader;
 pub mod progstats;
 pub mod record;
+pub mod watch;
 
 /// The compiled BPF object (`bpf/sock.bpf.o`), 8-byte aligned for the ELF
 /// parser.

@@ -9,6 +9,7 @@ use aya::programs::{BtfTracePoint, CgroupAttachMode, CgroupSock, CgroupSockAddr,
 use aya::{Btf, Ebpf, EbpfLoader};
 
 use crate::record::OP_MAX;
+use crate::watch::{programs_for, WatchSet};
 
 /// In-kernel filters: events that do not match cost no ring-buffer space.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -22,6 +23,9 @@ pub struct Filters {
     pub port: Option<u16>,
     /// Only this cgroup v2 id.
     pub cgroup: Option<u64>,
+    /// Only these operations (`--watch`; default all). Also decides which
+    /// programs are attached at all: see [`programs_for`].
+    pub watch: WatchSet,
 }
 
 /// Default ring-buffer size in bytes (a power of two, multiple of the page).
@@ -83,6 +87,7 @@ pub enum LoadError {
 #[derive(Debug)]
 pub struct SockPrograms {
     ebpf: Ebpf,
+    attached: Vec<&'static str>,
 }
 
 const TRACEPOINTS: [(&str, &str, &str); 10] = [
@@ -106,7 +111,9 @@ const CGROUP_SOCK_ADDR: [&str; 4] = ["connect4", "connect6", "sendmsg4", "sendms
 
 impl SockPrograms {
     /// Loads the object with `filters` written into `.rodata`, a ring buffer
-    /// of `ring_bytes`, and attaches every program; the cgroup hooks go on
+    /// of `ring_bytes`, and loads and attaches the programs that
+    /// `filters.watch` needs ([`programs_for`]; the others are neither
+    /// loaded nor attached, so they cost nothing); the cgroup hooks go on
     /// `cgroup_root` (see [`cgroup2_root`]).
     ///
     /// # Errors
@@ -117,12 +124,16 @@ impl SockPrograms {
         let uid = filters.uid.unwrap_or(0);
         let port = u32::from(filters.port.unwrap_or(0));
         let cgroup = filters.cgroup.unwrap_or(0);
+        let watch = filters.watch.bits();
+        let attached = programs_for(filters.watch);
+        let wanted = |name: &str| attached.contains(&name);
         let mut ebpf = EbpfLoader::new()
             .override_global("filter_pid", &pid, true)
             .override_global("filter_uid_on", &uid_on, true)
             .override_global("filter_uid", &uid, true)
             .override_global("filter_port", &port, true)
             .override_global("filter_cgroup", &cgroup, true)
+            .override_global("cfg_watch", &watch, true)
             .map_max_entries("events", ring_bytes)
             // The task local storage `stash` has no aya map type; the
             // programs use it, userspace never does.
@@ -132,8 +143,10 @@ impl SockPrograms {
             path: cgroup_root.display().to_string(),
             reason: e.to_string(),
         })?;
-        ensure_tracefs()?;
-        for (name, cat, tp) in TRACEPOINTS {
+        if TRACEPOINTS.iter().any(|(name, _, _)| wanted(name)) {
+            ensure_tracefs()?;
+        }
+        for (name, cat, tp) in TRACEPOINTS.into_iter().filter(|t| wanted(t.0)) {
             let prog: &mut TracePoint = program(&mut ebpf, name)?;
             prog.load()
                 .map_err(|source| LoadError::Program { name, source })?;
@@ -143,30 +156,42 @@ impl SockPrograms {
         // Parsed again rather than shared with the loader (which parses its
         // own in EbpfLoader::new): only one parsed copy of the kernel BTF
         // (~16 MiB) is alive at any time, and none once attached.
-        let btf = Btf::from_sys_fs()?;
-        for (name, tp) in BTF_TRACEPOINTS {
-            let prog: &mut BtfTracePoint = program(&mut ebpf, name)?;
-            prog.load(tp, &btf)
-                .map_err(|source| LoadError::Program { name, source })?;
-            prog.attach()
-                .map_err(|source| LoadError::Program { name, source })?;
+        let btf_progs: Vec<_> = BTF_TRACEPOINTS
+            .into_iter()
+            .filter(|t| wanted(t.0))
+            .collect();
+        if !btf_progs.is_empty() {
+            let btf = Btf::from_sys_fs()?;
+            for (name, tp) in btf_progs {
+                let prog: &mut BtfTracePoint = program(&mut ebpf, name)?;
+                prog.load(tp, &btf)
+                    .map_err(|source| LoadError::Program { name, source })?;
+                prog.attach()
+                    .map_err(|source| LoadError::Program { name, source })?;
+            }
         }
-        drop(btf);
-        for name in CGROUP_SOCK {
+        for name in CGROUP_SOCK.into_iter().filter(|n| wanted(n)) {
             let prog: &mut CgroupSock = program(&mut ebpf, name)?;
             prog.load()
                 .map_err(|source| LoadError::Program { name, source })?;
             prog.attach(&cg, CgroupAttachMode::Single)
                 .map_err(|source| LoadError::Program { name, source })?;
         }
-        for name in CGROUP_SOCK_ADDR {
+        for name in CGROUP_SOCK_ADDR.into_iter().filter(|n| wanted(n)) {
             let prog: &mut CgroupSockAddr = program(&mut ebpf, name)?;
             prog.load()
                 .map_err(|source| LoadError::Program { name, source })?;
             prog.attach(&cg, CgroupAttachMode::Single)
                 .map_err(|source| LoadError::Program { name, source })?;
         }
-        Ok(SockPrograms { ebpf })
+        Ok(SockPrograms { ebpf, attached })
+    }
+
+    /// The names (in `sock.bpf.c`) of the programs loaded and attached, in
+    /// attach order: [`programs_for`] of the watch set.
+    #[must_use]
+    pub fn attached(&self) -> &[&'static str] {
+        &self.attached
     }
 
     /// Takes the ring buffer out (once).
@@ -184,7 +209,7 @@ impl SockPrograms {
         })
     }
 
-    /// Runs of the tracepoint programs (classic and `tp_btf`) the kernel
+    /// Runs of the attached tracepoint programs (classic and `tp_btf`) the kernel
     /// skipped so far because they would have nested inside another BPF
     /// program on the same CPU
     /// (see [`crate::progstats`]), summed over the programs. Each skipped
@@ -198,7 +223,8 @@ impl SockPrograms {
         let names = TRACEPOINTS
             .iter()
             .map(|(name, _, _)| *name)
-            .chain(BTF_TRACEPOINTS.iter().map(|(name, _)| *name));
+            .chain(BTF_TRACEPOINTS.iter().map(|(name, _)| *name))
+            .filter(|name| self.attached.contains(name));
         for name in names {
             let err = |reason: String| LoadError::Stats { name, reason };
             let prog = self
@@ -316,5 +342,21 @@ fn ensure_tracefs() -> Result<(), LoadError> {
             "not mounted, and mounting it on /sys/kernel/tracing failed: {}",
             std::io::Error::last_os_error()
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The loader's tables name exactly [`crate::watch::PROGRAMS`], in the
+    /// same (attach) order, so `attached()` lists them in that order.
+    #[test]
+    fn tables_match_the_program_list() {
+        let mut all: Vec<&str> = TRACEPOINTS.iter().map(|t| t.0).collect();
+        all.extend(BTF_TRACEPOINTS.iter().map(|t| t.0));
+        all.extend(CGROUP_SOCK);
+        all.extend(CGROUP_SOCK_ADDR);
+        assert_eq!(all, crate::watch::PROGRAMS.to_vec());
     }
 }

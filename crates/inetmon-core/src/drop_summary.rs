@@ -269,6 +269,7 @@ mod tests {
             count: 5,
             kinds: vec![],
             seq_range: None,
+            breakdown: Vec::new(),
         }));
         s.end_interval();
         assert_eq!(s.total(), 7);

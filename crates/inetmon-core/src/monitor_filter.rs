@@ -434,6 +434,7 @@ mod tests {
             count: 1,
             kinds: vec![],
             seq_range: None,
+            breakdown: Vec::new(),
         });
         let strict = MonitorFilter {
             kinds: vec![EventKind::Trace],

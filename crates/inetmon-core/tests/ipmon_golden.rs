@@ -794,6 +794,7 @@ fn lost_malformed_and_sock_events() {
             count: 12,
             kinds,
             seq_range: range,
+            breakdown: Vec::new(),
         })
     };
     assert_eq!(

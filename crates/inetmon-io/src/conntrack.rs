@@ -238,6 +238,7 @@ fn overrun(p: &mut Producer) -> Result<(), Closed> {
         count: 1,
         kinds: vec![EventKind::Nat, EventKind::State],
         seq_range: None,
+        breakdown: Vec::new(),
     };
     p.send(Event::Lost(lost)).map(|_| ())
 }

@@ -6,7 +6,9 @@
 //! account their loss here.
 
 use inetmon_bpf::progstats::Delta;
-use inetmon_core::event::{Event, EventKind, Header, LossStage, Lost, Source, Timestamp};
+use inetmon_core::event::{
+    Event, EventKind, Header, LossStage, Lost, Source, Timestamp, LOST_SKIPPED_RUNS,
+};
 
 /// Running totals of one producer's kernel-side loss.
 #[derive(Debug, Clone)]
@@ -33,20 +35,32 @@ impl KernelLoss {
         }
     }
 
-    /// Adds `reserve_failures` new reservation failures and the current
-    /// cumulative recursion-miss counter (`None` when it could not be read),
-    /// and returns one [`Event::Lost`] for the growth, numbered with the
-    /// producer's `seq`, or `None` when nothing was lost.
+    /// Adds new reservation failures, given as `(label, count)` parts (the
+    /// operation for socket events, `ring_full` when unknown), and the
+    /// current cumulative recursion-miss counter (`None` when it could not
+    /// be read), and returns one [`Event::Lost`] for the growth, numbered
+    /// with the producer's `seq`, or `None` when nothing was lost. Its
+    /// [`Lost::breakdown`] lists the non-zero parts, then the skipped runs.
     pub fn account(
         &mut self,
-        reserve_failures: u64,
+        reserve_failures: &[(&'static str, u64)],
         misses: Option<u64>,
         time: Timestamp,
         seq: &mut u64,
     ) -> Option<Event> {
         let skipped = misses.map_or(0, |m| self.misses.update(m));
         self.skipped_total = self.skipped_total.saturating_add(skipped);
-        let count = reserve_failures.saturating_add(skipped);
+        let mut breakdown: Vec<(&'static str, u64)> = reserve_failures
+            .iter()
+            .copied()
+            .filter(|&(_, n)| n > 0)
+            .collect();
+        if skipped > 0 {
+            breakdown.push((LOST_SKIPPED_RUNS, skipped));
+        }
+        let count = breakdown
+            .iter()
+            .fold(0u64, |sum, &(_, n)| sum.saturating_add(n));
         self.lost_total = self.lost_total.saturating_add(count);
         if count == 0 {
             return None;
@@ -62,6 +76,7 @@ impl KernelLoss {
             count,
             kinds: self.kinds.clone(),
             seq_range: None,
+            breakdown,
         }))
     }
 
@@ -88,7 +103,8 @@ mod tests {
     fn failures_and_misses_become_one_kernel_lost_event() {
         let mut loss = KernelLoss::new(Source::Datapath, vec![EventKind::Drop], 100);
         let mut seq = 0;
-        let Some(Event::Lost(l)) = loss.account(2, Some(130), Timestamp::default(), &mut seq)
+        let parts = [("ring_full", 2)];
+        let Some(Event::Lost(l)) = loss.account(&parts, Some(130), Timestamp::default(), &mut seq)
         else {
             panic!("no Lost event");
         };
@@ -97,11 +113,12 @@ mod tests {
         assert_eq!(l.kinds, vec![EventKind::Drop]);
         assert_eq!(l.header.source, Source::Datapath);
         assert_eq!(l.header.seq, 1);
+        assert_eq!(l.breakdown, vec![("ring_full", 2), ("skipped_runs", 30)]);
         assert!(loss
-            .account(0, Some(130), Timestamp::default(), &mut seq)
+            .account(&[("connect", 0)], Some(130), Timestamp::default(), &mut seq)
             .is_none());
         assert!(loss
-            .account(0, None, Timestamp::default(), &mut seq)
+            .account(&[], None, Timestamp::default(), &mut seq)
             .is_none());
         assert_eq!(seq, 1);
         assert_eq!((loss.lost_total(), loss.skipped_total()), (32, 30));

@@ -336,6 +336,7 @@ impl ReadState {
             count: 1,
             kinds: vec![EventKind::Packet],
             seq_range: None,
+            breakdown: Vec::new(),
         };
         p.send(Event::Lost(lost)).map(|_| ())
     }
@@ -419,6 +420,7 @@ impl ReadState {
             count: u64::from(gap),
             kinds: vec![EventKind::Packet],
             seq_range: Some((u64::from(expected), u64::from(seq.wrapping_sub(1)))),
+            breakdown: Vec::new(),
         };
         p.send(Event::Lost(lost)).map(|_| ())
     }

@@ -311,6 +311,7 @@ impl Producer {
             count,
             kinds,
             seq_range: None,
+            breakdown: Vec::new(),
         }))
     }
 }

@@ -116,6 +116,7 @@ fn kernel_loss_reports_are_carried_not_counted() {
             count: n,
             kinds: vec![EventKind::Packet],
             seq_range: Some(range),
+            breakdown: Vec::new(),
         };
         assert_eq!(p.send(Event::Lost(lost)), Ok(Sent::Dropped));
     }

@@ -17,7 +17,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
-use inetmon_core::event::{Attribution, Event, Initiator, SockEvent, SockOp};
+use inetmon_core::event::{Attribution, Event, Initiator, Monitor, SockEvent, SockOp};
+use inetmon_io::sockets::filter::watch_set;
 use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
 
 fn privileged() -> bool {
@@ -487,10 +488,13 @@ fn existing_sockets_snapshot() {
     let u = std::net::UdpSocket::bind("[::1]:0").unwrap();
     let uport = u.local_addr().unwrap().port();
     let mut seq = 0;
-    let evs = inetmon_io::sockets::existing::existing_events(&mut || {
-        seq += 1;
-        seq
-    })
+    let evs = inetmon_io::sockets::existing::existing_events(
+        inetmon_io::sockets::existing::NetnsScope::Current,
+        &mut || {
+            seq += 1;
+            seq
+        },
+    )
     .unwrap();
     let lo: IpAddr = "127.0.0.1".parse().unwrap();
     let cport = c.local_addr().unwrap().port();
@@ -539,6 +543,102 @@ fn existing_sockets_snapshot() {
         .iter()
         .all(|e| e.cookie != 0 && e.attribution == Attribution::Process));
     drop((c, s, l, u));
+}
+
+/// `--existing` is machine-wide: a listener in another thread's namespace,
+/// and one in a namespace that only `ip netns add` holds (no process in it),
+/// both come out, each with its own namespace inode, and the calling
+/// thread stays in its namespace.
+#[test]
+fn existing_sockets_in_every_namespace() {
+    if !privileged() {
+        return;
+    }
+    let here = new_netns();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let other = std::thread::spawn(move || {
+        let ns = new_netns();
+        let l2 = TcpListener::bind("127.0.0.1:0").unwrap();
+        tx.send((ns, l2.local_addr().unwrap().port())).unwrap();
+        let _ = done_rx.recv();
+        drop(l2);
+    });
+    let (there, port2) = rx.recv().unwrap();
+    // A named namespace (`ip netns add`) holding a UDP socket that a
+    // thread bound there before returning to its own namespace: no task is
+    // in that namespace, only the bind mount and the socket keep it.
+    let name = format!("inetmon-existing-{}", me());
+    let st = std::process::Command::new("ip")
+        .args(["netns", "add", &name])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let path = format!("/run/netns/{name}");
+    let named = u32::try_from(std::fs::metadata(&path).unwrap().ino()).unwrap();
+    let u = std::thread::spawn(move || {
+        let back = std::fs::File::open("/proc/thread-self/ns/net").unwrap();
+        let target = std::fs::File::open(&path).unwrap();
+        // SAFETY: setns on valid namespace fds; this thread only.
+        assert_eq!(
+            unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWNET) },
+            0
+        );
+        let u = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { libc::setns(back.as_raw_fd(), libc::CLONE_NEWNET) },
+            0
+        );
+        u
+    })
+    .join()
+    .unwrap();
+    let uport = u.local_addr().unwrap().port();
+    let mut seq = 0;
+    let evs = inetmon_io::sockets::existing::existing_events(
+        inetmon_io::sockets::existing::NetnsScope::All,
+        &mut || {
+            seq += 1;
+            seq
+        },
+    );
+    let _ = std::process::Command::new("ip")
+        .args(["netns", "del", &name])
+        .status();
+    let evs = evs.unwrap();
+    done_tx.send(()).unwrap();
+    other.join().unwrap();
+    let lo: IpAddr = "127.0.0.1".parse().unwrap();
+    let find = |ns: u32, p: u16| {
+        evs.iter()
+            .filter(|e| e.netns == ns && e.op == Listen && e.local == Some((lo, p)))
+            .count()
+    };
+    assert_eq!(find(here, port), 1, "own namespace");
+    assert_eq!(find(there, port2), 1, "the other thread's namespace");
+    assert!(evs
+        .iter()
+        .filter(|e| e.netns == there)
+        .all(|e| e.task.pid == me()));
+    let in_named: Vec<_> = evs
+        .iter()
+        .filter(|e| e.netns == named)
+        .map(|e| (e.op, e.protocol, e.local, e.task.pid))
+        .collect();
+    assert_eq!(
+        in_named,
+        vec![(Bind, 17, Some(("0.0.0.0".parse().unwrap(), uport)), me())]
+    );
+    assert!(evs.iter().all(|e| e.existing));
+    // The snapshot did not move the calling thread.
+    let now = std::fs::metadata("/proc/thread-self/ns/net").unwrap().ino();
+    assert_eq!(u32::try_from(now).unwrap(), here);
+    // Sequence numbers are unique and dense.
+    assert_eq!(seq, u64::try_from(evs.len()).unwrap());
+    drop((l, u));
 }
 
 /// Runs `ip ARGS` inside the calling thread's network namespace.
@@ -724,4 +824,268 @@ fn cgroup_filter_in_kernel() {
     assert!(evs
         .iter()
         .all(|e| e.cgroup_id == id && e.task.comm == "python3"));
+}
+
+fn start_watching(watch: &[Monitor]) -> SocketsProducer {
+    start(KernelFilters {
+        pid: Some(me()),
+        watch: watch_set(Some(watch)),
+        ..KernelFilters::default()
+    })
+}
+
+/// `--watch streamConnect`: a full TCP connect/accept/close yields only the
+/// attempt and its outcome (the producer does no user-space filtering: the
+/// rest never left the kernel), with the right task and ends; neither the
+/// sendmsg hooks nor the accept tracepoints are attached.
+#[test]
+fn watch_stream_connect_only_attaches_and_reports_connects() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let mut p = start_watching(&[Monitor::StreamConnect]);
+    let attached = p.attached_programs().to_vec();
+    assert_eq!(
+        attached,
+        [
+            "enter_connect",
+            "exit_connect",
+            "set_state",
+            "connect4",
+            "connect6"
+        ]
+    );
+    for name in [
+        "sendmsg4",
+        "sendmsg6",
+        "enter_accept",
+        "exit_accept",
+        "enter_accept4",
+        "exit_accept4",
+    ] {
+        assert!(!attached.contains(&name), "{name} attached: {attached:?}");
+    }
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let client = c.local_addr().unwrap();
+    let (s, _) = l.accept().unwrap();
+    c.write_all(b"hi").unwrap();
+    drop(c);
+    std::thread::sleep(Duration::from_millis(50));
+    drop(s);
+    drop(l);
+    // UDP traffic too: dgramConnect is not watched, and the sends must not
+    // come back as anything.
+    let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    u.connect(("127.0.0.1", port)).unwrap();
+    drop(u);
+    let (evs, lost) = collect(&mut p, netns, Duration::from_millis(300));
+    assert_eq!(lost, 0);
+    assert_eq!(
+        label(&evs),
+        vec![('A', Connect, 0, None, P), ('A', Connected, 0, None, O)],
+        "{evs:#?}"
+    );
+    let lo: IpAddr = "127.0.0.1".parse().unwrap();
+    let comm = my_comm();
+    for e in &evs {
+        assert_eq!((e.task.pid, e.task.tid), (me(), tid()), "{e:?}");
+        assert_eq!(e.task.comm, comm);
+        assert_eq!((e.sock_type, e.protocol, e.family), (1, 6, 2));
+        assert_eq!(e.foreign, Some((lo, port)), "{e:?}");
+    }
+    assert_eq!(evs[1].local, Some((client.ip(), client.port())));
+}
+
+/// `--watch dgramBind`: explicit binds and dynamic binds (first send,
+/// connect) are still reported, so the sendmsg hooks and the owner
+/// bookkeeping stay attached; an explicitly bound socket's send is no
+/// dynamic bind; nothing else is reported.
+#[test]
+fn watch_dgram_bind_still_reports_dynamic_bind_on_first_send() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let mut p = start_watching(&[Monitor::DgramBind]);
+    let attached = p.attached_programs().to_vec();
+    for name in [
+        "sendmsg4",
+        "sendmsg6",
+        "sock_create",
+        "post_bind4",
+        "connect4",
+    ] {
+        assert!(attached.contains(&name), "{name} missing: {attached:?}");
+    }
+    assert!(!attached.contains(&"set_state"), "{attached:?}");
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sport = server.local_addr().unwrap().port();
+    let a = sockaddr_v4(sport);
+    // SAFETY: valid fds and sockaddr for the calls below.
+    unsafe {
+        let sa = (&raw const a).cast::<libc::sockaddr>();
+        let s1 = udp_socket(libc::AF_INET);
+        assert_eq!(libc::sendto(s1, b"x".as_ptr().cast(), 1, 0, sa, SIN_LEN), 1);
+        assert_eq!(libc::sendto(s1, b"y".as_ptr().cast(), 1, 0, sa, SIN_LEN), 1);
+        libc::close(s1);
+        let s2 = udp_socket(libc::AF_INET);
+        assert_eq!(libc::connect(s2, sa, SIN_LEN), 0);
+        libc::close(s2);
+    }
+    // Explicitly bound: its send is not a dynamic bind.
+    server.send_to(b"z", ("127.0.0.1", sport)).unwrap();
+    drop(server);
+    let (evs, lost) = collect(&mut p, netns, Duration::from_millis(300));
+    assert_eq!(lost, 0);
+    assert_eq!(
+        label(&evs),
+        vec![
+            ('A', Bind, 0, None, P),
+            ('B', DynBind, 0, None, P),
+            ('C', DynBind, 0, None, P),
+        ],
+        "{evs:#?}"
+    );
+    let lo: IpAddr = "127.0.0.1".parse().unwrap();
+    assert_eq!(evs[0].local, Some((lo, sport)));
+    for e in &evs[1..] {
+        let (_, port) = e.local.unwrap();
+        assert_ne!(port, 0, "{e:?}");
+        assert_eq!(e.task.pid, me());
+    }
+    assert!(evs.iter().all(|e| e.protocol == 17 && e.sock_type == 2));
+}
+
+/// Two TCP connect/accept/close (client, then server closing first), a
+/// failed bind, a refused connect, an accept error, UDP explicit bind,
+/// dynamic binds by send and by connect, a bound socket's send, and
+/// listen() on a UDP socket (a record no monitor names).
+fn mixed_workload() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (s, _) = l.accept().unwrap();
+    c.write_all(b"hi").unwrap();
+    drop(c);
+    std::thread::sleep(Duration::from_millis(50));
+    drop(s);
+    // The server closes first this time: the client's disconnect is passive.
+    let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (s, _) = l.accept().unwrap();
+    drop(s);
+    std::thread::sleep(Duration::from_millis(50));
+    drop(c);
+    let err = TcpListener::bind(("127.0.0.1", port)).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EADDRINUSE));
+    drop(l);
+    let err = TcpStream::connect(("127.0.0.1", 1)).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ECONNREFUSED));
+    // SAFETY: accept(2) on our own socket that is not listening.
+    unsafe {
+        let t = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert_eq!(
+            libc::accept(t, std::ptr::null_mut(), std::ptr::null_mut()),
+            -1
+        );
+        libc::close(t);
+    }
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let a = sockaddr_v4(server.local_addr().unwrap().port());
+    // SAFETY: valid fds and sockaddr for the calls below.
+    unsafe {
+        let sa = (&raw const a).cast::<libc::sockaddr>();
+        let s1 = udp_socket(libc::AF_INET);
+        assert_eq!(libc::sendto(s1, b"x".as_ptr().cast(), 1, 0, sa, SIN_LEN), 1);
+        libc::close(s1);
+        let s2 = udp_socket(libc::AF_INET);
+        assert_eq!(libc::connect(s2, sa, SIN_LEN), 0);
+        libc::close(s2);
+        let u = udp_socket(libc::AF_INET);
+        assert_eq!(libc::listen(u, 1), -1);
+        libc::close(u);
+    }
+    server.send_to(b"z", server.local_addr().unwrap()).unwrap();
+    drop(server);
+}
+
+/// What must agree between a run watching everything (filtered afterwards)
+/// and a run watching one monitor: everything but cookie values, ports
+/// and timestamps, which differ from run to run.
+type Shape = (
+    char,
+    SockOp,
+    u32,
+    Option<Initiator>,
+    Attribution,
+    u32,
+    String,
+    bool,
+    u16,
+    Option<IpAddr>,
+    Option<IpAddr>,
+);
+
+fn shape(evs: &[SockEvent]) -> Vec<Shape> {
+    label(evs)
+        .into_iter()
+        .zip(evs)
+        .map(|((c, op, errno, init, attr), e)| {
+            (
+                c,
+                op,
+                errno,
+                init,
+                attr,
+                e.task.pid,
+                e.task.comm.clone(),
+                e.cookie != 0,
+                e.sock_type,
+                e.local.map(|l| l.0),
+                e.foreign.map(|f| f.0),
+            )
+        })
+        .collect()
+}
+
+/// For every single monitor, `--watch` with it alone reports in the kernel
+/// exactly what watching everything and filtering in user space reports:
+/// same operations, order, errors, initiators, attribution, task and
+/// cookies present — so each monitor's bookkeeping programs are attached.
+#[test]
+fn every_single_watch_matches_the_user_space_filter() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let mut p = start_watching(&Monitor::ALL);
+    mixed_workload();
+    let (all, lost) = collect(&mut p, netns, Duration::from_millis(300));
+    drop(p);
+    assert_eq!(lost, 0);
+    let mut bad = Vec::new();
+    for m in Monitor::ALL {
+        let want: Vec<SockEvent> = all
+            .iter()
+            .filter(|e| e.monitor() == Some(m))
+            .cloned()
+            .collect();
+        assert!(!want.is_empty() || m == Monitor::DgramCreate, "{m:?}");
+        let netns = new_netns();
+        let mut p = start_watching(&[m]);
+        mixed_workload();
+        let (got, lost) = collect(&mut p, netns, Duration::from_millis(300));
+        assert_eq!(lost, 0);
+        if shape(&got) != shape(&want) {
+            bad.push(format!(
+                "{}:\n got  {:?}\n want {:?}",
+                m.name(),
+                shape(&got),
+                shape(&want)
+            ));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
 }

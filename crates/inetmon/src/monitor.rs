@@ -88,6 +88,13 @@ pub(crate) struct MonitorArgs {
     /// Also write the packets of drops and traces to this pcapng file.
     #[arg(long, short = 'w', value_name = "FILE")]
     pub(crate) write: Option<PathBuf>,
+    /// Link type of the `--write` file: `ethernet` (default; packets
+    /// captured at the IP header, such as traces on tun or wireguard and
+    /// many drops, get a synthesised Ethernet header, readable by tcpdump
+    /// and Wireshark) or `raw` (LINKTYPE_RAW, the IP packets as captured;
+    /// Wireshark reads it, libpcap 1.10 does not).
+    #[arg(long, value_name = "TYPE", default_value = "ethernet", value_parser = ["ethernet", "raw"])]
+    pub(crate) write_linktype: String,
     /// A live table of drop counts by reason, location and interface,
     /// refreshed every second, instead of one line per drop.
     #[arg(long)]
@@ -180,12 +187,15 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
     let pcap = match &args.write {
         Some(path) => {
             let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-            let w = PcapngWriter::new(
+            let mut w = PcapngWriter::new(
                 BufWriter::with_capacity(256 * 1024, f),
                 concat!("inetmon ", env!("CARGO_PKG_VERSION")),
                 plan.kernel.snaplen,
             )
             .with_context(|| format!("writing {}", path.display()))?;
+            if args.write_linktype == "raw" {
+                w.use_raw_ip();
+            }
             Some(w)
         }
         None => None,

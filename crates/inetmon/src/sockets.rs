@@ -1,9 +1,10 @@
 //! `inetmon sockets`: socket-operation events from eBPF (the AHAFS
 //! `inetsock` producer on Linux).
 //!
-//! Filters `--pid`, `--uid`, `--port` run in the kernel (and again in user
-//! space for `--existing` events); `--comm`, `--addr` and `--watch` run in
-//! user space. Output is one aligned line per event (`line`), the AHAFS
+//! Filters `--pid`, `--uid`, `--port` and `--watch` run in the kernel (and
+//! again in user space for `--existing` events); `--comm` and `--addr` run
+//! in user space. `--watch` also attaches only the programs the watched
+//! operations need. Output is one aligned line per event (`line`), the AHAFS
 //! block (`ahafs`) or one JSON object per line (`json`). A kernel loss
 //! (ring-buffer reserve failure) is printed in-band in every format.
 //!
@@ -22,8 +23,8 @@ use inetmon_core::event::{Event, ProcessInfo};
 use inetmon_core::format::ahafs::{AhafsFormatter, InfoLevel};
 use inetmon_core::format::json::JsonWriter;
 use inetmon_core::format::sockline::write_sock_line;
-use inetmon_io::sockets::existing::existing_events;
-use inetmon_io::sockets::filter::{parse_watch, Cidr, SockFilter};
+use inetmon_io::sockets::existing::{existing_events, NetnsScope};
+use inetmon_io::sockets::filter::{parse_watch, watch_set, Cidr, SockFilter};
 use inetmon_io::sockets::procinfo::process_info;
 use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
 use jiff::tz::TimeZone;
@@ -54,7 +55,8 @@ pub(crate) struct SocketsArgs {
     /// Monitors to report, comma-separated: streamCreate, streamBind,
     /// streamListen, streamAccept, streamConnect, streamDisconnect,
     /// streamClose, dgramCreate, dgramBind, dgramConnect, dgramClose
-    /// (default: all).
+    /// (default: all). Filtered in the kernel, and only the BPF programs
+    /// these need are attached.
     #[arg(long, value_name = "MONITORS")]
     pub(crate) watch: Option<String>,
     /// Only events of this process id (filtered in the kernel).
@@ -78,7 +80,8 @@ pub(crate) struct SocketsArgs {
     /// spellings match their IPv4 form).
     #[arg(long, value_name = "CIDR")]
     pub(crate) addr: Option<String>,
-    /// Start with synthetic events for the sockets that already exist.
+    /// Start with synthetic events for the sockets that already exist, in
+    /// every network namespace.
     #[arg(long)]
     pub(crate) existing: bool,
     /// Output format.
@@ -112,6 +115,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
         .transpose()
         .map_err(anyhow::Error::msg)?;
     let addr: Option<Cidr> = args.addr.as_deref().map(str::parse).transpose()?;
+    let watch = watch_set(monitors.as_deref());
     let filter = SockFilter {
         monitors,
         comm: args.comm.clone(),
@@ -138,6 +142,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
             uid: args.uid,
             port: args.port,
             cgroup,
+            watch,
         },
         ring_bytes,
         ..SocketsConfig::default()
@@ -174,7 +179,8 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
         procs: HashMap::new(),
     };
     if args.existing {
-        let evs = existing_events(&mut || producer.next_seq()).context("sock_diag snapshot")?;
+        let evs = existing_events(NetnsScope::All, &mut || producer.next_seq())
+            .context("sock_diag snapshot")?;
         for ev in evs {
             printer.event(Event::Sock(Box::new(ev)));
         }
@@ -264,12 +270,22 @@ impl<W: Write> Printer<W> {
                 self.problems = true;
                 match self.format {
                     SockFormat::Json => self.json.write(&Event::Lost(l), &mut self.out),
-                    _ => writeln!(
-                        self.out,
-                        "LOST {} socket events ({})",
-                        l.count,
-                        l.stage.as_str()
-                    ),
+                    _ => {
+                        // `LOST 5 socket events (kernel: connect 3, accept 2)`
+                        let parts: Vec<String> = l
+                            .breakdown
+                            .iter()
+                            .map(|(label, n)| format!("{label} {n}"))
+                            .collect();
+                        let sep = if parts.is_empty() { "" } else { ": " };
+                        writeln!(
+                            self.out,
+                            "LOST {} socket events ({}{sep}{})",
+                            l.count,
+                            l.stage.as_str(),
+                            parts.join(", ")
+                        )
+                    }
                 }
             }
             Event::Malformed(m) => {

@@ -226,3 +226,25 @@ fn json_and_line_formats() {
             && lines[1].contains(" owner")
     );
 }
+
+/// `--watch dgramBind`: only the helper's UDP dynamic bind on its first
+/// send comes out (the sendmsg hooks stay attached for it); the TCP
+/// operations and the UDP create/close never leave the kernel.
+#[test]
+fn watch_dgram_bind_reports_only_the_dynamic_bind() {
+    if !privileged() {
+        return;
+    }
+    let (out, pid) = run(
+        "dgrambind",
+        &["--watch", "dgramBind", "--format", "json"],
+        1,
+    );
+    let v: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(v.len(), 1, "{out}");
+    assert_eq!(v[0]["op"], "dynbind");
+    assert_eq!(v[0]["pid"], pid);
+}

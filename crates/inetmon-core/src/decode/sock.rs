@@ -104,18 +104,8 @@ pub fn decode_record(
         });
     }
     let op_raw = u8_at(rec, off::OP)?;
-    let op = match op_raw {
-        1 => SockOp::Create,
-        2 => SockOp::Bind,
-        3 => SockOp::DynBind,
-        4 => SockOp::Listen,
-        5 => SockOp::Accept,
-        6 => SockOp::Connect,
-        7 => SockOp::Connected,
-        8 => SockOp::Disconnect,
-        9 => SockOp::Close,
-        n => return Err(bad(off::OP, "operation", i64::from(n))),
-    };
+    let op =
+        SockOp::from_code(op_raw).ok_or_else(|| bad(off::OP, "operation", i64::from(op_raw)))?;
     let attribution = match u8_at(rec, off::ATTRIBUTION)? {
         0 => Attribution::Unknown,
         1 => Attribution::Process,

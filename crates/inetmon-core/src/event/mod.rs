@@ -238,7 +238,21 @@ pub struct Lost {
     /// For sources with kernel sequence numbers: the first and last sequence
     /// number that are missing (inclusive), when known.
     pub seq_range: Option<(u64, u64)>,
+    /// How `count` splits, when the source knows: `(label, count)` pairs
+    /// that sum to `count`, or empty. The socket-event producer labels
+    /// ring-buffer reserve failures with the operation
+    /// ([`SockOp::as_str`]), and program runs the kernel skipped (which
+    /// carry no operation) with [`LOST_SKIPPED_RUNS`]; the datapath producer
+    /// uses [`LOST_RING_FULL`] and [`LOST_SKIPPED_RUNS`].
+    pub breakdown: Vec<(&'static str, u64)>,
 }
+
+/// [`Lost::breakdown`] label: records the kernel could not reserve in a
+/// full ring buffer, operation unknown.
+pub const LOST_RING_FULL: &str = "ring_full";
+/// [`Lost::breakdown`] label: program runs the kernel skipped because they
+/// would have nested in another BPF program on the same CPU.
+pub const LOST_SKIPPED_RUNS: &str = "skipped_runs";
 
 /// Input that could not be decoded and was skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -73,6 +73,24 @@ pub enum SockOp {
 }
 
 impl SockOp {
+    /// The operation with the code the BPF records use
+    /// (`INETMON_OP_*` in `inetmon_sock.h`: 1 create … 9 close).
+    #[must_use]
+    pub fn from_code(code: u8) -> Option<SockOp> {
+        Some(match code {
+            1 => SockOp::Create,
+            2 => SockOp::Bind,
+            3 => SockOp::DynBind,
+            4 => SockOp::Listen,
+            5 => SockOp::Accept,
+            6 => SockOp::Connect,
+            7 => SockOp::Connected,
+            8 => SockOp::Disconnect,
+            9 => SockOp::Close,
+            _ => return None,
+        })
+    }
+
     /// Stable lower-case name, used in line and JSON output.
     #[must_use]
     pub fn as_str(self) -> &'static str {

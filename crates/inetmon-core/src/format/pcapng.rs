@@ -44,6 +44,7 @@ pub struct PcapngWriter<W: Write> {
     interfaces: HashMap<IfKey, u32>,
     buf: Vec<u8>,
     packets: u64,
+    raw_ip: bool,
 }
 
 impl<W: Write> PcapngWriter<W> {
@@ -60,6 +61,7 @@ impl<W: Write> PcapngWriter<W> {
             interfaces: HashMap::new(),
             buf: Vec::new(),
             packets: 0,
+            raw_ip: false,
         };
         let mut body = Vec::new();
         body.extend_from_slice(&0x1a2b_3c4d_u32.to_le_bytes());
@@ -70,6 +72,20 @@ impl<W: Write> PcapngWriter<W> {
         push_option(&mut body, OPT_END, &[]);
         w.write_block(BT_SHB, &body)?;
         Ok(w)
+    }
+
+    /// Makes every interface block `LINKTYPE_RAW` instead of Ethernet:
+    /// network-layer captures are then written as they are, Ethernet
+    /// captures of IPv4/IPv6 lose their 14-byte header and other Ethernet
+    /// frames are skipped. For files known to hold only captures from
+    /// devices without a link-layer header (traces on tun or wireguard, no
+    /// drops), where a synthesised Ethernet header would misstate the link.
+    /// Call it before the first packet. Wireshark/tshark read such files;
+    /// libpcap 1.10.3 (tcpdump 4.99) refuses them ("an interface has a type
+    /// 101 different from the type of the first interface": it compares
+    /// 101 with `DLT_RAW`), which is why Ethernet framing is the default.
+    pub fn use_raw_ip(&mut self) {
+        self.raw_ip = true;
     }
 
     /// The interface id for `interface` with `linktype`, writing its
@@ -141,11 +157,13 @@ impl<W: Write> PcapngWriter<W> {
     }
 
     /// Writes the packet of a drop or trace event; other kinds, and events
-    /// without captured bytes, are skipped. Every interface block uses
-    /// Ethernet, because libpcap (tcpdump) refuses files whose interfaces
-    /// have different link types: packets captured at the network header get
-    /// a synthesised Ethernet header (zero MAC addresses, the packet's
-    /// ethertype) and their lengths grow by 14. Returns whether a packet was
+    /// without captured bytes, are skipped. Every interface block has the
+    /// same link type, because libpcap (tcpdump) refuses files whose
+    /// interfaces have different ones. That is Ethernet by default: packets
+    /// captured at the network header get a synthesised Ethernet header
+    /// (zero MAC addresses, the packet's ethertype) and their lengths grow
+    /// by 14. After [`PcapngWriter::use_raw_ip`] it is `LINKTYPE_RAW`
+    /// (see there). Returns whether a packet was
     /// written. The comment is `drop <reason> at <location>` or
     /// `trace <observation point>`.
     ///
@@ -187,6 +205,26 @@ impl<W: Write> PcapngWriter<W> {
         };
         if data.is_empty() {
             return Ok(false);
+        }
+        if self.raw_ip {
+            let (ip, orig) = match layer {
+                CaptureLayer::Network => (data.as_slice(), orig),
+                CaptureLayer::Ethernet => match data.split_at_checked(14) {
+                    Some((eth, ip))
+                        if matches!(eth.get(12..14), Some([0x08, 0x00] | [0x86, 0xdd])) =>
+                    {
+                        (ip, orig.saturating_sub(14))
+                    }
+                    _ => return Ok(false),
+                },
+                CaptureLayer::None => return Ok(false),
+            };
+            if ip.is_empty() {
+                return Ok(false);
+            }
+            let id = self.interface(iface, LINKTYPE_RAW)?;
+            self.packet(id, time, ip, orig, Some(&comment))?;
+            return Ok(true);
         }
         let id = self.interface(iface, LINKTYPE_ETHERNET)?;
         match layer {
@@ -479,5 +517,47 @@ mod tests {
             lines[2].contains("1.2.3.4.80 > 5.6.7.8.443: Flags [S]"),
             "{out}"
         );
+    }
+
+    /// Raw-IP mode: one `LINKTYPE_RAW` interface block per interface, the
+    /// network-layer capture as it is, Ethernet frames of IP stripped, and
+    /// tshark decodes it.
+    #[test]
+    fn raw_ip_mode_writes_linktype_raw() {
+        let mut w = PcapngWriter::new(Vec::new(), "t", 128).unwrap();
+        w.use_raw_ip();
+        let evs = events();
+        for e in &evs {
+            assert!(w.write_event(e).unwrap());
+        }
+        let mut arp = evs[1].clone();
+        if let Event::Trace(t) = &mut arp {
+            t.packet[12..14].copy_from_slice(&[0x08, 0x06]);
+        }
+        assert!(!w.write_event(&arp).unwrap(), "non-IP Ethernet is skipped");
+        let bytes = w.into_inner();
+        // Walk the blocks; every IDB has link type 101 and every EPB's
+        // packet starts with the IPv4 version nibble.
+        let (mut at, mut idbs, mut epbs) = (0, 0, 0);
+        while at < bytes.len() {
+            let t = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+            let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+            if t == BT_IDB {
+                idbs += 1;
+                assert_eq!(bytes[at + 8..at + 10], LINKTYPE_RAW.to_le_bytes());
+            } else if t == BT_EPB {
+                epbs += 1;
+                assert_eq!(bytes[at + 28] >> 4, 4);
+            }
+            at += len;
+        }
+        assert_eq!((idbs, epbs), (2, 4));
+        let path = tempfile_path::TempPath::new("pcapng");
+        std::fs::write(&path.0, &bytes).unwrap();
+        let p = path.0.to_str().unwrap();
+        let Some(out) = tool("tshark", &["-r", p, "-T", "fields", "-e", "ip.src"]) else {
+            return;
+        };
+        assert_eq!(out, "1.2.3.4\n".repeat(4));
     }
 }

@@ -7,6 +7,8 @@ use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, PerCpuHashMap, Ring
 use aya::programs::{tc, BtfTracePoint, SchedClassifier, TcAttachType};
 use aya::{Btf, Ebpf, EbpfLoader};
 
+use super::devtype::{self, LinkKind};
+
 /// Largest capture length the programs support (`INETMON_DP_MAX_CAP`).
 pub const MAX_SNAPLEN: u32 = 256;
 
@@ -20,7 +22,10 @@ pub struct KernelConfig {
     /// Attach `tp_btf/kfree_skb` (drops).
     pub drops: bool,
     /// Interfaces (names in the caller's network namespace) that get the
-    /// ingress and egress trace classifiers.
+    /// ingress and egress trace classifiers: `tc_ingress`/`tc_egress` on
+    /// Ethernet devices, `tc_ingress_l3`/`tc_egress_l3` on devices without
+    /// a link-layer header (see [`devtype`]); other device types are
+    /// refused.
     pub trace_ifaces: Vec<String>,
     /// Bytes of each packet to copy (1..=[`MAX_SNAPLEN`]).
     pub snaplen: u32,
@@ -141,8 +146,8 @@ fn map_err(name: &'static str) -> impl Fn(aya::maps::MapError) -> DatapathError 
 impl DatapathPrograms {
     /// Loads the object with `cfg` written into `.rodata` and the filter
     /// maps, then attaches the drop tracepoint (when `cfg.drops`) and the
-    /// trace classifiers on every `cfg.trace_ifaces` interface (TCX links
-    /// on Linux ≥ 6.6, a `clsact` qdisc before that).
+    /// trace classifiers matching each `cfg.trace_ifaces` interface's device
+    /// type (TCX links on Linux ≥ 6.6, a `clsact` qdisc before that).
     ///
     /// # Errors
     /// [`DatapathError`] naming the program, map or interface that failed
@@ -207,32 +212,41 @@ impl DatapathPrograms {
             prog.load("kfree_skb", &btf).map_err(perr)?;
             prog.attach().map_err(perr)?;
         }
-        let tc_progs: &[(&'static str, TcAttachType)] = if cfg.trace_ifaces.is_empty() {
-            &[]
-        } else {
-            &[
-                ("tc_ingress", TcAttachType::Ingress),
-                ("tc_egress", TcAttachType::Egress),
-            ]
-        };
-        for &(name, at) in tc_progs {
-            let prog: &mut SchedClassifier = program(&mut ebpf, name)?;
-            prog.load().map_err(|source| DatapathError::Program {
-                name,
-                iface: String::new(),
-                source,
-            })?;
-            for iface in &cfg.trace_ifaces {
-                let perr = |source| DatapathError::Program {
+        // Each interface gets the classifier pair for its device type; a
+        // pair is loaded only when some interface needs it.
+        let mut by_kind: [(LinkKind, Vec<&String>); 2] = [
+            (LinkKind::Ethernet, Vec::new()),
+            (LinkKind::Network, Vec::new()),
+        ];
+        for iface in &cfg.trace_ifaces {
+            let kind = devtype::link_kind(iface).map_err(DatapathError::Config)?;
+            if let Some((_, list)) = by_kind.iter_mut().find(|(k, _)| *k == kind) {
+                list.push(iface);
+            }
+        }
+        for (kind, ifaces) in &by_kind {
+            if ifaces.is_empty() {
+                continue;
+            }
+            for &(name, at) in tc_programs(*kind) {
+                let prog: &mut SchedClassifier = program(&mut ebpf, name)?;
+                prog.load().map_err(|source| DatapathError::Program {
                     name,
-                    iface: iface.clone(),
+                    iface: String::new(),
                     source,
-                };
-                if prog.attach(iface, at).is_err() {
-                    // Before TCX (Linux 6.6) the netlink attach needs a
-                    // clsact qdisc; it may already be there.
-                    let _ = tc::qdisc_add_clsact(iface);
-                    prog.attach(iface, at).map_err(perr)?;
+                })?;
+                for iface in ifaces {
+                    let perr = |source| DatapathError::Program {
+                        name,
+                        iface: (*iface).clone(),
+                        source,
+                    };
+                    if prog.attach(iface, at).is_err() {
+                        // Before TCX (Linux 6.6) the netlink attach needs a
+                        // clsact qdisc; it may already be there.
+                        let _ = tc::qdisc_add_clsact(iface);
+                        prog.attach(iface, at).map_err(perr)?;
+                    }
                 }
             }
         }
@@ -306,6 +320,20 @@ impl DatapathPrograms {
 pub fn lost_total(lost: &PerCpuArray<MapData, u64>) -> Result<u64, DatapathError> {
     let vals = lost.get(&0, 0).map_err(map_err("datapath_lost"))?;
     Ok(vals.iter().copied().fold(0u64, u64::saturating_add))
+}
+
+/// The ingress and egress classifiers for devices of `kind`.
+fn tc_programs(kind: LinkKind) -> &'static [(&'static str, TcAttachType)] {
+    match kind {
+        LinkKind::Ethernet => &[
+            ("tc_ingress", TcAttachType::Ingress),
+            ("tc_egress", TcAttachType::Egress),
+        ],
+        LinkKind::Network => &[
+            ("tc_ingress_l3", TcAttachType::Ingress),
+            ("tc_egress_l3", TcAttachType::Egress),
+        ],
+    }
 }
 
 fn fill_filter(ebpf: &mut Ebpf, name: &'static str, keys: &[u32]) -> Result<(), DatapathError> {

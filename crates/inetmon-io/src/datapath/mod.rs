@@ -7,7 +7,9 @@
 //! interface names. Reserve failures become in-band [`Event::Lost`]; in
 //! summary mode the per-CPU `drop_counts` map is read instead of records.
 //!
-//! - [`loader`]: [`DatapathPrograms`], loading and attaching.
+//! - [`devtype`]: [`LinkKind`], Ethernet or L3 device, from `ARPHRD_*`.
+//! - [`loader`]: [`DatapathPrograms`], loading and attaching (the
+//!   `_l3` classifier variants on devices without a link-layer header).
 //! - [`enrich`]: drop reasons from BTF, `/proc/kallsyms`, the netns inode,
 //!   the boot time on the wall clock.
 //! - [`producer`]: [`DatapathProducer`], the read loop body.
@@ -16,9 +18,11 @@
 //! [`Event::Trace`]: inetmon_core::event::Event::Trace
 //! [`Event::Lost`]: inetmon_core::event::Event::Lost
 
+pub mod devtype;
 pub mod enrich;
 pub mod loader;
 pub mod producer;
 
+pub use devtype::{link_kind, LinkKind};
 pub use loader::{DatapathError, DatapathPrograms, KernelConfig};
 pub use producer::DatapathProducer;

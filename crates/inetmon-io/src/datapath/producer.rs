@@ -8,7 +8,7 @@ use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf};
 use inetmon_core::btf::DropReasonTable;
 use inetmon_core::decode::datapath::{boot_ns_to_wall, decode, decode_drop_key, Enrich};
 use inetmon_core::drop_summary::DropKey;
-use inetmon_core::event::{Event, EventKind, Header, Malformed, Source};
+use inetmon_core::event::{Event, EventKind, Header, Malformed, Source, LOST_RING_FULL};
 use inetmon_core::kallsyms::KallSyms;
 
 use super::enrich::boot_wall_ns;
@@ -133,7 +133,10 @@ impl DatapathProducer {
             self.lost_seen = total;
         }
         let misses = self.progs.recursion_misses().ok();
-        match self.loss.account(failures, misses, now(), &mut self.seq) {
+        match self
+            .loss
+            .account(&[(LOST_RING_FULL, failures)], misses, now(), &mut self.seq)
+        {
             Some(ev) => {
                 out(ev);
                 1

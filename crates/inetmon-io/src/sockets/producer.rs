@@ -7,7 +7,9 @@ use aya::maps::{MapData, PerCpuArray, RingBuf};
 use inetmon_bpf::loader::{cgroup2_root, lost_totals, Filters, LoadError, SockPrograms};
 use inetmon_bpf::record::OP_MAX;
 use inetmon_core::decode::sock::decode_record;
-use inetmon_core::event::{Event, EventKind, Header, Malformed, Source, Timestamp};
+use inetmon_core::event::{
+    Event, EventKind, Header, Malformed, SockOp, Source, Timestamp, LOST_RING_FULL,
+};
 
 use crate::fdwait::wait_readable_ms;
 use crate::kernel_loss::KernelLoss;
@@ -15,7 +17,8 @@ use crate::kernel_loss::KernelLoss;
 /// How to run the producer.
 #[derive(Debug, Clone)]
 pub struct SocketsConfig {
-    /// In-kernel filters.
+    /// In-kernel filters, including the operation mask (`watch`) that also
+    /// decides which programs are attached.
     pub filters: Filters,
     /// Ring-buffer size in bytes (power of two, page multiple).
     pub ring_bytes: u32,
@@ -150,15 +153,24 @@ impl SocketsProducer {
     /// have been an event: an upper bound). Returns 1 when one was reported.
     pub fn check_lost(&mut self, out: &mut dyn FnMut(Event)) -> usize {
         self.lost_checked = Instant::now();
-        let mut delta = 0u64;
+        // Reserve failures per operation (the counter array is indexed by
+        // the operation code; slots without an operation are `ring_full`).
+        let mut parts: Vec<(&'static str, u64)> = Vec::new();
         if let Ok(now) = lost_totals(&self.lost) {
-            for (seen, cur) in self.lost_seen.iter_mut().zip(now) {
-                delta = delta.saturating_add(cur.saturating_sub(*seen));
+            for ((code, seen), cur) in (0u8..).zip(self.lost_seen.iter_mut()).zip(now) {
+                let n = cur.saturating_sub(*seen);
                 *seen = cur;
+                if n > 0 {
+                    let label = SockOp::from_code(code).map_or(LOST_RING_FULL, SockOp::as_str);
+                    match parts.iter_mut().find(|(l, _)| *l == label) {
+                        Some((_, c)) => *c = c.saturating_add(n),
+                        None => parts.push((label, n)),
+                    }
+                }
             }
         }
         let misses = self.progs.recursion_misses().ok();
-        match self.loss.account(delta, misses, now_wall(), &mut self.seq) {
+        match self.loss.account(&parts, misses, now_wall(), &mut self.seq) {
             Some(ev) => {
                 out(ev);
                 1
@@ -209,6 +221,14 @@ impl SocketsProducer {
             n += 1;
         }
         n
+    }
+
+    /// The names of the BPF programs attached (those the watch set in
+    /// [`SocketsConfig::filters`] needs; see
+    /// [`inetmon_bpf::watch::programs_for`]).
+    #[must_use]
+    pub fn attached_programs(&self) -> &[&'static str] {
+        self.progs.attached()
     }
 
     /// The next sequence number, for synthetic events (`--existing`) that

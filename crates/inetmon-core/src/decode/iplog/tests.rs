@@ -383,6 +383,7 @@ fn encoder_numbers_units_and_refuses_other_events() {
         count: 1,
         kinds: vec![],
         seq_range: None,
+        breakdown: Vec::new(),
     });
     assert_eq!(
         encode(&lost, 1, &mut out),

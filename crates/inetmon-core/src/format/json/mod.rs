@@ -111,6 +111,7 @@
 //! | `count` | number | events (or records) lost |
 //! | `kinds` | array of strings | kinds of the lost events, when known (else `[]`) |
 //! | `seq_range` | [number, number]/null | first and last missing sequence number |
+//! | `breakdown` | object, optional | how `count` splits: operation name (socket events), `ring_full` or `skipped_runs` → count; present only when the source knows |
 //!
 //! ## `malformed`: input that could not be decoded
 //!
@@ -270,6 +271,7 @@ fn lost_fields(out: &mut Vec<u8>, l: &Lost) {
         count,
         kinds,
         seq_range,
+        breakdown,
     } = l;
     out.extend_from_slice(b",\"stage\":\"");
     out.extend_from_slice(stage.as_str().as_bytes());
@@ -294,6 +296,19 @@ fn lost_fields(out: &mut Vec<u8>, l: &Lost) {
             out.push(b']');
         }
         None => out.extend_from_slice(b"null"),
+    }
+    if !breakdown.is_empty() {
+        out.extend_from_slice(b",\"breakdown\":{");
+        for (i, (label, n)) in breakdown.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(label.as_bytes());
+            out.extend_from_slice(b"\":");
+            int(out, *n);
+        }
+        out.push(b'}');
     }
 }
 

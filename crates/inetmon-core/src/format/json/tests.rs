@@ -55,11 +55,26 @@ fn lost_malformed_sock_examples() {
         count: 12,
         kinds: vec![EventKind::Packet, EventKind::Nat],
         seq_range: Some((3, 14)),
+        breakdown: Vec::new(),
     });
     assert_eq!(
         String::from_utf8(w.format(&e).to_vec()).unwrap(),
         "{\"v\":1,\"kind\":\"lost\",\"time\":\"1970-01-01T00:00:00.000000000Z\",\"source\":\"nflog:5\",\"seq\":9,\
          \"stage\":\"channel\",\"count\":12,\"kinds\":[\"packet\",\"nat\"],\"seq_range\":[3,14]}\n"
+    );
+    let split = Event::Lost(Lost {
+        header: header(0, 0, Source::Sockets, 10),
+        stage: LossStage::Kernel,
+        count: 4,
+        kinds: vec![EventKind::Sock],
+        seq_range: None,
+        breakdown: vec![("connect", 3), ("skipped_runs", 1)],
+    });
+    assert_eq!(
+        String::from_utf8(w.format(&split).to_vec()).unwrap(),
+        "{\"v\":1,\"kind\":\"lost\",\"time\":\"1970-01-01T00:00:00.000000000Z\",\"source\":\"sockets\",\"seq\":10,\
+         \"stage\":\"kernel\",\"count\":4,\"kinds\":[\"sock\"],\"seq_range\":null,\
+         \"breakdown\":{\"connect\":3,\"skipped_runs\":1}}\n"
     );
     let sock = SockEvent {
         header: header(5, 6, Source::Sockets, 3),

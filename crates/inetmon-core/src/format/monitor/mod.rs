@@ -398,6 +398,9 @@ fn lost_line(l: &Lost) -> String {
     if let Some((a, b)) = l.seq_range {
         let _ = write!(s, ", seq {a}-{b}");
     }
+    for (label, n) in &l.breakdown {
+        let _ = write!(s, ", {label} {n}");
+    }
     s.push(')');
     s
 }

@@ -219,11 +219,12 @@ fn lost_and_malformed_lines() {
         count: 7,
         kinds: vec![EventKind::Drop, EventKind::Trace],
         seq_range: Some((10, 16)),
+        breakdown: vec![("ring_full", 5), ("skipped_runs", 2)],
     });
     for v in [Verbosity::Info, Verbosity::Debug, Verbosity::Verbose] {
         assert_eq!(
             fmt(v, false, &lost),
-            "Lost 7 events (stage kernel, source datapath, kinds drop,trace, seq 10-16)\n"
+            "Lost 7 events (stage kernel, source datapath, kinds drop,trace, seq 10-16, ring_full 5, skipped_runs 2)\n"
         );
     }
     let m = Event::Malformed(Malformed {
