@@ -246,6 +246,57 @@ fn tcp_v4_mapped_shown_as_ipv4() {
     );
 }
 
+/// A connection whose handshake completed before the monitor attached is
+/// accepted after: the child socket has no cookie at accept (nothing of
+/// the monitor ran for it yet), so the acceptor is recorded by socket
+/// address (`owners_nocookie`), and the peer's close is still attributed
+/// to it. (Another BPF program on the machine may have given the socket a
+/// cookie meanwhile; then the cookie-indexed owners path is taken, with
+/// the same events.)
+#[test]
+fn connection_completed_before_attach_is_attributed_to_its_acceptor() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let client = c.local_addr().unwrap().port();
+    let mut p = start(KernelFilters {
+        pid: Some(me()),
+        ..KernelFilters::default()
+    });
+    let (s, _) = l.accept().unwrap();
+    drop(c);
+    std::thread::sleep(Duration::from_millis(50));
+    drop(s);
+    drop(l);
+    let (evs, lost) = collect(&mut p, netns, Duration::from_millis(300));
+    assert_eq!(lost, 0);
+    let accepted = |e: &&SockEvent| {
+        e.local.map(|l| l.1) == Some(port) && e.foreign.map(|f| f.1) == Some(client)
+    };
+    let got: Vec<_> = evs
+        .iter()
+        .filter(accepted)
+        .map(|e| (e.op, e.initiator, e.attribution))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Accept, None, P),
+            (Disconnect, Some(Initiator::Peer), O),
+            (Close, None, P),
+        ],
+        "{evs:#?}"
+    );
+    for e in evs.iter().filter(accepted) {
+        assert_eq!((e.task.pid, e.task.tid), (me(), tid()), "{e:?}");
+        assert_eq!(e.task.comm, my_comm());
+    }
+}
+
 #[test]
 fn refused_connect_reports_attempt_and_outcome() {
     if !privileged() {
