@@ -190,15 +190,25 @@ static __always_inline int watched(__u8 op, __u16 type)
 	return cfg_watch == 0xffffffff || (cfg_watch & watch_bit(op, type)) != 0;
 }
 
-static __always_inline int filters_pass(const struct inetmon_sock_rec *r)
+/* The filters on the task fields alone (pid, uid, cgroup), known as soon
+ * as fill_current() or fill_owner_from() ran: a program whose record
+ * fails them skips reading the socket (its bookkeeping still runs). */
+static __always_inline int task_filters_pass(const struct inetmon_sock_rec *r)
 {
 	if (filter_pid && r->pid != filter_pid)
 		return 0;
 	if (filter_uid_on && r->uid != filter_uid)
 		return 0;
-	if (filter_port && r->lport != filter_port && r->fport != filter_port)
-		return 0;
 	if (filter_cgroup && r->cgroup_id != filter_cgroup)
+		return 0;
+	return 1;
+}
+
+static __always_inline int filters_pass(const struct inetmon_sock_rec *r)
+{
+	if (!task_filters_pass(r))
+		return 0;
+	if (filter_port && r->lport != filter_port && r->fport != filter_port)
 		return 0;
 	return 1;
 }
@@ -513,9 +523,11 @@ int sock_create(struct bpf_sock *ctx)
 	r.type = type;
 	r.protocol = proto;
 	r.cookie = bpf_get_socket_cookie(ctx);
-	r.netns = netns_inum(BPF_CORE_READ(sk, __sk_common.skc_net.net));
 	if (owner)
 		record_owner(r.cookie, (__u64)sk, &r);
+	if (!task_filters_pass(&r))
+		return 1;
+	r.netns = netns_inum(BPF_CORE_READ(sk, __sk_common.skc_net.net));
 	emit(&r);
 	return 1;
 }
@@ -540,8 +552,9 @@ int sock_release(struct bpf_sock *ctx)
 	r.cookie = bpf_get_socket_cookie(ctx);
 	/* Ends only for a record that will be emitted; the owner
 	 * bookkeeping below runs regardless. */
-	if (watched(INETMON_OP_CLOSE, type) ||
-	    (state == TCP_ESTABLISHED && watched(INETMON_OP_DISCONNECT, type)))
+	if (task_filters_pass(&r) &&
+	    (watched(INETMON_OP_CLOSE, type) ||
+	     (state == TCP_ESTABLISHED && watched(INETMON_OP_DISCONNECT, type))))
 		fill_sk_ctx(&r, sk, fam, type, proto);
 	if (proto == IPPROTO_TCP) {
 		int fallback;
@@ -788,7 +801,9 @@ static __always_inline int connect_attempt(struct bpf_sock_addr *ctx, int v6)
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return 1;
 	fill_current(&r);
-	fill_sk_ctx(&r, sk, ctx->family, ctx->type, proto);
+	/* (A UDP socket's local port decides on a dynamic bind below.) */
+	if (proto == IPPROTO_UDP || task_filters_pass(&r))
+		fill_sk_ctx(&r, sk, ctx->family, ctx->type, proto);
 	r.cookie = bpf_get_socket_cookie(ctx);
 	r.op = INETMON_OP_CONNECT;
 	r.fport = bpf_ntohs((__u16)ctx->user_port);
