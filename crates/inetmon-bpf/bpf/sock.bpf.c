@@ -819,7 +819,11 @@ static __always_inline int connect_attempt(struct bpf_sock_addr *ctx, int v6)
 		__u32 a = ctx->user_ip4;
 		__builtin_memcpy(r.faddr, &a, 4);
 	}
-	record_owner(r.cookie, skp, &r);
+	/* A UDP socket that has its port already (bound explicitly or by an
+	 * earlier send) stays marked bound, or its next sendto with an
+	 * address would look like a dynamic bind. */
+	record_owner_flags(r.cookie, skp, &r,
+			   proto == IPPROTO_UDP && r.lport ? OWNER_BOUND : 0);
 	if (proto == IPPROTO_TCP) {
 		/* Tell sys_exit_connect (same task, same socket) that it need
 		 * not look the fd up unless the connect failed before a SYN. */

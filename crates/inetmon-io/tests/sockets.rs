@@ -1010,6 +1010,51 @@ fn watch_dgram_bind_still_reports_dynamic_bind_on_first_send() {
     assert!(evs.iter().all(|e| e.protocol == 17 && e.sock_type == 2));
 }
 
+/// A UDP socket bound (explicitly, or dynamically by its first send) and
+/// then connected keeps its port: a later `sendto` with an address is not a
+/// dynamic bind. (The connect used to re-record the socket's owner with its
+/// flags cleared, forgetting that it was bound.)
+#[test]
+fn bound_then_connected_udp_send_is_not_a_dynamic_bind() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let mut p = start_watching(&[Monitor::DgramBind]);
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sport = server.local_addr().unwrap().port();
+    let a = sockaddr_v4(sport);
+    // SAFETY: valid fds and sockaddr for the calls below.
+    unsafe {
+        let sa = (&raw const a).cast::<libc::sockaddr>();
+        // Explicit bind, connect, sendto with an address.
+        let s1 = udp_socket(libc::AF_INET);
+        let any = sockaddr_v4(0);
+        assert_eq!(libc::bind(s1, (&raw const any).cast(), SIN_LEN), 0);
+        assert_eq!(libc::connect(s1, sa, SIN_LEN), 0);
+        assert_eq!(libc::sendto(s1, b"x".as_ptr().cast(), 1, 0, sa, SIN_LEN), 1);
+        libc::close(s1);
+        // Dynamic bind by a send, connect, sendto again.
+        let s2 = udp_socket(libc::AF_INET);
+        assert_eq!(libc::sendto(s2, b"y".as_ptr().cast(), 1, 0, sa, SIN_LEN), 1);
+        assert_eq!(libc::connect(s2, sa, SIN_LEN), 0);
+        assert_eq!(libc::sendto(s2, b"z".as_ptr().cast(), 1, 0, sa, SIN_LEN), 1);
+        libc::close(s2);
+    }
+    drop(server);
+    let (evs, lost) = collect(&mut p, netns, Duration::from_millis(300));
+    assert_eq!(lost, 0);
+    assert_eq!(
+        label(&evs),
+        vec![
+            ('A', Bind, 0, None, P),
+            ('B', Bind, 0, None, P),
+            ('C', DynBind, 0, None, P),
+        ],
+        "{evs:#?}"
+    );
+}
+
 /// Two TCP connect/accept/close (client, then server closing first), a
 /// failed bind, a refused connect, an accept error, UDP explicit bind,
 /// dynamic binds by send and by connect, a bound socket's send, and
