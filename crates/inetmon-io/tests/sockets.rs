@@ -10,6 +10,8 @@
 //! `INETMON_REQUIRE_PRIVILEGED=1`, where they fail instead.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
@@ -21,47 +23,7 @@ use inetmon_core::event::{Attribution, Event, Initiator, Monitor, SockEvent, Soc
 use inetmon_io::sockets::filter::watch_set;
 use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
 
-fn privileged() -> bool {
-    let st = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = st
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"));
-    if !root {
-        assert!(
-            std::env::var("INETMON_REQUIRE_PRIVILEGED").as_deref() != Ok("1"),
-            "INETMON_REQUIRE_PRIVILEGED=1 but not root"
-        );
-        println!("skipped: needs root for BPF and network namespaces");
-    }
-    root
-}
-
-/// Moves the calling thread into a new network namespace with `lo` up and
-/// returns the namespace's inode.
-fn new_netns() -> u32 {
-    // SAFETY: unshare affects only this thread's network namespace.
-    assert_eq!(
-        unsafe { libc::unshare(libc::CLONE_NEWNET) },
-        0,
-        "unshare(CLONE_NEWNET)"
-    );
-    // SAFETY: plain socket + ioctl on a zeroed ifreq naming "lo".
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
-        assert!(fd >= 0);
-        let mut ifr: libc::ifreq = std::mem::zeroed();
-        for (d, s) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
-            *d = *s as libc::c_char;
-        }
-        assert_eq!(libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr), 0);
-        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-        assert_eq!(libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr), 0);
-        libc::close(fd);
-    }
-    let ino = std::fs::metadata("/proc/thread-self/ns/net").unwrap().ino();
-    u32::try_from(ino).unwrap()
-}
+use common::{new_netns, privileged, tid};
 
 fn start(filters: KernelFilters) -> SocketsProducer {
     SocketsProducer::start(&SocketsConfig {
@@ -113,11 +75,6 @@ fn my_comm() -> String {
 
 fn me() -> u32 {
     std::process::id()
-}
-
-fn tid() -> u32 {
-    // SAFETY: gettid has no preconditions.
-    u32::try_from(unsafe { libc::syscall(libc::SYS_gettid) }).unwrap()
 }
 
 /// Names sockets by their cookie in order of first appearance: A, B, C, …

@@ -6,59 +6,18 @@
 //! Skipped unless root, except under `INETMON_REQUIRE_PRIVILEGED=1`.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
+mod common;
+
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
 use inetmon_core::event::{Event, SockOp};
 use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
+
+use common::{new_netns, privileged};
 use SockOp::*;
-
-fn privileged() -> bool {
-    let st = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = st
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"));
-    if !root {
-        assert!(
-            std::env::var("INETMON_REQUIRE_PRIVILEGED").as_deref() != Ok("1"),
-            "INETMON_REQUIRE_PRIVILEGED=1 but not root"
-        );
-        println!("skipped: needs root for BPF and network namespaces");
-    }
-    root
-}
-
-/// Moves the calling thread into a new network namespace with `lo` up and
-/// returns the namespace's inode.
-fn new_netns() -> u32 {
-    // SAFETY: unshare affects only this thread's network namespace.
-    assert_eq!(
-        unsafe { libc::unshare(libc::CLONE_NEWNET) },
-        0,
-        "unshare(CLONE_NEWNET)"
-    );
-    assert!(std::process::Command::new("nsenter")
-        .arg(format!(
-            "--net=/proc/{}/task/{}/ns/net",
-            std::process::id(),
-            tid()
-        ))
-        .args(["ip", "link", "set", "lo", "up"])
-        .status()
-        .unwrap()
-        .success());
-    let ino = std::fs::metadata("/proc/thread-self/ns/net").unwrap().ino();
-    u32::try_from(ino).unwrap()
-}
-
-fn tid() -> u32 {
-    // SAFETY: gettid has no preconditions.
-    u32::try_from(unsafe { libc::syscall(libc::SYS_gettid) }).unwrap()
-}
 
 fn start(filters: KernelFilters) -> SocketsProducer {
     SocketsProducer::start(&SocketsConfig {

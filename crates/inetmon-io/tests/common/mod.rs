@@ -130,3 +130,44 @@ impl Drop for Netns {
 pub fn exists(path: &Path) -> bool {
     path.exists()
 }
+
+/// For the eBPF tests: `true` when root; otherwise prints why the test
+/// skips, or panics under `INETMON_REQUIRE_PRIVILEGED=1`.
+pub fn privileged() -> bool {
+    can_run(is_root(), "needs root for BPF and network namespaces")
+}
+
+/// The calling thread's id.
+pub fn tid() -> u32 {
+    // SAFETY: gettid has no preconditions.
+    u32::try_from(unsafe { libc::syscall(libc::SYS_gettid) }).expect("tid fits u32")
+}
+
+/// Moves the calling thread into a new network namespace with `lo` up and
+/// returns the namespace's inode.
+pub fn new_netns() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: unshare affects only this thread's network namespace.
+    assert_eq!(
+        unsafe { libc::unshare(libc::CLONE_NEWNET) },
+        0,
+        "unshare(CLONE_NEWNET)"
+    );
+    // SAFETY: plain socket + ioctl on a zeroed ifreq naming "lo".
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
+        assert!(fd >= 0);
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        for (d, s) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
+            *d = *s as libc::c_char;
+        }
+        assert_eq!(libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr), 0);
+        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        assert_eq!(libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr), 0);
+        libc::close(fd);
+    }
+    let ino = std::fs::metadata("/proc/thread-self/ns/net")
+        .expect("own netns")
+        .ino();
+    u32::try_from(ino).expect("netns inode fits u32")
+}
