@@ -857,6 +857,17 @@ int enter_connect(struct trace_event_raw_sys_enter *ctx)
 	return stash_addr(ctx);
 }
 
+/* Emits r (task and socket filled) as a dynamic bind: the local end only,
+ * whatever the socket is connected to. Used by sys_exit_connect and the
+ * sendmsg hooks. */
+static __always_inline void emit_dynbind(struct inetmon_sock_rec *r)
+{
+	__builtin_memset(r->faddr, 0, 16);
+	r->fport = 0;
+	r->op = INETMON_OP_DYNBIND;
+	emit(r);
+}
+
 /* Emits the dynamic bind of a UDP socket that got its port in this call. */
 static __always_inline void check_dynbind(struct args *a)
 {
@@ -877,10 +888,7 @@ static __always_inline void check_dynbind(struct args *a)
 	o = find_owner(r.cookie, key, &fallback);
 	if (o)
 		o->flags |= OWNER_BOUND;
-	__builtin_memset(r.faddr, 0, 16);
-	r.fport = 0;
-	r.op = INETMON_OP_DYNBIND;
-	emit(&r);
+	emit_dynbind(&r);
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
@@ -949,10 +957,7 @@ static __always_inline int sendmsg_hook(struct bpf_sock_addr *ctx)
 	o->flags |= OWNER_BOUND;
 	fill_current(&r);
 	fill_sk(&r, sk);
-	__builtin_memset(r.faddr, 0, 16);
-	r.fport = 0;
-	r.op = INETMON_OP_DYNBIND;
-	emit(&r);
+	emit_dynbind(&r);
 	return 1;
 }
 
