@@ -1212,35 +1212,8 @@ fn live_conntrack_nat_and_state_agree_with_conntrack_e() {
     ) {
         return;
     }
-    let client = Netns::new();
-    let router = Netns::new();
-    let server = Netns::new();
-    veth(
-        &client,
-        "vc",
-        &["10.78.1.1/24"],
-        &router,
-        "vrc",
-        &["10.78.1.2/24"],
-        1500,
-    );
-    veth(
-        &router,
-        "vrs",
-        &["10.78.2.1/24"],
-        &server,
-        "vs",
-        &["10.78.2.2/24"],
-        1500,
-    );
-    client.sh("ip route add default via 10.78.1.2");
-    router.sh("sysctl -qw net.ipv4.ip_forward=1 net.netfilter.nf_conntrack_acct=1 2>/dev/null || sysctl -qw net.ipv4.ip_forward=1");
-    router.nft(
-        r#"table ip nat {
-  chain pre { type nat hook prerouting priority -100; tcp dport 8080 dnat to 10.78.2.2:80; }
-  chain post { type nat hook postrouting priority 100; oifname "vrs" masquerade; }
-}"#,
-    );
+    let (client, router, server) = nat_triple(78);
+    router.sh("sysctl -qw net.netfilter.nf_conntrack_acct=1 2>/dev/null || true");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.txt");
     let err = dir.path().join("err.txt");

@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{inetmon, lines_of, require_privileged, veth, wait_for, wait_for_line, Bg, Netns};
+use common::{inetmon, lines_of, nat_triple, require_privileged, wait_for, wait_for_line, Bg};
 use serde_json::Value;
 
 /// `key=value` words of a `conntrack -L` line, in order.
@@ -29,35 +29,7 @@ fn nat_events_match_conntrack_through_dnat_and_masquerade() {
     ) {
         return;
     }
-    let client = Netns::new();
-    let router = Netns::new();
-    let server = Netns::new();
-    veth(
-        &client,
-        "vc",
-        &["10.79.1.1/24"],
-        &router,
-        "vrc",
-        &["10.79.1.2/24"],
-        1500,
-    );
-    veth(
-        &router,
-        "vrs",
-        &["10.79.2.1/24"],
-        &server,
-        "vs",
-        &["10.79.2.2/24"],
-        1500,
-    );
-    client.sh("ip route add default via 10.79.1.2");
-    router.sh("sysctl -qw net.ipv4.ip_forward=1");
-    router.nft(
-        r#"table ip nat {
-  chain pre { type nat hook prerouting priority -100; tcp dport 8080 dnat to 10.79.2.2:80; }
-  chain post { type nat hook postrouting priority 100; oifname "vrs" masquerade; }
-}"#,
-    );
+    let (client, router, server) = nat_triple(79);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("monitor.out");
     let err = dir.path().join("monitor.err");

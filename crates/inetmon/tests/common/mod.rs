@@ -328,6 +328,45 @@ pub fn veth(
     }
 }
 
+/// The NAT topology of the conntrack tests: `(client, router, server)`
+/// namespaces, client `10.N.1.1` — router `10.N.1.2` (`vc`/`vrc`), router
+/// `10.N.2.1` — server `10.N.2.2` (`vrs`/`vs`), the client routed through
+/// the router, which forwards, dnats `tcp dport 8080` to `10.N.2.2:80` and
+/// masquerades out of `vrs`.
+pub fn nat_triple(n: u8) -> (Netns, Netns, Netns) {
+    let client = Netns::new();
+    let router = Netns::new();
+    let server = Netns::new();
+    let a = |host: &str| format!("10.{n}.{host}/24");
+    veth(
+        &client,
+        "vc",
+        &[&a("1.1")],
+        &router,
+        "vrc",
+        &[&a("1.2")],
+        1500,
+    );
+    veth(
+        &router,
+        "vrs",
+        &[&a("2.1")],
+        &server,
+        "vs",
+        &[&a("2.2")],
+        1500,
+    );
+    client.sh(&format!("ip route add default via 10.{n}.1.2"));
+    router.sh("sysctl -qw net.ipv4.ip_forward=1");
+    router.nft(&format!(
+        r#"table ip nat {{
+  chain pre {{ type nat hook prerouting priority -100; tcp dport 8080 dnat to 10.{n}.2.2:80; }}
+  chain post {{ type nat hook postrouting priority 100; oifname "vrs" masquerade; }}
+}}"#
+    ));
+    (client, router, server)
+}
+
 /// A background process, stopped (SIGTERM, then SIGKILL) on drop.
 pub struct Bg {
     child: Option<Child>,
