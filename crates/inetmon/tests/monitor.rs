@@ -12,8 +12,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{
-    inetmon, inetmon_run, lines_of, require_privileged, run, veth, wait_for, wait_for_line, Bg,
-    Netns,
+    inetmon, inetmon_run, lines_of, require_privileged, run, start_monitor, veth, wait_for,
+    wait_for_line, Bg, Netns,
 };
 
 const A: &str = "10.220.0.1";
@@ -54,14 +54,12 @@ impl Lab {
     fn monitor(&self, args: &[&str]) -> (Bg, PathBuf, PathBuf) {
         let out = self.path("monitor.out");
         let err = self.path("monitor.err");
-        let mut c = self.b.cmd(inetmon());
-        c.arg("monitor").args(args).env("TZ", "UTC");
-        let bg = Bg::spawn_to(&mut c, &out, &err);
-        wait_for_line(
+        let bg = start_monitor(
+            &mut self.b.cmd(inetmon()),
+            args,
+            &out,
             &err,
-            "inetmon monitor: attached",
             Duration::from_secs(60),
-            &err,
         );
         (bg, out, err)
     }
@@ -515,14 +513,12 @@ fn socket_events_in_the_monitor_stream() {
     let (out, err) = (dir.path().join("out"), dir.path().join("err"));
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    let mut c = Command::new(inetmon());
-    c.args(["monitor", "--type", "sock", "--port", &port.to_string()]);
-    let mut bg = Bg::spawn_to(&mut c, &out, &err);
-    wait_for_line(
+    let mut bg = start_monitor(
+        &mut Command::new(inetmon()),
+        &["--type", "sock", "--port", &port.to_string()],
+        &out,
         &err,
-        "inetmon monitor: attached",
         Duration::from_secs(60),
-        &err,
     );
     let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let (a, _) = l.accept().unwrap();

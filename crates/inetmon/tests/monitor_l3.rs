@@ -17,7 +17,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{inetmon, lines_of, require_privileged, run, udp_cmd, wait_for_line, Bg, Netns};
+use common::{
+    inetmon, lines_of, require_privileged, run, start_monitor, udp_cmd, wait_for_line, Bg, Netns,
+};
 
 const LOCAL: [u8; 4] = [10, 221, 0, 1];
 const PEER: [u8; 4] = [10, 221, 0, 2];
@@ -127,14 +129,12 @@ fn drain(tun: &mut File) -> usize {
 fn monitor(ns: &Netns, dir: &Path, tag: &str, args: &[&str]) -> (Bg, std::path::PathBuf) {
     let out = dir.join(format!("{tag}.out"));
     let err = dir.join(format!("{tag}.err"));
-    let mut c = ns.cmd(inetmon());
-    c.arg("monitor").args(args).env("TZ", "UTC");
-    let bg = Bg::spawn_to(&mut c, &out, &err);
-    wait_for_line(
+    let bg = start_monitor(
+        &mut ns.cmd(inetmon()),
+        args,
+        &out,
         &err,
-        "inetmon monitor: attached",
         Duration::from_secs(60),
-        &err,
     );
     (bg, out)
 }

@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{inetmon, lines_of, nat_triple, require_privileged, wait_for, wait_for_line, Bg};
+use common::{inetmon, lines_of, nat_triple, require_privileged, start_monitor, wait_for, Bg};
 use serde_json::Value;
 
 /// `key=value` words of a `conntrack -L` line, in order.
@@ -33,15 +33,12 @@ fn nat_events_match_conntrack_through_dnat_and_masquerade() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("monitor.out");
     let err = dir.path().join("monitor.err");
-    let mut c = router.cmd(inetmon());
-    c.args(["monitor", "--type", "nat,state", "-j"])
-        .env("TZ", "UTC");
-    let mut mon = Bg::spawn_to(&mut c, &out, &err);
-    wait_for_line(
+    let mut mon = start_monitor(
+        &mut router.cmd(inetmon()),
+        &["--type", "nat,state", "-j"],
+        &out,
         &err,
-        "inetmon monitor: attached",
         Duration::from_secs(30),
-        &err,
     );
     let _srv = Bg::spawn(
         server.cmd("nc").args(["-l", "10.79.2.2", "80"]),

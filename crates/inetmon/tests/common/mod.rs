@@ -328,6 +328,22 @@ pub fn veth(
     }
 }
 
+/// Starts `inetmon monitor ARGS…` from `cmd` (an `inetmon` command, in a
+/// namespace or not) with `TZ=UTC`, output to `out` and `err`, and waits up
+/// to `timeout` for its "attached" line.
+pub fn start_monitor(
+    cmd: &mut Command,
+    args: &[&str],
+    out: &Path,
+    err: &Path,
+    timeout: Duration,
+) -> Bg {
+    cmd.arg("monitor").args(args).env("TZ", "UTC");
+    let bg = Bg::spawn_to(cmd, out, err);
+    wait_for_line(err, "inetmon monitor: attached", timeout, err);
+    bg
+}
+
 /// The NAT topology of the conntrack tests: `(client, router, server)`
 /// namespaces, client `10.N.1.1` — router `10.N.1.2` (`vc`/`vrc`), router
 /// `10.N.2.1` — server `10.N.2.2` (`vrs`/`vs`), the client routed through
