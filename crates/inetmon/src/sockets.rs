@@ -272,18 +272,13 @@ impl<W: Write> Printer<W> {
                     SockFormat::Json => self.json.write(&Event::Lost(l), &mut self.out),
                     _ => {
                         // `LOST 5 socket events (kernel: connect 3, accept 2)`
-                        let parts: Vec<String> = l
-                            .breakdown
-                            .iter()
-                            .map(|(label, n)| format!("{label} {n}"))
-                            .collect();
-                        let sep = if parts.is_empty() { "" } else { ": " };
+                        let sep = if l.breakdown.is_empty() { "" } else { ": " };
                         writeln!(
                             self.out,
                             "LOST {} socket events ({}{sep}{})",
                             l.count,
                             l.stage.as_str(),
-                            parts.join(", ")
+                            l.breakdown_text()
                         )
                     }
                 }

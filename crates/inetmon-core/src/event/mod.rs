@@ -247,6 +247,20 @@ pub struct Lost {
     pub breakdown: Vec<(&'static str, u64)>,
 }
 
+impl Lost {
+    /// The breakdown as text, `connect 3, accept 2` (empty when unknown),
+    /// for the line formats.
+    #[must_use]
+    pub fn breakdown_text(&self) -> String {
+        let parts: Vec<String> = self
+            .breakdown
+            .iter()
+            .map(|(label, n)| format!("{label} {n}"))
+            .collect();
+        parts.join(", ")
+    }
+}
+
 /// [`Lost::breakdown`] label: records the kernel could not reserve in a
 /// full ring buffer, operation unknown.
 pub const LOST_RING_FULL: &str = "ring_full";

@@ -398,8 +398,8 @@ fn lost_line(l: &Lost) -> String {
     if let Some((a, b)) = l.seq_range {
         let _ = write!(s, ", seq {a}-{b}");
     }
-    for (label, n) in &l.breakdown {
-        let _ = write!(s, ", {label} {n}");
+    if !l.breakdown.is_empty() {
+        let _ = write!(s, ", {}", l.breakdown_text());
     }
     s.push(')');
     s
