@@ -23,14 +23,8 @@ a=inetmon-tri-a-$$
 b=inetmon-tri-b-$$
 trap 'ip netns del $a 2>/dev/null; ip netns del $b 2>/dev/null; rm -rf "$tmp"' EXIT
 gcc -O2 -Wall -o "$tmp/udp_flood" "$here/udp_flood.c"
-ip netns add "$a"; ip netns add "$b"
-ip link add veth-a netns "$a" type veth peer name veth-b netns "$b"
-ip -n "$a" addr add 10.202.0.1/24 dev veth-a
-ip -n "$b" addr add 10.202.0.2/24 dev veth-b
-ip -n "$a" link set veth-a up; ip -n "$b" link set veth-b up
-ip -n "$b" link set lo up
-printf 'table inet storm {\n chain input {\n  type filter hook input priority 0;\n  udp dport 9999 counter drop\n }\n}\n' | ip netns exec "$b" nft -f -
-ip netns exec "$a" ping -c1 -W1 10.202.0.2 >/dev/null
+. "$here/veth-drop-lab.sh"
+veth_drop_lab "$a" "$b" 10.202.0
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 lastcpu() { awk '{print $39}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
