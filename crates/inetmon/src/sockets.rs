@@ -19,12 +19,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
+use inetmon_core::cidr::Cidr;
 use inetmon_core::event::{Event, ProcessInfo};
 use inetmon_core::format::ahafs::{AhafsFormatter, InfoLevel};
 use inetmon_core::format::json::JsonWriter;
 use inetmon_core::format::sockline::write_sock_line;
+use inetmon_core::sock_filter::{parse_watch, SockFilter};
 use inetmon_io::sockets::existing::{existing_events, NetnsScope};
-use inetmon_io::sockets::filter::{parse_watch, watch_set, Cidr, SockFilter};
+use inetmon_io::sockets::filter::watch_set;
 use inetmon_io::sockets::procinfo::process_info;
 use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
 use jiff::tz::TimeZone;

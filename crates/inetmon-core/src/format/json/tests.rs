@@ -102,11 +102,11 @@ fn lost_malformed_sock_examples() {
         process: None,
     };
     let v = parse(&mut w, &Event::Sock(Box::new(sock.clone())));
-    // The common members come first, then json_sock's.
+    // The common members come first, then sock.rs's.
     let line = String::from_utf8(w.format(&Event::Sock(Box::new(sock.clone()))).to_vec()).unwrap();
     assert!(line.starts_with("{\"v\":1,\"kind\":\"sock\",\"time\":\"1970-01-01T00:00:05.000000006Z\",\"source\":\"sockets\",\"seq\":3,\"op\":"), "{line}");
     let mut members = b"{".to_vec();
-    crate::format::json_sock::write_sock_json(&sock, &mut members);
+    super::sock::write_sock_json(&sock, &mut members);
     members.push(b'}');
     let want = merge(
         header_json("sock", &sock.header),
@@ -293,7 +293,7 @@ proptest! {
             orig_src: (v4, ports[0]), orig_dst: (v6, ports[1]), new_src: (v4, ports[2]), new_dst: (v6, ports[3]),
             packets, bytes: None, conntrack_id: id, ipf_seq: Some(rule),
         };
-        let name = packet::protocol_name(protocol);
+        let name = crate::dissect::proto::json_name(protocol);
         let want = merge(header_json("nat", &h), json!({
             "nat_action": na_s, "nat_type": "bimap", "rule": rule, "protocol": protocol, "protocol_name": name,
             "orig_src": v4.to_string(), "orig_sport": ports[0], "orig_dst": v6.to_string(), "orig_dport": ports[1],

@@ -8,8 +8,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::dissect::{ethertype_name, mac, parse, proto_name, tcp_flags, L4};
+use super::dissect::{ethertype_name, mac, proto_name};
 use super::names;
+use crate::dissect::{tcp as tcp_flags, PacketView, L4};
 use crate::event::CaptureLayer;
 
 /// The connection summary of `data`, which starts at `layer`; `ethertype`
@@ -20,7 +21,7 @@ pub fn connection_summary(data: &[u8], layer: CaptureLayer, ethertype: u16) -> S
     if data.is_empty() || layer == CaptureLayer::None {
         return "[unknown]".to_owned();
     }
-    let p = parse(data, layer, ethertype);
+    let p = PacketView::capture(data, layer, ethertype);
     let Some(ip) = p.ip else {
         return match p.eth {
             Some(e) if e.ethertype != 0x0800 && e.ethertype != 0x86dd => {

@@ -24,9 +24,9 @@
 
 use std::fmt::Write as _;
 
+use crate::dissect::PacketView;
 use crate::event::{CaptureLayer, DropEvent, Interface, TraceEvent};
 use crate::format::monitor::connection_summary;
-use crate::format::monitor::dissect::flow;
 
 /// Appends a drop event's JSON members to `out` (see the module docs).
 pub fn write_drop_json(d: &DropEvent, out: &mut Vec<u8>) {
@@ -85,7 +85,7 @@ fn push_iface(out: &mut Vec<u8>, i: &Interface) {
 
 fn push_packet(out: &mut Vec<u8>, data: &[u8], layer: CaptureLayer, et: u16) {
     push_str(out, "summary", &connection_summary(data, layer, et));
-    match flow(data, layer, et) {
+    match PacketView::capture(data, layer, et).flow() {
         Some(f) => {
             push_str(out, "src", &f.src.to_string());
             push_str(out, "dst", &f.dst.to_string());

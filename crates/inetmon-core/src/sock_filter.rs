@@ -1,0 +1,162 @@
+//! The user-space filters of `inetmon sockets`: `--watch` (AHAFS monitor
+//! names), `--comm`, `--addr CIDR`, and `--pid`/`--uid`/`--port` again (for
+//! the synthetic `--existing` events, which never pass through the kernel
+//! filters). Addresses follow [`crate::cidr`]'s rule: IPv4-mapped IPv6
+//! addresses are IPv4, so either spelling matches. The kernel side of
+//! `--watch` (which programs to attach, the operation mask) is in
+//! `inetmon-io`'s `sockets::filter`.
+
+use crate::cidr::Cidr;
+use crate::event::{Monitor, SockEvent};
+
+/// User-space filters; `None`/empty means "any".
+#[derive(Debug, Clone, Default)]
+pub struct SockFilter {
+    /// Only these monitors (`--watch`).
+    pub monitors: Option<Vec<Monitor>>,
+    /// Only this program name (exact).
+    pub comm: Option<String>,
+    /// Only events with an end inside this prefix.
+    pub addr: Option<Cidr>,
+    /// Only this pid.
+    pub pid: Option<u32>,
+    /// Only this uid.
+    pub uid: Option<u32>,
+    /// Only events with this local or foreign port.
+    pub port: Option<u16>,
+}
+
+impl SockFilter {
+    /// Whether `ev` passes every filter.
+    #[must_use]
+    pub fn matches(&self, ev: &SockEvent) -> bool {
+        if let Some(ms) = &self.monitors {
+            match ev.monitor() {
+                Some(m) if ms.contains(&m) => {}
+                _ => return false,
+            }
+        }
+        if self.comm.as_ref().is_some_and(|c| *c != ev.task.comm) {
+            return false;
+        }
+        if self.pid.is_some_and(|p| p != ev.task.pid) || self.uid.is_some_and(|u| u != ev.task.uid)
+        {
+            return false;
+        }
+        let ends = [ev.local, ev.foreign];
+        if let Some(port) = self.port {
+            if !ends.iter().flatten().any(|(_, p)| *p == port) {
+                return false;
+            }
+        }
+        if let Some(c) = &self.addr {
+            if !ends.iter().flatten().any(|(a, _)| c.contains(*a)) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Parses a comma-separated `--watch` list of monitor names.
+///
+/// # Errors
+/// The first unknown name.
+pub fn parse_watch(s: &str) -> Result<Vec<Monitor>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            Monitor::from_name(n).ok_or_else(|| {
+                let all: Vec<&str> = Monitor::ALL.iter().map(|m| m.name()).collect();
+                format!("unknown monitor {n:?}; known: {}", all.join(","))
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_every_filter() {
+        use crate::event::{Attribution, Header, SockOp, SockTask, Source, Timestamp, SOCK_STREAM};
+        let ev = SockEvent {
+            header: Header {
+                time: Timestamp::default(),
+                source: Source::Sockets,
+                seq: 1,
+            },
+            op: SockOp::Connect,
+            task: SockTask {
+                pid: 5,
+                tid: 5,
+                uid: 7,
+                gid: 7,
+                comm: "curl".into(),
+            },
+            attribution: Attribution::Process,
+            family: 10,
+            sock_type: SOCK_STREAM,
+            protocol: 6,
+            local: Some(("10.0.0.1".parse().unwrap(), 4000)),
+            foreign: Some(("10.9.0.2".parse().unwrap(), 80)),
+            mapped: true,
+            cgroup_id: 0,
+            netns: 0,
+            cookie: 1,
+            errno: 0,
+            initiator: None,
+            existing: false,
+            process: None,
+        };
+        assert!(SockFilter::default().matches(&ev));
+        let f = SockFilter {
+            monitors: Some(vec![Monitor::StreamConnect]),
+            comm: Some("curl".into()),
+            addr: Some("::ffff:10.9.0.0/112".parse().unwrap()),
+            pid: Some(5),
+            uid: Some(7),
+            port: Some(80),
+        };
+        assert!(f.matches(&ev));
+        for g in [
+            SockFilter {
+                monitors: Some(vec![Monitor::StreamBind]),
+                ..f.clone()
+            },
+            SockFilter {
+                comm: Some("wget".into()),
+                ..f.clone()
+            },
+            SockFilter {
+                addr: Some("10.8.0.0/16".parse().unwrap()),
+                ..f.clone()
+            },
+            SockFilter {
+                pid: Some(6),
+                ..f.clone()
+            },
+            SockFilter {
+                uid: Some(0),
+                ..f.clone()
+            },
+            SockFilter {
+                port: Some(81),
+                ..f.clone()
+            },
+        ] {
+            assert!(!g.matches(&ev), "{g:?}");
+        }
+    }
+
+    #[test]
+    fn watch_names() {
+        assert_eq!(
+            parse_watch("streamCreate,dgramConnect").unwrap(),
+            vec![Monitor::StreamCreate, Monitor::DgramConnect]
+        );
+        assert!(parse_watch("streamFoo").is_err());
+    }
+}
