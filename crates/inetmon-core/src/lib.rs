@@ -36,3 +36,5 @@ pub mod monitor_filter;
 pub mod names;
 pub mod sock_filter;
 pub mod syslog_names;
+#[cfg(test)]
+mod testing;

@@ -198,15 +198,11 @@ fn fields(event: &Event) -> Fields {
 mod tests {
     use super::*;
     use crate::event::{
-        CaptureLayer, DropEvent, DropReason, Header, Interface, KernelLocation, LossStage, Lost,
-        ObservationPoint, Source, Timestamp, TraceEvent,
+        CaptureLayer, DropEvent, DropReason, Header, Interface, LossStage, Lost, ObservationPoint,
+        Source, Timestamp, TraceEvent,
     };
 
-    /// IPv4 10.0.0.1:41022 -> 10.0.0.2:8080 UDP.
-    const UDP: [u8; 28] = [
-        0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0xa0, 0x3e, 0x1f, 0x90,
-        0, 8, 0, 0,
-    ];
+    use crate::event::SAMPLE_UDP as UDP;
 
     fn header() -> Header {
         Header {
@@ -218,25 +214,11 @@ mod tests {
 
     fn drop_ev(reason: &str) -> Event {
         Event::Drop(Box::new(DropEvent {
-            header: header(),
-            cpu: 0,
             reason: DropReason {
-                code: 3,
-                subsystem: None,
                 name: Some(reason.into()),
+                ..DropEvent::sample().reason
             },
-            location: KernelLocation::default(),
-            interface: Interface {
-                ifindex: 4,
-                name: Some("veth0".into()),
-            },
-            protocol: 0x0800,
-            orig_len: 28,
-            layer: CaptureLayer::Network,
-            packet: UDP.to_vec(),
-            process: None,
-            netns: 0,
-            mark: 0,
+            ..DropEvent::sample()
         }))
     }
 

@@ -81,14 +81,12 @@ mod tests {
 
     #[test]
     fn matches_every_filter() {
-        use crate::event::{Attribution, Header, SockOp, SockTask, Source, Timestamp, SOCK_STREAM};
+        use crate::event::{Header, SockTask, Timestamp};
         let ev = SockEvent {
             header: Header {
                 time: Timestamp::default(),
-                source: Source::Sockets,
-                seq: 1,
+                ..SockEvent::sample().header
             },
-            op: SockOp::Connect,
             task: SockTask {
                 pid: 5,
                 tid: 5,
@@ -96,20 +94,14 @@ mod tests {
                 gid: 7,
                 comm: "curl".into(),
             },
-            attribution: Attribution::Process,
             family: 10,
-            sock_type: SOCK_STREAM,
-            protocol: 6,
             local: Some(("10.0.0.1".parse().unwrap(), 4000)),
             foreign: Some(("10.9.0.2".parse().unwrap(), 80)),
             mapped: true,
             cgroup_id: 0,
             netns: 0,
             cookie: 1,
-            errno: 0,
-            initiator: None,
-            existing: false,
-            process: None,
+            ..SockEvent::sample()
         };
         assert!(SockFilter::default().matches(&ev));
         let f = SockFilter {

@@ -1,5 +1,5 @@
 use super::*;
-use crate::event::{Header, PacketFlags, Source};
+use crate::event::{self, PacketLog, Timestamp};
 
 /// A TCP (or UDP) IPv4 packet 10.1.2.3:sport -> 192.168.1.9:dport.
 fn ip4(proto: u8, sport: u16, dport: u16) -> Vec<u8> {
@@ -14,28 +14,10 @@ fn ip4(proto: u8, sport: u16, dport: u16) -> Vec<u8> {
 
 fn pkt(packet: Vec<u8>) -> PacketLog {
     PacketLog {
-        header: Header {
-            time: Timestamp::default(),
-            source: Source::Stdin,
-            seq: 1,
-        },
-        count: 1,
-        interface: "eth0".into(),
-        direction: Some(Direction::In),
-        group: RuleGroup::Named("0".into()),
-        rule: Some(3),
-        action: event::Action::Block,
-        flags: PacketFlags::default(),
         log_tag: 7,
         nat_tag: "web".into(),
-        reason: None,
-        log_level: None,
-        family: 2,
-        header_len: 40,
         packet,
-        ipf_seq: None,
-        nflog: None,
-        raw_header: Vec::new(),
+        ..PacketLog::sample()
     }
 }
 

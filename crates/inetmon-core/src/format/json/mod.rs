@@ -289,16 +289,7 @@ fn lost_fields(out: &mut Vec<u8>, l: &Lost) {
         out.push(b'"');
     }
     out.extend_from_slice(b"],\"seq_range\":");
-    match seq_range {
-        Some((a, b)) => {
-            out.push(b'[');
-            int(out, *a);
-            out.push(b',');
-            int(out, *b);
-            out.push(b']');
-        }
-        None => out.extend_from_slice(b"null"),
-    }
+    text::opt_pair(out, *seq_range);
     if !breakdown.is_empty() {
         out.extend_from_slice(b",\"breakdown\":{");
         for (i, (label, n)) in breakdown.iter().enumerate() {
