@@ -395,3 +395,19 @@ proptest::proptest! {
         let _ = parse(&words.join(" "));
     }
 }
+
+/// crate::cidr's rule: a mapped prefix is its IPv4 prefix (IP Filter's own
+/// prefix type matched it against nothing), and one shorter than /96 is
+/// refused at load time.
+#[test]
+fn mapped_prefixes_are_ipv4() {
+    let p = pkt(ip4(6, 1, 80));
+    assert!(hits("srcip = ::ffff:10.1.0.0/112", &p));
+    assert!(hits("dstip = ::ffff:192.168.1.9/128", &p));
+    assert!(!hits("srcip = ::ffff:10.2.0.0/112", &p));
+    assert!(!hits("srcip = ::/0", &p));
+    assert!(matches!(
+        err("match { srcip = ::ffff:10.0.0.0/80; } do { nothing; };").kind,
+        ConfErrorKind::BadValue { .. }
+    ));
+}
