@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use inetmon_core::btf::DropReasonTable;
 use inetmon_core::kallsyms::KallSyms;
 
-use super::loader::DatapathError;
+use super::DatapathError;
 
 /// Where the kernel exposes its BTF: `vmlinux` and one file per module.
 const BTF_DIR: &str = "/sys/kernel/btf";

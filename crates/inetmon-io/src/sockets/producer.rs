@@ -4,13 +4,14 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, PerCpuArray, RingBuf};
-use inetmon_bpf::loader::{cgroup2_root, lost_totals, Filters, LoadError, SockPrograms};
-use inetmon_bpf::record::OP_MAX;
+use inetmon_bpf::record::sock::OP_MAX;
 use inetmon_core::decode::sock::decode_record;
 use inetmon_core::event::{
     Event, EventKind, Header, Malformed, SockOp, Source, Timestamp, LOST_RING_FULL,
 };
 
+use crate::bpf::sockets::{lost_totals, Filters, SockPrograms, DEFAULT_RING_BYTES};
+use crate::bpf::{cgroup2_root, LoadError};
 use crate::fdwait::wait_readable_ms;
 use crate::kernel_loss::KernelLoss;
 
@@ -30,7 +31,7 @@ impl Default for SocketsConfig {
     fn default() -> Self {
         SocketsConfig {
             filters: Filters::default(),
-            ring_bytes: inetmon_bpf::loader::DEFAULT_RING_BYTES,
+            ring_bytes: DEFAULT_RING_BYTES,
             lost_interval: Duration::from_millis(500),
         }
     }
