@@ -33,11 +33,32 @@ fn check(c: &mut String, expr: &str, value: impl std::fmt::Display) {
     );
 }
 
-fn layout(c: &mut String, ty: &str, size: usize, fields: &[(&str, usize)]) {
-    check(c, &format!("sizeof(struct {ty})"), size);
-    for (f, off) in fields {
-        check(c, &format!("offsetof(struct {ty}, {f})"), off);
-    }
+/// Checks the size of `struct $c_ty` and the offset of each field against
+/// the Rust `$ty`; a field named differently in C is written
+/// `rust_name as "c_name"`.
+macro_rules! layout {
+    ($c:expr, $c_ty:literal, $ty:ty { $($field:ident $(as $c_field:literal)?),* $(,)? }) => {{
+        check($c, concat!("sizeof(struct ", $c_ty, ")"), size_of::<$ty>());
+        $(
+            let name = [$($c_field,)? stringify!($field)][0];
+            check(
+                $c,
+                &format!(concat!("offsetof(struct ", $c_ty, ", {})"), name),
+                offset_of!($ty, $field),
+            );
+        )*
+    }};
+}
+
+/// Checks C constants against Rust ones: `RUST_NAME` is `PREFIX` +
+/// `RUST_NAME` in C unless written `RUST_NAME as "C_NAME"`.
+macro_rules! constants {
+    ($c:expr, $prefix:literal, $module:ident { $($name:ident $(as $c_name:literal)?),* $(,)? }) => {{
+        $(
+            let c_name = [$($c_name.to_owned(),)? format!("{}{}", $prefix, stringify!($name))];
+            check($c, &c_name[0], format!("{}u", $module::$name));
+        )*
+    }};
 }
 
 /// `streamCreate` → `WATCH_STREAM_CREATE`.
@@ -68,138 +89,62 @@ fn main() {
     let mut c = String::from(
         "#include <stddef.h>\n#include <linux/types.h>\n#include \"inetmon_sock.h\"\n#include \"datapath.h\"\n",
     );
-    layout(
-        &mut c,
-        "inetmon_sock_rec",
-        size_of::<SockRec>(),
-        &[
-            ("ts_ns", offset_of!(SockRec, ts_ns)),
-            ("cookie", offset_of!(SockRec, cookie)),
-            ("cgroup_id", offset_of!(SockRec, cgroup_id)),
-            ("netns", offset_of!(SockRec, netns)),
-            ("pid", offset_of!(SockRec, pid)),
-            ("tid", offset_of!(SockRec, tid)),
-            ("uid", offset_of!(SockRec, uid)),
-            ("gid", offset_of!(SockRec, gid)),
-            ("result", offset_of!(SockRec, result)),
-            ("family", offset_of!(SockRec, family)),
-            ("type", offset_of!(SockRec, sock_type)),
-            ("protocol", offset_of!(SockRec, protocol)),
-            ("lport", offset_of!(SockRec, lport)),
-            ("fport", offset_of!(SockRec, fport)),
-            ("op", offset_of!(SockRec, op)),
-            ("attribution", offset_of!(SockRec, attribution)),
-            ("initiator", offset_of!(SockRec, initiator)),
-            ("flags", offset_of!(SockRec, flags)),
-            ("version", offset_of!(SockRec, version)),
-            ("pad", offset_of!(SockRec, pad)),
-            ("laddr", offset_of!(SockRec, laddr)),
-            ("faddr", offset_of!(SockRec, faddr)),
-            ("comm", offset_of!(SockRec, comm)),
-        ],
-    );
-    for (name, value) in [
-        ("INETMON_SOCK_VERSION", u32::from(sock::VERSION)),
-        ("INETMON_OP_MAX", sock::OP_MAX as u32),
-        ("INETMON_OP_CREATE", u32::from(sock::OP_CREATE)),
-        ("INETMON_OP_BIND", u32::from(sock::OP_BIND)),
-        ("INETMON_OP_DYNBIND", u32::from(sock::OP_DYNBIND)),
-        ("INETMON_OP_LISTEN", u32::from(sock::OP_LISTEN)),
-        ("INETMON_OP_ACCEPT", u32::from(sock::OP_ACCEPT)),
-        ("INETMON_OP_CONNECT", u32::from(sock::OP_CONNECT)),
-        ("INETMON_OP_CONNECTED", u32::from(sock::OP_CONNECTED)),
-        ("INETMON_OP_DISCONNECT", u32::from(sock::OP_DISCONNECT)),
-        ("INETMON_OP_CLOSE", u32::from(sock::OP_CLOSE)),
-        ("INETMON_ATTR_UNKNOWN", u32::from(sock::ATTR_UNKNOWN)),
-        ("INETMON_ATTR_PROCESS", u32::from(sock::ATTR_PROCESS)),
-        ("INETMON_ATTR_OWNER", u32::from(sock::ATTR_OWNER)),
-        ("INETMON_INIT_NONE", u32::from(sock::INIT_NONE)),
-        ("INETMON_INIT_LOCAL", u32::from(sock::INIT_LOCAL)),
-        ("INETMON_INIT_PEER", u32::from(sock::INIT_PEER)),
-        ("WATCH_OTHER", watch::OTHER_BIT),
-    ] {
-        check(&mut c, name, format!("{value}u"));
-    }
+    layout!(&mut c, "inetmon_sock_rec", SockRec {
+        ts_ns, cookie, cgroup_id, netns, pid, tid, uid, gid, result, family,
+        sock_type as "type", protocol, lport, fport, op, attribution, initiator,
+        flags, version, pad, laddr, faddr, comm,
+    });
+    constants!(&mut c, "INETMON_", sock {
+        VERSION as "INETMON_SOCK_VERSION", OP_MAX, OP_CREATE, OP_BIND, OP_DYNBIND,
+        OP_LISTEN, OP_ACCEPT, OP_CONNECT, OP_CONNECTED, OP_DISCONNECT, OP_CLOSE,
+        ATTR_UNKNOWN, ATTR_PROCESS, ATTR_OWNER, INIT_NONE, INIT_LOCAL, INIT_PEER,
+    });
+    constants!(&mut c, "", watch { OTHER_BIT as "WATCH_OTHER" });
     for op in watch::WatchOp::ALL {
         check(&mut c, &c_watch_name(op), format!("{}u", op.bit()));
     }
 
-    layout(
-        &mut c,
-        "inetmon_dp_common",
-        size_of::<DpCommon>(),
-        &[
-            ("type", offset_of!(DpCommon, kind)),
-            ("version", offset_of!(DpCommon, version)),
-            ("hdr_len", offset_of!(DpCommon, hdr_len)),
-            ("cpu", offset_of!(DpCommon, cpu)),
-            ("ktime_ns", offset_of!(DpCommon, ktime_ns)),
-            ("ifindex", offset_of!(DpCommon, ifindex)),
-            ("orig_len", offset_of!(DpCommon, orig_len)),
-            ("cap_len", offset_of!(DpCommon, cap_len)),
-            ("protocol", offset_of!(DpCommon, protocol)),
-            ("layer", offset_of!(DpCommon, layer)),
-            ("flags", offset_of!(DpCommon, flags)),
-            ("reserved", offset_of!(DpCommon, reserved)),
-            ("netns", offset_of!(DpCommon, netns)),
-            ("mark", offset_of!(DpCommon, mark)),
-        ],
-    );
-    layout(
+    layout!(&mut c, "inetmon_dp_common", DpCommon {
+        kind as "type", version, hdr_len, cpu, ktime_ns, ifindex, orig_len,
+        cap_len, protocol, layer, flags, reserved, netns, mark,
+    });
+    layout!(
         &mut c,
         "inetmon_dp_drop",
-        size_of::<DpDrop>(),
-        &[
-            ("common", offset_of!(DpDrop, common)),
-            ("reason", offset_of!(DpDrop, reason)),
-            ("pid", offset_of!(DpDrop, pid)),
-            ("tid", offset_of!(DpDrop, tid)),
-            ("reserved", offset_of!(DpDrop, reserved)),
-            ("location", offset_of!(DpDrop, location)),
-            ("comm", offset_of!(DpDrop, comm)),
-        ],
+        DpDrop {
+            common,
+            reason,
+            pid,
+            tid,
+            reserved,
+            location,
+            comm,
+        }
     );
-    layout(
+    layout!(
         &mut c,
         "inetmon_dp_trace",
-        size_of::<DpTrace>(),
-        &[
-            ("common", offset_of!(DpTrace, common)),
-            ("point", offset_of!(DpTrace, point)),
-            ("reserved", offset_of!(DpTrace, reserved)),
-            ("sample_rate", offset_of!(DpTrace, sample_rate)),
-        ],
+        DpTrace {
+            common,
+            point,
+            reserved,
+            sample_rate,
+        }
     );
-    layout(
+    layout!(
         &mut c,
         "inetmon_dp_drop_key",
-        size_of::<DpDropKey>(),
-        &[
-            ("reason", offset_of!(DpDropKey, reason)),
-            ("ifindex", offset_of!(DpDropKey, ifindex)),
-            ("location", offset_of!(DpDropKey, location)),
-        ],
+        DpDropKey {
+            reason,
+            ifindex,
+            location
+        }
     );
-    for (name, value) in [
-        ("INETMON_DP_VERSION", u32::from(datapath::VERSION)),
-        ("INETMON_DP_MAX_CAP", datapath::MAX_CAP),
-        ("INETMON_DP_DROP", u32::from(datapath::TYPE_DROP)),
-        ("INETMON_DP_TRACE", u32::from(datapath::TYPE_TRACE)),
-        ("INETMON_DP_LAYER_NONE", u32::from(datapath::LAYER_NONE)),
-        (
-            "INETMON_DP_LAYER_ETHERNET",
-            u32::from(datapath::LAYER_ETHERNET),
-        ),
-        (
-            "INETMON_DP_LAYER_NETWORK",
-            u32::from(datapath::LAYER_NETWORK),
-        ),
-        ("INETMON_DP_F_PROCESS", u32::from(datapath::FLAG_PROCESS)),
-        ("INETMON_DP_FROM_NETWORK", u32::from(datapath::FROM_NETWORK)),
-        ("INETMON_DP_TO_NETWORK", u32::from(datapath::TO_NETWORK)),
-    ] {
-        check(&mut c, name, format!("{value}u"));
-    }
+    constants!(&mut c, "INETMON_DP_", datapath {
+        VERSION, MAX_CAP, TYPE_DROP as "INETMON_DP_DROP", TYPE_TRACE as "INETMON_DP_TRACE",
+        LAYER_NONE, LAYER_ETHERNET, LAYER_NETWORK, FLAG_PROCESS as "INETMON_DP_F_PROCESS",
+        FROM_NETWORK, TO_NETWORK,
+    });
 
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo"));
     let src = out.join("layout_check.c");

@@ -349,6 +349,24 @@ static __always_inline __u64 ctx_ptr(void *ctx)
 	return p;
 }
 
+/* The record of a syscall exit about the current task's socket behind
+ * fd: task, socket, op and result filled in. NULL (r untouched) unless fd
+ * is a TCP or UDP inet socket. */
+static __always_inline struct sock *exit_rec(struct inetmon_sock_rec *r, __s64 fd, __u8 op,
+					     long result)
+{
+	__u16 fam, type, proto;
+	struct sock *sk = sock_from_fd(fd, &fam, &type, &proto);
+
+	if (!sk)
+		return NULL;
+	fill_current(r);
+	fill_sk_known(r, sk, fam, type, proto);
+	r->op = op;
+	r->result = result;
+	return sk;
+}
+
 /* ---- create ---- */
 
 SEC("cgroup/sock_create")
@@ -473,21 +491,15 @@ PROG("tracepoint/syscalls/sys_enter_bind", enter_bind,
 SEC("tracepoint/syscalls/sys_exit_bind")
 int exit_bind(struct trace_event_raw_sys_exit *ctx)
 {
-	struct args *a = task_args(0);
+	struct args *a = live_args();
 	struct inetmon_sock_rec r = {};
-	struct sock *sk;
 	long ret = ctx->ret;
-	__u16 fam, type, proto;
 
-	if (!a || !a->live)
+	if (!a)
 		return 0;
-	if (ret < 0 && (sk = sock_from_fd(a->fd, &fam, &type, &proto))) {
-		/* Success is reported by post_bind; a failure here, with the
-		 * address that was asked for. */
-		fill_current(&r);
-		fill_sk_known(&r, sk, fam, type, proto);
-		r.op = INETMON_OP_BIND;
-		r.result = ret;
+	/* Success is reported by post_bind; a failure here, with the address
+	 * that was asked for. */
+	if (ret < 0 && exit_rec(&r, a->fd, INETMON_OP_BIND, ret)) {
 		stashed_end(a, r.laddr, &r.lport);
 		emit(&r);
 	}
@@ -503,21 +515,13 @@ PROG("tracepoint/syscalls/sys_enter_listen", enter_listen,
 SEC("tracepoint/syscalls/sys_exit_listen")
 int exit_listen(struct trace_event_raw_sys_exit *ctx)
 {
-	struct args *a = task_args(0);
+	struct args *a = live_args();
 	struct inetmon_sock_rec r = {};
-	struct sock *sk;
-	__u16 fam, type, proto;
 
-	if (!a || !a->live)
+	if (!a)
 		return 0;
-	sk = sock_from_fd(a->fd, &fam, &type, &proto);
-	if (sk) {
-		fill_current(&r);
-		fill_sk_known(&r, sk, fam, type, proto);
-		r.op = INETMON_OP_LISTEN;
-		r.result = ctx->ret;
+	if (exit_rec(&r, a->fd, INETMON_OP_LISTEN, ctx->ret))
 		emit(&r);
-	}
 	a->live = 0;
 	return 0;
 }
@@ -532,31 +536,21 @@ PROG("tracepoint/syscalls/sys_enter_accept4", enter_accept4,
 
 static __always_inline int exit_accept_common(long ret)
 {
-	struct args *a = task_args(0);
+	struct args *a = live_args();
 	struct inetmon_sock_rec r = {};
 	struct sock *sk;
-	__u16 fam, type, proto;
 
-	if (!a || !a->live)
+	if (!a)
 		return 0;
 	if (ret >= 0) {
-		sk = sock_from_fd(ret, &fam, &type, &proto);
+		/* The accepted socket (ret is its fd). */
+		sk = exit_rec(&r, ret, INETMON_OP_ACCEPT, 0);
 		if (sk) {
-			fill_current(&r);
-			fill_sk_known(&r, sk, fam, type, proto);
-			r.op = INETMON_OP_ACCEPT;
 			record_owner(r.cookie, (__u64)sk, &r);
 			emit(&r);
 		}
-	} else if (ret != -EAGAIN) {
-		sk = sock_from_fd(a->fd, &fam, &type, &proto);
-		if (sk) {
-			fill_current(&r);
-			fill_sk_known(&r, sk, fam, type, proto);
-			r.op = INETMON_OP_ACCEPT;
-			r.result = ret;
-			emit(&r);
-		}
+	} else if (ret != -EAGAIN && exit_rec(&r, a->fd, INETMON_OP_ACCEPT, ret)) {
+		emit(&r);
 	}
 	a->live = 0;
 	return 0;
@@ -663,13 +657,11 @@ static __always_inline void check_dynbind(struct args *a)
 SEC("tracepoint/syscalls/sys_exit_connect")
 int exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
-	struct args *a = task_args(0);
+	struct args *a = live_args();
 	struct inetmon_sock_rec r = {};
-	struct sock *sk;
 	long ret = ctx->ret;
-	__u16 fam, type, proto;
 
-	if (!a || !a->live)
+	if (!a)
 		return 0;
 	/* A TCP connect reports nothing here unless it failed before any
 	 * SYN (set_state reports the rest), and only when watched: skip the
@@ -679,24 +671,16 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	if (a->tcp && !(ret < 0 && ret != -EINPROGRESS && ret != -EALREADY && ret != -EISCONN &&
 			!a->syn_sent))
 		goto out;
-	sk = sock_from_fd(a->fd, &fam, &type, &proto);
-	if (sk) {
-		if (proto == IPPROTO_UDP) {
+	if (exit_rec(&r, a->fd, INETMON_OP_CONNECTED, ret)) {
+		if (r.protocol == IPPROTO_UDP) {
+			/* (The dynamic bind's record goes first.) */
 			check_dynbind(a);
-			fill_current(&r);
-			fill_sk_known(&r, sk, fam, type, proto);
-			r.op = INETMON_OP_CONNECTED;
-			r.result = ret;
 			emit(&r);
 		} else if (ret < 0 && ret != -EINPROGRESS && ret != -EALREADY &&
 			   ret != -EISCONN && !a->syn_sent) {
 			/* Failed before any SYN: no state change will say so.
 			 * The socket has no foreign end yet: take the one asked for. */
-			fill_current(&r);
-			fill_sk_known(&r, sk, fam, type, proto);
 			stashed_end(a, r.faddr, &r.fport);
-			r.op = INETMON_OP_CONNECTED;
-			r.result = ret;
 			emit(&r);
 		}
 	}

@@ -37,6 +37,15 @@ static __always_inline struct args *task_args(int create)
 				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 }
 
+/* The current thread's stash when a sys_enter started it for this
+ * sys_exit, else NULL. */
+static __always_inline struct args *live_args(void)
+{
+	struct args *a = task_args(0);
+
+	return a && a->live ? a : NULL;
+}
+
 /* Starts the current thread's stash for a sys_exit: the fd and, for
  * bind()/connect(), the user sockaddr pointer, which the exit reads only
  * when it reports it (a failure): the kernel does not write it, and

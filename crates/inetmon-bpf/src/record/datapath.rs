@@ -128,7 +128,7 @@ const _: () = {
 };
 
 impl DpCommon {
-    fn put(&self, out: &mut Vec<u8>) {
+    fn put(self, out: &mut Vec<u8>) {
         out.extend_from_slice(&[self.kind, self.version]);
         out.extend_from_slice(&self.hdr_len.to_ne_bytes());
         out.extend_from_slice(&self.cpu.to_ne_bytes());
@@ -148,7 +148,7 @@ impl DpDrop {
     /// The record's bytes followed by `data`, as the program would put them
     /// on the ring buffer (native byte order): what tests feed the decoder.
     #[must_use]
-    pub fn to_bytes(&self, data: &[u8]) -> Vec<u8> {
+    pub fn to_bytes(self, data: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(size_of::<Self>() + data.len());
         self.common.put(&mut out);
         for w in [self.reason, self.pid, self.tid, self.reserved] {
@@ -164,7 +164,7 @@ impl DpDrop {
 impl DpTrace {
     /// The record's bytes followed by `data` (see [`DpDrop::to_bytes`]).
     #[must_use]
-    pub fn to_bytes(&self, data: &[u8]) -> Vec<u8> {
+    pub fn to_bytes(self, data: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(size_of::<Self>() + data.len());
         self.common.put(&mut out);
         out.push(self.point);

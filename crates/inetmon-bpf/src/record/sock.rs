@@ -114,7 +114,7 @@ impl SockRec {
     /// The record's bytes, as the kernel would put them on the ring buffer
     /// (native byte order): what tests and fuzz seeds feed the decoder.
     #[must_use]
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub fn to_bytes(self) -> Vec<u8> {
         let mut v = Vec::with_capacity(SIZE);
         for x in [self.ts_ns, self.cookie, self.cgroup_id] {
             v.extend_from_slice(&x.to_ne_bytes());

@@ -89,6 +89,27 @@ pub enum LoadError {
     Config(String),
 }
 
+/// What went wrong in a producer reading a BPF ring buffer (the socket
+/// and datapath producers).
+#[derive(Debug, thiserror::Error)]
+pub enum ProducerError {
+    /// Loading or attaching the programs, or reading their maps, failed.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// `poll(2)` on the ring buffer failed.
+    #[error("polling the ring buffer: {0}")]
+    Poll(std::io::Error),
+    /// Reading enrichment data (BTF drop reasons, kallsyms, the netns)
+    /// failed.
+    #[error("{what}: {reason}")]
+    Enrich {
+        /// What was read.
+        what: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
+}
+
 /// The [`LoadError::Map`] of map `name` for an aya map error.
 pub(crate) fn map_err(name: &'static str) -> impl Fn(MapError) -> LoadError {
     move |e| LoadError::Map {

@@ -24,23 +24,5 @@ pub use crate::bpf::datapath::{DatapathPrograms, KernelConfig};
 pub use devtype::{link_kind, LinkKind};
 pub use producer::DatapathProducer;
 
-use crate::bpf::LoadError;
-
 /// What went wrong in the datapath producer.
-#[derive(Debug, thiserror::Error)]
-pub enum DatapathError {
-    /// Loading or attaching the programs, or reading their maps, failed.
-    #[error(transparent)]
-    Load(#[from] LoadError),
-    /// `poll(2)` on the ring buffer failed.
-    #[error("polling the ring buffer: {0}")]
-    Poll(std::io::Error),
-    /// Reading enrichment data (BTF reasons, kallsyms) failed.
-    #[error("{what}: {reason}")]
-    Enrich {
-        /// What was read.
-        what: &'static str,
-        /// Why it failed.
-        reason: String,
-    },
-}
+pub type DatapathError = crate::bpf::ProducerError;

@@ -101,7 +101,7 @@ impl DatapathProducer {
     /// number of events handed to `out`.
     ///
     /// # Errors
-    /// [`DatapathError::Poll`] when `poll(2)` fails other than by `EINTR`.
+    /// [`ProducerError::Poll`](crate::bpf::ProducerError::Poll) when `poll(2)` fails other than by `EINTR`.
     pub fn poll(
         &mut self,
         timeout: Duration,
