@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * inetmon datapath programs (see ../DATAPATH.md; loaded by
- * crates/inetmon-io/src/datapath).
+ * crates/inetmon-io/src/bpf/datapath.rs).
  *
  * - on_kfree_skb: tp_btf/kfree_skb. Every packet the kernel frees with a
  *   drop reason becomes an inetmon_dp_drop record with the reason, the

@@ -3,7 +3,7 @@
 //! [`SockEvent`]s.
 //!
 //! The layout is `inetmon-bpf`'s `#[repr(C)]` mirror,
-//! [`SockRec`](inetmon_bpf::record::sock::SockRec), whose build script
+//! [`SockRec`], whose build script
 //! checks it against the C header: every field is read at its
 //! `offset_of!` (compile-time constants below), from bytes, in safe code,
 //! native byte order (the record never leaves the host).
