@@ -81,13 +81,21 @@ impl SockPrograms {
         let watch = filters.watch.bits();
         let attached = programs_for(filters.watch);
         let wanted = |name: &str| attached.contains(&name);
-        let mut ebpf = EbpfLoader::new()
-            .override_global("filter_pid", &pid, true)
-            .override_global("filter_uid_on", &uid_on, true)
-            .override_global("filter_uid", &uid, true)
-            .override_global("filter_port", &port, true)
+        // The `volatile const` globals of sock.bpf.c (all `__u32` but the
+        // cgroup id).
+        let globals = [
+            ("filter_pid", pid),
+            ("filter_uid_on", uid_on),
+            ("filter_uid", uid),
+            ("filter_port", port),
+            ("cfg_watch", watch),
+        ];
+        let mut loader = EbpfLoader::new();
+        for (name, value) in &globals {
+            loader.override_global(name, value, true);
+        }
+        let mut ebpf = loader
             .override_global("filter_cgroup", &cgroup, true)
-            .override_global("cfg_watch", &watch, true)
             .map_max_entries("events", ring_bytes)
             // The task local storage `stash` has no aya map type; the
             // programs use it, userspace never does.
