@@ -17,6 +17,8 @@
 //! - [`watch`]: the operation mask (`--watch`, the `WATCH_*` bits of
 //!   `bpf/inetmon_sock.h`) and which programs each operation needs.
 
+#![forbid(unsafe_code)]
+
 pub mod record;
 pub mod watch;
 
