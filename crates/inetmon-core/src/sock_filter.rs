@@ -2,9 +2,11 @@
 //! names), `--comm`, `--addr CIDR`, and `--pid`/`--uid`/`--port` again (for
 //! the synthetic `--existing` events, which never pass through the kernel
 //! filters). Addresses follow [`crate::cidr`]'s rule: IPv4-mapped IPv6
-//! addresses are IPv4, so either spelling matches. The kernel side of
-//! `--watch` (which programs to attach, the operation mask) is in
-//! `inetmon-io`'s `sockets::filter`.
+//! addresses are IPv4, so either spelling matches. [`watch_set`] is the
+//! same `--watch` list as the in-kernel operation mask, which also decides
+//! which programs `inetmon-io` attaches.
+
+use inetmon_bpf::watch::{WatchOp, WatchSet};
 
 use crate::cidr::Cidr;
 use crate::event::{Monitor, SockEvent};
@@ -73,6 +75,35 @@ pub fn parse_watch(s: &str) -> Result<Vec<Monitor>, String> {
             })
         })
         .collect()
+}
+
+/// The kernel-side operation for a monitor (same name).
+#[must_use]
+pub fn watch_op(m: Monitor) -> WatchOp {
+    match m {
+        Monitor::StreamCreate => WatchOp::StreamCreate,
+        Monitor::StreamBind => WatchOp::StreamBind,
+        Monitor::StreamListen => WatchOp::StreamListen,
+        Monitor::StreamAccept => WatchOp::StreamAccept,
+        Monitor::StreamConnect => WatchOp::StreamConnect,
+        Monitor::StreamDisconnect => WatchOp::StreamDisconnect,
+        Monitor::StreamClose => WatchOp::StreamClose,
+        Monitor::DgramCreate => WatchOp::DgramCreate,
+        Monitor::DgramBind => WatchOp::DgramBind,
+        Monitor::DgramConnect => WatchOp::DgramConnect,
+        Monitor::DgramClose => WatchOp::DgramClose,
+    }
+}
+
+/// The in-kernel operation mask for a `--watch` list: `None` (no
+/// `--watch`) keeps everything ([`WatchSet::ALL`]), a list only its
+/// monitors. It also decides which programs get attached.
+#[must_use]
+pub fn watch_set(monitors: Option<&[Monitor]>) -> WatchSet {
+    match monitors {
+        None => WatchSet::ALL,
+        Some(ms) => ms.iter().map(|m| watch_op(*m)).collect(),
+    }
 }
 
 #[cfg(test)]
@@ -150,5 +181,16 @@ mod tests {
             vec![Monitor::StreamCreate, Monitor::DgramConnect]
         );
         assert!(parse_watch("streamFoo").is_err());
+    }
+
+    #[test]
+    fn watch_ops_have_the_monitor_names() {
+        for m in Monitor::ALL {
+            assert_eq!(watch_op(m).name(), m.name());
+            assert!(watch_set(Some(&[m])).contains(watch_op(m)));
+        }
+        assert_eq!(watch_set(None), WatchSet::ALL);
+        let s = watch_set(Some(&[Monitor::StreamConnect]));
+        assert!(!s.other() && !s.contains(WatchOp::DgramConnect));
     }
 }

@@ -20,7 +20,7 @@ use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
 use inetmon_core::event::{Attribution, Event, Initiator, Monitor, SockEvent, SockOp};
-use inetmon_io::sockets::filter::watch_set;
+use inetmon_core::sock_filter::watch_set;
 use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
 
 use common::{new_netns, privileged, tid};

@@ -48,26 +48,32 @@ const fn flag(bit: u16, letter: u8, name: &'static str) -> TcpFlag {
     TcpFlag { bit, letter, name }
 }
 
-/// The eight flags of byte 13 in ipmon's print order (`tcpfl[]`):
-/// A R S F U P E C, as indexes into [`FLAGS`].
-const IPMON_ORDER: [usize; 8] = [4, 2, 1, 0, 5, 3, 6, 7];
+/// The eight flags of byte 13 in ipmon's print order (`tcpfl[]`:
+/// A R S F U P E C), as (bit in byte 13, letter), taken from [`FLAGS`].
+pub const IPMON_ORDER: [(u8, u8); 8] = [
+    ipmon(4),
+    ipmon(2),
+    ipmon(1),
+    ipmon(0),
+    ipmon(5),
+    ipmon(3),
+    ipmon(6),
+    ipmon(7),
+];
 
-/// The letters of the flags set in `f` (byte 13 of the TCP header), in
-/// ipmon's order, and how many there are.
-#[must_use]
-pub fn ipmon_letters(f: u8) -> ([u8; 8], usize) {
-    let mut out = [0u8; 8];
-    let mut n = 0;
-    for i in IPMON_ORDER {
-        let Some(fl) = FLAGS.get(i) else { continue };
-        if u16::from(f) & fl.bit != 0 {
-            if let Some(slot) = out.get_mut(n) {
-                *slot = fl.letter;
-            }
-            n += 1;
+const fn ipmon(i: usize) -> (u8, u8) {
+    let f = FLAGS[i];
+    (f.bit as u8, f.letter)
+}
+
+/// Appends the letters of the flags set in `f` (byte 13 of the TCP
+/// header), in ipmon's order.
+pub fn push_ipmon_letters(f: u8, out: &mut Vec<u8>) {
+    for (bit, letter) in IPMON_ORDER {
+        if f & bit != 0 {
+            out.push(letter);
         }
     }
-    (out, n)
 }
 
 /// The names of the flags set in `flags`, in header order.
@@ -84,8 +90,13 @@ mod tests {
 
     #[test]
     fn ipmon_order_and_names() {
-        assert_eq!(ipmon_letters(0x12), (*b"AS\0\0\0\0\0\0", 2));
-        assert_eq!(ipmon_letters(0xff), (*b"ARSFUPEC", 8));
+        let letters = |f| {
+            let mut v = Vec::new();
+            push_ipmon_letters(f, &mut v);
+            String::from_utf8(v).unwrap()
+        };
+        assert_eq!(letters(0x12), "AS");
+        assert_eq!(letters(0xff), "ARSFUPEC");
         assert_eq!(
             names(0x1ff).collect::<Vec<_>>().join(","),
             "FIN,SYN,RST,PSH,ACK,URG,ECE,CWR,NS"

@@ -6,13 +6,10 @@
 //! of sockets that already exist (`--existing`).
 //!
 //! - [`producer`]: [`SocketsProducer`], the loop body.
-//! - [`filter`]: the kernel side of `--watch` (the user-space filters are
-//!   `inetmon_core::sock_filter`).
 //! - [`procinfo`]: command line and parent pid from `/proc`.
 //! - [`existing`]: the `sock_diag` snapshot.
 
 pub mod existing;
-pub mod filter;
 pub mod procinfo;
 pub mod producer;
 

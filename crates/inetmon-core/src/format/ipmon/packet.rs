@@ -205,8 +205,7 @@ fn body(f: &IpmonFormatter, p: &PacketLog, t: &mut Vec<u8>) {
             if pr == proto::TCP {
                 t.extend_from_slice(b" -");
                 let fl = b.u8(h + 13);
-                let (letters, n) = tcp::ipmon_letters(fl);
-                t.extend_from_slice(letters.get(..n).unwrap_or_default());
+                tcp::push_ipmon_letters(fl, t);
                 if f.opts.verbose {
                     t.push(b' ');
                     push_u64(t, u64::from(b.be32(h + 4)));

@@ -189,9 +189,8 @@ pub(super) fn fields(out: &mut Vec<u8>, p: &PacketLog, with_bytes: bool) {
     out.extend_from_slice(b",\"tcp_flags\":");
     match s.tcp_flags {
         Some(f) => {
-            let (letters, n) = tcp::ipmon_letters(f);
             out.push(b'"');
-            out.extend_from_slice(letters.get(..n).unwrap_or_default());
+            tcp::push_ipmon_letters(f, out);
             out.push(b'"');
         }
         None => out.extend_from_slice(b"null"),
