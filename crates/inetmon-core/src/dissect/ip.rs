@@ -121,11 +121,7 @@ impl<'a> IpView<'a> {
     /// plus 40).
     #[must_use]
     pub fn wire_len(&self) -> Option<u32> {
-        let l = u32::from(self.length_field()?);
-        Some(match self.version {
-            IpVersion::V4 => l,
-            IpVersion::V6 => l + 40,
-        })
+        self.length_field().map(|l| self.total(l))
     }
 
     /// [`IpView::wire_len`] when the length field is not 0: a zero length
@@ -134,7 +130,15 @@ impl<'a> IpView<'a> {
     pub fn claimed_len(&self) -> Option<u32> {
         self.length_field()
             .filter(|&l| l != 0)
-            .and_then(|_| self.wire_len())
+            .map(|l| self.total(l))
+    }
+
+    /// The packet length a length field of `l` means.
+    fn total(&self, l: u16) -> u32 {
+        match self.version {
+            IpVersion::V4 => u32::from(l),
+            IpVersion::V6 => u32::from(l) + 40,
+        }
     }
 
     /// Whether this is an IPv4 fragment other than the first (IPv6: never,

@@ -68,6 +68,7 @@ const fn ipmon(i: usize) -> (u8, u8) {
 
 /// Appends the letters of the flags set in `f` (byte 13 of the TCP
 /// header), in ipmon's order.
+#[inline]
 pub fn push_ipmon_letters(f: u8, out: &mut Vec<u8>) {
     for (bit, letter) in IPMON_ORDER {
         if f & bit != 0 {

@@ -45,6 +45,7 @@ pub(super) fn prefixed_string(out: &mut Vec<u8>, prefix: &str, s: &str) {
 const HEX: [u8; 16] = *b"0123456789abcdef";
 
 /// Appends `bytes` as a JSON string of lower-case hex digits.
+#[inline]
 pub(super) fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() * 2 + 2);
     out.push(b'"');
@@ -56,12 +57,14 @@ pub(super) fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// Appends an integer.
+#[inline]
 pub(super) fn int<I: itoa::Integer>(out: &mut Vec<u8>, n: I) {
     let mut b = itoa::Buffer::new();
     out.extend_from_slice(b.format(n).as_bytes());
 }
 
 /// Appends an integer, or `null`.
+#[inline]
 pub(super) fn opt_int<I: itoa::Integer>(out: &mut Vec<u8>, n: Option<I>) {
     match n {
         Some(n) => int(out, n),
