@@ -15,7 +15,7 @@
 //! dumps for that record; since a line always has at least one action, "the
 //! iterator is not empty" is exactly that condition. NAT and state records
 //! are never matched (ipmon only checks ipf records), so `matches` takes a
-//! [`PacketLog`] only.
+//! [`PacketLog`](crate::event::PacketLog) only.
 //!
 //! # Syntax
 //!
