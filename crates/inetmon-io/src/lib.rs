@@ -11,6 +11,8 @@
 //! - [`daemon`]: daemonising and pid files.
 //! - [`signals`], [`shutdown`]: SIGINT/SIGTERM/SIGHUP flags and stopping producers.
 //! - [`ifname`]: cached interface names.
+//! - [`journal`]: the SQLite event journal (batched writes, sync modes,
+//!   retention, gap records, queries, verify).
 //! - [`resolver`]: cached, non-blocking reverse DNS for `-n`.
 //! - [`sockets`]: the eBPF socket-event producer (`inetmon sockets`).
 //! - [`datapath`]: the eBPF datapath producer (`inetmon monitor`: drops,
@@ -22,6 +24,7 @@ pub mod datapath;
 mod fdwait;
 pub mod file;
 pub mod ifname;
+pub mod journal;
 pub mod kernel_loss;
 pub mod netlink;
 pub mod nflog;

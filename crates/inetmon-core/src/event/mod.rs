@@ -11,6 +11,7 @@
 pub mod codec;
 mod conntrack;
 mod datapath;
+mod facts;
 mod packet_log;
 mod shared_str;
 mod sock;
@@ -25,6 +26,7 @@ pub use datapath::{
     CaptureLayer, DropEvent, DropReason, Interface, KernelLocation, ObservationPoint,
     ProcessContext, TraceEvent, DEFAULT_CAPTURE_LEN,
 };
+pub use facts::{Facts, ALL_KINDS};
 pub use packet_log::{Action, Direction, NflogInfo, PacketFlags, PacketLog, RuleGroup};
 pub use shared_str::SharedStr;
 pub use sock::{
