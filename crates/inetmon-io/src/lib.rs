@@ -9,6 +9,7 @@
 //! - [`pipeline`]: bounded channels from producers to sinks, with loss counted.
 //! - [`sink`]: stdout, files (reopened on SIGHUP), syslog.
 //! - [`daemon`]: daemonising and pid files.
+//! - [`daemon_config`]: the daemon's TOML configuration, validated.
 //! - [`signals`], [`shutdown`]: SIGINT/SIGTERM/SIGHUP flags and stopping producers.
 //! - [`ifname`]: cached interface names.
 //! - [`journal`]: the SQLite event journal (batched writes, sync modes,
@@ -20,6 +21,7 @@
 
 pub mod conntrack;
 pub mod daemon;
+pub mod daemon_config;
 pub mod datapath;
 mod fdwait;
 pub mod file;

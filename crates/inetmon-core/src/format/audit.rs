@@ -46,6 +46,13 @@
 //! [`AuditRecord::intf`]); a `UNIXP` record has the interface of its trace
 //! event, and `Chan` 0.
 //!
+//! A UDP socket bound explicitly to port 0 gets its port from the kernel
+//! before the bind event is recorded, so the event shows the assigned port
+//! and is reported as a server start: the BPF socket record does not yet
+//! say whether the port was asked for. The kernel knows
+//! (`SOCK_BINDPORT_LOCK` in `sk_userlocks`); the record's reserved `flags`
+//! byte could carry it.
+//!
 //! `by UID n` is printed unless the event's attribution is
 //! [`Attribution::Unknown`] (no process was recorded for the socket).
 //!
@@ -305,7 +312,9 @@ impl AuditFormatter {
     }
 }
 
-fn rfc3339(t: Timestamp) -> String {
+/// `2026-10-09T14:16:54.000000005Z`: the time form of the JSON lines.
+#[must_use]
+pub fn rfc3339_utc(t: Timestamp) -> String {
     match jiff::Timestamp::new(t.secs, 0) {
         Ok(ts) => format!(
             "{}.{:09}Z",
@@ -376,7 +385,7 @@ fn json_value(rec: &AuditRecord) -> AuditJson<'_> {
     AuditJson {
         v: JSON_SCHEMA_VERSION,
         kind: "audit",
-        time: rfc3339(rec.time),
+        time: rfc3339_utc(rec.time),
         record,
         intf: rec.intf,
         chan: rec.chan,

@@ -136,12 +136,12 @@ pub enum JournalError {
     #[error("journal: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// A file or directory operation failed.
-    #[error("journal: {path}: {source}")]
+    #[error("journal: {path}: {error}")]
     Io {
         /// The path.
         path: PathBuf,
         /// What failed.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The state directory is not safe to write as root.
     #[error("journal: {path}: {why}")]

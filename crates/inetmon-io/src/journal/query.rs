@@ -19,10 +19,11 @@ pub struct Filter {
     pub since: Option<Timestamp>,
     /// Events at or before this time.
     pub until: Option<Timestamp>,
-    /// Event kinds (empty: all); gap records unless `kinds` is set and
-    /// `gaps` is false.
+    /// Event kinds (empty: all). With `kinds` empty and `gaps` false,
+    /// every event and every gap record.
     pub kinds: Vec<EventKind>,
-    /// With `kinds` set: also gap records.
+    /// Gap records: with `kinds` set, gap records too; with `kinds` empty,
+    /// only gap records.
     pub gaps: bool,
     /// Socket uid (NFLOG socket uid for packets).
     pub uid: Option<u32>,
@@ -95,10 +96,11 @@ impl Filter {
             rest.join(" AND ")
         };
         let gaps = self.kinds.is_empty() || self.gaps;
-        let cond = if gaps {
-            format!("{time} AND (kind = 'gap' OR ({rest}))")
-        } else {
-            format!("{time} AND kind <> 'gap' AND {rest}")
+        let events = !(self.kinds.is_empty() && self.gaps);
+        let cond = match (gaps, events) {
+            (true, true) => format!("{time} AND (kind = 'gap' OR (kind <> 'gap' AND {rest}))"),
+            (true, false) => format!("{time} AND kind = 'gap'"),
+            (false, _) => format!("{time} AND kind <> 'gap' AND {rest}"),
         };
         (cond, params)
     }

@@ -60,9 +60,9 @@ impl Journal {
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&lock_path)
-            .map_err(|source| JournalError::Io {
+            .map_err(|error| JournalError::Io {
                 path: lock_path.clone(),
-                source,
+                error,
             })?;
         let lock = Flock::lock(lock_file, FlockArg::LockExclusiveNonblock)
             .map_err(|_| JournalError::Locked { path: lock_path })?;
@@ -347,18 +347,18 @@ impl Journal {
             {
                 Ok(f) => self.wal = Some(f),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-                Err(source) => {
+                Err(error) => {
                     return Err(JournalError::Io {
                         path: wal_path,
-                        source,
+                        error,
                     })
                 }
             }
         }
         if let Some(f) = &self.wal {
-            f.sync_data().map_err(|source| JournalError::Io {
+            f.sync_data().map_err(|error| JournalError::Io {
                 path: wal_path,
-                source,
+                error,
             })?;
         }
         Ok(())
@@ -393,14 +393,14 @@ pub(super) fn safe_dir(dir: &Path, create: bool) -> Result<(), JournalError> {
             .recursive(true)
             .mode(0o750)
             .create(dir)
-            .map_err(|source| JournalError::Io {
+            .map_err(|error| JournalError::Io {
                 path: dir.to_path_buf(),
-                source,
+                error,
             })?;
     }
-    let md = std::fs::symlink_metadata(dir).map_err(|source| JournalError::Io {
+    let md = std::fs::symlink_metadata(dir).map_err(|error| JournalError::Io {
         path: dir.to_path_buf(),
-        source,
+        error,
     })?;
     if md.file_type().is_symlink() {
         return Err(unsafe_dir("is a symbolic link".into()));
