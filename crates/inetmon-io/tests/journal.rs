@@ -12,7 +12,9 @@ use inetmon_core::event::{
     Attribution, Event, EventKind, Header, LossStage, Lost, Malformed, SockEvent, SockOp, SockTask,
     Source, Timestamp,
 };
-use inetmon_io::journal::{Filter, Journal, JournalConfig, JournalError, Reader, Record, SyncMode};
+use inetmon_io::journal::{
+    Filter, Journal, JournalConfig, JournalError, JournalThread, Reader, Record, SyncMode,
+};
 
 fn sock(seq: u64, secs: i64, uid: u32, comm: &str, port: u16) -> Event {
     Event::Sock(Box::new(SockEvent {
@@ -436,4 +438,40 @@ fn kill_9_loses_nothing_committed() {
         printed.last().unwrap().1,
         v.records
     );
+}
+
+#[test]
+fn writer_thread_takes_batches() {
+    let d = tempfile::tempdir().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let w = JournalThread::start(d.path(), cfg(SyncMode::Interval), 4, move |c| {
+        tx.send(c).unwrap();
+    })
+    .unwrap();
+    let mut seq = 0;
+    for _ in 0..10 {
+        let mut batch: Vec<Event> = (0..50)
+            .map(|_| {
+                seq += 1;
+                sock(seq, 1000, 0, "t", 1)
+            })
+            .collect();
+        // A full queue gives the batch back: wait and resend.
+        loop {
+            match w.send(batch) {
+                Ok(()) => break,
+                Err(b) => {
+                    batch = b;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+    w.finish().unwrap();
+    let commits: Vec<_> = rx.iter().collect();
+    assert_eq!(commits.first().unwrap().first, 1);
+    assert_eq!(commits.last().unwrap().last, 500);
+    assert_eq!(commits.len(), 10);
+    let v = Reader::open(d.path()).unwrap().verify().unwrap();
+    assert!(v.ok() && !v.writer_open && v.records == 500, "{v:?}");
 }

@@ -284,16 +284,33 @@ fn daemon_check_config() {
     let packaged = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/inetmon.toml");
     let packaged = packaged.to_str().unwrap();
     let r = inetmon_run(&["daemon", "--check-config", "--config", packaged]);
-    assert_eq!((r.code, r.stdout.trim_end()), (Some(0), format!("{packaged}: ok").as_str()));
+    assert_eq!(
+        (r.code, r.stdout.trim_end()),
+        (Some(0), format!("{packaged}: ok").as_str())
+    );
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[journal]\nsync = \"always\"\nmax_sise = \"1G\"\n").unwrap();
-    let r = inetmon_run(&["daemon", "--check-config", "--config", bad.to_str().unwrap()]);
+    let r = inetmon_run(&[
+        "daemon",
+        "--check-config",
+        "--config",
+        bad.to_str().unwrap(),
+    ]);
     assert_eq!(r.code, Some(1));
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-    assert!(r.stderr.contains("unknown field `max_sise`"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("unknown field `max_sise`"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("bad.toml"), "{}", r.stderr);
-    let r = inetmon_run(&["daemon", "--check-config", "--config", "/nonexistent/inetmon.toml"]);
+    let r = inetmon_run(&[
+        "daemon",
+        "--check-config",
+        "--config",
+        "/nonexistent/inetmon.toml",
+    ]);
     assert_eq!(r.code, Some(1));
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     let r = inetmon_run(&["daemon", "--config", packaged]);
@@ -307,7 +324,12 @@ fn journal_misuse_is_one_line() {
     let none = dir.path().join("none");
     for args in [
         vec!["journal", "verify", "--state-dir", none.to_str().unwrap()],
-        vec!["journal", "query", "--state-dir", dir.path().to_str().unwrap()],
+        vec![
+            "journal",
+            "query",
+            "--state-dir",
+            dir.path().to_str().unwrap(),
+        ],
         vec!["audit", "--since", "yesterday"],
         vec!["audit", "--result", "maybe"],
         vec!["journal", "query", "--ip", "10.0.0.300"],

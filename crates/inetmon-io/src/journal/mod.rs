@@ -5,6 +5,9 @@
 //! - [`Journal`] is the one writer: [`Journal::append`] stores one batch in
 //!   one transaction; [`Journal::tick`] syncs (mode `interval`) and applies
 //!   retention; [`Journal::close`] marks a clean stop.
+//! - [`JournalThread`] runs a [`Journal`] on its own thread, fed batches
+//!   over a bounded channel (a full channel gives the batch back to be
+//!   counted as lost): the daemon pipeline's journal sink.
 //! - [`Reader`] queries ([`Filter`]) and verifies ([`Reader::verify`]); any
 //!   number of readers may run beside the writer.
 //!
@@ -20,6 +23,7 @@
 
 mod query;
 mod schema;
+mod thread;
 mod writer;
 
 use std::path::PathBuf;
@@ -30,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 pub use query::{Filter, Reader, VerifyReport};
 pub use schema::{DB_FILE, LOCK_FILE, SCHEMA_VERSION};
+pub use thread::JournalThread;
 pub use writer::{Committed, Journal};
 
 /// When committed events reach the disk (`[journal] sync`).
@@ -171,6 +176,9 @@ pub enum JournalError {
         /// What this code reads.
         expected: u32,
     },
+    /// The writer thread panicked.
+    #[error("journal: the writer thread stopped unexpectedly")]
+    WriterPanicked,
     /// A stored record does not decode.
     #[error("journal: record {seq}: {why}")]
     Corrupt {

@@ -164,8 +164,7 @@ impl Journal {
                  laddr, lport, faddr, fport, event) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
-            let mut seq = first;
-            for ev in batch {
+            for (seq, ev) in (first..).zip(batch) {
                 self.buf.clear();
                 codec::encode_into(ev, &mut self.buf);
                 let text = std::str::from_utf8(&self.buf).unwrap_or_default();
@@ -187,7 +186,6 @@ impl Journal {
                     fport,
                     text,
                 ])?;
-                seq += 1;
             }
         }
         schema::set_meta(&self.conn, key::LAST_COMMIT_NS, &ts_ns(now()).to_string())?;
