@@ -15,10 +15,13 @@
 //! - [`journal`]: the SQLite event journal (batched writes, sync modes,
 //!   retention, gap records, queries, verify).
 //! - [`resolver`]: cached, non-blocking reverse DNS for `-n`.
+//! - [`bpf`]: loading and attaching the eBPF programs of `inetmon-bpf`
+//!   (socket events, datapath), mounts, program statistics.
 //! - [`sockets`]: the eBPF socket-event producer (`inetmon sockets`).
 //! - [`datapath`]: the eBPF datapath producer (`inetmon monitor`: drops,
 //!   traces).
 
+pub mod bpf;
 pub mod conntrack;
 pub mod daemon;
 pub mod daemon_config;
