@@ -68,8 +68,10 @@ pub(super) fn ensure(conn: &Connection, now_ns: i64) -> Result<(), JournalError>
         )
         .map(|n| n > 0)?;
     if !exists {
-        conn.execute_batch(CREATE)?;
+        // Tables and meta rows in one transaction: a crash in between
+        // leaves an empty file, never tables without a version.
         let tx = conn.unchecked_transaction()?;
+        conn.execute_batch(CREATE)?;
         for (k, v) in [
             (key::SCHEMA, SCHEMA_VERSION.to_string()),
             (
