@@ -324,3 +324,84 @@ fn pid_file_is_0644_and_only_our_own_file_is_removed() {
         "a pid file that is not ours must not be removed"
     );
 }
+
+/// Waits until `path` has `n` lines; panics with `stderr` after 10 s.
+fn wait_for_lines(path: &Path, n: usize, stderr: &Path) -> Vec<String> {
+    wait_for(Duration::from_secs(10), || {
+        let lines = lines_of(path);
+        (lines.len() >= n).then_some(lines)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "{} has not {n} lines: {:?}\n--- stderr:\n{}",
+            path.display(),
+            lines_of(path),
+            fs::read_to_string(stderr).unwrap_or_default()
+        )
+    })
+}
+
+/// A SIGHUP whose reopen fails (the output path is now a directory) does
+/// not end `ipmon`: it says so once on stderr, goes on writing to the file
+/// it had open, and retries at the next SIGHUP (before: the process ended
+/// with `open …/rot.log: Is a directory`). Needs no privilege.
+#[test]
+fn sighup_reopen_failure_keeps_the_old_file() {
+    let bytes = fs::read(data(FIXTURE)).unwrap();
+    let (header, records) = pcap_split(&bytes);
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live.pcap");
+    let out = dir.path().join("rot.log");
+    let rotated = dir.path().join("rot.log.1");
+    let err = dir.path().join("err.txt");
+    fs::write(&live, [header.as_slice(), &records[0]].concat()).unwrap();
+    let mut mon = Bg::spawn(
+        Command::new(inetmon())
+            .args(["ipmon", "-t", "-f"])
+            .arg(&live)
+            .arg(&out)
+            .env("TZ", "UTC"),
+        &err,
+    );
+    let append = |i: usize| {
+        let mut f = fs::OpenOptions::new().append(true).open(&live).unwrap();
+        std::io::Write::write_all(&mut f, &records[i]).unwrap();
+    };
+    let hup = |pid: u32| must(Command::new("kill").args(["-HUP", &pid.to_string()]));
+    wait_for_lines(&out, 1, &err);
+    // Rotation gone wrong: the path is now a directory.
+    fs::rename(&out, &rotated).unwrap();
+    fs::create_dir(&out).unwrap();
+    for (i, record) in [1, 2].into_iter().enumerate() {
+        hup(mon.pid());
+        std::thread::sleep(Duration::from_millis(200));
+        append(record);
+        wait_for_lines(&rotated, 2 + i, &err);
+        assert_eq!(mon.try_wait(), None, "ipmon must keep running");
+    }
+    let said = fs::read_to_string(&err).unwrap();
+    assert_eq!(
+        said,
+        format!(
+            "inetmon: reopen {}: Is a directory (os error 21); still writing to the file opened \
+             before, retrying at the next SIGHUP\n",
+            out.display()
+        ),
+        "said once, naming the path"
+    );
+    // Fixed: the next SIGHUP reopens.
+    fs::remove_dir(&out).unwrap();
+    hup(mon.pid());
+    std::thread::sleep(Duration::from_millis(200));
+    append(3);
+    let new = wait_for_lines(&out, 1, &err);
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(lines_of(&rotated).len(), 3);
+    assert_eq!(mon.try_wait(), None, "ipmon must keep running");
+    mon.stop();
+    let said = fs::read_to_string(&err).unwrap();
+    assert!(
+        said.ends_with(&format!("inetmon: reopened {}\n", out.display())),
+        "{said}"
+    );
+}
