@@ -404,6 +404,14 @@ impl Writer<'_> {
 
     fn flush(&mut self) -> Result<(), SinkError> {
         self.sink.get().flush()?;
+        // A failed SIGHUP reopen is not fatal: the sink says so here, once.
+        let notices = [
+            self.sink.get().take_notice(),
+            self.binary.as_mut().and_then(|b| b.take_notice()),
+        ];
+        for n in notices.into_iter().flatten() {
+            crate::report::error_line(self.prog, &n.to_string());
+        }
         let lost = self.sink.take_lost();
         if lost > 0 {
             self.tally.lost = self.tally.lost.saturating_add(lost);

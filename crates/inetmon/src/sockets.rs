@@ -226,7 +226,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
     let flushed = printer.out.flush();
     match printer.err.map_or(flushed, Err) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
-        Err(e) => return Err(e).context("writing output"),
+        Err(e) => return Err(e).context("write to stdout"),
         Ok(()) => {}
     }
     Ok(if printer.problems {
