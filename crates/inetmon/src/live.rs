@@ -96,7 +96,13 @@ fn open_source(input: &Input, follow: bool) -> anyhow::Result<Opened> {
                 groups: groups.clone(),
                 ..NflogConfig::default()
             };
-            Opened::Nflog(NflogSource::open(cfg).with_context(|| input.spec.to_string())?)
+            // Errors that name their group need no `nflog:G` in front.
+            Opened::Nflog(NflogSource::open(cfg).map_err(|e| match e {
+                e @ (NflogSourceError::Config { .. } | NflogSourceError::GroupInUse { .. }) => {
+                    anyhow::Error::new(e)
+                }
+                e => anyhow::Error::new(e).context(input.spec.to_string()),
+            })?)
         }
         SourceSpec::Conntrack => {
             let cfg = ConntrackConfig {
@@ -380,7 +386,7 @@ impl Writer<'_> {
                 Ok(false) => {}
                 Err(e) => {
                     return Err(SinkError::Io {
-                        what: format!("-C action: {e:#}"),
+                        what: format!("-C action: {}", crate::report::error_text(e.as_ref())),
                         source: std::io::Error::other("action failed"),
                     })
                 }

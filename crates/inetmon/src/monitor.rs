@@ -169,7 +169,7 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
             h.join()
                 .ok()
                 .and_then(Result::err)
-                .map(|e| format!("{:#}", anyhow::Error::new(e)))
+                .map(|e| crate::report::error_text(&e))
         }));
     }
     if plan.nat || plan.state {
@@ -184,7 +184,7 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
             h.join()
                 .ok()
                 .and_then(Result::err)
-                .map(|e| format!("{:#}", anyhow::Error::new(e)))
+                .map(|e| crate::report::error_text(&e))
         }));
     }
     let rx = pipeline.close();
