@@ -29,6 +29,8 @@ static PID_SEQ: AtomicU32 = AtomicU32::new(0);
 /// directory, and a shared directory where the attacker can write.
 struct Scene {
     _dir: tempfile::TempDir,
+    /// Root's own directory, for `-C` files.
+    scratch: PathBuf,
     victim: PathBuf,
     shared: PathBuf,
 }
@@ -48,6 +50,7 @@ impl Scene {
         fs::create_dir(&shared).unwrap();
         fs::set_permissions(&shared, fs::Permissions::from_mode(shared_mode)).unwrap();
         Scene {
+            scratch: victim_dir.clone(),
             _dir: dir,
             victim,
             shared,
@@ -81,10 +84,21 @@ impl Scene {
 
 /// The ways a root `inetmon` opens `path` for writing, each a full command
 /// line. The live path is taken by giving a pid file (in a private
-/// directory); the file source ends the run.
-fn writers(path: &Path) -> Vec<Vec<String>> {
+/// directory); the file source ends the run. `-C` files are written in the
+/// private directory `scratch`.
+fn writers(path: &Path, scratch: &Path) -> Vec<Vec<String>> {
     let f = data(FIXTURE).to_str().unwrap().to_owned();
     let p = path.to_str().unwrap().to_owned();
+    let conf = |scheme: &str| {
+        let c = scratch.join(format!("{}.conf", PID_SEQ.fetch_add(1, Ordering::Relaxed)));
+        fs::write(
+            &c,
+            format!("match {{ protocol = udp ; }} do {{ file(\"{scheme}://{p}\") ; }} ;\n"),
+        )
+        .unwrap();
+        c.to_str().unwrap().to_owned()
+    };
+    let (text_conf, raw_conf) = (conf("file"), conf("raw"));
     let pid = std::env::temp_dir()
         .join(format!(
             "inetmon-paths-{}-{}.pid",
@@ -104,6 +118,11 @@ fn writers(path: &Path) -> Vec<Vec<String>> {
         s(&["ipmon", "-f", &f, "-P", &pid, "-B", &p, "/dev/null"]),
         // -P.
         s(&["ipmon", "-f", &f, "-P", &p, "/dev/null"]),
+        // -C file("file://…") and file("raw://…") actions.
+        s(&["ipmon", "-C", &text_conf, "-f", &f, "/dev/null"]),
+        s(&["ipmon", "-C", &raw_conf, "-f", &f, "/dev/null"]),
+        // monitor's pcapng file.
+        s(&["monitor", "--write", &p, "--duration", "1"]),
     ]
 }
 
@@ -143,18 +162,9 @@ fn planted_symlink_in_sticky_dir_is_refused() {
         return;
     }
     let scene = Scene::new(0o1777);
-    for (i, args) in writers(&scene.shared.join("x")).iter().enumerate() {
+    for i in 0..writers(&scene.shared.join("x"), &scene.scratch).len() {
         let link = scene.plant_link(&format!("out{i}"));
-        let args: Vec<String> = args
-            .iter()
-            .map(|a| {
-                if Path::new(a) == scene.shared.join("x") {
-                    link.to_str().unwrap().to_owned()
-                } else {
-                    a.clone()
-                }
-            })
-            .collect();
+        let args = writers(&link, &scene.scratch).swap_remove(i);
         let r = run_inetmon(&args);
         assert_refused(&r, &args, &link, "symbolic link");
         scene.assert_victim_untouched();
@@ -176,7 +186,7 @@ fn world_writable_dir_without_sticky_bit_is_refused() {
     let link = scene.plant_link("planted");
     let plain = scene.shared.join("plain");
     for path in [&link, &plain] {
-        for args in writers(path) {
+        for args in writers(path, &scene.scratch) {
             let r = run_inetmon(&args);
             assert_refused(&r, &args, path, "writable by others");
             scene.assert_victim_untouched();
@@ -196,7 +206,7 @@ fn paths_owned_by_another_user_are_refused() {
     let theirs = scene.shared.join("theirs");
     scene.as_nobody("mkdir", &[theirs.to_str().unwrap()]);
     let inside = theirs.join("out.log");
-    for args in writers(&inside) {
+    for args in writers(&inside, &scene.scratch) {
         let r = run_inetmon(&args);
         assert_refused(&r, &args, &inside, "owned by uid 65534");
         assert!(!inside.exists(), "{args:?}");
@@ -205,7 +215,7 @@ fn paths_owned_by_another_user_are_refused() {
     // to hard-link it elsewhere later).
     let file = scene.shared.join("pre-created.log");
     scene.as_nobody("touch", &[file.to_str().unwrap()]);
-    for args in writers(&file) {
+    for args in writers(&file, &scene.scratch) {
         let r = run_inetmon(&args);
         assert_refused(&r, &args, &file, "owned by uid 65534");
         assert_eq!(fs::metadata(&file).unwrap().len(), 0, "{args:?}");
@@ -228,7 +238,7 @@ fn planted_directory_link_is_refused() {
         &["-s", victim_dir.to_str().unwrap(), dlink.to_str().unwrap()],
     );
     let path = dlink.join("victim");
-    for args in writers(&path) {
+    for args in writers(&path, &scene.scratch) {
         let r = run_inetmon(&args);
         assert_refused(&r, &args, &path, "symbolic link");
         scene.assert_victim_untouched();
@@ -237,7 +247,7 @@ fn planted_directory_link_is_refused() {
     let mine = scene.shared.join("mine");
     std::os::unix::fs::symlink(victim_dir, &mine).unwrap();
     let out = mine.join("new.log");
-    let r = run_inetmon(&writers(&out)[0]);
+    let r = run_inetmon(&writers(&out, &scene.scratch)[0]);
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(victim_dir.join("new.log").exists());
 }
@@ -252,18 +262,9 @@ fn new_files_honour_the_umask_but_never_exceed_0644() {
     }
     let scene = Scene::new(0o1777);
     for (umask, want) in [("000", 0o644), ("022", 0o644), ("077", 0o600)] {
-        for (i, args) in writers(&scene.shared.join("x")).iter().enumerate() {
+        for i in 0..writers(&scene.shared.join("x"), &scene.scratch).len() {
             let path = scene.shared.join(format!("u{umask}-{i}"));
-            let args: Vec<String> = args
-                .iter()
-                .map(|a| {
-                    if Path::new(a) == scene.shared.join("x") {
-                        path.to_str().unwrap().to_owned()
-                    } else {
-                        a.clone()
-                    }
-                })
-                .collect();
+            let args = writers(&path, &scene.scratch).swap_remove(i);
             let mut cmd = Command::new("sh");
             cmd.arg("-c")
                 .arg(format!("umask {umask}; exec \"$0\" \"$@\""))
