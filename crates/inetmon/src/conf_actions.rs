@@ -151,7 +151,10 @@ impl ConfActions {
     }
 }
 
-fn syslog_sink(facility: i32) -> Syslog {
+/// The syslog socket (`/dev/log`, or the test socket of
+/// `INETMON_SYSLOG_SOCKET`) with ident `ipmon` and `facility` (an encoded
+/// `-L` facility; `local0` if unknown).
+pub(crate) fn syslog_sink(facility: i32) -> Syslog {
     let socket =
         std::env::var_os(SYSLOG_SOCKET_ENV).map_or_else(|| PathBuf::from(DEV_LOG), PathBuf::from);
     let facility = u8::try_from(facility >> 3)

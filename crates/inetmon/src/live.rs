@@ -245,6 +245,9 @@ pub(crate) fn run(config: &IpmonConfig, prog: &str) -> anyhow::Result<Tally> {
         tally: Tally::default(),
         prog,
         conf,
+        notices: config
+            .daemon
+            .then(|| crate::conf_actions::syslog_sink(config.facility)),
     };
     let pumped = pump(&rx, &mut out, &mut formatter, &workers, &shutdown, &signals);
     shutdown.trigger();
@@ -354,6 +357,9 @@ struct Writer<'a> {
     tally: Tally,
     prog: &'a str,
     conf: Option<ConfActions>,
+    /// With `-D` standard error is `/dev/null`: notices (a failed SIGHUP
+    /// reopen) also go to syslog.
+    notices: Option<Syslog>,
 }
 
 impl Writer<'_> {
@@ -416,7 +422,13 @@ impl Writer<'_> {
             self.binary.as_mut().and_then(|b| b.take_notice()),
         ];
         for n in notices.into_iter().flatten() {
-            crate::report::error_line(self.prog, &n.to_string());
+            let text = n.to_string();
+            crate::report::error_line(self.prog, &text);
+            if let Some(syslog) = &mut self.notices {
+                // Best effort: the notice is not worth failing the run.
+                let _ = syslog.write_line(&text, Level::new(Severity::WARNING));
+                let _ = syslog.flush();
+            }
         }
         let lost = self.sink.take_lost();
         if lost > 0 {

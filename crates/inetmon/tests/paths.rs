@@ -409,3 +409,66 @@ fn sighup_reopen_failure_keeps_the_old_file() {
         "{said}"
     );
 }
+
+/// Daemonised (`-D`), standard error is `/dev/null`: the failed reopen is
+/// told to syslog too (here a datagram socket standing for `/dev/log`),
+/// and the daemon goes on writing to the old file.
+#[test]
+fn daemon_tells_a_failed_reopen_to_syslog() {
+    let bytes = fs::read(data(FIXTURE)).unwrap();
+    let (header, records) = pcap_split(&bytes);
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live.pcap");
+    let out = dir.path().join("rot.log");
+    let rotated = dir.path().join("rot.log.1");
+    let pidfile = dir.path().join("ipmon.pid");
+    let err = dir.path().join("err.txt");
+    let log = std::os::unix::net::UnixDatagram::bind(dir.path().join("log.sock")).unwrap();
+    log.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    fs::write(&live, [header.as_slice(), &records[0]].concat()).unwrap();
+    let r = run(
+        Command::new(inetmon())
+            .args(["ipmon", "-D", "-P"])
+            .arg(&pidfile)
+            .args(["-t", "-f"])
+            .arg(&live)
+            .arg(&out)
+            .env("TZ", "UTC")
+            .env("INETMON_SYSLOG_SOCKET", dir.path().join("log.sock")),
+        Duration::from_secs(10),
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let pid: u32 = wait_for(Duration::from_secs(5), || {
+        fs::read_to_string(&pidfile).ok()?.trim().parse().ok()
+    })
+    .expect("pid file");
+    struct Kill(u32);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = Command::new("kill").arg(self.0.to_string()).status();
+        }
+    }
+    let _kill = Kill(pid);
+    wait_for_lines(&out, 1, &err);
+    fs::rename(&out, &rotated).unwrap();
+    fs::create_dir(&out).unwrap();
+    must(Command::new("kill").args(["-HUP", &pid.to_string()]));
+    std::thread::sleep(Duration::from_millis(200));
+    let mut f = fs::OpenOptions::new().append(true).open(&live).unwrap();
+    std::io::Write::write_all(&mut f, &records[1]).unwrap();
+    wait_for_lines(&rotated, 2, &err);
+    let mut buf = [0u8; 2048];
+    let n = log.recv(&mut buf).expect("a syslog message");
+    let msg = String::from_utf8_lossy(&buf[..n]);
+    assert!(
+        msg.contains(&format!(
+            "reopen {}: Is a directory (os error 21); still writing to the file opened before",
+            out.display()
+        )),
+        "{msg}"
+    );
+    assert!(
+        Path::new(&format!("/proc/{pid}")).exists(),
+        "the daemon runs on"
+    );
+}
