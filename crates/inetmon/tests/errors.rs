@@ -253,17 +253,25 @@ fn privileged_error_lines_name_their_object_once() {
         .into_iter()
         .map(str::to_owned)
         .collect();
-    // Until the first one has bound the group, the second one gets it and
-    // runs: try again.
-    let r = wait_for(Duration::from_secs(10), || {
-        let r = run_for(
-            ns.cmd(inetmon()).args(&args),
-            Out::Null,
-            Duration::from_millis(500),
-        );
-        (r.code == Some(1)).then_some(r)
+    // Wait until the first one has bound the group (the kernel lists its
+    // NFLOG instances, group first); else the second would take it.
+    wait_for(Duration::from_secs(10), || {
+        ns.sh("cat /proc/net/netfilter/nfnetlink_log")
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some("41"))
+            .then_some(())
     })
-    .unwrap_or_else(|| panic!("the second bind of group 41 never failed"));
+    .unwrap_or_else(|| {
+        panic!(
+            "the first ipmon never bound group 41: {}",
+            fs::read_to_string(&err).unwrap_or_default()
+        )
+    });
+    let r = run_for(
+        ns.cmd(inetmon()).args(&args),
+        Out::Null,
+        Duration::from_secs(10),
+    );
     check(
         &args,
         &r,
