@@ -10,6 +10,8 @@
 //! - [`sink`]: stdout, files (reopened on SIGHUP), syslog.
 //! - [`daemon`]: daemonising and pid files.
 //! - [`daemon_config`]: the daemon's TOML configuration, validated.
+//! - [`safe_open`]: opening paths for writing as root without following
+//!   links or trusting directories another user controls.
 //! - [`signals`], [`shutdown`]: SIGINT/SIGTERM/SIGHUP flags and stopping producers.
 //! - [`ifname`]: cached interface names.
 //! - [`journal`]: the SQLite event journal (batched writes, sync modes,
@@ -35,6 +37,7 @@ pub mod netlink;
 pub mod nflog;
 pub mod pipeline;
 pub mod resolver;
+pub mod safe_open;
 pub mod shutdown;
 pub mod signals;
 pub mod sink;
