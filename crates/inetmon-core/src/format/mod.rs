@@ -8,8 +8,10 @@
 //! - [`pcapng`]: the packets of drops and traces as a pcapng file.
 //! - [`ahafs`]: the AIX AHAFS `inetsock` event block for socket events.
 //! - [`sockline`]: one aligned line per socket event.
+//! - [`audit`]: connection audit records (`dkaudit`) from socket and trace events.
 
 pub mod ahafs;
+pub mod audit;
 pub mod ipmon;
 pub mod json;
 pub mod monitor;
