@@ -402,15 +402,14 @@ impl Framer {
     fn scan(&self, b: &[u8], at_end: bool) -> Scan {
         let mut at = 0;
         while at < b.len() {
-            // Runs of zeros are common in damaged files (a file extended by
-            // `truncate`, a zeroed disk block): no candidate of any kind
-            // starts where its length or type field would be zero.
-            let zeros = zero_run(b, at);
-            if zeros >= 16 {
-                at += zeros - 12;
+            let c = b.get(at..).unwrap_or_default();
+            // Most positions of garbage (random bytes, runs of zeros) fail
+            // on one field; only the others get the full check.
+            if !self.may_start(c) {
+                at += 1;
                 continue;
             }
-            match self.candidate(b.get(at..).unwrap_or_default(), at_end) {
+            match self.candidate(c, at_end) {
                 Some(true) => return Scan::At(at),
                 Some(false) => at += 1,
                 None if at == 0 => return Scan::Wait,
@@ -418,6 +417,27 @@ impl Framer {
             }
         }
         Scan::At(b.len())
+    }
+
+    /// A quick test that rules out most positions where no record starts:
+    /// `false` only when [`Framer::candidate`] would say `Some(false)`.
+    #[inline]
+    fn may_start(&self, c: &[u8]) -> bool {
+        let Some(head) = c.get(..12) else {
+            return true;
+        };
+        let le = u32_at(head, 0, false).unwrap_or(0);
+        match &self.mode {
+            Mode::Start => le == SHB || PCAP_MAGICS.contains(&le),
+            Mode::Pcap { big, iface, .. } => {
+                let incl = u32_at(head, 8, *big).unwrap_or(0);
+                (incl != 0 && incl <= pcap_limit(iface.snaplen)) || PCAP_MAGICS.contains(&le)
+            }
+            Mode::Pcapng { big, .. } => {
+                let t = u32_at(head, 0, *big).unwrap_or(0);
+                t == SHB || KNOWN_BLOCKS.contains(&t)
+            }
+        }
     }
 
     /// Whether a good record starts at `c`: `None` when more bytes are
@@ -649,25 +669,6 @@ enum Scan {
     At(usize),
     /// Position 0 cannot be decided without more bytes.
     Wait,
-}
-
-/// How many zero bytes start at `b[at..]`, counted eight at a time.
-fn zero_run(b: &[u8], at: usize) -> usize {
-    let rest = b.get(at..).unwrap_or_default();
-    let mut n = 0;
-    let mut words = rest.chunks_exact(8);
-    for w in words.by_ref() {
-        if w.iter().any(|&x| x != 0) {
-            break;
-        }
-        n += 8;
-    }
-    n + rest
-        .get(n..)
-        .unwrap_or_default()
-        .iter()
-        .take_while(|&&x| x == 0)
-        .count()
 }
 
 /// The byte order of a Section Header Block at the start of `b`, when its

@@ -45,29 +45,51 @@
 //!
 //! # Corruption
 //!
-//! A bad record is reported as [`Event::Malformed`] with its stream offset
-//! and the number of bytes skipped, and decoding resumes at the next
-//! plausible record:
+//! Bad bytes are reported as one [`Event::Malformed`] per damaged region:
+//! consecutive bad records, and the bytes a resynchronisation scan passes
+//! over, are one event with the region's stream offset, its length and
+//! what was wrong at its start ([`PcapError`]; truncation, `Len`, apart
+//! from bad content). The region is reported when the next good record (or
+//! the end of the stream) comes.
+//!
 //! - pcap: a record header in sequence is bad when its fraction is not
 //!   below one second, its captured length exceeds its original length, or
 //!   its captured length exceeds both the snaplen and 262144 bytes (writers
-//!   do record packets beyond the snaplen they state). A resync candidate
-//!   must also have a captured length within the snaplen (262144 when the
-//!   file says 0), a time between a day before and ten years after the last
-//!   good record, and the header right after its data (if the stream goes
-//!   on) must pass the same test;
+//!   do record packets beyond the snaplen they state). A record whose data
+//!   does not decode is bad too, and since a pcap record's length has no
+//!   check of its own, the length itself is then suspect. After either,
+//!   the stream is scanned from the bad record's second byte for a
+//!   candidate: a header passing the check above with the snaplen (262144
+//!   when the file says 0) as limit and at least one byte captured, a time
+//!   between a day before and ten years after the last good record, data
+//!   that decodes for the link type (the NFLOG TLVs; an IP version 4 or 6
+//!   for the raw IP link types; a whole link-layer header), and a header
+//!   right after its data passing the same check with a time near its own
+//!   (unless the stream ends first). A pcap file header (version 2) is a
+//!   candidate too.
 //! - pcapng: a block is plausible when it has a known type, a length that is
 //!   a multiple of 4 between 12 bytes and 64 MiB, and the trailing copy of
-//!   the length matches. A block whose framing is fine but whose content is
-//!   bad (a packet on an undescribed interface, a captured length beyond the
-//!   block) is skipped alone.
+//!   the length matches; a bad one starts a scan for the next plausible
+//!   block. A block whose framing is fine but whose content is bad (a packet
+//!   on an undescribed interface, a captured length beyond the block) is
+//!   skipped alone. A Section Header Block whose byte-order magic is good
+//!   but whose length is bad still opens its section: the blocks after it
+//!   are found by the scan.
 //!
 //! Bytes that are not a pcap or pcapng file header at the start are skipped
 //! up to the first file header. A record cut short by the end of the stream
-//! is reported by [`StreamDecoder::finish`]. Deciding whether a resync
-//! candidate is real may need the bytes of the record after it, so while
-//! following a growing file a corrupt region is reported once those bytes
-//! have arrived.
+//! is reported by [`StreamDecoder::finish`]. Deciding whether a candidate
+//! is real may need the bytes of the record after it, so while following a
+//! growing file a damaged region is reported once those bytes have arrived.
+//!
+//! **Memory.** The scan gives up the bytes it has passed at once, so
+//! whatever follows a header (gigabytes of zeros, random bytes), the decoder
+//! holds at most one candidate record and the header after it: the snaplen
+//! (at most 64 MiB; 256 KiB for most files) plus a read.
+//!
+//! **State.** Everything needed to go on at a record boundary is explicit:
+//! the current file or section and its interfaces, the last good record's
+//! time, whether a damaged region is being scanned, and that region.
 //!
 //! # Why our own code and not `pcap-parser`
 //!
