@@ -89,13 +89,13 @@ pub fn search(bytes: &[u8]) -> Option<FileFormat> {
 
 /// Whether a pcap file header at the start of `b` says version 2.
 fn pcap_version_2(b: &[u8]) -> bool {
-    match b.get(..6) {
+    matches!(
+        b.get(..6),
         Some(
-            [0xd4, 0xc3, 0xb2, 0xa1 | 0x3c, 2, 0] | [0xa1, 0xb2, 0xc3 | 0x3c, 0xd4 | 0x4d, 0, 2],
-        ) => true,
-        Some([0x4d, 0x3c, 0xb2, 0xa1, 2, 0]) => true,
-        _ => false,
-    }
+            [0xd4 | 0x4d, 0xc3 | 0x3c, 0xb2, 0xa1, 2, 0]
+                | [0xa1, 0xb2, 0xc3 | 0x3c, 0xd4 | 0x4d, 0, 2]
+        )
+    )
 }
 
 #[cfg(test)]

@@ -402,13 +402,12 @@ impl Framer {
     fn scan(&self, b: &[u8], at_end: bool) -> Scan {
         let mut at = 0;
         while at < b.len() {
-            let c = b.get(at..).unwrap_or_default();
             // Most positions of garbage (random bytes, runs of zeros) fail
             // on one field; only the others get the full check.
-            if !self.may_start(c) {
-                at += 1;
-                continue;
-            }
+            at += self.hopeless(b.get(at..).unwrap_or_default());
+            let Some(c) = b.get(at..).filter(|c| !c.is_empty()) else {
+                break;
+            };
             match self.candidate(c, at_end) {
                 Some(true) => return Scan::At(at),
                 Some(false) => at += 1,
@@ -419,25 +418,39 @@ impl Framer {
         Scan::At(b.len())
     }
 
-    /// A quick test that rules out most positions where no record starts:
-    /// `false` only when [`Framer::candidate`] would say `Some(false)`.
-    #[inline]
-    fn may_start(&self, c: &[u8]) -> bool {
-        let Some(head) = c.get(..12) else {
-            return true;
-        };
-        let le = u32_at(head, 0, false).unwrap_or(0);
-        match &self.mode {
-            Mode::Start => le == SHB || PCAP_MAGICS.contains(&le),
+    /// How many positions at the start of `b` a quick test rules out: no
+    /// record starts where [`Framer::candidate`] would say `Some(false)`
+    /// on one field (a pcap captured length of 0 or beyond the snaplen
+    /// and no file magic; an unknown pcapng block type; no file magic
+    /// before the first header). Positions with fewer than 12 bytes after
+    /// them are left to the full check.
+    fn hopeless(&self, b: &[u8]) -> usize {
+        let le =
+            |w: &[u8; 12], at: usize| u32::from_le_bytes([w[at], w[at + 1], w[at + 2], w[at + 3]]);
+        let be =
+            |w: &[u8; 12], at: usize| u32::from_be_bytes([w[at], w[at + 1], w[at + 2], w[at + 3]]);
+        let mut windows = b.windows(12).filter_map(|w| <&[u8; 12]>::try_from(w).ok());
+        let found = match &self.mode {
+            Mode::Start => windows
+                .map(|w| le(w, 0))
+                .position(|m| m == SHB || PCAP_MAGICS.contains(&m)),
             Mode::Pcap { big, iface, .. } => {
-                let incl = u32_at(head, 8, *big).unwrap_or(0);
-                (incl != 0 && incl <= pcap_limit(iface.snaplen)) || PCAP_MAGICS.contains(&le)
+                let limit = pcap_limit(iface.snaplen);
+                let big = *big;
+                windows.position(|w| {
+                    let incl = if big { be(w, 8) } else { le(w, 8) };
+                    incl.wrapping_sub(1) < limit || PCAP_MAGICS.contains(&le(w, 0))
+                })
             }
             Mode::Pcapng { big, .. } => {
-                let t = u32_at(head, 0, *big).unwrap_or(0);
-                t == SHB || KNOWN_BLOCKS.contains(&t)
+                let big = *big;
+                windows.position(|w| {
+                    let t = if big { be(w, 0) } else { le(w, 0) };
+                    KNOWN_BLOCKS.contains(&t)
+                })
             }
-        }
+        };
+        found.unwrap_or(b.len().saturating_sub(11))
     }
 
     /// Whether a good record starts at `c`: `None` when more bytes are
