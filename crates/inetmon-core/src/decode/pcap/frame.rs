@@ -894,10 +894,10 @@ fn plausible_pcap(
     }
     let after = c.get(next..).unwrap_or_default();
     if u32_at(after, 0, false).is_some_and(|m| PCAP_MAGICS.contains(&m)) {
-        if let Some(r) = parse_file_header(after, at_end) {
-            if r.is_ok() {
-                return Some(true);
-            }
+        match parse_file_header(after, at_end) {
+            Some(Ok(_)) => return Some(true),
+            None if !at_end => return None,
+            _ => {}
         }
     }
     match PcapRecordHeader::parse(after, big) {

@@ -973,3 +973,21 @@ fn garbage_never_makes_the_buffer_grow() {
         }
     }
 }
+
+/// Found by the `file` fuzz target: a resynchronisation candidate followed
+/// by a pcap file header was judged on part of that header when the bytes
+/// came in small pieces, so the result depended on the chunking.
+#[test]
+fn candidate_before_a_file_header_does_not_depend_on_chunking() {
+    let (bytes, offs) = nflog_real();
+    let mut bad = bytes[..offs[1]].to_vec();
+    bad.extend_from_slice(&[0xee; 5]);
+    bad.extend_from_slice(&bytes[offs[1]..offs[2]]);
+    bad.extend_from_slice(&bytes[..24]);
+    bad.extend_from_slice(&bytes[offs[2]..]);
+    let whole = decode(&bad);
+    assert_eq!(packets(&whole).len(), 10);
+    for chunk in [1, 3, 7, 13] {
+        assert_eq!(decode_chunks(&bad, chunk).0, whole, "chunks of {chunk}");
+    }
+}
