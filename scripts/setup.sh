@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   nftables iproute2 tcpdump conntrack tshark rsyslog
   clang llvm libbpf-dev bpftool nats-server netcat-openbsd iputils-ping python3
+  ulogd2 bpftrace
 )
 
 missing=()
