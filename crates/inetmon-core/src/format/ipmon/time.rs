@@ -8,9 +8,11 @@ use jiff::tz::TimeZone;
 pub(crate) struct TimePrefix {
     tz: TimeZone,
     secs: Option<i64>,
-    /// `DD/MM/YYYY HH:MM:SS`; the date part is `text[..date_len]`
-    /// (including its trailing space).
-    text: Vec<u8>,
+    /// `DD/MM/YYYY HH:MM:SS` in `text[..len]`; the date part is
+    /// `text[..date_len]` (including its trailing space). A fixed block, so
+    /// that appending it is a few moves and no `memcpy` call.
+    text: [u8; 24],
+    len: usize,
     date_len: usize,
 }
 
@@ -19,7 +21,8 @@ impl TimePrefix {
         TimePrefix {
             tz,
             secs: None,
-            text: Vec::with_capacity(24),
+            text: [0; 24],
+            len: 0,
             date_len: 0,
         }
     }
@@ -32,8 +35,11 @@ impl TimePrefix {
         if self.secs != Some(secs) {
             self.render(secs);
         }
-        let from = if with_date { 0 } else { self.date_len };
-        out.extend_from_slice(self.text.get(from..).unwrap_or(&[]));
+        if with_date {
+            crate::names::push_prefix(out, &self.text, self.len);
+        } else {
+            out.extend_from_slice(self.text.get(self.date_len..self.len).unwrap_or(&[]));
+        }
     }
 
     fn render(&mut self, secs: i64) {
@@ -43,8 +49,8 @@ impl TimePrefix {
             jiff::Timestamp::MAX
         });
         let dt = self.tz.to_datetime(ts);
-        let t = &mut self.text;
-        t.clear();
+        let mut text = Vec::with_capacity(24);
+        let t = &mut text;
         push2(t, dt.day());
         t.push(b'/');
         push2(t, dt.month());
@@ -65,6 +71,10 @@ impl TimePrefix {
         push2(t, dt.minute());
         t.push(b':');
         push2(t, dt.second());
+        self.len = text.len().min(self.text.len());
+        if let (Some(dst), Some(src)) = (self.text.get_mut(..self.len), text.get(..self.len)) {
+            dst.copy_from_slice(src);
+        }
         self.secs = Some(secs);
     }
 }
