@@ -413,31 +413,34 @@ impl IpmonFormatter {
     }
 }
 
+/// Two decimal digits of `v` (below 100).
+fn two_digits(v: u32) -> [u8; 2] {
+    [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]
+}
+
 /// Appends the decimal text of `v`. Numbers below 100000 (ports, lengths,
-/// rule numbers: most of them) take a path without a `memcpy` call: five
-/// digit slots are written as one fixed-size block and the vector is cut
-/// back to the real length (this runs several times per line).
+/// rule numbers: most of them) are appended as one fixed-size block per
+/// length, without a `memcpy` call (this runs several times per line).
 fn push_u64(t: &mut Vec<u8>, v: u64) {
-    if let Ok(small) = u32::try_from(v) {
-        if small < 100_000 {
-            let len = match small {
-                0..=9 => 1,
-                10..=99 => 2,
-                100..=999 => 3,
-                1000..=9999 => 4,
-                _ => 5,
-            };
-            let mut b = [b'0'; 8];
-            let mut x = small;
-            for slot in b.iter_mut().take(len).rev() {
-                *slot = b'0' + (x % 10) as u8;
-                x /= 10;
+    match u32::try_from(v) {
+        Ok(v @ 0..=9) => t.push(b'0' + v as u8),
+        Ok(v @ 10..=99) => t.extend_from_slice(&two_digits(v)),
+        Ok(v @ 100..=9999) => {
+            let [a, b] = two_digits(v / 100);
+            let [c, d] = two_digits(v % 100);
+            if v < 1000 {
+                t.extend_from_slice(&[b, c, d]);
+            } else {
+                t.extend_from_slice(&[a, b, c, d]);
             }
-            crate::names::push_prefix(t, &b, len);
-            return;
         }
+        Ok(v @ 10_000..=99_999) => {
+            let [b, c] = two_digits(v / 100 % 100);
+            let [d, e] = two_digits(v % 100);
+            t.extend_from_slice(&[b'0' + (v / 10_000) as u8, b, c, d, e]);
+        }
+        _ => t.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
     }
-    t.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// Appends the decimal text of a signed `v`.

@@ -49,40 +49,54 @@ impl TimePrefix {
             jiff::Timestamp::MAX
         });
         let dt = self.tz.to_datetime(ts);
-        let mut text = Vec::with_capacity(24);
-        let t = &mut text;
-        push2(t, dt.day());
-        t.push(b'/');
-        push2(t, dt.month());
-        t.push(b'/');
         let year = dt.year();
-        if year < 0 {
-            t.push(b'-');
-        }
         let y = year.unsigned_abs();
+        let [d0, d1] = two(dt.day());
+        let [m0, m1] = two(dt.month());
         // %Y: at least four digits here (jiff years are within ±9999).
-        for d in [1000u16, 100, 10, 1] {
-            t.push(b'0' + ((y / d) % 10) as u8);
+        let digit = |d: u16| b'0' + ((y / d) % 10) as u8;
+        let [h0, h1] = two(dt.hour());
+        let [n0, n1] = two(dt.minute());
+        let [s0, s1] = two(dt.second());
+        let date = [
+            d0,
+            d1,
+            b'/',
+            m0,
+            m1,
+            b'/',
+            digit(1000),
+            digit(100),
+            digit(10),
+            digit(1),
+            b' ',
+        ];
+        let clock = [h0, h1, b':', n0, n1, b':', s0, s1];
+        let sign: &[u8] = if year < 0 { b"-" } else { b"" };
+        // The sign goes before the year: after `DD/MM/`.
+        let (day_month, year_part) = date.split_at(6);
+        let mut n = 0;
+        for b in day_month
+            .iter()
+            .chain(sign)
+            .chain(year_part)
+            .chain(clock.iter())
+        {
+            if let Some(slot) = self.text.get_mut(n) {
+                *slot = *b;
+            }
+            n += 1;
         }
-        t.push(b' ');
-        self.date_len = t.len();
-        push2(t, dt.hour());
-        t.push(b':');
-        push2(t, dt.minute());
-        t.push(b':');
-        push2(t, dt.second());
-        self.len = text.len().min(self.text.len());
-        if let (Some(dst), Some(src)) = (self.text.get_mut(..self.len), text.get(..self.len)) {
-            dst.copy_from_slice(src);
-        }
+        self.date_len = day_month.len() + sign.len() + year_part.len();
+        self.len = n.min(self.text.len());
         self.secs = Some(secs);
     }
 }
 
-fn push2(t: &mut Vec<u8>, v: i8) {
+/// Two decimal digits of a calendar field.
+fn two(v: i8) -> [u8; 2] {
     let v = v.unsigned_abs();
-    t.push(b'0' + (v / 10) % 10);
-    t.push(b'0' + v % 10);
+    [b'0' + (v / 10) % 10, b'0' + v % 10]
 }
 
 #[cfg(test)]
