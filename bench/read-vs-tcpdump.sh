@@ -14,8 +14,9 @@
 # Needs: tcpdump, python3, /usr/bin/time. No pinning: inetmon reads a file
 # on every core (BENCHMARKS.md §1); tcpdump uses one.
 #
-# Also timed: `cat FILE > OUT`, the floor of any reader that copies the file
-# to an output of similar size (inetmon's output is ~0.6× the file).
+# Also timed, as floors: `cat FILE > OUT` (reading the file and writing a
+# file of similar size; inetmon's ipmon output is ~0.6× the file) and
+# `cat` of a file the size of the JSON output.
 # Ends with the ratio lines: tcpdump wall / inetmon wall (goal ≥ 10×).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,14 +38,18 @@ if [ ! -s "$pcap" ]; then
     python3 ../shared/tools/gen_nflog_pcap.py ../shared/fixtures/nflog-real-small.pcap "$pcap" "$count" "$flows"
   fi
 fi
-echo "== $count records, $flows flows, $(du -h "$pcap" | cut -f1); load: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs"
+echo "== $count records, $flows flows, $(du -hL "$pcap" | cut -f1); load: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs"
 declare -A cmd=(
   [tcpdump]="tcpdump -S -nn -r $pcap"
   [inetmon-ipmon]="$BIN read --format ipmon $pcap"
   [inetmon-json]="$BIN read --format json $pcap"
   [cat]="cat $pcap"
 )
-names=(tcpdump inetmon-ipmon inetmon-json cat)
+# The floor of the JSON run: copying a file as big as its output (JSON
+# lines carry the packet bytes in hex: ~6x tcpdump's output).
+"$BIN" read --format json "$pcap" >"$work/json-floor.in"
+cmd[cat-json-size]="cat $work/json-floor.in"
+names=(tcpdump inetmon-ipmon inetmon-json cat cat-json-size)
 if [ "${SEQ:-0}" = 1 ]; then
   cmd[inetmon-ipmon-1thread]="env INETMON_READ_THREADS=1 $BIN read --format ipmon $pcap"
   cmd[inetmon-json-1thread]="env INETMON_READ_THREADS=1 $BIN read --format json $pcap"
