@@ -230,7 +230,16 @@ pub fn write_ipv4(out: &mut Vec<u8>, a: [u8; 4]) {
         }
         n += usize::from(len) + 1;
     }
-    out.extend_from_slice(buf.get(..n - 1).unwrap_or(&buf));
+    push_prefix(out, &buf, n - 1);
+}
+
+/// Appends the first `len` bytes of `block`: the whole fixed-size block is
+/// copied (a few register moves, no `memcpy` call for a length known only at
+/// run time) and the vector is cut back to `len` of them.
+pub(crate) fn push_prefix<const N: usize>(out: &mut Vec<u8>, block: &[u8; N], len: usize) {
+    let keep = out.len() + len.min(N);
+    out.extend_from_slice(block);
+    out.truncate(keep);
 }
 
 /// Appends the text of `a` the way BIND/glibc `inet_ntop(AF_INET6)` writes

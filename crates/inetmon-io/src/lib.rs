@@ -6,6 +6,8 @@
 //!   `ENOBUFS` as loss).
 //! - [`nflog`], [`conntrack`]: live producers.
 //! - [`file`](mod@file): file and stdin producers, with `tail -f` following.
+//! - [`parallel_read`]: a classic pcap file decoded and formatted on every
+//!   core, written in file order.
 //! - [`pipeline`]: bounded channels from producers to sinks, with loss counted.
 //! - [`sink`]: stdout, files (reopened on SIGHUP), syslog.
 //! - [`daemon`]: daemonising and pid files.
@@ -35,6 +37,7 @@ pub mod journal;
 pub mod kernel_loss;
 pub mod netlink;
 pub mod nflog;
+pub mod parallel_read;
 pub mod pipeline;
 pub mod resolver;
 pub mod safe_open;

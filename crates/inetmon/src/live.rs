@@ -18,7 +18,7 @@
 
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _};
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
@@ -44,6 +44,8 @@ use crate::source::SourceSpec;
 /// How long the output loop waits for an event before it flushes and checks
 /// whether the run should end.
 const IDLE: Duration = Duration::from_millis(100);
+/// Longest a written line waits in the output buffer before it is flushed.
+const FLUSH_DELAY: Duration = Duration::from_millis(10);
 
 /// A source, opened but not started.
 enum Opened {
@@ -281,10 +283,15 @@ fn pump(
     signals: &SignalFlags,
 ) -> anyhow::Result<()> {
     let mut pending: Option<Event> = None;
+    // Output written but not flushed, and when the last flush was: a busy
+    // source is flushed at most every FLUSH_DELAY (one write(2) per batch,
+    // not per event), an idle one within FLUSH_DELAY of its last event.
+    let mut dirty = false;
+    let mut last_flush = Instant::now();
     loop {
         let next = match pending.take() {
             Some(ev) => Ok(ev),
-            None => rx.recv_timeout(IDLE),
+            None => rx.recv_timeout(if dirty { FLUSH_DELAY } else { IDLE }),
         };
         match next {
             Ok(mut ev) => {
@@ -303,11 +310,18 @@ fn pump(
                     }
                 }
                 out.deliver(&ev, formatter).map_err(sink_error)?;
-                if pending.is_none() && rx.is_empty() {
+                dirty = true;
+                if pending.is_none() && rx.is_empty() && last_flush.elapsed() >= FLUSH_DELAY {
                     out.flush().map_err(sink_error)?;
+                    dirty = false;
+                    last_flush = Instant::now();
                 }
             }
-            Err(RecvTimeoutError::Timeout) => out.flush().map_err(sink_error)?,
+            Err(RecvTimeoutError::Timeout) => {
+                out.flush().map_err(sink_error)?;
+                dirty = false;
+                last_flush = Instant::now();
+            }
             Err(RecvTimeoutError::Disconnected) => return Ok(()),
         }
         if signals.shutting_down() || workers.iter().any(Worker::ends_run) {

@@ -13,6 +13,7 @@ use inetmon_core::decode::pcap::PcapDecoder;
 use inetmon_core::decode::sniff::{search, sniff, FileFormat, SEARCH_BYTES};
 use inetmon_core::decode::StreamDecoder;
 use inetmon_core::event::{Event, Source};
+use inetmon_io::parallel_read::{read_pcap_parallel, ParallelConfig, ParallelEnd, ParallelError};
 use inetmon_io::safe_open;
 
 use crate::conf_actions::ConfActions;
@@ -106,10 +107,15 @@ pub(crate) fn read_to_end(
     tally: &mut Tally,
     prog: &str,
 ) -> anyhow::Result<()> {
+    // A regular file may be read on every core (`parallel_read`).
+    let mut plain_file = None;
     let (mut input, name): (Box<dyn Read>, String) = match spec {
         SourceSpec::Stdin => (Box::new(io::stdin().lock()), "-".to_owned()),
         SourceSpec::File(p) => {
             let f = File::open(p).with_context(|| p.display().to_string())?;
+            if f.metadata().is_ok_and(|m| m.is_file()) {
+                plain_file = f.try_clone().ok();
+            }
             (Box::new(f), p.display().to_string())
         }
         SourceSpec::Nflog(_) | SourceSpec::Conntrack => bail!("{spec} is not a file"),
@@ -145,15 +151,33 @@ pub(crate) fn read_to_end(
         (_, FileFormat::Iplog) => Source::Iplog(name.as_str().into()),
         _ => Source::Pcap(name.as_str().into()),
     };
+    let par_source = source.clone();
     let mut decoder: Box<dyn StreamDecoder> = match format {
         FileFormat::Pcap | FileFormat::Pcapng => Box::new(PcapDecoder::new(source)),
         FileFormat::Iplog => Box::new(IplogDecoder::new(source)),
     };
     decoder.feed(&buf[..have]);
     drop(buf);
+    // Events the parallel reader already wrote: decoded again, not delivered.
+    let mut skip = match (plain_file, format) {
+        (Some(file), FileFormat::Pcap) => {
+            match read_parallel(&file, &par_source, formatter, sinks) {
+                Ok(Some(ParallelEnd::Done { .. })) => return Ok(()),
+                Ok(Some(ParallelEnd::Fallback { events })) => events,
+                Ok(None) => 0,
+                Err(ParallelError::Read(e)) => return Err(e).with_context(|| name.clone()),
+                Err(ParallelError::Write(e)) => return Err(e.into()),
+            }
+        }
+        _ => 0,
+    };
     loop {
         while let Some(ev) = decoder.next_event() {
-            deliver(&ev, formatter, sinks, tally, prog)?;
+            if skip > 0 {
+                skip -= 1;
+            } else {
+                deliver(&ev, formatter, sinks, tally, prog)?;
+            }
             decoder.recycle(ev);
         }
         // Read straight into the decoder's buffer: no copy.
@@ -165,9 +189,57 @@ pub(crate) fn read_to_end(
         }
     }
     while let Some(ev) = decoder.finish() {
-        deliver(&ev, formatter, sinks, tally, prog)?;
+        if skip > 0 {
+            skip -= 1;
+        } else {
+            deliver(&ev, formatter, sinks, tally, prog)?;
+        }
     }
     Ok(())
+}
+
+/// Worker threads for a file read to its end: `INETMON_READ_THREADS` when
+/// set (0 or 1 = read on the calling thread only), else one per core.
+fn read_threads() -> usize {
+    match std::env::var("INETMON_READ_THREADS") {
+        Ok(v) => v.trim().parse().unwrap_or(1),
+        Err(_) => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+    }
+}
+
+/// Reads a classic pcap file on every core when nothing needs the events
+/// one by one on this thread (no `-B` copy, no `-C` actions, no `-n`
+/// resolver); `None` when it did not try. See `inetmon_io::parallel_read`.
+fn read_parallel(
+    file: &File,
+    source: &Source,
+    formatter: &Formatter,
+    sinks: &mut Sinks,
+) -> Result<Option<ParallelEnd>, ParallelError> {
+    let threads = read_threads();
+    if threads < 2 || sinks.binary.is_some() || sinks.conf.is_some() {
+        return Ok(None);
+    }
+    let mut workers = Vec::with_capacity(threads);
+    for _ in 0..threads {
+        match formatter.worker_copy() {
+            Some(Ok(f)) => workers.push(f),
+            Some(Err(e)) => return Err(ParallelError::Read(io::Error::other(e.to_string()))),
+            None => return Ok(None),
+        }
+    }
+    let formatters: Vec<_> = workers
+        .into_iter()
+        .map(|mut f| move |ev: &Event, out: &mut Vec<u8>| f.format_into(ev, out))
+        .collect();
+    read_pcap_parallel(
+        file,
+        source,
+        formatters,
+        ParallelConfig::default(),
+        &mut *sinks.text,
+    )
+    .map(Some)
 }
 
 /// `read`, retried when interrupted by a signal.

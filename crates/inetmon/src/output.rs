@@ -81,6 +81,47 @@ impl Formatter {
         }
     }
 
+    /// A formatter with the same options for a worker thread of the
+    /// parallel file reader (`inetmon_io::parallel_read`); `None` when this
+    /// one cannot be copied (the `-n` resolver is shared state).
+    pub(crate) fn worker_copy(&self) -> Option<anyhow::Result<Self>> {
+        match self {
+            Formatter::Json(w, _) => Some(Ok(Formatter::Json(w.clone(), Vec::new()))),
+            Formatter::Ipmon(f, _) => {
+                let o = f.options();
+                if o.resolve {
+                    return None;
+                }
+                let opts = FormatOptions {
+                    json: false,
+                    verbose: o.verbose,
+                    hex: o.hex_packet,
+                    hex_header: o.hex_header,
+                    body: o.hex_body,
+                    resolve: false,
+                    numeric_ports: o.numeric_ports,
+                };
+                Some(Formatter::new(opts, o.syslog_mode))
+            }
+        }
+    }
+
+    /// Appends the bytes of all the lines of `event` to `out` (what
+    /// [`Formatter::format`] returns, without the copy); always `true`.
+    pub(crate) fn format_into(&mut self, event: &Event, out: &mut Vec<u8>) -> bool {
+        match self {
+            Formatter::Ipmon(f, rendered) => {
+                // Render straight into `out`; the line list is not needed.
+                std::mem::swap(&mut rendered.text, out);
+                rendered.lines.clear();
+                f.format(event, rendered);
+                std::mem::swap(&mut rendered.text, out);
+            }
+            Formatter::Json(w, _) => out.extend_from_slice(w.format(event)),
+        }
+        true
+    }
+
     /// The lines of the last [`Formatter::format`], with their priorities.
     pub(crate) fn lines(&self) -> impl Iterator<Item = FormattedLine<'_>> {
         let (ipmon, json) = match self {
