@@ -205,6 +205,51 @@ impl FileSource {
             .spawn(move || self.run(producer, &shutdown))
     }
 
+    /// Reads to the end on the calling thread, handing every event to
+    /// `out` (with the decoder's own sequence numbers) and recycling its
+    /// buffers: the fast path for files that are not followed, with no
+    /// thread or channel between the decoder and the consumer. Stops early
+    /// when `out` fails, returning its error.
+    ///
+    /// # Errors
+    /// [`ReadError::Input`] for an I/O error on the input;
+    /// [`ReadError::Output`] for `out`'s error.
+    pub fn read_to_end<E>(
+        mut self,
+        out: &mut dyn FnMut(&mut Event) -> Result<(), E>,
+    ) -> Result<(), ReadError<E>> {
+        let path = display(&self.cfg.path);
+        let mut decoder = (self.make)(self.format, self.source.clone());
+        decoder.feed(&std::mem::take(&mut self.head));
+        let stdin = io::stdin();
+        let mut input: Box<dyn Read> = match self.input {
+            Input::File { file, .. } => Box::new(file),
+            Input::Stdin(_) => Box::new(stdin.lock()),
+        };
+        loop {
+            while let Some(mut ev) = decoder.next_event() {
+                out(&mut ev).map_err(ReadError::Output)?;
+                decoder.recycle(ev);
+            }
+            // Read straight into the decoder's buffer: no copy.
+            let n = decoder
+                .feed_with(CHUNK, &mut |b| read_retry(&mut input, b))
+                .map_err(|source| {
+                    ReadError::Input(FileError::Io {
+                        path: path.clone(),
+                        source,
+                    })
+                })?;
+            if n == 0 {
+                break;
+            }
+        }
+        while let Some(mut ev) = decoder.finish() {
+            out(&mut ev).map_err(ReadError::Output)?;
+        }
+        Ok(())
+    }
+
     /// Reads and decodes until EOF (or, when following, until `shutdown`),
     /// or until the pipeline closes.
     ///
@@ -372,6 +417,17 @@ enum Rotation {
     Rotated(File),
     /// Our file was truncated; a handle seeked back to its start.
     Truncated(File),
+}
+
+/// Why [`FileSource::read_to_end`] stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError<E> {
+    /// Reading the input failed.
+    #[error(transparent)]
+    Input(FileError),
+    /// The consumer failed.
+    #[error("output: {0}")]
+    Output(E),
 }
 
 /// Reads once, tracking the file offset; `Some(0)` is EOF. Stdin waits at

@@ -7,6 +7,8 @@
 //! - [`nflog`], [`conntrack`]: live producers.
 //! - [`file`](mod@file): file and stdin producers, with `tail -f` following.
 //! - [`pipeline`]: bounded channels from producers to sinks, with loss counted.
+//! - [`consumer`]: the one consumer loop (stage: filter → format; sinks),
+//!   which every subcommand configures; [`outputs`]: its sinks.
 //! - [`sink`]: stdout, files (reopened on SIGHUP), syslog.
 //! - [`daemon`]: daemonising and pid files.
 //! - [`signals`], [`shutdown`]: SIGINT/SIGTERM/SIGHUP flags and stopping producers.
@@ -16,6 +18,7 @@
 //! - [`datapath`]: the eBPF datapath producer (`inetmon monitor`: drops,
 //!   traces).
 
+pub mod consumer;
 pub mod conntrack;
 pub mod daemon;
 pub mod datapath;
@@ -25,6 +28,7 @@ pub mod ifname;
 pub mod kernel_loss;
 pub mod netlink;
 pub mod nflog;
+pub mod outputs;
 pub mod pipeline;
 pub mod resolver;
 pub mod shutdown;

@@ -357,6 +357,33 @@ fn truncated_input_is_reported_with_offset_and_status_2() {
     assert_eq!(err[1], "inetmon: 1 malformed record skipped, 0 events lost");
 }
 
+/// Several files, one of them unreadable (empty, missing, or not a capture):
+/// every other file is still read in order, each bad one is one line naming
+/// it, and the exit status says that some failed (1).
+#[test]
+fn every_file_is_read_when_one_fails() {
+    let fixture = data(FIXTURE);
+    let f = fixture.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    fs::write(&empty, b"").unwrap();
+    let missing = dir.path().join("missing.pcap");
+    let one = inetmon_run(&["read", f]);
+    assert_eq!(one.code, Some(0), "{one:?}");
+    for bad in [&empty, &missing] {
+        let bad = bad.to_str().unwrap();
+        let r = inetmon_run(&["read", f, bad, f]);
+        assert_eq!(r.code, Some(1), "{r:?}");
+        assert_eq!(r.stdout, one.stdout.repeat(2), "{r:?}");
+        let err = r.stderr_lines();
+        assert!(
+            err.first().is_some_and(|l| l.starts_with("inetmon: ") && l.contains(bad)),
+            "{r:?}"
+        );
+        assert!(!r.stderr.contains("panicked"), "{r:?}");
+    }
+}
+
 /// Garbage in the middle of a file is skipped and reading goes on.
 #[test]
 fn garbage_file_never_aborts() {

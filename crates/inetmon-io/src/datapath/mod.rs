@@ -25,4 +25,4 @@ pub mod producer;
 
 pub use devtype::{link_kind, LinkKind};
 pub use loader::{DatapathError, DatapathPrograms, KernelConfig};
-pub use producer::DatapathProducer;
+pub use producer::{DatapathProducer, DropCounter};

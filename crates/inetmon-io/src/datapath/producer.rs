@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::os::fd::AsFd;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf};
@@ -16,7 +17,12 @@ use super::loader::{lost_total, DatapathError, DatapathPrograms, KernelConfig};
 use crate::fdwait::wait_readable_ms;
 use crate::ifname::IfNames;
 use crate::kernel_loss::KernelLoss;
-use crate::pipeline::now;
+use crate::pipeline::{now, Pipeline, Producer};
+use crate::shutdown::Shutdown;
+
+/// How long the reader thread waits for records before it checks for
+/// shutdown.
+const WAIT: Duration = Duration::from_millis(100);
 
 /// Most records handed out per [`DatapathProducer::poll`], so that a flood
 /// cannot starve the caller's other work (timers, other sources).
@@ -26,7 +32,7 @@ const MAX_BATCH: usize = 65_536;
 pub struct DatapathProducer {
     ring: RingBuf<MapData>,
     lost: PerCpuArray<MapData, u64>,
-    counts: PerCpuHashMap<MapData, [u8; 16], u64>,
+    counts: Option<PerCpuHashMap<MapData, [u8; 16], u64>>,
     lost_seen: u64,
     loss: KernelLoss,
     lost_checked: Instant,
@@ -77,7 +83,7 @@ impl DatapathProducer {
         Ok(DatapathProducer {
             ring,
             lost,
-            counts,
+            counts: Some(counts),
             lost_seen,
             loss,
             lost_checked: Instant::now(),
@@ -160,35 +166,46 @@ impl DatapathProducer {
         self.loss.skipped_total()
     }
 
-    /// Summary mode: the cumulative count of every (reason, interface,
-    /// location) group in the kernel's `drop_counts` map, summed over CPUs,
-    /// with names resolved. Feed them to
-    /// [`DropSummary::set_count`](inetmon_core::drop_summary::DropSummary::set_count).
-    #[must_use]
-    pub fn drop_counts(&self) -> Vec<(DropKey, u64)> {
-        let ifname = |i: u32| self.ifname(i);
-        let enrich = Enrich {
-            reasons: self.reasons.as_ref(),
-            symbols: self.symbols.as_ref(),
-            ifname: &ifname,
-        };
-        let mut out = Vec::new();
-        for item in self.counts.iter() {
-            let Ok((key, vals)) = item else { continue };
-            let Ok(raw) = decode_drop_key(&key) else {
-                continue;
-            };
-            let sum = vals.iter().copied().fold(0u64, u64::saturating_add);
-            out.push((raw.to_drop_key(&enrich), sum));
-        }
-        out
+    /// Summary mode: a reader of the kernel's per-CPU `drop_counts` map,
+    /// for the consumer's periodic table (the first call takes it; later
+    /// calls return `None`).
+    pub fn drop_counter(&mut self) -> Option<DropCounter> {
+        Some(DropCounter {
+            counts: self.counts.take()?,
+            reasons: self.reasons.clone(),
+            symbols: self.symbols.clone(),
+            ifnames: RefCell::new(IfNames::new()),
+        })
     }
 
-    fn ifname(&self, index: u32) -> Option<String> {
-        if index == 0 {
-            return None;
+    /// Runs the producer on a new thread until `shutdown`, every record
+    /// into the pipeline without blocking (a full pipeline is counted as
+    /// loss there); at shutdown the loss counters are read one last time,
+    /// and dropping the producer detaches the programs.
+    ///
+    /// # Errors
+    /// The thread cannot be started; the thread returns
+    /// [`DatapathError::Poll`].
+    pub fn spawn(
+        self,
+        pipeline: &Pipeline,
+        shutdown: Shutdown,
+    ) -> std::io::Result<JoinHandle<Result<(), DatapathError>>> {
+        let producer = pipeline.producer(Source::Datapath);
+        std::thread::Builder::new()
+            .name("datapath".into())
+            .spawn(move || self.run(producer, &shutdown))
+    }
+
+    fn run(mut self, mut p: Producer, shutdown: &Shutdown) -> Result<(), DatapathError> {
+        let mut send = |ev: Event| {
+            let _ = p.send(ev);
+        };
+        while !shutdown.is_set() {
+            self.poll(WAIT, &mut send)?;
         }
-        self.ifnames.borrow_mut().name(index)
+        self.check_lost(&mut send);
+        Ok(())
     }
 
     fn drain(&mut self, out: &mut dyn FnMut(Event)) -> usize {
@@ -251,5 +268,51 @@ impl DatapathProducer {
             n += 1;
         }
         n
+    }
+}
+
+/// Summary mode's reader of the kernel's `drop_counts` map (see
+/// [`DatapathProducer::drop_counter`]).
+pub struct DropCounter {
+    counts: PerCpuHashMap<MapData, [u8; 16], u64>,
+    reasons: Option<DropReasonTable>,
+    symbols: Option<KallSyms>,
+    ifnames: RefCell<IfNames>,
+}
+
+impl std::fmt::Debug for DropCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DropCounter").finish_non_exhaustive()
+    }
+}
+
+impl DropCounter {
+    /// The cumulative count of every (reason, interface, location) group
+    /// in the map, summed over CPUs, with names resolved. Feed them to
+    /// [`DropSummary::set_count`](inetmon_core::drop_summary::DropSummary::set_count).
+    #[must_use]
+    pub fn counts(&self) -> Vec<(DropKey, u64)> {
+        let ifname = |i: u32| {
+            if i == 0 {
+                None
+            } else {
+                self.ifnames.borrow_mut().name(i)
+            }
+        };
+        let enrich = Enrich {
+            reasons: self.reasons.as_ref(),
+            symbols: self.symbols.as_ref(),
+            ifname: &ifname,
+        };
+        let mut out = Vec::new();
+        for item in self.counts.iter() {
+            let Ok((key, vals)) = item else { continue };
+            let Ok(raw) = decode_drop_key(&key) else {
+                continue;
+            };
+            let sum = vals.iter().copied().fold(0u64, u64::saturating_add);
+            out.push((raw.to_drop_key(&enrich), sum));
+        }
+        out
     }
 }
