@@ -18,8 +18,8 @@
 //! - [`datapath`]: the eBPF datapath producer (`inetmon monitor`: drops,
 //!   traces).
 
-pub mod consumer;
 pub mod conntrack;
+pub mod consumer;
 pub mod daemon;
 pub mod datapath;
 mod fdwait;

@@ -34,8 +34,8 @@ use clap::{ArgAction, Args};
 use inetmon_core::drop_summary::DropSummary;
 use inetmon_core::format::monitor::{MonitorFormatter, MonitorOptions, Verbosity};
 use inetmon_core::format::pcapng::PcapngWriter;
-use inetmon_io::consumer::{Consumer, Plan, Running, Sink};
 use inetmon_io::conntrack::{ConntrackConfig, ConntrackSource};
+use inetmon_io::consumer::{Consumer, Plan, Running, Sink};
 use inetmon_io::datapath::{enrich, DatapathProducer};
 use inetmon_io::nflog::{NflogConfig, NflogSource};
 use inetmon_io::outputs::TextOut;
@@ -150,7 +150,11 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
     if plan.sock {
         let p = SocketsProducer::start(&SocketsConfig::default())
             .context("starting the socket-event programs")?;
-        running.add("socket-event", p.spawn(&pipeline, shutdown.clone(), Vec::new())?, false);
+        running.add(
+            "socket-event",
+            p.spawn(&pipeline, shutdown.clone(), Vec::new())?,
+            false,
+        );
     }
     if !plan.nflog_groups.is_empty() {
         let cfg = NflogConfig {
@@ -197,7 +201,13 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
         hex: args.hex,
     });
     let summary = args.summary.then(DropSummary::new);
-    let mut stage = MonitorStage::new(plan.filter.clone(), formatter, args.json, summary, drop_counter);
+    let mut stage = MonitorStage::new(
+        plan.filter.clone(),
+        formatter,
+        args.json,
+        summary,
+        drop_counter,
+    );
 
     // Tests and scripts wait for this line: the programs are attached.
     #[allow(clippy::print_stderr)]

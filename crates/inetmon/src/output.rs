@@ -113,7 +113,6 @@ impl IpmonStage {
             log_per_input: false,
         })
     }
-
 }
 
 impl Stage for IpmonStage {

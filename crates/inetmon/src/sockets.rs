@@ -247,7 +247,9 @@ impl Stage for SocketsStage {
             }
             Event::Malformed(m) => (
                 Verdict::ShowUncounted,
-                render_with(out, |w| writeln!(w, "MALFORMED socket record: {}", m.reason)),
+                render_with(out, |w| {
+                    writeln!(w, "MALFORMED socket record: {}", m.reason)
+                }),
             ),
             _ => return Verdict::Drop,
         };

@@ -377,7 +377,8 @@ fn every_file_is_read_when_one_fails() {
         assert_eq!(r.stdout, one.stdout.repeat(2), "{r:?}");
         let err = r.stderr_lines();
         assert!(
-            err.first().is_some_and(|l| l.starts_with("inetmon: ") && l.contains(bad)),
+            err.first()
+                .is_some_and(|l| l.starts_with("inetmon: ") && l.contains(bad)),
             "{r:?}"
         );
         assert!(!r.stderr.contains("panicked"), "{r:?}");
@@ -432,6 +433,37 @@ fn broken_pipe_exits_0() {
         fs::read_to_string(&err_path).unwrap()
     );
     assert_eq!(fs::read_to_string(&err_path).unwrap(), "");
+}
+
+/// SIGTERM while the output is blocked (a reader that never reads): the
+/// run ends within a second, and what could not be written is counted in
+/// the summary (status 2). Here `ipmon -t` follows a large file into a pipe.
+#[test]
+fn sigterm_ends_ipmon_within_a_second_while_output_is_blocked() {
+    let bytes = fs::read(data(FIXTURE)).unwrap();
+    let (header, records) = pcap_split(&bytes);
+    let mut big = header;
+    for _ in 0..5000 {
+        for r in &records {
+            big.extend_from_slice(r);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.pcap");
+    fs::write(&path, &big).unwrap();
+    let err = dir.path().join("err.txt");
+    let (took, code) = sigterm_with_stuck_output(
+        Command::new(inetmon()).args(["ipmon", "-t", "-f", path.to_str().unwrap()]),
+        &err,
+        || {},
+    );
+    let stderr = fs::read_to_string(&err).unwrap();
+    assert!(took <= Duration::from_secs(1), "took {took:?}: {stderr}");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("events could not be written") && stderr.contains("events lost"),
+        "{stderr}"
+    );
 }
 
 // ---------------------------------------------------------------- argv0

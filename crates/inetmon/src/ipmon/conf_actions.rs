@@ -99,9 +99,9 @@ impl ConfActions {
                     }
                 }
                 Action::Syslog(level) => {
-                    let sink = self.syslog.get_or_insert_with(|| {
-                        super::syslog(&self.syslog_socket, self.facility)
-                    });
+                    let sink = self
+                        .syslog
+                        .get_or_insert_with(|| super::syslog(&self.syslog_socket, self.facility));
                     for (line, line_level) in lines(out) {
                         // ipmon's syslog text has no date: `DD/MM/YYYY `.
                         let s = line

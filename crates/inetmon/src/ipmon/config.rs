@@ -191,8 +191,8 @@ impl IpmonConfig {
         let facility_name = flags.facility.as_deref().unwrap_or("local0");
         let facility = facility_by_name(facility_name)
             .map_err(|_| Misuse(format!("Unknown syslog facility '{facility_name}'")))?;
-        let syslog_socket =
-            std::env::var_os(SYSLOG_SOCKET_ENV).map_or_else(|| PathBuf::from(DEV_LOG), PathBuf::from);
+        let syslog_socket = std::env::var_os(SYSLOG_SOCKET_ENV)
+            .map_or_else(|| PathBuf::from(DEV_LOG), PathBuf::from);
         let output = if flags.syslog {
             Output::Syslog
         } else if let Some(path) = &flags.outfile {

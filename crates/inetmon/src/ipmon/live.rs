@@ -20,8 +20,8 @@
 //! `-B` file.
 
 use anyhow::{anyhow, Context as _};
-use inetmon_io::consumer::{Consumer, Plan, Running, Sink};
 use inetmon_io::conntrack::{ConntrackConfig, ConntrackSource};
+use inetmon_io::consumer::{Consumer, Plan, Running, Sink};
 use inetmon_io::daemon::{daemonize, PidFile};
 use inetmon_io::file::{core_decoder, FileConfig, FileSource};
 use inetmon_io::nflog::{NflogConfig, NflogSource};
@@ -128,7 +128,9 @@ pub(super) fn run(config: &IpmonConfig, prog: &str) -> anyhow::Result<Status> {
             Opened::Conntrack(s) => {
                 running.add("conntrack", s.spawn(&pipeline, shutdown.clone())?, false);
             }
-            Opened::File(s, ends) => running.add("file", s.spawn(&pipeline, shutdown.clone())?, ends),
+            Opened::File(s, ends) => {
+                running.add("file", s.spawn(&pipeline, shutdown.clone())?, ends)
+            }
         }
     }
     let rx = pipeline.close();
