@@ -29,6 +29,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 use inetmon_core::event::Event;
 pub use inetmon_core::format::ipmon::{Line, Rendered};
 
+use crate::pipeline::Pipeline;
 use crate::shutdown::Shutdown;
 use crate::sink::SinkError;
 
@@ -233,6 +234,58 @@ impl Running {
     }
 }
 
+/// The producers of one run: the pipeline they send into, their threads
+/// and the shutdown they watch. Start each producer with
+/// [`Producers::pipeline`] and [`Producers::shutdown`], register its
+/// thread with [`Producers::add`], then hand this to [`Consumer::run`].
+#[derive(Debug)]
+pub struct Producers {
+    pipeline: Pipeline,
+    running: Running,
+    shutdown: Shutdown,
+}
+
+impl Producers {
+    /// No producers yet; a pipeline of `capacity` events.
+    #[must_use]
+    pub fn new(shutdown: Shutdown, capacity: usize) -> Self {
+        Producers {
+            pipeline: Pipeline::new(capacity),
+            running: Running::default(),
+            shutdown,
+        }
+    }
+
+    /// The pipeline to start producers on.
+    #[must_use]
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// The shutdown handle producers watch (a clone).
+    #[must_use]
+    pub fn shutdown(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// Registers a producer thread (see [`Running::add`]).
+    pub fn add<E>(&mut self, name: &'static str, handle: JoinHandle<Result<(), E>>, ends_run: bool)
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        self.running.add(name, handle, ends_run);
+    }
+}
+
+/// How a [`Consumer::run`] ended.
+#[derive(Debug)]
+pub struct Ended {
+    /// The first sink error, if any.
+    pub output: Result<(), SinkError>,
+    /// The producers that ended with an error, by name.
+    pub producers: Vec<(&'static str, ThreadError)>,
+}
+
 /// A stage and its sinks: where events are filtered, formatted and written.
 pub struct Consumer<'a> {
     stage: &'a mut dyn Stage,
@@ -343,27 +396,28 @@ impl<'a> Consumer<'a> {
         first
     }
 
-    /// Drains `rx` until every producer has gone. The run stops (triggers
-    /// `shutdown`, so that the producers end, and keeps draining) on
-    /// shutdown, at [`Plan::limit`] or [`Plan::deadline`], or when a
-    /// producer in `running` that ends the run has finished. Identical
-    /// queued records are merged ([`Stage::absorb`]). Sinks are flushed
-    /// whenever the channel is empty.
-    ///
-    /// # Errors
-    /// A sink error; the run is stopped first.
-    pub fn run(
-        &mut self,
-        rx: &Receiver<Event>,
-        running: &Running,
-        shutdown: &Shutdown,
-        plan: &Plan,
-    ) -> Result<(), SinkError> {
+    /// Drains the producers' pipeline until every producer has gone, then
+    /// waits for their threads. The run stops (triggers the shutdown, so
+    /// that the producers end, and keeps draining) on shutdown, at
+    /// [`Plan::limit`] or [`Plan::deadline`], or when a producer that ends
+    /// the run has finished. Identical queued records are merged
+    /// ([`Stage::absorb`]). Sinks are flushed whenever the channel is empty.
+    pub fn run(&mut self, producers: Producers, plan: &Plan) -> Ended {
+        let Producers {
+            pipeline,
+            running,
+            shutdown,
+        } = producers;
+        let rx = pipeline.close();
         self.limit = plan.limit.unwrap_or(u64::MAX);
-        let r = self.pump(rx, running, shutdown, plan);
+        let r = self.pump(&rx, &running, &shutdown, plan);
         shutdown.trigger();
         let flushed = self.flush();
-        r.and(flushed)
+        drop(rx);
+        Ended {
+            output: r.and(flushed),
+            producers: running.join(),
+        }
     }
 
     fn pump(

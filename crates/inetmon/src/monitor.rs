@@ -35,17 +35,17 @@ use inetmon_core::drop_summary::DropSummary;
 use inetmon_core::format::monitor::{MonitorFormatter, MonitorOptions, Verbosity};
 use inetmon_core::format::pcapng::PcapngWriter;
 use inetmon_io::conntrack::{ConntrackConfig, ConntrackSource};
-use inetmon_io::consumer::{Consumer, Plan, Running, Sink};
+use inetmon_io::consumer::{Consumer, Plan, Producers, Sink};
 use inetmon_io::datapath::{enrich, DatapathProducer};
 use inetmon_io::nflog::{NflogConfig, NflogSource};
 use inetmon_io::outputs::TextOut;
-use inetmon_io::pipeline::{Pipeline, DEFAULT_CAPACITY};
+use inetmon_io::pipeline::DEFAULT_CAPACITY;
 use inetmon_io::shutdown::Shutdown;
 use inetmon_io::sockets::{SocketsConfig, SocketsProducer};
 
 use self::output::{MonitorStage, PcapSink};
 use self::plan::Plan as Wiring;
-use crate::report::{self, sink_error, Status};
+use crate::report::{self, Status};
 
 /// Flags of `inetmon monitor`.
 #[derive(Debug, Clone, Args)]
@@ -130,8 +130,7 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
         bail!("monitor needs {missing} (run as root)");
     }
     let shutdown = Shutdown::on_signals().context("installing signal handlers")?;
-    let pipeline = Pipeline::new(DEFAULT_CAPACITY);
-    let mut running = Running::default();
+    let mut producers = Producers::new(shutdown.clone(), DEFAULT_CAPACITY);
     let mut drop_counter = None;
     if plan.kernel.drops || !plan.kernel.trace_ifaces.is_empty() {
         let reasons = enrich::drop_reasons().ok();
@@ -145,16 +144,13 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
         if args.summary {
             drop_counter = p.drop_counter();
         }
-        running.add("datapath", p.spawn(&pipeline, shutdown.clone())?, false);
+        producers.add("datapath", p.spawn(producers.pipeline(), shutdown.clone())?, false);
     }
     if plan.sock {
         let p = SocketsProducer::start(&SocketsConfig::default())
             .context("starting the socket-event programs")?;
-        running.add(
-            "socket-event",
-            p.spawn(&pipeline, shutdown.clone(), Vec::new())?,
-            false,
-        );
+        let thread = p.spawn(producers.pipeline(), shutdown.clone(), Vec::new())?;
+        producers.add("socket-event", thread, false);
     }
     if !plan.nflog_groups.is_empty() {
         let cfg = NflogConfig {
@@ -163,7 +159,7 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
             ..NflogConfig::default()
         };
         let src = NflogSource::open(cfg).context("opening NFLOG")?;
-        running.add("NFLOG", src.spawn(&pipeline, shutdown.clone())?, false);
+        producers.add("NFLOG", src.spawn(producers.pipeline(), shutdown.clone())?, false);
     }
     if plan.nat || plan.state {
         let cfg = ConntrackConfig {
@@ -172,9 +168,8 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
             ..ConntrackConfig::default()
         };
         let src = ConntrackSource::open(cfg).context("opening conntrack events")?;
-        running.add("conntrack", src.spawn(&pipeline, shutdown.clone())?, false);
+        producers.add("conntrack", src.spawn(producers.pipeline(), shutdown.clone())?, false);
     }
-    let rx = pipeline.close();
 
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     if let Some(path) = &args.write {
@@ -222,17 +217,10 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
         tick: args.summary.then_some(Duration::from_secs(1)),
     };
     let mut consumer = Consumer::new(&mut stage, sinks);
-    let mut ran = consumer.run(&rx, &running, &shutdown, &consumer_plan);
-    if args.summary && ran.is_ok() {
+    let mut ended = consumer.run(producers, &consumer_plan);
+    if args.summary && ended.output.is_ok() {
         // A last table, with the final counts.
-        ran = consumer.tick().and_then(|()| consumer.flush());
+        ended.output = consumer.tick().and_then(|()| consumer.flush());
     }
-    let counts = consumer.report();
-    drop(consumer);
-    drop(rx);
-    for (name, e) in running.join() {
-        report::error_line("inetmon monitor", &format!("{name} reader: {e}"));
-    }
-    ran.map_err(sink_error).context("writing output")?;
-    Ok(report::finish("inetmon monitor", &counts, 0))
+    report::ended("inetmon monitor", ended, &consumer.report())
 }

@@ -100,3 +100,22 @@ pub(crate) fn sink_error(e: inetmon_io::sink::SinkError) -> anyhow::Error {
         other => other.into(),
     }
 }
+
+/// The status of a live run (`sockets`, `monitor`) once it `ended`: a
+/// producer's error is one line (the others went on); an output error
+/// other than a closed pipe is the run's error.
+///
+/// # Errors
+///
+/// The output error.
+pub(crate) fn ended(
+    prog: &str,
+    ended: inetmon_io::consumer::Ended,
+    counts: &Report,
+) -> anyhow::Result<Status> {
+    for (name, e) in ended.producers {
+        error_line(prog, &format!("{name} reader: {e}"));
+    }
+    anyhow::Context::context(ended.output.map_err(sink_error), "writing output")?;
+    Ok(finish(prog, counts, 0))
+}

@@ -20,9 +20,9 @@ use inetmon_core::event::{Event, ProcessInfo};
 use inetmon_core::format::ahafs::{AhafsFormatter, InfoLevel};
 use inetmon_core::format::json::JsonWriter;
 use inetmon_core::format::sockline::write_sock_line;
-use inetmon_io::consumer::{render_with, Consumer, Plan, Rendered, Running, Sink, Stage, Verdict};
+use inetmon_io::consumer::{render_with, Consumer, Plan, Producers, Rendered, Sink, Stage, Verdict};
 use inetmon_io::outputs::TextOut;
-use inetmon_io::pipeline::{Pipeline, DEFAULT_CAPACITY};
+use inetmon_io::pipeline::DEFAULT_CAPACITY;
 use inetmon_io::shutdown::Shutdown;
 use inetmon_io::sockets::existing::{existing_events, NetnsScope};
 use inetmon_io::sockets::filter::{parse_watch, watch_set, Cidr, SockFilter};
@@ -30,7 +30,7 @@ use inetmon_io::sockets::procinfo::process_info;
 use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
 use jiff::tz::TimeZone;
 
-use crate::report::{self, sink_error, Status};
+use crate::report::{self, Status};
 
 /// Most processes whose `/proc` details are cached at info level 3.
 const PROC_CACHE: usize = 4096;
@@ -177,14 +177,9 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<Status> {
     } else {
         Vec::new()
     };
-    let pipeline = Pipeline::new(DEFAULT_CAPACITY);
-    let mut running = Running::default();
-    running.add(
-        "socket-event",
-        producer.spawn(&pipeline, shutdown.clone(), first)?,
-        false,
-    );
-    let rx = pipeline.close();
+    let mut producers = Producers::new(shutdown.clone(), DEFAULT_CAPACITY);
+    let thread = producer.spawn(producers.pipeline(), shutdown.clone(), first)?;
+    producers.add("socket-event", thread, false);
     let plan = Plan {
         limit: args.count,
         deadline: args
@@ -194,15 +189,8 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<Status> {
     };
     let sinks: Vec<Box<dyn Sink>> = vec![Box::new(TextOut::stdout(&shutdown))];
     let mut consumer = Consumer::new(&mut stage, sinks);
-    let ran = consumer.run(&rx, &running, &shutdown, &plan);
-    let counts = consumer.report();
-    drop(consumer);
-    drop(rx);
-    for (name, e) in running.join() {
-        report::error_line("inetmon sockets", &format!("{name} reader: {e}"));
-    }
-    ran.map_err(sink_error).context("writing output")?;
-    Ok(report::finish("inetmon sockets", &counts, 0))
+    let ended = consumer.run(producers, &plan);
+    report::ended("inetmon sockets", ended, &consumer.report())
 }
 
 /// Filter → format of `inetmon sockets`.

@@ -171,3 +171,14 @@ pub fn new_netns() -> u32 {
         .ino();
     u32::try_from(ino).expect("netns inode fits u32")
 }
+
+/// Loads and attaches the socket-event programs with `filters`.
+pub fn start_sockets(
+    filters: inetmon_io::sockets::KernelFilters,
+) -> inetmon_io::sockets::SocketsProducer {
+    inetmon_io::sockets::SocketsProducer::start(&inetmon_io::sockets::SocketsConfig {
+        filters,
+        ..inetmon_io::sockets::SocketsConfig::default()
+    })
+    .unwrap()
+}

@@ -21,12 +21,12 @@
 
 use anyhow::{anyhow, Context as _};
 use inetmon_io::conntrack::{ConntrackConfig, ConntrackSource};
-use inetmon_io::consumer::{Consumer, Plan, Running, Sink};
+use inetmon_io::consumer::{Consumer, Plan, Producers, Sink};
 use inetmon_io::daemon::{daemonize, PidFile};
 use inetmon_io::file::{core_decoder, FileConfig, FileSource};
 use inetmon_io::nflog::{NflogConfig, NflogSource};
 use inetmon_io::outputs::{SyslogOut, TextFile, TextOut};
-use inetmon_io::pipeline::{Pipeline, DEFAULT_CAPACITY};
+use inetmon_io::pipeline::DEFAULT_CAPACITY;
 use inetmon_io::shutdown::Shutdown;
 use inetmon_io::signals::SignalFlags;
 use inetmon_io::sink::AppendFile;
@@ -120,31 +120,31 @@ pub(super) fn run(config: &IpmonConfig, prog: &str) -> anyhow::Result<Status> {
     sinks.push(text);
     let mut stage = IpmonStage::new(config.format, config.output == Output::Syslog, prog)?;
 
-    let pipeline = Pipeline::new(DEFAULT_CAPACITY);
-    let mut running = Running::default();
+    let mut producers = Producers::new(shutdown.clone(), DEFAULT_CAPACITY);
     for o in opened {
+        let pipeline = producers.pipeline();
         match o {
-            Opened::Nflog(s) => running.add("NFLOG", s.spawn(&pipeline, shutdown.clone())?, false),
+            Opened::Nflog(s) => {
+                let thread = s.spawn(pipeline, shutdown.clone())?;
+                producers.add("NFLOG", thread, false);
+            }
             Opened::Conntrack(s) => {
-                running.add("conntrack", s.spawn(&pipeline, shutdown.clone())?, false);
+                let thread = s.spawn(pipeline, shutdown.clone())?;
+                producers.add("conntrack", thread, false);
             }
             Opened::File(s, ends) => {
-                running.add("file", s.spawn(&pipeline, shutdown.clone())?, ends)
+                let thread = s.spawn(pipeline, shutdown.clone())?;
+                producers.add("file", thread, ends);
             }
         }
     }
-    let rx = pipeline.close();
     let mut consumer = Consumer::new(&mut stage, sinks);
-    let ran = consumer.run(&rx, &running, &shutdown, &Plan::default());
-    let counts = consumer.report();
-    drop(consumer);
-    drop(rx);
-    let mut first_err = ran.err().map(sink_error);
-    for (_, e) in running.join() {
-        first_err.get_or_insert_with(|| anyhow!("{e}"));
+    let ended = consumer.run(producers, &Plan::default());
+    // The output's error first; in ipmon a source that fails ends the run
+    // with its error.
+    ended.output.map_err(sink_error)?;
+    if let Some((_, e)) = ended.producers.into_iter().next() {
+        return Err(anyhow!("{e}"));
     }
-    match first_err {
-        Some(e) => Err(e),
-        None => Ok(report::finish(prog, &counts, 0)),
-    }
+    Ok(report::finish(prog, &consumer.report(), 0))
 }
