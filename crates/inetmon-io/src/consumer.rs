@@ -106,6 +106,13 @@ pub trait Sink {
     /// As for [`Sink::deliver`].
     fn flush(&mut self) -> Result<(), SinkError>;
 
+    /// Whether the sink has given up writing for this run (its reader is
+    /// stuck and a shutdown was asked for): the consumer then stops
+    /// formatting and counts the remaining events as unwritten.
+    fn stuck(&self) -> bool {
+        false
+    }
+
     /// Events that could not be delivered since the last call, and what to
     /// call this sink in a message.
     fn take_unwritten(&mut self) -> (u64, &'static str) {
@@ -293,6 +300,10 @@ pub struct Consumer<'a> {
     out: Rendered,
     report: Report,
     limit: u64,
+    /// The output is stuck at shutdown: count, do not format.
+    discard: bool,
+    /// Events counted, not formatted, since the last flush.
+    discarded: u64,
 }
 
 impl std::fmt::Debug for Consumer<'_> {
@@ -312,6 +323,8 @@ impl<'a> Consumer<'a> {
             out: Rendered::default(),
             report: Report::default(),
             limit: u64::MAX,
+            discard: false,
+            discarded: 0,
         }
     }
 
@@ -345,6 +358,10 @@ impl<'a> Consumer<'a> {
             Event::Lost(l) => self.report.lost = self.report.lost.saturating_add(l.count),
             Event::Malformed(_) => self.report.malformed = self.report.malformed.saturating_add(1),
             _ => {}
+        }
+        if self.discard {
+            self.discarded = self.discarded.saturating_add(1);
+            return Ok(());
         }
         self.out.clear();
         match self.stage.render(ev, &mut self.out) {
@@ -384,7 +401,10 @@ impl<'a> Consumer<'a> {
         let mut first = Ok(());
         for sink in &mut self.sinks {
             let r = sink.flush();
-            let (n, what) = sink.take_unwritten();
+            let (mut n, what) = sink.take_unwritten();
+            if sink.stuck() {
+                n = n.saturating_add(std::mem::take(&mut self.discarded));
+            }
             if n > 0 {
                 self.report.unwritten = self.report.unwritten.saturating_add(n);
                 self.stage.unwritten(what, n);
@@ -436,6 +456,9 @@ impl<'a> Consumer<'a> {
                 || running.run_ended();
             if stop && !shutdown.is_set() {
                 shutdown.trigger();
+            }
+            if stop && !self.discard && self.sinks.iter().any(|s| s.stuck()) {
+                self.discard = true;
             }
             let mut wait = IDLE;
             for t in [plan.deadline, next_tick].into_iter().flatten() {

@@ -58,6 +58,8 @@ pub struct TextOut {
     /// End offset in `buf` of each event's text.
     ends: Vec<usize>,
     unwritten: u64,
+    /// Gave up at shutdown with the reader stuck.
+    stuck: bool,
     flush_each: bool,
     shutdown: Shutdown,
     /// The file status flags to restore, when we set `O_NONBLOCK`.
@@ -95,6 +97,7 @@ impl TextOut {
             buf: Vec::with_capacity(BUFFER),
             ends: Vec::new(),
             unwritten: 0,
+            stuck: false,
             flush_each,
             shutdown: shutdown.clone(),
             restore,
@@ -133,6 +136,7 @@ impl TextOut {
                     let kept = self.ends.iter().filter(|end| **end <= done).count();
                     let dropped = self.ends.len().saturating_sub(kept);
                     self.unwritten = self.unwritten.saturating_add(dropped as u64);
+                    self.stuck = true;
                     break;
                 }
                 io::ErrorKind::WouldBlock => self.wait_writable(),
@@ -185,6 +189,10 @@ impl Sink for TextOut {
 
     fn flush(&mut self) -> Result<(), SinkError> {
         self.write_out()
+    }
+
+    fn stuck(&self) -> bool {
+        self.stuck
     }
 
     fn take_unwritten(&mut self) -> (u64, &'static str) {

@@ -144,7 +144,11 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
         if args.summary {
             drop_counter = p.drop_counter();
         }
-        producers.add("datapath", p.spawn(producers.pipeline(), shutdown.clone())?, false);
+        producers.add(
+            "datapath",
+            p.spawn(producers.pipeline(), shutdown.clone())?,
+            false,
+        );
     }
     if plan.sock {
         let p = SocketsProducer::start(&SocketsConfig::default())
@@ -159,7 +163,11 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
             ..NflogConfig::default()
         };
         let src = NflogSource::open(cfg).context("opening NFLOG")?;
-        producers.add("NFLOG", src.spawn(producers.pipeline(), shutdown.clone())?, false);
+        producers.add(
+            "NFLOG",
+            src.spawn(producers.pipeline(), shutdown.clone())?,
+            false,
+        );
     }
     if plan.nat || plan.state {
         let cfg = ConntrackConfig {
@@ -168,7 +176,11 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
             ..ConntrackConfig::default()
         };
         let src = ConntrackSource::open(cfg).context("opening conntrack events")?;
-        producers.add("conntrack", src.spawn(producers.pipeline(), shutdown.clone())?, false);
+        producers.add(
+            "conntrack",
+            src.spawn(producers.pipeline(), shutdown.clone())?,
+            false,
+        );
     }
 
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();

@@ -145,12 +145,7 @@ impl Stage for IpmonStage {
     }
 
     fn unwritten(&mut self, what: &str, count: u64) {
-        let msg = if what == "syslog" {
-            format!("syslog: {count} messages could not be sent")
-        } else {
-            format!("{what}: {count} events could not be written")
-        };
-        report::error_line(&self.prog, &msg);
+        report::unwritten(&self.prog, what, count);
     }
 }
 

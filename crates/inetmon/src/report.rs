@@ -63,6 +63,17 @@ pub(crate) fn malformed(prog: &str, m: &Malformed) {
     );
 }
 
+/// Reports that a sink could not deliver `count` events (they are counted
+/// as lost in the summary).
+pub(crate) fn unwritten(prog: &str, what: &str, count: u64) {
+    let msg = if what == "syslog" {
+        format!("syslog: {count} messages could not be sent")
+    } else {
+        format!("{what}: {count} events could not be written")
+    };
+    error_line(prog, &msg);
+}
+
 /// The status of a run from its counts; when anything went wrong, a
 /// summary line on standard error first. Events that could not be written
 /// count as lost. `failed`: inputs that could not be read.

@@ -20,7 +20,9 @@ use inetmon_core::event::{Event, ProcessInfo};
 use inetmon_core::format::ahafs::{AhafsFormatter, InfoLevel};
 use inetmon_core::format::json::JsonWriter;
 use inetmon_core::format::sockline::write_sock_line;
-use inetmon_io::consumer::{render_with, Consumer, Plan, Producers, Rendered, Sink, Stage, Verdict};
+use inetmon_io::consumer::{
+    render_with, Consumer, Plan, Producers, Rendered, Sink, Stage, Verdict,
+};
 use inetmon_io::outputs::TextOut;
 use inetmon_io::pipeline::DEFAULT_CAPACITY;
 use inetmon_io::shutdown::Shutdown;
@@ -205,6 +207,10 @@ struct SocketsStage {
 }
 
 impl Stage for SocketsStage {
+    fn unwritten(&mut self, what: &str, count: u64) {
+        crate::report::unwritten("inetmon sockets", what, count);
+    }
+
     fn render(&mut self, ev: &mut Event, out: &mut Rendered) -> Verdict {
         let (verdict, r) = match ev {
             Event::Sock(s) => {

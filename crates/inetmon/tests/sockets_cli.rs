@@ -216,32 +216,39 @@ fn watch_dgram_bind_reports_only_the_dynamic_bind() {
 
 /// SIGTERM while the output is blocked (a reader that never reads): the
 /// programs are detached and the process exits within a second, and what
-/// could not be written is counted in the summary (status 2).
+/// could not be written is counted in the summary (status 2). The same for
+/// `inetmon sockets` and `inetmon monitor --type sock`.
 #[test]
-fn sigterm_ends_sockets_within_a_second_while_output_is_blocked() {
+fn sigterm_ends_sockets_and_monitor_within_a_second_while_output_is_blocked() {
     if !privileged() {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("inetmon-stuck-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let err = dir.join("err.txt");
-    let (took, code) = common::sigterm_with_stuck_output(
-        Command::new(env!("CARGO_BIN_EXE_inetmon")).arg("sockets"),
-        &err,
-        || {
-            common::wait_for(Duration::from_secs(10), || {
-                std::fs::read_to_string(&err)
-                    .unwrap_or_default()
-                    .contains("attached")
-                    .then_some(())
-            })
-            .unwrap();
-            common::loopback_connections(3000);
-        },
-    );
-    let stderr = std::fs::read_to_string(&err).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(took <= Duration::from_secs(1), "took {took:?}: {stderr}");
-    assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("events lost"), "{stderr}");
+    for args in [&["sockets"][..], &["monitor", "--type", "sock"]] {
+        let dir = tempfile::tempdir().unwrap();
+        let err = dir.path().join("err.txt");
+        let (took, code) = common::sigterm_with_stuck_output(
+            Command::new(env!("CARGO_BIN_EXE_inetmon")).args(args),
+            &err,
+            || {
+                common::wait_for(Duration::from_secs(10), || {
+                    std::fs::read_to_string(&err)
+                        .unwrap_or_default()
+                        .contains("attached")
+                        .then_some(())
+                })
+                .unwrap();
+                common::loopback_connections(3000);
+            },
+        );
+        let stderr = std::fs::read_to_string(&err).unwrap();
+        assert!(
+            took <= Duration::from_secs(1),
+            "{args:?} took {took:?}: {stderr}"
+        );
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("events could not be written") && stderr.contains("events lost"),
+            "{args:?}: {stderr}"
+        );
+    }
 }

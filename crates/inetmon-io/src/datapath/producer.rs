@@ -14,7 +14,7 @@ use inetmon_core::kallsyms::KallSyms;
 
 use super::enrich::boot_wall_ns;
 use super::loader::{lost_total, DatapathError, DatapathPrograms, KernelConfig};
-use crate::fdwait::wait_readable_ms;
+use crate::fdwait::wait_either_ms;
 use crate::ifname::IfNames;
 use crate::kernel_loss::KernelLoss;
 use crate::pipeline::{now, Pipeline, Producer};
@@ -45,6 +45,8 @@ pub struct DatapathProducer {
     symbols: Option<KallSyms>,
     ifnames: RefCell<IfNames>,
     progs: DatapathPrograms,
+    /// The shutdown waker polled with the ring when running on a thread.
+    wake: Option<std::os::fd::RawFd>,
 }
 
 impl std::fmt::Debug for DatapathProducer {
@@ -96,6 +98,7 @@ impl DatapathProducer {
             symbols,
             ifnames: RefCell::new(IfNames::new()),
             progs,
+            wake: None,
         })
     }
 
@@ -115,7 +118,7 @@ impl DatapathProducer {
         let mut n = self.drain(out);
         if n == 0 {
             let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-            wait_readable_ms(self.ring.as_fd(), ms).map_err(DatapathError::Poll)?;
+            wait_either_ms(self.ring.as_fd(), self.wake, ms).map_err(DatapathError::Poll)?;
             n += self.drain(out);
         }
         if self.lost_checked.elapsed() >= self.lost_interval {
@@ -198,6 +201,7 @@ impl DatapathProducer {
     }
 
     fn run(mut self, mut p: Producer, shutdown: &Shutdown) -> Result<(), DatapathError> {
+        self.wake = Some(shutdown.waker().as_raw_fd());
         let mut send = |ev: Event| {
             let _ = p.send(ev);
         };

@@ -12,7 +12,7 @@ use inetmon_core::event::{
     Event, EventKind, Header, Malformed, SockOp, Source, Timestamp, LOST_RING_FULL,
 };
 
-use crate::fdwait::wait_readable_ms;
+use crate::fdwait::wait_either_ms;
 use crate::kernel_loss::KernelLoss;
 use crate::pipeline::{Pipeline, Producer};
 use crate::shutdown::Shutdown;
@@ -77,6 +77,8 @@ pub struct SocketsProducer {
     /// When a drain last returned records (see [`QUIET`]).
     last_records: Option<Instant>,
     progs: SockPrograms,
+    /// The shutdown waker polled with the ring when running on a thread.
+    wake: Option<std::os::fd::RawFd>,
 }
 
 /// How long after a non-empty read [`SocketsProducer::poll`] keeps its
@@ -124,6 +126,7 @@ impl SocketsProducer {
             clock_checked: Instant::now(),
             last_records: None,
             progs,
+            wake: None,
         })
     }
 
@@ -148,7 +151,7 @@ impl SocketsProducer {
             };
             // Round up: a 0.4 ms remainder must not become a 0 ms poll.
             let ms = i32::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
-            wait_readable_ms(self.ring.as_fd(), ms).map_err(SocketsError::Poll)?;
+            wait_either_ms(self.ring.as_fd(), self.wake, ms).map_err(SocketsError::Poll)?;
             n += self.drain(out);
         }
         if n > 0 {
@@ -280,8 +283,12 @@ impl SocketsProducer {
                 return Ok(());
             }
         }
-        let mut closed = false;
-        let mut send = |ev: Event| closed |= p.send(ev).is_err();
+        self.wake = Some(shutdown.waker().as_raw_fd());
+        let mut send = |ev: Event| {
+            // A closed pipeline means the consumer is gone: the loop ends
+            // at shutdown, which the consumer triggered.
+            let _ = p.send(ev);
+        };
         while !shutdown.is_set() {
             let n = self.poll(WAIT, &mut send)?;
             // A small batch means we are keeping up: let records accumulate
@@ -296,7 +303,6 @@ impl SocketsProducer {
             }
         }
         self.check_lost(&mut send);
-        let _ = closed;
         Ok(())
     }
 

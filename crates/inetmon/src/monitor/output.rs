@@ -52,6 +52,10 @@ impl MonitorStage {
 }
 
 impl Stage for MonitorStage {
+    fn unwritten(&mut self, what: &str, count: u64) {
+        crate::report::unwritten("inetmon monitor", what, count);
+    }
+
     fn render(&mut self, ev: &mut Event, out: &mut Rendered) -> Verdict {
         if !self.filter.matches(ev) {
             return Verdict::Drop;
