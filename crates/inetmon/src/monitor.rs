@@ -27,7 +27,7 @@ mod plan;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::{ArgAction, Args};
@@ -35,7 +35,7 @@ use inetmon_core::drop_summary::DropSummary;
 use inetmon_core::format::monitor::{MonitorFormatter, MonitorOptions, Verbosity};
 use inetmon_core::format::pcapng::PcapngWriter;
 use inetmon_io::conntrack::{ConntrackConfig, ConntrackSource};
-use inetmon_io::consumer::{Consumer, Plan, Producers, Sink};
+use inetmon_io::consumer::{Consumer, Producers, Sink};
 use inetmon_io::datapath::{enrich, DatapathProducer};
 use inetmon_io::nflog::{NflogConfig, NflogSource};
 use inetmon_io::outputs::TextOut;
@@ -108,12 +108,9 @@ pub(crate) struct MonitorArgs {
     /// NFLOG groups for `--type packet` (default 0).
     #[arg(long, value_name = "G", value_delimiter = ',')]
     pub(crate) nflog: Vec<u16>,
-    /// Stop after this many events have been shown.
-    #[arg(long)]
-    pub(crate) count: Option<u64>,
-    /// Stop after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub(crate) duration: Option<f64>,
+    /// `--count`, `--duration`.
+    #[command(flatten)]
+    pub(crate) stop: crate::cli::StopFlags,
     /// Ring-buffer size in KiB (a power of two).
     #[arg(long, default_value_t = 4096)]
     pub(crate) ring_kib: u32,
@@ -221,13 +218,9 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
     {
         eprintln!("inetmon monitor: attached");
     }
-    let consumer_plan = Plan {
-        limit: args.count,
-        deadline: args
-            .duration
-            .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0))),
-        tick: args.summary.then_some(Duration::from_secs(1)),
-    };
+    let consumer_plan = args
+        .stop
+        .plan(args.summary.then_some(Duration::from_secs(1)));
     let mut consumer = Consumer::new(&mut stage, sinks);
     let mut ended = consumer.run(producers, &consumer_plan);
     if args.summary && ended.output.is_ok() {

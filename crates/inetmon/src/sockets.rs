@@ -12,7 +12,6 @@
 
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
@@ -20,9 +19,7 @@ use inetmon_core::event::{Event, ProcessInfo};
 use inetmon_core::format::ahafs::{AhafsFormatter, InfoLevel};
 use inetmon_core::format::json::JsonWriter;
 use inetmon_core::format::sockline::write_sock_line;
-use inetmon_io::consumer::{
-    render_with, Consumer, Plan, Producers, Rendered, Sink, Stage, Verdict,
-};
+use inetmon_io::consumer::{render_with, Consumer, Producers, Rendered, Sink, Stage, Verdict};
 use inetmon_io::outputs::TextOut;
 use inetmon_io::pipeline::DEFAULT_CAPACITY;
 use inetmon_io::shutdown::Shutdown;
@@ -90,12 +87,9 @@ pub(crate) struct SocketsArgs {
     /// parent pid.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=3))]
     pub(crate) info_level: u8,
-    /// Stop after this many events have been printed.
-    #[arg(long)]
-    pub(crate) count: Option<u64>,
-    /// Stop after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub(crate) duration: Option<f64>,
+    /// `--count`, `--duration`.
+    #[command(flatten)]
+    pub(crate) stop: crate::cli::StopFlags,
     /// Ring-buffer size in KiB (a power of two).
     #[arg(long, default_value_t = 8192)]
     pub(crate) ring_kib: u32,
@@ -182,13 +176,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<Status> {
     let mut producers = Producers::new(shutdown.clone(), DEFAULT_CAPACITY);
     let thread = producer.spawn(producers.pipeline(), shutdown.clone(), first)?;
     producers.add("socket-event", thread, false);
-    let plan = Plan {
-        limit: args.count,
-        deadline: args
-            .duration
-            .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0))),
-        tick: None,
-    };
+    let plan = args.stop.plan(None);
     let sinks: Vec<Box<dyn Sink>> = vec![Box::new(TextOut::stdout(&shutdown))];
     let mut consumer = Consumer::new(&mut stage, sinks);
     let ended = consumer.run(producers, &plan);

@@ -113,9 +113,15 @@ impl Netns {
 
     /// Moves the calling thread into the namespace.
     pub fn enter(&self) {
-        let f = std::fs::File::open(self.path()).unwrap();
-        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        enter_netns(&self.path());
     }
+}
+
+/// Moves the calling thread into the network namespace at `path` (for
+/// threads that cannot borrow the [`Netns`]).
+pub fn enter_netns(path: &str) {
+    let f = std::fs::File::open(path).unwrap();
+    nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
 }
 
 impl Drop for Netns {
