@@ -74,6 +74,12 @@ pub trait Stage {
     /// per log, such as ipmon's `missed` counters, may start over.
     fn new_input(&mut self) {}
 
+    /// A sink has news for the user that is not an error (a failed SIGHUP
+    /// reopen: it goes on writing to the old file).
+    fn notice(&mut self, text: &str) {
+        let _ = text;
+    }
+
     /// A sink reports `count` events it could not deliver (`what` names
     /// it); the stage may tell the user. They are counted in
     /// [`Report::unwritten`] either way.
@@ -111,6 +117,12 @@ pub trait Sink {
     /// formatting and counts the remaining events as unwritten.
     fn stuck(&self) -> bool {
         false
+    }
+
+    /// News for the user that is not an error (see [`Stage::notice`]),
+    /// asked for after each flush.
+    fn take_notice(&mut self) -> Option<String> {
+        None
     }
 
     /// Events that could not be delivered since the last call, and what to
@@ -401,6 +413,9 @@ impl<'a> Consumer<'a> {
         let mut first = Ok(());
         for sink in &mut self.sinks {
             let r = sink.flush();
+            if let Some(text) = sink.take_notice() {
+                self.stage.notice(&text);
+            }
             let (mut n, what) = sink.take_unwritten();
             if sink.stuck() {
                 n = n.saturating_add(std::mem::take(&mut self.discarded));

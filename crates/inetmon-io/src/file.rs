@@ -48,7 +48,7 @@ pub type MakeDecoder = fn(FileFormat, Source) -> Box<dyn StreamDecoder + Send>;
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     /// The file could not be opened, read or checked.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The path (`-` for stdin).
         path: String,
@@ -57,7 +57,7 @@ pub enum FileError {
         source: io::Error,
     },
     /// The first bytes are not a known magic number.
-    #[error("{path}: not a pcap, pcapng or IP Filter log file (first bytes {head:02x?})")]
+    #[error("{path}: not a pcap, pcapng or IP Filter log file")]
     UnknownFormat {
         /// The path.
         path: String,

@@ -208,8 +208,9 @@ impl TextFile {
     /// Opens `path` for appending, without SIGHUP reopening.
     ///
     /// # Errors
-    /// The file cannot be opened.
-    pub fn open(path: impl Into<std::path::PathBuf>) -> Result<Self, SinkError> {
+    /// The file cannot be opened (or is not safe to open: see
+    /// [`safe_open`](crate::safe_open)).
+    pub fn open(path: impl Into<std::path::PathBuf>) -> Result<Self, crate::safe_open::PathError> {
         AppendFile::open(path, Arc::new(AtomicBool::new(false))).map(TextFile)
     }
 }
@@ -222,6 +223,10 @@ impl Sink for TextFile {
 
     fn flush(&mut self) -> Result<(), SinkError> {
         self.0.flush()
+    }
+
+    fn take_notice(&mut self) -> Option<String> {
+        self.0.take_notice().map(|n| n.to_string())
     }
 }
 
@@ -284,5 +289,9 @@ impl Sink for IplogCopy {
 
     fn flush(&mut self) -> Result<(), SinkError> {
         self.file.flush()
+    }
+
+    fn take_notice(&mut self) -> Option<String> {
+        self.file.take_notice().map(|n| n.to_string())
     }
 }

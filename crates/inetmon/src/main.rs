@@ -58,7 +58,7 @@ fn main() -> ExitCode {
         Ok(status) => status.into(),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            report::error_line(&prog, &format!("{e:#}"));
+            report::error_line(&prog, &report::error_text(e.as_ref()));
             ExitCode::from(1)
         }
     }

@@ -24,7 +24,6 @@
 mod output;
 mod plan;
 
-use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,6 +39,7 @@ use inetmon_io::datapath::{enrich, DatapathProducer};
 use inetmon_io::nflog::{NflogConfig, NflogSource};
 use inetmon_io::outputs::TextOut;
 use inetmon_io::pipeline::DEFAULT_CAPACITY;
+use inetmon_io::safe_open;
 use inetmon_io::shutdown::Shutdown;
 use inetmon_io::sockets::{SocketsConfig, SocketsProducer};
 
@@ -182,7 +182,7 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
 
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     if let Some(path) = &args.write {
-        let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let f = safe_open::open_truncate(path).context("--write")?;
         let mut w = PcapngWriter::new(
             BufWriter::with_capacity(256 * 1024, f),
             concat!("inetmon ", env!("CARGO_PKG_VERSION")),
@@ -192,7 +192,7 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
         if args.write_linktype == "raw" {
             w.use_raw_ip();
         }
-        sinks.push(Box::new(PcapSink(w)));
+        sinks.push(Box::new(PcapSink(w, format!("write {}", path.display()))));
     }
     sinks.push(Box::new(TextOut::stdout(&shutdown)));
     let verbosity = match args.verbose {

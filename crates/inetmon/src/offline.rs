@@ -9,7 +9,7 @@ use anyhow::bail;
 use inetmon_io::consumer::Consumer;
 use inetmon_io::file::{core_decoder, FileConfig, FileSource, ReadError};
 
-use crate::report::{error_line, sink_error};
+use crate::report::{error_line, error_text, sink_error};
 use crate::source::SourceSpec;
 
 /// Reads every file in `specs` to its end into `consumer`, then flushes
@@ -37,7 +37,7 @@ pub(crate) fn read_files(
         match read {
             Ok(()) => {}
             Err(ReadError::Input(e)) => {
-                error_line(prog, &e.to_string());
+                error_line(prog, &error_text(&e));
                 failed += 1;
             }
             Err(ReadError::Output(e)) => return Err(sink_error(e)),

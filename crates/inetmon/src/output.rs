@@ -9,6 +9,7 @@ use inetmon_core::format::json::JsonWriter;
 use inetmon_core::names::{ProtocolNames, ServiceNames};
 use inetmon_io::consumer::{Rendered, Stage, Verdict};
 use inetmon_io::resolver::{CachingResolver, ResolverConfig};
+use inetmon_io::sink::{Level, LineSink, Severity, Syslog};
 
 use crate::report;
 
@@ -91,6 +92,9 @@ pub(crate) struct IpmonStage {
     prog: String,
     /// Each input is its own log (`inetmon read`): new `missed` counters.
     pub(crate) log_per_input: bool,
+    /// With `-D` standard error is `/dev/null`: notices (a failed SIGHUP
+    /// reopen) also go to syslog.
+    pub(crate) notices: Option<Syslog>,
 }
 
 impl IpmonStage {
@@ -111,6 +115,7 @@ impl IpmonStage {
             formatter: Formatter::new(opts, syslog_mode)?,
             prog: prog.to_owned(),
             log_per_input: false,
+            notices: None,
         })
     }
 }
@@ -146,6 +151,15 @@ impl Stage for IpmonStage {
 
     fn unwritten(&mut self, what: &str, count: u64) {
         report::unwritten(&self.prog, what, count);
+    }
+
+    fn notice(&mut self, text: &str) {
+        report::error_line(&self.prog, text);
+        if let Some(syslog) = &mut self.notices {
+            // Best effort: the notice is not worth failing the run.
+            let _ = syslog.write_line(text, Level::new(Severity::WARNING));
+            let _ = syslog.flush();
+        }
     }
 }
 

@@ -126,9 +126,12 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<Status> {
     let cgroup = args
         .cgroup
         .as_ref()
-        .map(|p| std::fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::ino(&m)))
-        .transpose()
-        .context("--cgroup")?;
+        .map(|p| {
+            std::fs::metadata(p)
+                .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+                .with_context(|| format!("--cgroup {}", p.display()))
+        })
+        .transpose()?;
     let cfg = SocketsConfig {
         filters: KernelFilters {
             pid: args.pid,

@@ -17,7 +17,7 @@
 //! Files are opened on first use, in append mode, and kept open.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -29,6 +29,7 @@ use inetmon_core::ipmon_conf::{self, Action};
 use inetmon_core::names::ProtocolNames;
 use inetmon_io::consumer::{Delivery, Rendered, Sink};
 use inetmon_io::outputs::lines;
+use inetmon_io::safe_open;
 use inetmon_io::sink::{Facility, Level, LineSink, Severity, SinkError, Syslog};
 
 /// A loaded ipmon.conf and the outputs its actions opened.
@@ -89,12 +90,17 @@ impl ConfActions {
         let text = &out.text;
         for action in &actions {
             match action {
-                Action::AppendText(path) => self.file(path)?.write_all(text)?,
+                Action::AppendText(path) => self
+                    .file(path)?
+                    .write_all(text)
+                    .with_context(|| format!("write {}", path.display()))?,
                 Action::AppendRaw(path) => {
                     self.buf.clear();
                     if self.encoder.encode(ev, &mut self.buf).is_ok() {
                         let buf = std::mem::take(&mut self.buf);
-                        self.file(path)?.write_all(&buf)?;
+                        self.file(path)?
+                            .write_all(&buf)
+                            .with_context(|| format!("write {}", path.display()))?;
                         self.buf = buf;
                     }
                 }
@@ -141,11 +147,7 @@ impl ConfActions {
 impl ConfActions {
     fn file(&mut self, path: &Path) -> anyhow::Result<&mut File> {
         if !self.files.contains_key(path) {
-            let f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| path.display().to_string())?;
+            let f = safe_open::open_append(path)?;
             self.files.insert(path.to_owned(), f);
         }
         self.files
@@ -165,7 +167,7 @@ impl Sink for ConfActions {
             Ok(true) => Ok(Delivery::Taken),
             Ok(false) => Ok(Delivery::Passed),
             Err(e) => Err(SinkError::Io {
-                what: format!("-C action: {e:#}"),
+                what: format!("-C action: {}", crate::report::error_text(e.as_ref())),
                 source: std::io::Error::other("action failed"),
             }),
         }

@@ -24,7 +24,7 @@ use inetmon_io::conntrack::{ConntrackConfig, ConntrackSource};
 use inetmon_io::consumer::{Consumer, Plan, Producers, Sink};
 use inetmon_io::daemon::{daemonize, PidFile};
 use inetmon_io::file::{core_decoder, FileConfig, FileSource};
-use inetmon_io::nflog::{NflogConfig, NflogSource};
+use inetmon_io::nflog::{NflogConfig, NflogSource, NflogSourceError};
 use inetmon_io::outputs::{SyslogOut, TextFile, TextOut};
 use inetmon_io::pipeline::DEFAULT_CAPACITY;
 use inetmon_io::shutdown::Shutdown;
@@ -52,7 +52,13 @@ fn open_source(input: &Input, follow: bool) -> anyhow::Result<Opened> {
                 groups: groups.clone(),
                 ..NflogConfig::default()
             };
-            Opened::Nflog(NflogSource::open(cfg).with_context(|| input.spec.to_string())?)
+            // Errors that name their group need no `nflog:G` in front.
+            Opened::Nflog(NflogSource::open(cfg).map_err(|e| match e {
+                e @ (NflogSourceError::Config { .. } | NflogSourceError::GroupInUse { .. }) => {
+                    anyhow::Error::new(e)
+                }
+                e => anyhow::Error::new(e).context(input.spec.to_string()),
+            })?)
         }
         SourceSpec::Conntrack => {
             let cfg = ConntrackConfig {
@@ -119,6 +125,9 @@ pub(super) fn run(config: &IpmonConfig, prog: &str) -> anyhow::Result<Status> {
     };
     sinks.push(text);
     let mut stage = IpmonStage::new(config.format, config.output == Output::Syslog, prog)?;
+    stage.notices = config
+        .daemon
+        .then(|| syslog(&config.syslog_socket, config.facility));
 
     let mut producers = Producers::new(shutdown.clone(), DEFAULT_CAPACITY);
     for o in opened {

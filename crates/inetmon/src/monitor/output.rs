@@ -102,25 +102,33 @@ impl Stage for MonitorStage {
     }
 }
 
-/// `--write`: the packets of drops and traces as pcapng.
-pub(crate) struct PcapSink(pub(crate) PcapngWriter<BufWriter<File>>);
+/// `--write`: the packets of drops and traces as pcapng, and what a
+/// failed write says (`write PATH`).
+pub(crate) struct PcapSink(pub(crate) PcapngWriter<BufWriter<File>>, pub(crate) String);
 
-fn pcap_error(e: io::Error) -> SinkError {
-    SinkError::Io {
-        what: "write the --write file".into(),
-        source: e,
+impl PcapSink {
+    fn error(&self, e: io::Error) -> SinkError {
+        SinkError::Io {
+            what: self.1.clone(),
+            source: e,
+        }
     }
 }
 
 impl Sink for PcapSink {
     fn deliver(&mut self, ev: Option<&Event>, _out: &Rendered) -> Result<Delivery, SinkError> {
         if let Some(ev) = ev {
-            self.0.write_event(ev).map_err(pcap_error)?;
+            if let Err(e) = self.0.write_event(ev) {
+                return Err(self.error(e));
+            }
         }
         Ok(Delivery::Passed)
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
-        self.0.flush().map_err(pcap_error)
+        match self.0.flush() {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.error(e)),
+        }
     }
 }
