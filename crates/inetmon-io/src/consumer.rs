@@ -2,7 +2,7 @@
 //! [`Stage`]) → [`Sink`]s.
 //!
 //! Every subcommand is a configuration of it: which producers feed the
-//! [`Pipeline`](crate::pipeline::Pipeline), which stage renders their events
+//! [`Pipeline`], which stage renders their events
 //! and which sinks receive the result. The three parts are separate values:
 //!
 //! - producers run on their own threads ([`Running`] holds them);
