@@ -8,8 +8,11 @@
 //! says how many). Every subcommand returns a [`report::Status`]. A closed
 //! output pipe (`inetmon read x | head`) ends the run quietly with status 0.
 
+mod audit;
 mod cli;
+mod daemon_cmd;
 mod ipmon;
+mod journal_cmd;
 mod monitor;
 mod offline;
 mod output;
@@ -53,6 +56,9 @@ fn main() -> ExitCode {
         Command::Read(flags) => read::main(&flags, &prog),
         Command::Sockets(args) => sockets::run(args),
         Command::Monitor(args) => monitor::run(&args),
+        Command::Daemon(args) => daemon_cmd::run(&args),
+        Command::Journal(args) => journal_cmd::run(&args),
+        Command::Audit(args) => audit::run(&args),
     };
     match result {
         Ok(status) => status.into(),
