@@ -158,8 +158,10 @@ pub struct Report {
     pub shown: u64,
     /// Events reported lost (summed over `Lost` events).
     pub lost: u64,
-    /// Malformed records.
+    /// Malformed records (damaged regions).
     pub malformed: u64,
+    /// Bytes skipped in them.
+    pub skipped: u64,
     /// Events a sink could not deliver (syslog down; output still blocked
     /// at shutdown).
     pub unwritten: u64,
@@ -368,7 +370,10 @@ impl<'a> Consumer<'a> {
         }
         match ev {
             Event::Lost(l) => self.report.lost = self.report.lost.saturating_add(l.count),
-            Event::Malformed(_) => self.report.malformed = self.report.malformed.saturating_add(1),
+            Event::Malformed(m) => {
+                self.report.malformed = self.report.malformed.saturating_add(1);
+                self.report.skipped = self.report.skipped.saturating_add(m.skipped);
+            }
             _ => {}
         }
         if self.discard {

@@ -28,7 +28,7 @@ pub const CHUNK: usize = 256 * 1024;
 /// How often a followed file is checked for growth or rotation.
 pub const FOLLOW_POLL: Duration = Duration::from_millis(200);
 
-pub use inetmon_core::decode::sniff::{sniff, FileFormat};
+pub use inetmon_core::decode::sniff::{search, sniff, FileFormat, SEARCH_BYTES};
 
 /// The decoder `inetmon-core` has for `format`: pcap/pcapng or IP Filter
 /// binary logs.
@@ -159,7 +159,20 @@ impl FileSource {
                 std::thread::sleep(cfg.poll);
             }
         }
-        let format = sniff(&head).ok_or_else(|| FileError::UnknownFormat {
+        // A damaged start: look further (up to `SEARCH_BYTES`) for records.
+        let mut format = sniff(&head);
+        if format.is_none() && !cfg.follow {
+            let mut b = vec![0u8; 64 * 1024];
+            while head.len() < SEARCH_BYTES {
+                match read_input(&mut input, &mut b).map_err(io_err)? {
+                    Some(0) => break,
+                    Some(n) => head.extend_from_slice(b.get(..n).unwrap_or(&[])),
+                    None => {}
+                }
+            }
+            format = search(&head);
+        }
+        let format = format.ok_or_else(|| FileError::UnknownFormat {
             path: path.clone(),
             head: head.iter().take(4).copied().collect(),
         })?;

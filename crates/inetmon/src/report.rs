@@ -67,17 +67,19 @@ pub(crate) fn source_name(source: &Source) -> String {
     }
 }
 
-/// Reports a malformed record on standard error:
-/// `prog: <source>: offset N: <reason> (skipped M bytes)`.
+/// Reports a damaged region on standard error:
+/// `prog: <source>: offset A–B: N bytes skipped: <reason>`.
 pub(crate) fn malformed(prog: &str, m: &Malformed) {
     error_line(
         prog,
         &format!(
-            "{}: offset {}: {} (skipped {} bytes)",
+            "{}: offset {}\u{2013}{}: {} byte{} skipped: {}",
             source_name(&m.header.source),
             m.offset,
+            m.offset.saturating_add(m.skipped),
+            m.skipped,
+            if m.skipped == 1 { "" } else { "s" },
             m.reason,
-            m.skipped
         ),
     );
 }
@@ -108,9 +110,11 @@ pub(crate) fn finish(prog: &str, report: &Report, failed: u64) -> Status {
     error_line(
         prog,
         &format!(
-            "{} malformed record{} skipped, {} event{} lost",
+            "{} damaged region{} skipped ({} byte{}), {} event{} lost",
             report.malformed,
             if report.malformed == 1 { "" } else { "s" },
+            report.skipped,
+            if report.skipped == 1 { "" } else { "s" },
             lost,
             if lost == 1 { "" } else { "s" },
         ),
