@@ -37,6 +37,12 @@ use crate::sink::SinkError;
 /// checks whether the run should end.
 pub const IDLE: Duration = Duration::from_millis(100);
 
+/// While events keep coming, the sinks are flushed at most this often (one
+/// `write(2)` per event costs more than formatting it); when the channel
+/// stays empty the sinks are flushed at the latest this long after the
+/// last event, so output never waits longer while the run is idle.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(10);
+
 /// What the stage made of an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -394,6 +400,29 @@ impl<'a> Consumer<'a> {
         Ok(())
     }
 
+    /// Writes text rendered elsewhere (a chunk of a file formatted on a
+    /// worker thread by a formatter built from the same options as the
+    /// stage: `inetmon read` on every core) to every sink, as
+    /// [`Sink::deliver`] without an event. Only for text sinks, which write
+    /// `out.text` as it is; count the events with
+    /// [`Consumer::count_shown`].
+    ///
+    /// # Errors
+    /// A sink error.
+    pub fn deliver_rendered(&mut self, out: &Rendered) -> Result<(), SinkError> {
+        for sink in &mut self.sinks {
+            if sink.deliver(None, out)? == Delivery::Taken {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts `n` events shown through [`Consumer::deliver_rendered`].
+    pub fn count_shown(&mut self, n: u64) {
+        self.report.shown = self.report.shown.saturating_add(n);
+    }
+
     /// Writes the stage's periodic output, if any.
     ///
     /// # Errors
@@ -441,7 +470,9 @@ impl<'a> Consumer<'a> {
     /// that the producers end, and keeps draining) on shutdown, at
     /// [`Plan::limit`] or [`Plan::deadline`], or when a producer that ends
     /// the run has finished. Identical queued records are merged
-    /// ([`Stage::absorb`]). Sinks are flushed whenever the channel is empty.
+    /// ([`Stage::absorb`]). Sinks are flushed when the channel is empty, at
+    /// most every [`FLUSH_EVERY`] while events keep coming, and always
+    /// within [`FLUSH_EVERY`] once it stays empty.
     pub fn run(&mut self, producers: Producers, plan: &Plan) -> Ended {
         let Producers {
             pipeline,
@@ -469,6 +500,9 @@ impl<'a> Consumer<'a> {
     ) -> Result<(), SinkError> {
         let mut pending: Option<Event> = None;
         let mut next_tick = plan.tick.map(|t| Instant::now() + t);
+        let mut last_flush = Instant::now();
+        // Output delivered but not flushed yet (throttled).
+        let mut unflushed = false;
         loop {
             let stop = shutdown.is_set()
                 || self.at_limit()
@@ -481,7 +515,8 @@ impl<'a> Consumer<'a> {
                 self.discard = true;
             }
             let mut wait = IDLE;
-            for t in [plan.deadline, next_tick].into_iter().flatten() {
+            let flush_due = unflushed.then(|| last_flush + FLUSH_EVERY);
+            for t in [plan.deadline, next_tick, flush_due].into_iter().flatten() {
                 wait = wait.min(t.saturating_duration_since(Instant::now()));
             }
             let next = match pending.take() {
@@ -502,10 +537,22 @@ impl<'a> Consumer<'a> {
                     }
                     self.deliver(&mut ev)?;
                     if pending.is_none() && rx.is_empty() {
-                        self.flush()?;
+                        if last_flush.elapsed() >= FLUSH_EVERY {
+                            self.flush()?;
+                            last_flush = Instant::now();
+                            unflushed = false;
+                        } else {
+                            // Flushed when the wait above times out, unless
+                            // more events come first.
+                            unflushed = true;
+                        }
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => self.flush()?,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.flush()?;
+                    last_flush = Instant::now();
+                    unflushed = false;
+                }
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
             }
             if let (Some(t), Some(every)) = (next_tick, plan.tick) {
@@ -513,6 +560,8 @@ impl<'a> Consumer<'a> {
                     next_tick = Some(Instant::now() + every);
                     self.tick()?;
                     self.flush()?;
+                    last_flush = Instant::now();
+                    unflushed = false;
                 }
             }
         }

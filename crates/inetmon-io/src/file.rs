@@ -203,6 +203,24 @@ impl FileSource {
         self.format
     }
 
+    /// The path it was opened with (`-` for standard input).
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.cfg.path
+    }
+
+    /// The file, when it is a regular file (not standard input, a pipe or
+    /// a device): one that may be read at any offset with `pread(2)`, as
+    /// [`parallel_read`](crate::parallel_read) does. Reading it that way
+    /// does not move the offset [`FileSource::read_to_end`] reads from.
+    #[must_use]
+    pub fn regular_file(&self) -> Option<&File> {
+        match &self.input {
+            Input::File { file, .. } if file.metadata().is_ok_and(|m| m.is_file()) => Some(file),
+            _ => None,
+        }
+    }
+
     /// Runs on a new thread.
     ///
     /// # Errors

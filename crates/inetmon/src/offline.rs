@@ -2,18 +2,30 @@
 //! `inetmon ipmon -f FILE` when nothing needs the live pipeline (no `-t`,
 //! `-s` or `-D`). Each file is opened and sniffed by `inetmon-io`'s file
 //! producer, which hands every event straight to the consumer (no thread
-//! hop: this is the fast path). A file that cannot be read is reported in
-//! one line and the next one is read.
+//! hop: this is the fast path). A classic pcap regular file is first
+//! decoded and formatted on every core (`inetmon_io::parallel_read`) when
+//! the caller allows it; at the first damage the sequential reader does the
+//! rest. A file that cannot be read is reported in one line and the next
+//! one is read.
+
+use std::io::{self, Write};
 
 use anyhow::bail;
-use inetmon_io::consumer::Consumer;
-use inetmon_io::file::{core_decoder, FileConfig, FileSource, ReadError};
+use inetmon_io::consumer::{Consumer, Rendered};
+use inetmon_io::file::{core_decoder, FileConfig, FileError, FileFormat, FileSource, ReadError};
+use inetmon_io::parallel_read::{read_pcap_parallel, ParallelConfig, ParallelEnd, ParallelError};
+use inetmon_io::sink::SinkError;
 
+use crate::output::{ChunkFormat, FormatOptions};
 use crate::report::{error_line, error_text, sink_error};
 use crate::source::SourceSpec;
 
 /// Reads every file in `specs` to its end into `consumer`, then flushes
-/// it. Returns how many files could not be read (each reported).
+/// it. `parallel`: the format options of the consumer's stage when every
+/// event of a file may be formatted on worker threads and written as text
+/// (no `-B` copy, no `-C` actions, no `-n` resolver, text sinks only);
+/// `None` keeps every file on this thread. Returns how many files could not
+/// be read (each reported).
 ///
 /// # Errors
 ///
@@ -21,6 +33,7 @@ use crate::source::SourceSpec;
 pub(crate) fn read_files(
     specs: &[&SourceSpec],
     consumer: &mut Consumer<'_>,
+    parallel: Option<FormatOptions>,
     prog: &str,
 ) -> anyhow::Result<u64> {
     let mut failed = 0;
@@ -33,7 +46,7 @@ pub(crate) fn read_files(
         consumer.new_input();
         let read = FileSource::open(FileConfig::new(path), core_decoder)
             .map_err(ReadError::Input)
-            .and_then(|f| f.read_to_end(&mut |ev| consumer.deliver(ev)));
+            .and_then(|f| read_one(f, consumer, parallel, prog));
         match read {
             Ok(()) => {}
             Err(ReadError::Input(e)) => {
@@ -45,4 +58,138 @@ pub(crate) fn read_files(
     }
     consumer.flush().map_err(sink_error)?;
     Ok(failed)
+}
+
+/// Reads one opened file: on every core first when it is a classic pcap
+/// regular file and `parallel` allows it, then (for all of it, or for what
+/// the parallel reader left) sequentially, skipping the events already
+/// written.
+fn read_one(
+    file: FileSource,
+    consumer: &mut Consumer<'_>,
+    parallel: Option<FormatOptions>,
+    prog: &str,
+) -> Result<(), ReadError<SinkError>> {
+    let mut skip = match parallel {
+        Some(opts) if file.format() == FileFormat::Pcap => {
+            read_parallel(&file, consumer, opts, prog)?
+        }
+        _ => 0,
+    };
+    file.read_to_end(&mut |ev| {
+        if skip > 0 {
+            skip -= 1;
+            Ok(())
+        } else {
+            consumer.deliver(ev)
+        }
+    })
+}
+
+/// Worker threads for a file read to its end: `INETMON_READ_THREADS` when
+/// set (0 or 1 = read on the calling thread only), else one per core.
+fn read_threads() -> usize {
+    match std::env::var("INETMON_READ_THREADS") {
+        Ok(v) => v.trim().parse().unwrap_or(1),
+        Err(_) => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+    }
+}
+
+/// Decodes and formats `file` on worker threads into `consumer`'s sinks;
+/// returns how many events were written (the sequential reader skips them).
+/// With `INETMON_READ_TRACE` set, one line on standard error says how the
+/// file was read (for tests and benchmarks).
+fn read_parallel(
+    file: &FileSource,
+    consumer: &mut Consumer<'_>,
+    opts: FormatOptions,
+    prog: &str,
+) -> Result<u64, ReadError<SinkError>> {
+    let threads = read_threads();
+    let Some(plain) = file.regular_file().filter(|_| threads >= 2) else {
+        return Ok(0);
+    };
+    let mut workers = Vec::with_capacity(threads);
+    for _ in 0..threads {
+        match ChunkFormat::new(opts) {
+            Some(Ok(f)) => workers.push(f),
+            Some(Err(e)) => {
+                // Not worth failing the file: it is read on this thread.
+                error_line(prog, &format!("{e:#}"));
+                return Ok(0);
+            }
+            None => return Ok(0),
+        }
+    }
+    let mut out = ToConsumer {
+        consumer: &mut *consumer,
+        chunk: Rendered::default(),
+        error: None,
+    };
+    let end = read_pcap_parallel(
+        plain,
+        file.source(),
+        workers,
+        ParallelConfig::default(),
+        &mut out,
+    );
+    let sink_failed = out.error.take();
+    let events = match end {
+        Ok(ParallelEnd::Done { events } | ParallelEnd::Fallback { events }) => events,
+        Err(ParallelError::Write(e)) => {
+            return Err(ReadError::Output(sink_failed.unwrap_or(SinkError::Io {
+                what: "write".into(),
+                source: e,
+            })))
+        }
+        Err(ParallelError::Read(source)) => {
+            return Err(ReadError::Input(FileError::Io {
+                path: file.path().display().to_string(),
+                source,
+            }))
+        }
+    };
+    consumer.count_shown(events);
+    if std::env::var_os("INETMON_READ_TRACE").is_some() {
+        let how = match end {
+            Ok(ParallelEnd::Done { .. }) => "all",
+            _ => "then sequential for the rest",
+        };
+        error_line(
+            prog,
+            &format!(
+                "{}: {events} events on {threads} threads, {how}",
+                file.path().display()
+            ),
+        );
+    }
+    Ok(events)
+}
+
+/// The parallel reader's output: each chunk of text goes to the consumer's
+/// sinks; a sink error is kept to be returned as it is.
+struct ToConsumer<'c, 'a> {
+    consumer: &'c mut Consumer<'a>,
+    chunk: Rendered,
+    error: Option<SinkError>,
+}
+
+impl Write for ToConsumer<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_all(buf).map(|()| buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.chunk.clear();
+        self.chunk.text.extend_from_slice(buf);
+        self.consumer.deliver_rendered(&self.chunk).map_err(|e| {
+            let io = io::Error::other(e.to_string());
+            self.error = Some(e);
+            io
+        })
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }

@@ -73,14 +73,59 @@ impl Formatter {
         match self {
             Formatter::Ipmon(f) => f.format(event, out),
             Formatter::Json(w) => {
+                let start = out.text.len();
                 out.text.extend_from_slice(w.format(event));
                 out.lines.push(Line {
-                    start: 0,
+                    start,
                     end: out.text.len(),
                     priority: LOG_INFO,
                 });
             }
         }
+    }
+}
+
+/// The formatter of one worker thread of the parallel file reader
+/// (`inetmon_io::parallel_read`): built from the same options as the run's
+/// [`IpmonStage`] (stages are not `Clone`: the formatter may hold a
+/// resolver), it formats what the stage's [`Stage::render`] would show for
+/// a packet, appending the text to the worker's chunk.
+pub(crate) struct ChunkFormat {
+    formatter: Formatter,
+    scratch: Rendered,
+}
+
+impl ChunkFormat {
+    /// A worker's formatter for `opts` (ipmon lines with the date, or
+    /// JSON); `None` with `-n`, whose resolver answers are not the same on
+    /// every thread: those runs stay sequential.
+    ///
+    /// # Errors
+    ///
+    /// As for [`IpmonStage::new`].
+    pub(crate) fn new(opts: FormatOptions) -> Option<anyhow::Result<Self>> {
+        if opts.resolve {
+            return None;
+        }
+        Some(Formatter::new(opts, false).map(|formatter| ChunkFormat {
+            formatter,
+            scratch: Rendered::default(),
+        }))
+    }
+}
+
+impl inetmon_io::parallel_read::ChunkFormatter for ChunkFormat {
+    fn format_into(&mut self, event: &Event, out: &mut Vec<u8>) -> bool {
+        if matches!(event, Event::Malformed(_)) {
+            // The stage reports these on standard error: sequential path.
+            return false;
+        }
+        // Render straight into `out` (the line list is not needed).
+        std::mem::swap(&mut self.scratch.text, out);
+        self.scratch.lines.clear();
+        self.formatter.format(event, &mut self.scratch);
+        std::mem::swap(&mut self.scratch.text, out);
+        true
     }
 }
 

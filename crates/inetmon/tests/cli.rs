@@ -1645,3 +1645,82 @@ fn live_loss_is_printed_counted_and_exit_status_2() {
         format!("inetmon: 0 damaged regions skipped (0 bytes), {lost} events lost\n")
     );
 }
+
+/// A classic pcap file of several MiB: the fixture's records repeated, one
+/// second later per round; with `damage`, 300 bytes of garbage in the middle.
+fn generated_pcap(dir: &Path, name: &str, damage: bool) -> std::path::PathBuf {
+    let seed = fs::read(data(FIXTURE)).unwrap();
+    let (header, recs) = pcap_split(&seed);
+    let mut bytes = header;
+    let mut round = 0u32;
+    while bytes.len() < 6 << 20 {
+        for r in &recs {
+            let mut r = r.clone();
+            let secs = u32::from_le_bytes(r[0..4].try_into().unwrap()) + round;
+            r[0..4].copy_from_slice(&secs.to_le_bytes());
+            bytes.extend_from_slice(&r);
+        }
+        round += 1;
+        if damage && round == 200 {
+            bytes.extend_from_slice(&[0x5a; 300]);
+        }
+    }
+    let path = dir.join(name);
+    fs::write(&path, &bytes).unwrap();
+    path
+}
+
+/// `inetmon read` (and `ipmon -f`) of a multi-MiB classic pcap file is
+/// formatted on worker threads (`INETMON_READ_TRACE` says so) and writes
+/// the same bytes, the same errors and the same exit status as on one
+/// thread (`INETMON_READ_THREADS=1`), clean or with a damaged region (where
+/// the rest is read sequentially).
+#[test]
+fn parallel_read_equals_one_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = generated_pcap(dir.path(), "clean.pcap", false);
+    let damaged = generated_pcap(dir.path(), "damaged.pcap", true);
+    for (path, is_clean) in [(&clean, true), (&damaged, false)] {
+        let p = path.to_str().unwrap();
+        let runs: [&[&str]; 3] = [
+            &["read", "--format", "ipmon", p],
+            &["read", "--format", "json", p],
+            &["ipmon", "-f", p],
+        ];
+        for args in runs {
+            let one = inetmon_run_env(args, &[("INETMON_READ_THREADS", "1")]);
+            let par = inetmon_run_env(
+                args,
+                &[("INETMON_READ_THREADS", "2"), ("INETMON_READ_TRACE", "1")],
+            );
+            assert_eq!(
+                one.code,
+                Some(if is_clean { 0 } else { 2 }),
+                "{args:?}: {}",
+                one.stderr
+            );
+            assert!(one.stdout.len() > 1 << 20, "{args:?}: little output");
+            assert!(one.stdout == par.stdout, "{args:?}: output differs");
+            assert_eq!(one.code, par.code, "{args:?}");
+            let trace = format!("{p}: ");
+            let (traced, rest): (Vec<&str>, Vec<&str>) = par
+                .stderr
+                .lines()
+                .partition(|l| l.contains(&trace) && l.contains("threads"));
+            assert_eq!(rest, one.stderr.lines().collect::<Vec<_>>(), "{args:?}");
+            assert_eq!(traced.len(), 1, "{args:?}: {}", par.stderr);
+            if is_clean {
+                assert!(traced[0].ends_with("on 2 threads, all"), "{}", traced[0]);
+            } else {
+                assert!(traced[0].contains("then sequential"), "{}", traced[0]);
+            }
+            let events: u64 = traced[0]
+                .split(": ")
+                .nth(2)
+                .and_then(|s| s.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{}", traced[0]));
+            assert!(events > 1000, "{}", traced[0]);
+        }
+    }
+}

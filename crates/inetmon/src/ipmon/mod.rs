@@ -94,7 +94,12 @@ fn read_files(config: &IpmonConfig, prog: &str) -> anyhow::Result<Status> {
     sinks.push(text);
     let mut consumer = Consumer::new(&mut stage, sinks);
     let specs: Vec<&SourceSpec> = config.inputs.iter().map(|i| &i.spec).collect();
-    let failed = crate::offline::read_files(&specs, &mut consumer, prog)?;
+    // Formatted on every core unless an event must go through the stage
+    // and sinks one by one (`-B`, `-C`) or names must be resolved (`-n`).
+    let parallel =
+        (config.binary_copy.is_none() && config.conf.is_none() && !config.format.resolve)
+            .then_some(config.format);
+    let failed = crate::offline::read_files(&specs, &mut consumer, parallel, prog)?;
     Ok(report::finish(prog, &consumer.report(), failed))
 }
 
