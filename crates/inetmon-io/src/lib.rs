@@ -25,6 +25,7 @@ pub mod ifname;
 pub mod kernel_loss;
 pub mod netlink;
 pub mod nflog;
+pub mod nftrace;
 pub mod pipeline;
 pub mod resolver;
 pub mod shutdown;

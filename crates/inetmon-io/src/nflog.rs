@@ -109,6 +109,14 @@ pub enum NflogSourceError {
     /// No group was given.
     #[error("no NFLOG group to read")]
     NoGroups,
+    /// The kernel refused to bind the group with `EPERM` although we may
+    /// configure NFLOG: another netlink socket (another process) already
+    /// holds it (`nfulnl_recv_config` checks the instance's port id).
+    #[error("NFLOG group {group} is already bound by another process")]
+    GroupBusy {
+        /// The group.
+        group: u16,
+    },
 }
 
 /// What the kernel accepted when the source was set up.
@@ -167,7 +175,12 @@ impl NflogSource {
                 })
             };
             let seq = sock.next_seq();
-            step("bind", sock.request(&mut config::bind(group, seq)))?;
+            match sock.request(&mut config::bind(group, seq)) {
+                Err(NetlinkError::Nack(e)) if e.raw_os_error() == Some(libc::EPERM) => {
+                    return Err(NflogSourceError::GroupBusy { group });
+                }
+                r => step("bind", r)?,
+            }
             let seq = sock.next_seq();
             step(
                 "copy mode",

@@ -96,7 +96,11 @@ fn open_source(input: &Input, follow: bool) -> anyhow::Result<Opened> {
                 groups: groups.clone(),
                 ..NflogConfig::default()
             };
-            Opened::Nflog(NflogSource::open(cfg).with_context(|| input.spec.to_string())?)
+            // A busy group is already one complete sentence naming the group.
+            Opened::Nflog(match NflogSource::open(cfg) {
+                Err(e @ NflogSourceError::GroupBusy { .. }) => return Err(e.into()),
+                r => r.with_context(|| input.spec.to_string())?,
+            })
         }
         SourceSpec::Conntrack => {
             let cfg = ConntrackConfig {
@@ -363,7 +367,8 @@ impl Writer<'_> {
             | Event::State(_)
             | Event::Sock(_)
             | Event::Drop(_)
-            | Event::Trace(_) => {
+            | Event::Trace(_)
+            | Event::Debug(_) => {
                 if let Some(bin) = self.binary.as_mut() {
                     self.buf.clear();
                     // Events with no iplog form (socket, drop, trace) are not copied.

@@ -182,7 +182,8 @@ fn deliver(
         | Event::State(_)
         | Event::Sock(_)
         | Event::Drop(_)
-        | Event::Trace(_) => {
+        | Event::Trace(_)
+            | Event::Debug(_) => {
             if let Some((file, encoder, buf)) = &mut sinks.binary {
                 buf.clear();
                 // An event with no iplog form (socket, drop, trace) is not copied.

@@ -10,6 +10,7 @@
 
 mod conntrack;
 mod datapath;
+mod nftrace;
 mod packet_log;
 mod shared_str;
 mod sock;
@@ -24,6 +25,7 @@ pub use datapath::{
     CaptureLayer, DropEvent, DropReason, Interface, KernelLocation, ObservationPoint,
     ProcessContext, TraceEvent, DEFAULT_CAPTURE_LEN,
 };
+pub use nftrace::{nfproto_name, verdict_code_name, NftTraceEvent, NftTraceType, NftVerdict};
 pub use packet_log::{Action, Direction, NflogInfo, PacketFlags, PacketLog, RuleGroup};
 pub use shared_str::SharedStr;
 pub use sock::{
@@ -52,6 +54,8 @@ pub enum Event {
     Drop(Box<DropEvent>),
     /// A packet seen by a tc classifier program at an interface.
     Trace(Box<TraceEvent>),
+    /// One step of an nftables trace (`meta nftrace set 1`).
+    Debug(Box<NftTraceEvent>),
     /// Events were dropped somewhere; see [`Lost`].
     Lost(Lost),
     /// Input that could not be decoded was skipped; see [`Malformed`].
@@ -69,6 +73,7 @@ impl Event {
             Event::Sock(s) => &s.header,
             Event::Drop(d) => &d.header,
             Event::Trace(t) => &t.header,
+            Event::Debug(d) => &d.header,
             Event::Lost(l) => &l.header,
             Event::Malformed(m) => &m.header,
         }
@@ -84,6 +89,7 @@ impl Event {
             Event::Sock(s) => &mut s.header,
             Event::Drop(d) => &mut d.header,
             Event::Trace(t) => &mut t.header,
+            Event::Debug(d) => &mut d.header,
             Event::Lost(l) => &mut l.header,
             Event::Malformed(m) => &mut m.header,
         }
@@ -100,6 +106,7 @@ impl Event {
             Event::Sock(_) => EventKind::Sock,
             Event::Drop(_) => EventKind::Drop,
             Event::Trace(_) => EventKind::Trace,
+            Event::Debug(_) => EventKind::Debug,
             Event::Lost(_) => EventKind::Lost,
             Event::Malformed(_) => EventKind::Malformed,
         }
@@ -122,6 +129,8 @@ pub enum EventKind {
     Drop,
     /// [`Event::Trace`]
     Trace,
+    /// [`Event::Debug`]
+    Debug,
     /// [`Event::Lost`]
     Lost,
     /// [`Event::Malformed`]
@@ -139,6 +148,7 @@ impl EventKind {
             EventKind::Sock => "sock",
             EventKind::Drop => "drop",
             EventKind::Trace => "trace",
+            EventKind::Debug => "debug",
             EventKind::Lost => "lost",
             EventKind::Malformed => "malformed",
         }
@@ -179,6 +189,8 @@ pub enum Source {
     Sockets,
     /// The eBPF datapath programs (`skb:kfree_skb` and tc classifiers).
     Datapath,
+    /// nftables trace messages (`NFNLGRP_NFTRACE`), read live.
+    Nftrace,
     /// inetmon itself (for example its pipeline reporting loss).
     Pipeline,
 }
@@ -193,6 +205,7 @@ impl fmt::Display for Source {
             Source::Stdin => f.write_str("stdin"),
             Source::Sockets => f.write_str("sockets"),
             Source::Datapath => f.write_str("datapath"),
+            Source::Nftrace => f.write_str("nftrace"),
             Source::Pipeline => f.write_str("pipeline"),
         }
     }

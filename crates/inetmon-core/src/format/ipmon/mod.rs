@@ -270,7 +270,11 @@ impl IpmonFormatter {
                 natstate::format_state(self, s, out);
             }
             Event::Lost(l) => self.format_lost(l, out),
-            Event::Sock(_) | Event::Drop(_) | Event::Trace(_) | Event::Malformed(_) => {}
+            Event::Sock(_)
+            | Event::Drop(_)
+            | Event::Trace(_)
+            | Event::Debug(_)
+            | Event::Malformed(_) => {}
         }
     }
 

@@ -1,0 +1,165 @@
+//! Monitor lines of nftables trace steps (`--type debug`), in the place of
+//! the Cilium monitor's `DEBUG:` messages: one line per step, saying what
+//! `nft monitor trace` says (trace id, family, table, chain, rule handle,
+//! verdict or policy, interfaces) plus the connection summary of the
+//! packet.
+//!
+//! - Info: `DEBUG: trace 6d985a58 inet t input rule handle 8 (verdict jump
+//!   sub), iif lo: 127.0.0.1:35898 -> 127.0.0.1:9999 udp`
+//! - Debug (`-v`): adds `nfproto`, device types and the mark.
+//! - Verbose (`-vv`): the separator, a header line with every field, the
+//!   summary, the dissected layers (and with `--hex` the header bytes).
+//!
+//! The rule is named by its handle only (`nft -a list ruleset` shows it):
+//! its text would need nft's bytecode-to-text decompiler.
+
+use std::fmt::Write as _;
+
+use super::{connection_summary, dissect, hex_dump, MonitorFormatter, Verbosity, SEPARATOR};
+use crate::event::{nfproto_name, verdict_code_name, CaptureLayer, Interface, NftTraceEvent, NftTraceType};
+
+/// `inet`, or `family N` for a family without a name.
+pub(crate) fn family_text(f: u8) -> String {
+    nfproto_name(f).map_or_else(|| format!("family {f}"), str::to_owned)
+}
+
+/// `accept`, `drop`, or `policy N`.
+pub(crate) fn policy_text(p: u32) -> String {
+    i32::try_from(p)
+        .ok()
+        .and_then(verdict_code_name)
+        .map_or_else(|| format!("policy {p}"), str::to_owned)
+}
+
+/// The step without the interfaces: `rule handle 8 (verdict jump sub)`,
+/// `policy accept`, `return (verdict continue)`.
+pub(crate) fn step_text(d: &NftTraceEvent) -> String {
+    let mut s = match d.trace_type {
+        NftTraceType::Rule => match d.rule_handle {
+            Some(h) => format!("rule handle {h}"),
+            None => "rule".to_owned(),
+        },
+        NftTraceType::Policy => match d.policy {
+            Some(p) => format!("policy {}", policy_text(p)),
+            None => "policy".to_owned(),
+        },
+        other => other.name(),
+    };
+    if d.trace_type != NftTraceType::Policy {
+        if let Some(v) = &d.verdict {
+            let _ = write!(s, " (verdict {})", v.text());
+        }
+    }
+    s
+}
+
+fn iface(i: &Interface) -> String {
+    match &i.name {
+        Some(n) => n.clone(),
+        None => format!("if{}", i.ifindex),
+    }
+}
+
+fn nfproto_text(p: u32) -> String {
+    match p {
+        2 => "ipv4".to_owned(),
+        10 => "ipv6".to_owned(),
+        7 => "bridge".to_owned(),
+        3 => "arp".to_owned(),
+        5 => "netdev".to_owned(),
+        x => x.to_string(),
+    }
+}
+
+impl MonitorFormatter {
+    pub(super) fn debug_event(&self, out: &mut String, d: &NftTraceEvent) {
+        let packet = d.packet();
+        let summary = (!packet.is_empty())
+            .then(|| connection_summary(&packet, CaptureLayer::Network, 0));
+        if self.verbose() {
+            out.push_str(SEPARATOR);
+            out.push('\n');
+            let _ = write!(
+                out,
+                "DEBUG nftrace {:08x}: table {} {}, chain {}, {}",
+                d.id,
+                family_text(d.family),
+                d.table,
+                d.chain,
+                step_text(d)
+            );
+            for (what, i, ty) in [("iif", &d.iif, d.iif_type), ("oif", &d.oif, d.oif_type)] {
+                if let Some(i) = i {
+                    let _ = write!(out, ", {what} {} (ifindex {}", iface(i), i.ifindex);
+                    if let Some(t) = ty {
+                        let _ = write!(out, ", type {t}");
+                    }
+                    out.push(')');
+                }
+            }
+            if let Some(p) = d.nfproto {
+                let _ = write!(out, ", nfproto {}", nfproto_text(p));
+            }
+            let _ = write!(out, ", mark {:#x}", d.mark.unwrap_or(0));
+            if d.headers_inherited {
+                out.push_str(", headers from an earlier step");
+            }
+            let _ = writeln!(out, ", time {}", d.header.time);
+            if let Some(s) = &summary {
+                let _ = writeln!(out, "{s}");
+                for l in dissect::layer_lines(&packet, CaptureLayer::Network, 0, 0) {
+                    out.push_str(&l);
+                    out.push('\n');
+                }
+            }
+            if self.opts.hex {
+                for (what, b) in [
+                    ("link-layer header", &d.ll_header),
+                    ("network header", &d.network_header),
+                    ("transport header", &d.transport_header),
+                ] {
+                    if !b.is_empty() {
+                        let _ = writeln!(out, "{what}:");
+                        out.push_str(&hex_dump(b));
+                    }
+                }
+            }
+            return;
+        }
+        let _ = write!(
+            out,
+            "DEBUG: trace {:08x} {} {} {} {}",
+            d.id,
+            family_text(d.family),
+            d.table,
+            d.chain,
+            step_text(d)
+        );
+        if let Some(i) = &d.iif {
+            let _ = write!(out, ", iif {}", iface(i));
+        }
+        if let Some(i) = &d.oif {
+            let _ = write!(out, ", oif {}", iface(i));
+        }
+        if self.opts.verbosity == Verbosity::Debug {
+            if let Some(p) = d.nfproto {
+                let _ = write!(out, ", nfproto {}", nfproto_text(p));
+            }
+            if let Some(t) = d.iif_type {
+                let _ = write!(out, ", iiftype {t}");
+            }
+            if let Some(t) = d.oif_type {
+                let _ = write!(out, ", oiftype {t}");
+            }
+            if let Some(m) = d.mark.filter(|m| *m != 0) {
+                let _ = write!(out, ", mark {m:#x}");
+            }
+        }
+        match summary {
+            Some(s) => {
+                let _ = writeln!(out, ": {s}");
+            }
+            None => out.push('\n'),
+        }
+    }
+}
