@@ -283,11 +283,25 @@ pub fn traces(datagram: &[u8]) -> impl Iterator<Item = Result<NftTrace<'_>, NftT
 /// How many recent trace ids [`HeaderCarry`] remembers.
 pub const CARRY_IDS: usize = 256;
 
-/// Remembers the packet headers of the last [`CARRY_IDS`] trace ids, to give
-/// the steps the kernel sends without headers those of their packet.
+/// What the kernel sends with the first step of a packet at a hook only.
+#[derive(Debug, Clone)]
+struct Carried {
+    id: u32,
+    ll: Vec<u8>,
+    net: Vec<u8>,
+    th: Vec<u8>,
+    iif: Option<Interface>,
+    iif_type: Option<u16>,
+    oif: Option<Interface>,
+    oif_type: Option<u16>,
+}
+
+/// Remembers the packet headers and interfaces of the last [`CARRY_IDS`]
+/// trace ids, to give the steps the kernel sends without them (every step
+/// after the first of a packet at one hook) those of their packet.
 #[derive(Debug, Default, Clone)]
 pub struct HeaderCarry {
-    recent: VecDeque<(u32, [Vec<u8>; 3])>,
+    recent: VecDeque<Carried>,
 }
 
 impl HeaderCarry {
@@ -297,29 +311,40 @@ impl HeaderCarry {
         Self::default()
     }
 
-    /// Remembers `ev`'s headers when it has any; otherwise fills them from
-    /// the latest step of the same trace id, if remembered, and sets
-    /// [`NftTraceEvent::headers_inherited`].
+    /// Remembers `ev`'s headers and interfaces when it has headers;
+    /// otherwise fills them from the latest step of the same trace id, if
+    /// remembered, and sets [`NftTraceEvent::headers_inherited`].
     pub fn apply(&mut self, ev: &mut NftTraceEvent) {
         let has = !ev.network_header.is_empty() || !ev.ll_header.is_empty();
-        let pos = self.recent.iter().position(|(id, _)| *id == ev.id);
+        let pos = self.recent.iter().position(|c| c.id == ev.id);
         if has {
-            let h = [
-                ev.ll_header.clone(),
-                ev.network_header.clone(),
-                ev.transport_header.clone(),
-            ];
+            let c = Carried {
+                id: ev.id,
+                ll: ev.ll_header.clone(),
+                net: ev.network_header.clone(),
+                th: ev.transport_header.clone(),
+                iif: ev.iif.clone(),
+                iif_type: ev.iif_type,
+                oif: ev.oif.clone(),
+                oif_type: ev.oif_type,
+            };
             if let Some(i) = pos {
                 self.recent.remove(i);
             }
             if self.recent.len() >= CARRY_IDS {
                 self.recent.pop_front();
             }
-            self.recent.push_back((ev.id, h));
-        } else if let Some((_, [ll, net, th])) = pos.and_then(|i| self.recent.get(i)) {
-            ev.ll_header.clone_from(ll);
-            ev.network_header.clone_from(net);
-            ev.transport_header.clone_from(th);
+            self.recent.push_back(c);
+        } else if let Some(c) = pos.and_then(|i| self.recent.get(i)) {
+            ev.ll_header.clone_from(&c.ll);
+            ev.network_header.clone_from(&c.net);
+            ev.transport_header.clone_from(&c.th);
+            if ev.iif.is_none() && ev.oif.is_none() {
+                ev.iif.clone_from(&c.iif);
+                ev.iif_type = c.iif_type;
+                ev.oif.clone_from(&c.oif);
+                ev.oif_type = c.oif_type;
+            }
             ev.headers_inherited = true;
         }
     }

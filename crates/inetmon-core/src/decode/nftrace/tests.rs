@@ -177,8 +177,11 @@ fn carry_gives_later_steps_their_packet() {
     carry.apply(&mut a);
     assert_eq!(a, first);
     let mut b = later.to_event(header(), &|_| None);
+    b.iif = None;
     carry.apply(&mut b);
     assert!(b.headers_inherited);
+    assert_eq!(b.iif.as_ref().map(|i| i.ifindex), Some(1));
+    assert_eq!(b.iif_type, Some(772));
     assert_eq!(b.network_header, IP);
     assert_eq!(b.transport_header, UDP);
     // Another id gets nothing.

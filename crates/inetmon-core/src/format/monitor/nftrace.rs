@@ -32,12 +32,15 @@ pub(crate) fn policy_text(p: u32) -> String {
 }
 
 /// The step without the interfaces: `rule handle 8 (verdict jump sub)`,
-/// `policy accept`, `return (verdict continue)`.
+/// `policy accept`, `return (verdict continue)`, and `end of chain
+/// (verdict continue)` for the rule step without a handle that the kernel
+/// sends when evaluation runs past a chain's last rule (`nft monitor
+/// trace` does not print that one).
 pub(crate) fn step_text(d: &NftTraceEvent) -> String {
     let mut s = match d.trace_type {
         NftTraceType::Rule => match d.rule_handle {
             Some(h) => format!("rule handle {h}"),
-            None => "rule".to_owned(),
+            None => "end of chain".to_owned(),
         },
         NftTraceType::Policy => match d.policy {
             Some(p) => format!("policy {}", policy_text(p)),
