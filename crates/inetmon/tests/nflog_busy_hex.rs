@@ -31,7 +31,7 @@ fn busy_nflog_group_is_one_line() {
     assert!(r.code.is_some(), "{r:?}");
     assert_eq!(
         r.stderr_lines(),
-        ["ipmon: NFLOG group 5 is already bound by another process"],
+        ["inetmon: NFLOG group 5 is already bound by another process"],
         "{r:?}"
     );
     first.stop();
