@@ -42,6 +42,9 @@ pub struct NflogConfig {
     pub flush_timeout_cs: u32,
     /// Datagrams read per `recvmmsg`.
     pub batch: usize,
+    /// Keep each packet's whole netlink message in
+    /// [`inetmon_core::event::PacketLog::raw_header`] (for `ipmon -X`).
+    pub raw_messages: bool,
 }
 
 impl Default for NflogConfig {
@@ -54,6 +57,7 @@ impl Default for NflogConfig {
             qthresh: 64,
             flush_timeout_cs: 1,
             batch: 8,
+            raw_messages: false,
         }
     }
 }
@@ -279,6 +283,7 @@ impl NflogSource {
             ifnames: RefCell::new(IfNames::new()),
             names: core_nflog::NameCache::default(),
             seq_enabled: self.features.seq,
+            raw_messages: self.cfg.raw_messages,
         };
         while !shutdown.is_set() {
             match self.sock.recv_batch(&mut batch) {
@@ -322,6 +327,8 @@ struct ReadState {
     /// busy rule does not allocate them for every packet.
     names: core_nflog::NameCache,
     seq_enabled: bool,
+    /// Copy each message into `raw_header` ([`NflogConfig::raw_messages`]).
+    raw_messages: bool,
 }
 
 fn metrics(p: &Producer) -> &SourceMetrics {
@@ -374,9 +381,9 @@ impl ReadState {
             }
             return Ok(());
         }
-        for item in core_nflog::packets(datagram) {
+        for item in core_nflog::packets_with_message(datagram) {
             match item {
-                Ok(pkt) => {
+                Ok((pkt, message)) => {
                     let i = self.index(pkt.group);
                     let Some(p) = producers.get_mut(i) else {
                         continue;
@@ -388,8 +395,11 @@ impl ReadState {
                     let header = p.header(now());
                     let names = &self.ifnames;
                     let ifname = |idx: u32| names.borrow_mut().name(idx);
-                    let log =
+                    let mut log =
                         core_nflog::to_packet_log_cached(&pkt, header, &ifname, &mut self.names);
+                    if self.raw_messages {
+                        log.raw_header.extend_from_slice(message);
+                    }
                     SourceMetrics::add(&metrics(p).decoded, 1);
                     p.send(Event::Packet(Box::new(log)))?;
                 }

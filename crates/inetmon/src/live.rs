@@ -89,11 +89,13 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
     std::path::absolute(path).with_context(|| path.display().to_string())
 }
 
-fn open_source(input: &Input, follow: bool) -> anyhow::Result<Opened> {
+/// `raw`: keep each NFLOG packet's netlink message for `-X`.
+fn open_source(input: &Input, follow: bool, raw: bool) -> anyhow::Result<Opened> {
     Ok(match &input.spec {
         SourceSpec::Nflog(groups) => {
             let cfg = NflogConfig {
                 groups: groups.clone(),
+                raw_messages: raw,
                 ..NflogConfig::default()
             };
             // A busy group is already one complete sentence naming the group.
@@ -191,7 +193,11 @@ pub(crate) fn run(config: &IpmonConfig, prog: &str) -> anyhow::Result<Tally> {
     let signals = SignalFlags::install().context("installing signal handlers")?;
     let mut opened = Vec::with_capacity(config.inputs.len());
     for input in &config.inputs {
-        opened.push(open_source(input, config.follow)?);
+        opened.push(open_source(
+            input,
+            config.follow,
+            config.format.hex_header,
+        )?);
     }
     let early_sink = open_early_sink(&config.output, &signals)?;
     let mut binary = match &config.binary_copy {

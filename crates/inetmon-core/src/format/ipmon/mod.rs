@@ -72,6 +72,7 @@
 mod hexdump;
 mod icmp;
 mod natstate;
+mod nflog_hex;
 mod packet;
 mod time;
 
