@@ -125,6 +125,9 @@ pub(crate) fn read_to_end(
         _ => Source::Pcap(name.as_str().into()),
     };
     let mut decoder: Box<dyn StreamDecoder> = match format {
+        FileFormat::Pcap | FileFormat::Pcapng if formatter.hex_header() => {
+            Box::new(PcapDecoder::new(source).with_raw_nflog_records())
+        }
         FileFormat::Pcap | FileFormat::Pcapng => Box::new(PcapDecoder::new(source)),
         FileFormat::Iplog => Box::new(IplogDecoder::new(source)),
     };

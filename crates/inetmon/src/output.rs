@@ -65,6 +65,11 @@ impl Formatter {
         Ok(Formatter::Ipmon(Box::new(f), Rendered::default()))
     }
 
+    /// Whether `-X` dumps record headers (the decoders must then keep them).
+    pub(crate) fn hex_header(&self) -> bool {
+        matches!(self, Formatter::Ipmon(f, _) if f.options().hex_header)
+    }
+
     /// Formats `event`; returns the bytes of all its lines back to back.
     pub(crate) fn format(&mut self, event: &Event) -> &[u8] {
         match self {

@@ -108,3 +108,30 @@ fn live_nflog_dash_x_dumps_the_message() {
         "{block:#?}"
     );
 }
+
+/// `ipmon -X` on a `LINKTYPE_NFLOG` capture: the `nflog_hdr` and each TLV
+/// after the packet line (runs anywhere).
+#[test]
+fn pcap_nflog_dash_x_dumps_the_record() {
+    let f = common::data("nflog-real-small.pcap");
+    let r = common::inetmon_run(&["ipmon", "-X", "-f", f.to_str().unwrap()]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let lines: Vec<&str> = r.stdout.lines().take(9).collect();
+    assert_eq!(
+        lines,
+        [
+            "21/11/2026 07:53:10.966711 if1 @5:-1 L 127.0.0.1,49392 -> 127.0.0.1,9 PR tcp len 20 60 -S IN",
+            "nflog_hdr len 4: family 2, version 0, res_id 5",
+            "02 00 00 05                                            ....",
+            "NFULA_PACKET_HDR (1) len 8",
+            "08 00 01 00 08 00 01 00                                ........",
+            "NFULA_PREFIX (10) len 9",
+            "09 00 0a 00 62 6c 6b 39 00                             ....blk9.",
+            "NFULA_IFINDEX_INDEV (4) len 8",
+            "08 00 04 00 00 00 00 01                                ........",
+        ]
+    );
+    // Without -X: only packet lines.
+    let plain = common::inetmon_run(&["ipmon", "-f", f.to_str().unwrap()]);
+    assert!(plain.stdout.lines().all(|l| l.contains(" PR ")), "{plain:?}");
+}
