@@ -191,3 +191,21 @@ fn carry_gives_later_steps_their_packet() {
     assert!(!c.headers_inherited);
     assert!(c.network_header.is_empty());
 }
+
+/// Datagrams the kernel sent (`fuzz/seeds/nftrace/`, captured from
+/// `NFNLGRP_NFTRACE` in a namespace with an `inet t` table): every one is
+/// one trace step of table `t`.
+#[test]
+fn real_kernel_datagrams_decode() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/seeds/nftrace");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(e.unwrap().path()).unwrap();
+        let all: Vec<_> = traces(&bytes).collect::<Result<_, _>>().unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!((all[0].family, all[0].table), (1, "t"));
+        assert!(["pre", "input", "sub"].contains(&all[0].chain));
+        n += 1;
+    }
+    assert!(n >= 6);
+}
