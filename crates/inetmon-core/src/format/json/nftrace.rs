@@ -89,3 +89,95 @@ pub(super) fn fields(out: &mut Vec<u8>, d: &NftTraceEvent) {
     key(out, "transport_header");
     hex(out, &d.transport_header);
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use crate::event::{Event, Interface, NftTraceEvent, NftTraceType, NftVerdict};
+    use crate::format::json::JsonWriter;
+
+    fn step() -> NftTraceEvent {
+        NftTraceEvent {
+            header: crate::event::Header {
+                time: crate::event::Timestamp::default(),
+                source: crate::event::Source::Nftrace,
+                seq: 3,
+            },
+            id: 0x6d98_5a58,
+            family: 1,
+            table: "t".into(),
+            chain: "input".into(),
+            trace_type: NftTraceType::Rule,
+            rule_handle: Some(8),
+            verdict: Some(NftVerdict {
+                code: -3,
+                chain: Some("sub".into()),
+            }),
+            policy: None,
+            nfproto: Some(2),
+            iif: Some(Interface {
+                ifindex: 1,
+                name: Some("lo".into()),
+            }),
+            iif_type: Some(772),
+            oif: None,
+            oif_type: None,
+            mark: None,
+            ll_header: vec![0; 2],
+            network_header: vec![
+                0x45, 0, 0, 29, 0, 0, 0x40, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
+            ],
+            transport_header: vec![0x8c, 0x3a, 0x27, 0x0f, 0, 9, 0, 0],
+            headers_inherited: false,
+        }
+    }
+
+    #[test]
+    fn debug_object() {
+        let mut w = JsonWriter::new();
+        let line = w.format(&Event::Debug(Box::new(step()))).to_vec();
+        assert_eq!(line.last(), Some(&b'\n'));
+        let v: Value = serde_json::from_slice(&line).unwrap();
+        let mut m = v.as_object().unwrap().clone();
+        for k in ["v", "time"] {
+            m.remove(k);
+        }
+        assert_eq!(
+            Value::Object(m),
+            json!({
+                "kind": "debug", "source": "nftrace", "seq": 3,
+                "trace_id": 0x6d98_5a58u32, "family": "inet", "table": "t", "chain": "input",
+                "type": "rule", "rule_handle": 8, "verdict": "jump sub", "verdict_code": -3,
+                "verdict_chain": "sub", "policy": null, "nfproto": 2,
+                "iif": 1, "iifname": "lo", "iiftype": 772,
+                "oif": null, "oifname": null, "oiftype": null, "mark": null,
+                "summary": "127.0.0.1:35898 -> 127.0.0.1:9999 udp",
+                "src": "127.0.0.1", "dst": "127.0.0.1", "protocol": 17,
+                "sport": 35898, "dport": 9999, "headers_inherited": false,
+                "ll_header": "0000",
+                "network_header": "4500001d00004000401100007f0000017f000001",
+                "transport_header": "8c3a270f00090000"
+            })
+        );
+        // Key order is fixed: the members follow the common ones.
+        let text = String::from_utf8(line).unwrap();
+        assert!(text.contains("\"seq\":3,\"trace_id\":"), "{text}");
+    }
+
+    #[test]
+    fn policy_and_unknown_type() {
+        let mut s = step();
+        s.trace_type = NftTraceType::Other(9);
+        s.verdict = None;
+        s.policy = Some(1);
+        s.network_header.clear();
+        let v: Value =
+            serde_json::from_slice(JsonWriter::new().format(&Event::Debug(Box::new(s)))).unwrap();
+        assert_eq!(v["type"], "other:9");
+        assert_eq!(v["policy"], "accept");
+        assert_eq!(v["verdict"], Value::Null);
+        assert_eq!(v["summary"], Value::Null);
+        assert_eq!(v["src"], Value::Null);
+    }
+}

@@ -166,3 +166,134 @@ impl MonitorFormatter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::MonitorOptions;
+    use super::*;
+    use crate::event::{Event, Header, NftVerdict, Source, Timestamp};
+
+    /// IPv4 UDP 127.0.0.1:35898 -> 127.0.0.1:9999.
+    const IP: [u8; 20] = [
+        0x45, 0, 0, 29, 0x0a, 0x0e, 0x40, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
+    ];
+    const UDP: [u8; 8] = [0x8c, 0x3a, 0x27, 0x0f, 0, 9, 0, 0];
+
+    pub(crate) fn step() -> NftTraceEvent {
+        NftTraceEvent {
+            header: Header {
+                time: Timestamp::default(),
+                source: Source::Nftrace,
+                seq: 1,
+            },
+            id: 0x6d98_5a58,
+            family: 1,
+            table: "t".into(),
+            chain: "input".into(),
+            trace_type: NftTraceType::Rule,
+            rule_handle: Some(8),
+            verdict: Some(NftVerdict {
+                code: -3,
+                chain: Some("sub".into()),
+            }),
+            policy: None,
+            nfproto: Some(2),
+            iif: Some(Interface {
+                ifindex: 1,
+                name: Some("lo".into()),
+            }),
+            iif_type: Some(772),
+            oif: None,
+            oif_type: None,
+            mark: Some(0x2a),
+            ll_header: Vec::new(),
+            network_header: IP.to_vec(),
+            transport_header: UDP.to_vec(),
+            headers_inherited: false,
+        }
+    }
+
+    fn fmt(v: Verbosity, hex: bool, d: NftTraceEvent) -> String {
+        MonitorFormatter::new(MonitorOptions { verbosity: v, hex }).format(&Event::Debug(Box::new(d)))
+    }
+
+    #[test]
+    fn info_lines() {
+        assert_eq!(
+            fmt(Verbosity::Info, false, step()),
+            "DEBUG: trace 6d985a58 inet t input rule handle 8 (verdict jump sub), iif lo: 127.0.0.1:35898 -> 127.0.0.1:9999 udp\n"
+        );
+        let mut p = step();
+        p.trace_type = NftTraceType::Policy;
+        p.rule_handle = None;
+        p.verdict = None;
+        p.policy = Some(0);
+        p.iif = Some(Interface {
+            ifindex: 9,
+            name: None,
+        });
+        p.oif = Some(Interface {
+            ifindex: 1,
+            name: Some("lo".into()),
+        });
+        p.network_header.clear();
+        p.transport_header.clear();
+        assert_eq!(
+            fmt(Verbosity::Info, false, p),
+            "DEBUG: trace 6d985a58 inet t input policy drop, iif if9, oif lo\n"
+        );
+        let mut e = step();
+        e.rule_handle = None;
+        e.verdict = Some(NftVerdict {
+            code: -1,
+            chain: None,
+        });
+        e.family = 10;
+        assert_eq!(
+            fmt(Verbosity::Info, false, e),
+            "DEBUG: trace 6d985a58 ip6 t input end of chain (verdict continue), iif lo: 127.0.0.1:35898 -> 127.0.0.1:9999 udp\n"
+        );
+        let mut r = step();
+        r.trace_type = NftTraceType::Return;
+        r.rule_handle = None;
+        r.verdict = Some(NftVerdict {
+            code: 0x0005_0003,
+            chain: None,
+        });
+        r.family = 99;
+        assert_eq!(
+            fmt(Verbosity::Info, false, r),
+            "DEBUG: trace 6d985a58 family 99 t input return (verdict queue), iif lo: 127.0.0.1:35898 -> 127.0.0.1:9999 udp\n"
+        );
+    }
+
+    #[test]
+    fn debug_line_adds_fields() {
+        assert_eq!(
+            fmt(Verbosity::Debug, false, step()),
+            "DEBUG: trace 6d985a58 inet t input rule handle 8 (verdict jump sub), iif lo, nfproto ipv4, iiftype 772, mark 0x2a: 127.0.0.1:35898 -> 127.0.0.1:9999 udp\n"
+        );
+    }
+
+    #[test]
+    fn verbose_block() {
+        let mut s = step();
+        s.headers_inherited = true;
+        let out = fmt(Verbosity::Verbose, true, s);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], SEPARATOR);
+        assert_eq!(
+            lines[1],
+            format!(
+                "DEBUG nftrace 6d985a58: table inet t, chain input, rule handle 8 (verdict jump sub), iif lo (ifindex 1, type 772), nfproto ipv4, mark 0x2a, headers from an earlier step, time {}",
+                Timestamp::default()
+            )
+        );
+        assert_eq!(lines[2], "127.0.0.1:35898 -> 127.0.0.1:9999 udp");
+        assert!(lines.iter().any(|l| l.starts_with("IPv4")), "{out}");
+        assert!(lines.iter().any(|l| l.starts_with("UDP")), "{out}");
+        assert!(lines.contains(&"network header:"), "{out}");
+        assert!(lines.contains(&"transport header:"), "{out}");
+        assert!(!lines.contains(&"link-layer header:"), "{out}");
+    }
+}
