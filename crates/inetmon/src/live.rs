@@ -193,11 +193,7 @@ pub(crate) fn run(config: &IpmonConfig, prog: &str) -> anyhow::Result<Tally> {
     let signals = SignalFlags::install().context("installing signal handlers")?;
     let mut opened = Vec::with_capacity(config.inputs.len());
     for input in &config.inputs {
-        opened.push(open_source(
-            input,
-            config.follow,
-            config.format.hex_header,
-        )?);
+        opened.push(open_source(input, config.follow, config.format.hex_header)?);
     }
     let early_sink = open_early_sink(&config.output, &signals)?;
     let mut binary = match &config.binary_copy {

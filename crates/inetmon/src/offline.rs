@@ -186,7 +186,7 @@ fn deliver(
         | Event::Sock(_)
         | Event::Drop(_)
         | Event::Trace(_)
-            | Event::Debug(_) => {
+        | Event::Debug(_) => {
             if let Some((file, encoder, buf)) = &mut sinks.binary {
                 buf.clear();
                 // An event with no iplog form (socket, drop, trace) is not copied.

@@ -28,7 +28,12 @@ type Step = (u32, String, String, String, String, Option<u64>, String);
 /// Parses `nft -a monitor trace` lines into steps, and the `packet:` lines
 /// into `(id, chain, iif, oif)`.
 #[allow(clippy::type_complexity)]
-fn parse_nft(text: &str) -> (Vec<Step>, Vec<(u32, String, Option<String>, Option<String>)>) {
+fn parse_nft(
+    text: &str,
+) -> (
+    Vec<Step>,
+    Vec<(u32, String, Option<String>, Option<String>)>,
+) {
     let mut steps = Vec::new();
     let mut packets = Vec::new();
     for l in text.lines() {
@@ -90,7 +95,11 @@ fn parse_ours(text: &str) -> (Vec<Step>, Vec<Value>) {
         if ty == "rule" && handle.is_none() {
             continue;
         }
-        let verdict = if ty == "policy" { s("policy") } else { s("verdict") };
+        let verdict = if ty == "policy" {
+            s("policy")
+        } else {
+            s("verdict")
+        };
         steps.push((
             u32::try_from(v["trace_id"].as_u64().unwrap()).unwrap(),
             s("family"),
@@ -130,10 +139,8 @@ fn debug_steps_match_nft_monitor_trace() {
     std::thread::sleep(Duration::from_millis(700));
     // accept; jump sub + drop; jump sub + return + policy; an output packet
     // (oif) traced from the middle of its chain; ICMP echo.
-    ns.sh(
-        "python3 -c \"import socket; s=socket.socket(2,2); \
-         [s.sendto(b'x', ('127.0.0.1', p)) for p in (9998, 9999, 9997, 9996)]\"",
-    );
+    ns.sh("python3 -c \"import socket; s=socket.socket(2,2); \
+         [s.sendto(b'x', ('127.0.0.1', p)) for p in (9998, 9999, 9997, 9996)]\"");
     ns.sh("ping -c1 -W1 127.0.0.1 >/dev/null");
     std::thread::sleep(Duration::from_millis(1500));
     oracle.stop();
@@ -155,22 +162,31 @@ fn debug_steps_match_nft_monitor_trace() {
     // id, chain, iif and oif.
     for (id, chain, iif, oif) in &nft_packets {
         assert!(
-            ours.iter().any(|v| v["trace_id"].as_u64() == Some(u64::from(*id))
-                && v["chain"].as_str() == Some(chain.as_str())
-                && v["iifname"].as_str() == iif.as_deref()
-                && v["oifname"].as_str() == oif.as_deref()
-                && v["headers_inherited"] == false),
+            ours.iter()
+                .any(|v| v["trace_id"].as_u64() == Some(u64::from(*id))
+                    && v["chain"].as_str() == Some(chain.as_str())
+                    && v["iifname"].as_str() == iif.as_deref()
+                    && v["oifname"].as_str() == oif.as_deref()
+                    && v["headers_inherited"] == false),
             "no step of ours for nft packet {id:08x} {chain} iif {iif:?} oif {oif:?}\n{ours_text}"
         );
     }
-    assert!(nft_packets.iter().any(|p| p.3.as_deref() == Some("lo")), "no oif in\n{nft_text}");
+    assert!(
+        nft_packets.iter().any(|p| p.3.as_deref() == Some("lo")),
+        "no oif in\n{nft_text}"
+    );
     // Every step names its packet, also those the kernel sent bare.
     for v in &ours {
-        let s = v["summary"].as_str().unwrap_or_else(|| panic!("no summary: {v}"));
+        let s = v["summary"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no summary: {v}"));
         assert!(s.starts_with("127.0.0.1"), "{v}");
     }
     let udp: Vec<&Value> = ours.iter().filter(|v| v["dport"] == 9999).collect();
-    assert!(!udp.is_empty() && udp.iter().all(|v| v["protocol"] == 17), "{ours_text}");
+    assert!(
+        !udp.is_empty() && udp.iter().all(|v| v["protocol"] == 17),
+        "{ours_text}"
+    );
 }
 
 /// The one-line format names the step, the interface and the packet.

@@ -53,13 +53,17 @@ fn live_nflog_dash_x_dumps_the_message() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let err = dir.path().join("err");
-    let mut mon = ns.spawn_inetmon(&["ipmon", "-X", "-f", "nflog:6", out.to_str().unwrap()], &err);
+    let mut mon = ns.spawn_inetmon(
+        &["ipmon", "-X", "-f", "nflog:6", out.to_str().unwrap()],
+        &err,
+    );
     std::thread::sleep(Duration::from_millis(500));
-    let mut lines = Vec::new();
     for _ in 0..20 {
         let _ = ns.sh_any(&udp_cmd("127.0.0.1", 5555, 40555, "hi\\n"));
-        lines = common::lines_of(&out);
-        if lines.iter().any(|l| l.starts_with("NFULA_PAYLOAD")) {
+        if common::lines_of(&out)
+            .iter()
+            .any(|l| l.starts_with("NFULA_PAYLOAD"))
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -104,7 +108,9 @@ fn live_nflog_dash_x_dumps_the_message() {
         "{block:#?}"
     );
     assert!(
-        block.iter().any(|l| l.starts_with("NFULA_PAYLOAD (9) len ")),
+        block
+            .iter()
+            .any(|l| l.starts_with("NFULA_PAYLOAD (9) len ")),
         "{block:#?}"
     );
 }
@@ -133,5 +139,8 @@ fn pcap_nflog_dash_x_dumps_the_record() {
     );
     // Without -X: only packet lines.
     let plain = common::inetmon_run(&["ipmon", "-f", f.to_str().unwrap()]);
-    assert!(plain.stdout.lines().all(|l| l.contains(" PR ")), "{plain:?}");
+    assert!(
+        plain.stdout.lines().all(|l| l.contains(" PR ")),
+        "{plain:?}"
+    );
 }

@@ -159,7 +159,9 @@ impl NftTraceEvent {
     pub fn packet(&self) -> Vec<u8> {
         let n = &self.network_header;
         let complete = match n.first().map(|b| b >> 4) {
-            Some(4) => n.first().is_some_and(|b| usize::from(b & 0x0f) * 4 == n.len()),
+            Some(4) => n
+                .first()
+                .is_some_and(|b| usize::from(b & 0x0f) * 4 == n.len()),
             // Without extension headers: the kernel cuts the network
             // header at 40 bytes, so a longer chain is incomplete.
             Some(6) => n.len() == 40 && !matches!(n.get(6), Some(0 | 43 | 44 | 50 | 51 | 60 | 135)),

@@ -142,7 +142,8 @@ pub struct NftTrace<'a> {
 
 fn name(attr: u16, v: &[u8]) -> Result<&str, NftTraceError> {
     let end = v.iter().position(|&c| c == 0).unwrap_or(v.len());
-    std::str::from_utf8(v.get(..end).unwrap_or_default()).map_err(|_| NftTraceError::NotUtf8 { attr })
+    std::str::from_utf8(v.get(..end).unwrap_or_default())
+        .map_err(|_| NftTraceError::NotUtf8 { attr })
 }
 
 fn exact<const N: usize>(attr: u16, v: &[u8]) -> Result<[u8; N], NetlinkError> {
@@ -232,7 +233,11 @@ impl<'a> NftTrace<'a> {
     /// The owned event, with interface names from `ifname` (which answers
     /// `None` for an index it cannot name).
     #[must_use]
-    pub fn to_event(&self, header: Header, ifname: &dyn Fn(u32) -> Option<String>) -> NftTraceEvent {
+    pub fn to_event(
+        &self,
+        header: Header,
+        ifname: &dyn Fn(u32) -> Option<String>,
+    ) -> NftTraceEvent {
         let iface = |i: Option<u32>| {
             i.map(|ifindex| Interface {
                 ifindex,

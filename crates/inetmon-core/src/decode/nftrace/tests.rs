@@ -169,7 +169,11 @@ fn missing_and_bad_attributes_are_typed_errors() {
 
 #[test]
 fn carry_gives_later_steps_their_packet() {
-    let first = traces(&rule_step()).next().unwrap().unwrap().to_event(header(), &|_| None);
+    let first = traces(&rule_step())
+        .next()
+        .unwrap()
+        .unwrap()
+        .to_event(header(), &|_| None);
     let later_bytes = policy_step();
     let later = traces(&later_bytes).next().unwrap().unwrap();
     let mut carry = HeaderCarry::new();

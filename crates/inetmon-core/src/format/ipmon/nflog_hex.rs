@@ -124,7 +124,10 @@ pub(crate) fn dump_nflog(out: &mut Rendered, raw: &[u8], netlink: bool) {
         let (Some(len), Some(ty)) = (u16_at(rest, 0, order), u16_at(rest, 2, order)) else {
             text(
                 out,
-                &format!("offset {offset}: attribute header needs 4 bytes, {} left", rest.len()),
+                &format!(
+                    "offset {offset}: attribute header needs 4 bytes, {} left",
+                    rest.len()
+                ),
             );
             dump(out, rest);
             return;
@@ -142,7 +145,11 @@ pub(crate) fn dump_nflog(out: &mut Rendered, raw: &[u8], netlink: bool) {
             return;
         };
         let kind = ty & NLA_TYPE_MASK;
-        let nested = if ty & NLA_F_NESTED != 0 { ", nested" } else { "" };
+        let nested = if ty & NLA_F_NESTED != 0 {
+            ", nested"
+        } else {
+            ""
+        };
         let name = attr_name(kind).map_or_else(|| "attribute".to_owned(), str::to_owned);
         text(out, &format!("{name} ({kind}) len {len}{nested}"));
         dump(out, tlv);
@@ -160,7 +167,10 @@ mod tests {
     fn run(raw: &[u8], netlink: bool) -> String {
         let mut r = Rendered::default();
         dump_nflog(&mut r, raw, netlink);
-        assert_eq!(r.lines.len(), String::from_utf8_lossy(&r.text).lines().count());
+        assert_eq!(
+            r.lines.len(),
+            String::from_utf8_lossy(&r.text).lines().count()
+        );
         String::from_utf8(r.text).unwrap()
     }
 

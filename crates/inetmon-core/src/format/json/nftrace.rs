@@ -2,11 +2,11 @@
 //! table in the module docs of [`crate::format::json`].
 
 use super::text::{hex, int, opt_int, string};
+use crate::event::CaptureLayer;
 use crate::event::{Interface, NftTraceEvent, NftTraceType};
 use crate::format::monitor::connection_summary;
 use crate::format::monitor::dissect::flow;
 use crate::format::monitor::nftrace::{family_text, policy_text};
-use crate::event::CaptureLayer;
 
 fn key(out: &mut Vec<u8>, k: &str) {
     out.extend_from_slice(b",\"");
@@ -81,7 +81,11 @@ pub(super) fn fields(out: &mut Vec<u8>, d: &NftTraceEvent) {
     key(out, "dport");
     opt_int(out, fl.as_ref().and_then(|f| f.ports).map(|p| p.1));
     key(out, "headers_inherited");
-    out.extend_from_slice(if d.headers_inherited { b"true" } else { b"false" });
+    out.extend_from_slice(if d.headers_inherited {
+        b"true"
+    } else {
+        b"false"
+    });
     key(out, "ll_header");
     hex(out, &d.ll_header);
     key(out, "network_header");

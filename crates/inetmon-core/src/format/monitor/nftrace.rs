@@ -16,7 +16,9 @@
 use std::fmt::Write as _;
 
 use super::{connection_summary, dissect, hex_dump, MonitorFormatter, Verbosity, SEPARATOR};
-use crate::event::{nfproto_name, verdict_code_name, CaptureLayer, Interface, NftTraceEvent, NftTraceType};
+use crate::event::{
+    nfproto_name, verdict_code_name, CaptureLayer, Interface, NftTraceEvent, NftTraceType,
+};
 
 /// `inet`, or `family N` for a family without a name.
 pub(crate) fn family_text(f: u8) -> String {
@@ -77,8 +79,8 @@ fn nfproto_text(p: u32) -> String {
 impl MonitorFormatter {
     pub(super) fn debug_event(&self, out: &mut String, d: &NftTraceEvent) {
         let packet = d.packet();
-        let summary = (!packet.is_empty())
-            .then(|| connection_summary(&packet, CaptureLayer::Network, 0));
+        let summary =
+            (!packet.is_empty()).then(|| connection_summary(&packet, CaptureLayer::Network, 0));
         if self.verbose() {
             out.push_str(SEPARATOR);
             out.push('\n');
@@ -214,7 +216,8 @@ mod tests {
     }
 
     fn fmt(v: Verbosity, hex: bool, d: NftTraceEvent) -> String {
-        MonitorFormatter::new(MonitorOptions { verbosity: v, hex }).format(&Event::Debug(Box::new(d)))
+        MonitorFormatter::new(MonitorOptions { verbosity: v, hex })
+            .format(&Event::Debug(Box::new(d)))
     }
 
     #[test]
