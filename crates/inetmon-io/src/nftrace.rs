@@ -12,15 +12,24 @@
 //! Netlink groups belong to a network namespace: the socket sees the traces
 //! of the namespace of the thread that opened it, and no other.
 //!
+//! Rules are named by handle and, when they have one, by their comment:
+//! [`RuleComments`] asks the kernel for a rule the first time a trace names
+//! it (`NFT_MSG_GETRULE` on a second socket) and caches the answer for
+//! [`RULE_CACHE_AGE`] (rule handles are not reused within a table, but a
+//! table can be deleted and created again).
+//!
 //! Loss: a receive-buffer overrun (`ENOBUFS`) becomes a `Lost` event at
 //! stage `Kernel` with count 1 (trace messages carry no sequence numbers, so
 //! the number lost is unknown); a full pipeline is counted by the pipeline.
 
+use std::collections::HashMap;
 use std::io;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use inetmon_core::decode::nftrace::rule::{getrule_request, rule_from_msg};
 use inetmon_core::decode::nftrace::{traces, HeaderCarry, NFNLGRP_NFTRACE};
+use inetmon_core::event::NftTraceEvent;
 use inetmon_core::event::{Event, EventKind, LossStage, Lost, Malformed, Source};
 
 use crate::ifname::IfNames;
@@ -92,6 +101,7 @@ impl NftraceSource {
         let mut batch = RecvBatch::new(self.cfg.batch, 64 * 1024);
         let mut names = IfNames::new();
         let mut carry = HeaderCarry::new();
+        let mut rules = RuleComments::new();
         while !shutdown.is_set() {
             let r = match self.sock.recv_batch(&mut batch) {
                 Ok(0) => {
@@ -106,7 +116,14 @@ impl NftraceSource {
                     Ok(())
                 }
                 Ok(_) => batch.datagrams().try_for_each(|(d, truncated)| {
-                    datagram(d, truncated, &mut producer, &mut names, &mut carry)
+                    datagram(
+                        d,
+                        truncated,
+                        &mut producer,
+                        &mut names,
+                        &mut carry,
+                        &mut rules,
+                    )
                 }),
                 Err(NetlinkError::Overrun) => overrun(&mut producer),
                 Err(e) => return Err(e),
@@ -125,6 +142,7 @@ fn datagram(
     p: &mut Producer,
     names: &mut IfNames,
     carry: &mut HeaderCarry,
+    rules: &mut RuleComments,
 ) -> Result<(), Closed> {
     if truncated {
         return malformed(
@@ -147,10 +165,78 @@ fn datagram(
         let names = std::cell::RefCell::new(&mut *names);
         let mut ev = t.to_event(header, &|i| names.borrow_mut().name(i));
         carry.apply(&mut ev);
+        rules.fill(&mut ev);
         SourceMetrics::add(&p.metrics().decoded, 1);
         p.send(Event::Debug(Box::new(ev)))?;
     }
     Ok(())
+}
+
+/// How long a looked-up rule comment is trusted.
+pub const RULE_CACHE_AGE: Duration = Duration::from_secs(10);
+/// Most rules cached at once (the cache is emptied when full).
+const RULE_CACHE_MAX: usize = 4096;
+
+/// Rule comments by (family, table, chain, handle), looked up in the
+/// kernel on a miss.
+#[derive(Debug)]
+pub struct RuleComments {
+    /// The request socket; `None` when it could not be opened (then only
+    /// handles are shown).
+    sock: Option<NetlinkSocket>,
+    cache: HashMap<(u8, String, String, u64), Option<String>>,
+    filled: Instant,
+}
+
+impl Default for RuleComments {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RuleComments {
+    /// A cache with its own netlink socket (in the calling thread's
+    /// namespace).
+    #[must_use]
+    pub fn new() -> Self {
+        RuleComments {
+            sock: NetlinkSocket::open_netfilter().ok(),
+            cache: HashMap::new(),
+            filled: Instant::now(),
+        }
+    }
+
+    /// The comment of rule `handle` in `family`/`table`/`chain`, `None`
+    /// when it has none or cannot be found (deleted since).
+    pub fn comment(&mut self, family: u8, table: &str, chain: &str, handle: u64) -> Option<String> {
+        if self.filled.elapsed() > RULE_CACHE_AGE || self.cache.len() >= RULE_CACHE_MAX {
+            self.cache.clear();
+            self.filled = Instant::now();
+        }
+        let key = (family, table.to_owned(), chain.to_owned(), handle);
+        if let Some(c) = self.cache.get(&key) {
+            return c.clone();
+        }
+        let sock = self.sock.as_mut()?;
+        let mut msg = getrule_request(family, table, chain, handle, 0);
+        let mut found = None;
+        let _ = sock.request_with(&mut msg, &mut |m| {
+            if let Ok(r) = rule_from_msg(m) {
+                if r.handle == Some(handle) {
+                    found = r.comment.map(str::to_owned);
+                }
+            }
+        });
+        self.cache.insert(key, found.clone());
+        found
+    }
+
+    /// Sets `ev.rule_comment` for a rule step.
+    pub fn fill(&mut self, ev: &mut NftTraceEvent) {
+        if let Some(h) = ev.rule_handle {
+            ev.rule_comment = self.comment(ev.family, &ev.table, &ev.chain, h);
+        }
+    }
 }
 
 fn malformed(p: &mut Producer, offset: u64, skipped: u64, reason: String) -> Result<(), Closed> {

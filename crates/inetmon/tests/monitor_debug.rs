@@ -10,7 +10,7 @@ use serde_json::Value;
 
 const RULESET: &str = r#"table inet t {
   chain pre { type filter hook prerouting priority -300; meta l4proto { udp, icmp } meta nftrace set 1; }
-  chain sub { udp dport 9999 counter drop; return; }
+  chain sub { udp dport 9999 counter drop comment "no 9999"; return; }
   chain input { type filter hook input priority 0; policy accept;
     udp dport 9998 counter accept
     meta l4proto udp jump sub
@@ -22,8 +22,17 @@ const RULESET: &str = r#"table inet t {
 }"#;
 
 /// One step as both sides can say it: trace id, family, table, chain, step
-/// type, rule handle, verdict (or policy).
-type Step = (u32, String, String, String, String, Option<u64>, String);
+/// type, rule handle, verdict (or policy), rule comment.
+type Step = (
+    u32,
+    String,
+    String,
+    String,
+    String,
+    Option<u64>,
+    String,
+    Option<String>,
+);
 
 /// Parses `nft -a monitor trace` lines into steps, and the `packet:` lines
 /// into `(id, chain, iif, oif)`.
@@ -56,6 +65,10 @@ fn parse_nft(
             packets.push((id, s(chain), field("iif"), field("oif")));
         } else if let Some(r) = what.strip_prefix("rule ") {
             let h = r.rfind("# handle ").unwrap();
+            let comment = r[..h].find("comment \"").map(|at| {
+                let c = &r[at + 9..h];
+                c[..c.find('"').unwrap()].to_owned()
+            });
             let tail = &r[h + 9..];
             let (handle, verdict) = tail.split_once(" (verdict ").unwrap();
             steps.push((
@@ -66,11 +79,30 @@ fn parse_nft(
                 s("rule"),
                 Some(handle.parse().unwrap()),
                 verdict.trim_end_matches(')').to_owned(),
+                comment,
             ));
         } else if let Some(p) = what.strip_prefix("policy ") {
-            steps.push((id, s(fam), s(table), s(chain), s("policy"), None, s(p)));
+            steps.push((
+                id,
+                s(fam),
+                s(table),
+                s(chain),
+                s("policy"),
+                None,
+                s(p),
+                None,
+            ));
         } else if let Some(v) = what.strip_prefix("verdict ") {
-            steps.push((id, s(fam), s(table), s(chain), s("return"), None, s(v)));
+            steps.push((
+                id,
+                s(fam),
+                s(table),
+                s(chain),
+                s("return"),
+                None,
+                s(v),
+                None,
+            ));
         } else {
             panic!("unknown nft trace line {l:?}");
         }
@@ -108,6 +140,7 @@ fn parse_ours(text: &str) -> (Vec<Step>, Vec<Value>) {
             ty,
             handle,
             verdict,
+            v["rule_comment"].as_str().map(str::to_owned),
         ));
     }
     (steps, all)
@@ -158,6 +191,13 @@ fn debug_steps_match_nft_monitor_trace() {
     for v in ["accept", "drop", "jump sub", "return", "continue"] {
         assert!(our_steps.iter().any(|s| s.6 == v), "no {v} step");
     }
+    // The rule with a comment is named by it (looked up by handle).
+    assert!(
+        our_steps
+            .iter()
+            .any(|s| s.6 == "drop" && s.7.as_deref() == Some("no 9999")),
+        "{ours_text}"
+    );
     // Interfaces: every packet line of nft has a step of ours with the same
     // id, chain, iif and oif.
     for (id, chain, iif, oif) in &nft_packets {
@@ -230,7 +270,9 @@ fn debug_line_format() {
     );
     let l = rx(" sub rule handle ");
     assert!(
-        l.ends_with(" (verdict drop), iif lo: 127.0.0.1:40999 -> 127.0.0.1:9999 udp"),
+        l.ends_with(
+            " comment \"no 9999\" (verdict drop), iif lo: 127.0.0.1:40999 -> 127.0.0.1:9999 udp"
+        ),
         "{l}"
     );
 }

@@ -121,6 +121,9 @@ pub struct NftTraceEvent {
     /// `NFTA_TRACE_RULE_HANDLE`: the rule (`nft -a list ruleset` shows
     /// handles), for rule steps.
     pub rule_handle: Option<u64>,
+    /// The rule's comment (`comment "…"`), looked up by handle when the
+    /// producer could (see [`crate::decode::nftrace::rule`]).
+    pub rule_comment: Option<String>,
     /// `NFTA_TRACE_VERDICT`, for rule and return steps.
     pub verdict: Option<NftVerdict>,
     /// `NFTA_TRACE_POLICY` (a verdict code), for policy steps.

@@ -18,6 +18,8 @@
 //! into a borrowed view; [`NftTrace::to_event`] makes the owned
 //! [`NftTraceEvent`].
 
+pub mod rule;
+
 use std::collections::VecDeque;
 
 use thiserror::Error;
@@ -252,6 +254,7 @@ impl<'a> NftTrace<'a> {
             chain: self.chain.to_owned(),
             trace_type: NftTraceType::from_raw(self.trace_type),
             rule_handle: self.rule_handle,
+            rule_comment: None,
             verdict: self.verdict_code.map(|code| NftVerdict {
                 code,
                 chain: self.verdict_chain.map(str::to_owned),

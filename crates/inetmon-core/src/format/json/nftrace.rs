@@ -48,6 +48,8 @@ pub(super) fn fields(out: &mut Vec<u8>, d: &NftTraceEvent) {
     string(out, &ty);
     key(out, "rule_handle");
     opt_int(out, d.rule_handle);
+    key(out, "rule_comment");
+    opt_string(out, d.rule_comment.as_deref());
     key(out, "verdict");
     opt_string(out, d.verdict.as_ref().map(|v| v.text()).as_deref());
     key(out, "verdict_code");
@@ -114,6 +116,7 @@ mod tests {
             chain: "input".into(),
             trace_type: NftTraceType::Rule,
             rule_handle: Some(8),
+            rule_comment: None,
             verdict: Some(NftVerdict {
                 code: -3,
                 chain: Some("sub".into()),
@@ -152,7 +155,7 @@ mod tests {
             json!({
                 "kind": "debug", "source": "nftrace", "seq": 3,
                 "trace_id": 0x6d98_5a58u32, "family": "inet", "table": "t", "chain": "input",
-                "type": "rule", "rule_handle": 8, "verdict": "jump sub", "verdict_code": -3,
+                "type": "rule", "rule_handle": 8, "rule_comment": null, "verdict": "jump sub", "verdict_code": -3,
                 "verdict_chain": "sub", "policy": null, "nfproto": 2,
                 "iif": 1, "iifname": "lo", "iiftype": 772,
                 "oif": null, "oifname": null, "oiftype": null, "mark": null,

@@ -40,9 +40,10 @@ pub(crate) fn policy_text(p: u32) -> String {
 /// trace` does not print that one).
 pub(crate) fn step_text(d: &NftTraceEvent) -> String {
     let mut s = match d.trace_type {
-        NftTraceType::Rule => match d.rule_handle {
-            Some(h) => format!("rule handle {h}"),
-            None => "end of chain".to_owned(),
+        NftTraceType::Rule => match (d.rule_handle, &d.rule_comment) {
+            (Some(h), Some(c)) => format!("rule handle {h} comment {c:?}"),
+            (Some(h), None) => format!("rule handle {h}"),
+            (None, _) => "end of chain".to_owned(),
         },
         NftTraceType::Policy => match d.policy {
             Some(p) => format!("policy {}", policy_text(p)),
@@ -194,6 +195,7 @@ mod tests {
             chain: "input".into(),
             trace_type: NftTraceType::Rule,
             rule_handle: Some(8),
+            rule_comment: None,
             verdict: Some(NftVerdict {
                 code: -3,
                 chain: Some("sub".into()),
@@ -267,6 +269,16 @@ mod tests {
         assert_eq!(
             fmt(Verbosity::Info, false, r),
             "DEBUG: trace 6d985a58 family 99 t input return (verdict queue), iif lo: 127.0.0.1:35898 -> 127.0.0.1:9999 udp\n"
+        );
+    }
+
+    #[test]
+    fn rule_comment_after_the_handle() {
+        let mut c = step();
+        c.rule_comment = Some("to \"sub\"".into());
+        assert_eq!(
+            fmt(Verbosity::Info, false, c),
+            "DEBUG: trace 6d985a58 inet t input rule handle 8 comment \"to \\\"sub\\\"\" (verdict jump sub), iif lo: 127.0.0.1:35898 -> 127.0.0.1:9999 udp\n"
         );
     }
 
