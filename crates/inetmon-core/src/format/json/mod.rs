@@ -69,6 +69,7 @@
 //! | `table`, `chain` | string | where the step happened |
 //! | `type` | string | `rule` (a rule matched), `return` (end of a chain), `policy` (end of a base chain), or `other:N` |
 //! | `rule_handle` | number/null | the rule's handle (`nft -a list ruleset`), for `rule` steps |
+//! | `rule_comment` | string/null | the rule's comment, when it has one and the monitor could look the rule up |
 //! | `verdict` | string/null | as nft prints it: `accept`, `drop`, `continue`, `jump CHAIN`, `goto CHAIN`, `return`, `queue`, … or `verdict N` |
 //! | `verdict_code`, `verdict_chain` | number/null, string/null | the raw `NFTA_VERDICT_CODE` (signed) and target chain |
 //! | `policy` | string/null | for `policy` steps: `accept` or `drop` |

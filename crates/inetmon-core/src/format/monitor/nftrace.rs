@@ -10,8 +10,9 @@
 //! - Verbose (`-vv`): the separator, a header line with every field, the
 //!   summary, the dissected layers (and with `--hex` the header bytes).
 //!
-//! The rule is named by its handle only (`nft -a list ruleset` shows it):
-//! its text would need nft's bytecode-to-text decompiler.
+//! The rule is named by its handle (`nft -a list ruleset` shows it) and
+//! its comment when the producer found one; its full text would need nft's
+//! bytecode-to-text decompiler.
 
 use std::fmt::Write as _;
 
