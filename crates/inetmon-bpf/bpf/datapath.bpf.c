@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * inetmon datapath programs (see ../DATAPATH.md; loaded by
- * crates/inetmon-io/src/datapath).
+ * crates/inetmon-io/src/bpf/datapath.rs).
  *
  * - on_kfree_skb: tp_btf/kfree_skb. Every packet the kernel frees with a
  *   drop reason becomes an inetmon_dp_drop record with the reason, the
@@ -34,6 +34,11 @@
 #define ETH_P_IPV6 0x86DD
 #define ARPHRD_ETHER 1
 #define MAC_HEADER_UNSET 0xffff
+
+/* A program that only calls its body: PROG(section, name, context type,
+ * call), the context named ctx. */
+#define PROG(sec, name, ctx_type, call)                                        \
+	SEC(sec) int name(ctx_type *ctx) { return call; }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -433,27 +438,15 @@ static __always_inline int trace_skb(struct __sk_buff *skb, __u8 point, const __
 	return TC_ACT_UNSPEC;
 }
 
-SEC("classifier")
-int tc_ingress(struct __sk_buff *skb)
-{
-	return trace_skb(skb, INETMON_DP_FROM_NETWORK, INETMON_DP_LAYER_ETHERNET);
-}
+PROG("classifier", tc_ingress, struct __sk_buff,
+     trace_skb(ctx, INETMON_DP_FROM_NETWORK, INETMON_DP_LAYER_ETHERNET))
 
-SEC("classifier")
-int tc_egress(struct __sk_buff *skb)
-{
-	return trace_skb(skb, INETMON_DP_TO_NETWORK, INETMON_DP_LAYER_ETHERNET);
-}
+PROG("classifier", tc_egress, struct __sk_buff,
+     trace_skb(ctx, INETMON_DP_TO_NETWORK, INETMON_DP_LAYER_ETHERNET))
 
 /* The same on devices whose packets start at the network header. */
-SEC("classifier")
-int tc_ingress_l3(struct __sk_buff *skb)
-{
-	return trace_skb(skb, INETMON_DP_FROM_NETWORK, INETMON_DP_LAYER_NETWORK);
-}
+PROG("classifier", tc_ingress_l3, struct __sk_buff,
+     trace_skb(ctx, INETMON_DP_FROM_NETWORK, INETMON_DP_LAYER_NETWORK))
 
-SEC("classifier")
-int tc_egress_l3(struct __sk_buff *skb)
-{
-	return trace_skb(skb, INETMON_DP_TO_NETWORK, INETMON_DP_LAYER_NETWORK);
-}
+PROG("classifier", tc_egress_l3, struct __sk_buff,
+     trace_skb(ctx, INETMON_DP_TO_NETWORK, INETMON_DP_LAYER_NETWORK))

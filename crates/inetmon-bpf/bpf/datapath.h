@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * inetmon datapath records: shared between datapath.bpf.c and the Rust
- * mirror in crates/inetmon-core/src/decode/datapath.rs (which asserts the
- * same sizes and offsets). All fields are in host byte order. A record is
+ * mirror in crates/inetmon-bpf/src/record/datapath.rs, whose build script
+ * compiles this header with a static assertion for every size, offset and
+ * constant the mirror has (inetmon-core's decode/datapath.rs reads records
+ * by that mirror). All fields are in host byte order. A record is
  * the header of its type followed by `cap_len` packet bytes at `hdr_len`;
  * the ring-buffer record may be longer (fixed-size reservation).
  *

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
-/* The record the socket-event programs put on the ring buffer, shared by the
- * BPF programs and (mirrored) by the Rust decoder in inetmon-core
- * (decode/sock.rs) and inetmon-bpf (src/record.rs). Layout tests on the Rust
- * side compile this header with the host C compiler and compare offsets.
+/* The record the socket-event programs put on the ring buffer and the
+ * operation mask they obey, shared by the BPF programs and mirrored in Rust
+ * by inetmon-bpf (src/record/sock.rs, src/watch.rs), which inetmon-core's
+ * decoder (decode/sock.rs) reads by. inetmon-bpf's build script compiles
+ * this header with a static assertion for every size, offset and constant
+ * the Rust side has: the crate does not build when they disagree.
  * Change INETMON_SOCK_VERSION on any layout change. */
 #ifndef INETMON_SOCK_H
 #define INETMON_SOCK_H
@@ -30,6 +32,23 @@
 #define INETMON_INIT_NONE 0
 #define INETMON_INIT_LOCAL 1
 #define INETMON_INIT_PEER 2
+
+/* Operation mask (`--watch`, the loader's cfg_watch): one bit per AHAFS
+ * monitor, in the order of inetmon-bpf's WatchOp (streamCreate = bit 0 ...
+ * dgramClose = bit 10), plus WATCH_OTHER for records that no monitor names
+ * (listen/accept errors on a UDP socket). All ones = every record. */
+#define WATCH_STREAM_CREATE (1u << 0)
+#define WATCH_STREAM_BIND (1u << 1)
+#define WATCH_STREAM_LISTEN (1u << 2)
+#define WATCH_STREAM_ACCEPT (1u << 3)
+#define WATCH_STREAM_CONNECT (1u << 4)
+#define WATCH_STREAM_DISCONNECT (1u << 5)
+#define WATCH_STREAM_CLOSE (1u << 6)
+#define WATCH_DGRAM_CREATE (1u << 7)
+#define WATCH_DGRAM_BIND (1u << 8)
+#define WATCH_DGRAM_CONNECT (1u << 9)
+#define WATCH_DGRAM_CLOSE (1u << 10)
+#define WATCH_OTHER (1u << 31)
 
 struct inetmon_sock_rec {
 	__u64 ts_ns;     /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */

@@ -42,6 +42,11 @@
 #define TCP_CLOSE 7
 #define TCP_CLOSE_WAIT 8
 
+/* A program that only calls its body: PROG(section, name, context type,
+ * call), the context named ctx. */
+#define PROG(sec, name, ctx_type, call)                                        \
+	SEC(sec) int name(ctx_type *ctx) { return call; }
+
 /* Filters, set by the loader through .rodata before load. 0 = off. */
 volatile const __u32 filter_pid = 0;
 volatile const __u32 filter_uid_on = 0;
@@ -49,25 +54,10 @@ volatile const __u32 filter_uid = 0;
 volatile const __u32 filter_port = 0;
 volatile const __u64 filter_cgroup = 0;
 
-/* Operation mask (`--watch`), set by the loader like the filters: one bit
- * per AHAFS monitor, in the order of inetmon-bpf's WatchOp (streamCreate
- * = bit 0 ... dgramClose = bit 10), plus WATCH_OTHER for records that no
- * monitor names (listen/accept errors on a UDP socket). A record whose bit
- * is clear is dropped before it reaches the ring buffer; the programs'
- * bookkeeping (owners, stash, dynbind) is unaffected. All ones = every
- * record (the default). */
-#define WATCH_STREAM_CREATE (1u << 0)
-#define WATCH_STREAM_BIND (1u << 1)
-#define WATCH_STREAM_LISTEN (1u << 2)
-#define WATCH_STREAM_ACCEPT (1u << 3)
-#define WATCH_STREAM_CONNECT (1u << 4)
-#define WATCH_STREAM_DISCONNECT (1u << 5)
-#define WATCH_STREAM_CLOSE (1u << 6)
-#define WATCH_DGRAM_CREATE (1u << 7)
-#define WATCH_DGRAM_BIND (1u << 8)
-#define WATCH_DGRAM_CONNECT (1u << 9)
-#define WATCH_DGRAM_CLOSE (1u << 10)
-#define WATCH_OTHER (1u << 31)
+/* Operation mask (`--watch`, the WATCH_* bits of inetmon_sock.h), set by
+ * the loader like the filters. A record whose bit is clear is dropped
+ * before it reaches the ring buffer; the programs' bookkeeping (owners,
+ * stash, dynbind) is unaffected. */
 volatile const __u32 cfg_watch = 0xffffffff;
 
 struct {
@@ -83,78 +73,8 @@ struct {
 	__type(value, __u64);
 } lost SEC(".maps");
 
-#define OWNER_RELEASED 1
-#define OWNER_BOUND 2 /* a bind or dynamic bind was reported */
-
-struct owner {
-	__u64 cookie; /* the socket's cookie: the tag of an owners slot */
-	__u32 pid;
-	__u32 tid;
-	__u32 uid;
-	__u32 gid;
-	__u64 cgroup_id;
-	__u32 flags;
-	__u32 pad;
-	char comm[16];
-};
-
-/* The task that created/accepted/connected a socket, in the slot
- * cookie % OWNER_SLOTS, tagged with the cookie. Socket cookies are unique
- * for the life of the system and handed out in increasing order, so a slot
- * is only ever reused for a newer socket (OWNER_SLOTS cookies later), a
- * tag mismatch means "not recorded", and nothing needs deleting at close.
- * An array lookup is inlined by the verifier: no hashing, no element
- * allocation, no locks, unlike the LRU hash keyed by struct sock * this
- * replaces; and unlike socket local storage it also works in the classic
- * syscall tracepoints (sys_exit_accept4 records the acceptor here). */
-#define OWNER_SLOTS 65536
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, OWNER_SLOTS);
-	__type(key, __u32);
-	__type(value, struct owner);
-} owners SEC(".maps");
-
-/* struct sock * -> owner, for the one socket kind that can have no cookie
- * when its owner is known: one accepted from a connection that completed
- * before the monitor attached. Deleted at close. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
-	__type(value, struct owner);
-} owners_nocookie SEC(".maps");
-
-/* Per thread (task local storage, created at the first sys_enter): the
- * syscall arguments stashed at sys_enter for sys_exit (live while between
- * the two), and the UDP socket whose dynamic bind a connect is about to
- * make. Never deleted: it goes with the task. */
-struct args {
-	__s64 fd;
-	__u32 syn_sent; /* connect: the socket went to SYN_SENT in this call */
-	__u32 addrlen;
-	__u64 uaddr;   /* bind/connect: the user's sockaddr (read at sys_exit) */
-	__u32 tcp;     /* connect: the connect4/6 hook saw a TCP socket */
-	__u32 live;    /* set at sys_enter, cleared at sys_exit */
-	__u32 pad;
-	/* UDP socket (struct sock *) with no local port that is connecting:
-	 * a dynamic bind is about to happen; cleared at sys_exit_connect. */
-	__u64 dynbind;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct args);
-} stash SEC(".maps");
-
-/* The current thread's stash, created when asked to. */
-static __always_inline struct args *task_args(int create)
-{
-	return bpf_task_storage_get(&stash, bpf_get_current_task_btf(), 0,
-				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
-}
+#include "sock_owner.h"
+#include "sock_stash.h"
 
 /* The cfg_watch bit of an operation on a socket of this type. */
 static __always_inline __u32 watch_bit(__u8 op, __u16 type)
@@ -266,69 +186,6 @@ static __always_inline void fill_current(struct inetmon_sock_rec *r)
 	r->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 	r->attribution = INETMON_ATTR_PROCESS;
-}
-
-/* The attribution from an owner entry looked up by the caller (or NULL). */
-static __always_inline void fill_owner_from(struct inetmon_sock_rec *r, const struct owner *o)
-{
-	if (!o) {
-		r->attribution = INETMON_ATTR_UNKNOWN;
-		return;
-	}
-	r->pid = o->pid;
-	r->tid = o->tid;
-	r->uid = o->uid;
-	r->gid = o->gid;
-	r->cgroup_id = o->cgroup_id;
-	__builtin_memcpy(r->comm, o->comm, sizeof(r->comm));
-	r->attribution = INETMON_ATTR_OWNER;
-}
-
-/* The owner recorded for the socket with this cookie and address, or
- * NULL; *fallback says whether it is an owners_nocookie entry. */
-static __always_inline struct owner *find_owner(__u64 cookie, __u64 sk, int *fallback)
-{
-	*fallback = 0;
-	if (cookie) {
-		__u32 k = (__u32)cookie & (OWNER_SLOTS - 1);
-		struct owner *o = bpf_map_lookup_elem(&owners, &k);
-
-		if (o && o->cookie == cookie)
-			return o;
-	}
-	*fallback = 1;
-	return bpf_map_lookup_elem(&owners_nocookie, &sk);
-}
-
-/* Records the task of r (flags cleared) as the owner of the socket with
- * this cookie and address, over any previous owner. */
-static __always_inline void record_owner_flags(__u64 cookie, __u64 sk,
-					       const struct inetmon_sock_rec *r, __u32 flags)
-{
-	struct owner n = {};
-
-	n.cookie = cookie;
-	n.pid = r->pid;
-	n.tid = r->tid;
-	n.uid = r->uid;
-	n.gid = r->gid;
-	n.cgroup_id = r->cgroup_id;
-	n.flags = flags;
-	__builtin_memcpy(n.comm, r->comm, sizeof(n.comm));
-	if (cookie) {
-		__u32 k = (__u32)cookie & (OWNER_SLOTS - 1);
-		struct owner *o = bpf_map_lookup_elem(&owners, &k);
-
-		if (o)
-			__builtin_memcpy(o, &n, sizeof(n));
-	} else {
-		bpf_map_update_elem(&owners_nocookie, &sk, &n, BPF_ANY);
-	}
-}
-
-static __always_inline void record_owner(__u64 cookie, __u64 sk, const struct inetmon_sock_rec *r)
-{
-	record_owner_flags(cookie, sk, r, 0);
 }
 
 /* A copy of the start of a struct sock_common, up to and with skc_cookie:
@@ -492,6 +349,24 @@ static __always_inline __u64 ctx_ptr(void *ctx)
 	return p;
 }
 
+/* The record of a syscall exit about the current task's socket behind
+ * fd: task, socket, op and result filled in. NULL (r untouched) unless fd
+ * is a TCP or UDP inet socket. */
+static __always_inline struct sock *exit_rec(struct inetmon_sock_rec *r, __s64 fd, __u8 op,
+					     long result)
+{
+	__u16 fam, type, proto;
+	struct sock *sk = sock_from_fd(fd, &fam, &type, &proto);
+
+	if (!sk)
+		return NULL;
+	fill_current(r);
+	fill_sk_known(r, sk, fam, type, proto);
+	r->op = op;
+	r->result = result;
+	return sk;
+}
+
 /* ---- create ---- */
 
 SEC("cgroup/sock_create")
@@ -606,78 +481,25 @@ static __always_inline int post_bind(struct bpf_sock *ctx)
 	return 1;
 }
 
-SEC("cgroup/post_bind4")
-int post_bind4(struct bpf_sock *ctx)
-{
-	return post_bind(ctx);
-}
+PROG("cgroup/post_bind4", post_bind4, struct bpf_sock, post_bind(ctx))
 
-SEC("cgroup/post_bind6")
-int post_bind6(struct bpf_sock *ctx)
-{
-	return post_bind(ctx);
-}
+PROG("cgroup/post_bind6", post_bind6, struct bpf_sock, post_bind(ctx))
 
-/* Stashes fd and the user sockaddr pointer of bind()/connect() for their
- * exit, which reads the sockaddr only when it reports it (a failure): the
- * kernel does not write it, and reading user memory costs ~0.1 us. */
-static __always_inline int stash_addr(struct trace_event_raw_sys_enter *ctx)
-{
-	struct args *a = task_args(1);
-
-	if (!a)
-		return 0;
-	a->fd = (__s64)ctx->args[0];
-	a->syn_sent = 0;
-	a->addrlen = (__u32)ctx->args[2];
-	a->uaddr = ctx->args[1];
-	a->tcp = 0;
-	a->live = 1;
-	return 0;
-}
-
-/* Copies the stashed user sockaddr_in/in6 into an address and port (zero
- * when unreadable). */
-static __always_inline void stashed_end(const struct args *a, __u8 *addr, __u16 *port)
-{
-	__u8 sa[28];
-	__u16 fam = 0;
-
-	/* (Zeroes the buffer when the read fails.) */
-	bpf_probe_read_user(sa, sizeof(sa), (const void *)a->uaddr);
-	__builtin_memcpy(&fam, sa, 2);
-	__builtin_memset(addr, 0, 16);
-	if (fam == AF_INET)
-		__builtin_memcpy(addr, sa + 4, 4);
-	else if (fam == AF_INET6)
-		__builtin_memcpy(addr, sa + 8, 16);
-	*port = ((__u16)sa[2] << 8) | sa[3];
-}
-
-SEC("tracepoint/syscalls/sys_enter_bind")
-int enter_bind(struct trace_event_raw_sys_enter *ctx)
-{
-	return stash_addr(ctx);
-}
+PROG("tracepoint/syscalls/sys_enter_bind", enter_bind,
+     struct trace_event_raw_sys_enter, stash_addr(ctx))
 
 SEC("tracepoint/syscalls/sys_exit_bind")
 int exit_bind(struct trace_event_raw_sys_exit *ctx)
 {
-	struct args *a = task_args(0);
+	struct args *a = live_args();
 	struct inetmon_sock_rec r = {};
-	struct sock *sk;
 	long ret = ctx->ret;
-	__u16 fam, type, proto;
 
-	if (!a || !a->live)
+	if (!a)
 		return 0;
-	if (ret < 0 && (sk = sock_from_fd(a->fd, &fam, &type, &proto))) {
-		/* Success is reported by post_bind; a failure here, with the
-		 * address that was asked for. */
-		fill_current(&r);
-		fill_sk_known(&r, sk, fam, type, proto);
-		r.op = INETMON_OP_BIND;
-		r.result = ret;
+	/* Success is reported by post_bind; a failure here, with the address
+	 * that was asked for. */
+	if (ret < 0 && exit_rec(&r, a->fd, INETMON_OP_BIND, ret)) {
 		stashed_end(a, r.laddr, &r.lport);
 		emit(&r);
 	}
@@ -687,106 +509,58 @@ int exit_bind(struct trace_event_raw_sys_exit *ctx)
 
 /* ---- listen ---- */
 
-static __always_inline int stash_fd(__s64 fd)
-{
-	struct args *a = task_args(1);
-
-	if (!a)
-		return 0;
-	a->fd = fd;
-	a->syn_sent = 0;
-	a->addrlen = 0;
-	a->uaddr = 0;
-	a->tcp = 0;
-	a->live = 1;
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_listen")
-int enter_listen(struct trace_event_raw_sys_enter *ctx)
-{
-	return stash_fd((__s64)ctx->args[0]);
-}
+PROG("tracepoint/syscalls/sys_enter_listen", enter_listen,
+     struct trace_event_raw_sys_enter, stash_fd(ctx))
 
 SEC("tracepoint/syscalls/sys_exit_listen")
 int exit_listen(struct trace_event_raw_sys_exit *ctx)
 {
-	struct args *a = task_args(0);
+	struct args *a = live_args();
 	struct inetmon_sock_rec r = {};
-	struct sock *sk;
-	__u16 fam, type, proto;
 
-	if (!a || !a->live)
+	if (!a)
 		return 0;
-	sk = sock_from_fd(a->fd, &fam, &type, &proto);
-	if (sk) {
-		fill_current(&r);
-		fill_sk_known(&r, sk, fam, type, proto);
-		r.op = INETMON_OP_LISTEN;
-		r.result = ctx->ret;
+	if (exit_rec(&r, a->fd, INETMON_OP_LISTEN, ctx->ret))
 		emit(&r);
-	}
 	a->live = 0;
 	return 0;
 }
 
 /* ---- accept ---- */
 
-SEC("tracepoint/syscalls/sys_enter_accept")
-int enter_accept(struct trace_event_raw_sys_enter *ctx)
-{
-	return stash_fd((__s64)ctx->args[0]);
-}
+PROG("tracepoint/syscalls/sys_enter_accept", enter_accept,
+     struct trace_event_raw_sys_enter, stash_fd(ctx))
 
-SEC("tracepoint/syscalls/sys_enter_accept4")
-int enter_accept4(struct trace_event_raw_sys_enter *ctx)
-{
-	return stash_fd((__s64)ctx->args[0]);
-}
+PROG("tracepoint/syscalls/sys_enter_accept4", enter_accept4,
+     struct trace_event_raw_sys_enter, stash_fd(ctx))
 
 static __always_inline int exit_accept_common(long ret)
 {
-	struct args *a = task_args(0);
+	struct args *a = live_args();
 	struct inetmon_sock_rec r = {};
 	struct sock *sk;
-	__u16 fam, type, proto;
 
-	if (!a || !a->live)
+	if (!a)
 		return 0;
 	if (ret >= 0) {
-		sk = sock_from_fd(ret, &fam, &type, &proto);
+		/* The accepted socket (ret is its fd). */
+		sk = exit_rec(&r, ret, INETMON_OP_ACCEPT, 0);
 		if (sk) {
-			fill_current(&r);
-			fill_sk_known(&r, sk, fam, type, proto);
-			r.op = INETMON_OP_ACCEPT;
 			record_owner(r.cookie, (__u64)sk, &r);
 			emit(&r);
 		}
-	} else if (ret != -EAGAIN) {
-		sk = sock_from_fd(a->fd, &fam, &type, &proto);
-		if (sk) {
-			fill_current(&r);
-			fill_sk_known(&r, sk, fam, type, proto);
-			r.op = INETMON_OP_ACCEPT;
-			r.result = ret;
-			emit(&r);
-		}
+	} else if (ret != -EAGAIN && exit_rec(&r, a->fd, INETMON_OP_ACCEPT, ret)) {
+		emit(&r);
 	}
 	a->live = 0;
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_accept")
-int exit_accept(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_accept_common(ctx->ret);
-}
+PROG("tracepoint/syscalls/sys_exit_accept", exit_accept,
+     struct trace_event_raw_sys_exit, exit_accept_common(ctx->ret))
 
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int exit_accept4(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_accept_common(ctx->ret);
-}
+PROG("tracepoint/syscalls/sys_exit_accept4", exit_accept4,
+     struct trace_event_raw_sys_exit, exit_accept_common(ctx->ret))
 
 /* ---- connect ---- */
 
@@ -839,23 +613,12 @@ static __always_inline int connect_attempt(struct bpf_sock_addr *ctx, int v6)
 	return 1;
 }
 
-SEC("cgroup/connect4")
-int connect4(struct bpf_sock_addr *ctx)
-{
-	return connect_attempt(ctx, 0);
-}
+PROG("cgroup/connect4", connect4, struct bpf_sock_addr, connect_attempt(ctx, 0))
 
-SEC("cgroup/connect6")
-int connect6(struct bpf_sock_addr *ctx)
-{
-	return connect_attempt(ctx, 1);
-}
+PROG("cgroup/connect6", connect6, struct bpf_sock_addr, connect_attempt(ctx, 1))
 
-SEC("tracepoint/syscalls/sys_enter_connect")
-int enter_connect(struct trace_event_raw_sys_enter *ctx)
-{
-	return stash_addr(ctx);
-}
+PROG("tracepoint/syscalls/sys_enter_connect", enter_connect,
+     struct trace_event_raw_sys_enter, stash_addr(ctx))
 
 /* Emits r (task and socket filled) as a dynamic bind: the local end only,
  * whatever the socket is connected to. Used by sys_exit_connect and the
@@ -894,13 +657,11 @@ static __always_inline void check_dynbind(struct args *a)
 SEC("tracepoint/syscalls/sys_exit_connect")
 int exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
-	struct args *a = task_args(0);
+	struct args *a = live_args();
 	struct inetmon_sock_rec r = {};
-	struct sock *sk;
 	long ret = ctx->ret;
-	__u16 fam, type, proto;
 
-	if (!a || !a->live)
+	if (!a)
 		return 0;
 	/* A TCP connect reports nothing here unless it failed before any
 	 * SYN (set_state reports the rest), and only when watched: skip the
@@ -910,24 +671,16 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	if (a->tcp && !(ret < 0 && ret != -EINPROGRESS && ret != -EALREADY && ret != -EISCONN &&
 			!a->syn_sent))
 		goto out;
-	sk = sock_from_fd(a->fd, &fam, &type, &proto);
-	if (sk) {
-		if (proto == IPPROTO_UDP) {
+	if (exit_rec(&r, a->fd, INETMON_OP_CONNECTED, ret)) {
+		if (r.protocol == IPPROTO_UDP) {
+			/* (The dynamic bind's record goes first.) */
 			check_dynbind(a);
-			fill_current(&r);
-			fill_sk_known(&r, sk, fam, type, proto);
-			r.op = INETMON_OP_CONNECTED;
-			r.result = ret;
 			emit(&r);
 		} else if (ret < 0 && ret != -EINPROGRESS && ret != -EALREADY &&
 			   ret != -EISCONN && !a->syn_sent) {
 			/* Failed before any SYN: no state change will say so.
 			 * The socket has no foreign end yet: take the one asked for. */
-			fill_current(&r);
-			fill_sk_known(&r, sk, fam, type, proto);
 			stashed_end(a, r.faddr, &r.fport);
-			r.op = INETMON_OP_CONNECTED;
-			r.result = ret;
 			emit(&r);
 		}
 	}
@@ -961,17 +714,9 @@ static __always_inline int sendmsg_hook(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
-SEC("cgroup/sendmsg4")
-int sendmsg4(struct bpf_sock_addr *ctx)
-{
-	return sendmsg_hook(ctx);
-}
+PROG("cgroup/sendmsg4", sendmsg4, struct bpf_sock_addr, sendmsg_hook(ctx))
 
-SEC("cgroup/sendmsg6")
-int sendmsg6(struct bpf_sock_addr *ctx)
-{
-	return sendmsg_hook(ctx);
-}
+PROG("cgroup/sendmsg6", sendmsg6, struct bpf_sock_addr, sendmsg_hook(ctx))
 
 /* ---- TCP state changes: connect outcome and disconnect ---- */
 

@@ -1,34 +1,43 @@
-//! inetmon's eBPF programs: socket events (`sock.bpf.c`) and the datapath
-//! monitor (`datapath.bpf.c`, see [`DATAPATH_OBJECT`]).
+//! inetmon's eBPF programs and what user space needs to know about them,
+//! without a syscall: the compiled objects, the records they write and the
+//! operation mask. Loading and attaching is `inetmon-io`'s (`bpf`); the
+//! records are decoded by `inetmon-core` (`decode::sock`,
+//! `decode::datapath`).
 //!
-//! - `bpf/sock.bpf.c`: the C programs (tracepoints and cgroup sock hooks; no
-//!   kprobes), built against the committed `bpf/vmlinux.h` with CO-RE.
-//! - `bpf/sock.bpf.o`: the compiled object, committed so that `cargo build`
-//!   needs no clang; `build-bpf.sh --check` rebuilds it and fails on any
+//! - `bpf/sock.bpf.c` (socket events: tracepoints and cgroup sock hooks, no
+//!   kprobes) and `bpf/datapath.bpf.c` (drops from `tp_btf/kfree_skb`,
+//!   traces from tc classifiers), built against the committed
+//!   `bpf/vmlinux.h` with CO-RE. Their compiled objects, [`OBJECT`] and
+//!   [`DATAPATH_OBJECT`], are committed so that `cargo build` needs no
+//!   clang; `build-bpf.sh --check` rebuilds them and fails on any
 //!   difference.
-//! - [`record`]: the `#[repr(C)]` mirror of the ring-buffer record, with
-//!   layout tests against the C header.
-//! - [`loader`]: loads the object with aya, sets the in-kernel filters and
-//!   the operation mask, and attaches the programs the mask needs.
-//! - [`watch`]: the operation mask (`--watch`) and which programs each
-//!   operation needs.
-//! - [`progstats`]: the runs the kernel skipped (`recursion_misses`), read
-//!   by both loaders and reported as loss.
+//! - [`record`]: `#[repr(C)]` mirrors of both records (`bpf/inetmon_sock.h`,
+//!   `bpf/datapath.h`), with their sizes and offsets asserted at compile
+//!   time and checked against the C headers by the build script.
+//! - [`watch`]: the operation mask (`--watch`, the `WATCH_*` bits of
+//!   `bpf/inetmon_sock.h`) and which programs each operation needs.
 
-pub mod loader;
-pub mod progstats;
+#![forbid(unsafe_code)]
+
 pub mod record;
 pub mod watch;
 
-/// The compiled BPF object (`bpf/sock.bpf.o`), 8-byte aligned for the ELF
-/// parser.
-pub static OBJECT: &[u8] = aya::include_bytes_aligned!("../bpf/sock.bpf.o");
+/// Bytes aligned to 8, as the ELF parser of the loader wants them.
+#[repr(C, align(8))]
+struct Aligned<T: ?Sized>(T);
+
+static SOCK_ALIGNED: &Aligned<[u8]> = &Aligned(*include_bytes!("../bpf/sock.bpf.o"));
+static DATAPATH_ALIGNED: &Aligned<[u8]> = &Aligned(*include_bytes!("../bpf/datapath.bpf.o"));
+
+/// The compiled socket-event object (`bpf/sock.bpf.o`), 8-byte aligned.
+/// Loaded by `inetmon-io`'s `bpf::sockets`.
+pub static OBJECT: &[u8] = &SOCK_ALIGNED.0;
 
 /// The compiled datapath object (`bpf/datapath.bpf.o`: `tp_btf/kfree_skb`
 /// drops and the `tc_ingress`/`tc_egress` classifiers; see
-/// `bpf/datapath.h` for the record layout), 8-byte aligned for the ELF
-/// parser. Loaded by `inetmon-io`'s datapath producer.
-pub static DATAPATH_OBJECT: &[u8] = aya::include_bytes_aligned!("../bpf/datapath.bpf.o");
+/// [`record::datapath`] for the records), 8-byte aligned. Loaded by
+/// `inetmon-io`'s `bpf::datapath`.
+pub static DATAPATH_OBJECT: &[u8] = &DATAPATH_ALIGNED.0;
 
 #[cfg(test)]
 mod tests {
@@ -61,6 +70,12 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    #[test]
+    fn objects_are_aligned() {
+        assert_eq!(super::OBJECT.as_ptr().align_offset(8), 0);
+        assert_eq!(super::DATAPATH_OBJECT.as_ptr().align_offset(8), 0);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! `recursion_misses`). Both the socket-event and the datapath producers
 //! account their loss here.
 
-use inetmon_bpf::progstats::Delta;
+use crate::bpf::progstats::Delta;
 use inetmon_core::event::{
     Event, EventKind, Header, LossStage, Lost, Source, Timestamp, LOST_SKIPPED_RUNS,
 };

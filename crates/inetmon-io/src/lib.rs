@@ -12,10 +12,13 @@
 //! - [`signals`], [`shutdown`]: SIGINT/SIGTERM/SIGHUP flags and stopping producers.
 //! - [`ifname`]: cached interface names.
 //! - [`resolver`]: cached, non-blocking reverse DNS for `-n`.
+//! - [`bpf`]: loading and attaching the eBPF programs of `inetmon-bpf`
+//!   (socket events, datapath), mounts, program statistics.
 //! - [`sockets`]: the eBPF socket-event producer (`inetmon sockets`).
 //! - [`datapath`]: the eBPF datapath producer (`inetmon monitor`: drops,
 //!   traces).
 
+pub mod bpf;
 pub mod conntrack;
 pub mod daemon;
 pub mod datapath;

@@ -801,7 +801,7 @@ fn cgroup_filter_in_kernel() {
         return;
     }
     let netns = new_netns();
-    let root = inetmon_bpf::loader::cgroup2_root().unwrap();
+    let root = inetmon_io::bpf::cgroup2_root().unwrap();
     let dir = root.join(format!("inetmon-sock-test-{}", me()));
     std::fs::create_dir(&dir).unwrap();
     let id = std::fs::metadata(&dir).unwrap().ino();

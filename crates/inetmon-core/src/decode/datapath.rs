@@ -2,9 +2,11 @@
 //! `skb:kfree_skb` tracepoint and traces from tc classifiers, as they come
 //! out of the BPF ring buffer.
 //!
-//! The `#[repr(C)]` structs mirror `datapath.h` (sizes and offsets asserted
-//! at compile time); the decoder reads each field at its `offset_of!` with
-//! safe, bounds-checked reads. Fields are in host byte order. A record is
+//! The layouts are `inetmon-bpf`'s `#[repr(C)]` mirrors of `datapath.h`
+//! ([`inetmon_bpf::record::datapath`]: sizes and offsets asserted at compile
+//! time and checked against the C header by its build script); the
+//! decoder reads each field at its `offset_of!` (a compile-time constant)
+//! with safe, bounds-checked reads. Fields are in host byte order. A record is
 //! the header of its type followed by `cap_len` packet bytes at `hdr_len`;
 //! anything after them (the rest of a fixed-size ring reservation) is
 //! ignored, and a larger `hdr_len` than we know (fields appended by a newer
@@ -21,108 +23,10 @@ use crate::event::{
 };
 use crate::kallsyms::KallSyms;
 
-/// The record version this decoder reads (`INETMON_DP_VERSION`).
-pub const VERSION: u8 = 1;
-/// `type` of a drop record.
-pub const TYPE_DROP: u8 = 1;
-/// `type` of a trace record.
-pub const TYPE_TRACE: u8 = 2;
-/// `flags` bit: pid/tid/comm are the task that dropped the packet.
-pub const FLAG_PROCESS: u8 = 0x01;
-
-/// `struct inetmon_dp_common`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RawCommon {
-    /// Record type (`TYPE_DROP`, `TYPE_TRACE`).
-    pub kind: u8,
-    /// Record version.
-    pub version: u8,
-    /// Bytes before the packet data.
-    pub hdr_len: u16,
-    /// CPU.
-    pub cpu: u32,
-    /// `bpf_ktime_get_boot_ns()`.
-    pub ktime_ns: u64,
-    /// Interface index.
-    pub ifindex: u32,
-    /// Packet length.
-    pub orig_len: u32,
-    /// Captured bytes after the header.
-    pub cap_len: u16,
-    /// Ethertype, host order.
-    pub protocol: u16,
-    /// 0 none, 1 Ethernet, 2 network.
-    pub layer: u8,
-    /// `FLAG_*` bits.
-    pub flags: u8,
-    /// Zero.
-    pub reserved: u16,
-    /// Network namespace inode.
-    pub netns: u32,
-    /// `skb->mark`.
-    pub mark: u32,
-}
-
-/// `struct inetmon_dp_drop`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RawDrop {
-    /// Common header.
-    pub common: RawCommon,
-    /// Raw `enum skb_drop_reason`.
-    pub reason: u32,
-    /// Thread group id.
-    pub pid: u32,
-    /// Thread id.
-    pub tid: u32,
-    /// Zero.
-    pub reserved: u32,
-    /// Kernel address of the drop.
-    pub location: u64,
-    /// Task comm, NUL-padded.
-    pub comm: [u8; 16],
-}
-
-/// `struct inetmon_dp_trace`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RawTrace {
-    /// Common header.
-    pub common: RawCommon,
-    /// Observation point (1 from-network, 2 to-network).
-    pub point: u8,
-    /// Zero.
-    pub reserved: [u8; 3],
-    /// 1 in N packets reported.
-    pub sample_rate: u32,
-}
-
-/// `struct inetmon_dp_drop_key`: the key of the summary-mode `drop_counts`
-/// map (its value is a per-CPU `u64` count).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct RawDropKey {
-    /// Raw `enum skb_drop_reason`.
-    pub reason: u32,
-    /// Interface index (0: no device).
-    pub ifindex: u32,
-    /// Kernel address of the drop.
-    pub location: u64,
-}
-
-const _: () = {
-    assert!(size_of::<RawDropKey>() == 16);
-    assert!(offset_of!(RawDropKey, location) == 8);
-    assert!(size_of::<RawCommon>() == 40);
-    assert!(size_of::<RawDrop>() == 80);
-    assert!(size_of::<RawTrace>() == 48);
-    assert!(offset_of!(RawCommon, ktime_ns) == 8);
-    assert!(offset_of!(RawCommon, netns) == 32);
-    assert!(offset_of!(RawDrop, location) == 56);
-    assert!(offset_of!(RawDrop, comm) == 64);
-    assert!(offset_of!(RawTrace, sample_rate) == 44);
+pub use inetmon_bpf::record::datapath::{
+    DpCommon, DpDrop, DpDropKey, DpTrace, FLAG_PROCESS, TYPE_DROP, TYPE_TRACE, VERSION,
 };
+use inetmon_bpf::record::datapath::{LAYER_ETHERNET, LAYER_NETWORK};
 
 /// Why a datapath record could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -165,9 +69,9 @@ pub enum DatapathError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DatapathRecord<'a> {
     /// A drop, and its captured bytes.
-    Drop(RawDrop, &'a [u8]),
+    Drop(DpDrop, &'a [u8]),
     /// A trace, and its captured bytes.
-    Trace(RawTrace, &'a [u8]),
+    Trace(DpTrace, &'a [u8]),
 }
 
 fn get<const N: usize>(b: &[u8], at: usize, what: &'static str) -> Result<[u8; N], DatapathError> {
@@ -206,42 +110,42 @@ fn u64_at(b: &[u8], at: usize, what: &'static str) -> Result<u64, DatapathError>
     Ok(u64::from_ne_bytes(get(b, at, what)?))
 }
 
-fn decode_common(b: &[u8]) -> Result<RawCommon, DatapathError> {
+fn decode_common(b: &[u8]) -> Result<DpCommon, DatapathError> {
     const W: &str = "common header";
-    if b.len() < size_of::<RawCommon>() {
+    if b.len() < size_of::<DpCommon>() {
         return Err(DatapathError::Len {
             what: W,
-            needed: size_of::<RawCommon>(),
+            needed: size_of::<DpCommon>(),
             got: b.len(),
         });
     }
-    let c = RawCommon {
-        kind: u8_at(b, offset_of!(RawCommon, kind), W)?,
-        version: u8_at(b, offset_of!(RawCommon, version), W)?,
-        hdr_len: u16_at(b, offset_of!(RawCommon, hdr_len), W)?,
-        cpu: u32_at(b, offset_of!(RawCommon, cpu), W)?,
-        ktime_ns: u64_at(b, offset_of!(RawCommon, ktime_ns), W)?,
-        ifindex: u32_at(b, offset_of!(RawCommon, ifindex), W)?,
-        orig_len: u32_at(b, offset_of!(RawCommon, orig_len), W)?,
-        cap_len: u16_at(b, offset_of!(RawCommon, cap_len), W)?,
-        protocol: u16_at(b, offset_of!(RawCommon, protocol), W)?,
-        layer: u8_at(b, offset_of!(RawCommon, layer), W)?,
-        flags: u8_at(b, offset_of!(RawCommon, flags), W)?,
-        reserved: u16_at(b, offset_of!(RawCommon, reserved), W)?,
-        netns: u32_at(b, offset_of!(RawCommon, netns), W)?,
-        mark: u32_at(b, offset_of!(RawCommon, mark), W)?,
+    let c = DpCommon {
+        kind: u8_at(b, offset_of!(DpCommon, kind), W)?,
+        version: u8_at(b, offset_of!(DpCommon, version), W)?,
+        hdr_len: u16_at(b, offset_of!(DpCommon, hdr_len), W)?,
+        cpu: u32_at(b, offset_of!(DpCommon, cpu), W)?,
+        ktime_ns: u64_at(b, offset_of!(DpCommon, ktime_ns), W)?,
+        ifindex: u32_at(b, offset_of!(DpCommon, ifindex), W)?,
+        orig_len: u32_at(b, offset_of!(DpCommon, orig_len), W)?,
+        cap_len: u16_at(b, offset_of!(DpCommon, cap_len), W)?,
+        protocol: u16_at(b, offset_of!(DpCommon, protocol), W)?,
+        layer: u8_at(b, offset_of!(DpCommon, layer), W)?,
+        flags: u8_at(b, offset_of!(DpCommon, flags), W)?,
+        reserved: u16_at(b, offset_of!(DpCommon, reserved), W)?,
+        netns: u32_at(b, offset_of!(DpCommon, netns), W)?,
+        mark: u32_at(b, offset_of!(DpCommon, mark), W)?,
     };
     if c.version != VERSION {
         return Err(DatapathError::Version { got: c.version });
     }
-    if c.layer > 2 {
+    if c.layer > LAYER_NETWORK {
         return Err(DatapathError::Layer(c.layer));
     }
     Ok(c)
 }
 
 /// The packet bytes of a record: `cap_len` bytes at `hdr_len`.
-fn packet<'a>(b: &'a [u8], c: &RawCommon, min: usize) -> Result<&'a [u8], DatapathError> {
+fn packet<'a>(b: &'a [u8], c: &DpCommon, min: usize) -> Result<&'a [u8], DatapathError> {
     let hl = usize::from(c.hdr_len);
     if hl < min {
         return Err(DatapathError::HeaderLen {
@@ -281,27 +185,27 @@ pub fn decode(bytes: &[u8]) -> Result<DatapathRecord<'_>, DatapathError> {
     let common = decode_common(bytes)?;
     if kind == TYPE_DROP {
         const W: &str = "drop header";
-        let min = size_of::<RawDrop>();
+        let min = size_of::<DpDrop>();
         need(bytes, min, W)?;
-        let d = RawDrop {
+        let d = DpDrop {
             common,
-            reason: u32_at(bytes, offset_of!(RawDrop, reason), W)?,
-            pid: u32_at(bytes, offset_of!(RawDrop, pid), W)?,
-            tid: u32_at(bytes, offset_of!(RawDrop, tid), W)?,
-            reserved: u32_at(bytes, offset_of!(RawDrop, reserved), W)?,
-            location: u64_at(bytes, offset_of!(RawDrop, location), W)?,
-            comm: get(bytes, offset_of!(RawDrop, comm), W)?,
+            reason: u32_at(bytes, offset_of!(DpDrop, reason), W)?,
+            pid: u32_at(bytes, offset_of!(DpDrop, pid), W)?,
+            tid: u32_at(bytes, offset_of!(DpDrop, tid), W)?,
+            reserved: u32_at(bytes, offset_of!(DpDrop, reserved), W)?,
+            location: u64_at(bytes, offset_of!(DpDrop, location), W)?,
+            comm: get(bytes, offset_of!(DpDrop, comm), W)?,
         };
         Ok(DatapathRecord::Drop(d, packet(bytes, &common, min)?))
     } else {
         const W: &str = "trace header";
-        let min = size_of::<RawTrace>();
+        let min = size_of::<DpTrace>();
         need(bytes, min, W)?;
-        let t = RawTrace {
+        let t = DpTrace {
             common,
-            point: u8_at(bytes, offset_of!(RawTrace, point), W)?,
-            reserved: get(bytes, offset_of!(RawTrace, reserved), W)?,
-            sample_rate: u32_at(bytes, offset_of!(RawTrace, sample_rate), W)?,
+            point: u8_at(bytes, offset_of!(DpTrace, point), W)?,
+            reserved: get(bytes, offset_of!(DpTrace, reserved), W)?,
+            sample_rate: u32_at(bytes, offset_of!(DpTrace, sample_rate), W)?,
         };
         Ok(DatapathRecord::Trace(t, packet(bytes, &common, min)?))
     }
@@ -311,48 +215,20 @@ pub fn decode(bytes: &[u8]) -> Result<DatapathRecord<'_>, DatapathError> {
 ///
 /// # Errors
 /// [`DatapathError::Len`] unless the key is exactly 16 bytes.
-pub fn decode_drop_key(bytes: &[u8]) -> Result<RawDropKey, DatapathError> {
+pub fn decode_drop_key(bytes: &[u8]) -> Result<DpDropKey, DatapathError> {
     const W: &str = "drop count key";
-    if bytes.len() != size_of::<RawDropKey>() {
+    if bytes.len() != size_of::<DpDropKey>() {
         return Err(DatapathError::Len {
             what: W,
-            needed: size_of::<RawDropKey>(),
+            needed: size_of::<DpDropKey>(),
             got: bytes.len(),
         });
     }
-    Ok(RawDropKey {
-        reason: u32_at(bytes, offset_of!(RawDropKey, reason), W)?,
-        ifindex: u32_at(bytes, offset_of!(RawDropKey, ifindex), W)?,
-        location: u64_at(bytes, offset_of!(RawDropKey, location), W)?,
+    Ok(DpDropKey {
+        reason: u32_at(bytes, offset_of!(DpDropKey, reason), W)?,
+        ifindex: u32_at(bytes, offset_of!(DpDropKey, ifindex), W)?,
+        location: u64_at(bytes, offset_of!(DpDropKey, location), W)?,
     })
-}
-
-impl RawDropKey {
-    /// The summary group of this key, with names resolved through `enrich`.
-    #[must_use]
-    pub fn to_drop_key(&self, enrich: &Enrich<'_>) -> crate::drop_summary::DropKey {
-        let reason = match enrich.reasons {
-            Some(t) => t.resolve(self.reason),
-            None => crate::event::DropReason {
-                code: self.reason,
-                subsystem: None,
-                name: None,
-            },
-        };
-        let location = KernelLocation {
-            addr: self.location,
-            symbol: enrich.symbols.and_then(|s| s.symbol_string(self.location)),
-        };
-        let interface = Interface {
-            ifindex: self.ifindex,
-            name: (enrich.ifname)(self.ifindex),
-        };
-        crate::drop_summary::DropKey {
-            reason: reason.to_string(),
-            location: location.to_string(),
-            interface: interface.to_string(),
-        }
-    }
 }
 
 /// What turns raw numbers into names: the running kernel's drop reasons,
@@ -375,6 +251,46 @@ impl std::fmt::Debug for Enrich<'_> {
     }
 }
 
+impl Enrich<'_> {
+    /// A drop reason code with its name, when the kernel's table has one.
+    fn reason(&self, code: u32) -> crate::event::DropReason {
+        match self.reasons {
+            Some(t) => t.resolve(code),
+            None => crate::event::DropReason {
+                code,
+                subsystem: None,
+                name: None,
+            },
+        }
+    }
+
+    /// A kernel address with its symbol, when known.
+    fn location(&self, addr: u64) -> KernelLocation {
+        KernelLocation {
+            addr,
+            symbol: self.symbols.and_then(|s| s.symbol_string(addr)),
+        }
+    }
+
+    /// An interface index with its name, when known.
+    fn interface(&self, ifindex: u32) -> Interface {
+        Interface {
+            ifindex,
+            name: (self.ifname)(ifindex),
+        }
+    }
+
+    /// The summary group of a `drop_counts` key, with names resolved.
+    #[must_use]
+    pub fn drop_key(&self, key: &DpDropKey) -> crate::drop_summary::DropKey {
+        crate::drop_summary::DropKey {
+            reason: self.reason(key.reason).to_string(),
+            location: self.location(key.location).to_string(),
+            interface: self.interface(key.ifindex).to_string(),
+        }
+    }
+}
+
 /// The wall-clock time of a `bpf_ktime_get_boot_ns()` value, given the
 /// wall-clock time at boot in nanoseconds since the epoch
 /// (`CLOCK_REALTIME - CLOCK_BOOTTIME`, measured by the caller).
@@ -388,8 +304,8 @@ pub fn boot_ns_to_wall(ktime_ns: u64, boot_wall_ns: i128) -> Timestamp {
 
 fn layer(l: u8) -> CaptureLayer {
     match l {
-        1 => CaptureLayer::Ethernet,
-        2 => CaptureLayer::Network,
+        LAYER_ETHERNET => CaptureLayer::Ethernet,
+        LAYER_NETWORK => CaptureLayer::Network,
         _ => CaptureLayer::None,
     }
 }
@@ -415,27 +331,12 @@ impl DatapathRecord<'_> {
         match self {
             DatapathRecord::Drop(d, data) => {
                 let c = &d.common;
-                let reason = match enrich.reasons {
-                    Some(t) => t.resolve(d.reason),
-                    None => crate::event::DropReason {
-                        code: d.reason,
-                        subsystem: None,
-                        name: None,
-                    },
-                };
-                let symbol = enrich.symbols.and_then(|s| s.symbol_string(d.location));
                 Event::Drop(Box::new(DropEvent {
                     header,
                     cpu: c.cpu,
-                    reason,
-                    location: KernelLocation {
-                        addr: d.location,
-                        symbol,
-                    },
-                    interface: Interface {
-                        ifindex: c.ifindex,
-                        name: (enrich.ifname)(c.ifindex),
-                    },
+                    reason: enrich.reason(d.reason),
+                    location: enrich.location(d.location),
+                    interface: enrich.interface(c.ifindex),
                     protocol: c.protocol,
                     orig_len: c.orig_len,
                     layer: layer(c.layer),
@@ -455,10 +356,7 @@ impl DatapathRecord<'_> {
                     header,
                     cpu: c.cpu,
                     point: ObservationPoint::from_code(t.point),
-                    interface: Interface {
-                        ifindex: c.ifindex,
-                        name: (enrich.ifname)(c.ifindex),
-                    },
+                    interface: enrich.interface(c.ifindex),
                     protocol: c.protocol,
                     orig_len: c.orig_len,
                     layer: layer(c.layer),
@@ -469,52 +367,6 @@ impl DatapathRecord<'_> {
                 }))
             }
         }
-    }
-}
-
-/// Test-only encoders of records (host order), also used by other modules'
-/// tests.
-#[cfg(test)]
-pub(crate) mod encode {
-    use super::*;
-
-    fn common(out: &mut Vec<u8>, c: &RawCommon) {
-        out.push(c.kind);
-        out.push(c.version);
-        out.extend_from_slice(&c.hdr_len.to_ne_bytes());
-        out.extend_from_slice(&c.cpu.to_ne_bytes());
-        out.extend_from_slice(&c.ktime_ns.to_ne_bytes());
-        out.extend_from_slice(&c.ifindex.to_ne_bytes());
-        out.extend_from_slice(&c.orig_len.to_ne_bytes());
-        out.extend_from_slice(&c.cap_len.to_ne_bytes());
-        out.extend_from_slice(&c.protocol.to_ne_bytes());
-        out.push(c.layer);
-        out.push(c.flags);
-        out.extend_from_slice(&c.reserved.to_ne_bytes());
-        out.extend_from_slice(&c.netns.to_ne_bytes());
-        out.extend_from_slice(&c.mark.to_ne_bytes());
-    }
-
-    pub(crate) fn drop(d: &RawDrop, data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        common(&mut out, &d.common);
-        for w in [d.reason, d.pid, d.tid, d.reserved] {
-            out.extend_from_slice(&w.to_ne_bytes());
-        }
-        out.extend_from_slice(&d.location.to_ne_bytes());
-        out.extend_from_slice(&d.comm);
-        out.extend_from_slice(data);
-        out
-    }
-
-    pub(crate) fn trace(t: &RawTrace, data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        common(&mut out, &t.common);
-        out.push(t.point);
-        out.extend_from_slice(&t.reserved);
-        out.extend_from_slice(&t.sample_rate.to_ne_bytes());
-        out.extend_from_slice(data);
-        out
     }
 }
 
@@ -530,11 +382,11 @@ mod tests {
         0, 8, 0, 0,
     ];
 
-    fn raw_drop() -> RawDrop {
+    fn raw_drop() -> DpDrop {
         let mut comm = [0u8; 16];
         comm[..4].copy_from_slice(b"curl");
-        RawDrop {
-            common: RawCommon {
+        DpDrop {
+            common: DpCommon {
                 kind: TYPE_DROP,
                 version: VERSION,
                 hdr_len: 80,
@@ -559,9 +411,9 @@ mod tests {
         }
     }
 
-    fn raw_trace() -> RawTrace {
-        RawTrace {
-            common: RawCommon {
+    fn raw_trace() -> DpTrace {
+        DpTrace {
+            common: DpCommon {
                 kind: TYPE_TRACE,
                 hdr_len: 48,
                 version: VERSION,
@@ -578,10 +430,10 @@ mod tests {
     #[test]
     fn round_trip() {
         let d = raw_drop();
-        let bytes = encode::drop(&d, &PKT);
+        let bytes = d.to_bytes(&PKT);
         assert_eq!(decode(&bytes), Ok(DatapathRecord::Drop(d, &PKT[..])));
         let t = raw_trace();
-        let mut bytes = encode::trace(&t, &PKT);
+        let mut bytes = t.to_bytes(&PKT);
         bytes.extend_from_slice(&[0xaa; 200]); // rest of a fixed-size reservation
         assert_eq!(decode(&bytes), Ok(DatapathRecord::Trace(t, &PKT[..])));
     }
@@ -590,14 +442,14 @@ mod tests {
     fn longer_header_is_skipped() {
         let mut t = raw_trace();
         t.common.hdr_len = 52;
-        let mut bytes = encode::trace(&t, &[0xde, 0xad, 0xbe, 0xef]);
+        let mut bytes = t.to_bytes(&[0xde, 0xad, 0xbe, 0xef]);
         bytes.extend_from_slice(&PKT);
         assert_eq!(decode(&bytes), Ok(DatapathRecord::Trace(t, &PKT[..])));
     }
 
     #[test]
     fn every_truncation_is_len() {
-        let bytes = encode::drop(&raw_drop(), &PKT);
+        let bytes = raw_drop().to_bytes(&PKT);
         for n in 0..bytes.len() {
             assert!(
                 matches!(decode(&bytes[..n]), Err(DatapathError::Len { .. })),
@@ -605,7 +457,7 @@ mod tests {
                 decode(&bytes[..n])
             );
         }
-        let bytes = encode::trace(&raw_trace(), &PKT);
+        let bytes = raw_trace().to_bytes(&PKT);
         for n in 0..bytes.len() {
             assert!(
                 matches!(decode(&bytes[..n]), Err(DatapathError::Len { .. })),
@@ -632,16 +484,16 @@ mod tests {
 
     #[test]
     fn bad_content() {
-        let mut b = encode::drop(&raw_drop(), &PKT);
+        let mut b = raw_drop().to_bytes(&PKT);
         b[0] = 9;
         assert_eq!(decode(&b), Err(DatapathError::UnknownType(9)));
-        let mut b = encode::drop(&raw_drop(), &PKT);
+        let mut b = raw_drop().to_bytes(&PKT);
         b[1] = 2;
         assert_eq!(decode(&b), Err(DatapathError::Version { got: 2 }));
         let mut d = raw_drop();
         d.common.hdr_len = 40;
         assert_eq!(
-            decode(&encode::drop(&d, &PKT)),
+            decode(&d.to_bytes(&PKT)),
             Err(DatapathError::HeaderLen {
                 kind: 1,
                 hdr_len: 40,
@@ -650,12 +502,9 @@ mod tests {
         );
         let mut d = raw_drop();
         d.common.layer = 3;
-        assert_eq!(
-            decode(&encode::drop(&d, &PKT)),
-            Err(DatapathError::Layer(3))
-        );
+        assert_eq!(decode(&d.to_bytes(&PKT)), Err(DatapathError::Layer(3)));
         for i in 0..108 {
-            let mut b = encode::drop(&raw_drop(), &PKT);
+            let mut b = raw_drop().to_bytes(&PKT);
             for x in [0xff, 0x80, 0x01] {
                 b[i] ^= x;
                 let _ = decode(&b);
@@ -671,18 +520,19 @@ mod tests {
         let k = decode_drop_key(&b).unwrap();
         assert_eq!(
             k,
-            RawDropKey {
+            DpDropKey {
                 reason: 12,
                 ifindex: 2,
                 location: 0xffff_ffff_81f6_57b8
             }
         );
         let names = |_| Some("veth-b".to_owned());
-        let dk = k.to_drop_key(&Enrich {
+        let dk = Enrich {
             reasons: None,
             symbols: None,
             ifname: &names,
-        });
+        }
+        .drop_key(&k);
         assert_eq!(
             (
                 dk.reason.as_str(),
@@ -703,7 +553,7 @@ mod tests {
 
     #[test]
     fn to_event_and_format() {
-        let bytes = encode::drop(&raw_drop(), &PKT);
+        let bytes = raw_drop().to_bytes(&PKT);
         let rec = decode(&bytes).unwrap();
         let reasons = crate::btf::DropReasonTable::default();
         let syms = KallSyms::parse("ffffffff81003000 T tcp_v4_rcv\n");
@@ -736,7 +586,7 @@ mod tests {
             MonitorFormatter::new(MonitorOptions::default()).format(&ev),
             "CPU 03: xx drop (reason 3) interface veth0, location tcp_v4_rcv+0x10, pid 100 (curl): 10.0.0.1:41022 -> 10.0.0.2:8080 udp\n"
         );
-        let tb = encode::trace(&raw_trace(), &PKT);
+        let tb = raw_trace().to_bytes(&PKT);
         let ev = decode(&tb).unwrap().to_event(
             Header {
                 time,

@@ -1,49 +1,62 @@
 //! Decoder of the socket-event ring-buffer records written by the BPF
-//! programs of `inetmon-bpf` (`struct inetmon_sock_rec` in
-//! `crates/inetmon-bpf/bpf/inetmon_sock.h`), into [`SockEvent`]s.
+//! programs of `inetmon-bpf` (`struct inetmon_sock_rec`), into
+//! [`SockEvent`]s.
 //!
-//! The layout is read by offset, native byte order (the record never leaves
-//! the host). `inetmon-bpf` has layout tests tying these offsets to the C
-//! header through its `#[repr(C)]` mirror.
+//! The layout is `inetmon-bpf`'s `#[repr(C)]` mirror,
+//! [`SockRec`], whose build script
+//! checks it against the C header: every field is read at its
+//! `offset_of!` (compile-time constants below), from bytes, in safe code,
+//! native byte order (the record never leaves the host).
 
+use std::mem::offset_of;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use inetmon_bpf::record::sock::{self as layout, SockRec};
 
 use crate::event::{
     Attribution, Header, Initiator, SockEvent, SockOp, SockTask, Source, Timestamp,
 };
 
 /// Size of one record in bytes.
-pub const RECORD_LEN: usize = 112;
+pub const RECORD_LEN: usize = layout::SIZE;
 /// The layout version this decoder reads (`INETMON_SOCK_VERSION`).
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = layout::VERSION;
 /// `AF_INET`
 pub const AF_INET: u16 = 2;
 /// `AF_INET6`
 pub const AF_INET6: u16 = 10;
 
-/// Offsets of the record's fields.
+/// Offsets of the record's fields, from the layout.
 mod off {
-    pub(super) const TS: usize = 0;
-    pub(super) const COOKIE: usize = 8;
-    pub(super) const CGROUP: usize = 16;
-    pub(super) const NETNS: usize = 24;
-    pub(super) const PID: usize = 28;
-    pub(super) const TID: usize = 32;
-    pub(super) const UID: usize = 36;
-    pub(super) const GID: usize = 40;
-    pub(super) const RESULT: usize = 44;
-    pub(super) const FAMILY: usize = 48;
-    pub(super) const TYPE: usize = 50;
-    pub(super) const PROTOCOL: usize = 52;
-    pub(super) const LPORT: usize = 54;
-    pub(super) const FPORT: usize = 56;
-    pub(super) const OP: usize = 58;
-    pub(super) const ATTRIBUTION: usize = 59;
-    pub(super) const INITIATOR: usize = 60;
-    pub(super) const VERSION: usize = 62;
-    pub(super) const LADDR: usize = 64;
-    pub(super) const FADDR: usize = 80;
-    pub(super) const COMM: usize = 96;
+    use super::{offset_of, SockRec};
+
+    pub(super) const TS: usize = offset_of!(SockRec, ts_ns);
+    pub(super) const COOKIE: usize = offset_of!(SockRec, cookie);
+    pub(super) const CGROUP: usize = offset_of!(SockRec, cgroup_id);
+    pub(super) const NETNS: usize = offset_of!(SockRec, netns);
+    pub(super) const PID: usize = offset_of!(SockRec, pid);
+    pub(super) const TID: usize = offset_of!(SockRec, tid);
+    pub(super) const UID: usize = offset_of!(SockRec, uid);
+    pub(super) const GID: usize = offset_of!(SockRec, gid);
+    pub(super) const RESULT: usize = offset_of!(SockRec, result);
+    pub(super) const FAMILY: usize = offset_of!(SockRec, family);
+    pub(super) const TYPE: usize = offset_of!(SockRec, sock_type);
+    pub(super) const PROTOCOL: usize = offset_of!(SockRec, protocol);
+    pub(super) const LPORT: usize = offset_of!(SockRec, lport);
+    pub(super) const FPORT: usize = offset_of!(SockRec, fport);
+    pub(super) const OP: usize = offset_of!(SockRec, op);
+    pub(super) const ATTRIBUTION: usize = offset_of!(SockRec, attribution);
+    pub(super) const INITIATOR: usize = offset_of!(SockRec, initiator);
+    pub(super) const VERSION: usize = offset_of!(SockRec, version);
+    pub(super) const LADDR: usize = offset_of!(SockRec, laddr);
+    pub(super) const FADDR: usize = offset_of!(SockRec, faddr);
+    pub(super) const COMM: usize = offset_of!(SockRec, comm);
+    /// Bytes of `comm`.
+    pub(super) const COMM_LEN: usize = 16;
+
+    // Every read below stays inside the record.
+    const _: () = assert!(COMM + COMM_LEN == super::RECORD_LEN);
+    const _: () = assert!(FADDR + 16 <= COMM && LADDR + 16 <= FADDR);
 }
 
 /// Why a record could not be decoded.
@@ -107,15 +120,15 @@ pub fn decode_record(
     let op =
         SockOp::from_code(op_raw).ok_or_else(|| bad(off::OP, "operation", i64::from(op_raw)))?;
     let attribution = match u8_at(rec, off::ATTRIBUTION)? {
-        0 => Attribution::Unknown,
-        1 => Attribution::Process,
-        2 => Attribution::Owner,
+        layout::ATTR_UNKNOWN => Attribution::Unknown,
+        layout::ATTR_PROCESS => Attribution::Process,
+        layout::ATTR_OWNER => Attribution::Owner,
         n => return Err(bad(off::ATTRIBUTION, "attribution", i64::from(n))),
     };
     let initiator = match u8_at(rec, off::INITIATOR)? {
-        0 => None,
-        1 => Some(Initiator::Local),
-        2 => Some(Initiator::Peer),
+        layout::INIT_NONE => None,
+        layout::INIT_LOCAL => Some(Initiator::Local),
+        layout::INIT_PEER => Some(Initiator::Peer),
         n => return Err(bad(off::INITIATOR, "initiator", i64::from(n))),
     };
     let family = u16_at(rec, off::FAMILY)?;
@@ -145,7 +158,9 @@ pub fn decode_record(
     let mapped = (lmapped && local.is_some()) || (fmapped && foreign.is_some());
     let ts = i64::try_from(u64_at(rec, off::TS)?).unwrap_or(i64::MAX);
     let wall = ts.saturating_add(mono_to_wall_ns);
-    let comm_raw = rec.get(off::COMM..off::COMM + 16).unwrap_or_default();
+    let comm_raw = rec
+        .get(off::COMM..off::COMM + off::COMM_LEN)
+        .unwrap_or_default();
     let comm_len = comm_raw
         .iter()
         .position(|&c| c == 0)
@@ -299,30 +314,34 @@ mod tests {
 
     /// A connect outcome from 10.0.0.1:40000 to ::ffff:10.0.0.2:80 refused.
     fn sample() -> Vec<u8> {
-        let mut b = vec![0u8; RECORD_LEN];
-        b[off::TS..off::TS + 8].copy_from_slice(&1_500_000_000u64.to_ne_bytes());
-        b[off::COOKIE..off::COOKIE + 8].copy_from_slice(&77u64.to_ne_bytes());
-        b[off::CGROUP..off::CGROUP + 8].copy_from_slice(&9u64.to_ne_bytes());
-        b[off::NETNS..off::NETNS + 4].copy_from_slice(&4026531840u32.to_ne_bytes());
-        b[off::PID..off::PID + 4].copy_from_slice(&100u32.to_ne_bytes());
-        b[off::TID..off::TID + 4].copy_from_slice(&101u32.to_ne_bytes());
-        b[off::UID..off::UID + 4].copy_from_slice(&1000u32.to_ne_bytes());
-        b[off::GID..off::GID + 4].copy_from_slice(&1001u32.to_ne_bytes());
-        b[off::RESULT..off::RESULT + 4].copy_from_slice(&(-111i32).to_ne_bytes());
-        b[off::FAMILY..off::FAMILY + 2].copy_from_slice(&AF_INET6.to_ne_bytes());
-        b[off::TYPE..off::TYPE + 2].copy_from_slice(&1u16.to_ne_bytes());
-        b[off::PROTOCOL..off::PROTOCOL + 2].copy_from_slice(&6u16.to_ne_bytes());
-        b[off::LPORT..off::LPORT + 2].copy_from_slice(&40000u16.to_ne_bytes());
-        b[off::FPORT..off::FPORT + 2].copy_from_slice(&80u16.to_ne_bytes());
-        b[off::OP] = 7;
-        b[off::ATTRIBUTION] = 2;
-        b[off::VERSION] = VERSION;
         let l: Ipv6Addr = "::ffff:10.0.0.1".parse().unwrap();
         let f: Ipv6Addr = "::ffff:10.0.0.2".parse().unwrap();
-        b[off::LADDR..off::LADDR + 16].copy_from_slice(&l.octets());
-        b[off::FADDR..off::FADDR + 16].copy_from_slice(&f.octets());
-        b[off::COMM..off::COMM + 4].copy_from_slice(b"curl");
-        b
+        let mut comm = [0u8; 16];
+        comm[..4].copy_from_slice(b"curl");
+        SockRec {
+            ts_ns: 1_500_000_000,
+            cookie: 77,
+            cgroup_id: 9,
+            netns: 4026531840,
+            pid: 100,
+            tid: 101,
+            uid: 1000,
+            gid: 1001,
+            result: -111,
+            family: AF_INET6,
+            sock_type: 1,
+            protocol: 6,
+            lport: 40000,
+            fport: 80,
+            op: layout::OP_CONNECTED,
+            attribution: layout::ATTR_OWNER,
+            version: VERSION,
+            laddr: l.octets(),
+            faddr: f.octets(),
+            comm,
+            ..SockRec::default()
+        }
+        .to_bytes()
     }
 
     #[test]

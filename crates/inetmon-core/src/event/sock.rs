@@ -77,16 +77,17 @@ impl SockOp {
     /// (`INETMON_OP_*` in `inetmon_sock.h`: 1 create … 9 close).
     #[must_use]
     pub fn from_code(code: u8) -> Option<SockOp> {
+        use inetmon_bpf::record::sock as layout;
         Some(match code {
-            1 => SockOp::Create,
-            2 => SockOp::Bind,
-            3 => SockOp::DynBind,
-            4 => SockOp::Listen,
-            5 => SockOp::Accept,
-            6 => SockOp::Connect,
-            7 => SockOp::Connected,
-            8 => SockOp::Disconnect,
-            9 => SockOp::Close,
+            layout::OP_CREATE => SockOp::Create,
+            layout::OP_BIND => SockOp::Bind,
+            layout::OP_DYNBIND => SockOp::DynBind,
+            layout::OP_LISTEN => SockOp::Listen,
+            layout::OP_ACCEPT => SockOp::Accept,
+            layout::OP_CONNECT => SockOp::Connect,
+            layout::OP_CONNECTED => SockOp::Connected,
+            layout::OP_DISCONNECT => SockOp::Disconnect,
+            layout::OP_CLOSE => SockOp::Close,
             _ => return None,
         })
     }

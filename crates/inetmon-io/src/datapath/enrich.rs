@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use inetmon_core::btf::DropReasonTable;
 use inetmon_core::kallsyms::KallSyms;
 
-use super::loader::DatapathError;
+use super::DatapathError;
 
 /// Where the kernel exposes its BTF: `vmlinux` and one file per module.
 const BTF_DIR: &str = "/sys/kernel/btf";
@@ -19,7 +19,7 @@ const BTF_DIR: &str = "/sys/kernel/btf";
 /// split BTF (modules that cannot be read are skipped).
 ///
 /// # Errors
-/// [`DatapathError::Enrich`] when `vmlinux` BTF cannot be read or parsed.
+/// [`ProducerError::Enrich`](crate::bpf::ProducerError::Enrich) when `vmlinux` BTF cannot be read or parsed.
 pub fn drop_reasons() -> Result<DropReasonTable, DatapathError> {
     let err = |reason: String| DatapathError::Enrich {
         what: "drop reasons from /sys/kernel/btf/vmlinux",
@@ -56,7 +56,7 @@ pub fn kallsyms() -> Option<KallSyms> {
 /// program compares with `dev->nd_net.net->ns.inum`).
 ///
 /// # Errors
-/// [`DatapathError::Enrich`] when `/proc/thread-self/ns/net` cannot be read.
+/// [`ProducerError::Enrich`](crate::bpf::ProducerError::Enrich) when `/proc/thread-self/ns/net` cannot be read.
 pub fn own_netns() -> Result<u32, DatapathError> {
     let md = fs::metadata("/proc/thread-self/ns/net").map_err(|e| DatapathError::Enrich {
         what: "network namespace (/proc/thread-self/ns/net)",

@@ -1,5 +1,5 @@
 //! The datapath producer of `inetmon monitor`: loads `inetmon-bpf`'s
-//! `datapath.bpf.o` with aya (`tp_btf/kfree_skb` for drops, `tc_ingress` /
+//! `datapath.bpf.o` (with [`crate::bpf::datapath`]) (`tp_btf/kfree_skb` for drops, `tc_ingress` /
 //! `tc_egress` classifiers on the `--iface` interfaces for traces), writes
 //! the in-kernel filters into `.rodata` and the filter maps, reads the ring
 //! buffer, and turns records into [`Event::Drop`] / [`Event::Trace`] with
@@ -8,8 +8,6 @@
 //! summary mode the per-CPU `drop_counts` map is read instead of records.
 //!
 //! - [`devtype`]: [`LinkKind`], Ethernet or L3 device, from `ARPHRD_*`.
-//! - [`loader`]: [`DatapathPrograms`], loading and attaching (the
-//!   `_l3` classifier variants on devices without a link-layer header).
 //! - [`enrich`]: drop reasons from BTF, `/proc/kallsyms`, the netns inode,
 //!   the boot time on the wall clock.
 //! - [`producer`]: [`DatapathProducer`], the read loop body.
@@ -20,9 +18,11 @@
 
 pub mod devtype;
 pub mod enrich;
-pub mod loader;
 pub mod producer;
 
+pub use crate::bpf::datapath::{DatapathPrograms, KernelConfig};
 pub use devtype::{link_kind, LinkKind};
-pub use loader::{DatapathError, DatapathPrograms, KernelConfig};
 pub use producer::DatapathProducer;
+
+/// What went wrong in the datapath producer.
+pub type DatapathError = crate::bpf::ProducerError;

@@ -12,7 +12,8 @@ use inetmon_core::event::{Event, EventKind, Header, Malformed, Source, LOST_RING
 use inetmon_core::kallsyms::KallSyms;
 
 use super::enrich::boot_wall_ns;
-use super::loader::{lost_total, DatapathError, DatapathPrograms, KernelConfig};
+use super::DatapathError;
+use crate::bpf::datapath::{lost_total, DatapathPrograms, KernelConfig};
 use crate::fdwait::wait_readable_ms;
 use crate::ifname::IfNames;
 use crate::kernel_loss::KernelLoss;
@@ -100,7 +101,7 @@ impl DatapathProducer {
     /// number of events handed to `out`.
     ///
     /// # Errors
-    /// [`DatapathError::Poll`] when `poll(2)` fails other than by `EINTR`.
+    /// [`ProducerError::Poll`](crate::bpf::ProducerError::Poll) when `poll(2)` fails other than by `EINTR`.
     pub fn poll(
         &mut self,
         timeout: Duration,
@@ -179,7 +180,7 @@ impl DatapathProducer {
                 continue;
             };
             let sum = vals.iter().copied().fold(0u64, u64::saturating_add);
-            out.push((raw.to_drop_key(&enrich), sum));
+            out.push((enrich.drop_key(&raw), sum));
         }
         out
     }

@@ -1,5 +1,5 @@
 //! The eBPF socket-event producer: loads and attaches `inetmon-bpf`'s
-//! programs, reads the ring buffer, decodes records into
+//! programs (with [`crate::bpf::sockets`]), reads the ring buffer, decodes records into
 //! [`Event::Sock`](inetmon_core::event::Event::Sock), turns per-CPU
 //! reserve-failure counters into in-band [`Event::Lost`](inetmon_core::event::Event::Lost) events, and
 //! optionally adds `/proc` details (info level 3) and a `sock_diag` snapshot
@@ -15,5 +15,5 @@ pub mod filter;
 pub mod procinfo;
 pub mod producer;
 
-pub use inetmon_bpf::loader::Filters as KernelFilters;
+pub use crate::bpf::sockets::Filters as KernelFilters;
 pub use producer::{SocketsConfig, SocketsError, SocketsProducer};

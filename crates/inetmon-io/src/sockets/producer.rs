@@ -4,13 +4,14 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, PerCpuArray, RingBuf};
-use inetmon_bpf::loader::{cgroup2_root, lost_totals, Filters, LoadError, SockPrograms};
-use inetmon_bpf::record::OP_MAX;
+use inetmon_bpf::record::sock::OP_MAX;
 use inetmon_core::decode::sock::decode_record;
 use inetmon_core::event::{
     Event, EventKind, Header, Malformed, SockOp, Source, Timestamp, LOST_RING_FULL,
 };
 
+use crate::bpf::cgroup2_root;
+use crate::bpf::sockets::{lost_totals, Filters, SockPrograms, DEFAULT_RING_BYTES};
 use crate::fdwait::wait_readable_ms;
 use crate::kernel_loss::KernelLoss;
 
@@ -30,22 +31,14 @@ impl Default for SocketsConfig {
     fn default() -> Self {
         SocketsConfig {
             filters: Filters::default(),
-            ring_bytes: inetmon_bpf::loader::DEFAULT_RING_BYTES,
+            ring_bytes: DEFAULT_RING_BYTES,
             lost_interval: Duration::from_millis(500),
         }
     }
 }
 
 /// Errors of the producer.
-#[derive(Debug, thiserror::Error)]
-pub enum SocketsError {
-    /// Loading or attaching the programs failed.
-    #[error(transparent)]
-    Load(#[from] LoadError),
-    /// `poll(2)` on the ring buffer failed.
-    #[error("polling the ring buffer: {0}")]
-    Poll(std::io::Error),
-}
+pub type SocketsError = crate::bpf::ProducerError;
 
 /// The running producer. Dropping it detaches the programs.
 pub struct SocketsProducer {
@@ -83,7 +76,7 @@ impl SocketsProducer {
     /// Loads and attaches the programs and opens the ring buffer.
     ///
     /// # Errors
-    /// [`SocketsError::Load`] naming what failed (needs root or
+    /// [`ProducerError::Load`](crate::bpf::ProducerError::Load) naming what failed (needs root or
     /// `CAP_BPF`+`CAP_PERFMON`+`CAP_NET_ADMIN`).
     pub fn start(cfg: &SocketsConfig) -> Result<Self, SocketsError> {
         let root = cgroup2_root()?;
@@ -118,7 +111,7 @@ impl SocketsProducer {
     /// it in a loop.
     ///
     /// # Errors
-    /// [`SocketsError::Poll`] when `poll(2)` fails other than by `EINTR`.
+    /// [`ProducerError::Poll`](crate::bpf::ProducerError::Poll) when `poll(2)` fails other than by `EINTR`.
     pub fn poll(
         &mut self,
         timeout: Duration,

@@ -1,16 +1,18 @@
-//! Loading `datapath.bpf.o` with aya and attaching its programs.
+//! [`DatapathPrograms`]: the datapath programs (`inetmon_bpf::DATAPATH_OBJECT`,
+//! `datapath.bpf.c`) loaded with their configuration, the drop tracepoint
+//! and the trace classifiers attached as asked.
 
 use std::net::IpAddr;
-use std::os::fd::AsFd;
 
 use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf};
 use aya::programs::{tc, BtfTracePoint, SchedClassifier, TcAttachType};
 use aya::{Btf, Ebpf, EbpfLoader};
 
-use super::devtype::{self, LinkKind};
+use super::{load_attach, map_err, per_cpu_sum, program, take_map, LoadError};
+use crate::datapath::devtype::{self, LinkKind};
 
 /// Largest capture length the programs support (`INETMON_DP_MAX_CAP`).
-pub const MAX_SNAPLEN: u32 = 256;
+pub const MAX_SNAPLEN: u32 = inetmon_bpf::record::datapath::MAX_CAP;
 
 /// Default ring-buffer size: 4 MiB, as in the object.
 pub const DEFAULT_RING_BYTES: u32 = 4 << 20;
@@ -78,69 +80,13 @@ impl Default for KernelConfig {
     }
 }
 
-/// What went wrong while loading, attaching or reading the programs.
-#[derive(Debug, thiserror::Error)]
-pub enum DatapathError {
-    /// The kernel's BTF (`/sys/kernel/btf/vmlinux`) could not be read.
-    #[error("reading the kernel BTF for tp_btf/kfree_skb: {0}")]
-    KernelBtf(#[from] aya::BtfError),
-    /// The object did not load (verifier, BTF, permissions).
-    #[error("loading the datapath BPF object: {0}")]
-    Load(#[from] aya::EbpfError),
-    /// A program failed to load or attach.
-    #[error("program {name}{}: {source}", if .iface.is_empty() { String::new() } else { format!(" on {}", .iface) })]
-    Program {
-        /// The program's name in `datapath.bpf.c`.
-        name: &'static str,
-        /// The interface it was attached to (empty for the tracepoint).
-        iface: String,
-        /// The cause.
-        #[source]
-        source: aya::programs::ProgramError,
-    },
-    /// A map was missing, of the wrong type, or refused an operation.
-    #[error("map {name}: {reason}")]
-    Map {
-        /// The map's name.
-        name: &'static str,
-        /// Why.
-        reason: String,
-    },
-    /// A configuration value is out of range.
-    #[error("{0}")]
-    Config(String),
-    /// `poll(2)` on the ring buffer failed.
-    #[error("polling the ring buffer: {0}")]
-    Poll(std::io::Error),
-    /// The kernel refused to report a program's statistics.
-    #[error("program {name}: reading its statistics: {reason}")]
-    Stats {
-        /// The program's name in `datapath.bpf.c`.
-        name: &'static str,
-        /// Why.
-        reason: String,
-    },
-    /// Reading enrichment data (BTF reasons, kallsyms) failed.
-    #[error("{what}: {reason}")]
-    Enrich {
-        /// What was read.
-        what: &'static str,
-        /// Why it failed.
-        reason: String,
-    },
-}
+/// The drop tracepoint program in `datapath.bpf.c`.
+const DROP_PROGRAM: &str = "on_kfree_skb";
 
 /// The loaded and attached programs. Dropping it detaches everything.
 #[derive(Debug)]
 pub struct DatapathPrograms {
     ebpf: Ebpf,
-}
-
-fn map_err(name: &'static str) -> impl Fn(aya::maps::MapError) -> DatapathError {
-    move |e| DatapathError::Map {
-        name,
-        reason: e.to_string(),
-    }
 }
 
 impl DatapathPrograms {
@@ -150,18 +96,18 @@ impl DatapathPrograms {
     /// type (TCX links on Linux ≥ 6.6, a `clsact` qdisc before that).
     ///
     /// # Errors
-    /// [`DatapathError`] naming the program, map or interface that failed
+    /// [`LoadError`] naming the program, map or interface that failed
     /// (loading needs `CAP_BPF` + `CAP_PERFMON`, attaching tc programs
     /// `CAP_NET_ADMIN`).
-    pub fn load(cfg: &KernelConfig) -> Result<Self, DatapathError> {
+    pub fn load(cfg: &KernelConfig) -> Result<Self, LoadError> {
         if !(1..=MAX_SNAPLEN).contains(&cfg.snaplen) {
-            return Err(DatapathError::Config(format!(
+            return Err(LoadError::Config(format!(
                 "snaplen {} out of range 1..={MAX_SNAPLEN}",
                 cfg.snaplen
             )));
         }
         if !cfg.ring_bytes.is_power_of_two() || cfg.ring_bytes < 4096 {
-            return Err(DatapathError::Config(format!(
+            return Err(LoadError::Config(format!(
                 "ring size {} is not a power of two of at least 4096",
                 cfg.ring_bytes
             )));
@@ -202,15 +148,10 @@ impl DatapathPrograms {
         fill_filter(&mut ebpf, "ifindex_filter", &cfg.ifindexes)?;
         fill_filter(&mut ebpf, "reason_filter", &cfg.reasons)?;
         if cfg.drops {
-            let name = "on_kfree_skb";
-            let perr = |source| DatapathError::Program {
-                name,
-                iface: String::new(),
-                source,
-            };
-            let prog: &mut BtfTracePoint = program(&mut ebpf, name)?;
-            prog.load("kfree_skb", &btf).map_err(perr)?;
-            prog.attach().map_err(perr)?;
+            load_attach(&mut ebpf, DROP_PROGRAM, |p: &mut BtfTracePoint| {
+                p.load("kfree_skb", &btf)?;
+                p.attach().map(drop)
+            })?;
         }
         // Each interface gets the classifier pair for its device type; a
         // pair is loaded only when some interface needs it.
@@ -219,7 +160,7 @@ impl DatapathPrograms {
             (LinkKind::Network, Vec::new()),
         ];
         for iface in &cfg.trace_ifaces {
-            let kind = devtype::link_kind(iface).map_err(DatapathError::Config)?;
+            let kind = devtype::link_kind(iface).map_err(LoadError::Config)?;
             if let Some((_, list)) = by_kind.iter_mut().find(|(k, _)| *k == kind) {
                 list.push(iface);
             }
@@ -229,14 +170,10 @@ impl DatapathPrograms {
                 continue;
             }
             for &(name, at) in tc_programs(*kind) {
+                load_attach(&mut ebpf, name, |p: &mut SchedClassifier| p.load())?;
                 let prog: &mut SchedClassifier = program(&mut ebpf, name)?;
-                prog.load().map_err(|source| DatapathError::Program {
-                    name,
-                    iface: String::new(),
-                    source,
-                })?;
                 for iface in ifaces {
-                    let perr = |source| DatapathError::Program {
+                    let perr = |source| LoadError::Program {
                         name,
                         iface: (*iface).clone(),
                         source,
@@ -255,71 +192,50 @@ impl DatapathPrograms {
 
     /// Runs of `on_kfree_skb` the kernel skipped so far because they would
     /// have nested inside another run on the same CPU (the `tp_btf`
-    /// trampoline's per-program guard; see [`inetmon_bpf::progstats`]):
+    /// trampoline's per-program guard; see [`super::progstats`]):
     /// each may have been a drop that is neither reported nor counted. 0
     /// when drops are not attached. (The tc classifiers have no such guard.)
     ///
     /// # Errors
-    /// [`DatapathError::Stats`] when the kernel refuses the query.
-    pub fn recursion_misses(&self) -> Result<u64, DatapathError> {
-        let name = "on_kfree_skb";
-        let Some(prog) = self.ebpf.program(name) else {
-            return Ok(0);
-        };
-        let Ok(fd) = prog.fd() else {
-            return Ok(0); // not loaded: drops are off
-        };
-        inetmon_bpf::progstats::recursion_misses(fd.as_fd()).map_err(|e| DatapathError::Stats {
-            name,
-            reason: format!("BPF_OBJ_GET_INFO_BY_FD: {e}"),
-        })
+    /// [`LoadError::Stats`] when the kernel refuses the query.
+    pub fn recursion_misses(&self) -> Result<u64, LoadError> {
+        super::recursion_misses(&self.ebpf, &[DROP_PROGRAM])
     }
 
     /// Takes the ring buffer out (once).
     ///
     /// # Errors
-    /// [`DatapathError::Map`] when already taken.
-    pub fn take_ring_buf(&mut self) -> Result<RingBuf<MapData>, DatapathError> {
-        let name = "datapath_events";
-        RingBuf::try_from(self.take(name)?).map_err(map_err(name))
+    /// [`LoadError::Map`] when already taken.
+    pub fn take_ring_buf(&mut self) -> Result<RingBuf<MapData>, LoadError> {
+        take_map(&mut self.ebpf, "datapath_events")
     }
 
     /// Takes the per-CPU reserve-failure counter out (once).
     ///
     /// # Errors
-    /// [`DatapathError::Map`] when already taken.
-    pub fn take_lost(&mut self) -> Result<PerCpuArray<MapData, u64>, DatapathError> {
-        let name = "datapath_lost";
-        PerCpuArray::try_from(self.take(name)?).map_err(map_err(name))
+    /// [`LoadError::Map`] when already taken.
+    pub fn take_lost(&mut self) -> Result<PerCpuArray<MapData, u64>, LoadError> {
+        take_map(&mut self.ebpf, "datapath_lost")
     }
 
     /// Takes the summary-mode drop counts out (once): key = the 16 bytes of
     /// `struct inetmon_dp_drop_key`, value = per-CPU counts.
     ///
     /// # Errors
-    /// [`DatapathError::Map`] when already taken.
-    pub fn take_drop_counts(
-        &mut self,
-    ) -> Result<PerCpuHashMap<MapData, [u8; 16], u64>, DatapathError> {
-        let name = "drop_counts";
-        PerCpuHashMap::try_from(self.take(name)?).map_err(map_err(name))
-    }
-
-    fn take(&mut self, name: &'static str) -> Result<aya::maps::Map, DatapathError> {
-        self.ebpf.take_map(name).ok_or(DatapathError::Map {
-            name,
-            reason: "missing or already taken".into(),
-        })
+    /// [`LoadError::Map`] when already taken.
+    pub fn take_drop_counts(&mut self) -> Result<PerCpuHashMap<MapData, [u8; 16], u64>, LoadError> {
+        take_map(&mut self.ebpf, "drop_counts")
     }
 }
 
 /// Sum of the per-CPU reserve-failure counters.
 ///
 /// # Errors
-/// [`DatapathError::Map`] when the kernel refuses the lookup.
-pub fn lost_total(lost: &PerCpuArray<MapData, u64>) -> Result<u64, DatapathError> {
-    let vals = lost.get(&0, 0).map_err(map_err("datapath_lost"))?;
-    Ok(vals.iter().copied().fold(0u64, u64::saturating_add))
+/// [`LoadError::Map`] when the kernel refuses the lookup.
+pub fn lost_total(lost: &PerCpuArray<MapData, u64>) -> Result<u64, LoadError> {
+    Ok(per_cpu_sum(
+        &lost.get(&0, 0).map_err(map_err("datapath_lost"))?,
+    ))
 }
 
 /// The ingress and egress classifiers for devices of `kind`.
@@ -336,11 +252,11 @@ fn tc_programs(kind: LinkKind) -> &'static [(&'static str, TcAttachType)] {
     }
 }
 
-fn fill_filter(ebpf: &mut Ebpf, name: &'static str, keys: &[u32]) -> Result<(), DatapathError> {
+fn fill_filter(ebpf: &mut Ebpf, name: &'static str, keys: &[u32]) -> Result<(), LoadError> {
     if keys.is_empty() {
         return Ok(());
     }
-    let map = ebpf.map_mut(name).ok_or(DatapathError::Map {
+    let map = ebpf.map_mut(name).ok_or(LoadError::Map {
         name,
         reason: "missing".into(),
     })?;
@@ -350,19 +266,4 @@ fn fill_filter(ebpf: &mut Ebpf, name: &'static str, keys: &[u32]) -> Result<(), 
         m.insert(k, 1, 0).map_err(map_err(name))?;
     }
     Ok(())
-}
-
-fn program<'a, T>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut T, DatapathError>
-where
-    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
-{
-    let p = ebpf.program_mut(name).ok_or(DatapathError::Map {
-        name,
-        reason: "program not in the object".into(),
-    })?;
-    p.try_into().map_err(|source| DatapathError::Program {
-        name,
-        iface: String::new(),
-        source,
-    })
 }

@@ -1,0 +1,140 @@
+//! The loaders of `inetmon_io::bpf` against the real kernel: the committed
+//! objects load, attach and report. Privileged tests skip unless root,
+//! except under `INETMON_REQUIRE_PRIVILEGED=1`.
+#![allow(clippy::print_stdout, clippy::unwrap_used)]
+
+mod common;
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+
+use inetmon_core::decode::sock::{decode_record, RECORD_LEN};
+use inetmon_core::event::SockOp;
+use inetmon_io::bpf::datapath::{lost_total, DatapathPrograms, KernelConfig, MAX_SNAPLEN};
+use inetmon_io::bpf::sockets::{lost_totals, Filters, SockPrograms, DEFAULT_RING_BYTES};
+use inetmon_io::bpf::{cgroup2_root, progstats, LoadError};
+
+use common::privileged;
+
+fn load_sockets() -> SockPrograms {
+    let filters = Filters {
+        pid: Some(std::process::id()),
+        ..Filters::default()
+    };
+    SockPrograms::load(&filters, DEFAULT_RING_BYTES, &cgroup2_root().unwrap()).unwrap()
+}
+
+#[test]
+fn sockets_load_attach_and_report_a_tcp_connection() {
+    if !privileged() {
+        return;
+    }
+    let mut progs = load_sockets();
+    assert_eq!(progs.attached(), inetmon_bpf::watch::PROGRAMS);
+    let mut rb = progs.take_ring_buf().unwrap();
+    let lost = progs.take_lost().unwrap();
+
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (s, _) = l.accept().unwrap();
+    c.write_all(b"x").unwrap();
+    drop((c, s, l));
+
+    let mut ops = Vec::new();
+    while let Some(item) = rb.next() {
+        assert_eq!(item.len(), RECORD_LEN);
+        let ev = decode_record(&item, 0, 0).unwrap();
+        let ours = |end: Option<(std::net::IpAddr, u16)>| end.is_some_and(|(_, p)| p == port);
+        if ours(ev.local) || ours(ev.foreign) || ev.op == SockOp::Create {
+            ops.push(ev.op);
+        }
+    }
+    // create×2, bind, listen, connected, accept, close at least.
+    for want in [
+        SockOp::Create,
+        SockOp::Bind,
+        SockOp::Listen,
+        SockOp::Accept,
+        SockOp::Connect,
+        SockOp::Connected,
+        SockOp::Close,
+    ] {
+        assert!(ops.contains(&want), "{want:?} missing from {ops:?}");
+    }
+    assert_eq!(lost_totals(&lost).unwrap().iter().sum::<u64>(), 0);
+}
+
+/// `recursion_misses` is readable for every tracepoint program (the value
+/// depends on what else runs on the machine, so only that it reads), and a
+/// descriptor that is not a program is refused rather than read as 0.
+#[test]
+fn sockets_recursion_misses_are_readable() {
+    if !privileged() {
+        return;
+    }
+    let progs = load_sockets();
+    let first = progs.recursion_misses().unwrap();
+    let second = progs.recursion_misses().unwrap();
+    assert!(
+        second >= first,
+        "the counter went back: {first} then {second}"
+    );
+    let f = std::fs::File::open("/proc/self/status").unwrap();
+    let err = progstats::recursion_misses(std::os::fd::AsFd::as_fd(&f)).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
+}
+
+/// Loading twice in one process works, and so does loading again after
+/// dropping: the loaders keep no process-wide state.
+#[test]
+fn sockets_load_twice_and_again() {
+    if !privileged() {
+        return;
+    }
+    let a = load_sockets();
+    let b = load_sockets();
+    drop((a, b));
+    let mut c = load_sockets();
+    c.take_ring_buf().unwrap();
+    assert!(matches!(
+        c.take_ring_buf(),
+        Err(LoadError::Map { name: "events", .. })
+    ));
+}
+
+#[test]
+fn datapath_loads_the_drop_tracepoint() {
+    if !privileged() {
+        return;
+    }
+    let mut progs = DatapathPrograms::load(&KernelConfig::default()).unwrap();
+    let _ring = progs.take_ring_buf().unwrap();
+    let lost = progs.take_lost().unwrap();
+    let _counts = progs.take_drop_counts().unwrap();
+    assert_eq!(lost_total(&lost).unwrap(), 0);
+    progs.recursion_misses().unwrap();
+}
+
+/// Out-of-range settings are refused before anything is loaded (no
+/// privilege needed).
+#[test]
+fn datapath_config_is_checked_first() {
+    for cfg in [
+        KernelConfig {
+            snaplen: 0,
+            ..KernelConfig::default()
+        },
+        KernelConfig {
+            snaplen: MAX_SNAPLEN + 1,
+            ..KernelConfig::default()
+        },
+        KernelConfig {
+            ring_bytes: 5000,
+            ..KernelConfig::default()
+        },
+    ] {
+        let err = DatapathPrograms::load(&cfg).unwrap_err();
+        assert!(matches!(err, LoadError::Config(_)), "{err}");
+    }
+}
