@@ -23,10 +23,12 @@ use std::time::Duration;
 use anyhow::{anyhow, Context as _};
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 use inetmon_core::decode::iplog::IplogEncoder;
+use inetmon_core::decode::pcap::PcapDecoder;
+use inetmon_core::decode::StreamDecoder;
 use inetmon_core::event::{Event, PacketLog, Source};
 use inetmon_io::conntrack::{ConntrackConfig, ConntrackError, ConntrackSource};
 use inetmon_io::daemon::{daemonize, PidFile};
-use inetmon_io::file::{core_decoder, FileConfig, FileError, FileSource};
+use inetmon_io::file::{core_decoder, FileConfig, FileError, FileFormat, FileSource, MakeDecoder};
 use inetmon_io::nflog::{NflogConfig, NflogSource, NflogSourceError};
 use inetmon_io::pipeline::{Pipeline, DEFAULT_CAPACITY};
 use inetmon_io::shutdown::Shutdown;
@@ -89,8 +91,23 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
     std::path::absolute(path).with_context(|| path.display().to_string())
 }
 
-/// `raw`: keep each NFLOG packet's netlink message for `-X`.
+/// The core decoder, keeping each `LINKTYPE_NFLOG` record for `-X`.
+fn decoder_keeping_nflog(format: FileFormat, source: Source) -> Box<dyn StreamDecoder + Send> {
+    match format {
+        FileFormat::Pcap | FileFormat::Pcapng => {
+            Box::new(PcapDecoder::new(source).with_raw_nflog_records())
+        }
+        FileFormat::Iplog => core_decoder(format, source),
+    }
+}
+
+/// `raw`: keep each NFLOG packet's netlink message or pcap record for `-X`.
 fn open_source(input: &Input, follow: bool, raw: bool) -> anyhow::Result<Opened> {
+    let make: MakeDecoder = if raw {
+        decoder_keeping_nflog
+    } else {
+        core_decoder
+    };
     Ok(match &input.spec {
         SourceSpec::Nflog(groups) => {
             let cfg = NflogConfig {
@@ -117,7 +134,7 @@ fn open_source(input: &Input, follow: bool, raw: bool) -> anyhow::Result<Opened>
                 follow,
                 ..FileConfig::new("-")
             };
-            Opened::File(FileSource::open(cfg, core_decoder)?, !follow)
+            Opened::File(FileSource::open(cfg, make)?, !follow)
         }
         SourceSpec::File(path) => {
             // Absolute, because a daemon runs in `/`.
@@ -125,7 +142,7 @@ fn open_source(input: &Input, follow: bool, raw: bool) -> anyhow::Result<Opened>
                 follow,
                 ..FileConfig::new(absolute(path)?)
             };
-            Opened::File(FileSource::open(cfg, core_decoder)?, !follow)
+            Opened::File(FileSource::open(cfg, make)?, !follow)
         }
     })
 }

@@ -144,3 +144,39 @@ fn pcap_nflog_dash_x_dumps_the_record() {
         "{plain:?}"
     );
 }
+
+/// `ipmon -X -t` follows a `LINKTYPE_NFLOG` capture through the live
+/// pipeline: the record dump is there too.
+#[test]
+fn followed_pcap_dash_x_dumps_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("n.pcap");
+    std::fs::copy(common::data("nflog-real-small.pcap"), &copy).unwrap();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let mut c = std::process::Command::new(common::inetmon());
+    c.args([
+        "ipmon",
+        "-X",
+        "-t",
+        "-f",
+        copy.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ])
+    .env("TZ", "UTC");
+    let mut bg = common::Bg::spawn(&mut c, &err);
+    let lines = wait_for_line(
+        &out,
+        "NFULA_PREFIX (10) len 9",
+        Duration::from_secs(10),
+        &err,
+    );
+    bg.stop();
+    assert_eq!(
+        lines[..3],
+        [
+            "21/11/2026 07:53:10.966711 if1 @5:-1 L 127.0.0.1,49392 -> 127.0.0.1,9 PR tcp len 20 60 -S IN",
+            "nflog_hdr len 4: family 2, version 0, res_id 5",
+            "02 00 00 05                                            ....",
+        ]
+    );
+}
