@@ -100,7 +100,7 @@ pub enum NflogSourceError {
     #[error(transparent)]
     Netlink(#[from] NetlinkError),
     /// A configuration step was refused.
-    #[error("NFLOG group {group}: {step}: {source}")]
+    #[error("NFLOG group {group}: {step}")]
     Config {
         /// The group.
         group: u16,
@@ -110,17 +110,18 @@ pub enum NflogSourceError {
         #[source]
         source: NetlinkError,
     },
-    /// No group was given.
-    #[error("no NFLOG group to read")]
-    NoGroups,
-    /// The kernel refused to bind the group with `EPERM` although we may
-    /// configure NFLOG: another netlink socket (another process) already
-    /// holds it (`nfulnl_recv_config` checks the instance's port id).
+    /// The kernel refused to bind the group with `EPERM`: another socket
+    /// (ulogd, another ipmon) has it (`nfulnl_recv_config` checks the
+    /// instance's port id). Without `CAP_NET_ADMIN` the kernel says `EPERM`
+    /// too, but the binary checks that capability first and says so.
     #[error("NFLOG group {group} is already bound by another process")]
-    GroupBusy {
+    GroupInUse {
         /// The group.
         group: u16,
     },
+    /// No group was given.
+    #[error("no NFLOG group to read")]
+    NoGroups,
 }
 
 /// What the kernel accepted when the source was set up.
@@ -179,12 +180,12 @@ impl NflogSource {
                 })
             };
             let seq = sock.next_seq();
-            match sock.request(&mut config::bind(group, seq)) {
-                Err(NetlinkError::Nack(e)) if e.raw_os_error() == Some(libc::EPERM) => {
-                    return Err(NflogSourceError::GroupBusy { group });
-                }
-                r => step("bind", r)?,
+            let bound = sock.request(&mut config::bind(group, seq));
+            if matches!(&bound, Err(NetlinkError::Nack(e)) if e.raw_os_error() == Some(libc::EPERM))
+            {
+                return Err(NflogSourceError::GroupInUse { group });
             }
+            step("bind", bound)?;
             let seq = sock.next_seq();
             step(
                 "copy mode",

@@ -20,8 +20,15 @@ fn busy_nflog_group_is_one_line() {
     let err1 = dir.path().join("first.err");
     let out1 = dir.path().join("first.out");
     let mut first = ns.spawn_inetmon(&["ipmon", "-f", "nflog:5", out1.to_str().unwrap()], &err1);
-    // The first one has bound the group once it is reading.
-    std::thread::sleep(Duration::from_millis(700));
+    // Wait until the first one has bound the group (the kernel lists its
+    // NFLOG instances, group first).
+    common::wait_for(Duration::from_secs(10), || {
+        ns.sh("cat /proc/net/netfilter/nfnetlink_log")
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some("5"))
+            .then_some(())
+    })
+    .expect("the first ipmon never bound group 5");
     assert_eq!(first.try_wait(), None, "first ipmon ended early");
     let r = common::run(
         ns.cmd(common::inetmon()).args(["ipmon", "-f", "nflog:5"]),
