@@ -8,8 +8,10 @@
 //! the bad bytes, so that it is counted and reported rather than silently
 //! skipped.
 
+pub mod codec;
 mod conntrack;
 mod datapath;
+mod facts;
 mod nftrace;
 mod packet_log;
 mod shared_str;
@@ -18,13 +20,14 @@ mod time;
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use conntrack::{NatAction, NatLog, NatType, StateLog, StateType};
 pub use datapath::{
     CaptureLayer, DropEvent, DropReason, Interface, KernelLocation, ObservationPoint,
     ProcessContext, TraceEvent, DEFAULT_CAPTURE_LEN,
 };
+pub use facts::{Facts, ALL_KINDS};
 pub use nftrace::{nfproto_name, verdict_code_name, NftTraceEvent, NftTraceType, NftVerdict};
 pub use packet_log::{Action, Direction, NflogInfo, PacketFlags, PacketLog, RuleGroup};
 pub use shared_str::SharedStr;
@@ -39,7 +42,8 @@ pub use time::Timestamp;
 pub const JSON_SCHEMA_VERSION: u32 = 1;
 
 /// One thing that happened, as seen by one source.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Event {
     /// A packet logged by the firewall (NFLOG, an IP Filter `ipf` log record,
     /// or a packet read from a capture file).
@@ -114,7 +118,7 @@ impl Event {
 }
 
 /// The kind of an event, without its data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// [`Event::Packet`]
@@ -162,7 +166,7 @@ impl fmt::Display for EventKind {
 }
 
 /// What every event carries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
     /// When the kernel (or the file) says the event happened.
     pub time: Timestamp,
@@ -173,7 +177,8 @@ pub struct Header {
 }
 
 /// Where an event came from.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Source {
     /// A netfilter NFLOG group, read live.
     Nflog(u16),
@@ -212,7 +217,7 @@ impl fmt::Display for Source {
 }
 
 /// Where in the chain from kernel to sink events were lost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LossStage {
     /// The kernel could not queue the record (netlink `ENOBUFS`, a ring-buffer
@@ -237,7 +242,7 @@ impl LossStage {
 }
 
 /// `count` events were dropped at `stage` of `header.source`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lost {
     /// Time the loss was noticed; `source` is the source that lost events.
     pub header: Header,
@@ -257,6 +262,7 @@ pub struct Lost {
     /// ([`SockOp::as_str`]), and program runs the kernel skipped (which
     /// carry no operation) with [`LOST_SKIPPED_RUNS`]; the datapath producer
     /// uses [`LOST_RING_FULL`] and [`LOST_SKIPPED_RUNS`].
+    #[serde(deserialize_with = "codec::breakdown")]
     pub breakdown: Vec<(&'static str, u64)>,
 }
 
@@ -282,7 +288,7 @@ pub const LOST_RING_FULL: &str = "ring_full";
 pub const LOST_SKIPPED_RUNS: &str = "skipped_runs";
 
 /// Input that could not be decoded and was skipped.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Malformed {
     /// When it was seen and in which source.
     pub header: Header,

@@ -3,10 +3,13 @@
 //! reports it on the `NFNLGRP_NFTRACE` netlink group (what `nft monitor
 //! trace` prints). `inetmon monitor --type debug` shows these.
 
+use serde::{Deserialize, Serialize};
+
 use super::{Header, Interface};
 
 /// What kind of trace step this is (`enum nft_trace_types`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NftTraceType {
     /// `NFT_TRACETYPE_RULE`: a rule matched and gave `verdict`.
     Rule,
@@ -46,7 +49,7 @@ impl NftTraceType {
 /// An nftables verdict: the code (`NF_DROP` 0, `NF_ACCEPT` 1, …, or the
 /// negative `NFT_CONTINUE` … `NFT_RETURN`) and, for `jump`/`goto`, the
 /// target chain.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct NftVerdict {
     /// `NFTA_VERDICT_CODE` as a signed value.
     pub code: i32,
@@ -104,7 +107,7 @@ pub fn nfproto_name(family: u8) -> Option<&'static str> {
 }
 
 /// One trace step of one packet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NftTraceEvent {
     /// Time read, source and sequence number (the kernel gives no time).
     pub header: Header,
@@ -141,10 +144,13 @@ pub struct NftTraceEvent {
     /// `NFTA_TRACE_MARK`.
     pub mark: Option<u32>,
     /// `NFTA_TRACE_LL_HEADER`: link-layer header bytes (at most 20).
+    #[serde(with = "super::codec::hex")]
     pub ll_header: Vec<u8>,
     /// `NFTA_TRACE_NETWORK_HEADER`: network header bytes (at most 40).
+    #[serde(with = "super::codec::hex")]
     pub network_header: Vec<u8>,
     /// `NFTA_TRACE_TRANSPORT_HEADER`: transport header bytes (at most 20).
+    #[serde(with = "super::codec::hex")]
     pub transport_header: Vec<u8>,
     /// The kernel sends the packet's headers only with the first step of a
     /// packet at each hook; `true` when the three header fields were copied

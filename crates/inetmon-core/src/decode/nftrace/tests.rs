@@ -213,3 +213,17 @@ fn real_kernel_datagrams_decode() {
     }
     assert!(n >= 6);
 }
+
+/// A trace step survives the journal's encoding.
+#[test]
+fn codec_round_trip() {
+    let mut ev = traces(&rule_step())
+        .next()
+        .unwrap()
+        .unwrap()
+        .to_event(header(), &|_| Some("lo".to_owned()));
+    ev.rule_comment = Some("c".into());
+    let ev = crate::event::Event::Debug(Box::new(ev));
+    let bytes = crate::event::codec::encode(&ev);
+    assert_eq!(crate::event::codec::decode(&bytes).unwrap(), ev);
+}
