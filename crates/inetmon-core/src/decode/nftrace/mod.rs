@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 
 use thiserror::Error;
 
-use super::netlink::{self, HeaderOrder, NetlinkError, NlMsg, NlMsgKind};
+use super::netlink::{self, HeaderOrder, NetlinkDecodeError, NlMsg, NlMsgKind};
 use crate::event::{Header, Interface, NftTraceEvent, NftTraceType, NftVerdict};
 
 /// Multicast group of trace messages (`NFNLGRP_NFTRACE`).
@@ -79,7 +79,7 @@ pub mod attr {
 pub enum NftTraceError {
     /// Bad netlink framing or an attribute of the wrong size.
     #[error(transparent)]
-    Netlink(#[from] NetlinkError),
+    Netlink(#[from] NetlinkDecodeError),
     /// The message is not an nftables trace message.
     #[error("not an nftables trace message: type {msg_type:#06x}")]
     NotTrace {
@@ -148,8 +148,8 @@ fn name(attr: u16, v: &[u8]) -> Result<&str, NftTraceError> {
         .map_err(|_| NftTraceError::NotUtf8 { attr })
 }
 
-fn exact<const N: usize>(attr: u16, v: &[u8]) -> Result<[u8; N], NetlinkError> {
-    v.try_into().map_err(|_| NetlinkError::ValueLen {
+fn exact<const N: usize>(attr: u16, v: &[u8]) -> Result<[u8; N], NetlinkDecodeError> {
+    v.try_into().map_err(|_| NetlinkDecodeError::ValueLen {
         attr,
         expected: N,
         got: v.len(),

@@ -9,7 +9,7 @@
 
 use super::{NftTraceError, NFNL_SUBSYS_NFTABLES};
 use crate::decode::netlink::{
-    self, HeaderOrder, NetlinkError, NlMsg, NlMsgBuilder, NLM_F_ACK, NLM_F_REQUEST,
+    self, HeaderOrder, NetlinkDecodeError, NlMsg, NlMsgBuilder, NLM_F_ACK, NLM_F_REQUEST,
 };
 
 /// `NFT_MSG_NEWRULE`: a rule (the answer to a get).
@@ -91,7 +91,7 @@ pub fn rule_from_msg<'a>(msg: &NlMsg<'a>) -> Result<RuleInfo<'a>, NftTraceError>
     netlink::for_each_attr(attrs, HeaderOrder::Native, |kind, v| {
         match kind {
             attr::HANDLE => {
-                let b: [u8; 8] = v.try_into().map_err(|_| NetlinkError::ValueLen {
+                let b: [u8; 8] = v.try_into().map_err(|_| NetlinkDecodeError::ValueLen {
                     attr: kind,
                     expected: 8,
                     got: v.len(),

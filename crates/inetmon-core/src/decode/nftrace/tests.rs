@@ -159,7 +159,7 @@ fn missing_and_bad_attributes_are_typed_errors() {
     let d = b.finish();
     assert_eq!(
         traces(&d).next(),
-        Some(Err(NftTraceError::Netlink(NetlinkError::ValueLen {
+        Some(Err(NftTraceError::Netlink(NetlinkDecodeError::ValueLen {
             attr: attr::ID,
             expected: 4,
             got: 2

@@ -2,10 +2,10 @@
 //! table in the module docs of [`crate::format::json`].
 
 use super::text::{hex, int, opt_int, string};
+use crate::dissect::PacketView;
 use crate::event::CaptureLayer;
 use crate::event::{Interface, NftTraceEvent, NftTraceType};
-use crate::format::monitor::connection_summary;
-use crate::format::monitor::dissect::flow;
+use crate::format::monitor::connection_line;
 use crate::format::monitor::nftrace::{family_text, policy_text};
 
 fn key(out: &mut Vec<u8>, k: &str) {
@@ -69,9 +69,9 @@ pub(super) fn fields(out: &mut Vec<u8>, d: &NftTraceEvent) {
     if packet.is_empty() {
         out.extend_from_slice(b"null");
     } else {
-        string(out, &connection_summary(&packet, CaptureLayer::Network, 0));
+        string(out, &connection_line(&packet, CaptureLayer::Network, 0));
     }
-    let fl = flow(&packet, CaptureLayer::Network, 0);
+    let fl = PacketView::capture(&packet, CaptureLayer::Network, 0).flow();
     key(out, "src");
     opt_string(out, fl.as_ref().map(|f| f.src.to_string()).as_deref());
     key(out, "dst");

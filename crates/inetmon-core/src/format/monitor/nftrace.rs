@@ -16,7 +16,7 @@
 
 use std::fmt::Write as _;
 
-use super::{connection_summary, dissect, hex_dump, MonitorFormatter, Verbosity, SEPARATOR};
+use super::{connection_line, dissect, hex_dump, MonitorFormatter, Verbosity, SEPARATOR};
 use crate::event::{
     nfproto_name, verdict_code_name, CaptureLayer, Interface, NftTraceEvent, NftTraceType,
 };
@@ -82,7 +82,7 @@ impl MonitorFormatter {
     pub(super) fn debug_event(&self, out: &mut String, d: &NftTraceEvent) {
         let packet = d.packet();
         let summary =
-            (!packet.is_empty()).then(|| connection_summary(&packet, CaptureLayer::Network, 0));
+            (!packet.is_empty()).then(|| connection_line(&packet, CaptureLayer::Network, 0));
         if self.verbose() {
             out.push_str(SEPARATOR);
             out.push('\n');
