@@ -11,8 +11,13 @@
 use std::io::{self, Write};
 
 use anyhow::bail;
+use inetmon_core::decode::pcap::PcapDecoder;
+use inetmon_core::decode::StreamDecoder;
+use inetmon_core::event::Source;
 use inetmon_io::consumer::{Consumer, Rendered};
-use inetmon_io::file::{core_decoder, FileConfig, FileError, FileFormat, FileSource, ReadError};
+use inetmon_io::file::{
+    core_decoder, FileConfig, FileError, FileFormat, FileSource, MakeDecoder, ReadError,
+};
 use inetmon_io::parallel_read::{read_pcap_parallel, ParallelConfig, ParallelEnd, ParallelError};
 use inetmon_io::sink::SinkError;
 
@@ -20,12 +25,34 @@ use crate::output::{ChunkFormat, FormatOptions};
 use crate::report::{error_line, error_text, sink_error};
 use crate::source::SourceSpec;
 
+/// The core decoder, keeping each `LINKTYPE_NFLOG` record for `ipmon -X`.
+fn decoder_keeping_nflog(format: FileFormat, source: Source) -> Box<dyn StreamDecoder + Send> {
+    match format {
+        FileFormat::Pcap | FileFormat::Pcapng => {
+            Box::new(PcapDecoder::new(source).with_raw_nflog_records())
+        }
+        FileFormat::Iplog => core_decoder(format, source),
+    }
+}
+
+/// The file decoder: `keep_nflog` keeps each NFLOG record for `-X`
+/// ([`crate::output::FormatOptions::keeps_nflog_records`]).
+pub(crate) fn make_decoder(keep_nflog: bool) -> MakeDecoder {
+    if keep_nflog {
+        decoder_keeping_nflog
+    } else {
+        core_decoder
+    }
+}
+
 /// Reads every file in `specs` to its end into `consumer`, then flushes
 /// it. `parallel`: the format options of the consumer's stage when every
 /// event of a file may be formatted on worker threads and written as text
 /// (no `-B` copy, no `-C` actions, no `-n` resolver, text sinks only);
 /// `None` keeps every file on this thread. Returns how many files could not
-/// be read (each reported).
+/// be read (each reported). `keep_nflog` keeps each NFLOG record for `-X`
+/// (see [`make_decoder`]); files are then read on this thread only (the
+/// workers' decoders do not keep them).
 ///
 /// # Errors
 ///
@@ -34,8 +61,10 @@ pub(crate) fn read_files(
     specs: &[&SourceSpec],
     consumer: &mut Consumer<'_>,
     parallel: Option<FormatOptions>,
+    keep_nflog: bool,
     prog: &str,
 ) -> anyhow::Result<u64> {
+    let parallel = parallel.filter(|_| !keep_nflog);
     let mut failed = 0;
     for spec in specs {
         let path = match spec {
@@ -44,7 +73,7 @@ pub(crate) fn read_files(
             SourceSpec::Nflog(_) | SourceSpec::Conntrack => bail!("{spec} is not a file"),
         };
         consumer.new_input();
-        let read = FileSource::open(FileConfig::new(path), core_decoder)
+        let read = FileSource::open(FileConfig::new(path), make_decoder(keep_nflog))
             .map_err(ReadError::Input)
             .and_then(|f| read_one(f, consumer, parallel, prog));
         match read {

@@ -64,6 +64,7 @@ pub(crate) fn main(flags: &ReadFlags, prog: &str) -> anyhow::Result<Status> {
         &specs.iter().collect::<Vec<_>>(),
         &mut consumer,
         Some(format),
+        format.keeps_nflog_records(),
         prog,
     )?;
     Ok(report::finish(prog, &consumer.report(), failed))

@@ -99,7 +99,13 @@ fn read_files(config: &IpmonConfig, prog: &str) -> anyhow::Result<Status> {
     let parallel =
         (config.binary_copy.is_none() && config.conf.is_none() && !config.format.resolve)
             .then_some(config.format);
-    let failed = crate::offline::read_files(&specs, &mut consumer, parallel, prog)?;
+    let failed = crate::offline::read_files(
+        &specs,
+        &mut consumer,
+        parallel,
+        config.format.keeps_nflog_records(),
+        prog,
+    )?;
     Ok(report::finish(prog, &consumer.report(), failed))
 }
 
