@@ -311,6 +311,8 @@ mod tests {
             packet: UDP.to_vec(),
             process: None,
             netns: 0,
+            netns_name: None,
+            foreign_netns: false,
             mark: 0,
         }))
     }

@@ -341,6 +341,8 @@ mod tests {
             packet: PKT_TCP_SYN.to_vec(),
             process: None,
             netns: 0,
+            netns_name: None,
+            foreign_netns: false,
             mark: 0,
         };
         let mut raw = drop.clone();

@@ -12,10 +12,10 @@ use inetmon_core::event::{Event, EventKind, Header, Malformed, Source, LOST_RING
 use inetmon_core::kallsyms::KallSyms;
 
 use super::enrich::boot_wall_ns;
+use super::netns::NetnsResolver;
 use super::DatapathError;
 use crate::bpf::datapath::{lost_total, DatapathPrograms, KernelConfig};
 use crate::fdwait::wait_readable_ms;
-use crate::ifname::IfNames;
 use crate::kernel_loss::KernelLoss;
 use crate::pipeline::now;
 
@@ -38,7 +38,7 @@ pub struct DatapathProducer {
     netns: u32,
     reasons: Option<DropReasonTable>,
     symbols: Option<KallSyms>,
-    ifnames: RefCell<IfNames>,
+    names: RefCell<NetnsResolver>,
     progs: DatapathPrograms,
 }
 
@@ -54,8 +54,10 @@ impl std::fmt::Debug for DatapathProducer {
 impl DatapathProducer {
     /// Loads and attaches the programs as `cfg` says and opens the maps.
     /// `reasons` and `symbols` name what records carry as numbers; `netns`
-    /// is the namespace the trace classifiers were attached in (records of
-    /// traces carry 0 there).
+    /// is the monitor's own namespace, where the trace classifiers were
+    /// attached (records of traces carry 0 there); drops in other
+    /// namespaces name theirs and have their interface names looked up
+    /// there ([`NetnsResolver`]).
     ///
     /// # Errors
     /// [`DatapathError`] naming what failed.
@@ -89,7 +91,7 @@ impl DatapathProducer {
             netns,
             reasons,
             symbols,
-            ifnames: RefCell::new(IfNames::new()),
+            names: RefCell::new(NetnsResolver::new(netns)),
             progs,
         })
     }
@@ -167,7 +169,7 @@ impl DatapathProducer {
     /// [`DropSummary::set_count`](inetmon_core::drop_summary::DropSummary::set_count).
     #[must_use]
     pub fn drop_counts(&self) -> Vec<(DropKey, u64)> {
-        let ifname = |i: u32| self.ifname(i);
+        let ifname = |_: u32, i: u32| self.ifname(i);
         let enrich = Enrich {
             reasons: self.reasons.as_ref(),
             symbols: self.symbols.as_ref(),
@@ -189,7 +191,7 @@ impl DatapathProducer {
         if index == 0 {
             return None;
         }
-        self.ifnames.borrow_mut().name(index)
+        self.names.borrow_mut().ifname(0, index)
     }
 
     fn drain(&mut self, out: &mut dyn FnMut(Event)) -> usize {
@@ -204,16 +206,10 @@ impl DatapathProducer {
             netns,
             reasons,
             symbols,
-            ifnames,
+            names,
             ..
         } = self;
-        let ifname = |i: u32| {
-            if i == 0 {
-                None
-            } else {
-                ifnames.borrow_mut().name(i)
-            }
-        };
+        let ifname = |ns: u32, i: u32| names.borrow_mut().ifname(ns, i);
         let enrich = Enrich {
             reasons: reasons.as_ref(),
             symbols: symbols.as_ref(),
@@ -231,10 +227,13 @@ impl DatapathProducer {
                         seq: *seq,
                     };
                     let mut ev = rec.to_event(header, &enrich);
-                    if let Event::Trace(t) = &mut ev {
-                        if t.netns == 0 {
-                            t.netns = *netns;
+                    match &mut ev {
+                        Event::Trace(t) if t.netns == 0 => t.netns = *netns,
+                        Event::Drop(d) if d.netns != 0 => {
+                            d.netns_name = names.borrow_mut().name(d.netns);
+                            d.foreign_netns = d.netns != *netns;
                         }
+                        _ => {}
                     }
                     out(ev);
                 }
