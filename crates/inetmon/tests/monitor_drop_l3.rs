@@ -20,13 +20,15 @@ use std::time::Duration;
 
 use common::{inetmon, lines_of, require_privileged, run, start_monitor, wait_for_line, Bg, Netns};
 
-/// Starts `inetmon monitor ARGS` inside `ns`.
+/// Starts `inetmon monitor ARGS --netns own` inside `ns`.
 fn monitor(ns: &Netns, dir: &Path, tag: &str, args: &[&str]) -> (Bg, PathBuf, PathBuf) {
     let out = dir.join(format!("{tag}.out"));
     let err = dir.join(format!("{tag}.err"));
+    let mut args = args.to_vec();
+    args.extend_from_slice(&["--netns", "own"]);
     let bg = start_monitor(
         &mut ns.cmd(inetmon()),
-        args,
+        &args,
         &out,
         &err,
         Duration::from_secs(60),
