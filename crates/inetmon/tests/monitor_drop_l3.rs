@@ -148,7 +148,9 @@ fn drops_on_lo_carry_addresses_and_ports() {
         );
     }
     assert!(
-        lines.iter().all(|l| !l.contains("[error]") && !l.contains("[unknown]")),
+        lines
+            .iter()
+            .all(|l| !l.contains("[error]") && !l.contains("[unknown]")),
         "{lines:#?}"
     );
     assert_eq!(lines.len(), 4, "--port 7777 in the kernel: {lines:#?}");
@@ -172,7 +174,11 @@ fn drops_on_lo_carry_addresses_and_ports() {
     }
     let ping: Vec<&serde_json::Value> = js
         .iter()
-        .filter(|v| v["location"].as_str().is_some_and(|l| l.starts_with("ping_rcv")))
+        .filter(|v| {
+            v["location"]
+                .as_str()
+                .is_some_and(|l| l.starts_with("ping_rcv"))
+        })
         .collect();
     assert!(!ping.is_empty(), "{js:#?}");
     for v in &ping {

@@ -53,7 +53,9 @@ fn open_tun(ns: &Netns, name: &str) -> File {
 
 /// IPv4 10.223.0.2 -> 10.223.0.1, UDP 5000 -> `dport`, no checksum.
 fn udp4(dport: u16) -> Vec<u8> {
-    let mut p = vec![0x45, 0, 0, 32, 0, 1, 0, 0, 64, 17, 0, 0, 10, 223, 0, 2, 10, 223, 0, 1];
+    let mut p = vec![
+        0x45, 0, 0, 32, 0, 1, 0, 0, 64, 17, 0, 0, 10, 223, 0, 2, 10, 223, 0, 1,
+    ];
     let mut sum = 0u32;
     for c in p.chunks(2) {
         sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
@@ -83,7 +85,9 @@ fn monitor(host: &Netns, dir: &Path, tag: &str, args: &[&str]) -> (Bg, PathBuf, 
 }
 
 fn ns_inode(name: &str) -> u64 {
-    std::fs::metadata(format!("/run/netns/{name}")).unwrap().ino()
+    std::fs::metadata(format!("/run/netns/{name}"))
+        .unwrap()
+        .ino()
 }
 
 #[test]
@@ -179,7 +183,11 @@ fn drops_of_every_namespace_by_default_named_and_narrowed() {
     // The drop in the monitor's own namespace names no namespace.
     let mine: Vec<&String> = lines.iter().filter(|l| !l.contains(", netns ")).collect();
     assert_eq!(mine.len(), 1, "{lines:#?}");
-    assert!(mine[0].contains("xx drop (NO_SOCKET) interface lo, location "), "{}", mine[0]);
+    assert!(
+        mine[0].contains("xx drop (NO_SOCKET) interface lo, location "),
+        "{}",
+        mine[0]
+    );
     assert_eq!(lines.len(), 5, "{lines:#?}");
 
     // --netns own: only that one.
@@ -190,7 +198,9 @@ fn drops_of_every_namespace_by_default_named_and_narrowed() {
     // --netns INODE and --netns NAME: the three guest drops.
     let ino_lines = lines_of(&ino_out);
     assert_eq!(ino_lines.len(), 3, "{ino_lines:#?}");
-    assert!(ino_lines.iter().all(|l| l.contains(&format!(", netns {g},"))));
+    assert!(ino_lines
+        .iter()
+        .all(|l| l.contains(&format!(", netns {g},"))));
     let js: Vec<serde_json::Value> = lines_of(&json)
         .iter()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -200,7 +210,11 @@ fn drops_of_every_namespace_by_default_named_and_narrowed() {
         assert_eq!(v["netns"], guest_ino, "{v}");
         assert_eq!(v["netns_name"], g, "{v}");
     }
-    assert!(js.iter().any(|v| v["ifname"] == "tun0" && v["dport"] == 7789), "{js:#?}");
+    assert!(
+        js.iter()
+            .any(|v| v["ifname"] == "tun0" && v["dport"] == 7789),
+        "{js:#?}"
+    );
 }
 
 #[test]

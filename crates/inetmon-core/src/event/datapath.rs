@@ -159,9 +159,11 @@ pub struct DropEvent {
     /// Inode number of the packet's network namespace; 0 when unknown.
     pub netns: u32,
     /// The `ip netns` name of that namespace, when it has one.
+    #[serde(default)]
     pub netns_name: Option<String>,
     /// The drop happened in a known namespace other than the monitor's own
     /// (the line then names it).
+    #[serde(default)]
     pub foreign_netns: bool,
     /// `skb->mark`.
     pub mark: u32,

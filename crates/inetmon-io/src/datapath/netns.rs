@@ -91,8 +91,12 @@ pub fn resolve_spec(spec: &str, own: u32) -> Result<u32, DatapathError> {
             format!("{NETNS_RUN_DIR} is missing, not a directory, or writable by others than root: cannot look up {spec:?}"),
         ));
     }
-    let f = open_named(spec)
-        .map_err(|e| err(W, format!("no network namespace {spec:?} ({NETNS_RUN_DIR}/{spec}: {e})")))?;
+    let f = open_named(spec).map_err(|e| {
+        err(
+            W,
+            format!("no network namespace {spec:?} ({NETNS_RUN_DIR}/{spec}: {e})"),
+        )
+    })?;
     inode_of(&f).ok_or_else(|| err(W, format!("{NETNS_RUN_DIR}/{spec}: no inode")))
 }
 
@@ -191,9 +195,7 @@ impl NetnsResolver {
         if let Some(n) = self.ifnames.get(&(netns, ifindex)) {
             return n.clone();
         }
-        let found = self
-            .open_ns(netns)
-            .and_then(|f| lookup_in(&f, ifindex));
+        let found = self.open_ns(netns).and_then(|f| lookup_in(&f, ifindex));
         self.ifnames.insert((netns, ifindex), found.clone());
         found
     }
@@ -214,7 +216,11 @@ impl NetnsResolver {
                 continue;
             }
             let p: PathBuf = ["/proc", pid.to_str()?, "ns", "net"].iter().collect();
-            if fs::metadata(&p).ok().and_then(|m| u32::try_from(m.ino()).ok()) != Some(inode) {
+            if fs::metadata(&p)
+                .ok()
+                .and_then(|m| u32::try_from(m.ino()).ok())
+                != Some(inode)
+            {
                 continue;
             }
             if let Ok(f) = File::open(&p) {
