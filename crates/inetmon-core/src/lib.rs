@@ -18,6 +18,7 @@
 //!   `/etc/services` text).
 #![forbid(unsafe_code)]
 
+pub mod aha;
 pub mod btf;
 pub mod decode;
 pub mod dissect;
