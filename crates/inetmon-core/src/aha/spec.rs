@@ -222,7 +222,9 @@ mod tests {
             }
         );
         assert_eq!(
-            Spec::parse(b"CHANGED=YES;NOTIFY_CNT=-1").unwrap().notify_cnt,
+            Spec::parse(b"CHANGED=YES;NOTIFY_CNT=-1")
+                .unwrap()
+                .notify_cnt,
             NotifyCount::Continuous
         );
     }
