@@ -23,6 +23,7 @@ use inetmon_core::event::{Event, ProcessInfo};
 use inetmon_core::format::ahafs::{AhafsFormatter, InfoLevel};
 use inetmon_core::format::json::JsonWriter;
 use inetmon_core::format::sockline::write_sock_line;
+use inetmon_io::aha::{AhaFs, FACTORY_DIR};
 use inetmon_io::sockets::existing::{existing_events, NetnsScope};
 use inetmon_io::sockets::filter::{parse_watch, watch_set, Cidr, SockFilter};
 use inetmon_io::sockets::procinfo::process_info;
@@ -100,6 +101,11 @@ pub(crate) struct SocketsArgs {
     /// Ring-buffer size in KiB (a power of two).
     #[arg(long, default_value_t = 8192)]
     pub(crate) ring_kib: u32,
+    /// Also serve the AHAFS monitor files on this directory (FUSE):
+    /// MOUNTPOINT/net/inetsock.monFactory/*.mon, until interrupted. The
+    /// files get the events that pass the filters.
+    #[arg(long, value_name = "MOUNTPOINT")]
+    pub(crate) aha: Option<std::path::PathBuf>,
 }
 
 /// Runs `inetmon sockets` until interrupted, `--count` or `--duration`.
@@ -163,6 +169,20 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
         eprintln!("inetmon sockets: attached");
     }
     let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
+    let aha = args
+        .aha
+        .as_deref()
+        .map(|m| AhaFs::mount(m, tz.clone()))
+        .transpose()?;
+    if let Some(a) = &aha {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!(
+                "inetmon sockets: AHAFS files in {}/net/{FACTORY_DIR}",
+                a.mountpoint().display()
+            );
+        }
+    }
     let level = match args.info_level {
         1 => InfoLevel::One,
         3 => InfoLevel::Three,
@@ -180,6 +200,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
         problems: false,
         err: None,
         procs: HashMap::new(),
+        aha,
     };
     if args.existing {
         let evs = existing_events(NetnsScope::All, &mut || producer.next_seq())
@@ -232,6 +253,15 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e).context("write to stdout"),
         Ok(()) => {}
     }
+    if let Some(a) = printer.aha.take() {
+        let lost = a.stats().lost;
+        if lost > 0 {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("inetmon sockets: AHAFS: {lost} event blocks dropped by full consumer buffers (reported to them as BUF_WRAP)");
+            }
+        }
+    }
     Ok(if printer.problems {
         ExitCode::from(2)
     } else {
@@ -251,6 +281,8 @@ struct Printer<W: Write> {
     problems: bool,
     err: Option<io::Error>,
     procs: HashMap<u32, ProcessInfo>,
+    /// The AHAFS file interface (`--aha`), unmounted when dropped.
+    aha: Option<AhaFs>,
 }
 
 impl<W: Write> Printer<W> {
@@ -265,6 +297,17 @@ impl<W: Write> Printer<W> {
                 }
                 if self.level3 && s.task.pid != 0 {
                     s.process = Some(self.process(s.task.pid));
+                }
+                if self.aha.is_some() {
+                    // INFO_LVL=3 subscribers need the command line and
+                    // parent pid whatever this command prints.
+                    let mut copy = (*s).clone();
+                    if copy.process.is_none() && copy.task.pid != 0 {
+                        copy.process = Some(self.process(copy.task.pid));
+                    }
+                    if let Some(a) = &self.aha {
+                        a.publish(&copy);
+                    }
                 }
                 self.printed += 1;
                 self.sock(&Event::Sock(s))
