@@ -332,3 +332,41 @@ fn bad_spec_overflow_and_independent_subscriptions() {
     let want = format!("A\n{a}B\n{b}");
     assert_eq!(out, want);
 }
+
+/// Dropping the file system while a consumer still holds a monitor file
+/// open (blocked in `read`) neither waits for the consumer nor leaves the
+/// mount in place; the consumer's read fails.
+#[test]
+fn drop_with_a_consumer_blocked_unmounts_at_once() {
+    if !privileged() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bin = c_consumer(dir.path());
+    let mnt = dir.path().join("aha");
+    std::fs::create_dir(&mnt).unwrap();
+    let aha = AhaFs::mount(&mnt, TimeZone::UTC).unwrap();
+    let (mut c, out) = spawn_armed(
+        Command::new(&bin)
+            .arg(factory(&mnt).join("streamAccept.mon"))
+            .arg("CHANGED=YES;WAIT_TYPE=WAIT_IN_READ")
+            .arg("read"),
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let t = Instant::now();
+    drop(aha);
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    assert!(!mounts.contains(mnt.to_str().unwrap()), "{mounts}");
+    // The parked read was answered with an error.
+    let end = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = c.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < end, "consumer still blocked");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success());
+    drop(out);
+}

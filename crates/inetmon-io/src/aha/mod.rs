@@ -121,6 +121,8 @@ impl Open {
 
 #[derive(Default)]
 struct State {
+    /// Set when the [`AhaFs`] is dropped: requests then fail with `EIO`.
+    closed: bool,
     next_fh: u64,
     open: HashMap<u64, Open>,
 }
@@ -256,15 +258,26 @@ impl AhaFs {
 
 impl Drop for AhaFs {
     fn drop(&mut self) {
-        // Parked reads answer EIO when their replies drop.
-        for open in self.shared.lock().open.values_mut() {
-            open.parked.clear();
+        // From now on every request on a still-open file fails with EIO;
+        // parked reads answer EIO when their replies drop.
+        {
+            let mut st = self.shared.lock();
+            st.closed = true;
+            for open in st.open.values_mut() {
+                open.parked.clear();
+                if let Some(ph) = open.poll.take() {
+                    // Wake pollers so they see the error; they may be gone.
+                    let _ = ph.notify();
+                }
+            }
         }
-        if let Some(s) = self.session.take() {
-            // Unmounting a mount that is already gone is not an error worth
-            // reporting at exit.
-            let _ = s.umount_and_join();
-        }
+        // Detach the mount even while consumers hold files open (a plain
+        // umount would fail with EBUSY); the FUSE connection then ends when
+        // the last of them closes. Not waiting for the session thread:
+        // dropping must not wait for consumers. Failure means it was
+        // already unmounted (by hand).
+        let _ = nix::mount::umount2(&self.mountpoint, nix::mount::MntFlags::MNT_DETACH);
+        drop(self.session.take());
     }
 }
 
@@ -460,6 +473,9 @@ impl Filesystem for AhaFilesystem {
         reply: ReplyWrite,
     ) {
         let mut st = self.shared.lock();
+        if st.closed {
+            return reply.error(Errno::EIO);
+        }
         let Some(open) = st.open.get_mut(&fh.0) else {
             return reply.error(Errno::EBADF);
         };
@@ -482,6 +498,9 @@ impl Filesystem for AhaFilesystem {
         reply: ReplyData,
     ) {
         let mut st = self.shared.lock();
+        if st.closed {
+            return reply.error(Errno::EIO);
+        }
         let Some(open) = st.open.get_mut(&fh.0) else {
             return reply.error(Errno::EBADF);
         };
@@ -510,6 +529,9 @@ impl Filesystem for AhaFilesystem {
         reply: ReplyPoll,
     ) {
         let mut st = self.shared.lock();
+        if st.closed {
+            return reply.error(Errno::EIO);
+        }
         let Some(open) = st.open.get_mut(&fh.0) else {
             return reply.error(Errno::EBADF);
         };
