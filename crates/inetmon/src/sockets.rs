@@ -11,30 +11,30 @@
 //! Exit status: 0; 2 when events were lost or malformed; 1 on errors.
 
 use std::collections::HashMap;
-use std::io::{self, BufWriter, Write};
-use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::io::{self, Write};
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
+use inetmon_core::cidr::Cidr;
 use inetmon_core::event::{Event, ProcessInfo};
 use inetmon_core::format::ahafs::{AhafsFormatter, InfoLevel};
 use inetmon_core::format::json::JsonWriter;
 use inetmon_core::format::sockline::write_sock_line;
+use inetmon_core::sock_filter::{parse_watch, watch_set, SockFilter};
 use inetmon_io::aha::{AhaFs, FACTORY_DIR};
+use inetmon_io::consumer::{
+    render_with, Consumer, Delivery, Producers, Rendered, Sink, Stage, Verdict,
+};
+use inetmon_io::outputs::TextOut;
+use inetmon_io::pipeline::DEFAULT_CAPACITY;
+use inetmon_io::shutdown::Shutdown;
+use inetmon_io::sink::SinkError;
 use inetmon_io::sockets::existing::{existing_events, NetnsScope};
-use inetmon_io::sockets::filter::{parse_watch, watch_set, Cidr, SockFilter};
 use inetmon_io::sockets::procinfo::process_info;
 use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
 use jiff::tz::TimeZone;
 
-/// Below this many records per wake-up the reader pauses [`BATCH_WAIT`].
-const BATCH: usize = 256;
-/// How long the reader lets records accumulate when batches are small.
-/// The ring buffer (8 MiB, about 70 000 records) absorbs far more.
-const BATCH_WAIT: Duration = Duration::from_millis(2);
+use crate::report::{self, Status};
 
 /// Most processes whose `/proc` details are cached at info level 3.
 const PROC_CACHE: usize = 4096;
@@ -92,12 +92,9 @@ pub(crate) struct SocketsArgs {
     /// parent pid.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=3))]
     pub(crate) info_level: u8,
-    /// Stop after this many events have been printed.
-    #[arg(long)]
-    pub(crate) count: Option<u64>,
-    /// Stop after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub(crate) duration: Option<f64>,
+    /// `--count`, `--duration`.
+    #[command(flatten)]
+    pub(crate) stop: crate::cli::StopFlags,
     /// Ring-buffer size in KiB (a power of two).
     #[arg(long, default_value_t = 8192)]
     pub(crate) ring_kib: u32,
@@ -113,7 +110,7 @@ pub(crate) struct SocketsArgs {
 /// # Errors
 /// Bad flags, missing privileges, load/attach failures, output errors
 /// other than a closed pipe.
-pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<Status> {
     let monitors = args
         .watch
         .as_deref()
@@ -156,10 +153,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
         ring_bytes,
         ..SocketsConfig::default()
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handler")?;
-    }
+    let shutdown = Shutdown::on_signals().context("installing signal handlers")?;
     let mut producer =
         SocketsProducer::start(&cfg).context("starting the socket-event programs")?;
     // The binary decides where text goes: this line tells scripts and tests
@@ -188,73 +182,72 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
         3 => InfoLevel::Three,
         _ => InfoLevel::Two,
     };
-    let mut printer = Printer {
+    let mut stage = SocketsStage {
         format: args.format,
         ahafs: AhafsFormatter::new(level, tz.clone()),
         json: JsonWriter::new(),
         tz,
         level3: args.info_level == 3,
         filter,
-        out: BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
-        printed: 0,
-        problems: false,
-        err: None,
         procs: HashMap::new(),
-        aha,
     };
-    if args.existing {
-        let evs = existing_events(NetnsScope::All, &mut || producer.next_seq())
-            .context("sock_diag snapshot")?;
-        for ev in evs {
-            printer.event(Event::Sock(Box::new(ev)));
-        }
+    let first = if args.existing {
+        existing_events(NetnsScope::All, &mut || producer.next_seq())
+            .context("sock_diag snapshot")?
+            .into_iter()
+            .map(|ev| Event::Sock(Box::new(ev)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut producers = Producers::new(shutdown.clone(), DEFAULT_CAPACITY);
+    let thread = producer.spawn(producers.pipeline(), shutdown.clone(), first)?;
+    producers.add("socket-event", thread, false);
+    let plan = args.stop.plan(None);
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if let Some(aha) = aha {
+        sinks.push(Box::new(AhaSink {
+            aha,
+            procs: HashMap::new(),
+        }));
     }
-    let deadline = args
-        .duration
-        .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
-    let limit = args.count.unwrap_or(u64::MAX);
-    while !stop.load(Ordering::Relaxed)
-        && printer.printed < limit
-        && deadline.is_none_or(|d| Instant::now() < d)
-        && printer.err.is_none()
-    {
-        let n = producer.poll(Duration::from_millis(100), &mut |ev| {
-            if printer.printed < limit {
-                printer.event(ev);
+    sinks.push(Box::new(TextOut::stdout(&shutdown)));
+    let mut consumer = Consumer::new(&mut stage, sinks);
+    let ended = consumer.run(producers, &plan);
+    report::ended("inetmon sockets", ended, &consumer.report())
+}
+
+/// `--aha`: publishes every socket event that passed the filters to the
+/// AHAFS file interface (unmounted when the sink is dropped).
+struct AhaSink {
+    aha: AhaFs,
+    /// Command lines for `INFO_LVL=3` subscribers, whatever this command
+    /// prints.
+    procs: HashMap<u32, ProcessInfo>,
+}
+
+impl Sink for AhaSink {
+    fn deliver(&mut self, ev: Option<&Event>, _out: &Rendered) -> Result<Delivery, SinkError> {
+        if let Some(Event::Sock(s)) = ev {
+            if s.process.is_none() && s.task.pid != 0 {
+                let mut copy = (**s).clone();
+                copy.process = Some(cached_process(&mut self.procs, copy.task.pid));
+                self.aha.publish(&copy);
+            } else {
+                self.aha.publish(s);
             }
-        })?;
-        if let Err(e) = printer.out.flush() {
-            printer.err = Some(e);
         }
-        // A small batch means we are keeping up: let records accumulate for
-        // a moment instead of waking (and writing) once per event.
-        if n > 0 && n < BATCH {
-            std::thread::sleep(BATCH_WAIT);
-        }
+        Ok(Delivery::Passed)
     }
-    // Stopped by a signal or --duration: print what the kernel had already
-    // queued (bounded, in case events keep coming faster than we print).
-    let mut rounds = 0;
-    while printer.printed < limit && printer.err.is_none() && rounds < 1000 {
-        rounds += 1;
-        let n = producer.poll(Duration::ZERO, &mut |ev| {
-            if printer.printed < limit {
-                printer.event(ev);
-            }
-        })?;
-        if n == 0 {
-            break;
-        }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
     }
-    producer.check_lost(&mut |ev| printer.event(ev));
-    let flushed = printer.out.flush();
-    match printer.err.map_or(flushed, Err) {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
-        Err(e) => return Err(e).context("write to stdout"),
-        Ok(()) => {}
-    }
-    if let Some(a) = printer.aha.take() {
-        let lost = a.stats().lost;
+}
+
+impl Drop for AhaSink {
+    fn drop(&mut self) {
+        let lost = self.aha.stats().lost;
         if lost > 0 {
             #[allow(clippy::print_stderr)]
             {
@@ -262,84 +255,84 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if printer.problems {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    })
 }
 
-struct Printer<W: Write> {
+/// [`process_info`] through a cache bounded at [`PROC_CACHE`] entries.
+fn cached_process(procs: &mut HashMap<u32, ProcessInfo>, pid: u32) -> ProcessInfo {
+    if let Some(p) = procs.get(&pid) {
+        return p.clone();
+    }
+    if procs.len() >= PROC_CACHE {
+        procs.clear();
+    }
+    let p = process_info(pid);
+    if !p.cmdline.is_empty() {
+        procs.insert(pid, p.clone());
+    }
+    p
+}
+
+/// Filter → format of `inetmon sockets`.
+struct SocketsStage {
     format: SockFormat,
     ahafs: AhafsFormatter,
     json: JsonWriter,
     tz: TimeZone,
     level3: bool,
     filter: SockFilter,
-    out: W,
-    printed: u64,
-    problems: bool,
-    err: Option<io::Error>,
     procs: HashMap<u32, ProcessInfo>,
-    /// The AHAFS file interface (`--aha`), unmounted when dropped.
-    aha: Option<AhaFs>,
 }
 
-impl<W: Write> Printer<W> {
-    fn event(&mut self, ev: Event) {
-        if self.err.is_some() {
-            return;
-        }
-        let r = match ev {
-            Event::Sock(mut s) => {
-                if !self.filter.matches(&s) {
-                    return;
+impl Stage for SocketsStage {
+    fn unwritten(&mut self, what: &str, count: u64) {
+        crate::report::unwritten("inetmon sockets", what, count);
+    }
+
+    fn render(&mut self, ev: &mut Event, out: &mut Rendered) -> Verdict {
+        let (verdict, r) = match ev {
+            Event::Sock(s) => {
+                if !self.filter.matches(s) {
+                    return Verdict::Drop;
                 }
                 if self.level3 && s.task.pid != 0 {
                     s.process = Some(self.process(s.task.pid));
                 }
-                if self.aha.is_some() {
-                    // INFO_LVL=3 subscribers need the command line and
-                    // parent pid whatever this command prints.
-                    let mut copy = (*s).clone();
-                    if copy.process.is_none() && copy.task.pid != 0 {
-                        copy.process = Some(self.process(copy.task.pid));
-                    }
-                    if let Some(a) = &self.aha {
-                        a.publish(&copy);
-                    }
-                }
-                self.printed += 1;
-                self.sock(&Event::Sock(s))
+                (Verdict::Show, self.sock(ev, out))
             }
             Event::Lost(l) => {
-                self.problems = true;
-                match self.format {
-                    SockFormat::Json => self.json.write(&Event::Lost(l), &mut self.out),
-                    _ => {
-                        // `LOST 5 socket events (kernel: connect 3, accept 2)`
+                let r = match self.format {
+                    SockFormat::Json => render_with(out, |w| self.json.write(ev, w)),
+                    // `LOST 5 socket events (kernel: connect 3, accept 2)`
+                    _ => render_with(out, |w| {
                         let sep = if l.breakdown.is_empty() { "" } else { ": " };
                         writeln!(
-                            self.out,
+                            w,
                             "LOST {} socket events ({}{sep}{})",
                             l.count,
                             l.stage.as_str(),
                             l.breakdown_text()
                         )
-                    }
-                }
+                    }),
+                };
+                (Verdict::ShowUncounted, r)
             }
-            Event::Malformed(m) => {
-                self.problems = true;
-                writeln!(self.out, "MALFORMED socket record: {}", m.reason)
-            }
-            _ => Ok(()),
+            Event::Malformed(m) => (
+                Verdict::ShowUncounted,
+                render_with(out, |w| {
+                    writeln!(w, "MALFORMED socket record: {}", m.reason)
+                }),
+            ),
+            _ => return Verdict::Drop,
         };
-        if let Err(e) = r {
-            self.err = Some(e);
+        // Writing into memory does not fail; a formatter error drops the event.
+        if r.is_err() {
+            return Verdict::Drop;
         }
+        verdict
     }
+}
 
+impl SocketsStage {
     /// Command line and parent pid of `pid`, read from `/proc` the first
     /// time the pid is seen and cached, so that events arriving after the
     /// process exited still carry them. (A reused pid keeps the old entry
@@ -358,15 +351,15 @@ impl<W: Write> Printer<W> {
         p
     }
 
-    /// Writes one socket event (`ev` is always [`Event::Sock`]).
-    fn sock(&mut self, ev: &Event) -> io::Result<()> {
+    /// Formats one socket event (`ev` is always [`Event::Sock`]).
+    fn sock(&mut self, ev: &Event, out: &mut Rendered) -> io::Result<()> {
         let Event::Sock(s) = ev else {
             return Ok(());
         };
         match self.format {
-            SockFormat::Line => write_sock_line(s, &self.tz, &mut self.out),
-            SockFormat::Ahafs => self.ahafs.write(s, &mut self.out).map(|_| ()),
-            SockFormat::Json => self.json.write(ev, &mut self.out),
+            SockFormat::Line => render_with(out, |w| write_sock_line(s, &self.tz, w)),
+            SockFormat::Ahafs => render_with(out, |w| self.ahafs.write(s, w).map(|_| ())),
+            SockFormat::Json => render_with(out, |w| self.json.write(ev, w)),
         }
     }
 }
