@@ -103,6 +103,7 @@ impl DropSummary {
             | Event::State(_)
             | Event::Sock(_)
             | Event::Trace(_)
+            | Event::Debug(_)
             | Event::Malformed(_) => {}
         }
     }

@@ -53,6 +53,7 @@ pub fn parse_kind(s: &str) -> Result<EventKind, FilterError> {
         "sock" => EventKind::Sock,
         "drop" => EventKind::Drop,
         "trace" => EventKind::Trace,
+        "debug" => EventKind::Debug,
         "lost" => EventKind::Lost,
         "malformed" => EventKind::Malformed,
         other => return Err(FilterError::Kind(other.to_owned())),
@@ -167,6 +168,12 @@ fn fields(event: &Event) -> Fields {
         Event::Trace(t) => {
             f.interface = Some((t.interface.ifindex, t.interface.name.clone()));
             from_packet(&mut f, &t.packet, t.layer, t.protocol);
+        }
+        Event::Debug(d) => {
+            if let Some(i) = d.iif.as_ref().or(d.oif.as_ref()) {
+                f.interface = Some((i.ifindex, i.name.clone()));
+            }
+            from_packet(&mut f, &d.packet(), crate::event::CaptureLayer::Network, 0);
         }
         Event::Packet(p) => {
             f.interface = Some((0, Some(p.interface.to_string())));

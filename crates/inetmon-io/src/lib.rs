@@ -41,6 +41,7 @@ pub mod journal;
 pub mod kernel_loss;
 pub mod netlink;
 pub mod nflog;
+pub mod nftrace;
 pub mod outputs;
 pub mod parallel_read;
 pub mod pipeline;

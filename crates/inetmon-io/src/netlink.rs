@@ -11,7 +11,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
-use inetmon_core::decode::netlink::messages;
+use inetmon_core::decode::netlink::{messages, NlMsg};
 
 /// `NFNLGRP_CONNTRACK_NEW`: conntrack entries created.
 pub const NFNLGRP_CONNTRACK_NEW: u32 = 1;
@@ -369,6 +369,20 @@ impl NetlinkSocket {
     /// [`NetlinkError::Nack`] with the kernel's errno; I/O errors;
     /// [`NetlinkError::NoAck`].
     pub fn request(&mut self, msg: &mut [u8]) -> Result<(), NetlinkError> {
+        self.request_with(msg, &mut |_| {})
+    }
+
+    /// Like [`NetlinkSocket::request`], and every other message of the
+    /// answer (same sequence number, before the ACK) is handed to `answer`:
+    /// for get requests, whose answer is a message and then the ACK.
+    ///
+    /// # Errors
+    /// As [`NetlinkSocket::request`].
+    pub fn request_with(
+        &mut self,
+        msg: &mut [u8],
+        answer: &mut dyn FnMut(&NlMsg<'_>),
+    ) -> Result<(), NetlinkError> {
         let seq = self.next_seq();
         let bad = || NetlinkError::Sys {
             what: "request",
@@ -411,6 +425,7 @@ impl NetlinkSocket {
                         Err(NetlinkError::Nack(io::Error::from_raw_os_error(-code)))
                     };
                 }
+                answer(&m);
             }
         }
     }

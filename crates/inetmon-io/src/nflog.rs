@@ -42,6 +42,9 @@ pub struct NflogConfig {
     pub flush_timeout_cs: u32,
     /// Datagrams read per `recvmmsg`.
     pub batch: usize,
+    /// Keep each packet's whole netlink message in
+    /// [`inetmon_core::event::PacketLog::raw_header`] (for `ipmon -X`).
+    pub raw_messages: bool,
 }
 
 impl Default for NflogConfig {
@@ -54,6 +57,7 @@ impl Default for NflogConfig {
             qthresh: 64,
             flush_timeout_cs: 1,
             batch: 8,
+            raw_messages: false,
         }
     }
 }
@@ -107,8 +111,10 @@ pub enum NflogSourceError {
         source: NetlinkError,
     },
     /// The kernel refused to bind the group with `EPERM`: another socket
-    /// (ulogd, another ipmon) has it, or `CAP_NET_ADMIN` is missing.
-    #[error("NFLOG group {group} is in use by another process (or CAP_NET_ADMIN is missing)")]
+    /// (ulogd, another ipmon) has it (`nfulnl_recv_config` checks the
+    /// instance's port id). Without `CAP_NET_ADMIN` the kernel says `EPERM`
+    /// too, but the binary checks that capability first and says so.
+    #[error("NFLOG group {group} is already bound by another process")]
     GroupInUse {
         /// The group.
         group: u16,
@@ -278,6 +284,7 @@ impl NflogSource {
             ifnames: RefCell::new(IfNames::new()),
             names: core_nflog::NameCache::default(),
             seq_enabled: self.features.seq,
+            raw_messages: self.cfg.raw_messages,
         };
         while !shutdown.is_set() {
             match self.sock.recv_batch(&mut batch) {
@@ -321,6 +328,8 @@ struct ReadState {
     /// busy rule does not allocate them for every packet.
     names: core_nflog::NameCache,
     seq_enabled: bool,
+    /// Copy each message into `raw_header` ([`NflogConfig::raw_messages`]).
+    raw_messages: bool,
 }
 
 fn metrics(p: &Producer) -> &SourceMetrics {
@@ -376,9 +385,9 @@ impl ReadState {
         // One clock read per datagram (up to `qthresh` packets the kernel
         // batched), not per packet: they were all read at this moment.
         let read_at = now();
-        for item in core_nflog::packets(datagram) {
+        for item in core_nflog::packets_with_message(datagram) {
             match item {
-                Ok(pkt) => {
+                Ok((pkt, message)) => {
                     let i = self.index(pkt.group);
                     let Some(p) = producers.get_mut(i) else {
                         continue;
@@ -390,8 +399,11 @@ impl ReadState {
                     let header = p.header(read_at);
                     let names = &self.ifnames;
                     let ifname = |idx: u32| names.borrow_mut().name(idx);
-                    let log =
+                    let mut log =
                         core_nflog::to_packet_log_cached(&pkt, header, &ifname, &mut self.names);
+                    if self.raw_messages {
+                        log.raw_header.extend_from_slice(message);
+                    }
                     SourceMetrics::add(&metrics(p).decoded, 1);
                     p.send(Event::Packet(Box::new(log)))?;
                 }

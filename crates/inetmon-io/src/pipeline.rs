@@ -97,7 +97,7 @@ pub enum Sent {
     Dropped,
 }
 
-const KINDS: usize = 8;
+const KINDS: usize = 9;
 
 fn kind_index(kind: EventKind) -> usize {
     match kind {
@@ -109,6 +109,7 @@ fn kind_index(kind: EventKind) -> usize {
         EventKind::Trace => 5,
         EventKind::Lost => 6,
         EventKind::Malformed => 7,
+        EventKind::Debug => 8,
     }
 }
 
@@ -121,6 +122,7 @@ const KIND_ORDER: [EventKind; KINDS] = [
     EventKind::Trace,
     EventKind::Lost,
     EventKind::Malformed,
+    EventKind::Debug,
 ];
 
 /// One source's sending end of the pipeline.

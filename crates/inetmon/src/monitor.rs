@@ -5,7 +5,9 @@
 //! Event kinds (`--type`, comma-separated or repeated): `drop` (the
 //! default), `trace` (default too when `--iface` is given, which it
 //! needs), `sock`, `packet` (NFLOG groups of `--nflog`, group 0 by
-//! default), `nat`, `state`; `lost` and `malformed` are always shown.
+//! default), `nat`, `state`, `debug` (nftables trace steps of packets a
+//! rule marked with `meta nftrace set 1`, in the monitor's own network
+//! namespace); `lost` and `malformed` are always shown.
 //!
 //! Filters: `--iface`, `--proto`, `--port`, `--ip`, `--reason` run in the
 //! kernel when one value is given (and the interface or reason exists), and
@@ -37,6 +39,7 @@ use inetmon_io::conntrack::{ConntrackConfig, ConntrackSource};
 use inetmon_io::consumer::{Consumer, Producers, Sink};
 use inetmon_io::datapath::{enrich, DatapathProducer};
 use inetmon_io::nflog::{NflogConfig, NflogSource};
+use inetmon_io::nftrace::{NftraceConfig, NftraceSource};
 use inetmon_io::outputs::TextOut;
 use inetmon_io::pipeline::DEFAULT_CAPACITY;
 use inetmon_io::safe_open;
@@ -51,7 +54,8 @@ use crate::report::{self, Status};
 #[derive(Debug, Clone, Args)]
 pub(crate) struct MonitorArgs {
     /// Event kinds to show: drop, trace, capture (= drop,trace), sock,
-    /// packet, nat, state, lost (default: drop, plus trace with --iface).
+    /// packet, nat, state, debug (nftables traces), lost (default: drop,
+    /// plus trace with --iface).
     #[arg(long = "type", short = 't', value_name = "KIND", value_delimiter = ',')]
     pub(crate) types: Vec<String>,
     /// More detail: -v adds fields, -vv dissects every layer.
@@ -175,6 +179,15 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
         let src = ConntrackSource::open(cfg).context("opening conntrack events")?;
         producers.add(
             "conntrack",
+            src.spawn(producers.pipeline(), shutdown.clone())?,
+            false,
+        );
+    }
+    if plan.debug {
+        let src = NftraceSource::open(NftraceConfig::default())
+            .context("subscribing to nftables traces")?;
+        producers.add(
+            "nftables trace",
             src.spawn(producers.pipeline(), shutdown.clone())?,
             false,
         );

@@ -33,6 +33,14 @@ pub(crate) struct FormatOptions {
     pub(crate) numeric_ports: bool,
 }
 
+impl FormatOptions {
+    /// Whether `-X` dumps record headers in ipmon text, so the decoders
+    /// must keep each NFLOG netlink message or pcap record.
+    pub(crate) fn keeps_nflog_records(&self) -> bool {
+        self.hex_header && !self.json
+    }
+}
+
 /// The formatter of a run.
 enum Formatter {
     /// IP Filter 5.1 ipmon lines.

@@ -60,6 +60,11 @@ pub(crate) fn main(flags: &ReadFlags, prog: &str) -> anyhow::Result<Status> {
     let shutdown = Shutdown::new()?;
     let sinks: Vec<Box<dyn Sink>> = vec![Box::new(TextOut::stdout(&shutdown))];
     let mut consumer = Consumer::new(&mut stage, sinks);
-    let failed = offline::read_files(&specs.iter().collect::<Vec<_>>(), &mut consumer, prog)?;
+    let failed = offline::read_files(
+        &specs.iter().collect::<Vec<_>>(),
+        &mut consumer,
+        format.keeps_nflog_records(),
+        prog,
+    )?;
     Ok(report::finish(prog, &consumer.report(), failed))
 }

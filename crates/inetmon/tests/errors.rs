@@ -275,7 +275,7 @@ fn privileged_error_lines_name_their_object_once() {
     check(
         &args,
         &r,
-        "inetmon: NFLOG group 41 is in use by another process (or CAP_NET_ADMIN is missing)",
+        "inetmon: NFLOG group 41 is already bound by another process",
     );
     first.stop();
 

@@ -10,7 +10,7 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -152,27 +152,17 @@ fn garbage_after_a_header_runs_in_bounded_memory() {
 
 /// Issue 10 item 2: a pcap header and 4 MiB of zeros (a file extended by
 /// `truncate`) gave one error line per 16 bytes; it is one line for the
-/// region and the summary. Its time is of the order of reading a good file
-/// of the same size: in a release build the zeros take less (0.08 s of
-/// CPU against 0.12 s for 64 MiB); this debug build only checks that the
-/// scan is not far off (the old code took 19.5 s for 64 MiB in release).
+/// region and the summary. What the scan costs against reading a good file
+/// of the same size is a benchmark, not a timed test (a debug build on a
+/// busy machine says nothing about it): `bench/resync-vs-read.sh`.
 #[test]
-fn zeros_are_one_line_and_no_slower_than_a_good_file() {
+fn zeros_are_one_line_and_one_summary() {
     let dir = tempfile::tempdir().unwrap();
-    let (bytes, offs) = fixture();
+    let (bytes, _) = fixture();
     let size = 4 << 20;
     let mut z = bytes[..24].to_vec();
     z.resize(size, 0);
     let zp = write(dir.path(), "z.pcap", &z);
-    let mut good = bytes.clone();
-    while good.len() + (bytes.len() - 24) <= size {
-        good.extend_from_slice(&bytes[24..]);
-    }
-    while good.len() < size {
-        good.extend_from_slice(&bytes[offs[0]..offs[1]]);
-    }
-    good.truncate(size);
-    let gp = write(dir.path(), "good.pcap", &good);
 
     let r = read(&["read", zp.to_str().unwrap()]);
     assert_eq!(r.code, Some(2), "{r:?}");
@@ -187,19 +177,6 @@ fn zeros_are_one_line_and_no_slower_than_a_good_file() {
             format!("inetmon: 1 damaged region skipped ({} bytes), 0 events lost", size - 24),
         ]
     );
-    // Best of three each, to ride out a busy machine.
-    let best = |p: &Path| {
-        (0..3)
-            .map(|_| {
-                let t = Instant::now();
-                read(&["read", p.to_str().unwrap()]);
-                t.elapsed()
-            })
-            .min()
-            .unwrap()
-    };
-    let (tz, tg) = (best(&zp), best(&gp));
-    assert!(tz <= tg * 4, "zeros {tz:?}, good file {tg:?}");
 }
 
 /// Issue 10 item 3: every good record around a damaged one is printed,

@@ -5,6 +5,7 @@
 //!
 //! - [`netlink`]: netlink message and attribute (TLV) walking.
 //! - [`nflog`]: NFLOG packet messages into [`crate::event::PacketLog`].
+//! - [`nftrace`]: nftables trace messages into [`crate::event::NftTraceEvent`].
 //! - [`ctnetlink`]: conntrack event messages into NAT and state events.
 //! - [`iplog`]: IP Filter binary log records (`iplog_t`), read and written.
 //! - [`pcap`]: pcap and pcapng files.
@@ -16,6 +17,7 @@ pub mod datapath;
 pub mod iplog;
 pub mod netlink;
 pub mod nflog;
+pub mod nftrace;
 pub mod pcap;
 pub mod sniff;
 pub mod sock;

@@ -75,6 +75,14 @@ impl Event {
                     ..Facts::default()
                 }
             }
+            Event::Debug(d) => {
+                let (end1, end2) = flow_ends(&d.packet(), CaptureLayer::Network, 0);
+                Facts {
+                    end1,
+                    end2,
+                    ..Facts::default()
+                }
+            }
             Event::Trace(t) => {
                 let (end1, end2) = flow_ends(&t.packet, t.layer, t.protocol);
                 Facts {
@@ -101,13 +109,14 @@ fn flow_ends(data: &[u8], layer: CaptureLayer, ethertype: u16) -> (End, End) {
 }
 
 /// Every event kind, in [`EventKind`] order.
-pub const ALL_KINDS: [EventKind; 8] = [
+pub const ALL_KINDS: [EventKind; 9] = [
     EventKind::Packet,
     EventKind::Nat,
     EventKind::State,
     EventKind::Sock,
     EventKind::Drop,
     EventKind::Trace,
+    EventKind::Debug,
     EventKind::Lost,
     EventKind::Malformed,
 ];

@@ -12,6 +12,7 @@ pub mod codec;
 mod conntrack;
 mod datapath;
 mod facts;
+mod nftrace;
 mod packet_log;
 mod shared_str;
 mod sock;
@@ -29,6 +30,7 @@ pub use datapath::{
     ProcessContext, TraceEvent, DEFAULT_CAPTURE_LEN,
 };
 pub use facts::{Facts, ALL_KINDS};
+pub use nftrace::{nfproto_name, verdict_code_name, NftTraceEvent, NftTraceType, NftVerdict};
 pub use packet_log::{Action, Direction, NflogInfo, PacketFlags, PacketLog, RuleGroup};
 pub use shared_str::SharedStr;
 pub use sock::{
@@ -58,6 +60,8 @@ pub enum Event {
     Drop(Box<DropEvent>),
     /// A packet seen by a tc classifier program at an interface.
     Trace(Box<TraceEvent>),
+    /// One step of an nftables trace (`meta nftrace set 1`).
+    Debug(Box<NftTraceEvent>),
     /// Events were dropped somewhere; see [`Lost`].
     Lost(Lost),
     /// Input that could not be decoded was skipped; see [`Malformed`].
@@ -75,6 +79,7 @@ impl Event {
             Event::Sock(s) => &s.header,
             Event::Drop(d) => &d.header,
             Event::Trace(t) => &t.header,
+            Event::Debug(d) => &d.header,
             Event::Lost(l) => &l.header,
             Event::Malformed(m) => &m.header,
         }
@@ -90,6 +95,7 @@ impl Event {
             Event::Sock(s) => &mut s.header,
             Event::Drop(d) => &mut d.header,
             Event::Trace(t) => &mut t.header,
+            Event::Debug(d) => &mut d.header,
             Event::Lost(l) => &mut l.header,
             Event::Malformed(m) => &mut m.header,
         }
@@ -106,6 +112,7 @@ impl Event {
             Event::Sock(_) => EventKind::Sock,
             Event::Drop(_) => EventKind::Drop,
             Event::Trace(_) => EventKind::Trace,
+            Event::Debug(_) => EventKind::Debug,
             Event::Lost(_) => EventKind::Lost,
             Event::Malformed(_) => EventKind::Malformed,
         }
@@ -128,6 +135,8 @@ pub enum EventKind {
     Drop,
     /// [`Event::Trace`]
     Trace,
+    /// [`Event::Debug`]
+    Debug,
     /// [`Event::Lost`]
     Lost,
     /// [`Event::Malformed`]
@@ -145,6 +154,7 @@ impl EventKind {
             EventKind::Sock => "sock",
             EventKind::Drop => "drop",
             EventKind::Trace => "trace",
+            EventKind::Debug => "debug",
             EventKind::Lost => "lost",
             EventKind::Malformed => "malformed",
         }
@@ -186,6 +196,8 @@ pub enum Source {
     Sockets,
     /// The eBPF datapath programs (`skb:kfree_skb` and tc classifiers).
     Datapath,
+    /// nftables trace messages (`NFNLGRP_NFTRACE`), read live.
+    Nftrace,
     /// inetmon itself (for example its pipeline reporting loss).
     Pipeline,
 }
@@ -200,6 +212,7 @@ impl fmt::Display for Source {
             Source::Stdin => f.write_str("stdin"),
             Source::Sockets => f.write_str("sockets"),
             Source::Datapath => f.write_str("datapath"),
+            Source::Nftrace => f.write_str("nftrace"),
             Source::Pipeline => f.write_str("pipeline"),
         }
     }

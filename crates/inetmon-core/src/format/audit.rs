@@ -137,6 +137,7 @@ pub fn audit_record(ev: &Event) -> Option<AuditRecord> {
         | Event::Nat(_)
         | Event::State(_)
         | Event::Drop(_)
+        | Event::Debug(_)
         | Event::Lost(_)
         | Event::Malformed(_) => None,
     }

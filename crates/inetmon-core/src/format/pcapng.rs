@@ -197,6 +197,7 @@ impl<W: Write> PcapngWriter<W> {
                 format!("trace {}", t.point.name()),
             ),
             Event::Packet(_)
+            | Event::Debug(_)
             | Event::Nat(_)
             | Event::State(_)
             | Event::Sock(_)

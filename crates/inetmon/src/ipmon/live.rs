@@ -23,7 +23,7 @@ use anyhow::{anyhow, Context as _};
 use inetmon_io::conntrack::{ConntrackConfig, ConntrackSource};
 use inetmon_io::consumer::{Consumer, Plan, Producers, Sink};
 use inetmon_io::daemon::{daemonize, PidFile};
-use inetmon_io::file::{core_decoder, FileConfig, FileSource};
+use inetmon_io::file::{FileConfig, FileSource};
 use inetmon_io::nflog::{NflogConfig, NflogSource, NflogSourceError};
 use inetmon_io::outputs::{SyslogOut, TextFile, TextOut};
 use inetmon_io::pipeline::DEFAULT_CAPACITY;
@@ -45,11 +45,14 @@ enum Opened {
     File(FileSource, bool),
 }
 
-fn open_source(input: &Input, follow: bool) -> anyhow::Result<Opened> {
+/// `raw`: keep each NFLOG packet's netlink message or pcap record for `-X`.
+fn open_source(input: &Input, follow: bool, raw: bool) -> anyhow::Result<Opened> {
+    let make = crate::offline::make_decoder(raw);
     Ok(match &input.spec {
         SourceSpec::Nflog(groups) => {
             let cfg = NflogConfig {
                 groups: groups.clone(),
+                raw_messages: raw,
                 ..NflogConfig::default()
             };
             // Errors that name their group need no `nflog:G` in front.
@@ -73,7 +76,7 @@ fn open_source(input: &Input, follow: bool) -> anyhow::Result<Opened> {
                 follow,
                 ..FileConfig::new("-")
             };
-            Opened::File(FileSource::open(cfg, core_decoder)?, !follow)
+            Opened::File(FileSource::open(cfg, make)?, !follow)
         }
         SourceSpec::File(path) => {
             // Absolute, because a daemon runs in `/`.
@@ -81,7 +84,7 @@ fn open_source(input: &Input, follow: bool) -> anyhow::Result<Opened> {
                 follow,
                 ..FileConfig::new(absolute(path)?)
             };
-            Opened::File(FileSource::open(cfg, core_decoder)?, !follow)
+            Opened::File(FileSource::open(cfg, make)?, !follow)
         }
     })
 }
@@ -98,7 +101,11 @@ pub(super) fn run(config: &IpmonConfig, prog: &str) -> anyhow::Result<Status> {
         Shutdown::with_flag(signals.shutdown.clone()).context("creating the shutdown waker")?;
     let mut opened = Vec::with_capacity(config.inputs.len());
     for input in &config.inputs {
-        opened.push(open_source(input, config.follow)?);
+        opened.push(open_source(
+            input,
+            config.follow,
+            config.format.keeps_nflog_records(),
+        )?);
     }
     // Files are opened before daemonising, so that an error reaches the
     // terminal; the syslog sink after, because its ident carries the

@@ -94,7 +94,12 @@ fn read_files(config: &IpmonConfig, prog: &str) -> anyhow::Result<Status> {
     sinks.push(text);
     let mut consumer = Consumer::new(&mut stage, sinks);
     let specs: Vec<&SourceSpec> = config.inputs.iter().map(|i| &i.spec).collect();
-    let failed = crate::offline::read_files(&specs, &mut consumer, prog)?;
+    let failed = crate::offline::read_files(
+        &specs,
+        &mut consumer,
+        config.format.keeps_nflog_records(),
+        prog,
+    )?;
     Ok(report::finish(prog, &consumer.report(), failed))
 }
 

@@ -28,6 +28,8 @@ pub(crate) struct Plan {
     pub(crate) state: bool,
     /// NFLOG groups to read (empty: none).
     pub(crate) nflog_groups: Vec<u16>,
+    /// nftables trace steps (`--type debug`).
+    pub(crate) debug: bool,
     /// The exact user-space filter.
     pub(crate) filter: MonitorFilter,
 }
@@ -150,6 +152,7 @@ impl Plan {
             nat: has(EventKind::Nat),
             state: has(EventKind::State),
             nflog_groups,
+            debug: has(EventKind::Debug),
             kernel,
             filter,
         };
@@ -159,6 +162,7 @@ impl Plan {
             && !plan.nat
             && !plan.state
             && plan.nflog_groups.is_empty()
+            && !plan.debug
         {
             return Err(misuse(
                 "--type selects no source (lost and malformed events come with the others)",
@@ -244,7 +248,8 @@ pub(crate) fn missing_capabilities(plan: &Plan) -> Option<String> {
     let net_admin = !plan.kernel.trace_ifaces.is_empty()
         || plan.nat
         || plan.state
-        || !plan.nflog_groups.is_empty();
+        || !plan.nflog_groups.is_empty()
+        || plan.debug;
     let mut missing = Vec::new();
     if bpf && !has(CAP_BPF) && !has(CAP_SYS_ADMIN) {
         missing.push("CAP_BPF");

@@ -45,6 +45,7 @@ pub fn encode(event: &Event, seqnum: u32, out: &mut Vec<u8>) -> Result<usize, En
         Event::Sock(_)
         | Event::Drop(_)
         | Event::Trace(_)
+        | Event::Debug(_)
         | Event::Lost(_)
         | Event::Malformed(_) => return Err(EncodeError::Unsupported { kind: event.kind() }),
     }
@@ -85,6 +86,7 @@ impl IplogEncoder {
             Event::Sock(_)
             | Event::Drop(_)
             | Event::Trace(_)
+            | Event::Debug(_)
             | Event::Lost(_)
             | Event::Malformed(_) => return Err(EncodeError::Unsupported { kind: event.kind() }),
         };

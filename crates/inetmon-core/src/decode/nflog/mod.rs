@@ -372,5 +372,24 @@ pub fn packets(datagram: &[u8]) -> impl Iterator<Item = Result<NflogPacket<'_>, 
     })
 }
 
+/// Like [`packets`], each packet with the bytes of its whole netlink
+/// message (`nlmsghdr` to the last attribute), which `ipmon -X` dumps.
+pub fn packets_with_message(
+    datagram: &[u8],
+) -> impl Iterator<Item = Result<(NflogPacket<'_>, &[u8]), NflogError>> {
+    netlink::messages(datagram).filter_map(move |m| match m {
+        Err(e) => Some(Err(NflogError::Netlink(e))),
+        Ok(m) if m.kind() != netlink::NlMsgKind::Data => None,
+        Ok(m) => match NflogPacket::from_msg(&m) {
+            Err(NflogError::NotPacket { .. }) => None,
+            Err(e) => Some(Err(e)),
+            Ok(p) => {
+                let end = m.offset.saturating_add(m.len as usize);
+                Some(Ok((p, datagram.get(m.offset..end).unwrap_or_default())))
+            }
+        },
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod tests;

@@ -165,6 +165,8 @@ pub struct PcapDecoder {
     /// A packet event handed back by [`StreamDecoder::recycle`], whose box
     /// and buffer the next NFLOG record reuses.
     spare: Option<Box<PacketLog>>,
+    /// Copy each `LINKTYPE_NFLOG` record into `raw_header` (`ipmon -X`).
+    raw_nflog: bool,
     /// The damaged region being skipped: reported as one
     /// [`Event::Malformed`] when the next good record (or the end) comes.
     region: Option<Region>,
@@ -205,9 +207,19 @@ impl PcapDecoder {
             finished: false,
             names: nflog::NameCache::new(),
             spare: None,
+            raw_nflog: false,
             region: None,
             held: None,
         }
+    }
+
+    /// Keeps each `LINKTYPE_NFLOG` record (its `nflog_hdr` and TLVs) in the
+    /// packet's [`PacketLog::raw_header`], for `ipmon -X`; off by default
+    /// (it copies every record).
+    #[must_use]
+    pub fn with_raw_nflog_records(mut self) -> Self {
+        self.raw_nflog = true;
+        self
     }
 
     /// What the decoder has seen so far.
@@ -298,11 +310,17 @@ impl PcapDecoder {
                         names: &mut self.names,
                         spare: &mut self.spare,
                     };
-                    let built = build(&self.framer, &self.source, rec, &meta, reuse);
+                    let mut built = build(&self.framer, &self.source, rec, &meta, reuse);
                     if let Built::Packet(Err(e)) = built {
                         let n = self.framer.content_bad(len);
                         self.bad(n, Some(e));
                         continue;
+                    }
+                    if let (true, Built::Packet(Ok(p))) = (self.raw_nflog, &mut built) {
+                        if p.nflog.is_some() {
+                            p.raw_header.clear();
+                            p.raw_header.extend_from_slice(rec);
+                        }
                     }
                     self.stats.records += 1;
                     self.consume(len);

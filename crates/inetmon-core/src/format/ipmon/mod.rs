@@ -74,6 +74,7 @@
 mod hexdump;
 mod icmp;
 mod natstate;
+mod nflog_hex;
 mod packet;
 mod time;
 
@@ -272,7 +273,11 @@ impl IpmonFormatter {
                 natstate::format_state(self, s, out);
             }
             Event::Lost(l) => self.format_lost(l, out),
-            Event::Sock(_) | Event::Drop(_) | Event::Trace(_) | Event::Malformed(_) => {}
+            Event::Sock(_)
+            | Event::Drop(_)
+            | Event::Trace(_)
+            | Event::Debug(_)
+            | Event::Malformed(_) => {}
         }
     }
 

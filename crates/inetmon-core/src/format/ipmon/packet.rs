@@ -133,7 +133,14 @@ pub(super) fn format(f: &mut IpmonFormatter, p: &PacketLog, out: &mut Rendered) 
 
     let o = f.opts;
     if o.hex_header {
-        hexdump::dump(out, &p.raw_header);
+        if p.nflog.is_some() {
+            // The raw NFLOG record: a live netlink message, or a
+            // LINKTYPE_NFLOG record from a file.
+            let netlink = matches!(p.header.source, crate::event::Source::Nflog(_));
+            super::nflog_hex::dump_nflog(out, &p.raw_header, netlink);
+        } else {
+            hexdump::dump(out, &p.raw_header);
+        }
     }
     if o.hex_packet {
         hexdump::dump(out, &p.packet);

@@ -21,9 +21,9 @@
 //! | key | type | meaning |
 //! |---|---|---|
 //! | `v` | number | schema version, [`JSON_SCHEMA_VERSION`]; bumped on any incompatible change |
-//! | `kind` | string | `packet`, `nat`, `state`, `sock`, `drop`, `trace`, `lost` or `malformed` |
+//! | `kind` | string | `packet`, `nat`, `state`, `sock`, `drop`, `trace`, `debug`, `lost` or `malformed` |
 //! | `time` | string | RFC 3339 UTC with nanoseconds, `2026-11-21T08:30:27.123456789Z` (years outside 0–9999 as ISO 8601 expanded years) |
-//! | `source` | string | where the event came from: `nflog:GROUP`, `conntrack`, `pcap:PATH`, `iplog:PATH`, `stdin`, `sockets`, `datapath`, `pipeline` |
+//! | `source` | string | where the event came from: `nflog:GROUP`, `conntrack`, `pcap:PATH`, `iplog:PATH`, `stdin`, `sockets`, `datapath`, `nftrace`, `pipeline` |
 //! | `seq` | number | sequence number, counted per source from 1 |
 //!
 //! ## `packet`: a logged packet
@@ -59,6 +59,28 @@
 //! `hw_protocol` (number, the ethertype), `ifindex_in`, `ifindex_out`,
 //! `mark`, `uid`, `gid`, `seq`, `seq_global`, `ct_info`, `orig_len` (each
 //! number/null).
+//!
+//! ## `debug`: one step of an nftables trace
+//!
+//! | key | type | meaning |
+//! |---|---|---|
+//! | `trace_id` | number | `NFTA_TRACE_ID`, the same for every step of one packet (`nft monitor trace` prints it as 8 hex digits) |
+//! | `family` | string | the table's family: `inet`, `ip`, `ip6`, `arp`, `bridge`, `netdev` (or `family N`) |
+//! | `table`, `chain` | string | where the step happened |
+//! | `type` | string | `rule` (a rule matched), `return` (end of a chain), `policy` (end of a base chain), or `other:N` |
+//! | `rule_handle` | number/null | the rule's handle (`nft -a list ruleset`), for `rule` steps |
+//! | `rule_comment` | string/null | the rule's comment, when it has one and the monitor could look the rule up |
+//! | `verdict` | string/null | as nft prints it: `accept`, `drop`, `continue`, `jump CHAIN`, `goto CHAIN`, `return`, `queue`, … or `verdict N` |
+//! | `verdict_code`, `verdict_chain` | number/null, string/null | the raw `NFTA_VERDICT_CODE` (signed) and target chain |
+//! | `policy` | string/null | for `policy` steps: `accept` or `drop` |
+//! | `nfproto` | number/null | the packet's protocol family (2 IPv4, 10 IPv6) |
+//! | `iif`, `iifname`, `iiftype` | number/null, string/null, number/null | input interface index, name (monitor's namespace), `ARPHRD_*` type |
+//! | `oif`, `oifname`, `oiftype` | as above | output interface |
+//! | `mark` | number/null | packet mark |
+//! | `summary` | string/null | connection summary of the packet, as in the monitor line |
+//! | `src`, `dst`, `protocol`, `sport`, `dport` | string/null, number/null | the packet's addresses, IP protocol and ports |
+//! | `headers_inherited` | bool | the kernel sent no headers with this step; they come from an earlier step of the same `trace_id` |
+//! | `ll_header`, `network_header`, `transport_header` | string | the header bytes the kernel sent (at most 20, 40, 20), lower-case hex |
 //!
 //! ## `nat`: a NAT mapping changed
 //!
@@ -139,6 +161,7 @@
 
 mod conntrack;
 pub mod datapath;
+mod nftrace;
 pub(crate) mod packet;
 pub mod sock;
 mod text;
@@ -214,6 +237,7 @@ impl JsonWriter {
                 out.push(b',');
                 datapath::write_trace_json(t, &mut out);
             }
+            Event::Debug(d) => nftrace::fields(&mut out, d),
             Event::Lost(l) => lost_fields(&mut out, l),
             Event::Malformed(m) => malformed_fields(&mut out, m),
         }
@@ -260,6 +284,7 @@ fn source_string(out: &mut Vec<u8>, source: &Source) {
         Source::Stdin => out.extend_from_slice(b"\"stdin\""),
         Source::Sockets => out.extend_from_slice(b"\"sockets\""),
         Source::Datapath => out.extend_from_slice(b"\"datapath\""),
+        Source::Nftrace => out.extend_from_slice(b"\"nftrace\""),
         Source::Pipeline => out.extend_from_slice(b"\"pipeline\""),
         Source::Pcap(path) => prefixed_string(out, "pcap:", path),
         Source::Iplog(path) => prefixed_string(out, "iplog:", path),

@@ -17,6 +17,8 @@
 //!   ICMPv6/IGMP/VRRP); with `--hex` ([`MonitorOptions::hex`]) a
 //!   `hexdump -C`-style dump follows.
 //!
+//! nftables trace steps (`debug`) are described in `nftrace.rs`.
+//!
 //! The other kinds (packet, nat, state, sock, lost, malformed) get one line
 //! at every verbosity; NFLOG packets are also dissected at `-vv`.
 
@@ -24,6 +26,7 @@ mod connection;
 pub(crate) mod dissect;
 mod hexdump;
 mod names;
+pub(crate) mod nftrace;
 mod sock;
 
 use std::fmt::Write as _;
@@ -101,6 +104,7 @@ impl MonitorFormatter {
         match event {
             Event::Drop(d) => self.drop_event(out, d),
             Event::Trace(t) => self.trace_event(out, t),
+            Event::Debug(d) => self.debug_event(out, d),
             Event::Packet(p) => self.packet_event(out, p),
             Event::Nat(n) => line(out, &nat_line(n)),
             Event::State(s) => line(out, &state_line(s)),
