@@ -185,7 +185,8 @@ const SENDMSG: [&str; 2] = ["sendmsg4", "sendmsg6"];
 /// | streamConnect | `connect4/6` (attempt), `set_state` (outcome), `exit_connect` (failure before any SYN) | `connect4/6` (owner that attributes the outcome), `enter_connect` (stash), `set_state` (marks that a SYN went out) |
 /// | dgramConnect | `connect4/6` (attempt), `exit_connect` (outcome) | `enter_connect` (stash) |
 /// | streamDisconnect | `sock_release` (local close), `set_state` (shutdown, peer FIN/RST; initiator) | `sock_create`, `exit_accept(4)` with `enter_accept(4)`, `connect4/6` (owners attributing passive disconnects), `sock_release` (marks released sockets, so set_state does not report them twice; set_state also gives accepted sockets their cookies) |
-/// | streamClose, dgramClose | `sock_release` | – |
+/// | streamClose | `sock_release` (close, and abort: a close that resets) | `set_state` (keeps the ends of a socket that went to CLOSE before close(), a reset or failed connect, which the kernel zeroes by then) |
+/// | dgramClose | `sock_release` | – |
 /// | (records no monitor names, [`WatchSet::ALL`] only) | `exit_listen`, `exit_accept(4)` (errors on UDP sockets) | their `enter_*`, `sock_create` (cookie) |
 ///
 /// The cookie is bookkeeping too: the classic tracepoints can only read a
@@ -239,7 +240,8 @@ pub fn programs_of(op: WatchOp) -> &'static [&'static str] {
         WatchOp::StreamConnect => &STREAM_CONNECT,
         WatchOp::DgramConnect => &CONNECT,
         WatchOp::StreamDisconnect => &STREAM_DISCONNECT,
-        WatchOp::StreamClose | WatchOp::DgramClose => &["sock_release"],
+        WatchOp::StreamClose => &["set_state", "sock_release"],
+        WatchOp::DgramClose => &["sock_release"],
     }
 }
 
@@ -284,7 +286,7 @@ mod tests {
             (WatchOp::StreamConnect, "enter_connect exit_connect set_state connect4 connect6"),
             (WatchOp::DgramConnect, "enter_connect exit_connect connect4 connect6"),
             (WatchOp::StreamDisconnect, "enter_accept exit_accept enter_accept4 exit_accept4 set_state sock_create sock_release connect4 connect6"),
-            (WatchOp::StreamClose, "sock_release"),
+            (WatchOp::StreamClose, "set_state sock_release"),
             (WatchOp::DgramClose, "sock_release"),
         ];
         assert_eq!(cases.len(), WatchOp::ALL.len());
@@ -317,7 +319,7 @@ mod tests {
 
     #[test]
     fn union_of_two() {
-        let set: WatchSet = [WatchOp::StreamCreate, WatchOp::StreamClose]
+        let set: WatchSet = [WatchOp::StreamCreate, WatchOp::DgramClose]
             .into_iter()
             .collect();
         assert_eq!(programs_for(set), vec!["sock_create", "sock_release"]);

@@ -104,8 +104,11 @@ fn tcp_roundtrip(listen: &str, connect_to: impl Fn(u16) -> SocketAddr) -> (Vec<S
     let l = TcpListener::bind(listen).unwrap();
     let port = l.local_addr().unwrap().port();
     let mut c = TcpStream::connect(connect_to(port)).unwrap();
-    let (s, _) = l.accept().unwrap();
+    let (mut s, _) = l.accept().unwrap();
     c.write_all(b"hi").unwrap();
+    // (Read: a close with data unread would be an abort.)
+    let mut buf = [0u8; 2];
+    std::io::Read::read_exact(&mut s, &mut buf).unwrap();
     drop(c);
     std::thread::sleep(Duration::from_millis(50));
     drop(s);
@@ -280,6 +283,17 @@ fn refused_connect_reports_attempt_and_outcome() {
     assert_eq!(evs[1].foreign, Some(("127.0.0.1".parse().unwrap(), 1)));
     assert_eq!(evs[2].foreign, Some(("127.0.0.1".parse().unwrap(), 1)));
     assert_eq!(evs[2].task.pid, me());
+    // The outcome and the close keep the ends the kernel had assigned
+    // (inet_put_port() zeroed skc_num before either ran).
+    let local = evs[2].local.unwrap();
+    assert_eq!(local.0, "127.0.0.1".parse::<IpAddr>().unwrap());
+    assert_ne!(local.1, 0, "{evs:#?}");
+    assert_eq!(evs[3].local, Some(local), "{evs:#?}");
+    assert_eq!(
+        evs[3].foreign,
+        Some(("127.0.0.1".parse().unwrap(), 1)),
+        "{evs:#?}"
+    );
 }
 
 #[test]
@@ -718,6 +732,20 @@ fn connect_failures_unreachable_and_timeout() {
     );
     assert_eq!(evs[2].foreign, Some(("10.98.0.7".parse().unwrap(), 80)));
     assert_eq!(evs[6].foreign, Some(("10.99.0.2".parse().unwrap(), 80)));
+    // The closes keep the last known ends: the foreign end asked for
+    // (no route: the socket never had one), and after the timeout the
+    // ends the connect had (tcp_disconnect() zeroed the local address and
+    // foreign port before close()).
+    assert_eq!(evs[3].foreign, Some(("10.98.0.7".parse().unwrap(), 80)));
+    let local = evs[6].local.unwrap();
+    assert_eq!(local.0, "10.99.0.1".parse::<IpAddr>().unwrap(), "{evs:#?}");
+    assert_ne!(local.1, 0, "{evs:#?}");
+    assert_eq!(evs[7].local, Some(local), "{evs:#?}");
+    assert_eq!(
+        evs[7].foreign,
+        Some(("10.99.0.2".parse().unwrap(), 80)),
+        "{evs:#?}"
+    );
 }
 
 #[test]
@@ -780,8 +808,8 @@ fn peer_reset_and_listen_accept_errors() {
             ('B', Connected, 0, None, O),
             ('C', Accept, 0, None, P),
             ('C', Disconnect, 0, Some(Initiator::Local), P),
-            ('C', Close, 0, None, P),
-            ('B', Disconnect, 0, Some(Initiator::Peer), O),
+            ('C', Abort, 0, None, P),
+            ('B', Disconnect, 104, Some(Initiator::Peer), O),
             ('B', Close, 0, None, P),
             ('A', Close, 0, None, P),
             ('D', Create, 0, None, P),
@@ -790,6 +818,78 @@ fn peer_reset_and_listen_accept_errors() {
             ('E', Create, 0, None, P),
             ('E', Accept, 22, None, P),
             ('E', Close, 0, None, P),
+        ],
+        "{evs:#?}"
+    );
+    // The reset client keeps its ends: local port, and the server's.
+    let client = evs[5].local.unwrap();
+    assert_ne!(client.1, 0);
+    let server = Some(("127.0.0.1".parse().unwrap(), port));
+    for e in [&evs[9], &evs[10]] {
+        assert_eq!((e.local, e.foreign), (Some(client), server), "{e:?}");
+    }
+    assert_eq!((evs[8].local, evs[8].foreign), (server, Some(client)));
+}
+
+/// Closing with data left unread resets the connection (tcp_close): an
+/// abortive close, `abort`; the peer sees ECONNRESET. A close with every
+/// byte read (the peer's FIN left unread) is an ordinary close.
+#[test]
+fn unread_data_at_close_is_an_abort() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let mut p = start(KernelFilters {
+        pid: Some(me()),
+        ..KernelFilters::default()
+    });
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    // 1: the server never reads the client's bytes.
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (s, _) = l.accept().unwrap();
+    c.write_all(b"unread").unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    drop(s);
+    std::thread::sleep(Duration::from_millis(50));
+    drop(c);
+    // 2: the server reads everything, the client closes first, the
+    // server closes without reading the FIN.
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (mut s, _) = l.accept().unwrap();
+    c.write_all(b"read").unwrap();
+    let mut buf = [0u8; 4];
+    std::io::Read::read_exact(&mut s, &mut buf).unwrap();
+    drop(c);
+    std::thread::sleep(Duration::from_millis(50));
+    drop(s);
+    drop(l);
+    let (evs, lost) = collect(&mut p, netns, Duration::from_millis(300));
+    assert_eq!(lost, 0);
+    assert_eq!(
+        label(&evs),
+        vec![
+            ('A', Create, 0, None, P),
+            ('A', Bind, 0, None, P),
+            ('A', Listen, 0, None, P),
+            ('B', Create, 0, None, P),
+            ('B', Connect, 0, None, P),
+            ('B', Connected, 0, None, O),
+            ('C', Accept, 0, None, P),
+            ('C', Disconnect, 0, Some(Initiator::Local), P),
+            ('C', Abort, 0, None, P),
+            ('B', Disconnect, 104, Some(Initiator::Peer), O),
+            ('B', Close, 0, None, P),
+            ('D', Create, 0, None, P),
+            ('D', Connect, 0, None, P),
+            ('D', Connected, 0, None, O),
+            ('E', Accept, 0, None, P),
+            ('D', Disconnect, 0, Some(Initiator::Local), P),
+            ('D', Close, 0, None, P),
+            ('E', Disconnect, 0, Some(Initiator::Peer), O),
+            ('E', Close, 0, None, P),
+            ('A', Close, 0, None, P),
         ],
         "{evs:#?}"
     );
@@ -878,8 +978,11 @@ fn watch_stream_connect_only_attaches_and_reports_connects() {
     let port = l.local_addr().unwrap().port();
     let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let client = c.local_addr().unwrap();
-    let (s, _) = l.accept().unwrap();
+    let (mut s, _) = l.accept().unwrap();
     c.write_all(b"hi").unwrap();
+    // (Read: a close with data unread would be an abort.)
+    let mut buf = [0u8; 2];
+    std::io::Read::read_exact(&mut s, &mut buf).unwrap();
     drop(c);
     std::thread::sleep(Duration::from_millis(50));
     drop(s);
@@ -1020,8 +1123,11 @@ fn mixed_workload() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let (s, _) = l.accept().unwrap();
+    let (mut s, _) = l.accept().unwrap();
     c.write_all(b"hi").unwrap();
+    // (Read: a close with data unread would be an abort.)
+    let mut buf = [0u8; 2];
+    std::io::Read::read_exact(&mut s, &mut buf).unwrap();
     drop(c);
     std::thread::sleep(Duration::from_millis(50));
     drop(s);

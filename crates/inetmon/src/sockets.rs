@@ -108,6 +108,10 @@ pub(crate) struct SocketsArgs {
 /// Bad flags, missing privileges, load/attach failures, output errors
 /// other than a closed pipe.
 pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
+    // One line naming what is missing, before any program or map is tried.
+    if let Some(missing) = crate::privilege::missing_caps(true, true) {
+        anyhow::bail!("sockets needs {missing} (or root)");
+    }
     let monitors = args
         .watch
         .as_deref()
@@ -263,8 +267,11 @@ impl<W: Write> Printer<W> {
                 if self.level3 && s.task.pid != 0 {
                     s.process = Some(self.process(s.task.pid));
                 }
-                self.printed += 1;
-                self.sock(&Event::Sock(s))
+                // (--count counts what is printed: AHAFS has no block
+                // for a connect attempt.)
+                self.sock(&Event::Sock(s)).map(|printed| {
+                    self.printed += u64::from(printed);
+                })
             }
             Event::Lost(l) => {
                 self.problems = true;
@@ -312,15 +319,16 @@ impl<W: Write> Printer<W> {
         p
     }
 
-    /// Writes one socket event (`ev` is always [`Event::Sock`]).
-    fn sock(&mut self, ev: &Event) -> io::Result<()> {
+    /// Writes one socket event (`ev` is always [`Event::Sock`]); whether
+    /// anything was written.
+    fn sock(&mut self, ev: &Event) -> io::Result<bool> {
         let Event::Sock(s) = ev else {
-            return Ok(());
+            return Ok(false);
         };
         match self.format {
-            SockFormat::Line => write_sock_line(s, &self.tz, &mut self.out),
-            SockFormat::Ahafs => self.ahafs.write(s, &mut self.out).map(|_| ()),
-            SockFormat::Json => self.json.write(ev, &mut self.out),
+            SockFormat::Line => write_sock_line(s, &self.tz, &mut self.out).map(|()| true),
+            SockFormat::Ahafs => self.ahafs.write(s, &mut self.out),
+            SockFormat::Json => self.json.write(ev, &mut self.out).map(|()| true),
         }
     }
 }
