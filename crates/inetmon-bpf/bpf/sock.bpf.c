@@ -812,6 +812,105 @@ out:
 	return 0;
 }
 
+/* ---- io_uring: accept, listen and failed bind ----
+ * IORING_OP_ACCEPT/LISTEN/BIND never pass the syscall tracepoints. Their
+ * completions do pass io_uring_complete, posted in the submitter's task or
+ * one of its io_uring worker threads (which share its file table): the
+ * accepted fd (cqe res) is looked up like accept(2)'s, the listening or
+ * binding socket is the request's file. (Successful binds are post_bind's;
+ * an accept into a fixed-file slot has no fd and is not reported.) */
+
+#define IORING_OP_ACCEPT 13
+#define IORING_OP_BIND 56
+#define IORING_OP_LISTEN 57
+
+/* The inet TCP/UDP socket behind a struct file, or NULL. */
+static __always_inline struct sock *sock_from_file(struct file *f, __u16 *famp, __u16 *typep,
+						   __u16 *protop)
+{
+	struct socket *so;
+	struct sock *sk;
+	__u16 fam, proto, type;
+
+	if (!f)
+		return NULL;
+	so = BPF_CORE_READ(f, private_data);
+	if (!so || BPF_CORE_READ(so, file) != f)
+		return NULL;
+	sk = BPF_CORE_READ(so, sk);
+	if (!sk)
+		return NULL;
+	fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	read_proto_type(sk, &proto, &type);
+	if ((fam != AF_INET && fam != AF_INET6) || (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
+		return NULL;
+	*famp = fam;
+	*typep = type;
+	*protop = proto;
+	return sk;
+}
+
+/* The record of a completion about the request's own socket. */
+static __always_inline struct sock *uring_rec(struct inetmon_sock_rec *r, struct io_kiocb *req,
+					      __u8 op, long result)
+{
+	__u16 fam, type, proto;
+	struct sock *sk = sock_from_file(BPF_CORE_READ(req, file), &fam, &type, &proto);
+
+	if (!sk)
+		return NULL;
+	fill_current(r);
+	fill_sk_known(r, sk, fam, type, proto);
+	r->op = op;
+	r->result = result;
+	return sk;
+}
+
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(uring_complete, struct io_ring_ctx *ring, void *vreq, struct io_uring_cqe *cqe)
+{
+	struct io_kiocb *req = vreq;
+	struct inetmon_sock_rec r = {};
+	struct sock *sk;
+	__u8 opcode;
+	int res;
+
+	/* Every completion of every ring on the machine comes here: one
+	 * read of the opcode decides. (Auxiliary CQEs have no request.) */
+	if (!req)
+		return 0;
+	opcode = BPF_CORE_READ(req, opcode);
+	if (opcode != IORING_OP_ACCEPT && opcode != IORING_OP_LISTEN && opcode != IORING_OP_BIND)
+		return 0;
+	res = cqe->res;
+	if (opcode == IORING_OP_ACCEPT) {
+		if (res >= 0) {
+			struct io_accept *acc = (struct io_accept *)&req->cmd;
+
+			/* (A fixed-file slot index is no fd.) */
+			if (BPF_CORE_READ(acc, file_slot))
+				return 0;
+			sk = exit_rec(&r, res, INETMON_OP_ACCEPT, 0);
+			if (sk) {
+				record_owner(r.cookie, (__u64)sk, &r);
+				emit(&r);
+			}
+		} else if (res != -EAGAIN && uring_rec(&r, req, INETMON_OP_ACCEPT, res)) {
+			emit(&r);
+		}
+	} else if (opcode == IORING_OP_LISTEN) {
+		if (uring_rec(&r, req, INETMON_OP_LISTEN, res))
+			emit(&r);
+	} else if (res < 0 && uring_rec(&r, req, INETMON_OP_BIND, res)) {
+		/* With the socket's own local end (unbound: the wildcard):
+		 * the address asked for is not to be found here. (Read from
+		 * the request's async data, at submission or completion, it
+		 * was not the address on this kernel.) */
+		emit(&r);
+	}
+	return 0;
+}
+
 /* ---- UDP dynamic bind on first send ----
  * inet_send_prepare() autobinds before udp_sendmsg() runs this hook, so the
  * port is already there: a socket we saw created but never saw bound has
