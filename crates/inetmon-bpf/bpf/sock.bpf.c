@@ -46,7 +46,11 @@
 #define TCP_CLOSE 7
 #define TCP_CLOSE_WAIT 8
 #define TCP_LAST_ACK 9
+#define TCP_LISTEN 10
 #define TCP_CLOSING 11
+
+/* thread_info.status: in a 32-bit (ia32 compat) syscall (arch/x86). */
+#define TS_COMPAT 0x0002
 
 /* A program that only calls its body: PROG(section, name, context type,
  * call), the context named ctx. */
@@ -996,6 +1000,23 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 		 * by it (a sockops PASSIVE_ESTABLISHED program did this
 		 * before, at ~9 sockops runs per connection). */
 		bpf_get_socket_cookie(sk);
+		return 0;
+	}
+	if (ns == TCP_LISTEN) {
+		/* listen() issued as a 32-bit compat syscall passes no
+		 * syscalls: tracepoint, but its state change runs in the
+		 * caller: reported from here. (The native syscall and
+		 * io_uring are reported by exit_listen and uring_complete.) */
+		struct task_struct *t = bpf_get_current_task_btf();
+		struct inetmon_sock_rec r = {};
+
+		if (!(t->thread_info.status & TS_COMPAT) ||
+		    !watched(INETMON_OP_LISTEN, SOCK_STREAM))
+			return 0;
+		fill_current(&r);
+		fill_sk_btf(&r, sk, sk->__sk_common.skc_family, sk->sk_protocol);
+		r.op = INETMON_OP_LISTEN;
+		emit(&r);
 		return 0;
 	}
 	if (os == TCP_CLOSE && ns == TCP_SYN_SENT) {

@@ -170,7 +170,7 @@ const BIND: [&str; 5] = [
 ];
 const LISTEN: [&str; 3] = ["enter_listen", "exit_listen", "uring_complete"];
 const STREAM_BIND: [&str; 6] = [BIND[0], BIND[1], BIND[2], BIND[3], BIND[4], "sock_create"];
-const STREAM_LISTEN: [&str; 4] = [LISTEN[0], LISTEN[1], LISTEN[2], "sock_create"];
+const STREAM_LISTEN: [&str; 5] = [LISTEN[0], LISTEN[1], LISTEN[2], "set_state", "sock_create"];
 const ACCEPT: [&str; 5] = [
     "enter_accept",
     "exit_accept",
@@ -189,7 +189,7 @@ const SENDMSG: [&str; 2] = ["sendmsg4", "sendmsg6"];
 /// | streamCreate, dgramCreate | `sock_create` | – |
 /// | streamBind | `post_bind4/6` (success), `enter_bind`/`exit_bind` (failure; enter stashes the requested address), `uring_complete` (io_uring failure, without the address asked for) | `sock_create` (gives the socket its cookie, which `exit_bind` can only read) |
 /// | dgramBind | `post_bind4/6`, `enter_bind`/`exit_bind`, `uring_complete`; dynamic bind: `sendmsg4/6` (first send), `exit_connect` (connect) | `sock_create` (the owner entry that tells sendmsg a socket was seen created), `sock_release` (drops that entry, so a reused `struct sock *` is not misread), `post_bind4/6` (marks the entry bound), `connect4/6` (notes the unbound socket for `exit_connect`), `enter_connect` (stash) |
-/// | streamListen | `exit_listen`, `uring_complete` (io_uring) | `enter_listen` (stash), `sock_create` (cookie, as for streamBind) |
+/// | streamListen | `exit_listen`, `uring_complete` (io_uring), `set_state` (32-bit compat syscall: the transition to LISTEN) | `enter_listen` (stash), `sock_create` (cookie, as for streamBind) |
 /// | streamAccept | `exit_accept`, `exit_accept4`, `uring_complete` (io_uring) | `enter_accept`, `enter_accept4` (stash), `set_state` (gives accepted sockets their cookie when the kernel creates them), `sock_create` (cookie of the socket an accept error is about) |
 /// | streamConnect | `connect4/6` (attempt), `set_state` (outcome), `exit_connect` (failure before any SYN) | `connect4/6` (owner that attributes the outcome), `enter_connect` (stash), `set_state` (marks that a SYN went out) |
 /// | dgramConnect | `connect4/6` (attempt), `exit_connect` (outcome) | `enter_connect` (stash) |
@@ -293,7 +293,7 @@ mod tests {
             (WatchOp::DgramCreate, "sock_create"),
             (WatchOp::StreamBind, "enter_bind exit_bind uring_complete sock_create post_bind4 post_bind6"),
             (WatchOp::DgramBind, "enter_bind exit_bind enter_connect exit_connect uring_complete sock_create sock_release post_bind4 post_bind6 connect4 connect6 sendmsg4 sendmsg6"),
-            (WatchOp::StreamListen, "enter_listen exit_listen uring_complete sock_create"),
+            (WatchOp::StreamListen, "enter_listen exit_listen set_state uring_complete sock_create"),
             (WatchOp::StreamAccept, "enter_accept exit_accept enter_accept4 exit_accept4 set_state uring_complete sock_create"),
             (WatchOp::StreamConnect, "enter_connect exit_connect set_state connect4 connect6"),
             (WatchOp::DgramConnect, "enter_connect exit_connect connect4 connect6"),

@@ -1336,3 +1336,100 @@ fn c_port_of(evs: &[SockEvent], port: u16) -> u16 {
         .unwrap()
         .1
 }
+
+/// A 32-bit (ia32 compat) system call through `int 0x80`, as a 32-bit
+/// program makes it: `nr` and three 32-bit arguments. (`rbx` is LLVM's:
+/// swapped in and out around the call.)
+#[cfg(target_arch = "x86_64")]
+fn int80(nr: u32, a: u32, b: u32, c: u32) -> i32 {
+    let ret: i32;
+    // SAFETY: the socket system calls below only read the arguments,
+    // which point into memory below 4 GiB that the caller owns.
+    unsafe {
+        std::arch::asm!(
+            "xchg {a}, rbx",
+            "int 0x80",
+            "xchg {a}, rbx",
+            a = inout(reg) u64::from(a) => _,
+            inlateout("eax") nr => ret,
+            in("ecx") b,
+            in("edx") c,
+        );
+    }
+    ret
+}
+
+/// socket, bind and listen as 32-bit compat system calls (what a `-m32`
+/// binary does; IA32 emulation on): create and bind come from the cgroup
+/// hooks, listen from its state change (the syscalls: tracepoints do not
+/// fire for compat calls).
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn ia32_compat_socket_bind_listen_are_seen() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let mut p = start(KernelFilters {
+        pid: Some(me()),
+        ..KernelFilters::default()
+    });
+    // The sockaddr must be addressable with 32 bits.
+    // SAFETY: a fresh anonymous mapping, unmapped below.
+    let mem = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(mem, libc::MAP_FAILED);
+    let sa = mem.cast::<libc::sockaddr_in>();
+    // SAFETY: mem is a writable page.
+    unsafe { sa.write(sockaddr_v4(0)) };
+    let addr = u32::try_from(mem as usize).unwrap();
+    const SOCKET: u32 = 359;
+    const BIND: u32 = 361;
+    const LISTEN: u32 = 363;
+    let fd = int80(SOCKET, 2, 1, 0);
+    assert!(fd >= 0, "ia32 socket: {fd}");
+    let fdu = u32::try_from(fd).unwrap();
+    assert_eq!(int80(BIND, fdu, addr, SIN_LEN), 0);
+    assert_eq!(int80(LISTEN, fdu, 4, 0), 0);
+    // SAFETY: our fd and mapping.
+    let port = unsafe {
+        let mut a = sockaddr_v4(0);
+        let mut len = SIN_LEN;
+        libc::getsockname(fd, (&raw mut a).cast(), &raw mut len);
+        libc::close(fd);
+        libc::munmap(mem, 4096);
+        u16::from_be(a.sin_port)
+    };
+    let (evs, lost) = collect(&mut p, netns, Duration::from_millis(300));
+    assert_eq!(lost, 0);
+    let got: Vec<_> = evs
+        .iter()
+        .map(|e| {
+            (
+                e.op,
+                e.errno,
+                e.local.map(|l| l.1),
+                e.task.tid,
+                e.attribution,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Create, 0, None, tid(), P),
+            (Bind, 0, Some(port), tid(), P),
+            (Listen, 0, Some(port), tid(), P),
+            (Close, 0, Some(port), tid(), P),
+        ],
+        "{evs:#?}"
+    );
+}
