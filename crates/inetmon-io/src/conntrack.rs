@@ -69,7 +69,7 @@ pub enum ConntrackError {
     #[error(transparent)]
     Netlink(#[from] NetlinkError),
     /// A sysctl could not be written.
-    #[error("cannot enable {name}: {source}")]
+    #[error("cannot enable {name}")]
     Sysctl {
         /// The sysctl path.
         name: &'static str,

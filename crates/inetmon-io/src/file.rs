@@ -48,7 +48,7 @@ pub type MakeDecoder = fn(FileFormat, Source) -> Box<dyn StreamDecoder + Send>;
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     /// The file could not be opened, read or checked.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The path (`-` for stdin).
         path: String,

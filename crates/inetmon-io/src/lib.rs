@@ -9,6 +9,8 @@
 //! - [`pipeline`]: bounded channels from producers to sinks, with loss counted.
 //! - [`sink`]: stdout, files (reopened on SIGHUP), syslog.
 //! - [`daemon`]: daemonising and pid files.
+//! - [`safe_open`]: opening paths for writing as root without following
+//!   links or trusting directories another user controls.
 //! - [`signals`], [`shutdown`]: SIGINT/SIGTERM/SIGHUP flags and stopping producers.
 //! - [`ifname`]: cached interface names.
 //! - [`resolver`]: cached, non-blocking reverse DNS for `-n`.
@@ -30,6 +32,7 @@ pub mod netlink;
 pub mod nflog;
 pub mod pipeline;
 pub mod resolver;
+pub mod safe_open;
 pub mod shutdown;
 pub mod signals;
 pub mod sink;

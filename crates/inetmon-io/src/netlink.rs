@@ -32,7 +32,7 @@ pub const NLM_F_ACK: u16 = 4;
 #[derive(Debug, thiserror::Error)]
 pub enum NetlinkError {
     /// A system call failed.
-    #[error("netlink {what}: {source}")]
+    #[error("netlink {what}")]
     Sys {
         /// Which call.
         what: &'static str,

@@ -96,7 +96,7 @@ pub enum NflogSourceError {
     #[error(transparent)]
     Netlink(#[from] NetlinkError),
     /// A configuration step was refused.
-    #[error("NFLOG group {group}: {step}: {source}")]
+    #[error("NFLOG group {group}: {step}")]
     Config {
         /// The group.
         group: u16,
@@ -105,6 +105,13 @@ pub enum NflogSourceError {
         /// The kernel's answer.
         #[source]
         source: NetlinkError,
+    },
+    /// The kernel refused to bind the group with `EPERM`: another socket
+    /// (ulogd, another ipmon) has it, or `CAP_NET_ADMIN` is missing.
+    #[error("NFLOG group {group} is in use by another process (or CAP_NET_ADMIN is missing)")]
+    GroupInUse {
+        /// The group.
+        group: u16,
     },
     /// No group was given.
     #[error("no NFLOG group to read")]
@@ -167,7 +174,12 @@ impl NflogSource {
                 })
             };
             let seq = sock.next_seq();
-            step("bind", sock.request(&mut config::bind(group, seq)))?;
+            let bound = sock.request(&mut config::bind(group, seq));
+            if matches!(&bound, Err(NetlinkError::Nack(e)) if e.raw_os_error() == Some(libc::EPERM))
+            {
+                return Err(NflogSourceError::GroupInUse { group });
+            }
+            step("bind", bound)?;
             let seq = sock.next_seq();
             step(
                 "copy mode",

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use inetmon_io::sink::{
-    facility_by_name, AppendFile, BinaryFile, Level, LineSink, Severity, Syslog,
+    facility_by_name, AppendFile, BinaryFile, Level, LineSink, ReopenNotice, Severity, Syslog,
 };
 
 #[test]
@@ -54,6 +54,51 @@ fn binary_file_appends_and_reopens() {
         [1, 2, 3]
     );
     assert_eq!(std::fs::read(&path).unwrap(), [4, 0]);
+}
+
+/// A reopen that fails (the path became a directory) keeps the old file,
+/// leaves one notice however many SIGHUPs fail, and a later reopen that
+/// works leaves a `Recovered` notice.
+#[test]
+fn failed_reopen_keeps_the_old_file_and_says_so_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rot.log");
+    let flag = Arc::new(AtomicBool::new(false));
+    let mut sink = AppendFile::open(&path, Arc::clone(&flag)).unwrap();
+    let info = Level::new(Severity::INFO);
+    sink.write_line("one", info).unwrap();
+    let rotated = dir.path().join("rot.log.1");
+    std::fs::rename(&path, &rotated).unwrap();
+    std::fs::create_dir(&path).unwrap();
+    for line in ["two", "three"] {
+        flag.store(true, Ordering::SeqCst);
+        sink.write_line(line, info).unwrap();
+        sink.flush().unwrap();
+    }
+    let notice = sink.take_notice().expect("a notice");
+    assert!(matches!(notice, ReopenNotice::Failed(_)), "{notice:?}");
+    assert_eq!(
+        notice.to_string(),
+        format!(
+            "reopen {}: Is a directory (os error 21); still writing to the file opened before, \
+             retrying at the next SIGHUP",
+            path.display()
+        )
+    );
+    assert!(sink.take_notice().is_none(), "said once");
+    assert_eq!(
+        std::fs::read_to_string(&rotated).unwrap(),
+        "one\ntwo\nthree\n"
+    );
+    std::fs::remove_dir(&path).unwrap();
+    flag.store(true, Ordering::SeqCst);
+    sink.write_line("four", info).unwrap();
+    sink.flush().unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "four\n");
+    assert_eq!(
+        sink.take_notice().map(|n| n.to_string()),
+        Some(format!("reopened {}", path.display()))
+    );
 }
 
 struct Rsyslogd(Child);

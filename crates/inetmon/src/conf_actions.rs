@@ -17,7 +17,7 @@
 //! Files are opened on first use, in append mode, and kept open.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -27,6 +27,7 @@ use inetmon_core::decode::iplog::IplogEncoder;
 use inetmon_core::event::{Event, PacketLog};
 use inetmon_core::ipmon_conf::{self, Action};
 use inetmon_core::names::ProtocolNames;
+use inetmon_io::safe_open;
 use inetmon_io::sink::{Facility, Level, LineSink, Severity, Syslog, DEV_LOG};
 
 use crate::ipmon::config::SYSLOG_SOCKET_ENV;
@@ -89,12 +90,17 @@ impl ConfActions {
         let text: Vec<u8> = lines.iter().flat_map(|l| l.text.iter().copied()).collect();
         for action in &actions {
             match action {
-                Action::AppendText(path) => self.file(path)?.write_all(&text)?,
+                Action::AppendText(path) => self
+                    .file(path)?
+                    .write_all(&text)
+                    .with_context(|| format!("write {}", path.display()))?,
                 Action::AppendRaw(path) => {
                     self.buf.clear();
                     if self.encoder.encode(ev, &mut self.buf).is_ok() {
                         let buf = std::mem::take(&mut self.buf);
-                        self.file(path)?.write_all(&buf)?;
+                        self.file(path)?
+                            .write_all(&buf)
+                            .with_context(|| format!("write {}", path.display()))?;
                         self.buf = buf;
                     }
                 }
@@ -145,7 +151,10 @@ impl ConfActions {
     }
 }
 
-fn syslog_sink(facility: i32) -> Syslog {
+/// The syslog socket (`/dev/log`, or the test socket of
+/// `INETMON_SYSLOG_SOCKET`) with ident `ipmon` and `facility` (an encoded
+/// `-L` facility; `local0` if unknown).
+pub(crate) fn syslog_sink(facility: i32) -> Syslog {
     let socket =
         std::env::var_os(SYSLOG_SOCKET_ENV).map_or_else(|| PathBuf::from(DEV_LOG), PathBuf::from);
     let facility = u8::try_from(facility >> 3)
@@ -158,11 +167,7 @@ fn syslog_sink(facility: i32) -> Syslog {
 impl ConfActions {
     fn file(&mut self, path: &Path) -> anyhow::Result<&mut File> {
         if !self.files.contains_key(path) {
-            let f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| path.display().to_string())?;
+            let f = safe_open::open_append(path)?;
             self.files.insert(path.to_owned(), f);
         }
         self.files

@@ -96,7 +96,13 @@ fn open_source(input: &Input, follow: bool) -> anyhow::Result<Opened> {
                 groups: groups.clone(),
                 ..NflogConfig::default()
             };
-            Opened::Nflog(NflogSource::open(cfg).with_context(|| input.spec.to_string())?)
+            // Errors that name their group need no `nflog:G` in front.
+            Opened::Nflog(NflogSource::open(cfg).map_err(|e| match e {
+                e @ (NflogSourceError::Config { .. } | NflogSourceError::GroupInUse { .. }) => {
+                    anyhow::Error::new(e)
+                }
+                e => anyhow::Error::new(e).context(input.spec.to_string()),
+            })?)
         }
         SourceSpec::Conntrack => {
             let cfg = ConntrackConfig {
@@ -239,6 +245,9 @@ pub(crate) fn run(config: &IpmonConfig, prog: &str) -> anyhow::Result<Tally> {
         tally: Tally::default(),
         prog,
         conf,
+        notices: config
+            .daemon
+            .then(|| crate::conf_actions::syslog_sink(config.facility)),
     };
     let pumped = pump(&rx, &mut out, &mut formatter, &workers, &shutdown, &signals);
     shutdown.trigger();
@@ -348,6 +357,9 @@ struct Writer<'a> {
     tally: Tally,
     prog: &'a str,
     conf: Option<ConfActions>,
+    /// With `-D` standard error is `/dev/null`: notices (a failed SIGHUP
+    /// reopen) also go to syslog.
+    notices: Option<Syslog>,
 }
 
 impl Writer<'_> {
@@ -380,7 +392,7 @@ impl Writer<'_> {
                 Ok(false) => {}
                 Err(e) => {
                     return Err(SinkError::Io {
-                        what: format!("-C action: {e:#}"),
+                        what: format!("-C action: {}", crate::report::error_text(e.as_ref())),
                         source: std::io::Error::other("action failed"),
                     })
                 }
@@ -404,6 +416,20 @@ impl Writer<'_> {
 
     fn flush(&mut self) -> Result<(), SinkError> {
         self.sink.get().flush()?;
+        // A failed SIGHUP reopen is not fatal: the sink says so here, once.
+        let notices = [
+            self.sink.get().take_notice(),
+            self.binary.as_mut().and_then(|b| b.take_notice()),
+        ];
+        for n in notices.into_iter().flatten() {
+            let text = n.to_string();
+            crate::report::error_line(self.prog, &text);
+            if let Some(syslog) = &mut self.notices {
+                // Best effort: the notice is not worth failing the run.
+                let _ = syslog.write_line(&text, Level::new(Severity::WARNING));
+                let _ = syslog.flush();
+            }
+        }
         let lost = self.sink.take_lost();
         if lost > 0 {
             self.tally.lost = self.tally.lost.saturating_add(lost);

@@ -69,7 +69,7 @@ fn main() -> ExitCode {
         Ok(Outcome::Usage) => ExitCode::from(1),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            report::error_line(&prog, &format!("{e:#}"));
+            report::error_line(&prog, &report::error_text(e.as_ref()));
             ExitCode::from(1)
         }
     }

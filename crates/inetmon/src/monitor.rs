@@ -24,7 +24,6 @@
 mod output;
 mod plan;
 
-use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +40,7 @@ use inetmon_io::conntrack::{ConntrackConfig, ConntrackSource};
 use inetmon_io::datapath::{enrich, DatapathProducer};
 use inetmon_io::nflog::{NflogConfig, NflogSource};
 use inetmon_io::pipeline::Pipeline;
+use inetmon_io::safe_open;
 use inetmon_io::shutdown::Shutdown;
 use inetmon_io::sockets::{SocketsConfig, SocketsProducer};
 
@@ -166,7 +166,10 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
         let src = NflogSource::open(cfg).context("opening NFLOG")?;
         let h = src.spawn(&pipeline, shutdown.clone())?;
         threads.push(std::thread::spawn(move || {
-            h.join().ok().and_then(Result::err).map(|e| e.to_string())
+            h.join()
+                .ok()
+                .and_then(Result::err)
+                .map(|e| crate::report::error_text(&e))
         }));
     }
     if plan.nat || plan.state {
@@ -178,7 +181,10 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
         let src = ConntrackSource::open(cfg).context("opening conntrack events")?;
         let h = src.spawn(&pipeline, shutdown.clone())?;
         threads.push(std::thread::spawn(move || {
-            h.join().ok().and_then(Result::err).map(|e| e.to_string())
+            h.join()
+                .ok()
+                .and_then(Result::err)
+                .map(|e| crate::report::error_text(&e))
         }));
     }
     let rx = pipeline.close();
@@ -186,7 +192,7 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
 
     let pcap = match &args.write {
         Some(path) => {
-            let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            let f = safe_open::open_truncate(path).context("--write")?;
             let mut w = PcapngWriter::new(
                 BufWriter::with_capacity(256 * 1024, f),
                 concat!("inetmon ", env!("CARGO_PKG_VERSION")),
@@ -305,7 +311,13 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
     }
     match printer.err.take() {
         Some(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
-        Some(e) => return Err(e).context("writing output"),
+        Some(e) => {
+            let what = match (&args.write, printer.err_in_pcap) {
+                (Some(path), true) => format!("write {}", path.display()),
+                _ => "write to stdout".to_owned(),
+            };
+            return Err(e).context(what);
+        }
         None => {}
     }
     Ok(if printer.problems > 0 {

@@ -3,7 +3,7 @@
 //! `-s` or `-D`). This is the fast path: read 256 KiB at a time, decode,
 //! format into a buffer, one `write_all` per chunk of output.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 
@@ -13,6 +13,7 @@ use inetmon_core::decode::pcap::PcapDecoder;
 use inetmon_core::decode::sniff::{sniff, FileFormat};
 use inetmon_core::decode::StreamDecoder;
 use inetmon_core::event::{Event, Source};
+use inetmon_io::safe_open;
 
 use crate::conf_actions::ConfActions;
 use crate::output::Formatter;
@@ -26,8 +27,10 @@ const CHUNK: usize = 256 * 1024;
 pub(crate) struct Sinks {
     /// The text output.
     pub(crate) text: Box<dyn Write>,
-    /// `-B`: IP Filter binary records.
-    pub(crate) binary: Option<(BufWriter<File>, IplogEncoder, Vec<u8>)>,
+    /// What a failed write of `text` says: `write to stdout`, `write PATH`.
+    pub(crate) text_name: String,
+    /// `-B`: IP Filter binary records, and what a failed write says.
+    pub(crate) binary: Option<(BufWriter<File>, IplogEncoder, Vec<u8>, String)>,
     /// `-C`: ipmon.conf actions.
     pub(crate) conf: Option<ConfActions>,
 }
@@ -37,6 +40,7 @@ impl Sinks {
     pub(crate) fn stdout() -> Self {
         Sinks {
             text: Box::new(BufWriter::with_capacity(CHUNK, io::stdout())),
+            text_name: "write to stdout".to_owned(),
             binary: None,
             conf: None,
         }
@@ -52,13 +56,19 @@ impl Sinks {
         let mut sinks = match text {
             Some(p) => Sinks {
                 text: Box::new(BufWriter::with_capacity(CHUNK, append(p)?)),
+                text_name: format!("write {}", p.display()),
                 binary: None,
                 conf: None,
             },
             None => Sinks::stdout(),
         };
         if let Some(p) = binary {
-            sinks.binary = Some((BufWriter::new(append(p)?), IplogEncoder::new(), Vec::new()));
+            sinks.binary = Some((
+                BufWriter::new(append(p)?),
+                IplogEncoder::new(),
+                Vec::new(),
+                format!("write {}", p.display()),
+            ));
         }
         Ok(sinks)
     }
@@ -67,22 +77,20 @@ impl Sinks {
     ///
     /// # Errors
     ///
-    /// A write error (a closed pipe is `BrokenPipe`).
-    pub(crate) fn flush(&mut self) -> io::Result<()> {
-        self.text.flush()?;
-        if let Some((b, _, _)) = &mut self.binary {
-            b.flush()?;
+    /// A write error, naming the output (a closed pipe is `BrokenPipe`).
+    pub(crate) fn flush(&mut self) -> anyhow::Result<()> {
+        self.text.flush().with_context(|| self.text_name.clone())?;
+        if let Some((b, _, _, name)) = &mut self.binary {
+            b.flush().with_context(|| name.clone())?;
         }
         Ok(())
     }
 }
 
+/// Opens an output file for appending, refusing links and directories
+/// others control ([`safe_open`]).
 fn append(path: &Path) -> anyhow::Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| path.display().to_string())
+    Ok(safe_open::open_append(path)?)
 }
 
 /// Reads `spec` (a file or stdin) to its end, writing every record.
@@ -183,11 +191,11 @@ fn deliver(
         | Event::Sock(_)
         | Event::Drop(_)
         | Event::Trace(_) => {
-            if let Some((file, encoder, buf)) = &mut sinks.binary {
+            if let Some((file, encoder, buf, name)) = &mut sinks.binary {
                 buf.clear();
                 // An event with no iplog form (socket, drop, trace) is not copied.
                 if encoder.encode(ev, buf).is_ok() {
-                    file.write_all(buf)?;
+                    file.write_all(buf).with_context(|| name.clone())?;
                 }
             }
         }
@@ -199,7 +207,10 @@ fn deliver(
         }
     }
     for line in formatter.lines() {
-        sinks.text.write_all(line.text)?;
+        sinks
+            .text
+            .write_all(line.text)
+            .with_context(|| sinks.text_name.clone())?;
     }
     Ok(())
 }

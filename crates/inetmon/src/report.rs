@@ -24,6 +24,25 @@ pub(crate) fn error_line(prog: &str, msg: &str) {
     let _ = writeln!(io::stderr().lock(), "{prog}: {msg}");
 }
 
+/// An error and its causes as one line, `outer: inner: root`, like
+/// anyhow's `{:#}`, except that a cause whose text the line already ends
+/// with is left out: errors of other crates (aya's among them) put their
+/// source's text in their own message and return it as the source too,
+/// which would print it twice.
+pub(crate) fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !text.is_empty() && !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        next = cause.source();
+    }
+    line
+}
+
 /// The name of a source in messages: file sources by their path.
 pub(crate) fn source_name(source: &Source) -> String {
     match source {
@@ -81,5 +100,42 @@ impl Tally {
             ),
         );
         Outcome::Problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt;
+
+    use super::*;
+
+    /// An error that prints its source in its own message, as aya's do.
+    #[derive(Debug)]
+    struct Repeats(io::Error);
+
+    impl fmt::Display for Repeats {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "loading: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Repeats {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn error_text_leaves_out_repeated_causes() {
+        let e = anyhow::Error::new(Repeats(io::Error::from_raw_os_error(1))).context("starting");
+        assert_eq!(
+            error_text(e.as_ref()),
+            "starting: loading: Operation not permitted (os error 1)"
+        );
+        let e = anyhow::Error::new(io::Error::from_raw_os_error(2)).context("/x");
+        assert_eq!(
+            error_text(e.as_ref()),
+            "/x: No such file or directory (os error 2)"
+        );
     }
 }

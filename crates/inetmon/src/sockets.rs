@@ -137,9 +137,12 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
     let cgroup = args
         .cgroup
         .as_ref()
-        .map(|p| std::fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::ino(&m)))
-        .transpose()
-        .context("--cgroup")?;
+        .map(|p| {
+            std::fs::metadata(p)
+                .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+                .with_context(|| format!("--cgroup {}", p.display()))
+        })
+        .transpose()?;
     let cfg = SocketsConfig {
         filters: KernelFilters {
             pid: args.pid,
@@ -230,7 +233,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
     let flushed = printer.out.flush();
     match printer.err.map_or(flushed, Err) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
-        Err(e) => return Err(e).context("writing output"),
+        Err(e) => return Err(e).context("write to stdout"),
         Ok(()) => {}
     }
     Ok(if printer.problems {

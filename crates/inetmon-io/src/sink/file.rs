@@ -1,12 +1,20 @@
 //! Files opened for appending and reopened on SIGHUP.
+//!
+//! Both opening and reopening go through [`crate::safe_open`]: no symbolic
+//! link is followed and no directory another user controls is trusted. A
+//! reopen that fails keeps the file open before (see
+//! [`AppendFile::check_reopen`]).
 
-use std::fs::{File, OpenOptions};
+use std::error::Error as _;
+use std::fmt;
+use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::{Level, LineSink, SinkError};
+use crate::safe_open::{self, PathError};
 
 /// A file opened in append mode that is closed and reopened (by path) when
 /// its reopen flag is set, so that `logrotate` can rename it and send SIGHUP.
@@ -18,14 +26,43 @@ pub struct AppendFile {
     path: PathBuf,
     out: BufWriter<File>,
     reopen: Arc<AtomicBool>,
+    /// Whether the last reopen failed (so that a failure is told once, and
+    /// the success after it too).
+    failing: bool,
+    /// What to tell the user, taken by [`AppendFile::take_notice`].
+    notice: Option<ReopenNotice>,
 }
 
-fn open_append(path: &Path) -> Result<File, SinkError> {
-    OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(|e| SinkError::io(format!("open {}", path.display()), e))
+/// Something about a SIGHUP reopen that the user should hear about: the
+/// library does not print, so the sink keeps it until the caller takes it
+/// ([`LineSink::take_notice`]).
+#[derive(Debug)]
+pub enum ReopenNotice {
+    /// The path could not be reopened: writing goes on to the file opened
+    /// before, and the next SIGHUP tries again. Told once per run of
+    /// failures.
+    Failed(PathError),
+    /// The path was reopened after failing before.
+    Recovered(PathBuf),
+}
+
+impl fmt::Display for ReopenNotice {
+    /// One line: `reopen PATH: REASON; still writing to the file opened
+    /// before, retrying at the next SIGHUP`, or `reopened PATH`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReopenNotice::Failed(e) => {
+                write!(f, "reopen {e}")?;
+                if let Some(source) = e.source() {
+                    write!(f, ": {source}")?;
+                }
+                f.write_str(
+                    "; still writing to the file opened before, retrying at the next SIGHUP",
+                )
+            }
+            ReopenNotice::Recovered(path) => write!(f, "reopened {}", path.display()),
+        }
+    }
 }
 
 impl AppendFile {
@@ -33,13 +70,15 @@ impl AppendFile {
     ///
     /// # Errors
     /// When the file cannot be opened.
-    pub fn open(path: impl Into<PathBuf>, reopen: Arc<AtomicBool>) -> Result<Self, SinkError> {
+    pub fn open(path: impl Into<PathBuf>, reopen: Arc<AtomicBool>) -> Result<Self, PathError> {
         let path = path.into();
-        let file = open_append(&path)?;
+        let file = safe_open::open_append(&path)?;
         Ok(AppendFile {
             out: BufWriter::with_capacity(64 * 1024, file),
             path,
             reopen,
+            failing: false,
+            notice: None,
         })
     }
 
@@ -51,15 +90,39 @@ impl AppendFile {
 
     /// Reopens the file now if the flag is set.
     ///
+    /// A path that cannot be reopened (it became a directory, a link, a
+    /// directory on the way lost its permissions…) is not an error: the
+    /// file opened before stays open and in use, a
+    /// [`ReopenNotice::Failed`] is kept for the caller (once per run of
+    /// failures), and the next SIGHUP tries again; the first success after
+    /// failures leaves a [`ReopenNotice::Recovered`].
+    ///
     /// # Errors
-    /// When flushing the old file or opening the new one fails.
+    /// When flushing the old file fails.
     pub fn check_reopen(&mut self) -> Result<(), SinkError> {
         if self.reopen.swap(false, Ordering::AcqRel) {
             self.flush_buf()?;
-            let file = open_append(&self.path)?;
-            self.out = BufWriter::with_capacity(64 * 1024, file);
+            match safe_open::open_append(&self.path) {
+                Ok(file) => {
+                    self.out = BufWriter::with_capacity(64 * 1024, file);
+                    if std::mem::take(&mut self.failing) {
+                        self.notice = Some(ReopenNotice::Recovered(self.path.clone()));
+                    }
+                }
+                Err(e) => {
+                    if !std::mem::replace(&mut self.failing, true) {
+                        self.notice = Some(ReopenNotice::Failed(e));
+                    }
+                }
+            }
         }
         Ok(())
+    }
+
+    /// The notice left by the last reopen, if any (see
+    /// [`AppendFile::check_reopen`]).
+    pub fn take_notice(&mut self) -> Option<ReopenNotice> {
+        self.notice.take()
     }
 
     /// Appends raw bytes (after a reopen check).
@@ -96,6 +159,10 @@ impl LineSink for AppendFile {
     fn flush(&mut self) -> Result<(), SinkError> {
         self.flush_buf()
     }
+
+    fn take_notice(&mut self) -> Option<ReopenNotice> {
+        AppendFile::take_notice(self)
+    }
 }
 
 /// `ipmon -B`: raw binary records appended to a file, reopened on SIGHUP
@@ -108,8 +175,14 @@ impl BinaryFile {
     ///
     /// # Errors
     /// When the file cannot be opened.
-    pub fn open(path: impl Into<PathBuf>, reopen: Arc<AtomicBool>) -> Result<Self, SinkError> {
+    pub fn open(path: impl Into<PathBuf>, reopen: Arc<AtomicBool>) -> Result<Self, PathError> {
         AppendFile::open(path, reopen).map(BinaryFile)
+    }
+
+    /// The notice left by the last reopen, if any (see
+    /// [`AppendFile::check_reopen`]).
+    pub fn take_notice(&mut self) -> Option<ReopenNotice> {
+        self.0.take_notice()
     }
 
     /// Appends one record's bytes as they were read.

@@ -3,7 +3,8 @@
 //! - [`Stdout`]: buffered standard output, flushed per event on a terminal and
 //!   per batch otherwise; a closed pipe is a clean stop.
 //! - [`AppendFile`]: the text output file, opened for appending and reopened
-//!   when a SIGHUP flag is set (external log rotation).
+//!   when a SIGHUP flag is set (external log rotation); a failed reopen
+//!   keeps the old file and leaves a [`ReopenNotice`].
 //! - [`BinaryFile`]: `ipmon -B`, raw records appended, reopened the same way.
 //! - [`Syslog`]: the local syslog socket (`/dev/log`), RFC 3164 local form.
 //!
@@ -16,7 +17,7 @@ mod syslog;
 
 use std::io;
 
-pub use file::{AppendFile, BinaryFile};
+pub use file::{AppendFile, BinaryFile, ReopenNotice};
 pub use stdout::Stdout;
 pub use syslog::{facility_by_name, Facility, Syslog, UnknownFacility, DEFAULT_IDENT, DEV_LOG};
 
@@ -80,8 +81,8 @@ pub enum SinkError {
     /// The reader went away (`EPIPE`): stop cleanly, as `head` expects.
     #[error("output closed by the reader")]
     Closed,
-    /// An I/O error.
-    #[error("{what}: {source}")]
+    /// An I/O error (its text is the source, not repeated here).
+    #[error("{what}")]
     Io {
         /// What was being done, with the path when there is one.
         what: String,
@@ -119,4 +120,11 @@ pub trait LineSink {
     /// # Errors
     /// As for [`LineSink::write_line`].
     fn flush(&mut self) -> Result<(), SinkError>;
+
+    /// Something the user should be told that is not an error (a failed
+    /// SIGHUP reopen of a file, which goes on writing to the old one);
+    /// called after each flush. Sinks without such news return `None`.
+    fn take_notice(&mut self) -> Option<ReopenNotice> {
+        None
+    }
 }

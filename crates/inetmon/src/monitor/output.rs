@@ -26,6 +26,8 @@ pub(crate) struct Printer {
     pub(crate) problems: u64,
     /// The first output error; nothing more is written after it.
     pub(crate) err: Option<io::Error>,
+    /// Whether `err` came from the pcapng file (else standard output).
+    pub(crate) err_in_pcap: bool,
     text: String,
 }
 
@@ -48,6 +50,7 @@ impl Printer {
             printed: 0,
             problems: 0,
             err: None,
+            err_in_pcap: false,
             text: String::with_capacity(1024),
         }
     }
@@ -70,6 +73,7 @@ impl Printer {
         if let Some(p) = &mut self.pcap {
             if let Err(e) = p.write_event(ev) {
                 self.err = Some(e);
+                self.err_in_pcap = true;
                 return;
             }
         }
@@ -107,12 +111,11 @@ impl Printer {
         if self.err.is_some() {
             return;
         }
-        let r = self
-            .out
-            .flush()
-            .and_then(|()| self.pcap.as_mut().map_or(Ok(()), PcapngWriter::flush));
-        if let Err(e) = r {
+        if let Err(e) = self.out.flush() {
             self.err = Some(e);
+        } else if let Err(e) = self.pcap.as_mut().map_or(Ok(()), PcapngWriter::flush) {
+            self.err = Some(e);
+            self.err_in_pcap = true;
         }
     }
 }
