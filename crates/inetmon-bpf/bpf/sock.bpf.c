@@ -1065,6 +1065,9 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 		struct inetmon_sock_rec r = {};
 
 		fill_sk_btf(&r, sk, family, protocol);
+		/* (The tag: made now if no hook gave the socket a cookie yet,
+		 * as sock_release will.) */
+		r.cookie = bpf_get_socket_cookie(sk);
 		save_ends(skp, &r);
 	}
 	if (!report) {
