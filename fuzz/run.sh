@@ -8,7 +8,10 @@
 # fixtures) plus whatever fuzz/corpus/<target>/ already holds; new inputs go
 # to fuzz/corpus/<target>/ (git-ignored). A crash leaves its input in
 # fuzz/artifacts/<target>/ and fails the script; so does an input that runs
-# longer than 10 s (a hang).
+# longer than 10 s (a hang), or one that makes the target use more than
+# 512 MiB of memory or ask for more than 64 MiB in one allocation (a
+# decoder that trusts a length field: issue 10 item 1). The `file` target
+# feeds whole files, so its inputs may be up to 256 KiB long.
 set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-10}
@@ -23,8 +26,11 @@ for f in fuzz_targets/*.rs; do
   [ -d "seeds/$t" ] && seeds=("seeds/$t")
   echo "fuzz: $t for ${secs}s"
   log=$(mktemp)
+  extra=()
+  [ "$t" = file ] && extra=(-max_len=262144)
   if cargo fuzz run -s none "$t" "corpus/$t" "${seeds[@]}" -- \
-    -max_total_time="$secs" -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
+    -max_total_time="$secs" -timeout=10 -rss_limit_mb=512 -malloc_limit_mb=64 \
+    "${extra[@]}" -print_final_stats=1 >"$log" 2>&1; then
     grep -E '^stat::number_of_executed_units' "$log" | sed "s/^/fuzz: $t /" || true
   else
     tail -n 40 "$log"

@@ -9,10 +9,13 @@
 //! - [`pipeline`]: bounded channels from producers to sinks, with loss counted.
 //! - [`sink`]: stdout, files (reopened on SIGHUP), syslog.
 //! - [`daemon`]: daemonising and pid files.
+//! - [`daemon_config`]: the daemon's TOML configuration, validated.
 //! - [`safe_open`]: opening paths for writing as root without following
 //!   links or trusting directories another user controls.
 //! - [`signals`], [`shutdown`]: SIGINT/SIGTERM/SIGHUP flags and stopping producers.
 //! - [`ifname`]: cached interface names.
+//! - [`journal`]: the SQLite event journal (batched writes, sync modes,
+//!   retention, gap records, queries, verify).
 //! - [`resolver`]: cached, non-blocking reverse DNS for `-n`.
 //! - [`bpf`]: loading and attaching the eBPF programs of `inetmon-bpf`
 //!   (socket events, datapath), mounts, program statistics.
@@ -23,10 +26,12 @@
 pub mod bpf;
 pub mod conntrack;
 pub mod daemon;
+pub mod daemon_config;
 pub mod datapath;
 mod fdwait;
 pub mod file;
 pub mod ifname;
+pub mod journal;
 pub mod kernel_loss;
 pub mod netlink;
 pub mod nflog;

@@ -31,6 +31,13 @@ pub(crate) enum Command {
     /// Kernel drops with reasons, interface traces and captures (eBPF), and
     /// every other event kind in one stream.
     Monitor(Box<crate::monitor::MonitorArgs>),
+    /// The always-on collector (`--check-config` validates its TOML
+    /// configuration; the runtime itself is not built yet).
+    Daemon(crate::daemon_cmd::DaemonArgs),
+    /// Past events from the daemon's journal: query, verify.
+    Journal(crate::journal_cmd::JournalArgs),
+    /// Connection audit records (dkaudit layout) from the journal.
+    Audit(crate::audit::AuditArgs),
 }
 
 /// The name the program was invoked as (`inetmon`, or `ipmon` through a link).

@@ -6,11 +6,14 @@
 //! malformed or events were lost (a summary line says how many). A closed
 //! output pipe (`inetmon read x | head`) ends the run quietly with status 0.
 
+mod audit;
 mod cli;
 mod conf_actions;
+mod daemon_cmd;
 mod engine;
 mod facility;
 mod ipmon;
+mod journal_cmd;
 mod live;
 mod monitor;
 mod offline;
@@ -62,6 +65,9 @@ fn main() -> ExitCode {
             Ok(code) => return code,
             Err(e) => Err(e),
         },
+        Command::Daemon(args) => daemon_cmd::run(&args),
+        Command::Journal(args) => journal_cmd::run(&args),
+        Command::Audit(args) => audit::run(&args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

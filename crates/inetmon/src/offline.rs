@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{bail, Context as _};
 use inetmon_core::decode::iplog::{IplogDecoder, IplogEncoder};
 use inetmon_core::decode::pcap::PcapDecoder;
-use inetmon_core::decode::sniff::{sniff, FileFormat};
+use inetmon_core::decode::sniff::{search, sniff, FileFormat, SEARCH_BYTES};
 use inetmon_core::decode::StreamDecoder;
 use inetmon_core::event::{Event, Source};
 use inetmon_io::safe_open;
@@ -124,7 +124,20 @@ pub(crate) fn read_to_end(
         }
         have += n;
     }
-    let Some(format) = sniff(&buf[..have]) else {
+    // A damaged start: look further (up to `SEARCH_BYTES`) for records.
+    let mut format = sniff(&buf[..have]);
+    if format.is_none() {
+        buf.resize(CHUNK.max(SEARCH_BYTES), 0);
+        while have < SEARCH_BYTES {
+            let n = read_some(&mut input, &mut buf[have..], &name)?;
+            if n == 0 {
+                break;
+            }
+            have += n;
+        }
+        format = search(&buf[..have]);
+    }
+    let Some(format) = format else {
         bail!("{name}: not a pcap, pcapng or IP Filter log file");
     };
     let source = match (spec, format) {

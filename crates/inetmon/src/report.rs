@@ -55,25 +55,30 @@ pub(crate) fn source_name(source: &Source) -> String {
 /// Counts malformed records and lost events over a run.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Tally {
-    /// Malformed records reported.
+    /// Damaged regions reported (consecutive bad records are one).
     pub(crate) malformed: u64,
+    /// Bytes skipped in them.
+    pub(crate) skipped: u64,
     /// Events lost, summed over every `Lost` event.
     pub(crate) lost: u64,
 }
 
 impl Tally {
-    /// Reports a malformed record on standard error and counts it:
-    /// `prog: <source>: offset N: <reason> (skipped M bytes)`.
+    /// Reports a damaged region on standard error and counts it:
+    /// `prog: <source>: offset A–B: N bytes skipped: <reason>`.
     pub(crate) fn malformed(&mut self, prog: &str, m: &Malformed) {
         self.malformed += 1;
+        self.skipped = self.skipped.saturating_add(m.skipped);
         error_line(
             prog,
             &format!(
-                "{}: offset {}: {} (skipped {} bytes)",
+                "{}: offset {}\u{2013}{}: {} byte{} skipped: {}",
                 source_name(&m.header.source),
                 m.offset,
+                m.offset.saturating_add(m.skipped),
+                m.skipped,
+                if m.skipped == 1 { "" } else { "s" },
                 m.reason,
-                m.skipped
             ),
         );
     }
@@ -92,9 +97,11 @@ impl Tally {
         error_line(
             prog,
             &format!(
-                "{} malformed record{} skipped, {} event{} lost",
+                "{} damaged region{} skipped ({} byte{}), {} event{} lost",
                 self.malformed,
                 if self.malformed == 1 { "" } else { "s" },
+                self.skipped,
+                if self.skipped == 1 { "" } else { "s" },
                 self.lost,
                 if self.lost == 1 { "" } else { "s" },
             ),

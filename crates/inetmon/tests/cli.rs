@@ -343,18 +343,21 @@ fn truncated_input_is_reported_with_offset_and_status_2() {
     assert_eq!(r.stdout.lines().count(), 3, "{r:?}");
     let err = r.stderr_lines();
     assert_eq!(err.len(), 2, "{r:?}");
-    let prefix = format!("inetmon: {}: offset {offset}: ", path.display());
+    let n = records[3].len() - 5;
+    let prefix = format!(
+        "inetmon: {}: offset {offset}\u{2013}{}: {n} bytes skipped: truncated pcap record: ",
+        path.display(),
+        offset + n
+    );
     assert!(
         err[0].starts_with(&prefix),
         "{:?} should start with {prefix:?}",
         err[0]
     );
-    assert!(
-        err[0].ends_with(&format!("(skipped {} bytes)", records[3].len() - 5)),
-        "{:?}",
-        err[0]
+    assert_eq!(
+        err[1],
+        format!("inetmon: 1 damaged region skipped ({n} bytes), 0 events lost")
     );
-    assert_eq!(err[1], "inetmon: 1 malformed record skipped, 0 events lost");
 }
 
 /// Garbage in the middle of a file is skipped and reading goes on.
@@ -787,7 +790,7 @@ template(name="t" type="string" string="%syslogfacility-text%.%syslogseverity-te
     assert_eq!(r.code, Some(2), "{r:?}");
     assert_eq!(
         r.stderr,
-        "inetmon: syslog: 10 messages could not be sent\ninetmon: 0 malformed records skipped, 10 events lost\n"
+        "inetmon: syslog: 10 messages could not be sent\ninetmon: 0 damaged regions skipped (0 bytes), 10 events lost\n"
     );
 }
 
@@ -1580,6 +1583,6 @@ fn live_loss_is_printed_counted_and_exit_status_2() {
     assert_eq!(status.code(), Some(2));
     assert_eq!(
         fs::read_to_string(&err).unwrap(),
-        format!("inetmon: 0 malformed records skipped, {lost} events lost\n")
+        format!("inetmon: 0 damaged regions skipped (0 bytes), {lost} events lost\n")
     );
 }

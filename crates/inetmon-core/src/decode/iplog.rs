@@ -27,7 +27,17 @@
 //! - `fl_hlen + fl_plen` larger than the record's payload is clamped to the
 //!   bytes present, and bytes beyond it are ignored;
 //! - a NAT or state record's `ipl_count` is not kept (the kernel always
-//!   writes 1 there).
+//!   writes 1 there);
+//! - a forward jump in a unit's sequence numbers (ipf, NAT and state count
+//!   apart) is an [`Event::Lost`] before the record after the gap (stage
+//!   kernel, the missing range in `seq_range`), so that every output format
+//!   and the end-of-run summary see the loss; the ipmon text formatter
+//!   prints it as ipmon's `missed N ipf log entries: A B`. The first record
+//!   of a unit and a backwards jump (a restarted log) are not loss; ipmon's
+//!   text still prints its `missed` line for them.
+//!
+//! The decoder holds at most one record (at most [`MAX_RECORD`] bytes) and
+//! what was fed with it: bad bytes are given up as they are scanned.
 
 mod encode;
 mod layout;
@@ -43,8 +53,8 @@ pub use layout::{
 use self::layout as l;
 use super::StreamDecoder;
 use crate::event::{
-    Direction, Event, Header, Malformed, NatAction, NatLog, NatType, PacketLog, RuleGroup, Source,
-    StateLog, StateType, Timestamp,
+    Direction, Event, EventKind, Header, LossStage, Lost, Malformed, NatAction, NatLog, NatType,
+    PacketLog, RuleGroup, Source, StateLog, StateType, Timestamp,
 };
 
 /// Why bytes are not a valid record.
@@ -347,9 +357,14 @@ pub struct IplogDecoder {
     /// Time of the last record, stamped on `Malformed` events.
     last_time: Timestamp,
     /// Start offset and first error of the bad region being skipped.
-    bad: Option<(u64, String)>,
+    bad: Option<(u64, IplogError)>,
     /// Whether packet events keep the raw 128 header bytes (for `-X`).
     raw_headers: bool,
+    /// The next sequence number expected of each unit (ipf, NAT, state),
+    /// once a record of the unit was seen.
+    expected: [Option<u32>; 3],
+    /// The record after a sequence gap, returned after its `Lost` event.
+    held: Option<Event>,
 }
 
 impl IplogDecoder {
@@ -365,6 +380,8 @@ impl IplogDecoder {
             last_time: Timestamp::default(),
             bad: None,
             raw_headers: true,
+            expected: [None; 3],
+            held: None,
         }
     }
 
@@ -398,6 +415,49 @@ impl IplogDecoder {
             skipped,
             reason,
         })
+    }
+
+    /// The `Lost` event for the records missing before `event`, if its
+    /// unit's sequence number jumped forward (IP Filter counts every record
+    /// it logs, also those dropped because its log was full: reference
+    /// ipmon.md §1.2), and `event` renumbered after it. The first record
+    /// of a unit sets the expectation; a backwards jump (a restarted
+    /// kernel log) is not loss. ipmon's text still prints its own `missed`
+    /// lines for those two.
+    fn gap(&mut self, mut event: Event) -> (Option<Event>, Event) {
+        let (unit, kind, seq, count) = match &event {
+            Event::Packet(p) => (0, EventKind::Packet, p.ipf_seq, p.count),
+            Event::Nat(n) => (1, EventKind::Nat, n.ipf_seq, 1),
+            Event::State(s) => (2, EventKind::State, s.ipf_seq, 1),
+            _ => return (None, event),
+        };
+        let (Some(seq), Some(slot)) = (seq, self.expected.get_mut(unit)) else {
+            return (None, event);
+        };
+        let want = slot.replace(seq.wrapping_add(count));
+        let Some(want) = want else {
+            return (None, event);
+        };
+        let missing = seq.wrapping_sub(want);
+        if missing == 0 || missing >= 1 << 31 {
+            return (None, event);
+        }
+        let header = event.header_mut();
+        let lost = Lost {
+            header: Header {
+                time: header.time,
+                source: header.source.clone(),
+                seq: header.seq,
+            },
+            stage: LossStage::Kernel,
+            count: u64::from(missing),
+            kinds: vec![kind],
+            seq_range: Some((u64::from(want), u64::from(want.wrapping_add(missing - 1)))),
+            breakdown: Vec::new(),
+        };
+        header.seq += 1;
+        self.next_seq += 1;
+        (Some(Event::Lost(lost)), event)
     }
 }
 
@@ -439,21 +499,23 @@ impl StreamDecoder for IplogDecoder {
     }
 
     fn next_event(&mut self) -> Option<Event> {
+        if let Some(e) = self.held.take() {
+            return Some(e);
+        }
         loop {
             let avail = self.buf.get(self.pos..).unwrap_or(&[]);
             match record_size(avail) {
                 Err(IplogError::Len { .. }) => return None,
                 Err(e) => {
                     if self.bad.is_none() {
-                        self.bad =
-                            Some((self.offset(), format!("{e} at offset {}", self.offset())));
+                        self.bad = Some((self.offset(), e));
                     }
                     self.pos += next_candidate(avail);
                 }
                 Ok(size) => {
-                    if let Some((start, reason)) = self.bad.take() {
+                    if let Some((start, error)) = self.bad.take() {
                         let skipped = self.offset() - start;
-                        return Some(self.malformed(start, skipped, reason));
+                        return Some(self.malformed(start, skipped, error.to_string()));
                     }
                     if avail.len() < size {
                         return None;
@@ -464,7 +526,13 @@ impl StreamDecoder for IplogDecoder {
                             self.next_seq += 1;
                             self.pos += size;
                             self.last_time = event.header().time;
-                            Some(event)
+                            match self.gap(event) {
+                                (Some(lost), event) => {
+                                    self.held = Some(event);
+                                    Some(lost)
+                                }
+                                (None, event) => Some(event),
+                            }
                         }
                         // Unreachable after the checks above; skip a byte
                         // and report rather than loop.
@@ -480,20 +548,24 @@ impl StreamDecoder for IplogDecoder {
     }
 
     fn finish(&mut self) -> Option<Event> {
+        if let Some(e) = self.held.take() {
+            return Some(e);
+        }
         let end = self.base + self.buf.len() as u64;
         let at = self.offset();
         let left = self.buf.get(self.pos..).unwrap_or(&[]);
-        let event = if let Some((start, reason)) = self.bad.take() {
-            Some(self.malformed(start, end - start, reason))
+        let event = if let Some((start, error)) = self.bad.take() {
+            Some(self.malformed(start, end - start, error.to_string()))
         } else if !left.is_empty() {
-            let reason = match record_size(left) {
-                Ok(size) => format!(
-                    "truncated record at offset {at}: have {} of {size} bytes at end of stream",
-                    left.len()
-                ),
-                Err(e) => format!("{e} at offset {at}, at end of stream"),
+            let error = match record_size(left) {
+                Ok(size) => IplogError::Len {
+                    what: "record (ipl_dsize)",
+                    needed: size as u64,
+                    got: left.len() as u64,
+                },
+                Err(e) => e,
             };
-            Some(self.malformed(at, end - at, reason))
+            Some(self.malformed(at, end - at, error.to_string()))
         } else {
             None
         };

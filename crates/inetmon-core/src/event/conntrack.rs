@@ -1,12 +1,13 @@
 //! NAT and connection-state records: IP Filter's `natlog_t`/`ipslog_t`, and
 //! the same facts from Linux conntrack events.
 
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 use super::Header;
 
 /// A NAT mapping event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NatLog {
     /// Time, source and sequence number.
     pub header: Header,
@@ -39,7 +40,8 @@ pub struct NatLog {
 }
 
 /// What happened to a NAT mapping (IP Filter's `nl_action`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NatAction {
     /// `NAT:NEW`
     New,
@@ -58,7 +60,8 @@ pub enum NatAction {
 }
 
 /// The kind of NAT mapping (IP Filter's `nl_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NatType {
     /// Source NAT (`-MAP`).
     Map,
@@ -73,7 +76,7 @@ pub enum NatType {
 }
 
 /// A connection-state event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateLog {
     /// Time, source and sequence number.
     pub header: Header,
@@ -106,7 +109,8 @@ pub struct StateLog {
 }
 
 /// What happened to a state entry (IP Filter's `isl_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StateType {
     /// `STATE:NEW`
     New,

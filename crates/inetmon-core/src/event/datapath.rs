@@ -6,6 +6,7 @@
 //! numbers in them (drop reason, location, ifindex) are resolved to names on
 //! the Linux side with [`crate::btf`] and [`crate::kallsyms`] tables.
 
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use super::Header;
@@ -15,7 +16,8 @@ pub const DEFAULT_CAPTURE_LEN: usize = 128;
 
 /// Where the captured packet bytes start, which decides how they are
 /// dissected and which pcapng link type they are written with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CaptureLayer {
     /// Nothing was captured, or the start is not known.
     #[default]
@@ -33,7 +35,7 @@ pub enum CaptureLayer {
 /// The numbers are not ABI (they were renumbered between kernels), so the
 /// name must come from the running kernel's BTF and the raw code is kept for
 /// when it does not.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct DropReason {
     /// The raw value: the subsystem in the upper 16 bits, the reason within
     /// the subsystem in the lower 16.
@@ -78,7 +80,7 @@ impl fmt::Display for DropReason {
 }
 
 /// A kernel code address and its symbol.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct KernelLocation {
     /// The address; 0 when unknown or hidden (`kptr_restrict`).
     pub addr: u64,
@@ -98,7 +100,7 @@ impl fmt::Display for KernelLocation {
 
 /// The process in whose context the kernel dropped a packet (sending paths,
 /// socket calls); absent for drops in softirq context.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct ProcessContext {
     /// Process id (thread group id).
     pub pid: u32,
@@ -109,7 +111,7 @@ pub struct ProcessContext {
 }
 
 /// An interface: index and name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Interface {
     /// The ifindex; 0 when the packet had no device.
     pub ifindex: u32,
@@ -129,7 +131,7 @@ impl fmt::Display for Interface {
 }
 
 /// A packet the kernel freed with a drop reason (`skb:kfree_skb`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DropEvent {
     /// Time, source and sequence number.
     pub header: Header,
@@ -149,6 +151,7 @@ pub struct DropEvent {
     pub layer: CaptureLayer,
     /// The first bytes of the packet (at most the configured capture
     /// length, [`DEFAULT_CAPTURE_LEN`] by default).
+    #[serde(with = "super::codec::hex")]
     pub packet: Vec<u8>,
     /// The process in context, if any.
     pub process: Option<ProcessContext>,
@@ -159,7 +162,8 @@ pub struct DropEvent {
 }
 
 /// Where a tc classifier program saw a packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ObservationPoint {
     /// tc ingress: the packet arrived from the network on the interface.
     FromNetwork,
@@ -204,7 +208,7 @@ impl ObservationPoint {
 
 /// A packet seen by a tc classifier program (it never changes the packet's
 /// fate).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceEvent {
     /// Time, source and sequence number.
     pub header: Header,
@@ -221,6 +225,7 @@ pub struct TraceEvent {
     /// Where [`TraceEvent::packet`] starts.
     pub layer: CaptureLayer,
     /// The first bytes of the packet.
+    #[serde(with = "super::codec::hex")]
     pub packet: Vec<u8>,
     /// 1 in how many packets is reported (1 = all).
     pub sample_rate: u32,

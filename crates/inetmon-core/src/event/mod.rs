@@ -8,8 +8,10 @@
 //! the bad bytes, so that it is counted and reported rather than silently
 //! skipped.
 
+pub mod codec;
 mod conntrack;
 mod datapath;
+mod facts;
 mod packet_log;
 mod shared_str;
 mod sock;
@@ -17,13 +19,14 @@ mod time;
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use conntrack::{NatAction, NatLog, NatType, StateLog, StateType};
 pub use datapath::{
     CaptureLayer, DropEvent, DropReason, Interface, KernelLocation, ObservationPoint,
     ProcessContext, TraceEvent, DEFAULT_CAPTURE_LEN,
 };
+pub use facts::{Facts, ALL_KINDS};
 pub use packet_log::{Action, Direction, NflogInfo, PacketFlags, PacketLog, RuleGroup};
 pub use shared_str::SharedStr;
 pub use sock::{
@@ -37,7 +40,8 @@ pub use time::Timestamp;
 pub const JSON_SCHEMA_VERSION: u32 = 1;
 
 /// One thing that happened, as seen by one source.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Event {
     /// A packet logged by the firewall (NFLOG, an IP Filter `ipf` log record,
     /// or a packet read from a capture file).
@@ -107,7 +111,7 @@ impl Event {
 }
 
 /// The kind of an event, without its data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// [`Event::Packet`]
@@ -152,7 +156,7 @@ impl fmt::Display for EventKind {
 }
 
 /// What every event carries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
     /// When the kernel (or the file) says the event happened.
     pub time: Timestamp,
@@ -163,7 +167,8 @@ pub struct Header {
 }
 
 /// Where an event came from.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Source {
     /// A netfilter NFLOG group, read live.
     Nflog(u16),
@@ -199,7 +204,7 @@ impl fmt::Display for Source {
 }
 
 /// Where in the chain from kernel to sink events were lost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LossStage {
     /// The kernel could not queue the record (netlink `ENOBUFS`, a ring-buffer
@@ -224,7 +229,7 @@ impl LossStage {
 }
 
 /// `count` events were dropped at `stage` of `header.source`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lost {
     /// Time the loss was noticed; `source` is the source that lost events.
     pub header: Header,
@@ -244,6 +249,7 @@ pub struct Lost {
     /// ([`SockOp::as_str`]), and program runs the kernel skipped (which
     /// carry no operation) with [`LOST_SKIPPED_RUNS`]; the datapath producer
     /// uses [`LOST_RING_FULL`] and [`LOST_SKIPPED_RUNS`].
+    #[serde(deserialize_with = "codec::breakdown")]
     pub breakdown: Vec<(&'static str, u64)>,
 }
 
@@ -269,7 +275,7 @@ pub const LOST_RING_FULL: &str = "ring_full";
 pub const LOST_SKIPPED_RUNS: &str = "skipped_runs";
 
 /// Input that could not be decoded and was skipped.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Malformed {
     /// When it was seen and in which source.
     pub header: Header,

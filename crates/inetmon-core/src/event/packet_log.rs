@@ -2,12 +2,13 @@
 //! NFLOG message.
 
 use super::{Header, SharedStr};
+use serde::{Deserialize, Serialize};
 
 /// A packet logged by a firewall rule.
 ///
 /// The fields are those of IP Filter's `ipflog_t`, which is what the ipmon
 /// format prints; NFLOG-specific metadata is kept in [`PacketLog::nflog`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PacketLog {
     /// Time, source and sequence number.
     pub header: Header,
@@ -43,6 +44,7 @@ pub struct PacketLog {
     pub header_len: u16,
     /// The logged packet bytes, starting at the IP header, as captured
     /// (possibly truncated).
+    #[serde(with = "super::codec::hex")]
     pub packet: Vec<u8>,
     /// IP Filter log sequence number (`ipl_seqnum`), for `missed` lines.
     pub ipf_seq: Option<u32>,
@@ -50,11 +52,13 @@ pub struct PacketLog {
     pub nflog: Option<NflogInfo>,
     /// The raw record header bytes (for `ipmon -X`): for IP Filter logs the
     /// `iplog_t` + `ipflog_t` bytes.
+    #[serde(with = "super::codec::hex")]
     pub raw_header: Vec<u8>,
 }
 
 /// Direction of a packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Received (`IN`).
     In,
@@ -63,7 +67,8 @@ pub enum Direction {
 }
 
 /// The rule group of a logged packet.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RuleGroup {
     /// No rule matched yet; printed as `@-1:`.
     None,
@@ -72,7 +77,8 @@ pub enum RuleGroup {
 }
 
 /// What the logging rule did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Action {
     /// The packet was passed (`p`).
     Pass,
@@ -90,7 +96,7 @@ pub enum Action {
 ///
 /// Bit values are inetmon's own; the IP Filter binary decoder maps the
 /// `FR_*`/`FI_*` bits onto them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct PacketFlags(pub u32);
 
 impl PacketFlags {
@@ -135,7 +141,7 @@ impl PacketFlags {
 }
 
 /// Metadata that only NFLOG messages carry.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct NflogInfo {
     /// The NFLOG group the message was sent to.
     pub group: u16,

@@ -1,12 +1,13 @@
 //! Socket-operation events (the AHAFS `inetsock` producer's operations),
 //! produced by `inetmon sockets` from the eBPF programs in `inetmon-bpf`.
 
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 use super::Header;
 
 /// One socket operation by one process.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SockEvent {
     /// Time, source and sequence number.
     pub header: Header,
@@ -48,7 +49,8 @@ pub struct SockEvent {
 }
 
 /// A socket operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SockOp {
     /// The socket was created (`PRU_ATTACH`).
     Create,
@@ -116,7 +118,7 @@ impl SockOp {
 }
 
 /// The task an event is attributed to.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SockTask {
     /// Process id (tgid); 0 when unknown.
     pub pid: u32,
@@ -131,7 +133,8 @@ pub struct SockTask {
 }
 
 /// How the task of an event was obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Attribution {
     /// Taken in the caller's context (the syscall or hook ran in the task).
     Process,
@@ -156,7 +159,8 @@ impl Attribution {
 }
 
 /// Who started a disconnect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Initiator {
     /// This side closed or shut down (or reset) the connection.
     Local,
@@ -176,7 +180,7 @@ impl Initiator {
 }
 
 /// Process details added by user space at info level 3.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ProcessInfo {
     /// Command line, arguments joined by spaces; empty when gone.
     pub cmdline: String,

@@ -1,9 +1,12 @@
 //! Timestamps.
 
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A wall-clock time: seconds and nanoseconds since the Unix epoch, UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Timestamp {
     /// Whole seconds since 1970-01-01T00:00:00Z (negative before it).
     pub secs: i64,

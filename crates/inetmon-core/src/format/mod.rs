@@ -9,8 +9,10 @@
 //! - [`ahafs`]: the AIX AHAFS `inetsock` event block for socket events.
 //! - [`sockline`]: one aligned line per socket event.
 //! - [`json_sock`]: the JSON members of a socket event.
+//! - [`audit`]: connection audit records (`dkaudit`) from socket and trace events.
 
 pub mod ahafs;
+pub mod audit;
 pub mod ipmon;
 pub mod json;
 pub mod json_datapath;

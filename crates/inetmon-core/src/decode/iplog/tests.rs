@@ -3,7 +3,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use proptest::prelude::*;
 
 use super::*;
-use crate::event::{Action, PacketFlags};
+use crate::event::{Action, EventKind, LossStage, PacketFlags};
 
 fn src() -> Source {
     Source::Iplog("test".into())
@@ -648,4 +648,108 @@ fn raw_headers_can_be_left_out() {
         panic!("no packet")
     };
     assert_eq!(p.raw_header, bytes[..128]);
+}
+
+/// Records of `samples()[k]` with the given sequence numbers (and `count`
+/// for packets), back to back.
+fn numbered(k: usize, seqs: &[(u32, u32)]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for &(seq, count) in seqs {
+        let mut e = samples()[k].clone();
+        if let Event::Packet(p) = &mut e {
+            p.count = count;
+        }
+        encode(&e, seq, &mut bytes).unwrap();
+    }
+    bytes
+}
+
+fn all_events(bytes: &[u8]) -> Vec<Event> {
+    let mut d = IplogDecoder::new(src());
+    d.feed(bytes);
+    let mut v: Vec<Event> = std::iter::from_fn(|| d.next_event()).collect();
+    v.extend(std::iter::from_fn(|| d.finish()));
+    v
+}
+
+/// Issue 10 item 8: a gap in a unit's sequence numbers is a `Lost` event
+/// (so JSON and the summary see it), placed before the record after the
+/// gap; the first record of a unit and a backwards jump are not loss.
+#[test]
+fn sequence_gaps_are_lost_events() {
+    for (k, kind) in [
+        (0, EventKind::Packet),
+        (1, EventKind::Nat),
+        (2, EventKind::State),
+    ] {
+        let count = if k == 0 { 2 } else { 1 };
+        let ev = all_events(&numbered(
+            k,
+            &[(5, count), (50, 1), (51, 1), (3, 1), (4, 1)],
+        ));
+        let first_missing = 5 + u64::from(count);
+        let kinds: Vec<String> = ev.iter().map(|e| e.kind().to_string()).collect();
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "lost").count(),
+            1,
+            "{kinds:?}"
+        );
+        assert_eq!(kinds[1], "lost", "{kinds:?}");
+        let Event::Lost(l) = &ev[1] else {
+            unreachable!()
+        };
+        assert_eq!(l.count, 50 - first_missing);
+        assert_eq!(l.seq_range, Some((first_missing, 49)));
+        assert_eq!(l.kinds, [kind]);
+        assert_eq!(l.stage, LossStage::Kernel);
+        assert_eq!(l.header.source, src());
+        let seqs: Vec<u64> = ev.iter().map(|e| e.header().seq).collect();
+        assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(l.header.time, ev[2].header().time);
+    }
+}
+
+/// The ipmon text of a stream with a gap is what ipmon prints: each
+/// `missed` line once, the first one from 0 as in IP Filter.
+#[test]
+fn ipmon_text_of_a_gap_is_unchanged() {
+    use crate::format::ipmon::{IpmonFormatter, IpmonOptions, Rendered, TimeZone};
+    let mut bytes = numbered(1, &[(1, 1), (2, 1), (7, 1)]);
+    bytes.extend(numbered(0, &[(5, 1), (50, 1), (2, 1)]));
+    let mut f = IpmonFormatter::new(IpmonOptions::default(), TimeZone::UTC);
+    let mut out = Rendered::default();
+    for e in all_events(&bytes) {
+        f.format(&e, &mut out);
+    }
+    let text = String::from_utf8(out.text).unwrap();
+    let missed: Vec<&str> = text.lines().filter(|l| l.starts_with("missed")).collect();
+    assert_eq!(
+        missed,
+        [
+            "missed 1 NAT log entries: 0 1",
+            "missed 4 NAT log entries: 3 7",
+            "missed 5 ipf log entries: 0 5",
+            "missed 44 ipf log entries: 6 50",
+            "missed 4294967247 ipf log entries: 51 2",
+        ]
+    );
+}
+
+/// Issue 10 item 9: a reason does not repeat the offset the report gives.
+#[test]
+fn reasons_do_not_repeat_the_offset() {
+    let mut bytes = b"garbage!".to_vec();
+    bytes.extend(numbered(1, &[(1, 1)]));
+    bytes.extend_from_slice(&numbered(1, &[(2, 1)])[..100]);
+    let ev = all_events(&bytes);
+    let reasons: Vec<&str> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Malformed(m) => Some(m.reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons.len(), 2, "{ev:?}");
+    assert!(reasons.iter().all(|r| !r.contains("offset")), "{reasons:?}");
+    assert!(reasons[1].starts_with("truncated"), "{reasons:?}");
 }

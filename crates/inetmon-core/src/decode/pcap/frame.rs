@@ -7,6 +7,9 @@
 
 use std::ops::Range;
 
+use super::link::{self, Link};
+use crate::decode::netlink::HeaderOrder;
+use crate::decode::nflog;
 use crate::event::{Direction, Timestamp};
 
 /// Largest record or block we accept: bigger lengths are corruption.
@@ -62,6 +65,14 @@ pub(super) enum TsResol {
 }
 
 impl TsResol {
+    /// The `if_tsresol` byte.
+    fn raw(self) -> u8 {
+        match self {
+            TsResol::Pow10(n) => n,
+            TsResol::Pow2(n) => n | 0x80,
+        }
+    }
+
     fn units(self) -> Option<u128> {
         match self {
             TsResol::Pow10(n) => 10u128.checked_pow(u32::from(n)),
@@ -111,6 +122,125 @@ pub(super) struct RecordMeta {
     pub(super) direction: Option<Direction>,
 }
 
+/// Why bytes of a pcap or pcapng stream are not a good record.
+///
+/// Truncation ([`PcapError::Len`]) is kept apart from bad content: a record
+/// cut short by the end of the stream is not corruption of what was there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PcapError {
+    /// Fewer bytes than the thing needs.
+    #[error("truncated {what}: need {need} bytes, have {have}")]
+    Len {
+        /// What was being read.
+        what: &'static str,
+        /// Bytes it needs.
+        need: u64,
+        /// Bytes there are.
+        have: u64,
+    },
+    /// Neither a pcap file header nor a pcapng Section Header Block.
+    #[error("not a pcap or pcapng file: magic {magic:#010x}")]
+    BadMagic {
+        /// The first four bytes, read little-endian.
+        magic: u32,
+    },
+    /// A Section Header Block whose byte-order magic is neither order.
+    #[error("bad pcapng byte-order magic {bom:#010x}")]
+    BadByteOrder {
+        /// The value found.
+        bom: u32,
+    },
+    /// A pcap file header of a version other than 2.
+    #[error("unsupported pcap version {major}")]
+    Version {
+        /// The major version found.
+        major: u16,
+    },
+    /// A pcap record header whose fraction of a second is not below one.
+    #[error("bad record header: fraction {frac} is not below {units}")]
+    Fraction {
+        /// The fraction found.
+        frac: u32,
+        /// Units per second (10^6 or 10^9).
+        units: u32,
+    },
+    /// A pcap record longer than the snapshot length allows.
+    #[error("bad record header: captured length {caplen} exceeds the snapshot length {limit}")]
+    OverSnaplen {
+        /// Captured length.
+        caplen: u32,
+        /// The limit applied.
+        limit: u32,
+    },
+    /// A pcap record that captured more than was on the wire.
+    #[error("bad record header: captured length {caplen} exceeds the original length {orig}")]
+    OverOrigLen {
+        /// Captured length.
+        caplen: u32,
+        /// Original length.
+        orig: u32,
+    },
+    /// A pcapng block length that is not a multiple of 4 between 12 bytes
+    /// and 64 MiB.
+    #[error("bad block length {len}")]
+    BlockLen {
+        /// The length found.
+        len: u32,
+    },
+    /// A pcapng block whose trailing length differs from its leading one.
+    #[error("block length {len} does not match its trailing copy {trailer}")]
+    Trailer {
+        /// The leading length.
+        len: u32,
+        /// The trailing copy.
+        trailer: u32,
+    },
+    /// A packet on an interface that no Interface Description Block
+    /// described.
+    #[error("packet on interface {iface}, which no IDB described")]
+    NoInterface {
+        /// The interface number.
+        iface: u32,
+    },
+    /// A pcapng packet whose captured length runs past its block.
+    #[error("captured length {caplen} exceeds the block body ({body} bytes)")]
+    OverBlock {
+        /// Captured length.
+        caplen: u32,
+        /// Bytes in the block body.
+        body: u64,
+    },
+    /// An `if_tsresol` too fine to represent.
+    #[error("unsupported if_tsresol {raw:#04x}")]
+    TsResol {
+        /// The option's byte.
+        raw: u8,
+    },
+    /// The link-layer header of a record is cut short.
+    #[error("link type {linktype} header needs {need} bytes, record has {have}")]
+    LinkLen {
+        /// The interface's link type.
+        linktype: u16,
+        /// Bytes the header needs.
+        need: u64,
+        /// Bytes in the record.
+        have: u64,
+    },
+    /// A `LINKTYPE_NFLOG` record that does not decode.
+    #[error(transparent)]
+    Nflog(#[from] crate::decode::nflog::NflogError),
+}
+
+impl PcapError {
+    pub(super) fn len(what: &'static str, need: usize, have: usize) -> Self {
+        PcapError::Len {
+            what,
+            need: u64::try_from(need).unwrap_or(u64::MAX),
+            have: u64::try_from(have).unwrap_or(u64::MAX),
+        }
+    }
+}
+
 /// The next thing in the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Step {
@@ -125,8 +255,13 @@ pub(super) enum Step {
         data: Range<usize>,
         meta: RecordMeta,
     },
-    /// Bad bytes: consume `len` bytes and report `reason`.
-    Bad { len: usize, reason: String },
+    /// Bad bytes: consume `len` bytes. `error` says what is wrong where a
+    /// damaged region starts; `None` continues the current one (bytes a
+    /// resynchronisation scan passed over).
+    Bad {
+        len: usize,
+        error: Option<PcapError>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -143,17 +278,23 @@ enum Mode {
     Pcapng { big: bool, ifaces: Vec<Interface> },
 }
 
-/// The framing state of one stream.
+/// The framing state of one stream: everything needed to go on at a record
+/// boundary (the current file or section, its interfaces, the last good
+/// time, whether a damaged region is being scanned).
 #[derive(Debug, Clone)]
 pub(super) struct Framer {
     mode: Mode,
     /// Time of the last good record, for plausibility checks when resyncing.
     last_secs: Option<i64>,
-    /// Where a resync scan that needed more bytes stopped, so that the next
-    /// call does not rescan (relative to the start of the unconsumed bytes).
-    scan_from: usize,
+    /// `last_secs` before the last record returned, restored when that
+    /// record's content turns out bad.
+    prev_secs: Option<i64>,
     /// Number of sections (file headers and SHBs) seen.
     section: u64,
+    /// Inside a damaged region: the next record is only believed where a
+    /// resynchronisation candidate passes every check (see
+    /// [`Framer::scan`]), not where the previous record's length points.
+    damaged: bool,
 }
 
 impl Framer {
@@ -161,8 +302,9 @@ impl Framer {
         Framer {
             mode: Mode::Start,
             last_secs: None,
-            scan_from: 1,
+            prev_secs: None,
             section: 0,
+            damaged: false,
         }
     }
 
@@ -188,12 +330,42 @@ impl Framer {
         self.section
     }
 
+    /// The record just returned by [`Framer::step`] (of `len` bytes) turned
+    /// out to hold bad content; returns how many of its bytes to consume
+    /// as bad. A pcapng block's framing is checked by its trailing length,
+    /// so the block is skipped alone; a pcap record's length has no such
+    /// check, so the length itself is suspect: one byte is consumed and the
+    /// stream is scanned for the next record from there.
+    pub(super) fn content_bad(&mut self, len: usize) -> usize {
+        // Its time was not a good record's.
+        self.last_secs = self.prev_secs;
+        match self.mode {
+            Mode::Pcapng { .. } => len,
+            Mode::Start | Mode::Pcap { .. } => {
+                self.damaged = true;
+                1
+            }
+        }
+    }
+
     /// Decides the next step for the unconsumed bytes `b`. With `at_end`,
     /// no more bytes will come, so a short record is bad rather than
     /// incomplete.
     pub(super) fn step(&mut self, b: &[u8], at_end: bool) -> Step {
         if b.is_empty() {
             return Step::NeedMore;
+        }
+        if self.damaged {
+            match self.scan(b, at_end) {
+                Scan::At(0) => self.damaged = false,
+                Scan::At(n) => {
+                    return Step::Bad {
+                        len: n,
+                        error: None,
+                    }
+                }
+                Scan::Wait => return Step::NeedMore,
+            }
         }
         let step = match &self.mode {
             Mode::Start => self.file_header(b, at_end),
@@ -206,45 +378,103 @@ impl Framer {
                 self.pcapng_block(b, at_end, big)
             }
         };
-        match &step {
-            Step::NeedMore => {}
-            _ => self.scan_from = 1,
-        }
         if let Step::Record { meta, .. } = &step {
+            self.prev_secs = self.last_secs;
             self.last_secs = Some(meta.time.secs);
         }
         step
     }
 
-    /// `Bad` for the bytes before the next position where `plausible` says
-    /// yes; `NeedMore` when that cannot be decided yet.
-    fn resync(
-        &mut self,
-        b: &[u8],
-        at_end: bool,
-        reason: String,
-        plausible: impl Fn(&Self, &[u8], bool) -> Option<bool>,
-    ) -> Step {
-        let mut at = self.scan_from.max(1);
+    /// Starts a damaged region at the first byte of `b`.
+    fn damage(&mut self, error: PcapError) -> Step {
+        self.damaged = true;
+        Step::Bad {
+            len: 1,
+            error: Some(error),
+        }
+    }
+
+    /// Scans `b` for the first position where a record (or file header)
+    /// passes every check of [`Framer::candidate`]. The bytes before a
+    /// position that cannot be decided yet are given up at once, so a
+    /// damaged region never makes the buffer grow beyond one candidate's
+    /// record and the header after it.
+    fn scan(&self, b: &[u8], at_end: bool) -> Scan {
+        let mut at = 0;
         while at < b.len() {
-            match plausible(self, b.get(at..).unwrap_or_default(), at_end) {
-                Some(true) => return Step::Bad { len: at, reason },
+            // Most positions of garbage (random bytes, runs of zeros) fail
+            // on one field; only the others get the full check.
+            at += self.hopeless(b.get(at..).unwrap_or_default());
+            let Some(c) = b.get(at..).filter(|c| !c.is_empty()) else {
+                break;
+            };
+            match self.candidate(c, at_end) {
+                Some(true) => return Scan::At(at),
                 Some(false) => at += 1,
-                None if at_end => at += 1,
-                None => {
-                    self.scan_from = at;
-                    return Step::NeedMore;
-                }
+                None if at == 0 => return Scan::Wait,
+                None => return Scan::At(at),
             }
         }
-        if at_end {
-            Step::Bad {
-                len: b.len(),
-                reason,
+        Scan::At(b.len())
+    }
+
+    /// How many positions at the start of `b` a quick test rules out: no
+    /// record starts where [`Framer::candidate`] would say `Some(false)`
+    /// on one field (a pcap captured length of 0 or beyond the snaplen
+    /// and no file magic; an unknown pcapng block type; no file magic
+    /// before the first header). Positions with fewer than 12 bytes after
+    /// them are left to the full check.
+    fn hopeless(&self, b: &[u8]) -> usize {
+        let le =
+            |w: &[u8; 12], at: usize| u32::from_le_bytes([w[at], w[at + 1], w[at + 2], w[at + 3]]);
+        let be =
+            |w: &[u8; 12], at: usize| u32::from_be_bytes([w[at], w[at + 1], w[at + 2], w[at + 3]]);
+        let mut windows = b.windows(12).filter_map(|w| <&[u8; 12]>::try_from(w).ok());
+        let found = match &self.mode {
+            Mode::Start => windows
+                .map(|w| le(w, 0))
+                .position(|m| m == SHB || PCAP_MAGICS.contains(&m)),
+            Mode::Pcap { big, iface, .. } => {
+                let limit = pcap_limit(iface.snaplen);
+                let big = *big;
+                windows.position(|w| {
+                    let incl = if big { be(w, 8) } else { le(w, 8) };
+                    incl.wrapping_sub(1) < limit || PCAP_MAGICS.contains(&le(w, 0))
+                })
             }
-        } else {
-            self.scan_from = at;
-            Step::NeedMore
+            Mode::Pcapng { big, .. } => {
+                let big = *big;
+                windows.position(|w| {
+                    let t = if big { be(w, 0) } else { le(w, 0) };
+                    KNOWN_BLOCKS.contains(&t)
+                })
+            }
+        };
+        found.unwrap_or(b.len().saturating_sub(11))
+    }
+
+    /// Whether a good record starts at `c`: `None` when more bytes are
+    /// needed to say.
+    fn candidate(&self, c: &[u8], at_end: bool) -> Option<bool> {
+        match &self.mode {
+            Mode::Start => {
+                let r = parse_file_header(c, at_end);
+                if r.is_none() && at_end {
+                    return Some(false);
+                }
+                r.map(|r| r.is_ok())
+            }
+            Mode::Pcap { big, nanos, iface } => {
+                if u32_at(c, 0, false).is_some_and(|m| PCAP_MAGICS.contains(&m)) {
+                    match parse_file_header(c, at_end) {
+                        Some(Ok(_)) => return Some(true),
+                        None if !at_end => return None,
+                        _ => {}
+                    }
+                }
+                plausible_pcap(c, at_end, *big, *nanos, iface, self.last_secs)
+            }
+            Mode::Pcapng { big, .. } => plausible_block(c, at_end, *big),
         }
     }
 
@@ -255,12 +485,21 @@ impl Framer {
                 self.section += 1;
                 Step::Skip(len)
             }
-            Some(Err(reason)) => self.resync(b, at_end, reason, |_, c, end| {
-                parse_file_header(c, end).map(|r| r.is_ok())
-            }),
+            Some(Err(e)) => {
+                // A Section Header Block whose byte order is known but whose
+                // length is bad: the section's blocks are still readable.
+                if let Some(big) = shb_byte_order(b) {
+                    self.mode = Mode::Pcapng {
+                        big,
+                        ifaces: Vec::new(),
+                    };
+                    self.section += 1;
+                }
+                self.damage(e)
+            }
             None if at_end => Step::Bad {
                 len: b.len(),
-                reason: format!("truncated file header: {} bytes", b.len()),
+                error: Some(PcapError::len("file header", 24, b.len())),
             },
             None => Step::NeedMore,
         }
@@ -289,25 +528,16 @@ impl Framer {
         let Some(hdr) = PcapRecordHeader::parse(b, big) else {
             return truncated(b, 16, at_end, "pcap record header");
         };
-        if let Err(reason) = hdr.check_in_sequence(nanos, limit) {
-            let last = self.last_secs;
-            return self.resync(b, at_end, reason, move |_, c, end| {
-                plausible_pcap(c, end, big, nanos, limit, last)
-            });
+        if let Err(e) = hdr.check_in_sequence(nanos, limit) {
+            return self.damage(e);
         }
         let len = 16 + usize_of(hdr.incl_len);
         if b.len() < len {
             return truncated(b, len, at_end, "pcap record");
         }
-        let frac = i64::from(hdr.ts_frac);
-        let time = if nanos {
-            Timestamp::from_nanos_parts(i64::from(hdr.ts_sec), frac)
-        } else {
-            Timestamp::from_micros(i64::from(hdr.ts_sec), frac)
-        };
         let meta = RecordMeta {
             iface: 0,
-            time,
+            time: hdr.time(nanos),
             orig_len: hdr.orig_len,
             direction: None,
         };
@@ -321,11 +551,7 @@ impl Framer {
     fn pcapng_block(&mut self, b: &[u8], at_end: bool, big: bool) -> Step {
         let len = match block_frame(b, big) {
             Frame::Short(need) => return truncated(b, need, at_end, "pcapng block"),
-            Frame::Bad(reason) => {
-                return self.resync(b, at_end, reason, move |_, c, end| {
-                    plausible_block(c, end, big)
-                });
-            }
+            Frame::Bad(e) => return self.damage(e),
             Frame::Ok(len) => len,
         };
         let Some(block) = b.get(..len) else {
@@ -340,8 +566,8 @@ impl Framer {
                     self.section += 1;
                     Ok(None)
                 }
-                Some(Err(reason)) => Err(reason),
-                None => Err("truncated section header block".into()),
+                Some(Err(e)) => Err(e),
+                None => Err(PcapError::len("section header block", 28, len)),
             },
             IDB => match parse_idb(body, big) {
                 Ok(iface) => {
@@ -363,7 +589,10 @@ impl Framer {
                 data: data.start + 8..data.end + 8,
                 meta,
             },
-            Err(reason) => Step::Bad { len, reason },
+            Err(e) => Step::Bad {
+                len,
+                error: Some(e),
+            },
         }
     }
 
@@ -372,12 +601,12 @@ impl Framer {
         body: &[u8],
         big: bool,
         obsolete: bool,
-    ) -> Result<Option<(Range<usize>, RecordMeta)>, String> {
+    ) -> Result<Option<(Range<usize>, RecordMeta)>, PcapError> {
         let short = || {
-            format!(
-                "{} body of {} bytes is too short",
-                if obsolete { "OPB" } else { "EPB" },
-                body.len()
+            PcapError::len(
+                if obsolete { "OPB body" } else { "EPB body" },
+                20,
+                body.len(),
             )
         };
         let iface = if obsolete {
@@ -390,22 +619,19 @@ impl Framer {
         let cap = u32_at(body, 12, big).ok_or_else(short)?;
         let orig_len = u32_at(body, 16, big).ok_or_else(short)?;
         let Some(ifc) = self.interface(iface) else {
-            return Err(format!(
-                "packet on interface {iface}, which no IDB described"
-            ));
+            return Err(PcapError::NoInterface { iface });
         };
         let end = 20usize.saturating_add(usize_of(cap));
         if end > body.len() {
-            return Err(format!(
-                "captured length {cap} exceeds the block body ({} bytes)",
-                body.len()
-            ));
+            return Err(PcapError::OverBlock {
+                caplen: cap,
+                body: u64::try_from(body.len()).unwrap_or(u64::MAX),
+            });
         }
         let ticks = (u64::from(hi) << 32) | u64::from(lo);
-        let mut time = ifc
-            .tsresol
-            .timestamp(ticks)
-            .ok_or_else(|| format!("unsupported if_tsresol {:?}", ifc.tsresol))?;
+        let mut time = ifc.tsresol.timestamp(ticks).ok_or(PcapError::TsResol {
+            raw: ifc.tsresol.raw(),
+        })?;
         time.secs = time.secs.saturating_add(ifc.tsoffset);
         let opts = body.get(pad4(end)..).unwrap_or_default();
         let direction = find_option(opts, big, 2)
@@ -430,10 +656,10 @@ impl Framer {
         &self,
         body: &[u8],
         big: bool,
-    ) -> Result<Option<(Range<usize>, RecordMeta)>, String> {
-        let orig_len = u32_at(body, 0, big).ok_or_else(|| "SPB body is too short".to_string())?;
+    ) -> Result<Option<(Range<usize>, RecordMeta)>, PcapError> {
+        let orig_len = u32_at(body, 0, big).ok_or(PcapError::len("SPB body", 4, body.len()))?;
         let Some(ifc) = self.interface(0) else {
-            return Err("simple packet block without an interface description".into());
+            return Err(PcapError::NoInterface { iface: 0 });
         };
         let mut cap = usize_of(orig_len).min(body.len().saturating_sub(4));
         if ifc.snaplen != 0 {
@@ -446,6 +672,28 @@ impl Framer {
             direction: None,
         };
         Ok(Some((4..4 + cap, meta)))
+    }
+}
+
+/// Where a resynchronisation scan stopped.
+enum Scan {
+    /// At this many bytes: a candidate starts there (or, when it is not 0,
+    /// the bytes before it are bad).
+    At(usize),
+    /// Position 0 cannot be decided without more bytes.
+    Wait,
+}
+
+/// The byte order of a Section Header Block at the start of `b`, when its
+/// byte-order magic says it.
+fn shb_byte_order(b: &[u8]) -> Option<bool> {
+    if u32_at(b, 0, false)? != SHB {
+        return None;
+    }
+    match u32_at(b, 8, false)? {
+        BOM => Some(false),
+        0x4d3c_2b1a => Some(true),
+        _ => None,
     }
 }
 
@@ -462,11 +710,11 @@ fn pcap_limit(snaplen: u32) -> u32 {
 }
 
 /// `NeedMore`, or at the end of the stream `Bad` for the leftover bytes.
-fn truncated(b: &[u8], need: usize, at_end: bool, what: &str) -> Step {
+fn truncated(b: &[u8], need: usize, at_end: bool, what: &'static str) -> Step {
     if at_end {
         Step::Bad {
             len: b.len(),
-            reason: format!("truncated {what}: need {need} bytes, have {}", b.len()),
+            error: Some(PcapError::len(what, need, b.len())),
         }
     } else {
         Step::NeedMore
@@ -475,14 +723,14 @@ fn truncated(b: &[u8], need: usize, at_end: bool, what: &str) -> Step {
 
 /// Parses a pcap file header or a pcapng SHB at the start of `b`:
 /// `None` when more bytes are needed, `Some(Err)` when it is not one.
-fn parse_file_header(b: &[u8], at_end: bool) -> Option<Result<(usize, Mode), String>> {
+fn parse_file_header(b: &[u8], at_end: bool) -> Option<Result<(usize, Mode), PcapError>> {
     let magic = u32_at(b, 0, false)?;
     if magic == SHB {
         let bom = u32_at(b, 8, false)?;
         let big = match bom {
             BOM => false,
             0x4d3c_2b1a => true,
-            other => return Some(Err(format!("bad pcapng byte-order magic {other:#010x}"))),
+            other => return Some(Err(PcapError::BadByteOrder { bom: other })),
         };
         return match block_frame(b, big) {
             Frame::Ok(len) => Some(Ok((
@@ -493,11 +741,8 @@ fn parse_file_header(b: &[u8], at_end: bool) -> Option<Result<(usize, Mode), Str
                 },
             ))),
             Frame::Short(_) if !at_end => None,
-            Frame::Short(need) => Some(Err(format!(
-                "truncated section header block: need {need} bytes, have {}",
-                b.len()
-            ))),
-            Frame::Bad(r) => Some(Err(r)),
+            Frame::Short(need) => Some(Err(PcapError::len("section header block", need, b.len()))),
+            Frame::Bad(e) => Some(Err(e)),
         };
     }
     let (big, nanos) = match magic {
@@ -505,17 +750,13 @@ fn parse_file_header(b: &[u8], at_end: bool) -> Option<Result<(usize, Mode), Str
         0xa1b2_3c4d => (false, true),
         0xd4c3_b2a1 => (true, false),
         0x4d3c_b2a1 => (true, true),
-        other => {
-            return Some(Err(format!(
-                "not a pcap or pcapng file: magic {other:#010x}"
-            )))
-        }
+        other => return Some(Err(PcapError::BadMagic { magic: other })),
     };
     let major = u16_at(b, 4, big)?;
     let snaplen = u32_at(b, 16, big)?;
     let linktype = u32_at(b, 20, big)?;
     if major != 2 {
-        return Some(Err(format!("unsupported pcap version {major}")));
+        return Some(Err(PcapError::Version { major }));
     }
     let iface = Interface {
         linktype: (linktype & 0xffff) as u16,
@@ -549,63 +790,121 @@ impl PcapRecordHeader {
         })
     }
 
+    fn time(&self, nanos: bool) -> Timestamp {
+        let frac = i64::from(self.ts_frac);
+        if nanos {
+            Timestamp::from_nanos_parts(i64::from(self.ts_sec), frac)
+        } else {
+            Timestamp::from_micros(i64::from(self.ts_sec), frac)
+        }
+    }
+
     /// The check of a record header in sequence: the strict check, except
     /// that the captured length may exceed the file's snaplen up to 262144
     /// bytes (writers do record packets longer than the snaplen they state).
-    fn check_in_sequence(&self, nanos: bool, limit: u32) -> Result<(), String> {
+    fn check_in_sequence(&self, nanos: bool, limit: u32) -> Result<(), PcapError> {
         self.check(nanos, limit.max(DEFAULT_SNAPLEN))
     }
 
     /// The strict check of a resynchronisation candidate.
-    fn check(&self, nanos: bool, limit: u32) -> Result<(), String> {
+    fn check(&self, nanos: bool, limit: u32) -> Result<(), PcapError> {
         let units = if nanos { 1_000_000_000 } else { 1_000_000 };
         if self.ts_frac >= units {
-            Err(format!(
-                "bad record header: fraction {} is not below {units}",
-                self.ts_frac
-            ))
+            Err(PcapError::Fraction {
+                frac: self.ts_frac,
+                units,
+            })
         } else if self.incl_len > limit {
-            Err(format!(
-                "bad record header: captured length {} exceeds the snapshot length {limit}",
-                self.incl_len
-            ))
+            Err(PcapError::OverSnaplen {
+                caplen: self.incl_len,
+                limit,
+            })
         } else if self.incl_len > self.orig_len {
-            Err(format!(
-                "bad record header: captured length {} exceeds the original length {}",
-                self.incl_len, self.orig_len
-            ))
+            Err(PcapError::OverOrigLen {
+                caplen: self.incl_len,
+                orig: self.orig_len,
+            })
         } else {
             Ok(())
         }
     }
 }
 
-/// Whether a pcap record header at the start of `c` looks real: its fields
-/// are sane, its time is near the last good record's, and the record after it
-/// (if any) looks sane too. `None` when more bytes are needed to say.
+/// Whether the time `ts` is near `reference`: at most a day before it and
+/// ten years after it.
+fn near(ts: u32, reference: Option<i64>) -> bool {
+    let ts = i64::from(ts);
+    reference.is_none_or(|l| ts >= l - TS_BEHIND && ts <= l + TS_AHEAD)
+}
+
+/// Whether the data of a record of link type `linktype` decodes: an NFLOG
+/// record its TLVs, an IP link type a version-4 or -6 packet, another link
+/// type a complete link-layer header.
+fn content_ok(linktype: u16, data: &[u8], big: bool) -> bool {
+    if linktype == link::NFLOG {
+        let order = if big {
+            HeaderOrder::Big
+        } else {
+            HeaderOrder::Little
+        };
+        return nflog::packet_from_linktype_nflog_ordered(data, order).is_ok();
+    }
+    match link::locate_ip(linktype, data) {
+        Link::Ip { .. } | Link::Unsupported => true,
+        Link::NotIp => !matches!(
+            linktype,
+            link::RAW | link::IPV4 | link::IPV6 | link::DLT_RAW_12 | link::DLT_RAW_14
+        ),
+        Link::Short { .. } => false,
+    }
+}
+
+/// Whether a pcap record at the start of `c` is a resynchronisation
+/// candidate: its header passes the strict check with a captured length of
+/// at least one byte, its time is near the last good record's, its data
+/// decodes for the link type, and the record header after it passes the
+/// strict check with a time near this one's (or the stream ends first).
+/// `None` when more bytes are needed to say.
 fn plausible_pcap(
     c: &[u8],
     at_end: bool,
     big: bool,
     nanos: bool,
-    limit: u32,
+    iface: &Interface,
     last: Option<i64>,
 ) -> Option<bool> {
-    let sane = |h: &PcapRecordHeader| {
-        let ts = i64::from(h.ts_sec);
-        h.check(nanos, limit).is_ok()
-            && last.is_none_or(|l| ts >= l - TS_BEHIND && ts <= l + TS_AHEAD)
-    };
+    let limit = pcap_limit(iface.snaplen);
+    // The captured length first: in random bytes it is what fails most.
+    let incl = u32_at(c, 8, big);
+    if incl.is_some_and(|n| n == 0 || n > limit) {
+        return Some(false);
+    }
     let Some(h) = PcapRecordHeader::parse(c, big) else {
         return if at_end { Some(false) } else { None };
     };
-    if !sane(&h) {
+    if h.check(nanos, limit).is_err() || !near(h.ts_sec, last) {
         return Some(false);
     }
     let next = 16 + usize_of(h.incl_len);
-    match PcapRecordHeader::parse(c.get(next..).unwrap_or_default(), big) {
-        Some(n) => Some(sane(&n)),
-        None if at_end => Some(c.len() == next),
+    let Some(data) = c.get(16..next) else {
+        return if at_end { Some(false) } else { None };
+    };
+    if !content_ok(iface.linktype, data, big) {
+        return Some(false);
+    }
+    let after = c.get(next..).unwrap_or_default();
+    if u32_at(after, 0, false).is_some_and(|m| PCAP_MAGICS.contains(&m)) {
+        match parse_file_header(after, at_end) {
+            Some(Ok(_)) => return Some(true),
+            None if !at_end => return None,
+            _ => {}
+        }
+    }
+    match PcapRecordHeader::parse(after, big) {
+        Some(n) => Some(n.check(nanos, limit).is_ok() && near(n.ts_sec, Some(i64::from(h.ts_sec)))),
+        // The stream ends within the next header: a truncated last record
+        // is reported on its own.
+        None if at_end => Some(true),
         None => None,
     }
 }
@@ -613,7 +912,7 @@ fn plausible_pcap(
 enum Frame {
     Ok(usize),
     Short(usize),
-    Bad(String),
+    Bad(PcapError),
 }
 
 /// Checks a pcapng block's framing: its length and the trailing copy.
@@ -622,14 +921,12 @@ fn block_frame(b: &[u8], big: bool) -> Frame {
         return Frame::Short(8);
     };
     if len < 12 || len % 4 != 0 || len > MAX_BLOCK {
-        return Frame::Bad(format!("bad block length {len}"));
+        return Frame::Bad(PcapError::BlockLen { len });
     }
     let n = usize_of(len);
     match u32_at(b, n - 4, big) {
         None => Frame::Short(n),
-        Some(t) if t != len => Frame::Bad(format!(
-            "block length {len} does not match its trailing copy {t}"
-        )),
+        Some(t) if t != len => Frame::Bad(PcapError::Trailer { len, trailer: t }),
         Some(_) => Frame::Ok(n),
     }
 }
@@ -643,7 +940,10 @@ fn plausible_block(c: &[u8], at_end: bool, big: bool) -> Option<bool> {
         return Some(false);
     }
     if t == SHB {
-        return parse_file_header(c, at_end).map(|r| r.is_ok());
+        return match parse_file_header(c, at_end) {
+            None if at_end => Some(false),
+            r => r.map(|r| r.is_ok()),
+        };
     }
     match block_frame(c, big) {
         Frame::Ok(_) => Some(true),
@@ -674,9 +974,9 @@ fn find_option(mut opts: &[u8], big: bool, code: u16) -> Option<&[u8]> {
     None
 }
 
-fn parse_idb(body: &[u8], big: bool) -> Result<Interface, String> {
+fn parse_idb(body: &[u8], big: bool) -> Result<Interface, PcapError> {
     let (Some(linktype), Some(snaplen)) = (u16_at(body, 0, big), u32_at(body, 4, big)) else {
-        return Err(format!("IDB body of {} bytes is too short", body.len()));
+        return Err(PcapError::len("IDB body", 8, body.len()));
     };
     let opts = body.get(8..).unwrap_or_default();
     let name = find_option(opts, big, 2).map(|v| {

@@ -45,29 +45,51 @@
 //!
 //! # Corruption
 //!
-//! A bad record is reported as [`Event::Malformed`] with its stream offset
-//! and the number of bytes skipped, and decoding resumes at the next
-//! plausible record:
+//! Bad bytes are reported as one [`Event::Malformed`] per damaged region:
+//! consecutive bad records, and the bytes a resynchronisation scan passes
+//! over, are one event with the region's stream offset, its length and
+//! what was wrong at its start ([`PcapError`]; truncation, `Len`, apart
+//! from bad content). The region is reported when the next good record (or
+//! the end of the stream) comes.
+//!
 //! - pcap: a record header in sequence is bad when its fraction is not
 //!   below one second, its captured length exceeds its original length, or
 //!   its captured length exceeds both the snaplen and 262144 bytes (writers
-//!   do record packets beyond the snaplen they state). A resync candidate
-//!   must also have a captured length within the snaplen (262144 when the
-//!   file says 0), a time between a day before and ten years after the last
-//!   good record, and the header right after its data (if the stream goes
-//!   on) must pass the same test;
+//!   do record packets beyond the snaplen they state). A record whose data
+//!   does not decode is bad too, and since a pcap record's length has no
+//!   check of its own, the length itself is then suspect. After either,
+//!   the stream is scanned from the bad record's second byte for a
+//!   candidate: a header passing the check above with the snaplen (262144
+//!   when the file says 0) as limit and at least one byte captured, a time
+//!   between a day before and ten years after the last good record, data
+//!   that decodes for the link type (the NFLOG TLVs; an IP version 4 or 6
+//!   for the raw IP link types; a whole link-layer header), and a header
+//!   right after its data passing the same check with a time near its own
+//!   (unless the stream ends first). A pcap file header (version 2) is a
+//!   candidate too.
 //! - pcapng: a block is plausible when it has a known type, a length that is
 //!   a multiple of 4 between 12 bytes and 64 MiB, and the trailing copy of
-//!   the length matches. A block whose framing is fine but whose content is
-//!   bad (a packet on an undescribed interface, a captured length beyond the
-//!   block) is skipped alone.
+//!   the length matches; a bad one starts a scan for the next plausible
+//!   block. A block whose framing is fine but whose content is bad (a packet
+//!   on an undescribed interface, a captured length beyond the block) is
+//!   skipped alone. A Section Header Block whose byte-order magic is good
+//!   but whose length is bad still opens its section: the blocks after it
+//!   are found by the scan.
 //!
 //! Bytes that are not a pcap or pcapng file header at the start are skipped
 //! up to the first file header. A record cut short by the end of the stream
-//! is reported by [`StreamDecoder::finish`]. Deciding whether a resync
-//! candidate is real may need the bytes of the record after it, so while
-//! following a growing file a corrupt region is reported once those bytes
-//! have arrived.
+//! is reported by [`StreamDecoder::finish`]. Deciding whether a candidate
+//! is real may need the bytes of the record after it, so while following a
+//! growing file a damaged region is reported once those bytes have arrived.
+//!
+//! **Memory.** The scan gives up the bytes it has passed at once, so
+//! whatever follows a header (gigabytes of zeros, random bytes), the decoder
+//! holds at most one candidate record and the header after it: the snaplen
+//! (at most 64 MiB; 256 KiB for most files) plus a read.
+//!
+//! **State.** Everything needed to go on at a record boundary is explicit:
+//! the current file or section and its interfaces, the last good record's
+//! time, whether a damaged region is being scanned, and that region.
 //!
 //! # Why our own code and not `pcap-parser`
 //!
@@ -96,6 +118,7 @@ use crate::event::{
     Action, Event, Header, Malformed, PacketFlags, PacketLog, RuleGroup, Source, Timestamp,
 };
 
+pub use frame::PcapError;
 use frame::{Framer, RecordMeta, Step};
 use link::Link;
 
@@ -142,6 +165,25 @@ pub struct PcapDecoder {
     /// A packet event handed back by [`StreamDecoder::recycle`], whose box
     /// and buffer the next NFLOG record reuses.
     spare: Option<Box<PacketLog>>,
+    /// The damaged region being skipped: reported as one
+    /// [`Event::Malformed`] when the next good record (or the end) comes.
+    region: Option<Region>,
+    /// The event of the good record that ended a damaged region, returned
+    /// after the region's report.
+    held: Option<Event>,
+}
+
+/// Consecutive bad bytes, reported once.
+#[derive(Debug, Clone)]
+struct Region {
+    /// Stream offset of the first bad byte.
+    start: u64,
+    /// Bad bytes so far.
+    len: u64,
+    /// Time of the last good record before it.
+    time: Timestamp,
+    /// What was wrong at its start.
+    error: PcapError,
 }
 
 impl PcapDecoder {
@@ -163,6 +205,8 @@ impl PcapDecoder {
             finished: false,
             names: nflog::NameCache::new(),
             spare: None,
+            region: None,
+            held: None,
         }
     }
 
@@ -178,22 +222,16 @@ impl PcapDecoder {
         self.end - self.start
     }
 
-    fn header(&mut self, time: Timestamp) -> Header {
-        self.seq += 1;
-        Header {
-            time,
-            source: self.source.clone(),
-            seq: self.seq,
-        }
-    }
-
-    fn malformed(&mut self, offset: u64, skipped: usize, reason: String) -> Event {
-        let skipped = u64::try_from(skipped).unwrap_or(u64::MAX);
+    fn malformed(&mut self, offset: u64, skipped: u64, time: Timestamp, reason: String) -> Event {
         self.stats.malformed += 1;
         self.stats.skipped_bytes += skipped;
-        let header = self.header(self.last_time);
+        self.seq += 1;
         Event::Malformed(Malformed {
-            header,
+            header: Header {
+                time,
+                source: self.source.clone(),
+                seq: self.seq,
+            },
             offset,
             skipped,
             reason,
@@ -205,7 +243,36 @@ impl PcapDecoder {
         self.offset += u64::try_from(n).unwrap_or(u64::MAX);
     }
 
+    /// Adds `len` bad bytes at the current offset to the damaged region
+    /// (starting one with `error` if none is open) and consumes them.
+    fn bad(&mut self, len: usize, error: Option<PcapError>) {
+        let n = u64::try_from(len).unwrap_or(u64::MAX);
+        match &mut self.region {
+            Some(r) => r.len += n,
+            None => {
+                self.region = Some(Region {
+                    start: self.offset,
+                    len: n,
+                    time: self.last_time,
+                    // Only a continuation has no error; it never opens a
+                    // region, but say something if it ever does.
+                    error: error.unwrap_or(PcapError::len("record", 0, 0)),
+                });
+            }
+        }
+        self.consume(len);
+    }
+
+    /// The [`Event::Malformed`] of the open damaged region, if any.
+    fn close_region(&mut self) -> Option<Event> {
+        let r = self.region.take()?;
+        Some(self.malformed(r.start, r.len, r.time, r.error.to_string()))
+    }
+
     fn next(&mut self, at_end: bool) -> Option<Event> {
+        if let Some(e) = self.held.take() {
+            return Some(e);
+        }
         loop {
             let step = self.framer.step(
                 self.buf.get(self.start..self.end).unwrap_or_default(),
@@ -213,15 +280,15 @@ impl PcapDecoder {
             );
             let offset = self.offset;
             match step {
-                Step::NeedMore => return None,
-                Step::Skip(n) => self.consume(n),
-                Step::Bad { len, reason } => {
-                    self.consume(len);
-                    return Some(self.malformed(offset, len, reason));
+                Step::NeedMore => return if at_end { self.close_region() } else { None },
+                Step::Skip(n) => {
+                    self.consume(n);
+                    if let Some(e) = self.close_region() {
+                        return Some(e);
+                    }
                 }
+                Step::Bad { len, error } => self.bad(len, error),
                 Step::Record { len, data, meta } => {
-                    self.stats.records += 1;
-                    self.last_time = meta.time;
                     let start = self.start;
                     let rec = self
                         .buf
@@ -232,9 +299,23 @@ impl PcapDecoder {
                         spare: &mut self.spare,
                     };
                     let built = build(&self.framer, &self.source, rec, &meta, reuse);
+                    if let Built::Packet(Err(e)) = built {
+                        let n = self.framer.content_bad(len);
+                        self.bad(n, Some(e));
+                        continue;
+                    }
+                    self.stats.records += 1;
                     self.consume(len);
-                    if let Some(e) = self.emit(built, &meta, offset, len) {
-                        return Some(e);
+                    let region = self.close_region();
+                    self.last_time = meta.time;
+                    let event = self.emit(built, &meta, offset, len);
+                    match (region, event) {
+                        (Some(r), e) => {
+                            self.held = e;
+                            return Some(r);
+                        }
+                        (None, Some(e)) => return Some(e),
+                        (None, None) => {}
                     }
                 }
             }
@@ -254,7 +335,8 @@ impl PcapDecoder {
                 p.header.seq = self.seq;
                 Some(Event::Packet(p))
             }
-            Built::Packet(Err(reason)) => Some(self.malformed(offset, len, reason)),
+            // Bad content is taken care of before (a damaged region).
+            Built::Packet(Err(_)) => None,
             Built::NotIp => {
                 self.stats.non_ip += 1;
                 None
@@ -270,7 +352,8 @@ impl PcapDecoder {
                     "unsupported link type {lt}; the records of interface {} are skipped",
                     meta.iface
                 );
-                Some(self.malformed(offset, len, reason))
+                let len = u64::try_from(len).unwrap_or(u64::MAX);
+                Some(self.malformed(offset, len, self.last_time, reason))
             }
         }
     }
@@ -285,7 +368,7 @@ fn build(
     reuse: Reuse<'_>,
 ) -> Built {
     let Some(iface) = framer.interface(meta.iface) else {
-        return Built::Packet(Err(format!("no interface {}", meta.iface)));
+        return Built::Packet(Err(PcapError::NoInterface { iface: meta.iface }));
     };
     let linktype = iface.linktype;
     if linktype == link::NFLOG {
@@ -313,10 +396,11 @@ fn build(
             Built::Packet(Ok(Box::new(packet_log(header, packet, name, dir))))
         }
         Link::NotIp => Built::NotIp,
-        Link::Short { need } => Built::Packet(Err(format!(
-            "link type {linktype} header needs {need} bytes, record has {}",
-            rec.len()
-        ))),
+        Link::Short { need } => Built::Packet(Err(PcapError::LinkLen {
+            linktype,
+            need: u64::try_from(need).unwrap_or(u64::MAX),
+            have: u64::try_from(rec.len()).unwrap_or(u64::MAX),
+        })),
         Link::Unsupported => Built::Unsupported(linktype),
     }
 }
@@ -348,7 +432,7 @@ struct Reuse<'a> {
 }
 
 enum Built {
-    Packet(Result<Box<PacketLog>, String>),
+    Packet(Result<Box<PacketLog>, PcapError>),
     NotIp,
     Unsupported(u16),
 }
@@ -398,13 +482,13 @@ fn nflog_record(
     source: &Source,
     big: bool,
     reuse: Reuse<'_>,
-) -> Result<Box<PacketLog>, String> {
+) -> Result<Box<PacketLog>, PcapError> {
     let order = if big {
         HeaderOrder::Big
     } else {
         HeaderOrder::Little
     };
-    let pkt = nflog::packet_from_linktype_nflog_ordered(rec, order).map_err(|e| e.to_string())?;
+    let pkt = nflog::packet_from_linktype_nflog_ordered(rec, order)?;
     Ok(nflog::to_packet_log_reusing(
         &pkt,
         time,

@@ -15,7 +15,9 @@
 //!   their own `missed` counters driven by `ipf_seq`.
 //! - [`Event::Lost`]: inetmon's own loss report (not in IP Filter), at
 //!   `LOG_WARNING`: `missed N ipf log entries: A B` when the lost sequence
-//!   range is known (`A` the first missing, `B` one past the last; `NAT` or
+//!   range is known (the IP Filter log decoder reports a gap in a unit's
+//!   sequence numbers this way, before the record after it; the formatter
+//!   then expects that record, so the line is the one ipmon prints, once) (`A` the first missing, `B` one past the last; `NAT` or
 //!   `state` instead of `ipf` when all lost kinds are of that type),
 //!   otherwise `lost N SOURCE log entries (STAGE)`, e.g.
 //!   `lost 12 nflog:0 log entries (kernel)`.
@@ -82,7 +84,7 @@ use std::net::IpAddr;
 /// `localtime()`, `TimeZone::UTC` in tests.
 pub use jiff::tz::TimeZone;
 
-use crate::event::{Event, EventKind, Lost};
+use crate::event::{Event, EventKind, Lost, Source};
 use crate::names::{self, HostResolver, NumericHosts, ProtocolNames, ServiceNames};
 
 /// syslog(3) level `LOG_EMERG`.
@@ -315,7 +317,7 @@ impl IpmonFormatter {
         out.end(start, LOG_WARNING);
     }
 
-    fn format_lost(&self, l: &Lost, out: &mut Rendered) {
+    fn format_lost(&mut self, l: &Lost, out: &mut Rendered) {
         let what: &[u8] = if !l.kinds.is_empty() && l.kinds.iter().all(|k| *k == EventKind::Nat) {
             b"NAT"
         } else if !l.kinds.is_empty() && l.kinds.iter().all(|k| *k == EventKind::State) {
@@ -324,7 +326,26 @@ impl IpmonFormatter {
             b"ipf"
         };
         if let Some((first, last)) = l.seq_range {
-            self.missed_line(out, l.count, what, first, last.saturating_add(1));
+            // Sequence numbers are 32-bit: the one after 4294967295 is 0.
+            let next = if last == u64::from(u32::MAX) {
+                0
+            } else {
+                last.saturating_add(1)
+            };
+            // The IP Filter log decoder reports a gap as `Lost` before the
+            // record after it: expect that record, so that the sequence
+            // check does not print the same gap again.
+            if matches!(l.header.source, Source::Iplog(_) | Source::Stdin) {
+                let unit = match what {
+                    b"NAT" => SEQ_NAT,
+                    b"state" => SEQ_STATE,
+                    _ => SEQ_IPF,
+                };
+                if let (Some(e), Ok(n)) = (self.expected.get_mut(unit), u32::try_from(next)) {
+                    *e = n;
+                }
+            }
+            self.missed_line(out, l.count, what, first, next);
             return;
         }
         let start = out.begin();

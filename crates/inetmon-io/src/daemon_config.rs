@@ -1,0 +1,382 @@
+//! The daemon's configuration file (`/etc/inetmon/inetmon.toml`): TOML
+//! read with serde into [`RawConfig`] (every table and key optional, every
+//! unknown key an error naming it), then validated into [`DaemonConfig`].
+//!
+//! Every key and its default (the README and `packaging/inetmon.toml`
+//! document the same):
+//!
+//! | key | default | meaning |
+//! |---|---|---|
+//! | `state_dir` | `/var/lib/inetmon` | the journal's directory |
+//! | `socket` | `/run/inetmon/inetmon.sock` | the clients' unix socket |
+//! | `[journal] sync` | `"interval"` | `always`, `interval` or `never` (see [`SyncMode`]) |
+//! | `[journal] sync_interval_ms` | `1000` | for `interval`: most time an unsynced commit waits (1–60000) |
+//! | `[journal] max_age` | `"30d"` | delete older events; a duration `N` + `s`/`m`/`h`/`d`/`w`, `"0"` = keep |
+//! | `[journal] max_size` | `"1GiB"` | delete the oldest events past this size; bytes with `KiB`/`MiB`/`GiB`/`TiB` (or `K`/`M`/`G`/`T`), `"0"` = no limit |
+//! | `[sockets] enabled` | `true` | collect socket events |
+//! | `[sockets] watch` | all monitors | AHAFS monitor names (`streamConnect`, …) to collect |
+//! | `[sockets.filters] pid`, `uid`, `comm`, `port`, `cgroup`, `addr` | none | as `inetmon sockets --pid …` |
+//! | `[nflog] groups` | `[]` | NFLOG groups to read (0–65535) |
+//! | `[conntrack] enabled` | `false` | collect conntrack NAT and state events |
+//! | `[drops] enabled` | `false` | count kernel drops per second by reason, location and interface |
+//! | `[drops] per_drop` | `false` | also store every drop as an event |
+//! | `[aha] mountpoint` | `""` | where to mount the AHAFS file interface; empty = off |
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use inetmon_core::event::Monitor;
+use serde::Deserialize;
+
+use crate::journal::{JournalConfig, SyncMode};
+use crate::sockets::filter::Cidr;
+
+/// The default configuration file.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/inetmon/inetmon.toml";
+
+/// Why a configuration is rejected; the text is one line naming the file
+/// and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {error}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// TOML syntax, an unknown key, or a value of the wrong type.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, in one line.
+        message: String,
+    },
+    /// A value of the right type but not allowed.
+    #[error("{path}: {key}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The key, `table.key`.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The file as written: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `state_dir`
+    pub state_dir: Option<PathBuf>,
+    /// `socket`
+    pub socket: Option<PathBuf>,
+    /// `[journal]`
+    #[serde(default)]
+    pub journal: RawJournal,
+    /// `[sockets]`
+    #[serde(default)]
+    pub sockets: RawSockets,
+    /// `[nflog]`
+    #[serde(default)]
+    pub nflog: RawNflog,
+    /// `[conntrack]`
+    #[serde(default)]
+    pub conntrack: RawEnabled,
+    /// `[drops]`
+    #[serde(default)]
+    pub drops: RawDrops,
+    /// `[aha]`
+    #[serde(default)]
+    pub aha: RawAha,
+}
+
+/// `[journal]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJournal {
+    /// `sync`
+    pub sync: Option<SyncMode>,
+    /// `sync_interval_ms`
+    pub sync_interval_ms: Option<u64>,
+    /// `max_age`
+    pub max_age: Option<String>,
+    /// `max_size`
+    pub max_size: Option<String>,
+}
+
+/// `[sockets]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSockets {
+    /// `enabled`
+    pub enabled: Option<bool>,
+    /// `watch`
+    pub watch: Option<Vec<String>>,
+    /// `[sockets.filters]`
+    #[serde(default)]
+    pub filters: RawSockFilters,
+}
+
+/// `[sockets.filters]`
+#[derive(Debug, Default, Deserialize, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RawSockFilters {
+    /// Only this process id.
+    pub pid: Option<u32>,
+    /// Only this user id.
+    pub uid: Option<u32>,
+    /// Only this program name.
+    pub comm: Option<String>,
+    /// Only this local or foreign port.
+    pub port: Option<u16>,
+    /// Only tasks in this cgroup v2 directory.
+    pub cgroup: Option<PathBuf>,
+    /// Only events with an end in this address or CIDR.
+    pub addr: Option<String>,
+}
+
+/// `[nflog]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNflog {
+    /// `groups`
+    pub groups: Option<Vec<u16>>,
+}
+
+/// A table with only `enabled`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnabled {
+    /// `enabled`
+    pub enabled: Option<bool>,
+}
+
+/// `[drops]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDrops {
+    /// `enabled`
+    pub enabled: Option<bool>,
+    /// `per_drop`
+    pub per_drop: Option<bool>,
+}
+
+/// `[aha]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAha {
+    /// `mountpoint`
+    pub mountpoint: Option<PathBuf>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonConfig {
+    /// The journal's directory.
+    pub state_dir: PathBuf,
+    /// The clients' socket.
+    pub socket: PathBuf,
+    /// How the journal is written.
+    pub journal: JournalConfig,
+    /// Socket events, or `None` when disabled.
+    pub sockets: Option<SocketsSection>,
+    /// NFLOG groups to read (empty: none).
+    pub nflog_groups: Vec<u16>,
+    /// Collect conntrack events.
+    pub conntrack: bool,
+    /// Kernel drops, or `None` when disabled.
+    pub drops: Option<DropsSection>,
+    /// The AHAFS mount point, or `None` when off.
+    pub aha_mountpoint: Option<PathBuf>,
+}
+
+/// `[sockets]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketsSection {
+    /// Monitors to collect (all when the key is absent).
+    pub watch: Vec<Monitor>,
+    /// Filters, as given (the `addr` value was checked to parse).
+    pub filters: RawSockFilters,
+}
+
+/// `[drops]`, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DropsSection {
+    /// Store every drop as an event, besides the per-second counters.
+    pub per_drop: bool,
+}
+
+impl DaemonConfig {
+    /// Reads and validates `path`.
+    ///
+    /// # Errors
+    /// [`ConfigError`], one line naming the file and the key.
+    pub fn load(path: &Path) -> Result<DaemonConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        DaemonConfig::parse(&text, path)
+    }
+
+    /// Validates the TOML `text` (`path` only names it in errors).
+    ///
+    /// # Errors
+    /// [`ConfigError`].
+    pub fn parse(text: &str, path: &Path) -> Result<DaemonConfig, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: one_line(&e),
+        })?;
+        let invalid = |key: &'static str, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            message,
+        };
+        let absolute = |key: &'static str, p: PathBuf| {
+            if p.is_absolute() {
+                Ok(p)
+            } else {
+                Err(invalid(
+                    key,
+                    format!("{} is not an absolute path", p.display()),
+                ))
+            }
+        };
+        let state_dir = absolute(
+            "state_dir",
+            raw.state_dir.unwrap_or_else(|| "/var/lib/inetmon".into()),
+        )?;
+        let socket = absolute(
+            "socket",
+            raw.socket
+                .unwrap_or_else(|| "/run/inetmon/inetmon.sock".into()),
+        )?;
+        let j = raw.journal;
+        let interval = j.sync_interval_ms.unwrap_or(1000);
+        if !(1..=60_000).contains(&interval) {
+            return Err(invalid(
+                "journal.sync_interval_ms",
+                format!("{interval} is not in 1..=60000"),
+            ));
+        }
+        let max_age = parse_duration(j.max_age.as_deref().unwrap_or("30d"))
+            .map_err(|m| invalid("journal.max_age", m))?;
+        let max_size = parse_size(j.max_size.as_deref().unwrap_or("1GiB"))
+            .map_err(|m| invalid("journal.max_size", m))?;
+        let journal = JournalConfig {
+            sync: j.sync.unwrap_or_default(),
+            sync_interval: Duration::from_millis(interval),
+            max_age: (!max_age.is_zero()).then_some(max_age),
+            max_size: (max_size != 0).then_some(max_size),
+        };
+        let s = raw.sockets;
+        let sockets = if s.enabled.unwrap_or(true) {
+            let watch = match s.watch {
+                None => Monitor::ALL.to_vec(),
+                Some(names) => names
+                    .iter()
+                    .map(|n| {
+                        Monitor::from_name(n).ok_or_else(|| {
+                            invalid("sockets.watch", format!("unknown monitor {n:?}"))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+            };
+            if let Some(a) = &s.filters.addr {
+                a.parse::<Cidr>()
+                    .map_err(|e| invalid("sockets.filters.addr", e.to_string()))?;
+            }
+            if let Some(c) = &s.filters.cgroup {
+                absolute("sockets.filters.cgroup", c.clone())?;
+            }
+            Some(SocketsSection {
+                watch,
+                filters: s.filters,
+            })
+        } else {
+            None
+        };
+        let aha_mountpoint = match raw.aha.mountpoint {
+            Some(p) if p.as_os_str().is_empty() => None,
+            Some(p) => Some(absolute("aha.mountpoint", p)?),
+            None => None,
+        };
+        Ok(DaemonConfig {
+            state_dir,
+            socket,
+            journal,
+            sockets,
+            nflog_groups: raw.nflog.groups.unwrap_or_default(),
+            conntrack: raw.conntrack.enabled.unwrap_or(false),
+            drops: raw.drops.enabled.unwrap_or(false).then_some(DropsSection {
+                per_drop: raw.drops.per_drop.unwrap_or(false),
+            }),
+            aha_mountpoint,
+        })
+    }
+}
+
+/// The TOML error in one line: its message and where.
+fn one_line(e: &toml::de::Error) -> String {
+    let msg = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => format!("{msg} (at byte {})", span.start),
+        None => msg,
+    }
+}
+
+/// `"0"`, `"90s"`, `"15m"`, `"12h"`, `"30d"`, `"2w"`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (N followed by s, m, h, d or w)"))?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => {
+            return Err(format!(
+                "{s:?} is not a duration (N followed by s, m, h, d or w)"
+            ))
+        }
+    };
+    n.checked_mul(secs)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// `"0"`, `"4096"`, `"512MiB"`, `"1G"`.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let bad = || format!("{s:?} is not a size (bytes, or N followed by KiB, MiB, GiB or TiB)");
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        "T" | "TiB" => 1 << 40,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+#[path = "daemon_config_tests.rs"]
+mod tests;

@@ -1,0 +1,140 @@
+use super::*;
+
+fn parse(text: &str) -> Result<DaemonConfig, String> {
+    DaemonConfig::parse(text, Path::new("/etc/inetmon/inetmon.toml")).map_err(|e| e.to_string())
+}
+
+fn defaults() -> DaemonConfig {
+    DaemonConfig {
+        state_dir: "/var/lib/inetmon".into(),
+        socket: "/run/inetmon/inetmon.sock".into(),
+        journal: JournalConfig {
+            sync: SyncMode::Interval,
+            sync_interval: Duration::from_millis(1000),
+            max_age: Some(Duration::from_secs(30 * 86_400)),
+            max_size: Some(1 << 30),
+        },
+        sockets: Some(SocketsSection {
+            watch: Monitor::ALL.to_vec(),
+            filters: RawSockFilters::default(),
+        }),
+        nflog_groups: Vec::new(),
+        conntrack: false,
+        drops: None,
+        aha_mountpoint: None,
+    }
+}
+
+#[test]
+fn empty_file_gives_the_defaults() {
+    assert_eq!(parse("").unwrap(), defaults());
+}
+
+#[test]
+fn packaged_default_config_is_the_defaults() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/inetmon.toml");
+    assert_eq!(DaemonConfig::load(&path).unwrap(), defaults());
+}
+
+#[test]
+fn every_key() {
+    let c = parse(
+        r#"
+state_dir = "/srv/inetmon"
+socket = "/run/x.sock"
+[journal]
+sync = "always"
+sync_interval_ms = 250
+max_age = "12h"
+max_size = "0"
+[sockets]
+enabled = true
+watch = ["streamConnect", "streamListen"]
+[sockets.filters]
+pid = 1
+uid = 1000
+comm = "curl"
+port = 443
+cgroup = "/sys/fs/cgroup/system.slice"
+addr = "10.0.0.0/8"
+[nflog]
+groups = [1, 65535]
+[conntrack]
+enabled = true
+[drops]
+enabled = true
+per_drop = true
+[aha]
+mountpoint = "/aha"
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.state_dir, Path::new("/srv/inetmon"));
+    assert_eq!(c.socket, Path::new("/run/x.sock"));
+    assert_eq!(
+        c.journal,
+        JournalConfig {
+            sync: SyncMode::Always,
+            sync_interval: Duration::from_millis(250),
+            max_age: Some(Duration::from_secs(12 * 3600)),
+            max_size: None,
+        }
+    );
+    let s = c.sockets.unwrap();
+    assert_eq!(s.watch, [Monitor::StreamConnect, Monitor::StreamListen]);
+    assert_eq!(s.filters.uid, Some(1000));
+    assert_eq!(s.filters.addr.as_deref(), Some("10.0.0.0/8"));
+    assert_eq!(c.nflog_groups, [1, 65535]);
+    assert!(c.conntrack);
+    assert_eq!(c.drops, Some(DropsSection { per_drop: true }));
+    assert_eq!(c.aha_mountpoint.as_deref(), Some(Path::new("/aha")));
+    let off = parse("[sockets]\nenabled = false\n[aha]\nmountpoint = \"\"\n").unwrap();
+    assert_eq!(off.sockets, None);
+    assert_eq!(off.aha_mountpoint, None);
+}
+
+#[test]
+fn errors_are_one_line_naming_the_key() {
+    let cases = [
+        ("statedir = \"/x\"", "unknown field `statedir`"),
+        ("[journal]\nsnyc = \"always\"", "unknown field `snyc`"),
+        ("[sockets.filters]\nuser = 1", "unknown field `user`"),
+        (
+            "[journal]\nsync = \"sometimes\"",
+            "unknown variant `sometimes`",
+        ),
+        (
+            "[journal]\nsync_interval_ms = 0",
+            "journal.sync_interval_ms: 0 is not in 1..=60000",
+        ),
+        (
+            "[journal]\nmax_age = \"3 days\"",
+            "journal.max_age: \"3 days\" is not a duration",
+        ),
+        (
+            "[journal]\nmax_size = \"1PB\"",
+            "journal.max_size: \"1PB\" is not a size",
+        ),
+        (
+            "[sockets]\nwatch = [\"streamFoo\"]",
+            "sockets.watch: unknown monitor \"streamFoo\"",
+        ),
+        (
+            "[sockets.filters]\naddr = \"10.0.0.0/33\"",
+            "sockets.filters.addr:",
+        ),
+        (
+            "state_dir = \"relative\"",
+            "state_dir: relative is not an absolute path",
+        ),
+        ("[nflog]\ngroups = [70000]", "/etc/inetmon/inetmon.toml:"),
+        ("[conntrack]\nenabled = \"yes\"", "invalid type"),
+        ("state_dir = ", "/etc/inetmon/inetmon.toml:"),
+    ];
+    for (text, want) in cases {
+        let e = parse(text).unwrap_err();
+        assert!(e.contains(want), "{text:?}: {e}");
+        assert!(!e.contains('\n'), "{text:?}: {e}");
+        assert!(e.starts_with("/etc/inetmon/inetmon.toml: "), "{e}");
+    }
+}

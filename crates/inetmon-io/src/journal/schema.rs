@@ -1,0 +1,121 @@
+//! The journal's SQLite schema (version [`SCHEMA_VERSION`]); `docs/journal.md`
+//! describes it for people reading it with `sqlite3`.
+
+use rusqlite::{Connection, OptionalExtension};
+
+use super::JournalError;
+
+/// Version of the schema below. Bump it, and add a migration, on any change
+/// of a table, column or index.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The file name of the database inside the state directory.
+pub const DB_FILE: &str = "journal.sqlite";
+/// The writer's lock file inside the state directory.
+pub const LOCK_FILE: &str = "journal.lock";
+
+/// Tables and the one secondary index (`auto_vacuum = INCREMENTAL` is set
+/// by the writer before the file has a page).
+const CREATE: &str = "
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE events (
+    seq     INTEGER PRIMARY KEY,
+    time_ns INTEGER NOT NULL,
+    kind    TEXT NOT NULL,
+    uid     INTEGER,
+    pid     INTEGER,
+    comm    TEXT,
+    op      TEXT,
+    result  INTEGER,
+    laddr   TEXT,
+    lport   INTEGER,
+    faddr   TEXT,
+    fport   INTEGER,
+    event   TEXT NOT NULL
+);
+CREATE INDEX events_time ON events(time_ns);
+";
+
+/// Meta keys.
+pub(super) mod key {
+    /// The schema version the file was made with.
+    pub(crate) const SCHEMA: &str = "schema_version";
+    /// [`inetmon_core::event::codec::ENCODING_VERSION`] of the `event` column.
+    pub(crate) const ENCODING: &str = "encoding_version";
+    /// `1` while a writer has the journal open, `0` after a clean close.
+    pub(crate) const WRITER_OPEN: &str = "writer_open";
+    /// Wall-clock time (ns since the epoch) of the last committed batch.
+    pub(crate) const LAST_COMMIT_NS: &str = "last_commit_ns";
+    /// Wall-clock time the file was created.
+    pub(crate) const CREATED_NS: &str = "created_ns";
+}
+
+/// Creates the schema in an empty database, or checks the version of an
+/// existing one.
+///
+/// # Errors
+/// [`JournalError::Schema`] for a file of another schema version; SQLite
+/// errors.
+pub(super) fn ensure(conn: &Connection, now_ns: i64) -> Result<(), JournalError> {
+    let exists: bool = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)?;
+    if !exists {
+        // Tables and meta rows in one transaction: a crash in between
+        // leaves an empty file, never tables without a version.
+        let tx = conn.unchecked_transaction()?;
+        conn.execute_batch(CREATE)?;
+        for (k, v) in [
+            (key::SCHEMA, SCHEMA_VERSION.to_string()),
+            (
+                key::ENCODING,
+                inetmon_core::event::codec::ENCODING_VERSION.to_string(),
+            ),
+            (key::WRITER_OPEN, "0".to_owned()),
+            (key::LAST_COMMIT_NS, now_ns.to_string()),
+            (key::CREATED_NS, now_ns.to_string()),
+        ] {
+            set_meta(conn, k, &v)?;
+        }
+        tx.commit()?;
+    }
+    check_version(conn)
+}
+
+/// Fails unless the file has this schema and event encoding version.
+pub(super) fn check_version(conn: &Connection) -> Result<(), JournalError> {
+    let schema = get_meta(conn, key::SCHEMA)?;
+    if schema.as_deref() != Some(&SCHEMA_VERSION.to_string()) {
+        return Err(JournalError::Schema {
+            found: schema.unwrap_or_else(|| "none".into()),
+            expected: SCHEMA_VERSION,
+        });
+    }
+    let enc = get_meta(conn, key::ENCODING)?;
+    let want = inetmon_core::event::codec::ENCODING_VERSION;
+    if enc.as_deref() != Some(&want.to_string()) {
+        return Err(JournalError::Schema {
+            found: format!("event encoding {}", enc.unwrap_or_else(|| "none".into())),
+            expected: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn get_meta(conn: &Connection, k: &str) -> Result<Option<String>, rusqlite::Error> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
+        .optional()
+}
+
+pub(super) fn set_meta(conn: &Connection, k: &str, v: &str) -> Result<(), rusqlite::Error> {
+    conn.prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")?
+        .execute([k, v])
+        .map(drop)
+}
