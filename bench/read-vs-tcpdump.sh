@@ -1,74 +1,87 @@
 #!/usr/bin/env bash
-# End-to-end decode benchmark: `inetmon read --format ipmon` (and `--format
-# json`) against `tcpdump -S -nn -r` on the same LINKTYPE_NFLOG pcap, pinned
-# to one core, output to /dev/null.
+# `inetmon read` against `tcpdump -S -nn -r`, side by side in one run: the
+# same LINKTYPE_NFLOG pcap, output to a file, wall time as the headline and
+# CPU time (user+sys) beside it, interleaved rounds (tcpdump, inetmon ipmon,
+# inetmon json, … in turn), medians.
 #
-# usage: bench/read-vs-tcpdump.sh [COUNT] [FLOWS...]
-#   COUNT  records per file (default 1000000)
-#   FLOWS  distinct flows per file; `all` = unbounded (default: 64 1024 16384 all)
-# env:   RUNS=5 (hyperfine runs), CPU=0 (core to pin to), BIN=path to an
-#        inetmon binary (default: build target/release/inetmon),
-#        JSON=1 (also time --format json), TCPDUMP_MAX_FLOWS=16384 (tcpdump
-#        slows down quadratically with many distinct TCP flows, so it is only
-#        run on files with at most this many), BENCH_DIR=/tmp/inetmon-bench.
-# Needs: tcpdump, hyperfine, python3.
+# usage: bench/read-vs-tcpdump.sh [COUNT] [FLOWS]
+#   COUNT  records in the file (default 1000000)
+#   FLOWS  distinct flows (default 64; `all` = unbounded)
+# env:   ROUNDS=5, BIN=path to an inetmon binary (default: build
+#        target/release/inetmon), BENCH_DIR=/tmp/inetmon-bench (the file and
+#        the outputs), SEQ=1 (also time inetmon on one thread:
+#        INETMON_READ_THREADS=1), TZ (default UTC).
+# Needs: tcpdump, python3, /usr/bin/time. No pinning: inetmon reads a file
+# on every core (BENCHMARKS.md §1); tcpdump uses one.
 #
-# Prints one summary row per file: mean wall time and CPU time (user+sys) of
-# each command, inetmon's records/s, and tcpdump/inetmon ratios. The machine
-# may be shared: the CPU-time ratio is the steadier figure.
+# Also timed, as floors: `cat FILE > OUT` (reading the file and writing a
+# file of similar size; inetmon's ipmon output is ~0.6× the file) and
+# `cat` of a file the size of the JSON output.
+# Ends with the ratio lines: tcpdump wall / inetmon wall (goal ≥ 10×).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-1000000}
-shift || true
-flows=("$@")
-[ ${#flows[@]} -gt 0 ] || flows=(64 1024 16384 all)
-seed=../shared/fixtures/nflog-real-small.pcap
-gen=../shared/tools/gen_nflog_pcap.py
+flows=${2:-64}
+rounds=${ROUNDS:-5}
+export TZ=${TZ:-UTC}
 work=${BENCH_DIR:-/tmp/inetmon-bench}
-cpu=${CPU:-0}
-max_td=${TCPDUMP_MAX_FLOWS:-16384}
 mkdir -p "$work"
 if [ -z "${BIN:-}" ]; then
   cargo build --release -q -p inetmon
   BIN=$PWD/target/release/inetmon
 fi
-rows=()
-for f in "${flows[@]}"; do
-  pcap="$work/nflog-$count-$f.pcap"
-  if [ ! -s "$pcap" ]; then
-    if [ "$f" = all ]; then
-      python3 "$gen" "$seed" "$pcap" "$count"
-    else
-      python3 "$gen" "$seed" "$pcap" "$count" "$f"
-    fi
+pcap=$work/nflog-$count-$flows.pcap
+if [ ! -s "$pcap" ]; then
+  if [ "$flows" = all ]; then
+    python3 ../shared/tools/gen_nflog_pcap.py ../shared/fixtures/nflog-real-small.pcap "$pcap" "$count"
+  else
+    python3 ../shared/tools/gen_nflog_pcap.py ../shared/fixtures/nflog-real-small.pcap "$pcap" "$count" "$flows"
   fi
-  echo "== $count records, $f flows ($(du -h "$pcap" | cut -f1))"
-  cmds=(-n inetmon-ipmon "taskset -c $cpu $BIN read --format ipmon $pcap")
-  if [ "${JSON:-0}" = 1 ]; then
-    cmds+=(-n inetmon-json "taskset -c $cpu $BIN read --format json $pcap")
-  fi
-  if [ "$f" != all ] && [ "$f" -le "$max_td" ]; then
-    cmds+=(-n tcpdump "taskset -c $cpu tcpdump -S -nn -r $pcap")
-  fi
-  hyperfine -N --output null --warmup 1 --runs "${RUNS:-5}" \
-    --export-json "$work/read-$f.json" --export-markdown "$work/read-$f.md" "${cmds[@]}"
-  rows+=("$(python3 - "$work/read-$f.json" "$count" "$f" <<'EOF'
-import json, sys
-res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
-count, flows = int(sys.argv[2]), sys.argv[3]
-def t(name):
-    r = res.get(name)
-    return (r["mean"], r["user"] + r["system"]) if r else (None, None)
-iw, ic = t("inetmon-ipmon")
-jw, jc = t("inetmon-json")
-tw, tc = t("tcpdump")
-f = lambda v: "-" if v is None else f"{v:.3f}"
-ratio = lambda a, b: "-" if a is None or b is None else f"{a / b:.1f}x"
-print(f"{flows:>6} {f(iw):>8} {f(ic):>8} {count / iw / 1e6:>7.2f} {f(jw):>8} {f(jc):>8} "
-      f"{f(tw):>8} {f(tc):>8} {ratio(tw, iw):>8} {ratio(tc, ic):>8}")
-EOF
-)")
+fi
+echo "== $count records, $flows flows, $(du -hL "$pcap" | cut -f1); load: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs"
+declare -A cmd=(
+  [tcpdump]="tcpdump -S -nn -r $pcap"
+  [inetmon-ipmon]="$BIN read --format ipmon $pcap"
+  [inetmon-json]="$BIN read --format json $pcap"
+  [cat]="cat $pcap"
+)
+# The floor of the JSON run: copying a file as big as its output (JSON
+# lines carry the packet bytes in hex: ~6x tcpdump's output).
+"$BIN" read --format json "$pcap" >"$work/json-floor.in"
+cmd[cat-json-size]="cat $work/json-floor.in"
+names=(tcpdump inetmon-ipmon inetmon-json cat cat-json-size)
+if [ "${SEQ:-0}" = 1 ]; then
+  cmd[inetmon-ipmon-1thread]="env INETMON_READ_THREADS=1 $BIN read --format ipmon $pcap"
+  cmd[inetmon-json-1thread]="env INETMON_READ_THREADS=1 $BIN read --format json $pcap"
+  names+=(inetmon-ipmon-1thread inetmon-json-1thread)
+fi
+times=$work/read-times.txt
+: >"$times"
+cat "$pcap" >/dev/null # into the page cache
+for r in $(seq "$rounds"); do
+  for n in "${names[@]}"; do
+    out=$work/out.$n
+    rm -f "$out"
+    # shellcheck disable=SC2086
+    /usr/bin/time -f "%e %U %S" -o "$work/t" ${cmd[$n]} >"$out" 2>/dev/null
+    echo "$n $r $(cat "$work/t") $(stat -c %s "$out")" >>"$times"
+  done
 done
-echo
-echo "flows   ipmon-s  ipmon-cpu  Mrec/s  json-s  json-cpu  tcpd-s  tcpd-cpu  wall-x   cpu-x"
-printf '%s\n' "${rows[@]}"
+# The outputs must be what the sequential reader writes: same lines.
+echo "lines: tcpdump $(wc -l <"$work/out.tcpdump"), inetmon ipmon $(wc -l <"$work/out.inetmon-ipmon"), json $(wc -l <"$work/out.inetmon-json")"
+python3 - "$times" "$count" <<'EOF'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    n, _r, e, u, s, size = line.split()
+    rows.setdefault(n, []).append((float(e), float(u) + float(s), int(size)))
+count = int(sys.argv[2])
+med = {n: (statistics.median(e for e, _, _ in v), statistics.median(c for _, c, _ in v), v[-1][2]) for n, v in rows.items()}
+print(f"{'command':<24} {'wall s':>8} {'cpu s':>8} {'Mrec/s':>8} {'out MB':>8}   (median of {len(rows['tcpdump'])})")
+for n, (w, c, size) in med.items():
+    print(f"{n:<24} {w:>8.3f} {c:>8.3f} {count / w / 1e6 if w else 0:>8.2f} {size / 1e6:>8.1f}")
+tw, tc, _ = med["tcpdump"]
+for n in [k for k in med if k.startswith("inetmon")]:
+    w, c, _ = med[n]
+    print(f"RATIO {n} vs tcpdump: wall {tw / w:.1f}x  cpu {tc / c:.1f}x  (goal: wall >= 10x)")
+EOF

@@ -9,6 +9,8 @@ packages=(
   clang llvm libbpf-dev bpftool nats-server netcat-openbsd iputils-ping python3
   # <linux/types.h>: inetmon-bpf's build script checks the BPF record headers with cc.
   linux-libc-dev
+  # Peers in bench/nflog-vs-ulogd.sh, sockets-vs-bpftrace.sh, drops-vs-bpftrace.sh.
+  ulogd2 bpftrace
 )
 
 missing=()

@@ -8,17 +8,23 @@
 //! - [`event`]: the one event model every producer emits and every sink consumes.
 //! - [`decode`]: decoders for NFLOG and ctnetlink messages, IP Filter binary
 //!   logs and pcap/pcapng files.
-//! - [`dissect`]: zero-copy views of IPv4/IPv6/TCP/UDP/ICMP headers.
+//! - [`dissect`]: the one packet-header parser: lax views of Ethernet, IPv4,
+//!   IPv6 (extension headers), TCP, UDP, ICMP, ICMPv6, IGMP and VRRP headers,
+//!   with a typed reason where decoding stopped; the byte readers, the
+//!   protocol-name table and the TCP-flag table.
 //! - [`format`](mod@format): the ipmon and JSON formatters.
 //! - [`btf`]: kernel BTF enums, for drop-reason names.
 //! - [`kallsyms`]: kernel address symbolisation from `/proc/kallsyms` text.
-//! - [`monitor_filter`]: the user-space filters of `inetmon monitor`.
+//! - [`cidr`]: the one address-prefix type and its rule for IPv4-mapped addresses.
+//! - [`monitor_filter`], [`sock_filter`]: the user-space filters of `inetmon
+//!   monitor` and `inetmon sockets`.
 //! - [`drop_summary`]: drop counts by reason, location and interface.
 //! - [`names`]: protocol and service name tables (from `/etc/protocols` and
 //!   `/etc/services` text).
 #![forbid(unsafe_code)]
 
 pub mod btf;
+pub mod cidr;
 pub mod decode;
 pub mod dissect;
 pub mod drop_summary;
@@ -28,4 +34,7 @@ pub mod ipmon_conf;
 pub mod kallsyms;
 pub mod monitor_filter;
 pub mod names;
+pub mod sock_filter;
 pub mod syslog_names;
+#[cfg(test)]
+mod testing;

@@ -10,19 +10,16 @@
 //! is never hidden.
 
 use std::net::IpAddr;
-use std::str::FromStr;
 
 use thiserror::Error;
 
+use crate::cidr::Cidr;
+use crate::dissect::PacketView;
 use crate::event::{Event, EventKind};
-use crate::format::monitor::dissect::flow;
 
 /// A bad filter value on the command line.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum FilterError {
-    /// Not an address or `address/prefix`.
-    #[error("invalid address or prefix {0:?}")]
-    Cidr(String),
     /// Not a protocol name or number.
     #[error("unknown protocol {0:?}")]
     Proto(String),
@@ -31,89 +28,17 @@ pub enum FilterError {
     Kind(String),
 }
 
-/// An address prefix (`10.0.0.0/8`, `fd00::/64`, or one address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl Cidr {
-    /// Whether `a` is inside the prefix (IPv4-mapped IPv6 addresses, on
-    /// either side, match as IPv4).
-    #[must_use]
-    pub fn contains(&self, a: IpAddr) -> bool {
-        let a = match a {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(a, IpAddr::V4),
-            v4 @ IpAddr::V4(_) => v4,
-        };
-        match (self.addr, a) {
-            (IpAddr::V4(n), IpAddr::V4(x)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(n) & mask == u32::from(x) & mask
-            }
-            (IpAddr::V6(n), IpAddr::V6(x)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(n) & mask == u128::from(x) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-impl FromStr for Cidr {
-    type Err = FilterError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || FilterError::Cidr(s.to_owned());
-        let (a, p) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: IpAddr = a.parse().map_err(|_| err())?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match p {
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(err)?,
-            None => max,
-        };
-        // `::ffff:a.b.c.d/n` (n >= 96) is the IPv4 prefix a.b.c.d/(n-96).
-        if let IpAddr::V6(v6) = addr {
-            if let (Some(v4), Some(p4)) = (v6.to_ipv4_mapped(), prefix.checked_sub(96)) {
-                return Ok(Cidr {
-                    addr: IpAddr::V4(v4),
-                    prefix: p4,
-                });
-            }
-        }
-        Ok(Cidr { addr, prefix })
-    }
-}
-
 /// A protocol name (`tcp`, `udp`, `icmp`, `icmpv6`, `sctp`, `igmp`, `gre`,
-/// `esp`, `ah`, `vrrp`) or number.
+/// `esp`, `ah`, `vrrp`, their IANA keywords and aliases, see
+/// [`crate::dissect::proto::by_short_name`]) or number.
 ///
 /// # Errors
 /// [`FilterError::Proto`] for anything else.
 pub fn parse_proto(s: &str) -> Result<u8, FilterError> {
-    Ok(match s.to_ascii_lowercase().as_str() {
-        "icmp" | "icmpv4" => 1,
-        "igmp" => 2,
-        "tcp" => 6,
-        "udp" => 17,
-        "gre" => 47,
-        "esp" => 50,
-        "ah" => 51,
-        "icmpv6" | "icmp6" | "ipv6-icmp" => 58,
-        "vrrp" => 112,
-        "sctp" => 132,
-        other => other
-            .parse()
-            .map_err(|_| FilterError::Proto(s.to_owned()))?,
-    })
+    match crate::dissect::proto::by_short_name(s) {
+        Some(n) => Ok(n),
+        None => s.parse().map_err(|_| FilterError::Proto(s.to_owned())),
+    }
 }
 
 /// An event kind by its `--type` name.
@@ -225,7 +150,7 @@ fn reason_eq(wanted: &str, actual: &str) -> bool {
 fn fields(event: &Event) -> Fields {
     let mut f = Fields::default();
     let from_packet = |f: &mut Fields, data: &[u8], layer, et| {
-        if let Some(fl) = flow(data, layer, et) {
+        if let Some(fl) = PacketView::capture(data, layer, et).flow() {
             f.addrs = vec![fl.src, fl.dst];
             f.proto = Some(fl.proto);
             if let Some((s, d)) = fl.ports {
@@ -273,15 +198,11 @@ fn fields(event: &Event) -> Fields {
 mod tests {
     use super::*;
     use crate::event::{
-        CaptureLayer, DropEvent, DropReason, Header, Interface, KernelLocation, LossStage, Lost,
-        ObservationPoint, Source, Timestamp, TraceEvent,
+        CaptureLayer, DropEvent, DropReason, Header, Interface, LossStage, Lost, ObservationPoint,
+        Source, Timestamp, TraceEvent,
     };
 
-    /// IPv4 10.0.0.1:41022 -> 10.0.0.2:8080 UDP.
-    const UDP: [u8; 28] = [
-        0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0xa0, 0x3e, 0x1f, 0x90,
-        0, 8, 0, 0,
-    ];
+    use crate::event::SAMPLE_UDP as UDP;
 
     fn header() -> Header {
         Header {
@@ -293,25 +214,11 @@ mod tests {
 
     fn drop_ev(reason: &str) -> Event {
         Event::Drop(Box::new(DropEvent {
-            header: header(),
-            cpu: 0,
             reason: DropReason {
-                code: 3,
-                subsystem: None,
                 name: Some(reason.into()),
+                ..DropEvent::sample().reason
             },
-            location: KernelLocation::default(),
-            interface: Interface {
-                ifindex: 4,
-                name: Some("veth0".into()),
-            },
-            protocol: 0x0800,
-            orig_len: 28,
-            layer: CaptureLayer::Network,
-            packet: UDP.to_vec(),
-            process: None,
-            netns: 0,
-            mark: 0,
+            ..DropEvent::sample()
         }))
     }
 
@@ -452,14 +359,5 @@ mod tests {
         assert_eq!(parse_proto("nope"), Err(FilterError::Proto("nope".into())));
         assert_eq!(parse_kind("drop"), Ok(EventKind::Drop));
         assert!(parse_kind("x").is_err());
-        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
-        assert!("fd00::/129".parse::<Cidr>().is_err());
-        assert!("x".parse::<Cidr>().is_err());
-        let c: Cidr = "fd00::/16".parse().unwrap();
-        assert!(c.contains("fd00:1::5".parse().unwrap()));
-        assert!(!c.contains("fe80::1".parse().unwrap()));
-        let any: Cidr = "0.0.0.0/0".parse().unwrap();
-        assert!(any.contains("192.0.2.1".parse().unwrap()));
-        assert!(!any.contains("::1".parse().unwrap()));
     }
 }

@@ -64,66 +64,6 @@ pub struct ProtocolNames {
     names: Vec<Option<Box<str>>>,
 }
 
-/// A small builtin protocol table (IANA numbers with the names Linux
-/// distributions use in `/etc/protocols`), used when no file text is given.
-const BUILTIN_PROTOCOLS: &[(u8, &str)] = &[
-    (0, "ip"),
-    (1, "icmp"),
-    (2, "igmp"),
-    (3, "ggp"),
-    (4, "ipencap"),
-    (5, "st"),
-    (6, "tcp"),
-    (8, "egp"),
-    (9, "igp"),
-    (12, "pup"),
-    (17, "udp"),
-    (20, "hmp"),
-    (22, "xns-idp"),
-    (27, "rdp"),
-    (29, "iso-tp4"),
-    (33, "dccp"),
-    (36, "xtp"),
-    (37, "ddp"),
-    (38, "idpr-cmtp"),
-    (41, "ipv6"),
-    (43, "ipv6-route"),
-    (44, "ipv6-frag"),
-    (45, "idrp"),
-    (46, "rsvp"),
-    (47, "gre"),
-    (50, "esp"),
-    (51, "ah"),
-    (57, "skip"),
-    (58, "ipv6-icmp"),
-    (59, "ipv6-nonxt"),
-    (60, "ipv6-opts"),
-    (73, "rspf"),
-    (81, "vmtp"),
-    (88, "eigrp"),
-    (89, "ospf"),
-    (93, "ax.25"),
-    (94, "ipip"),
-    (97, "etherip"),
-    (98, "encap"),
-    (103, "pim"),
-    (108, "ipcomp"),
-    (112, "vrrp"),
-    (115, "l2tp"),
-    (124, "isis"),
-    (132, "sctp"),
-    (133, "fc"),
-    (135, "mobility-header"),
-    (136, "udplite"),
-    (137, "mpls-in-ip"),
-    (138, "manet"),
-    (139, "hip"),
-    (140, "shim6"),
-    (141, "wesp"),
-    (142, "rohc"),
-    (143, "ethernet"),
-];
-
 impl ProtocolNames {
     /// Parses `/etc/protocols` text: `name number [aliases…] [# comment]`.
     /// The first name seen for a number wins; numbers outside 0..=255 and
@@ -157,9 +97,9 @@ impl ProtocolNames {
     #[must_use]
     pub fn builtin() -> Self {
         let mut names: Vec<Option<Box<str>>> = vec![None; 256];
-        for &(num, name) in BUILTIN_PROTOCOLS {
-            if let Some(slot) = names.get_mut(usize::from(num)) {
-                *slot = Some(name.into());
+        for p in crate::dissect::proto::PROTOCOLS {
+            if let Some(slot) = names.get_mut(usize::from(p.number)) {
+                *slot = Some(p.keyword.into());
             }
         }
         ProtocolNames { names }
@@ -290,7 +230,16 @@ pub fn write_ipv4(out: &mut Vec<u8>, a: [u8; 4]) {
         }
         n += usize::from(len) + 1;
     }
-    out.extend_from_slice(buf.get(..n - 1).unwrap_or(&buf));
+    push_prefix(out, &buf, n - 1);
+}
+
+/// Appends the first `len` bytes of `block`: the whole fixed-size block is
+/// copied (a few register moves, no `memcpy` call for a length known only at
+/// run time) and the vector is cut back to `len` of them.
+pub(crate) fn push_prefix<const N: usize>(out: &mut Vec<u8>, block: &[u8; N], len: usize) {
+    let keep = out.len() + len.min(N);
+    out.extend_from_slice(block);
+    out.truncate(keep);
 }
 
 /// Appends the text of `a` the way BIND/glibc `inet_ntop(AF_INET6)` writes

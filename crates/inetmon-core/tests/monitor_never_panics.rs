@@ -8,9 +8,7 @@ use inetmon_core::event::{
     CaptureLayer, DropEvent, DropReason, Event, Header, Interface, KernelLocation, Source,
     Timestamp,
 };
-use inetmon_core::format::monitor::{
-    connection_summary, MonitorFormatter, MonitorOptions, Verbosity,
-};
+use inetmon_core::format::monitor::{connection_line, MonitorFormatter, MonitorOptions, Verbosity};
 use inetmon_core::format::pcapng::PcapngWriter;
 use inetmon_core::kallsyms::KallSyms;
 use proptest::prelude::*;
@@ -52,7 +50,7 @@ proptest! {
 
     #[test]
     fn format_any_packet(packet in proptest::collection::vec(any::<u8>(), 0..200), l in any::<u8>(), et in any::<u16>()) {
-        let _ = connection_summary(&packet, layer(l), et);
+        let _ = connection_line(&packet, layer(l), et);
         let d = DropEvent {
             header: Header { time: Timestamp::default(), source: Source::Datapath, seq: 0 },
             cpu: 0,

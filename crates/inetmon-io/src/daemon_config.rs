@@ -29,7 +29,7 @@ use inetmon_core::event::Monitor;
 use serde::Deserialize;
 
 use crate::journal::{JournalConfig, SyncMode};
-use crate::sockets::filter::Cidr;
+use inetmon_core::cidr::Cidr;
 
 /// The default configuration file.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/inetmon/inetmon.toml";

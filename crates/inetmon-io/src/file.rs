@@ -28,7 +28,7 @@ pub const CHUNK: usize = 256 * 1024;
 /// How often a followed file is checked for growth or rotation.
 pub const FOLLOW_POLL: Duration = Duration::from_millis(200);
 
-pub use inetmon_core::decode::sniff::{sniff, FileFormat};
+pub use inetmon_core::decode::sniff::{search, sniff, FileFormat, SEARCH_BYTES};
 
 /// The decoder `inetmon-core` has for `format`: pcap/pcapng or IP Filter
 /// binary logs.
@@ -57,7 +57,7 @@ pub enum FileError {
         source: io::Error,
     },
     /// The first bytes are not a known magic number.
-    #[error("{path}: not a pcap, pcapng or IP Filter log file (first bytes {head:02x?})")]
+    #[error("{path}: not a pcap, pcapng or IP Filter log file")]
     UnknownFormat {
         /// The path.
         path: String,
@@ -159,7 +159,20 @@ impl FileSource {
                 std::thread::sleep(cfg.poll);
             }
         }
-        let format = sniff(&head).ok_or_else(|| FileError::UnknownFormat {
+        // A damaged start: look further (up to `SEARCH_BYTES`) for records.
+        let mut format = sniff(&head);
+        if format.is_none() && !cfg.follow {
+            let mut b = vec![0u8; 64 * 1024];
+            while head.len() < SEARCH_BYTES {
+                match read_input(&mut input, &mut b).map_err(io_err)? {
+                    Some(0) => break,
+                    Some(n) => head.extend_from_slice(b.get(..n).unwrap_or(&[])),
+                    None => {}
+                }
+            }
+            format = search(&head);
+        }
+        let format = format.ok_or_else(|| FileError::UnknownFormat {
             path: path.clone(),
             head: head.iter().take(4).copied().collect(),
         })?;
@@ -203,6 +216,51 @@ impl FileSource {
         std::thread::Builder::new()
             .name("file".into())
             .spawn(move || self.run(producer, &shutdown))
+    }
+
+    /// Reads to the end on the calling thread, handing every event to
+    /// `out` (with the decoder's own sequence numbers) and recycling its
+    /// buffers: the fast path for files that are not followed, with no
+    /// thread or channel between the decoder and the consumer. Stops early
+    /// when `out` fails, returning its error.
+    ///
+    /// # Errors
+    /// [`ReadError::Input`] for an I/O error on the input;
+    /// [`ReadError::Output`] for `out`'s error.
+    pub fn read_to_end<E>(
+        mut self,
+        out: &mut dyn FnMut(&mut Event) -> Result<(), E>,
+    ) -> Result<(), ReadError<E>> {
+        let path = display(&self.cfg.path);
+        let mut decoder = (self.make)(self.format, self.source.clone());
+        decoder.feed(&std::mem::take(&mut self.head));
+        let stdin = io::stdin();
+        let mut input: Box<dyn Read> = match self.input {
+            Input::File { file, .. } => Box::new(file),
+            Input::Stdin(_) => Box::new(stdin.lock()),
+        };
+        loop {
+            while let Some(mut ev) = decoder.next_event() {
+                out(&mut ev).map_err(ReadError::Output)?;
+                decoder.recycle(ev);
+            }
+            // Read straight into the decoder's buffer: no copy.
+            let n = decoder
+                .feed_with(CHUNK, &mut |b| read_retry(&mut input, b))
+                .map_err(|source| {
+                    ReadError::Input(FileError::Io {
+                        path: path.clone(),
+                        source,
+                    })
+                })?;
+            if n == 0 {
+                break;
+            }
+        }
+        while let Some(mut ev) = decoder.finish() {
+            out(&mut ev).map_err(ReadError::Output)?;
+        }
+        Ok(())
     }
 
     /// Reads and decodes until EOF (or, when following, until `shutdown`),
@@ -372,6 +430,17 @@ enum Rotation {
     Rotated(File),
     /// Our file was truncated; a handle seeked back to its start.
     Truncated(File),
+}
+
+/// Why [`FileSource::read_to_end`] stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError<E> {
+    /// Reading the input failed.
+    #[error(transparent)]
+    Input(FileError),
+    /// The consumer failed.
+    #[error("output: {0}")]
+    Output(E),
 }
 
 /// Reads once, tracking the file offset; `Some(0)` is EOF. Stdin waits at

@@ -6,7 +6,11 @@
 //!   `ENOBUFS` as loss).
 //! - [`nflog`], [`conntrack`]: live producers.
 //! - [`file`](mod@file): file and stdin producers, with `tail -f` following.
+//! - [`parallel_read`]: a classic pcap file decoded and formatted on every
+//!   core, written in file order.
 //! - [`pipeline`]: bounded channels from producers to sinks, with loss counted.
+//! - [`consumer`]: the one consumer loop (stage: filter → format; sinks),
+//!   which every subcommand configures; [`outputs`]: its sinks.
 //! - [`sink`]: stdout, files (reopened on SIGHUP), syslog.
 //! - [`daemon`]: daemonising and pid files.
 //! - [`daemon_config`]: the daemon's TOML configuration, validated.
@@ -25,6 +29,7 @@
 
 pub mod bpf;
 pub mod conntrack;
+pub mod consumer;
 pub mod daemon;
 pub mod daemon_config;
 pub mod datapath;
@@ -35,6 +40,8 @@ pub mod journal;
 pub mod kernel_loss;
 pub mod netlink;
 pub mod nflog;
+pub mod outputs;
+pub mod parallel_read;
 pub mod pipeline;
 pub mod resolver;
 pub mod safe_open;

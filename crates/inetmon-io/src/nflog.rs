@@ -373,6 +373,9 @@ impl ReadState {
             }
             return Ok(());
         }
+        // One clock read per datagram (up to `qthresh` packets the kernel
+        // batched), not per packet: they were all read at this moment.
+        let read_at = now();
         for item in core_nflog::packets(datagram) {
             match item {
                 Ok(pkt) => {
@@ -384,7 +387,7 @@ impl ReadState {
                     if let Some(seq) = pkt.seq {
                         self.check_seq(i, seq, p)?;
                     }
-                    let header = p.header(now());
+                    let header = p.header(read_at);
                     let names = &self.ifnames;
                     let ifname = |idx: u32| names.borrow_mut().name(idx);
                     let log =

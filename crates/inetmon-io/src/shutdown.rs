@@ -38,6 +38,19 @@ impl Shutdown {
         })
     }
 
+    /// A new handle that SIGINT and SIGTERM set (nothing else: SIGHUP keeps
+    /// its default).
+    ///
+    /// # Errors
+    /// When a handler cannot be registered or the eventfd created.
+    pub fn on_signals() -> io::Result<Self> {
+        let flag = Arc::new(AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(sig, Arc::clone(&flag))?;
+        }
+        Self::with_flag(flag)
+    }
+
     /// Asks every holder to stop, and wakes them.
     pub fn trigger(&self) {
         self.flag.store(true, Ordering::SeqCst);

@@ -36,8 +36,7 @@ fn new_and_destroy_with_nat() {
     let path = ns.path();
     let sd = shutdown.clone();
     let handle = std::thread::spawn(move || {
-        let f = std::fs::File::open(path).unwrap();
-        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        common::enter_netns(&path);
         let cfg = ConntrackConfig {
             enable_acct: true,
             ..ConntrackConfig::default()
@@ -54,8 +53,7 @@ fn new_and_destroy_with_nat() {
     // connection to a listener.
     let path = ns.path();
     let tcp_port = std::thread::spawn(move || {
-        let f = std::fs::File::open(path).unwrap();
-        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        common::enter_netns(&path);
         let u = UdpSocket::bind("127.0.0.1:40000").unwrap();
         u.send_to(b"hello", "127.0.0.1:8080").unwrap();
         let l = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -35,8 +35,7 @@ fn start(
     let path = ns.path();
     let sd = shutdown.clone();
     let handle = std::thread::spawn(move || {
-        let f = std::fs::File::open(path).unwrap();
-        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        common::enter_netns(&path);
         let src = NflogSource::open(cfg).unwrap();
         let producers = src.producers(&pipe);
         let rx = pipe.close();
@@ -51,8 +50,7 @@ fn start(
 fn udp_in_ns(ns: &Netns, port: u16, count: usize, payload: usize) {
     let path = ns.path();
     std::thread::spawn(move || {
-        let f = std::fs::File::open(path).unwrap();
-        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        common::enter_netns(&path);
         let s = UdpSocket::bind("127.0.0.1:0").unwrap();
         let buf = vec![0x5a; payload];
         for _ in 0..count {

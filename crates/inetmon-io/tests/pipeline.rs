@@ -139,3 +139,101 @@ fn kernel_loss_reports_are_carried_not_counted() {
     };
     assert_eq!((c.stage, c.count), (LossStage::Channel, 1));
 }
+
+/// A stage of the consumer loop for tests: shows every malformed record
+/// whose offset is even, as one line `offset N`.
+struct EvenOffsets;
+
+impl inetmon_io::consumer::Stage for EvenOffsets {
+    fn render(
+        &mut self,
+        ev: &mut Event,
+        out: &mut inetmon_io::consumer::Rendered,
+    ) -> inetmon_io::consumer::Verdict {
+        use inetmon_io::consumer::{render_with, Verdict};
+        match ev {
+            Event::Malformed(m) if m.offset % 2 == 0 => {
+                render_with(out, |w| {
+                    std::io::Write::write_all(w, format!("offset {}\n", m.offset).as_bytes())
+                })
+                .unwrap();
+                Verdict::Show
+            }
+            _ => Verdict::Drop,
+        }
+    }
+}
+
+/// A sink that keeps the text it gets, and takes offsets divisible by 4
+/// when `take` is set.
+struct Keep {
+    text: std::rc::Rc<std::cell::RefCell<String>>,
+    take: bool,
+}
+
+impl inetmon_io::consumer::Sink for Keep {
+    fn deliver(
+        &mut self,
+        ev: Option<&Event>,
+        out: &inetmon_io::consumer::Rendered,
+    ) -> Result<inetmon_io::consumer::Delivery, inetmon_io::sink::SinkError> {
+        use inetmon_io::consumer::Delivery;
+        self.text
+            .borrow_mut()
+            .push_str(&String::from_utf8_lossy(&out.text));
+        let taken = matches!(ev, Some(Event::Malformed(m)) if self.take && m.offset % 4 == 0);
+        Ok(if taken {
+            Delivery::Taken
+        } else {
+            Delivery::Passed
+        })
+    }
+
+    fn flush(&mut self) -> Result<(), inetmon_io::sink::SinkError> {
+        Ok(())
+    }
+}
+
+/// The consumer loop: the stage filters and formats, sinks get the shown
+/// events in order (a sink that takes one hides it from the next), the
+/// limit stops the run, and the counts are reported.
+#[test]
+fn consumer_filters_formats_and_stops_at_the_limit() {
+    use inetmon_io::consumer::{Consumer, Plan, Producers, Sink};
+    let shutdown = inetmon_io::shutdown::Shutdown::new().unwrap();
+    let producers = Producers::new(shutdown.clone(), 64);
+    let mut p = producers.pipeline().producer(Source::Stdin);
+    for i in 0..10 {
+        let e = malformed(&mut p, i);
+        p.send_blocking(e).unwrap();
+    }
+    drop(p);
+    let first = std::rc::Rc::default();
+    let second = std::rc::Rc::default();
+    let sinks: Vec<Box<dyn Sink>> = vec![
+        Box::new(Keep {
+            text: std::rc::Rc::clone(&first),
+            take: true,
+        }),
+        Box::new(Keep {
+            text: std::rc::Rc::clone(&second),
+            take: false,
+        }),
+    ];
+    let mut stage = EvenOffsets;
+    let mut consumer = Consumer::new(&mut stage, sinks);
+    let plan = Plan {
+        limit: Some(4),
+        ..Plan::default()
+    };
+    let ended = consumer.run(producers, &plan);
+    assert!(ended.output.is_ok());
+    assert!(ended.producers.is_empty());
+    assert!(shutdown.is_set());
+    assert_eq!(*first.borrow(), "offset 0\noffset 2\noffset 4\noffset 6\n");
+    assert_eq!(*second.borrow(), "offset 2\noffset 6\n");
+    let report = consumer.report();
+    assert_eq!(report.shown, 4);
+    // Events after the limit are neither shown nor counted.
+    assert_eq!(report.malformed, 7);
+}

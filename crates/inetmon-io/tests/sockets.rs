@@ -20,18 +20,10 @@ use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
 use inetmon_core::event::{Attribution, Event, Initiator, Monitor, SockEvent, SockOp};
-use inetmon_io::sockets::filter::watch_set;
-use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
+use inetmon_core::sock_filter::watch_set;
+use inetmon_io::sockets::{KernelFilters, SocketsProducer};
 
-use common::{new_netns, privileged, tid};
-
-fn start(filters: KernelFilters) -> SocketsProducer {
-    SocketsProducer::start(&SocketsConfig {
-        filters,
-        ..SocketsConfig::default()
-    })
-    .unwrap()
-}
+use common::{new_netns, privileged, start_sockets as start, tid};
 
 /// Reads events until none arrived for `quiet`; returns those of `netns`
 /// and the number of events reported lost other than by skipped runs.

@@ -16,16 +16,8 @@ use std::time::{Duration, Instant};
 use inetmon_core::event::{Event, SockOp};
 use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
 
-use common::{new_netns, privileged};
+use common::{new_netns, privileged, start_sockets as start};
 use SockOp::*;
-
-fn start(filters: KernelFilters) -> SocketsProducer {
-    SocketsProducer::start(&SocketsConfig {
-        filters,
-        ..SocketsConfig::default()
-    })
-    .unwrap()
-}
 
 /// Connections of the storm: server port, count.
 const STORM_PORT: u16 = 47123;

@@ -15,7 +15,7 @@ use inetmon_io::journal::{Filter, Reader, Record};
 use jiff::tz::TimeZone;
 
 use crate::journal_cmd::{StateDir, TimeRange};
-use crate::report::Outcome;
+use crate::report::Status;
 
 /// `inetmon audit`.
 #[derive(Debug, Args)]
@@ -49,7 +49,7 @@ pub(crate) enum AuditResult {
 }
 
 /// Runs `inetmon audit`.
-pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<Status> {
     let (since, until) = args.range.parse()?;
     let mut kinds = vec![EventKind::Sock, EventKind::Lost];
     if args.messages {
@@ -86,7 +86,7 @@ pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
         return Err(e.into());
     }
     out.flush()?;
-    Ok(Outcome::Clean)
+    Ok(Status::Clean)
 }
 
 fn write_record<W: Write>(

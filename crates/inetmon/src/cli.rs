@@ -4,7 +4,10 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-use clap::{Parser, Subcommand};
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use inetmon_io::consumer::Plan;
 
 use crate::ipmon::IpmonFlags;
 use crate::read::ReadFlags;
@@ -75,5 +78,29 @@ pub(crate) fn one_line(err: &clap::Error) -> String {
         Some(rest) => rest.to_owned(),
         None if line.is_empty() => "invalid arguments".to_owned(),
         None => line,
+    }
+}
+
+/// When a live subcommand (`sockets`, `monitor`) stops by itself.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct StopFlags {
+    /// Stop after this many events have been shown.
+    #[arg(long)]
+    pub(crate) count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) duration: Option<f64>,
+}
+
+impl StopFlags {
+    /// The consumer's plan from now on, with a `tick`.
+    pub(crate) fn plan(&self, tick: Option<Duration>) -> Plan {
+        Plan {
+            limit: self.count,
+            deadline: self
+                .duration
+                .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0))),
+            tick,
+        }
     }
 }

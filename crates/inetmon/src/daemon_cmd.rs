@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::Args;
 use inetmon_io::daemon_config::{DaemonConfig, DEFAULT_CONFIG_PATH};
 
-use crate::report::Outcome;
+use crate::report::Status;
 use crate::Misuse;
 
 /// `inetmon daemon`.
@@ -24,12 +24,12 @@ pub(crate) struct DaemonArgs {
 }
 
 /// Runs `inetmon daemon`.
-pub(crate) fn run(args: &DaemonArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: &DaemonArgs) -> anyhow::Result<Status> {
     let cfg = DaemonConfig::load(&args.config).map_err(|e| Misuse(e.to_string()))?;
     if args.check_config {
         writeln!(std::io::stdout().lock(), "{}: ok", args.config.display())
             .context("standard output")?;
-        return Ok(Outcome::Clean);
+        return Ok(Status::Clean);
     }
     let _ = cfg;
     Err(Misuse(

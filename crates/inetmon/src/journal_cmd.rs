@@ -12,7 +12,7 @@ use inetmon_core::format::sockline::write_sock_line;
 use inetmon_io::journal::{Filter, Gap, Reader, Record};
 use jiff::tz::TimeZone;
 
-use crate::report::Outcome;
+use crate::report::Status;
 use crate::Misuse;
 
 /// The default state directory (as the daemon's `state_dir`).
@@ -89,14 +89,14 @@ pub(crate) struct QueryArgs {
 }
 
 /// Runs `inetmon journal …`.
-pub(crate) fn run(args: &JournalArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: &JournalArgs) -> anyhow::Result<Status> {
     match &args.action {
         JournalAction::Query(q) => query(q),
         JournalAction::Verify(d) => verify(&d.state_dir),
     }
 }
 
-fn query(q: &QueryArgs) -> anyhow::Result<Outcome> {
+fn query(q: &QueryArgs) -> anyhow::Result<Status> {
     let (since, until) = q.range.parse()?;
     let mut filter = Filter {
         since,
@@ -136,10 +136,10 @@ fn query(q: &QueryArgs) -> anyhow::Result<Outcome> {
         return Err(e.into());
     }
     out.flush()?;
-    Ok(Outcome::Clean)
+    Ok(Status::Clean)
 }
 
-fn verify(dir: &std::path::Path) -> anyhow::Result<Outcome> {
+fn verify(dir: &std::path::Path) -> anyhow::Result<Status> {
     let v = Reader::open(dir)?.verify()?;
     let mut out = io::stdout().lock();
     for p in &v.problems {
@@ -161,9 +161,9 @@ fn verify(dir: &std::path::Path) -> anyhow::Result<Outcome> {
         if v.ok() { "ok" } else { "DAMAGED" }
     )?;
     Ok(if v.ok() {
-        Outcome::Clean
+        Status::Clean
     } else {
-        Outcome::Problems
+        Status::Problems
     })
 }
 

@@ -2,19 +2,17 @@
 //!
 //! Exit status: 0 when everything went well; 1 for misuse (one line on
 //! standard error, as ipmon does) and for fatal errors (a source that cannot
-//! be opened, a missing privilege); 2 when the run completed but input was
-//! malformed or events were lost (a summary line says how many). A closed
+//! be opened, a missing privilege), and when some of several files could
+//! not be read (every other one is); 2 when the run completed but input was
+//! malformed or events were lost or could not be written (a summary line
+//! says how many). Every subcommand returns a [`report::Status`]. A closed
 //! output pipe (`inetmon read x | head`) ends the run quietly with status 0.
 
 mod audit;
 mod cli;
-mod conf_actions;
 mod daemon_cmd;
-mod engine;
-mod facility;
 mod ipmon;
 mod journal_cmd;
-mod live;
 mod monitor;
 mod offline;
 mod output;
@@ -33,7 +31,6 @@ use clap::error::ErrorKind;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
-use crate::report::Outcome;
 
 /// A misuse of the command line: reported as one line, exit status 1.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,22 +54,14 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ipmon(flags) => ipmon::main(&flags, &prog),
         Command::Read(flags) => read::main(&flags, &prog),
-        Command::Sockets(args) => match sockets::run(args) {
-            Ok(code) => return code,
-            Err(e) => Err(e),
-        },
-        Command::Monitor(args) => match monitor::run(&args) {
-            Ok(code) => return code,
-            Err(e) => Err(e),
-        },
+        Command::Sockets(args) => sockets::run(args),
+        Command::Monitor(args) => monitor::run(&args),
         Command::Daemon(args) => daemon_cmd::run(&args),
         Command::Journal(args) => journal_cmd::run(&args),
         Command::Audit(args) => audit::run(&args),
     };
     match result {
-        Ok(Outcome::Clean) => ExitCode::SUCCESS,
-        Ok(Outcome::Problems) => ExitCode::from(2),
-        Ok(Outcome::Usage) => ExitCode::from(1),
+        Ok(status) => status.into(),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             report::error_line(&prog, &report::error_text(e.as_ref()));

@@ -24,12 +24,9 @@
 mod output;
 mod plan;
 
-use std::io::{self, BufWriter};
+use std::io::BufWriter;
 use std::path::PathBuf;
-use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::{ArgAction, Args};
@@ -37,15 +34,18 @@ use inetmon_core::drop_summary::DropSummary;
 use inetmon_core::format::monitor::{MonitorFormatter, MonitorOptions, Verbosity};
 use inetmon_core::format::pcapng::PcapngWriter;
 use inetmon_io::conntrack::{ConntrackConfig, ConntrackSource};
+use inetmon_io::consumer::{Consumer, Producers, Sink};
 use inetmon_io::datapath::{enrich, DatapathProducer};
 use inetmon_io::nflog::{NflogConfig, NflogSource};
-use inetmon_io::pipeline::Pipeline;
+use inetmon_io::outputs::TextOut;
+use inetmon_io::pipeline::DEFAULT_CAPACITY;
 use inetmon_io::safe_open;
 use inetmon_io::shutdown::Shutdown;
 use inetmon_io::sockets::{SocketsConfig, SocketsProducer};
 
-use self::output::Printer;
-use self::plan::Plan;
+use self::output::{MonitorStage, PcapSink};
+use self::plan::Plan as Wiring;
+use crate::report::{self, Status};
 
 /// Flags of `inetmon monitor`.
 #[derive(Debug, Clone, Args)]
@@ -108,12 +108,9 @@ pub(crate) struct MonitorArgs {
     /// NFLOG groups for `--type packet` (default 0).
     #[arg(long, value_name = "G", value_delimiter = ',')]
     pub(crate) nflog: Vec<u16>,
-    /// Stop after this many events have been shown.
-    #[arg(long)]
-    pub(crate) count: Option<u64>,
-    /// Stop after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub(crate) duration: Option<f64>,
+    /// `--count`, `--duration`.
+    #[command(flatten)]
+    pub(crate) stop: crate::cli::StopFlags,
     /// Ring-buffer size in KiB (a power of two).
     #[arg(long, default_value_t = 4096)]
     pub(crate) ring_kib: u32,
@@ -124,18 +121,14 @@ pub(crate) struct MonitorArgs {
 /// # Errors
 /// Bad flags, missing privileges, load/attach failures, output errors
 /// other than a closed pipe.
-pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
-    let mut plan = Plan::from_args(args)?;
+pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
+    let mut plan = Wiring::from_args(args)?;
     if let Some(missing) = plan::missing_capabilities(&plan) {
         bail!("monitor needs {missing} (run as root)");
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handler")?;
-    }
-    let shutdown = Shutdown::with_flag(Arc::clone(&stop)).context("creating the shutdown waker")?;
-
-    let mut datapath = None;
+    let shutdown = Shutdown::on_signals().context("installing signal handlers")?;
+    let mut producers = Producers::new(shutdown.clone(), DEFAULT_CAPACITY);
+    let mut drop_counter = None;
     if plan.kernel.drops || !plan.kernel.trace_ifaces.is_empty() {
         let reasons = enrich::drop_reasons().ok();
         plan.kernel_names(reasons.as_ref())?;
@@ -143,20 +136,23 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
         if !args.all_netns {
             plan.kernel.netns = Some(netns);
         }
-        let p = DatapathProducer::start(&plan.kernel, reasons, enrich::kallsyms(), netns)
+        let mut p = DatapathProducer::start(&plan.kernel, reasons, enrich::kallsyms(), netns)
             .context("starting the datapath programs")?;
-        datapath = Some(p);
+        if args.summary {
+            drop_counter = p.drop_counter();
+        }
+        producers.add(
+            "datapath",
+            p.spawn(producers.pipeline(), shutdown.clone())?,
+            false,
+        );
     }
-    let mut sockets = if plan.sock {
-        Some(
-            SocketsProducer::start(&SocketsConfig::default())
-                .context("starting the socket-event programs")?,
-        )
-    } else {
-        None
-    };
-    let pipeline = Pipeline::new(65_536);
-    let mut threads = Vec::new();
+    if plan.sock {
+        let p = SocketsProducer::start(&SocketsConfig::default())
+            .context("starting the socket-event programs")?;
+        let thread = p.spawn(producers.pipeline(), shutdown.clone(), Vec::new())?;
+        producers.add("socket-event", thread, false);
+    }
     if !plan.nflog_groups.is_empty() {
         let cfg = NflogConfig {
             groups: plan.nflog_groups.clone(),
@@ -164,13 +160,11 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
             ..NflogConfig::default()
         };
         let src = NflogSource::open(cfg).context("opening NFLOG")?;
-        let h = src.spawn(&pipeline, shutdown.clone())?;
-        threads.push(std::thread::spawn(move || {
-            h.join()
-                .ok()
-                .and_then(Result::err)
-                .map(|e| crate::report::error_text(&e))
-        }));
+        producers.add(
+            "NFLOG",
+            src.spawn(producers.pipeline(), shutdown.clone())?,
+            false,
+        );
     }
     if plan.nat || plan.state {
         let cfg = ConntrackConfig {
@@ -179,33 +173,28 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
             ..ConntrackConfig::default()
         };
         let src = ConntrackSource::open(cfg).context("opening conntrack events")?;
-        let h = src.spawn(&pipeline, shutdown.clone())?;
-        threads.push(std::thread::spawn(move || {
-            h.join()
-                .ok()
-                .and_then(Result::err)
-                .map(|e| crate::report::error_text(&e))
-        }));
+        producers.add(
+            "conntrack",
+            src.spawn(producers.pipeline(), shutdown.clone())?,
+            false,
+        );
     }
-    let rx = pipeline.close();
-    let other_sources = !threads.is_empty();
 
-    let pcap = match &args.write {
-        Some(path) => {
-            let f = safe_open::open_truncate(path).context("--write")?;
-            let mut w = PcapngWriter::new(
-                BufWriter::with_capacity(256 * 1024, f),
-                concat!("inetmon ", env!("CARGO_PKG_VERSION")),
-                plan.kernel.snaplen,
-            )
-            .with_context(|| format!("writing {}", path.display()))?;
-            if args.write_linktype == "raw" {
-                w.use_raw_ip();
-            }
-            Some(w)
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if let Some(path) = &args.write {
+        let f = safe_open::open_truncate(path).context("--write")?;
+        let mut w = PcapngWriter::new(
+            BufWriter::with_capacity(256 * 1024, f),
+            concat!("inetmon ", env!("CARGO_PKG_VERSION")),
+            plan.kernel.snaplen,
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
+        if args.write_linktype == "raw" {
+            w.use_raw_ip();
         }
-        None => None,
-    };
+        sinks.push(Box::new(PcapSink(w, format!("write {}", path.display()))));
+    }
+    sinks.push(Box::new(TextOut::stdout(&shutdown)));
     let verbosity = match args.verbose {
         0 => Verbosity::Info,
         1 => Verbosity::Debug,
@@ -216,113 +205,27 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
         hex: args.hex,
     });
     let summary = args.summary.then(DropSummary::new);
-    let mut printer = Printer::new(plan.filter.clone(), formatter, args.json, pcap, summary);
+    let mut stage = MonitorStage::new(
+        plan.filter.clone(),
+        formatter,
+        args.json,
+        summary,
+        drop_counter,
+    );
 
     // Tests and scripts wait for this line: the programs are attached.
     #[allow(clippy::print_stderr)]
     {
         eprintln!("inetmon monitor: attached");
     }
-    let deadline = args
-        .duration
-        .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
-    let limit = args.count.unwrap_or(u64::MAX);
-    let wait = if other_sources || sockets.is_some() {
-        Duration::from_millis(20)
-    } else {
-        Duration::from_millis(100)
-    };
-    let mut last_tick = Instant::now();
-    let handle = |printer: &mut Printer, ev: inetmon_core::event::Event| {
-        if printer.printed < limit {
-            printer.event(&ev);
-        }
-    };
-    while !stop.load(Ordering::Relaxed)
-        && printer.printed < limit
-        && deadline.is_none_or(|d| Instant::now() < d)
-        && printer.err.is_none()
-    {
-        let mut waited = false;
-        if let Some(dp) = &mut datapath {
-            dp.poll(wait, &mut |ev| handle(&mut printer, ev))?;
-            waited = true;
-        }
-        if let Some(s) = &mut sockets {
-            let t = if waited { Duration::ZERO } else { wait };
-            s.poll(t, &mut |ev| handle(&mut printer, ev))?;
-            waited = true;
-        }
-        if waited {
-            while let Ok(ev) = rx.try_recv() {
-                handle(&mut printer, ev);
-            }
-        } else {
-            match rx.recv_timeout(wait) {
-                Ok(ev) => {
-                    handle(&mut printer, ev);
-                    while let Ok(ev) = rx.try_recv() {
-                        handle(&mut printer, ev);
-                    }
-                }
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                // Every source thread has ended (it reports why below).
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        if args.summary && last_tick.elapsed() >= Duration::from_secs(1) {
-            last_tick = Instant::now();
-            if let Some(dp) = &datapath {
-                if let Some(s) = &mut printer.summary {
-                    for (key, n) in dp.drop_counts() {
-                        s.set_count(key, n);
-                    }
-                }
-            }
-            printer.summary_tick();
-        }
-        printer.flush();
+    let consumer_plan = args
+        .stop
+        .plan(args.summary.then_some(Duration::from_secs(1)));
+    let mut consumer = Consumer::new(&mut stage, sinks);
+    let mut ended = consumer.run(producers, &consumer_plan);
+    if args.summary && ended.output.is_ok() {
+        // A last table, with the final counts.
+        ended.output = consumer.tick().and_then(|()| consumer.flush());
     }
-    // Final loss report and, for --summary, a last table.
-    if let Some(dp) = &mut datapath {
-        dp.check_lost(&mut |ev| handle(&mut printer, ev));
-        if let Some(s) = &mut printer.summary {
-            for (key, n) in dp.drop_counts() {
-                s.set_count(key, n);
-            }
-        }
-    }
-    if let Some(s) = &mut sockets {
-        s.check_lost(&mut |ev| handle(&mut printer, ev));
-    }
-    if args.summary {
-        printer.summary_tick();
-    }
-    shutdown.trigger();
-    while let Ok(ev) = rx.try_recv() {
-        handle(&mut printer, ev);
-    }
-    printer.flush();
-    drop(datapath);
-    for t in threads {
-        if let Ok(Some(e)) = t.join() {
-            crate::report::error_line("inetmon monitor", &e);
-        }
-    }
-    match printer.err.take() {
-        Some(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
-        Some(e) => {
-            let what = match (&args.write, printer.err_in_pcap) {
-                (Some(path), true) => format!("write {}", path.display()),
-                _ => "write to stdout".to_owned(),
-            };
-            return Err(e).context(what);
-        }
-        None => {}
-    }
-    Ok(if printer.problems > 0 {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    })
+    report::ended("inetmon monitor", ended, &consumer.report())
 }

@@ -1,46 +1,50 @@
-//! The chosen output format, wrapping the core formatters: ipmon lines
-//! (with a syslog level per line) or JSON objects.
+//! The ipmon-or-JSON stage of `inetmon read` and `inetmon ipmon`: formats
+//! every event into the consumer's [`Rendered`] (ipmon lines with a syslog
+//! priority each, or one JSON object per line), reports malformed records
+//! on standard error, and merges identical queued NFLOG packets (`Nx`).
 
-use inetmon_core::event::Event;
-use inetmon_core::format::ipmon::{IpmonFormatter, IpmonOptions, Rendered, LOG_INFO};
+use inetmon_core::event::{Event, PacketLog, Source};
+use inetmon_core::format::ipmon::{IpmonFormatter, IpmonOptions, Line, LOG_INFO};
 use inetmon_core::format::json::JsonWriter;
 use inetmon_core::names::{ProtocolNames, ServiceNames};
+use inetmon_io::consumer::{Rendered, Stage, Verdict};
 use inetmon_io::resolver::{CachingResolver, ResolverConfig};
+use inetmon_io::sink::{Level, LineSink, Severity, Syslog};
 
-use crate::ipmon::FormatOptions;
+use crate::report;
 
-/// One formatted line and its syslog priority.
-pub(crate) struct FormattedLine<'a> {
-    /// The text, with its trailing `\n` when it has one.
-    pub(crate) text: &'a [u8],
-    /// syslog(3) priority: the level in the low 3 bits; facility bits only
-    /// when a rule's `log level` set them.
-    pub(crate) priority: u16,
+/// Formatter options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[expect(clippy::struct_excessive_bools, reason = "one bool per ipmon flag")]
+pub(crate) struct FormatOptions {
+    /// `--json`
+    pub(crate) json: bool,
+    /// `-v`
+    pub(crate) verbose: bool,
+    /// `-x`
+    pub(crate) hex: bool,
+    /// `-X`
+    pub(crate) hex_header: bool,
+    /// `-b`
+    pub(crate) body: bool,
+    /// `-n`
+    pub(crate) resolve: bool,
+    /// `-p`
+    pub(crate) numeric_ports: bool,
 }
 
 /// The formatter of a run.
-pub(crate) enum Formatter {
+enum Formatter {
     /// IP Filter 5.1 ipmon lines.
-    Ipmon(Box<IpmonFormatter>, Rendered),
-    /// One JSON object per line (`inetmon_core::format::json`), and the last
-    /// line.
-    Json(JsonWriter, Vec<u8>),
+    Ipmon(Box<IpmonFormatter>),
+    /// One JSON object per line (`inetmon_core::format::json`).
+    Json(JsonWriter),
 }
 
 impl Formatter {
-    /// The formatter for `opts`. `syslog_mode` drops the date, as ipmon -s
-    /// does. Protocol and service names come from `/etc/protocols` and
-    /// `/etc/services` (builtin tables when they cannot be read); times are
-    /// in the local time zone (`TZ`). With `-n`, host names come from a
-    /// cached resolver whose threads start here: in daemon mode, call this
-    /// after daemonising.
-    ///
-    /// # Errors
-    ///
-    /// The `-n` resolver's threads cannot be started.
-    pub(crate) fn new(opts: FormatOptions, syslog_mode: bool) -> anyhow::Result<Self> {
+    fn new(opts: FormatOptions, syslog_mode: bool) -> anyhow::Result<Self> {
         if opts.json {
-            return Ok(Formatter::Json(JsonWriter::new(), Vec::new()));
+            return Ok(Formatter::Json(JsonWriter::new()));
         }
         let ipmon = IpmonOptions {
             resolve: opts.resolve,
@@ -62,41 +66,131 @@ impl Formatter {
                 .map_err(|e| anyhow::anyhow!("starting the name resolver: {e}"))?;
             f = f.with_resolver(Box::new(resolver));
         }
-        Ok(Formatter::Ipmon(Box::new(f), Rendered::default()))
+        Ok(Formatter::Ipmon(Box::new(f)))
     }
 
-    /// Formats `event`; returns the bytes of all its lines back to back.
-    pub(crate) fn format(&mut self, event: &Event) -> &[u8] {
+    fn format(&mut self, event: &Event, out: &mut Rendered) {
         match self {
-            Formatter::Ipmon(f, rendered) => {
-                rendered.clear();
-                f.format(event, rendered);
-                &rendered.text
+            Formatter::Ipmon(f) => f.format(event, out),
+            Formatter::Json(w) => {
+                out.text.extend_from_slice(w.format(event));
+                out.lines.push(Line {
+                    start: 0,
+                    end: out.text.len(),
+                    priority: LOG_INFO,
+                });
             }
-            Formatter::Json(w, last) => {
-                last.clear();
-                last.extend_from_slice(w.format(event));
-                last
+        }
+    }
+}
+
+/// The stage of `read` and `ipmon`.
+pub(crate) struct IpmonStage {
+    opts: FormatOptions,
+    syslog_mode: bool,
+    formatter: Formatter,
+    prog: String,
+    /// Each input is its own log (`inetmon read`): new `missed` counters.
+    pub(crate) log_per_input: bool,
+    /// With `-D` standard error is `/dev/null`: notices (a failed SIGHUP
+    /// reopen) also go to syslog.
+    pub(crate) notices: Option<Syslog>,
+}
+
+impl IpmonStage {
+    /// The stage for `opts`. `syslog_mode` drops the date, as ipmon -s
+    /// does. Protocol and service names come from `/etc/protocols` and
+    /// `/etc/services` (builtin tables when they cannot be read); times are
+    /// in the local time zone (`TZ`). With `-n`, host names come from a
+    /// cached resolver whose threads start here: in daemon mode, call this
+    /// after daemonising.
+    ///
+    /// # Errors
+    ///
+    /// The `-n` resolver's threads cannot be started.
+    pub(crate) fn new(opts: FormatOptions, syslog_mode: bool, prog: &str) -> anyhow::Result<Self> {
+        Ok(IpmonStage {
+            opts,
+            syslog_mode,
+            formatter: Formatter::new(opts, syslog_mode)?,
+            prog: prog.to_owned(),
+            log_per_input: false,
+            notices: None,
+        })
+    }
+}
+
+impl Stage for IpmonStage {
+    fn render(&mut self, ev: &mut Event, out: &mut Rendered) -> Verdict {
+        if let Event::Malformed(m) = ev {
+            report::malformed(&self.prog, m);
+            return Verdict::Drop;
+        }
+        self.formatter.format(ev, out);
+        Verdict::Show
+    }
+
+    fn absorb(&mut self, into: &mut Event, next: &Event) -> bool {
+        match (into, next) {
+            (Event::Packet(p), Event::Packet(q)) if same_record(p, q) => {
+                p.count = p.count.saturating_add(q.count.max(1));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn new_input(&mut self) {
+        if self.log_per_input {
+            // Same options as when the stage was built, which succeeded.
+            if let Ok(f) = Formatter::new(self.opts, self.syslog_mode) {
+                self.formatter = f;
             }
         }
     }
 
-    /// The lines of the last [`Formatter::format`], with their priorities.
-    pub(crate) fn lines(&self) -> impl Iterator<Item = FormattedLine<'_>> {
-        let (ipmon, json) = match self {
-            Formatter::Ipmon(_, rendered) => (Some(rendered), None),
-            Formatter::Json(_, line) => (None, Some(line)),
-        };
-        let ipmon_lines = ipmon.into_iter().flat_map(|r| {
-            r.iter().map(|(l, text)| FormattedLine {
-                text,
-                priority: l.priority,
-            })
-        });
-        let json_line = json.map(|text| FormattedLine {
-            text,
-            priority: LOG_INFO,
-        });
-        ipmon_lines.chain(json_line)
+    fn unwritten(&mut self, what: &str, count: u64) {
+        report::unwritten(&self.prog, what, count);
     }
+
+    fn notice(&mut self, text: &str) {
+        report::error_line(&self.prog, text);
+        if let Some(syslog) = &mut self.notices {
+            // Best effort: the notice is not worth failing the run.
+            let _ = syslog.write_line(text, Level::new(Severity::WARNING));
+            let _ = syslog.flush();
+        }
+    }
+}
+
+/// Whether two logged packets are one record for ipmon's `Nx` count:
+/// NFLOG packets equal in everything but time and sequence numbers.
+fn same_record(a: &PacketLog, b: &PacketLog) -> bool {
+    let key = |p: &PacketLog| {
+        p.nflog.as_ref().map(|n| {
+            (
+                n.group,
+                n.prefix.clone(),
+                n.hook,
+                n.ifindex_in,
+                n.ifindex_out,
+            )
+        })
+    };
+    matches!(a.header.source, Source::Nflog(_))
+        && a.header.source == b.header.source
+        && a.interface == b.interface
+        && a.direction == b.direction
+        && a.group == b.group
+        && a.rule == b.rule
+        && a.action == b.action
+        && a.flags == b.flags
+        && a.log_tag == b.log_tag
+        && a.nat_tag == b.nat_tag
+        && a.reason == b.reason
+        && a.log_level == b.log_level
+        && a.family == b.family
+        && a.header_len == b.header_len
+        && a.packet == b.packet
+        && key(a) == key(b)
 }

@@ -5,12 +5,14 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use inetmon_io::consumer::{Consumer, Sink};
+use inetmon_io::outputs::TextOut;
+use inetmon_io::shutdown::Shutdown;
 
-use crate::engine;
-use crate::ipmon::FormatOptions;
-use crate::report::Outcome;
+use crate::offline;
+use crate::output::{FormatOptions, IpmonStage};
+use crate::report::{self, Status};
 use crate::source::SourceSpec;
-
 /// `inetmon read` flags.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ReadFlags {
@@ -31,12 +33,13 @@ pub(crate) enum ReadFormat {
     Json,
 }
 
-/// Runs `inetmon read`.
+/// Runs `inetmon read`: every file is read, even after one that cannot
+/// be (status 1 then).
 ///
 /// # Errors
 ///
-/// A file that cannot be opened, or output that cannot be written.
-pub(crate) fn main(flags: &ReadFlags, prog: &str) -> anyhow::Result<Outcome> {
+/// Output that cannot be written.
+pub(crate) fn main(flags: &ReadFlags, prog: &str) -> anyhow::Result<Status> {
     let format = FormatOptions {
         json: flags.format == ReadFormat::Json,
         ..FormatOptions::default()
@@ -52,6 +55,11 @@ pub(crate) fn main(flags: &ReadFlags, prog: &str) -> anyhow::Result<Outcome> {
             }
         })
         .collect();
-    let tally = engine::read_files(&specs, format, prog)?;
-    Ok(tally.finish(prog))
+    let mut stage = IpmonStage::new(format, false, prog)?;
+    stage.log_per_input = true;
+    let shutdown = Shutdown::new()?;
+    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(TextOut::stdout(&shutdown))];
+    let mut consumer = Consumer::new(&mut stage, sinks);
+    let failed = offline::read_files(&specs.iter().collect::<Vec<_>>(), &mut consumer, prog)?;
+    Ok(report::finish(prog, &consumer.report(), failed))
 }

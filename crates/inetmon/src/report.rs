@@ -1,21 +1,36 @@
 //! What the binary tells the user on standard error: misuse and fatal
 //! errors in one line, each malformed record with its offset, and a summary
-//! of problems at the end of a run.
+//! of problems at the end of a run; and the exit status of every
+//! subcommand.
 
 use std::io::{self, Write};
+use std::process::ExitCode;
 
-use inetmon_core::event::{Lost, Malformed, Source};
+use inetmon_core::event::{Malformed, Source};
+use inetmon_io::consumer::Report;
 
-/// How a run ended, when it did not fail.
+/// How a run ended, when it did not fail outright: the exit status of
+/// every subcommand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
+pub(crate) enum Status {
     /// Everything was read and written: exit status 0.
     Clean,
-    /// The run completed, but input was malformed or events were lost:
-    /// exit status 2.
+    /// The run completed, but input was malformed, events were lost or
+    /// could not be written: exit status 2.
     Problems,
-    /// A usage message was printed (`ipmon -h`): exit status 1.
-    Usage,
+    /// A usage message was printed (`ipmon -h`), or some inputs could not
+    /// be read while the others were: exit status 1.
+    Failed,
+}
+
+impl From<Status> for ExitCode {
+    fn from(s: Status) -> ExitCode {
+        match s {
+            Status::Clean => ExitCode::SUCCESS,
+            Status::Failed => ExitCode::from(1),
+            Status::Problems => ExitCode::from(2),
+        }
+    }
 }
 
 /// Writes `prog: msg` to standard error.
@@ -52,62 +67,91 @@ pub(crate) fn source_name(source: &Source) -> String {
     }
 }
 
-/// Counts malformed records and lost events over a run.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Tally {
-    /// Damaged regions reported (consecutive bad records are one).
-    pub(crate) malformed: u64,
-    /// Bytes skipped in them.
-    pub(crate) skipped: u64,
-    /// Events lost, summed over every `Lost` event.
-    pub(crate) lost: u64,
+/// Reports a damaged region on standard error:
+/// `prog: <source>: offset A–B: N bytes skipped: <reason>`.
+pub(crate) fn malformed(prog: &str, m: &Malformed) {
+    error_line(
+        prog,
+        &format!(
+            "{}: offset {}\u{2013}{}: {} byte{} skipped: {}",
+            source_name(&m.header.source),
+            m.offset,
+            m.offset.saturating_add(m.skipped),
+            m.skipped,
+            if m.skipped == 1 { "" } else { "s" },
+            m.reason,
+        ),
+    );
 }
 
-impl Tally {
-    /// Reports a damaged region on standard error and counts it:
-    /// `prog: <source>: offset A–B: N bytes skipped: <reason>`.
-    pub(crate) fn malformed(&mut self, prog: &str, m: &Malformed) {
-        self.malformed += 1;
-        self.skipped = self.skipped.saturating_add(m.skipped);
-        error_line(
-            prog,
-            &format!(
-                "{}: offset {}\u{2013}{}: {} byte{} skipped: {}",
-                source_name(&m.header.source),
-                m.offset,
-                m.offset.saturating_add(m.skipped),
-                m.skipped,
-                if m.skipped == 1 { "" } else { "s" },
-                m.reason,
-            ),
-        );
-    }
+/// Reports that a sink could not deliver `count` events (they are counted
+/// as lost in the summary).
+pub(crate) fn unwritten(prog: &str, what: &str, count: u64) {
+    let msg = if what == "syslog" {
+        format!("syslog: {count} messages could not be sent")
+    } else {
+        format!("{what}: {count} events could not be written")
+    };
+    error_line(prog, &msg);
+}
 
-    /// Counts lost events (they are printed in the output format too).
-    pub(crate) fn lost(&mut self, l: &Lost) {
-        self.lost = self.lost.saturating_add(l.count);
+/// The status of a run from its counts; when anything went wrong, a
+/// summary line on standard error first. Events that could not be written
+/// count as lost. `failed`: inputs that could not be read.
+pub(crate) fn finish(prog: &str, report: &Report, failed: u64) -> Status {
+    let lost = report.lost.saturating_add(report.unwritten);
+    if report.malformed == 0 && lost == 0 {
+        return if failed > 0 {
+            Status::Failed
+        } else {
+            Status::Clean
+        };
     }
+    error_line(
+        prog,
+        &format!(
+            "{} damaged region{} skipped ({} byte{}), {} event{} lost",
+            report.malformed,
+            if report.malformed == 1 { "" } else { "s" },
+            report.skipped,
+            if report.skipped == 1 { "" } else { "s" },
+            lost,
+            if lost == 1 { "" } else { "s" },
+        ),
+    );
+    if failed > 0 {
+        Status::Failed
+    } else {
+        Status::Problems
+    }
+}
 
-    /// The outcome of the run; when anything went wrong, a summary line on
-    /// standard error first.
-    pub(crate) fn finish(self, prog: &str) -> Outcome {
-        if self.malformed == 0 && self.lost == 0 {
-            return Outcome::Clean;
-        }
-        error_line(
-            prog,
-            &format!(
-                "{} damaged region{} skipped ({} byte{}), {} event{} lost",
-                self.malformed,
-                if self.malformed == 1 { "" } else { "s" },
-                self.skipped,
-                if self.skipped == 1 { "" } else { "s" },
-                self.lost,
-                if self.lost == 1 { "" } else { "s" },
-            ),
-        );
-        Outcome::Problems
+/// A sink error as the binary's error: a closed output pipe becomes
+/// `BrokenPipe`, which ends the run with status 0.
+pub(crate) fn sink_error(e: inetmon_io::sink::SinkError) -> anyhow::Error {
+    match e {
+        inetmon_io::sink::SinkError::Closed => io::Error::from(io::ErrorKind::BrokenPipe).into(),
+        other => other.into(),
     }
+}
+
+/// The status of a live run (`sockets`, `monitor`) once it `ended`: a
+/// producer's error is one line (the others went on); an output error
+/// other than a closed pipe is the run's error.
+///
+/// # Errors
+///
+/// The output error.
+pub(crate) fn ended(
+    prog: &str,
+    ended: inetmon_io::consumer::Ended,
+    counts: &Report,
+) -> anyhow::Result<Status> {
+    for (name, e) in ended.producers {
+        error_line(prog, &format!("{name} reader: {}", error_text(e.as_ref())));
+    }
+    ended.output.map_err(sink_error)?;
+    Ok(finish(prog, counts, 0))
 }
 
 #[cfg(test)]

@@ -11,29 +11,26 @@
 //! Exit status: 0; 2 when events were lost or malformed; 1 on errors.
 
 use std::collections::HashMap;
-use std::io::{self, BufWriter, Write};
-use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::io::{self, Write};
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use inetmon_core::event::{Event, ProcessInfo};
+use inetmon_core::cidr::Cidr;
+use inetmon_core::event::{Event, ProcessInfo, SockOp};
 use inetmon_core::format::ahafs::{AhafsFormatter, InfoLevel};
 use inetmon_core::format::json::JsonWriter;
 use inetmon_core::format::sockline::write_sock_line;
+use inetmon_core::sock_filter::{parse_watch, watch_set, SockFilter};
+use inetmon_io::consumer::{render_with, Consumer, Producers, Rendered, Sink, Stage, Verdict};
+use inetmon_io::outputs::TextOut;
+use inetmon_io::pipeline::DEFAULT_CAPACITY;
+use inetmon_io::shutdown::Shutdown;
 use inetmon_io::sockets::existing::{existing_events, NetnsScope};
-use inetmon_io::sockets::filter::{parse_watch, watch_set, Cidr, SockFilter};
 use inetmon_io::sockets::procinfo::process_info;
 use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
 use jiff::tz::TimeZone;
 
-/// Below this many records per wake-up the reader pauses [`BATCH_WAIT`].
-const BATCH: usize = 256;
-/// How long the reader lets records accumulate when batches are small.
-/// The ring buffer (8 MiB, about 70 000 records) absorbs far more.
-const BATCH_WAIT: Duration = Duration::from_millis(2);
+use crate::report::{self, Status};
 
 /// Most processes whose `/proc` details are cached at info level 3.
 const PROC_CACHE: usize = 4096;
@@ -91,12 +88,9 @@ pub(crate) struct SocketsArgs {
     /// parent pid.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=3))]
     pub(crate) info_level: u8,
-    /// Stop after this many events have been printed.
-    #[arg(long)]
-    pub(crate) count: Option<u64>,
-    /// Stop after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub(crate) duration: Option<f64>,
+    /// `--count`, `--duration`.
+    #[command(flatten)]
+    pub(crate) stop: crate::cli::StopFlags,
     /// Ring-buffer size in KiB (a power of two).
     #[arg(long, default_value_t = 8192)]
     pub(crate) ring_kib: u32,
@@ -107,7 +101,7 @@ pub(crate) struct SocketsArgs {
 /// # Errors
 /// Bad flags, missing privileges, load/attach failures, output errors
 /// other than a closed pipe.
-pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<Status> {
     // One line naming what is missing, before any program or map is tried.
     if let Some(missing) = crate::privilege::missing_caps(true, true) {
         anyhow::bail!("sockets needs {missing} (or root)");
@@ -154,10 +148,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
         ring_bytes,
         ..SocketsConfig::default()
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handler")?;
-    }
+    let shutdown = Shutdown::on_signals().context("installing signal handlers")?;
     let mut producer =
         SocketsProducer::start(&cfg).context("starting the socket-event programs")?;
     // The binary decides where text goes: this line tells scripts and tests
@@ -172,138 +163,100 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<ExitCode> {
         3 => InfoLevel::Three,
         _ => InfoLevel::Two,
     };
-    let mut printer = Printer {
+    let mut stage = SocketsStage {
         format: args.format,
         ahafs: AhafsFormatter::new(level, tz.clone()),
         json: JsonWriter::new(),
         tz,
         level3: args.info_level == 3,
         filter,
-        out: BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
-        printed: 0,
-        problems: false,
-        err: None,
         procs: HashMap::new(),
     };
-    if args.existing {
-        let evs = existing_events(NetnsScope::All, &mut || producer.next_seq())
-            .context("sock_diag snapshot")?;
-        for ev in evs {
-            printer.event(Event::Sock(Box::new(ev)));
-        }
-    }
-    let deadline = args
-        .duration
-        .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
-    let limit = args.count.unwrap_or(u64::MAX);
-    while !stop.load(Ordering::Relaxed)
-        && printer.printed < limit
-        && deadline.is_none_or(|d| Instant::now() < d)
-        && printer.err.is_none()
-    {
-        let n = producer.poll(Duration::from_millis(100), &mut |ev| {
-            if printer.printed < limit {
-                printer.event(ev);
-            }
-        })?;
-        if let Err(e) = printer.out.flush() {
-            printer.err = Some(e);
-        }
-        // A small batch means we are keeping up: let records accumulate for
-        // a moment instead of waking (and writing) once per event.
-        if n > 0 && n < BATCH {
-            std::thread::sleep(BATCH_WAIT);
-        }
-    }
-    // Stopped by a signal or --duration: print what the kernel had already
-    // queued (bounded, in case events keep coming faster than we print).
-    let mut rounds = 0;
-    while printer.printed < limit && printer.err.is_none() && rounds < 1000 {
-        rounds += 1;
-        let n = producer.poll(Duration::ZERO, &mut |ev| {
-            if printer.printed < limit {
-                printer.event(ev);
-            }
-        })?;
-        if n == 0 {
-            break;
-        }
-    }
-    producer.check_lost(&mut |ev| printer.event(ev));
-    let flushed = printer.out.flush();
-    match printer.err.map_or(flushed, Err) {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
-        Err(e) => return Err(e).context("write to stdout"),
-        Ok(()) => {}
-    }
-    Ok(if printer.problems {
-        ExitCode::from(2)
+    let first = if args.existing {
+        existing_events(NetnsScope::All, &mut || producer.next_seq())
+            .context("sock_diag snapshot")?
+            .into_iter()
+            .map(|ev| Event::Sock(Box::new(ev)))
+            .collect()
     } else {
-        ExitCode::SUCCESS
-    })
+        Vec::new()
+    };
+    let mut producers = Producers::new(shutdown.clone(), DEFAULT_CAPACITY);
+    let thread = producer.spawn(producers.pipeline(), shutdown.clone(), first)?;
+    producers.add("socket-event", thread, false);
+    let plan = args.stop.plan(None);
+    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(TextOut::stdout(&shutdown))];
+    let mut consumer = Consumer::new(&mut stage, sinks);
+    let ended = consumer.run(producers, &plan);
+    report::ended("inetmon sockets", ended, &consumer.report())
 }
 
-struct Printer<W: Write> {
+/// Filter → format of `inetmon sockets`.
+struct SocketsStage {
     format: SockFormat,
     ahafs: AhafsFormatter,
     json: JsonWriter,
     tz: TimeZone,
     level3: bool,
     filter: SockFilter,
-    out: W,
-    printed: u64,
-    problems: bool,
-    err: Option<io::Error>,
     procs: HashMap<u32, ProcessInfo>,
 }
 
-impl<W: Write> Printer<W> {
-    fn event(&mut self, ev: Event) {
-        if self.err.is_some() {
-            return;
-        }
-        let r = match ev {
-            Event::Sock(mut s) => {
-                if !self.filter.matches(&s) {
-                    return;
+impl Stage for SocketsStage {
+    fn unwritten(&mut self, what: &str, count: u64) {
+        crate::report::unwritten("inetmon sockets", what, count);
+    }
+
+    fn render(&mut self, ev: &mut Event, out: &mut Rendered) -> Verdict {
+        let (verdict, r) = match ev {
+            Event::Sock(s) => {
+                if !self.filter.matches(s) {
+                    return Verdict::Drop;
                 }
                 if self.level3 && s.task.pid != 0 {
                     s.process = Some(self.process(s.task.pid));
                 }
-                // (--count counts what is printed: AHAFS has no block
-                // for a connect attempt.)
-                self.sock(&Event::Sock(s)).map(|printed| {
-                    self.printed += u64::from(printed);
-                })
+                // AHAFS has one block per connect, the outcome: no block
+                // for the attempt, and it does not count toward --count.
+                if matches!(self.format, SockFormat::Ahafs) && s.op == SockOp::Connect {
+                    return Verdict::Drop;
+                }
+                (Verdict::Show, self.sock(ev, out))
             }
             Event::Lost(l) => {
-                self.problems = true;
-                match self.format {
-                    SockFormat::Json => self.json.write(&Event::Lost(l), &mut self.out),
-                    _ => {
-                        // `LOST 5 socket events (kernel: connect 3, accept 2)`
+                let r = match self.format {
+                    SockFormat::Json => render_with(out, |w| self.json.write(ev, w)),
+                    // `LOST 5 socket events (kernel: connect 3, accept 2)`
+                    _ => render_with(out, |w| {
                         let sep = if l.breakdown.is_empty() { "" } else { ": " };
                         writeln!(
-                            self.out,
+                            w,
                             "LOST {} socket events ({}{sep}{})",
                             l.count,
                             l.stage.as_str(),
                             l.breakdown_text()
                         )
-                    }
-                }
+                    }),
+                };
+                (Verdict::ShowUncounted, r)
             }
-            Event::Malformed(m) => {
-                self.problems = true;
-                writeln!(self.out, "MALFORMED socket record: {}", m.reason)
-            }
-            _ => Ok(()),
+            Event::Malformed(m) => (
+                Verdict::ShowUncounted,
+                render_with(out, |w| {
+                    writeln!(w, "MALFORMED socket record: {}", m.reason)
+                }),
+            ),
+            _ => return Verdict::Drop,
         };
-        if let Err(e) = r {
-            self.err = Some(e);
+        // Writing into memory does not fail; a formatter error drops the event.
+        if r.is_err() {
+            return Verdict::Drop;
         }
+        verdict
     }
+}
 
+impl SocketsStage {
     /// Command line and parent pid of `pid`, read from `/proc` the first
     /// time the pid is seen and cached, so that events arriving after the
     /// process exited still carry them. (A reused pid keeps the old entry
@@ -322,16 +275,15 @@ impl<W: Write> Printer<W> {
         p
     }
 
-    /// Writes one socket event (`ev` is always [`Event::Sock`]); whether
-    /// anything was written.
-    fn sock(&mut self, ev: &Event) -> io::Result<bool> {
+    /// Formats one socket event (`ev` is always [`Event::Sock`]).
+    fn sock(&mut self, ev: &Event, out: &mut Rendered) -> io::Result<()> {
         let Event::Sock(s) = ev else {
-            return Ok(false);
+            return Ok(());
         };
         match self.format {
-            SockFormat::Line => write_sock_line(s, &self.tz, &mut self.out).map(|()| true),
-            SockFormat::Ahafs => self.ahafs.write(s, &mut self.out),
-            SockFormat::Json => self.json.write(ev, &mut self.out).map(|()| true),
+            SockFormat::Line => render_with(out, |w| write_sock_line(s, &self.tz, w)),
+            SockFormat::Ahafs => render_with(out, |w| self.ahafs.write(s, w).map(|_| ())),
+            SockFormat::Json => render_with(out, |w| self.json.write(ev, w)),
         }
     }
 }

@@ -360,6 +360,34 @@ fn truncated_input_is_reported_with_offset_and_status_2() {
     );
 }
 
+/// Several files, one of them unreadable (empty, missing, or not a capture):
+/// every other file is still read in order, each bad one is one line naming
+/// it, and the exit status says that some failed (1).
+#[test]
+fn every_file_is_read_when_one_fails() {
+    let fixture = data(FIXTURE);
+    let f = fixture.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    fs::write(&empty, b"").unwrap();
+    let missing = dir.path().join("missing.pcap");
+    let one = inetmon_run(&["read", f]);
+    assert_eq!(one.code, Some(0), "{one:?}");
+    for bad in [&empty, &missing] {
+        let bad = bad.to_str().unwrap();
+        let r = inetmon_run(&["read", f, bad, f]);
+        assert_eq!(r.code, Some(1), "{r:?}");
+        assert_eq!(r.stdout, one.stdout.repeat(2), "{r:?}");
+        let err = r.stderr_lines();
+        assert!(
+            err.first()
+                .is_some_and(|l| l.starts_with("inetmon: ") && l.contains(bad)),
+            "{r:?}"
+        );
+        assert!(!r.stderr.contains("panicked"), "{r:?}");
+    }
+}
+
 /// Garbage in the middle of a file is skipped and reading goes on.
 #[test]
 fn garbage_file_never_aborts() {
@@ -408,6 +436,37 @@ fn broken_pipe_exits_0() {
         fs::read_to_string(&err_path).unwrap()
     );
     assert_eq!(fs::read_to_string(&err_path).unwrap(), "");
+}
+
+/// SIGTERM while the output is blocked (a reader that never reads): the
+/// run ends within a second, and what could not be written is counted in
+/// the summary (status 2). Here `ipmon -t` follows a large file into a pipe.
+#[test]
+fn sigterm_ends_ipmon_within_a_second_while_output_is_blocked() {
+    let bytes = fs::read(data(FIXTURE)).unwrap();
+    let (header, records) = pcap_split(&bytes);
+    let mut big = header;
+    for _ in 0..5000 {
+        for r in &records {
+            big.extend_from_slice(r);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.pcap");
+    fs::write(&path, &big).unwrap();
+    let err = dir.path().join("err.txt");
+    let (took, code) = sigterm_with_stuck_output(
+        Command::new(inetmon()).args(["ipmon", "-t", "-f", path.to_str().unwrap()]),
+        &err,
+        || {},
+    );
+    let stderr = fs::read_to_string(&err).unwrap();
+    assert!(took <= Duration::from_secs(1), "took {took:?}: {stderr}");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("events could not be written") && stderr.contains("events lost"),
+        "{stderr}"
+    );
 }
 
 // ---------------------------------------------------------------- argv0

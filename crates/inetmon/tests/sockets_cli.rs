@@ -9,46 +9,15 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 
+mod common;
+
+use std::time::Duration;
+
+use common::Netns;
+
+/// Root (BPF and network namespaces), or skip.
 fn privileged() -> bool {
-    let st = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = st
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"));
-    if !root {
-        assert!(
-            std::env::var("INETMON_REQUIRE_PRIVILEGED").as_deref() != Ok("1"),
-            "INETMON_REQUIRE_PRIVILEGED=1 but not root"
-        );
-        println!("skipped: needs root for BPF and network namespaces");
-    }
-    root
-}
-
-/// A network namespace that is deleted on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        let name = format!("inetmon-sock-{tag}-{}", std::process::id());
-        assert!(Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap()
-            .success());
-        assert!(Command::new("ip")
-            .args(["-n", &name, "link", "set", "lo", "up"])
-            .status()
-            .unwrap()
-            .success());
-        Netns(name)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
+    common::require_privileged("inetmon sockets", &["ip", "python3"])
 }
 
 const SCRIPT: &str = "import socket,sys
@@ -66,17 +35,17 @@ sys.stdin.readline()
 ";
 
 /// Runs the helper under `inetmon sockets <args>` and returns the output.
-fn run(tag: &str, args: &[&str], events: usize) -> (String, u32) {
-    run_as(tag, &[], args, events)
+fn run(args: &[&str], events: usize) -> (String, u32) {
+    run_as(&[], args, events)
 }
 
 /// [`run`] with the monitor started as `PREFIX… inetmon <args>` (a
 /// prefix naming the namespace as `{ns}`), e.g. `ip netns exec {ns}`; `args`
 /// start with `sockets` when the prefix is not empty.
-fn run_as(tag: &str, prefix: &[&str], args: &[&str], events: usize) -> (String, u32) {
-    let ns = Netns::new(tag);
+fn run_as(prefix: &[&str], args: &[&str], events: usize) -> (String, u32) {
+    let ns = Netns::new();
     let mut helper = Command::new("ip")
-        .args(["netns", "exec", &ns.0, "/usr/bin/python3", "-c", SCRIPT])
+        .args(["netns", "exec", ns.name(), "/usr/bin/python3", "-c", SCRIPT])
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
@@ -92,7 +61,7 @@ fn run_as(tag: &str, prefix: &[&str], args: &[&str], events: usize) -> (String, 
         }
         Some((first, rest)) => {
             let mut c = Command::new(first);
-            c.args(rest.iter().map(|a| a.replace("{ns}", &ns.0)))
+            c.args(rest.iter().map(|a| a.replace("{ns}", ns.name())))
                 .arg(bin);
             c
         }
@@ -134,7 +103,7 @@ fn ahafs_blocks_for_refused_connect_and_udp_dynamic_bind() {
     }
     // create, connected, close; create, dynbind, close: one streamConnect
     // block per connect (the outcome), as AHAFS has one PRU_CONNECT.
-    let (out, pid) = run("ahafs", &["--format", "ahafs"], 6);
+    let (out, pid) = run(&["--format", "ahafs"], 6);
     let blocks: Vec<&str> = out.split_inclusive("END_EVENT_INFO\n").collect();
     assert_eq!(blocks.len(), 6, "{out}");
     let mons: Vec<&str> = blocks
@@ -222,7 +191,7 @@ fn json_and_line_formats() {
     if !privileged() {
         return;
     }
-    let (out, pid) = run("json", &["--format", "json", "--info-level", "3"], 7);
+    let (out, pid) = run(&["--format", "json", "--info-level", "3"], 7);
     let v: Vec<serde_json::Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -246,7 +215,7 @@ fn json_and_line_formats() {
     assert_eq!(v[0]["pid"], pid);
     assert_eq!(v[0]["kind"], "sock");
     assert!(v[0]["cmdline"].as_str().unwrap().contains("python3 -c"));
-    let (out, _) = run("line", &["--watch", "streamConnect"], 2);
+    let (out, _) = run(&["--watch", "streamConnect"], 2);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
     assert!(lines[0].contains(" connect ") && lines[0].contains("-> 127.0.0.1:1 ok"));
@@ -265,11 +234,7 @@ fn watch_dgram_bind_reports_only_the_dynamic_bind() {
     if !privileged() {
         return;
     }
-    let (out, pid) = run(
-        "dgrambind",
-        &["--watch", "dgramBind", "--format", "json"],
-        1,
-    );
+    let (out, pid) = run(&["--watch", "dgramBind", "--format", "json"], 1);
     let v: Vec<serde_json::Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -277,6 +242,45 @@ fn watch_dgram_bind_reports_only_the_dynamic_bind() {
     assert_eq!(v.len(), 1, "{out}");
     assert_eq!(v[0]["op"], "dynbind");
     assert_eq!(v[0]["pid"], pid);
+}
+
+/// SIGTERM while the output is blocked (a reader that never reads): the
+/// programs are detached and the process exits within a second, and what
+/// could not be written is counted in the summary (status 2). The same for
+/// `inetmon sockets` and `inetmon monitor --type sock`.
+#[test]
+fn sigterm_ends_sockets_and_monitor_within_a_second_while_output_is_blocked() {
+    if !privileged() {
+        return;
+    }
+    for args in [&["sockets"][..], &["monitor", "--type", "sock"]] {
+        let dir = tempfile::tempdir().unwrap();
+        let err = dir.path().join("err.txt");
+        let (took, code) = common::sigterm_with_stuck_output(
+            Command::new(env!("CARGO_BIN_EXE_inetmon")).args(args),
+            &err,
+            || {
+                common::wait_for(Duration::from_secs(10), || {
+                    std::fs::read_to_string(&err)
+                        .unwrap_or_default()
+                        .contains("attached")
+                        .then_some(())
+                })
+                .unwrap();
+                common::loopback_connections(3000);
+            },
+        );
+        let stderr = std::fs::read_to_string(&err).unwrap();
+        assert!(
+            took <= Duration::from_secs(1),
+            "{args:?} took {took:?}: {stderr}"
+        );
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("events could not be written") && stderr.contains("events lost"),
+            "{args:?}: {stderr}"
+        );
+    }
 }
 
 /// Run as uid 65534 without capabilities, `inetmon sockets` says in one
@@ -317,7 +321,6 @@ fn sockets_under_ip_netns_exec() {
         return;
     }
     let (out, pid) = run_as(
-        "nsexec",
         &["ip", "netns", "exec", "{ns}"],
         &["sockets", "--format", "json"],
         6,
@@ -348,9 +351,9 @@ fn monitor_sock_under_ip_netns_exec() {
     if !privileged() {
         return;
     }
-    let ns = Netns::new("nsexecmon");
+    let ns = Netns::new();
     let out = Command::new("ip")
-        .args(["netns", "exec", &ns.0])
+        .args(["netns", "exec", ns.name()])
         .arg(env!("CARGO_BIN_EXE_inetmon"))
         .args(["monitor", "--type", "sock", "--duration", "1"])
         .output()

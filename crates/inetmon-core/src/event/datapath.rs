@@ -173,6 +173,48 @@ pub enum ObservationPoint {
     Other(u8),
 }
 
+/// IPv4 10.0.0.1:41022 -> 10.0.0.2:8080 UDP, no payload: the packet of
+/// [`DropEvent::sample`].
+#[cfg(test)]
+pub(crate) const SAMPLE_UDP: [u8; 28] = [
+    0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0xa0, 0x3e, 0x1f, 0x90, 0,
+    8, 0, 0,
+];
+
+#[cfg(test)]
+impl DropEvent {
+    /// The one drop event the core's tests start from (each changes what it
+    /// tests with `..DropEvent::sample()`): a `NO_SOCKET` drop on veth0
+    /// (ifindex 4) of [`SAMPLE_UDP`], captured from the network layer.
+    pub(crate) fn sample() -> DropEvent {
+        DropEvent {
+            header: Header {
+                time: super::Timestamp::default(),
+                source: super::Source::Datapath,
+                seq: 1,
+            },
+            cpu: 0,
+            reason: DropReason {
+                code: 3,
+                subsystem: None,
+                name: Some("NO_SOCKET".into()),
+            },
+            location: KernelLocation::default(),
+            interface: Interface {
+                ifindex: 4,
+                name: Some("veth0".into()),
+            },
+            protocol: 0x0800,
+            orig_len: 28,
+            layer: CaptureLayer::Network,
+            packet: SAMPLE_UDP.to_vec(),
+            process: None,
+            netns: 0,
+            mark: 0,
+        }
+    }
+}
+
 impl ObservationPoint {
     /// The wire number (shared with the BPF programs).
     #[must_use]

@@ -91,7 +91,7 @@ impl Event {
 type End = Option<(IpAddr, Option<u16>)>;
 
 fn flow_ends(data: &[u8], layer: CaptureLayer, ethertype: u16) -> (End, End) {
-    match crate::format::monitor::dissect::flow(data, layer, ethertype) {
+    match crate::dissect::PacketView::capture(data, layer, ethertype).flow() {
         Some(f) => (
             Some((f.src, f.ports.map(|p| p.0))),
             Some((f.dst, f.ports.map(|p| p.1))),

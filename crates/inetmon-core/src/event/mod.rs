@@ -22,6 +22,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use conntrack::{NatAction, NatLog, NatType, StateLog, StateType};
+#[cfg(test)]
+pub(crate) use datapath::SAMPLE_UDP;
 pub use datapath::{
     CaptureLayer, DropEvent, DropReason, Interface, KernelLocation, ObservationPoint,
     ProcessContext, TraceEvent, DEFAULT_CAPTURE_LEN,

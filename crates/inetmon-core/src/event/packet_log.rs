@@ -99,6 +99,39 @@ pub enum Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct PacketFlags(pub u32);
 
+#[cfg(test)]
+impl PacketLog {
+    /// The one packet event the core's tests start from (each changes what
+    /// it tests with `..PacketLog::sample()`): a block by rule 3 of group
+    /// `0`, inbound on eth0, IPv4, no packet bytes.
+    pub(crate) fn sample() -> PacketLog {
+        PacketLog {
+            header: Header {
+                time: super::Timestamp::default(),
+                source: super::Source::Stdin,
+                seq: 1,
+            },
+            count: 1,
+            interface: "eth0".into(),
+            direction: Some(Direction::In),
+            group: RuleGroup::Named("0".into()),
+            rule: Some(3),
+            action: Action::Block,
+            flags: PacketFlags::default(),
+            log_tag: 0,
+            nat_tag: String::new(),
+            reason: None,
+            log_level: None,
+            family: 2,
+            header_len: 40,
+            packet: Vec::new(),
+            ipf_seq: None,
+            nflog: None,
+            raw_header: Vec::new(),
+        }
+    }
+}
+
 impl PacketFlags {
     /// The packet was too short to hold its transport header (`S`).
     pub const SHORT: u32 = 1 << 0;

@@ -267,6 +267,47 @@ pub const SOCK_STREAM: u16 = 1;
 /// `SOCK_DGRAM`
 pub const SOCK_DGRAM: u16 = 2;
 
+#[cfg(test)]
+impl SockEvent {
+    /// The one socket event the core's tests start from (each changes what
+    /// it tests with `..SockEvent::sample()`): curl (pid 10, tid 11, uid 0)
+    /// connecting 10.0.0.1:40000 -> 10.0.0.2:80 over TCP/IPv4, cookie 3.
+    pub(crate) fn sample() -> SockEvent {
+        SockEvent {
+            header: Header {
+                time: super::Timestamp {
+                    secs: 1_327_359_846,
+                    nanos: 1_500,
+                },
+                source: super::Source::Sockets,
+                seq: 1,
+            },
+            op: SockOp::Connect,
+            task: SockTask {
+                pid: 10,
+                tid: 11,
+                uid: 0,
+                gid: 0,
+                comm: "curl".into(),
+            },
+            attribution: Attribution::Process,
+            family: 2,
+            sock_type: SOCK_STREAM,
+            protocol: 6,
+            local: Some((std::net::Ipv4Addr::new(10, 0, 0, 1).into(), 40000)),
+            foreign: Some((std::net::Ipv4Addr::new(10, 0, 0, 2).into(), 80)),
+            mapped: false,
+            cgroup_id: 1,
+            netns: 2,
+            cookie: 3,
+            errno: 0,
+            initiator: None,
+            existing: false,
+            process: None,
+        }
+    }
+}
+
 impl SockEvent {
     /// The monitor this event is reported under, or `None` for operations the
     /// socket type does not have (for example a UDP listen).

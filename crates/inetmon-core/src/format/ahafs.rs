@@ -179,10 +179,7 @@ fn write_end<W: Write>(out: &mut W, side: &str, (addr, port): (IpAddr, u16)) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{
-        Attribution, Header, ProcessInfo, SockOp, SockTask, Source, Timestamp, SOCK_DGRAM,
-        SOCK_STREAM,
-    };
+    use crate::event::{Header, ProcessInfo, SockOp, SockTask, Timestamp, SOCK_DGRAM, SOCK_STREAM};
 
     fn ev(op: SockOp, sock_type: u16, errno: u32) -> SockEvent {
         SockEvent {
@@ -191,34 +188,24 @@ mod tests {
                     secs: 1_327_359_846,
                     nanos: 0,
                 },
-                source: Source::Sockets,
-                seq: 1,
+                ..SockEvent::sample().header
             },
             op,
             task: SockTask {
                 pid: 5_243_048,
                 tid: 5_243_048,
-                uid: 0,
-                gid: 0,
                 comm: "xmtopas".into(),
+                ..SockEvent::sample().task
             },
-            attribution: Attribution::Process,
-            family: 2,
             sock_type,
             protocol: if sock_type == SOCK_STREAM { 6 } else { 17 },
             local: Some(("10.0.0.1".parse().unwrap(), 1234)),
-            foreign: Some(("10.0.0.2".parse().unwrap(), 80)),
-            mapped: false,
-            cgroup_id: 1,
-            netns: 2,
-            cookie: 3,
             errno,
-            initiator: None,
-            existing: false,
             process: Some(ProcessInfo {
                 cmdline: "xmtopas -p0".into(),
                 ppid: 1,
             }),
+            ..SockEvent::sample()
         }
     }
 

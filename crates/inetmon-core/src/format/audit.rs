@@ -71,7 +71,7 @@ use std::net::IpAddr;
 
 use jiff::tz::TimeZone;
 
-use crate::dissect::{be16, ipv6_header_len, proto};
+use crate::dissect::{proto, IpView};
 use crate::event::{
     Attribution, CaptureLayer, Event, ObservationPoint, SockEvent, SockOp, Timestamp, TraceEvent,
     JSON_SCHEMA_VERSION, SOCK_DGRAM, SOCK_STREAM,
@@ -221,18 +221,11 @@ pub fn unixp_record(t: &TraceEvent) -> Option<AuditRecord> {
 
 /// The TCP header of an IPv4 or IPv6 packet (first fragments only).
 fn tcp_header(ip: &[u8]) -> Option<&[u8]> {
-    let first = *ip.first()?;
-    let (hl, next) = match first >> 4 {
-        4 => {
-            if be16(ip, 6)? & 0x1fff != 0 {
-                return None;
-            }
-            (usize::from(first & 0x0f) * 4, *ip.get(9)?)
-        }
-        6 => ipv6_header_len(ip),
-        _ => return None,
-    };
-    (next == proto::TCP).then(|| ip.get(hl..)).flatten()
+    let v = IpView::new(ip)?;
+    if v.is_later_fragment()? || v.protocol()? != proto::TCP {
+        return None;
+    }
+    ip.get(v.header_len()..)
 }
 
 /// Writes audit records as text or JSON lines.

@@ -298,9 +298,7 @@ mod tests {
     use std::process::Command;
 
     use super::*;
-    use crate::event::{
-        DropEvent, DropReason, Header, KernelLocation, ObservationPoint, Source, TraceEvent,
-    };
+    use crate::event::{DropEvent, Header, KernelLocation, ObservationPoint, Source, TraceEvent};
 
     pub(crate) const PKT_TCP_SYN: [u8; 54] = [
         0x02, 0x33, 0x45, 0x67, 0x89, 0xab, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0x08, 0x00, 0x45,
@@ -325,23 +323,15 @@ mod tests {
         let drop = DropEvent {
             header: header(1_700_000_000, 123_456_789),
             cpu: 1,
-            reason: DropReason {
-                code: 3,
-                subsystem: None,
-                name: Some("NO_SOCKET".into()),
-            },
             location: KernelLocation {
                 addr: 0xffff_ffff_8100_301a,
                 symbol: Some("tcp_v4_rcv+0x1a".into()),
             },
             interface: iface(2, "veth-a"),
-            protocol: 0x0800,
             orig_len: 60,
             layer: CaptureLayer::Ethernet,
             packet: PKT_TCP_SYN.to_vec(),
-            process: None,
-            netns: 0,
-            mark: 0,
+            ..DropEvent::sample()
         };
         let mut raw = drop.clone();
         raw.layer = CaptureLayer::Network;

@@ -123,41 +123,23 @@ fn end((addr, port): (IpAddr, u16)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Header, Initiator, SockOp, SockTask, Source, Timestamp};
+    use crate::event::{Initiator, SockOp, SockTask};
 
     #[test]
     fn one_line_with_flags() {
         let ev = SockEvent {
-            header: Header {
-                time: Timestamp {
-                    secs: 1_327_359_846,
-                    nanos: 1_500,
-                },
-                source: Source::Sockets,
-                seq: 1,
-            },
             op: SockOp::Disconnect,
             task: SockTask {
-                pid: 10,
-                tid: 11,
-                uid: 0,
-                gid: 0,
                 comm: "srv".into(),
+                ..SockEvent::sample().task
             },
             attribution: Attribution::Owner,
             family: 10,
-            sock_type: 1,
-            protocol: 6,
             local: Some(("10.0.0.1".parse().unwrap(), 80)),
             foreign: Some(("10.0.0.2".parse().unwrap(), 4000)),
             mapped: true,
-            cgroup_id: 1,
-            netns: 2,
-            cookie: 3,
-            errno: 0,
             initiator: Some(Initiator::Peer),
-            existing: false,
-            process: None,
+            ..SockEvent::sample()
         };
         let mut out = Vec::new();
         write_sock_line(&ev, &TimeZone::UTC, &mut out).unwrap();

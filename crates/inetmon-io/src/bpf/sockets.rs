@@ -203,6 +203,30 @@ pub fn lost_totals(lost: &PerCpuArray<MapData, u64>) -> Result<[u64; OP_MAX], Lo
     Ok(out)
 }
 
+impl Drop for SockPrograms {
+    /// Detaches the tracepoint programs in parallel: each detach waits for
+    /// the kernel's tracepoint grace periods (tens of milliseconds), and one
+    /// after the other they held an exiting process for most of a second
+    /// (`inetmon sockets` must exit within one after SIGTERM). The others
+    /// detach when `ebpf` is dropped.
+    fn drop(&mut self) {
+        let tracepoints: Vec<&mut TracePoint> = self
+            .ebpf
+            .programs_mut()
+            .filter(|(name, _)| TRACEPOINTS.iter().any(|(n, _, _)| n == name))
+            .filter_map(|(_, p)| <&mut TracePoint>::try_from(p).ok())
+            .collect();
+        std::thread::scope(|s| {
+            for tp in tracepoints {
+                s.spawn(move || {
+                    // Dropping the object detaches anything left anyway.
+                    let _ = tp.unload();
+                });
+            }
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,7 @@ pub mod producer;
 
 pub use crate::bpf::datapath::{DatapathPrograms, KernelConfig};
 pub use devtype::{link_kind, LinkKind};
-pub use producer::DatapathProducer;
+pub use producer::{DatapathProducer, DropCounter};
 
 /// What went wrong in the datapath producer.
 pub type DatapathError = crate::bpf::ProducerError;

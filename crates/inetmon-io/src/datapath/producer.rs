@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::os::fd::AsFd;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf};
@@ -14,10 +15,15 @@ use inetmon_core::kallsyms::KallSyms;
 use super::enrich::boot_wall_ns;
 use super::DatapathError;
 use crate::bpf::datapath::{lost_total, DatapathPrograms, KernelConfig};
-use crate::fdwait::wait_readable_ms;
+use crate::fdwait::wait_either_ms;
 use crate::ifname::IfNames;
 use crate::kernel_loss::KernelLoss;
-use crate::pipeline::now;
+use crate::pipeline::{now, Pipeline, Producer};
+use crate::shutdown::Shutdown;
+
+/// How long the reader thread waits for records before it checks for
+/// shutdown.
+const WAIT: Duration = Duration::from_millis(100);
 
 /// Most records handed out per [`DatapathProducer::poll`], so that a flood
 /// cannot starve the caller's other work (timers, other sources).
@@ -27,7 +33,7 @@ const MAX_BATCH: usize = 65_536;
 pub struct DatapathProducer {
     ring: RingBuf<MapData>,
     lost: PerCpuArray<MapData, u64>,
-    counts: PerCpuHashMap<MapData, [u8; 16], u64>,
+    counts: Option<PerCpuHashMap<MapData, [u8; 16], u64>>,
     lost_seen: u64,
     loss: KernelLoss,
     lost_checked: Instant,
@@ -40,6 +46,8 @@ pub struct DatapathProducer {
     symbols: Option<KallSyms>,
     ifnames: RefCell<IfNames>,
     progs: DatapathPrograms,
+    /// The shutdown waker polled with the ring when running on a thread.
+    wake: Option<std::os::fd::RawFd>,
 }
 
 impl std::fmt::Debug for DatapathProducer {
@@ -78,7 +86,7 @@ impl DatapathProducer {
         Ok(DatapathProducer {
             ring,
             lost,
-            counts,
+            counts: Some(counts),
             lost_seen,
             loss,
             lost_checked: Instant::now(),
@@ -91,6 +99,7 @@ impl DatapathProducer {
             symbols,
             ifnames: RefCell::new(IfNames::new()),
             progs,
+            wake: None,
         })
     }
 
@@ -110,7 +119,7 @@ impl DatapathProducer {
         let mut n = self.drain(out);
         if n == 0 {
             let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-            wait_readable_ms(self.ring.as_fd(), ms).map_err(DatapathError::Poll)?;
+            wait_either_ms(self.ring.as_fd(), self.wake, ms).map_err(DatapathError::Poll)?;
             n += self.drain(out);
         }
         if self.lost_checked.elapsed() >= self.lost_interval {
@@ -161,35 +170,47 @@ impl DatapathProducer {
         self.loss.skipped_total()
     }
 
-    /// Summary mode: the cumulative count of every (reason, interface,
-    /// location) group in the kernel's `drop_counts` map, summed over CPUs,
-    /// with names resolved. Feed them to
-    /// [`DropSummary::set_count`](inetmon_core::drop_summary::DropSummary::set_count).
-    #[must_use]
-    pub fn drop_counts(&self) -> Vec<(DropKey, u64)> {
-        let ifname = |i: u32| self.ifname(i);
-        let enrich = Enrich {
-            reasons: self.reasons.as_ref(),
-            symbols: self.symbols.as_ref(),
-            ifname: &ifname,
-        };
-        let mut out = Vec::new();
-        for item in self.counts.iter() {
-            let Ok((key, vals)) = item else { continue };
-            let Ok(raw) = decode_drop_key(&key) else {
-                continue;
-            };
-            let sum = vals.iter().copied().fold(0u64, u64::saturating_add);
-            out.push((enrich.drop_key(&raw), sum));
-        }
-        out
+    /// Summary mode: a reader of the kernel's per-CPU `drop_counts` map,
+    /// for the consumer's periodic table (the first call takes it; later
+    /// calls return `None`).
+    pub fn drop_counter(&mut self) -> Option<DropCounter> {
+        Some(DropCounter {
+            counts: self.counts.take()?,
+            reasons: self.reasons.clone(),
+            symbols: self.symbols.clone(),
+            ifnames: RefCell::new(IfNames::new()),
+        })
     }
 
-    fn ifname(&self, index: u32) -> Option<String> {
-        if index == 0 {
-            return None;
+    /// Runs the producer on a new thread until `shutdown`, every record
+    /// into the pipeline without blocking (a full pipeline is counted as
+    /// loss there); at shutdown the loss counters are read one last time,
+    /// and dropping the producer detaches the programs.
+    ///
+    /// # Errors
+    /// The thread cannot be started; the thread returns
+    /// [`ProducerError::Poll`](crate::bpf::ProducerError::Poll).
+    pub fn spawn(
+        self,
+        pipeline: &Pipeline,
+        shutdown: Shutdown,
+    ) -> std::io::Result<JoinHandle<Result<(), DatapathError>>> {
+        let producer = pipeline.producer(Source::Datapath);
+        std::thread::Builder::new()
+            .name("datapath".into())
+            .spawn(move || self.run(producer, &shutdown))
+    }
+
+    fn run(mut self, mut p: Producer, shutdown: &Shutdown) -> Result<(), DatapathError> {
+        self.wake = Some(shutdown.waker().as_raw_fd());
+        let mut send = |ev: Event| {
+            let _ = p.send(ev);
+        };
+        while !shutdown.is_set() {
+            self.poll(WAIT, &mut send)?;
         }
-        self.ifnames.borrow_mut().name(index)
+        self.check_lost(&mut send);
+        Ok(())
     }
 
     fn drain(&mut self, out: &mut dyn FnMut(Event)) -> usize {
@@ -252,5 +273,51 @@ impl DatapathProducer {
             n += 1;
         }
         n
+    }
+}
+
+/// Summary mode's reader of the kernel's `drop_counts` map (see
+/// [`DatapathProducer::drop_counter`]).
+pub struct DropCounter {
+    counts: PerCpuHashMap<MapData, [u8; 16], u64>,
+    reasons: Option<DropReasonTable>,
+    symbols: Option<KallSyms>,
+    ifnames: RefCell<IfNames>,
+}
+
+impl std::fmt::Debug for DropCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DropCounter").finish_non_exhaustive()
+    }
+}
+
+impl DropCounter {
+    /// The cumulative count of every (reason, interface, location) group
+    /// in the map, summed over CPUs, with names resolved. Feed them to
+    /// [`DropSummary::set_count`](inetmon_core::drop_summary::DropSummary::set_count).
+    #[must_use]
+    pub fn counts(&self) -> Vec<(DropKey, u64)> {
+        let ifname = |i: u32| {
+            if i == 0 {
+                None
+            } else {
+                self.ifnames.borrow_mut().name(i)
+            }
+        };
+        let enrich = Enrich {
+            reasons: self.reasons.as_ref(),
+            symbols: self.symbols.as_ref(),
+            ifname: &ifname,
+        };
+        let mut out = Vec::new();
+        for item in self.counts.iter() {
+            let Ok((key, vals)) = item else { continue };
+            let Ok(raw) = decode_drop_key(&key) else {
+                continue;
+            };
+            let sum = vals.iter().copied().fold(0u64, u64::saturating_add);
+            out.push((enrich.drop_key(&raw), sum));
+        }
+        out
     }
 }

@@ -6,12 +6,10 @@
 //! of sockets that already exist (`--existing`).
 //!
 //! - [`producer`]: [`SocketsProducer`], the loop body.
-//! - [`filter`]: user-space filters (`--comm`, `--addr`, `--watch`).
 //! - [`procinfo`]: command line and parent pid from `/proc`.
 //! - [`existing`]: the `sock_diag` snapshot.
 
 pub mod existing;
-pub mod filter;
 pub mod procinfo;
 pub mod producer;
 

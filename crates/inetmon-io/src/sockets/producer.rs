@@ -1,6 +1,7 @@
 //! [`SocketsProducer`]: load, attach, read, decode, count loss.
 
 use std::os::fd::AsFd;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, PerCpuArray, RingBuf};
@@ -12,8 +13,23 @@ use inetmon_core::event::{
 
 use crate::bpf::cgroup2_root;
 use crate::bpf::sockets::{lost_totals, Filters, SockPrograms, DEFAULT_RING_BYTES};
-use crate::fdwait::wait_readable_ms;
+use crate::fdwait::wait_either_ms;
 use crate::kernel_loss::KernelLoss;
+use crate::pipeline::{Pipeline, Producer};
+use crate::shutdown::Shutdown;
+
+/// Below this many records per wake-up the reader thread pauses
+/// [`BATCH_WAIT`] before reading again.
+const BATCH: usize = 256;
+/// How long the reader thread lets records accumulate when batches are
+/// small, so that the output is written per batch rather than per event.
+/// The ring buffer (8 MiB, about 70 000 records) absorbs far more.
+const BATCH_WAIT: Duration = Duration::from_millis(2);
+/// How long the reader thread waits for records before it checks for
+/// shutdown.
+const WAIT: Duration = Duration::from_millis(100);
+/// At shutdown, at most this many reads of what the kernel had queued.
+const FINAL_ROUNDS: usize = 1000;
 
 /// How to run the producer.
 #[derive(Debug, Clone)]
@@ -54,6 +70,8 @@ pub struct SocketsProducer {
     /// When a drain last returned records (see [`QUIET`]).
     last_records: Option<Instant>,
     progs: SockPrograms,
+    /// The shutdown waker polled with the ring when running on a thread.
+    wake: Option<std::os::fd::RawFd>,
 }
 
 /// How long after a non-empty read [`SocketsProducer::poll`] keeps its
@@ -101,6 +119,7 @@ impl SocketsProducer {
             clock_checked: Instant::now(),
             last_records: None,
             progs,
+            wake: None,
         })
     }
 
@@ -125,7 +144,7 @@ impl SocketsProducer {
             };
             // Round up: a 0.4 ms remainder must not become a 0 ms poll.
             let ms = i32::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
-            wait_readable_ms(self.ring.as_fd(), ms).map_err(SocketsError::Poll)?;
+            wait_either_ms(self.ring.as_fd(), self.wake, ms).map_err(SocketsError::Poll)?;
             n += self.drain(out);
         }
         if n > 0 {
@@ -222,6 +241,62 @@ impl SocketsProducer {
     #[must_use]
     pub fn attached_programs(&self) -> &[&'static str] {
         self.progs.attached()
+    }
+
+    /// Runs the producer on a new thread until `shutdown`: `first` (say, the
+    /// `--existing` snapshot) goes into the pipeline first without loss,
+    /// then every record, never blocking (a full pipeline is counted as
+    /// loss there). At shutdown what the kernel had already queued is still
+    /// read (bounded), then the loss counters one last time; dropping the
+    /// producer at the end of the thread detaches the programs.
+    ///
+    /// # Errors
+    /// The thread cannot be started; the thread returns
+    /// [`ProducerError::Poll`](crate::bpf::ProducerError::Poll).
+    pub fn spawn(
+        self,
+        pipeline: &Pipeline,
+        shutdown: Shutdown,
+        first: Vec<Event>,
+    ) -> std::io::Result<JoinHandle<Result<(), SocketsError>>> {
+        let producer = pipeline.producer(Source::Sockets);
+        std::thread::Builder::new()
+            .name("sockets".into())
+            .spawn(move || self.run(producer, &shutdown, first))
+    }
+
+    fn run(
+        mut self,
+        mut p: Producer,
+        shutdown: &Shutdown,
+        first: Vec<Event>,
+    ) -> Result<(), SocketsError> {
+        for ev in first {
+            if p.send_blocking(ev).is_err() {
+                return Ok(());
+            }
+        }
+        self.wake = Some(shutdown.waker().as_raw_fd());
+        let mut send = |ev: Event| {
+            // A closed pipeline means the consumer is gone: the loop ends
+            // at shutdown, which the consumer triggered.
+            let _ = p.send(ev);
+        };
+        while !shutdown.is_set() {
+            let n = self.poll(WAIT, &mut send)?;
+            // A small batch means we are keeping up: let records accumulate
+            // for a moment instead of waking (and writing) once per event.
+            if n > 0 && n < BATCH {
+                std::thread::sleep(BATCH_WAIT);
+            }
+        }
+        for _ in 0..FINAL_ROUNDS {
+            if self.poll(Duration::ZERO, &mut send)? == 0 {
+                break;
+            }
+        }
+        self.check_lost(&mut send);
+        Ok(())
     }
 
     /// The next sequence number, for synthetic events (`--existing`) that

@@ -113,9 +113,15 @@ impl Netns {
 
     /// Moves the calling thread into the namespace.
     pub fn enter(&self) {
-        let f = std::fs::File::open(self.path()).unwrap();
-        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        enter_netns(&self.path());
     }
+}
+
+/// Moves the calling thread into the network namespace at `path` (for
+/// threads that cannot borrow the [`Netns`]).
+pub fn enter_netns(path: &str) {
+    let f = std::fs::File::open(path).unwrap();
+    nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
 }
 
 impl Drop for Netns {
@@ -170,4 +176,15 @@ pub fn new_netns() -> u32 {
         .expect("own netns")
         .ino();
     u32::try_from(ino).expect("netns inode fits u32")
+}
+
+/// Loads and attaches the socket-event programs with `filters`.
+pub fn start_sockets(
+    filters: inetmon_io::sockets::KernelFilters,
+) -> inetmon_io::sockets::SocketsProducer {
+    inetmon_io::sockets::SocketsProducer::start(&inetmon_io::sockets::SocketsConfig {
+        filters,
+        ..inetmon_io::sockets::SocketsConfig::default()
+    })
+    .unwrap()
 }

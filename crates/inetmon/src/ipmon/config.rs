@@ -4,8 +4,10 @@
 
 use std::path::PathBuf;
 
+use inetmon_io::sink::{facility_by_name, Facility, DEV_LOG};
+
 use super::flags::IpmonFlags;
-use crate::facility::facility_code;
+pub(crate) use crate::output::FormatOptions;
 use crate::source::SourceSpec;
 use crate::Misuse;
 
@@ -62,33 +64,9 @@ pub(crate) enum Output {
     Stdout,
     /// A file opened in append mode, reopened on SIGHUP.
     File(PathBuf),
-    /// Syslog, with ident `ipmon[pid]`.
-    Syslog {
-        /// Facility code (`LOG_LOCAL0` etc.).
-        facility: i32,
-        /// The syslog socket (`/dev/log` unless `INETMON_SYSLOG_SOCKET` is set).
-        socket: PathBuf,
-    },
-}
-
-/// Formatter options.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[expect(clippy::struct_excessive_bools, reason = "one bool per ipmon flag")]
-pub(crate) struct FormatOptions {
-    /// `--json`
-    pub(crate) json: bool,
-    /// `-v`
-    pub(crate) verbose: bool,
-    /// `-x`
-    pub(crate) hex: bool,
-    /// `-X`
-    pub(crate) hex_header: bool,
-    /// `-b`
-    pub(crate) body: bool,
-    /// `-n`
-    pub(crate) resolve: bool,
-    /// `-p`
-    pub(crate) numeric_ports: bool,
+    /// Syslog (`-s`), with ident `ipmon[pid]`, at
+    /// [`IpmonConfig::facility`] on [`IpmonConfig::syslog_socket`].
+    Syslog,
 }
 
 /// Everything `inetmon ipmon` needs to run.
@@ -106,8 +84,10 @@ pub(crate) struct IpmonConfig {
     pub(crate) binary_copy: Option<PathBuf>,
     /// `-C`: ipmon.conf action file.
     pub(crate) conf: Option<PathBuf>,
-    /// `-L`: the syslog facility code (for `-s` and `-C` syslog actions).
-    pub(crate) facility: i32,
+    /// `-L`: the syslog facility (for `-s` and `-C` syslog actions).
+    pub(crate) facility: Facility,
+    /// The syslog socket (`/dev/log` unless `INETMON_SYSLOG_SOCKET` is set).
+    pub(crate) syslog_socket: PathBuf,
     /// `-D`
     pub(crate) daemon: bool,
     /// `-P`, or the default with `-D`.
@@ -209,12 +189,12 @@ impl IpmonConfig {
         }
 
         let facility_name = flags.facility.as_deref().unwrap_or("local0");
-        let facility = facility_code(facility_name)
-            .ok_or_else(|| Misuse(format!("Unknown syslog facility '{facility_name}'")))?;
+        let facility = facility_by_name(facility_name)
+            .map_err(|_| Misuse(format!("Unknown syslog facility '{facility_name}'")))?;
+        let syslog_socket = std::env::var_os(SYSLOG_SOCKET_ENV)
+            .map_or_else(|| PathBuf::from(DEV_LOG), PathBuf::from);
         let output = if flags.syslog {
-            let socket = std::env::var_os(SYSLOG_SOCKET_ENV)
-                .map_or_else(|| PathBuf::from("/dev/log"), PathBuf::from);
-            Output::Syslog { facility, socket }
+            Output::Syslog
         } else if let Some(path) = &flags.outfile {
             if path.as_os_str() == "-" {
                 Output::Stdout
@@ -250,6 +230,7 @@ impl IpmonConfig {
             binary_copy: flags.binary_file.clone(),
             conf: flags.conf.clone(),
             facility,
+            syslog_socket,
             daemon: flags.daemon,
             pid_file,
             flush: flags.flush,
@@ -387,8 +368,7 @@ mod tests {
         assert_eq!(c.inputs[0].spec, SourceSpec::Stdin);
         let c = config(&["-D", "-s", "-L", "local3"]).unwrap();
         assert_eq!(c.pid_file, Some(PathBuf::from(DEFAULT_PID_FILE)));
-        assert!(
-            matches!(c.output, Output::Syslog { facility, .. } if facility == libc::LOG_LOCAL3)
-        );
+        assert_eq!(c.output, Output::Syslog);
+        assert_eq!(i32::from(c.facility.code()) << 3, libc::LOG_LOCAL3);
     }
 }

@@ -1,21 +1,35 @@
 //! `inetmon ipmon`: IP Filter 5.1 `ipmon`, reading NFLOG groups, conntrack
 //! events and log files.
 //!
-//! [`flags`] holds the raw options, [`config`] validates them; [`main`] runs.
+//! [`flags`] holds the raw options, [`config`] validates them; [`main`]
+//! picks the path: files read to their end go through
+//! [`crate::offline`] on this thread; live sources (NFLOG, conntrack),
+//! followed files (`-t`), syslog output and daemon mode go through
+//! [`live`] and the `inetmon-io` pipeline. Both feed the same stage
+//! ([`crate::output::IpmonStage`]) and the same kinds of sinks (text,
+//! `-B` copy, `-C` actions).
 
-pub(crate) mod config;
+mod conf_actions;
+mod config;
 mod flags;
+mod live;
 
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
-use anyhow::bail;
+use anyhow::{bail, Context as _};
+use inetmon_io::consumer::{Consumer, Sink};
+use inetmon_io::outputs::{IplogCopy, TextFile, TextOut};
+use inetmon_io::shutdown::Shutdown;
+use inetmon_io::sink::{BinaryFile, Facility, Syslog};
 
-pub(crate) use config::{FormatOptions, Input, IpmonConfig, Output};
 pub(crate) use flags::IpmonFlags;
 
-use crate::engine;
+use self::conf_actions::ConfActions;
+use self::config::{IpmonConfig, Output};
+use crate::output::IpmonStage;
 use crate::privilege::has_net_admin;
-use crate::report::Outcome;
+use crate::report::{self, Status};
 use crate::source::SourceSpec;
 
 /// Runs `inetmon ipmon`.
@@ -24,7 +38,7 @@ use crate::source::SourceSpec;
 ///
 /// Misuse ([`crate::Misuse`]), a missing privilege, a source or output that
 /// cannot be opened.
-pub(crate) fn main(flags: &IpmonFlags, prog: &str) -> anyhow::Result<Outcome> {
+pub(crate) fn main(flags: &IpmonFlags, prog: &str) -> anyhow::Result<Status> {
     if flags.usage {
         let _ = writeln!(
             io::stderr().lock(),
@@ -35,7 +49,7 @@ pub(crate) fn main(flags: &IpmonFlags, prog: &str) -> anyhow::Result<Outcome> {
                 "inetmon ipmon"
             })
         );
-        return Ok(Outcome::Usage);
+        return Ok(Status::Failed);
     }
     let config = IpmonConfig::from_flags(flags)?;
     for input in &config.inputs {
@@ -59,6 +73,65 @@ pub(crate) fn main(flags: &IpmonFlags, prog: &str) -> anyhow::Result<Outcome> {
         }
         out.flush()?;
     }
-    let tally = engine::run_ipmon(&config, prog)?;
-    Ok(tally.finish(prog))
+    let files_only = config.inputs.iter().all(|i| !i.spec.is_live());
+    let plain_output = matches!(config.output, Output::Stdout | Output::File(_));
+    if files_only && !config.follow && plain_output && !config.daemon && config.pid_file.is_none() {
+        return read_files(&config, prog);
+    }
+    live::run(&config, prog)
+}
+
+/// `ipmon -f FILE…` without `-t`, `-s` or `-D`: the files read to their
+/// end, one after the other, on this thread.
+fn read_files(config: &IpmonConfig, prog: &str) -> anyhow::Result<Status> {
+    let shutdown = Shutdown::new()?;
+    let mut stage = IpmonStage::new(config.format, false, prog)?;
+    let text: Box<dyn Sink> = match &config.output {
+        Output::File(p) => Box::new(TextFile::open(p)?),
+        Output::Stdout | Output::Syslog => Box::new(TextOut::stdout(&shutdown)),
+    };
+    let mut sinks = early_sinks(config, None)?;
+    sinks.push(text);
+    let mut consumer = Consumer::new(&mut stage, sinks);
+    let specs: Vec<&SourceSpec> = config.inputs.iter().map(|i| &i.spec).collect();
+    let failed = crate::offline::read_files(&specs, &mut consumer, prog)?;
+    Ok(report::finish(prog, &consumer.report(), failed))
+}
+
+/// The sinks that come before the text output: the `-B` binary copy
+/// (reopened when `signals` says so), then the `-C` actions, which take the
+/// records they match.
+fn early_sinks(
+    config: &IpmonConfig,
+    reopen: Option<&inetmon_io::signals::SignalFlags>,
+) -> anyhow::Result<Vec<Box<dyn Sink>>> {
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if let Some(path) = &config.binary_copy {
+        let flag = match reopen {
+            Some(s) => s.reopen_flag()?,
+            None => std::sync::Arc::default(),
+        };
+        sinks.push(Box::new(IplogCopy::new(BinaryFile::open(
+            absolute(path)?,
+            flag,
+        )?)));
+    }
+    if let Some(p) = &config.conf {
+        sinks.push(Box::new(ConfActions::load(
+            p,
+            &config.syslog_socket,
+            config.facility,
+        )?));
+    }
+    Ok(sinks)
+}
+
+/// The syslog sink of ipmon (`-s` and `-C` syslog actions): ident `ipmon`.
+fn syslog(socket: &Path, facility: Facility) -> Syslog {
+    Syslog::new(socket, "ipmon", facility)
+}
+
+/// `path` made absolute, because a daemon runs in `/`.
+fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(path).with_context(|| path.display().to_string())
 }

@@ -1,5 +1,6 @@
-//! Where monitor events go: text or JSON lines on standard output, the
-//! pcapng file of `--write`, and the drop table of `--summary`.
+//! Filter → format of `inetmon monitor` ([`MonitorStage`]: text or JSON
+//! lines, or the drop table of `--summary`) and the pcapng file of
+//! `--write` ([`PcapSink`]).
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -10,112 +11,124 @@ use inetmon_core::format::json::JsonWriter;
 use inetmon_core::format::monitor::MonitorFormatter;
 use inetmon_core::format::pcapng::PcapngWriter;
 use inetmon_core::monitor_filter::MonitorFilter;
+use inetmon_io::consumer::{render_with, Delivery, Rendered, Sink, Stage, Verdict};
+use inetmon_io::datapath::DropCounter;
+use inetmon_io::sink::SinkError;
 
-/// The printer of one monitor run.
-pub(crate) struct Printer {
-    pub(crate) filter: MonitorFilter,
-    pub(crate) formatter: MonitorFormatter,
+/// The stage of one monitor run.
+pub(crate) struct MonitorStage {
+    filter: MonitorFilter,
+    formatter: MonitorFormatter,
     /// The JSON writer, when `-j` was given.
-    pub(crate) json: Option<JsonWriter>,
-    pub(crate) out: BufWriter<io::StdoutLock<'static>>,
-    pub(crate) pcap: Option<PcapngWriter<BufWriter<File>>>,
-    pub(crate) summary: Option<DropSummary>,
-    /// Events printed (those that passed the filters).
-    pub(crate) printed: u64,
-    /// Events reported lost, and malformed records.
-    pub(crate) problems: u64,
-    /// The first output error; nothing more is written after it.
-    pub(crate) err: Option<io::Error>,
-    /// Whether `err` came from the pcapng file (else standard output).
-    pub(crate) err_in_pcap: bool,
+    json: Option<JsonWriter>,
+    summary: Option<DropSummary>,
+    /// `--summary`: the kernel's drop counts.
+    counts: Option<DropCounter>,
+    tty: bool,
     text: String,
 }
 
-impl Printer {
-    /// A printer to standard output.
+impl MonitorStage {
+    /// A stage with these filters and formatters; with `summary`, drops
+    /// are counted into the table (from `counts` when the kernel counts
+    /// them) instead of printed.
     pub(crate) fn new(
         filter: MonitorFilter,
         formatter: MonitorFormatter,
         json: bool,
-        pcap: Option<PcapngWriter<BufWriter<File>>>,
         summary: Option<DropSummary>,
+        counts: Option<DropCounter>,
     ) -> Self {
-        Printer {
+        MonitorStage {
             filter,
             formatter,
             json: json.then(JsonWriter::new),
-            out: BufWriter::with_capacity(256 * 1024, io::stdout().lock()),
-            pcap,
             summary,
-            printed: 0,
-            problems: 0,
-            err: None,
-            err_in_pcap: false,
+            counts,
+            tty: io::stdout().is_terminal(),
             text: String::with_capacity(1024),
         }
     }
+}
 
-    /// Filters, counts and writes one event.
-    pub(crate) fn event(&mut self, ev: &Event) {
-        if self.err.is_some() || !self.filter.matches(ev) {
-            return;
-        }
-        match ev {
-            Event::Lost(l) => self.problems = self.problems.saturating_add(l.count),
-            Event::Malformed(_) => self.problems = self.problems.saturating_add(1),
-            _ => {}
+impl Stage for MonitorStage {
+    fn unwritten(&mut self, what: &str, count: u64) {
+        crate::report::unwritten("inetmon monitor", what, count);
+    }
+
+    fn render(&mut self, ev: &mut Event, out: &mut Rendered) -> Verdict {
+        if !self.filter.matches(ev) {
+            return Verdict::Drop;
         }
         if let Some(s) = &mut self.summary {
             s.add_event(ev);
-            return;
-        }
-        self.printed += 1;
-        if let Some(p) = &mut self.pcap {
-            if let Err(e) = p.write_event(ev) {
-                self.err = Some(e);
-                self.err_in_pcap = true;
-                return;
-            }
+            return Verdict::Drop;
         }
         let r = if let Some(json) = &mut self.json {
-            json.write(ev, &mut self.out)
+            render_with(out, |w| json.write(ev, w))
         } else {
             self.text.clear();
             self.formatter.format_into(&mut self.text, ev);
-            self.out.write_all(self.text.as_bytes())
+            render_with(out, |w| w.write_all(self.text.as_bytes()))
         };
-        if let Err(e) = r {
-            self.err = Some(e);
+        if r.is_err() {
+            return Verdict::Drop;
         }
+        Verdict::Show
     }
 
-    /// `--summary`: ends the interval and prints the table (after clearing
-    /// the screen when standard output is a terminal).
-    pub(crate) fn summary_tick(&mut self) {
-        let Some(s) = &mut self.summary else { return };
+    /// `--summary`: ends the interval and renders the table (after
+    /// clearing the screen when standard output is a terminal).
+    fn tick(&mut self, out: &mut Rendered) -> bool {
+        let Some(s) = &mut self.summary else {
+            return false;
+        };
+        if let Some(c) = &self.counts {
+            for (key, n) in c.counts() {
+                s.set_count(key, n);
+            }
+        }
         s.end_interval();
-        let tty = io::stdout().is_terminal();
-        let table = s.render(if tty { 40 } else { 0 });
-        let r = if tty {
-            write!(self.out, "\x1b[H\x1b[2J{table}")
-        } else {
-            writeln!(self.out, "{table}")
-        };
-        if let Err(e) = r {
-            self.err = Some(e);
+        let table = s.render(if self.tty { 40 } else { 0 });
+        let tty = self.tty;
+        render_with(out, |w| {
+            if tty {
+                write!(w, "\x1b[H\x1b[2J{table}")
+            } else {
+                writeln!(w, "{table}")
+            }
+        })
+        .is_ok()
+    }
+}
+
+/// `--write`: the packets of drops and traces as pcapng, and what a
+/// failed write says (`write PATH`).
+pub(crate) struct PcapSink(pub(crate) PcapngWriter<BufWriter<File>>, pub(crate) String);
+
+impl PcapSink {
+    fn error(&self, e: io::Error) -> SinkError {
+        SinkError::Io {
+            what: self.1.clone(),
+            source: e,
         }
     }
+}
 
-    /// Flushes standard output and the pcapng file.
-    pub(crate) fn flush(&mut self) {
-        if self.err.is_some() {
-            return;
+impl Sink for PcapSink {
+    fn deliver(&mut self, ev: Option<&Event>, _out: &Rendered) -> Result<Delivery, SinkError> {
+        if let Some(ev) = ev {
+            if let Err(e) = self.0.write_event(ev) {
+                return Err(self.error(e));
+            }
         }
-        if let Err(e) = self.out.flush() {
-            self.err = Some(e);
-        } else if let Err(e) = self.pcap.as_mut().map_or(Ok(()), PcapngWriter::flush) {
-            self.err = Some(e);
-            self.err_in_pcap = true;
+        Ok(Delivery::Passed)
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        match self.0.flush() {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.error(e)),
         }
     }
 }

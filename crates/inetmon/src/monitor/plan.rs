@@ -6,8 +6,9 @@ use std::net::IpAddr;
 
 use anyhow::{bail, Context as _};
 use inetmon_core::btf::DropReasonTable;
+use inetmon_core::cidr::Cidr;
 use inetmon_core::event::EventKind;
-use inetmon_core::monitor_filter::{parse_kind, parse_proto, Cidr, MonitorFilter};
+use inetmon_core::monitor_filter::{parse_kind, parse_proto, MonitorFilter};
 use inetmon_io::datapath::KernelConfig;
 
 use super::MonitorArgs;

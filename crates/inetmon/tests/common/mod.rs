@@ -697,3 +697,52 @@ pub fn pcap_split(bytes: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
     }
     (header, records)
 }
+
+/// Starts `cmd` with its standard output a pipe that nobody reads and its
+/// standard error into `stderr`; `load` makes it write (more than a pipe
+/// holds); then, with the output blocked, sends SIGTERM. Returns how long
+/// the process took to exit after the signal and its exit code (it is
+/// killed after 10 s: `None` then).
+pub fn sigterm_with_stuck_output(
+    cmd: &mut Command,
+    stderr: &Path,
+    load: impl FnOnce(),
+) -> (Duration, Option<i32>) {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(fs::File::create(stderr).unwrap())
+        .spawn()
+        .unwrap();
+    // Held open and never read: the pipe fills and stays full.
+    let _stuck = child.stdout.take();
+    load();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "ended before the signal: {}",
+        fs::read_to_string(stderr).unwrap_or_default()
+    );
+    let pid = i32::try_from(child.id()).unwrap();
+    let t0 = Instant::now();
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let status = wait_for(Duration::from_secs(10), || child.try_wait().unwrap());
+    let took = t0.elapsed();
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    (took, status.and_then(|s| s.code()))
+}
+
+/// Makes `n` TCP connections over loopback (socket events to report).
+pub fn loopback_connections(n: usize) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    for _ in 0..n {
+        let c = std::net::TcpStream::connect(addr).unwrap();
+        let (s, _) = listener.accept().unwrap();
+        drop((c, s));
+    }
+}

@@ -23,7 +23,7 @@ use thiserror::Error;
 
 pub use mapping::{ipf_tcp_state, to_nat_log, to_state_log};
 
-use super::netlink::{self, NetlinkError, NlAttr, NlMsg, NLM_F_CREATE, NLM_F_EXCL};
+use super::netlink::{self, NetlinkDecodeError, NlAttr, NlMsg, NLM_F_CREATE, NLM_F_EXCL};
 
 /// Multicast group of new-connection events (`NFNLGRP_CONNTRACK_NEW`).
 pub const NFNLGRP_CONNTRACK_NEW: u32 = 1;
@@ -144,7 +144,7 @@ pub mod status {
 pub enum CtError {
     /// Bad netlink framing or an attribute of the wrong size.
     #[error(transparent)]
-    Netlink(#[from] NetlinkError),
+    Netlink(#[from] NetlinkDecodeError),
     /// Not a conntrack NEW or DELETE message.
     #[error("not a conntrack event message: type {msg_type:#06x}")]
     NotEvent {
@@ -420,22 +420,25 @@ fn tuple(a: &NlAttr<'_>, which: [&'static str; 3]) -> Result<CtTuple, CtError> {
     Ok(t)
 }
 
-fn v4(a: &NlAttr<'_>) -> Result<IpAddr, NetlinkError> {
+fn v4(a: &NlAttr<'_>) -> Result<IpAddr, NetlinkDecodeError> {
     let b: [u8; 4] = a.be32()?.to_be_bytes();
     Ok(IpAddr::V4(Ipv4Addr::from(b)))
 }
 
-fn v6(a: &NlAttr<'_>) -> Result<IpAddr, NetlinkError> {
-    let b: [u8; 16] = a.payload.try_into().map_err(|_| NetlinkError::ValueLen {
-        attr: a.kind,
-        expected: 16,
-        got: a.payload.len(),
-    })?;
+fn v6(a: &NlAttr<'_>) -> Result<IpAddr, NetlinkDecodeError> {
+    let b: [u8; 16] = a
+        .payload
+        .try_into()
+        .map_err(|_| NetlinkDecodeError::ValueLen {
+            attr: a.kind,
+            expected: 16,
+            got: a.payload.len(),
+        })?;
     Ok(IpAddr::V6(Ipv6Addr::from(b)))
 }
 
 /// `CTA_PROTOINFO` → `CTA_PROTOINFO_TCP` → `CTA_PROTOINFO_TCP_STATE`.
-fn tcp_state(a: &NlAttr<'_>) -> Result<Option<u8>, NetlinkError> {
+fn tcp_state(a: &NlAttr<'_>) -> Result<Option<u8>, NetlinkDecodeError> {
     for p in a.nested() {
         let p = p?;
         if p.kind == 1 {
@@ -451,7 +454,7 @@ fn tcp_state(a: &NlAttr<'_>) -> Result<Option<u8>, NetlinkError> {
 }
 
 /// `CTA_COUNTERS_PACKETS`/`_BYTES` (BE u64) or the old 32-bit variants.
-fn counters(a: &NlAttr<'_>) -> Result<CtCounters, NetlinkError> {
+fn counters(a: &NlAttr<'_>) -> Result<CtCounters, NetlinkDecodeError> {
     let mut c = CtCounters::default();
     for n in a.nested() {
         let n = n?;

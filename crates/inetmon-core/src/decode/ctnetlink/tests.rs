@@ -256,7 +256,7 @@ fn builder_edge_cases() {
     let d = b.finish();
     assert_eq!(
         events(&d).next(),
-        Some(Err(CtError::Netlink(NetlinkError::ValueLen {
+        Some(Err(CtError::Netlink(NetlinkDecodeError::ValueLen {
             attr: 3,
             expected: 16,
             got: 15
@@ -280,14 +280,9 @@ fn tcp_state_map() {
 
 #[test]
 fn garbage_never_panics() {
-    let mut seed = 99u32;
+    let mut garbage = crate::testing::Garbage(99);
     for len in 0..300usize {
-        let mut v: Vec<u8> = (0..len)
-            .map(|_| {
-                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                (seed >> 16) as u8
-            })
-            .collect();
+        let mut v = garbage.bytes(len);
         if v.len() >= 16 {
             v[..4].copy_from_slice(&u32::try_from(len).unwrap().to_ne_bytes());
             v[4..6].copy_from_slice(&0x0100u16.to_ne_bytes());

@@ -68,10 +68,11 @@ pub const NFNL_SUBSYS_ULOG: u8 = 4;
 /// `NFNETLINK_V0`, the only nfgenmsg version.
 pub const NFNETLINK_V0: u8 = 0;
 
-/// What went wrong walking netlink bytes. Offsets are from the start of the
+/// What went wrong walking netlink bytes (decoding; the socket's own errors
+/// are `inetmon-io`'s `NetlinkError`). Offsets are from the start of the
 /// slice given to the iterator (the datagram, or the attribute block).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum NetlinkError {
+pub enum NetlinkDecodeError {
     /// Fewer bytes than a message header.
     #[error("netlink header at offset {offset}: need {need} bytes, have {have}")]
     HeaderLen {
@@ -253,8 +254,8 @@ impl<'a> NlMsg<'a> {
     /// Splits an nfnetlink payload into its `nfgenmsg` and attribute bytes.
     ///
     /// # Errors
-    /// [`NetlinkError::NfgenmsgLen`] when the payload is shorter than 4 bytes.
-    pub fn nfgenmsg(&self) -> Result<(Nfgenmsg, &'a [u8]), NetlinkError> {
+    /// [`NetlinkDecodeError::NfgenmsgLen`] when the payload is shorter than 4 bytes.
+    pub fn nfgenmsg(&self) -> Result<(Nfgenmsg, &'a [u8]), NetlinkDecodeError> {
         split_nfgenmsg(self.payload)
     }
 }
@@ -280,7 +281,7 @@ pub struct NlMsgIter<'a> {
 }
 
 impl<'a> Iterator for NlMsgIter<'a> {
-    type Item = Result<NlMsg<'a>, NetlinkError>;
+    type Item = Result<NlMsg<'a>, NetlinkDecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed {
@@ -303,8 +304,8 @@ impl<'a> Iterator for NlMsgIter<'a> {
     }
 }
 
-fn parse_msg(rest: &[u8], offset: usize) -> Result<NlMsg<'_>, NetlinkError> {
-    let header_len = || NetlinkError::HeaderLen {
+fn parse_msg(rest: &[u8], offset: usize) -> Result<NlMsg<'_>, NetlinkDecodeError> {
+    let header_len = || NetlinkDecodeError::HeaderLen {
         offset,
         need: NLMSG_HDRLEN,
         have: rest.len(),
@@ -314,13 +315,15 @@ fn parse_msg(rest: &[u8], offset: usize) -> Result<NlMsg<'_>, NetlinkError> {
     let len = u32::from_ne_bytes([l0, l1, l2, l3]);
     let ulen = usize::try_from(len).unwrap_or(usize::MAX);
     if ulen < NLMSG_HDRLEN {
-        return Err(NetlinkError::MsgLenTooSmall { offset, len });
+        return Err(NetlinkDecodeError::MsgLenTooSmall { offset, len });
     }
-    let payload = rest.get(NLMSG_HDRLEN..ulen).ok_or(NetlinkError::MsgLen {
-        offset,
-        len,
-        have: rest.len(),
-    })?;
+    let payload = rest
+        .get(NLMSG_HDRLEN..ulen)
+        .ok_or(NetlinkDecodeError::MsgLen {
+            offset,
+            len,
+            have: rest.len(),
+        })?;
     Ok(NlMsg {
         len,
         msg_type: u16::from_ne_bytes([t0, t1]),
@@ -347,12 +350,12 @@ pub struct Nfgenmsg {
 /// Splits an nfnetlink message payload into [`Nfgenmsg`] and attribute bytes.
 ///
 /// # Errors
-/// [`NetlinkError::NfgenmsgLen`] when fewer than 4 bytes are present.
-pub fn split_nfgenmsg(payload: &[u8]) -> Result<(Nfgenmsg, &[u8]), NetlinkError> {
+/// [`NetlinkDecodeError::NfgenmsgLen`] when fewer than 4 bytes are present.
+pub fn split_nfgenmsg(payload: &[u8]) -> Result<(Nfgenmsg, &[u8]), NetlinkDecodeError> {
     let (head, attrs) =
         payload
             .split_at_checked(NFGENMSG_LEN)
-            .ok_or(NetlinkError::NfgenmsgLen {
+            .ok_or(NetlinkDecodeError::NfgenmsgLen {
                 have: payload.len(),
             })?;
     let [family, version, r0, r1] = array::<4>(head, 0).unwrap_or_default();
@@ -383,43 +386,45 @@ pub struct NlAttr<'a> {
 }
 
 impl<'a> NlAttr<'a> {
-    fn fixed<const N: usize>(&self) -> Result<[u8; N], NetlinkError> {
-        self.payload.try_into().map_err(|_| NetlinkError::ValueLen {
-            attr: self.kind,
-            expected: N,
-            got: self.payload.len(),
-        })
+    fn fixed<const N: usize>(&self) -> Result<[u8; N], NetlinkDecodeError> {
+        self.payload
+            .try_into()
+            .map_err(|_| NetlinkDecodeError::ValueLen {
+                attr: self.kind,
+                expected: N,
+                got: self.payload.len(),
+            })
     }
 
     /// The value as one byte.
     ///
     /// # Errors
-    /// [`NetlinkError::ValueLen`] unless the value is exactly 1 byte.
-    pub fn u8(&self) -> Result<u8, NetlinkError> {
+    /// [`NetlinkDecodeError::ValueLen`] unless the value is exactly 1 byte.
+    pub fn u8(&self) -> Result<u8, NetlinkDecodeError> {
         self.fixed::<1>().map(|[b]| b)
     }
 
     /// The value as a big-endian (network order) `u16`.
     ///
     /// # Errors
-    /// [`NetlinkError::ValueLen`] unless the value is exactly 2 bytes.
-    pub fn be16(&self) -> Result<u16, NetlinkError> {
+    /// [`NetlinkDecodeError::ValueLen`] unless the value is exactly 2 bytes.
+    pub fn be16(&self) -> Result<u16, NetlinkDecodeError> {
         self.fixed().map(u16::from_be_bytes)
     }
 
     /// The value as a big-endian (network order) `u32`.
     ///
     /// # Errors
-    /// [`NetlinkError::ValueLen`] unless the value is exactly 4 bytes.
-    pub fn be32(&self) -> Result<u32, NetlinkError> {
+    /// [`NetlinkDecodeError::ValueLen`] unless the value is exactly 4 bytes.
+    pub fn be32(&self) -> Result<u32, NetlinkDecodeError> {
         self.fixed().map(u32::from_be_bytes)
     }
 
     /// The value as a big-endian (network order) `u64`.
     ///
     /// # Errors
-    /// [`NetlinkError::ValueLen`] unless the value is exactly 8 bytes.
-    pub fn be64(&self) -> Result<u64, NetlinkError> {
+    /// [`NetlinkDecodeError::ValueLen`] unless the value is exactly 8 bytes.
+    pub fn be64(&self) -> Result<u64, NetlinkDecodeError> {
         self.fixed().map(u64::from_be_bytes)
     }
 
@@ -427,17 +432,17 @@ impl<'a> NlAttr<'a> {
     /// netlink attributes).
     ///
     /// # Errors
-    /// [`NetlinkError::ValueLen`] unless the value is exactly 4 bytes.
-    pub fn ne32(&self) -> Result<u32, NetlinkError> {
+    /// [`NetlinkDecodeError::ValueLen`] unless the value is exactly 4 bytes.
+    pub fn ne32(&self) -> Result<u32, NetlinkDecodeError> {
         self.fixed().map(u32::from_ne_bytes)
     }
 
     /// The first `N` bytes of the value, for structures that may grow.
     ///
     /// # Errors
-    /// [`NetlinkError::ValueLen`] when the value is shorter than `N`.
-    pub fn prefix<const N: usize>(&self) -> Result<[u8; N], NetlinkError> {
-        array(self.payload, 0).ok_or(NetlinkError::ValueLen {
+    /// [`NetlinkDecodeError::ValueLen`] when the value is shorter than `N`.
+    pub fn prefix<const N: usize>(&self) -> Result<[u8; N], NetlinkDecodeError> {
+        array(self.payload, 0).ok_or(NetlinkDecodeError::ValueLen {
             attr: self.kind,
             expected: N,
             got: self.payload.len(),
@@ -478,7 +483,7 @@ pub fn attrs_with_order(block: &[u8], order: HeaderOrder) -> NlAttrIter<'_> {
 /// # Errors
 /// The framing errors of [`NlAttrIter`] (converted with `From`) or the first
 /// error `f` returns.
-pub fn for_each_attr<'a, E: From<NetlinkError>>(
+pub fn for_each_attr<'a, E: From<NetlinkDecodeError>>(
     block: &'a [u8],
     order: HeaderOrder,
     mut f: impl FnMut(u16, &'a [u8]) -> Result<(), E>,
@@ -487,7 +492,7 @@ pub fn for_each_attr<'a, E: From<NetlinkError>>(
     let mut offset = 0usize;
     while !rest.is_empty() {
         let Some(&[l0, l1, t0, t1]) = rest.first_chunk::<4>() else {
-            return Err(NetlinkError::AttrHeaderLen {
+            return Err(NetlinkDecodeError::AttrHeaderLen {
                 offset,
                 have: rest.len(),
             }
@@ -496,10 +501,10 @@ pub fn for_each_attr<'a, E: From<NetlinkError>>(
         let len = order.u16([l0, l1]);
         let ulen = usize::from(len);
         if ulen < NLA_HDRLEN {
-            return Err(NetlinkError::AttrLenTooSmall { offset, len }.into());
+            return Err(NetlinkDecodeError::AttrLenTooSmall { offset, len }.into());
         }
         let Some(payload) = rest.get(NLA_HDRLEN..ulen) else {
-            return Err(NetlinkError::AttrLen {
+            return Err(NetlinkDecodeError::AttrLen {
                 offset,
                 len,
                 have: rest.len(),
@@ -524,7 +529,7 @@ pub struct NlAttrIter<'a> {
 }
 
 impl<'a> Iterator for NlAttrIter<'a> {
-    type Item = Result<NlAttr<'a>, NetlinkError>;
+    type Item = Result<NlAttr<'a>, NetlinkDecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed {
@@ -536,21 +541,24 @@ impl<'a> Iterator for NlAttrIter<'a> {
         }
         let offset = self.pos;
         let item = (|| {
-            let [l0, l1, t0, t1] = array::<4>(rest, 0).ok_or(NetlinkError::AttrHeaderLen {
-                offset,
-                have: rest.len(),
-            })?;
+            let [l0, l1, t0, t1] =
+                array::<4>(rest, 0).ok_or(NetlinkDecodeError::AttrHeaderLen {
+                    offset,
+                    have: rest.len(),
+                })?;
             let len = self.order.u16([l0, l1]);
             let raw_type = self.order.u16([t0, t1]);
             let ulen = usize::from(len);
             if ulen < NLA_HDRLEN {
-                return Err(NetlinkError::AttrLenTooSmall { offset, len });
+                return Err(NetlinkDecodeError::AttrLenTooSmall { offset, len });
             }
-            let payload = rest.get(NLA_HDRLEN..ulen).ok_or(NetlinkError::AttrLen {
-                offset,
-                len,
-                have: rest.len(),
-            })?;
+            let payload = rest
+                .get(NLA_HDRLEN..ulen)
+                .ok_or(NetlinkDecodeError::AttrLen {
+                    offset,
+                    len,
+                    have: rest.len(),
+                })?;
             self.pos = offset.saturating_add(align4(ulen).min(rest.len()));
             Ok(NlAttr {
                 kind: raw_type & NLA_TYPE_MASK,

@@ -82,7 +82,7 @@ fn every_truncation_is_an_error_not_a_panic() {
     }
     assert_eq!(
         split_nfgenmsg(&[1, 2, 3]),
-        Err(NetlinkError::NfgenmsgLen { have: 3 })
+        Err(NetlinkDecodeError::NfgenmsgLen { have: 3 })
     );
 }
 
@@ -92,7 +92,10 @@ fn short_lengths_rejected_without_underflow() {
     d[0..4].copy_from_slice(&3u32.to_ne_bytes());
     assert_eq!(
         messages(&d).next(),
-        Some(Err(NetlinkError::MsgLenTooSmall { offset: 0, len: 3 }))
+        Some(Err(NetlinkDecodeError::MsgLenTooSmall {
+            offset: 0,
+            len: 3
+        }))
     );
     for len in 0u16..4 {
         let mut a = len.to_ne_bytes().to_vec();
@@ -100,7 +103,7 @@ fn short_lengths_rejected_without_underflow() {
         let mut it = attrs(&a);
         assert_eq!(
             it.next(),
-            Some(Err(NetlinkError::AttrLenTooSmall { offset: 0, len }))
+            Some(Err(NetlinkDecodeError::AttrLenTooSmall { offset: 0, len }))
         );
         assert_eq!(it.next(), None, "stops after the first error");
     }
@@ -123,7 +126,7 @@ fn type_bits_are_masked_and_order_selectable() {
     assert_eq!((y.kind, y.nested), (3, true));
     assert_eq!(
         y.be16(),
-        Err(NetlinkError::ValueLen {
+        Err(NetlinkDecodeError::ValueLen {
             attr: 3,
             expected: 2,
             got: 4
@@ -155,7 +158,10 @@ fn garbage_never_panics() {
 
 /// What `attrs_with_order` yields: the (kind, value) pairs before the first
 /// error, and that error.
-fn walk_iter(block: &[u8], order: HeaderOrder) -> (Vec<(u16, Vec<u8>)>, Option<NetlinkError>) {
+fn walk_iter(
+    block: &[u8],
+    order: HeaderOrder,
+) -> (Vec<(u16, Vec<u8>)>, Option<NetlinkDecodeError>) {
     let mut out = Vec::new();
     for a in attrs_with_order(block, order) {
         match a {
@@ -166,11 +172,14 @@ fn walk_iter(block: &[u8], order: HeaderOrder) -> (Vec<(u16, Vec<u8>)>, Option<N
     (out, None)
 }
 
-fn walk_visit(block: &[u8], order: HeaderOrder) -> (Vec<(u16, Vec<u8>)>, Option<NetlinkError>) {
+fn walk_visit(
+    block: &[u8],
+    order: HeaderOrder,
+) -> (Vec<(u16, Vec<u8>)>, Option<NetlinkDecodeError>) {
     let mut out = Vec::new();
     let r = for_each_attr(block, order, |k, v| {
         out.push((k, v.to_vec()));
-        Ok::<(), NetlinkError>(())
+        Ok::<(), NetlinkDecodeError>(())
     });
     (out, r.err())
 }

@@ -38,7 +38,7 @@
 //!   `header.time` (normally the time the datagram was read).
 //! - The NFLOG metadata goes to [`NflogInfo`], the prefix as lossy UTF-8.
 
-use crate::dissect::{self, proto};
+use crate::dissect::{proto, IpView};
 use crate::event::{
     Action, Direction, Header, NflogInfo, PacketFlags, PacketLog, RuleGroup, SharedStr, Source,
     Timestamp,
@@ -420,14 +420,15 @@ fn fill(p: &mut PacketLog, pkt: &NflogPacket<'_>, cache: &mut NameCache) {
             0
         }
     };
-    let header_len = dissect::ipf_header_len(payload);
+    let ip = IpView::new(payload);
+    let header_len = ip.map_or(0, |ip| ip.ipf_header_len());
     if p.action == Action::Pass && pkt.ct_info == Some(IP_CT_NEW) {
         flags |= PacketFlags::KEEP_STATE;
     }
     if payload.len() > usize::from(header_len) {
         flags |= PacketFlags::LOG_BODY;
     }
-    let ip = ip_facts(payload);
+    let ip = ip_facts(ip, payload.len());
     if ip.short {
         flags |= PacketFlags::SHORT;
     }
@@ -487,42 +488,27 @@ struct IpFacts {
 
 /// Whether the transport header is short, and the original length when the
 /// IP header says the packet was longer than what was copied.
-fn ip_facts(p: &[u8]) -> IpFacts {
-    let none = IpFacts {
-        short: false,
-        orig_len: None,
+fn ip_facts(ip: Option<IpView<'_>>, copied: usize) -> IpFacts {
+    let Some(ip) = ip else {
+        return IpFacts {
+            short: false,
+            orig_len: None,
+        };
     };
-    let Some(&first) = p.first() else {
-        return none;
-    };
-    let (hl, proto, claimed, first_fragment) = match first >> 4 {
-        4 => {
-            let hl = usize::from(first & 0x0f) * 4;
-            let off = dissect::be16(p, 6).unwrap_or(0) & 0x1fff;
-            let total = usize::from(dissect::be16(p, 2).unwrap_or(0));
-            // A total length of 0 (GSO/BIG TCP) claims nothing.
-            let claimed = (total != 0).then_some(total);
-            (hl, p.get(9).copied().unwrap_or(0), claimed, off == 0)
-        }
-        6 => {
-            let (hl, proto) = dissect::ipv6_header_len(p);
-            let plen = usize::from(dissect::be16(p, 4).unwrap_or(0));
-            let claimed = (plen != 0).then_some(plen + 40);
-            (hl, proto, claimed, true)
-        }
-        _ => return none,
-    };
+    let hl = ip.header_len();
+    let claimed = ip.claimed_len().and_then(|c| usize::try_from(c).ok());
     let orig_len = claimed
-        .filter(|&c| c > p.len())
+        .filter(|&c| c > copied)
         .and_then(|c| u32::try_from(c).ok());
-    let min = match proto {
+    let min = match ip.protocol().unwrap_or(0) {
         proto::TCP => 20,
         proto::UDP => 8,
         proto::ICMP | proto::ICMPV6 => 4,
         _ => 0,
     };
     let by_claim = claimed.is_some_and(|c| c.saturating_sub(hl) < min);
-    let by_copy = p.len().saturating_sub(hl) < min;
+    let by_copy = copied.saturating_sub(hl) < min;
+    let first_fragment = !ip.is_later_fragment().unwrap_or(false);
     IpFacts {
         short: first_fragment && min > 0 && (by_claim || by_copy),
         orig_len,

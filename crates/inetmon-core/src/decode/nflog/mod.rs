@@ -28,7 +28,7 @@ pub use mapping::{
     parse_prefix, to_packet_log, to_packet_log_cached, to_packet_log_reusing, NameCache, PrefixRule,
 };
 
-use super::netlink::{self, HeaderOrder, NetlinkError, NlMsg};
+use super::netlink::{self, HeaderOrder, NetlinkDecodeError, NlMsg};
 
 /// `NFULNL_MSG_PACKET`: a logged packet.
 pub const NFULNL_MSG_PACKET: u8 = 0;
@@ -97,7 +97,7 @@ pub const LINKTYPE_NFLOG_HDRLEN: usize = 4;
 pub enum NflogError {
     /// Bad netlink framing or an attribute of the wrong size.
     #[error(transparent)]
-    Netlink(#[from] NetlinkError),
+    Netlink(#[from] NetlinkDecodeError),
     /// The message is not an NFLOG packet message.
     #[error("not an NFLOG packet message: type {msg_type:#06x}")]
     NotPacket {
@@ -225,7 +225,12 @@ impl<'a> NflogPacket<'a> {
     /// Stores the value `v` of an attribute of type `kind`. Inlined into the
     /// attribute walk: it runs for every attribute of every packet.
     #[inline(always)]
-    fn set(&mut self, kind: u16, v: &'a [u8], order: HeaderOrder) -> Result<(), NetlinkError> {
+    fn set(
+        &mut self,
+        kind: u16,
+        v: &'a [u8],
+        order: HeaderOrder,
+    ) -> Result<(), NetlinkDecodeError> {
         match kind {
             attr::PACKET_HDR => {
                 let [p0, p1, hook] = at_least::<3>(kind, v)?;
@@ -273,7 +278,7 @@ impl<'a> NflogPacket<'a> {
                         NFULA_VLAN_TCI => vlan.tci = Some(be16(k, n)?),
                         _ => {}
                     }
-                    Ok::<(), NetlinkError>(())
+                    Ok::<(), NetlinkDecodeError>(())
                 })?;
                 self.vlan = Some(vlan);
             }
@@ -292,29 +297,31 @@ impl<'a> NflogPacket<'a> {
 
 /// The first `N` bytes of the value of attribute `kind` (longer values are
 /// allowed, as with [`netlink::NlAttr::prefix`]).
-fn at_least<const N: usize>(kind: u16, v: &[u8]) -> Result<[u8; N], NetlinkError> {
-    v.first_chunk::<N>().copied().ok_or(NetlinkError::ValueLen {
-        attr: kind,
-        expected: N,
-        got: v.len(),
-    })
+fn at_least<const N: usize>(kind: u16, v: &[u8]) -> Result<[u8; N], NetlinkDecodeError> {
+    v.first_chunk::<N>()
+        .copied()
+        .ok_or(NetlinkDecodeError::ValueLen {
+            attr: kind,
+            expected: N,
+            got: v.len(),
+        })
 }
 
 /// The value of attribute `kind` as exactly `N` bytes (as
 /// [`netlink::NlAttr::be32`] requires).
-fn exact<const N: usize>(kind: u16, v: &[u8]) -> Result<[u8; N], NetlinkError> {
-    v.try_into().map_err(|_| NetlinkError::ValueLen {
+fn exact<const N: usize>(kind: u16, v: &[u8]) -> Result<[u8; N], NetlinkDecodeError> {
+    v.try_into().map_err(|_| NetlinkDecodeError::ValueLen {
         attr: kind,
         expected: N,
         got: v.len(),
     })
 }
 
-fn be16(kind: u16, v: &[u8]) -> Result<u16, NetlinkError> {
+fn be16(kind: u16, v: &[u8]) -> Result<u16, NetlinkDecodeError> {
     exact::<2>(kind, v).map(u16::from_be_bytes)
 }
 
-fn be32(kind: u16, v: &[u8]) -> Result<u32, NetlinkError> {
+fn be32(kind: u16, v: &[u8]) -> Result<u32, NetlinkDecodeError> {
     exact::<4>(kind, v).map(u32::from_be_bytes)
 }
 

@@ -264,7 +264,7 @@ fn builder_messages_edge_cases() {
     let d = b.finish();
     assert_eq!(
         packets(&d).next(),
-        Some(Err(NflogError::Netlink(NetlinkError::ValueLen {
+        Some(Err(NflogError::Netlink(NetlinkDecodeError::ValueLen {
             attr: attr::MARK,
             expected: 4,
             got: 3
@@ -318,14 +318,9 @@ fn prefixes() {
 
 #[test]
 fn garbage_never_panics() {
-    let mut seed = 7u32;
+    let mut garbage = crate::testing::Garbage(7);
     for len in 0..300usize {
-        let mut v: Vec<u8> = (0..len)
-            .map(|_| {
-                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                (seed >> 16) as u8
-            })
-            .collect();
+        let mut v = garbage.bytes(len);
         if let Ok(p) = packet_from_linktype_nflog(&v) {
             let _ = to_packet_log(&p, header(), &|_| None);
         }

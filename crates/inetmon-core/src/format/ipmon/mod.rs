@@ -434,9 +434,34 @@ impl IpmonFormatter {
     }
 }
 
-/// Appends the decimal text of `v`.
+/// Two decimal digits of `v` (below 100).
+fn two_digits(v: u32) -> [u8; 2] {
+    [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]
+}
+
+/// Appends the decimal text of `v`. Numbers below 100000 (ports, lengths,
+/// rule numbers: most of them) are appended as one fixed-size block per
+/// length, without a `memcpy` call (this runs several times per line).
 fn push_u64(t: &mut Vec<u8>, v: u64) {
-    t.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+    match u32::try_from(v) {
+        Ok(v @ 0..=9) => t.push(b'0' + v as u8),
+        Ok(v @ 10..=99) => t.extend_from_slice(&two_digits(v)),
+        Ok(v @ 100..=9999) => {
+            let [a, b] = two_digits(v / 100);
+            let [c, d] = two_digits(v % 100);
+            if v < 1000 {
+                t.extend_from_slice(&[b, c, d]);
+            } else {
+                t.extend_from_slice(&[a, b, c, d]);
+            }
+        }
+        Ok(v @ 10_000..=99_999) => {
+            let [b, c] = two_digits(v / 100 % 100);
+            let [d, e] = two_digits(v % 100);
+            t.extend_from_slice(&[b'0' + (v / 10_000) as u8, b, c, d, e]);
+        }
+        _ => t.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
+    }
 }
 
 /// Appends the decimal text of a signed `v`.

@@ -4,7 +4,7 @@ use std::net::Ipv6Addr;
 
 use super::{hexdump, icmp, push_i64, push_u64, IpmonFormatter, Rendered};
 use super::{LOG_EMERG, LOG_ERR, LOG_INFO, LOG_NOTICE, LOG_WARNING};
-use crate::dissect::proto;
+use crate::dissect::{proto, tcp};
 use crate::event::{Action, Direction, PacketFlags, PacketLog, RuleGroup};
 
 /// `AF_INET`.
@@ -13,18 +13,6 @@ const AF_INET: u8 = 2;
 const AF_INET6_LINUX: u8 = 10;
 /// `AF_INET6` on FreeBSD.
 const AF_INET6_FREEBSD: u8 = 28;
-
-/// TCP flag letters in ipmon's order (`tcpfl[]`): A R S F U P E C.
-const TCP_FLAGS: [(u8, u8); 8] = [
-    (0x10, b'A'),
-    (0x04, b'R'),
-    (0x02, b'S'),
-    (0x01, b'F'),
-    (0x20, b'U'),
-    (0x08, b'P'),
-    (0x40, b'E'),
-    (0x80, b'C'),
-];
 
 /// ipmon's `reasons[]`, by `fl_breason` index.
 const REASONS: [&str; 19] = [
@@ -217,11 +205,7 @@ fn body(f: &IpmonFormatter, p: &PacketLog, t: &mut Vec<u8>) {
             if pr == proto::TCP {
                 t.extend_from_slice(b" -");
                 let fl = b.u8(h + 13);
-                for (bit, letter) in TCP_FLAGS {
-                    if fl & bit != 0 {
-                        t.push(letter);
-                    }
-                }
+                tcp::push_ipmon_letters(fl, t);
                 if f.opts.verbose {
                     t.push(b' ');
                     push_u64(t, u64::from(b.be32(h + 4)));

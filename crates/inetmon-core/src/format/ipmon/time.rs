@@ -8,9 +8,11 @@ use jiff::tz::TimeZone;
 pub(crate) struct TimePrefix {
     tz: TimeZone,
     secs: Option<i64>,
-    /// `DD/MM/YYYY HH:MM:SS`; the date part is `text[..date_len]`
-    /// (including its trailing space).
-    text: Vec<u8>,
+    /// `DD/MM/YYYY HH:MM:SS` in `text[..len]`; the date part is
+    /// `text[..date_len]` (including its trailing space). A fixed block, so
+    /// that appending it is a few moves and no `memcpy` call.
+    text: [u8; 24],
+    len: usize,
     date_len: usize,
 }
 
@@ -19,7 +21,8 @@ impl TimePrefix {
         TimePrefix {
             tz,
             secs: None,
-            text: Vec::with_capacity(24),
+            text: [0; 24],
+            len: 0,
             date_len: 0,
         }
     }
@@ -32,8 +35,11 @@ impl TimePrefix {
         if self.secs != Some(secs) {
             self.render(secs);
         }
-        let from = if with_date { 0 } else { self.date_len };
-        out.extend_from_slice(self.text.get(from..).unwrap_or(&[]));
+        if with_date {
+            crate::names::push_prefix(out, &self.text, self.len);
+        } else {
+            out.extend_from_slice(self.text.get(self.date_len..self.len).unwrap_or(&[]));
+        }
     }
 
     fn render(&mut self, secs: i64) {
@@ -43,36 +49,54 @@ impl TimePrefix {
             jiff::Timestamp::MAX
         });
         let dt = self.tz.to_datetime(ts);
-        let t = &mut self.text;
-        t.clear();
-        push2(t, dt.day());
-        t.push(b'/');
-        push2(t, dt.month());
-        t.push(b'/');
         let year = dt.year();
-        if year < 0 {
-            t.push(b'-');
-        }
         let y = year.unsigned_abs();
+        let [d0, d1] = two(dt.day());
+        let [m0, m1] = two(dt.month());
         // %Y: at least four digits here (jiff years are within ±9999).
-        for d in [1000u16, 100, 10, 1] {
-            t.push(b'0' + ((y / d) % 10) as u8);
+        let digit = |d: u16| b'0' + ((y / d) % 10) as u8;
+        let [h0, h1] = two(dt.hour());
+        let [n0, n1] = two(dt.minute());
+        let [s0, s1] = two(dt.second());
+        let date = [
+            d0,
+            d1,
+            b'/',
+            m0,
+            m1,
+            b'/',
+            digit(1000),
+            digit(100),
+            digit(10),
+            digit(1),
+            b' ',
+        ];
+        let clock = [h0, h1, b':', n0, n1, b':', s0, s1];
+        let sign: &[u8] = if year < 0 { b"-" } else { b"" };
+        // The sign goes before the year: after `DD/MM/`.
+        let (day_month, year_part) = date.split_at(6);
+        let mut n = 0;
+        for b in day_month
+            .iter()
+            .chain(sign)
+            .chain(year_part)
+            .chain(clock.iter())
+        {
+            if let Some(slot) = self.text.get_mut(n) {
+                *slot = *b;
+            }
+            n += 1;
         }
-        t.push(b' ');
-        self.date_len = t.len();
-        push2(t, dt.hour());
-        t.push(b':');
-        push2(t, dt.minute());
-        t.push(b':');
-        push2(t, dt.second());
+        self.date_len = day_month.len() + sign.len() + year_part.len();
+        self.len = n.min(self.text.len());
         self.secs = Some(secs);
     }
 }
 
-fn push2(t: &mut Vec<u8>, v: i8) {
+/// Two decimal digits of a calendar field.
+fn two(v: i8) -> [u8; 2] {
     let v = v.unsigned_abs();
-    t.push(b'0' + (v / 10) % 10);
-    t.push(b'0' + v % 10);
+    [b'0' + (v / 10) % 10, b'0' + v % 10]
 }
 
 #[cfg(test)]

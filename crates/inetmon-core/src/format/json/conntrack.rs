@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use super::packet::{addr, protocol_fields};
-use super::text::{int, opt_int, string};
+use super::text::{int, opt_int, opt_pair, string};
 use crate::dissect::proto;
 use crate::event::{NatAction, NatLog, NatType, StateLog, StateType};
 
@@ -148,16 +148,7 @@ pub(super) fn state_fields(out: &mut Vec<u8>, s: &StateLog) {
     out.extend_from_slice(b",\"tag\":");
     int(out, *tag);
     out.extend_from_slice(b",\"tcp_state\":");
-    match tcp_state {
-        Some([a, b]) => {
-            out.push(b'[');
-            int(out, *a);
-            out.push(b',');
-            int(out, *b);
-            out.push(b']');
-        }
-        None => out.extend_from_slice(b"null"),
-    }
+    opt_pair(out, tcp_state.map(|[a, b]| (a, b)));
     out.extend_from_slice(b",\"packets\":");
     u64_list(out, Some(&packets[..]));
     out.extend_from_slice(b",\"bytes\":");

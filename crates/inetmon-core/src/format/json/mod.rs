@@ -92,7 +92,7 @@
 //!
 //! ## `sock`: a socket operation
 //!
-//! The members written by [`crate::format::json_sock`] (documented there):
+//! The members written by [`sock`] (documented there):
 //! `op`, `monitor`, `pid`, `tid`, `uid`, `gid`, `comm`, `attribution`,
 //! `family`, `type`, `protocol`, `local_addr`, `local_port`, `foreign_addr`,
 //! `foreign_port`, `mapped`, `cgroup_id`, `netns`, `cookie`, `errno`,
@@ -100,7 +100,7 @@
 //!
 //! ## `drop` and `trace`: packets dropped or traced in the kernel datapath
 //!
-//! The members written by [`crate::format::json_datapath`] (documented
+//! The members written by [`datapath`] (documented
 //! there).
 //!
 //! ## `lost`: events were dropped
@@ -138,7 +138,9 @@
 //! ```
 
 mod conntrack;
+pub mod datapath;
 pub(crate) mod packet;
+pub mod sock;
 mod text;
 
 use std::io;
@@ -202,15 +204,15 @@ impl JsonWriter {
             Event::State(s) => conntrack::state_fields(&mut out, s),
             Event::Sock(s) => {
                 out.push(b',');
-                crate::format::json_sock::write_sock_json(s, &mut out);
+                sock::write_sock_json(s, &mut out);
             }
             Event::Drop(d) => {
                 out.push(b',');
-                crate::format::json_datapath::write_drop_json(d, &mut out);
+                datapath::write_drop_json(d, &mut out);
             }
             Event::Trace(t) => {
                 out.push(b',');
-                crate::format::json_datapath::write_trace_json(t, &mut out);
+                datapath::write_trace_json(t, &mut out);
             }
             Event::Lost(l) => lost_fields(&mut out, l),
             Event::Malformed(m) => malformed_fields(&mut out, m),
@@ -287,16 +289,7 @@ fn lost_fields(out: &mut Vec<u8>, l: &Lost) {
         out.push(b'"');
     }
     out.extend_from_slice(b"],\"seq_range\":");
-    match seq_range {
-        Some((a, b)) => {
-            out.push(b'[');
-            int(out, *a);
-            out.push(b',');
-            int(out, *b);
-            out.push(b']');
-        }
-        None => out.extend_from_slice(b"null"),
-    }
+    text::opt_pair(out, *seq_range);
     if !breakdown.is_empty() {
         out.extend_from_slice(b",\"breakdown\":{");
         for (i, (label, n)) in breakdown.iter().enumerate() {

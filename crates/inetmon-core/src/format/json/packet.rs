@@ -1,133 +1,11 @@
-//! The fields of a packet event, and the lax look at its headers that gives
-//! addresses, ports, TCP flags and ICMP type.
+//! The fields of a packet event; its addresses, ports, TCP flags and ICMP
+//! type come from the lax header read of [`HeaderFacts`].
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 
 use super::text::{hex, int, opt_int, string};
-use crate::dissect::{be16, ipv6_header_len, proto};
+use crate::dissect::{proto, tcp, HeaderFacts};
 use crate::event::{Action, Direction, NflogInfo, PacketFlags, PacketLog, RuleGroup};
-
-/// What the JSON shows of a packet's headers; each part is `None` when the
-/// captured bytes do not reach it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Summary {
-    pub(crate) protocol: Option<u8>,
-    pub(crate) src: Option<IpAddr>,
-    pub(crate) dst: Option<IpAddr>,
-    pub(crate) sport: Option<u16>,
-    pub(crate) dport: Option<u16>,
-    pub(crate) tcp_flags: Option<u8>,
-    pub(crate) icmp_type: Option<u8>,
-    pub(crate) icmp_code: Option<u8>,
-    pub(crate) len: Option<u32>,
-}
-
-fn addr4(p: &[u8], at: usize) -> Option<IpAddr> {
-    let b: [u8; 4] = p.get(at..at + 4)?.try_into().ok()?;
-    Some(IpAddr::V4(Ipv4Addr::from(b)))
-}
-
-fn addr6(p: &[u8], at: usize) -> Option<IpAddr> {
-    let b: [u8; 16] = p.get(at..at + 16)?.try_into().ok()?;
-    Some(IpAddr::V6(Ipv6Addr::from(b)))
-}
-
-/// Reads what it can of the IP and transport headers of `p`.
-pub(crate) fn summarize(p: &[u8]) -> Summary {
-    let mut s = Summary::default();
-    let (l4, protocol) = match p.first().map(|b| b >> 4) {
-        Some(4) => {
-            s.len = be16(p, 2).map(u32::from);
-            s.protocol = p.get(9).copied();
-            s.src = addr4(p, 12);
-            s.dst = addr4(p, 16);
-            let hl = usize::from(p.first().copied().unwrap_or(0) & 15) * 4;
-            let first_fragment = be16(p, 6).is_some_and(|f| f & 0x1fff == 0);
-            if !first_fragment || hl < 20 {
-                return s;
-            }
-            (hl, s.protocol)
-        }
-        Some(6) => {
-            s.len = be16(p, 4).map(|l| u32::from(l) + 40);
-            s.src = addr6(p, 8);
-            s.dst = addr6(p, 24);
-            if p.len() < 40 {
-                return s;
-            }
-            let (hl, next) = ipv6_header_len(p);
-            s.protocol = Some(next);
-            (hl, s.protocol)
-        }
-        _ => return s,
-    };
-    let t = p.get(l4..).unwrap_or_default();
-    match protocol {
-        Some(proto::TCP | proto::UDP) => {
-            s.sport = be16(t, 0);
-            s.dport = be16(t, 2);
-            if protocol == Some(proto::TCP) {
-                s.tcp_flags = t.get(13).copied();
-            }
-        }
-        Some(proto::ICMP | proto::ICMPV6) => {
-            s.icmp_type = t.first().copied();
-            s.icmp_code = t.get(1).copied();
-        }
-        _ => {}
-    }
-    s
-}
-
-/// The IANA keyword of common IP protocols (as in `/etc/protocols`).
-pub(super) fn protocol_name(p: u8) -> Option<&'static str> {
-    Some(match p {
-        0 => "ip",
-        1 => "icmp",
-        2 => "igmp",
-        4 => "ipencap",
-        6 => "tcp",
-        17 => "udp",
-        41 => "ipv6",
-        43 => "ipv6-route",
-        44 => "ipv6-frag",
-        47 => "gre",
-        50 => "esp",
-        51 => "ah",
-        58 => "ipv6-icmp",
-        59 => "ipv6-nonxt",
-        60 => "ipv6-opts",
-        89 => "ospf",
-        103 => "pim",
-        112 => "vrrp",
-        132 => "sctp",
-        136 => "udplite",
-        _ => return None,
-    })
-}
-
-/// TCP flag letters in ipmon's order (§1.6 of the ipmon reference).
-pub(super) fn tcp_flag_letters(f: u8) -> ([u8; 8], usize) {
-    const ORDER: [(u8, u8); 8] = [
-        (0x10, b'A'),
-        (0x04, b'R'),
-        (0x02, b'S'),
-        (0x01, b'F'),
-        (0x20, b'U'),
-        (0x08, b'P'),
-        (0x40, b'E'),
-        (0x80, b'C'),
-    ];
-    let mut out = [0u8; 8];
-    let mut n = 0;
-    for (bit, letter) in ORDER {
-        if f & bit != 0 {
-            out[n] = letter;
-            n += 1;
-        }
-    }
-    (out, n)
-}
 
 /// Names of [`PacketFlags`] bits, in bit order.
 pub(super) const FLAG_NAMES: [(u32, &str); 13] = [
@@ -298,7 +176,7 @@ pub(super) fn fields(out: &mut Vec<u8>, p: &PacketLog, with_bytes: bool) {
     opt_int(out, *log_level);
     out.extend_from_slice(b",\"family\":");
     int(out, *family);
-    let s = summarize(packet);
+    let s = HeaderFacts::of(packet);
     protocol_fields(out, s.protocol);
     out.extend_from_slice(b",\"src\":");
     addr(out, s.src);
@@ -311,9 +189,8 @@ pub(super) fn fields(out: &mut Vec<u8>, p: &PacketLog, with_bytes: bool) {
     out.extend_from_slice(b",\"tcp_flags\":");
     match s.tcp_flags {
         Some(f) => {
-            let (letters, n) = tcp_flag_letters(f);
             out.push(b'"');
-            out.extend_from_slice(letters.get(..n).unwrap_or_default());
+            tcp::push_ipmon_letters(f, out);
             out.push(b'"');
         }
         None => out.extend_from_slice(b"null"),
@@ -346,7 +223,7 @@ pub(super) fn protocol_fields(out: &mut Vec<u8>, p: Option<u8>) {
     out.extend_from_slice(b",\"protocol\":");
     opt_int(out, p);
     out.extend_from_slice(b",\"protocol_name\":");
-    match p.and_then(protocol_name) {
+    match p.and_then(proto::json_name) {
         Some(n) => {
             out.push(b'"');
             out.extend_from_slice(n.as_bytes());
@@ -404,43 +281,6 @@ fn nflog_object(out: &mut Vec<u8>, n: &NflogInfo) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn summaries() {
-        let tcp = [
-            0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x30, 0x39, 0,
-            80, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x12, 0, 0, 0, 0, 0, 0,
-        ];
-        let s = summarize(&tcp);
-        assert_eq!(
-            (s.protocol, s.sport, s.dport, s.tcp_flags, s.len),
-            (Some(6), Some(12345), Some(80), Some(0x12), Some(40))
-        );
-        assert_eq!(s.src, Some("10.0.0.1".parse().unwrap()));
-        assert_eq!(tcp_flag_letters(0x12), (*b"AS\0\0\0\0\0\0", 2));
-        // Cut inside the ports: the addresses are still there.
-        let s = summarize(&tcp[..21]);
-        assert_eq!(
-            (s.sport, s.dport, s.dst),
-            (None, None, Some("10.0.0.2".parse().unwrap()))
-        );
-        // A later fragment has no ports.
-        let mut frag = tcp;
-        frag[7] = 1;
-        assert_eq!(summarize(&frag).sport, None);
-        let mut v6 = vec![0x60, 0, 0, 0, 0, 8, 58, 64];
-        v6.extend([0; 15]);
-        v6.push(1);
-        v6.extend([0; 15]);
-        v6.push(1);
-        v6.extend([128, 0, 0, 0]);
-        let s = summarize(&v6);
-        assert_eq!(
-            (s.protocol, s.icmp_type, s.icmp_code, s.len),
-            (Some(58), Some(128), Some(0), Some(48))
-        );
-        assert_eq!(summarize(&[]), Summary::default());
-    }
 
     proptest::proptest! {
         #[test]

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::event::{
     Action, Attribution, Direction, EventKind, LossStage, NatAction, NatLog, NatType, NflogInfo,
-    PacketFlags, PacketLog, RuleGroup, SockEvent, SockOp, SockTask, StateLog, StateType, Timestamp,
+    PacketFlags, PacketLog, RuleGroup, SockEvent, StateLog, StateType, Timestamp,
 };
 
 fn parse(w: &mut JsonWriter, e: &Event) -> Value {
@@ -78,35 +78,17 @@ fn lost_malformed_sock_examples() {
     );
     let sock = SockEvent {
         header: header(5, 6, Source::Sockets, 3),
-        op: SockOp::Connect,
-        task: SockTask {
-            pid: 10,
-            tid: 11,
-            uid: 0,
-            gid: 0,
-            comm: "curl".into(),
-        },
         attribution: Attribution::Owner,
-        family: 2,
-        sock_type: 1,
-        protocol: 6,
         local: Some(("127.0.0.1".parse().unwrap(), 40000)),
         foreign: Some(("127.0.0.1".parse().unwrap(), 80)),
-        mapped: false,
-        cgroup_id: 1,
-        netns: 2,
-        cookie: 3,
-        errno: 0,
-        initiator: None,
-        existing: false,
-        process: None,
+        ..SockEvent::sample()
     };
     let v = parse(&mut w, &Event::Sock(Box::new(sock.clone())));
-    // The common members come first, then json_sock's.
+    // The common members come first, then sock.rs's.
     let line = String::from_utf8(w.format(&Event::Sock(Box::new(sock.clone()))).to_vec()).unwrap();
     assert!(line.starts_with("{\"v\":1,\"kind\":\"sock\",\"time\":\"1970-01-01T00:00:05.000000006Z\",\"source\":\"sockets\",\"seq\":3,\"op\":"), "{line}");
     let mut members = b"{".to_vec();
-    crate::format::json_sock::write_sock_json(&sock, &mut members);
+    super::sock::write_sock_json(&sock, &mut members);
     members.push(b'}');
     let want = merge(
         header_json("sock", &sock.header),
@@ -293,7 +275,7 @@ proptest! {
             orig_src: (v4, ports[0]), orig_dst: (v6, ports[1]), new_src: (v4, ports[2]), new_dst: (v6, ports[3]),
             packets, bytes: None, conntrack_id: id, ipf_seq: Some(rule),
         };
-        let name = packet::protocol_name(protocol);
+        let name = crate::dissect::proto::json_name(protocol);
         let want = merge(header_json("nat", &h), json!({
             "nat_action": na_s, "nat_type": "bimap", "rule": rule, "protocol": protocol, "protocol_name": name,
             "orig_src": v4.to_string(), "orig_sport": ports[0], "orig_dst": v6.to_string(), "orig_dport": ports[1],
@@ -323,23 +305,14 @@ fn packet_bytes_can_be_left_out() {
     let (packet, _) = built_packet(true, 1, 53, 5353, b"x");
     let p = PacketLog {
         header: header(0, 0, Source::Stdin, 1),
-        count: 1,
         interface: "lo".into(),
         direction: None,
-        group: RuleGroup::Named("0".into()),
         rule: Some(1),
-        action: Action::Block,
         flags: PacketFlags(PacketFlags::SHORT | PacketFlags::MBCAST),
-        log_tag: 0,
-        nat_tag: String::new(),
-        reason: None,
-        log_level: None,
         family: 10,
         header_len: 48,
         packet,
-        ipf_seq: None,
-        nflog: None,
-        raw_header: Vec::new(),
+        ..PacketLog::sample()
     };
     let e = Event::Packet(Box::new(p));
     let v = parse(

@@ -45,6 +45,7 @@ pub(super) fn prefixed_string(out: &mut Vec<u8>, prefix: &str, s: &str) {
 const HEX: [u8; 16] = *b"0123456789abcdef";
 
 /// Appends `bytes` as a JSON string of lower-case hex digits.
+#[inline]
 pub(super) fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() * 2 + 2);
     out.push(b'"');
@@ -56,12 +57,14 @@ pub(super) fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// Appends an integer.
+#[inline]
 pub(super) fn int<I: itoa::Integer>(out: &mut Vec<u8>, n: I) {
     let mut b = itoa::Buffer::new();
     out.extend_from_slice(b.format(n).as_bytes());
 }
 
 /// Appends an integer, or `null`.
+#[inline]
 pub(super) fn opt_int<I: itoa::Integer>(out: &mut Vec<u8>, n: Option<I>) {
     match n {
         Some(n) => int(out, n),
@@ -148,6 +151,60 @@ fn civil(out: &mut Vec<u8>, secs: i64) {
     two(out, sod / 60 % 60);
     out.push(b':');
     two(out, sod % 60);
+}
+
+/// `[a,b]`, or `null`.
+pub(super) fn opt_pair<I: itoa::Integer>(out: &mut Vec<u8>, pair: Option<(I, I)>) {
+    match pair {
+        Some((a, b)) => {
+            out.push(b'[');
+            int(out, a);
+            out.push(b',');
+            int(out, b);
+            out.push(b']');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// `"key":`, after a comma unless it is the first member.
+pub(super) fn member_key(out: &mut Vec<u8>, key: &str, first: bool) {
+    if !first {
+        out.push(b',');
+    }
+    out.push(b'"');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+/// A string member (serde_json's escaping).
+pub(super) fn member_str(out: &mut Vec<u8>, key: &str, val: &str, first: bool) {
+    member_key(out, key, first);
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, val);
+}
+
+/// A string member, or `null`.
+pub(super) fn member_opt_str(out: &mut Vec<u8>, key: &str, val: Option<&str>) {
+    match val {
+        Some(v) => member_str(out, key, v, false),
+        None => {
+            member_key(out, key, false);
+            out.extend_from_slice(b"null");
+        }
+    }
+}
+
+/// A number member.
+pub(super) fn member_num(out: &mut Vec<u8>, key: &str, v: u64, first: bool) {
+    member_key(out, key, first);
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+/// A boolean member.
+pub(super) fn member_bool(out: &mut Vec<u8>, key: &str, v: bool) {
+    member_key(out, key, false);
+    out.extend_from_slice(if v { b"true" } else { b"false" });
 }
 
 #[cfg(test)]

@@ -1,396 +1,12 @@
-//! A small dissector of the captured bytes of drops and traces: Ethernet
-//! (with one 802.1Q tag), IPv4, IPv6 (extension headers skipped), TCP, UDP,
-//! ICMP, ICMPv6, IGMP and VRRP. It feeds both the one-line connection
-//! summary and the `-vv` layer lines. Bounds-checked throughout: a short
-//! capture yields fewer layers and a note of where decoding stopped.
+//! The text of a dissected capture for monitor lines: the `-vv` layer
+//! lines and the names they use. The dissection itself is
+//! [`crate::dissect::PacketView`].
 
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
-use crate::dissect::{be16, be32, ipv6_header_len, proto};
+use crate::dissect::{proto, tcp, PacketView, L4};
 use crate::event::CaptureLayer;
-
-/// An Ethernet header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Eth {
-    pub(crate) dst: [u8; 6],
-    pub(crate) src: [u8; 6],
-    /// The 802.1Q VLAN id, when tagged.
-    pub(crate) vlan: Option<u16>,
-    /// The ethertype after any VLAN tag.
-    pub(crate) ethertype: u16,
-}
-
-/// An IPv4 or IPv6 header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Ip {
-    pub(crate) src: IpAddr,
-    pub(crate) dst: IpAddr,
-    /// The transport protocol (after IPv6 extension headers).
-    pub(crate) proto: u8,
-    /// Header length in bytes (with IPv6 extension headers).
-    pub(crate) header_len: usize,
-    /// IPv4 total length or IPv6 payload length.
-    pub(crate) length: u16,
-    /// TTL or hop limit.
-    pub(crate) ttl: u8,
-    /// IPv4 TOS or IPv6 traffic class.
-    pub(crate) tos: u8,
-    /// IPv4 id (0 for IPv6).
-    pub(crate) id: u16,
-    /// IPv4 flags and fragment offset word (0 for IPv6).
-    pub(crate) frag: u16,
-    /// IPv4 header checksum (0 for IPv6).
-    pub(crate) checksum: u16,
-    /// IPv6 flow label (0 for IPv4).
-    pub(crate) flow_label: u32,
-}
-
-impl Ip {
-    fn is_later_fragment(&self) -> bool {
-        matches!(self.src, IpAddr::V4(_)) && self.frag & 0x1fff != 0
-    }
-}
-
-/// A transport header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum L4 {
-    Tcp {
-        sport: u16,
-        dport: u16,
-        seq: u32,
-        ack: u32,
-        data_offset: u8,
-        flags: u16,
-        window: u16,
-        checksum: u16,
-        urgent: u16,
-    },
-    Udp {
-        sport: u16,
-        dport: u16,
-        length: u16,
-        checksum: u16,
-    },
-    Icmp {
-        v6: bool,
-        icmp_type: u8,
-        code: u8,
-        checksum: u16,
-        /// Id and sequence (echo), or the rest-of-header word.
-        rest: u32,
-    },
-    Igmp {
-        igmp_type: u8,
-        group: Ipv4Addr,
-    },
-    Vrrp {
-        version: u8,
-        vrrp_type: u8,
-        vrid: u8,
-        priority: u8,
-    },
-}
-
-/// TCP flag bits.
-pub(crate) mod tcp_flags {
-    pub(crate) const FIN: u16 = 0x001;
-    pub(crate) const SYN: u16 = 0x002;
-    pub(crate) const RST: u16 = 0x004;
-    pub(crate) const PSH: u16 = 0x008;
-    pub(crate) const ACK: u16 = 0x010;
-    pub(crate) const URG: u16 = 0x020;
-    pub(crate) const ECE: u16 = 0x040;
-    pub(crate) const CWR: u16 = 0x080;
-    pub(crate) const NS: u16 = 0x100;
-}
-
-/// What the dissector found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Parsed {
-    pub(crate) eth: Option<Eth>,
-    pub(crate) ip: Option<Ip>,
-    pub(crate) l4: Option<L4>,
-    /// Bytes after the last decoded header.
-    pub(crate) payload: usize,
-    /// Why decoding stopped early, if it did.
-    pub(crate) stopped: Option<String>,
-}
-
-/// Dissects `data`, which starts at `layer`; `ethertype` says which network
-/// protocol a network-layer capture holds (0: use the version nibble).
-pub(crate) fn parse(data: &[u8], layer: CaptureLayer, ethertype: u16) -> Parsed {
-    let mut p = Parsed::default();
-    match layer {
-        CaptureLayer::None => p.stopped = Some("no packet data".into()),
-        CaptureLayer::Ethernet => parse_eth(data, &mut p),
-        CaptureLayer::Network => {
-            let et = match (ethertype, data.first().map(|b| b >> 4)) {
-                (0x0800 | 0x86dd, _) => ethertype,
-                (_, Some(4)) => 0x0800,
-                (_, Some(6)) => 0x86dd,
-                _ => ethertype,
-            };
-            parse_net(data, et, &mut p);
-        }
-    }
-    p
-}
-
-fn parse_eth(data: &[u8], p: &mut Parsed) {
-    let (Some(dst), Some(src), Some(mut et)) = (six(data, 0), six(data, 6), be16(data, 12)) else {
-        p.stopped = Some(format!(
-            "Ethernet header needs 14 bytes, got {}",
-            data.len()
-        ));
-        return;
-    };
-    let mut at = 14;
-    let mut vlan = None;
-    if et == 0x8100 {
-        let (Some(tci), Some(inner)) = (be16(data, 14), be16(data, 16)) else {
-            p.stopped = Some("802.1Q tag truncated".into());
-            p.eth = Some(Eth {
-                dst,
-                src,
-                vlan: None,
-                ethertype: et,
-            });
-            return;
-        };
-        vlan = Some(tci & 0x0fff);
-        et = inner;
-        at = 18;
-    }
-    p.eth = Some(Eth {
-        dst,
-        src,
-        vlan,
-        ethertype: et,
-    });
-    let rest = data.get(at..).unwrap_or_default();
-    p.payload = rest.len();
-    if et == 0x0800 || et == 0x86dd {
-        parse_net(rest, et, p);
-    }
-}
-
-fn six(data: &[u8], at: usize) -> Option<[u8; 6]> {
-    data.get(at..at + 6)?.try_into().ok()
-}
-
-fn parse_net(data: &[u8], ethertype: u16, p: &mut Parsed) {
-    let ip = match ethertype {
-        0x0800 => parse_ipv4(data),
-        0x86dd => parse_ipv6(data),
-        other => Err(format!("unsupported ethertype {other:#06x}")),
-    };
-    let ip = match ip {
-        Ok(ip) => ip,
-        Err(e) => {
-            p.stopped = Some(e);
-            return;
-        }
-    };
-    p.ip = Some(ip);
-    let rest = data.get(ip.header_len..).unwrap_or_default();
-    p.payload = rest.len();
-    if ip.is_later_fragment() {
-        return;
-    }
-    match parse_l4(rest, ip.proto) {
-        Ok(Some((l4, hl))) => {
-            p.l4 = Some(l4);
-            p.payload = rest.len().saturating_sub(hl);
-        }
-        Ok(None) => {}
-        Err(e) => p.stopped = Some(e),
-    }
-}
-
-fn parse_ipv4(d: &[u8]) -> Result<Ip, String> {
-    let (Some(src), Some(dst)) = (be32(d, 12), be32(d, 16)) else {
-        return Err(format!("IPv4 header needs 20 bytes, got {}", d.len()));
-    };
-    let first = d.first().copied().unwrap_or(0);
-    if first >> 4 != 4 {
-        return Err(format!("IPv4 version is {}", first >> 4));
-    }
-    let header_len = usize::from(first & 0x0f) * 4;
-    if header_len < 20 {
-        return Err(format!("IPv4 header length {header_len} below 20"));
-    }
-    Ok(Ip {
-        src: IpAddr::V4(Ipv4Addr::from(src)),
-        dst: IpAddr::V4(Ipv4Addr::from(dst)),
-        proto: d.get(9).copied().unwrap_or(0),
-        header_len: header_len.min(d.len()),
-        length: be16(d, 2).unwrap_or(0),
-        ttl: d.get(8).copied().unwrap_or(0),
-        tos: d.get(1).copied().unwrap_or(0),
-        id: be16(d, 4).unwrap_or(0),
-        frag: be16(d, 6).unwrap_or(0),
-        checksum: be16(d, 10).unwrap_or(0),
-        flow_label: 0,
-    })
-}
-
-fn parse_ipv6(d: &[u8]) -> Result<Ip, String> {
-    let (Some(src), Some(dst)) = (d.get(8..24), d.get(24..40)) else {
-        return Err(format!("IPv6 header needs 40 bytes, got {}", d.len()));
-    };
-    let (Ok(src), Ok(dst)) = (<[u8; 16]>::try_from(src), <[u8; 16]>::try_from(dst)) else {
-        return Err("IPv6 addresses".into());
-    };
-    let word = be32(d, 0).unwrap_or(0);
-    if word >> 28 != 6 {
-        return Err(format!("IPv6 version is {}", word >> 28));
-    }
-    let (header_len, next) = ipv6_header_len(d);
-    Ok(Ip {
-        src: IpAddr::V6(Ipv6Addr::from(src)),
-        dst: IpAddr::V6(Ipv6Addr::from(dst)),
-        proto: next,
-        header_len: header_len.min(d.len()),
-        length: be16(d, 4).unwrap_or(0),
-        ttl: d.get(7).copied().unwrap_or(0),
-        tos: u8::try_from((word >> 20) & 0xff).unwrap_or(0),
-        id: 0,
-        frag: 0,
-        checksum: 0,
-        flow_label: word & 0x000f_ffff,
-    })
-}
-
-/// The transport header and its length, `None` for protocols not dissected.
-fn parse_l4(d: &[u8], proto_num: u8) -> Result<Option<(L4, usize)>, String> {
-    let short =
-        |name: &str, need: usize| format!("{name} header needs {need} bytes, got {}", d.len());
-    let l4 = match proto_num {
-        proto::TCP => {
-            let (Some(sport), Some(dport), Some(seq), Some(ack), Some(word)) =
-                (be16(d, 0), be16(d, 2), be32(d, 4), be32(d, 8), be16(d, 12))
-            else {
-                return Err(short("TCP", 20));
-            };
-            let (Some(window), Some(checksum), Some(urgent)) =
-                (be16(d, 14), be16(d, 16), be16(d, 18))
-            else {
-                return Err(short("TCP", 20));
-            };
-            let data_offset = u8::try_from(word >> 12).unwrap_or(0);
-            let hl = (usize::from(data_offset) * 4).clamp(20, d.len().max(20));
-            (
-                L4::Tcp {
-                    sport,
-                    dport,
-                    seq,
-                    ack,
-                    data_offset,
-                    flags: word & 0x1ff,
-                    window,
-                    checksum,
-                    urgent,
-                },
-                hl.min(d.len()),
-            )
-        }
-        proto::UDP => {
-            let (Some(sport), Some(dport), Some(length), Some(checksum)) =
-                (be16(d, 0), be16(d, 2), be16(d, 4), be16(d, 6))
-            else {
-                return Err(short("UDP", 8));
-            };
-            (
-                L4::Udp {
-                    sport,
-                    dport,
-                    length,
-                    checksum,
-                },
-                8,
-            )
-        }
-        proto::ICMP | proto::ICMPV6 => {
-            let (Some(&icmp_type), Some(&code), Some(checksum)) = (d.first(), d.get(1), be16(d, 2))
-            else {
-                return Err(short(
-                    if proto_num == proto::ICMP {
-                        "ICMP"
-                    } else {
-                        "ICMPv6"
-                    },
-                    4,
-                ));
-            };
-            let rest = be32(d, 4).unwrap_or(0);
-            (
-                L4::Icmp {
-                    v6: proto_num == proto::ICMPV6,
-                    icmp_type,
-                    code,
-                    checksum,
-                    rest,
-                },
-                d.len().min(8),
-            )
-        }
-        2 => {
-            let (Some(&igmp_type), Some(group)) = (d.first(), be32(d, 4)) else {
-                return Err(short("IGMP", 8));
-            };
-            (
-                L4::Igmp {
-                    igmp_type,
-                    group: Ipv4Addr::from(group),
-                },
-                8,
-            )
-        }
-        112 => {
-            let (Some(&vt), Some(&vrid), Some(&priority)) = (d.first(), d.get(1), d.get(2)) else {
-                return Err(short("VRRP", 3));
-            };
-            (
-                L4::Vrrp {
-                    version: vt >> 4,
-                    vrrp_type: vt & 0x0f,
-                    vrid,
-                    priority,
-                },
-                d.len().min(8),
-            )
-        }
-        _ => return Ok(None),
-    };
-    Ok(Some(l4))
-}
-
-/// The addresses, ports and protocol of a captured packet, for filters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Flow {
-    pub(crate) src: IpAddr,
-    pub(crate) dst: IpAddr,
-    pub(crate) proto: u8,
-    /// Source and destination ports for TCP/UDP, when decoded.
-    pub(crate) ports: Option<(u16, u16)>,
-}
-
-/// The flow of a captured packet, when it has an IP header.
-pub(crate) fn flow(data: &[u8], layer: CaptureLayer, ethertype: u16) -> Option<Flow> {
-    let p = parse(data, layer, ethertype);
-    let ip = p.ip?;
-    let ports = match p.l4 {
-        Some(L4::Tcp { sport, dport, .. } | L4::Udp { sport, dport, .. }) => Some((sport, dport)),
-        _ => None,
-    };
-    Some(Flow {
-        src: ip.src,
-        dst: ip.dst,
-        proto: ip.proto,
-        ports,
-    })
-}
 
 /// Name of an ethertype, e.g. `IPv4`, `ARP`, else hex.
 pub(crate) fn ethertype_name(et: u16) -> String {
@@ -405,20 +21,12 @@ pub(crate) fn ethertype_name(et: u16) -> String {
     }
 }
 
-/// Lower-case name of an IP protocol, else the number.
+/// Lower-case short name of an IP protocol ([`proto::Protocol::short`]),
+/// else `proto N`.
 pub(crate) fn proto_name(p: u8) -> String {
-    match p {
-        proto::ICMP => "icmp".into(),
-        2 => "igmp".into(),
-        proto::TCP => "tcp".into(),
-        proto::UDP => "udp".into(),
-        47 => "gre".into(),
-        50 => "esp".into(),
-        proto::AH => "ah".into(),
-        proto::ICMPV6 => "icmpv6".into(),
-        112 => "vrrp".into(),
-        132 => "sctp".into(),
-        other => format!("proto {other}"),
+    match proto::lookup(p).and_then(|r| r.short) {
+        Some(name) => name.to_owned(),
+        None => format!("proto {p}"),
     }
 }
 
@@ -436,24 +44,7 @@ pub(crate) fn mac(m: [u8; 6]) -> String {
 
 /// TCP flags as names in header order (`FIN,SYN,…`), for layer lines.
 fn all_flags(flags: u16) -> String {
-    use tcp_flags::{ACK, CWR, ECE, FIN, NS, PSH, RST, SYN, URG};
-    let names = [
-        (FIN, "FIN"),
-        (SYN, "SYN"),
-        (RST, "RST"),
-        (PSH, "PSH"),
-        (ACK, "ACK"),
-        (URG, "URG"),
-        (ECE, "ECE"),
-        (CWR, "CWR"),
-        (NS, "NS"),
-    ];
-    let v: Vec<&str> = names
-        .iter()
-        .filter(|(b, _)| flags & b != 0)
-        .map(|(_, n)| *n)
-        .collect();
-    v.join(",")
+    tcp::names(flags).collect::<Vec<_>>().join(",")
 }
 
 /// One line per decoded layer, `Name\t{Field=value …}`, then a note when the
@@ -465,7 +56,7 @@ pub(crate) fn layer_lines(
     ethertype: u16,
     orig_len: u32,
 ) -> Vec<String> {
-    let p = parse(data, layer, ethertype);
+    let p = PacketView::capture(data, layer, ethertype);
     let mut out = Vec::new();
     if let Some(e) = p.eth {
         let mut l = format!("Ethernet\t{{SrcMAC={} DstMAC={}", mac(e.src), mac(e.dst));
@@ -533,7 +124,7 @@ pub(crate) fn layer_lines(
             data.len()
         ));
     }
-    if let Some(e) = p.stopped {
+    if let Some(e) = p.stop {
         out.push(format!("  Failed to decode layer: {e}"));
     }
     out

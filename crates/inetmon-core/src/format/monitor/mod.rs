@@ -2,7 +2,7 @@
 //! shapes of the Cilium monitor (`reference/monitor.md` §2) adapted to our
 //! records, without Cilium's known artifacts (no `, , identity`, no flow
 //! hashes or endpoint ids we do not have, no drop hex/dissect inversion, no
-//! trailing space after a flagless TCP summary).
+//! trailing space after a flagless TCP connection line).
 //!
 //! Verbosity:
 //! - [`Verbosity::Info`] (default): one line per event. Drops and traces
@@ -20,19 +20,19 @@
 //! The other kinds (packet, nat, state, sock, lost, malformed) get one line
 //! at every verbosity; NFLOG packets are also dissected at `-vv`.
 
+mod connection;
 pub(crate) mod dissect;
 mod hexdump;
 mod names;
 mod sock;
-mod summary;
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
+pub use connection::connection_line;
 pub use hexdump::hex_dump;
 pub use sock::sock_line;
-pub use summary::connection_summary;
 
 use crate::event::{
     Action, CaptureLayer, Direction, DropEvent, Event, Interface, Lost, Malformed, NatAction,
@@ -69,6 +69,16 @@ pub const SEPARATOR: &str =
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MonitorFormatter {
     opts: MonitorOptions,
+}
+
+/// `, netns N` and `, mark 0x…` of a debug line, each only when not 0.
+fn netns_mark(out: &mut String, netns: u32, mark: u32) {
+    if netns != 0 {
+        let _ = write!(out, ", netns {netns}");
+    }
+    if mark != 0 {
+        let _ = write!(out, ", mark {mark:#x}");
+    }
 }
 
 impl MonitorFormatter {
@@ -113,7 +123,7 @@ impl MonitorFormatter {
     }
 
     fn drop_event(&self, out: &mut String, d: &DropEvent) {
-        let summary = connection_summary(&d.packet, d.layer, d.protocol);
+        let conn = connection_line(&d.packet, d.layer, d.protocol);
         if self.verbose() {
             out.push_str(SEPARATOR);
             out.push('\n');
@@ -141,7 +151,7 @@ impl MonitorFormatter {
                 d.netns, d.mark, d.header.time
             );
             out.push('\n');
-            let _ = writeln!(out, "{summary}");
+            let _ = writeln!(out, "{conn}");
             self.packet_detail(out, &d.packet, d.layer, d.protocol, d.orig_len);
             return;
         }
@@ -168,18 +178,13 @@ impl MonitorFormatter {
                 d.reason.code,
                 dissect::ethertype_name(d.protocol)
             );
-            if d.netns != 0 {
-                let _ = write!(out, ", netns {}", d.netns);
-            }
-            if d.mark != 0 {
-                let _ = write!(out, ", mark {:#x}", d.mark);
-            }
+            netns_mark(out, d.netns, d.mark);
         }
-        let _ = writeln!(out, ": {summary}");
+        let _ = writeln!(out, ": {conn}");
     }
 
     fn trace_event(&self, out: &mut String, t: &TraceEvent) {
-        let summary = connection_summary(&t.packet, t.layer, t.protocol);
+        let conn = connection_line(&t.packet, t.layer, t.protocol);
         if self.verbose() {
             out.push_str(SEPARATOR);
             out.push('\n');
@@ -197,7 +202,7 @@ impl MonitorFormatter {
                 t.mark,
                 t.header.time
             );
-            let _ = writeln!(out, "{summary}");
+            let _ = writeln!(out, "{conn}");
             self.packet_detail(out, &t.packet, t.layer, t.protocol, t.orig_len);
             return;
         }
@@ -219,14 +224,9 @@ impl MonitorFormatter {
             if t.sample_rate > 1 {
                 let _ = write!(out, ", sampled 1/{}", t.sample_rate);
             }
-            if t.netns != 0 {
-                let _ = write!(out, ", netns {}", t.netns);
-            }
-            if t.mark != 0 {
-                let _ = write!(out, ", mark {:#x}", t.mark);
-            }
+            netns_mark(out, t.netns, t.mark);
         }
-        let _ = writeln!(out, ": {summary}");
+        let _ = writeln!(out, ": {conn}");
     }
 
     fn packet_event(&self, out: &mut String, p: &PacketLog) {
@@ -235,7 +235,7 @@ impl MonitorFormatter {
         } else {
             CaptureLayer::Network
         };
-        let summary = connection_summary(&p.packet, layer, 0);
+        let conn = connection_line(&p.packet, layer, 0);
         let action = match p.action {
             Action::Pass => "pass",
             Action::Block => "block",
@@ -266,7 +266,7 @@ impl MonitorFormatter {
                 let _ = write!(out, ", prefix {:?}", n.prefix);
             }
         }
-        let _ = writeln!(out, ": {summary}");
+        let _ = writeln!(out, ": {conn}");
         if self.verbose() && !p.packet.is_empty() {
             let orig = p.nflog.as_ref().and_then(|n| n.orig_len).unwrap_or(0);
             self.packet_detail(out, &p.packet, CaptureLayer::Network, 0, orig);

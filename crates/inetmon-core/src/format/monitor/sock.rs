@@ -30,41 +30,12 @@ pub fn sock_line(ev: &SockEvent) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Attribution, Header, SockOp, SockTask, Source, Timestamp};
 
     #[test]
     fn sock_line_is_the_socket_line_without_time() {
         let ev = SockEvent {
-            header: Header {
-                time: Timestamp {
-                    secs: 1_327_359_846,
-                    nanos: 1_500,
-                },
-                source: Source::Sockets,
-                seq: 1,
-            },
-            op: SockOp::Connect,
-            task: SockTask {
-                pid: 10,
-                tid: 11,
-                uid: 0,
-                gid: 0,
-                comm: "curl".into(),
-            },
-            attribution: Attribution::Process,
-            family: 2,
-            sock_type: 1,
-            protocol: 6,
-            local: Some(("10.0.0.1".parse().unwrap(), 40000)),
-            foreign: Some(("10.0.0.2".parse().unwrap(), 80)),
-            mapped: false,
-            cgroup_id: 1,
-            netns: 2,
-            cookie: 3,
             errno: 111,
-            initiator: None,
-            existing: false,
-            process: None,
+            ..SockEvent::sample()
         };
         let l = sock_line(&ev);
         assert!(l.starts_with("** sock connect"), "{l}");

@@ -74,11 +74,6 @@ fn drop_event() -> DropEvent {
     DropEvent {
         header: header(),
         cpu: 1,
-        reason: DropReason {
-            code: 3,
-            subsystem: None,
-            name: Some("NO_SOCKET".into()),
-        },
         location: KernelLocation {
             addr: 0xffff_ffff_81ab_cdef,
             symbol: Some("tcp_v4_rcv+0x5a4".into()),
@@ -87,13 +82,11 @@ fn drop_event() -> DropEvent {
             ifindex: 42,
             name: Some("veth-a".into()),
         },
-        protocol: 0x0800,
         orig_len: 54,
         layer: CaptureLayer::Ethernet,
         packet: PKT_TCP_SYN.to_vec(),
-        process: None,
         netns: 4_026_531_840,
-        mark: 0,
+        ..DropEvent::sample()
     }
 }
 
@@ -282,26 +275,12 @@ fn nat_state_packet_lines() {
     );
     let packet = Event::Packet(Box::new(PacketLog {
         header: header(),
-        count: 1,
-        interface: "eth0".into(),
-        direction: Some(Direction::In),
-        group: RuleGroup::Named("0".into()),
-        rule: Some(3),
-        action: Action::Block,
-        flags: crate::event::PacketFlags::default(),
-        log_tag: 0,
-        nat_tag: String::new(),
-        reason: None,
-        log_level: None,
-        family: 2,
-        header_len: 40,
         packet: PKT_TCP_SYN[14..].to_vec(),
-        ipf_seq: None,
         nflog: Some(crate::event::NflogInfo {
             prefix: "drop-in".into(),
             ..Default::default()
         }),
-        raw_header: Vec::new(),
+        ..PacketLog::sample()
     }));
     assert_eq!(
         fmt(Verbosity::Info, false, &packet),

@@ -27,30 +27,35 @@ use inetmon_core::decode::iplog::IplogEncoder;
 use inetmon_core::event::{Event, PacketLog};
 use inetmon_core::ipmon_conf::{self, Action};
 use inetmon_core::names::ProtocolNames;
+use inetmon_io::consumer::{Delivery, Rendered, Sink};
+use inetmon_io::outputs::lines;
 use inetmon_io::safe_open;
-use inetmon_io::sink::{Facility, Level, LineSink, Severity, Syslog, DEV_LOG};
-
-use crate::ipmon::config::SYSLOG_SOCKET_ENV;
-use crate::output::FormattedLine;
+use inetmon_io::sink::{Facility, Level, LineSink, Severity, SinkError, Syslog};
 
 /// A loaded ipmon.conf and the outputs its actions opened.
 pub(crate) struct ConfActions {
     conf: ipmon_conf::Config,
     files: HashMap<PathBuf, File>,
     syslog: Option<Syslog>,
-    facility: i32,
+    syslog_socket: PathBuf,
+    facility: Facility,
     encoder: IplogEncoder,
     buf: Vec<u8>,
     children: Vec<Child>,
 }
 
 impl ConfActions {
-    /// Loads `path`; `facility` is the `-L` facility for `syslog` actions.
+    /// Loads `path`; `syslog` actions go to `syslog_socket` with the `-L`
+    /// `facility`.
     ///
     /// # Errors
     ///
     /// The file cannot be read or does not parse (with the line).
-    pub(crate) fn load(path: &Path, facility: i32) -> anyhow::Result<Self> {
+    pub(crate) fn load(
+        path: &Path,
+        syslog_socket: &Path,
+        facility: Facility,
+    ) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
         let protocols = std::fs::read_to_string("/etc/protocols")
             .map_or_else(|_| ProtocolNames::builtin(), |t| ProtocolNames::parse(&t));
@@ -60,6 +65,7 @@ impl ConfActions {
             conf,
             files: HashMap::new(),
             syslog: None,
+            syslog_socket: syslog_socket.to_owned(),
             facility,
             encoder: IplogEncoder::new(),
             buf: Vec::new(),
@@ -74,25 +80,19 @@ impl ConfActions {
     /// # Errors
     ///
     /// A file or command that cannot be opened or started.
-    pub(crate) fn apply<'a>(
-        &mut self,
-        ev: &Event,
-        p: &PacketLog,
-        lines: impl Iterator<Item = FormattedLine<'a>>,
-    ) -> anyhow::Result<bool> {
+    fn apply(&mut self, ev: &Event, p: &PacketLog, out: &Rendered) -> anyhow::Result<bool> {
         self.children
             .retain_mut(|c| matches!(c.try_wait(), Ok(None)));
         let actions: Vec<Action> = self.conf.matches(p, p.header.time).cloned().collect();
         if actions.is_empty() {
             return Ok(false);
         }
-        let lines: Vec<FormattedLine<'a>> = lines.collect();
-        let text: Vec<u8> = lines.iter().flat_map(|l| l.text.iter().copied()).collect();
+        let text = &out.text;
         for action in &actions {
             match action {
                 Action::AppendText(path) => self
                     .file(path)?
-                    .write_all(&text)
+                    .write_all(text)
                     .with_context(|| format!("write {}", path.display()))?,
                 Action::AppendRaw(path) => {
                     self.buf.clear();
@@ -105,30 +105,23 @@ impl ConfActions {
                     }
                 }
                 Action::Syslog(level) => {
-                    let facility = self.facility;
-                    let sink = self.syslog.get_or_insert_with(|| syslog_sink(facility));
-                    for line in &lines {
-                        let s = String::from_utf8_lossy(line.text);
-                        let s = s.strip_suffix('\n').unwrap_or(&s);
+                    let sink = self
+                        .syslog
+                        .get_or_insert_with(|| super::syslog(&self.syslog_socket, self.facility));
+                    for (line, line_level) in lines(out) {
                         // ipmon's syslog text has no date: `DD/MM/YYYY `.
-                        let s = s
+                        let s = line
                             .get(11..)
-                            .filter(|_| s.as_bytes().get(2) == Some(&b'/'))
-                            .unwrap_or(s);
-                        let severity = level
-                            .priority
-                            .unwrap_or(u8::try_from(line.priority & 7).unwrap_or(6));
-                        let facility = level
-                            .facility
-                            .or_else(|| u8::try_from(line.priority >> 3).ok().filter(|f| *f != 0))
-                            .and_then(Facility::from_code);
-                        sink.write_line(
-                            s,
-                            Level {
-                                severity: Severity(severity),
-                                facility,
-                            },
-                        )?;
+                            .filter(|_| line.as_bytes().get(2) == Some(&b'/'))
+                            .unwrap_or(&line);
+                        let level = Level {
+                            severity: level.priority.map_or(line_level.severity, Severity),
+                            facility: level
+                                .facility
+                                .and_then(Facility::from_code)
+                                .or(line_level.facility),
+                        };
+                        sink.write_line(s, level)?;
                     }
                     sink.flush()?;
                 }
@@ -140,7 +133,7 @@ impl ConfActions {
                         .with_context(|| format!("execute(\"{cmd}\")"))?;
                     if let Some(mut stdin) = child.stdin.take() {
                         // A command that does not read its input is its business.
-                        let _ = stdin.write_all(&text);
+                        let _ = stdin.write_all(text);
                     }
                     self.children.push(child);
                 }
@@ -149,19 +142,6 @@ impl ConfActions {
         }
         Ok(true)
     }
-}
-
-/// The syslog socket (`/dev/log`, or the test socket of
-/// `INETMON_SYSLOG_SOCKET`) with ident `ipmon` and `facility` (an encoded
-/// `-L` facility; `local0` if unknown).
-pub(crate) fn syslog_sink(facility: i32) -> Syslog {
-    let socket =
-        std::env::var_os(SYSLOG_SOCKET_ENV).map_or_else(|| PathBuf::from(DEV_LOG), PathBuf::from);
-    let facility = u8::try_from(facility >> 3)
-        .ok()
-        .and_then(Facility::from_code)
-        .unwrap_or(Facility::LOCAL0);
-    Syslog::new(socket, "ipmon", facility)
 }
 
 impl ConfActions {
@@ -173,5 +153,27 @@ impl ConfActions {
         self.files
             .get_mut(path)
             .ok_or_else(|| anyhow::anyhow!("{}: not open", path.display()))
+    }
+}
+
+impl Sink for ConfActions {
+    /// Takes a packet record that a line matched (its actions ran), so that
+    /// the normal output does not get it.
+    fn deliver(&mut self, ev: Option<&Event>, out: &Rendered) -> Result<Delivery, SinkError> {
+        let Some(ev @ Event::Packet(p)) = ev else {
+            return Ok(Delivery::Passed);
+        };
+        match self.apply(ev, p, out) {
+            Ok(true) => Ok(Delivery::Taken),
+            Ok(false) => Ok(Delivery::Passed),
+            Err(e) => Err(SinkError::Io {
+                what: format!("-C action: {}", crate::report::error_text(e.as_ref())),
+                source: std::io::Error::other("action failed"),
+            }),
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
     }
 }

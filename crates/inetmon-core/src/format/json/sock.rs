@@ -17,85 +17,61 @@
 use std::io::Write as _;
 use std::net::IpAddr;
 
+use super::text::{member_bool, member_key, member_num, member_str};
 use crate::event::SockEvent;
 use crate::format::sockline::errno_name;
 
 /// Appends the sock event's JSON members to `out` (see the module docs).
 pub fn write_sock_json(ev: &SockEvent, out: &mut Vec<u8>) {
     let t = &ev.task;
-    push_str_member(out, "op", ev.op.as_str(), true);
+    member_str(out, "op", ev.op.as_str(), true);
     match ev.monitor() {
-        Some(m) => push_str_member(out, "monitor", m.name(), false),
+        Some(m) => member_str(out, "monitor", m.name(), false),
         None => out.extend_from_slice(b",\"monitor\":null"),
     }
-    push_num(out, "pid", u64::from(t.pid));
-    push_num(out, "tid", u64::from(t.tid));
-    push_num(out, "uid", u64::from(t.uid));
-    push_num(out, "gid", u64::from(t.gid));
-    push_str_member(out, "comm", &t.comm, false);
-    push_str_member(out, "attribution", ev.attribution.as_str(), false);
-    push_num(out, "family", u64::from(ev.family));
-    push_num(out, "type", u64::from(ev.sock_type));
-    push_num(out, "protocol", u64::from(ev.protocol));
+    member_num(out, "pid", u64::from(t.pid), false);
+    member_num(out, "tid", u64::from(t.tid), false);
+    member_num(out, "uid", u64::from(t.uid), false);
+    member_num(out, "gid", u64::from(t.gid), false);
+    member_str(out, "comm", &t.comm, false);
+    member_str(out, "attribution", ev.attribution.as_str(), false);
+    member_num(out, "family", u64::from(ev.family), false);
+    member_num(out, "type", u64::from(ev.sock_type), false);
+    member_num(out, "protocol", u64::from(ev.protocol), false);
     push_end(out, "local_addr", "local_port", ev.local);
     push_end(out, "foreign_addr", "foreign_port", ev.foreign);
-    push_bool(out, "mapped", ev.mapped);
-    push_num(out, "cgroup_id", ev.cgroup_id);
-    push_num(out, "netns", u64::from(ev.netns));
-    push_num(out, "cookie", ev.cookie);
-    push_num(out, "errno", u64::from(ev.errno));
+    member_bool(out, "mapped", ev.mapped);
+    member_num(out, "cgroup_id", ev.cgroup_id, false);
+    member_num(out, "netns", u64::from(ev.netns), false);
+    member_num(out, "cookie", ev.cookie, false);
+    member_num(out, "errno", u64::from(ev.errno), false);
     match errno_name(ev.errno).filter(|_| ev.errno != 0) {
-        Some(n) => push_str_member(out, "error", n, false),
+        Some(n) => member_str(out, "error", n, false),
         None => out.extend_from_slice(b",\"error\":null"),
     }
     match ev.initiator {
-        Some(i) => push_str_member(out, "initiator", i.as_str(), false),
+        Some(i) => member_str(out, "initiator", i.as_str(), false),
         None => out.extend_from_slice(b",\"initiator\":null"),
     }
-    push_bool(out, "existing", ev.existing);
+    member_bool(out, "existing", ev.existing);
     if let Some(p) = &ev.process {
-        push_str_member(out, "cmdline", &p.cmdline, false);
-        push_num(out, "ppid", u64::from(p.ppid));
+        member_str(out, "cmdline", &p.cmdline, false);
+        member_num(out, "ppid", u64::from(p.ppid), false);
     }
-}
-
-fn push_key(out: &mut Vec<u8>, key: &str, first: bool) {
-    if !first {
-        out.push(b',');
-    }
-    out.push(b'"');
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(b"\":");
-}
-
-fn push_str_member(out: &mut Vec<u8>, key: &str, val: &str, first: bool) {
-    push_key(out, key, first);
-    // serde_json's string escaping; writing to a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, val);
-}
-
-fn push_num(out: &mut Vec<u8>, key: &str, v: u64) {
-    push_key(out, key, false);
-    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
-}
-
-fn push_bool(out: &mut Vec<u8>, key: &str, v: bool) {
-    push_key(out, key, false);
-    out.extend_from_slice(if v { b"true" } else { b"false" });
 }
 
 fn push_end(out: &mut Vec<u8>, addr_key: &str, port_key: &str, end: Option<(IpAddr, u16)>) {
     match end {
         Some((a, p)) => {
-            push_key(out, addr_key, false);
+            member_key(out, addr_key, false);
             // An address never needs JSON escaping.
             let _ = write!(out, "\"{a}\"");
-            push_num(out, port_key, u64::from(p));
+            member_num(out, port_key, u64::from(p), false);
         }
         None => {
-            push_key(out, addr_key, false);
+            member_key(out, addr_key, false);
             out.extend_from_slice(b"null");
-            push_key(out, port_key, false);
+            member_key(out, port_key, false);
             out.extend_from_slice(b"null");
         }
     }

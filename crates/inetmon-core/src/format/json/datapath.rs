@@ -18,55 +18,62 @@
 //! `ifname`, `protocol`, `orig_len`, `cap_len`, `layer`, `sample_rate`,
 //! `netns`, `mark`, then the packet members.
 //!
-//! Packet members: `summary` (the monitor connection summary), `src`, `dst`,
+//! Packet members: `summary` (the packet's connection line, as `inetmon
+//! monitor` prints it: [`crate::format::monitor::connection_line`]), `src`, `dst`,
 //! `protocol`, `sport`, `dport` (null when not decoded), `packet` (the
 //! captured bytes in hex).
 
 use std::fmt::Write as _;
 
+use super::text::{member_num, member_opt_str, member_str};
+use crate::dissect::PacketView;
 use crate::event::{CaptureLayer, DropEvent, Interface, TraceEvent};
-use crate::format::monitor::connection_summary;
-use crate::format::monitor::dissect::flow;
+use crate::format::monitor::connection_line;
 
 /// Appends a drop event's JSON members to `out` (see the module docs).
 pub fn write_drop_json(d: &DropEvent, out: &mut Vec<u8>) {
-    push_num(out, "cpu", u64::from(d.cpu), true);
-    push_str(out, "reason", &d.reason.to_string());
-    push_num(out, "reason_code", u64::from(d.reason.code), false);
-    push_opt_str(out, "reason_name", d.reason.name.as_deref());
-    push_opt_str(out, "subsystem", d.reason.subsystem.as_deref());
-    push_opt_str(out, "location", d.location.symbol.as_deref());
-    push_str(out, "location_addr", &format!("{:#x}", d.location.addr));
+    member_num(out, "cpu", u64::from(d.cpu), true);
+    member_str(out, "reason", &d.reason.to_string(), false);
+    member_num(out, "reason_code", u64::from(d.reason.code), false);
+    member_opt_str(out, "reason_name", d.reason.name.as_deref());
+    member_opt_str(out, "subsystem", d.reason.subsystem.as_deref());
+    member_opt_str(out, "location", d.location.symbol.as_deref());
+    member_str(
+        out,
+        "location_addr",
+        &format!("{:#x}", d.location.addr),
+        false,
+    );
     push_iface(out, &d.interface);
-    push_num(out, "ethertype", u64::from(d.protocol), false);
-    push_num(out, "orig_len", u64::from(d.orig_len), false);
-    push_num(out, "cap_len", d.packet.len() as u64, false);
-    push_str(out, "layer", layer_name(d.layer));
+    member_num(out, "ethertype", u64::from(d.protocol), false);
+    member_num(out, "orig_len", u64::from(d.orig_len), false);
+    member_num(out, "cap_len", d.packet.len() as u64, false);
+    member_str(out, "layer", layer_name(d.layer), false);
     match &d.process {
         Some(p) => {
-            push_num(out, "pid", u64::from(p.pid), false);
-            push_num(out, "tid", u64::from(p.tid), false);
-            push_str(out, "comm", &p.comm);
+            member_num(out, "pid", u64::from(p.pid), false);
+            member_num(out, "tid", u64::from(p.tid), false);
+            member_str(out, "comm", &p.comm, false);
         }
         None => out.extend_from_slice(b",\"pid\":null,\"tid\":null,\"comm\":null"),
     }
-    push_num(out, "netns", u64::from(d.netns), false);
-    push_num(out, "mark", u64::from(d.mark), false);
+    member_num(out, "netns", u64::from(d.netns), false);
+    member_num(out, "mark", u64::from(d.mark), false);
     push_packet(out, &d.packet, d.layer, d.protocol);
 }
 
 /// Appends a trace event's JSON members to `out` (see the module docs).
 pub fn write_trace_json(t: &TraceEvent, out: &mut Vec<u8>) {
-    push_num(out, "cpu", u64::from(t.cpu), true);
-    push_str(out, "point", &t.point.name());
+    member_num(out, "cpu", u64::from(t.cpu), true);
+    member_str(out, "point", &t.point.name(), false);
     push_iface(out, &t.interface);
-    push_num(out, "ethertype", u64::from(t.protocol), false);
-    push_num(out, "orig_len", u64::from(t.orig_len), false);
-    push_num(out, "cap_len", t.packet.len() as u64, false);
-    push_str(out, "layer", layer_name(t.layer));
-    push_num(out, "sample_rate", u64::from(t.sample_rate), false);
-    push_num(out, "netns", u64::from(t.netns), false);
-    push_num(out, "mark", u64::from(t.mark), false);
+    member_num(out, "ethertype", u64::from(t.protocol), false);
+    member_num(out, "orig_len", u64::from(t.orig_len), false);
+    member_num(out, "cap_len", t.packet.len() as u64, false);
+    member_str(out, "layer", layer_name(t.layer), false);
+    member_num(out, "sample_rate", u64::from(t.sample_rate), false);
+    member_num(out, "netns", u64::from(t.netns), false);
+    member_num(out, "mark", u64::from(t.mark), false);
     push_packet(out, &t.packet, t.layer, t.protocol);
 }
 
@@ -79,21 +86,21 @@ fn layer_name(l: CaptureLayer) -> &'static str {
 }
 
 fn push_iface(out: &mut Vec<u8>, i: &Interface) {
-    push_num(out, "ifindex", u64::from(i.ifindex), false);
-    push_opt_str(out, "ifname", i.name.as_deref());
+    member_num(out, "ifindex", u64::from(i.ifindex), false);
+    member_opt_str(out, "ifname", i.name.as_deref());
 }
 
 fn push_packet(out: &mut Vec<u8>, data: &[u8], layer: CaptureLayer, et: u16) {
-    push_str(out, "summary", &connection_summary(data, layer, et));
-    match flow(data, layer, et) {
+    member_str(out, "summary", &connection_line(data, layer, et), false);
+    match PacketView::capture(data, layer, et).flow() {
         Some(f) => {
-            push_str(out, "src", &f.src.to_string());
-            push_str(out, "dst", &f.dst.to_string());
-            push_num(out, "protocol", u64::from(f.proto), false);
+            member_str(out, "src", &f.src.to_string(), false);
+            member_str(out, "dst", &f.dst.to_string(), false);
+            member_num(out, "protocol", u64::from(f.proto), false);
             match f.ports {
                 Some((s, d)) => {
-                    push_num(out, "sport", u64::from(s), false);
-                    push_num(out, "dport", u64::from(d), false);
+                    member_num(out, "sport", u64::from(s), false);
+                    member_num(out, "dport", u64::from(d), false);
                 }
                 None => out.extend_from_slice(b",\"sport\":null,\"dport\":null"),
             }
@@ -106,37 +113,7 @@ fn push_packet(out: &mut Vec<u8>, data: &[u8], layer: CaptureLayer, et: u16) {
     for b in data {
         let _ = write!(hex, "{b:02x}");
     }
-    push_str(out, "packet", &hex);
-}
-
-fn push_key(out: &mut Vec<u8>, key: &str, first: bool) {
-    if !first {
-        out.push(b',');
-    }
-    out.push(b'"');
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(b"\":");
-}
-
-fn push_str(out: &mut Vec<u8>, key: &str, val: &str) {
-    push_key(out, key, false);
-    // serde_json's string escaping; writing to a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, val);
-}
-
-fn push_opt_str(out: &mut Vec<u8>, key: &str, val: Option<&str>) {
-    match val {
-        Some(v) => push_str(out, key, v),
-        None => {
-            push_key(out, key, false);
-            out.extend_from_slice(b"null");
-        }
-    }
-}
-
-fn push_num(out: &mut Vec<u8>, key: &str, v: u64, first: bool) {
-    push_key(out, key, first);
-    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+    member_str(out, "packet", &hex, false);
 }
 
 #[cfg(test)]
@@ -145,13 +122,8 @@ mod tests {
 
     use super::*;
     use crate::event::{
-        DropReason, Header, KernelLocation, ObservationPoint, ProcessContext, Source, Timestamp,
+        Header, KernelLocation, ObservationPoint, ProcessContext, Source, Timestamp,
     };
-
-    const UDP: [u8; 28] = [
-        0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0xa0, 0x3e, 0x1f, 0x90,
-        0, 8, 0, 0,
-    ];
 
     fn header() -> Header {
         Header {
@@ -171,13 +143,7 @@ mod tests {
     #[test]
     fn drop_members() {
         let d = DropEvent {
-            header: header(),
             cpu: 2,
-            reason: DropReason {
-                code: 3,
-                subsystem: None,
-                name: Some("NO_SOCKET".into()),
-            },
             location: KernelLocation {
                 addr: 0xffff_ffff_8100_0010,
                 symbol: Some("f+0x10".into()),
@@ -186,17 +152,13 @@ mod tests {
                 ifindex: 4,
                 name: Some("veth\"0".into()),
             },
-            protocol: 0x0800,
-            orig_len: 28,
-            layer: CaptureLayer::Network,
-            packet: UDP.to_vec(),
             process: Some(ProcessContext {
                 pid: 1,
                 tid: 2,
                 comm: "nc".into(),
             }),
             netns: 9,
-            mark: 0,
+            ..DropEvent::sample()
         };
         let mut out = Vec::new();
         write_drop_json(&d, &mut out);

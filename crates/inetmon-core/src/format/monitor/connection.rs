@@ -1,5 +1,5 @@
-//! The one-line connection summary of a captured packet, in the grammar of
-//! the Cilium monitor: `1.2.3.4:80 -> 5.6.7.8:443 tcp SYN`,
+//! The connection line of a captured packet (one line, in the grammar of
+//! the Cilium monitor; JSON's `summary` member): `1.2.3.4:80 -> 5.6.7.8:443 tcp SYN`,
 //! `[fd00::1]:53 -> [fd00::2]:4000 udp`, `1.2.3.4 -> 5.6.7.8 icmp EchoRequest`,
 //! `01:02:03:04:05:06 -> ff:ff:ff:ff:ff:ff ARP`, `[unknown]` for no bytes and
 //! `[error]` when the first header does not decode. Unlike Cilium, a TCP
@@ -8,19 +8,20 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::dissect::{ethertype_name, mac, parse, proto_name, tcp_flags, L4};
+use super::dissect::{ethertype_name, mac, proto_name};
 use super::names;
+use crate::dissect::{tcp as tcp_flags, PacketView, L4};
 use crate::event::CaptureLayer;
 
-/// The connection summary of `data`, which starts at `layer`; `ethertype`
+/// The connection line of `data`, which starts at `layer`; `ethertype`
 /// names the network protocol of a network-layer capture (0: guess from the
 /// version nibble).
 #[must_use]
-pub fn connection_summary(data: &[u8], layer: CaptureLayer, ethertype: u16) -> String {
+pub fn connection_line(data: &[u8], layer: CaptureLayer, ethertype: u16) -> String {
     if data.is_empty() || layer == CaptureLayer::None {
         return "[unknown]".to_owned();
     }
-    let p = parse(data, layer, ethertype);
+    let p = PacketView::capture(data, layer, ethertype);
     let Some(ip) = p.ip else {
         return match p.eth {
             Some(e) if e.ethertype != 0x0800 && e.ethertype != 0x86dd => {
@@ -112,36 +113,33 @@ mod tests {
     #[test]
     fn v5_tcp() {
         assert_eq!(
-            connection_summary(&pkt("PKT_TCP_ACK"), CaptureLayer::Ethernet, 0),
+            connection_line(&pkt("PKT_TCP_ACK"), CaptureLayer::Ethernet, 0),
             "1.2.3.4:80 -> 5.6.7.8:443 tcp ACK"
         );
         assert_eq!(
-            connection_summary(&pkt("PKT_TCP_ACK")[14..], CaptureLayer::Network, 0x0800),
+            connection_line(&pkt("PKT_TCP_ACK")[14..], CaptureLayer::Network, 0x0800),
             "1.2.3.4:80 -> 5.6.7.8:443 tcp ACK"
         );
         assert_eq!(
-            connection_summary(&pkt("PKT_TCP_SYN"), CaptureLayer::Ethernet, 0),
+            connection_line(&pkt("PKT_TCP_SYN"), CaptureLayer::Ethernet, 0),
             "1.2.3.4:80 -> 5.6.7.8:443 tcp SYN"
         );
-        assert_eq!(
-            connection_summary(&[], CaptureLayer::Ethernet, 0),
-            "[unknown]"
-        );
+        assert_eq!(connection_line(&[], CaptureLayer::Ethernet, 0), "[unknown]");
     }
 
     /// monitor-vectors V7 (ICMP, IGMP, VRRP).
     #[test]
     fn v7_icmp_igmp_vrrp() {
         assert_eq!(
-            connection_summary(&pkt("PKT_ICMP_UNREACH"), CaptureLayer::Ethernet, 0),
+            connection_line(&pkt("PKT_ICMP_UNREACH"), CaptureLayer::Ethernet, 0),
             "1.2.3.4 -> 5.6.7.8 icmp DestinationUnreachable(Host)"
         );
         assert_eq!(
-            connection_summary(&pkt("PKT_IGMP"), CaptureLayer::Ethernet, 0),
+            connection_line(&pkt("PKT_IGMP"), CaptureLayer::Ethernet, 0),
             "1.2.3.4 -> 224.0.0.251 igmp IGMPv2 Membership Report 224.0.0.251"
         );
         assert_eq!(
-            connection_summary(&pkt("PKT_VRRP"), CaptureLayer::Ethernet, 0),
+            connection_line(&pkt("PKT_VRRP"), CaptureLayer::Ethernet, 0),
             "1.2.3.4 -> 224.0.0.18 vrrp VRRPv2 Advertisement 10 120"
         );
     }
@@ -151,7 +149,7 @@ mod tests {
     #[test]
     fn v6_outer_only() {
         assert_eq!(
-            connection_summary(&pkt("PKT_VXLAN_SYN"), CaptureLayer::Ethernet, 0),
+            connection_line(&pkt("PKT_VXLAN_SYN"), CaptureLayer::Ethernet, 0),
             "1.1.1.1:8472 -> 2.2.2.2:9999 udp"
         );
     }
@@ -166,33 +164,33 @@ mod tests {
         ];
         v6.append(&mut tcp);
         assert_eq!(
-            connection_summary(&v6, CaptureLayer::Network, 0x86dd),
+            connection_line(&v6, CaptureLayer::Network, 0x86dd),
             "[fd00::1]:8080 -> [fd00::2]:40990 tcp ACK, RST"
         );
         let mut no_flags = v6.clone();
         no_flags[53] = 0;
         assert_eq!(
-            connection_summary(&no_flags, CaptureLayer::Network, 0),
+            connection_line(&no_flags, CaptureLayer::Network, 0),
             "[fd00::1]:8080 -> [fd00::2]:40990 tcp"
         );
         assert_eq!(
-            connection_summary(&v6[..45], CaptureLayer::Network, 0),
+            connection_line(&v6[..45], CaptureLayer::Network, 0),
             "fd00::1 -> fd00::2 tcp"
         );
         let mut arp = vec![0xff; 6];
         arp.extend_from_slice(&[1, 2, 3, 4, 5, 6, 0x08, 0x06, 0, 1]);
         assert_eq!(
-            connection_summary(&arp, CaptureLayer::Ethernet, 0),
+            connection_line(&arp, CaptureLayer::Ethernet, 0),
             "01:02:03:04:05:06 -> ff:ff:ff:ff:ff:ff ARP"
         );
         assert_eq!(
-            connection_summary(&[1, 2, 3], CaptureLayer::Ethernet, 0),
+            connection_line(&[1, 2, 3], CaptureLayer::Ethernet, 0),
             "[error]"
         );
         assert_eq!(
-            connection_summary(&[0x45, 0], CaptureLayer::Network, 0),
+            connection_line(&[0x45, 0], CaptureLayer::Network, 0),
             "[error]"
         );
-        assert_eq!(connection_summary(&[1], CaptureLayer::None, 0), "[unknown]");
+        assert_eq!(connection_line(&[1], CaptureLayer::None, 0), "[unknown]");
     }
 }
