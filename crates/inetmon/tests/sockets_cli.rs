@@ -356,10 +356,12 @@ fn monitor_sock_under_ip_netns_exec() {
         .args(["netns", "exec", ns.name()])
         .arg(env!("CARGO_BIN_EXE_inetmon"))
         .args(["monitor", "--type", "sock", "--duration", "1"])
+        .stdout(Stdio::null())
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     // (Exit status 2 would be loss reported on a busy machine: not ours.)
     assert_ne!(out.status.code(), Some(1), "{err}");
-    assert_eq!(err, "inetmon monitor: attached\n");
+    assert!(err.starts_with("inetmon monitor: attached\n"), "{err}");
+    assert!(!err.contains("cgroup"), "{err}");
 }
