@@ -16,7 +16,7 @@ use std::io::{self, Write};
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use inetmon_core::cidr::Cidr;
-use inetmon_core::event::{Event, ProcessInfo};
+use inetmon_core::event::{Event, ProcessInfo, SockOp};
 use inetmon_core::format::ahafs::{AhafsFormatter, InfoLevel};
 use inetmon_core::format::json::JsonWriter;
 use inetmon_core::format::sockline::write_sock_line;
@@ -111,6 +111,10 @@ pub(crate) struct SocketsArgs {
 /// Bad flags, missing privileges, load/attach failures, output errors
 /// other than a closed pipe.
 pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<Status> {
+    // One line naming what is missing, before any program or map is tried.
+    if let Some(missing) = crate::privilege::missing_caps(true, true) {
+        anyhow::bail!("sockets needs {missing} (or root)");
+    }
     let monitors = args
         .watch
         .as_deref()
@@ -296,6 +300,11 @@ impl Stage for SocketsStage {
                 }
                 if self.level3 && s.task.pid != 0 {
                     s.process = Some(self.process(s.task.pid));
+                }
+                // AHAFS has one block per connect, the outcome: no block
+                // for the attempt, and it does not count toward --count.
+                if matches!(self.format, SockFormat::Ahafs) && s.op == SockOp::Connect {
+                    return Verdict::Drop;
                 }
                 (Verdict::Show, self.sock(ev, out))
             }
