@@ -40,6 +40,10 @@ fi
 if [ "$(id -u)" -eq 0 ]; then
   modprobe -q nf_conntrack 2>/dev/null || true
   modprobe -q nfnetlink_log 2>/dev/null || true
+  # The AHAFS file interface (FUSE) needs /dev/fuse only: the fuser crate
+  # mounts it directly as root, so no fuse3/fusermount package is needed.
+  # The C consumer of its tests is compiled with cc (clang/gcc above).
+  [ -e /dev/fuse ] || modprobe -q fuse 2>/dev/null || true
 fi
 
 # scripts/test.sh runs the fuzz targets briefly (fuzz/run.sh) with cargo-fuzz

@@ -234,8 +234,8 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 {
 	struct drop_record *rec;
 	struct net_device *dev;
-	unsigned char *head, *data, *start;
-	__u16 mac, net;
+	unsigned char *head, *data, *start, *end;
+	__u16 mac, net, proto;
 	__u32 len, data_len, headlen, ifindex, n, avail, netns = 0;
 	__u8 layer;
 	__u64 pid_tgid;
@@ -297,13 +297,23 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 	data_len = BPF_CORE_READ(skb, data_len);
 	headlen = len > data_len ? len - data_len : 0;
 
-	/* Start at the Ethernet header when the device has one and it is set,
-	 * else at the network header, else at skb->data. */
-	if (mac != MAC_HEADER_UNSET && dev && BPF_CORE_READ(dev, type) == ARPHRD_ETHER &&
-	    head + mac <= data) {
+	/*
+	 * Where the capture starts (recorded in `layer`). By the time most drops
+	 * happen skb->data has moved past the IP header (at __udp4_lib_rcv,
+	 * tcp_v4_rcv, ping_rcv it points at the transport header), so skb->data
+	 * is only the last resort. The Ethernet header when the device is
+	 * Ethernet, the MAC header is set and the network header follows it
+	 * directly (14 bytes: what the in-kernel filter and the decoders expect;
+	 * a VLAN tag or a stale MAC offset falls back to the network header);
+	 * else the network header when the kernel has set it (non-zero) within
+	 * the linear buffer; else skb->data.
+	 */
+	end = data + headlen;
+	if (mac != MAC_HEADER_UNSET && net && (__u32)net == (__u32)mac + ETH_HLEN &&
+	    dev && BPF_CORE_READ(dev, type) == ARPHRD_ETHER && head + net < end) {
 		start = head + mac;
 		layer = INETMON_DP_LAYER_ETHERNET;
-	} else if (net && head + net >= data) {
+	} else if (net && head + net < end) {
 		start = head + net;
 		layer = INETMON_DP_LAYER_NETWORK;
 	} else {
@@ -311,7 +321,7 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 		layer = INETMON_DP_LAYER_NETWORK;
 	}
 	/* Linear bytes from start: up to the end of the head buffer. */
-	avail = (__u32)(data + headlen - start);
+	avail = start < end ? (__u32)(end - start) : 0;
 	if (start < data)
 		len += (__u32)(data - start);
 	else if (start > data)
@@ -323,7 +333,17 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 	rec->hdr.common.ifindex = ifindex;
 	rec->hdr.common.orig_len = len;
 	rec->hdr.common.cap_len = n;
-	rec->hdr.common.protocol = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	/* Packets a local socket queued (purged at close: QUEUE_PURGE) often
+	 * have no skb->protocol; a capture that starts at the IP header says
+	 * which IP it is. */
+	if (!proto && n && layer == INETMON_DP_LAYER_NETWORK) {
+		if ((rec->data[0] >> 4) == 4)
+			proto = ETH_P_IP;
+		else if ((rec->data[0] >> 4) == 6)
+			proto = ETH_P_IPV6;
+	}
+	rec->hdr.common.protocol = proto;
 	rec->hdr.common.layer = n ? layer : INETMON_DP_LAYER_NONE;
 	rec->hdr.common.mark = BPF_CORE_READ(skb, mark);
 	rec->hdr.common.netns = netns;

@@ -21,6 +21,7 @@
 #define INETMON_OP_CONNECTED 7 /* the outcome: result 0 or -errno */
 #define INETMON_OP_DISCONNECT 8
 #define INETMON_OP_CLOSE 9
+#define INETMON_OP_ABORT 10    /* abortive close: the close sends RST (AHAFS PRU_ABORT) */
 #define INETMON_OP_MAX 16      /* size of the per-CPU loss counter array */
 
 /* rec.attribution */

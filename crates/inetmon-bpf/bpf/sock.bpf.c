@@ -33,14 +33,24 @@
 #define EALREADY 114
 #define EISCONN 106
 #define ECONNABORTED 103
+#define ECONNRESET 104
+#define EPIPE 32
+#define SOCK_LINGER 4 /* enum sock_flags: bit of sk_flags */
 
 /* TCP states (include/net/tcp_states.h). */
 #define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2
 #define TCP_SYN_RECV 3
 #define TCP_FIN_WAIT1 4
+#define TCP_FIN_WAIT2 5
 #define TCP_CLOSE 7
 #define TCP_CLOSE_WAIT 8
+#define TCP_LAST_ACK 9
+#define TCP_LISTEN 10
+#define TCP_CLOSING 11
+
+/* thread_info.status: in a 32-bit (ia32 compat) syscall (arch/x86). */
+#define TS_COMPAT 0x0002
 
 /* A program that only calls its body: PROG(section, name, context type,
  * call), the context named ctx. */
@@ -76,6 +86,42 @@ struct {
 #include "sock_owner.h"
 #include "sock_stash.h"
 
+/* The ends a TCP socket had when it went to CLOSE before it was released
+ * (reset received, connect refused or timed out, failure before any SYN):
+ * by then inet_put_port() has zeroed its local port, and the failed
+ * connect's tcp_disconnect() zeroes its local address and foreign port
+ * before close(). Written by set_state (and exit_connect) only on those
+ * transitions, never for a connection closed the ordinary way; read and
+ * deleted by sock_release. Keyed by struct sock *, tagged with the cookie
+ * (a stale entry of a reused struct sock is ignored). */
+struct last_ends {
+	__u64 cookie;
+	__u8 laddr[16];
+	__u8 faddr[16];
+	__u16 lport;
+	__u16 fport;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct last_ends);
+} closed_ends SEC(".maps");
+
+static __always_inline void save_ends(__u64 skp, const struct inetmon_sock_rec *r)
+{
+	struct last_ends e = {};
+
+	e.cookie = r->cookie;
+	__builtin_memcpy(e.laddr, r->laddr, 16);
+	__builtin_memcpy(e.faddr, r->faddr, 16);
+	e.lport = r->lport;
+	e.fport = r->fport;
+	bpf_map_update_elem(&closed_ends, &skp, &e, BPF_ANY);
+}
+
 /* The cfg_watch bit of an operation on a socket of this type. */
 static __always_inline __u32 watch_bit(__u8 op, __u16 type)
 {
@@ -97,6 +143,7 @@ static __always_inline __u32 watch_bit(__u8 op, __u16 type)
 	case INETMON_OP_DISCONNECT:
 		return stream ? WATCH_STREAM_DISCONNECT : WATCH_OTHER;
 	case INETMON_OP_CLOSE:
+	case INETMON_OP_ABORT:
 		return stream ? WATCH_STREAM_CLOSE : dgram ? WATCH_DGRAM_CLOSE : WATCH_OTHER;
 	}
 	return WATCH_OTHER;
@@ -199,15 +246,18 @@ union skc_copy {
 	__u8 raw[192];
 };
 
-static __always_inline void read_common(union skc_copy *u, struct sock *sk, int upto_net)
+static __always_inline void read_common(union skc_copy *u, struct sock *sk, int upto_net,
+					int upto_flags)
 {
 	/* IPv4 ends and the netns pointer come first: when the cookie is
 	 * not needed either, copy only that far (the cost grows with the
-	 * length). */
-	__u32 n = upto_net ? bpf_core_field_offset(struct sock_common, skc_net) +
-				     bpf_core_field_size(struct sock_common, skc_net)
-			   : bpf_core_field_offset(struct sock_common, skc_cookie) +
-				     bpf_core_field_size(struct sock_common, skc_cookie);
+	 * length); skc_flags (SOCK_LINGER) comes right after the cookie. */
+	__u32 n = upto_flags ? bpf_core_field_offset(struct sock_common, skc_flags) +
+				       bpf_core_field_size(struct sock_common, skc_flags)
+		  : upto_net ? bpf_core_field_offset(struct sock_common, skc_net) +
+				       bpf_core_field_size(struct sock_common, skc_net)
+			     : bpf_core_field_offset(struct sock_common, skc_cookie) +
+				       bpf_core_field_size(struct sock_common, skc_cookie);
 
 	if (n > sizeof(*u))
 		n = sizeof(*u);
@@ -233,14 +283,17 @@ static __always_inline __u32 netns_inum(struct net *net)
 
 /* Both ends and the netns of a kernel socket whose family is known, and
  * with want_cookie its cookie (callers with a context take the cookie from
- * bpf_get_socket_cookie() instead, which also creates one). */
-static __always_inline void fill_ends(struct inetmon_sock_rec *r, struct sock *sk, __u16 fam,
-				      int want_cookie)
+ * bpf_get_socket_cookie() instead, which also creates one); with flags
+ * non-NULL, sk_flags into *flags from the same copy. */
+static __always_inline void fill_ends_flags(struct inetmon_sock_rec *r, struct sock *sk,
+					    __u16 fam, int want_cookie, __u64 *flags)
 {
 	union skc_copy u;
 	struct net *net;
 
-	read_common(&u, sk, fam == AF_INET && !want_cookie);
+	read_common(&u, sk, fam == AF_INET && !want_cookie, flags != NULL);
+	if (flags)
+		*flags = u.sc.skc_flags;
 	r->lport = u.sc.skc_num;
 	r->fport = bpf_ntohs(u.sc.skc_dport);
 	if (fam == AF_INET) {
@@ -255,6 +308,12 @@ static __always_inline void fill_ends(struct inetmon_sock_rec *r, struct sock *s
 	r->netns = netns_inum(net);
 	if (want_cookie)
 		r->cookie = u.sc.skc_cookie.counter;
+}
+
+static __always_inline void fill_ends(struct inetmon_sock_rec *r, struct sock *sk, __u16 fam,
+				      int want_cookie)
+{
+	fill_ends_flags(r, sk, fam, want_cookie, NULL);
 }
 
 /* sk_protocol and sk_type with one read when adjacent (as in vmlinux.h). */
@@ -409,6 +468,56 @@ int sock_create(struct bpf_sock *ctx)
 
 /* ---- close ---- */
 
+/* A TCP socket released in CLOSE (a reset or failed connect came first):
+ * the ends it had then (closed_ends), else at least its local port, which
+ * inet_put_port() zeroed in skc_num but not in inet_sport. */
+static __always_inline void restore_ends(struct inetmon_sock_rec *r, struct sock *sk, __u64 skp)
+{
+	struct last_ends *e = bpf_map_lookup_elem(&closed_ends, &skp);
+
+	if (e) {
+		if (e->cookie == r->cookie) {
+			__builtin_memcpy(r->laddr, e->laddr, 16);
+			__builtin_memcpy(r->faddr, e->faddr, 16);
+			r->lport = e->lport;
+			r->fport = e->fport;
+		}
+		bpf_map_delete_elem(&closed_ends, &skp);
+		if (r->lport)
+			return;
+	}
+	if (!r->lport)
+		r->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+}
+
+/* Whether tcp_close() is about to reset this connection (an abortive
+ * close, AHAFS PRU_ABORT) rather than send FIN: data the application
+ * never read is still queued, or SO_LINGER is on with a zero time and the
+ * state is one tcp_disconnect() answers with RST. flags is sk_flags. The
+ * common case (nothing queued, no SO_LINGER) costs one read. */
+static __always_inline int abortive_close(struct sock *sk, __u32 state, __u64 flags)
+{
+	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT && state != TCP_FIN_WAIT1 &&
+	    state != TCP_FIN_WAIT2 && state != TCP_CLOSING && state != TCP_LAST_ACK)
+		return 0;
+	if (BPF_CORE_READ(sk, sk_receive_queue.qlen)) {
+		/* Queued: data, or only the peer's FIN (not data). Bytes
+		 * received in order and not read; a FIN received counts one. */
+		struct tcp_sock *tp = (struct tcp_sock *)sk;
+		__u32 unread = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
+
+		if (unread && (state == TCP_CLOSE_WAIT || state == TCP_LAST_ACK ||
+			       state == TCP_CLOSING))
+			unread--;
+		if (unread)
+			return 1;
+	}
+	if ((flags & (1ULL << SOCK_LINGER)) && state != TCP_CLOSING && state != TCP_LAST_ACK &&
+	    !BPF_CORE_READ(sk, sk_lingertime))
+		return 1;
+	return 0;
+}
+
 SEC("cgroup/sock_release")
 int sock_release(struct bpf_sock *ctx)
 {
@@ -421,6 +530,9 @@ int sock_release(struct bpf_sock *ctx)
 	if ((fam != AF_INET && fam != AF_INET6) ||
 	    (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
 		return 1;
+	int ends = 0, abortive = 0;
+	__u64 flags = 0;
+
 	fill_current(&r);
 	r.type = type;
 	/* The cookie always: it finds the owners slot. */
@@ -429,11 +541,22 @@ int sock_release(struct bpf_sock *ctx)
 	 * bookkeeping below runs regardless. */
 	if (task_filters_pass(&r) &&
 	    (watched(INETMON_OP_CLOSE, type) ||
-	     (state == TCP_ESTABLISHED && watched(INETMON_OP_DISCONNECT, type))))
-		fill_sk_ctx(&r, sk, fam, type, proto);
+	     (state == TCP_ESTABLISHED && watched(INETMON_OP_DISCONNECT, type)))) {
+		ends = 1;
+		r.family = fam;
+		r.type = type;
+		r.protocol = proto;
+		/* (A TCP socket's sk_flags come with the same copy: SO_LINGER.) */
+		fill_ends_flags(&r, sk, fam, 0, proto == IPPROTO_TCP ? &flags : NULL);
+	}
 	if (proto == IPPROTO_TCP) {
 		int fallback;
 		struct owner *o = find_owner(r.cookie, skp, &fallback);
+
+		if (ends && state == TCP_CLOSE)
+			restore_ends(&r, sk, skp);
+		else if (ends && watched(INETMON_OP_CLOSE, type))
+			abortive = abortive_close(sk, state, flags);
 		if (state == TCP_ESTABLISHED) {
 			r.op = INETMON_OP_DISCONNECT;
 			r.initiator = INETMON_INIT_LOCAL;
@@ -452,7 +575,7 @@ int sock_release(struct bpf_sock *ctx)
 		if (state == TCP_CLOSE && o && fallback)
 			bpf_map_delete_elem(&owners_nocookie, &skp);
 	}
-	r.op = INETMON_OP_CLOSE;
+	r.op = abortive ? INETMON_OP_ABORT : INETMON_OP_CLOSE;
 	emit(&r);
 	return 1;
 }
@@ -660,6 +783,7 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	struct args *a = live_args();
 	struct inetmon_sock_rec r = {};
 	long ret = ctx->ret;
+	struct sock *sk;
 
 	if (!a)
 		return 0;
@@ -671,7 +795,8 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	if (a->tcp && !(ret < 0 && ret != -EINPROGRESS && ret != -EALREADY && ret != -EISCONN &&
 			!a->syn_sent))
 		goto out;
-	if (exit_rec(&r, a->fd, INETMON_OP_CONNECTED, ret)) {
+	sk = exit_rec(&r, a->fd, INETMON_OP_CONNECTED, ret);
+	if (sk) {
 		if (r.protocol == IPPROTO_UDP) {
 			/* (The dynamic bind's record goes first.) */
 			check_dynbind(a);
@@ -681,12 +806,112 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 			/* Failed before any SYN: no state change will say so.
 			 * The socket has no foreign end yet: take the one asked for. */
 			stashed_end(a, r.faddr, &r.fport);
+			save_ends((__u64)sk, &r);
 			emit(&r);
 		}
 	}
 out:
 	a->dynbind = 0;
 	a->live = 0;
+	return 0;
+}
+
+/* ---- io_uring: accept, listen and failed bind ----
+ * IORING_OP_ACCEPT/LISTEN/BIND never pass the syscall tracepoints. Their
+ * completions do pass io_uring_complete, posted in the submitter's task or
+ * one of its io_uring worker threads (which share its file table): the
+ * accepted fd (cqe res) is looked up like accept(2)'s, the listening or
+ * binding socket is the request's file. (Successful binds are post_bind's;
+ * an accept into a fixed-file slot has no fd and is not reported.) */
+
+#define IORING_OP_ACCEPT 13
+#define IORING_OP_BIND 56
+#define IORING_OP_LISTEN 57
+
+/* The inet TCP/UDP socket behind a struct file, or NULL. */
+static __always_inline struct sock *sock_from_file(struct file *f, __u16 *famp, __u16 *typep,
+						   __u16 *protop)
+{
+	struct socket *so;
+	struct sock *sk;
+	__u16 fam, proto, type;
+
+	if (!f)
+		return NULL;
+	so = BPF_CORE_READ(f, private_data);
+	if (!so || BPF_CORE_READ(so, file) != f)
+		return NULL;
+	sk = BPF_CORE_READ(so, sk);
+	if (!sk)
+		return NULL;
+	fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	read_proto_type(sk, &proto, &type);
+	if ((fam != AF_INET && fam != AF_INET6) || (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
+		return NULL;
+	*famp = fam;
+	*typep = type;
+	*protop = proto;
+	return sk;
+}
+
+/* The record of a completion about the request's own socket. */
+static __always_inline struct sock *uring_rec(struct inetmon_sock_rec *r, struct io_kiocb *req,
+					      __u8 op, long result)
+{
+	__u16 fam, type, proto;
+	struct sock *sk = sock_from_file(BPF_CORE_READ(req, file), &fam, &type, &proto);
+
+	if (!sk)
+		return NULL;
+	fill_current(r);
+	fill_sk_known(r, sk, fam, type, proto);
+	r->op = op;
+	r->result = result;
+	return sk;
+}
+
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(uring_complete, struct io_ring_ctx *ring, void *vreq, struct io_uring_cqe *cqe)
+{
+	struct io_kiocb *req = vreq;
+	struct inetmon_sock_rec r = {};
+	struct sock *sk;
+	__u8 opcode;
+	int res;
+
+	/* Every completion of every ring on the machine comes here: one
+	 * read of the opcode decides. (Auxiliary CQEs have no request.) */
+	if (!req)
+		return 0;
+	opcode = BPF_CORE_READ(req, opcode);
+	if (opcode != IORING_OP_ACCEPT && opcode != IORING_OP_LISTEN && opcode != IORING_OP_BIND)
+		return 0;
+	res = cqe->res;
+	if (opcode == IORING_OP_ACCEPT) {
+		if (res >= 0) {
+			struct io_accept *acc = (struct io_accept *)&req->cmd;
+
+			/* (A fixed-file slot index is no fd.) */
+			if (BPF_CORE_READ(acc, file_slot))
+				return 0;
+			sk = exit_rec(&r, res, INETMON_OP_ACCEPT, 0);
+			if (sk) {
+				record_owner(r.cookie, (__u64)sk, &r);
+				emit(&r);
+			}
+		} else if (res != -EAGAIN && uring_rec(&r, req, INETMON_OP_ACCEPT, res)) {
+			emit(&r);
+		}
+	} else if (opcode == IORING_OP_LISTEN) {
+		if (uring_rec(&r, req, INETMON_OP_LISTEN, res))
+			emit(&r);
+	} else if (res < 0 && uring_rec(&r, req, INETMON_OP_BIND, res)) {
+		/* With the socket's own local end (unbound: the wildcard):
+		 * the address asked for is not to be found here. (Read from
+		 * the request's async data, at submission or completion, it
+		 * was not the address on this kernel.) */
+		emit(&r);
+	}
 	return 0;
 }
 
@@ -729,7 +954,12 @@ static __always_inline void fill_sk_btf(struct inetmon_sock_rec *r, struct sock 
 	r->family = fam;
 	r->type = sk->sk_type;
 	r->protocol = proto;
+	/* On the transition to CLOSE inet_put_port() has zeroed skc_num
+	 * already: then inet_sport, which it keeps (a read: the BTF type
+	 * of the argument is struct sock). */
 	r->lport = sk->__sk_common.skc_num;
+	if (!r->lport)
+		r->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	r->fport = bpf_ntohs(sk->__sk_common.skc_dport);
 	if (fam == AF_INET) {
 		__be32 l = sk->__sk_common.skc_rcv_saddr, f = sk->__sk_common.skc_daddr;
@@ -760,7 +990,7 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 	__u16 family, protocol;
 	__u64 skp;
 	struct owner *o;
-	int fallback;
+	int fallback, released;
 	int report;
 
 	if (ns == TCP_SYN_RECV) {
@@ -770,6 +1000,23 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 		 * by it (a sockops PASSIVE_ESTABLISHED program did this
 		 * before, at ~9 sockops runs per connection). */
 		bpf_get_socket_cookie(sk);
+		return 0;
+	}
+	if (ns == TCP_LISTEN) {
+		/* listen() issued as a 32-bit compat syscall passes no
+		 * syscalls: tracepoint, but its state change runs in the
+		 * caller: reported from here. (The native syscall and
+		 * io_uring are reported by exit_listen and uring_complete.) */
+		struct task_struct *t = bpf_get_current_task_btf();
+		struct inetmon_sock_rec r = {};
+
+		if (!(t->thread_info.status & TS_COMPAT) ||
+		    !watched(INETMON_OP_LISTEN, SOCK_STREAM))
+			return 0;
+		fill_current(&r);
+		fill_sk_btf(&r, sk, sk->__sk_common.skc_family, sk->sk_protocol);
+		r.op = INETMON_OP_LISTEN;
+		emit(&r);
 		return 0;
 	}
 	if (os == TCP_CLOSE && ns == TCP_SYN_SENT) {
@@ -808,6 +1055,21 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 	/* One owner lookup serves the event and the clean-up at close. */
 	skp = (__u64)sk;
 	o = find_owner(sk->__sk_common.skc_cookie.counter, skp, &fallback);
+	released = o && (o->flags & OWNER_RELEASED);
+	if (ns == TCP_CLOSE && !released &&
+	    (os == TCP_SYN_SENT || os == TCP_ESTABLISHED || os == TCP_CLOSE_WAIT)) {
+		/* Closed before close(): a reset received, a connect refused
+		 * or timed out. Keep the ends it has now for sock_release.
+		 * (Ordinary ends, LAST_ACK or TIME_WAIT to CLOSE, come after
+		 * the release: never stored.) */
+		struct inetmon_sock_rec r = {};
+
+		fill_sk_btf(&r, sk, family, protocol);
+		/* (The tag: made now if no hook gave the socket a cookie yet,
+		 * as sock_release will.) */
+		r.cookie = bpf_get_socket_cookie(sk);
+		save_ends(skp, &r);
+	}
 	if (!report) {
 		/* nothing to emit */
 	} else if (os == TCP_SYN_SENT) {
@@ -821,20 +1083,24 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 			r.result = err ? -err : -ECONNABORTED;
 		}
 		emit(&r);
-	} else if (os == TCP_ESTABLISHED && !(o && (o->flags & OWNER_RELEASED))) {
+	} else if (os == TCP_ESTABLISHED && !released) {
 		/* (When released, sock_release already said "local".) */
 		struct inetmon_sock_rec r = {};
+		int err = sk->sk_err;
 
 		fill_owner_from(&r, o);
 		fill_sk_btf(&r, sk, family, protocol);
 		r.op = INETMON_OP_DISCONNECT;
+		/* A reset received: ECONNRESET (EPIPE after our FIN); given up
+		 * on retransmissions or keepalives: ETIMEDOUT. */
+		r.result = -err;
 		if (ns == TCP_FIN_WAIT1)
 			r.initiator = INETMON_INIT_LOCAL;
 		else if (ns == TCP_CLOSE_WAIT)
 			r.initiator = INETMON_INIT_PEER;
 		else
-			r.initiator = sk->sk_err ? INETMON_INIT_PEER
-								: INETMON_INIT_LOCAL;
+			r.initiator = err == ECONNRESET || err == EPIPE ? INETMON_INIT_PEER
+									: INETMON_INIT_LOCAL;
 		emit(&r);
 	}
 	if (ns == TCP_CLOSE && o && fallback && (o->flags & OWNER_RELEASED))

@@ -71,15 +71,11 @@ static __always_inline int stash_addr(struct trace_event_raw_sys_enter *ctx)
 	return stash_args((__s64)ctx->args[0], ctx->args[1], (__u32)ctx->args[2]);
 }
 
-/* Copies the stashed user sockaddr_in/in6 into an address and port (zero
- * when unreadable). */
-static __always_inline void stashed_end(const struct args *a, __u8 *addr, __u16 *port)
+/* A sockaddr_in/in6 (28 bytes) into an address and port. */
+static __always_inline void sockaddr_end(const __u8 *sa, __u8 *addr, __u16 *port)
 {
-	__u8 sa[28];
 	__u16 fam = 0;
 
-	/* (Zeroes the buffer when the read fails.) */
-	bpf_probe_read_user(sa, sizeof(sa), (const void *)a->uaddr);
 	__builtin_memcpy(&fam, sa, 2);
 	__builtin_memset(addr, 0, 16);
 	if (fam == AF_INET)
@@ -87,6 +83,17 @@ static __always_inline void stashed_end(const struct args *a, __u8 *addr, __u16 
 	else if (fam == AF_INET6)
 		__builtin_memcpy(addr, sa + 8, 16);
 	*port = ((__u16)sa[2] << 8) | sa[3];
+}
+
+/* Copies the stashed user sockaddr_in/in6 into an address and port (zero
+ * when unreadable). */
+static __always_inline void stashed_end(const struct args *a, __u8 *addr, __u16 *port)
+{
+	__u8 sa[28];
+
+	/* (Zeroes the buffer when the read fails.) */
+	bpf_probe_read_user(sa, sizeof(sa), (const void *)a->uaddr);
+	sockaddr_end(sa, addr, port);
 }
 /* stash_args() for listen(fd, ...) and accept(fd, ...). */
 static __always_inline int stash_fd(struct trace_event_raw_sys_enter *ctx)

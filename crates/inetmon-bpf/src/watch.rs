@@ -137,7 +137,7 @@ impl FromIterator<WatchOp> for WatchSet {
 }
 
 /// Every program of `sock.bpf.c`, in attach order (the loader's order).
-pub const PROGRAMS: [&str; 19] = [
+pub const PROGRAMS: [&str; 20] = [
     "enter_bind",
     "exit_bind",
     "enter_listen",
@@ -149,6 +149,7 @@ pub const PROGRAMS: [&str; 19] = [
     "enter_connect",
     "exit_connect",
     "set_state",
+    "uring_complete",
     "sock_create",
     "sock_release",
     "post_bind4",
@@ -159,15 +160,23 @@ pub const PROGRAMS: [&str; 19] = [
     "sendmsg6",
 ];
 
-const BIND: [&str; 4] = ["post_bind4", "post_bind6", "enter_bind", "exit_bind"];
-const LISTEN: [&str; 2] = ["enter_listen", "exit_listen"];
-const STREAM_BIND: [&str; 5] = [BIND[0], BIND[1], BIND[2], BIND[3], "sock_create"];
-const STREAM_LISTEN: [&str; 3] = [LISTEN[0], LISTEN[1], "sock_create"];
-const ACCEPT: [&str; 4] = [
+/// (`uring_complete`: the same operations issued through io_uring.)
+const BIND: [&str; 5] = [
+    "post_bind4",
+    "post_bind6",
+    "enter_bind",
+    "exit_bind",
+    "uring_complete",
+];
+const LISTEN: [&str; 3] = ["enter_listen", "exit_listen", "uring_complete"];
+const STREAM_BIND: [&str; 6] = [BIND[0], BIND[1], BIND[2], BIND[3], BIND[4], "sock_create"];
+const STREAM_LISTEN: [&str; 5] = [LISTEN[0], LISTEN[1], LISTEN[2], "set_state", "sock_create"];
+const ACCEPT: [&str; 5] = [
     "enter_accept",
     "exit_accept",
     "enter_accept4",
     "exit_accept4",
+    "uring_complete",
 ];
 const CONNECT: [&str; 4] = ["connect4", "connect6", "enter_connect", "exit_connect"];
 const SENDMSG: [&str; 2] = ["sendmsg4", "sendmsg6"];
@@ -178,14 +187,15 @@ const SENDMSG: [&str; 2] = ["sendmsg4", "sendmsg6"];
 /// | watch | emit its records | bookkeeping it needs |
 /// |---|---|---|
 /// | streamCreate, dgramCreate | `sock_create` | – |
-/// | streamBind | `post_bind4/6` (success), `enter_bind`/`exit_bind` (failure; enter stashes the requested address) | `sock_create` (gives the socket its cookie, which `exit_bind` can only read) |
-/// | dgramBind | `post_bind4/6`, `enter_bind`/`exit_bind`; dynamic bind: `sendmsg4/6` (first send), `exit_connect` (connect) | `sock_create` (the owner entry that tells sendmsg a socket was seen created), `sock_release` (drops that entry, so a reused `struct sock *` is not misread), `post_bind4/6` (marks the entry bound), `connect4/6` (notes the unbound socket for `exit_connect`), `enter_connect` (stash) |
-/// | streamListen | `exit_listen` | `enter_listen` (stash), `sock_create` (cookie, as for streamBind) |
-/// | streamAccept | `exit_accept`, `exit_accept4` | `enter_accept`, `enter_accept4` (stash), `set_state` (gives accepted sockets their cookie when the kernel creates them), `sock_create` (cookie of the socket an accept error is about) |
+/// | streamBind | `post_bind4/6` (success), `enter_bind`/`exit_bind` (failure; enter stashes the requested address), `uring_complete` (io_uring failure, without the address asked for) | `sock_create` (gives the socket its cookie, which `exit_bind` can only read) |
+/// | dgramBind | `post_bind4/6`, `enter_bind`/`exit_bind`, `uring_complete`; dynamic bind: `sendmsg4/6` (first send), `exit_connect` (connect) | `sock_create` (the owner entry that tells sendmsg a socket was seen created), `sock_release` (drops that entry, so a reused `struct sock *` is not misread), `post_bind4/6` (marks the entry bound), `connect4/6` (notes the unbound socket for `exit_connect`), `enter_connect` (stash) |
+/// | streamListen | `exit_listen`, `uring_complete` (io_uring), `set_state` (32-bit compat syscall: the transition to LISTEN) | `enter_listen` (stash), `sock_create` (cookie, as for streamBind) |
+/// | streamAccept | `exit_accept`, `exit_accept4`, `uring_complete` (io_uring) | `enter_accept`, `enter_accept4` (stash), `set_state` (gives accepted sockets their cookie when the kernel creates them), `sock_create` (cookie of the socket an accept error is about) |
 /// | streamConnect | `connect4/6` (attempt), `set_state` (outcome), `exit_connect` (failure before any SYN) | `connect4/6` (owner that attributes the outcome), `enter_connect` (stash), `set_state` (marks that a SYN went out) |
 /// | dgramConnect | `connect4/6` (attempt), `exit_connect` (outcome) | `enter_connect` (stash) |
 /// | streamDisconnect | `sock_release` (local close), `set_state` (shutdown, peer FIN/RST; initiator) | `sock_create`, `exit_accept(4)` with `enter_accept(4)`, `connect4/6` (owners attributing passive disconnects), `sock_release` (marks released sockets, so set_state does not report them twice; set_state also gives accepted sockets their cookies) |
-/// | streamClose, dgramClose | `sock_release` | – |
+/// | streamClose | `sock_release` (close, and abort: a close that resets) | `set_state` (keeps the ends of a socket that went to CLOSE before close(), a reset or failed connect, which the kernel zeroes by then) |
+/// | dgramClose | `sock_release` | – |
 /// | (records no monitor names, [`WatchSet::ALL`] only) | `exit_listen`, `exit_accept(4)` (errors on UDP sockets) | their `enter_*`, `sock_create` (cookie) |
 ///
 /// The cookie is bookkeeping too: the classic tracepoints can only read a
@@ -196,11 +206,12 @@ const SENDMSG: [&str; 2] = ["sendmsg4", "sendmsg6"];
 /// transition to SYN_RECV).
 #[must_use]
 pub fn programs_of(op: WatchOp) -> &'static [&'static str] {
-    const DGRAM_BIND: [&str; 12] = [
+    const DGRAM_BIND: [&str; 13] = [
         BIND[0],
         BIND[1],
         BIND[2],
         BIND[3],
+        BIND[4],
         SENDMSG[0],
         SENDMSG[1],
         CONNECT[0],
@@ -210,16 +221,17 @@ pub fn programs_of(op: WatchOp) -> &'static [&'static str] {
         "sock_create",
         "sock_release",
     ];
-    const STREAM_ACCEPT: [&str; 6] = [
+    const STREAM_ACCEPT: [&str; 7] = [
         ACCEPT[0],
         ACCEPT[1],
         ACCEPT[2],
         ACCEPT[3],
+        ACCEPT[4],
         "set_state",
         "sock_create",
     ];
     const STREAM_CONNECT: [&str; 5] = [CONNECT[0], CONNECT[1], CONNECT[2], CONNECT[3], "set_state"];
-    const STREAM_DISCONNECT: [&str; 9] = [
+    const STREAM_DISCONNECT: [&str; 10] = [
         "sock_release",
         "set_state",
         "sock_create",
@@ -227,6 +239,7 @@ pub fn programs_of(op: WatchOp) -> &'static [&'static str] {
         ACCEPT[1],
         ACCEPT[2],
         ACCEPT[3],
+        ACCEPT[4],
         "connect4",
         "connect6",
     ];
@@ -239,7 +252,8 @@ pub fn programs_of(op: WatchOp) -> &'static [&'static str] {
         WatchOp::StreamConnect => &STREAM_CONNECT,
         WatchOp::DgramConnect => &CONNECT,
         WatchOp::StreamDisconnect => &STREAM_DISCONNECT,
-        WatchOp::StreamClose | WatchOp::DgramClose => &["sock_release"],
+        WatchOp::StreamClose => &["set_state", "sock_release"],
+        WatchOp::DgramClose => &["sock_release"],
     }
 }
 
@@ -277,14 +291,14 @@ mod tests {
         let cases: [(WatchOp, &str); 11] = [
             (WatchOp::StreamCreate, "sock_create"),
             (WatchOp::DgramCreate, "sock_create"),
-            (WatchOp::StreamBind, "enter_bind exit_bind sock_create post_bind4 post_bind6"),
-            (WatchOp::DgramBind, "enter_bind exit_bind enter_connect exit_connect sock_create sock_release post_bind4 post_bind6 connect4 connect6 sendmsg4 sendmsg6"),
-            (WatchOp::StreamListen, "enter_listen exit_listen sock_create"),
-            (WatchOp::StreamAccept, "enter_accept exit_accept enter_accept4 exit_accept4 set_state sock_create"),
+            (WatchOp::StreamBind, "enter_bind exit_bind uring_complete sock_create post_bind4 post_bind6"),
+            (WatchOp::DgramBind, "enter_bind exit_bind enter_connect exit_connect uring_complete sock_create sock_release post_bind4 post_bind6 connect4 connect6 sendmsg4 sendmsg6"),
+            (WatchOp::StreamListen, "enter_listen exit_listen set_state uring_complete sock_create"),
+            (WatchOp::StreamAccept, "enter_accept exit_accept enter_accept4 exit_accept4 set_state uring_complete sock_create"),
             (WatchOp::StreamConnect, "enter_connect exit_connect set_state connect4 connect6"),
             (WatchOp::DgramConnect, "enter_connect exit_connect connect4 connect6"),
-            (WatchOp::StreamDisconnect, "enter_accept exit_accept enter_accept4 exit_accept4 set_state sock_create sock_release connect4 connect6"),
-            (WatchOp::StreamClose, "sock_release"),
+            (WatchOp::StreamDisconnect, "enter_accept exit_accept enter_accept4 exit_accept4 set_state uring_complete sock_create sock_release connect4 connect6"),
+            (WatchOp::StreamClose, "set_state sock_release"),
             (WatchOp::DgramClose, "sock_release"),
         ];
         assert_eq!(cases.len(), WatchOp::ALL.len());
@@ -317,7 +331,7 @@ mod tests {
 
     #[test]
     fn union_of_two() {
-        let set: WatchSet = [WatchOp::StreamCreate, WatchOp::StreamClose]
+        let set: WatchSet = [WatchOp::StreamCreate, WatchOp::DgramClose]
             .into_iter()
             .collect();
         assert_eq!(programs_for(set), vec!["sock_create", "sock_release"]);

@@ -243,6 +243,8 @@ mod tests {
             packet: Vec::new(),
             process: None,
             netns: 0,
+            netns_name: None,
+            foreign_netns: false,
             mark: 0,
         }))
     }
@@ -280,7 +282,7 @@ mod tests {
         assert_eq!((rows[1].count, rows[1].delta), (3, 0));
         let expected = concat!(
             "     COUNT      DELTA  REASON                   LOCATION                             INTERFACE\n",
-            "         4          3  NO_SOCKET                __udp4_lib_rcv+0x5a4                 ifindex 9\n",
+            "         4          3  NO_SOCKET                __udp4_lib_rcv+0x5a4                 if9\n",
             "         3          0  NETFILTER_DROP           nft_do_chain+0x44                    veth0\n",
             "         7          3  total, 5 events lost\n",
         );

@@ -23,6 +23,7 @@
 //!   `/etc/services` text).
 #![forbid(unsafe_code)]
 
+pub mod aha;
 pub mod btf;
 pub mod cidr;
 pub mod decode;

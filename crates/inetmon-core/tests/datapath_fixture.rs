@@ -29,7 +29,7 @@ fn frames() -> Vec<&'static [u8]> {
 
 fn events() -> Vec<Event> {
     let reasons = DropReasonTable::from_btf(REASONS, &[]).unwrap();
-    let names = |i: u32| (i == 2).then(|| "veth-b".to_owned());
+    let names = |_, i: u32| (i == 2).then(|| "veth-b".to_owned());
     let enrich = Enrich {
         reasons: Some(&reasons),
         symbols: None,

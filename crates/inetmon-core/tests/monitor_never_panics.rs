@@ -63,6 +63,8 @@ proptest! {
             packet,
             process: None,
             netns: 0,
+            netns_name: None,
+            foreign_netns: false,
             mark: 0,
         };
         let e = Event::Drop(Box::new(d));

@@ -27,6 +27,7 @@
 //! - [`datapath`]: the eBPF datapath producer (`inetmon monitor`: drops,
 //!   traces).
 
+pub mod aha;
 pub mod bpf;
 pub mod conntrack;
 pub mod consumer;

@@ -96,8 +96,11 @@ fn tcp_roundtrip(listen: &str, connect_to: impl Fn(u16) -> SocketAddr) -> (Vec<S
     let l = TcpListener::bind(listen).unwrap();
     let port = l.local_addr().unwrap().port();
     let mut c = TcpStream::connect(connect_to(port)).unwrap();
-    let (s, _) = l.accept().unwrap();
+    let (mut s, _) = l.accept().unwrap();
     c.write_all(b"hi").unwrap();
+    // (Read: a close with data unread would be an abort.)
+    let mut buf = [0u8; 2];
+    std::io::Read::read_exact(&mut s, &mut buf).unwrap();
     drop(c);
     std::thread::sleep(Duration::from_millis(50));
     drop(s);
@@ -272,6 +275,17 @@ fn refused_connect_reports_attempt_and_outcome() {
     assert_eq!(evs[1].foreign, Some(("127.0.0.1".parse().unwrap(), 1)));
     assert_eq!(evs[2].foreign, Some(("127.0.0.1".parse().unwrap(), 1)));
     assert_eq!(evs[2].task.pid, me());
+    // The outcome and the close keep the ends the kernel had assigned
+    // (inet_put_port() zeroed skc_num before either ran).
+    let local = evs[2].local.unwrap();
+    assert_eq!(local.0, "127.0.0.1".parse::<IpAddr>().unwrap());
+    assert_ne!(local.1, 0, "{evs:#?}");
+    assert_eq!(evs[3].local, Some(local), "{evs:#?}");
+    assert_eq!(
+        evs[3].foreign,
+        Some(("127.0.0.1".parse().unwrap(), 1)),
+        "{evs:#?}"
+    );
 }
 
 #[test]
@@ -710,6 +724,20 @@ fn connect_failures_unreachable_and_timeout() {
     );
     assert_eq!(evs[2].foreign, Some(("10.98.0.7".parse().unwrap(), 80)));
     assert_eq!(evs[6].foreign, Some(("10.99.0.2".parse().unwrap(), 80)));
+    // The closes keep the last known ends: the foreign end asked for
+    // (no route: the socket never had one), and after the timeout the
+    // ends the connect had (tcp_disconnect() zeroed the local address and
+    // foreign port before close()).
+    assert_eq!(evs[3].foreign, Some(("10.98.0.7".parse().unwrap(), 80)));
+    let local = evs[6].local.unwrap();
+    assert_eq!(local.0, "10.99.0.1".parse::<IpAddr>().unwrap(), "{evs:#?}");
+    assert_ne!(local.1, 0, "{evs:#?}");
+    assert_eq!(evs[7].local, Some(local), "{evs:#?}");
+    assert_eq!(
+        evs[7].foreign,
+        Some(("10.99.0.2".parse().unwrap(), 80)),
+        "{evs:#?}"
+    );
 }
 
 #[test]
@@ -772,8 +800,8 @@ fn peer_reset_and_listen_accept_errors() {
             ('B', Connected, 0, None, O),
             ('C', Accept, 0, None, P),
             ('C', Disconnect, 0, Some(Initiator::Local), P),
-            ('C', Close, 0, None, P),
-            ('B', Disconnect, 0, Some(Initiator::Peer), O),
+            ('C', Abort, 0, None, P),
+            ('B', Disconnect, 104, Some(Initiator::Peer), O),
             ('B', Close, 0, None, P),
             ('A', Close, 0, None, P),
             ('D', Create, 0, None, P),
@@ -782,6 +810,78 @@ fn peer_reset_and_listen_accept_errors() {
             ('E', Create, 0, None, P),
             ('E', Accept, 22, None, P),
             ('E', Close, 0, None, P),
+        ],
+        "{evs:#?}"
+    );
+    // The reset client keeps its ends: local port, and the server's.
+    let client = evs[5].local.unwrap();
+    assert_ne!(client.1, 0);
+    let server = Some(("127.0.0.1".parse().unwrap(), port));
+    for e in [&evs[9], &evs[10]] {
+        assert_eq!((e.local, e.foreign), (Some(client), server), "{e:?}");
+    }
+    assert_eq!((evs[8].local, evs[8].foreign), (server, Some(client)));
+}
+
+/// Closing with data left unread resets the connection (tcp_close): an
+/// abortive close, `abort`; the peer sees ECONNRESET. A close with every
+/// byte read (the peer's FIN left unread) is an ordinary close.
+#[test]
+fn unread_data_at_close_is_an_abort() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let mut p = start(KernelFilters {
+        pid: Some(me()),
+        ..KernelFilters::default()
+    });
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    // 1: the server never reads the client's bytes.
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (s, _) = l.accept().unwrap();
+    c.write_all(b"unread").unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    drop(s);
+    std::thread::sleep(Duration::from_millis(50));
+    drop(c);
+    // 2: the server reads everything, the client closes first, the
+    // server closes without reading the FIN.
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (mut s, _) = l.accept().unwrap();
+    c.write_all(b"read").unwrap();
+    let mut buf = [0u8; 4];
+    std::io::Read::read_exact(&mut s, &mut buf).unwrap();
+    drop(c);
+    std::thread::sleep(Duration::from_millis(50));
+    drop(s);
+    drop(l);
+    let (evs, lost) = collect(&mut p, netns, Duration::from_millis(300));
+    assert_eq!(lost, 0);
+    assert_eq!(
+        label(&evs),
+        vec![
+            ('A', Create, 0, None, P),
+            ('A', Bind, 0, None, P),
+            ('A', Listen, 0, None, P),
+            ('B', Create, 0, None, P),
+            ('B', Connect, 0, None, P),
+            ('B', Connected, 0, None, O),
+            ('C', Accept, 0, None, P),
+            ('C', Disconnect, 0, Some(Initiator::Local), P),
+            ('C', Abort, 0, None, P),
+            ('B', Disconnect, 104, Some(Initiator::Peer), O),
+            ('B', Close, 0, None, P),
+            ('D', Create, 0, None, P),
+            ('D', Connect, 0, None, P),
+            ('D', Connected, 0, None, O),
+            ('E', Accept, 0, None, P),
+            ('D', Disconnect, 0, Some(Initiator::Local), P),
+            ('D', Close, 0, None, P),
+            ('E', Disconnect, 0, Some(Initiator::Peer), O),
+            ('E', Close, 0, None, P),
+            ('A', Close, 0, None, P),
         ],
         "{evs:#?}"
     );
@@ -870,8 +970,11 @@ fn watch_stream_connect_only_attaches_and_reports_connects() {
     let port = l.local_addr().unwrap().port();
     let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let client = c.local_addr().unwrap();
-    let (s, _) = l.accept().unwrap();
+    let (mut s, _) = l.accept().unwrap();
     c.write_all(b"hi").unwrap();
+    // (Read: a close with data unread would be an abort.)
+    let mut buf = [0u8; 2];
+    std::io::Read::read_exact(&mut s, &mut buf).unwrap();
     drop(c);
     std::thread::sleep(Duration::from_millis(50));
     drop(s);
@@ -1012,8 +1115,11 @@ fn mixed_workload() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let (s, _) = l.accept().unwrap();
+    let (mut s, _) = l.accept().unwrap();
     c.write_all(b"hi").unwrap();
+    // (Read: a close with data unread would be an abort.)
+    let mut buf = [0u8; 2];
+    std::io::Read::read_exact(&mut s, &mut buf).unwrap();
     drop(c);
     std::thread::sleep(Duration::from_millis(50));
     drop(s);
@@ -1133,4 +1239,189 @@ fn every_single_watch_matches_the_user_space_filter() {
         }
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// listen, accept and a failing bind issued through io_uring
+/// (`IORING_OP_LISTEN`/`BIND`: Linux 6.11+) never pass the syscall
+/// tracepoints; their completions are reported from `io_uring_complete`.
+#[test]
+fn io_uring_listen_accept_and_failed_bind_are_seen() {
+    use io_uring::{opcode, types, IoUring};
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let mut p = start(KernelFilters {
+        pid: Some(me()),
+        ..KernelFilters::default()
+    });
+    let mut ring = IoUring::new(8).unwrap();
+    let mut run = |sqe: io_uring::squeue::Entry| -> i32 {
+        // SAFETY: every buffer a request points to outlives the
+        // submission, which completes before this returns.
+        unsafe { ring.submission().push(&sqe).unwrap() };
+        ring.submit_and_wait(1).unwrap();
+        ring.completion().next().unwrap().result()
+    };
+    // SAFETY: plain socket calls on our own fds and sockaddrs.
+    let (l, port) = unsafe {
+        let l = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        let mut a = sockaddr_v4(0);
+        assert_eq!(libc::bind(l, (&raw const a).cast(), SIN_LEN), 0);
+        let mut len = SIN_LEN;
+        libc::getsockname(l, (&raw mut a).cast(), &raw mut len);
+        (l, u16::from_be(a.sin_port))
+    };
+    assert_eq!(run(opcode::Listen::new(types::Fd(l), 8).build()), 0);
+    let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let fd =
+        run(opcode::Accept::new(types::Fd(l), std::ptr::null_mut(), std::ptr::null_mut()).build());
+    assert!(fd >= 0, "io_uring accept: {fd}");
+    // A second socket binding the listener's port: EADDRINUSE (reported
+    // with the socket's own, unbound, local end: the address asked for is
+    // not available to the completion).
+    let b = udp_or_tcp_socket();
+    let a = sockaddr_v4(port);
+    let res = run(opcode::Bind::new(types::Fd(b), (&raw const a).cast(), SIN_LEN).build());
+    assert_eq!(res, -libc::EADDRINUSE);
+    // SAFETY: our own fds.
+    unsafe {
+        libc::close(b);
+        libc::close(fd);
+        libc::close(l);
+    }
+    drop(c);
+    let (evs, lost) = collect(&mut p, netns, Duration::from_millis(300));
+    assert_eq!(lost, 0);
+    let got: Vec<_> = evs
+        .iter()
+        .filter(|e| matches!(e.op, Listen | Accept | Bind))
+        .map(|e| (e.op, e.errno, e.local.map(|l| l.1), e.task.pid))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Bind, 0, Some(port), me()),
+            (Listen, 0, Some(port), me()),
+            (Accept, 0, Some(port), me()),
+            (Bind, 98, Some(0), me()),
+        ],
+        "{evs:#?}"
+    );
+    let accept = evs.iter().find(|e| e.op == Accept).unwrap();
+    assert_eq!(
+        accept.foreign,
+        Some(("127.0.0.1".parse().unwrap(), c_port_of(&evs, port)))
+    );
+}
+
+fn udp_or_tcp_socket() -> i32 {
+    // SAFETY: plain socket call.
+    unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) }
+}
+
+/// The client port of the connect to `port` in `evs` (its outcome).
+fn c_port_of(evs: &[SockEvent], port: u16) -> u16 {
+    evs.iter()
+        .find(|e| e.op == Connected && e.foreign.map(|f| f.1) == Some(port))
+        .and_then(|e| e.local)
+        .unwrap()
+        .1
+}
+
+/// A 32-bit (ia32 compat) system call through `int 0x80`, as a 32-bit
+/// program makes it: `nr` and three 32-bit arguments. (`rbx` is LLVM's:
+/// swapped in and out around the call.)
+#[cfg(target_arch = "x86_64")]
+fn int80(nr: u32, a: u32, b: u32, c: u32) -> i32 {
+    let ret: i32;
+    // SAFETY: the socket system calls below only read the arguments,
+    // which point into memory below 4 GiB that the caller owns.
+    unsafe {
+        std::arch::asm!(
+            "xchg {a}, rbx",
+            "int 0x80",
+            "xchg {a}, rbx",
+            a = inout(reg) u64::from(a) => _,
+            inlateout("eax") nr => ret,
+            in("ecx") b,
+            in("edx") c,
+        );
+    }
+    ret
+}
+
+/// socket, bind and listen as 32-bit compat system calls (what a `-m32`
+/// binary does; IA32 emulation on): create and bind come from the cgroup
+/// hooks, listen from its state change (the syscalls: tracepoints do not
+/// fire for compat calls).
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn ia32_compat_socket_bind_listen_are_seen() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let mut p = start(KernelFilters {
+        pid: Some(me()),
+        ..KernelFilters::default()
+    });
+    // The sockaddr must be addressable with 32 bits.
+    // SAFETY: a fresh anonymous mapping, unmapped below.
+    let mem = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(mem, libc::MAP_FAILED);
+    let sa = mem.cast::<libc::sockaddr_in>();
+    // SAFETY: mem is a writable page.
+    unsafe { sa.write(sockaddr_v4(0)) };
+    let addr = u32::try_from(mem as usize).unwrap();
+    const SOCKET: u32 = 359;
+    const BIND: u32 = 361;
+    const LISTEN: u32 = 363;
+    let fd = int80(SOCKET, 2, 1, 0);
+    assert!(fd >= 0, "ia32 socket: {fd}");
+    let fdu = u32::try_from(fd).unwrap();
+    assert_eq!(int80(BIND, fdu, addr, SIN_LEN), 0);
+    assert_eq!(int80(LISTEN, fdu, 4, 0), 0);
+    // SAFETY: our fd and mapping.
+    let port = unsafe {
+        let mut a = sockaddr_v4(0);
+        let mut len = SIN_LEN;
+        libc::getsockname(fd, (&raw mut a).cast(), &raw mut len);
+        libc::close(fd);
+        libc::munmap(mem, 4096);
+        u16::from_be(a.sin_port)
+    };
+    let (evs, lost) = collect(&mut p, netns, Duration::from_millis(300));
+    assert_eq!(lost, 0);
+    let got: Vec<_> = evs
+        .iter()
+        .map(|e| {
+            (
+                e.op,
+                e.errno,
+                e.local.map(|l| l.1),
+                e.task.tid,
+                e.attribution,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Create, 0, None, tid(), P),
+            (Bind, 0, Some(port), tid(), P),
+            (Listen, 0, Some(port), tid(), P),
+            (Close, 0, Some(port), tid(), P),
+        ],
+        "{evs:#?}"
+    );
 }

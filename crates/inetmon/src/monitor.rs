@@ -12,8 +12,8 @@
 //! Filters: `--iface`, `--proto`, `--port`, `--ip`, `--reason` run in the
 //! kernel when one value is given (and the interface or reason exists), and
 //! always again in user space, where they also apply to the other kinds.
-//! Drops are taken from the monitor's own network namespace unless
-//! `--all-netns`.
+//! Drops are taken from every network namespace unless `--netns` narrows
+//! to one; a drop outside the monitor's own namespace names it.
 //!
 //! Output: one line per event, `-v` more fields, `-vv` full dissection
 //! (`--hex` adds a dump), `-j` JSON lines; `--write FILE` also writes the
@@ -37,7 +37,7 @@ use inetmon_core::format::monitor::{MonitorFormatter, MonitorOptions, Verbosity}
 use inetmon_core::format::pcapng::PcapngWriter;
 use inetmon_io::conntrack::{ConntrackConfig, ConntrackSource};
 use inetmon_io::consumer::{Consumer, Producers, Sink};
-use inetmon_io::datapath::{enrich, DatapathProducer};
+use inetmon_io::datapath::{enrich, netns as enrich_netns, DatapathProducer};
 use inetmon_io::nflog::{NflogConfig, NflogSource};
 use inetmon_io::nftrace::{NftraceConfig, NftraceSource};
 use inetmon_io::outputs::TextOut;
@@ -85,9 +85,13 @@ pub(crate) struct MonitorArgs {
     /// Also show drops whose reason is NOT_SPECIFIED (off by default).
     #[arg(long)]
     pub(crate) not_specified: bool,
-    /// Drops from every network namespace, not only the monitor's own
-    /// (interface names are then looked up in the monitor's namespace).
-    #[arg(long)]
+    /// Only drops in this network namespace: `own` (the monitor's), an
+    /// `ip netns` name, or an inode number (default: every namespace).
+    #[arg(long, value_name = "own|NAME|INODE")]
+    pub(crate) netns: Option<String>,
+    /// Drops from every network namespace: the default; accepted for
+    /// compatibility, refused together with --netns.
+    #[arg(long, conflicts_with = "netns")]
     pub(crate) all_netns: bool,
     /// Also write the packets of drops and traces to this pcapng file.
     #[arg(long, short = 'w', value_name = "FILE")]
@@ -137,8 +141,8 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
         let reasons = enrich::drop_reasons().ok();
         plan.kernel_names(reasons.as_ref())?;
         let netns = enrich::own_netns()?;
-        if !args.all_netns {
-            plan.kernel.netns = Some(netns);
+        if let Some(spec) = &args.netns {
+            plan.kernel.netns = Some(enrich_netns::resolve_spec(spec, netns)?);
         }
         let mut p = DatapathProducer::start(&plan.kernel, reasons, enrich::kallsyms(), netns)
             .context("starting the datapath programs")?;

@@ -16,15 +16,19 @@ use std::io::{self, Write};
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use inetmon_core::cidr::Cidr;
-use inetmon_core::event::{Event, ProcessInfo};
+use inetmon_core::event::{Event, ProcessInfo, SockOp};
 use inetmon_core::format::ahafs::{AhafsFormatter, InfoLevel};
 use inetmon_core::format::json::JsonWriter;
 use inetmon_core::format::sockline::write_sock_line;
 use inetmon_core::sock_filter::{parse_watch, watch_set, SockFilter};
-use inetmon_io::consumer::{render_with, Consumer, Producers, Rendered, Sink, Stage, Verdict};
+use inetmon_io::aha::{AhaFs, FACTORY_DIR};
+use inetmon_io::consumer::{
+    render_with, Consumer, Delivery, Producers, Rendered, Sink, Stage, Verdict,
+};
 use inetmon_io::outputs::TextOut;
 use inetmon_io::pipeline::DEFAULT_CAPACITY;
 use inetmon_io::shutdown::Shutdown;
+use inetmon_io::sink::SinkError;
 use inetmon_io::sockets::existing::{existing_events, NetnsScope};
 use inetmon_io::sockets::procinfo::process_info;
 use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
@@ -94,6 +98,11 @@ pub(crate) struct SocketsArgs {
     /// Ring-buffer size in KiB (a power of two).
     #[arg(long, default_value_t = 8192)]
     pub(crate) ring_kib: u32,
+    /// Also serve the AHAFS monitor files on this directory (FUSE):
+    /// MOUNTPOINT/net/inetsock.monFactory/*.mon, until interrupted. The
+    /// files get the events that pass the filters.
+    #[arg(long, value_name = "MOUNTPOINT")]
+    pub(crate) aha: Option<std::path::PathBuf>,
 }
 
 /// Runs `inetmon sockets` until interrupted, `--count` or `--duration`.
@@ -102,6 +111,10 @@ pub(crate) struct SocketsArgs {
 /// Bad flags, missing privileges, load/attach failures, output errors
 /// other than a closed pipe.
 pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<Status> {
+    // One line naming what is missing, before any program or map is tried.
+    if let Some(missing) = crate::privilege::missing_caps(true, true) {
+        anyhow::bail!("sockets needs {missing} (or root)");
+    }
     let monitors = args
         .watch
         .as_deref()
@@ -154,6 +167,20 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<Status> {
         eprintln!("inetmon sockets: attached");
     }
     let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
+    let aha = args
+        .aha
+        .as_deref()
+        .map(|m| AhaFs::mount(m, tz.clone()))
+        .transpose()?;
+    if let Some(a) = &aha {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!(
+                "inetmon sockets: AHAFS files in {}/net/{FACTORY_DIR}",
+                a.mountpoint().display()
+            );
+        }
+    }
     let level = match args.info_level {
         1 => InfoLevel::One,
         3 => InfoLevel::Three,
@@ -181,10 +208,72 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<Status> {
     let thread = producer.spawn(producers.pipeline(), shutdown.clone(), first)?;
     producers.add("socket-event", thread, false);
     let plan = args.stop.plan(None);
-    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(TextOut::stdout(&shutdown))];
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if let Some(aha) = aha {
+        sinks.push(Box::new(AhaSink {
+            aha,
+            procs: HashMap::new(),
+        }));
+    }
+    sinks.push(Box::new(TextOut::stdout(&shutdown)));
     let mut consumer = Consumer::new(&mut stage, sinks);
     let ended = consumer.run(producers, &plan);
     report::ended("inetmon sockets", ended, &consumer.report())
+}
+
+/// `--aha`: publishes every socket event that passed the filters to the
+/// AHAFS file interface (unmounted when the sink is dropped).
+struct AhaSink {
+    aha: AhaFs,
+    /// Command lines for `INFO_LVL=3` subscribers, whatever this command
+    /// prints.
+    procs: HashMap<u32, ProcessInfo>,
+}
+
+impl Sink for AhaSink {
+    fn deliver(&mut self, ev: Option<&Event>, _out: &Rendered) -> Result<Delivery, SinkError> {
+        if let Some(Event::Sock(s)) = ev {
+            if s.process.is_none() && s.task.pid != 0 {
+                let mut copy = (**s).clone();
+                copy.process = Some(cached_process(&mut self.procs, copy.task.pid));
+                self.aha.publish(&copy);
+            } else {
+                self.aha.publish(s);
+            }
+        }
+        Ok(Delivery::Passed)
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+impl Drop for AhaSink {
+    fn drop(&mut self) {
+        let lost = self.aha.stats().lost;
+        if lost > 0 {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("inetmon sockets: AHAFS: {lost} event blocks dropped by full consumer buffers (reported to them as BUF_WRAP)");
+            }
+        }
+    }
+}
+
+/// [`process_info`] through a cache bounded at [`PROC_CACHE`] entries.
+fn cached_process(procs: &mut HashMap<u32, ProcessInfo>, pid: u32) -> ProcessInfo {
+    if let Some(p) = procs.get(&pid) {
+        return p.clone();
+    }
+    if procs.len() >= PROC_CACHE {
+        procs.clear();
+    }
+    let p = process_info(pid);
+    if !p.cmdline.is_empty() {
+        procs.insert(pid, p.clone());
+    }
+    p
 }
 
 /// Filter → format of `inetmon sockets`.
@@ -211,6 +300,11 @@ impl Stage for SocketsStage {
                 }
                 if self.level3 && s.task.pid != 0 {
                     s.process = Some(self.process(s.task.pid));
+                }
+                // AHAFS has one block per connect, the outcome: no block
+                // for the attempt, and it does not count toward --count.
+                if matches!(self.format, SockFormat::Ahafs) && s.op == SockOp::Connect {
+                    return Verdict::Drop;
                 }
                 (Verdict::Show, self.sock(ev, out))
             }

@@ -50,13 +50,17 @@ impl Lab {
         self.dir.path().join(name)
     }
 
-    /// Starts `inetmon monitor ARGS` in B; returns once it is attached.
+    /// Starts `inetmon monitor ARGS --netns own` in B (drops of B only:
+    /// other tests' namespaces drop packets too); returns once it is
+    /// attached.
     fn monitor(&self, args: &[&str]) -> (Bg, PathBuf, PathBuf) {
         let out = self.path("monitor.out");
         let err = self.path("monitor.err");
+        let mut args = args.to_vec();
+        args.extend_from_slice(&["--netns", "own"]);
         let bg = start_monitor(
             &mut self.b.cmd(inetmon()),
-            args,
+            &args,
             &out,
             &err,
             Duration::from_secs(60),

@@ -28,6 +28,9 @@ pub const OP_CONNECTED: u8 = 7;
 pub const OP_DISCONNECT: u8 = 8;
 /// `INETMON_OP_CLOSE`: the socket was released.
 pub const OP_CLOSE: u8 = 9;
+/// `INETMON_OP_ABORT`: the socket was released with an abortive close,
+/// one that sends RST (`SO_LINGER` 0, or unread data): AHAFS `PRU_ABORT`.
+pub const OP_ABORT: u8 = 10;
 
 /// `INETMON_ATTR_UNKNOWN`: no task could be attributed.
 pub const ATTR_UNKNOWN: u8 = 0;

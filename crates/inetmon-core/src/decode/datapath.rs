@@ -232,14 +232,16 @@ pub fn decode_drop_key(bytes: &[u8]) -> Result<DpDropKey, DatapathError> {
 }
 
 /// What turns raw numbers into names: the running kernel's drop reasons,
-/// its symbols, and an ifindex → name lookup (in the monitor's namespace).
+/// its symbols, and an interface name lookup.
 pub struct Enrich<'a> {
     /// Drop-reason names from BTF; `None` prints raw codes.
     pub reasons: Option<&'a DropReasonTable>,
     /// Kernel symbols; `None` prints addresses.
     pub symbols: Option<&'a KallSyms>,
-    /// Interface name of an ifindex.
-    pub ifname: &'a dyn Fn(u32) -> Option<String>,
+    /// Interface name of `(netns inode, ifindex)`: an index means something
+    /// only in its namespace (inode 0: unknown, looked up in the
+    /// monitor's own).
+    pub ifname: &'a dyn Fn(u32, u32) -> Option<String>,
 }
 
 impl std::fmt::Debug for Enrich<'_> {
@@ -272,11 +274,11 @@ impl Enrich<'_> {
         }
     }
 
-    /// An interface index with its name, when known.
-    fn interface(&self, ifindex: u32) -> Interface {
+    /// An interface index of namespace `netns` with its name, when known.
+    fn interface(&self, netns: u32, ifindex: u32) -> Interface {
         Interface {
             ifindex,
-            name: (self.ifname)(ifindex),
+            name: (self.ifname)(netns, ifindex),
         }
     }
 
@@ -286,7 +288,7 @@ impl Enrich<'_> {
         crate::drop_summary::DropKey {
             reason: self.reason(key.reason).to_string(),
             location: self.location(key.location).to_string(),
-            interface: self.interface(key.ifindex).to_string(),
+            interface: self.interface(0, key.ifindex).to_string(),
         }
     }
 }
@@ -336,7 +338,7 @@ impl DatapathRecord<'_> {
                     cpu: c.cpu,
                     reason: enrich.reason(d.reason),
                     location: enrich.location(d.location),
-                    interface: enrich.interface(c.ifindex),
+                    interface: enrich.interface(c.netns, c.ifindex),
                     protocol: c.protocol,
                     orig_len: c.orig_len,
                     layer: layer(c.layer),
@@ -347,6 +349,8 @@ impl DatapathRecord<'_> {
                         comm: comm_string(&d.comm),
                     }),
                     netns: c.netns,
+                    netns_name: None,
+                    foreign_netns: false,
                     mark: c.mark,
                 }))
             }
@@ -356,7 +360,7 @@ impl DatapathRecord<'_> {
                     header,
                     cpu: c.cpu,
                     point: ObservationPoint::from_code(t.point),
-                    interface: enrich.interface(c.ifindex),
+                    interface: enrich.interface(c.netns, c.ifindex),
                     protocol: c.protocol,
                     orig_len: c.orig_len,
                     layer: layer(c.layer),
@@ -526,7 +530,7 @@ mod tests {
                 location: 0xffff_ffff_81f6_57b8
             }
         );
-        let names = |_| Some("veth-b".to_owned());
+        let names = |_, _| Some("veth-b".to_owned());
         let dk = Enrich {
             reasons: None,
             symbols: None,
@@ -557,7 +561,7 @@ mod tests {
         let rec = decode(&bytes).unwrap();
         let reasons = crate::btf::DropReasonTable::default();
         let syms = KallSyms::parse("ffffffff81003000 T tcp_v4_rcv\n");
-        let names = |i: u32| (i == 4).then(|| "veth0".to_owned());
+        let names = |_, i: u32| (i == 4).then(|| "veth0".to_owned());
         let enrich = Enrich {
             reasons: Some(&reasons),
             symbols: Some(&syms),

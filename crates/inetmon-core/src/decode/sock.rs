@@ -146,7 +146,7 @@ pub fn decode_record(
         SockOp::Create => (None, None),
         SockOp::Bind | SockOp::DynBind | SockOp::Listen => (Some((laddr, lport)), None),
         SockOp::Connect | SockOp::Connected => (Some((laddr, lport)), Some((faddr, fport))),
-        SockOp::Accept | SockOp::Disconnect | SockOp::Close => (
+        SockOp::Accept | SockOp::Disconnect | SockOp::Close | SockOp::Abort => (
             Some((laddr, lport)),
             if unspecified {
                 None

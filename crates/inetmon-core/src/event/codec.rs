@@ -116,7 +116,7 @@ pub fn breakdown<'de, D: serde::Deserializer<'de>>(
 }
 
 fn static_label(label: &str) -> &'static str {
-    const OPS: [SockOp; 9] = [
+    const OPS: [SockOp; 10] = [
         SockOp::Create,
         SockOp::Bind,
         SockOp::DynBind,
@@ -126,6 +126,7 @@ fn static_label(label: &str) -> &'static str {
         SockOp::Connected,
         SockOp::Disconnect,
         SockOp::Close,
+        SockOp::Abort,
     ];
     OPS.iter()
         .map(|op| op.as_str())

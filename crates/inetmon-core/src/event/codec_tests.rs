@@ -156,6 +156,8 @@ fn every_kind() -> Vec<Event> {
                 comm: "x".into(),
             }),
             netns: 1,
+            netns_name: Some("blue".into()),
+            foreign_netns: true,
             mark: 2,
         })),
         Event::Trace(Box::new(TraceEvent {

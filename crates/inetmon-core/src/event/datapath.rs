@@ -115,17 +115,18 @@ pub struct ProcessContext {
 pub struct Interface {
     /// The ifindex; 0 when the packet had no device.
     pub ifindex: u32,
-    /// The interface name, when it resolved (in the monitor's namespace).
+    /// The interface name, when it resolved (in the packet's namespace).
     pub name: Option<String>,
 }
 
 impl fmt::Display for Interface {
-    /// The name when known, else `ifindex N`, else `none` for index 0.
+    /// The name when known, else `ifN` (as the kernel's `%s` fallbacks and
+    /// `ip link` print an index without a name), else `none` for index 0.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.name, self.ifindex) {
             (Some(n), _) => f.write_str(n),
             (None, 0) => f.write_str("none"),
-            (None, i) => write!(f, "ifindex {i}"),
+            (None, i) => write!(f, "if{i}"),
         }
     }
 }
@@ -157,6 +158,13 @@ pub struct DropEvent {
     pub process: Option<ProcessContext>,
     /// Inode number of the packet's network namespace; 0 when unknown.
     pub netns: u32,
+    /// The `ip netns` name of that namespace, when it has one.
+    #[serde(default)]
+    pub netns_name: Option<String>,
+    /// The drop happened in a known namespace other than the monitor's own
+    /// (the line then names it).
+    #[serde(default)]
+    pub foreign_netns: bool,
     /// `skb->mark`.
     pub mark: u32,
 }
@@ -210,6 +218,8 @@ impl DropEvent {
             packet: SAMPLE_UDP.to_vec(),
             process: None,
             netns: 0,
+            netns_name: None,
+            foreign_netns: false,
             mark: 0,
         }
     }
@@ -318,7 +328,7 @@ mod tests {
             name: name.map(str::to_owned),
         };
         assert_eq!(i(4, Some("veth0")).to_string(), "veth0");
-        assert_eq!(i(4, None).to_string(), "ifindex 4");
+        assert_eq!(i(4, None).to_string(), "if4");
         assert_eq!(i(0, None).to_string(), "none");
     }
 }

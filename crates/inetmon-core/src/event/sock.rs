@@ -72,11 +72,15 @@ pub enum SockOp {
     Disconnect,
     /// The socket was closed (`PRU_DETACH`).
     Close,
+    /// The socket was closed abortively, with a RST to the peer
+    /// (`PRU_ABORT`): `SO_LINGER` on with a zero time, or data left
+    /// unread at close. Reported under `streamClose`, like a close.
+    Abort,
 }
 
 impl SockOp {
     /// The operation with the code the BPF records use
-    /// (`INETMON_OP_*` in `inetmon_sock.h`: 1 create … 9 close).
+    /// (`INETMON_OP_*` in `inetmon_sock.h`: 1 create … 9 close, 10 abort).
     #[must_use]
     pub fn from_code(code: u8) -> Option<SockOp> {
         use inetmon_bpf::record::sock as layout;
@@ -90,6 +94,7 @@ impl SockOp {
             layout::OP_CONNECTED => SockOp::Connected,
             layout::OP_DISCONNECT => SockOp::Disconnect,
             layout::OP_CLOSE => SockOp::Close,
+            layout::OP_ABORT => SockOp::Abort,
             _ => return None,
         })
     }
@@ -107,6 +112,7 @@ impl SockOp {
             SockOp::Connected => "connected",
             SockOp::Disconnect => "disconnect",
             SockOp::Close => "close",
+            SockOp::Abort => "abort",
         }
     }
 }
@@ -319,8 +325,8 @@ impl SockEvent {
             SockOp::Connect | SockOp::Connected if stream => Monitor::StreamConnect,
             SockOp::Connect | SockOp::Connected if dgram => Monitor::DgramConnect,
             SockOp::Disconnect if stream => Monitor::StreamDisconnect,
-            SockOp::Close if stream => Monitor::StreamClose,
-            SockOp::Close if dgram => Monitor::DgramClose,
+            SockOp::Close | SockOp::Abort if stream => Monitor::StreamClose,
+            SockOp::Close | SockOp::Abort if dgram => Monitor::DgramClose,
             _ => return None,
         })
     }

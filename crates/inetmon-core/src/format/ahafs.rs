@@ -31,7 +31,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use jiff::tz::TimeZone;
 
-use crate::event::{Monitor, SockEvent, AF_INET6_FAMILY};
+use crate::event::{Monitor, SockEvent, SockOp, AF_INET6_FAMILY};
 
 /// How much of the event block to print (`--info-level`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -73,11 +73,18 @@ impl AhafsFormatter {
     }
 
     /// Writes the block for `ev`; events that belong to no monitor (see
-    /// [`SockEvent::monitor`]) write nothing and return `Ok(false)`.
+    /// [`SockEvent::monitor`]) write nothing and return `Ok(false)`, and so
+    /// does a connect attempt ([`SockOp::Connect`]): AHAFS reports one
+    /// `PRU_CONNECT` per connect, which is the outcome
+    /// ([`SockOp::Connected`], with the ends the kernel assigned and the
+    /// result). The line and JSON formats keep both.
     ///
     /// # Errors
     /// Only those of `out`.
     pub fn write<W: Write>(&mut self, ev: &SockEvent, out: &mut W) -> io::Result<bool> {
+        if ev.op == SockOp::Connect {
+            return Ok(false);
+        }
         let Some(mon) = ev.monitor() else {
             return Ok(false);
         };
@@ -228,7 +235,7 @@ SO_UID=0\nSO_PID=5243048\nEND_EVPROD_INFO\nEND_EVENT_INFO\n";
     /// Every monitor's block shape at level 2, with per-monitor sequences.
     #[test]
     fn every_block_shape() {
-        let cases: [(SockOp, u16, &str, String); 12] = [
+        let cases: [(SockOp, u16, &str, String); 13] = [
             (SockOp::Create, SOCK_STREAM, "streamCreate", String::new()),
             (SockOp::Bind, SOCK_STREAM, "streamBind", L.into()),
             (SockOp::Listen, SOCK_STREAM, "streamListen", L.into()),
@@ -239,7 +246,7 @@ SO_UID=0\nSO_PID=5243048\nEND_EVPROD_INFO\nEND_EVENT_INFO\n";
                 format!("{F}{L}"),
             ),
             (
-                SockOp::Connect,
+                SockOp::Connected,
                 SOCK_STREAM,
                 "streamConnect",
                 format!("{F}{L}"),
@@ -251,6 +258,7 @@ SO_UID=0\nSO_PID=5243048\nEND_EVPROD_INFO\nEND_EVENT_INFO\n";
                 format!("{F}{L}"),
             ),
             (SockOp::Close, SOCK_STREAM, "streamClose", format!("{L}{F}")),
+            (SockOp::Abort, SOCK_STREAM, "streamClose", format!("{L}{F}")),
             (SockOp::Create, SOCK_DGRAM, "dgramCreate", String::new()),
             (SockOp::Bind, SOCK_DGRAM, "dgramBind", L.into()),
             (SockOp::DynBind, SOCK_DGRAM, "dgramBind", L.into()),
@@ -265,15 +273,23 @@ SO_UID=0\nSO_PID=5243048\nEND_EVPROD_INFO\nEND_EVENT_INFO\n";
         let mut f = AhafsFormatter::new(InfoLevel::Two, TimeZone::UTC);
         for (op, ty, mon, ends) in cases {
             let e = ev(op, ty, 0);
-            let seq = if op == SockOp::DynBind { 2 } else { 1 };
+            let seq = if op == SockOp::DynBind || op == SockOp::Abort {
+                2
+            } else {
+                1
+            };
             let want = format!(
                 "AHAFS event: /aha/net/inetsock.monFactory/{mon}.mon\n{HEAD}Sequence Num: {seq}\nRC_FROM_EVPROD=0\n{COMMON}SO_TYPE={ty}\nSO_PROTO={}\nSO_UID=0\nSO_PID=5243048\n{ends}END_EVPROD_INFO\nEND_EVENT_INFO\n",
                 e.protocol
             );
             assert_eq!(block(&mut f, &e), want, "{mon}");
         }
-        // UDP listen belongs to no monitor.
+        // UDP listen belongs to no monitor; a connect attempt has no
+        // block of its own (one PRU_CONNECT per connect: the outcome).
         let mut out = Vec::new();
+        for ty in [SOCK_STREAM, SOCK_DGRAM] {
+            assert!(!f.write(&ev(SockOp::Connect, ty, 0), &mut out).unwrap());
+        }
         assert!(!f
             .write(&ev(SockOp::Listen, SOCK_DGRAM, 0), &mut out)
             .unwrap());

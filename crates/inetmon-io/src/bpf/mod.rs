@@ -29,7 +29,7 @@ use aya::programs::{Program, ProgramError};
 use aya::Ebpf;
 
 pub use datapath::{DatapathPrograms, KernelConfig};
-pub use mounts::cgroup2_root;
+pub use mounts::{cgroup2_root, Cgroup2Root};
 pub use sockets::{Filters, SockPrograms};
 
 /// What went wrong while loading or attaching programs, or reading their

@@ -58,7 +58,10 @@ const TRACEPOINTS: [(&str, &str, &str); 10] = [
 ];
 
 /// BTF-typed raw tracepoints (`tp_btf/`): (program, kernel tracepoint).
-const BTF_TRACEPOINTS: [(&str, &str); 1] = [("set_state", "inet_sock_set_state")];
+const BTF_TRACEPOINTS: [(&str, &str); 2] = [
+    ("set_state", "inet_sock_set_state"),
+    ("uring_complete", "io_uring_complete"),
+];
 
 const CGROUP_SOCK: [&str; 4] = ["sock_create", "sock_release", "post_bind4", "post_bind6"];
 const CGROUP_SOCK_ADDR: [&str; 4] = ["connect4", "connect6", "sendmsg4", "sendmsg6"];

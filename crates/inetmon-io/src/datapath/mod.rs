@@ -10,6 +10,8 @@
 //! - [`devtype`]: [`LinkKind`], Ethernet or L3 device, from `ARPHRD_*`.
 //! - [`enrich`]: drop reasons from BTF, `/proc/kallsyms`, the netns inode,
 //!   the boot time on the wall clock.
+//! - [`netns`]: `--netns` selection, `ip netns` names, interface names
+//!   resolved in the drop's own namespace.
 //! - [`producer`]: [`DatapathProducer`], the read loop body.
 //!
 //! [`Event::Drop`]: inetmon_core::event::Event::Drop
@@ -18,6 +20,7 @@
 
 pub mod devtype;
 pub mod enrich;
+pub mod netns;
 pub mod producer;
 
 pub use crate::bpf::datapath::{DatapathPrograms, KernelConfig};

@@ -13,6 +13,7 @@ use inetmon_core::event::{Event, EventKind, Header, Malformed, Source, LOST_RING
 use inetmon_core::kallsyms::KallSyms;
 
 use super::enrich::boot_wall_ns;
+use super::netns::NetnsResolver;
 use super::DatapathError;
 use crate::bpf::datapath::{lost_total, DatapathPrograms, KernelConfig};
 use crate::fdwait::wait_either_ms;
@@ -44,7 +45,7 @@ pub struct DatapathProducer {
     netns: u32,
     reasons: Option<DropReasonTable>,
     symbols: Option<KallSyms>,
-    ifnames: RefCell<IfNames>,
+    names: RefCell<NetnsResolver>,
     progs: DatapathPrograms,
     /// The shutdown waker polled with the ring when running on a thread.
     wake: Option<std::os::fd::RawFd>,
@@ -62,8 +63,10 @@ impl std::fmt::Debug for DatapathProducer {
 impl DatapathProducer {
     /// Loads and attaches the programs as `cfg` says and opens the maps.
     /// `reasons` and `symbols` name what records carry as numbers; `netns`
-    /// is the namespace the trace classifiers were attached in (records of
-    /// traces carry 0 there).
+    /// is the monitor's own namespace, where the trace classifiers were
+    /// attached (records of traces carry 0 there); drops in other
+    /// namespaces name theirs and have their interface names looked up
+    /// there ([`NetnsResolver`]).
     ///
     /// # Errors
     /// [`DatapathError`] naming what failed.
@@ -97,7 +100,7 @@ impl DatapathProducer {
             netns,
             reasons,
             symbols,
-            ifnames: RefCell::new(IfNames::new()),
+            names: RefCell::new(NetnsResolver::new(netns)),
             progs,
             wake: None,
         })
@@ -225,16 +228,10 @@ impl DatapathProducer {
             netns,
             reasons,
             symbols,
-            ifnames,
+            names,
             ..
         } = self;
-        let ifname = |i: u32| {
-            if i == 0 {
-                None
-            } else {
-                ifnames.borrow_mut().name(i)
-            }
-        };
+        let ifname = |ns: u32, i: u32| names.borrow_mut().ifname(ns, i);
         let enrich = Enrich {
             reasons: reasons.as_ref(),
             symbols: symbols.as_ref(),
@@ -252,10 +249,13 @@ impl DatapathProducer {
                         seq: *seq,
                     };
                     let mut ev = rec.to_event(header, &enrich);
-                    if let Event::Trace(t) = &mut ev {
-                        if t.netns == 0 {
-                            t.netns = *netns;
+                    match &mut ev {
+                        Event::Trace(t) if t.netns == 0 => t.netns = *netns,
+                        Event::Drop(d) if d.netns != 0 => {
+                            d.netns_name = names.borrow_mut().name(d.netns);
+                            d.foreign_netns = d.netns != *netns;
                         }
+                        _ => {}
                     }
                     out(ev);
                 }
@@ -297,7 +297,7 @@ impl DropCounter {
     /// [`DropSummary::set_count`](inetmon_core::drop_summary::DropSummary::set_count).
     #[must_use]
     pub fn counts(&self) -> Vec<(DropKey, u64)> {
-        let ifname = |i: u32| {
+        let ifname = |_: u32, i: u32| {
             if i == 0 {
                 None
             } else {

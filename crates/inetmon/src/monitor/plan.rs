@@ -229,40 +229,18 @@ fn ifindex(name: &str) -> anyhow::Result<u32> {
     Ok(i)
 }
 
-const CAP_NET_ADMIN: u32 = 12;
-const CAP_SYS_ADMIN: u32 = 21;
-const CAP_PERFMON: u32 = 38;
-const CAP_BPF: u32 = 39;
-
 /// The capabilities the plan needs and this process lacks, as a phrase
 /// (`CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN`), or `None` when it has them
 /// (or `/proc/self/status` cannot be read: the kernel will say no itself).
 pub(crate) fn missing_capabilities(plan: &Plan) -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let caps = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())?;
-    let has = |c: u32| caps & (1u64 << c) != 0;
     let bpf = plan.kernel.drops || !plan.kernel.trace_ifaces.is_empty() || plan.sock;
+    // (The socket programs' cgroup hooks are networking program types:
+    // loading them needs CAP_NET_ADMIN too.)
     let net_admin = !plan.kernel.trace_ifaces.is_empty()
         || plan.nat
         || plan.state
+        || plan.sock
         || !plan.nflog_groups.is_empty()
         || plan.debug;
-    let mut missing = Vec::new();
-    if bpf && !has(CAP_BPF) && !has(CAP_SYS_ADMIN) {
-        missing.push("CAP_BPF");
-    }
-    if bpf && !has(CAP_PERFMON) && !has(CAP_SYS_ADMIN) {
-        missing.push("CAP_PERFMON");
-    }
-    if net_admin && !has(CAP_NET_ADMIN) {
-        missing.push("CAP_NET_ADMIN");
-    }
-    match missing.as_slice() {
-        [] => None,
-        [one] => Some((*one).to_owned()),
-        [init @ .., last] => Some(format!("{} and {last}", init.join(", "))),
-    }
+    crate::privilege::missing_caps(bpf, net_admin)
 }

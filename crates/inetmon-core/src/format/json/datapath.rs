@@ -11,7 +11,9 @@
 //! and `subsystem` (null when unknown), `location` (symbol or null),
 //! `location_addr` (hex string), `ifindex`, `ifname` (or null), `protocol`
 //! (ethertype), `orig_len`, `cap_len`, `layer` (`ethernet`/`network`/`none`),
-//! `pid`, `tid`, `comm` (null outside process context), `netns`, `mark`,
+//! `pid`, `tid`, `comm` (null outside process context), `netns` (inode),
+//! `netns_name` (its `ip netns` name or null), `netns_own` (false when the
+//! drop happened outside the monitor's namespace), `mark`,
 //! then the packet members.
 //!
 //! Trace members: `cpu`, `point` (`from-network`/`to-network`), `ifindex`,
@@ -25,7 +27,7 @@
 
 use std::fmt::Write as _;
 
-use super::text::{member_num, member_opt_str, member_str};
+use super::text::{member_bool, member_num, member_opt_str, member_str};
 use crate::dissect::PacketView;
 use crate::event::{CaptureLayer, DropEvent, Interface, TraceEvent};
 use crate::format::monitor::connection_line;
@@ -58,6 +60,8 @@ pub fn write_drop_json(d: &DropEvent, out: &mut Vec<u8>) {
         None => out.extend_from_slice(b",\"pid\":null,\"tid\":null,\"comm\":null"),
     }
     member_num(out, "netns", u64::from(d.netns), false);
+    member_opt_str(out, "netns_name", d.netns_name.as_deref());
+    member_bool(out, "netns_own", !d.foreign_netns);
     member_num(out, "mark", u64::from(d.mark), false);
     push_packet(out, &d.packet, d.layer, d.protocol);
 }
@@ -158,6 +162,8 @@ mod tests {
                 comm: "nc".into(),
             }),
             netns: 9,
+            netns_name: Some("blue".into()),
+            foreign_netns: true,
             ..DropEvent::sample()
         };
         let mut out = Vec::new();
@@ -168,7 +174,8 @@ mod tests {
                 "cpu": 2, "reason": "NO_SOCKET", "reason_code": 3, "reason_name": "NO_SOCKET",
                 "subsystem": null, "location": "f+0x10", "location_addr": "0xffffffff81000010",
                 "ifindex": 4, "ifname": "veth\"0", "ethertype": 2048, "orig_len": 28, "cap_len": 28,
-                "layer": "network", "pid": 1, "tid": 2, "comm": "nc", "netns": 9, "mark": 0,
+                "layer": "network", "pid": 1, "tid": 2, "comm": "nc", "netns": 9,
+                "netns_name": "blue", "netns_own": false, "mark": 0,
                 "summary": "10.0.0.1:41022 -> 10.0.0.2:8080 udp", "src": "10.0.0.1",
                 "dst": "10.0.0.2", "protocol": 17, "sport": 41022, "dport": 8080,
                 "packet": "4500001c00010000401100000a0000010a000002a03e1f9000080000",

@@ -149,11 +149,11 @@ impl MonitorFormatter {
             if let Some(p) = &d.process {
                 let _ = write!(out, ", pid {} tid {} ({})", p.pid, p.tid, p.comm);
             }
-            let _ = write!(
-                out,
-                ", netns {}, mark {:#x}, time {}",
-                d.netns, d.mark, d.header.time
-            );
+            let _ = write!(out, ", netns {}", d.netns);
+            if let Some(n) = &d.netns_name {
+                let _ = write!(out, " ({n})");
+            }
+            let _ = write!(out, ", mark {:#x}, time {}", d.mark, d.header.time);
             out.push('\n');
             let _ = writeln!(out, "{conn}");
             self.packet_detail(out, &d.packet, d.layer, d.protocol, d.orig_len);
@@ -163,6 +163,10 @@ impl MonitorFormatter {
         let mut sep = " ";
         if d.interface.ifindex != 0 || d.interface.name.is_some() {
             let _ = write!(out, "{sep}interface {}", d.interface);
+            sep = ", ";
+        }
+        if d.foreign_netns {
+            let _ = write!(out, "{sep}netns {}", NetnsLabel(d));
             sep = ", ";
         }
         if d.location.addr != 0 {
@@ -182,7 +186,7 @@ impl MonitorFormatter {
                 d.reason.code,
                 dissect::ethertype_name(d.protocol)
             );
-            netns_mark(out, d.netns, d.mark);
+            netns_mark(out, if d.foreign_netns { 0 } else { d.netns }, d.mark);
         }
         let _ = writeln!(out, ": {conn}");
     }
@@ -301,6 +305,18 @@ fn line(out: &mut String, s: &str) {
 }
 
 /// `interface veth0 (ifindex 4)`, or `ifindex 4` when the name is unknown.
+/// A drop's namespace on the line: its `ip netns` name, else its inode.
+struct NetnsLabel<'a>(&'a DropEvent);
+
+impl std::fmt::Display for NetnsLabel<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0.netns_name {
+            Some(n) => f.write_str(n),
+            None => write!(f, "{}", self.0.netns),
+        }
+    }
+}
+
 fn iface_full(i: &Interface) -> String {
     match &i.name {
         Some(n) => format!("interface {n} (ifindex {})", i.ifindex),

@@ -188,7 +188,7 @@ fn trace_lines() {
     let e = Event::Trace(Box::new(t));
     assert_eq!(
         fmt(Verbosity::Debug, false, &e),
-        "CPU 00: -> network interface ifindex 7, 54 bytes (54 captured), protocol IPv4, sampled 1/100, mark 0x10: 1.2.3.4:80 -> 5.6.7.8:443 tcp ACK\n"
+        "CPU 00: -> network interface if7, 54 bytes (54 captured), protocol IPv4, sampled 1/100, mark 0x10: 1.2.3.4:80 -> 5.6.7.8:443 tcp ACK\n"
     );
     let v = fmt(Verbosity::Verbose, false, &e);
     let lines: Vec<&str> = v.lines().collect();

@@ -1,0 +1,391 @@
+//! End-to-end tests of `inetmon monitor --type drop` on devices without an
+//! Ethernet capture (issue 9 item 2): `lo` and a tun device, each in a
+//! namespace of the test's own (the root namespace's `lo` carries other
+//! processes' traffic). Drops there happen after the IP header was pulled
+//! (`skb->data` at the transport header), so the capture must start at the
+//! network header the kernel recorded: addresses and ports on the line and
+//! in JSON, the in-kernel `--port` filter at the right offset, and valid IP
+//! headers in the pcapng file. Privileged: skips without root, except under
+//! `INETMON_REQUIRE_PRIVILEGED=1`.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod common;
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{inetmon, lines_of, require_privileged, run, start_monitor, wait_for_line, Bg, Netns};
+
+/// Starts `inetmon monitor ARGS --netns own` inside `ns`.
+fn monitor(ns: &Netns, dir: &Path, tag: &str, args: &[&str]) -> (Bg, PathBuf, PathBuf) {
+    let out = dir.join(format!("{tag}.out"));
+    let err = dir.join(format!("{tag}.err"));
+    let mut args = args.to_vec();
+    args.extend_from_slice(&["--netns", "own"]);
+    let bg = start_monitor(
+        &mut ns.cmd(inetmon()),
+        &args,
+        &out,
+        &err,
+        Duration::from_secs(60),
+    );
+    (bg, out, err)
+}
+
+fn py(ns: &Netns, code: &str) {
+    let r = run(
+        ns.cmd("python3").args(["-c", code]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.code, Some(0), "python failed: {}", r.stderr);
+}
+
+/// tshark's view of `pcap`: one `ip.src ipv6.src udp.dstport tcp.dstport
+/// frame.comment` line per packet with a valid IP header (malformed or
+/// non-IP frames are counted apart).
+fn tshark_ip(pcap: &str) -> (Vec<String>, Vec<String>) {
+    let r = run(
+        Command::new("tshark").args([
+            "-r",
+            pcap,
+            // The payload as data: no port-based guess at an application.
+            "-d",
+            "udp.port==7777,data",
+            "-T",
+            "fields",
+            "-e",
+            "ip.src",
+            "-e",
+            "ipv6.src",
+            "-e",
+            "udp.dstport",
+            "-e",
+            "tcp.dstport",
+            "-e",
+            "_ws.malformed",
+            "-e",
+            "_ws.expert.group",
+            "-e",
+            "frame.protocols",
+        ]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, Some(0), "tshark: {}", r.stderr);
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for l in r.stdout.lines() {
+        let f: Vec<&str> = l.split('\t').collect();
+        let valid_ip = (!f[0].is_empty() || !f[1].is_empty()) && f[4].is_empty();
+        let malformed = f.get(5).is_some_and(|g| g.contains("Malformed"));
+        if valid_ip && !malformed {
+            good.push(f[..4].join("\t"));
+        } else {
+            bad.push(l.to_owned());
+        }
+    }
+    good.sort_unstable();
+    (good, bad)
+}
+
+#[test]
+fn drops_on_lo_carry_addresses_and_ports() {
+    if !require_privileged(
+        "drops_on_lo_carry_addresses_and_ports",
+        &["tshark", "python3", "ping"],
+    ) {
+        return;
+    }
+    let ns = Netns::new();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("lo.pcapng");
+    let pcap_s = pcap.to_str().unwrap();
+    // The in-kernel port filter and --write; a second monitor in JSON.
+    let (mut filtered, out, err) = monitor(
+        &ns,
+        dir.path(),
+        "port",
+        &["--type", "drop", "--port", "7777", "--write", pcap_s],
+    );
+    let (mut all, json, _) = monitor(&ns, dir.path(), "json", &["--type", "drop", "-j"]);
+    // UDP and TCP to a closed port over IPv4 and IPv6, from fixed ports.
+    py(
+        &ns,
+        "import socket\n\
+         for fam, dst in ((socket.AF_INET, '127.0.0.1'), (socket.AF_INET6, '::1')):\n\
+         \x20   u = socket.socket(fam, socket.SOCK_DGRAM); u.bind((dst, 40001)); u.sendto(b'x', (dst, 7777))\n\
+         \x20   t = socket.socket(fam, socket.SOCK_STREAM); t.bind((dst, 40002))\n\
+         \x20   try: t.connect((dst, 7777))\n\
+         \x20   except ConnectionRefusedError: pass\n",
+    );
+    // An echo reply nobody's ping socket wants: dropped in ping_rcv.
+    ns.sh("ping -c 1 -W 2 127.0.0.1 > /dev/null");
+    let want = [
+        "127.0.0.1:40001 -> 127.0.0.1:7777 udp",
+        "[::1]:40001 -> [::1]:7777 udp",
+        "127.0.0.1:40002 -> 127.0.0.1:7777 tcp SYN",
+        "[::1]:40002 -> [::1]:7777 tcp SYN",
+    ];
+    for w in want {
+        wait_for_line(&out, w, Duration::from_secs(20), &err);
+    }
+    wait_for_line(&json, "ping_rcv", Duration::from_secs(20), &err);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(filtered.stop(), Some(0));
+    assert_eq!(all.stop(), Some(0));
+
+    let lines = lines_of(&out);
+    for w in want {
+        let hits: Vec<&String> = lines.iter().filter(|l| l.contains(w)).collect();
+        assert_eq!(hits.len(), 1, "{w}: {lines:#?}");
+        assert!(
+            hits[0].contains("xx drop (NO_SOCKET) interface lo, location "),
+            "{}",
+            hits[0]
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l.contains("[error]") && !l.contains("[unknown]")),
+        "{lines:#?}"
+    );
+    assert_eq!(lines.len(), 4, "--port 7777 in the kernel: {lines:#?}");
+
+    // JSON: addresses and ports; the ping drop decodes as ICMP.
+    let js: Vec<serde_json::Value> = lines_of(&json)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for (src, sport) in [
+        ("127.0.0.1", 40001),
+        ("::1", 40001),
+        ("127.0.0.1", 40002),
+        ("::1", 40002),
+    ] {
+        let n = js
+            .iter()
+            .filter(|v| v["src"] == src && v["sport"] == sport && v["dport"] == 7777)
+            .count();
+        assert_eq!(n, 1, "{src}:{sport}: {js:#?}");
+    }
+    let ping: Vec<&serde_json::Value> = js
+        .iter()
+        .filter(|v| {
+            v["location"]
+                .as_str()
+                .is_some_and(|l| l.starts_with("ping_rcv"))
+        })
+        .collect();
+    assert!(!ping.is_empty(), "{js:#?}");
+    for v in &ping {
+        assert_eq!(
+            (v["src"].as_str(), v["dst"].as_str()),
+            (Some("127.0.0.1"), Some("127.0.0.1")),
+            "{v}"
+        );
+    }
+
+    // The pcapng: four packets with valid IP headers.
+    let (good, bad) = tshark_ip(pcap_s);
+    assert_eq!(
+        good,
+        [
+            "\t::1\t\t7777",
+            "\t::1\t7777\t",
+            "127.0.0.1\t\t\t7777",
+            "127.0.0.1\t\t7777\t",
+        ],
+        "{bad:#?}"
+    );
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
+const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+
+/// Creates tun device `name` inside `ns` (`IFF_TUN | IFF_NO_PI`) and
+/// returns its fd (see monitor_l3.rs).
+fn open_tun(ns: &Netns, name: &str) -> File {
+    let path = format!("/var/run/netns/{}", ns.name());
+    let name = name.to_owned();
+    std::thread::spawn(move || {
+        let nsf = File::open(&path).unwrap();
+        // SAFETY: a valid namespace fd; only this thread changes namespace.
+        let rc = unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/net/tun")
+            .unwrap();
+        // SAFETY: ifreq is plain data; zero is valid.
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (d, s) in req.ifr_name.iter_mut().zip(name.as_bytes()) {
+            *d = *s as libc::c_char;
+        }
+        req.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
+        // SAFETY: an open tun fd and a valid ifreq.
+        let rc = unsafe { libc::ioctl(f.as_raw_fd(), TUNSETIFF, &mut req) };
+        assert_eq!(rc, 0, "TUNSETIFF: {}", std::io::Error::last_os_error());
+        f
+    })
+    .join()
+    .unwrap()
+}
+
+fn csum(data: &[u8]) -> u16 {
+    let mut sum = 0u32;
+    for c in data.chunks(2) {
+        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// IPv4 10.222.0.2 -> 10.222.0.1 carrying `l4` (protocol `proto`), with a
+/// valid transport checksum at `csum_at` in `l4`.
+fn ip4(proto: u8, mut l4: Vec<u8>, csum_at: usize) -> Vec<u8> {
+    let (src, dst) = ([10, 222, 0, 2], [10, 222, 0, 1]);
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&src);
+    pseudo.extend_from_slice(&dst);
+    pseudo.extend_from_slice(&[0, proto]);
+    pseudo.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+    pseudo.extend_from_slice(&l4);
+    let c = csum(&pseudo);
+    l4[csum_at..csum_at + 2].copy_from_slice(&c.to_be_bytes());
+    let mut p = vec![0x45, 0];
+    p.extend_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
+    p.extend_from_slice(&[0, 1, 0, 0, 64, proto, 0, 0]);
+    p.extend_from_slice(&src);
+    p.extend_from_slice(&dst);
+    let c = csum(&p);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    p.extend_from_slice(&l4);
+    p
+}
+
+/// IPv6 fd00:222::2 -> fd00:222::1 carrying `l4`.
+fn ip6(proto: u8, mut l4: Vec<u8>, csum_at: usize) -> Vec<u8> {
+    let src = [0xfd, 0, 2, 0x22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+    let dst = [0xfd, 0, 2, 0x22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&src);
+    pseudo.extend_from_slice(&dst);
+    pseudo.extend_from_slice(&(l4.len() as u32).to_be_bytes());
+    pseudo.extend_from_slice(&[0, 0, 0, proto]);
+    pseudo.extend_from_slice(&l4);
+    let c = csum(&pseudo);
+    l4[csum_at..csum_at + 2].copy_from_slice(&c.to_be_bytes());
+    let mut p = vec![0x60, 0, 0, 0];
+    p.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+    p.extend_from_slice(&[proto, 64]);
+    p.extend_from_slice(&src);
+    p.extend_from_slice(&dst);
+    p.extend_from_slice(&l4);
+    p
+}
+
+fn udp(sport: u16, dport: u16) -> Vec<u8> {
+    let mut u = Vec::new();
+    u.extend_from_slice(&sport.to_be_bytes());
+    u.extend_from_slice(&dport.to_be_bytes());
+    u.extend_from_slice(&12u16.to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(b"tun!");
+    u
+}
+
+fn syn(sport: u16, dport: u16) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend_from_slice(&sport.to_be_bytes());
+    t.extend_from_slice(&dport.to_be_bytes());
+    t.extend_from_slice(&1u32.to_be_bytes());
+    t.extend_from_slice(&0u32.to_be_bytes());
+    t.extend_from_slice(&[0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+    t
+}
+
+#[test]
+fn drops_on_tun_carry_addresses_and_ports() {
+    if !require_privileged("drops_on_tun_carry_addresses_and_ports", &["tshark"]) {
+        return;
+    }
+    let ns = Netns::new();
+    let mut tun = open_tun(&ns, "tun0");
+    ns.sh(
+        "ip link set tun0 up && ip addr add 10.222.0.1 peer 10.222.0.2 dev tun0 && \
+         ip -6 addr add fd00:222::1/64 dev tun0 nodad",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("tun.pcapng");
+    let pcap_s = pcap.to_str().unwrap();
+    let (mut filtered, out, err) = monitor(
+        &ns,
+        dir.path(),
+        "port",
+        &["--type", "drop", "--port", "7777", "--write", pcap_s],
+    );
+    let (mut all, json, _) = monitor(&ns, dir.path(), "json", &["--type", "drop", "-j"]);
+    for p in [
+        ip4(17, udp(5000, 7777), 6),
+        ip4(6, syn(5001, 7777), 16),
+        ip6(17, udp(5000, 7777), 6),
+        ip6(6, syn(5001, 7777), 16),
+        ip4(17, udp(5000, 7778), 6),
+    ] {
+        tun.write_all(&p).unwrap();
+    }
+    let want = [
+        "10.222.0.2:5000 -> 10.222.0.1:7777 udp",
+        "10.222.0.2:5001 -> 10.222.0.1:7777 tcp SYN",
+        "[fd00:222::2]:5000 -> [fd00:222::1]:7777 udp",
+        "[fd00:222::2]:5001 -> [fd00:222::1]:7777 tcp SYN",
+    ];
+    for w in want {
+        wait_for_line(&out, w, Duration::from_secs(20), &err);
+    }
+    wait_for_line(&json, "7778", Duration::from_secs(20), &err);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(filtered.stop(), Some(0));
+    assert_eq!(all.stop(), Some(0));
+    let lines = lines_of(&out);
+    for w in want {
+        let hits: Vec<&String> = lines.iter().filter(|l| l.contains(w)).collect();
+        assert_eq!(hits.len(), 1, "{w}: {lines:#?}");
+        assert!(
+            hits[0].contains("xx drop (NO_SOCKET) interface tun0, location "),
+            "{}",
+            hits[0]
+        );
+    }
+    assert_eq!(lines.len(), 4, "--port 7777 in the kernel: {lines:#?}");
+    let js: Vec<serde_json::Value> = lines_of(&json)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        js.iter().any(|v| v["src"] == "10.222.0.2"
+            && v["dst"] == "10.222.0.1"
+            && v["sport"] == 5000
+            && v["dport"] == 7778),
+        "{js:#?}"
+    );
+    let (good, bad) = tshark_ip(pcap_s);
+    assert_eq!(
+        good,
+        [
+            "\tfd00:222::2\t\t7777",
+            "\tfd00:222::2\t7777\t",
+            "10.222.0.2\t\t\t7777",
+            "10.222.0.2\t\t7777\t",
+        ],
+        "{bad:#?}"
+    );
+    assert!(bad.is_empty(), "{bad:#?}");
+}
