@@ -109,6 +109,15 @@ impl TextOut {
     /// # Errors
     /// As for [`Sink::flush`] when the buffer is full.
     pub fn push(&mut self, text: &[u8]) -> Result<(), SinkError> {
+        if text.len() >= BUFFER && !self.stuck {
+            // A chunk of many events (the parallel file reader): written
+            // as it is after what is buffered, not copied into the buffer.
+            self.write_out()?;
+            if !self.stuck {
+                self.write_slice(text, &[text.len()])?;
+            }
+            return Ok(());
+        }
         self.buf.extend_from_slice(text);
         self.ends.push(self.buf.len());
         if self.flush_each || self.buf.len() >= BUFFER {
@@ -118,9 +127,23 @@ impl TextOut {
     }
 
     fn write_out(&mut self) -> Result<(), SinkError> {
+        let buf = std::mem::take(&mut self.buf);
+        let ends = std::mem::take(&mut self.ends);
+        let r = self.write_slice(&buf, &ends);
+        self.buf = buf;
+        self.ends = ends;
+        self.buf.clear();
+        self.ends.clear();
+        r.map(|_| ())
+    }
+
+    /// Writes `bytes` (events ending at `ends`); returns how many bytes
+    /// were written, fewer only when the reader is stuck at shutdown (the
+    /// events not written completely are counted as unwritten).
+    fn write_slice(&mut self, bytes: &[u8], ends: &[usize]) -> Result<usize, SinkError> {
         let mut done = 0;
-        while done < self.buf.len() {
-            let rest = self.buf.get(done..).unwrap_or(&[]);
+        while done < bytes.len() {
+            let rest = bytes.get(done..).unwrap_or(&[]);
             // SAFETY: writes from a valid slice to our fd.
             let rc = unsafe { libc::write(self.fd, rest.as_ptr().cast(), rest.len()) };
             if let Ok(n) = usize::try_from(rc) {
@@ -133,8 +156,8 @@ impl TextOut {
                 io::ErrorKind::WouldBlock if self.shutdown.is_set() => {
                     // The reader is stuck and we are asked to stop: drop
                     // what is left, counted.
-                    let kept = self.ends.iter().filter(|end| **end <= done).count();
-                    let dropped = self.ends.len().saturating_sub(kept);
+                    let kept = ends.iter().filter(|end| **end <= done).count();
+                    let dropped = ends.len().saturating_sub(kept);
                     self.unwritten = self.unwritten.saturating_add(dropped as u64);
                     self.stuck = true;
                     break;
@@ -149,9 +172,7 @@ impl TextOut {
                 }
             }
         }
-        self.buf.clear();
-        self.ends.clear();
-        Ok(())
+        Ok(done)
     }
 
     fn wait_writable(&self) {

@@ -10,10 +10,13 @@
 //!    partial record at the end of a block moves to the next one.
 //! 2. Each chunk goes to a worker with the file header and the last record
 //!    of the previous chunk in front (a *primer*, whose event is dropped), so
-//!    that the worker's fresh [`PcapDecoder`] starts in the state the
-//!    sequential decoder would be in (byte order, snaplen, time of the last
-//!    good record). The worker decodes, renumbers each event's `seq` to its
-//!    place in the file, and formats into one byte buffer.
+//!    that the worker's decoder, restarted on the chunk's buffer
+//!    ([`PcapDecoder::restart_with`]: the bytes are not copied again),
+//!    starts in the state the sequential decoder would be in (byte order,
+//!    snaplen, time of the last good record). The worker decodes, renumbers
+//!    each event's `seq` to its place in the file, and formats into one
+//!    byte buffer, which the output may take without a copy
+//!    ([`ChunkOut`]).
 //! 3. The calling thread writes the buffers in chunk order. At most
 //!    [`ParallelConfig::in_flight`] chunks exist at once, so memory is
 //!    bounded (about `2 × chunk × in_flight`) whatever the file size.
@@ -60,6 +63,25 @@ pub trait ChunkFormatter: Send {
 impl<F: FnMut(&Event, &mut Vec<u8>) -> bool + Send> ChunkFormatter for F {
     fn format_into(&mut self, event: &Event, out: &mut Vec<u8>) -> bool {
         self(event, out)
+    }
+}
+
+/// Where the parallel reader writes each chunk of text, in file order.
+/// Any [`Write`] is one (the chunk is written with `write_all`); a sink that
+/// can take the buffer itself swaps it out (and hands one back for reuse)
+/// instead of copying it.
+pub trait ChunkOut {
+    /// Writes `text` (one chunk's output). The caller clears it afterwards
+    /// and reuses whatever buffer is left in it.
+    ///
+    /// # Errors
+    /// The output cannot be written.
+    fn write_chunk(&mut self, text: &mut Vec<u8>) -> io::Result<()>;
+}
+
+impl<W: Write + ?Sized> ChunkOut for W {
+    fn write_chunk(&mut self, text: &mut Vec<u8>) -> io::Result<()> {
+        self.write_all(text)
     }
 }
 
@@ -129,8 +151,11 @@ struct Job {
     index: u64,
     /// Events (= records) before the first record of `records`.
     base: u64,
-    /// File header, primer record (if `primed`), then `count` records.
+    /// File header, primer record (if `primed`), then `count` records, in
+    /// `data[..len]` (the bytes after `len` are left over from an earlier
+    /// use of the buffer: not zeroed again).
     data: Vec<u8>,
+    len: usize,
     primed: bool,
     count: u64,
     /// A buffer for the output, handed out for reuse.
@@ -161,7 +186,7 @@ pub fn read_pcap_parallel<F: ChunkFormatter>(
     source: &Source,
     formatters: Vec<F>,
     config: ParallelConfig,
-    out: &mut dyn Write,
+    out: &mut dyn ChunkOut,
 ) -> Result<ParallelEnd, ParallelError> {
     let mut header = [0u8; FILE_HEADER];
     let got = read_full_at(file, &mut header, 0).map_err(ParallelError::Read)?;
@@ -207,7 +232,7 @@ fn drive(
     jobs: &Sender<Job>,
     done: &Receiver<Done>,
     in_flight: usize,
-    out: &mut dyn Write,
+    out: &mut dyn ChunkOut,
 ) -> Result<ParallelEnd, ParallelError> {
     let mut next_index = 0u64; // next job to hand out
     let mut next_write = 0u64; // next job to write
@@ -252,11 +277,11 @@ fn drive(
             .get_mut(slot(next_write))
             .and_then(|p| p.take_if(|d| d.index == next_write))
         {
-            let Some(text) = d.text else {
+            let Some(mut text) = d.text else {
                 // Written so far: the chunks before this one.
                 return Ok(ParallelEnd::Fallback { events: written });
             };
-            out.write_all(&text).map_err(ParallelError::Write)?;
+            out.write_chunk(&mut text).map_err(ParallelError::Write)?;
             written += d.count;
             next_write += 1;
             spare.push(d.data);
@@ -373,7 +398,6 @@ impl Splitter<'_> {
             }
             self.carry
                 .extend_from_slice(buf.get(pos..filled).unwrap_or(&[]));
-            buf.truncate(pos);
             self.primer.clear();
             self.primer
                 .extend_from_slice(buf.get(last..pos).unwrap_or(&[]));
@@ -383,6 +407,7 @@ impl Splitter<'_> {
                 index,
                 base,
                 data: buf,
+                len: pos,
                 primed,
                 count,
                 text: Vec::new(),
@@ -415,14 +440,17 @@ fn worker<F: ChunkFormatter>(
     jobs: &Receiver<Job>,
     done: &Sender<Done>,
 ) {
+    // One decoder per worker, restarted on each chunk's buffer (no copy).
+    let mut decoder = PcapDecoder::new(source.clone());
     for mut job in jobs {
         let mut text = std::mem::take(&mut job.text);
         text.clear();
-        let clean = decode_chunk(source, &job, &mut formatter, &mut text);
+        let data = decoder.restart_with(std::mem::take(&mut job.data), job.len);
+        let clean = decode_chunk(&mut decoder, &job, &mut formatter, &mut text);
         let answer = Done {
             index: job.index,
             text: clean.then_some(text),
-            data: job.data,
+            data,
             count: job.count,
         };
         if done.send(answer).is_err() {
@@ -433,13 +461,11 @@ fn worker<F: ChunkFormatter>(
 
 /// Decodes one job into `text`; `false` when the chunk is not clean.
 fn decode_chunk<F: ChunkFormatter>(
-    source: &Source,
+    decoder: &mut PcapDecoder,
     job: &Job,
     formatter: &mut F,
     text: &mut Vec<u8>,
 ) -> bool {
-    let mut decoder = PcapDecoder::new(source.clone());
-    decoder.feed(&job.data);
     let mut skip_primer = job.primed;
     let mut n = 0u64;
     while let Some(mut ev) = decoder.next_event() {

@@ -8,7 +8,7 @@
 //! rest. A file that cannot be read is reported in one line and the next
 //! one is read.
 
-use std::io::{self, Write};
+use std::io;
 
 use anyhow::bail;
 use inetmon_core::decode::pcap::PcapDecoder;
@@ -18,7 +18,9 @@ use inetmon_io::consumer::{Consumer, Rendered};
 use inetmon_io::file::{
     core_decoder, FileConfig, FileError, FileFormat, FileSource, MakeDecoder, ReadError,
 };
-use inetmon_io::parallel_read::{read_pcap_parallel, ParallelConfig, ParallelEnd, ParallelError};
+use inetmon_io::parallel_read::{
+    read_pcap_parallel, ChunkOut, ParallelConfig, ParallelEnd, ParallelError,
+};
 use inetmon_io::sink::SinkError;
 
 use crate::output::{ChunkFormat, FormatOptions};
@@ -90,29 +92,66 @@ pub(crate) fn read_files(
 }
 
 /// Reads one opened file: on every core first when it is a classic pcap
-/// regular file and `parallel` allows it, then (for all of it, or for what
-/// the parallel reader left) sequentially, skipping the events already
-/// written.
+/// regular file and `parallel` allows it; then, unless the parallel reader
+/// did the whole file, sequentially, skipping the events already written.
+/// With `INETMON_READ_TRACE` set, one line on standard error says how the
+/// file was read (for tests and benchmarks).
 fn read_one(
     file: FileSource,
     consumer: &mut Consumer<'_>,
     parallel: Option<FormatOptions>,
     prog: &str,
 ) -> Result<(), ReadError<SinkError>> {
-    let mut skip = match parallel {
+    let done = match parallel {
         Some(opts) if file.format() == FileFormat::Pcap => {
             read_parallel(&file, consumer, opts, prog)?
         }
-        _ => 0,
+        _ => None,
     };
-    file.read_to_end(&mut |ev| {
-        if skip > 0 {
-            skip -= 1;
-            Ok(())
-        } else {
-            consumer.deliver(ev)
+    let trace = std::env::var_os("INETMON_READ_TRACE")
+        .is_some()
+        .then(|| file.path().display().to_string());
+    // Events the sequential decoder produced (skipped ones included).
+    let mut again = 0u64;
+    let result = match done.map(|d| d.end) {
+        Some(ParallelEnd::Done { .. }) => Ok(()),
+        end => {
+            let mut skip = match end {
+                Some(ParallelEnd::Fallback { events }) => events,
+                _ => 0,
+            };
+            file.read_to_end(&mut |ev| {
+                again += 1;
+                if skip > 0 {
+                    skip -= 1;
+                    Ok(())
+                } else {
+                    consumer.deliver(ev)
+                }
+            })
         }
-    })
+    };
+    if let (Some(path), Some(d)) = (trace, done) {
+        let (events, how) = match d.end {
+            ParallelEnd::Done { events } => (events, "all"),
+            ParallelEnd::Fallback { events } => (events, "then sequential for the rest"),
+        };
+        error_line(
+            prog,
+            &format!(
+                "{path}: {events} events on {} threads, {how}; {again} events decoded on one thread",
+                d.threads
+            ),
+        );
+    }
+    result
+}
+
+/// What the parallel reader did with a file.
+#[derive(Debug, Clone, Copy)]
+struct Parallel {
+    end: ParallelEnd,
+    threads: usize,
 }
 
 /// Worker threads for a file read to its end: `INETMON_READ_THREADS` when
@@ -125,18 +164,17 @@ fn read_threads() -> usize {
 }
 
 /// Decodes and formats `file` on worker threads into `consumer`'s sinks;
-/// returns how many events were written (the sequential reader skips them).
-/// With `INETMON_READ_TRACE` set, one line on standard error says how the
-/// file was read (for tests and benchmarks).
+/// `None` when it was not tried (one thread, not a regular file, `-n`).
+/// The events written are counted as shown.
 fn read_parallel(
     file: &FileSource,
     consumer: &mut Consumer<'_>,
     opts: FormatOptions,
     prog: &str,
-) -> Result<u64, ReadError<SinkError>> {
+) -> Result<Option<Parallel>, ReadError<SinkError>> {
     let threads = read_threads();
     let Some(plain) = file.regular_file().filter(|_| threads >= 2) else {
-        return Ok(0);
+        return Ok(None);
     };
     let mut workers = Vec::with_capacity(threads);
     for _ in 0..threads {
@@ -145,9 +183,9 @@ fn read_parallel(
             Some(Err(e)) => {
                 // Not worth failing the file: it is read on this thread.
                 error_line(prog, &format!("{e:#}"));
-                return Ok(0);
+                return Ok(None);
             }
-            None => return Ok(0),
+            None => return Ok(None),
         }
     }
     let mut out = ToConsumer {
@@ -163,8 +201,8 @@ fn read_parallel(
         &mut out,
     );
     let sink_failed = out.error.take();
-    let events = match end {
-        Ok(ParallelEnd::Done { events } | ParallelEnd::Fallback { events }) => events,
+    let end = match end {
+        Ok(end) => end,
         Err(ParallelError::Write(e)) => {
             return Err(ReadError::Output(sink_failed.unwrap_or(SinkError::Io {
                 what: "write".into(),
@@ -178,47 +216,30 @@ fn read_parallel(
             }))
         }
     };
+    let (ParallelEnd::Done { events } | ParallelEnd::Fallback { events }) = end;
     consumer.count_shown(events);
-    if std::env::var_os("INETMON_READ_TRACE").is_some() {
-        let how = match end {
-            Ok(ParallelEnd::Done { .. }) => "all",
-            _ => "then sequential for the rest",
-        };
-        error_line(
-            prog,
-            &format!(
-                "{}: {events} events on {threads} threads, {how}",
-                file.path().display()
-            ),
-        );
-    }
-    Ok(events)
+    Ok(Some(Parallel { end, threads }))
 }
 
 /// The parallel reader's output: each chunk of text goes to the consumer's
-/// sinks; a sink error is kept to be returned as it is.
+/// sinks (swapped in, not copied); a sink error is kept to be returned as
+/// it is.
 struct ToConsumer<'c, 'a> {
     consumer: &'c mut Consumer<'a>,
     chunk: Rendered,
     error: Option<SinkError>,
 }
 
-impl Write for ToConsumer<'_, '_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_all(buf).map(|()| buf.len())
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+impl ChunkOut for ToConsumer<'_, '_> {
+    fn write_chunk(&mut self, text: &mut Vec<u8>) -> io::Result<()> {
         self.chunk.clear();
-        self.chunk.text.extend_from_slice(buf);
-        self.consumer.deliver_rendered(&self.chunk).map_err(|e| {
+        std::mem::swap(&mut self.chunk.text, text);
+        let r = self.consumer.deliver_rendered(&self.chunk);
+        std::mem::swap(&mut self.chunk.text, text);
+        r.map_err(|e| {
             let io = io::Error::other(e.to_string());
             self.error = Some(e);
             io
         })
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }

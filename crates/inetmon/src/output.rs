@@ -82,7 +82,7 @@ impl Formatter {
             Formatter::Ipmon(f) => f.format(event, out),
             Formatter::Json(w) => {
                 let start = out.text.len();
-                out.text.extend_from_slice(w.format(event));
+                w.format_into(event, &mut out.text);
                 out.lines.push(Line {
                     start,
                     end: out.text.len(),

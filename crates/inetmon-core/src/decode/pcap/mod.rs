@@ -228,6 +228,29 @@ impl PcapDecoder {
         self.stats
     }
 
+    /// Starts a new stream whose whole input is `input[..len]`, as a fresh
+    /// decoder with the same source and options would, without copying
+    /// the bytes: the decoder takes `input` as its buffer and returns its
+    /// old one for the caller to reuse. The name cache and a recycled
+    /// event are kept (they only save allocations; events are the same).
+    /// For the parallel file reader, which decodes one chunk after another
+    /// on each worker thread.
+    pub fn restart_with(&mut self, input: Vec<u8>, len: usize) -> Vec<u8> {
+        let old = std::mem::replace(&mut self.buf, input);
+        self.start = 0;
+        self.end = len.min(self.buf.len());
+        self.offset = 0;
+        self.framer = Framer::new();
+        self.seq = 0;
+        self.last_time = Timestamp::default();
+        self.stats = PcapStats::default();
+        self.reported.clear();
+        self.finished = false;
+        self.region = None;
+        self.held = None;
+        old
+    }
+
     /// Bytes fed but not yet decoded (a partial record).
     #[must_use]
     pub fn pending(&self) -> usize {

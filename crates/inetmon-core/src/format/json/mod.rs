@@ -190,6 +190,9 @@ pub struct JsonWriter {
     buf: Vec<u8>,
     time: TimeCache,
     options: JsonOptions,
+    /// The last file source and its JSON string (escaped once, not for
+    /// every event of the file).
+    source: Option<(Source, Vec<u8>)>,
 }
 
 impl Default for JsonWriter {
@@ -212,6 +215,7 @@ impl JsonWriter {
             buf: Vec::with_capacity(1024),
             time: TimeCache::new(),
             options,
+            source: None,
         }
     }
 
@@ -220,30 +224,36 @@ impl JsonWriter {
     pub fn format(&mut self, event: &Event) -> &[u8] {
         let mut out = std::mem::take(&mut self.buf);
         out.clear();
-        self.header(&mut out, event);
+        self.format_into(event, &mut out);
+        self.buf = out;
+        &self.buf
+    }
+
+    /// Appends the line for `event`, ending in `\n`, to `out` (for callers
+    /// that collect many lines in their own buffer: no copy).
+    pub fn format_into(&mut self, event: &Event, out: &mut Vec<u8>) {
+        self.header(out, event);
         match event {
-            Event::Packet(p) => packet::fields(&mut out, p, self.options.packet_bytes),
-            Event::Nat(n) => conntrack::nat_fields(&mut out, n),
-            Event::State(s) => conntrack::state_fields(&mut out, s),
+            Event::Packet(p) => packet::fields(out, p, self.options.packet_bytes),
+            Event::Nat(n) => conntrack::nat_fields(out, n),
+            Event::State(s) => conntrack::state_fields(out, s),
             Event::Sock(s) => {
                 out.push(b',');
-                sock::write_sock_json(s, &mut out);
+                sock::write_sock_json(s, out);
             }
             Event::Drop(d) => {
                 out.push(b',');
-                datapath::write_drop_json(d, &mut out);
+                datapath::write_drop_json(d, out);
             }
             Event::Trace(t) => {
                 out.push(b',');
-                datapath::write_trace_json(t, &mut out);
+                datapath::write_trace_json(t, out);
             }
-            Event::Debug(d) => nftrace::fields(&mut out, d),
-            Event::Lost(l) => lost_fields(&mut out, l),
-            Event::Malformed(m) => malformed_fields(&mut out, m),
+            Event::Debug(d) => nftrace::fields(out, d),
+            Event::Lost(l) => lost_fields(out, l),
+            Event::Malformed(m) => malformed_fields(out, m),
         }
         out.extend_from_slice(b"}\n");
-        self.buf = out;
-        &self.buf
     }
 
     /// Writes the line for `event` to `w` with one `write_all`.
@@ -265,7 +275,19 @@ impl JsonWriter {
         out.extend_from_slice(b"\",\"time\":");
         self.time.write(out, *time);
         out.extend_from_slice(b",\"source\":");
-        source_string(out, source);
+        match source {
+            Source::Pcap(_) | Source::Iplog(_) => {
+                if self.source.as_ref().is_none_or(|(s, _)| s != source) {
+                    let mut text = Vec::new();
+                    source_string(&mut text, source);
+                    self.source = Some((source.clone(), text));
+                }
+                if let Some((_, text)) = &self.source {
+                    out.extend_from_slice(text);
+                }
+            }
+            _ => source_string(out, source),
+        }
         out.extend_from_slice(b",\"seq\":");
         int(out, *seq);
     }
