@@ -9,8 +9,8 @@
 #   FLOWS  distinct flows (default 64; `all` = unbounded)
 # env:   ROUNDS=5, BIN=path to an inetmon binary (default: build
 #        target/release/inetmon), BENCH_DIR=/tmp/inetmon-bench (the file and
-#        the outputs), SEQ=1 (also time inetmon on one thread:
-#        INETMON_READ_THREADS=1), TZ (default UTC).
+#        the outputs), SEQ=1 (default; also time inetmon on one thread:
+#        INETMON_READ_THREADS=1; SEQ=0 leaves that out), TZ (default UTC).
 # Needs: tcpdump, python3, /usr/bin/time. No pinning: inetmon reads a file
 # on every core (BENCHMARKS.md §1); tcpdump uses one.
 #
@@ -50,7 +50,7 @@ declare -A cmd=(
 "$BIN" read --format json "$pcap" >"$work/json-floor.in"
 cmd[cat-json-size]="cat $work/json-floor.in"
 names=(tcpdump inetmon-ipmon inetmon-json cat cat-json-size)
-if [ "${SEQ:-0}" = 1 ]; then
+if [ "${SEQ:-1}" = 1 ]; then
   cmd[inetmon-ipmon-1thread]="env INETMON_READ_THREADS=1 $BIN read --format ipmon $pcap"
   cmd[inetmon-json-1thread]="env INETMON_READ_THREADS=1 $BIN read --format json $pcap"
   names+=(inetmon-ipmon-1thread inetmon-json-1thread)
@@ -69,6 +69,13 @@ for r in $(seq "$rounds"); do
 done
 # The outputs must be what the sequential reader writes: same lines.
 echo "lines: tcpdump $(wc -l <"$work/out.tcpdump"), inetmon ipmon $(wc -l <"$work/out.inetmon-ipmon"), json $(wc -l <"$work/out.inetmon-json")"
+if [ "${SEQ:-1}" = 1 ]; then
+  for f in ipmon json; do
+    cmp -s "$work/out.inetmon-$f" "$work/out.inetmon-$f-1thread" &&
+      echo "$f: every core and one thread wrote the same bytes" ||
+      echo "$f: OUTPUTS DIFFER between every core and one thread"
+  done
+fi
 python3 - "$times" "$count" <<'EOF'
 import statistics, sys
 rows = {}
