@@ -84,14 +84,12 @@ impl TimePrefix {
         let [h0, h1] = hms(t / 3600);
         let [n0, n1] = hms(t / 60 % 60);
         let [s0, s1] = hms(t % 60);
-        if let Some(clock) = self.text.get_mut(self.date_len..self.len) {
-            if let [a, b, _, c, d, _, e, f] = clock {
-                [*a, *b, *c, *d, *e, *f] = [h0, h1, n0, n1, s0, s1];
-                self.secs = Some(secs);
-                return true;
-            }
-        }
-        false
+        let Some([a, b, _, c, d, _, e, f]) = self.text.get_mut(self.date_len..self.len) else {
+            return false;
+        };
+        [*a, *b, *c, *d, *e, *f] = [h0, h1, n0, n1, s0, s1];
+        self.secs = Some(secs);
+        true
     }
 
     fn render(&mut self, secs: i64) {
