@@ -19,7 +19,8 @@
 //!    ([`ChunkOut`]).
 //! 3. The calling thread writes the buffers in chunk order. At most
 //!    [`ParallelConfig::in_flight`] chunks exist at once, so memory is
-//!    bounded (about `2 × chunk × in_flight`) whatever the file size.
+//!    bounded (about `2 × chunk × (in_flight + workers)`: each worker keeps
+//!    its last input buffer) whatever the file size.
 //!
 //! A chunk is *clean* when every record became exactly one
 //! [`Event::Packet`] without an IP Filter sequence number (the formatter's
