@@ -24,6 +24,9 @@ use crate::sink::{AppendFile, BinaryFile, Facility, Level, LineSink, Severity, S
 
 /// Bytes of text buffered before a write.
 const BUFFER: usize = 256 * 1024;
+/// A text at least this long (a chunk of many events from the parallel
+/// file reader) is written as it is, not copied into the buffer first.
+const DIRECT: usize = 64 * 1024;
 
 /// How long one wait for a writable output lasts before the shutdown flag
 /// (set by a signal handler, which cannot wake the poll) is checked again.
@@ -109,7 +112,7 @@ impl TextOut {
     /// # Errors
     /// As for [`Sink::flush`] when the buffer is full.
     pub fn push(&mut self, text: &[u8]) -> Result<(), SinkError> {
-        if text.len() >= BUFFER && !self.stuck {
+        if text.len() >= DIRECT && !self.stuck {
             // A chunk of many events (the parallel file reader): written
             // as it is after what is buffered, not copied into the buffer.
             self.write_out()?;

@@ -19,8 +19,10 @@
 //!    ([`ChunkOut`]).
 //! 3. The calling thread writes the buffers in chunk order. At most
 //!    [`ParallelConfig::in_flight`] chunks exist at once, so memory is
-//!    bounded (about `2 × chunk × (in_flight + workers)`: each worker keeps
-//!    its last input buffer) whatever the file size.
+//!    bounded whatever the file size: about `chunk × (in_flight + workers)`
+//!    of input (each worker keeps its last input buffer) plus the text of
+//!    `in_flight` chunks (input and text buffers are reused, each kind for
+//!    its own kind).
 //!
 //! A chunk is *clean* when every record became exactly one
 //! [`Event::Packet`] without an IP Filter sequence number (the formatter's
@@ -98,9 +100,11 @@ pub struct ParallelConfig {
 
 impl Default for ParallelConfig {
     fn default() -> Self {
+        // 256 KiB (~1,500 NFLOG records) keeps the per-chunk cost small
+        // and memory at a few MiB even for JSON (~5× the input).
         ParallelConfig {
-            chunk: 1 << 20,
-            in_flight: 8,
+            chunk: 256 << 10,
+            in_flight: 4,
         }
     }
 }
@@ -239,19 +243,22 @@ fn drive(
     let mut next_write = 0u64; // next job to write
     let mut written = 0u64; // events written
     let mut pending: Vec<Option<Done>> = (0..in_flight).map(|_| None).collect();
-    let mut spare: Vec<Vec<u8>> = Vec::new();
+    // Input and text buffers are kept apart: a text buffer (JSON is ~5×
+    // its input) reused as an input buffer would keep its size.
+    let mut spare_data: Vec<Vec<u8>> = Vec::new();
+    let mut spare_text: Vec<Vec<u8>> = Vec::new();
     let mut stop = false; // no more jobs: EOF, a tail, or an unclean chunk
     let mut tail = false; // the file did not end on a record boundary
     let slot = |i: u64| usize::try_from(i % in_flight as u64).unwrap_or(0);
     loop {
         while !stop && next_index - next_write < in_flight as u64 {
-            let buf = spare.pop().unwrap_or_default();
+            let buf = spare_data.pop().unwrap_or_default();
             match reader
                 .next_job(next_index, buf)
                 .map_err(ParallelError::Read)?
             {
                 Some(mut job) => {
-                    job.text = spare.pop().unwrap_or_default();
+                    job.text = spare_text.pop().unwrap_or_default();
                     next_index += 1;
                     if jobs.send(job).is_err() {
                         stop = true;
@@ -285,8 +292,8 @@ fn drive(
             out.write_chunk(&mut text).map_err(ParallelError::Write)?;
             written += d.count;
             next_write += 1;
-            spare.push(d.data);
-            spare.push(text);
+            spare_data.push(d.data);
+            spare_text.push(text);
         }
     }
     Ok(if tail {
