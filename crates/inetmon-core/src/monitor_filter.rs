@@ -245,6 +245,8 @@ mod tests {
             sample_rate: 1,
             mark: 0,
             netns: 0,
+            process: None,
+            sock_cookie: 0,
         }))
     }
 

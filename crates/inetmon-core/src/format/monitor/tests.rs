@@ -16,8 +16,11 @@
 //! - V1, V3, V4, V10c, V10d, V11 decode Cilium's own wire structs
 //!   (DropNotify/TraceNotify/DebugMsg/PolicyVerdict, agent gob): not our
 //!   record layout (ours is `decode::datapath`).
-//! - V6 (overlay) needs Cilium's VXLAN/Geneve record flags, which our records
-//!   lack; only the outer flow is summarised (tested in `summary.rs`).
+//! - V6 (overlay): Cilium's records flag VXLAN/Geneve; ours do not, so the
+//!   dissector recognises the overlay by its IANA UDP destination port
+//!   (4789, 6081). The vectors' packets (port 9999) summarise as their
+//!   outer flow; with the port set to 4789/6081 they give V6's lines
+//!   (`connection.rs`).
 //! - V9 is Hubble's printer, which we do not reproduce.
 //! - V12 (kernel drop-reason numbering) is checked in `btf.rs` against the
 //!   running kernel.
@@ -44,6 +47,11 @@ pub(crate) fn pkt(id: &str) -> Vec<u8> {
         "PKT_VXLAN_SYN" => {
             let mut v = parse_hex("11 12 13 14 15 16 01 02 03 04 05 06 08 00 45 00 00 5a 00 01 00 00 40 11 74 8d 01 01 01 01 02 02 02 02 21 18 27 0f 00 46 09 e5 0c 00 00 03 00 00 02 00");
             v.extend_from_slice(&PKT_TCP_SYN);
+            return v;
+        }
+        "PKT_GENEVE_ACK" => {
+            let mut v = parse_hex("11 12 13 14 15 16 01 02 03 04 05 06 08 00 45 00 00 5a 00 01 00 00 40 11 74 8d 01 01 01 01 02 02 02 02 21 18 27 0f 00 46 b0 8f 00 00 65 58 00 00 02 00");
+            v.extend_from_slice(&pkt("PKT_TCP_ACK"));
             return v;
         }
         "PKT_IGMP" => "01 00 5e 00 00 fb 01 02 03 04 05 06 08 00 45 00 00 1c 00 00 00 00 01 02 00 00 01 02 03 04 e0 00 00 fb 16 00 f9 05 e0 00 00 fb",
@@ -106,6 +114,8 @@ fn trace_event() -> TraceEvent {
         sample_rate: 1,
         mark: 0,
         netns: 0,
+        process: None,
+        sock_cookie: 0,
     }
 }
 
