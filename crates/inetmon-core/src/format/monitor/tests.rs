@@ -210,6 +210,55 @@ fn trace_lines() {
     assert_eq!(lines.len(), 6);
 }
 
+/// Stack points: `<- stack` (from-stack) and `-> stack` (to-stack), the
+/// device only when the stack has one, the socket's owner, the socket
+/// cookie at `-v`; an overlay packet ends in its `[tunnel …]` marker.
+#[test]
+fn stack_trace_lines() {
+    let mut t = trace_event();
+    t.point = ObservationPoint::FromStack;
+    t.interface = Interface {
+        ifindex: 1,
+        name: Some("lo".into()),
+    };
+    t.layer = CaptureLayer::Network;
+    t.packet = pkt("PKT_TCP_SYN")[14..].to_vec();
+    t.process = Some(ProcessContext {
+        pid: 4242,
+        tid: 4243,
+        comm: "curl".into(),
+    });
+    t.sock_cookie = 77;
+    t.orig_len = 40;
+    t.netns = 4_026_531_840;
+    let e = Event::Trace(Box::new(t.clone()));
+    assert_eq!(
+        fmt(Verbosity::Info, false, &e),
+        "CPU 00: <- stack interface lo, pid 4242 (curl): 1.2.3.4:80 -> 5.6.7.8:443 tcp SYN\n"
+    );
+    assert_eq!(
+        fmt(Verbosity::Debug, false, &e),
+        "CPU 00: <- stack interface lo, pid 4242 (curl), socket 77, 40 bytes (40 captured), protocol IPv4, netns 4026531840: 1.2.3.4:80 -> 5.6.7.8:443 tcp SYN\n"
+    );
+    let v = fmt(Verbosity::Verbose, false, &e);
+    assert_eq!(
+        v.lines().nth(1).unwrap(),
+        "CPU 00: TRACE from-stack: 40 bytes (40 captured), interface lo (ifindex 1), protocol IPv4, pid 4242 tid 4243 (curl), socket 77, sample 1/1, netns 4026531840, mark 0x0, time 1700000000.000000005"
+    );
+    // to-stack of a packet with no device and no known owner.
+    t.point = ObservationPoint::ToStack;
+    t.interface = Interface::default();
+    t.process = None;
+    t.layer = CaptureLayer::Ethernet;
+    t.packet = pkt("PKT_VXLAN_SYN");
+    t.packet[36..38].copy_from_slice(&4789u16.to_be_bytes());
+    let e = Event::Trace(Box::new(t));
+    assert_eq!(
+        fmt(Verbosity::Info, false, &e),
+        "CPU 00: -> stack: 1.2.3.4:80 -> 5.6.7.8:443 tcp SYN [tunnel 1.1.1.1:8472 -> 2.2.2.2:4789 vxlan]\n"
+    );
+}
+
 /// V2 in our shape.
 #[test]
 fn lost_and_malformed_lines() {
