@@ -16,6 +16,18 @@ use inetmon_io::bpf::{cgroup2_root, progstats, LoadError};
 
 use common::{new_netns, privileged, tid};
 
+/// A TCP connection on 127.0.0.1 from this thread: listen, connect,
+/// accept, one byte, close; returns the listening port.
+fn loopback_exchange() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (s, _) = l.accept().unwrap();
+    c.write_all(b"x").unwrap();
+    drop((c, s, l));
+    port
+}
+
 fn load_sockets() -> SockPrograms {
     let filters = Filters {
         pid: Some(std::process::id()),
@@ -34,12 +46,7 @@ fn sockets_load_attach_and_report_a_tcp_connection() {
     let mut rb = progs.take_ring_buf().unwrap();
     let lost = progs.take_lost().unwrap();
 
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let (s, _) = l.accept().unwrap();
-    c.write_all(b"x").unwrap();
-    drop((c, s, l));
+    let port = loopback_exchange();
 
     let mut ops = Vec::new();
     while let Some(item) = rb.next() {
@@ -140,12 +147,7 @@ fn datapath_stack_points_name_the_owner() {
     let mut rb = progs.take_ring_buf().unwrap();
     let lost = progs.take_lost().unwrap();
 
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let (s, _) = l.accept().unwrap();
-    c.write_all(b"x").unwrap();
-    drop((c, s, l));
+    let port = loopback_exchange();
 
     let (pid, me) = (std::process::id(), tid());
     let mut comm = [0u8; 16];
