@@ -234,32 +234,49 @@ fn vxlan_inner_packets_match_tshark() {
 /// A datagram 192.168.231.1:5555 -> 192.168.231.2:9999 through the overlay.
 const SEND_UDP: &str = "import socket; s=socket.socket(2,2); s.bind(('192.168.231.1',5555)); s.sendto(b'x',('192.168.231.2',9999))";
 
-/// Sends real Geneve datagrams from A to B's UDP port 6081 (see
-/// `geneve_inner_packets_match_tshark`): VNI 4243, one with an option TLV,
-/// carrying an ICMP echo request and a UDP datagram in Ethernet frames.
-const SEND_GENEVE: &str = r#"
-import socket, struct
-def csum(b):
-    if len(b) % 2: b += b'\0'
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    while s >> 16: s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
-def ip4(proto, payload):
-    h = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(payload), 1, 0, 64, proto, 0,
-                    socket.inet_aton('192.168.232.1'), socket.inet_aton('192.168.232.2'))
-    return h[:10] + struct.pack('!H', csum(h)) + h[12:] + payload
-eth = bytes.fromhex('020000000002' '020000000001' '0800')
-icmp = struct.pack('!BBHHH', 8, 0, 0, 7, 1) + b'ping'
-icmp = icmp[:2] + struct.pack('!H', csum(icmp)) + icmp[4:]
-udp = struct.pack('!HHHH', 5555, 9999, 9, 0) + b'x'
-vni = struct.pack('!I', 4243 << 8)
-plain = bytes([0, 0]) + b'\x65\x58' + vni
-opt = bytes([2, 0]) + b'\x65\x58' + vni + struct.pack('!HBB', 0x0102, 0x80, 1) + b'\xaa\xbb\xcc\xdd'
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(('10.231.0.1', 40000))
-s.sendto(plain + eth + ip4(1, icmp), ('10.231.0.2', 6081))
-s.sendto(opt + eth + ip4(17, udp), ('10.231.0.2', 6081))
-"#;
+/// The Geneve payloads the test sends from A to B's UDP port 6081 (see
+/// `geneve_inner_packets_match_tshark`), VNI 4243, each an Ethernet frame:
+/// an ICMP echo request with no options, and a UDP datagram behind an
+/// 8-byte option TLV (class 0x0102, type 0x80).
+fn geneve_payloads() -> Vec<Vec<u8>> {
+    use common::craft;
+    let (src, dst) = ([192, 168, 232, 1], [192, 168, 232, 2]);
+    let mut icmp = vec![8, 0, 0, 0, 0, 7, 0, 1];
+    icmp.extend_from_slice(b"ping");
+    let c = craft::checksum(&icmp);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    let vni = (4243u32 << 8).to_be_bytes();
+    let eth = [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+    let frame = |ip: Vec<u8>| [&eth[..], &ip].concat();
+    let plain = [&[0, 0, 0x65, 0x58][..], &vni].concat();
+    let opt = [
+        &[2, 0, 0x65, 0x58][..],
+        &vni,
+        &[1, 2, 0x80, 1, 0xaa, 0xbb, 0xcc, 0xdd],
+    ]
+    .concat();
+    vec![
+        [plain, frame(craft::ipv4(src, dst, 1, icmp, None))].concat(),
+        [
+            opt,
+            frame(craft::ipv4(
+                src,
+                dst,
+                17,
+                craft::udp(5555, 9999, b"x"),
+                Some(6),
+            )),
+        ]
+        .concat(),
+    ]
+}
+
+/// Sends each file given as an argument as one datagram from
+/// 10.231.0.1:40000 to 10.231.0.2:6081.
+const SEND_FILES: &str = "import socket, sys\n\
+     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+     s.bind(('10.231.0.1', 40000))\n\
+     for f in sys.argv[1:]:\n    s.sendto(open(f, 'rb').read(), ('10.231.0.2', 6081))\n";
 
 #[test]
 fn geneve_inner_packets_match_tshark() {
@@ -274,8 +291,19 @@ fn geneve_inner_packets_match_tshark() {
     // itself: real datagrams to UDP 6081 on the veth, in RFC 8926's wire
     // form, one with an option TLV (the header length changes).
     let (a, _b) = underlay();
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (n, p) in geneve_payloads().iter().enumerate() {
+        let f = dir.path().join(format!("geneve{n}"));
+        std::fs::write(&f, p).unwrap();
+        files.push(f.to_str().unwrap().to_owned());
+    }
     let traffic = || {
-        a.sh(&format!("python3 -c '{}'", SEND_GENEVE.replace('\'', "\"")));
+        let r = run(
+            a.cmd("python3").args(["-c", SEND_FILES]).args(&files),
+            Duration::from_secs(20),
+        );
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
     };
     let needles = [
         "192.168.232.1 -> 192.168.232.2 icmp EchoRequest [tunnel 10.231.0.1:40000 -> 10.231.0.2:6081 geneve]",
