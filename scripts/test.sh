@@ -34,7 +34,7 @@ fi
 step fmt cargo fmt --all --check
 step bpf-objects sh crates/inetmon-bpf/build-bpf.sh --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
-step test env INETMON_REQUIRE_PRIVILEGED="${INETMON_REQUIRE_PRIVILEGED:-}" cargo test --workspace
+step test env INETMON_REQUIRE_PRIVILEGED="${INETMON_REQUIRE_PRIVILEGED:-}" cargo test --workspace --no-fail-fast
 step doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 if [ -d fuzz ]; then
   # Builds every fuzz target and runs each for 10 s from its seeds
