@@ -13,6 +13,8 @@
 //!   which every subcommand configures; [`outputs`]: its sinks.
 //! - [`sink`]: stdout, files (reopened on SIGHUP), syslog.
 //! - [`daemon`]: daemonising and pid files.
+//! - [`clients`]: the daemon's client socket: the hub that fans events out
+//!   to each client's bounded queue, peer checks, and the client side.
 //! - [`daemon_config`]: the daemon's TOML configuration, validated.
 //! - [`safe_open`]: opening paths for writing as root without following
 //!   links or trusting directories another user controls.
@@ -29,6 +31,7 @@
 
 pub mod aha;
 pub mod bpf;
+pub mod clients;
 pub mod conntrack;
 pub mod consumer;
 pub mod daemon;
