@@ -253,3 +253,23 @@ fn collects_names_what_is_missing() {
         "the daemon does not read NFLOG group 7 (its [nflog] groups: 0)"
     );
 }
+
+#[test]
+fn committed_fuzz_seeds_are_valid_conversations() {
+    let (f, _) = decode_frame(include_bytes!("../../../fuzz/seeds/protocol/hello"))
+        .unwrap()
+        .unwrap();
+    let hello = decode_hello(f.body).unwrap();
+    assert_eq!(hello.request.unwrap().kinds, vec![EventKind::Sock]);
+    let got = frames(include_bytes!("../../../fuzz/seeds/protocol/welcome-events"));
+    assert_eq!(got.len(), 3);
+    assert!(decode_welcome(&got[0].1).unwrap().1.is_some());
+    let Event::Lost(l) = decode_event(&got[1].1).unwrap() else {
+        panic!("not a loss report")
+    };
+    assert_eq!(l.breakdown, vec![(crate::event::LOST_CLIENT_QUEUE, 12)]);
+    let (f, _) = decode_frame(include_bytes!("../../../fuzz/seeds/protocol/refused"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(decode_refused(f.body).unwrap().0, RefusalCode::Permission);
+}
