@@ -261,7 +261,9 @@ fn committed_fuzz_seeds_are_valid_conversations() {
         .unwrap();
     let hello = decode_hello(f.body).unwrap();
     assert_eq!(hello.request.unwrap().kinds, vec![EventKind::Sock]);
-    let got = frames(include_bytes!("../../../fuzz/seeds/protocol/welcome-events"));
+    let got = frames(include_bytes!(
+        "../../../fuzz/seeds/protocol/welcome-events"
+    ));
     assert_eq!(got.len(), 3);
     assert!(decode_welcome(&got[0].1).unwrap().1.is_some());
     let Event::Lost(l) = decode_event(&got[1].1).unwrap() else {
