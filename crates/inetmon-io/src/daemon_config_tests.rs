@@ -97,7 +97,10 @@ mountpoint = "/aha"
 fn errors_are_one_line_naming_the_key() {
     let cases = [
         ("statedir = \"/x\"", "statedir: unknown field `statedir`"),
-        ("[journal]\nsnyc = \"always\"", "journal.snyc: unknown field `snyc`"),
+        (
+            "[journal]\nsnyc = \"always\"",
+            "journal.snyc: unknown field `snyc`",
+        ),
         (
             "[sockets.filters]\nuser = 1",
             "sockets.filters.user: unknown field `user`",
@@ -131,7 +134,10 @@ fn errors_are_one_line_naming_the_key() {
             "state_dir: relative is not an absolute path",
         ),
         ("[nflog]\ngroups = [70000]", "nflog.groups: "),
-        ("[conntrack]\nenabled = \"yes\"", "conntrack.enabled: invalid type"),
+        (
+            "[conntrack]\nenabled = \"yes\"",
+            "conntrack.enabled: invalid type",
+        ),
         ("state_dir = ", "/etc/inetmon/inetmon.toml:"),
     ];
     for (text, want) in cases {
