@@ -346,3 +346,94 @@ fn aha_mount_from_config() {
     let mounts = fs::read_to_string("/proc/self/mounts").unwrap();
     assert!(!mounts.contains(mnt.to_str().unwrap()), "{mounts}");
 }
+
+/// Connects `n` times to a closed loopback port: each SYN is dropped by
+/// the kernel with reason NO_SOCKET (and answered with a reset).
+fn refused_connects(n: usize) -> u16 {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for _ in 0..n {
+        assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+    }
+    port
+}
+
+/// Sum of the NO_SOCKET counts on `lo` that `journal drops -j` printed.
+fn no_socket_on_lo(s: &Setup) -> u64 {
+    let r = s.journal(&["drops", "-j"]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    r.stdout
+        .lines()
+        .filter(|l| l.contains("\"reason\":\"NO_SOCKET\"") && l.contains("\"interface\":\"lo\""))
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["count"].as_u64().unwrap()
+        })
+        .sum()
+}
+
+/// `[drops]`: per-second counters by reason, location and interface
+/// (counted in the kernel), and with `per_drop = true` every drop as an
+/// event besides the counters.
+#[test]
+fn drops_counters_and_per_drop() {
+    if !require_privileged("daemon drops", &[]) {
+        return;
+    }
+    for per_drop in [false, true] {
+        let s = Setup::new(&format!(
+            "[sockets]\nenabled = false\n[drops]\nenabled = true\nper_drop = {per_drop}\n"
+        ));
+        let mut d = s.start();
+        let port = refused_connects(20);
+        // The counters are stored once a second.
+        let n = wait_for(Duration::from_secs(20), || {
+            let n = no_socket_on_lo(&s);
+            (n >= 20).then_some(n)
+        });
+        assert!(n.is_some(), "per_drop {per_drop}: {}", no_socket_on_lo(&s));
+        assert_eq!(d.stop(), Some(0), "{:?}", lines_of(&s.stderr()));
+        let r = s.journal(&["query", "-j", "--kind", "drop", "--port", &port.to_string()]);
+        let events = r.stdout.lines().filter(|l| l.contains("NO_SOCKET")).count();
+        if per_drop {
+            assert_eq!(events, 20, "{r:?}");
+        } else {
+            assert_eq!(events, 0, "{r:?}");
+        }
+        verify_ok(&s);
+    }
+}
+
+/// Retention runs while the daemon does: with `max_age = "2s"` events
+/// appear, then are deleted without a restart; the journal stays sound.
+#[test]
+fn retention_while_running() {
+    if !require_privileged("daemon retention", &[]) {
+        return;
+    }
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let s = Setup::new(&format!(
+        "[journal]\nmax_age = \"2s\"\n[sockets.filters]\nport = {port}\n"
+    ));
+    let mut d = s.start();
+    connections(&l, 3);
+    assert!(wait_for(Duration::from_secs(10), || (!query_port(&s, port)
+        .is_empty())
+    .then_some(()))
+    .is_some());
+    assert!(
+        wait_for(Duration::from_secs(15), || query_port(&s, port)
+            .is_empty()
+            .then_some(()))
+        .is_some(),
+        "{:?}",
+        query_port(&s, port)
+    );
+    assert_eq!(d.try_wait(), None);
+    assert_eq!(d.stop(), Some(0), "{:?}", lines_of(&s.stderr()));
+    verify_ok(&s);
+}
