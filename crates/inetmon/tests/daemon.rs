@@ -45,11 +45,18 @@ impl Setup {
         self.dir.path().join("stderr")
     }
 
-    /// Writes the config: `state_dir` plus `rest`.
+    /// Writes the config: `state_dir`, the clients' `socket` (its own, so
+    /// that tests running at once do not share the default one, and no
+    /// other test's `inetmon sockets` becomes a client of this daemon),
+    /// plus `rest`.
     fn write_config(&self, rest: &str) {
         fs::write(
             self.config(),
-            format!("state_dir = {:?}\n{rest}", self.state().display()),
+            format!(
+                "state_dir = {:?}\nsocket = {:?}\n{rest}",
+                self.state().display(),
+                self.dir.path().join("run/inetmon.sock").display()
+            ),
         )
         .unwrap();
     }
