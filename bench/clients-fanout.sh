@@ -24,7 +24,7 @@ cargo build --quiet --release -p inetmon --bin inetmon
 BIN=$root/target/release/inetmon
 tmp=$(mktemp -d)
 ns=inetmon-bench-$$
-port=47531
+port=17531
 ip netns add "$ns"
 daemon=
 cleanup() {
