@@ -245,6 +245,7 @@ mod tests {
             initiator: None,
             existing: false,
             process: None,
+            link: Default::default(),
         }
     }
 
