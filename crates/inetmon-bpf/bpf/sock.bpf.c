@@ -36,7 +36,9 @@
  * segment arrived on, else the device it is bound to (SO_BINDTODEVICE, an
  * IPv6 link-local scope); 0 when none of them is set: a listening or bound
  * socket not bound to a device, a connect that failed before a route was
- * found. A segment's is the device it was seen on. */
+ * found. (An IPv6 connect's outcome falls back on the device its route had
+ * at SYN_SENT, kept with the owner: see set_state.) A segment's is the
+ * device it was seen on. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -645,7 +647,7 @@ static __always_inline int post_bind(struct bpf_sock *ctx)
 	/* Inside bind(2) (not io_uring's): its fd. A bound socket has no
 	 * route yet: its device, if bound to one. */
 	stashed_fd(&r, STASH_BIND);
-	r.ifindex = ctx->bound_dev_if;
+	r.ifindex = sk_ifindex((struct sock *)skp);
 	emit(&r);
 	return 1;
 }
@@ -1079,6 +1081,21 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 		struct args *a = task_args(0);
 		if (a)
 			a->syn_sent = 1;
+		if (sk->__sk_common.skc_family == AF_INET6 &&
+		    watched(INETMON_OP_CONNECTED, SOCK_STREAM)) {
+			/* tcp_v6_connect() has stored its route by now
+			 * (tcp_v4_connect() only after this transition). An
+			 * IPv6 socket loses it again at a SYN retransmission
+			 * timeout (ip6_negative_advice() resets sk_dst_cache),
+			 * so a connect that times out would have no interface
+			 * left to report: keep it with the owner. */
+			int fallback;
+			struct owner *o = find_owner(sk->__sk_common.skc_cookie.counter,
+						     (__u64)sk, &fallback);
+
+			if (o)
+				o->ifindex = sk_ifindex(sk);
+		}
 		return 0;
 	}
 	if (os == TCP_SYN_SENT) {
@@ -1130,6 +1147,8 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 
 		fill_owner_from(&r, o);
 		fill_sk_btf(&r, sk, family, protocol);
+		if (!r.ifindex && o)
+			r.ifindex = o->ifindex;
 		r.op = INETMON_OP_CONNECTED;
 		if (ns == TCP_CLOSE) {
 			int err = sk->sk_err;

@@ -23,6 +23,8 @@ struct owner {
 	__u32 flags;
 	__s32 fd; /* with OWNER_FD: the fd of the connect or accept */
 	char comm[16];
+	__u32 ifindex; /* an IPv6 connect's interface at SYN_SENT (set_state) */
+	__u32 pad;
 };
 
 /* The task that created/accepted/connected a socket, in the slot

@@ -408,6 +408,51 @@ mod tests {
     }
 
     #[test]
+    fn fd_and_ifindex() {
+        let ev = decode_record(&sample(), 0, 0).unwrap();
+        assert_eq!(ev.link, SockLink::default());
+        let mut b = sample();
+        b[off::FLAGS] = layout::F_FD;
+        b[off::FD..off::FD + 4].copy_from_slice(&0i32.to_ne_bytes());
+        b[off::IFINDEX..off::IFINDEX + 4].copy_from_slice(&2u32.to_ne_bytes());
+        let ev = decode_record(&b, 0, 0).unwrap();
+        assert_eq!((ev.link.fd, ev.link.ifindex), (Some(0), 2));
+        b[off::FD..off::FD + 4].copy_from_slice(&(-1i32).to_ne_bytes());
+        assert!(matches!(
+            decode_record(&b, 0, 0),
+            Err(SockDecodeError::Field { field: "fd", .. })
+        ));
+    }
+
+    /// A SYN-ACK received by 10.0.0.1:40000 from 10.0.0.2:80: the header
+    /// is rebuilt with the peer's port first.
+    #[test]
+    fn segments() {
+        let mut b = sample();
+        b[off::OP] = layout::OP_SEGMENT;
+        b[off::INITIATOR] = layout::INIT_PEER;
+        b[off::TCP_FLAGS] = 0x12;
+        b[off::RESULT..off::RESULT + 4].copy_from_slice(&[0; 4]);
+        b[off::SEQ_ACK..off::SEQ_ACK + 8].copy_from_slice(&[0, 0, 0, 9, 0, 0, 0, 2]);
+        let ev = decode_record(&b, 0, 0).unwrap();
+        assert_eq!(ev.op, SockOp::Segment);
+        assert_eq!(
+            ev.link.segment,
+            Some(TcpSegment {
+                received: true,
+                header: [0, 80, 0x9c, 0x40, 0, 0, 0, 9, 0, 0, 0, 2],
+                flags: 0x12,
+            })
+        );
+        b[off::INITIATOR] = layout::INIT_LOCAL;
+        let seg = decode_record(&b, 0, 0).unwrap().link.segment.unwrap();
+        assert!(!seg.received);
+        assert_eq!(seg.header[..4], [0x9c, 0x40, 0, 80]);
+        b[off::INITIATOR] = layout::INIT_NONE;
+        assert!(decode_record(&b, 0, 0).is_err());
+    }
+
+    #[test]
     fn every_truncation_is_an_error() {
         let b = sample();
         for n in 0..RECORD_LEN {
