@@ -208,7 +208,11 @@ fn segment(received: bool, flags: u8) -> SockEvent {
 fn unixp_control_segments() {
     let f = AuditFormatter::text(TimeZone::UTC);
     let mut out = Vec::new();
-    for e in [segment(true, 0x12), segment(false, 0x04), segment(false, 0x11)] {
+    for e in [
+        segment(true, 0x12),
+        segment(false, 0x04),
+        segment(false, 0x11),
+    ] {
         f.write(&sock_record(&e).unwrap(), &mut out).unwrap();
     }
     assert_eq!(

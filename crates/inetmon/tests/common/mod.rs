@@ -11,6 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod dkaudit;
+
 /// The binary under test.
 pub fn inetmon() -> &'static str {
     env!("CARGO_BIN_EXE_inetmon")
