@@ -30,7 +30,9 @@
  * MSG_FASTOPEN, and records of sockets whose connect or accept was not
  * seen (create, close, dynamic binds, sockets older than the monitor).
  *
- * The interface (rec.ifindex) of a record about a socket is sk_ifindex():
+ * The interface (rec.ifindex) of the records of bind, listen, accept and
+ * connect (attempts aside), their failures, and set_state's (connect
+ * outcome, disconnects seen there) is sk_ifindex():
  * the output device of the route the socket has cached (a connected or
  * accepted TCP socket, a connected UDP socket), else the device its last
  * segment arrived on, else the device it is bound to (SO_BINDTODEVICE, an
@@ -38,7 +40,8 @@
  * socket not bound to a device, a connect that failed before a route was
  * found. (An IPv6 connect's outcome falls back on the device its route had
  * at SYN_SENT, kept with the owner: see set_state.) A segment's is the
- * device it was seen on. */
+ * device it was seen on. Other records (create, close, a disconnect seen
+ * at release, dynamic binds, connect attempts) have 0: not looked up. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
