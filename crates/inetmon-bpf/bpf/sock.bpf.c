@@ -1196,7 +1196,7 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 #define ETH_P_IPV6 0x86DD
 #define TCPF_CONTROL 0x07 /* FIN | SYN | RST */
 
-static __always_inline int segment(struct __sk_buff *skb, int in)
+static __always_inline int segment_record(struct __sk_buff *skb, int in)
 {
 	struct inetmon_sock_rec r = {};
 	__u8 ip[40], tcp[14];
@@ -1269,6 +1269,38 @@ static __always_inline int segment(struct __sk_buff *skb, int in)
 	r.netns = BPF_CORE_READ(kskb, sk, __sk_common.skc_net.net, ns.inum);
 	emit(&r);
 	return 1;
+}
+
+/* The per-packet part: whether the packet is a TCP segment with SYN, FIN
+ * or RST, decided by direct reads of the linear data (no helper call);
+ * only those, and packets whose headers are not linear, go on to
+ * segment_record(). */
+static __always_inline int segment(struct __sk_buff *skb, int in)
+{
+	const __u8 *d = (const __u8 *)(long)skb->data;
+	const __u8 *end = (const __u8 *)(long)skb->data_end;
+	const __u8 *t;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		if (d + 20 > end)
+			return segment_record(skb, in);
+		if (d[9] != IPPROTO_TCP)
+			return 1;
+		t = d + (d[0] & 0x0f) * 4;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		if (d + 40 > end)
+			return segment_record(skb, in);
+		if (d[6] != IPPROTO_TCP)
+			return 1;
+		t = d + 40;
+	} else {
+		return 1;
+	}
+	if (t + 14 > end)
+		return segment_record(skb, in);
+	if (!(t[13] & TCPF_CONTROL))
+		return 1;
+	return segment_record(skb, in);
 }
 
 PROG("cgroup_skb/ingress", seg_ingress, struct __sk_buff, segment(ctx, 1))
