@@ -18,6 +18,8 @@
 //! - [`cidr`]: the one address-prefix type and its rule for IPv4-mapped addresses.
 //! - [`monitor_filter`], [`sock_filter`]: the user-space filters of `inetmon
 //!   monitor` and `inetmon sockets`.
+//! - [`protocol`]: the frames of the daemon's client protocol (handshake,
+//!   request and filter, events), encoded and decoded.
 //! - [`drop_summary`]: drop counts by reason, location and interface.
 //! - [`names`]: protocol and service name tables (from `/etc/protocols` and
 //!   `/etc/services` text).
@@ -35,6 +37,7 @@ pub mod ipmon_conf;
 pub mod kallsyms;
 pub mod monitor_filter;
 pub mod names;
+pub mod protocol;
 pub mod sock_filter;
 pub mod syslog_names;
 #[cfg(test)]

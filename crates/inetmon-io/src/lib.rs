@@ -13,7 +13,11 @@
 //!   which every subcommand configures; [`outputs`]: its sinks.
 //! - [`sink`]: stdout, files (reopened on SIGHUP), syslog.
 //! - [`daemon`]: daemonising and pid files.
+//! - [`clients`]: the daemon's client socket: the hub that fans events out
+//!   to each client's bounded queue, peer checks, and the client side.
 //! - [`daemon_config`]: the daemon's TOML configuration, validated.
+//! - [`service`]: the daemon's runtime (producers → consumer → journal and
+//!   the components [`service::assemble`] wires).
 //! - [`safe_open`]: opening paths for writing as root without following
 //!   links or trusting directories another user controls.
 //! - [`signals`], [`shutdown`]: SIGINT/SIGTERM/SIGHUP flags and stopping producers.
@@ -29,6 +33,7 @@
 
 pub mod aha;
 pub mod bpf;
+pub mod clients;
 pub mod conntrack;
 pub mod consumer;
 pub mod daemon;
@@ -47,6 +52,7 @@ pub mod parallel_read;
 pub mod pipeline;
 pub mod resolver;
 pub mod safe_open;
+pub mod service;
 pub mod shutdown;
 pub mod signals;
 pub mod sink;

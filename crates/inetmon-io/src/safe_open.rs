@@ -29,7 +29,7 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 /// The widest mode of a file this module creates (the umask narrows it).
@@ -199,6 +199,46 @@ pub fn create_exclusive(path: &Path, mode: u32) -> Result<(File, PathBuf), PathE
 /// [`PathError::NotRegular`].
 pub fn open_existing(path: &Path) -> Result<(File, PathBuf), PathError> {
     open(path, Mode::Existing)
+}
+
+/// The symlink-free absolute form of `path` whose directories have all
+/// been checked as for [`open_append`] (the last component is not looked
+/// at): where to create something that is not a regular file (the
+/// daemon's unix socket) without following a link another user planted.
+///
+/// # Errors
+/// As for [`open_append`].
+pub fn trusted_path(path: &Path) -> Result<PathBuf, PathError> {
+    let (dir, name) = resolve_dir(path)?;
+    Ok(dir.join(name))
+}
+
+/// Creates the directory `path` with `mode` (less the umask) unless it
+/// exists, checking every directory on the way as [`open_append`] does,
+/// and checks it as one of them afterwards (owned by root or this user,
+/// not writable by others unless sticky). Returns its symlink-free path.
+///
+/// # Errors
+/// As for [`open_append`]; an existing non-directory is an
+/// [`PathError::Io`] (`ENOTDIR`).
+pub fn create_dir(path: &Path, mode: u32) -> Result<PathBuf, PathError> {
+    let full = trusted_path(path)?;
+    match fs::DirBuilder::new().mode(mode).create(&full) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io_err(path)(e)),
+    }
+    let meta = fs::symlink_metadata(&full).map_err(io_err(path))?;
+    if meta.file_type().is_symlink() {
+        return Err(PathError::Symlink {
+            path: path.to_owned(),
+        });
+    }
+    if !meta.is_dir() {
+        return Err(io_err(path)(io::Error::from_raw_os_error(libc::ENOTDIR)));
+    }
+    check_dir(path, &full)?;
+    Ok(full)
 }
 
 /// Whether `path` (not following a final symbolic link) is still the file

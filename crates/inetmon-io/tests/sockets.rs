@@ -1480,7 +1480,9 @@ fn fd_and_ifindex() {
     unsafe { libc::close(b) };
     let (evs, lost) = collect(&mut p, netns, Duration::from_millis(300));
     assert_eq!(lost, 0);
-    let got: Vec<(SockOp, u32, Option<Initiator>, Option<u32>, u32)> = evs
+    // (op, errno, initiator, fd, ifindex)
+    type Row = (SockOp, u32, Option<Initiator>, Option<u32>, u32);
+    let got: Vec<Row> = evs
         .iter()
         .map(|e| (e.op, e.errno, e.initiator, e.link.fd, e.link.ifindex))
         .filter(|(op, ..)| !matches!(op, Create | Close))

@@ -6,20 +6,28 @@
 //! journal, or of the live producer) print as `LOST:` lines and gap records
 //! as `GAP:` lines, in the same layout.
 //!
-//! `--follow` prints the journal's records, then starts its own socket
-//! producer (the BPF programs of the watched operations the audit needs,
-//! with the segment programs for `--messages`) and prints records as they
-//! happen, until SIGINT/SIGTERM. It does so whether or not a daemon runs:
-//! the daemon's client library (branch `clients`) had not landed when this
-//! was written, so the daemon's socket is not used yet.
+//! `--follow` subscribes to live records first, then prints the journal's
+//! records, then the live ones as they happen, until SIGINT/SIGTERM. Live
+//! records come from the daemon when its socket exists (client mode,
+//! [`crate::remote`]: the socket events of the audited operations, with
+//! the `--uid` filter applied by the daemon), else from this command's own
+//! socket producer (the BPF programs those operations need, with the
+//! segment programs for `--messages`, which the daemon does not collect:
+//! `--messages` runs in-process, as root). An event that reached both the
+//! journal and the subscription (the daemon journals and serves at once)
+//! is printed once: live socket events already printed from the journal
+//! (same time and sequence number) are dropped.
 
+use std::collections::HashSet;
 use std::io::{self, Write};
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use inetmon_core::event::{Event, EventKind, Monitor, Timestamp};
 use inetmon_core::format::audit::{audit_record, rfc3339_utc, AuditBody, AuditFormatter};
-use inetmon_core::sock_filter::watch_set;
+use inetmon_core::protocol::{FilterSpec, Request, SockFilterSpec};
+use inetmon_core::sock_filter::{watch_set, SockFilter};
+use inetmon_io::clients::RemoteSource;
 use inetmon_io::consumer::{render_with, Consumer, Plan, Producers, Rendered, Stage, Verdict};
 use inetmon_io::journal::{Filter, JournalError, Reader, Record};
 use inetmon_io::outputs::TextOut;
@@ -49,10 +57,16 @@ pub(crate) struct AuditArgs {
     /// RST) of audited connections.
     #[arg(long)]
     pub(crate) messages: bool,
-    /// After the journal's records, go on with live ones (from this
-    /// command's own BPF programs) until interrupted.
+    /// After the journal's records, go on with live ones until
+    /// interrupted: from the daemon when its socket exists
+    /// (`$INETMON_SOCKET`, else /run/inetmon/inetmon.sock), else from this
+    /// command's own BPF programs.
     #[arg(long)]
     pub(crate) follow: bool,
+    /// With `--follow`: run the socket-event programs in this process even
+    /// when the daemon's socket exists.
+    #[arg(long, requires = "follow")]
+    pub(crate) local: bool,
     /// JSON lines.
     #[arg(short = 'j', long)]
     pub(crate) json: bool,
@@ -94,14 +108,19 @@ pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<Status> {
         },
         tz,
     };
-    // Started before the journal is read, so nothing falls between the two.
+    // Subscribed before the journal is read, so nothing falls between the
+    // two; what is in both is printed once (`seen`).
+    let live_from = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let live = if args.follow {
         Some(start_live(args)?)
     } else {
         None
     };
+    let mut seen = HashSet::new();
     match Reader::open(&args.dir.state_dir) {
-        Ok(reader) => print_journal(&reader, since, until, &view)?,
+        Ok(reader) => print_journal(&reader, since, until, &view, live_from, &mut seen)?,
         // No journal yet (no daemon ever ran here): only live records.
         Err(JournalError::Missing { .. }) if args.follow => {}
         Err(JournalError::Io { error, .. })
@@ -109,18 +128,35 @@ pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<Status> {
         Err(e) => return Err(e.into()),
     }
     match live {
-        Some(producer) => follow(producer, view),
+        Some(live) => follow(live, AuditStage { view, seen }),
         None => Ok(Status::Clean),
     }
 }
 
-/// Prints the journal's records in `since..=until`.
+/// A socket event's identity across the journal and the daemon's stream:
+/// its time and its producer's sequence number.
+type EventKey = (i64, u32, u64);
+
+/// Where live records come from.
+enum Live {
+    /// The daemon's socket (client mode).
+    Daemon(RemoteSource),
+    /// This command's own socket producer.
+    Local(Box<SocketsProducer>),
+}
+
+/// Prints the journal's records in `since..=until`; the keys of the socket
+/// events printed that are not older than `live_from` (Unix seconds, less
+/// a margin for the daemon's batching) go into `seen`.
 fn print_journal(
     reader: &Reader,
     since: Option<Timestamp>,
     until: Option<Timestamp>,
     view: &View,
+    live_from: i64,
+    seen: &mut HashSet<EventKey>,
 ) -> anyhow::Result<()> {
+    let recent = live_from.saturating_sub(5);
     let filter = Filter {
         since,
         until,
@@ -141,7 +177,14 @@ fn print_journal(
                 );
                 side_line(view.json, "gap", gap.to, &line, &view.tz, &mut out)
             }
-            Record::Event { event, .. } => write_event(view, event, &mut out),
+            Record::Event { event, .. } => {
+                if let Event::Sock(s) = &**event {
+                    if s.header.time.secs >= recent {
+                        seen.insert(key(s));
+                    }
+                }
+                write_event(view, event, &mut out)
+            }
         };
         match r {
             Ok(()) => true,
@@ -169,8 +212,41 @@ fn audit_monitors() -> [Monitor; 4] {
     ]
 }
 
-/// Loads and attaches the socket programs for `--follow`.
-fn start_live(args: &AuditArgs) -> anyhow::Result<SocketsProducer> {
+fn key(s: &inetmon_core::event::SockEvent) -> EventKey {
+    (s.header.time.secs, s.header.time.nanos, s.header.seq)
+}
+
+/// Subscribes to the daemon for `--follow`, or loads and attaches the
+/// socket programs when no daemon serves (or `--local`, `--messages`).
+fn start_live(args: &AuditArgs) -> anyhow::Result<Live> {
+    let filter = SockFilter {
+        monitors: Some(audit_monitors().to_vec()),
+        uid: args.uid,
+        ..SockFilter::default()
+    };
+    let request = Request {
+        kinds: vec![EventKind::Sock],
+        nflog_groups: Vec::new(),
+        filter: FilterSpec::Sockets(SockFilterSpec::from_filter(&filter)),
+    };
+    let missing = crate::privilege::missing_caps(true, true);
+    let remote = crate::remote::connect(
+        &crate::remote::Want {
+            cmd: "inetmon audit",
+            local: args.local,
+            // The daemon does not collect the segments of audited
+            // connections.
+            local_only: args.messages.then_some("--messages"),
+            can_local: missing.is_none(),
+        },
+        &request,
+    )?;
+    if let Some(src) = remote {
+        return Ok(Live::Daemon(src));
+    }
+    if let Some(missing) = missing {
+        anyhow::bail!("audit --follow needs {missing} (or root), or a running daemon");
+    }
     let cfg = SocketsConfig {
         filters: KernelFilters {
             uid: args.uid,
@@ -180,22 +256,35 @@ fn start_live(args: &AuditArgs) -> anyhow::Result<SocketsProducer> {
         },
         ..SocketsConfig::default()
     };
-    SocketsProducer::start(&cfg).context("starting the socket-event programs")
+    SocketsProducer::start(&cfg)
+        .map(|p| Live::Local(Box::new(p)))
+        .context("starting the socket-event programs")
 }
 
 /// `--follow`: live records until SIGINT/SIGTERM.
-fn follow(producer: SocketsProducer, view: View) -> anyhow::Result<Status> {
+fn follow(live: Live, mut stage: AuditStage) -> anyhow::Result<Status> {
     let shutdown = Shutdown::on_signals().context("installing signal handlers")?;
+    let mut producers = Producers::new(shutdown.clone(), DEFAULT_CAPACITY);
+    let how = match live {
+        Live::Daemon(src) => {
+            crate::remote::spawn(src, &mut producers)?;
+            format!(
+                " (through the daemon at {})",
+                crate::remote::path().display()
+            )
+        }
+        Live::Local(producer) => {
+            let thread = producer.spawn(producers.pipeline(), shutdown.clone(), Vec::new())?;
+            producers.add("socket-event", thread, false);
+            String::new()
+        }
+    };
     // The binary decides where text goes: this line tells scripts and
     // tests that the journal is printed and live records follow.
     #[allow(clippy::print_stderr)]
     {
-        eprintln!("inetmon audit: following");
+        eprintln!("inetmon audit: following{how}");
     }
-    let mut producers = Producers::new(shutdown.clone(), DEFAULT_CAPACITY);
-    let thread = producer.spawn(producers.pipeline(), shutdown.clone(), Vec::new())?;
-    producers.add("socket-event", thread, false);
-    let mut stage = AuditStage { view };
     let sinks: Vec<Box<dyn inetmon_io::consumer::Sink>> =
         vec![Box::new(TextOut::stdout(&shutdown))];
     let mut consumer = Consumer::new(&mut stage, sinks);
@@ -213,6 +302,8 @@ fn follow(producer: SocketsProducer, view: View) -> anyhow::Result<Status> {
 /// The live stage: an event → its audit line (or none).
 struct AuditStage {
     view: View,
+    /// Socket events already printed from the journal.
+    seen: HashSet<EventKey>,
 }
 
 impl Stage for AuditStage {
@@ -222,6 +313,9 @@ impl Stage for AuditStage {
 
     fn render(&mut self, ev: &mut Event, out: &mut Rendered) -> Verdict {
         let verdict = match ev {
+            Event::Sock(s) if !self.seen.is_empty() && self.seen.remove(&key(s)) => {
+                return Verdict::Drop;
+            }
             Event::Lost(_) => Verdict::ShowUncounted,
             Event::Malformed(m) => {
                 report::malformed("inetmon audit", m);

@@ -18,6 +18,7 @@ mod offline;
 mod output;
 mod privilege;
 mod read;
+mod remote;
 mod report;
 mod sockets;
 mod source;

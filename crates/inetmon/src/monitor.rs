@@ -20,6 +20,10 @@
 //! packet bytes of drops and traces as pcapng; `--summary` replaces the
 //! lines by a table of drop counts every second, counted in the kernel.
 //!
+//! When the daemon's socket exists and the daemon collects what is asked,
+//! the events come from it (see [`crate::remote`]; `--local` forces the
+//! producers in-process), through the same stage and output.
+//!
 //! Exit status: 0; 2 when events were lost or malformed; 1 on errors
 //! (including a missing privilege, reported in one line).
 
@@ -33,11 +37,13 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use clap::{ArgAction, Args};
 use inetmon_core::drop_summary::DropSummary;
+use inetmon_core::event::EventKind;
 use inetmon_core::format::monitor::{MonitorFormatter, MonitorOptions, Verbosity};
 use inetmon_core::format::pcapng::PcapngWriter;
+use inetmon_core::protocol::{FilterSpec, MonitorFilterSpec, Request};
 use inetmon_io::conntrack::{ConntrackConfig, ConntrackSource};
 use inetmon_io::consumer::{Consumer, Producers, Sink};
-use inetmon_io::datapath::{enrich, netns as enrich_netns, DatapathProducer};
+use inetmon_io::datapath::{enrich, netns as enrich_netns, DatapathProducer, DropCounter};
 use inetmon_io::nflog::{NflogConfig, NflogSource};
 use inetmon_io::nftrace::{NftraceConfig, NftraceSource};
 use inetmon_io::outputs::TextOut;
@@ -122,6 +128,10 @@ pub(crate) struct MonitorArgs {
     /// Ring-buffer size in KiB (a power of two).
     #[arg(long, default_value_t = 4096)]
     pub(crate) ring_kib: u32,
+    /// Run the producers in this process even when the daemon's socket
+    /// exists (`$INETMON_SOCKET`, else /run/inetmon/inetmon.sock).
+    #[arg(long)]
+    pub(crate) local: bool,
 }
 
 /// Runs `inetmon monitor` until interrupted, `--count` or `--duration`.
@@ -131,11 +141,114 @@ pub(crate) struct MonitorArgs {
 /// other than a closed pipe.
 pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
     let mut plan = Wiring::from_args(args)?;
-    if let Some(missing) = plan::missing_capabilities(&plan) {
-        bail!("monitor needs {missing} (run as root)");
-    }
+    let missing = plan::missing_capabilities(&plan);
+    let local_only = [
+        (args.summary, "--summary"),
+        (!plan.kernel.trace_ifaces.is_empty(), "--type trace"),
+        (args.netns.is_some(), "--netns"),
+        (plan.debug, "--type debug"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag));
+    let kinds = [
+        (plan.kernel.drops, EventKind::Drop),
+        (plan.sock, EventKind::Sock),
+        (!plan.nflog_groups.is_empty(), EventKind::Packet),
+        (plan.nat, EventKind::Nat),
+        (plan.state, EventKind::State),
+    ]
+    .into_iter()
+    .filter_map(|(on, kind)| on.then_some(kind))
+    .collect();
+    let request = Request {
+        kinds,
+        nflog_groups: plan.nflog_groups.clone(),
+        filter: FilterSpec::Monitor(MonitorFilterSpec::from_filter(&plan.filter)),
+    };
+    let remote = crate::remote::connect(
+        &crate::remote::Want {
+            cmd: "inetmon monitor",
+            local: args.local,
+            local_only,
+            can_local: missing.is_none(),
+        },
+        &request,
+    )?;
     let shutdown = Shutdown::on_signals().context("installing signal handlers")?;
     let mut producers = Producers::new(shutdown.clone(), DEFAULT_CAPACITY);
+    let mut drop_counter = None;
+    let attached = if let Some(src) = remote {
+        crate::remote::spawn(src, &mut producers)?;
+        format!(
+            "inetmon monitor: attached (through the daemon at {})",
+            crate::remote::path().display()
+        )
+    } else {
+        if let Some(missing) = missing {
+            bail!("monitor needs {missing} (run as root)");
+        }
+        drop_counter = start_local(args, &mut plan, &mut producers, &shutdown)?;
+        "inetmon monitor: attached".to_owned()
+    };
+
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if let Some(path) = &args.write {
+        let f = safe_open::open_truncate(path).context("--write")?;
+        let mut w = PcapngWriter::new(
+            BufWriter::with_capacity(256 * 1024, f),
+            concat!("inetmon ", env!("CARGO_PKG_VERSION")),
+            plan.kernel.snaplen,
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
+        if args.write_linktype == "raw" {
+            w.use_raw_ip();
+        }
+        sinks.push(Box::new(PcapSink(w, format!("write {}", path.display()))));
+    }
+    sinks.push(Box::new(TextOut::stdout(&shutdown)));
+    let verbosity = match args.verbose {
+        0 => Verbosity::Info,
+        1 => Verbosity::Debug,
+        _ => Verbosity::Verbose,
+    };
+    let formatter = MonitorFormatter::new(MonitorOptions {
+        verbosity,
+        hex: args.hex,
+    });
+    let summary = args.summary.then(DropSummary::new);
+    let mut stage = MonitorStage::new(
+        plan.filter.clone(),
+        formatter,
+        args.json,
+        summary,
+        drop_counter,
+    );
+
+    // Tests and scripts wait for this line: the programs are attached.
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("{attached}");
+    }
+    let consumer_plan = args
+        .stop
+        .plan(args.summary.then_some(Duration::from_secs(1)));
+    let mut consumer = Consumer::new(&mut stage, sinks);
+    let mut ended = consumer.run(producers, &consumer_plan);
+    if args.summary && ended.output.is_ok() {
+        // A last table, with the final counts.
+        ended.output = consumer.tick().and_then(|()| consumer.flush());
+    }
+    report::ended("inetmon monitor", ended, &consumer.report())
+}
+
+/// Starts the producers in this process; the kernel's drop counter for
+/// `--summary`.
+fn start_local(
+    args: &MonitorArgs,
+    plan: &mut Wiring,
+    producers: &mut Producers,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Option<DropCounter>> {
     let mut drop_counter = None;
     if plan.kernel.drops || !plan.kernel.trace_ifaces.is_empty() {
         let reasons = enrich::drop_reasons().ok();
@@ -197,52 +310,5 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
         );
     }
 
-    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-    if let Some(path) = &args.write {
-        let f = safe_open::open_truncate(path).context("--write")?;
-        let mut w = PcapngWriter::new(
-            BufWriter::with_capacity(256 * 1024, f),
-            concat!("inetmon ", env!("CARGO_PKG_VERSION")),
-            plan.kernel.snaplen,
-        )
-        .with_context(|| format!("writing {}", path.display()))?;
-        if args.write_linktype == "raw" {
-            w.use_raw_ip();
-        }
-        sinks.push(Box::new(PcapSink(w, format!("write {}", path.display()))));
-    }
-    sinks.push(Box::new(TextOut::stdout(&shutdown)));
-    let verbosity = match args.verbose {
-        0 => Verbosity::Info,
-        1 => Verbosity::Debug,
-        _ => Verbosity::Verbose,
-    };
-    let formatter = MonitorFormatter::new(MonitorOptions {
-        verbosity,
-        hex: args.hex,
-    });
-    let summary = args.summary.then(DropSummary::new);
-    let mut stage = MonitorStage::new(
-        plan.filter.clone(),
-        formatter,
-        args.json,
-        summary,
-        drop_counter,
-    );
-
-    // Tests and scripts wait for this line: the programs are attached.
-    #[allow(clippy::print_stderr)]
-    {
-        eprintln!("inetmon monitor: attached");
-    }
-    let consumer_plan = args
-        .stop
-        .plan(args.summary.then_some(Duration::from_secs(1)));
-    let mut consumer = Consumer::new(&mut stage, sinks);
-    let mut ended = consumer.run(producers, &consumer_plan);
-    if args.summary && ended.output.is_ok() {
-        // A last table, with the final counts.
-        ended.output = consumer.tick().and_then(|()| consumer.flush());
-    }
-    report::ended("inetmon monitor", ended, &consumer.report())
+    Ok(drop_counter)
 }

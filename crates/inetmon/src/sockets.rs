@@ -8,6 +8,10 @@
 //! block (`ahafs`) or one JSON object per line (`json`). A kernel loss
 //! (ring-buffer reserve failure) is printed in-band in every format.
 //!
+//! When the daemon's socket exists, the events come from the daemon
+//! instead (see [`crate::remote`]; `--local` forces the programs
+//! in-process), through the same stage and output.
+//!
 //! Exit status: 0; 2 when events were lost or malformed; 1 on errors.
 
 use std::collections::HashMap;
@@ -16,10 +20,11 @@ use std::io::{self, Write};
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use inetmon_core::cidr::Cidr;
-use inetmon_core::event::{Event, ProcessInfo, SockOp};
+use inetmon_core::event::{Event, EventKind, ProcessInfo, SockOp};
 use inetmon_core::format::ahafs::{AhafsFormatter, InfoLevel};
 use inetmon_core::format::json::JsonWriter;
 use inetmon_core::format::sockline::write_sock_line;
+use inetmon_core::protocol::{FilterSpec, Request, SockFilterSpec};
 use inetmon_core::sock_filter::{parse_watch, watch_set, SockFilter};
 use inetmon_io::aha::{AhaFs, FACTORY_DIR};
 use inetmon_io::consumer::{
@@ -98,6 +103,11 @@ pub(crate) struct SocketsArgs {
     /// Ring-buffer size in KiB (a power of two).
     #[arg(long, default_value_t = 8192)]
     pub(crate) ring_kib: u32,
+    /// Run the socket-event programs in this process even when the
+    /// daemon's socket exists (`$INETMON_SOCKET`, else
+    /// /run/inetmon/inetmon.sock); without it, the daemon is used.
+    #[arg(long)]
+    pub(crate) local: bool,
     /// Also serve the AHAFS monitor files on this directory (FUSE):
     /// MOUNTPOINT/net/inetsock.monFactory/*.mon, until interrupted. The
     /// files get the events that pass the filters.
@@ -111,10 +121,6 @@ pub(crate) struct SocketsArgs {
 /// Bad flags, missing privileges, load/attach failures, output errors
 /// other than a closed pipe.
 pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<Status> {
-    // One line naming what is missing, before any program or map is tried.
-    if let Some(missing) = crate::privilege::missing_caps(true, true) {
-        anyhow::bail!("sockets needs {missing} (or root)");
-    }
     let monitors = args
         .watch
         .as_deref()
@@ -136,52 +142,29 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<Status> {
         .checked_mul(1024)
         .filter(|b| b.is_power_of_two() && *b >= 4096)
         .context("--ring-kib must be a power of two of at least 4")?;
-    // On cgroup v2 the id of a cgroup is its directory's inode number.
-    let cgroup = args
-        .cgroup
-        .as_ref()
-        .map(|p| {
-            std::fs::metadata(p)
-                .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
-                .with_context(|| format!("--cgroup {}", p.display()))
-        })
-        .transpose()?;
-    let cfg = SocketsConfig {
-        filters: KernelFilters {
-            pid: args.pid,
-            uid: args.uid,
-            port: args.port,
-            cgroup,
-            watch,
-            segments: false,
-        },
-        ring_bytes,
-        ..SocketsConfig::default()
+    let missing = crate::privilege::missing_caps(true, true);
+    let request = Request {
+        kinds: vec![EventKind::Sock],
+        nflog_groups: Vec::new(),
+        filter: FilterSpec::Sockets(SockFilterSpec::from_filter(&filter)),
     };
-    let shutdown = Shutdown::on_signals().context("installing signal handlers")?;
-    let mut producer =
-        SocketsProducer::start(&cfg).context("starting the socket-event programs")?;
-    // The binary decides where text goes: this line tells scripts and tests
-    // that the programs are attached.
-    #[allow(clippy::print_stderr)]
-    {
-        eprintln!("inetmon sockets: attached");
-    }
+    let local_only = [
+        (args.existing, "--existing"),
+        (args.aha.is_some(), "--aha"),
+        (args.cgroup.is_some(), "--cgroup"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag));
+    let remote = crate::remote::connect(
+        &crate::remote::Want {
+            cmd: "inetmon sockets",
+            local: args.local,
+            local_only,
+            can_local: missing.is_none(),
+        },
+        &request,
+    )?;
     let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
-    let aha = args
-        .aha
-        .as_deref()
-        .map(|m| AhaFs::mount(m, tz.clone()))
-        .transpose()?;
-    if let Some(a) = &aha {
-        #[allow(clippy::print_stderr)]
-        {
-            eprintln!(
-                "inetmon sockets: AHAFS files in {}/net/{FACTORY_DIR}",
-                a.mountpoint().display()
-            );
-        }
-    }
     let level = match args.info_level {
         1 => InfoLevel::One,
         3 => InfoLevel::Three,
@@ -191,31 +174,91 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<Status> {
         format: args.format,
         ahafs: AhafsFormatter::new(level, tz.clone()),
         json: JsonWriter::new(),
-        tz,
+        tz: tz.clone(),
         level3: args.info_level == 3,
         filter,
         procs: HashMap::new(),
     };
-    let first = if args.existing {
-        existing_events(NetnsScope::All, &mut || producer.next_seq())
-            .context("sock_diag snapshot")?
-            .into_iter()
-            .map(|ev| Event::Sock(Box::new(ev)))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let shutdown = Shutdown::on_signals().context("installing signal handlers")?;
     let mut producers = Producers::new(shutdown.clone(), DEFAULT_CAPACITY);
-    let thread = producer.spawn(producers.pipeline(), shutdown.clone(), first)?;
-    producers.add("socket-event", thread, false);
-    let plan = args.stop.plan(None);
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-    if let Some(aha) = aha {
-        sinks.push(Box::new(AhaSink {
-            aha,
-            procs: HashMap::new(),
-        }));
+    if let Some(src) = remote {
+        crate::remote::spawn(src, &mut producers)?;
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!(
+                "inetmon sockets: attached (through the daemon at {})",
+                crate::remote::path().display()
+            );
+        }
+    } else {
+        // One line naming what is missing, before any program or map is tried.
+        if let Some(missing) = missing {
+            anyhow::bail!("sockets needs {missing} (or root)");
+        }
+        // On cgroup v2 the id of a cgroup is its directory's inode number.
+        let cgroup = args
+            .cgroup
+            .as_ref()
+            .map(|p| {
+                std::fs::metadata(p)
+                    .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+                    .with_context(|| format!("--cgroup {}", p.display()))
+            })
+            .transpose()?;
+        let cfg = SocketsConfig {
+            filters: KernelFilters {
+                pid: args.pid,
+                uid: args.uid,
+                port: args.port,
+                cgroup,
+                watch,
+                segments: false,
+            },
+            ring_bytes,
+            ..SocketsConfig::default()
+        };
+        let mut producer =
+            SocketsProducer::start(&cfg).context("starting the socket-event programs")?;
+        // The binary decides where text goes: this line tells scripts and tests
+        // that the programs are attached.
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("inetmon sockets: attached");
+        }
+        let aha = args
+            .aha
+            .as_deref()
+            .map(|m| AhaFs::mount(m, tz.clone()))
+            .transpose()?;
+        if let Some(a) = &aha {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!(
+                    "inetmon sockets: AHAFS files in {}/net/{FACTORY_DIR}",
+                    a.mountpoint().display()
+                );
+            }
+        }
+        let first = if args.existing {
+            existing_events(NetnsScope::All, &mut || producer.next_seq())
+                .context("sock_diag snapshot")?
+                .into_iter()
+                .map(|ev| Event::Sock(Box::new(ev)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let thread = producer.spawn(producers.pipeline(), shutdown.clone(), first)?;
+        producers.add("socket-event", thread, false);
+        if let Some(aha) = aha {
+            sinks.push(Box::new(AhaSink {
+                aha,
+                procs: HashMap::new(),
+            }));
+        }
     }
+    let plan = args.stop.plan(None);
     sinks.push(Box::new(TextOut::stdout(&shutdown)));
     let mut consumer = Consumer::new(&mut stage, sinks);
     let ended = consumer.run(producers, &plan);

@@ -328,9 +328,6 @@ fn daemon_check_config() {
     ]);
     assert_eq!(r.code, Some(1));
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-    let r = inetmon_run(&["daemon", "--config", packaged]);
-    assert_eq!(r.code, Some(1));
-    assert!(r.stderr.contains("not built yet"), "{}", r.stderr);
 }
 
 #[test]
@@ -588,4 +585,93 @@ fn follow_live_lines_and_segments() {
         .filter(|l| l.starts_with("UNIXP") && heads.iter().any(|h| l.ends_with(h.as_str())))
         .collect();
     assert_eq!(got, want, "{}", lines.join("\n"));
+}
+
+/// Refused connects to `127.0.0.1:PORT` for each port in `ARGV[1:]`, one
+/// socket each, kept open; prints their fds, space separated.
+const REFUSED_PY: &str = "import socket, sys
+keep = []
+for p in sys.argv[1:]:
+    s = socket.socket(); keep.append(s)
+    try:
+        s.connect(('127.0.0.1', int(p))); sys.exit('connected')
+    except ConnectionRefusedError:
+        pass
+print(' '.join(str(s.fileno()) for s in keep), flush=True)
+";
+
+/// `inetmon audit --follow` through a running daemon (client mode): the
+/// daemon's journal first, then the daemon's live events, each record
+/// once, with the fd and interface the daemon's producer recorded.
+#[test]
+fn follow_through_the_daemon() {
+    if !common::require_privileged("follow_through_the_daemon", &["/usr/bin/python3"]) {
+        return;
+    }
+    use common::dkaudit::{now_secs, untimed};
+    use common::{wait_for, wait_for_line, Bg, Daemon, Netns};
+
+    let start = now_secs();
+    let d = Daemon::start("audit", "");
+    let state = d.file("state");
+    let st = state.to_str().unwrap();
+    let ns = Netns::new();
+    let refused = |ports: &[&str]| -> String {
+        let r = common::run(
+            ns.cmd("/usr/bin/python3")
+                .args(["-c", REFUSED_PY])
+                .args(ports),
+            Duration::from_secs(20),
+        );
+        assert_eq!(r.code, Some(0), "{r:?}");
+        r.stdout.trim().to_owned()
+    };
+    let before = refused(&["1"]);
+    let old = format!("CONNECTION: (1, {before}) \"tcp!127.0.0.1!1\" Failed by UID 0");
+    // Journaled (in a batch) before the client starts.
+    wait_for(Duration::from_secs(20), || {
+        let r = inetmon_run(&["audit", "--state-dir", st]);
+        r.stdout.contains(&old).then_some(())
+    })
+    .unwrap_or_else(|| panic!("not journaled: {old}"));
+
+    let (out, err) = (d.file("audit.out"), d.file("audit.err"));
+    let mut audit = Bg::spawn_to(
+        &mut d.client(&["audit", "--follow", "--state-dir", st]),
+        &out,
+        &err,
+    );
+    wait_for_line(
+        &err,
+        "inetmon audit: following",
+        Duration::from_secs(20),
+        &err,
+    );
+    assert!(
+        common::lines_of(&err)[0].starts_with("inetmon audit: following (through the daemon at "),
+        "{:?}",
+        common::lines_of(&err)
+    );
+    let after: Vec<String> = refused(&["2", "3"]).split(' ').map(str::to_owned).collect();
+    let new = [
+        format!(
+            "CONNECTION: (1, {}) \"tcp!127.0.0.1!2\" Failed by UID 0",
+            after[0]
+        ),
+        format!(
+            "CONNECTION: (1, {}) \"tcp!127.0.0.1!3\" Failed by UID 0",
+            after[1]
+        ),
+    ];
+    wait_for_line(&out, "tcp!127.0.0.1!3", Duration::from_secs(20), &err);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(audit.stop(), Some(0));
+    let end = now_secs();
+    let lines = common::lines_of(&out);
+    let ours: Vec<&str> = lines
+        .iter()
+        .map(|l| untimed(l, start, end))
+        .filter(|l| l.contains("\"tcp!127.0.0.1!") && l.starts_with("CONNECTION"))
+        .collect();
+    assert_eq!(ours, [old.as_str(), &new[0], &new[1]], "{lines:#?}");
 }

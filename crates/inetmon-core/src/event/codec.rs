@@ -16,7 +16,7 @@
 //! reader needs but cannot be read back into an event); it is versioned by
 //! [`ENCODING_VERSION`].
 
-use super::{Event, SockOp, LOST_RING_FULL, LOST_SKIPPED_RUNS};
+use super::{Event, SockOp, LOST_CLIENT_QUEUE, LOST_RING_FULL, LOST_SKIPPED_RUNS};
 
 /// Version of this encoding. Bump it on any change that old records cannot
 /// be read under (a renamed or removed field, a changed type).
@@ -99,7 +99,7 @@ pub mod hex {
 
 /// `serde(deserialize_with)` helper for [`super::Lost::breakdown`]: its
 /// labels are static names (operation names, [`LOST_RING_FULL`],
-/// [`LOST_SKIPPED_RUNS`]); a label this version does not know reads back as
+/// [`LOST_SKIPPED_RUNS`], [`LOST_CLIENT_QUEUE`]); a label this version does not know reads back as
 /// `"other"`, so that the counts still add up.
 ///
 /// # Errors
@@ -131,7 +131,7 @@ fn static_label(label: &str) -> &'static str {
     ];
     OPS.iter()
         .map(|op| op.as_str())
-        .chain([LOST_RING_FULL, LOST_SKIPPED_RUNS])
+        .chain([LOST_RING_FULL, LOST_SKIPPED_RUNS, LOST_CLIENT_QUEUE])
         .find(|known| *known == label)
         .unwrap_or("other")
 }

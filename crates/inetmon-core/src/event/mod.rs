@@ -263,7 +263,8 @@ pub struct Lost {
     /// ring-buffer reserve failures with the operation
     /// ([`SockOp::as_str`]), and program runs the kernel skipped (which
     /// carry no operation) with [`LOST_SKIPPED_RUNS`]; the datapath producer
-    /// uses [`LOST_RING_FULL`] and [`LOST_SKIPPED_RUNS`].
+    /// uses [`LOST_RING_FULL`] and [`LOST_SKIPPED_RUNS`]; the daemon's client
+    /// hub [`LOST_CLIENT_QUEUE`].
     #[serde(deserialize_with = "codec::breakdown")]
     pub breakdown: Vec<(&'static str, u64)>,
 }
@@ -288,6 +289,10 @@ pub const LOST_RING_FULL: &str = "ring_full";
 /// [`Lost::breakdown`] label: program runs the kernel skipped because they
 /// would have nested in another BPF program on the same CPU.
 pub const LOST_SKIPPED_RUNS: &str = "skipped_runs";
+/// [`Lost::breakdown`] label: events the daemon dropped for one client
+/// because that client's queue was full (it reads too slowly, or is
+/// stopped); only that client misses them.
+pub const LOST_CLIENT_QUEUE: &str = "client_queue";
 
 /// Input that could not be decoded and was skipped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

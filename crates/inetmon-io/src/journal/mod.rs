@@ -104,6 +104,18 @@ pub struct Gap {
     pub to: Timestamp,
 }
 
+/// Kernel drops of one (reason, location, interface) group in the second
+/// that starts at `time` (table `drop_counts`; `[drops]` of the daemon).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DropCount {
+    /// Start of the second (wall clock).
+    pub time: Timestamp,
+    /// The group.
+    pub key: inetmon_core::drop_summary::DropKey,
+    /// Drops in that second.
+    pub count: u64,
+}
+
 /// One stored record: an event or a gap, with its journal sequence number
 /// (from 1, one per record, increasing).
 #[derive(Debug, Clone, PartialEq, Eq)]

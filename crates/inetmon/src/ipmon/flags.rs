@@ -90,6 +90,10 @@ pub(crate) struct IpmonFlags {
     /// Print JSON objects instead of ipmon lines.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Read NFLOG and conntrack in this process even when the daemon's
+    /// socket exists ($INETMON_SOCKET, else /run/inetmon/inetmon.sock).
+    #[arg(long)]
+    pub(crate) local: bool,
     /// Text output file, opened in append mode and reopened on SIGHUP
     /// (ignored with -s).
     #[arg(value_name = "outfile")]

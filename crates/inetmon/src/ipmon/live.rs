@@ -13,6 +13,9 @@
 //!    log device does with unread records; shown as `Nx`) and reports
 //!    malformed input, and the sinks: `-B` copy, `-C` actions, text.
 //!
+//! In client mode (see [`crate::remote`]) the daemon's connection is the
+//! one source, opened by the caller before daemonising.
+//!
 //! The run ends when every source has ended, when a file that is not
 //! followed reaches its end (in ipmon that ends the whole run), or on
 //! SIGINT/SIGTERM, within a second even when the output is blocked (what
@@ -20,6 +23,7 @@
 //! `-B` file.
 
 use anyhow::{anyhow, Context as _};
+use inetmon_io::clients::RemoteSource;
 use inetmon_io::conntrack::{ConntrackConfig, ConntrackSource};
 use inetmon_io::consumer::{Consumer, Plan, Producers, Sink};
 use inetmon_io::daemon::{daemonize, PidFile};
@@ -95,12 +99,17 @@ fn open_source(input: &Input, follow: bool, raw: bool) -> anyhow::Result<Opened>
 ///
 /// A source, output or pid file that cannot be opened; a source that fails
 /// while reading.
-pub(super) fn run(config: &IpmonConfig, prog: &str) -> anyhow::Result<Status> {
+pub(super) fn run(
+    config: &IpmonConfig,
+    prog: &str,
+    remote: Option<RemoteSource>,
+) -> anyhow::Result<Status> {
     let signals = SignalFlags::install().context("installing signal handlers")?;
     let shutdown =
         Shutdown::with_flag(signals.shutdown.clone()).context("creating the shutdown waker")?;
     let mut opened = Vec::with_capacity(config.inputs.len());
-    for input in &config.inputs {
+    // Through the daemon (client mode), nothing is opened here.
+    for input in config.inputs.iter().filter(|_| remote.is_none()) {
         opened.push(open_source(
             input,
             config.follow,
@@ -137,6 +146,9 @@ pub(super) fn run(config: &IpmonConfig, prog: &str) -> anyhow::Result<Status> {
         .then(|| syslog(&config.syslog_socket, config.facility));
 
     let mut producers = Producers::new(shutdown.clone(), DEFAULT_CAPACITY);
+    if let Some(src) = remote {
+        crate::remote::spawn(src, &mut producers)?;
+    }
     for o in opened {
         let pipeline = producers.pipeline();
         match o {

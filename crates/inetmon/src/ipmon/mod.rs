@@ -18,6 +18,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
+use inetmon_core::event::EventKind;
+use inetmon_core::protocol::Request;
 use inetmon_io::consumer::{Consumer, Sink};
 use inetmon_io::outputs::{IplogCopy, TextFile, TextOut};
 use inetmon_io::shutdown::Shutdown;
@@ -52,8 +54,10 @@ pub(crate) fn main(flags: &IpmonFlags, prog: &str) -> anyhow::Result<Status> {
         return Ok(Status::Failed);
     }
     let config = IpmonConfig::from_flags(flags)?;
+    let remote = connect_daemon(&config, flags.local, prog)?;
     for input in &config.inputs {
         match &input.spec {
+            _ if remote.is_some() => {}
             SourceSpec::Nflog(_) if !has_net_admin() => {
                 bail!("reading NFLOG needs CAP_NET_ADMIN (run as root)")
             }
@@ -78,7 +82,52 @@ pub(crate) fn main(flags: &IpmonFlags, prog: &str) -> anyhow::Result<Status> {
     if files_only && !config.follow && plain_output && !config.daemon && config.pid_file.is_none() {
         return read_files(&config, prog);
     }
-    live::run(&config, prog)
+    live::run(&config, prog, remote)
+}
+
+/// Client mode (see [`crate::remote`]): when every input is live (NFLOG
+/// groups, conntrack) and `-X` does not need the raw netlink records, the
+/// daemon is asked for the same packets and NAT/state events.
+fn connect_daemon(
+    config: &IpmonConfig,
+    local: bool,
+    prog: &str,
+) -> anyhow::Result<Option<inetmon_io::clients::RemoteSource>> {
+    if config.inputs.is_empty() || !config.inputs.iter().all(|i| i.spec.is_live()) {
+        return Ok(None);
+    }
+    let mut req = Request::default();
+    for input in &config.inputs {
+        let mut want = |k| {
+            if !req.kinds.contains(&k) {
+                req.kinds.push(k);
+            }
+        };
+        match &input.spec {
+            SourceSpec::Nflog(groups) => {
+                want(EventKind::Packet);
+                req.nflog_groups.extend(groups.iter().copied());
+            }
+            SourceSpec::Conntrack => {
+                if input.logs.nat {
+                    want(EventKind::Nat);
+                }
+                if input.logs.state {
+                    want(EventKind::State);
+                }
+            }
+            SourceSpec::Stdin | SourceSpec::File(_) => {}
+        }
+    }
+    crate::remote::connect(
+        &crate::remote::Want {
+            cmd: prog,
+            local,
+            local_only: config.format.keeps_nflog_records().then_some("-X"),
+            can_local: has_net_admin(),
+        },
+        &req,
+    )
 }
 
 /// `ipmon -f FILE…` without `-t`, `-s` or `-D`: the files read to their

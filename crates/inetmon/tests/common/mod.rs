@@ -748,3 +748,84 @@ pub fn loopback_connections(n: usize) {
         drop((c, s));
     }
 }
+
+/// An `inetmon daemon` started with a configuration of its own: its clients'
+/// socket in a fresh root-owned directory under `/run` (which uid 65534 can
+/// reach), its journal in a temporary directory. Stopped (SIGTERM) on drop.
+pub struct Daemon {
+    /// The clients' socket (`INETMON_SOCKET` for the clients).
+    pub socket: PathBuf,
+    /// Its standard error (its log lines).
+    pub log: PathBuf,
+    dir: tempfile::TempDir,
+    bg: Option<Bg>,
+}
+
+impl Daemon {
+    /// Starts the daemon with `extra` TOML appended to the configuration
+    /// (tables such as `[nflog]`) and waits for its `running:` line. It
+    /// keeps only socket events of `python3` (`[sockets.filters]`): the
+    /// workloads of these tests, not the whole machine's traffic.
+    pub fn start(tag: &str, extra: &str) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let run_dir = PathBuf::from(format!("/run/inetmon-t-{}-{tag}", std::process::id()));
+        let _ = fs::remove_dir_all(&run_dir);
+        let socket = run_dir.join("inetmon.sock");
+        let config = dir.path().join("inetmon.toml");
+        fs::write(
+            &config,
+            format!(
+                "state_dir = \"{}\"\nsocket = \"{}\"\n[journal]\nsync = \"never\"\n{extra}\n[sockets.filters]\ncomm = \"python3\"\n",
+                dir.path().join("state").display(),
+                socket.display()
+            ),
+        )
+        .unwrap();
+        let log = dir.path().join("daemon.log");
+        let bg = Bg::spawn(
+            Command::new(inetmon())
+                .args(["daemon", "--config"])
+                .arg(&config),
+            &log,
+        );
+        wait_for_line(&log, "running:", Duration::from_secs(30), &log);
+        Daemon {
+            socket,
+            log,
+            dir,
+            bg: Some(bg),
+        }
+    }
+
+    /// A file in the daemon's temporary directory (for clients' output).
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `inetmon ARGS…` as a client of this daemon (`INETMON_SOCKET`,
+    /// `TZ=UTC`).
+    pub fn client(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(inetmon());
+        c.args(args)
+            .env("INETMON_SOCKET", &self.socket)
+            .env("TZ", "UTC");
+        c
+    }
+}
+
+impl Drop for Daemon {
+    /// SIGTERM, then up to 60 s for the daemon to drain what it collected
+    /// into its journal (on a loaded machine that takes a while), then
+    /// SIGKILL.
+    fn drop(&mut self) {
+        if let Some(mut bg) = self.bg.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &bg.pid().to_string()])
+                .status();
+            let _ = wait_for(Duration::from_secs(60), || bg.try_wait());
+        }
+        if let Some(d) = self.socket.parent() {
+            let _ = fs::remove_dir_all(d);
+        }
+    }
+}
