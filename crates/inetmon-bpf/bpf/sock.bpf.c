@@ -1190,7 +1190,9 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
  * with the output device set). Only a TCP segment with SYN, FIN or RST of
  * a socket marked OWNER_AUDITED (connect4/6) becomes a record: everything
  * else is let through after reading at most the IP header and 14 bytes of
- * TCP header. Never drops (returns 1). */
+ * TCP header. Never drops (returns 1). Not seen: what a TIME_WAIT socket
+ * handles (tcp_v4_rcv's do_time_wait runs no socket filter), which after
+ * close() includes a FIN received in FIN_WAIT2. */
 
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD

@@ -84,6 +84,7 @@ pub(crate) enum AuditResult {
 /// How records are selected and printed, for the journal and live alike.
 struct View {
     uid: Option<u32>,
+    messages: bool,
     result: Option<AuditResult>,
     json: bool,
     fmt: AuditFormatter,
@@ -99,6 +100,7 @@ pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<Status> {
     let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
     let view = View {
         uid: args.uid,
+        messages: args.messages,
         result: args.result,
         json: args.json,
         fmt: if args.json {
@@ -359,7 +361,7 @@ fn write_event<W: Write>(view: &View, ev: &Event, out: &mut W) -> io::Result<()>
         }
         // UNIXP records have no result: only shown without --result.
         AuditBody::Unixp { uid, .. } => {
-            if view.result.is_some() {
+            if !view.messages || view.result.is_some() {
                 return Ok(());
             }
             *uid

@@ -210,7 +210,9 @@ const CONTROL_FLAGS: u8 = 0x01 | 0x02 | 0x04;
 
 /// The `UNIXP` record of a [`SockOp::Segment`] event: a TCP control
 /// segment (SYN, SYN-ACK, FIN or RST; the kernel side sends no others) of
-/// a connection this host connected. `None` for any other event, or a
+/// a connection this host connected. (Segments handled by a TIME_WAIT
+/// socket, such as a FIN received after this host's close() in FIN_WAIT2,
+/// pass no cgroup hook and have no event.) `None` for any other event, or a
 /// segment without SYN, FIN or RST.
 #[must_use]
 pub fn segment_record(ev: &SockEvent) -> Option<AuditRecord> {
