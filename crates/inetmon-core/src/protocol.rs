@@ -239,7 +239,7 @@ pub fn end_frame(start: usize, out: &mut [u8]) {
 }
 
 /// What a client asks for: the event kinds it wants and its command's
-/// filter. The daemon sends only events that pass ([`Request::matches`]),
+/// filter. The daemon sends only events that pass ([`Subscription::matches`]),
 /// plus loss reports ([`Event::Lost`]) and malformed-input reports of the
 /// sources it wants, and its own loss reports for this client.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -354,6 +354,11 @@ sys.stdout.write('%d %d %s' % (f[0], f[1], f[2:].decode()))
         r.stderr,
         "inetmon: the daemon refused: the daemon does not collect packet events (it collects: sock)\n"
     );
-    let log = std::fs::read_to_string(&d.log).unwrap();
-    assert!(log.contains("client refused (uid 65534 pid "), "{log}");
+    // The daemon logs refusals between events (at its next flush).
+    wait_for_line(
+        &d.log,
+        "client refused (uid 65534 pid ",
+        Duration::from_secs(30),
+        &d.log,
+    );
 }

@@ -376,7 +376,8 @@ impl Hub {
     fn reap(&mut self, check_hangup: bool) {
         let mut gone = Vec::new();
         self.clients.retain(|c| {
-            let keep = !(c.dead.load(Ordering::Relaxed) || (check_hangup && c.hung_up()));
+            let gone_now = c.dead.load(Ordering::Relaxed) || (check_hangup && c.hung_up());
+            let keep = !gone_now;
             if !keep {
                 gone.push((c.peer.uid, c.peer.pid, c.lost));
                 let _ = c.stream.shutdown(std::net::Shutdown::Both);

@@ -122,6 +122,7 @@ impl Journal {
             let gap = Gap {
                 from: super::ns_ts(last),
                 to: start,
+                cause: super::GapCause::Unclean,
             };
             let text = serde_json::to_string(&GapRow { gap }).unwrap_or_default();
             self.conn

@@ -50,7 +50,7 @@ pub use self::journal_sink::JournalSink;
 pub use self::producers::{start as start_producers, Started};
 use crate::consumer::{Consumer, Plan, Producers, Rendered, Stage, Verdict};
 use crate::daemon_config::{ConfigError, DaemonConfig};
-use crate::journal::{Gap, Journal, JournalError, JournalThread};
+use crate::journal::{Gap, GapCause, Journal, JournalError, JournalThread};
 use crate::pipeline::{now, DEFAULT_CAPACITY};
 use crate::shutdown::Shutdown;
 
@@ -384,7 +384,11 @@ fn run_once(
     };
     if let Some(from) = hole_since {
         // Producers of the previous run stopped at `from`; these started now.
-        let _ = journal.send_gap(Gap { from, to: now() });
+        let _ = journal.send_gap(Gap {
+            from,
+            to: now(),
+            cause: GapCause::Reload,
+        });
     }
     let mut ctx = Context {
         journal: Arc::clone(&journal),
@@ -446,7 +450,7 @@ fn run_once(
     }
     summary.events += report.shown;
     summary.lost += report.lost;
-    summary.journal_lost += journal.refused();
+    summary.journal_lost += journal.lost();
     summary.journaled += finish_journal(journal)?;
     Ok(())
 }

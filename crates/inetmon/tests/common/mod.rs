@@ -864,7 +864,8 @@ impl Daemon {
                 .arg(&config),
             &log,
         );
-        wait_for_line(&log, "running:", Duration::from_secs(30), &log);
+        // Loading the BPF programs on a loaded machine can take a while.
+        wait_for_line(&log, "running:", Duration::from_secs(120), &log);
         Daemon {
             socket,
             log,

@@ -1,0 +1,100 @@
+#!/bin/sh
+# Fan-out of the daemon's client hub (issue 12): `inetmon daemon` collects a
+# loopback connect/accept/close storm in a private netns while K clients
+# (`inetmon sockets --format json`, each into a counting reader) watch
+# through its socket. One fresh daemon per K; K = 0 is the baseline (the
+# daemon journals the storm with no client).
+# Prints per row: clients, storm events the daemon collected, the fewest
+# socket events a client printed, events lost at client queues (summed over
+# clients), producer loss (the daemon's "lost before the journal" plus any
+# lost event of the sockets source a client printed), the daemon's CPU
+# (user+sys) from the storm's start until it is idle again, and that CPU
+# over the baseline per client, per client and storm event.
+#   bench/clients-fanout.sh [CONNECTIONS] [K...]     (root; default 20000 0 1 10 50)
+set -eu
+N=${1:-20000}
+shift $(($# > 0 ? 1 : 0))
+KS=${*:-0 1 10 50}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+cargo build --quiet --release -p inetmon --bin inetmon
+cargo build --quiet --release -p inetmon-io --example sockstorm
+BIN=$root/target/release/inetmon
+STORM=$root/target/release/examples/sockstorm
+tmp=$(mktemp -d)
+ns=inetmon-bench-$$
+port=47531
+ip netns add "$ns"
+daemon=
+cleanup() {
+	[ -n "$daemon" ] && kill -TERM "$daemon" 2>/dev/null || true
+	ip netns del "$ns" 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+ip -n "$ns" link set lo up
+tck=$(getconf CLK_TCK)
+cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+echo "clients storm_events min_client_events client_queue_lost producer_lost daemon_cpu_ms cpu_us_per_client_event_over_base"
+base=
+for k in $KS; do
+	rm -rf "$tmp/state" "$tmp/run" "$tmp"/c.* "$tmp/daemon.log"
+	cat >"$tmp/inetmon.toml" <<CFG
+state_dir = "$tmp/state"
+socket = "$tmp/run/inetmon.sock"
+[journal]
+sync = "interval"
+[sockets.filters]
+port = $port
+CFG
+	"$BIN" daemon --config "$tmp/inetmon.toml" 2>"$tmp/daemon.log" &
+	daemon=$!
+	i=0
+	until grep -q running: "$tmp/daemon.log"; do
+		i=$((i + 1)); [ $i -lt 300 ] || { cat "$tmp/daemon.log"; exit 1; }; sleep 0.1
+	done
+	c=0
+	pids=
+	while [ $c -lt "$k" ]; do
+		c=$((c + 1))
+		mkfifo "$tmp/c.$c.fifo"
+		awk '/"kind":"sock"/{n++} /"kind":"lost"/{match($0,/"count":[0-9]+/); v=substr($0,RSTART+8,RLENGTH-8); if ($0 ~ /"source":"pipeline"/) q+=v; else p+=v}
+			END{print n+0, q+0, p+0}' <"$tmp/c.$c.fifo" >"$tmp/c.$c.count" &
+		INETMON_SOCKET=$tmp/run/inetmon.sock "$BIN" sockets --format json >"$tmp/c.$c.fifo" 2>"$tmp/c.$c.err" &
+		pids="$pids $!"
+	done
+	c=0
+	while [ $c -lt "$k" ]; do
+		c=$((c + 1)); i=0
+		until grep -q attached "$tmp/c.$c.err" 2>/dev/null; do
+			i=$((i + 1)); [ $i -lt 300 ] || { cat "$tmp/c.$c.err"; exit 1; }; sleep 0.1
+		done
+	done
+	before=$(cpu_of "$daemon")
+	ip netns exec "$ns" "$STORM" "$N" "$port" >/dev/null
+	# Idle again: the daemon's CPU time unchanged for a second.
+	last=-1
+	now=$(cpu_of "$daemon")
+	while [ "$now" != "$last" ]; do last=$now; sleep 1; now=$(cpu_of "$daemon"); done
+	after=$now
+	for p in $pids; do kill -INT "$p"; done
+	wait $pids 2>/dev/null || true
+	kill -TERM "$daemon"; wait "$daemon" || true
+	daemon=
+	sleep 0.2
+	stopped=$(grep 'stopped:' "$tmp/daemon.log")
+	events=$(echo "$stopped" | sed -n 's/.*stopped: \([0-9]*\) events.*/\1/p')
+	plost=$(echo "$stopped" | sed -n 's/.* \([0-9]*\) lost before the journal.*/\1/p')
+	min=-; qlost=0
+	c=0
+	while [ $c -lt "$k" ]; do
+		c=$((c + 1))
+		read -r n q p <"$tmp/c.$c.count"
+		[ "$min" = - ] || [ "$n" -lt "$min" ] && min=$n
+		qlost=$((qlost + q)); plost=$((plost + p))
+	done
+	ms=$(awk -v a="$after" -v b="$before" -v t="$tck" 'BEGIN{printf "%.0f", (a-b)/t*1000}')
+	[ -n "$base" ] || base=$ms
+	per=$(awk -v m="$ms" -v b="$base" -v k="$k" -v e="$events" 'BEGIN{ if (k>0 && e>0) printf "%.3f", (m-b)*1000/k/e; else print "-" }')
+	echo "$k $events $min $qlost $plost $ms $per"
+done
