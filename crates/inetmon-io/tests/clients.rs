@@ -44,7 +44,7 @@ use inetmon_io::sockets::KernelFilters;
 use common::{new_netns, privileged, start_sockets};
 
 /// The storm's server port (kernel filter of the harness's producer).
-const PORT: u16 = 47_311;
+const PORT: u16 = 17_311;
 
 /// Connections of the storm (7 events each with the port filter).
 const CONNECTIONS: u32 = 1000;

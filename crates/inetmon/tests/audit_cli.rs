@@ -328,6 +328,7 @@ fn daemon_check_config() {
     ]);
     assert_eq!(r.code, Some(1));
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    // The daemon itself runs now: tests/daemon.rs.
 }
 
 #[test]

@@ -497,3 +497,40 @@ fn nflog_and_conntrack() {
     assert_eq!(count("packet"), 3);
     verify_ok(&s);
 }
+
+/// The daemon refuses, in one line and with status 1, a state directory
+/// that is a symbolic link (another user could plant one) or writable by
+/// others, and a bad configuration file, before collecting anything.
+#[test]
+fn unsafe_state_dir_and_bad_config_are_one_line() {
+    if !require_privileged("daemon state dir", &[]) {
+        return;
+    }
+    let s = Setup::new("[sockets]\nenabled = false\n");
+    let real = s.dir.path().join("real");
+    fs::create_dir(&real).unwrap();
+    std::os::unix::fs::symlink(&real, s.state()).unwrap();
+    let cfg = s.config();
+    let r = inetmon_run(&["daemon", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert_eq!(r.stderr.lines().count(), 1, "{r:?}");
+    assert!(r.stderr.contains("is a symbolic link"), "{r:?}");
+    fs::remove_file(s.state()).unwrap();
+    fs::create_dir(s.state()).unwrap();
+    fs::set_permissions(
+        s.state(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let r = inetmon_run(&["daemon", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(r.stderr.contains("writable by group or others"), "{r:?}");
+    s.write_config("[journal]\nsync_interval_ms = 0\n");
+    let r = inetmon_run(&["daemon", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert_eq!(r.stderr.lines().count(), 1, "{r:?}");
+    assert!(
+        r.stderr.contains("journal.sync_interval_ms: 0 is not in"),
+        "{r:?}"
+    );
+}

@@ -846,9 +846,10 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts the daemon with `extra` TOML appended to the configuration
-    /// (tables such as `[nflog]`) and waits for its `running:` line. It
-    /// keeps only socket events of `python3` (`[sockets.filters]`): the
-    /// workloads of these tests, not the whole machine's traffic.
+    /// (tables such as `[nflog]`, or `[sockets.filters] port = N`, which
+    /// the daemon applies in the kernel, so that the whole machine's
+    /// socket traffic does not compete with a test's) and waits for its
+    /// `running:` line.
     pub fn start(tag: &str, extra: &str) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let run_dir = PathBuf::from(format!("/run/inetmon-t-{}-{tag}", std::process::id()));
@@ -858,7 +859,7 @@ impl Daemon {
         fs::write(
             &config,
             format!(
-                "state_dir = \"{}\"\nsocket = \"{}\"\n[journal]\nsync = \"never\"\n{extra}\n[sockets.filters]\ncomm = \"python3\"\n",
+                "state_dir = \"{}\"\nsocket = \"{}\"\n[journal]\nsync = \"never\"\n{extra}",
                 dir.path().join("state").display(),
                 socket.display()
             ),
