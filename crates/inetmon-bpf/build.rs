@@ -92,12 +92,12 @@ fn main() {
     layout!(&mut c, "inetmon_sock_rec", SockRec {
         ts_ns, cookie, cgroup_id, netns, pid, tid, uid, gid, result, family,
         sock_type as "type", protocol, lport, fport, op, attribution, initiator,
-        flags, version, pad, laddr, faddr, comm,
+        flags, version, tcp_flags, laddr, faddr, comm, fd, ifindex, seq_ack,
     });
     constants!(&mut c, "INETMON_", sock {
         VERSION as "INETMON_SOCK_VERSION", OP_MAX, OP_CREATE, OP_BIND, OP_DYNBIND,
         OP_LISTEN, OP_ACCEPT, OP_CONNECT, OP_CONNECTED, OP_DISCONNECT, OP_CLOSE, OP_ABORT,
-        ATTR_UNKNOWN, ATTR_PROCESS, ATTR_OWNER, INIT_NONE, INIT_LOCAL, INIT_PEER,
+        OP_SEGMENT, F_FD, ATTR_UNKNOWN, ATTR_PROCESS, ATTR_OWNER, INIT_NONE, INIT_LOCAL, INIT_PEER,
     });
     constants!(&mut c, "", watch { OTHER_BIT as "WATCH_OTHER" });
     for op in watch::WatchOp::ALL {

@@ -9,7 +9,7 @@
 #ifndef INETMON_SOCK_H
 #define INETMON_SOCK_H
 
-#define INETMON_SOCK_VERSION 1
+#define INETMON_SOCK_VERSION 2
 
 /* Operations (rec.op). */
 #define INETMON_OP_CREATE 1
@@ -22,6 +22,7 @@
 #define INETMON_OP_DISCONNECT 8
 #define INETMON_OP_CLOSE 9
 #define INETMON_OP_ABORT 10    /* abortive close: the close sends RST (AHAFS PRU_ABORT) */
+#define INETMON_OP_SEGMENT 11  /* a TCP control segment (SYN, FIN, RST) of an audited connection */
 #define INETMON_OP_MAX 16      /* size of the per-CPU loss counter array */
 
 /* rec.attribution */
@@ -29,10 +30,13 @@
 #define INETMON_ATTR_PROCESS 1 /* taken in the caller's context */
 #define INETMON_ATTR_OWNER 2   /* taken from the socket's recorded owner */
 
-/* rec.initiator (disconnect only) */
+/* rec.initiator (disconnect: who ended it; segment: who sent it) */
 #define INETMON_INIT_NONE 0
 #define INETMON_INIT_LOCAL 1
 #define INETMON_INIT_PEER 2
+
+/* rec.flags */
+#define INETMON_F_FD 1 /* rec.fd holds the process's file descriptor */
 
 /* Operation mask (`--watch`, the loader's cfg_watch): one bit per AHAFS
  * monitor, in the order of inetmon-bpf's WatchOp (streamCreate = bit 0 ...
@@ -69,12 +73,15 @@ struct inetmon_sock_rec {
 	__u8 op;
 	__u8 attribution;
 	__u8 initiator;
-	__u8 flags;      /* reserved, 0 */
+	__u8 flags;      /* INETMON_F_* */
 	__u8 version;    /* INETMON_SOCK_VERSION */
-	__u8 pad;
+	__u8 tcp_flags;  /* segment: the TCP header's flags byte; else 0 */
 	__u8 laddr[16];  /* network order; IPv4 in the first 4 bytes */
 	__u8 faddr[16];
 	char comm[16];
+	__s32 fd;        /* the process's file descriptor when flags has INETMON_F_FD */
+	__u32 ifindex;   /* interface index (of the socket's netns); 0 = none known */
+	__u8 seq_ack[8]; /* segment: the sequence and acknowledgement numbers, as sent */
 };
 
 #endif

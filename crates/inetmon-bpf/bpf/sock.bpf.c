@@ -13,10 +13,35 @@
  *                                 gives accepted sockets a cookie at birth
  *   cgroup/sendmsg4/6             UDP dynamic bind on first send
  *   cgroup/sock_release           close (process context)
+ *   cgroup_skb/ingress, egress    control segments of audited connections (seg_*;
+ *                                 attached only when asked for)
  *
  * Passive events (those that may run in softirq) never use the current task:
  * they take the owner recorded at create/accept/connect, or say "unknown".
- */
+ *
+ * The process's file descriptor (rec.fd, flag INETMON_F_FD) is known where
+ * a syscall names it: bind, listen, accept (the new fd; the listener's on
+ * an error) and connect, at their sys_exit or in the cgroup hook that runs
+ * inside the syscall (post_bind, connect4/6: the fd stashed at sys_enter).
+ * The connect outcome (set_state, mostly in softirq) and the disconnects
+ * and segments of a socket take the fd its owner recorded at connect or
+ * accept. Not known: anything issued through io_uring (its requests name
+ * a file, not the fd, except an accept's result) or by sendto() with
+ * MSG_FASTOPEN, and records of sockets whose connect or accept was not
+ * seen (create, close, dynamic binds, sockets older than the monitor).
+ *
+ * The interface (rec.ifindex) of the records of bind, listen, accept and
+ * connect (attempts aside), their failures, and set_state's (connect
+ * outcome, disconnects seen there) is sk_ifindex():
+ * the output device of the route the socket has cached (a connected or
+ * accepted TCP socket, a connected UDP socket), else the device its last
+ * segment arrived on, else the device it is bound to (SO_BINDTODEVICE, an
+ * IPv6 link-local scope); 0 when none of them is set: a listening or bound
+ * socket not bound to a device, a connect that failed before a route was
+ * found. (An IPv6 connect's outcome falls back on the device its route had
+ * at SYN_SENT, kept with the owner: see set_state.) A segment's is the
+ * device it was seen on. Other records (create, close, a disconnect seen
+ * at release, dynamic binds, connect attempts) have 0: not looked up. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -122,6 +147,23 @@ static __always_inline void save_ends(__u64 skp, const struct inetmon_sock_rec *
 	bpf_map_update_elem(&closed_ends, &skp, &e, BPF_ANY);
 }
 
+/* The interface a socket uses (see the top of this file): from its cached
+ * route, its last input device or its bound device; 0 when none is set.
+ * Read with bpf_probe_read (sk_dst_cache is RCU-managed). */
+static __always_inline __u32 sk_ifindex(struct sock *sk)
+{
+	struct dst_entry *dst = BPF_CORE_READ(sk, sk_dst_cache);
+	int i = 0;
+
+	if (dst)
+		i = BPF_CORE_READ(dst, dev, ifindex);
+	if (i <= 0)
+		i = BPF_CORE_READ(sk, sk_rx_dst_ifindex);
+	if (i <= 0)
+		i = BPF_CORE_READ(sk, __sk_common.skc_bound_dev_if);
+	return i > 0 ? i : 0;
+}
+
 /* The cfg_watch bit of an operation on a socket of this type. */
 static __always_inline __u32 watch_bit(__u8 op, __u16 type)
 {
@@ -154,7 +196,9 @@ static __always_inline __u32 watch_bit(__u8 op, __u16 type)
  * verifier sees the first test always true and drops the rest. */
 static __always_inline int watched(__u8 op, __u16 type)
 {
-	return cfg_watch == 0xffffffff || (cfg_watch & watch_bit(op, type)) != 0;
+	/* (Segments are asked for by attaching their programs.) */
+	return cfg_watch == 0xffffffff || op == INETMON_OP_SEGMENT ||
+	       (cfg_watch & watch_bit(op, type)) != 0;
 }
 
 /* The filters on the task fields alone (pid, uid, cgroup), known as soon
@@ -409,8 +453,8 @@ static __always_inline __u64 ctx_ptr(void *ctx)
 }
 
 /* The record of a syscall exit about the current task's socket behind
- * fd: task, socket, op and result filled in. NULL (r untouched) unless fd
- * is a TCP or UDP inet socket. */
+ * fd: task, socket, op, result, fd and interface filled in. NULL (r
+ * untouched) unless fd is a TCP or UDP inet socket. */
 static __always_inline struct sock *exit_rec(struct inetmon_sock_rec *r, __s64 fd, __u8 op,
 					     long result)
 {
@@ -423,6 +467,9 @@ static __always_inline struct sock *exit_rec(struct inetmon_sock_rec *r, __s64 f
 	fill_sk_known(r, sk, fam, type, proto);
 	r->op = op;
 	r->result = result;
+	r->fd = (__s32)fd;
+	r->flags |= INETMON_F_FD;
+	r->ifindex = sk_ifindex(sk);
 	return sk;
 }
 
@@ -600,6 +647,10 @@ static __always_inline int post_bind(struct bpf_sock *ctx)
 	fill_current(&r);
 	fill_sk_ctx(&r, (struct sock *)skp, ctx->family, ctx->type, proto);
 	r.op = INETMON_OP_BIND;
+	/* Inside bind(2) (not io_uring's): its fd. A bound socket has no
+	 * route yet: its device, if bound to one. */
+	stashed_fd(&r, STASH_BIND);
+	r.ifindex = sk_ifindex((struct sock *)skp);
 	emit(&r);
 	return 1;
 }
@@ -609,7 +660,7 @@ PROG("cgroup/post_bind4", post_bind4, struct bpf_sock, post_bind(ctx))
 PROG("cgroup/post_bind6", post_bind6, struct bpf_sock, post_bind(ctx))
 
 PROG("tracepoint/syscalls/sys_enter_bind", enter_bind,
-     struct trace_event_raw_sys_enter, stash_addr(ctx))
+     struct trace_event_raw_sys_enter, stash_addr(ctx, STASH_BIND))
 
 SEC("tracepoint/syscalls/sys_exit_bind")
 int exit_bind(struct trace_event_raw_sys_exit *ctx)
@@ -633,7 +684,7 @@ int exit_bind(struct trace_event_raw_sys_exit *ctx)
 /* ---- listen ---- */
 
 PROG("tracepoint/syscalls/sys_enter_listen", enter_listen,
-     struct trace_event_raw_sys_enter, stash_fd(ctx))
+     struct trace_event_raw_sys_enter, stash_fd(ctx, STASH_LISTEN))
 
 SEC("tracepoint/syscalls/sys_exit_listen")
 int exit_listen(struct trace_event_raw_sys_exit *ctx)
@@ -652,10 +703,10 @@ int exit_listen(struct trace_event_raw_sys_exit *ctx)
 /* ---- accept ---- */
 
 PROG("tracepoint/syscalls/sys_enter_accept", enter_accept,
-     struct trace_event_raw_sys_enter, stash_fd(ctx))
+     struct trace_event_raw_sys_enter, stash_fd(ctx, STASH_ACCEPT))
 
 PROG("tracepoint/syscalls/sys_enter_accept4", enter_accept4,
-     struct trace_event_raw_sys_enter, stash_fd(ctx))
+     struct trace_event_raw_sys_enter, stash_fd(ctx, STASH_ACCEPT))
 
 static __always_inline int exit_accept_common(long ret)
 {
@@ -716,11 +767,15 @@ static __always_inline int connect_attempt(struct bpf_sock_addr *ctx, int v6)
 		__u32 a = ctx->user_ip4;
 		__builtin_memcpy(r.faddr, &a, 4);
 	}
+	/* Inside connect(2): its fd, recorded with the owner for the
+	 * outcome, the disconnect and the segments. */
+	stashed_fd(&r, STASH_CONNECT);
 	/* A UDP socket that has its port already (bound explicitly or by an
 	 * earlier send) stays marked bound, or its next sendto with an
-	 * address would look like a dynamic bind. */
+	 * address would look like a dynamic bind. A TCP connect is an
+	 * audited connection: its control segments are reported. */
 	record_owner_flags(r.cookie, skp, &r,
-			   proto == IPPROTO_UDP && r.lport ? OWNER_BOUND : 0);
+			   proto == IPPROTO_UDP ? (r.lport ? OWNER_BOUND : 0) : OWNER_AUDITED);
 	if (proto == IPPROTO_TCP) {
 		/* Tell sys_exit_connect (same task, same socket) that it need
 		 * not look the fd up unless the connect failed before a SYN. */
@@ -741,7 +796,7 @@ PROG("cgroup/connect4", connect4, struct bpf_sock_addr, connect_attempt(ctx, 0))
 PROG("cgroup/connect6", connect6, struct bpf_sock_addr, connect_attempt(ctx, 1))
 
 PROG("tracepoint/syscalls/sys_enter_connect", enter_connect,
-     struct trace_event_raw_sys_enter, stash_addr(ctx))
+     struct trace_event_raw_sys_enter, stash_addr(ctx, STASH_CONNECT))
 
 /* Emits r (task and socket filled) as a dynamic bind: the local end only,
  * whatever the socket is connected to. Used by sys_exit_connect and the
@@ -867,6 +922,8 @@ static __always_inline struct sock *uring_rec(struct inetmon_sock_rec *r, struct
 	fill_sk_known(r, sk, fam, type, proto);
 	r->op = op;
 	r->result = result;
+	/* (The request names a file, not an fd: no fd.) */
+	r->ifindex = sk_ifindex(sk);
 	return sk;
 }
 
@@ -973,6 +1030,7 @@ static __always_inline void fill_sk_btf(struct inetmon_sock_rec *r, struct sock 
 	}
 	r->netns = sk->__sk_common.skc_net.net->ns.inum;
 	r->cookie = sk->__sk_common.skc_cookie.counter;
+	r->ifindex = sk_ifindex(sk);
 }
 
 /* A BTF-typed raw tracepoint rather than the classic sock:inet_sock_set_state:
@@ -1026,6 +1084,21 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 		struct args *a = task_args(0);
 		if (a)
 			a->syn_sent = 1;
+		if (sk->__sk_common.skc_family == AF_INET6 &&
+		    watched(INETMON_OP_CONNECTED, SOCK_STREAM)) {
+			/* tcp_v6_connect() has stored its route by now
+			 * (tcp_v4_connect() only after this transition). An
+			 * IPv6 socket loses it again at a SYN retransmission
+			 * timeout (ip6_negative_advice() resets sk_dst_cache),
+			 * so a connect that times out would have no interface
+			 * left to report: keep it with the owner. */
+			int fallback;
+			struct owner *o = find_owner(sk->__sk_common.skc_cookie.counter,
+						     (__u64)sk, &fallback);
+
+			if (o)
+				o->ifindex = sk_ifindex(sk);
+		}
 		return 0;
 	}
 	if (os == TCP_SYN_SENT) {
@@ -1077,6 +1150,8 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 
 		fill_owner_from(&r, o);
 		fill_sk_btf(&r, sk, family, protocol);
+		if (!r.ifindex && o)
+			r.ifindex = o->ifindex;
 		r.op = INETMON_OP_CONNECTED;
 		if (ns == TCP_CLOSE) {
 			int err = sk->sk_err;
@@ -1107,5 +1182,131 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 		bpf_map_delete_elem(&owners_nocookie, &skp);
 	return 0;
 }
+
+/* ---- control segments of audited connections (inetmon audit --messages) ----
+ * cgroup_skb programs see every packet of every socket below the cgroup
+ * they are attached to, at IP level (ingress in the protocol's receive
+ * path after the socket lookup, egress at ip_finish_output/ip6_finish_output
+ * with the output device set). Only a TCP segment with SYN, FIN or RST of
+ * a socket marked OWNER_AUDITED (connect4/6) becomes a record: everything
+ * else is let through after reading at most the IP header and 14 bytes of
+ * TCP header. Never drops (returns 1). Not seen: what a TIME_WAIT socket
+ * handles (tcp_v4_rcv's do_time_wait runs no socket filter), which after
+ * close() includes a FIN received in FIN_WAIT2. */
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define TCPF_CONTROL 0x07 /* FIN | SYN | RST */
+
+static __always_inline int segment_record(struct __sk_buff *skb, int in)
+{
+	struct inetmon_sock_rec r = {};
+	__u8 ip[40], tcp[14];
+	__u32 hlen, k;
+	__u16 fam;
+	__u64 cookie;
+	struct owner *o;
+	struct sk_buff *kskb;
+	const __u8 *src, *dst;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		if (bpf_skb_load_bytes(skb, 0, ip, 20) || ip[9] != IPPROTO_TCP)
+			return 1;
+		/* (A later fragment has no TCP header.) */
+		if ((ip[6] & 0x1f) || ip[7])
+			return 1;
+		hlen = (ip[0] & 0x0f) * 4;
+		fam = AF_INET;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		/* (TCP right after the fixed header: TCP does not send
+		 * extension headers of its own.) */
+		if (bpf_skb_load_bytes(skb, 0, ip, 40) || ip[6] != IPPROTO_TCP)
+			return 1;
+		hlen = 40;
+		fam = AF_INET6;
+	} else {
+		return 1;
+	}
+	if (hlen < 20 || bpf_skb_load_bytes(skb, hlen, tcp, sizeof(tcp)) ||
+	    !(tcp[13] & TCPF_CONTROL))
+		return 1;
+	cookie = bpf_get_socket_cookie(skb);
+	if (!cookie)
+		return 1;
+	k = (__u32)cookie & (OWNER_SLOTS - 1);
+	o = bpf_map_lookup_elem(&owners, &k);
+	if (!o || o->cookie != cookie || !(o->flags & OWNER_AUDITED))
+		return 1;
+	fill_owner_from(&r, o);
+	r.op = INETMON_OP_SEGMENT;
+	r.cookie = cookie;
+	r.family = fam;
+	r.type = SOCK_STREAM;
+	r.protocol = IPPROTO_TCP;
+	r.initiator = in ? INETMON_INIT_PEER : INETMON_INIT_LOCAL;
+	r.tcp_flags = tcp[13];
+	r.ifindex = skb->ifindex;
+	__builtin_memcpy(r.seq_ack, tcp + 4, 8);
+	/* Local end = destination of a received segment, source of a sent one. */
+	if (fam == AF_INET) {
+		src = ip + 12;
+		dst = ip + 16;
+		__builtin_memcpy(r.laddr, in ? dst : src, 4);
+		__builtin_memcpy(r.faddr, in ? src : dst, 4);
+	} else {
+		src = ip + 8;
+		dst = ip + 24;
+		__builtin_memcpy(r.laddr, in ? dst : src, 16);
+		__builtin_memcpy(r.faddr, in ? src : dst, 16);
+	}
+	{
+		__u16 sport = ((__u16)tcp[0] << 8) | tcp[1];
+		__u16 dport = ((__u16)tcp[2] << 8) | tcp[3];
+
+		r.lport = in ? dport : sport;
+		r.fport = in ? sport : dport;
+	}
+	/* The cgroup_skb context is the kernel's sk_buff. */
+	kskb = (struct sk_buff *)ctx_ptr(skb);
+	r.netns = BPF_CORE_READ(kskb, sk, __sk_common.skc_net.net, ns.inum);
+	emit(&r);
+	return 1;
+}
+
+/* The per-packet part: whether the packet is a TCP segment with SYN, FIN
+ * or RST, decided by direct reads of the linear data (no helper call);
+ * only those, and packets whose headers are not linear, go on to
+ * segment_record(). */
+static __always_inline int segment(struct __sk_buff *skb, int in)
+{
+	const __u8 *d = (const __u8 *)(long)skb->data;
+	const __u8 *end = (const __u8 *)(long)skb->data_end;
+	const __u8 *t;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		if (d + 20 > end)
+			return segment_record(skb, in);
+		if (d[9] != IPPROTO_TCP)
+			return 1;
+		t = d + (d[0] & 0x0f) * 4;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		if (d + 40 > end)
+			return segment_record(skb, in);
+		if (d[6] != IPPROTO_TCP)
+			return 1;
+		t = d + 40;
+	} else {
+		return 1;
+	}
+	if (t + 14 > end)
+		return segment_record(skb, in);
+	if (!(t[13] & TCPF_CONTROL))
+		return 1;
+	return segment_record(skb, in);
+}
+
+PROG("cgroup_skb/ingress", seg_ingress, struct __sk_buff, segment(ctx, 1))
+
+PROG("cgroup_skb/egress", seg_egress, struct __sk_buff, segment(ctx, 0))
 
 char LICENSE[] SEC("license") = "GPL";

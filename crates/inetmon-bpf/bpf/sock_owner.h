@@ -9,6 +9,9 @@
 
 #define OWNER_RELEASED 1
 #define OWNER_BOUND 2 /* a bind or dynamic bind was reported */
+#define OWNER_FD 4      /* fd is the file descriptor the owner used */
+#define OWNER_AUDITED 8 /* an outgoing TCP connection (connect): its control
+			 * segments are reported (seg_ingress/seg_egress) */
 
 struct owner {
 	__u64 cookie; /* the socket's cookie: the tag of an owners slot */
@@ -18,8 +21,10 @@ struct owner {
 	__u32 gid;
 	__u64 cgroup_id;
 	__u32 flags;
-	__u32 pad;
+	__s32 fd; /* with OWNER_FD: the fd of the connect or accept */
 	char comm[16];
+	__u32 ifindex; /* an IPv6 connect's interface at SYN_SENT (set_state) */
+	__u32 pad;
 };
 
 /* The task that created/accepted/connected a socket, in the slot
@@ -63,6 +68,10 @@ static __always_inline void fill_owner_from(struct inetmon_sock_rec *r, const st
 	r->cgroup_id = o->cgroup_id;
 	__builtin_memcpy(r->comm, o->comm, sizeof(r->comm));
 	r->attribution = INETMON_ATTR_OWNER;
+	if (o->flags & OWNER_FD) {
+		r->fd = o->fd;
+		r->flags |= INETMON_F_FD;
+	}
 }
 
 /* The owner recorded for the socket with this cookie and address, or
@@ -81,8 +90,9 @@ static __always_inline struct owner *find_owner(__u64 cookie, __u64 sk, int *fal
 	return bpf_map_lookup_elem(&owners_nocookie, &sk);
 }
 
-/* Records the task of r (flags cleared) as the owner of the socket with
- * this cookie and address, over any previous owner. */
+/* Records the task of r (flags cleared; its fd, if r has one) as the
+ * owner of the socket with this cookie and address, over any previous
+ * owner. */
 static __always_inline void record_owner_flags(__u64 cookie, __u64 sk,
 					       const struct inetmon_sock_rec *r, __u32 flags)
 {
@@ -95,6 +105,10 @@ static __always_inline void record_owner_flags(__u64 cookie, __u64 sk,
 	n.gid = r->gid;
 	n.cgroup_id = r->cgroup_id;
 	n.flags = flags;
+	if (r->flags & INETMON_F_FD) {
+		n.fd = r->fd;
+		n.flags |= OWNER_FD;
+	}
 	__builtin_memcpy(n.comm, r->comm, sizeof(n.comm));
 	if (cookie) {
 		__u32 k = (__u32)cookie & (OWNER_SLOTS - 1);

@@ -17,11 +17,20 @@ struct args {
 	__u64 uaddr;   /* bind/connect: the user's sockaddr (read at sys_exit) */
 	__u32 tcp;     /* connect: the connect4/6 hook saw a TCP socket */
 	__u32 live;    /* set at sys_enter, cleared at sys_exit */
-	__u32 pad;
+	__u32 sys;     /* which syscall stashed it (STASH_*) */
 	/* UDP socket (struct sock *) with no local port that is connecting:
 	 * a dynamic bind is about to happen; cleared at sys_exit_connect. */
 	__u64 dynbind;
 };
+
+/* args.sys: the syscall between its sys_enter and sys_exit. The cgroup
+ * hooks that run inside one (post_bind in bind, connect4/6 in connect)
+ * take its fd from here only when it is theirs: io_uring and
+ * sendto(MSG_FASTOPEN) run them outside any stashed syscall. */
+#define STASH_BIND 1
+#define STASH_CONNECT 2
+#define STASH_LISTEN 3
+#define STASH_ACCEPT 4
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -50,7 +59,7 @@ static __always_inline struct args *live_args(void)
  * bind()/connect(), the user sockaddr pointer, which the exit reads only
  * when it reports it (a failure): the kernel does not write it, and
  * reading user memory costs ~0.1 us. */
-static __always_inline int stash_args(__s64 fd, __u64 uaddr, __u32 addrlen)
+static __always_inline int stash_args(__u32 sys, __s64 fd, __u64 uaddr, __u32 addrlen)
 {
 	struct args *a = task_args(1);
 
@@ -61,14 +70,27 @@ static __always_inline int stash_args(__s64 fd, __u64 uaddr, __u32 addrlen)
 	a->addrlen = addrlen;
 	a->uaddr = uaddr;
 	a->tcp = 0;
+	a->sys = sys;
 	a->live = 1;
 	return 0;
 }
 
 /* stash_args() for bind(fd, addr, len) and connect(fd, addr, len). */
-static __always_inline int stash_addr(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int stash_addr(struct trace_event_raw_sys_enter *ctx, __u32 sys)
 {
-	return stash_args((__s64)ctx->args[0], ctx->args[1], (__u32)ctx->args[2]);
+	return stash_args(sys, (__s64)ctx->args[0], ctx->args[1], (__u32)ctx->args[2]);
+}
+
+/* The fd of the stashed syscall `sys` of the current thread, when one is
+ * in progress, into r (flags INETMON_F_FD); else r is left without. */
+static __always_inline void stashed_fd(struct inetmon_sock_rec *r, __u32 sys)
+{
+	struct args *a = task_args(0);
+
+	if (a && a->live && a->sys == sys) {
+		r->fd = (__s32)a->fd;
+		r->flags |= INETMON_F_FD;
+	}
 }
 
 /* A sockaddr_in/in6 (28 bytes) into an address and port. */
@@ -96,9 +118,9 @@ static __always_inline void stashed_end(const struct args *a, __u8 *addr, __u16 
 	sockaddr_end(sa, addr, port);
 }
 /* stash_args() for listen(fd, ...) and accept(fd, ...). */
-static __always_inline int stash_fd(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int stash_fd(struct trace_event_raw_sys_enter *ctx, __u32 sys)
 {
-	return stash_args((__s64)ctx->args[0], 0, 0);
+	return stash_args(sys, (__s64)ctx->args[0], 0, 0);
 }
 
 #endif

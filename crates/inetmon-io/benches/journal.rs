@@ -74,6 +74,7 @@ fn connection(n: u64, seq: &mut u64, out: &mut Vec<Event>) {
             initiator: None,
             existing: false,
             process: None,
+            link: Default::default(),
         })));
     }
 }

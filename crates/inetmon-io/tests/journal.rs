@@ -45,6 +45,7 @@ fn sock(seq: u64, secs: i64, uid: u32, comm: &str, port: u16) -> Event {
         initiator: None,
         existing: false,
         process: None,
+        link: Default::default(),
     }))
 }
 

@@ -1425,3 +1425,82 @@ fn ia32_compat_socket_bind_listen_are_seen() {
         "{evs:#?}"
     );
 }
+
+/// The fd and the interface in the records (`inetmon audit`'s `Chan` and
+/// `Intf`): the fd the syscall named (for an accept the new one, for a
+/// failed bind the one it failed on); the connect outcome and the peer's
+/// disconnect, which run in softirq, with the fd of the connect or accept
+/// (kept with the socket's owner); the interface of the route (`lo`, 1, in
+/// the namespace), none for a listening socket; neither for the records
+/// of create, close and a disconnect seen at close.
+#[test]
+fn fd_and_ifindex() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let mut p = start(KernelFilters {
+        pid: Some(me()),
+        ..KernelFilters::default()
+    });
+    let fd = |f: i32| Some(u32::try_from(f).unwrap());
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (s, _) = l.accept().unwrap();
+    // SAFETY: a plain socket and bind on memory of this frame; closed below.
+    let b = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    assert!(b >= 0);
+    let sa = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: sa is a valid sockaddr_in of the size given.
+    let r = unsafe {
+        libc::bind(
+            b,
+            std::ptr::from_ref(&sa).cast(),
+            u32::try_from(std::mem::size_of::<libc::sockaddr_in>()).unwrap(),
+        )
+    };
+    assert_eq!(
+        (r, std::io::Error::last_os_error().raw_os_error()),
+        (-1, Some(libc::EADDRINUSE))
+    );
+    let (lfd, cfd, sfd) = (fd(l.as_raw_fd()), fd(c.as_raw_fd()), fd(s.as_raw_fd()));
+    drop(c);
+    std::thread::sleep(Duration::from_millis(50));
+    drop(s);
+    drop(l);
+    // SAFETY: b is the socket made above, closed once.
+    unsafe { libc::close(b) };
+    let (evs, lost) = collect(&mut p, netns, Duration::from_millis(300));
+    assert_eq!(lost, 0);
+    // (op, errno, initiator, fd, ifindex)
+    type Row = (SockOp, u32, Option<Initiator>, Option<u32>, u32);
+    let got: Vec<Row> = evs
+        .iter()
+        .map(|e| (e.op, e.errno, e.initiator, e.link.fd, e.link.ifindex))
+        .filter(|(op, ..)| !matches!(op, Create | Close))
+        .collect();
+    let want = vec![
+        (Bind, 0, None, lfd, 0),
+        (Listen, 0, None, lfd, 0),
+        (Connect, 0, None, cfd, 0),
+        (Connected, 0, None, cfd, 1),
+        (Accept, 0, None, sfd, 1),
+        (Bind, 98, None, fd(b), 0),
+        // (The local disconnect is seen at release, which names no fd and
+        // does not look the interface up.)
+        (Disconnect, 0, Some(Initiator::Local), None, 0),
+        (Disconnect, 0, Some(Initiator::Peer), sfd, 1),
+    ];
+    assert_eq!(got, want, "{evs:#?}");
+    for e in evs.iter().filter(|e| matches!(e.op, Create | Close)) {
+        assert_eq!(e.link.fd, None, "{e:?}");
+    }
+}

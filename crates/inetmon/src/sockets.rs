@@ -213,6 +213,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<Status> {
                 port: args.port,
                 cgroup,
                 watch,
+                segments: false,
             },
             ring_bytes,
             ..SocketsConfig::default()

@@ -11,6 +11,7 @@
 mod common;
 
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -75,17 +76,11 @@ fn collect(p: &mut SocketsProducer, netns: u32) -> Vec<Event> {
     evs
 }
 
-fn dk_time(ev: &SockEvent) -> String {
-    jiff::Timestamp::new(ev.header.time.secs, 0)
-        .unwrap()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .strftime("%b %-d %H:%M:%S")
-        .to_string()
-}
-
-/// The time of the first event matching `op`, `errno` and `port`.
-fn when(evs: &[Event], op: SockOp, errno: u32, port: u16) -> String {
-    evs.iter()
+/// `TIME KIND: (Intf, Chan)` of the first event matching `op`, `errno`
+/// and `port`, from the event's time, interface and fd.
+fn when(evs: &[Event], kind: &str, op: SockOp, errno: u32, port: u16) -> String {
+    let s: &SockEvent = evs
+        .iter()
         .find_map(|e| match e {
             Event::Sock(s)
                 if s.op == op
@@ -93,11 +88,17 @@ fn when(evs: &[Event], op: SockOp, errno: u32, port: u16) -> String {
                     && (s.local.is_some_and(|l| l.1 == port)
                         || s.foreign.is_some_and(|f| f.1 == port)) =>
             {
-                Some(dk_time(s))
+                Some(&**s)
             }
             _ => None,
         })
-        .unwrap_or_else(|| panic!("no {op:?} errno {errno} port {port} in {evs:#?}"))
+        .unwrap_or_else(|| panic!("no {op:?} errno {errno} port {port} in {evs:#?}"));
+    format!(
+        "{} {kind}: ({}, {})",
+        common::dkaudit::dk_time(s.header.time.secs),
+        s.link.ifindex,
+        s.link.fd.unwrap_or(0)
+    )
 }
 
 #[test]
@@ -116,8 +117,10 @@ fn audit_lines_from_real_socket_events() {
     });
 
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let l_fd = l.as_raw_fd();
     let p = l.local_addr().unwrap().port();
     let c = TcpStream::connect(("127.0.0.1", p)).unwrap();
+    let c_fd = c.as_raw_fd();
     let (s, _) = l.accept().unwrap();
     let refused = TcpStream::connect(("127.0.0.1", 1)).unwrap_err();
     assert_eq!(refused.raw_os_error(), Some(libc::ECONNREFUSED));
@@ -158,46 +161,58 @@ fn audit_lines_from_real_socket_events() {
     use SockOp::{Bind, Connected, Listen};
     let want = [
         format!(
-            "{} SERVER: (0, 0) \"tcp!127.0.0.1!{p}\" Started by UID 0",
-            when(&evs, Listen, 0, p)
+            "{} \"tcp!127.0.0.1!{p}\" Started by UID 0",
+            when(&evs, "SERVER", Listen, 0, p)
         ),
         format!(
-            "{} CONNECTION: (0, 0) \"tcp!127.0.0.1!{p}\" Started by UID 0",
-            when(&evs, Connected, 0, p)
+            "{} \"tcp!127.0.0.1!{p}\" Started by UID 0",
+            when(&evs, "CONNECTION", Connected, 0, p)
         ),
         format!(
-            "{} CONNECTION: (0, 0) \"tcp!127.0.0.1!1\" Failed by UID 0",
-            when(&evs, Connected, 111, 1)
+            "{} \"tcp!127.0.0.1!1\" Failed by UID 0",
+            when(&evs, "CONNECTION", Connected, 111, 1)
         ),
         format!(
-            "{} CONNECTION: (0, 0) \"tcp!10.98.0.7!80\" Failed by UID 0",
-            when(&evs, Connected, 113, 80)
+            "{} \"tcp!10.98.0.7!80\" Failed by UID 0",
+            when(&evs, "CONNECTION", Connected, 113, 80)
         ),
         format!(
-            "{} SERVER: (0, 0) \"tcp!127.0.0.1!{p}\" Failed by UID 0",
-            when(&evs, Bind, 98, p)
+            "{} \"tcp!127.0.0.1!{p}\" Failed by UID 0",
+            when(&evs, "SERVER", Bind, 98, p)
         ),
         format!(
-            "{} SERVER: (0, 0) \"tcp!*!8080\" Started by UID 0",
-            when(&evs, Listen, 0, 8080)
+            "{} \"tcp!*!8080\" Started by UID 0",
+            when(&evs, "SERVER", Listen, 0, 8080)
         ),
         format!(
-            "{} SERVER: (0, 0) \"tcp!::1!8443\" Started by UID 0",
-            when(&evs, Listen, 0, 8443)
+            "{} \"tcp!::1!8443\" Started by UID 0",
+            when(&evs, "SERVER", Listen, 0, 8443)
         ),
         format!(
-            "{} CONNECTION: (0, 0) \"tcp!::1!8443\" Started by UID 0",
-            when(&evs, Connected, 0, 8443)
+            "{} \"tcp!::1!8443\" Started by UID 0",
+            when(&evs, "CONNECTION", Connected, 0, 8443)
         ),
         format!(
-            "{} SERVER: (0, 0) \"udp!*!5353\" Started by UID 0",
-            when(&evs, Bind, 0, 5353)
+            "{} \"udp!*!5353\" Started by UID 0",
+            when(&evs, "SERVER", Bind, 0, 5353)
         ),
         format!(
-            "{} SERVER: (0, 0) \"tcp!127.0.0.1!80\" Failed by UID 65534",
-            when(&evs, Bind, 13, 80)
+            "{} \"tcp!127.0.0.1!80\" Failed by UID 65534",
+            when(&evs, "SERVER", Bind, 13, 80)
         ),
     ];
+    // The fds the test used; its loopback connection went over `lo` (1),
+    // a listening socket has no interface.
+    assert!(
+        want[0].contains(&format!("SERVER: (0, {l_fd})")),
+        "{}",
+        want[0]
+    );
+    assert!(
+        want[1].contains(&format!("CONNECTION: (1, {c_fd})")),
+        "{}",
+        want[1]
+    );
     let st = state.to_str().unwrap();
     let r = inetmon_run(&["audit", "--state-dir", st]);
     assert_eq!(r.code, Some(0), "{r:?}");
@@ -336,4 +351,366 @@ fn journal_misuse_is_one_line() {
         assert_eq!(r.code, Some(1), "{args:?}: {r:?}");
         assert_eq!(r.stderr.lines().count(), 1, "{args:?}: {}", r.stderr);
     }
+}
+
+/// The server of [`follow_live_lines_and_segments`]: listens on
+/// `ARGV[1]:8080`, prints its fd, takes one connection and closes it at
+/// once. (The server closes first: a FIN the client received after its
+/// own close() would meet a TIME_WAIT socket, which no cgroup hook sees.)
+const SERVER_PY: &str = "import socket, sys
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], 8080))
+l.listen()
+print(l.fileno(), flush=True)
+c, _ = l.accept()
+c.close()
+";
+
+/// The client of [`follow_live_lines_and_segments`] (`ARGV`: server,
+/// blackholed address, own device, own address): a connection that is
+/// established, one refused, one timed out (`TCP_USER_TIMEOUT` keeps it to
+/// about a second), a listen on the device, a bind to the same port that
+/// fails with `EADDRINUSE`; every socket stays open until the end, so each
+/// has its own fd; prints the fds as JSON, then closes the connection
+/// (which the server closed first).
+const CLIENT_PY: &str = "import json, socket, sys, time
+srv, far, dev, me = sys.argv[1:5]
+fds, keep = {}, []
+s = socket.socket(); s.connect((srv, 8080)); fds['est'] = s.fileno(); est = s
+s = socket.socket(); keep.append(s)
+try:
+    s.connect((srv, 8081)); sys.exit('connected to a closed port')
+except ConnectionRefusedError:
+    fds['refused'] = s.fileno()
+s = socket.socket(); keep.append(s)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 500)
+try:
+    s.connect((far, 80)); sys.exit('connected through a blackhole')
+except TimeoutError:
+    fds['timeout'] = s.fileno()
+s = socket.socket(); keep.append(s)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev.encode())
+s.bind((me, 9090)); s.listen(); fds['listen'] = s.fileno()
+s = socket.socket(); keep.append(s)
+try:
+    s.bind((me, 9090)); sys.exit('bound twice')
+except OSError as e:
+    assert e.errno == 98, e
+    fds['in_use'] = s.fileno()
+print(json.dumps(fds), flush=True)
+assert est.recv(1) == b''
+est.close()
+time.sleep(0.3)
+";
+
+/// `inetmon audit --follow --messages` with no journal: its own producers
+/// report, live, exactly the audit lines of scripted connects and listens
+/// in two namespaces joined by a veth pair — with the uid, the fd the
+/// script used (`Chan`) and the ifindex of its interface (`Intf`) — and
+/// `UNIXP` lines for the segments with SYN, FIN or RST of those
+/// connections, the same ones tcpdump captured on the interface, in order.
+#[test]
+fn follow_live_lines_and_segments() {
+    if !common::require_privileged(
+        "follow_live_lines_and_segments",
+        &["tcpdump", "setpriv", "/usr/bin/python3"],
+    ) {
+        return;
+    }
+    use common::dkaudit::{control_segments, hex12, now_secs, untimed};
+    use common::{veth, wait_for_line, Bg, Netns};
+    use std::process::Command;
+
+    let n = 150 + std::process::id() % 100;
+    let (me, srv, far) = (
+        format!("10.{n}.0.1"),
+        format!("10.{n}.0.2"),
+        format!("10.{n}.1.5"),
+    );
+    let client = Netns::new();
+    let server = Netns::new();
+    veth(
+        &client,
+        "va",
+        &[&format!("{me}/24")],
+        &server,
+        "vb",
+        &[&format!("{srv}/24")],
+        1500,
+    );
+    server.sh(&format!("ip route add blackhole 10.{n}.1.0/24"));
+    client.sh(&format!("ip route add 10.{n}.1.0/24 via {srv}"));
+    let ifindex: u32 = client
+        .sh("cat /sys/class/net/va/ifindex")
+        .trim()
+        .parse()
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let none = dir.path().join("no-journal");
+    let start = now_secs();
+    let mut audit = Bg::spawn_to(
+        Command::new(common::inetmon())
+            .args(["audit", "--follow", "--messages", "--state-dir"])
+            .arg(&none)
+            .env("TZ", "UTC"),
+        &out,
+        &err,
+    );
+    wait_for_line(
+        &err,
+        "inetmon audit: following",
+        Duration::from_secs(20),
+        &err,
+    );
+    // The same without --messages: the same lines, no UNIXP.
+    let (out2, err2) = (dir.path().join("out2"), dir.path().join("err2"));
+    let mut plain = Bg::spawn_to(
+        Command::new(common::inetmon())
+            .args(["audit", "--follow", "--state-dir"])
+            .arg(&none)
+            .env("TZ", "UTC"),
+        &out2,
+        &err2,
+    );
+    wait_for_line(
+        &err2,
+        "inetmon audit: following",
+        Duration::from_secs(20),
+        &err2,
+    );
+    let (cap, cap_err) = (dir.path().join("cap.pcap"), dir.path().join("tcpdump.err"));
+    let mut tcpdump = Bg::spawn(
+        client.cmd("tcpdump").args([
+            "-i",
+            "va",
+            "-U",
+            "-n",
+            "-w",
+            cap.to_str().unwrap(),
+            "tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0",
+        ]),
+        &cap_err,
+    );
+    wait_for_line(&cap_err, "listening on", Duration::from_secs(10), &cap_err);
+
+    let srv_out = dir.path().join("server.out");
+    let _srv = Bg::spawn_to(
+        server.cmd("/usr/bin/python3").args(["-c", SERVER_PY, &srv]),
+        &srv_out,
+        &dir.path().join("server.err"),
+    );
+    let srv_fd = wait_for_line(&srv_out, "", Duration::from_secs(10), &srv_out)[0].clone();
+    let r = common::run(
+        client
+            .cmd("/usr/bin/python3")
+            .args(["-c", CLIENT_PY, &srv, &far, "va", &me]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let fds: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let fd = |k: &str| fds[k].as_u64().unwrap();
+    let r = common::run(
+        client.cmd("setpriv").args([
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            "/usr/bin/python3",
+            "-c",
+            "import socket, sys\ns = socket.socket()\nprint(s.fileno(), flush=True)\n\
+             try:\n s.bind((sys.argv[1], 80))\nexcept PermissionError:\n sys.exit(7)",
+            &me,
+        ]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(r.code, Some(7), "{r:?}");
+    let nobody_fd = r.stdout.trim().to_owned();
+    // The last segments (the server's FIN) come right after the client's.
+    std::thread::sleep(Duration::from_millis(800));
+    tcpdump.stop();
+    // (Detaching the programs takes a while on a loaded machine.)
+    audit.stop_within(Duration::from_secs(30));
+    plain.stop_within(Duration::from_secs(30));
+    let end = now_secs();
+
+    let ours = [me.as_str(), srv.as_str(), far.as_str()];
+    let lines: Vec<String> = common::lines_of(&out);
+    let audit_lines: Vec<&str> = lines
+        .iter()
+        .map(|l| untimed(l, start, end))
+        .filter(|l| !l.starts_with("UNIXP") && ours.iter().any(|a| l.contains(&format!("!{a}!"))))
+        .collect();
+    let want = [
+        format!("SERVER: (0, {srv_fd}) \"tcp!{srv}!8080\" Started by UID 0"),
+        format!(
+            "CONNECTION: ({ifindex}, {}) \"tcp!{srv}!8080\" Started by UID 0",
+            fd("est")
+        ),
+        format!(
+            "CONNECTION: ({ifindex}, {}) \"tcp!{srv}!8081\" Failed by UID 0",
+            fd("refused")
+        ),
+        format!(
+            "CONNECTION: ({ifindex}, {}) \"tcp!{far}!80\" Failed by UID 0",
+            fd("timeout")
+        ),
+        format!(
+            "SERVER: ({ifindex}, {}) \"tcp!{me}!9090\" Started by UID 0",
+            fd("listen")
+        ),
+        format!(
+            "SERVER: (0, {}) \"tcp!{me}!9090\" Failed by UID 0",
+            fd("in_use")
+        ),
+        format!("SERVER: (0, {nobody_fd}) \"tcp!{me}!80\" Failed by UID 65534"),
+    ];
+    assert_eq!(audit_lines, want, "{}", lines.join("\n"));
+    let plain_lines = common::lines_of(&out2);
+    assert!(!plain_lines.iter().any(|l| l.contains("UNIXP")));
+    let plain_ours: Vec<&str> = plain_lines
+        .iter()
+        .map(|l| untimed(l, start, end))
+        .filter(|l| ours.iter().any(|a| l.contains(&format!("!{a}!"))))
+        .collect();
+    assert_eq!(plain_ours, want);
+
+    // UNIXP: every control segment tcpdump saw on va, as sent (=>) or
+    // received (<=) by the client, with the fd of its connection.
+    let segs = control_segments(&cap);
+    let me_ip: std::net::Ipv4Addr = me.parse().unwrap();
+    let chan = |remote: u16| match remote {
+        8080 => fd("est"),
+        8081 => fd("refused"),
+        _ => fd("timeout"),
+    };
+    let want: Vec<String> = segs
+        .iter()
+        .map(|s| {
+            let (dir, remote) = if s.src == me_ip {
+                ("=>", s.ports.1)
+            } else {
+                ("<=", s.ports.0)
+            };
+            format!(
+                "UNIXP: ({ifindex}, {}) {dir} {}",
+                chan(remote),
+                hex12(&s.head)
+            )
+        })
+        .collect();
+    let mut flags: Vec<u8> = segs.iter().map(|s| s.flags).collect();
+    flags.sort_unstable();
+    // SYN ×3 (and the timed-out one's retransmissions), FIN-ACK ×2,
+    // SYN-ACK, RST-ACK.
+    assert!(flags.len() >= 7, "{segs:?}");
+    assert_eq!(flags[..3], [0x02; 3], "{segs:?}");
+    assert_eq!(
+        flags[flags.len() - 4..],
+        [0x11, 0x11, 0x12, 0x14],
+        "{segs:?}"
+    );
+    let heads: Vec<String> = segs.iter().map(|s| hex12(&s.head)).collect();
+    let got: Vec<&str> = lines
+        .iter()
+        .map(|l| untimed(l, start, end))
+        .filter(|l| l.starts_with("UNIXP") && heads.iter().any(|h| l.ends_with(h.as_str())))
+        .collect();
+    assert_eq!(got, want, "{}", lines.join("\n"));
+}
+
+/// Refused connects to `127.0.0.1:PORT` for each port in `ARGV[1:]`, one
+/// socket each, kept open; prints their fds, space separated.
+const REFUSED_PY: &str = "import socket, sys
+keep = []
+for p in sys.argv[1:]:
+    s = socket.socket(); keep.append(s)
+    try:
+        s.connect(('127.0.0.1', int(p))); sys.exit('connected')
+    except ConnectionRefusedError:
+        pass
+print(' '.join(str(s.fileno()) for s in keep), flush=True)
+";
+
+/// `inetmon audit --follow` through a running daemon (client mode): the
+/// daemon's journal first, then the daemon's live events, each record
+/// once, with the fd and interface the daemon's producer recorded.
+#[test]
+fn follow_through_the_daemon() {
+    if !common::require_privileged("follow_through_the_daemon", &["/usr/bin/python3"]) {
+        return;
+    }
+    use common::dkaudit::{now_secs, untimed};
+    use common::{wait_for, wait_for_line, Bg, Daemon, Netns};
+
+    let start = now_secs();
+    let d = Daemon::start("audit", "");
+    let state = d.file("state");
+    let st = state.to_str().unwrap();
+    let ns = Netns::new();
+    let refused = |ports: &[&str]| -> String {
+        let r = common::run(
+            ns.cmd("/usr/bin/python3")
+                .args(["-c", REFUSED_PY])
+                .args(ports),
+            Duration::from_secs(20),
+        );
+        assert_eq!(r.code, Some(0), "{r:?}");
+        r.stdout.trim().to_owned()
+    };
+    // Closed ports (a fresh namespace), unique to this run: other tests'
+    // python3 processes reach the daemon too.
+    let base = 20_000 + std::process::id() % 20_000;
+    let port = |i: u32| (base + i).to_string();
+    let dials: Vec<String> = (0..3)
+        .map(|i| format!("\"tcp!127.0.0.1!{}\"", port(i)))
+        .collect();
+    let before = refused(&[&port(0)]);
+    let old = format!("CONNECTION: (1, {before}) {} Failed by UID 0", dials[0]);
+    // Journaled (in a batch) before the client starts.
+    wait_for(Duration::from_secs(20), || {
+        let r = inetmon_run(&["audit", "--state-dir", st]);
+        r.stdout.contains(&old).then_some(())
+    })
+    .unwrap_or_else(|| panic!("not journaled: {old}"));
+
+    let (out, err) = (d.file("audit.out"), d.file("audit.err"));
+    let mut audit = Bg::spawn_to(
+        &mut d.client(&["audit", "--follow", "--state-dir", st]),
+        &out,
+        &err,
+    );
+    wait_for_line(
+        &err,
+        "inetmon audit: following",
+        Duration::from_secs(20),
+        &err,
+    );
+    assert!(
+        common::lines_of(&err)[0].starts_with("inetmon audit: following (through the daemon at "),
+        "{:?}",
+        common::lines_of(&err)
+    );
+    let after: Vec<String> = refused(&[&port(1), &port(2)])
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
+    let new = [
+        format!("CONNECTION: (1, {}) {} Failed by UID 0", after[0], dials[1]),
+        format!("CONNECTION: (1, {}) {} Failed by UID 0", after[1], dials[2]),
+    ];
+    wait_for_line(&out, &dials[2], Duration::from_secs(20), &err);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(audit.stop_within(Duration::from_secs(30)), Some(0));
+    let end = now_secs();
+    let lines = common::lines_of(&out);
+    let ours: Vec<&str> = lines
+        .iter()
+        .map(|l| untimed(l, start, end))
+        .filter(|l| dials.iter().any(|d| l.contains(d.as_str())))
+        .collect();
+    assert_eq!(ours, [old.as_str(), &new[0], &new[1]], "{lines:#?}");
 }

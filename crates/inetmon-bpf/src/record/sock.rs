@@ -5,7 +5,7 @@
 use core::mem::{offset_of, size_of};
 
 /// `INETMON_SOCK_VERSION`: the record layout version in [`SockRec::version`].
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 
 /// `INETMON_OP_MAX`: number of per-CPU loss counters (indexed by operation).
 pub const OP_MAX: usize = 16;
@@ -31,6 +31,10 @@ pub const OP_CLOSE: u8 = 9;
 /// `INETMON_OP_ABORT`: the socket was released with an abortive close,
 /// one that sends RST (`SO_LINGER` 0, or unread data): AHAFS `PRU_ABORT`.
 pub const OP_ABORT: u8 = 10;
+/// `INETMON_OP_SEGMENT`: a TCP control segment (SYN, FIN or RST) of an
+/// audited connection (one this host connected), sent or received; only
+/// from the `seg_ingress`/`seg_egress` programs, attached when asked for.
+pub const OP_SEGMENT: u8 = 11;
 
 /// `INETMON_ATTR_UNKNOWN`: no task could be attributed.
 pub const ATTR_UNKNOWN: u8 = 0;
@@ -39,12 +43,16 @@ pub const ATTR_PROCESS: u8 = 1;
 /// `INETMON_ATTR_OWNER`: the task is the socket's recorded owner.
 pub const ATTR_OWNER: u8 = 2;
 
-/// `INETMON_INIT_NONE`: not a disconnect.
+/// `INETMON_INIT_NONE`: neither a disconnect nor a segment.
 pub const INIT_NONE: u8 = 0;
-/// `INETMON_INIT_LOCAL`: this end disconnected.
+/// `INETMON_INIT_LOCAL`: this end disconnected (a segment: sent).
 pub const INIT_LOCAL: u8 = 1;
-/// `INETMON_INIT_PEER`: the peer disconnected.
+/// `INETMON_INIT_PEER`: the peer disconnected (a segment: received).
 pub const INIT_PEER: u8 = 2;
+
+/// `INETMON_F_FD`: bit of [`SockRec::flags`]: [`SockRec::fd`] holds the
+/// process's file descriptor.
+pub const F_FD: u8 = 1;
 
 /// The record as the BPF programs write it (`struct inetmon_sock_rec`).
 #[repr(C)]
@@ -82,27 +90,35 @@ pub struct SockRec {
     pub op: u8,
     /// Attribution (`INETMON_ATTR_*`).
     pub attribution: u8,
-    /// Disconnect initiator (`INETMON_INIT_*`).
+    /// Disconnect initiator, or a segment's sender (`INETMON_INIT_*`).
     pub initiator: u8,
-    /// Reserved, 0.
+    /// `INETMON_F_*` bits ([`F_FD`]).
     pub flags: u8,
     /// [`VERSION`].
     pub version: u8,
-    /// Padding.
-    pub pad: u8,
+    /// A segment's TCP flags byte; 0 otherwise.
+    pub tcp_flags: u8,
     /// Local address, network order; IPv4 in the first 4 bytes.
     pub laddr: [u8; 16],
     /// Foreign address, network order; IPv4 in the first 4 bytes.
     pub faddr: [u8; 16],
     /// Task name, NUL padded.
     pub comm: [u8; 16],
+    /// The process's file descriptor of the socket, when `flags` has
+    /// [`F_FD`].
+    pub fd: i32,
+    /// Index of the interface the socket uses (a segment: the one it was
+    /// seen on), in the socket's network namespace; 0 when none is known.
+    pub ifindex: u32,
+    /// A segment's sequence and acknowledgement numbers, network order.
+    pub seq_ack: [u8; 8],
 }
 
 /// Size of [`SockRec`] in bytes.
 pub const SIZE: usize = size_of::<SockRec>();
 
 const _: () = {
-    assert!(SIZE == 112);
+    assert!(SIZE == 128);
     assert!(offset_of!(SockRec, netns) == 24);
     assert!(offset_of!(SockRec, result) == 44);
     assert!(offset_of!(SockRec, family) == 48);
@@ -111,6 +127,9 @@ const _: () = {
     assert!(offset_of!(SockRec, laddr) == 64);
     assert!(offset_of!(SockRec, faddr) == 80);
     assert!(offset_of!(SockRec, comm) == 96);
+    assert!(offset_of!(SockRec, fd) == 112);
+    assert!(offset_of!(SockRec, ifindex) == 116);
+    assert!(offset_of!(SockRec, seq_ack) == 120);
 };
 
 impl SockRec {
@@ -141,11 +160,14 @@ impl SockRec {
             self.initiator,
             self.flags,
             self.version,
-            self.pad,
+            self.tcp_flags,
         ]);
         for x in [self.laddr, self.faddr, self.comm] {
             v.extend_from_slice(&x);
         }
+        v.extend_from_slice(&self.fd.to_ne_bytes());
+        v.extend_from_slice(&self.ifindex.to_ne_bytes());
+        v.extend_from_slice(&self.seq_ack);
         v
     }
 }
@@ -162,6 +184,8 @@ mod tests {
             op: 7,
             version: VERSION,
             comm: [b'x'; 16],
+            fd: 7,
+            seq_ack: [9; 8],
             ..SockRec::default()
         };
         let b = r.to_bytes();
@@ -170,6 +194,10 @@ mod tests {
         assert_eq!(b[pid..pid + 4], 0x0102_0304u32.to_ne_bytes());
         assert_eq!(b[offset_of!(SockRec, op)], 7);
         assert_eq!(b[offset_of!(SockRec, version)], VERSION);
-        assert_eq!(b[offset_of!(SockRec, comm)..], [b'x'; 16]);
+        let comm = offset_of!(SockRec, comm);
+        assert_eq!(b[comm..comm + 16], [b'x'; 16]);
+        let fd = offset_of!(SockRec, fd);
+        assert_eq!(b[fd..fd + 4], 7i32.to_ne_bytes());
+        assert_eq!(b[offset_of!(SockRec, seq_ack)..], [9; 8]);
     }
 }

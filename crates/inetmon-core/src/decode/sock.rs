@@ -14,7 +14,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use inetmon_bpf::record::sock::{self as layout, SockRec};
 
 use crate::event::{
-    Attribution, Header, Initiator, SockEvent, SockOp, SockTask, Source, Timestamp,
+    Attribution, Header, Initiator, SockEvent, SockLink, SockOp, SockTask, Source, TcpSegment,
+    Timestamp,
 };
 
 /// Size of one record in bytes.
@@ -47,7 +48,12 @@ mod off {
     pub(super) const OP: usize = offset_of!(SockRec, op);
     pub(super) const ATTRIBUTION: usize = offset_of!(SockRec, attribution);
     pub(super) const INITIATOR: usize = offset_of!(SockRec, initiator);
+    pub(super) const FLAGS: usize = offset_of!(SockRec, flags);
     pub(super) const VERSION: usize = offset_of!(SockRec, version);
+    pub(super) const TCP_FLAGS: usize = offset_of!(SockRec, tcp_flags);
+    pub(super) const FD: usize = offset_of!(SockRec, fd);
+    pub(super) const IFINDEX: usize = offset_of!(SockRec, ifindex);
+    pub(super) const SEQ_ACK: usize = offset_of!(SockRec, seq_ack);
     pub(super) const LADDR: usize = offset_of!(SockRec, laddr);
     pub(super) const FADDR: usize = offset_of!(SockRec, faddr);
     pub(super) const COMM: usize = offset_of!(SockRec, comm);
@@ -55,7 +61,7 @@ mod off {
     pub(super) const COMM_LEN: usize = 16;
 
     // Every read below stays inside the record.
-    const _: () = assert!(COMM + COMM_LEN == super::RECORD_LEN);
+    const _: () = assert!(COMM + COMM_LEN <= FD && SEQ_ACK + 8 == super::RECORD_LEN);
     const _: () = assert!(FADDR + 16 <= COMM && LADDR + 16 <= FADDR);
 }
 
@@ -145,7 +151,9 @@ pub fn decode_record(
     let (local, foreign) = match op {
         SockOp::Create => (None, None),
         SockOp::Bind | SockOp::DynBind | SockOp::Listen => (Some((laddr, lport)), None),
-        SockOp::Connect | SockOp::Connected => (Some((laddr, lport)), Some((faddr, fport))),
+        SockOp::Connect | SockOp::Connected | SockOp::Segment => {
+            (Some((laddr, lport)), Some((faddr, fport)))
+        }
         SockOp::Accept | SockOp::Disconnect | SockOp::Close | SockOp::Abort => (
             Some((laddr, lport)),
             if unspecified {
@@ -166,6 +174,31 @@ pub fn decode_record(
         .position(|&c| c == 0)
         .unwrap_or(comm_raw.len());
     let comm = String::from_utf8_lossy(comm_raw.get(..comm_len).unwrap_or_default()).into_owned();
+    let fd = if u8_at(rec, off::FLAGS)? & layout::F_FD != 0 {
+        let fd = i32_at(rec, off::FD)?;
+        Some(u32::try_from(fd).map_err(|_| bad(off::FD, "fd", i64::from(fd)))?)
+    } else {
+        None
+    };
+    let segment = if op == SockOp::Segment {
+        // The header as it was on the wire: source port first.
+        let (sport, dport) = match initiator {
+            Some(Initiator::Peer) => (fport, lport),
+            Some(Initiator::Local) => (lport, fport),
+            None => return Err(bad(off::INITIATOR, "segment direction", 0)),
+        };
+        let mut header = [0u8; 12];
+        header[..2].copy_from_slice(&sport.to_be_bytes());
+        header[2..4].copy_from_slice(&dport.to_be_bytes());
+        header[4..].copy_from_slice(&arr::<8>(rec, off::SEQ_ACK)?);
+        Some(TcpSegment {
+            received: initiator == Some(Initiator::Peer),
+            header,
+            flags: u8_at(rec, off::TCP_FLAGS)?,
+        })
+    } else {
+        None
+    };
     Ok(SockEvent {
         header: Header {
             time: Timestamp::from_nanos_parts(
@@ -197,6 +230,11 @@ pub fn decode_record(
         initiator,
         existing: false,
         process: None,
+        link: SockLink {
+            fd,
+            ifindex: u32_at(rec, off::IFINDEX)?,
+            segment,
+        },
     })
 }
 
@@ -367,6 +405,51 @@ mod tests {
             (100, 101, 1000, 1001)
         );
         assert_eq!((ev.cookie, ev.cgroup_id, ev.netns), (77, 9, 4026531840));
+    }
+
+    #[test]
+    fn fd_and_ifindex() {
+        let ev = decode_record(&sample(), 0, 0).unwrap();
+        assert_eq!(ev.link, SockLink::default());
+        let mut b = sample();
+        b[off::FLAGS] = layout::F_FD;
+        b[off::FD..off::FD + 4].copy_from_slice(&0i32.to_ne_bytes());
+        b[off::IFINDEX..off::IFINDEX + 4].copy_from_slice(&2u32.to_ne_bytes());
+        let ev = decode_record(&b, 0, 0).unwrap();
+        assert_eq!((ev.link.fd, ev.link.ifindex), (Some(0), 2));
+        b[off::FD..off::FD + 4].copy_from_slice(&(-1i32).to_ne_bytes());
+        assert!(matches!(
+            decode_record(&b, 0, 0),
+            Err(SockDecodeError::Field { field: "fd", .. })
+        ));
+    }
+
+    /// A SYN-ACK received by 10.0.0.1:40000 from 10.0.0.2:80: the header
+    /// is rebuilt with the peer's port first.
+    #[test]
+    fn segments() {
+        let mut b = sample();
+        b[off::OP] = layout::OP_SEGMENT;
+        b[off::INITIATOR] = layout::INIT_PEER;
+        b[off::TCP_FLAGS] = 0x12;
+        b[off::RESULT..off::RESULT + 4].copy_from_slice(&[0; 4]);
+        b[off::SEQ_ACK..off::SEQ_ACK + 8].copy_from_slice(&[0, 0, 0, 9, 0, 0, 0, 2]);
+        let ev = decode_record(&b, 0, 0).unwrap();
+        assert_eq!(ev.op, SockOp::Segment);
+        assert_eq!(
+            ev.link.segment,
+            Some(TcpSegment {
+                received: true,
+                header: [0, 80, 0x9c, 0x40, 0, 0, 0, 9, 0, 0, 0, 2],
+                flags: 0x12,
+            })
+        );
+        b[off::INITIATOR] = layout::INIT_LOCAL;
+        let seg = decode_record(&b, 0, 0).unwrap().link.segment.unwrap();
+        assert!(!seg.received);
+        assert_eq!(seg.header[..4], [0x9c, 0x40, 0, 80]);
+        b[off::INITIATOR] = layout::INIT_NONE;
+        assert!(decode_record(&b, 0, 0).is_err());
     }
 
     #[test]

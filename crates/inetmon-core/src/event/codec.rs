@@ -116,7 +116,7 @@ pub fn breakdown<'de, D: serde::Deserializer<'de>>(
 }
 
 fn static_label(label: &str) -> &'static str {
-    const OPS: [SockOp; 10] = [
+    const OPS: [SockOp; 11] = [
         SockOp::Create,
         SockOp::Bind,
         SockOp::DynBind,
@@ -127,6 +127,7 @@ fn static_label(label: &str) -> &'static str {
         SockOp::Disconnect,
         SockOp::Close,
         SockOp::Abort,
+        SockOp::Segment,
     ];
     OPS.iter()
         .map(|op| op.as_str())

@@ -3,7 +3,7 @@ use crate::event::{
     Action, Attribution, CaptureLayer, Direction, DropEvent, DropReason, EventKind, Header,
     Initiator, Interface, KernelLocation, LossStage, Lost, Malformed, NatAction, NatLog, NatType,
     NflogInfo, ObservationPoint, PacketFlags, PacketLog, ProcessContext, ProcessInfo, RuleGroup,
-    SockEvent, SockTask, Source, StateLog, StateType, Timestamp, TraceEvent,
+    SockEvent, SockLink, SockTask, Source, StateLog, StateType, TcpSegment, Timestamp, TraceEvent,
 };
 
 fn header(source: Source, seq: u64) -> Header {
@@ -82,6 +82,15 @@ fn sock() -> SockEvent {
             cmdline: "curl -v x".into(),
             ppid: 1,
         }),
+        link: SockLink {
+            fd: Some(7),
+            ifindex: 3,
+            segment: Some(TcpSegment {
+                received: true,
+                header: [1, 187, 212, 49, 0, 0, 0, 1, 0, 0, 0, 0],
+                flags: 0x12,
+            }),
+        },
     }
 }
 

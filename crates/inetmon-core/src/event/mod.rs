@@ -34,8 +34,8 @@ pub use nftrace::{nfproto_name, verdict_code_name, NftTraceEvent, NftTraceType, 
 pub use packet_log::{Action, Direction, NflogInfo, PacketFlags, PacketLog, RuleGroup};
 pub use shared_str::SharedStr;
 pub use sock::{
-    Attribution, Initiator, Monitor, ProcessInfo, SockEvent, SockOp, SockTask, AF_INET6_FAMILY,
-    AF_INET_FAMILY, SOCK_DGRAM, SOCK_STREAM,
+    Attribution, Initiator, Monitor, ProcessInfo, SockEvent, SockLink, SockOp, SockTask,
+    TcpSegment, AF_INET6_FAMILY, AF_INET_FAMILY, SOCK_DGRAM, SOCK_STREAM,
 };
 pub use time::Timestamp;
 

@@ -46,6 +46,45 @@ pub struct SockEvent {
     pub existing: bool,
     /// Command line and parent pid, filled by user space at info level 3.
     pub process: Option<ProcessInfo>,
+    /// The process's file descriptor and the interface (`inetmon audit`'s
+    /// `Chan` and `Intf`), and a [`SockOp::Segment`]'s segment. Absent in
+    /// events stored before it existed (then all unknown).
+    #[serde(default)]
+    pub link: SockLink,
+}
+
+/// Where a socket event happened, beyond its addresses: which file
+/// descriptor of the process and which interface; and for a
+/// [`SockOp::Segment`] the segment.
+///
+/// What the kernel side can know, and so when each is unknown, is
+/// described at the top of `inetmon-bpf`'s `bpf/sock.bpf.c`: the fd is
+/// known for bind, listen, accept and connect (and their outcomes,
+/// disconnects and segments, through the socket's owner) issued as system
+/// calls, not through io_uring; the interface is the output device of the
+/// socket's cached route, else its last input device, else the device it
+/// is bound to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SockLink {
+    /// The process's file descriptor of the socket; `None` when not known.
+    pub fd: Option<u32>,
+    /// Interface index in the socket's network namespace; 0 when none is
+    /// known (for example a listening socket not bound to a device).
+    pub ifindex: u32,
+    /// The segment of a [`SockOp::Segment`] event.
+    pub segment: Option<TcpSegment>,
+}
+
+/// A TCP control segment of an audited connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TcpSegment {
+    /// Received (from the peer) rather than sent.
+    pub received: bool,
+    /// The first 12 bytes of the TCP header as on the wire: source port,
+    /// destination port, sequence number, acknowledgement number.
+    pub header: [u8; 12],
+    /// The TCP flags byte (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10, …).
+    pub flags: u8,
 }
 
 /// A socket operation.
@@ -76,11 +115,16 @@ pub enum SockOp {
     /// (`PRU_ABORT`): `SO_LINGER` on with a zero time, or data left
     /// unread at close. Reported under `streamClose`, like a close.
     Abort,
+    /// A TCP control segment (SYN, SYN-ACK, FIN, RST) of a connection this
+    /// host connected, sent or received ([`SockLink::segment`]); reported
+    /// only when asked for (`inetmon audit --messages`), under no monitor.
+    Segment,
 }
 
 impl SockOp {
     /// The operation with the code the BPF records use
-    /// (`INETMON_OP_*` in `inetmon_sock.h`: 1 create … 9 close, 10 abort).
+    /// (`INETMON_OP_*` in `inetmon_sock.h`: 1 create … 9 close, 10 abort,
+    /// 11 segment).
     #[must_use]
     pub fn from_code(code: u8) -> Option<SockOp> {
         use inetmon_bpf::record::sock as layout;
@@ -95,6 +139,7 @@ impl SockOp {
             layout::OP_DISCONNECT => SockOp::Disconnect,
             layout::OP_CLOSE => SockOp::Close,
             layout::OP_ABORT => SockOp::Abort,
+            layout::OP_SEGMENT => SockOp::Segment,
             _ => return None,
         })
     }
@@ -113,6 +158,7 @@ impl SockOp {
             SockOp::Disconnect => "disconnect",
             SockOp::Close => "close",
             SockOp::Abort => "abort",
+            SockOp::Segment => "segment",
         }
     }
 }
@@ -304,6 +350,7 @@ impl SockEvent {
             initiator: None,
             existing: false,
             process: None,
+            link: SockLink::default(),
         }
     }
 }

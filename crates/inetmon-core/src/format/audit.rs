@@ -2,11 +2,11 @@
 //! (`inetmon audit`):
 //!
 //! ```text
-//! Oct 9 14:16:54 CONNECTION: (0, 0) "tcp!10.0.0.2!443" Started by UID 1000
-//! Oct 9 14:16:55 CONNECTION: (0, 0) "tcp!2001:db8::1!443" Failed by UID 1000
-//! Oct 9 14:16:56 SERVER: (0, 0) "tcp!*!80" Started by UID 0
+//! Oct 9 14:16:54 CONNECTION: (2, 5) "tcp!10.0.0.2!443" Started by UID 1000
+//! Oct 9 14:16:55 CONNECTION: (0, 5) "tcp!2001:db8::1!443" Failed by UID 1000
+//! Oct 9 14:16:56 SERVER: (0, 3) "tcp!*!80" Started by UID 0
 //! Oct 9 14:16:57 SERVER: (0, 0) "udp!*!53" Failed
-//! Oct 9 16:28:00 UNIXP: (2, 0) <= 01 bb d4 31 00 00 00 01 00 00 00 00
+//! Oct 9 16:28:00 UNIXP: (2, 5) <= 01 bb d4 31 00 00 00 01 00 00 00 00
 //! ```
 //!
 //! The time is local time (`Month Day HH:MM:SS`, the day not padded), as the
@@ -25,7 +25,7 @@
 //! | TCP `bind`, errno ≠ 0 (`EADDRINUSE`, `EACCES`, …) | `SERVER … Failed` |
 //! | UDP `bind` to a fixed port (≠ 0), errno 0 | `SERVER … Started` |
 //! | UDP `bind`, errno ≠ 0 | `SERVER … Failed` |
-//! | a trace event holding a TCP segment with SYN, FIN or RST | `UNIXP`, with `--messages` only |
+//! | a `segment` event (a TCP control segment of a connection this host connected) | `UNIXP`, with `--messages` only |
 //!
 //! Nothing else is audited: the `connect` attempt (its outcome is the
 //! `connected` event), a successful TCP `bind` (the `listen` that follows is
@@ -40,11 +40,23 @@
 //! connections it is the foreign end. `PROTO` is `tcp` or `udp` from the IP
 //! protocol (another protocol prints as `ipN`).
 //!
-//! `Intf` is the index of the interface the connection uses and `Chan` the
-//! file descriptor of the process. The socket record of the BPF programs
-//! carries neither yet, so both print 0 for socket events (see
-//! [`AuditRecord::intf`]); a `UNIXP` record has the interface of its trace
-//! event, and `Chan` 0.
+//! `Intf` is the index of the interface the connection uses
+//! ([`SockLink::ifindex`]) and `Chan` the process's file descriptor of the
+//! socket ([`SockLink::fd`]), as the BPF programs record them (the rules
+//! are at the top of `inetmon-bpf`'s `bpf/sock.bpf.c`):
+//!
+//! - `Intf` of a `CONNECTION` is the output device of the route the
+//!   connection took (for `Failed`, the one its SYN took); 0 when it failed
+//!   before a route was found (unreachable network) unless the socket was
+//!   bound to a device. `Intf` of a `SERVER` is the device the socket is
+//!   bound to (`SO_BINDTODEVICE`, an IPv6 link-local scope), 0 when none: a
+//!   listening socket takes connections on every interface. `Intf` of a
+//!   `UNIXP` is the device the segment was seen on.
+//! - `Chan` is the fd passed to `connect`, `bind` or `listen` (for an
+//!   outcome or a segment, the fd of the `connect`). It prints 0 when not
+//!   known, which is the case for operations issued through io_uring or by
+//!   `sendto(MSG_FASTOPEN)`, and for sockets connected before monitoring
+//!   started; `-j` tells that apart from fd 0 (`chan` is `null`).
 //!
 //! A UDP socket bound explicitly to port 0 gets its port from the kernel
 //! before the bind event is recorded, so the event shows the assigned port
@@ -60,21 +72,20 @@
 //!
 //! One object per line with the common members of [`crate::format::json`]
 //! (`v`, `kind` = `"audit"`, `time` in RFC 3339 UTC with nanoseconds) and
-//! `record` (`connection`, `server` or `unixp`), `intf`, `chan`; for
-//! connection and server records `dial`, `result` (`started`/`failed`),
+//! `record` (`connection`, `server` or `unixp`), `intf`, `chan` (`null`
+//! when not known); for connection and server records `dial`, `result` (`started`/`failed`),
 //! `uid` (null when unknown), `pid`, `comm`, `errno` and `error` (the errno
-//! name or null); for `unixp` records `dir` (`in` for `<=`, `out` for `=>`)
-//! and `bytes` (the 12 bytes, lower-case hex).
+//! name or null); for `unixp` records `dir` (`in` for `<=`, `out` for `=>`),
+//! `bytes` (the 12 bytes, lower-case hex), `uid`, `pid` and `comm`.
 
 use std::io::{self, Write};
 use std::net::IpAddr;
 
 use jiff::tz::TimeZone;
 
-use crate::dissect::{proto, IpView};
 use crate::event::{
-    Attribution, CaptureLayer, Event, ObservationPoint, SockEvent, SockOp, Timestamp, TraceEvent,
-    JSON_SCHEMA_VERSION, SOCK_DGRAM, SOCK_STREAM,
+    Attribution, Event, SockEvent, SockLink, SockOp, Timestamp, JSON_SCHEMA_VERSION, SOCK_DGRAM,
+    SOCK_STREAM,
 };
 use crate::format::sockline::errno_name;
 
@@ -83,12 +94,10 @@ use crate::format::sockline::errno_name;
 pub struct AuditRecord {
     /// When the audited thing happened.
     pub time: Timestamp,
-    /// Interface index; 0 when not known (socket events do not carry it:
-    /// the BPF socket record needs an `ifindex` field, see the module docs).
+    /// Interface index; 0 when not known (see the module docs).
     pub intf: u32,
-    /// The process's file descriptor; 0 when not known (the BPF socket
-    /// record needs an `fd` field).
-    pub chan: u32,
+    /// The process's file descriptor; `None` when not known (printed 0).
+    pub chan: Option<u32>,
     /// What it says.
     pub body: AuditBody,
 }
@@ -107,6 +116,12 @@ pub enum AuditBody {
         received: bool,
         /// The bytes.
         bytes: [u8; 12],
+        /// The connection owner's uid; `None` when no process is known.
+        uid: Option<u32>,
+        /// The owner's process id (0 when unknown), for JSON.
+        pid: u32,
+        /// The owner's program name, for JSON.
+        comm: String,
     },
 }
 
@@ -132,8 +147,8 @@ pub struct Attempt {
 pub fn audit_record(ev: &Event) -> Option<AuditRecord> {
     match ev {
         Event::Sock(s) => sock_record(s),
-        Event::Trace(t) => unixp_record(t),
         Event::Packet(_)
+        | Event::Trace(_)
         | Event::Nat(_)
         | Event::State(_)
         | Event::Drop(_)
@@ -154,6 +169,7 @@ pub fn sock_record(ev: &SockEvent) -> Option<AuditRecord> {
     let ok = ev.errno == 0;
     let server = |end: Option<(IpAddr, u16)>| AuditBody::Server(attempt(ev, end));
     let body = match ev.op {
+        SockOp::Segment => return segment_record(ev),
         SockOp::Connected if stream => AuditBody::Connection(attempt(ev, ev.foreign)),
         SockOp::Listen if stream => server(ev.local),
         SockOp::Bind if stream && !ok => server(ev.local),
@@ -162,8 +178,8 @@ pub fn sock_record(ev: &SockEvent) -> Option<AuditRecord> {
     };
     Some(AuditRecord {
         time: ev.header.time,
-        intf: 0,
-        chan: 0,
+        intf: ev.link.ifindex,
+        chan: ev.link.fd,
         body,
     })
 }
@@ -192,43 +208,37 @@ fn attempt(ev: &SockEvent, end: Option<(IpAddr, u16)>) -> Attempt {
 /// TCP flags that make a segment a control segment: FIN, SYN, RST.
 const CONTROL_FLAGS: u8 = 0x01 | 0x02 | 0x04;
 
-/// The `UNIXP` record of a trace event holding a TCP control segment (SYN,
-/// SYN-ACK, FIN or RST) with at least 14 bytes of its TCP header captured.
+/// The `UNIXP` record of a [`SockOp::Segment`] event: a TCP control
+/// segment (SYN, SYN-ACK, FIN or RST; the kernel side sends no others) of
+/// a connection this host connected. (Segments handled by a TIME_WAIT
+/// socket, such as a FIN received after this host's close() in FIN_WAIT2,
+/// pass no cgroup hook and have no event.) `None` for any other event, or a
+/// segment without SYN, FIN or RST.
 #[must_use]
-pub fn unixp_record(t: &TraceEvent) -> Option<AuditRecord> {
-    let received = match t.point {
-        ObservationPoint::FromNetwork => true,
-        ObservationPoint::ToNetwork => false,
-        ObservationPoint::FromStack | ObservationPoint::ToStack | ObservationPoint::Other(_) => {
-            return None
-        }
+pub fn segment_record(ev: &SockEvent) -> Option<AuditRecord> {
+    let SockLink {
+        fd,
+        ifindex,
+        segment: Some(seg),
+    } = &ev.link
+    else {
+        return None;
     };
-    let ip = match t.layer {
-        CaptureLayer::Network => t.packet.as_slice(),
-        CaptureLayer::Ethernet => t.packet.get(14..)?,
-        CaptureLayer::None => return None,
-    };
-    let tcp = tcp_header(ip)?;
-    let flags = *tcp.get(13)?;
-    if flags & CONTROL_FLAGS == 0 {
+    if ev.op != SockOp::Segment || seg.flags & CONTROL_FLAGS == 0 {
         return None;
     }
-    let bytes: [u8; 12] = tcp.get(..12)?.try_into().ok()?;
     Some(AuditRecord {
-        time: t.header.time,
-        intf: t.interface.ifindex,
-        chan: 0,
-        body: AuditBody::Unixp { received, bytes },
+        time: ev.header.time,
+        intf: *ifindex,
+        chan: *fd,
+        body: AuditBody::Unixp {
+            received: seg.received,
+            bytes: seg.header,
+            uid: (ev.attribution != Attribution::Unknown).then_some(ev.task.uid),
+            pid: ev.task.pid,
+            comm: ev.task.comm.clone(),
+        },
     })
-}
-
-/// The TCP header of an IPv4 or IPv6 packet (first fragments only).
-fn tcp_header(ip: &[u8]) -> Option<&[u8]> {
-    let v = IpView::new(ip)?;
-    if v.is_later_fragment()? || v.protocol()? != proto::TCP {
-        return None;
-    }
-    ip.get(v.header_len()..)
 }
 
 /// Writes audit records as text or JSON lines.
@@ -273,7 +283,7 @@ impl AuditFormatter {
                 AuditBody::Unixp { .. } => "UNIXP",
             },
             rec.intf,
-            rec.chan
+            rec.chan.unwrap_or(0)
         );
         match &rec.body {
             AuditBody::Connection(a) | AuditBody::Server(a) => {
@@ -285,7 +295,9 @@ impl AuditFormatter {
                     line.push_str(itoa::Buffer::new().format(uid));
                 }
             }
-            AuditBody::Unixp { received, bytes } => {
+            AuditBody::Unixp {
+                received, bytes, ..
+            } => {
                 line.push_str(if *received { "<=" } else { "=>" });
                 for b in bytes {
                     line.push_str(&format!(" {b:02x}"));
@@ -329,7 +341,7 @@ struct AuditJson<'a> {
     time: String,
     record: &'static str,
     intf: u32,
-    chan: u32,
+    chan: Option<u32>,
     #[serde(flatten)]
     body: BodyJson<'a>,
 }
@@ -349,6 +361,9 @@ enum BodyJson<'a> {
     Unixp {
         dir: &'static str,
         bytes: String,
+        uid: Option<u32>,
+        pid: u32,
+        comm: &'a str,
     },
 }
 
@@ -370,11 +385,20 @@ fn json_value(rec: &AuditRecord) -> AuditJson<'_> {
                 error: errno_name(a.errno).filter(|_| a.errno != 0),
             },
         ),
-        AuditBody::Unixp { received, bytes } => (
+        AuditBody::Unixp {
+            received,
+            bytes,
+            uid,
+            pid,
+            comm,
+        } => (
             "unixp",
             BodyJson::Unixp {
                 dir: if *received { "in" } else { "out" },
                 bytes: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+                uid: *uid,
+                pid: *pid,
+                comm,
             },
         ),
     };

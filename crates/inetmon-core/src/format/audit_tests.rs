@@ -1,5 +1,5 @@
 use super::*;
-use crate::event::{Header, Interface, SockTask, Source};
+use crate::event::{Header, SockTask, Source};
 
 /// 2026-10-09 14:16:54 UTC.
 const T: i64 = 1_791_555_414;
@@ -33,6 +33,7 @@ fn sock(op: SockOp, sock_type: u16, errno: u32) -> SockEvent {
         initiator: None,
         existing: false,
         process: None,
+        link: Default::default(),
     }
 }
 
@@ -161,79 +162,74 @@ fn unaudited_operations_give_nothing() {
     assert_eq!(sock_record(&existing), None);
 }
 
-fn trace(point: ObservationPoint, flags: u8, layer: CaptureLayer) -> TraceEvent {
-    let mut ip = vec![
-        0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1,
-    ];
-    // sport 443, dport 54321, seq 1, ack 0, data offset 5, flags
-    ip.extend_from_slice(&[
-        0x01, 0xbb, 0xd4, 0x31, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0,
-    ]);
-    let packet = if layer == CaptureLayer::Ethernet {
-        let mut eth = vec![0u8; 12];
-        eth.extend_from_slice(&[0x08, 0x00]);
-        eth.extend_from_slice(&ip);
-        eth
-    } else {
-        ip
-    };
-    TraceEvent {
-        header: Header {
-            time: Timestamp {
-                secs: 1_791_563_280,
-                nanos: 0,
+#[test]
+fn intf_and_chan_come_from_the_event() {
+    let mut e = sock(SockOp::Connected, SOCK_STREAM, 0);
+    e.link.fd = Some(5);
+    e.link.ifindex = 2;
+    assert_eq!(
+        text(&e),
+        "Oct 9 14:16:54 CONNECTION: (2, 5) \"tcp!10.0.0.2!443\" Started by UID 1000\n"
+    );
+    let mut l = sock(SockOp::Listen, SOCK_STREAM, 98);
+    l.link.fd = Some(0);
+    assert_eq!(
+        text(&l),
+        "Oct 9 14:16:54 SERVER: (0, 0) \"tcp!10.0.0.1!40000\" Failed by UID 1000\n"
+    );
+    assert_eq!(sock_record(&l).unwrap().chan, Some(0));
+}
+
+/// A segment event as the BPF side reports it: 10.0.0.1:54321 connected
+/// to 10.0.0.2:443, seen on interface 2, the connect's fd 5.
+fn segment(received: bool, flags: u8) -> SockEvent {
+    let mut e = sock(SockOp::Segment, SOCK_STREAM, 0);
+    e.header.time.secs = 1_791_563_280;
+    e.header.time.nanos = 0;
+    e.local = Some(("10.0.0.1".parse().unwrap(), 54_321));
+    e.attribution = Attribution::Owner;
+    e.link = SockLink {
+        fd: Some(5),
+        ifindex: 2,
+        segment: Some(crate::event::TcpSegment {
+            received,
+            header: if received {
+                [0x01, 0xbb, 0xd4, 0x31, 0, 0, 0, 1, 0, 0, 0, 0]
+            } else {
+                [0xd4, 0x31, 0x01, 0xbb, 0, 0, 0, 9, 0, 0, 0, 2]
             },
-            source: Source::Datapath,
-            seq: 1,
-        },
-        cpu: 0,
-        point,
-        interface: Interface {
-            ifindex: 2,
-            name: None,
-        },
-        protocol: 0x0800,
-        orig_len: 40,
-        layer,
-        packet,
-        sample_rate: 1,
-        mark: 0,
-        netns: 1,
-        process: None,
-        sock_cookie: 0,
-    }
+            flags,
+        }),
+    };
+    e
 }
 
 #[test]
 fn unixp_control_segments() {
     let f = AuditFormatter::text(TimeZone::UTC);
     let mut out = Vec::new();
-    let syn_ack = trace(ObservationPoint::FromNetwork, 0x12, CaptureLayer::Network);
-    f.write(&unixp_record(&syn_ack).unwrap(), &mut out).unwrap();
-    let rst = trace(ObservationPoint::ToNetwork, 0x04, CaptureLayer::Ethernet);
-    f.write(&unixp_record(&rst).unwrap(), &mut out).unwrap();
+    for e in [
+        segment(true, 0x12),
+        segment(false, 0x04),
+        segment(false, 0x11),
+    ] {
+        f.write(&sock_record(&e).unwrap(), &mut out).unwrap();
+    }
     assert_eq!(
         String::from_utf8(out).unwrap(),
-        "Oct 9 16:28:00 UNIXP: (2, 0) <= 01 bb d4 31 00 00 00 01 00 00 00 00\n\
-         Oct 9 16:28:00 UNIXP: (2, 0) => 01 bb d4 31 00 00 00 01 00 00 00 00\n"
+        "Oct 9 16:28:00 UNIXP: (2, 5) <= 01 bb d4 31 00 00 00 01 00 00 00 00\n\
+         Oct 9 16:28:00 UNIXP: (2, 5) => d4 31 01 bb 00 00 00 09 00 00 00 02\n\
+         Oct 9 16:28:00 UNIXP: (2, 5) => d4 31 01 bb 00 00 00 09 00 00 00 02\n"
     );
-    // A plain ACK is not a control segment; a truncated header gives nothing.
-    assert_eq!(
-        unixp_record(&trace(
-            ObservationPoint::FromNetwork,
-            0x10,
-            CaptureLayer::Network
-        )),
-        None
-    );
-    let mut short = syn_ack.clone();
-    short.packet.truncate(20 + 13);
-    assert_eq!(unixp_record(&short), None);
-    for n in 0..syn_ack.packet.len() {
-        let mut t = syn_ack.clone();
-        t.packet.truncate(n);
-        let _ = unixp_record(&t);
-    }
+    // A plain ACK is not a control segment; a segment event without its
+    // segment, or another operation with one, gives nothing.
+    assert_eq!(sock_record(&segment(true, 0x10)), None);
+    let mut bare = segment(true, 0x02);
+    bare.link.segment = None;
+    assert_eq!(sock_record(&bare), None);
+    let mut other = segment(true, 0x02);
+    other.op = SockOp::Disconnect;
+    assert_eq!(segment_record(&other), None);
 }
 
 #[test]
@@ -241,20 +237,23 @@ fn json_lines() {
     let f = AuditFormatter::json();
     let mut out = Vec::new();
     let mut e = sock(SockOp::Connected, SOCK_STREAM, 111);
+    e.link.fd = Some(5);
+    e.link.ifindex = 2;
     f.write(&sock_record(&e).unwrap(), &mut out).unwrap();
     e.attribution = Attribution::Unknown;
     e.errno = 0;
+    e.link = SockLink::default();
     f.write(&sock_record(&e).unwrap(), &mut out).unwrap();
-    let syn = trace(ObservationPoint::FromNetwork, 0x02, CaptureLayer::Network);
-    f.write(&unixp_record(&syn).unwrap(), &mut out).unwrap();
+    f.write(&sock_record(&segment(true, 0x02)).unwrap(), &mut out)
+        .unwrap();
     assert_eq!(
         String::from_utf8(out).unwrap(),
         concat!(
-            r#"{"v":1,"kind":"audit","time":"2026-10-09T14:16:54.000000005Z","record":"connection","intf":0,"chan":0,"dial":"tcp!10.0.0.2!443","result":"failed","uid":1000,"pid":42,"comm":"curl","errno":111,"error":"ECONNREFUSED"}"#,
+            r#"{"v":1,"kind":"audit","time":"2026-10-09T14:16:54.000000005Z","record":"connection","intf":2,"chan":5,"dial":"tcp!10.0.0.2!443","result":"failed","uid":1000,"pid":42,"comm":"curl","errno":111,"error":"ECONNREFUSED"}"#,
             "\n",
-            r#"{"v":1,"kind":"audit","time":"2026-10-09T14:16:54.000000005Z","record":"connection","intf":0,"chan":0,"dial":"tcp!10.0.0.2!443","result":"started","uid":null,"pid":42,"comm":"curl","errno":0,"error":null}"#,
+            r#"{"v":1,"kind":"audit","time":"2026-10-09T14:16:54.000000005Z","record":"connection","intf":0,"chan":null,"dial":"tcp!10.0.0.2!443","result":"started","uid":null,"pid":42,"comm":"curl","errno":0,"error":null}"#,
             "\n",
-            r#"{"v":1,"kind":"audit","time":"2026-10-09T16:28:00.000000000Z","record":"unixp","intf":2,"chan":0,"dir":"in","bytes":"01bbd4310000000100000000"}"#,
+            r#"{"v":1,"kind":"audit","time":"2026-10-09T16:28:00.000000000Z","record":"unixp","intf":2,"chan":5,"dir":"in","bytes":"01bbd4310000000100000000","uid":1000,"pid":42,"comm":"curl"}"#,
             "\n"
         )
     );

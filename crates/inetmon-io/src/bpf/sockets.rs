@@ -1,12 +1,17 @@
 //! [`SockPrograms`]: the socket-event programs (`inetmon_bpf::OBJECT`,
 //! `sock.bpf.c`) loaded with their in-kernel filters and operation mask,
-//! and only the programs that mask needs attached.
+//! and only the programs that mask needs attached; with
+//! [`Filters::segments`] also the two `cgroup_skb` programs that report the
+//! TCP control segments of audited connections.
 
 use std::fs::File;
 use std::path::Path;
 
 use aya::maps::{MapData, PerCpuArray, RingBuf};
-use aya::programs::{BtfTracePoint, CgroupAttachMode, CgroupSock, CgroupSockAddr, TracePoint};
+use aya::programs::{
+    BtfTracePoint, CgroupAttachMode, CgroupSkb, CgroupSkbAttachType, CgroupSock, CgroupSockAddr,
+    TracePoint,
+};
 use aya::{Btf, Ebpf, EbpfLoader};
 use inetmon_bpf::record::sock::OP_MAX;
 use inetmon_bpf::watch::{programs_for, WatchSet};
@@ -28,7 +33,17 @@ pub struct Filters {
     /// Only these operations (`--watch`; default all). Also decides which
     /// programs are attached at all: see [`programs_for`].
     pub watch: WatchSet,
+    /// Also report the TCP control segments (SYN, SYN-ACK, FIN, RST) of
+    /// audited connections (those whose connect the `connect4`/`connect6`
+    /// hooks saw, so `watch` must have `streamConnect`), as
+    /// `INETMON_OP_SEGMENT` records: attaches `seg_ingress` and
+    /// `seg_egress` ([`SEGMENT_PROGRAMS`]), which every IP packet of every
+    /// socket passes; only those segments reach the ring buffer.
+    pub segments: bool,
 }
+
+/// The `cgroup_skb` programs of [`Filters::segments`], in attach order.
+pub const SEGMENT_PROGRAMS: [&str; 2] = ["seg_ingress", "seg_egress"];
 
 /// Default ring-buffer size in bytes (a power of two, multiple of the page).
 pub const DEFAULT_RING_BYTES: u32 = 8 * 1024 * 1024;
@@ -82,7 +97,10 @@ impl SockPrograms {
         let port = u32::from(filters.port.unwrap_or(0));
         let cgroup = filters.cgroup.unwrap_or(0);
         let watch = filters.watch.bits();
-        let attached = programs_for(filters.watch);
+        let mut attached = programs_for(filters.watch);
+        if filters.segments {
+            attached.extend(SEGMENT_PROGRAMS);
+        }
         let wanted = |name: &str| attached.contains(&name);
         // The `volatile const` globals of sock.bpf.c (all `__u32` but the
         // cgroup id).
@@ -145,11 +163,22 @@ impl SockPrograms {
                 p.attach(&cg, CgroupAttachMode::Single).map(drop)
             })?;
         }
+        for (name, kind) in SEGMENT_PROGRAMS
+            .into_iter()
+            .zip([CgroupSkbAttachType::Ingress, CgroupSkbAttachType::Egress])
+            .filter(|(n, _)| wanted(n))
+        {
+            load_attach(&mut ebpf, name, |p: &mut CgroupSkb| {
+                p.load()?;
+                p.attach(&cg, kind, CgroupAttachMode::Single).map(drop)
+            })?;
+        }
         Ok(SockPrograms { ebpf, attached })
     }
 
     /// The names (in `sock.bpf.c`) of the programs loaded and attached, in
-    /// attach order: [`programs_for`] of the watch set.
+    /// attach order: [`programs_for`] of the watch set, then
+    /// [`SEGMENT_PROGRAMS`] when asked for.
     #[must_use]
     pub fn attached(&self) -> &[&'static str] {
         &self.attached

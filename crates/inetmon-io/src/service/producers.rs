@@ -68,6 +68,9 @@ pub fn start(cfg: &DaemonConfig, producers: &mut Producers) -> Result<Started, S
                 port: f.port,
                 cgroup,
                 watch: watch_set(Some(&s.watch)),
+                // (Segments are only for `inetmon audit --messages`, which
+                // runs its own producer.)
+                segments: false,
             },
             ..SocketsConfig::default()
         };

@@ -136,6 +136,7 @@ fn events_of(
             initiator: None,
             existing: true,
             process: None,
+            link: Default::default(),
         });
     }
 }

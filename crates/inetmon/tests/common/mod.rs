@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub mod craft;
+pub mod dkaudit;
 
 /// The binary under test.
 pub fn inetmon() -> &'static str {
@@ -477,11 +478,18 @@ impl Bg {
 
     /// Sends SIGTERM and waits up to 5 s; returns the exit code.
     pub fn stop(&mut self) -> Option<i32> {
+        self.stop_within(Duration::from_secs(5))
+    }
+
+    /// Sends SIGTERM and waits up to `wait` (a process that detaches BPF
+    /// programs on a loaded machine may need more than 5 s); returns the
+    /// exit code.
+    pub fn stop_within(&mut self, wait: Duration) -> Option<i32> {
         let mut child = self.child.take()?;
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status();
-        let end = Instant::now() + Duration::from_secs(5);
+        let end = Instant::now() + wait;
         loop {
             if let Ok(Some(st)) = child.try_wait() {
                 return st.code();
@@ -489,7 +497,7 @@ impl Bg {
             if Instant::now() > end {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("process {} ignored SIGTERM for 5 s", child.id());
+                panic!("process {} ignored SIGTERM for {wait:?}", child.id());
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -112,6 +112,7 @@ mod tests {
             initiator: Some(Initiator::Peer),
             existing: true,
             process: None,
+            link: Default::default(),
         };
         let mut out = b"{".to_vec();
         write_sock_json(&ev, &mut out);
