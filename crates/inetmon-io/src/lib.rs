@@ -26,6 +26,9 @@
 //! - [`sockets`]: the eBPF socket-event producer (`inetmon sockets`).
 //! - [`datapath`]: the eBPF datapath producer (`inetmon monitor`: drops,
 //!   traces).
+//! - [`metrics`]: Prometheus metrics of the stream (a sink) and the
+//!   registry other components add to.
+//! - [`web`]: the metrics listener: `/metrics` and the live web view.
 
 pub mod aha;
 pub mod bpf;
@@ -39,6 +42,7 @@ pub mod file;
 pub mod ifname;
 pub mod journal;
 pub mod kernel_loss;
+pub mod metrics;
 pub mod netlink;
 pub mod nflog;
 pub mod nftrace;
@@ -51,3 +55,4 @@ pub mod shutdown;
 pub mod signals;
 pub mod sink;
 pub mod sockets;
+pub mod web;

@@ -1,0 +1,316 @@
+//! The metrics listener and the web view against the real kernel: the
+//! socket and datapath producers feed a consumer loop whose sinks are
+//! [`Metrics::sink`] and [`WebState::sink`]; the test makes drops (an
+//! nftables drop rule in a namespace) and loopback connections (python3
+//! processes), then checks `/metrics` with `promtool check metrics` and
+//! what a headless Chromium shows (WebDriver through `chromedriver`).
+//!
+//! `INETMON_UPDATE_SCREENSHOT=1` also writes the page's screenshot to
+//! `docs/webview.png` (the README shows it); it always goes to the
+//! target directory.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::web::{http_get, promtool_check, Chromedriver};
+use common::{can_run, have, privileged, wait_for, Netns};
+use inetmon_core::event::Event;
+use inetmon_io::bpf::datapath::KernelConfig;
+use inetmon_io::consumer::{Consumer, Plan, Producers, Rendered, Stage, Verdict};
+use inetmon_io::datapath::{enrich, DatapathProducer};
+use inetmon_io::metrics::Metrics;
+use inetmon_io::shutdown::Shutdown;
+use inetmon_io::sockets::{SocketsConfig, SocketsProducer};
+use inetmon_io::web::{WebServer, WebState};
+
+/// Passes every event to the sinks, as the daemon's stage does.
+struct All;
+
+impl Stage for All {
+    fn render(&mut self, _ev: &mut Event, _out: &mut Rendered) -> Verdict {
+        Verdict::Show
+    }
+}
+
+/// A python3 process killed on drop.
+struct Py(Child);
+
+impl Py {
+    fn start(script: &str, args: &[&str]) -> (Py, BufReader<std::process::ChildStdout>) {
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        (Py(child), out)
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Py {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const SERVER: &str = "
+import socket, time
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+held = [s.accept() for _ in range(3)]
+print('accepted', flush=True)
+time.sleep(120)
+";
+
+const CLIENT: &str = "
+import socket, sys, time
+held = [socket.create_connection(('127.0.0.1', int(sys.argv[1]))) for _ in range(3)]
+print('connected', flush=True)
+time.sleep(120)
+";
+
+/// 40 UDP datagrams to 127.0.0.1:9 over about two seconds.
+const SENDER: &str = "
+import socket, time
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(40):
+    u.sendto(b'x', ('127.0.0.1', 9))
+    time.sleep(0.05)
+";
+
+fn line(r: &mut impl BufRead) -> String {
+    let mut s = String::new();
+    r.read_line(&mut s).unwrap();
+    s.trim().to_owned()
+}
+
+/// The page's text of a section, as the browser shows it.
+async fn text(c: &fantoccini::Client, css: &str) -> String {
+    c.execute(
+        "return document.querySelector(arguments[0]).innerText",
+        vec![serde_json::json!(css)],
+    )
+    .await
+    .unwrap()
+    .as_str()
+    .unwrap_or("")
+    .to_owned()
+}
+
+/// The chart's points of `reason` summed (`data-count` of each circle).
+async fn chart_total(c: &fantoccini::Client, reason: &str) -> u64 {
+    c.execute(
+        "return Array.from(document.querySelectorAll('#chart circle.point'))
+           .filter(p => p.dataset.reason === arguments[0])
+           .reduce((s, p) => s + Number(p.dataset.count), 0)",
+        vec![serde_json::json!(reason)],
+    )
+    .await
+    .unwrap()
+    .as_u64()
+    .unwrap_or(0)
+}
+
+/// Polls the page until `f` holds (15 s), returning the last value seen.
+async fn until<T: std::fmt::Debug, F>(what: &str, mut probe: impl FnMut() -> F, ok: impl Fn(&T) -> bool) -> T
+where
+    F: std::future::Future<Output = T>,
+{
+    let mut last = probe().await;
+    for _ in 0..150 {
+        if ok(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        last = probe().await;
+    }
+    panic!("{what}: the page shows {last:?}");
+}
+
+#[test]
+fn metrics_and_web_view_show_real_drops_and_connections() {
+    if !privileged()
+        || !can_run(
+            have("chromedriver") && have("promtool") && have("python3"),
+            "needs chromium-driver, prometheus (promtool) and python3 (scripts/setup.sh)",
+        )
+    {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let metrics = Metrics::new();
+    let state = WebState::new();
+    let server = WebServer::start(
+        rt.handle(),
+        "127.0.0.1:0".parse().unwrap(),
+        metrics.clone(),
+        state.clone(),
+    )
+    .unwrap();
+    let addr: SocketAddr = server.local_addr();
+
+    // The producers: socket events and drops (only those in the test's
+    // namespace, so that other tests' drops do not count).
+    let ns = Netns::new("web");
+    let ns_ino = {
+        use std::os::unix::fs::MetadataExt;
+        u32::try_from(std::fs::metadata(ns.path()).unwrap().ino()).unwrap()
+    };
+    let shutdown = Shutdown::new().unwrap();
+    let mut producers = Producers::new(shutdown.clone(), 65_536);
+    let reasons = enrich::drop_reasons().ok();
+    let mut kernel = KernelConfig {
+        netns: Some(ns_ino),
+        ..KernelConfig::default()
+    };
+    if let Some(c) = reasons.as_ref().and_then(|t| t.code_of("NOT_SPECIFIED")) {
+        kernel.reason_not_specified = c;
+    }
+    let own = enrich::own_netns().unwrap();
+    let dp = DatapathProducer::start(&kernel, reasons, enrich::kallsyms(), own).unwrap();
+    producers.add(
+        "datapath",
+        dp.spawn(producers.pipeline(), shutdown.clone()).unwrap(),
+        false,
+    );
+    let sp = SocketsProducer::start(&SocketsConfig::default()).unwrap();
+    producers.add(
+        "sockets",
+        sp.spawn(producers.pipeline(), shutdown.clone(), Vec::new())
+            .unwrap(),
+        false,
+    );
+    let sinks = (metrics.sink(), state.sink());
+    let consumer = std::thread::spawn(move || {
+        let mut stage = All;
+        let mut c = Consumer::new(&mut stage, vec![Box::new(sinks.0), Box::new(sinks.1)]);
+        c.run(producers, &Plan::default())
+    });
+
+    // Traffic: a server with three accepted connections, a client holding
+    // them, and UDP datagrams dropped by nftables in the namespace.
+    let (server_py, mut server_out) = Py::start(SERVER, &[]);
+    let port = line(&mut server_out);
+    let (client_py, mut client_out) = Py::start(CLIENT, &[&port]);
+    assert_eq!(line(&mut client_out), "connected");
+    assert_eq!(line(&mut server_out), "accepted");
+    ns.nft(
+        "table inet webtest { chain input { type filter hook input priority 0; udp dport 9 drop; } }",
+    );
+    ns.exec(&["python3", "-c", SENDER]);
+
+    // /metrics: valid OpenMetrics that promtool accepts, with what we did.
+    let metrics_text = wait_for(Duration::from_secs(10), || {
+        let (status, body) = http_get(addr, "/metrics");
+        assert_eq!(status, 200);
+        body.contains("inetmon_drops_total{reason=\"NETFILTER_DROP\"} 40")
+            .then_some(body)
+    })
+    .unwrap_or_else(|| http_get(addr, "/metrics").1);
+    promtool_check(&metrics_text);
+    assert!(
+        metrics_text.contains("inetmon_drops_total{reason=\"NETFILTER_DROP\"} 40\n"),
+        "{metrics_text}"
+    );
+    assert!(
+        metrics_text.contains("inetmon_events_total{kind=\"sock\",op=\"accept\"}"),
+        "{metrics_text}"
+    );
+    assert!(metrics_text.contains("inetmon_batch_delay_seconds_bucket"));
+
+    // A bad filter is one line, as on the command line.
+    let (status, body) = http_get(addr, "/api/filter?proto=bogus");
+    assert_eq!((status, body.as_str()), (400, "filter proto: unknown protocol \"bogus\"\n"));
+
+    let (sp_pid, cp_pid) = (server_py.pid(), client_py.pid());
+    let profile = tempfile::tempdir().unwrap();
+    let shot = rt.block_on(async {
+        let driver = Chromedriver::start();
+        let c = driver.session(profile.path()).await;
+        c.goto(&format!("http://{addr}/")).await.unwrap();
+        // Drops per second by reason: the chart's points add up to the 40.
+        until("NETFILTER_DROP points", || chart_total(&c, "NETFILTER_DROP"), |n| *n == 40).await;
+        // Connections per process: the client and the server hold 3 each.
+        let procs = until(
+            "process rows",
+            || text(&c, "#processes tbody"),
+            |t: &String| {
+                t.lines().any(|l| l.starts_with("python3") && l.contains(&format!("\t{cp_pid}\t")) && l.ends_with("\t3"))
+                    && t.lines().any(|l| l.contains(&format!("\t{sp_pid}\t")) && l.ends_with("\t3"))
+            },
+        )
+        .await;
+        assert!(!procs.is_empty());
+        // The listening socket.
+        until(
+            "listening row",
+            || text(&c, "#listening tbody"),
+            |t: &String| t.lines().any(|l| l == format!("tcp\t127.0.0.1\t{port}\tpython3\t{sp_pid}")),
+        )
+        .await;
+        // Audit records: the server start and the client's connections.
+        until(
+            "audit records",
+            || text(&c, "#audit pre"),
+            |t: &String| {
+                let dial = format!("\"tcp!127.0.0.1!{port}\" Started by UID 0");
+                t.lines().any(|l| l.contains("SERVER: ") && l.contains(&dial))
+                    && t.lines().filter(|l| l.contains("CONNECTION: ") && l.contains(&dial)).count() == 3
+            },
+        )
+        .await;
+        until("losses", || text(&c, "#loss-total"), |t: &String| t == "0 events lost").await;
+        // An open page is an SSE client.
+        let (_, m) = http_get(addr, "/metrics");
+        assert!(m.contains("inetmon_web_clients 1\n"), "{m}");
+        let shot = c.screenshot().await.unwrap();
+
+        // The same filters as the command line: socket events only…
+        c.goto(&format!("http://{addr}/?type=sock&comm=python3")).await.unwrap();
+        until("filtered heading", || text(&c, "#filter"), |t: &String| t == "type=sock&comm=python3").await;
+        until("sock-only legend", || text(&c, "#legend"), |t: &String| t == "no drops in the last 60 s").await;
+        until("sock-only processes", || text(&c, "#processes tbody"), |t: &String| t.contains(&format!("\t{cp_pid}\t"))).await;
+        // …drops only: no process rows, no listening sockets, the chart.
+        c.goto(&format!("http://{addr}/?type=drop&reason=NETFILTER_DROP")).await.unwrap();
+        until("drop-only chart", || chart_total(&c, "NETFILTER_DROP"), |n| *n == 40).await;
+        until("drop-only processes", || text(&c, "#processes tbody"), |t: &String| t == "none").await;
+        until("drop-only listening", || text(&c, "#listening tbody"), |t: &String| t == "none").await;
+        // …a port that saw nothing.
+        c.goto(&format!("http://{addr}/?port=1")).await.unwrap();
+        until("port 1 processes", || text(&c, "#processes tbody"), |t: &String| t == "none").await;
+        until("port 1 chart", || chart_total(&c, "NETFILTER_DROP"), |n| *n == 0).await;
+        // A bad filter says so on the page.
+        c.goto(&format!("http://{addr}/?proto=bogus")).await.unwrap();
+        until("error line", || text(&c, "#status"), |t: &String| t == "filter proto: unknown protocol \"bogus\"").await;
+        c.close().await.unwrap();
+        shot
+    });
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("webview.png");
+    std::fs::write(&out, &shot).unwrap();
+    if std::env::var_os("INETMON_UPDATE_SCREENSHOT").is_some() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/webview.png");
+        std::fs::write(docs, &shot).unwrap();
+    }
+    drop((server_py, client_py));
+    shutdown.trigger();
+    let ended = consumer.join().unwrap();
+    assert!(ended.output.is_ok());
+    server.stop();
+}
