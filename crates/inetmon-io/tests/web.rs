@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::web::{http_get, promtool_check, Chromedriver};
+use common::web::{http_get, http_get_with, promtool_check, Chromedriver};
 use common::{can_run, have, privileged, wait_for, Netns};
 use inetmon_core::event::Event;
 use inetmon_io::bpf::datapath::KernelConfig;
@@ -212,7 +212,7 @@ fn metrics_and_web_view_show_real_drops_and_connections() {
     assert_eq!(line(&mut client_out), "connected");
     assert_eq!(line(&mut server_out), "accepted");
     ns.nft(
-        "table inet webtest { chain input { type filter hook input priority 0; udp dport 9 drop; } }",
+        "table inet webtest {\n chain input {\n  type filter hook input priority 0;\n  udp dport 9 drop\n }\n}\n",
     );
     ns.exec(&["python3", "-c", SENDER]);
 
@@ -234,6 +234,16 @@ fn metrics_and_web_view_show_real_drops_and_connections() {
         "{metrics_text}"
     );
     assert!(metrics_text.contains("inetmon_batch_delay_seconds_bucket"));
+    // What Prometheus asks for: OpenMetrics, the same samples.
+    let (status, om) = http_get_with(
+        addr,
+        "/metrics",
+        "Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5\r\n",
+    );
+    assert_eq!(status, 200);
+    assert!(om.ends_with("# EOF\n"), "{om}");
+    assert!(om.contains("# TYPE inetmon_drops counter\n"), "{om}");
+    assert!(om.contains("inetmon_drops_total{reason=\"NETFILTER_DROP\"} 40\n"), "{om}");
 
     // A bad filter is one line, as on the command line.
     let (status, body) = http_get(addr, "/api/filter?proto=bogus");

@@ -44,8 +44,11 @@ pub const PUBLISH_EVERY: u32 = 4096;
 /// … and at least this often while events come.
 pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(250);
 
-/// The OpenMetrics text content type (`GET /metrics`).
+/// The OpenMetrics text content type (`GET /metrics` when the scraper
+/// accepts it, as Prometheus does).
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The classic Prometheus text content type (`GET /metrics` otherwise).
+pub const CONTENT_TYPE_PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// A metric name registered twice, or not a valid name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -227,11 +230,53 @@ impl Metrics {
         out
     }
 
+    /// The registry in the classic Prometheus text format (0.0.4), for
+    /// scrapers that do not ask for OpenMetrics (`curl`, `promtool check
+    /// metrics`): the same samples; a counter's `HELP` and `TYPE` name the
+    /// `_total` series, and there are no `UNIT` or `EOF` lines.
+    #[must_use]
+    pub fn encode_prometheus(&self) -> String {
+        to_prometheus_text(&self.encode())
+    }
+
     /// A sink for the consumer loop that counts what reaches it.
     #[must_use]
     pub fn sink(&self) -> MetricsSink {
         MetricsSink::new(self.clone())
     }
+}
+
+/// OpenMetrics text → the classic Prometheus text format (see
+/// [`Metrics::encode_prometheus`]).
+fn to_prometheus_text(om: &str) -> String {
+    let counters: BTreeSet<&str> = om
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(om.len());
+    for line in om.lines() {
+        if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
+        if let Some((p, rest)) = meta {
+            let name = rest.split(' ').next().unwrap_or("");
+            if counters.contains(name) {
+                out.push_str(p);
+                out.push_str(name);
+                out.push_str("_total");
+                out.push_str(&rest[name.len()..]);
+                out.push('\n');
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// A metric type this module registers (keeps [`Metrics::register`] one

@@ -158,3 +158,18 @@ fn components_add_their_own_metrics_once() {
     assert_eq!(line_value(&text, "inetmon_clients "), Some(3.0));
     assert_eq!(line_value(&text, "inetmon_export_lag_seconds "), Some(1.5));
 }
+
+#[test]
+fn classic_text_names_counters_by_their_total_series() {
+    let m = Metrics::new();
+    let mut sink = m.sink();
+    sink.deliver(Some(&drop_event(2, "NO_SOCKET")), &Rendered::default())
+        .unwrap();
+    sink.flush().unwrap();
+    let om = m.encode();
+    assert!(om.contains("# HELP inetmon_drops Kernel packet drops by reason.\n# TYPE inetmon_drops counter\n"), "{om}");
+    let classic = m.encode_prometheus();
+    assert!(classic.contains("# HELP inetmon_drops_total Kernel packet drops by reason.\n# TYPE inetmon_drops_total counter\ninetmon_drops_total{reason=\"NO_SOCKET\"} 1\n"), "{classic}");
+    assert!(classic.contains("# TYPE inetmon_batch_delay_seconds histogram\n"), "{classic}");
+    assert!(!classic.contains("# EOF") && !classic.contains("# UNIT"), "{classic}");
+}

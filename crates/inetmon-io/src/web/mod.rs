@@ -6,7 +6,7 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `/metrics` | [`Metrics::encode`], `application/openmetrics-text` |
+//! | `/metrics` | [`Metrics::encode`] (`application/openmetrics-text`) when the request's `Accept` names OpenMetrics, as Prometheus's does; otherwise [`Metrics::encode_prometheus`] (`text/plain; version=0.0.4`), which `promtool check metrics` and older scrapers read |
 //! | `/` | the page (`assets/index.html`, `app.js`, `style.css`, embedded in the binary: no build step, nothing from another host) |
 //! | `/events?FILTER` | server-sent events: a `view` event with [`WebState::view`]'s JSON at once, then whenever it changed (at most every 250 ms) and at least every second (the chart moves) |
 //! | `/api/view?FILTER` | the same JSON once |
@@ -30,7 +30,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -43,7 +43,7 @@ use tokio::sync::watch;
 pub use filter::{QueryError, WebFilter};
 pub use state::{WebSink, WebState};
 
-use crate::metrics::{Metrics, MetricsError, CONTENT_TYPE};
+use crate::metrics::{Metrics, MetricsError, CONTENT_TYPE, CONTENT_TYPE_PROMETHEUS};
 use crate::pipeline::now;
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
@@ -185,12 +185,30 @@ async fn style_css() -> Response {
     asset("text/css; charset=utf-8", STYLE_CSS)
 }
 
-async fn metrics_text(State(app): State<App>) -> Response {
-    (
-        [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
-        app.metrics.encode(),
-    )
-        .into_response()
+/// OpenMetrics when the scraper asks for it (Prometheus does), the
+/// classic text format otherwise.
+async fn metrics_text(State(app): State<App>, headers: HeaderMap) -> Response {
+    let om = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    if om {
+        (
+            [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
+            app.metrics.encode(),
+        )
+            .into_response()
+    } else {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(CONTENT_TYPE_PROMETHEUS),
+            )],
+            app.metrics.encode_prometheus(),
+        )
+            .into_response()
+    }
 }
 
 fn parse(q: Option<&str>) -> Result<WebFilter, Response> {
