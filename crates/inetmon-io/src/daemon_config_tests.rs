@@ -92,8 +92,9 @@ listen = "[::1]:9464"
     assert_eq!(c.drops, Some(DropsSection { per_drop: true }));
     assert_eq!(c.aha_mountpoint.as_deref(), Some(Path::new("/aha")));
     assert_eq!(c.metrics_listen, Some("[::1]:9464".parse().unwrap()));
-    let off = parse("[sockets]\nenabled = false\n[aha]\nmountpoint = \"\"\n[metrics]\nlisten = \"\"\n")
-        .unwrap();
+    let off =
+        parse("[sockets]\nenabled = false\n[aha]\nmountpoint = \"\"\n[metrics]\nlisten = \"\"\n")
+            .unwrap();
     assert_eq!(off.sockets, None);
     assert_eq!(off.aha_mountpoint, None);
     assert_eq!(off.metrics_listen, None);

@@ -125,7 +125,11 @@ async fn chart_total(c: &fantoccini::Client, reason: &str) -> u64 {
 }
 
 /// Polls the page until `f` holds (15 s), returning the last value seen.
-async fn until<T: std::fmt::Debug, F>(what: &str, mut probe: impl FnMut() -> F, ok: impl Fn(&T) -> bool) -> T
+async fn until<T: std::fmt::Debug, F>(
+    what: &str,
+    mut probe: impl FnMut() -> F,
+    ok: impl Fn(&T) -> bool,
+) -> T
 where
     F: std::future::Future<Output = T>,
 {
@@ -243,11 +247,17 @@ fn metrics_and_web_view_show_real_drops_and_connections() {
     assert_eq!(status, 200);
     assert!(om.ends_with("# EOF\n"), "{om}");
     assert!(om.contains("# TYPE inetmon_drops counter\n"), "{om}");
-    assert!(om.contains("inetmon_drops_total{reason=\"NETFILTER_DROP\"} 40\n"), "{om}");
+    assert!(
+        om.contains("inetmon_drops_total{reason=\"NETFILTER_DROP\"} 40\n"),
+        "{om}"
+    );
 
     // A bad filter is one line, as on the command line.
     let (status, body) = http_get(addr, "/api/filter?proto=bogus");
-    assert_eq!((status, body.as_str()), (400, "filter proto: unknown protocol \"bogus\"\n"));
+    assert_eq!(
+        (status, body.as_str()),
+        (400, "filter proto: unknown protocol \"bogus\"\n")
+    );
 
     let (sp_pid, cp_pid) = (server_py.pid(), client_py.pid());
     let profile = tempfile::tempdir().unwrap();
@@ -256,14 +266,24 @@ fn metrics_and_web_view_show_real_drops_and_connections() {
         let c = driver.session(profile.path()).await;
         c.goto(&format!("http://{addr}/")).await.unwrap();
         // Drops per second by reason: the chart's points add up to the 40.
-        until("NETFILTER_DROP points", || chart_total(&c, "NETFILTER_DROP"), |n| *n == 40).await;
+        until(
+            "NETFILTER_DROP points",
+            || chart_total(&c, "NETFILTER_DROP"),
+            |n| *n == 40,
+        )
+        .await;
         // Connections per process: the client and the server hold 3 each.
         let procs = until(
             "process rows",
             || text(&c, "#processes tbody"),
             |t: &String| {
-                t.lines().any(|l| l.starts_with("python3") && l.contains(&format!("\t{cp_pid}\t")) && l.ends_with("\t3"))
-                    && t.lines().any(|l| l.contains(&format!("\t{sp_pid}\t")) && l.ends_with("\t3"))
+                t.lines().any(|l| {
+                    l.starts_with("python3")
+                        && l.contains(&format!("\t{cp_pid}\t"))
+                        && l.ends_with("\t3")
+                }) && t
+                    .lines()
+                    .any(|l| l.contains(&format!("\t{sp_pid}\t")) && l.ends_with("\t3"))
             },
         )
         .await;
@@ -272,7 +292,10 @@ fn metrics_and_web_view_show_real_drops_and_connections() {
         until(
             "listening row",
             || text(&c, "#listening tbody"),
-            |t: &String| t.lines().any(|l| l == format!("tcp\t127.0.0.1\t{port}\tpython3\t{sp_pid}")),
+            |t: &String| {
+                t.lines()
+                    .any(|l| l == format!("tcp\t127.0.0.1\t{port}\tpython3\t{sp_pid}"))
+            },
         )
         .await;
         // Audit records: the server start and the client's connections.
@@ -281,34 +304,94 @@ fn metrics_and_web_view_show_real_drops_and_connections() {
             || text(&c, "#audit pre"),
             |t: &String| {
                 let dial = format!("\"tcp!127.0.0.1!{port}\" Started by UID 0");
-                t.lines().any(|l| l.contains("SERVER: ") && l.contains(&dial))
-                    && t.lines().filter(|l| l.contains("CONNECTION: ") && l.contains(&dial)).count() == 3
+                t.lines()
+                    .any(|l| l.contains("SERVER: ") && l.contains(&dial))
+                    && t.lines()
+                        .filter(|l| l.contains("CONNECTION: ") && l.contains(&dial))
+                        .count()
+                        == 3
             },
         )
         .await;
-        until("losses", || text(&c, "#loss-total"), |t: &String| t == "0 events lost").await;
+        until(
+            "losses",
+            || text(&c, "#loss-total"),
+            |t: &String| t == "0 events lost",
+        )
+        .await;
         // An open page is an SSE client.
         let (_, m) = http_get(addr, "/metrics");
         assert!(m.contains("inetmon_web_clients 1\n"), "{m}");
         let shot = c.screenshot().await.unwrap();
 
         // The same filters as the command line: socket events only…
-        c.goto(&format!("http://{addr}/?type=sock&comm=python3")).await.unwrap();
-        until("filtered heading", || text(&c, "#filter"), |t: &String| t == "type=sock&comm=python3").await;
-        until("sock-only legend", || text(&c, "#legend"), |t: &String| t == "no drops in the last 60 s").await;
-        until("sock-only processes", || text(&c, "#processes tbody"), |t: &String| t.contains(&format!("\t{cp_pid}\t"))).await;
+        c.goto(&format!("http://{addr}/?type=sock&comm=python3"))
+            .await
+            .unwrap();
+        until(
+            "filtered heading",
+            || text(&c, "#filter"),
+            |t: &String| t == "type=sock&comm=python3",
+        )
+        .await;
+        until(
+            "sock-only legend",
+            || text(&c, "#legend"),
+            |t: &String| t == "no drops in the last 60 s",
+        )
+        .await;
+        until(
+            "sock-only processes",
+            || text(&c, "#processes tbody"),
+            |t: &String| t.contains(&format!("\t{cp_pid}\t")),
+        )
+        .await;
         // …drops only: no process rows, no listening sockets, the chart.
-        c.goto(&format!("http://{addr}/?type=drop&reason=NETFILTER_DROP")).await.unwrap();
-        until("drop-only chart", || chart_total(&c, "NETFILTER_DROP"), |n| *n == 40).await;
-        until("drop-only processes", || text(&c, "#processes tbody"), |t: &String| t == "none").await;
-        until("drop-only listening", || text(&c, "#listening tbody"), |t: &String| t == "none").await;
+        c.goto(&format!("http://{addr}/?type=drop&reason=NETFILTER_DROP"))
+            .await
+            .unwrap();
+        until(
+            "drop-only chart",
+            || chart_total(&c, "NETFILTER_DROP"),
+            |n| *n == 40,
+        )
+        .await;
+        until(
+            "drop-only processes",
+            || text(&c, "#processes tbody"),
+            |t: &String| t == "none",
+        )
+        .await;
+        until(
+            "drop-only listening",
+            || text(&c, "#listening tbody"),
+            |t: &String| t == "none",
+        )
+        .await;
         // …a port that saw nothing.
         c.goto(&format!("http://{addr}/?port=1")).await.unwrap();
-        until("port 1 processes", || text(&c, "#processes tbody"), |t: &String| t == "none").await;
-        until("port 1 chart", || chart_total(&c, "NETFILTER_DROP"), |n| *n == 0).await;
+        until(
+            "port 1 processes",
+            || text(&c, "#processes tbody"),
+            |t: &String| t == "none",
+        )
+        .await;
+        until(
+            "port 1 chart",
+            || chart_total(&c, "NETFILTER_DROP"),
+            |n| *n == 0,
+        )
+        .await;
         // A bad filter says so on the page.
-        c.goto(&format!("http://{addr}/?proto=bogus")).await.unwrap();
-        until("error line", || text(&c, "#status"), |t: &String| t == "filter proto: unknown protocol \"bogus\"").await;
+        c.goto(&format!("http://{addr}/?proto=bogus"))
+            .await
+            .unwrap();
+        until(
+            "error line",
+            || text(&c, "#status"),
+            |t: &String| t == "filter proto: unknown protocol \"bogus\"",
+        )
+        .await;
         c.close().await.unwrap();
         shot
     });

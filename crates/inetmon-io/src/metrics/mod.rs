@@ -429,7 +429,7 @@ impl MetricsSink {
         }
         self.pending += 1;
         if self.pending >= PUBLISH_EVERY
-            || (self.pending % 256 == 0 && self.published.elapsed() >= PUBLISH_INTERVAL)
+            || (self.pending.is_multiple_of(256) && self.published.elapsed() >= PUBLISH_INTERVAL)
         {
             self.publish();
         }
@@ -469,7 +469,8 @@ impl MetricsSink {
         }
         if let Some(t) = self.oldest.take() {
             let now = now();
-            let secs = (now.secs - t.secs) as f64 + (f64::from(now.nanos) - f64::from(t.nanos)) / 1e9;
+            let secs =
+                (now.secs - t.secs) as f64 + (f64::from(now.nanos) - f64::from(t.nanos)) / 1e9;
             if secs >= 0.0 {
                 m.batch_delay.observe(secs);
             }

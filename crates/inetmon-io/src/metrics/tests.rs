@@ -2,7 +2,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use inetmon_core::event::{
     Attribution, CaptureLayer, DropEvent, DropReason, Event, Header, Interface, KernelLocation,
-    Lost, LossStage, SockEvent, SockOp, SockTask, Source, Timestamp,
+    LossStage, Lost, SockEvent, SockOp, SockTask, Source, Timestamp,
 };
 
 use super::*;
@@ -124,12 +124,27 @@ fn counts_events_drops_and_losses_once_flushed() {
     sink.flush().unwrap();
     let text = m.encode();
     let v = |p: &str| line_value(&text, p);
-    assert_eq!(v("inetmon_events_total{kind=\"sock\",op=\"connected\"}"), Some(2.0));
-    assert_eq!(v("inetmon_events_total{kind=\"sock\",op=\"connect\"}"), Some(1.0));
-    assert_eq!(v("inetmon_events_total{kind=\"drop\",op=\"none\"}"), Some(3.0));
-    assert_eq!(v("inetmon_events_total{kind=\"lost\",op=\"none\"}"), Some(2.0));
+    assert_eq!(
+        v("inetmon_events_total{kind=\"sock\",op=\"connected\"}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        v("inetmon_events_total{kind=\"sock\",op=\"connect\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        v("inetmon_events_total{kind=\"drop\",op=\"none\"}"),
+        Some(3.0)
+    );
+    assert_eq!(
+        v("inetmon_events_total{kind=\"lost\",op=\"none\"}"),
+        Some(2.0)
+    );
     assert_eq!(v("inetmon_drops_total{reason=\"NO_SOCKET\"}"), Some(2.0));
-    assert_eq!(v("inetmon_drops_total{reason=\"NETFILTER_DROP\"}"), Some(1.0));
+    assert_eq!(
+        v("inetmon_drops_total{reason=\"NETFILTER_DROP\"}"),
+        Some(1.0)
+    );
     assert_eq!(
         v("inetmon_lost_events_total{source=\"sockets\",stage=\"kernel\"}"),
         Some(7.0)
@@ -153,7 +168,10 @@ fn components_add_their_own_metrics_once() {
         m.counter("events", "taken by the stream").unwrap_err(),
         MetricsError::Duplicate("events".into())
     );
-    assert!(matches!(m.gauge("Bad-Name", ""), Err(MetricsError::Name(_))));
+    assert!(matches!(
+        m.gauge("Bad-Name", ""),
+        Err(MetricsError::Name(_))
+    ));
     let text = m.encode();
     assert_eq!(line_value(&text, "inetmon_clients "), Some(3.0));
     assert_eq!(line_value(&text, "inetmon_export_lag_seconds "), Some(1.5));
@@ -167,9 +185,20 @@ fn classic_text_names_counters_by_their_total_series() {
         .unwrap();
     sink.flush().unwrap();
     let om = m.encode();
-    assert!(om.contains("# HELP inetmon_drops Kernel packet drops by reason.\n# TYPE inetmon_drops counter\n"), "{om}");
+    assert!(
+        om.contains(
+            "# HELP inetmon_drops Kernel packet drops by reason.\n# TYPE inetmon_drops counter\n"
+        ),
+        "{om}"
+    );
     let classic = m.encode_prometheus();
     assert!(classic.contains("# HELP inetmon_drops_total Kernel packet drops by reason.\n# TYPE inetmon_drops_total counter\ninetmon_drops_total{reason=\"NO_SOCKET\"} 1\n"), "{classic}");
-    assert!(classic.contains("# TYPE inetmon_batch_delay_seconds histogram\n"), "{classic}");
-    assert!(!classic.contains("# EOF") && !classic.contains("# UNIT"), "{classic}");
+    assert!(
+        classic.contains("# TYPE inetmon_batch_delay_seconds histogram\n"),
+        "{classic}"
+    );
+    assert!(
+        !classic.contains("# EOF") && !classic.contains("# UNIT"),
+        "{classic}"
+    );
 }

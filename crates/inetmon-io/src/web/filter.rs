@@ -139,7 +139,9 @@ impl WebFilter {
         let hit = |want: bool, ok: bool| !want || ok;
         hit(
             !self.comms.is_empty(),
-            facts.comm.is_some_and(|c| self.comms.iter().any(|x| x == c)),
+            facts
+                .comm
+                .is_some_and(|c| self.comms.iter().any(|x| x == c)),
         ) && hit(
             !self.pids.is_empty(),
             facts.pid.is_some_and(|p| self.pids.contains(&p)),
@@ -160,7 +162,10 @@ impl WebFilter {
                 parts.push(format!("{key}={}", vals.join(",")));
             }
         };
-        list("type", m.kinds.iter().map(|k| k.as_str().to_owned()).collect());
+        list(
+            "type",
+            m.kinds.iter().map(|k| k.as_str().to_owned()).collect(),
+        );
         list("iface", m.interfaces.clone());
         list(
             "ip",

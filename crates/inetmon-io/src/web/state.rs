@@ -158,7 +158,10 @@ impl WebState {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Retained> {
-        self.inner.data.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .data
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Applies events that arrived at second `arrival` (Unix time).
@@ -381,8 +384,7 @@ impl Retained {
                     } else {
                         &mut self.listening
                     };
-                    if cookie == 0 || (table.len() >= MAX_SOCKETS && !table.contains_key(&cookie))
-                    {
+                    if cookie == 0 || (table.len() >= MAX_SOCKETS && !table.contains_key(&cookie)) {
                         self.untracked += 1;
                     } else {
                         table.insert(cookie, ev);

@@ -107,13 +107,11 @@ impl Chromedriver {
                 ],
             }),
         );
-        fantoccini::ClientBuilder::new(
-            hyper_util::client::legacy::connect::HttpConnector::new(),
-        )
-        .capabilities(caps)
-        .connect(&self.url)
-        .await
-        .expect("WebDriver session")
+        fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .expect("WebDriver session")
     }
 }
 
