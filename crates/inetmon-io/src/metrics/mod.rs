@@ -14,7 +14,7 @@
 //! | metric | labels | what |
 //! |---|---|---|
 //! | `inetmon_events_total` | `kind`, `op` | events that reached the sinks, by kind ([`EventKind::as_str`]) and, for socket events, operation ([`SockOp::as_str`]; `none` for other kinds) |
-//! | `inetmon_drops_total` | `reason` | kernel drops by reason (`NO_SOCKET`, `NETFILTER_DROP`, …; `reason N` when the kernel does not name it) |
+//! | `inetmon_drops_total` | `reason` | kernel drops by reason (`NO_SOCKET`, `NETFILTER_DROP`, …; `reason N` when the kernel does not name it), from drop events or from the kernel's counters ([`Metrics::add_drops`]) |
 //! | `inetmon_lost_events_total` | `source`, `stage` | events lost, from [`Lost`](inetmon_core::event::Lost) events: the source that lost them and where ([`LossStage::as_str`]) |
 //! | `inetmon_batch_delay_seconds` | | histogram: age of the oldest live event of a batch when the batch reached the sinks (kernel → sink latency, one observation per batch) |
 //!
@@ -237,6 +237,18 @@ impl Metrics {
     #[must_use]
     pub fn encode_prometheus(&self) -> String {
         to_prometheus_text(&self.encode())
+    }
+
+    /// Adds drops counted in the kernel (the daemon's `[drops]` without
+    /// `per_drop`: no event per drop, per-second counts by reason) to
+    /// `inetmon_drops_total`.
+    pub fn add_drops<'a>(&self, counts: impl IntoIterator<Item = (&'a str, u64)>) {
+        for (reason, n) in counts {
+            self.inner
+                .drops
+                .get_or_create(&[("reason", reason.to_owned())])
+                .inc_by(n);
+        }
     }
 
     /// A sink for the consumer loop that counts what reaches it.

@@ -9,7 +9,7 @@
 //! match it. Lost and malformed events always pass: loss is never hidden.
 
 use inetmon_core::cidr::Cidr;
-use inetmon_core::event::Event;
+use inetmon_core::event::{Event, EventKind};
 use inetmon_core::monitor_filter::{parse_kind, parse_proto, MonitorFilter};
 
 /// A bad query string, in one line naming the key.
@@ -149,6 +149,42 @@ impl WebFilter {
             !self.uids.is_empty(),
             facts.uid.is_some_and(|u| self.uids.contains(&u)),
         )
+    }
+
+    /// Whether drops counted in the kernel with `reason` on `iface` (as
+    /// printed) pass: they are drops with a reason and an interface, and
+    /// nothing else is known of them.
+    #[must_use]
+    pub fn matches_count(&self, reason: &str, iface: &str) -> bool {
+        let m = &self.monitor;
+        if !m.kinds.is_empty() && !m.kinds.contains(&EventKind::Drop) {
+            return false;
+        }
+        if !(m.ips.is_empty()
+            && m.ports.is_empty()
+            && m.protos.is_empty()
+            && self.comms.is_empty()
+            && self.pids.is_empty()
+            && self.uids.is_empty())
+        {
+            return false;
+        }
+        let eq = |w: &String| {
+            w.strip_prefix("SKB_DROP_REASON_")
+                .unwrap_or(w)
+                .eq_ignore_ascii_case(reason)
+        };
+        if m.reasons.is_empty() {
+            if reason == "NOT_SPECIFIED" && !m.not_specified {
+                return false;
+            }
+        } else if !m.reasons.iter().any(eq) {
+            return false;
+        }
+        m.interfaces.is_empty()
+            || m.interfaces
+                .iter()
+                .any(|i| i == iface || format!("ifindex {i}") == iface)
     }
 
     /// The filter in its query form, for the page's heading (`all events`

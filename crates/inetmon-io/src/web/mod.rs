@@ -86,7 +86,11 @@ struct App {
 pub struct WebServer {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
+    done: std::sync::mpsc::Receiver<()>,
 }
+
+/// How long [`WebServer::stop`] waits for the listener to close.
+const STOP_WAIT: Duration = Duration::from_secs(3);
 
 impl WebServer {
     /// Binds `addr` and serves on `handle`'s runtime.
@@ -126,14 +130,20 @@ impl WebServer {
             .route("/api/filter", get(filter_check))
             .with_state(app);
         let mut shutdown = closed;
+        let (done_tx, done) = std::sync::mpsc::channel();
         handle.spawn(async move {
             let _ = axum::serve(listener, router)
                 .with_graceful_shutdown(async move {
                     let _ = shutdown.wait_for(|c| *c).await;
                 })
                 .await;
+            let _ = done_tx.send(());
         });
-        Ok(WebServer { addr: local, stop })
+        Ok(WebServer {
+            addr: local,
+            stop,
+            done,
+        })
     }
 
     /// The bound address (the port chosen when `addr` said 0).
@@ -142,9 +152,12 @@ impl WebServer {
         self.addr
     }
 
-    /// Ends the event streams and stops accepting.
+    /// Ends the event streams, stops accepting and waits (up to 3 s) until
+    /// the listening socket is closed, so that the next run of the daemon
+    /// can bind the address again. Call it from outside the runtime.
     pub fn stop(self) {
-        drop(self);
+        let _ = self.stop.send(true);
+        let _ = self.done.recv_timeout(STOP_WAIT);
     }
 }
 

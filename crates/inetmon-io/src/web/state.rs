@@ -66,6 +66,8 @@ struct Second {
     groups: HashMap<DropKey, (Event, u64)>,
     /// Drops of groups past [`MAX_DROP_GROUPS`].
     overflow: u64,
+    /// Drops counted in the kernel, by reason and interface (as printed).
+    counted: HashMap<(String, String), u64>,
 }
 
 #[derive(Default)]
@@ -179,6 +181,36 @@ impl WebState {
         self.inner.generation.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Applies drops counted in the kernel (the daemon's `[drops]` without
+    /// `per_drop`): `(second, reason, interface, count)`, the second being
+    /// the one the count covers (Unix time), reason and interface as
+    /// printed. Such counts have no flow or process: a page whose filter
+    /// asks for an address, port, protocol, program, pid or uid does not
+    /// show them.
+    pub fn apply_drop_counts<'a>(
+        &self,
+        now_secs: i64,
+        rows: impl IntoIterator<Item = (i64, &'a str, &'a str, u64)>,
+    ) {
+        let mut r = self.lock();
+        r.expire(now_secs);
+        let mut any = false;
+        for (sec, reason, iface, n) in rows {
+            if sec <= now_secs - WINDOW || n == 0 {
+                continue;
+            }
+            *r.second_mut(sec)
+                .counted
+                .entry((reason.to_owned(), iface.to_owned()))
+                .or_default() += n;
+            any = true;
+        }
+        drop(r);
+        if any {
+            self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
     /// What a page with filter `f` shows at second `now_secs`, as JSON:
     ///
     /// ```text
@@ -214,6 +246,13 @@ impl WebState {
                 let row = series
                     .entry(d.reason.to_string())
                     .or_insert_with(|| vec![0; 60]);
+                row[i] += n;
+            }
+            for ((reason, iface), n) in &s.counted {
+                if !f.matches_count(reason, iface) {
+                    continue;
+                }
+                let row = series.entry(reason.clone()).or_insert_with(|| vec![0; 60]);
                 row[i] += n;
             }
             not_kept += s.overflow;
@@ -302,6 +341,23 @@ impl WebState {
 }
 
 impl Retained {
+    /// The bucket of second `sec`, made (in order) when missing.
+    fn second_mut(&mut self, sec: i64) -> &mut Second {
+        let at = self.drops.iter().position(|(s, _)| *s >= sec);
+        let i = match at {
+            Some(i) if self.drops[i].0 == sec => i,
+            Some(i) => {
+                self.drops.insert(i, (sec, Second::default()));
+                i
+            }
+            None => {
+                self.drops.push_back((sec, Second::default()));
+                self.drops.len() - 1
+            }
+        };
+        &mut self.drops[i].1
+    }
+
     fn expire(&mut self, now_secs: i64) {
         while self
             .drops
@@ -325,17 +381,13 @@ impl Retained {
                     flow,
                     d.process.as_ref().map(|p| p.pid),
                 );
-                if self.drops.back().is_none_or(|(s, _)| *s != arrival) {
-                    self.drops.push_back((arrival, Second::default()));
-                }
-                if let Some((_, sec)) = self.drops.back_mut() {
-                    let full = sec.groups.len() >= MAX_DROP_GROUPS;
-                    match sec.groups.get_mut(&key) {
-                        Some(g) => g.1 += 1,
-                        None if full => sec.overflow += 1,
-                        None => {
-                            sec.groups.insert(key, (ev, 1));
-                        }
+                let sec = self.second_mut(arrival);
+                let full = sec.groups.len() >= MAX_DROP_GROUPS;
+                match sec.groups.get_mut(&key) {
+                    Some(g) => g.1 += 1,
+                    None if full => sec.overflow += 1,
+                    None => {
+                        sec.groups.insert(key, (ev, 1));
                     }
                 }
             }
