@@ -11,12 +11,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::web::{http_get, http_get_with, promtool_check, Chromedriver};
+use common::web::{
+    chart_total, http_get, http_get_with, line, promtool_check, text, until, Chromedriver, Py,
+    CLIENT, SENDER, SERVER,
+};
 use common::{can_run, have, privileged, wait_for, Netns};
 use inetmon_core::event::Event;
 use inetmon_io::bpf::datapath::KernelConfig;
@@ -34,114 +35,6 @@ impl Stage for All {
     fn render(&mut self, _ev: &mut Event, _out: &mut Rendered) -> Verdict {
         Verdict::Show
     }
-}
-
-/// A python3 process killed on drop.
-struct Py(Child);
-
-impl Py {
-    fn start(script: &str, args: &[&str]) -> (Py, BufReader<std::process::ChildStdout>) {
-        let mut child = Command::new("python3")
-            .arg("-c")
-            .arg(script)
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        (Py(child), out)
-    }
-
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
-}
-
-impl Drop for Py {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-const SERVER: &str = "
-import socket, time
-s = socket.socket()
-s.bind(('127.0.0.1', 0))
-s.listen(16)
-print(s.getsockname()[1], flush=True)
-held = [s.accept() for _ in range(3)]
-print('accepted', flush=True)
-time.sleep(120)
-";
-
-const CLIENT: &str = "
-import socket, sys, time
-held = [socket.create_connection(('127.0.0.1', int(sys.argv[1]))) for _ in range(3)]
-print('connected', flush=True)
-time.sleep(120)
-";
-
-/// 40 UDP datagrams to 127.0.0.1:9 over about two seconds.
-const SENDER: &str = "
-import socket, time
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for i in range(40):
-    u.sendto(b'x', ('127.0.0.1', 9))
-    time.sleep(0.05)
-";
-
-fn line(r: &mut impl BufRead) -> String {
-    let mut s = String::new();
-    r.read_line(&mut s).unwrap();
-    s.trim().to_owned()
-}
-
-/// The page's text of a section, as the browser shows it.
-async fn text(c: &fantoccini::Client, css: &str) -> String {
-    c.execute(
-        "return document.querySelector(arguments[0]).innerText",
-        vec![serde_json::json!(css)],
-    )
-    .await
-    .unwrap()
-    .as_str()
-    .unwrap_or("")
-    .to_owned()
-}
-
-/// The chart's points of `reason` summed (`data-count` of each circle).
-async fn chart_total(c: &fantoccini::Client, reason: &str) -> u64 {
-    c.execute(
-        "return Array.from(document.querySelectorAll('#chart circle.point'))
-           .filter(p => p.dataset.reason === arguments[0])
-           .reduce((s, p) => s + Number(p.dataset.count), 0)",
-        vec![serde_json::json!(reason)],
-    )
-    .await
-    .unwrap()
-    .as_u64()
-    .unwrap_or(0)
-}
-
-/// Polls the page until `f` holds (15 s), returning the last value seen.
-async fn until<T: std::fmt::Debug, F>(
-    what: &str,
-    mut probe: impl FnMut() -> F,
-    ok: impl Fn(&T) -> bool,
-) -> T
-where
-    F: std::future::Future<Output = T>,
-{
-    let mut last = probe().await;
-    for _ in 0..150 {
-        if ok(&last) {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        last = probe().await;
-    }
-    panic!("{what}: the page shows {last:?}");
 }
 
 #[test]

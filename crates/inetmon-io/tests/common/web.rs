@@ -1,7 +1,9 @@
 //! Helpers of the metrics and web-view tests: plain HTTP GETs, `promtool`,
-//! and a headless Chromium driven through `chromedriver` (WebDriver).
+//! a headless Chromium driven through `chromedriver` (WebDriver), what the
+//! page shows, and the python3 peers that make connections and drops.
+//! Also used by `crates/inetmon/tests` (included by path).
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -120,4 +122,117 @@ impl Drop for Chromedriver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A `python3 -c SCRIPT ARGS` process killed on drop, with its stdout.
+pub struct Py(Child);
+
+impl Py {
+    pub fn start(script: &str, args: &[&str]) -> (Py, BufReader<std::process::ChildStdout>) {
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        (Py(child), out)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Py {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Listens on 127.0.0.1 (prints the port), accepts three connections and
+/// holds them (prints `accepted`).
+pub const SERVER: &str = "
+import socket, time
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+held = [s.accept() for _ in range(3)]
+print('accepted', flush=True)
+time.sleep(120)
+";
+
+/// Makes three connections to 127.0.0.1:ARGV1 and holds them (prints
+/// `connected`).
+pub const CLIENT: &str = "
+import socket, sys, time
+held = [socket.create_connection(('127.0.0.1', int(sys.argv[1]))) for _ in range(3)]
+print('connected', flush=True)
+time.sleep(120)
+";
+
+/// 40 UDP datagrams to 127.0.0.1:9 over about two seconds.
+pub const SENDER: &str = "
+import socket, time
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(40):
+    u.sendto(b'x', ('127.0.0.1', 9))
+    time.sleep(0.05)
+";
+
+/// One line of a child's output, trimmed.
+pub fn line(r: &mut impl BufRead) -> String {
+    let mut s = String::new();
+    r.read_line(&mut s).unwrap();
+    s.trim().to_owned()
+}
+
+/// The page's text of a section, as the browser shows it.
+pub async fn text(c: &fantoccini::Client, css: &str) -> String {
+    c.execute(
+        "return document.querySelector(arguments[0]).innerText",
+        vec![serde_json::json!(css)],
+    )
+    .await
+    .unwrap()
+    .as_str()
+    .unwrap_or("")
+    .to_owned()
+}
+
+/// The chart's points of `reason` summed (`data-count` of each circle).
+pub async fn chart_total(c: &fantoccini::Client, reason: &str) -> u64 {
+    c.execute(
+        "return Array.from(document.querySelectorAll('#chart circle.point'))
+           .filter(p => p.dataset.reason === arguments[0])
+           .reduce((s, p) => s + Number(p.dataset.count), 0)",
+        vec![serde_json::json!(reason)],
+    )
+    .await
+    .unwrap()
+    .as_u64()
+    .unwrap_or(0)
+}
+
+/// Polls the page until `f` holds (15 s), returning the last value seen.
+pub async fn until<T: std::fmt::Debug, F>(
+    what: &str,
+    mut probe: impl FnMut() -> F,
+    ok: impl Fn(&T) -> bool,
+) -> T
+where
+    F: std::future::Future<Output = T>,
+{
+    let mut last = probe().await;
+    for _ in 0..150 {
+        if ok(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        last = probe().await;
+    }
+    panic!("{what}: the page shows {last:?}");
 }
