@@ -6,7 +6,7 @@
 //! [`MetricsSink`] (a [`Sink`] of the consumer loop) keeps up to date, and
 //! lets other components add their own gauges, counters and histograms
 //! (clients, journal size and lag, export lag) with [`Metrics::gauge`],
-//! [`Metrics::counter`] and [`Metrics::histogram`].
+//! [`Metrics::counter`] and [`Metrics::histogram_seconds`].
 //!
 //! Every name gets the `inetmon_` prefix; counters get `_total`
 //! (OpenMetrics). The stream's metrics:
