@@ -58,4 +58,5 @@ pub mod shutdown;
 pub mod signals;
 pub mod sink;
 pub mod sockets;
+mod subscription;
 pub mod web;
