@@ -518,4 +518,4 @@ impl Drop for MetricsSink {
 
 #[cfg(test)]
 #[path = "tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -24,6 +24,8 @@
 
 pub mod filter;
 pub mod state;
+#[cfg(test)]
+mod tests;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
