@@ -9,6 +9,8 @@
 # daemon CPU per second of wall time in ms, views received by the clients,
 # and the daemon's RSS.
 #   bench/web-clients.sh [N] [SECS] [RATE] [HOLD] [DROPS]     (root)
+# BIN=target/debug/inetmon measures a debug build instead of building the
+# release one.
 set -eu
 N=${1:-10}
 SECS=${2:-20}
@@ -17,8 +19,10 @@ HOLD=${4:-1000}
 DROPS=${5:-1000}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-cargo build --quiet --release -p inetmon --bin inetmon
-BIN=$root/target/release/inetmon
+if [ -z "${BIN:-}" ]; then
+	cargo build --quiet --release -p inetmon --bin inetmon
+	BIN=$root/target/release/inetmon
+fi
 tmp=$(mktemp -d)
 ns=inetmon-bench-web-$$
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
