@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{inetmon, inetmon_run, lines_of, require_privileged, wait_for, Bg};
+use common::{inetmon, inetmon_run, lines_of, require_privileged, udp_cmd, wait_for, Bg, Netns};
 
 /// A state directory, a config file and the daemon's stderr in a
 /// temporary directory.
@@ -54,12 +54,19 @@ impl Setup {
         .unwrap();
     }
 
-    /// Starts the daemon and waits for its `running:` line (the `n`th).
+    /// Starts the daemon and waits for its `running:` line.
     fn start(&self) -> Bg {
+        self.start_cmd(Command::new(inetmon()))
+    }
+
+    /// Starts the daemon in `ns` and waits for its `running:` line.
+    fn start_in(&self, ns: &Netns) -> Bg {
+        self.start_cmd(ns.cmd(inetmon()))
+    }
+
+    fn start_cmd(&self, mut cmd: Command) -> Bg {
         let bg = Bg::spawn(
-            Command::new(inetmon())
-                .args(["daemon", "--config"])
-                .arg(self.config()),
+            cmd.args(["daemon", "--config"]).arg(self.config()),
             &self.stderr(),
         );
         self.wait_line("running:", 1);
@@ -437,6 +444,51 @@ fn retention_while_running() {
     assert_eq!(d.stop(), Some(0), "{:?}", lines_of(&s.stderr()));
     verify_ok(&s);
 }
+
+/// `[nflog] groups` and `[conntrack] enabled`: the daemon (in a network
+/// namespace) journals the packets an nftables `log group` rule logs and
+/// the conntrack entries of their flows.
+#[test]
+fn nflog_and_conntrack() {
+    if !require_privileged("daemon nflog/conntrack", &["nft", "python3"]) {
+        return;
+    }
+    let ns = Netns::new();
+    ns.nft(
+        "table inet t {\n chain out {\n type filter hook output priority 0;\n \
+         ct state new counter\n udp dport 5555 log group 9 accept\n }\n}\n",
+    );
+    let s = Setup::new(
+        "[sockets]\nenabled = false\n[nflog]\ngroups = [9]\n[conntrack]\nenabled = true\n",
+    );
+    let mut d = s.start_in(&ns);
+    let lines = lines_of(&s.stderr());
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("running: nflog:9, conntrack;")),
+        "{lines:?}"
+    );
+    for sport in [40001, 40002, 40003] {
+        ns.sh(&udp_cmd("127.0.0.1", 5555, sport, "x"));
+    }
+    let count = |kind: &str| {
+        let r = s.journal(&["query", "-j", "--kind", kind, "--port", "5555"]);
+        assert_eq!(r.code, Some(0), "{r:?}");
+        r.stdout.lines().count()
+    };
+    assert!(
+        wait_for(Duration::from_secs(20), || (count("packet") >= 3
+            && count("state") >= 3)
+            .then_some(()))
+        .is_some(),
+        "packets {}, states {}",
+        count("packet"),
+        count("state")
+    );
+    assert_eq!(d.stop(), Some(0), "{:?}", lines_of(&s.stderr()));
+    assert_eq!(count("packet"), 3);
+    verify_ok(&s);
 
 /// `[metrics] listen`: the daemon serves `/metrics` (which `promtool check
 /// metrics` accepts) and the web view on one address; a headless Chromium
