@@ -489,6 +489,7 @@ fn nflog_and_conntrack() {
     assert_eq!(d.stop(), Some(0), "{:?}", lines_of(&s.stderr()));
     assert_eq!(count("packet"), 3);
     verify_ok(&s);
+}
 
 /// `[metrics] listen`: the daemon serves `/metrics` (which `promtool check
 /// metrics` accepts) and the web view on one address; a headless Chromium
