@@ -165,6 +165,11 @@ fn metrics_and_web_view_show_real_drops_and_connections() {
             |n| *n == 40,
         )
         .await;
+        // Our peers' rows (other tests on the machine make sockets too, and
+        // a page shows the newest or largest 50): filtered by the port.
+        c.goto(&format!("http://{addr}/?port={port}"))
+            .await
+            .unwrap();
         // Connections per process: the client and the server hold 3 each.
         let procs = until(
             "process rows",
@@ -210,6 +215,14 @@ fn metrics_and_web_view_show_real_drops_and_connections() {
             "losses",
             || text(&c, "#loss-total"),
             |t: &String| t == "0 events lost",
+        )
+        .await;
+        // Back to everything, for the screenshot.
+        c.goto(&format!("http://{addr}/")).await.unwrap();
+        until(
+            "chart again",
+            || chart_total(&c, "NETFILTER_DROP"),
+            |n| *n == 40,
         )
         .await;
         // An open page is an SSE client.

@@ -573,6 +573,11 @@ fn metrics_and_web_view_from_the_daemon() {
             |n| *n >= 40,
         )
         .await;
+        // Our peers' rows (other tests make sockets too, and a page shows
+        // the newest or largest 50): filtered by the server's port.
+        c.goto(&format!("http://{addr}/?port={sport}"))
+            .await
+            .unwrap();
         until(
             "process rows",
             || text(&c, "#processes tbody"),
