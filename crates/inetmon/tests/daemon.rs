@@ -513,8 +513,11 @@ fn metrics_and_web_view_from_the_daemon() {
         .local_addr()
         .unwrap()
         .port();
+    // Socket events of our peers' port only (in the kernel): other tests
+    // make sockets too, and the page keeps the newest 200 audit records.
+    let peer_port = common::web::free_port();
     let s = Setup::new(&format!(
-        "[drops]\nenabled = true\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"
+        "[sockets.filters]\nport = {peer_port}\n[drops]\nenabled = true\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"
     ));
     let mut d = s.start();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -525,7 +528,7 @@ fn metrics_and_web_view_from_the_daemon() {
         "{:?}",
         lines_of(&s.stderr())
     );
-    let (server_py, mut server_out) = Py::start(SERVER, &[]);
+    let (server_py, mut server_out) = Py::start(SERVER, &[&peer_port.to_string()]);
     let sport = line(&mut server_out);
     let (client_py, mut client_out) = Py::start(CLIENT, &[&sport]);
     assert_eq!(line(&mut client_out), "connected");

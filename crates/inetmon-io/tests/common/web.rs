@@ -152,12 +152,12 @@ impl Drop for Py {
     }
 }
 
-/// Listens on 127.0.0.1 (prints the port), accepts three connections and
-/// holds them (prints `accepted`).
+/// Listens on 127.0.0.1:ARGV1 (prints the port), accepts three connections
+/// and holds them (prints `accepted`).
 pub const SERVER: &str = "
-import socket, time
+import socket, sys, time
 s = socket.socket()
-s.bind(('127.0.0.1', 0))
+s.bind(('127.0.0.1', int(sys.argv[1])))
 s.listen(16)
 print(s.getsockname()[1], flush=True)
 held = [s.accept() for _ in range(3)]
@@ -235,4 +235,14 @@ where
         last = probe().await;
     }
     panic!("{what}: the page shows {last:?}");
+}
+
+/// A loopback TCP port free now (for a peer, and for the kernel filter
+/// that keeps other tests' sockets out of a test's view).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
