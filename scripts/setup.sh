@@ -11,6 +11,9 @@ packages=(
   linux-libc-dev
   # Peers in bench/nflog-vs-ulogd.sh, sockets-vs-bpftrace.sh, drops-vs-bpftrace.sh.
   ulogd2 bpftrace
+  # The metrics and web-view tests: promtool (check metrics), a headless
+  # Chromium driven through chromedriver (WebDriver).
+  prometheus chromium chromium-driver
 )
 
 missing=()

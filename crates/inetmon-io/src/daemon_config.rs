@@ -21,6 +21,7 @@
 //! | `[drops] enabled` | `false` | count kernel drops per second by reason, location and interface |
 //! | `[drops] per_drop` | `false` | also store every drop as an event |
 //! | `[aha] mountpoint` | `""` | where to mount the AHAFS file interface; empty = off |
+//! | `[metrics] listen` | `""` | address:port of the metrics listener (`/metrics`, the web view); empty = off |
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -92,6 +93,17 @@ pub struct RawConfig {
     /// `[aha]`
     #[serde(default)]
     pub aha: RawAha,
+    /// `[metrics]`
+    #[serde(default)]
+    pub metrics: RawMetrics,
+}
+
+/// `[metrics]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// `listen`: `127.0.0.1:9464`, `[::1]:9464`; empty = off.
+    pub listen: Option<String>,
 }
 
 /// `[journal]`
@@ -192,6 +204,8 @@ pub struct DaemonConfig {
     pub drops: Option<DropsSection>,
     /// The AHAFS mount point, or `None` when off.
     pub aha_mountpoint: Option<PathBuf>,
+    /// The metrics and web view listener, or `None` when off.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// `[sockets]`, validated.
@@ -306,6 +320,15 @@ impl DaemonConfig {
             Some(p) => Some(absolute("aha.mountpoint", p)?),
             None => None,
         };
+        let metrics_listen = match raw.metrics.listen.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(a) => Some(a.parse().map_err(|_| {
+                invalid(
+                    "metrics.listen",
+                    format!("{a:?} is not an address:port (127.0.0.1:9464, [::1]:9464)"),
+                )
+            })?),
+        };
         Ok(DaemonConfig {
             state_dir,
             socket,
@@ -317,6 +340,7 @@ impl DaemonConfig {
                 per_drop: raw.drops.per_drop.unwrap_or(false),
             }),
             aha_mountpoint,
+            metrics_listen,
         })
     }
 }

@@ -22,6 +22,7 @@ fn defaults() -> DaemonConfig {
         conntrack: false,
         drops: None,
         aha_mountpoint: None,
+        metrics_listen: None,
     }
 }
 
@@ -66,6 +67,8 @@ enabled = true
 per_drop = true
 [aha]
 mountpoint = "/aha"
+[metrics]
+listen = "[::1]:9464"
 "#,
     )
     .unwrap();
@@ -88,9 +91,13 @@ mountpoint = "/aha"
     assert!(c.conntrack);
     assert_eq!(c.drops, Some(DropsSection { per_drop: true }));
     assert_eq!(c.aha_mountpoint.as_deref(), Some(Path::new("/aha")));
-    let off = parse("[sockets]\nenabled = false\n[aha]\nmountpoint = \"\"\n").unwrap();
+    assert_eq!(c.metrics_listen, Some("[::1]:9464".parse().unwrap()));
+    let off =
+        parse("[sockets]\nenabled = false\n[aha]\nmountpoint = \"\"\n[metrics]\nlisten = \"\"\n")
+            .unwrap();
     assert_eq!(off.sockets, None);
     assert_eq!(off.aha_mountpoint, None);
+    assert_eq!(off.metrics_listen, None);
 }
 
 #[test]
@@ -139,6 +146,10 @@ fn errors_are_one_line_naming_the_key() {
             "conntrack.enabled: invalid type",
         ),
         ("state_dir = ", "/etc/inetmon/inetmon.toml:"),
+        (
+            "[metrics]\nlisten = \"localhost\"",
+            "metrics.listen: \"localhost\" is not an address:port",
+        ),
     ];
     for (text, want) in cases {
         let e = parse(text).unwrap_err();

@@ -30,6 +30,9 @@
 //! - [`sockets`]: the eBPF socket-event producer (`inetmon sockets`).
 //! - [`datapath`]: the eBPF datapath producer (`inetmon monitor`: drops,
 //!   traces).
+//! - [`metrics`]: Prometheus metrics of the stream (a sink) and the
+//!   registry other components add to.
+//! - [`web`]: the metrics listener: `/metrics` and the live web view.
 
 pub mod aha;
 pub mod bpf;
@@ -44,6 +47,7 @@ pub mod file;
 pub mod ifname;
 pub mod journal;
 pub mod kernel_loss;
+pub mod metrics;
 pub mod netlink;
 pub mod nflog;
 pub mod nftrace;
@@ -58,3 +62,4 @@ pub mod signals;
 pub mod sink;
 pub mod sockets;
 mod subscription;
+pub mod web;

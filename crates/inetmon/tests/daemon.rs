@@ -534,3 +534,170 @@ fn unsafe_state_dir_and_bad_config_are_one_line() {
         "{r:?}"
     );
 }
+
+/// `[metrics] listen`: the daemon serves `/metrics` (which `promtool check
+/// metrics` accepts) and the web view on one address; a headless Chromium
+/// shows the drops the kernel counted (`[drops]` without `per_drop`: the
+/// chart is fed by the per-second counters), the connections per process,
+/// the listening socket and the audit records of two python3 peers.
+#[test]
+fn metrics_and_web_view_from_the_daemon() {
+    use common::web::{
+        chart_total, http_get, line, promtool_check, text, until, Chromedriver, Py, CLIENT, SENDER,
+        SERVER,
+    };
+    if !require_privileged(
+        "daemon metrics and web view",
+        &["python3", "chromedriver", "promtool", "nft"],
+    ) {
+        return;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // Socket events of our peers' port only (in the kernel): other tests
+    // make sockets too, and the page keeps the newest 200 audit records.
+    let peer_port = common::web::free_port();
+    let s = Setup::new(&format!(
+        "[sockets.filters]\nport = {peer_port}\n[drops]\nenabled = true\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"
+    ));
+    let mut d = s.start();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    assert!(
+        s.wait_line(&format!("metrics and web view http://{addr}/"), 1)
+            .iter()
+            .any(|l| l.contains("running:")),
+        "{:?}",
+        lines_of(&s.stderr())
+    );
+    let (server_py, mut server_out) = Py::start(SERVER, &[&peer_port.to_string()]);
+    let sport = line(&mut server_out);
+    let (client_py, mut client_out) = Py::start(CLIENT, &[&sport]);
+    assert_eq!(line(&mut client_out), "connected");
+    assert_eq!(line(&mut server_out), "accepted");
+    let ns = common::Netns::new();
+    ns.nft("table inet webtest {\n chain input {\n  type filter hook input priority 0;\n  udp dport 9 drop\n }\n}\n");
+    common::must(ns.cmd("python3").args(["-c", SENDER]));
+
+    // Counted in the kernel, once a second: other tests' nftables drops
+    // may add to ours.
+    let text_of = wait_for(Duration::from_secs(15), || {
+        let (code, body) = http_get(addr, "/metrics");
+        assert_eq!(code, 200);
+        let n: u64 = body
+            .lines()
+            .find_map(|l| l.strip_prefix("inetmon_drops_total{reason=\"NETFILTER_DROP\"} "))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        (n >= 40).then_some(body)
+    })
+    .unwrap_or_else(|| http_get(addr, "/metrics").1);
+    assert!(
+        text_of.contains("inetmon_drops_total{reason=\"NETFILTER_DROP\"}"),
+        "{text_of}"
+    );
+    assert!(
+        text_of.contains("inetmon_events_total{kind=\"sock\",op=\"accept\"}"),
+        "{text_of}"
+    );
+    promtool_check(&text_of);
+
+    let (sp, cp) = (server_py.pid(), client_py.pid());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    rt.block_on(async {
+        let driver = Chromedriver::start();
+        let c = driver.session(profile.path()).await;
+        c.goto(&format!("http://{addr}/")).await.unwrap();
+        until(
+            "counted drops on the chart",
+            || chart_total(&c, "NETFILTER_DROP"),
+            |n| *n >= 40,
+        )
+        .await;
+        // Our peers' rows (other tests make sockets too, and a page shows
+        // the newest or largest 50): filtered by the server's port.
+        c.goto(&format!("http://{addr}/?port={sport}"))
+            .await
+            .unwrap();
+        until(
+            "process rows",
+            || text(&c, "#processes tbody"),
+            |t: &String| {
+                [cp, sp].iter().all(|p| {
+                    t.lines().any(|l| {
+                        l.starts_with("python3\t")
+                            && l.contains(&format!("\t{p}\t"))
+                            && l.ends_with("\t3")
+                    })
+                })
+            },
+        )
+        .await;
+        until(
+            "listening row",
+            || text(&c, "#listening tbody"),
+            |t: &String| {
+                t.lines()
+                    .any(|l| l == format!("tcp\t127.0.0.1\t{sport}\tpython3\t{sp}"))
+            },
+        )
+        .await;
+        until(
+            "audit records",
+            || text(&c, "#audit pre"),
+            |t: &String| {
+                let dial = format!("\"tcp!127.0.0.1!{sport}\" Started by UID 0");
+                t.lines()
+                    .any(|l| l.contains("SERVER: ") && l.contains(&dial))
+                    && t.lines()
+                        .filter(|l| l.contains("CONNECTION: ") && l.contains(&dial))
+                        .count()
+                        == 3
+            },
+        )
+        .await;
+        // Counted drops have a reason and an interface, nothing else: a
+        // port filter hides them, a reason filter keeps them.
+        c.goto(&format!("http://{addr}/?type=drop&reason=NETFILTER_DROP"))
+            .await
+            .unwrap();
+        until(
+            "reason filter",
+            || chart_total(&c, "NETFILTER_DROP"),
+            |n| *n >= 40,
+        )
+        .await;
+        until(
+            "reason filter rows",
+            || text(&c, "#processes tbody"),
+            |t: &String| t == "none",
+        )
+        .await;
+        c.goto(&format!("http://{addr}/?port={sport}"))
+            .await
+            .unwrap();
+        until(
+            "port filter chart",
+            || chart_total(&c, "NETFILTER_DROP"),
+            |n| *n == 0,
+        )
+        .await;
+        until(
+            "port filter rows",
+            || text(&c, "#processes tbody"),
+            |t: &String| t.contains(&format!("\t{cp}\t")),
+        )
+        .await;
+        c.close().await.unwrap();
+    });
+    drop((server_py, client_py));
+    assert_eq!(d.stop(), Some(0), "{:?}", lines_of(&s.stderr()));
+    // The listener closed with the daemon.
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use jiff::tz::TimeZone;
 
 use super::aha_sink::AhaSink;
-use super::drops::DropCountsSink;
+use super::drops::{DropCountsSink, DropTap};
 use super::journal_sink::JournalSink;
 use super::{Log, ServiceError};
 use crate::aha::AhaFs;
@@ -21,8 +21,11 @@ use crate::clients::{Hub, HubConfig};
 use crate::consumer::Sink;
 use crate::daemon_config::DaemonConfig;
 use crate::datapath::DropCounter;
-use crate::journal::JournalThread;
+use crate::journal::{DropCount, JournalThread};
+use crate::metrics::Metrics;
+use crate::pipeline::now;
 use crate::shutdown::Shutdown;
+use crate::web::{WebServer, WebState};
 
 /// What [`assemble`] may use.
 pub struct Context {
@@ -100,13 +103,39 @@ pub fn assemble(cfg: &DaemonConfig, ctx: &mut Context) -> Result<Assembly, Servi
     a.sinks
         .push(Box::new(Hub::start(HubConfig::of_daemon(cfg))?));
     a.names.push(format!("clients {}", cfg.socket.display()));
+    // `[metrics] listen`: Prometheus metrics and the web view on one
+    // listener, on the daemon's tokio runtime. Components that add gauges
+    // take `metrics` (`Metrics::gauge`) below.
+    let web = match cfg.metrics_listen {
+        Some(addr) => {
+            let metrics = Metrics::new();
+            let state = WebState::new();
+            let server = WebServer::start(
+                &super::runtime::handle()?,
+                addr,
+                metrics.clone(),
+                state.clone(),
+            )
+            .map_err(|e| ServiceError::Start {
+                what: "metrics",
+                why: e.to_string(),
+            })?;
+            Some((metrics, state, server))
+        }
+        None => None,
+    };
     // `[drops]`: per-second counters by reason, location and interface.
     if let Some(d) = cfg.drops {
-        a.sinks.push(Box::new(DropCountsSink::new(
+        let mut sink = DropCountsSink::new(
             Arc::clone(&ctx.journal),
             ctx.drop_counter.take(),
             d.per_drop,
-        )));
+        );
+        if let (Some((metrics, state, _)), false) = (&web, d.per_drop) {
+            // Counted in the kernel: no drop events reach the sinks below.
+            sink = sink.with_tap(drop_tap(metrics.clone(), state.clone()));
+        }
+        a.sinks.push(Box::new(sink));
     }
     // `[aha] mountpoint`: the AHAFS files, fed every socket event.
     if let Some(m) = &cfg.aha_mountpoint {
@@ -116,5 +145,47 @@ pub fn assemble(cfg: &DaemonConfig, ctx: &mut Context) -> Result<Assembly, Servi
             .push(Box::new(AhaSink::new(fs, Arc::clone(&ctx.log))));
         a.names.push(format!("AHAFS {}", m.display()));
     }
+    if let Some((metrics, state, server)) = web {
+        a.sinks.push(Box::new(metrics.sink()));
+        a.sinks.push(Box::new(state.sink()));
+        a.names.push(format!(
+            "metrics and web view http://{}/",
+            server.local_addr()
+        ));
+        a.components.push(Box::new(WebComponent(server)));
+    }
     Ok(a)
+}
+
+/// The kernel's per-second drop counts into the metrics and the web view.
+fn drop_tap(metrics: Metrics, state: WebState) -> DropTap {
+    Box::new(move |rows: &[DropCount]| {
+        metrics.add_drops(rows.iter().map(|r| (r.key.reason.as_str(), r.count)));
+        state.apply_drop_counts(
+            now().secs,
+            rows.iter().map(|r| {
+                (
+                    r.time.secs,
+                    r.key.reason.as_str(),
+                    r.key.interface.as_str(),
+                    r.count,
+                )
+            }),
+        );
+    })
+}
+
+/// The metrics listener as a side component: stopped (and its address
+/// freed) when the daemon stops or reloads.
+struct WebComponent(WebServer);
+
+impl Component for WebComponent {
+    fn name(&self) -> &'static str {
+        "metrics"
+    }
+
+    fn stop(self: Box<Self>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.0.stop();
+        Ok(())
+    }
 }

@@ -18,8 +18,13 @@ use crate::journal::{DropCount, JournalThread};
 use crate::pipeline::now;
 use crate::sink::SinkError;
 
+/// Something else that wants each second's counted rows (the metrics and
+/// the web view), called before they go to the journal.
+pub type DropTap = Box<dyn FnMut(&[DropCount]) + Send>;
+
 /// See the module docs.
 pub struct DropCountsSink {
+    tap: Option<DropTap>,
     journal: Arc<JournalThread>,
     kernel: Option<DropCounter>,
     per_drop: bool,
@@ -51,6 +56,7 @@ impl DropCountsSink {
             summary.end_interval();
         }
         DropCountsSink {
+            tap: None,
             journal,
             kernel,
             per_drop,
@@ -58,6 +64,13 @@ impl DropCountsSink {
             since: now(),
             unwritten: 0,
         }
+    }
+
+    /// Also hands each second's rows to `tap`.
+    #[must_use]
+    pub fn with_tap(mut self, tap: DropTap) -> Self {
+        self.tap = Some(tap);
+        self
     }
 
     /// Ends the second: reads the kernel's counts, stores a row per group
@@ -82,6 +95,9 @@ impl DropCountsSink {
                 count: r.delta,
             })
             .collect();
+        if let (Some(tap), false) = (&mut self.tap, rows.is_empty()) {
+            tap(&rows);
+        }
         if !rows.is_empty() {
             if let Err(back) = self.journal.send_drop_counts(rows) {
                 self.unwritten = self.unwritten.saturating_add(back.len() as u64);

@@ -33,6 +33,7 @@ mod assemble;
 mod drops;
 mod journal_sink;
 mod producers;
+pub mod runtime;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,7 +46,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 pub use self::aha_sink::AhaSink;
 pub use self::assemble::{assemble, Assembly, Component, Context};
-pub use self::drops::DropCountsSink;
+pub use self::drops::{DropCountsSink, DropTap};
 pub use self::journal_sink::JournalSink;
 pub use self::producers::{start as start_producers, Started};
 use crate::consumer::{Consumer, Plan, Producers, Rendered, Stage, Verdict};

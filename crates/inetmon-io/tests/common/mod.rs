@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, unreachable_pub, clippy::print_stdout)]
 
+pub mod web;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};

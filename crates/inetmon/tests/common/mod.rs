@@ -4,6 +4,10 @@
 //! and tcpdump output.
 #![allow(dead_code, unreachable_pub, clippy::print_stdout, clippy::print_stderr)]
 
+/// The metrics and web-view helpers of `inetmon-io`'s tests (one copy).
+#[path = "../../../inetmon-io/tests/common/web.rs"]
+pub mod web;
+
 use std::fs;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;

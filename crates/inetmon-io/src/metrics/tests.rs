@@ -1,0 +1,204 @@
+use std::net::{IpAddr, Ipv4Addr};
+
+use inetmon_core::event::{
+    Attribution, CaptureLayer, DropEvent, DropReason, Event, Header, Interface, KernelLocation,
+    LossStage, Lost, SockEvent, SockOp, SockTask, Source, Timestamp,
+};
+
+use super::*;
+
+/// A socket event of `op` by pid 42 (`curl`), 127.0.0.1:40000 → :80.
+pub(crate) fn sock(op: SockOp, cookie: u64, errno: u32) -> Event {
+    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    Event::Sock(Box::new(SockEvent {
+        header: Header {
+            time: now(),
+            source: Source::Sockets,
+            seq: 1,
+        },
+        op,
+        task: SockTask {
+            pid: 42,
+            tid: 42,
+            uid: 1000,
+            gid: 1000,
+            comm: "curl".into(),
+        },
+        attribution: Attribution::Process,
+        family: 2,
+        sock_type: 1,
+        protocol: 6,
+        local: Some((lo, 40000)),
+        foreign: Some((lo, 80)),
+        mapped: false,
+        cookie,
+        cgroup_id: 1,
+        netns: 1,
+        errno,
+        initiator: None,
+        existing: false,
+        process: None,
+    }))
+}
+
+/// A drop with reason `name` (code `code`) of a UDP packet 10.0.0.1:41022
+/// → 10.0.0.2:8080.
+pub(crate) fn drop_event(code: u32, name: &str) -> Event {
+    Event::Drop(Box::new(DropEvent {
+        header: Header {
+            time: now(),
+            source: Source::Datapath,
+            seq: 1,
+        },
+        cpu: 0,
+        reason: DropReason {
+            code,
+            subsystem: None,
+            name: Some(name.into()),
+        },
+        location: KernelLocation::default(),
+        interface: Interface {
+            ifindex: 4,
+            name: Some("veth0".into()),
+        },
+        protocol: 0x0800,
+        orig_len: 28,
+        layer: CaptureLayer::Network,
+        packet: vec![
+            0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0xa0, 0x3e, 0x1f,
+            0x90, 0, 8, 0, 0,
+        ],
+        process: None,
+        netns: 1,
+        netns_name: None,
+        foreign_netns: false,
+        mark: 0,
+    }))
+}
+
+/// `count` events lost by the socket producer at `stage`.
+pub(crate) fn lost(stage: LossStage, count: u64) -> Event {
+    Event::Lost(Lost {
+        header: Header {
+            time: Timestamp::default(),
+            source: Source::Sockets,
+            seq: 1,
+        },
+        stage,
+        count,
+        kinds: Vec::new(),
+        seq_range: None,
+        breakdown: vec![("connect", count)],
+    })
+}
+
+fn line_value(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn counts_events_drops_and_losses_once_flushed() {
+    let m = Metrics::new();
+    let mut sink = m.sink();
+    let out = Rendered::default();
+    for ev in [
+        sock(SockOp::Connect, 1, 0),
+        sock(SockOp::Connected, 1, 0),
+        sock(SockOp::Connected, 2, 111),
+        drop_event(2, "NO_SOCKET"),
+        drop_event(2, "NO_SOCKET"),
+        drop_event(6, "NETFILTER_DROP"),
+        lost(LossStage::Kernel, 5),
+        lost(LossStage::Kernel, 2),
+    ] {
+        assert_eq!(sink.deliver(Some(&ev), &out).unwrap(), Delivery::Passed);
+    }
+    assert_eq!(
+        line_value(&m.encode(), "inetmon_drops_total{reason=\"NO_SOCKET\"}"),
+        Some(0.0),
+        "published only per batch"
+    );
+    sink.flush().unwrap();
+    let text = m.encode();
+    let v = |p: &str| line_value(&text, p);
+    assert_eq!(
+        v("inetmon_events_total{kind=\"sock\",op=\"connected\"}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        v("inetmon_events_total{kind=\"sock\",op=\"connect\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        v("inetmon_events_total{kind=\"drop\",op=\"none\"}"),
+        Some(3.0)
+    );
+    assert_eq!(
+        v("inetmon_events_total{kind=\"lost\",op=\"none\"}"),
+        Some(2.0)
+    );
+    assert_eq!(v("inetmon_drops_total{reason=\"NO_SOCKET\"}"), Some(2.0));
+    assert_eq!(
+        v("inetmon_drops_total{reason=\"NETFILTER_DROP\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        v("inetmon_lost_events_total{source=\"sockets\",stage=\"kernel\"}"),
+        Some(7.0)
+    );
+    assert_eq!(v("inetmon_batch_delay_seconds_count"), Some(1.0));
+    assert!(text.ends_with("# EOF\n"), "{text}");
+}
+
+#[test]
+fn components_add_their_own_metrics_once() {
+    let m = Metrics::new();
+    let g = m.gauge("clients", "Connected clients").unwrap();
+    g.set(3);
+    let lag = m.gauge_seconds("export_lag", "Export lag").unwrap();
+    lag.set(1.5);
+    assert_eq!(
+        m.gauge("clients", "again").unwrap_err(),
+        MetricsError::Duplicate("clients".into())
+    );
+    assert_eq!(
+        m.counter("events", "taken by the stream").unwrap_err(),
+        MetricsError::Duplicate("events".into())
+    );
+    assert!(matches!(
+        m.gauge("Bad-Name", ""),
+        Err(MetricsError::Name(_))
+    ));
+    let text = m.encode();
+    assert_eq!(line_value(&text, "inetmon_clients "), Some(3.0));
+    assert_eq!(line_value(&text, "inetmon_export_lag_seconds "), Some(1.5));
+}
+
+#[test]
+fn classic_text_names_counters_by_their_total_series() {
+    let m = Metrics::new();
+    let mut sink = m.sink();
+    sink.deliver(Some(&drop_event(2, "NO_SOCKET")), &Rendered::default())
+        .unwrap();
+    sink.flush().unwrap();
+    let om = m.encode();
+    assert!(
+        om.contains(
+            "# HELP inetmon_drops Kernel packet drops by reason.\n# TYPE inetmon_drops counter\n"
+        ),
+        "{om}"
+    );
+    let classic = m.encode_prometheus();
+    assert!(classic.contains("# HELP inetmon_drops_total Kernel packet drops by reason.\n# TYPE inetmon_drops_total counter\ninetmon_drops_total{reason=\"NO_SOCKET\"} 1\n"), "{classic}");
+    assert!(
+        classic.contains("# TYPE inetmon_batch_delay_seconds histogram\n"),
+        "{classic}"
+    );
+    assert!(
+        !classic.contains("# EOF") && !classic.contains("# UNIT"),
+        "{classic}"
+    );
+}
