@@ -1,11 +1,13 @@
-//! `ipmon` on live NFLOG prints what the kernel saw, in the order and with
-//! the times it saw it (issue 9 item 9).
+//! `ipmon` prints what the kernel saw: on live NFLOG in the order and with
+//! the times it saw it (issue 9 item 9); `-C` lines with `type = nat` /
+//! `type = state` match conntrack's NAT and state records (issue 9 item 12).
 
 mod common;
 
+use std::fs;
 use std::time::Duration;
 
-use common::{require_privileged, wait_for_line, Netns};
+use common::{inetmon_run, nat_triple, require_privileged, wait_for_line, Bg, Netns};
 
 /// `HH:MM:SS.uuuuuu` of an ipmon line (after the date) as microseconds of
 /// the day.
@@ -78,6 +80,146 @@ for _ in range(10):
             "time goes backwards in log order:\n{}\n{}\nall lines: {lines:#?}",
             pair[0],
             pair[1]
+        );
+    }
+}
+
+/// `-C` with `type = nat` and `type = state` lines, live from conntrack
+/// through dnat + masquerade: the NAT and state records of the connection go
+/// to those lines' files (matched on the original direction's port) and not
+/// to the normal output; records of other connections are printed as usual.
+#[test]
+fn conf_type_nat_and_state_match_conntrack_records() {
+    if !require_privileged(
+        "conf_type_nat_and_state_match_conntrack_records",
+        &["nft", "nc", "conntrack"],
+    ) {
+        return;
+    }
+    let (client, router, server) = nat_triple(77);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let conf = dir.path().join("ipmon.conf");
+    fs::write(
+        &conf,
+        format!(
+            "match {{ type = nat, dstport = 8080, protocol = tcp ; }} do {{ file(\"file://{d}/nat.log\") ; }} ;\n\
+             match {{ type = state, srcport = 40012, srcip = 10.77.1.0/24 ; }} do {{ file(\"file://{d}/state.log\") ; }} ;\n\
+             match {{ type = nat, dstport = 9999 ; }} do {{ file(\"file://{d}/never.log\") ; }} ;\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out.txt");
+    let err = dir.path().join("err.txt");
+    let mut mon = router.spawn_inetmon(
+        &[
+            "ipmon",
+            "-o",
+            "NS",
+            "-C",
+            conf.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+        &err,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        mon.try_wait(),
+        None,
+        "inetmon exited: {}",
+        fs::read_to_string(&err).unwrap_or_default()
+    );
+    let _srv = Bg::spawn(
+        server.cmd("nc").args(["-l", "-k", "10.77.2.2", "80"]),
+        &dir.path().join("srv.err"),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    client.sh("printf hello | nc -N -w2 -p 40012 10.77.1.2 8080");
+    // A connection no line matches: printed as usual.
+    client.sh("printf hello | nc -N -w2 -p 40013 10.77.2.2 80");
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = router.sh_any("conntrack -D -p tcp");
+    let nat_log = dir.path().join("nat.log");
+    let state_log = dir.path().join("state.log");
+    wait_for_line(&state_log, "STATE:", Duration::from_secs(10), &err);
+    wait_for_line(&out, ",40013 ", Duration::from_secs(10), &err);
+    std::thread::sleep(Duration::from_millis(500));
+    mon.stop();
+    let nat = common::lines_of(&nat_log);
+    let state = common::lines_of(&state_log);
+    let printed = common::lines_of(&out);
+    let all = format!("nat.log {nat:#?}\nstate.log {state:#?}\nout {printed:#?}");
+    assert!(
+        nat.iter()
+            .any(|l| l.contains(" @") && l.contains("NAT:NEW") && l.contains(",8080")),
+        "{all}"
+    );
+    assert!(
+        nat.iter()
+            .all(|l| l.contains("NAT:") && l.contains(",40012")),
+        "{all}"
+    );
+    assert!(
+        state
+            .iter()
+            .any(|l| l.contains("STATE:NEW 10.77.1.1,40012 -> ")),
+        "{all}"
+    );
+    assert!(
+        state
+            .iter()
+            .all(|l| l.contains("STATE:") && l.contains(",40012")),
+        "{all}"
+    );
+    // Taken: not printed. The other connection is.
+    assert!(!printed.iter().any(|l| l.contains(",40012")), "{all}");
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.contains("STATE:NEW 10.77.1.1,40013 -> ")),
+        "{all}"
+    );
+    assert!(!dir.path().join("never.log").exists(), "{all}");
+}
+
+/// A packet-only condition on a `type = nat` / `type = state` line is
+/// refused in one line naming the file and the line.
+#[test]
+fn conf_type_nat_with_packet_condition_is_refused_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = common::data("nflog-real-small.pcap");
+    for (line, record, cond) in [
+        (
+            "match { type = nat, interface = \"eth0\" ; } do { nothing ; } ;",
+            "nat",
+            "interface",
+        ),
+        (
+            "match { result = block, type = state ; } do { nothing ; } ;",
+            "state",
+            "result",
+        ),
+    ] {
+        let conf = dir.path().join(format!("{record}.conf"));
+        fs::write(
+            &conf,
+            format!("# first\nmatch {{ type = nat ; }} do {{ nothing ; }} ;\n{line}\n"),
+        )
+        .unwrap();
+        let r = inetmon_run(&[
+            "ipmon",
+            "-C",
+            conf.to_str().unwrap(),
+            "-f",
+            fixture.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, Some(1), "{r:?}");
+        assert_eq!(
+            r.stderr,
+            format!(
+                "inetmon: {}: line 3: condition {cond} does not apply to type = {record} records\n",
+                conf.display()
+            )
         );
     }
 }
