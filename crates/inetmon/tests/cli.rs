@@ -356,7 +356,7 @@ fn truncated_input_is_reported_with_offset_and_status_2() {
     );
     assert_eq!(
         err[1],
-        format!("inetmon: 1 damaged region skipped ({n} bytes), 0 events lost")
+        format!("inetmon: 1 damaged region skipped ({n} bytes)")
     );
 }
 
@@ -849,7 +849,7 @@ template(name="t" type="string" string="%syslogfacility-text%.%syslogseverity-te
     assert_eq!(r.code, Some(2), "{r:?}");
     assert_eq!(
         r.stderr,
-        "inetmon: syslog: 10 messages could not be sent\ninetmon: 0 damaged regions skipped (0 bytes), 10 events lost\n"
+        "inetmon: syslog: 10 messages could not be sent\ninetmon: 10 events lost\n"
     );
 }
 
@@ -1642,6 +1642,6 @@ fn live_loss_is_printed_counted_and_exit_status_2() {
     assert_eq!(status.code(), Some(2));
     assert_eq!(
         fs::read_to_string(&err).unwrap(),
-        format!("inetmon: 0 damaged regions skipped (0 bytes), {lost} events lost\n")
+        format!("inetmon: {lost} events lost\n")
     );
 }

@@ -223,3 +223,52 @@ fn conf_type_nat_with_packet_condition_is_refused_with_its_line() {
         );
     }
 }
+
+/// `-t` on a file whose first bytes are damaged finds the capture after
+/// them, as reading it to its end does (it used to say "unknown format"),
+/// and so does a rotated-in file with a damaged start; the damaged bytes are
+/// reported.
+#[test]
+fn follow_finds_a_capture_after_damaged_first_bytes() {
+    let bytes = fs::read(common::data("nflog-real-small.pcap")).unwrap();
+    let (header, records) = common::pcap_split(&bytes);
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live.pcap");
+    let out = dir.path().join("out.txt");
+    let err = dir.path().join("err.txt");
+    let junk = vec![0x5au8; 37];
+    let mut first = junk.clone();
+    first.extend_from_slice(&header);
+    first.extend_from_slice(&records[0]);
+    fs::write(&live, &first).unwrap();
+    let mut mon = Bg::spawn(
+        std::process::Command::new(common::inetmon())
+            .args([
+                "ipmon",
+                "-t",
+                "-f",
+                live.to_str().unwrap(),
+                out.to_str().unwrap(),
+            ])
+            .env("TZ", "UTC"),
+        &err,
+    );
+    let t = Duration::from_secs(10);
+    wait_for_line(&out, ",9 PR tcp", t, &err);
+    // Rotate to another file with a damaged start.
+    fs::rename(&live, dir.path().join("live.pcap.1")).unwrap();
+    let mut second = vec![0xa5u8; 21];
+    second.extend_from_slice(&header);
+    second.extend_from_slice(&records[3]);
+    fs::write(&live, &second).unwrap();
+    let lines = wait_for_line(&out, ",8080 PR tcp", t, &err);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(mon.try_wait(), None, "-t must keep running");
+    mon.stop();
+    let stderr = fs::read_to_string(&err).unwrap();
+    assert!(
+        stderr.contains("offset 0\u{2013}37: 37 bytes skipped")
+            && stderr.contains("offset 0\u{2013}21: 21 bytes skipped"),
+        "{stderr}"
+    );
+}
