@@ -20,7 +20,9 @@ use inetmon_core::event::Event;
 
 use crate::consumer::{Delivery, Rendered, Sink};
 use crate::shutdown::Shutdown;
-use crate::sink::{AppendFile, BinaryFile, Facility, Level, LineSink, Severity, SinkError, Syslog};
+use crate::sink::{
+    AppendFile, BinaryFile, Facility, Level, LineSink, NetSyslog, Severity, SinkError, Syslog,
+};
 
 /// Bytes of text buffered before a write.
 const BUFFER: usize = 256 * 1024;
@@ -248,6 +250,53 @@ impl Sink for SyslogOut {
 
     fn take_unwritten(&mut self) -> (u64, &'static str) {
         (self.0.take_lost(), "syslog")
+    }
+}
+
+/// Syslog over TCP/TLS: one message per line, queued (see
+/// [`NetSyslog`]). The flush after a shutdown (the last of a run) sends what
+/// is queued, waiting up to [`REMOTE_CLOSE_WAIT`] for the server, and counts
+/// the rest as unwritten.
+#[derive(Debug)]
+pub struct RemoteSyslogOut {
+    sink: NetSyslog,
+    shutdown: Shutdown,
+    closed: bool,
+}
+
+/// How long the last flush of a [`RemoteSyslogOut`] waits for the server.
+pub const REMOTE_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl RemoteSyslogOut {
+    /// Wraps a started sink; `shutdown` tells the last flush.
+    #[must_use]
+    pub fn new(sink: NetSyslog, shutdown: &Shutdown) -> Self {
+        RemoteSyslogOut {
+            sink,
+            shutdown: shutdown.clone(),
+            closed: false,
+        }
+    }
+}
+
+impl Sink for RemoteSyslogOut {
+    fn deliver(&mut self, _ev: Option<&Event>, out: &Rendered) -> Result<Delivery, SinkError> {
+        for (text, level) in lines(out) {
+            self.sink.write_line(&text, level)?;
+        }
+        Ok(Delivery::Passed)
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        if self.shutdown.is_set() && !self.closed {
+            self.closed = true;
+            self.sink.close(REMOTE_CLOSE_WAIT);
+        }
+        Ok(())
+    }
+
+    fn take_unwritten(&mut self) -> (u64, &'static str) {
+        (self.sink.take_lost(), "syslog")
     }
 }
 

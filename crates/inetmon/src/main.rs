@@ -21,6 +21,7 @@ mod read;
 mod report;
 mod sockets;
 mod source;
+mod syslog_target;
 
 use std::ffi::OsString;
 use std::fmt;
