@@ -21,6 +21,10 @@
 //! | `[drops] enabled` | `false` | count kernel drops per second by reason, location and interface |
 //! | `[drops] per_drop` | `false` | also store every drop as an event |
 //! | `[aha] mountpoint` | `""` | where to mount the AHAFS file interface; empty = off |
+//! | `[syslog] target` | `""` | send events to a syslog server: `tcp://HOST[:PORT]` or `tls://HOST[:PORT]` (RFC 5424, octet counting); empty = off |
+//! | `[syslog] ca_file` | system CAs | for `tls://`: PEM file of the CAs that may sign the server's certificate |
+//! | `[syslog] buffer` | `10000` | messages held while the server is unreachable; more are dropped and counted |
+//! | `[syslog] facility` | `"daemon"` | syslog facility of the messages |
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -92,6 +96,9 @@ pub struct RawConfig {
     /// `[aha]`
     #[serde(default)]
     pub aha: RawAha,
+    /// `[syslog]`
+    #[serde(default)]
+    pub syslog: RawSyslog,
 }
 
 /// `[journal]`
@@ -173,6 +180,20 @@ pub struct RawAha {
     pub mountpoint: Option<PathBuf>,
 }
 
+/// `[syslog]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSyslog {
+    /// `target`
+    pub target: Option<String>,
+    /// `ca_file`
+    pub ca_file: Option<PathBuf>,
+    /// `buffer`
+    pub buffer: Option<usize>,
+    /// `facility`
+    pub facility: Option<String>,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DaemonConfig {
@@ -192,6 +213,8 @@ pub struct DaemonConfig {
     pub drops: Option<DropsSection>,
     /// The AHAFS mount point, or `None` when off.
     pub aha_mountpoint: Option<PathBuf>,
+    /// Syslog over TCP/TLS, or `None` when off (`[syslog] target` empty).
+    pub syslog: Option<crate::sink::NetSyslogConfig>,
 }
 
 /// `[sockets]`, validated.
@@ -306,6 +329,7 @@ impl DaemonConfig {
             Some(p) => Some(absolute("aha.mountpoint", p)?),
             None => None,
         };
+        let syslog = syslog_section(raw.syslog, &invalid, &absolute)?;
         Ok(DaemonConfig {
             state_dir,
             socket,
@@ -317,8 +341,46 @@ impl DaemonConfig {
                 per_drop: raw.drops.per_drop.unwrap_or(false),
             }),
             aha_mountpoint,
+            syslog,
         })
     }
+}
+
+/// `[syslog]` validated: `None` without a target.
+fn syslog_section(
+    raw: RawSyslog,
+    invalid: &dyn Fn(&'static str, String) -> ConfigError,
+    absolute: &dyn Fn(&'static str, PathBuf) -> Result<PathBuf, ConfigError>,
+) -> Result<Option<crate::sink::NetSyslogConfig>, ConfigError> {
+    use crate::sink::{facility_by_name, NetSyslogConfig, SyslogTarget};
+    let target = match raw.target.as_deref() {
+        None | Some("") => {
+            if raw.ca_file.is_some() {
+                return Err(invalid("syslog.ca_file", "needs syslog.target".into()));
+            }
+            return Ok(None);
+        }
+        Some(t) => SyslogTarget::parse(t).map_err(|e| invalid("syslog.target", e.to_string()))?,
+    };
+    let facility = facility_by_name(raw.facility.as_deref().unwrap_or("daemon"))
+        .map_err(|e| invalid("syslog.facility", e.to_string()))?;
+    let mut cfg = NetSyslogConfig::new(target, "inetmon", facility);
+    if let Some(ca) = raw.ca_file {
+        if !cfg.target.tls {
+            return Err(invalid(
+                "syslog.ca_file",
+                format!("is for tls:// targets, not {}", cfg.target),
+            ));
+        }
+        cfg.ca_file = Some(absolute("syslog.ca_file", ca)?);
+    }
+    if let Some(n) = raw.buffer {
+        if n == 0 {
+            return Err(invalid("syslog.buffer", "must be at least 1".into()));
+        }
+        cfg.capacity = n;
+    }
+    Ok(Some(cfg))
 }
 
 /// The TOML error in one line: its message and where.

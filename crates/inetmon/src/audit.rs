@@ -37,6 +37,10 @@ pub(crate) struct AuditArgs {
     /// JSON lines.
     #[arg(short = 'j', long)]
     pub(crate) json: bool,
+    /// Send the records to a syslog server (TCP/TLS) instead of standard
+    /// output.
+    #[command(flatten)]
+    pub(crate) remote: crate::syslog_target::SyslogTargetFlags,
 }
 
 /// `--result`.
@@ -69,11 +73,40 @@ pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<Status> {
     } else {
         AuditFormatter::text(tz.clone())
     };
+    if let Some(cfg) = args
+        .remote
+        .config("inetmon-audit", inetmon_io::sink::Facility::LOCAL0)?
+    {
+        let sink = inetmon_io::sink::NetSyslog::start(cfg)?;
+        let mut out = crate::syslog_target::SyslogLines::new(sink);
+        query(args, &reader, &filter, &fmt, &tz, &mut out)?;
+        let lost = out.close();
+        if lost > 0 {
+            crate::report::unwritten("inetmon", "syslog", lost);
+            crate::report::error_line("inetmon", &format!("{lost} events lost"));
+            return Ok(Status::Problems);
+        }
+        return Ok(Status::Clean);
+    }
     let out = io::stdout();
     let mut out = io::BufWriter::new(out.lock());
+    query(args, &reader, &filter, &fmt, &tz, &mut out)?;
+    out.flush()?;
+    Ok(Status::Clean)
+}
+
+/// Writes every record `filter` selects to `out`.
+fn query<W: Write>(
+    args: &AuditArgs,
+    reader: &Reader,
+    filter: &Filter,
+    fmt: &AuditFormatter,
+    tz: &TimeZone,
+    out: &mut W,
+) -> anyhow::Result<()> {
     let mut failed = None;
-    reader.query(&filter, |rec| {
-        let r = write_record(args, &fmt, &tz, &rec, &mut out);
+    reader.query(filter, |rec| {
+        let r = write_record(args, fmt, tz, &rec, out);
         match r {
             Ok(()) => true,
             Err(e) => {
@@ -85,8 +118,7 @@ pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<Status> {
     if let Some(e) = failed {
         return Err(e.into());
     }
-    out.flush()?;
-    Ok(Status::Clean)
+    Ok(())
 }
 
 fn write_record<W: Write>(

@@ -2,10 +2,14 @@
 //! over TCP or TLS for `ipmon` and `audit` (the one definition of these
 //! options and their checks).
 
+use std::io;
 use std::path::PathBuf;
 
 use clap::Args;
-use inetmon_io::sink::{Facility, NetSyslogConfig, SyslogTarget};
+use inetmon_io::outputs::REMOTE_CLOSE_WAIT;
+use inetmon_io::sink::{
+    Facility, Level, LineSink, NetSyslog, NetSyslogConfig, Severity, SyslogTarget,
+};
 
 use crate::Misuse;
 
@@ -62,5 +66,50 @@ impl SyslogTargetFlags {
             cfg.capacity = n;
         }
         Ok(Some(cfg))
+    }
+}
+
+/// An `io::Write` that sends each complete line to a [`NetSyslog`] at
+/// `LOG_INFO` (for subcommands that format into a writer, as `audit`).
+pub(crate) struct SyslogLines {
+    sink: NetSyslog,
+    buf: Vec<u8>,
+}
+
+impl SyslogLines {
+    pub(crate) fn new(sink: NetSyslog) -> Self {
+        SyslogLines {
+            sink,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Sends a last unterminated line and what is queued (waiting for the
+    /// server up to [`REMOTE_CLOSE_WAIT`]); returns the messages lost.
+    pub(crate) fn close(mut self) -> u64 {
+        if !self.buf.is_empty() {
+            let line = String::from_utf8_lossy(&self.buf).into_owned();
+            let _ = self.sink.write_line(&line, Level::new(Severity::INFO));
+        }
+        self.sink.close(REMOTE_CLOSE_WAIT);
+        self.sink.take_lost()
+    }
+}
+
+impl io::Write for SyslogLines {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        while let Some(nl) = self.buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.buf.drain(..=nl).collect();
+            let text = String::from_utf8_lossy(&line[..nl]);
+            self.sink
+                .write_line(&text, Level::new(Severity::INFO))
+                .map_err(io::Error::other)?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }

@@ -446,3 +446,70 @@ fn ipmon_syslog_loss_across_rsyslogd_restart_is_reported() {
     assert_eq!(counted, lost, "{stderr}");
     assert_eq!(code, Some(2));
 }
+
+/// `audit --syslog-target tcp://…`: the same lines `audit` prints go to
+/// rsyslogd, app-name `inetmon-audit`, at `local0.info` (a journal written
+/// by the library, holding loss records: audit prints them as `LOST:`).
+#[test]
+fn audit_syslog_over_tcp_reaches_rsyslogd() {
+    use inetmon_core::event::{Event, EventKind, Header, LossStage, Lost, Source, Timestamp};
+    use inetmon_io::journal::{Journal, JournalConfig};
+    if !have_rsyslogd("audit_syslog_over_tcp_reaches_rsyslogd", false) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut j = Journal::open(&state, JournalConfig::default()).unwrap();
+    let events: Vec<Event> = (1..=5u64)
+        .map(|i| {
+            Event::Lost(Lost {
+                header: Header {
+                    time: Timestamp {
+                        secs: 1_700_000_000 + i64::try_from(i).unwrap(),
+                        nanos: 0,
+                    },
+                    source: Source::Sockets,
+                    seq: i,
+                },
+                stage: LossStage::Kernel,
+                count: i * 10,
+                kinds: vec![EventKind::Sock],
+                seq_range: None,
+                breakdown: vec![("connect", i * 10)],
+            })
+        })
+        .collect();
+    j.append(&events).unwrap();
+    j.close().unwrap();
+    let st = state.to_str().unwrap();
+    let plain = inetmon_run(&["audit", "--state-dir", st]);
+    assert_eq!(plain.code, Some(0), "{plain:?}");
+    let want: Vec<&str> = plain.stdout.lines().collect();
+    assert_eq!(want.len(), 5, "{plain:?}");
+
+    let port = free_port();
+    let mut r = Rsyslogd::new(dir.path(), port, false);
+    let sent = common::run(
+        Command::new(inetmon()).args([
+            "audit",
+            "--state-dir",
+            st,
+            "--syslog-target",
+            &format!("tcp://127.0.0.1:{port}"),
+        ]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(sent.code, Some(0), "{sent:?}");
+    assert_eq!(sent.stdout, "", "{sent:?}");
+    let got = normalised(&r.wait_lines(want.len()));
+    r.stop();
+    let got: Vec<String> = got
+        .iter()
+        .map(|l| {
+            let (head, msg) = l.split_once("] ").unwrap();
+            assert!(head.starts_with("local0.info inetmon-audit["), "{l}");
+            msg.to_owned()
+        })
+        .collect();
+    assert_eq!(got, want);
+}
