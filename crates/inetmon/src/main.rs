@@ -13,6 +13,7 @@ mod cli;
 mod daemon_cmd;
 mod ipmon;
 mod journal_cmd;
+mod man;
 mod monitor;
 mod offline;
 mod output;
@@ -60,6 +61,8 @@ fn main() -> ExitCode {
         Command::Daemon(args) => daemon_cmd::run(&args),
         Command::Journal(args) => journal_cmd::run(&args),
         Command::Audit(args) => audit::run(&args),
+        Command::Man(args) => man::run_man(&args),
+        Command::Completions(args) => man::run_completions(&args),
     };
     match result {
         Ok(status) => status.into(),
