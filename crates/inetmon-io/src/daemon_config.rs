@@ -21,7 +21,7 @@
 //! | `[drops] enabled` | `false` | count kernel drops per second by reason, location and interface |
 //! | `[drops] per_drop` | `false` | also store every drop as an event |
 //! | `[aha] mountpoint` | `""` | where to mount the AHAFS file interface; empty = off |
-//! | `[syslog] target` | `""` | send events to a syslog server: `tcp://HOST[:PORT]` or `tls://HOST[:PORT]` (RFC 5424, octet counting); empty = off |
+//! | `[syslog] target` | `""` | send every event (its JSON line) to a syslog server: `tcp://HOST[:PORT]` or `tls://HOST[:PORT]` (RFC 5424, octet counting); empty = off |
 //! | `[syslog] ca_file` | system CAs | for `tls://`: PEM file of the CAs that may sign the server's certificate |
 //! | `[syslog] buffer` | `10000` | messages held while the server is unreachable; more are dropped and counted |
 //! | `[syslog] facility` | `"daemon"` | syslog facility of the messages |

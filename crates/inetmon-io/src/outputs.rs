@@ -300,6 +300,50 @@ impl Sink for RemoteSyslogOut {
     }
 }
 
+/// The daemon's `[syslog] target`: every event as its JSON line (the schema
+/// of `--format json`) in one message over TCP/TLS, at `LOG_WARNING` for
+/// `lost` and `malformed` events and `LOG_INFO` otherwise; queued, closed
+/// and counted as [`RemoteSyslogOut`].
+#[derive(Debug)]
+pub struct JsonSyslogOut {
+    inner: RemoteSyslogOut,
+    json: inetmon_core::format::json::JsonWriter,
+}
+
+impl JsonSyslogOut {
+    /// Wraps a started sink; `shutdown` tells the last flush.
+    #[must_use]
+    pub fn new(sink: NetSyslog, shutdown: &Shutdown) -> Self {
+        JsonSyslogOut {
+            inner: RemoteSyslogOut::new(sink, shutdown),
+            json: inetmon_core::format::json::JsonWriter::new(),
+        }
+    }
+}
+
+impl Sink for JsonSyslogOut {
+    fn deliver(&mut self, ev: Option<&Event>, _out: &Rendered) -> Result<Delivery, SinkError> {
+        let Some(ev) = ev else {
+            return Ok(Delivery::Passed);
+        };
+        let severity = match ev {
+            Event::Lost(_) | Event::Malformed(_) => Severity::WARNING,
+            _ => Severity::INFO,
+        };
+        let line = String::from_utf8_lossy(self.json.format(ev)).into_owned();
+        self.inner.sink.write_line(&line, Level::new(severity))?;
+        Ok(Delivery::Passed)
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.inner.flush()
+    }
+
+    fn take_unwritten(&mut self) -> (u64, &'static str) {
+        self.inner.take_unwritten()
+    }
+}
+
 /// `-B`: every event that has an IP Filter binary form (packets, NAT,
 /// state) appended as that record; other events are not copied.
 #[derive(Debug)]

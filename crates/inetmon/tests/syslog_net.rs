@@ -513,3 +513,95 @@ fn audit_syslog_over_tcp_reaches_rsyslogd() {
         .collect();
     assert_eq!(got, want);
 }
+
+/// The daemon's `[syslog] target`: every event it collects goes to
+/// rsyslogd as its JSON line, app-name `inetmon`, facility `daemon`; the
+/// socket events rsyslogd got are exactly those `journal query -j` shows.
+#[test]
+fn daemon_syslog_target_sends_every_event() {
+    if !common::require_privileged("daemon_syslog_target_sends_every_event", &[])
+        || !have_rsyslogd("daemon_syslog_target_sends_every_event", false)
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let rport = free_port();
+    let mut r = Rsyslogd::new(dir.path(), rport, false);
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let config = dir.path().join("inetmon.toml");
+    fs::write(
+        &config,
+        format!(
+            "state_dir = {:?}\n[sockets.filters]\nport = {port}\n[syslog]\ntarget = \"tcp://127.0.0.1:{rport}\"\n",
+            state.display()
+        ),
+    )
+    .unwrap();
+    let err = dir.path().join("daemon.err");
+    let mut d = Bg::spawn(
+        Command::new(inetmon()).args(["daemon", "--config", config.to_str().unwrap()]),
+        &err,
+    );
+    wait_for(Duration::from_secs(30), || {
+        lines_of(&err)
+            .iter()
+            .any(|l| l.contains("running:"))
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("{}", fs::read_to_string(&err).unwrap_or_default()));
+    assert!(
+        lines_of(&err)
+            .iter()
+            .any(|l| l.contains(&format!("syslog tcp://127.0.0.1:{rport}"))),
+        "{:?}",
+        lines_of(&err)
+    );
+    for _ in 0..3 {
+        let c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (s, _) = l.accept().unwrap();
+        drop((c, s));
+    }
+    let journal = || {
+        let r = inetmon_run(&[
+            "journal",
+            "query",
+            "-j",
+            "--kind",
+            "sock",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ]);
+        r.stdout.lines().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let stored = wait_for(Duration::from_secs(20), || {
+        let j = journal();
+        (j.iter().filter(|l| l.contains("\"connected\"")).count() >= 3).then_some(j)
+    })
+    .unwrap_or_else(|| panic!("journal: {:?}", journal()));
+    let sock_msgs = |lines: &[String]| -> Vec<String> {
+        let mut v: Vec<String> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("daemon.info inetmon["))
+            .filter_map(|l| l.split_once("] ").map(|(_, m)| m.trim_start().to_owned()))
+            .filter(|m| m.contains("\"kind\":\"sock\""))
+            .collect();
+        v.sort();
+        v
+    };
+    let got = wait_for(Duration::from_secs(20), || {
+        let m = sock_msgs(&r.out());
+        (m.len() >= stored.len()).then_some(m)
+    })
+    .unwrap_or_else(|| panic!("rsyslogd: {:#?}\njournal: {stored:#?}", r.out()));
+    assert_eq!(d.stop(), Some(0), "{:?}", lines_of(&err));
+    r.stop();
+    let mut want = journal();
+    want.sort();
+    assert_eq!(got, want);
+    for m in &got {
+        let v: serde_json::Value = serde_json::from_str(m).unwrap();
+        assert_eq!(v["kind"], "sock", "{m}");
+    }
+}
