@@ -16,9 +16,9 @@ use crate::Misuse;
 /// The network syslog options.
 #[derive(Debug, Clone, Default, Args)]
 pub(crate) struct SyslogTargetFlags {
-    /// Send syslog over the network instead of /dev/log: tcp://HOST[:PORT]
+    /// Send syslog over the network instead of /dev/log: `tcp://HOST[:PORT]`
     /// (RFC 5424 with octet counting, port 514 by default) or
-    /// tls://HOST[:PORT] (RFC 5425, port 6514 by default).
+    /// `tls://HOST[:PORT]` (RFC 5425, port 6514 by default).
     #[arg(long = "syslog-target", value_name = "URL")]
     pub(crate) target: Option<String>,
     /// CA certificates (PEM) that may sign a tls:// server's certificate
