@@ -47,6 +47,7 @@ pub(crate) enum Command {
         after_help = EX_JOURNAL,
         mut_subcommand("query", |c| c.after_help(EX_JOURNAL_QUERY)),
         mut_subcommand("verify", |c| c.after_help(EX_JOURNAL_VERIFY)),
+        mut_subcommand("drops", |c| c.after_help(EX_JOURNAL_DROPS)),
     )]
     Journal(crate::journal_cmd::JournalArgs),
     /// Connection audit records (dkaudit layout) from the journal.
@@ -88,6 +89,9 @@ const EX_JOURNAL_QUERY: &str = "Examples:
   inetmon journal query --state-dir /srv/inetmon -j";
 const EX_JOURNAL_VERIFY: &str = "Example:
   inetmon journal verify --state-dir /var/lib/inetmon";
+const EX_JOURNAL_DROPS: &str = "Examples:
+  inetmon journal drops --since 10m
+  inetmon journal drops --since 1h -j";
 const EX_AUDIT: &str = "Examples:
   inetmon audit --since 1d --result failed
   inetmon audit --uid 1000 -j

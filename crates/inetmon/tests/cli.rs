@@ -85,7 +85,8 @@ fn h_is_usage_with_status_1_and_help_is_status_0() {
         assert_eq!(
             r.stderr,
             "Usage: inetmon ipmon [-abDFhnpstvxX] [-B binfile] [-C conf] [-L facility] [-N src] \
-             [-o NSI] [-O NSI] [-P pidfile] [-S src] [-f src] [--json] [outfile]\n"
+             [-o NSI] [-O NSI] [-P pidfile] [-S src] [-f src] [--json] \
+             [--syslog-target URL [--syslog-ca FILE] [--syslog-buffer N]] [outfile]\n"
         );
     }
     let r = inetmon_run(&["ipmon", "--help"]);
