@@ -6,6 +6,10 @@ set -euo pipefail
 
 packages=(
   nftables iproute2 tcpdump conntrack tshark rsyslog
+  # Syslog over TLS: rsyslogd's gtls driver; openssl makes the tests' certificates.
+  rsyslog-gnutls openssl
+  # man -l renders the generated man pages in a test (pulls groff-base).
+  man-db
   clang llvm libbpf-dev bpftool nats-server netcat-openbsd iputils-ping python3
   # <linux/types.h>: inetmon-bpf's build script checks the BPF record headers with cc.
   linux-libc-dev

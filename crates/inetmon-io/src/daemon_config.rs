@@ -22,6 +22,10 @@
 //! | `[drops] per_drop` | `false` | also store every drop as an event |
 //! | `[aha] mountpoint` | `""` | where to mount the AHAFS file interface; empty = off |
 //! | `[metrics] listen` | `""` | address:port of the metrics listener (`/metrics`, the web view); empty = off |
+//! | `[syslog] target` | `""` | send every event (its JSON line) to a syslog server: `tcp://HOST[:PORT]` or `tls://HOST[:PORT]` (RFC 5424, octet counting); empty = off |
+//! | `[syslog] ca_file` | system CAs | for `tls://`: PEM file of the CAs that may sign the server's certificate |
+//! | `[syslog] buffer` | `10000` | messages held while the server is unreachable; more are dropped and counted |
+//! | `[syslog] facility` | `"daemon"` | syslog facility of the messages |
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -93,6 +97,9 @@ pub struct RawConfig {
     /// `[aha]`
     #[serde(default)]
     pub aha: RawAha,
+    /// `[syslog]`
+    #[serde(default)]
+    pub syslog: RawSyslog,
     /// `[metrics]`
     #[serde(default)]
     pub metrics: RawMetrics,
@@ -185,6 +192,20 @@ pub struct RawAha {
     pub mountpoint: Option<PathBuf>,
 }
 
+/// `[syslog]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSyslog {
+    /// `target`
+    pub target: Option<String>,
+    /// `ca_file`
+    pub ca_file: Option<PathBuf>,
+    /// `buffer`
+    pub buffer: Option<usize>,
+    /// `facility`
+    pub facility: Option<String>,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DaemonConfig {
@@ -206,6 +227,8 @@ pub struct DaemonConfig {
     pub aha_mountpoint: Option<PathBuf>,
     /// The metrics and web view listener, or `None` when off.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Syslog over TCP/TLS, or `None` when off (`[syslog] target` empty).
+    pub syslog: Option<crate::sink::NetSyslogConfig>,
 }
 
 /// `[sockets]`, validated.
@@ -329,6 +352,7 @@ impl DaemonConfig {
                 )
             })?),
         };
+        let syslog = syslog_section(raw.syslog, &invalid, &absolute)?;
         Ok(DaemonConfig {
             state_dir,
             socket,
@@ -341,8 +365,46 @@ impl DaemonConfig {
             }),
             aha_mountpoint,
             metrics_listen,
+            syslog,
         })
     }
+}
+
+/// `[syslog]` validated: `None` without a target.
+fn syslog_section(
+    raw: RawSyslog,
+    invalid: &dyn Fn(&'static str, String) -> ConfigError,
+    absolute: &dyn Fn(&'static str, PathBuf) -> Result<PathBuf, ConfigError>,
+) -> Result<Option<crate::sink::NetSyslogConfig>, ConfigError> {
+    use crate::sink::{facility_by_name, NetSyslogConfig, SyslogTarget};
+    let target = match raw.target.as_deref() {
+        None | Some("") => {
+            if raw.ca_file.is_some() {
+                return Err(invalid("syslog.ca_file", "needs syslog.target".into()));
+            }
+            return Ok(None);
+        }
+        Some(t) => SyslogTarget::parse(t).map_err(|e| invalid("syslog.target", e.to_string()))?,
+    };
+    let facility = facility_by_name(raw.facility.as_deref().unwrap_or("daemon"))
+        .map_err(|e| invalid("syslog.facility", e.to_string()))?;
+    let mut cfg = NetSyslogConfig::new(target, "inetmon", facility);
+    if let Some(ca) = raw.ca_file {
+        if !cfg.target.tls {
+            return Err(invalid(
+                "syslog.ca_file",
+                format!("is for tls:// targets, not {}", cfg.target),
+            ));
+        }
+        cfg.ca_file = Some(absolute("syslog.ca_file", ca)?);
+    }
+    if let Some(n) = raw.buffer {
+        if n == 0 {
+            return Err(invalid("syslog.buffer", "must be at least 1".into()));
+        }
+        cfg.capacity = n;
+    }
+    Ok(Some(cfg))
 }
 
 /// The TOML error in one line: the key it is about (`journal.sync`), its

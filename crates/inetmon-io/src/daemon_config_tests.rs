@@ -23,6 +23,7 @@ fn defaults() -> DaemonConfig {
         drops: None,
         aha_mountpoint: None,
         metrics_listen: None,
+        syslog: None,
     }
 }
 
@@ -156,5 +157,59 @@ fn errors_are_one_line_naming_the_key() {
         assert!(e.contains(want), "{text:?}: {e}");
         assert!(!e.contains('\n'), "{text:?}: {e}");
         assert!(e.starts_with("/etc/inetmon/inetmon.toml: "), "{e}");
+    }
+}
+
+#[test]
+fn syslog_section() {
+    let c = parse(
+        "[syslog]\ntarget = \"tls://logs.example:6514\"\nca_file = \"/etc/inetmon/ca.pem\"\nbuffer = 500\nfacility = \"local5\"\n",
+    )
+    .unwrap();
+    let s = c.syslog.unwrap();
+    assert_eq!(s.target.to_string(), "tls://logs.example:6514");
+    assert_eq!(s.ca_file.as_deref(), Some(Path::new("/etc/inetmon/ca.pem")));
+    assert_eq!(
+        (s.capacity, s.facility.code(), s.ident.as_str()),
+        (500, 21, "inetmon")
+    );
+    let s = parse("[syslog]\ntarget = \"tcp://127.0.0.1\"\n")
+        .unwrap()
+        .syslog
+        .unwrap();
+    assert_eq!(
+        (s.target.port, s.capacity, s.facility.code()),
+        (514, 10_000, 3)
+    );
+    assert_eq!(parse("[syslog]\ntarget = \"\"\n").unwrap().syslog, None);
+    for (text, want) in [
+        (
+            "[syslog]\ntarget = \"udp://x\"",
+            "syslog.target: bad syslog target 'udp://x'",
+        ),
+        (
+            "[syslog]\ntarget = \"tcp://x\"\nca_file = \"/ca.pem\"",
+            "syslog.ca_file: is for tls:// targets",
+        ),
+        (
+            "[syslog]\ntarget = \"tls://x\"\nca_file = \"ca.pem\"",
+            "syslog.ca_file: ca.pem is not an absolute path",
+        ),
+        (
+            "[syslog]\nca_file = \"/ca.pem\"",
+            "syslog.ca_file: needs syslog.target",
+        ),
+        (
+            "[syslog]\ntarget = \"tcp://x\"\nbuffer = 0",
+            "syslog.buffer: must be at least 1",
+        ),
+        (
+            "[syslog]\ntarget = \"tcp://x\"\nfacility = \"nope\"",
+            "syslog.facility: Unknown syslog facility 'nope'",
+        ),
+        ("[syslog]\nport = 1", "unknown field `port`"),
+    ] {
+        let e = parse(text).unwrap_err();
+        assert!(e.contains(want), "{text:?}: {e}");
     }
 }

@@ -159,9 +159,10 @@ impl FileSource {
                 std::thread::sleep(cfg.poll);
             }
         }
-        // A damaged start: look further (up to `SEARCH_BYTES`) for records.
+        // A damaged start: look further (up to `SEARCH_BYTES`, or what a
+        // followed file holds so far) for records.
         let mut format = sniff(&head);
-        if format.is_none() && !cfg.follow {
+        if format.is_none() {
             let mut b = vec![0u8; 64 * 1024];
             while head.len() < SEARCH_BYTES {
                 match read_input(&mut input, &mut b).map_err(io_err)? {
@@ -403,13 +404,26 @@ impl FileSource {
                 std::thread::sleep(self.cfg.poll);
             }
         }
+        // A damaged start: look further, as `open` does.
+        let mut format = sniff(&head);
+        if format.is_none() {
+            let mut b = vec![0u8; 64 * 1024];
+            while head.len() < SEARCH_BYTES {
+                let n = file.read(&mut b)?;
+                if n == 0 {
+                    break;
+                }
+                head.extend_from_slice(b.get(..n).unwrap_or(&[]));
+            }
+            format = search(&head);
+        }
         let offset = head.len() as u64;
         self.input = Input::File {
             file,
             ino: (m.dev(), m.ino()),
             offset,
         };
-        match sniff(&head) {
+        match format {
             Some(format) => {
                 self.format = format;
                 r.decoder = (self.make)(format, self.source.clone());

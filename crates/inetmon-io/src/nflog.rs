@@ -8,11 +8,24 @@
 //! without sequence numbers becomes a `Lost` with count 1 (one overflow
 //! notification; with sequence numbers the gap that follows gives the exact
 //! count instead).
+//!
+//! **Times.** The kernel timestamps packets logged at the prerouting, input
+//! and forward hooks (`NFULA_TIMESTAMP`), not those logged at output and
+//! postrouting. Those are stamped when read, which is later than the kernel
+//! time of the packets logged after them in the same batch. So a packet
+//! without a timestamp is held until the next packet that has one: it gets
+//! the earlier of its read time and that packet's time, and no printed time
+//! is later than that of a packet the kernel logged after it. A held packet
+//! is released with its read time when the socket has been idle for longer
+//! than the kernel holds a partial batch ([`NflogConfig::flush_timeout_cs`]
+//! plus a margin; anything logged after it would have arrived by then with
+//! a later time), when [`MAX_HELD`] packets are held (an output-only flood,
+//! where the read time is the best there is), and at shutdown.
 
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use inetmon_core::event::{Event, EventKind, LossStage, Lost, Malformed, Source};
 
@@ -24,6 +37,14 @@ use inetmon_core::decode::nflog::{self as core_nflog, config};
 
 /// How often an idle reader wakes to check the shutdown flag.
 const IDLE_WAKE: Duration = Duration::from_millis(200);
+
+/// Most packets without a kernel timestamp held for the next timestamped
+/// one (see the module docs); beyond this they go with their read time.
+pub const MAX_HELD: usize = 1024;
+
+/// Added to the kernel's flush timeout: how long after the socket went idle
+/// a held packet is released with its read time.
+const HOLD_MARGIN: Duration = Duration::from_millis(10);
 
 /// Settings of an [`NflogSource`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,22 +306,36 @@ impl NflogSource {
             names: core_nflog::NameCache::default(),
             seq_enabled: self.features.seq,
             raw_messages: self.cfg.raw_messages,
+            held: Vec::new(),
         };
+        let hold = Duration::from_millis(u64::from(self.cfg.flush_timeout_cs) * 10) + HOLD_MARGIN;
+        // When the socket was last found empty with packets held.
+        let mut idle_since: Option<Instant> = None;
         while !shutdown.is_set() {
             match self.sock.recv_batch(&mut batch) {
                 Ok(0) => {
+                    let mut wake = IDLE_WAKE;
+                    if !state.held.is_empty() {
+                        let since = *idle_since.get_or_insert_with(Instant::now);
+                        let waited = since.elapsed();
+                        if waited >= hold {
+                            if state.release_held(&mut producers, None).is_err() {
+                                return Ok(());
+                            }
+                            idle_since = None;
+                        } else {
+                            wake = hold - waited;
+                        }
+                    }
                     for p in &mut producers {
                         if p.try_flush_lost().is_err() {
                             return Ok(());
                         }
                     }
-                    netlink::wait_readable(
-                        self.sock.as_raw_fd(),
-                        shutdown.waker(),
-                        Some(IDLE_WAKE),
-                    )?;
+                    netlink::wait_readable(self.sock.as_raw_fd(), shutdown.waker(), Some(wake))?;
                 }
                 Ok(_) => {
+                    idle_since = None;
                     for (datagram, truncated) in batch.datagrams() {
                         if state.datagram(datagram, truncated, &mut producers).is_err() {
                             return Ok(());
@@ -312,9 +347,13 @@ impl NflogSource {
                         return Ok(());
                     }
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    let _ = state.release_held(&mut producers, None);
+                    return Err(e.into());
+                }
             }
         }
+        let _ = state.release_held(&mut producers, None);
         Ok(())
     }
 }
@@ -330,6 +369,9 @@ struct ReadState {
     seq_enabled: bool,
     /// Copy each message into `raw_header` ([`NflogConfig::raw_messages`]).
     raw_messages: bool,
+    /// Packets without a kernel timestamp, in log order, each with the
+    /// index of its producer, waiting for the next timestamped packet.
+    held: Vec<(usize, Event)>,
 }
 
 fn metrics(p: &Producer) -> &SourceMetrics {
@@ -341,7 +383,26 @@ impl ReadState {
         self.groups.iter().position(|g| *g == group).unwrap_or(0)
     }
 
+    /// Sends the held packets in order, each with the earlier of its read
+    /// time and `until` (the time of the packet the kernel logged next).
+    fn release_held(
+        &mut self,
+        producers: &mut [Producer],
+        until: Option<inetmon_core::event::Timestamp>,
+    ) -> Result<(), Closed> {
+        for (i, mut event) in self.held.drain(..) {
+            if let (Some(until), Event::Packet(log)) = (until, &mut event) {
+                log.header.time = log.header.time.min(until);
+            }
+            if let Some(p) = producers.get_mut(i) {
+                p.send(event)?;
+            }
+        }
+        Ok(())
+    }
+
     fn overrun(&mut self, producers: &mut [Producer]) -> Result<(), Closed> {
+        self.release_held(producers, None)?;
         let Some(p) = producers.first_mut() else {
             return Ok(());
         };
@@ -369,6 +430,7 @@ impl ReadState {
         producers: &mut [Producer],
     ) -> Result<(), Closed> {
         if truncated {
+            self.release_held(producers, None)?;
             if let Some(p) = producers.first_mut() {
                 SourceMetrics::add(&metrics(p).malformed, 1);
                 let header = p.header(now());
@@ -389,6 +451,13 @@ impl ReadState {
             match item {
                 Ok((pkt, message)) => {
                     let i = self.index(pkt.group);
+                    if producers.get(i).is_none() {
+                        continue;
+                    }
+                    if pkt.seq.is_some_and(|seq| self.is_gap(i, seq)) {
+                        // Report the loss after what was logged before it.
+                        self.release_held(producers, None)?;
+                    }
                     let Some(p) = producers.get_mut(i) else {
                         continue;
                     };
@@ -405,9 +474,21 @@ impl ReadState {
                         log.raw_header.extend_from_slice(message);
                     }
                     SourceMetrics::add(&metrics(p).decoded, 1);
-                    p.send(Event::Packet(Box::new(log)))?;
+                    if pkt.timestamp.is_none() {
+                        self.held.push((i, Event::Packet(Box::new(log))));
+                        if self.held.len() >= MAX_HELD {
+                            self.release_held(producers, None)?;
+                        }
+                        continue;
+                    }
+                    let time = log.header.time;
+                    self.release_held(producers, Some(time))?;
+                    if let Some(p) = producers.get_mut(i) {
+                        p.send(Event::Packet(Box::new(log)))?;
+                    }
                 }
                 Err(e) => {
+                    self.release_held(producers, None)?;
                     let Some(p) = producers.first_mut() else {
                         continue;
                     };
@@ -425,6 +506,16 @@ impl ReadState {
             }
         }
         Ok(())
+    }
+
+    /// Whether `seq` in group slot `i` comes after a gap (see
+    /// [`ReadState::check_seq`]).
+    fn is_gap(&self, i: usize, seq: u32) -> bool {
+        let Some(Some(prev)) = self.last_seq.get(i) else {
+            return false;
+        };
+        let gap = seq.wrapping_sub(prev.wrapping_add(1));
+        gap != 0 && gap < 1 << 31
     }
 
     /// Reports a gap before `seq` in group slot `i`.

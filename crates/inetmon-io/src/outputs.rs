@@ -20,7 +20,9 @@ use inetmon_core::event::Event;
 
 use crate::consumer::{Delivery, Rendered, Sink};
 use crate::shutdown::Shutdown;
-use crate::sink::{AppendFile, BinaryFile, Facility, Level, LineSink, Severity, SinkError, Syslog};
+use crate::sink::{
+    AppendFile, BinaryFile, Facility, Level, LineSink, NetSyslog, Severity, SinkError, Syslog,
+};
 
 /// Bytes of text buffered before a write.
 const BUFFER: usize = 256 * 1024;
@@ -272,6 +274,97 @@ impl Sink for SyslogOut {
 
     fn take_unwritten(&mut self) -> (u64, &'static str) {
         (self.0.take_lost(), "syslog")
+    }
+}
+
+/// Syslog over TCP/TLS: one message per line, queued (see
+/// [`NetSyslog`]). The flush after a shutdown (the last of a run) sends what
+/// is queued, waiting up to [`REMOTE_CLOSE_WAIT`] for the server, and counts
+/// the rest as unwritten.
+#[derive(Debug)]
+pub struct RemoteSyslogOut {
+    sink: NetSyslog,
+    shutdown: Shutdown,
+    closed: bool,
+}
+
+/// How long the last flush of a [`RemoteSyslogOut`] waits for the server.
+pub const REMOTE_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl RemoteSyslogOut {
+    /// Wraps a started sink; `shutdown` tells the last flush.
+    #[must_use]
+    pub fn new(sink: NetSyslog, shutdown: &Shutdown) -> Self {
+        RemoteSyslogOut {
+            sink,
+            shutdown: shutdown.clone(),
+            closed: false,
+        }
+    }
+}
+
+impl Sink for RemoteSyslogOut {
+    fn deliver(&mut self, _ev: Option<&Event>, out: &Rendered) -> Result<Delivery, SinkError> {
+        for (text, level) in lines(out) {
+            self.sink.write_line(&text, level)?;
+        }
+        Ok(Delivery::Passed)
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        if self.shutdown.is_set() && !self.closed {
+            self.closed = true;
+            self.sink.close(REMOTE_CLOSE_WAIT);
+        }
+        Ok(())
+    }
+
+    fn take_unwritten(&mut self) -> (u64, &'static str) {
+        (self.sink.take_lost(), "syslog")
+    }
+}
+
+/// The daemon's `[syslog] target`: every event as its JSON line (the schema
+/// of `--format json`) in one message over TCP/TLS, at `LOG_WARNING` for
+/// `lost` and `malformed` events and `LOG_INFO` otherwise; queued, closed
+/// and counted as [`RemoteSyslogOut`].
+#[derive(Debug)]
+pub struct JsonSyslogOut {
+    inner: RemoteSyslogOut,
+    json: inetmon_core::format::json::JsonWriter,
+}
+
+impl JsonSyslogOut {
+    /// Wraps a started sink; `shutdown` tells the last flush.
+    #[must_use]
+    pub fn new(sink: NetSyslog, shutdown: &Shutdown) -> Self {
+        JsonSyslogOut {
+            inner: RemoteSyslogOut::new(sink, shutdown),
+            json: inetmon_core::format::json::JsonWriter::new(),
+        }
+    }
+}
+
+impl Sink for JsonSyslogOut {
+    fn deliver(&mut self, ev: Option<&Event>, _out: &Rendered) -> Result<Delivery, SinkError> {
+        let Some(ev) = ev else {
+            return Ok(Delivery::Passed);
+        };
+        let severity = match ev {
+            Event::Lost(_) | Event::Malformed(_) => Severity::WARNING,
+            _ => Severity::INFO,
+        };
+        let line = String::from_utf8_lossy(self.json.format(ev)).into_owned();
+        self.inner.sink.write_line(&line, Level::new(severity))?;
+        Ok(Delivery::Passed)
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.inner.flush()
+    }
+
+    fn take_unwritten(&mut self) -> (u64, &'static str) {
+        self.inner.take_unwritten()
     }
 }
 

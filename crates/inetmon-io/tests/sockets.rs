@@ -1351,6 +1351,100 @@ fn int80(nr: u32, a: u32, b: u32, c: u32) -> i32 {
     ret
 }
 
+/// [`int80`] with a fourth argument (`esi`).
+#[cfg(target_arch = "x86_64")]
+fn int80_4(nr: u32, a: u32, b: u32, c: u32, d: u32) -> i32 {
+    let ret: i32;
+    // SAFETY: as for `int80`; the calls below pass no pointers.
+    unsafe {
+        std::arch::asm!(
+            "xchg {a}, rbx",
+            "int 0x80",
+            "xchg {a}, rbx",
+            a = inout(reg) u64::from(a) => _,
+            inlateout("eax") nr => ret,
+            in("ecx") b,
+            in("edx") c,
+            in("esi") d,
+        );
+    }
+    ret
+}
+
+/// The documented boundary of a tracepoint-only design (issue 9 item 8b):
+/// `accept4` and a failing `bind` made as 32-bit compat system calls are
+/// not reported, because the `syscalls:` tracepoints skip compat calls
+/// (`trace_get_syscall_nr` is -1 for them) and no cgroup hook or state
+/// change runs in the caller for them. Everything else about those sockets
+/// is seen: the compat socket's create and close, the accepted
+/// connection's close. If this test fails because the events appear, the
+/// boundary moved: update the BPF README and this test.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn ia32_compat_accept_and_failed_bind_are_not_seen() {
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let mut p = start(KernelFilters {
+        pid: Some(me()),
+        ..KernelFilters::default()
+    });
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    const SOCKET: u32 = 359;
+    const BIND: u32 = 361;
+    const ACCEPT4: u32 = 364;
+    let lfd = u32::try_from(l.as_raw_fd()).unwrap();
+    let afd = int80_4(ACCEPT4, lfd, 0, 0, 0);
+    assert!(afd >= 0, "ia32 accept4: {afd}");
+    // A compat bind to the listener's port fails with EADDRINUSE.
+    // SAFETY: a fresh anonymous mapping below 4 GiB, unmapped below.
+    let mem = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(mem, libc::MAP_FAILED);
+    // SAFETY: mem is a writable page.
+    unsafe { mem.cast::<libc::sockaddr_in>().write(sockaddr_v4(port)) };
+    let fd = int80(SOCKET, 2, 1, 0);
+    assert!(fd >= 0, "ia32 socket: {fd}");
+    let addr = u32::try_from(mem as usize).unwrap();
+    assert_eq!(
+        int80(BIND, u32::try_from(fd).unwrap(), addr, SIN_LEN),
+        -libc::EADDRINUSE
+    );
+    // SAFETY: our fds and mapping.
+    unsafe {
+        libc::close(fd);
+        libc::close(afd);
+        libc::munmap(mem, 4096);
+    }
+    drop((c, l));
+    let (evs, lost) = collect(&mut p, netns, Duration::from_millis(300));
+    assert_eq!(lost, 0);
+    let ops: Vec<(SockOp, u32)> = evs.iter().map(|e| (e.op, e.errno)).collect();
+    assert!(!ops.iter().any(|(op, _)| *op == Accept), "{ops:?}");
+    assert!(!ops.contains(&(Bind, 98)), "{ops:?}");
+    // Seen: the native listen and connect, the compat socket's create and
+    // close (cgroup hooks), and the close of all four sockets.
+    assert!(ops.contains(&(Listen, 0)), "{ops:?}");
+    assert!(ops.contains(&(Connected, 0)), "{ops:?}");
+    let creates = ops.iter().filter(|(op, _)| *op == Create).count();
+    let closes = ops
+        .iter()
+        .filter(|(op, _)| matches!(op, Close | Abort))
+        .count();
+    assert_eq!((creates, closes), (3, 4), "{evs:#?}");
+}
+
 /// socket, bind and listen as 32-bit compat system calls (what a `-m32`
 /// binary does; IA32 emulation on): create and bind come from the cgroup
 /// hooks, listen from its state change (the syscalls: tracepoints do not

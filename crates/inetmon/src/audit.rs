@@ -70,6 +70,10 @@ pub(crate) struct AuditArgs {
     /// JSON lines.
     #[arg(short = 'j', long)]
     pub(crate) json: bool,
+    /// Send the journal's records to a syslog server (TCP/TLS) instead of
+    /// standard output (not with `--follow`).
+    #[command(flatten)]
+    pub(crate) remote: crate::syslog_target::SyslogTargetFlags,
 }
 
 /// `--result`.
@@ -121,8 +125,35 @@ pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<Status> {
         None
     };
     let mut seen = HashSet::new();
+    if let Some(cfg) = args
+        .remote
+        .config("inetmon-audit", inetmon_io::sink::Facility::LOCAL0)?
+    {
+        if args.follow {
+            return Err(Misuse(
+                "--syslog-target sends the journal's records; it does not go with --follow".into(),
+            )
+            .into());
+        }
+        let reader = Reader::open(&args.dir.state_dir)?;
+        let sink = inetmon_io::sink::NetSyslog::start(cfg)?;
+        let mut out = crate::syslog_target::SyslogLines::new(sink);
+        print_journal(&reader, since, until, &view, live_from, &mut seen, &mut out)?;
+        let lost = out.close();
+        if lost > 0 {
+            report::unwritten("inetmon", "syslog", lost);
+            report::error_line("inetmon", &format!("{lost} events lost"));
+            return Ok(Status::Problems);
+        }
+        return Ok(Status::Clean);
+    }
     match Reader::open(&args.dir.state_dir) {
-        Ok(reader) => print_journal(&reader, since, until, &view, live_from, &mut seen)?,
+        Ok(reader) => {
+            let out = io::stdout();
+            let mut out = io::BufWriter::new(out.lock());
+            print_journal(&reader, since, until, &view, live_from, &mut seen, &mut out)?;
+            out.flush()?;
+        }
         // No journal yet (no daemon ever ran here): only live records.
         Err(JournalError::Missing { .. }) if args.follow => {}
         Err(JournalError::Io { error, .. })
@@ -157,6 +188,7 @@ fn print_journal(
     view: &View,
     live_from: i64,
     seen: &mut HashSet<EventKey>,
+    out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let recent = live_from.saturating_sub(5);
     let filter = Filter {
@@ -167,8 +199,6 @@ fn print_journal(
         gaps: true,
         ..Filter::default()
     };
-    let out = io::stdout();
-    let mut out = io::BufWriter::new(out.lock());
     let mut failed = None;
     reader.query(&filter, |rec| {
         let r = match &rec {
@@ -177,7 +207,7 @@ fn print_journal(
                     "GAP: no records from {} (the collector stopped uncleanly)",
                     dk_time(gap.from, &view.tz)
                 );
-                side_line(view.json, "gap", gap.to, &line, &view.tz, &mut out)
+                side_line(view.json, "gap", gap.to, &line, &view.tz, &mut *out)
             }
             Record::Event { event, .. } => {
                 if let Event::Sock(s) = &**event {
@@ -185,7 +215,7 @@ fn print_journal(
                         seen.insert(key(s));
                     }
                 }
-                write_event(view, event, &mut out)
+                write_event(view, event, &mut *out)
             }
         };
         match r {
@@ -199,7 +229,6 @@ fn print_journal(
     if let Some(e) = failed {
         return Err(e.into());
     }
-    out.flush()?;
     Ok(())
 }
 

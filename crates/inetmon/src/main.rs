@@ -13,6 +13,7 @@ mod cli;
 mod daemon_cmd;
 mod ipmon;
 mod journal_cmd;
+mod man;
 mod monitor;
 mod offline;
 mod output;
@@ -22,6 +23,7 @@ mod remote;
 mod report;
 mod sockets;
 mod source;
+mod syslog_target;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -60,6 +62,8 @@ fn main() -> ExitCode {
         Command::Daemon(args) => daemon_cmd::run(&args),
         Command::Journal(args) => journal_cmd::run(&args),
         Command::Audit(args) => audit::run(&args),
+        Command::Man(args) => man::run_man(&args),
+        Command::Completions(args) => man::run_completions(&args),
     };
     match result {
         Ok(status) => status.into(),

@@ -45,7 +45,7 @@ use inetmon_core::protocol::{FilterSpec, MonitorFilterSpec, Request};
 use inetmon_io::conntrack::{ConntrackConfig, ConntrackSource};
 use inetmon_io::consumer::{Consumer, Producers, Sink};
 use inetmon_io::datapath::{enrich, netns as enrich_netns, DatapathProducer, DropCounter};
-use inetmon_io::nflog::{NflogConfig, NflogSource};
+use inetmon_io::nflog::{NflogConfig, NflogSource, NflogSourceError};
 use inetmon_io::nftrace::{NftraceConfig, NftraceSource};
 use inetmon_io::outputs::TextOut;
 use inetmon_io::pipeline::DEFAULT_CAPACITY;
@@ -289,7 +289,14 @@ fn start_local(
             copy_range: plan.kernel.snaplen.max(128),
             ..NflogConfig::default()
         };
-        let src = NflogSource::open(cfg).context("opening NFLOG")?;
+        // Errors that name their group ("NFLOG group 5 is …") need no
+        // "opening NFLOG" in front.
+        let src = NflogSource::open(cfg).map_err(|e| match e {
+            e @ (NflogSourceError::Config { .. } | NflogSourceError::GroupInUse { .. }) => {
+                anyhow::Error::new(e)
+            }
+            e => anyhow::Error::new(e).context("opening NFLOG"),
+        })?;
         producers.add(
             "NFLOG",
             src.spawn(producers.pipeline(), shutdown.clone())?,

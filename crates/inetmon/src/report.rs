@@ -107,23 +107,31 @@ pub(crate) fn finish(prog: &str, report: &Report, failed: u64) -> Status {
             Status::Clean
         };
     }
-    error_line(
-        prog,
-        &format!(
-            "{} damaged region{} skipped ({} byte{}), {} event{} lost",
-            report.malformed,
-            if report.malformed == 1 { "" } else { "s" },
-            report.skipped,
-            if report.skipped == 1 { "" } else { "s" },
-            lost,
-            if lost == 1 { "" } else { "s" },
-        ),
-    );
+    error_line(prog, &summary_text(report.malformed, report.skipped, lost));
     if failed > 0 {
         Status::Failed
     } else {
         Status::Problems
     }
+}
+
+/// The summary line's text, without the parts that are zero:
+/// `2 damaged regions skipped (4096 bytes), 3 events lost`,
+/// `3 events lost`, `1 damaged region skipped (10 bytes)`.
+fn summary_text(malformed: u64, skipped: u64, lost: u64) -> String {
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    let mut parts = Vec::new();
+    if malformed > 0 {
+        parts.push(format!(
+            "{malformed} damaged region{} skipped ({skipped} byte{})",
+            plural(malformed),
+            plural(skipped)
+        ));
+    }
+    if lost > 0 {
+        parts.push(format!("{lost} event{} lost", plural(lost)));
+    }
+    parts.join(", ")
 }
 
 /// A sink error as the binary's error: a closed output pipe becomes
@@ -174,6 +182,20 @@ mod tests {
         fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
             Some(&self.0)
         }
+    }
+
+    #[test]
+    fn summary_leaves_out_zero_parts() {
+        assert_eq!(summary_text(0, 0, 3), "3 events lost");
+        assert_eq!(summary_text(0, 0, 1), "1 event lost");
+        assert_eq!(
+            summary_text(1, 10, 0),
+            "1 damaged region skipped (10 bytes)"
+        );
+        assert_eq!(
+            summary_text(2, 1, 1),
+            "2 damaged regions skipped (1 byte), 1 event lost"
+        );
     }
 
     #[test]

@@ -328,7 +328,9 @@ fn daemon_check_config() {
     ]);
     assert_eq!(r.code, Some(1));
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-    // The daemon itself runs now: tests/daemon.rs.
+    // (The runtime exists now: `inetmon daemon` runs; tests/daemon.rs
+    // covers it, with state directories of its own, never the packaged
+    // /var/lib/inetmon.)
 }
 
 #[test]

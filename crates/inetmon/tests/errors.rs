@@ -277,6 +277,21 @@ fn privileged_error_lines_name_their_object_once() {
         &r,
         "inetmon: NFLOG group 41 is already bound by another process",
     );
+    // The same line from monitor (it said "opening NFLOG: NFLOG group …").
+    let args: Vec<String> = ["monitor", "--type", "packet", "--nflog", "41"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let r = run_for(
+        ns.cmd(inetmon()).args(&args),
+        Out::Null,
+        Duration::from_secs(10),
+    );
+    check(
+        &args,
+        &r,
+        "inetmon: NFLOG group 41 is already bound by another process",
+    );
     first.stop();
 
     // Without privilege the BPF loader fails; the line says it once.

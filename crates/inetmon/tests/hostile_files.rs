@@ -160,7 +160,7 @@ fn zeros_are_one_line_and_one_summary() {
                 zp.display(),
                 size - 24
             ),
-            format!("inetmon: 1 damaged region skipped ({} bytes), 0 events lost", size - 24),
+            format!("inetmon: 1 damaged region skipped ({} bytes)", size - 24),
         ]
     );
 }
@@ -272,10 +272,7 @@ fn iplog_loss_is_in_json_and_in_the_summary() {
         ]
     );
     assert_eq!(text.code, Some(2), "{text:?}");
-    assert_eq!(
-        text.stderr_lines(),
-        ["inetmon: 0 damaged regions skipped (0 bytes), 3 events lost"]
-    );
+    assert_eq!(text.stderr_lines(), ["inetmon: 3 events lost"]);
     for args in [
         &["read", "--format", "json", g][..],
         &["ipmon", "--json", "-f", g],
@@ -295,10 +292,6 @@ fn iplog_loss_is_in_json_and_in_the_summary() {
         assert_eq!(l["kinds"], serde_json::json!(["packet"]));
         assert_eq!(l["seq_range"], serde_json::json!([5, 7]));
         assert_eq!(l["source"], format!("iplog:{g}"));
-        assert_eq!(
-            r.stderr_lines(),
-            ["inetmon: 0 damaged regions skipped (0 bytes), 3 events lost"],
-            "{args:?}"
-        );
+        assert_eq!(r.stderr_lines(), ["inetmon: 3 events lost"], "{args:?}");
     }
 }

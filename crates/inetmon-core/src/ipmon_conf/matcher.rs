@@ -1,8 +1,45 @@
-//! Trying the `match` lines against a logged packet.
+//! Trying the `match` lines against a logged packet, NAT or state record.
+
+use std::net::IpAddr;
 
 use super::{Action, Conditions, Config, Every, RecordType, Rule, Verdict};
 use crate::dissect::HeaderFacts;
-use crate::event::{self, PacketLog, RuleGroup, Timestamp};
+use crate::event::{self, Event, NatLog, PacketLog, RuleGroup, StateLog, Timestamp};
+
+/// The record a line is tried against.
+enum Record<'a> {
+    Packet(&'a PacketLog, HeaderFacts),
+    /// NAT or state: the original direction's ends and the protocol.
+    Flow {
+        kind: RecordType,
+        src: IpAddr,
+        dst: IpAddr,
+        ports: Option<(u16, u16)>,
+        protocol: u8,
+    },
+}
+
+impl<'a> Record<'a> {
+    fn nat(n: &NatLog) -> Record<'a> {
+        Record::Flow {
+            kind: RecordType::Nat,
+            src: n.orig_src.0,
+            dst: n.orig_dst.0,
+            ports: matches!(n.protocol, 6 | 17).then_some((n.orig_src.1, n.orig_dst.1)),
+            protocol: n.protocol,
+        }
+    }
+
+    fn state(s: &StateLog) -> Record<'a> {
+        Record::Flow {
+            kind: RecordType::State,
+            src: s.src,
+            dst: s.dst,
+            ports: matches!(s.protocol, 6 | 17).then_some(s.ports),
+            protocol: s.protocol,
+        }
+    }
+}
 
 impl Config {
     /// The `match` lines, in file order.
@@ -21,13 +58,43 @@ impl Config {
         p: &PacketLog,
         now: Timestamp,
     ) -> impl Iterator<Item = &'a Action> + 'a {
+        self.mark(&Record::Packet(p, HeaderFacts::of(&p.packet)), now);
+        self.collect_matched()
+    }
+
+    /// [`Config::matches`] for any event: packets are tried against the
+    /// lines without `type` (or `type = ipf`), NAT records against the
+    /// `type = nat` lines, state records against the `type = state` lines;
+    /// other events match nothing.
+    pub fn matches_event<'a>(
+        &'a mut self,
+        ev: &Event,
+        now: Timestamp,
+    ) -> impl Iterator<Item = &'a Action> + 'a {
+        let rec = match ev {
+            Event::Packet(p) => Some(Record::Packet(p, HeaderFacts::of(&p.packet))),
+            Event::Nat(n) => Some(Record::nat(n)),
+            Event::State(s) => Some(Record::state(s)),
+            _ => None,
+        };
+        match rec {
+            Some(rec) => self.mark(&rec, now),
+            None => self.matched.clear(),
+        }
+        self.collect_matched()
+    }
+
+    /// Notes the lines that match `rec` (updating their rate limits).
+    fn mark(&mut self, rec: &Record<'_>, now: Timestamp) {
         self.matched.clear();
-        let facts = HeaderFacts::of(&p.packet);
         for (i, rule) in self.rules.iter_mut().enumerate() {
-            if rule.conditions.hold(p, &facts) && rule.rate_allows(now) {
+            if rule.conditions.hold(rec) && rule.rate_allows(now) {
                 self.matched.push(i);
             }
         }
+    }
+
+    fn collect_matched<'a>(&'a self) -> impl Iterator<Item = &'a Action> + 'a {
         let rules = &self.rules;
         self.matched
             .iter()
@@ -59,7 +126,28 @@ impl Rule {
 }
 
 impl Conditions {
-    fn hold(&self, p: &PacketLog, s: &HeaderFacts) -> bool {
+    fn hold(&self, rec: &Record<'_>) -> bool {
+        match rec {
+            Record::Packet(p, facts) => self.hold_packet(p, facts),
+            Record::Flow {
+                kind,
+                src,
+                dst,
+                ports,
+                protocol,
+            } => {
+                // The parser refuses packet-only conditions on these lines.
+                self.record_type == Some(*kind)
+                    && self.src.is_none_or(|n| n.contains(*src))
+                    && self.dst.is_none_or(|n| n.contains(*dst))
+                    && self.sport.is_none_or(|x| ports.is_some_and(|p| p.0 == x))
+                    && self.dport.is_none_or(|x| ports.is_some_and(|p| p.1 == x))
+                    && self.protocol.is_none_or(|x| *protocol == x)
+            }
+        }
+    }
+
+    fn hold_packet(&self, p: &PacketLog, s: &HeaderFacts) -> bool {
         let Conditions {
             direction,
             src,

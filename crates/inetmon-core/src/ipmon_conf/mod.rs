@@ -8,14 +8,21 @@
 //! match { result = block, protocol = tcp ; } do { execute("/usr/local/bin/alert") ; } ;
 //! ```
 //!
-//! [`parse`] turns the text into a [`Config`]; [`Config::matches`] tries every
-//! `match` line against a logged packet and yields the actions of the lines
-//! that matched. There is no first- or last-match rule: every line is tried.
-//! When any line matched, ipmon prints neither the normal line nor the hex
-//! dumps for that record; since a line always has at least one action, "the
-//! iterator is not empty" is exactly that condition. NAT and state records
-//! are never matched (ipmon only checks ipf records), so `matches` takes a
-//! [`PacketLog`](crate::event::PacketLog) only.
+//! [`parse`] turns the text into a [`Config`]; [`Config::matches_event`]
+//! tries every `match` line against a record and yields the actions of the
+//! lines that matched. There is no first- or last-match rule: every line is
+//! tried. When any line matched, ipmon prints neither the normal line nor
+//! the hex dumps for that record; since a line always has at least one
+//! action, "the iterator is not empty" is exactly that condition.
+//!
+//! A line without `type` (or with `type = ipf`) is tried against packet
+//! (ipf) records only, as in IP Filter. A `type = nat` line is tried
+//! against NAT records and a `type = state` line against state records
+//! (IP Filter checks only ipf records, so its `nat`/`state` lines never
+//! match): there `srcip`/`dstip`/`srcport`/`dstport` are the original
+//! direction's ends (before translation) and `protocol` the IP protocol;
+//! the packet-only conditions (`direction`, `group`, `interface`, `logtag`,
+//! `nattag`, `result`, `rule`) are refused on such a line with its number.
 //!
 //! # Syntax
 //!
@@ -46,7 +53,7 @@
 //! | `rule = N` | the rule number is N |
 //! | `every second`, `every N seconds` | rate limit: the line matches at most once per N seconds (the first time, then again once N seconds have passed since the last match) |
 //! | `every packet`, `every N packets` | rate limit: of the packets meeting the other conditions, the 1st, (N+1)th, (2N+1)th… match |
-//! | `type = ipf\|nat\|state` | the record type: `ipf` for packets; `nat`/`state` lines never match, since those records are never checked |
+//! | `type = ipf\|nat\|state` | the record type: `ipf` (the default) for packets, `nat` for NAT records, `state` for state records |
 //!
 //! # Actions
 //!
@@ -61,7 +68,9 @@
 //! # Deviations from IP Filter 5.1
 //!
 //! - `rule = N` works (5.1 stores the token code instead of N, so it never
-//!   matches), and `type = …` parses (5.1's keyword table lacks `type`).
+//!   matches), and `type = …` parses (5.1's keyword table lacks `type`);
+//!   `type = nat`/`state` lines match NAT and state records (5.1 never
+//!   checks those records).
 //! - `direction` is the packet's direction (5.1 tests the rule's
 //!   `FR_INQUE`/`FR_OUTQUE` flags; Linux log records carry the packet's).
 //! - `srcport`/`dstport` accept numbers only; a name is a parse error (5.1
@@ -149,6 +158,14 @@ pub enum ConfErrorKind {
     /// Something of IP Filter's language inetmon does not do.
     #[error("{0} is not supported by inetmon")]
     Unsupported(String),
+    /// A packet-only condition on a `type = nat` or `type = state` line.
+    #[error("condition {condition} does not apply to type = {record} records")]
+    NotFor {
+        /// The condition.
+        condition: &'static str,
+        /// `nat` or `state`.
+        record: &'static str,
+    },
 }
 
 /// `result = …`: what the logging rule did.
@@ -178,9 +195,9 @@ pub enum Every {
 pub enum RecordType {
     /// Packet (ipf) records.
     Ipf,
-    /// NAT records (never checked, so such a line never matches).
+    /// NAT records (`ipmon -N`, conntrack NAT events).
     Nat,
-    /// State records (never checked, so such a line never matches).
+    /// State records (`ipmon -S`, conntrack events).
     State,
 }
 

@@ -216,6 +216,7 @@ impl Parser<'_> {
         }
         self.eat_punct(';')?;
         self.punct('}')?;
+        not_for(&c, line)?;
         let kw = self.word("\"do\"")?;
         if kw != "do" {
             return self.unexpected("\"do\"", &Tok::Word(kw));
@@ -473,4 +474,30 @@ fn syslog_level(s: &str) -> Option<SyslogLevel> {
         priority: find(crate::syslog_names::priority_code, pri)?,
     };
     (level != SyslogLevel::default()).then_some(level)
+}
+
+/// Refuses a packet-only condition on a `type = nat`/`state` line (at the
+/// line of its `match`).
+fn not_for(c: &Conditions, line: usize) -> PResult<()> {
+    let record = match c.record_type {
+        Some(RecordType::Nat) => "nat",
+        Some(RecordType::State) => "state",
+        Some(RecordType::Ipf) | None => return Ok(()),
+    };
+    let packet_only = [
+        ("direction", c.direction.is_some()),
+        ("group", c.group.is_some()),
+        ("interface", c.interface.is_some()),
+        ("logtag", c.log_tag.is_some()),
+        ("nattag", c.nat_tag.is_some()),
+        ("result", c.result.is_some()),
+        ("rule", c.rule.is_some()),
+    ];
+    match packet_only.iter().find(|(_, given)| *given) {
+        Some((condition, _)) => Err(ConfError {
+            line,
+            kind: ConfErrorKind::NotFor { condition, record },
+        }),
+        None => Ok(()),
+    }
 }

@@ -411,3 +411,86 @@ fn mapped_prefixes_are_ipv4() {
         ConfErrorKind::BadValue { .. }
     ));
 }
+
+/// `type = nat` / `type = state` lines match NAT and state records on the
+/// original direction's ends; lines without `type` do not, and packets do
+/// not match them.
+#[test]
+fn nat_and_state_records_match_their_type_lines() {
+    use crate::event::{Header, NatAction, NatLog, NatType, Source, StateLog, StateType};
+    let a = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let header = Header {
+        time: t(0),
+        source: Source::Conntrack,
+        seq: 1,
+    };
+    let nat = event::Event::Nat(Box::new(NatLog {
+        header: header.clone(),
+        action: NatAction::New,
+        nat_type: NatType::Rdr,
+        rule: 0,
+        protocol: 6,
+        orig_src: (a("10.1.1.1"), 40000),
+        orig_dst: (a("10.1.1.2"), 8080),
+        new_src: (a("10.2.2.1"), 40000),
+        new_dst: (a("10.2.2.2"), 80),
+        packets: None,
+        bytes: None,
+        conntrack_id: None,
+        ipf_seq: None,
+    }));
+    let state = event::Event::State(Box::new(StateLog {
+        header,
+        state_type: StateType::New,
+        protocol: 17,
+        ip_version: 4,
+        src: a("10.1.1.1"),
+        dst: a("10.1.1.2"),
+        ports: (5353, 53),
+        tag: 0,
+        tcp_state: None,
+        packets: [0; 4],
+        bytes: [0; 4],
+        conntrack_id: None,
+        ipf_seq: None,
+    }));
+    let packet = event::Event::Packet(Box::new(pkt(ip4(6, 1234, 80))));
+    let hit = |conds: &str, ev: &event::Event| {
+        let mut c = parse(&format!("match {{ {conds}; }} do {{ nothing; }};")).unwrap();
+        let n = c.matches_event(ev, t(0)).count();
+        n > 0
+    };
+    for yes in [
+        "type = nat",
+        "type = nat, dstport = 8080, srcip = 10.1.0.0/16, protocol = tcp",
+        "type = nat, srcport = 40000, dstip = 10.1.1.2/32",
+    ] {
+        assert!(hit(yes, &nat), "{yes}");
+    }
+    for no in [
+        "type = state",
+        "protocol = tcp",
+        "type = ipf",
+        "type = nat, dstport = 80",
+        "type = nat, dstip = 10.2.2.2/32",
+        "type = nat, protocol = udp",
+    ] {
+        assert!(!hit(no, &nat), "{no}");
+    }
+    assert!(hit("type = state, dstport = 53, protocol = udp", &state));
+    assert!(!hit("type = state, dstport = 5353", &state));
+    assert!(!hit("type = nat", &state));
+    assert!(!hit("type = nat", &packet));
+    assert!(!hit("type = state", &packet));
+    assert!(hit("protocol = tcp", &packet));
+    // Packet-only conditions are refused on these lines, at the match's line.
+    let e = err("\nmatch { type = state,\n logtag = 3 ; } do { nothing ; } ;");
+    assert_eq!(e.line, 2);
+    assert_eq!(
+        e.kind,
+        ConfErrorKind::NotFor {
+            condition: "logtag",
+            record: "state"
+        }
+    );
+}

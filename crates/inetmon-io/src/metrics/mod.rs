@@ -307,7 +307,7 @@ impl<M: prometheus_client::registry::Metric> MetricBox for M {
 }
 
 /// Number of [`SockOp`] values plus one (`none`).
-const OPS: usize = 11;
+const OPS: usize = 12;
 
 fn op_index(ev: &Event) -> usize {
     match ev {
@@ -322,6 +322,7 @@ fn op_index(ev: &Event) -> usize {
             SockOp::Disconnect => 8,
             SockOp::Close => 9,
             SockOp::Abort => 10,
+            SockOp::Segment => 11,
         },
         _ => 0,
     }
@@ -339,6 +340,7 @@ const OP_NAMES: [&str; OPS] = [
     "disconnect",
     "close",
     "abort",
+    "segment",
 ];
 
 fn kind_index(k: EventKind) -> usize {

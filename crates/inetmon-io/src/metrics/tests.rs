@@ -38,6 +38,7 @@ pub(crate) fn sock(op: SockOp, cookie: u64, errno: u32) -> Event {
         initiator: None,
         existing: false,
         process: None,
+        link: inetmon_core::event::SockLink::default(),
     }))
 }
 

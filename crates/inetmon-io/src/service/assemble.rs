@@ -154,6 +154,18 @@ pub fn assemble(cfg: &DaemonConfig, ctx: &mut Context) -> Result<Assembly, Servi
         ));
         a.components.push(Box::new(WebComponent(server)));
     }
+    // `[syslog] target`: every event as a JSON line to a syslog server.
+    if let Some(s) = &cfg.syslog {
+        let sink = crate::sink::NetSyslog::start(s.clone()).map_err(|e| ServiceError::Start {
+            what: "syslog",
+            why: e.to_string(),
+        })?;
+        a.sinks.push(Box::new(crate::outputs::JsonSyslogOut::new(
+            sink,
+            &ctx.shutdown,
+        )));
+        a.names.push(format!("syslog {}", s.target));
+    }
     Ok(a)
 }
 

@@ -7,6 +7,9 @@
 //!   keeps the old file and leaves a [`ReopenNotice`].
 //! - [`BinaryFile`]: `ipmon -B`, raw records appended, reopened the same way.
 //! - [`Syslog`]: the local syslog socket (`/dev/log`), RFC 3164 local form.
+//! - [`NetSyslog`]: syslog over TCP or TLS, RFC 5424 with octet counting,
+//!   a bounded queue and a writer thread that reconnects; losses counted.
+//! - [`AnySyslog`]: either of the two, what `-s` and the daemon use.
 //!
 //! The output thread writes a batch of lines with [`LineSink::write_line`] and
 //! calls [`LineSink::flush`] when the channel is momentarily empty.
@@ -14,12 +17,61 @@
 mod file;
 mod stdout;
 mod syslog;
+mod syslog_net;
 
 use std::io;
 
 pub use file::{AppendFile, BinaryFile, ReopenNotice};
 pub use stdout::Stdout;
 pub use syslog::{facility_by_name, Facility, Syslog, UnknownFacility, DEFAULT_IDENT, DEV_LOG};
+pub use syslog_net::{
+    BadTarget, NetSyslog, NetSyslogConfig, NetSyslogError, NetSyslogStats, SyslogTarget,
+    DEFAULT_CAPACITY, SYSTEM_CA_FILE,
+};
+
+/// The local syslog socket or a network target: one type for the places
+/// that send to "syslog" (`ipmon -s`, `-C` syslog actions, notices).
+#[derive(Debug)]
+pub enum AnySyslog {
+    /// `/dev/log` (or another Unix socket).
+    Local(Syslog),
+    /// `tcp://` or `tls://`.
+    Net(NetSyslog),
+}
+
+impl AnySyslog {
+    /// Messages that could not be sent since the last call.
+    pub fn take_lost(&mut self) -> u64 {
+        match self {
+            AnySyslog::Local(s) => s.take_lost(),
+            AnySyslog::Net(s) => s.take_lost(),
+        }
+    }
+
+    /// For a network target: sends what is queued, waiting at most `wait`,
+    /// and counts the rest as lost. Nothing for the local socket.
+    pub fn close(&mut self, wait: std::time::Duration) {
+        if let AnySyslog::Net(s) = self {
+            s.close(wait);
+        }
+    }
+}
+
+impl LineSink for AnySyslog {
+    fn write_line(&mut self, line: &str, level: Level) -> Result<(), SinkError> {
+        match self {
+            AnySyslog::Local(s) => s.write_line(line, level),
+            AnySyslog::Net(s) => s.write_line(line, level),
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        match self {
+            AnySyslog::Local(s) => s.flush(),
+            AnySyslog::Net(s) => s.flush(),
+        }
+    }
+}
 
 /// A syslog severity, 0 (emergency) to 7 (debug).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -1,10 +1,11 @@
-//! `ipmon -C FILE`: the actions of an ipmon.conf file, run for every packet
+//! `ipmon -C FILE`: the actions of an ipmon.conf file, run for every
 //! record that a `match` line selects (`inetmon_core::ipmon_conf` parses the
-//! file and matches).
+//! file and matches): packet records against lines without `type`, NAT and
+//! state records (from `-N`/`-S` files or conntrack) against `type = nat` /
+//! `type = state` lines.
 //!
 //! As in IP Filter, when any line matched a record, the normal output line
-//! and its hex dumps are not written; NAT and state records are never
-//! matched. The actions:
+//! and its hex dumps are not written. The actions:
 //!
 //! - `file("file:///path")` appends the record's text lines to `path`;
 //! - `file("raw:///path")` appends its IP Filter binary record;
@@ -24,7 +25,7 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::Context as _;
 use inetmon_core::decode::iplog::IplogEncoder;
-use inetmon_core::event::{Event, PacketLog};
+use inetmon_core::event::Event;
 use inetmon_core::ipmon_conf::{self, Action};
 use inetmon_core::names::ProtocolNames;
 use inetmon_io::consumer::{Delivery, Rendered, Sink};
@@ -73,17 +74,21 @@ impl ConfActions {
         })
     }
 
-    /// Runs the actions of every line that matches `p`; `lines` are its
-    /// formatted lines. Returns whether any line matched, in which case the
+    /// Runs the actions of every line that matches `ev`; `out` is its
+    /// formatted text. Returns whether any line matched, in which case the
     /// normal output must not be written.
     ///
     /// # Errors
     ///
     /// A file or command that cannot be opened or started.
-    fn apply(&mut self, ev: &Event, p: &PacketLog, out: &Rendered) -> anyhow::Result<bool> {
+    fn apply(&mut self, ev: &Event, out: &Rendered) -> anyhow::Result<bool> {
         self.children
             .retain_mut(|c| matches!(c.try_wait(), Ok(None)));
-        let actions: Vec<Action> = self.conf.matches(p, p.header.time).cloned().collect();
+        let actions: Vec<Action> = self
+            .conf
+            .matches_event(ev, ev.header().time)
+            .cloned()
+            .collect();
         if actions.is_empty() {
             return Ok(false);
         }
@@ -157,13 +162,13 @@ impl ConfActions {
 }
 
 impl Sink for ConfActions {
-    /// Takes a packet record that a line matched (its actions ran), so that
-    /// the normal output does not get it.
+    /// Takes a packet, NAT or state record that a line matched (its actions
+    /// ran), so that the normal output does not get it.
     fn deliver(&mut self, ev: Option<&Event>, out: &Rendered) -> Result<Delivery, SinkError> {
-        let Some(ev @ Event::Packet(p)) = ev else {
+        let Some(ev @ (Event::Packet(_) | Event::Nat(_) | Event::State(_))) = ev else {
             return Ok(Delivery::Passed);
         };
-        match self.apply(ev, p, out) {
+        match self.apply(ev, out) {
             Ok(true) => Ok(Delivery::Taken),
             Ok(false) => Ok(Delivery::Passed),
             Err(e) => Err(SinkError::Io {

@@ -65,7 +65,8 @@ pub(crate) enum Output {
     /// A file opened in append mode, reopened on SIGHUP.
     File(PathBuf),
     /// Syslog (`-s`), with ident `ipmon[pid]`, at
-    /// [`IpmonConfig::facility`] on [`IpmonConfig::syslog_socket`].
+    /// [`IpmonConfig::facility`] on [`IpmonConfig::syslog_socket`], or to
+    /// [`IpmonConfig::syslog_target`] when one is given.
     Syslog,
 }
 
@@ -88,6 +89,8 @@ pub(crate) struct IpmonConfig {
     pub(crate) facility: Facility,
     /// The syslog socket (`/dev/log` unless `INETMON_SYSLOG_SOCKET` is set).
     pub(crate) syslog_socket: PathBuf,
+    /// `--syslog-target`: `-s` output goes over TCP/TLS instead.
+    pub(crate) syslog_target: Option<inetmon_io::sink::NetSyslogConfig>,
     /// `-D`
     pub(crate) daemon: bool,
     /// `-P`, or the default with `-D`.
@@ -193,7 +196,8 @@ impl IpmonConfig {
             .map_err(|_| Misuse(format!("Unknown syslog facility '{facility_name}'")))?;
         let syslog_socket = std::env::var_os(SYSLOG_SOCKET_ENV)
             .map_or_else(|| PathBuf::from(DEV_LOG), PathBuf::from);
-        let output = if flags.syslog {
+        let syslog_target = flags.remote.config("ipmon", facility)?;
+        let output = if flags.syslog || syslog_target.is_some() {
             Output::Syslog
         } else if let Some(path) = &flags.outfile {
             if path.as_os_str() == "-" {
@@ -231,6 +235,7 @@ impl IpmonConfig {
             conf: flags.conf.clone(),
             facility,
             syslog_socket,
+            syslog_target,
             daemon: flags.daemon,
             pid_file,
             flush: flags.flush,

@@ -94,6 +94,9 @@ pub(crate) struct IpmonFlags {
     /// socket exists ($INETMON_SOCKET, else /run/inetmon/inetmon.sock).
     #[arg(long)]
     pub(crate) local: bool,
+    /// Syslog over TCP/TLS (implies -s).
+    #[command(flatten)]
+    pub(crate) remote: crate::syslog_target::SyslogTargetFlags,
     /// Text output file, opened in append mode and reopened on SIGHUP
     /// (ignored with -s).
     #[arg(value_name = "outfile")]
@@ -104,6 +107,7 @@ pub(crate) struct IpmonFlags {
 pub(crate) fn usage_line(prog: &str) -> String {
     format!(
         "Usage: {prog} [-abDFhnpstvxX] [-B binfile] [-C conf] [-L facility] [-N src] \
-         [-o NSI] [-O NSI] [-P pidfile] [-S src] [-f src] [--json] [outfile]"
+         [-o NSI] [-O NSI] [-P pidfile] [-S src] [-f src] [--json] \
+         [--syslog-target URL [--syslog-ca FILE] [--syslog-buffer N]] [outfile]"
     )
 }

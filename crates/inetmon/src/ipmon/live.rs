@@ -29,11 +29,11 @@ use inetmon_io::consumer::{Consumer, Plan, Producers, Sink};
 use inetmon_io::daemon::{daemonize, PidFile};
 use inetmon_io::file::{FileConfig, FileSource};
 use inetmon_io::nflog::{NflogConfig, NflogSource, NflogSourceError};
-use inetmon_io::outputs::{SyslogOut, TextFile, TextOut};
+use inetmon_io::outputs::{RemoteSyslogOut, SyslogOut, TextFile, TextOut};
 use inetmon_io::pipeline::DEFAULT_CAPACITY;
 use inetmon_io::shutdown::Shutdown;
 use inetmon_io::signals::SignalFlags;
-use inetmon_io::sink::AppendFile;
+use inetmon_io::sink::{AppendFile, NetSyslog};
 
 use super::config::{Input, IpmonConfig, Output};
 use super::{absolute, early_sinks, syslog};
@@ -124,6 +124,11 @@ pub(super) fn run(
         Output::Stdout | Output::Syslog => None,
     };
     let mut sinks = early_sinks(config, Some(&signals))?;
+    // A CA file that cannot be used is reported here, on the terminal; the
+    // writer thread starts after daemonising.
+    if let Some(cfg) = &config.syslog_target {
+        NetSyslog::check(cfg)?;
+    }
     let pid_path = config.pid_file.as_deref().map(absolute).transpose()?;
     if config.daemon {
         // A pid file locked by another instance is reported here, on the
@@ -136,7 +141,13 @@ pub(super) fn run(
     let _pid_file = pid_path.map(PidFile::create).transpose()?;
     let text: Box<dyn Sink> = match (&config.output, text_file) {
         (Output::File(_), Some(f)) => Box::new(TextFile(f)),
-        (Output::Syslog, _) => Box::new(SyslogOut(syslog(&config.syslog_socket, config.facility))),
+        (Output::Syslog, _) => match &config.syslog_target {
+            Some(cfg) => Box::new(RemoteSyslogOut::new(
+                NetSyslog::start(cfg.clone())?,
+                &shutdown,
+            )),
+            None => Box::new(SyslogOut(syslog(&config.syslog_socket, config.facility))),
+        },
         (Output::Stdout | Output::File(_), _) => Box::new(TextOut::stdout(&shutdown)),
     };
     sinks.push(text);
