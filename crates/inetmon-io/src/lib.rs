@@ -18,6 +18,8 @@
 //!   links or trusting directories another user controls.
 //! - [`signals`], [`shutdown`]: SIGINT/SIGTERM/SIGHUP flags and stopping producers.
 //! - [`ifname`]: cached interface names.
+//! - [`export`]: the journal exported to NATS JetStream (`[export.nats]`)
+//!   and read back by `inetmon collect`.
 //! - [`journal`]: the SQLite event journal (batched writes, sync modes,
 //!   retention, gap records, queries, verify).
 //! - [`resolver`]: cached, non-blocking reverse DNS for `-n`.
@@ -34,6 +36,7 @@ pub mod consumer;
 pub mod daemon;
 pub mod daemon_config;
 pub mod datapath;
+pub mod export;
 mod fdwait;
 pub mod file;
 pub mod ifname;

@@ -23,6 +23,7 @@
 
 mod query;
 mod schema;
+mod tail;
 mod thread;
 mod writer;
 
@@ -33,6 +34,7 @@ use inetmon_core::event::{Event, Timestamp};
 use serde::{Deserialize, Serialize};
 
 pub use query::{Filter, Reader, VerifyReport};
+pub use tail::Tail;
 pub use schema::{DB_FILE, LOCK_FILE, SCHEMA_VERSION};
 pub use thread::JournalThread;
 pub use writer::{Committed, Journal};
