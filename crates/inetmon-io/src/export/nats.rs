@@ -410,11 +410,14 @@ impl NatsExporter {
                         continue;
                     }
                 }
-                if let (Some(first), Some(s)) = (tail.first_seq, sent) {
-                    if first > s + 1 && tail.records.first().is_some_and(|(q, _)| *q == first) {
-                        let ack = self.lost(js, s + 1, first - 1, LOST_RETENTION).await?;
-                        inflight.push_back((first - 1, Some(ack)));
-                        sent = Some(first - 1);
+                // The journal numbers records without holes; a hole after
+                // the last record read is what retention deleted since.
+                if let (Some((next, _)), Some(s)) = (tail.records.first(), sent) {
+                    let next = *next;
+                    if next > s + 1 {
+                        let ack = self.lost(js, s + 1, next - 1, LOST_RETENTION).await?;
+                        inflight.push_back((next - 1, Some(ack)));
+                        sent = Some(next - 1);
                     }
                 }
                 idle = tail.records.is_empty();
