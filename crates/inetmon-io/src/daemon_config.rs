@@ -272,7 +272,7 @@ impl DaemonConfig {
     pub fn parse(text: &str, path: &Path) -> Result<DaemonConfig, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
-            message: one_line(&e),
+            message: one_line(&e, text),
         })?;
         let invalid = |key: &'static str, message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
@@ -443,13 +443,47 @@ fn nats_section(
     Ok(Some(cfg))
 }
 
-/// The TOML error in one line: its message and where.
-fn one_line(e: &toml::de::Error) -> String {
+/// The TOML error in one line: the key it is about (`journal.sync`), its
+/// message, and where (line).
+fn one_line(e: &toml::de::Error, text: &str) -> String {
     let msg = e.message().trim().replace('\n', " ");
-    match e.span() {
-        Some(span) => format!("{msg} (at byte {})", span.start),
-        None => msg,
+    let Some(span) = e.span() else {
+        return msg;
+    };
+    let line = text
+        .get(..span.start)
+        .map_or(0, |t| t.matches('\n').count() + 1);
+    match key_at(text, span.start) {
+        Some(key) => format!("{key}: {msg} (line {line})"),
+        None => format!("{msg} (line {line})"),
     }
+}
+
+/// The dotted key whose line holds byte `offset` of `text`: the table of
+/// the last `[header]` before it and the key left of the line's `=`.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let line = text[start..end].trim();
+    let table = before[..start].lines().rev().find_map(|l| {
+        let l = l.trim();
+        l.strip_prefix('[')
+            .and_then(|l| l.split(']').next())
+            .map(|t| t.trim().to_owned())
+    });
+    if let Some(t) = line.strip_prefix('[') {
+        // The error is about a table header itself.
+        return t.split(']').next().map(|t| t.trim().to_owned());
+    }
+    let key = line.split('=').next()?.trim().trim_matches('"');
+    if key.is_empty() || !line.contains('=') {
+        return table;
+    }
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_owned(),
+    })
 }
 
 /// `"0"`, `"90s"`, `"15m"`, `"12h"`, `"30d"`, `"2w"`.

@@ -97,12 +97,15 @@ mountpoint = "/aha"
 #[test]
 fn errors_are_one_line_naming_the_key() {
     let cases = [
-        ("statedir = \"/x\"", "unknown field `statedir`"),
-        ("[journal]\nsnyc = \"always\"", "unknown field `snyc`"),
-        ("[sockets.filters]\nuser = 1", "unknown field `user`"),
+        ("statedir = \"/x\"", "statedir: unknown field `statedir`"),
+        ("[journal]\nsnyc = \"always\"", "journal.snyc: unknown field `snyc`"),
+        (
+            "[sockets.filters]\nuser = 1",
+            "sockets.filters.user: unknown field `user`",
+        ),
         (
             "[journal]\nsync = \"sometimes\"",
-            "unknown variant `sometimes`",
+            "journal.sync: unknown variant `sometimes`",
         ),
         (
             "[journal]\nsync_interval_ms = 0",
@@ -128,8 +131,8 @@ fn errors_are_one_line_naming_the_key() {
             "state_dir = \"relative\"",
             "state_dir: relative is not an absolute path",
         ),
-        ("[nflog]\ngroups = [70000]", "/etc/inetmon/inetmon.toml:"),
-        ("[conntrack]\nenabled = \"yes\"", "invalid type"),
+        ("[nflog]\ngroups = [70000]", "nflog.groups: "),
+        ("[conntrack]\nenabled = \"yes\"", "conntrack.enabled: invalid type"),
         ("state_dir = ", "/etc/inetmon/inetmon.toml:"),
     ];
     for (text, want) in cases {

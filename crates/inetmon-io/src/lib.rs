@@ -14,6 +14,8 @@
 //! - [`sink`]: stdout, files (reopened on SIGHUP), syslog.
 //! - [`daemon`]: daemonising and pid files.
 //! - [`daemon_config`]: the daemon's TOML configuration, validated.
+//! - [`service`]: the daemon's runtime (producers → consumer → journal and
+//!   the components [`service::assemble`] wires).
 //! - [`safe_open`]: opening paths for writing as root without following
 //!   links or trusting directories another user controls.
 //! - [`signals`], [`shutdown`]: SIGINT/SIGTERM/SIGHUP flags and stopping producers.
@@ -50,6 +52,7 @@ pub mod parallel_read;
 pub mod pipeline;
 pub mod resolver;
 pub mod safe_open;
+pub mod service;
 pub mod shutdown;
 pub mod signals;
 pub mod sink;

@@ -242,10 +242,11 @@ impl Printer {
             (Record::Gap { gap, .. }, Some(_)) => {
                 writeln!(
                     out,
-                    "{{\"v\":{},\"kind\":\"gap\",\"from\":\"{}\",\"to\":\"{}\"}}",
+                    "{{\"v\":{},\"kind\":\"gap\",\"from\":\"{}\",\"to\":\"{}\",\"cause\":\"{}\"}}",
                     inetmon_core::event::JSON_SCHEMA_VERSION,
                     rfc3339(gap.from),
-                    rfc3339(gap.to)
+                    rfc3339(gap.to),
+                    gap.cause.as_str()
                 )
             }
             (Record::Event { event, .. }, None) => match &**event {
@@ -288,9 +289,10 @@ fn rfc3339(t: Timestamp) -> String {
 pub(crate) fn write_gap<W: Write>(out: &mut W, gap: &Gap, tz: &TimeZone) -> io::Result<()> {
     writeln!(
         out,
-        "{} gap: nothing was journaled from {} to {} (the previous writer stopped uncleanly)",
+        "{} gap: nothing was journaled from {} to {} ({})",
         local_time(gap.to, tz),
         local_time(gap.from, tz),
-        local_time(gap.to, tz)
+        local_time(gap.to, tz),
+        gap.cause.text()
     )
 }

@@ -104,6 +104,54 @@ pub struct Gap {
     pub from: Timestamp,
     /// When the next writer started.
     pub to: Timestamp,
+    /// Why (absent in records of older writers: an unclean stop).
+    #[serde(default)]
+    pub cause: GapCause,
+}
+
+/// Why nothing was collected during a [`Gap`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapCause {
+    /// The previous writer stopped without closing (crash, `kill -9`,
+    /// power loss).
+    #[default]
+    Unclean,
+    /// The daemon restarted its producers for a new configuration
+    /// (SIGHUP).
+    Reload,
+}
+
+impl GapCause {
+    /// The stable name (JSON).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GapCause::Unclean => "unclean",
+            GapCause::Reload => "reload",
+        }
+    }
+
+    /// Why, in words, for the line formats.
+    #[must_use]
+    pub fn text(self) -> &'static str {
+        match self {
+            GapCause::Unclean => "the previous writer stopped uncleanly",
+            GapCause::Reload => "the daemon was restarting for a new configuration",
+        }
+    }
+}
+
+/// Kernel drops of one (reason, location, interface) group in the second
+/// that starts at `time` (table `drop_counts`; `[drops]` of the daemon).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DropCount {
+    /// Start of the second (wall clock).
+    pub time: Timestamp,
+    /// The group.
+    pub key: inetmon_core::drop_summary::DropKey,
+    /// Drops in that second.
+    pub count: u64,
 }
 
 /// One stored record: an event or a gap, with its journal sequence number

@@ -7,7 +7,7 @@ use super::JournalError;
 
 /// Version of the schema below. Bump it, and add a migration, on any change
 /// of a table, column or index.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The file name of the database inside the state directory.
 pub const DB_FILE: &str = "journal.sqlite";
@@ -37,6 +37,27 @@ CREATE TABLE events (
     event   TEXT NOT NULL
 );
 CREATE INDEX events_time ON events(time_ns);
+CREATE TABLE drop_counts (
+    time_ns   INTEGER NOT NULL,
+    reason    TEXT NOT NULL,
+    location  TEXT NOT NULL,
+    interface TEXT NOT NULL,
+    count     INTEGER NOT NULL
+);
+CREATE INDEX drop_counts_time ON drop_counts(time_ns);
+";
+
+/// Version 1 → 2: the `drop_counts` table (per-second kernel drop
+/// counters of the daemon's `[drops]`).
+const MIGRATE_1_2: &str = "
+CREATE TABLE drop_counts (
+    time_ns   INTEGER NOT NULL,
+    reason    TEXT NOT NULL,
+    location  TEXT NOT NULL,
+    interface TEXT NOT NULL,
+    count     INTEGER NOT NULL
+);
+CREATE INDEX drop_counts_time ON drop_counts(time_ns);
 ";
 
 /// Meta keys.
@@ -53,8 +74,8 @@ pub(super) mod key {
     pub(crate) const CREATED_NS: &str = "created_ns";
 }
 
-/// Creates the schema in an empty database, or checks the version of an
-/// existing one.
+/// Creates the schema in an empty database, migrates a version-1 file (the
+/// writer only), or checks the version of an existing one.
 ///
 /// # Errors
 /// [`JournalError::Schema`] for a file of another schema version; SQLite
@@ -84,6 +105,11 @@ pub(super) fn ensure(conn: &Connection, now_ns: i64) -> Result<(), JournalError>
         ] {
             set_meta(conn, k, &v)?;
         }
+        tx.commit()?;
+    } else if get_meta(conn, key::SCHEMA)?.as_deref() == Some("1") {
+        let tx = conn.unchecked_transaction()?;
+        conn.execute_batch(MIGRATE_1_2)?;
+        set_meta(conn, key::SCHEMA, &SCHEMA_VERSION.to_string())?;
         tx.commit()?;
     }
     check_version(conn)

@@ -11,7 +11,7 @@ use nix::fcntl::{Flock, FlockArg};
 use rusqlite::{params, Connection, OpenFlags};
 
 use super::schema::{self, key, DB_FILE, LOCK_FILE};
-use super::{now, ts_ns, Gap, JournalConfig, JournalError, SyncMode};
+use super::{now, ts_ns, DropCount, Gap, JournalConfig, JournalError, SyncMode};
 
 /// The sequence numbers a committed batch got (inclusive); `None` for an
 /// empty batch.
@@ -122,6 +122,7 @@ impl Journal {
             let gap = Gap {
                 from: super::ns_ts(last),
                 to: start,
+                cause: super::GapCause::Unclean,
             };
             let text = serde_json::to_string(&GapRow { gap }).unwrap_or_default();
             self.conn
@@ -191,17 +192,74 @@ impl Journal {
         schema::set_meta(&self.conn, key::LAST_COMMIT_NS, &ts_ns(now()).to_string())?;
         tx.commit()?;
         self.next_seq = first + batch.len() as u64;
-        match self.cfg.sync {
-            SyncMode::Always => self.synced_commit()?,
-            SyncMode::Interval => {
-                self.unsynced_since.get_or_insert_with(Instant::now);
-            }
-            SyncMode::Never => {}
-        }
+        self.committed()?;
         Ok(Some(Committed {
             first,
             last: self.next_seq - 1,
         }))
+    }
+
+    /// Stores a gap record (a hole the writer knows of, such as the moment
+    /// the daemon's producers were restarted by a reload) as its own
+    /// batch, and returns its sequence number.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn append_gap(&mut self, gap: Gap) -> Result<u64, JournalError> {
+        let seq = self.next_seq;
+        let tx = self.conn.unchecked_transaction()?;
+        let text = serde_json::to_string(&GapRow { gap }).unwrap_or_default();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO events(seq, time_ns, kind, event) VALUES (?1, ?2, 'gap', ?3)",
+            )?
+            .execute(params![seq_i64(seq), ts_ns(gap.to), text])?;
+        schema::set_meta(&self.conn, key::LAST_COMMIT_NS, &ts_ns(now()).to_string())?;
+        tx.commit()?;
+        self.next_seq += 1;
+        self.committed()?;
+        Ok(seq)
+    }
+
+    /// Stores per-second drop counters (table `drop_counts`) in one
+    /// transaction.
+    ///
+    /// # Errors
+    /// SQLite errors (then none of them is stored).
+    pub fn append_drop_counts(&mut self, counts: &[DropCount]) -> Result<(), JournalError> {
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.unchecked_transaction()?;
+        {
+            let mut stmt = self.conn.prepare_cached(
+                "INSERT INTO drop_counts(time_ns, reason, location, interface, count) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for c in counts {
+                stmt.execute(params![
+                    ts_ns(c.time),
+                    c.key.reason,
+                    c.key.location,
+                    c.key.interface,
+                    i64::try_from(c.count).unwrap_or(i64::MAX),
+                ])?;
+            }
+        }
+        tx.commit()?;
+        self.committed()
+    }
+
+    /// After a commit: durable now (`always`) or by the next due sync.
+    fn committed(&mut self) -> Result<(), JournalError> {
+        match self.cfg.sync {
+            SyncMode::Always => self.synced_commit(),
+            SyncMode::Interval => {
+                self.unsynced_since.get_or_insert_with(Instant::now);
+                Ok(())
+            }
+            SyncMode::Never => Ok(()),
+        }
     }
 
     /// Periodic work; call it at least every `sync_interval` (the daemon's
@@ -249,6 +307,10 @@ impl Journal {
                 .conn
                 .prepare_cached("DELETE FROM events WHERE time_ns < ?1")?
                 .execute([limit])? as u64;
+            deleted += self
+                .conn
+                .prepare_cached("DELETE FROM drop_counts WHERE time_ns < ?1")?
+                .execute([limit])? as u64;
         }
         if let Some(max) = self.cfg.max_size {
             // A few rounds: the size per row is an estimate.
@@ -273,6 +335,14 @@ impl Journal {
                     .prepare_cached("DELETE FROM events WHERE seq < ?1")?
                     .execute([min.saturating_add(n)])?;
                 deleted += n as u64;
+                // Counters older than the oldest event left go with them.
+                deleted += self
+                    .conn
+                    .prepare_cached(
+                        "DELETE FROM drop_counts WHERE time_ns < \
+                         (SELECT coalesce(min(time_ns), 0) FROM events)",
+                    )?
+                    .execute([])? as u64;
                 self.vacuum()?;
                 if n == 0 {
                     break;
@@ -314,6 +384,12 @@ impl Journal {
         schema::set_meta(&self.conn, key::WRITER_OPEN, "0")?;
         self.synced_commit()?;
         Ok(())
+    }
+
+    /// For [`SyncMode::Interval`]: the most time an unsynced commit waits.
+    #[must_use]
+    pub fn sync_interval(&self) -> std::time::Duration {
+        self.cfg.sync_interval
     }
 
     /// The database file.
