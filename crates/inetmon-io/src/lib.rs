@@ -24,6 +24,7 @@
 //!   and read back by `inetmon collect`.
 //! - [`journal`]: the SQLite event journal (batched writes, sync modes,
 //!   retention, gap records, queries, verify).
+//! - [`runtime`]: the process's one tokio runtime for network components.
 //! - [`resolver`]: cached, non-blocking reverse DNS for `-n`.
 //! - [`bpf`]: loading and attaching the eBPF programs of `inetmon-bpf`
 //!   (socket events, datapath), mounts, program statistics.
@@ -51,6 +52,7 @@ pub mod outputs;
 pub mod parallel_read;
 pub mod pipeline;
 pub mod resolver;
+pub mod runtime;
 pub mod safe_open;
 pub mod service;
 pub mod shutdown;

@@ -146,7 +146,7 @@ fn every_record_is_stored_once_and_collected() {
     let counters = exporter.counters();
     let handle = exporter.spawn(rt.handle());
     wait_position(&counters, 1501, "export");
-    handle.stop_blocking(rt.handle());
+    handle.stop_blocking();
     assert_eq!(counters.acked.load(Ordering::Relaxed), 1501);
     assert_eq!(counters.lost.load(Ordering::Relaxed), 0);
     assert_eq!(counters.lag(), 0);
@@ -212,7 +212,7 @@ fn server_stopped_and_restarted_mid_stream_every_record_once() {
     writer.join().unwrap();
     let total = BATCHES * PER;
     wait_position(&counters, total, "after the restart");
-    handle.stop_blocking(rt.handle());
+    handle.stop_blocking();
     println!(
         "position at stop {at_stop}, published {}, acked {}, errors {}",
         counters.published.load(Ordering::Relaxed),
@@ -255,7 +255,7 @@ fn retention_before_ack_is_counted_and_reported_and_export_resumes() {
     let counters = exporter.counters();
     let handle = exporter.spawn(rt.handle());
     wait_position(&counters, 100, "first run");
-    handle.stop_blocking(rt.handle());
+    handle.stop_blocking();
 
     // While the exporter is stopped: 200 old events (seq 101..=300) that
     // retention deletes before anyone acknowledged them, and 50 new ones.
@@ -270,7 +270,7 @@ fn retention_before_ack_is_counted_and_reported_and_export_resumes() {
     let counters = exporter.counters();
     let handle = exporter.spawn(rt.handle());
     wait_position(&counters, 350, "second run");
-    handle.stop_blocking(rt.handle());
+    handle.stop_blocking();
     j.close().unwrap();
 
     assert_eq!(counters.lost.load(Ordering::Relaxed), 200);

@@ -41,6 +41,11 @@ pub(crate) enum Command {
     Journal(crate::journal_cmd::JournalArgs),
     /// Connection audit records (dkaudit layout) from the journal.
     Audit(crate::audit::AuditArgs),
+    /// The fleet view: every host's events from NATS JetStream (exported by
+    /// the daemons' `[export.nats]`), with the host name, in the usual
+    /// formats.
+    #[cfg(feature = "export-nats")]
+    Collect(Box<crate::collect::CollectArgs>),
 }
 
 /// The name the program was invoked as (`inetmon`, or `ipmon` through a link).

@@ -10,6 +10,8 @@
 
 mod audit;
 mod cli;
+#[cfg(feature = "export-nats")]
+mod collect;
 mod daemon_cmd;
 mod ipmon;
 mod journal_cmd;
@@ -59,6 +61,8 @@ fn main() -> ExitCode {
         Command::Daemon(args) => daemon_cmd::run(&args),
         Command::Journal(args) => journal_cmd::run(&args),
         Command::Audit(args) => audit::run(&args),
+        #[cfg(feature = "export-nats")]
+        Command::Collect(args) => collect::run(&args),
     };
     match result {
         Ok(status) => status.into(),

@@ -174,6 +174,7 @@ pub struct NatsExporter {
     state_dir: PathBuf,
     counters: Arc<ExportCounters>,
     on_lost: Option<LostHook>,
+    log: Option<crate::service::Log>,
 }
 
 impl std::fmt::Debug for NatsExporter {
@@ -191,6 +192,7 @@ pub struct ExportHandle {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     counters: Arc<ExportCounters>,
+    rt: tokio::runtime::Handle,
 }
 
 impl ExportHandle {
@@ -208,8 +210,27 @@ impl ExportHandle {
     }
 
     /// [`ExportHandle::stop`] from a thread outside the runtime.
-    pub fn stop_blocking(self, rt: &tokio::runtime::Handle) {
+    pub fn stop_blocking(self) {
+        let rt = self.rt.clone();
         rt.block_on(self.stop());
+    }
+}
+
+/// The daemon stops (or reloads) the exporter through this.
+impl crate::service::Component for ExportHandle {
+    fn name(&self) -> &'static str {
+        "NATS export"
+    }
+
+    fn stop(self: Box<Self>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let counters = self.counters();
+        self.stop_blocking();
+        match counters.last_error() {
+            Some(e) if !counters.connected.load(Ordering::Relaxed) => {
+                Err(format!("stopped while not connected ({e}); the journal keeps the backlog").into())
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -223,6 +244,21 @@ impl NatsExporter {
             state_dir: state_dir.to_path_buf(),
             counters: Arc::new(ExportCounters::default()),
             on_lost: None,
+            log: None,
+        }
+    }
+
+    /// Reports changes of state to `log`, one line each: the first error
+    /// of an outage, the resumption after it, losses.
+    #[must_use]
+    pub fn with_log(mut self, log: crate::service::Log) -> NatsExporter {
+        self.log = Some(log);
+        self
+    }
+
+    fn say(&self, line: &str) {
+        if let Some(log) = &self.log {
+            log(&format!("NATS export: {line}"));
         }
     }
 
@@ -249,6 +285,7 @@ impl NatsExporter {
             stop,
             task,
             counters,
+            rt: rt.clone(),
         }
     }
 
@@ -270,6 +307,7 @@ impl NatsExporter {
             saved: None,
             reader: None,
             backoff: Duration::ZERO,
+            failing: false,
         };
         if let Some(p) = state.pos {
             self.counters.position.store(p.seq, Ordering::Relaxed);
@@ -308,6 +346,12 @@ impl NatsExporter {
     }
 
     fn failed(&self, e: &NatsError, state: &mut State) {
+        if !state.failing {
+            self.say(&format!(
+                "{e}; retrying, the journal keeps what is collected meanwhile"
+            ));
+            state.failing = true;
+        }
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
         self.counters.set_error(e);
         state.backoff = (state.backoff * 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
@@ -455,6 +499,10 @@ impl NatsExporter {
             state.done(seq, created);
             self.counters.position.store(seq, Ordering::Relaxed);
             state.backoff = Duration::ZERO;
+            if state.failing {
+                state.failing = false;
+                self.say(&format!("resumed: acknowledged up to journal record {seq}"));
+            }
             if last_save.elapsed() >= SAVE_EVERY {
                 state.save_now().await?;
                 last_save = Instant::now();
@@ -540,6 +588,9 @@ impl NatsExporter {
         if let Some(hook) = &self.on_lost {
             hook(&lost);
         }
+        self.say(&format!(
+            "{count} journal records {first}..={last} lost ({why}): published as a lost event"
+        ));
         let id = format!("{}:lost:{first}-{last}", self.cfg.host);
         self.publish(js, "lost", id, codec::encode(&Event::Lost(lost)))
             .await
@@ -571,6 +622,8 @@ struct State {
     saved: Option<Position>,
     reader: Option<Reader>,
     backoff: Duration,
+    /// In an outage (said once, at its first error).
+    failing: bool,
 }
 
 impl State {

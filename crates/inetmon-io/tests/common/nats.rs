@@ -4,7 +4,7 @@
 //! (`#[path]`), so it depends on nothing but std and inetmon-core.
 #![allow(dead_code, unreachable_pub, clippy::print_stdout)]
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,6 +15,8 @@ use inetmon_core::event::{codec, Event};
 pub struct NatsServer {
     /// Its TCP port on 127.0.0.1.
     pub port: u16,
+    addr: String,
+    netns: Option<String>,
     store: PathBuf,
     log: PathBuf,
     child: Option<Child>,
@@ -37,11 +39,19 @@ pub fn free_port() -> u16 {
 }
 
 impl NatsServer {
-    /// Starts a server storing in `dir/nats-store` (logging to
-    /// `dir/nats.log`) and waits until it accepts connections.
+    /// Starts a server on 127.0.0.1, storing in `dir/nats-store` (logging
+    /// to `dir/nats.log`), and waits until it is ready.
     pub fn start(dir: &Path) -> NatsServer {
+        NatsServer::start_in(dir, None, "127.0.0.1")
+    }
+
+    /// Starts a server listening on `addr` inside network namespace
+    /// `netns` (`None`: this one).
+    pub fn start_in(dir: &Path, netns: Option<&str>, addr: &str) -> NatsServer {
         let mut s = NatsServer {
             port: free_port(),
+            addr: addr.to_owned(),
+            netns: netns.map(str::to_owned),
             store: dir.join("nats-store"),
             log: dir.join("nats.log"),
             child: None,
@@ -50,9 +60,10 @@ impl NatsServer {
         s
     }
 
-    /// `nats://127.0.0.1:PORT`.
+    /// `nats://ADDR:PORT` (`127.0.0.1` for a server on all addresses).
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        let addr = if self.addr == "0.0.0.0" { "127.0.0.1" } else { &self.addr };
+        format!("nats://{addr}:{}", self.port)
     }
 
     /// Starts the server again (same port, same store) after [`stop`].
@@ -61,8 +72,17 @@ impl NatsServer {
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "already running");
         let port = self.port.to_string();
-        let child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &port, "-sd"])
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "nats-server"]);
+                c
+            }
+            None => Command::new("nats-server"),
+        };
+        let _ = std::fs::remove_file(&self.log);
+        let child = cmd
+            .args(["-js", "-a", &self.addr, "-p", &port, "-sd"])
             .arg(&self.store)
             .arg("-l")
             .arg(&self.log)
@@ -73,8 +93,12 @@ impl NatsServer {
             .expect("nats-server starts");
         self.child = Some(child);
         let end = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < end, "nats-server did not listen: {}", self.log_text());
+        while !self.log_text().contains("Server is ready") {
+            assert!(
+                Instant::now() < end,
+                "nats-server did not start: {}",
+                self.log_text()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
