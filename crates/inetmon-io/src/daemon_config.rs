@@ -420,7 +420,10 @@ fn nats_section(
         }
         cfg.kinds = Some(list);
     }
-    cfg.creds = n.creds.map(|p| absolute("export.nats.creds", p)).transpose()?;
+    cfg.creds = n
+        .creds
+        .map(|p| absolute("export.nats.creds", p))
+        .transpose()?;
     cfg.ca_file = n
         .ca_file
         .map(|p| absolute("export.nats.ca_file", p))

@@ -98,7 +98,10 @@ mountpoint = "/aha"
 fn errors_are_one_line_naming_the_key() {
     let cases = [
         ("statedir = \"/x\"", "statedir: unknown field `statedir`"),
-        ("[journal]\nsnyc = \"always\"", "journal.snyc: unknown field `snyc`"),
+        (
+            "[journal]\nsnyc = \"always\"",
+            "journal.snyc: unknown field `snyc`",
+        ),
         (
             "[sockets.filters]\nuser = 1",
             "sockets.filters.user: unknown field `user`",
@@ -132,7 +135,10 @@ fn errors_are_one_line_naming_the_key() {
             "state_dir: relative is not an absolute path",
         ),
         ("[nflog]\ngroups = [70000]", "nflog.groups: "),
-        ("[conntrack]\nenabled = \"yes\"", "conntrack.enabled: invalid type"),
+        (
+            "[conntrack]\nenabled = \"yes\"",
+            "conntrack.enabled: invalid type",
+        ),
         ("state_dir = ", "/etc/inetmon/inetmon.toml:"),
     ];
     for (text, want) in cases {
@@ -157,7 +163,10 @@ fn export_nats_keys() {
     assert_eq!(n.kinds, Some(vec![EventKind::Sock]));
     assert!(n.gaps);
     assert_eq!(n.host, "web-1");
-    assert_eq!(n.creds.as_deref(), Some(Path::new("/etc/inetmon/nats.creds")));
+    assert_eq!(
+        n.creds.as_deref(),
+        Some(Path::new("/etc/inetmon/nats.creds"))
+    );
     assert_eq!(n.ca_file.as_deref(), Some(Path::new("/etc/inetmon/ca.pem")));
     assert_eq!(n.window, 64);
     let d = parse("[export.nats]\nurl = \"nats://h:4222\"\n")
@@ -169,18 +178,39 @@ fn export_nats_keys() {
     assert!(d.gaps);
     assert_eq!(d.window, 1000);
     assert!(crate::export::valid_host(&d.host));
-    assert_eq!(parse("[export.nats]\nurl = \"\"\n").unwrap().export_nats, None);
+    assert_eq!(
+        parse("[export.nats]\nurl = \"\"\n").unwrap().export_nats,
+        None
+    );
 }
 
 #[test]
 fn export_nats_misuse_names_the_key() {
     for (text, key) in [
-        ("[export.nats]\nurl = \"n\"\nhost = \"a.b\"\n", "export.nats.host"),
-        ("[export.nats]\nurl = \"n\"\nstream = \"A B\"\n", "export.nats.stream"),
-        ("[export.nats]\nurl = \"n\"\nkinds = [\"sox\"]\n", "export.nats.kinds"),
-        ("[export.nats]\nurl = \"n\"\nkinds = []\n", "export.nats.kinds"),
-        ("[export.nats]\nurl = \"n\"\nwindow = 0\n", "export.nats.window"),
-        ("[export.nats]\nurl = \"n\"\ncreds = \"rel.creds\"\n", "export.nats.creds"),
+        (
+            "[export.nats]\nurl = \"n\"\nhost = \"a.b\"\n",
+            "export.nats.host",
+        ),
+        (
+            "[export.nats]\nurl = \"n\"\nstream = \"A B\"\n",
+            "export.nats.stream",
+        ),
+        (
+            "[export.nats]\nurl = \"n\"\nkinds = [\"sox\"]\n",
+            "export.nats.kinds",
+        ),
+        (
+            "[export.nats]\nurl = \"n\"\nkinds = []\n",
+            "export.nats.kinds",
+        ),
+        (
+            "[export.nats]\nurl = \"n\"\nwindow = 0\n",
+            "export.nats.window",
+        ),
+        (
+            "[export.nats]\nurl = \"n\"\ncreds = \"rel.creds\"\n",
+            "export.nats.creds",
+        ),
         ("[export.nats]\nurl = \"n\"\nbogus = 1\n", "bogus"),
     ] {
         let e = parse(text).unwrap_err();

@@ -74,7 +74,12 @@ fn wait_position(c: &ExportCounters, seq: u64, what: &str) {
 
 /// Every message of `stream` (an ephemeral consumer from the start): stops
 /// `quiet` after the last message once at least `want` arrived.
-fn collect_all(rt: &tokio::runtime::Runtime, url: &str, stream: &str, want: usize) -> Vec<Delivered> {
+fn collect_all(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+    stream: &str,
+    want: usize,
+) -> Vec<Delivered> {
     rt.block_on(async {
         let mut c = Collector::open(&CollectConfig {
             url: url.to_owned(),
@@ -114,7 +119,8 @@ fn stream_messages(rt: &tokio::runtime::Runtime, url: &str, stream: &str) -> u64
 fn by_id(msgs: &[Delivered]) -> HashMap<String, usize> {
     let mut m = HashMap::new();
     for d in msgs {
-        *m.entry(d.id.clone().expect("every message has an id")).or_insert(0) += 1;
+        *m.entry(d.id.clone().expect("every message has an id"))
+            .or_insert(0) += 1;
     }
     m
 }
@@ -177,7 +183,10 @@ fn every_record_is_stored_once_and_collected() {
     assert_eq!(gaps, 1);
     // The position survives the exporter.
     let pos = std::fs::read_to_string(state.join("export-nats-T1.position")).unwrap();
-    assert!(pos.starts_with("v1 ") && pos.ends_with(" 1501\n"), "{pos:?}");
+    assert!(
+        pos.starts_with("v1 ") && pos.ends_with(" 1501\n"),
+        "{pos:?}"
+    );
 }
 
 #[test]
@@ -220,7 +229,10 @@ fn server_stopped_and_restarted_mid_stream_every_record_once() {
         counters.errors.load(Ordering::Relaxed)
     );
     assert!(at_stop < total, "the stop came mid-stream");
-    assert!(counters.errors.load(Ordering::Relaxed) >= 1, "the outage was seen");
+    assert!(
+        counters.errors.load(Ordering::Relaxed) >= 1,
+        "the outage was seen"
+    );
     assert_eq!(counters.lost.load(Ordering::Relaxed), 0);
 
     assert_eq!(stream_messages(&rt, &server.url(), "T2"), total);
@@ -265,8 +277,9 @@ fn retention_before_ack_is_counted_and_reported_and_export_resumes() {
 
     let seen: Arc<Mutex<Vec<Lost>>> = Arc::default();
     let hook_seen = Arc::clone(&seen);
-    let exporter = NatsExporter::new(export_cfg(&server.url(), "T3", "host-c"), &state)
-        .on_lost(Arc::new(move |l: &Lost| hook_seen.lock().unwrap().push(l.clone())));
+    let exporter = NatsExporter::new(export_cfg(&server.url(), "T3", "host-c"), &state).on_lost(
+        Arc::new(move |l: &Lost| hook_seen.lock().unwrap().push(l.clone())),
+    );
     let counters = exporter.counters();
     let handle = exporter.spawn(rt.handle());
     wait_position(&counters, 350, "second run");
@@ -293,6 +306,8 @@ fn retention_before_ack_is_counted_and_reported_and_export_resumes() {
     let Ok(Record::Event { event, .. }) = &lost[0].item else {
         unreachable!()
     };
-    let Event::Lost(l) = &**event else { unreachable!() };
+    let Event::Lost(l) = &**event else {
+        unreachable!()
+    };
     assert_eq!((l.count, l.seq_range), (200, Some((101, 300))));
 }

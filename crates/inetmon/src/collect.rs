@@ -8,7 +8,8 @@
 //! since T; `--all`: everything the stream holds; neither: only new ones);
 //! `--durable NAME` uses a durable consumer that remembers what was
 //! acknowledged, so a restarted `collect` goes on where it stopped (each
-//! message is acknowledged after it was written).
+//! message is acknowledged after it was written; what was fetched but not
+//! printed is given back at exit).
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -304,6 +305,7 @@ async fn collect(
         }
     }
     w.flush()?;
+    collector.release().await;
     Ok(if damaged > 0 {
         Status::Problems
     } else {

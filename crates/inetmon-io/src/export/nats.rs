@@ -162,7 +162,9 @@ pub async fn connect_options(
             })?;
     }
     if let Some(ca) = ca_file {
-        opts = opts.add_root_certificates(ca.to_path_buf()).require_tls(true);
+        opts = opts
+            .add_root_certificates(ca.to_path_buf())
+            .require_tls(true);
     }
     Ok(opts)
 }
@@ -226,9 +228,10 @@ impl crate::service::Component for ExportHandle {
         let counters = self.counters();
         self.stop_blocking();
         match counters.last_error() {
-            Some(e) if !counters.connected.load(Ordering::Relaxed) => {
-                Err(format!("stopped while not connected ({e}); the journal keeps the backlog").into())
-            }
+            Some(e) if !counters.connected.load(Ordering::Relaxed) => Err(format!(
+                "stopped while not connected ({e}); the journal keeps the backlog"
+            )
+            .into()),
             _ => Ok(()),
         }
     }
@@ -329,7 +332,10 @@ impl NatsExporter {
             .max_ack_inflight(2 * super::MAX_WINDOW + 64)
             .build(client.clone());
         loop {
-            match self.session(&js, &mut state, &disconnected, &mut stop).await {
+            match self
+                .session(&js, &mut state, &disconnected, &mut stop)
+                .await
+            {
                 Ok(()) => break,
                 Err(e) => {
                     self.failed(&e, &mut state);
@@ -354,36 +360,41 @@ impl NatsExporter {
         }
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
         self.counters.set_error(e);
-        state.backoff = (state.backoff * 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
+        state.backoff =
+            (state.backoff * 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
     }
 
     async fn connect(&self, disconnected: Arc<Notify>) -> Result<async_nats::Client, NatsError> {
         let counters = self.counters();
-        let opts = connect_options(&self.cfg.url, self.cfg.creds.as_deref(), self.cfg.ca_file.as_deref())
-            .await?
-            .name(format!("inetmon-export {}", self.cfg.host))
-            .retry_on_initial_connect()
-            .max_reconnects(None)
-            .reconnect_delay_callback(|attempts| {
-                let shift = u32::try_from(attempts.min(6)).unwrap_or(6);
-                Duration::from_millis(100 << shift).min(Duration::from_secs(5))
-            })
-            .event_callback(move |ev| {
-                let counters = Arc::clone(&counters);
-                let disconnected = Arc::clone(&disconnected);
-                async move {
-                    match ev {
-                        async_nats::Event::Connected => {
-                            counters.connected.store(true, Ordering::Relaxed);
-                        }
-                        async_nats::Event::Disconnected | async_nats::Event::Closed => {
-                            counters.connected.store(false, Ordering::Relaxed);
-                            disconnected.notify_one();
-                        }
-                        _ => {}
+        let opts = connect_options(
+            &self.cfg.url,
+            self.cfg.creds.as_deref(),
+            self.cfg.ca_file.as_deref(),
+        )
+        .await?
+        .name(format!("inetmon-export {}", self.cfg.host))
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+        .reconnect_delay_callback(|attempts| {
+            let shift = u32::try_from(attempts.min(6)).unwrap_or(6);
+            Duration::from_millis(100 << shift).min(Duration::from_secs(5))
+        })
+        .event_callback(move |ev| {
+            let counters = Arc::clone(&counters);
+            let disconnected = Arc::clone(&disconnected);
+            async move {
+                match ev {
+                    async_nats::Event::Connected => {
+                        counters.connected.store(true, Ordering::Relaxed);
                     }
+                    async_nats::Event::Disconnected | async_nats::Event::Closed => {
+                        counters.connected.store(false, Ordering::Relaxed);
+                        disconnected.notify_one();
+                    }
+                    _ => {}
                 }
-            });
+            }
+        });
         opts.connect(self.cfg.url.as_str())
             .await
             .map_err(|e| NatsError::Connect {
@@ -445,7 +456,9 @@ impl NatsExporter {
                 let want = window - inflight.len();
                 let tail = state.tail(sent.unwrap_or(0), want).await?;
                 if let Some(last) = tail.last_seq {
-                    self.counters.journal_last.fetch_max(last, Ordering::Relaxed);
+                    self.counters
+                        .journal_last
+                        .fetch_max(last, Ordering::Relaxed);
                     if sent.is_some_and(|s| last < s) && inflight.is_empty() {
                         // Numbered from 1 again under the same identity
                         // (every record deleted, then a writer restarted):
@@ -758,16 +771,24 @@ impl Delivered {
     }
 }
 
+/// Messages a durable consumer fetches at a time; what is fetched but not
+/// yet handed out when the collector stops is given back
+/// ([`Collector::release`]).
+const DURABLE_BATCH: usize = 100;
+
 enum Messages {
     Ordered(consumer::pull::Ordered),
-    Durable(consumer::pull::Stream),
+    Durable {
+        consumer: consumer::PullConsumer,
+        buf: VecDeque<jetstream::Message>,
+    },
 }
 
 /// The fleet subscriber: a JetStream consumer on the stream.
 pub struct Collector {
     messages: Messages,
     durable: bool,
-    _client: async_nats::Client,
+    client: async_nats::Client,
 }
 
 impl std::fmt::Debug for Collector {
@@ -832,8 +853,8 @@ impl Collector {
                     .await
                     .map_err(|e| consume(e.to_string()))?,
             ),
-            Some(name) => Messages::Durable(
-                stream
+            Some(name) => Messages::Durable {
+                consumer: stream
                     .get_or_create_consumer(
                         name,
                         consumer::pull::Config {
@@ -845,16 +866,14 @@ impl Collector {
                         },
                     )
                     .await
-                    .map_err(|e| consume(e.to_string()))?
-                    .messages()
-                    .await
                     .map_err(|e| consume(e.to_string()))?,
-            ),
+                buf: VecDeque::new(),
+            },
         };
         Ok(Collector {
             durable: cfg.durable.is_some(),
             messages,
-            _client: client,
+            client,
         })
     }
 
@@ -869,11 +888,48 @@ impl Collector {
     /// # Errors
     /// [`NatsError::Consume`] for a failed fetch (the consumer goes on).
     pub async fn next(&mut self) -> Option<Result<Delivered, NatsError>> {
-        let msg = match &mut self.messages {
-            Messages::Ordered(m) => m.next().await?.map_err(|e| e.to_string()),
-            Messages::Durable(m) => m.next().await?.map_err(|e| e.to_string()),
-        };
-        Some(msg.map_err(NatsError::Consume).map(delivered))
+        match &mut self.messages {
+            Messages::Ordered(m) => Some(
+                m.next()
+                    .await?
+                    .map_err(|e| NatsError::Consume(e.to_string()))
+                    .map(delivered),
+            ),
+            Messages::Durable { consumer, buf } => loop {
+                if let Some(m) = buf.pop_front() {
+                    return Some(Ok(delivered(m)));
+                }
+                let mut batch = match consumer
+                    .batch()
+                    .max_messages(DURABLE_BATCH)
+                    .expires(Duration::from_millis(500))
+                    .messages()
+                    .await
+                {
+                    Ok(b) => b,
+                    Err(e) => return Some(Err(NatsError::Consume(e.to_string()))),
+                };
+                while let Some(m) = batch.next().await {
+                    match m {
+                        Ok(m) => buf.push_back(m),
+                        Err(e) => return Some(Err(NatsError::Consume(e.to_string()))),
+                    }
+                }
+            },
+        }
+    }
+
+    /// Before exit: gives back what a durable consumer fetched but did not
+    /// hand out (negative acknowledgements: the server redelivers them at
+    /// once to the next reader, instead of after the acknowledgement
+    /// wait), and flushes the acknowledgements still buffered.
+    pub async fn release(&mut self) {
+        if let Messages::Durable { buf, .. } = &mut self.messages {
+            for m in buf.drain(..) {
+                let _ = m.ack_with(jetstream::AckKind::Nak(None)).await;
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.client.flush()).await;
     }
 }
 

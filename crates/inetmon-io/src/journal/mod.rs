@@ -34,8 +34,8 @@ use inetmon_core::event::{Event, Timestamp};
 use serde::{Deserialize, Serialize};
 
 pub use query::{Filter, Reader, VerifyReport};
-pub use tail::Tail;
 pub use schema::{DB_FILE, LOCK_FILE, SCHEMA_VERSION};
+pub use tail::Tail;
 pub use thread::JournalThread;
 pub use writer::{Committed, Journal};
 

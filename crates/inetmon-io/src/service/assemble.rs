@@ -121,7 +121,10 @@ pub fn assemble(cfg: &DaemonConfig, ctx: &mut Context) -> Result<Assembly, Servi
         let exporter = crate::export::nats::NatsExporter::new(n.clone(), &cfg.state_dir)
             .with_log(Arc::clone(&ctx.log));
         a.components.push(Box::new(exporter.spawn(&rt)));
-        a.names.push(format!("NATS export {} stream {} as {}", n.url, n.stream, n.host));
+        a.names.push(format!(
+            "NATS export {} stream {} as {}",
+            n.url, n.stream, n.host
+        ));
     }
     Ok(a)
 }

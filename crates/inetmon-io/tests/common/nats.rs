@@ -62,7 +62,11 @@ impl NatsServer {
 
     /// `nats://ADDR:PORT` (`127.0.0.1` for a server on all addresses).
     pub fn url(&self) -> String {
-        let addr = if self.addr == "0.0.0.0" { "127.0.0.1" } else { &self.addr };
+        let addr = if self.addr == "0.0.0.0" {
+            "127.0.0.1"
+        } else {
+            &self.addr
+        };
         format!("nats://{addr}:{}", self.port)
     }
 
