@@ -118,6 +118,11 @@ impl NatsServer {
         }
     }
 
+    /// The server's process id (of `ip netns exec`, which execs it).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The server's log so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
