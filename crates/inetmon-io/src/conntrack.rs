@@ -12,22 +12,18 @@
 
 use std::io;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use inetmon_core::decode::ctnetlink::{to_nat_log, to_state_log, CtError, CtEvent, CtEventKind};
 use inetmon_core::decode::netlink::{messages, NlMsgKind};
-use inetmon_core::event::{
-    Event, EventKind, Header, LossStage, Lost, Malformed, Source, Timestamp,
-};
+use inetmon_core::event::{Event, EventKind, Header, Source, Timestamp};
 
 use crate::netlink::{
-    self, NetlinkError, NetlinkSocket, RecvBatch, NFNLGRP_CONNTRACK_DESTROY, NFNLGRP_CONNTRACK_NEW,
+    self, NetlinkError, NetlinkSocket, NFNLGRP_CONNTRACK_DESTROY, NFNLGRP_CONNTRACK_NEW,
     NFNLGRP_CONNTRACK_UPDATE,
 };
 use crate::pipeline::{now, Closed, Pipeline, Producer, SourceMetrics};
 use crate::shutdown::Shutdown;
-
-const IDLE_WAKE: Duration = Duration::from_millis(200);
+use crate::subscription::{self, report_malformed};
 
 /// Settings of a [`ConntrackSource`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,13 +102,11 @@ impl ConntrackSource {
         if cfg.enable_timestamp {
             enable_sysctl("/proc/sys/net/netfilter/nf_conntrack_timestamp")?;
         }
-        let sock = NetlinkSocket::open_netfilter()?;
-        sock.set_recv_buffer(cfg.rcvbuf)?;
-        sock.add_membership(NFNLGRP_CONNTRACK_NEW)?;
-        sock.add_membership(NFNLGRP_CONNTRACK_DESTROY)?;
+        let mut groups = vec![NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_DESTROY];
         if cfg.updates {
-            sock.add_membership(NFNLGRP_CONNTRACK_UPDATE)?;
+            groups.push(NFNLGRP_CONNTRACK_UPDATE);
         }
+        let sock = subscription::subscribe(cfg.rcvbuf, &groups)?;
         Ok(ConntrackSource { sock, cfg })
     }
 
@@ -125,10 +119,9 @@ impl ConntrackSource {
         pipeline: &Pipeline,
         shutdown: Shutdown,
     ) -> io::Result<JoinHandle<Result<(), ConntrackError>>> {
-        let producer = pipeline.producer(Source::Conntrack);
-        std::thread::Builder::new()
-            .name("conntrack".into())
-            .spawn(move || self.run(producer, &shutdown))
+        subscription::spawn("conntrack", pipeline, Source::Conntrack, move |p| {
+            self.run(p, &shutdown)
+        })
     }
 
     /// Reads until `shutdown` is set or the pipeline closes.
@@ -136,30 +129,14 @@ impl ConntrackSource {
     /// # Errors
     /// A read error that is not loss.
     pub fn run(self, mut producer: Producer, shutdown: &Shutdown) -> Result<(), ConntrackError> {
-        let mut batch = RecvBatch::new(self.cfg.batch, 64 * 1024);
-        while !shutdown.is_set() {
-            let r = match self.sock.recv_batch(&mut batch) {
-                Ok(0) => {
-                    if producer.try_flush_lost().is_err() {
-                        return Ok(());
-                    }
-                    netlink::wait_readable(
-                        self.sock.as_raw_fd(),
-                        shutdown.waker(),
-                        Some(IDLE_WAKE),
-                    )?;
-                    Ok(())
-                }
-                Ok(_) => batch
-                    .datagrams()
-                    .try_for_each(|(d, _)| self.datagram(d, &mut producer)),
-                Err(NetlinkError::Overrun) => overrun(&mut producer),
-                Err(e) => return Err(e.into()),
-            };
-            if r.is_err() {
-                return Ok(());
-            }
-        }
+        subscription::receive(
+            &self.sock,
+            self.cfg.batch,
+            &mut producer,
+            shutdown,
+            &[EventKind::Nat, EventKind::State],
+            |d, _, p| self.datagram(d, p),
+        )?;
         Ok(())
     }
 
@@ -167,7 +144,7 @@ impl ConntrackSource {
         for m in messages(datagram) {
             let m = match m {
                 Ok(m) => m,
-                Err(e) => return malformed(p, 0, e.to_string()),
+                Err(e) => return report_malformed(p, 0, 0, e.to_string()),
             };
             if m.kind() != NlMsgKind::Data {
                 continue;
@@ -177,7 +154,7 @@ impl ConntrackSource {
                 Err(CtError::NotEvent { .. }) => continue,
                 Err(e) => {
                     SourceMetrics::add(&p.metrics().received, 1);
-                    malformed(p, m.offset as u64, e.to_string())?;
+                    report_malformed(p, m.offset as u64, 0, e.to_string())?;
                     continue;
                 }
             };
@@ -215,30 +192,4 @@ fn event_time(ev: &CtEvent) -> Timestamp {
         Some(n) => Timestamp::from_nanos_parts(0, n),
         None => now(),
     }
-}
-
-fn malformed(p: &mut Producer, offset: u64, reason: String) -> Result<(), Closed> {
-    SourceMetrics::add(&p.metrics().malformed, 1);
-    let header = p.header(now());
-    p.send(Event::Malformed(Malformed {
-        header,
-        offset,
-        skipped: 0,
-        reason,
-    }))
-    .map(|_| ())
-}
-
-fn overrun(p: &mut Producer) -> Result<(), Closed> {
-    SourceMetrics::add(&p.metrics().lost_kernel, 1);
-    let header = p.header(now());
-    let lost = Lost {
-        header,
-        stage: LossStage::Kernel,
-        count: 1,
-        kinds: vec![EventKind::Nat, EventKind::State],
-        seq_range: None,
-        breakdown: Vec::new(),
-    };
-    p.send(Event::Lost(lost)).map(|_| ())
 }

@@ -59,3 +59,4 @@ pub mod shutdown;
 pub mod signals;
 pub mod sink;
 pub mod sockets;
+mod subscription;

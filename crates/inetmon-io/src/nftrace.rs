@@ -30,14 +30,13 @@ use std::time::{Duration, Instant};
 use inetmon_core::decode::nftrace::rule::{getrule_request, rule_from_msg};
 use inetmon_core::decode::nftrace::{traces, HeaderCarry, NFNLGRP_NFTRACE};
 use inetmon_core::event::NftTraceEvent;
-use inetmon_core::event::{Event, EventKind, LossStage, Lost, Malformed, Source};
+use inetmon_core::event::{Event, EventKind, Source};
 
 use crate::ifname::IfNames;
-use crate::netlink::{self, NetlinkError, NetlinkSocket, RecvBatch};
+use crate::netlink::{self, NetlinkError, NetlinkSocket};
 use crate::pipeline::{now, Closed, Pipeline, Producer, SourceMetrics};
 use crate::shutdown::Shutdown;
-
-const IDLE_WAKE: Duration = Duration::from_millis(200);
+use crate::subscription::{self, report_malformed};
 
 /// Settings of an [`NftraceSource`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,9 +71,7 @@ impl NftraceSource {
     /// When the socket cannot be opened or the group joined (needs
     /// `CAP_NET_ADMIN`).
     pub fn open(cfg: NftraceConfig) -> Result<Self, NetlinkError> {
-        let sock = NetlinkSocket::open_netfilter()?;
-        sock.set_recv_buffer(cfg.rcvbuf)?;
-        sock.add_membership(NFNLGRP_NFTRACE)?;
+        let sock = subscription::subscribe(cfg.rcvbuf, &[NFNLGRP_NFTRACE])?;
         Ok(NftraceSource { sock, cfg })
     }
 
@@ -87,10 +84,9 @@ impl NftraceSource {
         pipeline: &Pipeline,
         shutdown: Shutdown,
     ) -> io::Result<JoinHandle<Result<(), NetlinkError>>> {
-        let producer = pipeline.producer(Source::Nftrace);
-        std::thread::Builder::new()
-            .name("nftrace".into())
-            .spawn(move || self.run(producer, &shutdown))
+        subscription::spawn("nftrace", pipeline, Source::Nftrace, move |p| {
+            self.run(p, &shutdown)
+        })
     }
 
     /// Reads until `shutdown` is set or the pipeline closes.
@@ -98,41 +94,17 @@ impl NftraceSource {
     /// # Errors
     /// A read error that is not loss.
     pub fn run(self, mut producer: Producer, shutdown: &Shutdown) -> Result<(), NetlinkError> {
-        let mut batch = RecvBatch::new(self.cfg.batch, 64 * 1024);
         let mut names = IfNames::new();
         let mut carry = HeaderCarry::new();
         let mut rules = RuleComments::new();
-        while !shutdown.is_set() {
-            let r = match self.sock.recv_batch(&mut batch) {
-                Ok(0) => {
-                    if producer.try_flush_lost().is_err() {
-                        return Ok(());
-                    }
-                    netlink::wait_readable(
-                        self.sock.as_raw_fd(),
-                        shutdown.waker(),
-                        Some(IDLE_WAKE),
-                    )?;
-                    Ok(())
-                }
-                Ok(_) => batch.datagrams().try_for_each(|(d, truncated)| {
-                    datagram(
-                        d,
-                        truncated,
-                        &mut producer,
-                        &mut names,
-                        &mut carry,
-                        &mut rules,
-                    )
-                }),
-                Err(NetlinkError::Overrun) => overrun(&mut producer),
-                Err(e) => return Err(e),
-            };
-            if r.is_err() {
-                return Ok(());
-            }
-        }
-        Ok(())
+        subscription::receive(
+            &self.sock,
+            self.cfg.batch,
+            &mut producer,
+            shutdown,
+            &[EventKind::Debug],
+            |d, truncated, p| datagram(d, truncated, p, &mut names, &mut carry, &mut rules),
+        )
     }
 }
 
@@ -145,7 +117,7 @@ fn datagram(
     rules: &mut RuleComments,
 ) -> Result<(), Closed> {
     if truncated {
-        return malformed(
+        return report_malformed(
             p,
             0,
             d.len() as u64,
@@ -157,7 +129,7 @@ fn datagram(
         let t = match t {
             Ok(t) => t,
             Err(e) => {
-                malformed(p, 0, 0, e.to_string())?;
+                report_malformed(p, 0, 0, e.to_string())?;
                 continue;
             }
         };
@@ -237,30 +209,4 @@ impl RuleComments {
             ev.rule_comment = self.comment(ev.family, &ev.table, &ev.chain, h);
         }
     }
-}
-
-fn malformed(p: &mut Producer, offset: u64, skipped: u64, reason: String) -> Result<(), Closed> {
-    SourceMetrics::add(&p.metrics().malformed, 1);
-    let header = p.header(now());
-    p.send(Event::Malformed(Malformed {
-        header,
-        offset,
-        skipped,
-        reason,
-    }))
-    .map(|_| ())
-}
-
-fn overrun(p: &mut Producer) -> Result<(), Closed> {
-    SourceMetrics::add(&p.metrics().lost_kernel, 1);
-    let header = p.header(now());
-    let lost = Lost {
-        header,
-        stage: LossStage::Kernel,
-        count: 1,
-        kinds: vec![EventKind::Debug],
-        seq_range: None,
-        breakdown: Vec::new(),
-    };
-    p.send(Event::Lost(lost)).map(|_| ())
 }

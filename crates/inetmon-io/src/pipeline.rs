@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
-use inetmon_core::event::{Event, EventKind, Header, LossStage, Lost, Source, Timestamp};
+use inetmon_core::event::{
+    Event, EventKind, Header, LossStage, Lost, Source, Timestamp, ALL_KINDS,
+};
 
 /// Default channel capacity, in events.
 pub const DEFAULT_CAPACITY: usize = 65_536;
@@ -97,33 +99,8 @@ pub enum Sent {
     Dropped,
 }
 
-const KINDS: usize = 9;
-
-fn kind_index(kind: EventKind) -> usize {
-    match kind {
-        EventKind::Packet => 0,
-        EventKind::Nat => 1,
-        EventKind::State => 2,
-        EventKind::Sock => 3,
-        EventKind::Drop => 4,
-        EventKind::Trace => 5,
-        EventKind::Lost => 6,
-        EventKind::Malformed => 7,
-        EventKind::Debug => 8,
-    }
-}
-
-const KIND_ORDER: [EventKind; KINDS] = [
-    EventKind::Packet,
-    EventKind::Nat,
-    EventKind::State,
-    EventKind::Sock,
-    EventKind::Drop,
-    EventKind::Trace,
-    EventKind::Lost,
-    EventKind::Malformed,
-    EventKind::Debug,
-];
+/// Pending drops are counted per kind, in [`ALL_KINDS`] order.
+const KINDS: usize = ALL_KINDS.len();
 
 /// One source's sending end of the pipeline.
 ///
@@ -287,8 +264,8 @@ impl Producer {
     }
 
     fn count_drop(&mut self, kind: EventKind) {
-        if let Some(n) = self.pending.get_mut(kind_index(kind)) {
-            *n = n.saturating_add(1);
+        if let Some(i) = ALL_KINDS.iter().position(|k| *k == kind) {
+            self.pending[i] = self.pending[i].saturating_add(1);
         }
         self.metrics.lost_channel.fetch_add(1, Ordering::Relaxed);
     }
@@ -299,7 +276,7 @@ impl Producer {
         if count == 0 {
             return None;
         }
-        let kinds = KIND_ORDER
+        let kinds = ALL_KINDS
             .iter()
             .zip(self.pending.iter())
             .filter(|(_, n)| **n > 0)

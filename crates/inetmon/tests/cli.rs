@@ -272,9 +272,7 @@ fn formatter_flags_are_wired() {
     // -X dumps the iplog_t + ipflog_t header, which only IP Filter binary
     // logs have: replay a -B copy.
     let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("x.iplog");
-    let r = inetmon_run(&["ipmon", "-f", f, "-B", bin.to_str().unwrap(), "/dev/null"]);
-    assert_eq!(r.code, Some(0), "{r:?}");
+    let (bin, _) = iplog_copy(Path::new(f), dir.path(), "x.iplog");
     let x = head(&["ipmon", "-X", "-f", bin.to_str().unwrap()], 10);
     assert_eq!(x[0], "missed 1 ipf log entries: 0 1");
     assert_eq!(x[1], format!("{first} IN"));
@@ -657,25 +655,7 @@ fn follow_pcap_across_rotation() {
 #[test]
 fn follow_iplog_across_rotation() {
     let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("all.iplog");
-    let fixture = data(FIXTURE);
-    let r = inetmon_run(&[
-        "ipmon",
-        "-f",
-        fixture.to_str().unwrap(),
-        "-B",
-        bin.to_str().unwrap(),
-        "/dev/null",
-    ]);
-    assert_eq!(r.code, Some(0), "{r:?}");
-    let bytes = fs::read(&bin).unwrap();
-    let mut records = Vec::new();
-    let mut off = 0;
-    while off < bytes.len() {
-        let n = inetmon_core::decode::iplog::record_size(&bytes[off..]).unwrap();
-        records.push(bytes[off..off + n].to_vec());
-        off += n;
-    }
+    let (bin, records) = iplog_copy(&data(FIXTURE), dir.path(), "all.iplog");
     assert_eq!(records.len(), 10);
     let expected = inetmon_run(&["read", bin.to_str().unwrap()]).stdout;
     let expected: Vec<&str> = expected.lines().collect();

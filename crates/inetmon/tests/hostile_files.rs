@@ -94,22 +94,8 @@ fn garbage_after_a_header_runs_in_bounded_memory() {
     let (bytes, _) = fixture();
     let ng = fixture_pcapng();
     let shb = &ng[..28];
-    let iplog = {
-        let bin = dir.path().join("f.iplog");
-        let f = data(FIXTURE);
-        let r = read(&[
-            "ipmon",
-            "-f",
-            f.to_str().unwrap(),
-            "-B",
-            bin.to_str().unwrap(),
-            "/dev/null",
-        ]);
-        assert_eq!(r.code, Some(0), "{r:?}");
-        let b = fs::read(&bin).unwrap();
-        let n = inetmon_core::decode::iplog::record_size(&b).unwrap();
-        b[..n].to_vec()
-    };
+    let (_, records) = iplog_copy(&data(FIXTURE), dir.path(), "f.iplog");
+    let iplog = records[0].clone();
     // (Random bytes: `garbage_never_makes_the_buffer_grow` in the core
     // tests; scanning 64 MiB of them takes too long in a debug build.)
     let cases: [(&str, &[u8], &str); 4] = [
@@ -230,19 +216,9 @@ fn damaged_records_lose_only_themselves() {
 #[test]
 fn iplog_with_a_damaged_first_record_is_read() {
     let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("f.iplog");
-    let f = data(FIXTURE);
-    let r = read(&[
-        "ipmon",
-        "-f",
-        f.to_str().unwrap(),
-        "-B",
-        bin.to_str().unwrap(),
-        "/dev/null",
-    ]);
-    assert_eq!(r.code, Some(0), "{r:?}");
-    let mut bytes = fs::read(&bin).unwrap();
-    let first = inetmon_core::decode::iplog::record_size(&bytes).unwrap();
+    let (bin, records) = iplog_copy(&data(FIXTURE), dir.path(), "f.iplog");
+    let mut bytes = records.concat();
+    let first = records[0].len();
     let whole = read(&["read", bin.to_str().unwrap()]);
     let whole: Vec<&str> = whole.stdout.lines().collect();
     bytes[0] = b'X';
@@ -273,25 +249,7 @@ fn iplog_with_a_damaged_first_record_is_read() {
 #[test]
 fn iplog_loss_is_in_json_and_in_the_summary() {
     let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("f.iplog");
-    let f = data(FIXTURE);
-    let r = read(&[
-        "ipmon",
-        "-f",
-        f.to_str().unwrap(),
-        "-B",
-        bin.to_str().unwrap(),
-        "/dev/null",
-    ]);
-    assert_eq!(r.code, Some(0), "{r:?}");
-    let bytes = fs::read(&bin).unwrap();
-    let mut records = Vec::new();
-    let mut at = 0;
-    while at < bytes.len() {
-        let n = inetmon_core::decode::iplog::record_size(&bytes[at..]).unwrap();
-        records.push(&bytes[at..at + n]);
-        at += n;
-    }
+    let (_, records) = iplog_copy(&data(FIXTURE), dir.path(), "f.iplog");
     // Records 5 to 7 (sequence numbers 5, 6, 7) are missing.
     let gap = write(
         dir.path(),

@@ -11,29 +11,18 @@
 
 mod common;
 
-use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{inetmon, lines_of, require_privileged, run, start_monitor, wait_for_line, Bg, Netns};
+use common::{craft, lines_of, require_privileged, run, wait_for_line, Bg, Netns};
 
 /// Starts `inetmon monitor ARGS --netns own` inside `ns`.
 fn monitor(ns: &Netns, dir: &Path, tag: &str, args: &[&str]) -> (Bg, PathBuf, PathBuf) {
-    let out = dir.join(format!("{tag}.out"));
-    let err = dir.join(format!("{tag}.err"));
     let mut args = args.to_vec();
     args.extend_from_slice(&["--netns", "own"]);
-    let bg = start_monitor(
-        &mut ns.cmd(inetmon()),
-        &args,
-        &out,
-        &err,
-        Duration::from_secs(60),
-    );
-    (bg, out, err)
+    ns.monitor(dir, tag, &args)
 }
 
 fn py(ns: &Netns, code: &str) {
@@ -204,111 +193,24 @@ fn drops_on_lo_carry_addresses_and_ports() {
     assert!(bad.is_empty(), "{bad:#?}");
 }
 
-const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
-
-/// Creates tun device `name` inside `ns` (`IFF_TUN | IFF_NO_PI`) and
-/// returns its fd (see monitor_l3.rs).
-fn open_tun(ns: &Netns, name: &str) -> File {
-    let path = format!("/var/run/netns/{}", ns.name());
-    let name = name.to_owned();
-    std::thread::spawn(move || {
-        let nsf = File::open(&path).unwrap();
-        // SAFETY: a valid namespace fd; only this thread changes namespace.
-        let rc = unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/net/tun")
-            .unwrap();
-        // SAFETY: ifreq is plain data; zero is valid.
-        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-        for (d, s) in req.ifr_name.iter_mut().zip(name.as_bytes()) {
-            *d = *s as libc::c_char;
-        }
-        req.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
-        // SAFETY: an open tun fd and a valid ifreq.
-        let rc = unsafe { libc::ioctl(f.as_raw_fd(), TUNSETIFF, &mut req) };
-        assert_eq!(rc, 0, "TUNSETIFF: {}", std::io::Error::last_os_error());
-        f
-    })
-    .join()
-    .unwrap()
-}
-
-fn csum(data: &[u8]) -> u16 {
-    let mut sum = 0u32;
-    for c in data.chunks(2) {
-        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
+const TUN_PEER: [u8; 4] = [10, 222, 0, 2];
+const TUN_LOCAL: [u8; 4] = [10, 222, 0, 1];
+const TUN_PEER6: [u8; 16] = [0xfd, 0, 2, 0x22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+const TUN_LOCAL6: [u8; 16] = [0xfd, 0, 2, 0x22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
 /// IPv4 10.222.0.2 -> 10.222.0.1 carrying `l4` (protocol `proto`), with a
 /// valid transport checksum at `csum_at` in `l4`.
-fn ip4(proto: u8, mut l4: Vec<u8>, csum_at: usize) -> Vec<u8> {
-    let (src, dst) = ([10, 222, 0, 2], [10, 222, 0, 1]);
-    let mut pseudo = Vec::new();
-    pseudo.extend_from_slice(&src);
-    pseudo.extend_from_slice(&dst);
-    pseudo.extend_from_slice(&[0, proto]);
-    pseudo.extend_from_slice(&(l4.len() as u16).to_be_bytes());
-    pseudo.extend_from_slice(&l4);
-    let c = csum(&pseudo);
-    l4[csum_at..csum_at + 2].copy_from_slice(&c.to_be_bytes());
-    let mut p = vec![0x45, 0];
-    p.extend_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
-    p.extend_from_slice(&[0, 1, 0, 0, 64, proto, 0, 0]);
-    p.extend_from_slice(&src);
-    p.extend_from_slice(&dst);
-    let c = csum(&p);
-    p[10..12].copy_from_slice(&c.to_be_bytes());
-    p.extend_from_slice(&l4);
-    p
+fn ip4(proto: u8, l4: Vec<u8>, csum_at: usize) -> Vec<u8> {
+    craft::ipv4(TUN_PEER, TUN_LOCAL, proto, l4, Some(csum_at))
 }
 
 /// IPv6 fd00:222::2 -> fd00:222::1 carrying `l4`.
-fn ip6(proto: u8, mut l4: Vec<u8>, csum_at: usize) -> Vec<u8> {
-    let src = [0xfd, 0, 2, 0x22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
-    let dst = [0xfd, 0, 2, 0x22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
-    let mut pseudo = Vec::new();
-    pseudo.extend_from_slice(&src);
-    pseudo.extend_from_slice(&dst);
-    pseudo.extend_from_slice(&(l4.len() as u32).to_be_bytes());
-    pseudo.extend_from_slice(&[0, 0, 0, proto]);
-    pseudo.extend_from_slice(&l4);
-    let c = csum(&pseudo);
-    l4[csum_at..csum_at + 2].copy_from_slice(&c.to_be_bytes());
-    let mut p = vec![0x60, 0, 0, 0];
-    p.extend_from_slice(&(l4.len() as u16).to_be_bytes());
-    p.extend_from_slice(&[proto, 64]);
-    p.extend_from_slice(&src);
-    p.extend_from_slice(&dst);
-    p.extend_from_slice(&l4);
-    p
+fn ip6(proto: u8, l4: Vec<u8>, csum_at: usize) -> Vec<u8> {
+    craft::ipv6(TUN_PEER6, TUN_LOCAL6, proto, l4, csum_at)
 }
 
 fn udp(sport: u16, dport: u16) -> Vec<u8> {
-    let mut u = Vec::new();
-    u.extend_from_slice(&sport.to_be_bytes());
-    u.extend_from_slice(&dport.to_be_bytes());
-    u.extend_from_slice(&12u16.to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(b"tun!");
-    u
-}
-
-fn syn(sport: u16, dport: u16) -> Vec<u8> {
-    let mut t = Vec::new();
-    t.extend_from_slice(&sport.to_be_bytes());
-    t.extend_from_slice(&dport.to_be_bytes());
-    t.extend_from_slice(&1u32.to_be_bytes());
-    t.extend_from_slice(&0u32.to_be_bytes());
-    t.extend_from_slice(&[0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
-    t
+    craft::udp(sport, dport, b"tun!")
 }
 
 #[test]
@@ -317,7 +219,7 @@ fn drops_on_tun_carry_addresses_and_ports() {
         return;
     }
     let ns = Netns::new();
-    let mut tun = open_tun(&ns, "tun0");
+    let mut tun = ns.open_tun("tun0");
     ns.sh(
         "ip link set tun0 up && ip addr add 10.222.0.1 peer 10.222.0.2 dev tun0 && \
          ip -6 addr add fd00:222::1/64 dev tun0 nodad",
@@ -334,9 +236,9 @@ fn drops_on_tun_carry_addresses_and_ports() {
     let (mut all, json, _) = monitor(&ns, dir.path(), "json", &["--type", "drop", "-j"]);
     for p in [
         ip4(17, udp(5000, 7777), 6),
-        ip4(6, syn(5001, 7777), 16),
+        ip4(6, craft::tcp_syn(5001, 7777), 16),
         ip6(17, udp(5000, 7777), 6),
-        ip6(6, syn(5001, 7777), 16),
+        ip6(6, craft::tcp_syn(5001, 7777), 16),
         ip4(17, udp(5000, 7778), 6),
     ] {
         tun.write_all(&p).unwrap();

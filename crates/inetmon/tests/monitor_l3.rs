@@ -10,16 +10,14 @@
 
 mod common;
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{
-    inetmon, lines_of, require_privileged, run, start_monitor, udp_cmd, wait_for_line, Bg, Netns,
-};
+use common::{craft, lines_of, require_privileged, run, udp_cmd, wait_for_line, Bg, Netns};
 
 const LOCAL: [u8; 4] = [10, 221, 0, 1];
 const PEER: [u8; 4] = [10, 221, 0, 2];
@@ -27,93 +25,35 @@ const PEER: [u8; 4] = [10, 221, 0, 2];
 const ROUTED: &str = "10.221.1.5";
 const LOCAL6: [u8; 16] = [0xfd, 0, 0x02, 0x21, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 const PEER6: [u8; 16] = [0xfd, 0, 0x02, 0x21, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
-const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 
-/// Creates tun device `name` inside `ns` (a tun device belongs to the
-/// namespace of the thread that opens `/dev/net/tun`, so a short-lived
-/// thread enters it) and returns its non-blocking fd.
+/// Creates tun device `name` inside `ns` and returns its non-blocking fd.
 fn open_tun(ns: &Netns, name: &str) -> File {
-    let path = format!("/var/run/netns/{}", ns.name());
-    let name = name.to_owned();
-    std::thread::spawn(move || {
-        let nsf = File::open(&path).unwrap();
-        // SAFETY: a valid namespace fd; only this thread changes namespace.
-        let rc = unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/net/tun")
-            .unwrap();
-        // SAFETY: ifreq is plain data; zero is valid.
-        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-        for (d, s) in req.ifr_name.iter_mut().zip(name.as_bytes()) {
-            *d = *s as libc::c_char;
-        }
-        req.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
-        // SAFETY: an open tun fd and a valid ifreq.
-        let rc = unsafe { libc::ioctl(f.as_raw_fd(), TUNSETIFF, &mut req) };
-        assert_eq!(rc, 0, "TUNSETIFF: {}", std::io::Error::last_os_error());
-        // SAFETY: fcntl on our own fd.
-        unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
-        f
-    })
-    .join()
-    .unwrap()
-}
-
-fn csum(data: &[u8], mut sum: u32) -> u16 {
-    for c in data.chunks(2) {
-        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let mut u = Vec::new();
-    u.extend_from_slice(&sport.to_be_bytes());
-    u.extend_from_slice(&dport.to_be_bytes());
-    u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(payload);
-    u
+    let f = ns.open_tun(name);
+    // SAFETY: fcntl on our own fd.
+    unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+    f
 }
 
 /// IPv4 + UDP (checksum 0: none) from PEER to LOCAL.
 fn udp4(sport: u16, dport: u16) -> Vec<u8> {
-    let u = udp(sport, dport, b"inetmon-l3");
-    let mut p = vec![0x45, 0];
-    p.extend_from_slice(&((20 + u.len()) as u16).to_be_bytes());
-    p.extend_from_slice(&[0, 1, 0, 0, 64, 17, 0, 0]);
-    p.extend_from_slice(&PEER);
-    p.extend_from_slice(&LOCAL);
-    let c = csum(&p, 0);
-    p[10..12].copy_from_slice(&c.to_be_bytes());
-    p.extend_from_slice(&u);
-    p
+    craft::ipv4(
+        PEER,
+        LOCAL,
+        17,
+        craft::udp(sport, dport, b"inetmon-l3"),
+        None,
+    )
 }
 
 /// IPv6 + UDP (with its mandatory checksum) from PEER6 to LOCAL6.
 fn udp6(sport: u16, dport: u16) -> Vec<u8> {
-    let mut u = udp(sport, dport, b"inetmon-l3");
-    let mut pseudo = Vec::new();
-    pseudo.extend_from_slice(&PEER6);
-    pseudo.extend_from_slice(&LOCAL6);
-    pseudo.extend_from_slice(&(u.len() as u32).to_be_bytes());
-    pseudo.extend_from_slice(&[0, 0, 0, 17]);
-    pseudo.extend_from_slice(&u);
-    let c = csum(&pseudo, 0);
-    u[6..8].copy_from_slice(&c.to_be_bytes());
-    let mut p = vec![0x60, 0, 0, 0];
-    p.extend_from_slice(&(u.len() as u16).to_be_bytes());
-    p.extend_from_slice(&[17, 64]);
-    p.extend_from_slice(&PEER6);
-    p.extend_from_slice(&LOCAL6);
-    p.extend_from_slice(&u);
-    p
+    craft::ipv6(
+        PEER6,
+        LOCAL6,
+        17,
+        craft::udp(sport, dport, b"inetmon-l3"),
+        6,
+    )
 }
 
 /// Reads whatever the kernel queued on the tun fd.
@@ -127,15 +67,7 @@ fn drain(tun: &mut File) -> usize {
 }
 
 fn monitor(ns: &Netns, dir: &Path, tag: &str, args: &[&str]) -> (Bg, std::path::PathBuf) {
-    let out = dir.join(format!("{tag}.out"));
-    let err = dir.join(format!("{tag}.err"));
-    let bg = start_monitor(
-        &mut ns.cmd(inetmon()),
-        args,
-        &out,
-        &err,
-        Duration::from_secs(60),
-    );
+    let (bg, out, _) = ns.monitor(dir, tag, args);
     (bg, out)
 }
 

@@ -8,80 +8,16 @@
 
 mod common;
 
-use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{
-    inetmon, inetmon_run, lines_of, require_privileged, run, start_monitor, wait_for_line, Bg,
-    Netns,
-};
-
-const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
-
-/// Creates tun device `name` inside `ns` (`IFF_TUN | IFF_NO_PI`).
-fn open_tun(ns: &Netns, name: &str) -> File {
-    let path = format!("/var/run/netns/{}", ns.name());
-    let name = name.to_owned();
-    std::thread::spawn(move || {
-        let nsf = File::open(&path).unwrap();
-        // SAFETY: a valid namespace fd; only this thread changes namespace.
-        let rc = unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/net/tun")
-            .unwrap();
-        // SAFETY: ifreq is plain data; zero is valid.
-        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-        for (d, s) in req.ifr_name.iter_mut().zip(name.as_bytes()) {
-            *d = *s as libc::c_char;
-        }
-        req.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
-        // SAFETY: an open tun fd and a valid ifreq.
-        let rc = unsafe { libc::ioctl(f.as_raw_fd(), TUNSETIFF, &mut req) };
-        assert_eq!(rc, 0, "TUNSETIFF: {}", std::io::Error::last_os_error());
-        f
-    })
-    .join()
-    .unwrap()
-}
+use common::{craft, inetmon_run, lines_of, require_privileged, run, wait_for_line, Bg, Netns};
 
 /// IPv4 10.223.0.2 -> 10.223.0.1, UDP 5000 -> `dport`, no checksum.
 fn udp4(dport: u16) -> Vec<u8> {
-    let mut p = vec![
-        0x45, 0, 0, 32, 0, 1, 0, 0, 64, 17, 0, 0, 10, 223, 0, 2, 10, 223, 0, 1,
-    ];
-    let mut sum = 0u32;
-    for c in p.chunks(2) {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    p[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
-    p.extend_from_slice(&5000u16.to_be_bytes());
-    p.extend_from_slice(&dport.to_be_bytes());
-    p.extend_from_slice(&[0, 12, 0, 0]);
-    p.extend_from_slice(b"ns!!");
-    p
-}
-
-fn monitor(host: &Netns, dir: &Path, tag: &str, args: &[&str]) -> (Bg, PathBuf, PathBuf) {
-    let out = dir.join(format!("{tag}.out"));
-    let err = dir.join(format!("{tag}.err"));
-    let bg = start_monitor(
-        &mut host.cmd(inetmon()),
-        args,
-        &out,
-        &err,
-        Duration::from_secs(60),
-    );
-    (bg, out, err)
+    let udp = craft::udp(5000, dport, b"ns!!");
+    craft::ipv4([10, 223, 0, 2], [10, 223, 0, 1], 17, udp, None)
 }
 
 fn ns_inode(name: &str) -> u64 {
@@ -102,7 +38,7 @@ fn drops_of_every_namespace_by_default_named_and_narrowed() {
     // `guest` (named), in an unnamed namespace, and in `host` itself.
     let host = Netns::new();
     let guest = Netns::new();
-    let mut tun = open_tun(&guest, "tun0");
+    let mut tun = guest.open_tun("tun0");
     guest.sh("ip link set tun0 up && ip addr add 10.223.0.1 peer 10.223.0.2 dev tun0");
     // A second interface in the host, so that tun0's index names something
     // else (or nothing) there.
@@ -115,17 +51,17 @@ fn drops_of_every_namespace_by_default_named_and_narrowed() {
     let ports = ["--port", "7788", "--port", "7789", "--port", "7790"];
     let mut args = vec!["--type", "drop"];
     args.extend_from_slice(&ports);
-    let (mut every, out, err) = monitor(&host, dir.path(), "every", &args);
+    let (mut every, out, err) = host.monitor(dir.path(), "every", &args);
     let mut args = vec!["--type", "drop", "-j", "--netns", guest.name()];
     args.extend_from_slice(&ports);
-    let (mut named, json, _) = monitor(&host, dir.path(), "named", &args);
+    let (mut named, json, _) = host.monitor(dir.path(), "named", &args);
     let ino_s = guest_ino.to_string();
     let mut args = vec!["--type", "drop", "--netns", &ino_s];
     args.extend_from_slice(&ports);
-    let (mut by_ino, ino_out, _) = monitor(&host, dir.path(), "ino", &args);
+    let (mut by_ino, ino_out, _) = host.monitor(dir.path(), "ino", &args);
     let mut args = vec!["--type", "drop", "--netns", "own"];
     args.extend_from_slice(&ports);
-    let (mut own, own_out, _) = monitor(&host, dir.path(), "own", &args);
+    let (mut own, own_out, _) = host.monitor(dir.path(), "own", &args);
 
     // guest: UDP to a closed port on lo, one into tun0, one into the nft rule.
     let r = run(

@@ -15,18 +15,18 @@ use crate::event::Monitor;
 /// The monitor files of the `inetsock` producer, in the original's order
 /// (the ten the AIX documentation lists; `dgramConnect` is an inetmon
 /// extension of the line formatter and has no file).
-pub const MONITOR_FILES: [Monitor; 10] = [
-    Monitor::StreamCreate,
-    Monitor::StreamBind,
-    Monitor::StreamListen,
-    Monitor::StreamAccept,
-    Monitor::StreamConnect,
-    Monitor::StreamDisconnect,
-    Monitor::StreamClose,
-    Monitor::DgramCreate,
-    Monitor::DgramBind,
-    Monitor::DgramClose,
-];
+pub const MONITOR_FILES: [Monitor; 10] = {
+    let mut files = [Monitor::StreamCreate; 10];
+    let (mut i, mut n) = (0, 0);
+    while i < Monitor::ALL.len() {
+        if !matches!(Monitor::ALL[i], Monitor::DgramConnect) {
+            files[n] = Monitor::ALL[i];
+            n += 1;
+        }
+        i += 1;
+    }
+    files
+};
 
 /// The monitor a file name (`streamCreate.mon`) stands for, if it is one
 /// of [`MONITOR_FILES`].

@@ -209,43 +209,21 @@ impl Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{
-        Attribution, Header, SockOp, SockTask, Source, Timestamp, SOCK_DGRAM, SOCK_STREAM,
-    };
+    use crate::event::{SockOp, SOCK_DGRAM, SOCK_STREAM};
 
+    /// xmtopas (pid `pid`) doing `op` on a `sock_type` socket, without
+    /// addresses.
     fn ev(op: SockOp, sock_type: u16, pid: u32) -> SockEvent {
-        SockEvent {
-            header: Header {
-                time: Timestamp {
-                    secs: 1_327_359_846,
-                    nanos: 0,
-                },
-                source: Source::Sockets,
-                seq: 1,
-            },
-            op,
-            task: SockTask {
-                pid,
-                tid: pid,
-                uid: 0,
-                gid: 0,
-                comm: "xmtopas".into(),
-            },
-            attribution: Attribution::Process,
-            family: 2,
-            sock_type,
-            protocol: 6,
-            local: None,
-            foreign: None,
-            mapped: false,
-            cgroup_id: 1,
-            netns: 2,
-            cookie: 3,
-            errno: 0,
-            initiator: None,
-            existing: false,
-            process: None,
-        }
+        let mut e = SockEvent::sample();
+        e.header.time.nanos = 0;
+        e.op = op;
+        e.task.pid = pid;
+        e.task.tid = pid;
+        e.task.comm = "xmtopas".into();
+        e.sock_type = sock_type;
+        e.local = None;
+        e.foreign = None;
+        e
     }
 
     fn block(seq: u64, pid: u32) -> String {

@@ -6,10 +6,13 @@
 
 use std::fs;
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+pub mod craft;
 
 /// The binary under test.
 pub fn inetmon() -> &'static str {
@@ -252,6 +255,55 @@ impl Netns {
             Duration::from_secs(20),
         );
         assert_eq!(r.code, Some(0), "nft failed: {}\n{ruleset}", r.stderr);
+    }
+
+    /// Creates tun device `name` (`IFF_TUN | IFF_NO_PI`) in the namespace
+    /// and returns its fd (blocking). A tun device belongs to the namespace
+    /// of the thread that opens `/dev/net/tun`, so a short-lived thread
+    /// enters it.
+    pub fn open_tun(&self, name: &str) -> fs::File {
+        const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+        let path = format!("/var/run/netns/{}", self.name);
+        let name = name.to_owned();
+        std::thread::spawn(move || {
+            let nsf = fs::File::open(&path).unwrap();
+            // SAFETY: a valid namespace fd; only this thread changes namespace.
+            let rc = unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+            let f = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/net/tun")
+                .unwrap();
+            // SAFETY: ifreq is plain data; zero is valid.
+            let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+            for (d, s) in req.ifr_name.iter_mut().zip(name.as_bytes()) {
+                *d = *s as libc::c_char;
+            }
+            req.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
+            // SAFETY: an open tun fd and a valid ifreq.
+            let rc = unsafe { libc::ioctl(f.as_raw_fd(), TUNSETIFF, &mut req) };
+            assert_eq!(rc, 0, "TUNSETIFF: {}", std::io::Error::last_os_error());
+            f
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// Starts `inetmon monitor ARGS…` in the namespace (see
+    /// [`start_monitor`]) with its output to `DIR/TAG.out` and errors to
+    /// `DIR/TAG.err`; returns the process and both paths.
+    pub fn monitor(&self, dir: &Path, tag: &str, args: &[&str]) -> (Bg, PathBuf, PathBuf) {
+        let out = dir.join(format!("{tag}.out"));
+        let err = dir.join(format!("{tag}.err"));
+        let bg = start_monitor(
+            &mut self.cmd(inetmon()),
+            args,
+            &out,
+            &err,
+            Duration::from_secs(60),
+        );
+        (bg, out, err)
     }
 
     /// Starts `inetmon ARGS…` in the namespace, in the background, with
@@ -676,6 +728,31 @@ pub fn tcpdump_flags_to_ipmon(f: &str) -> String {
         }
     }
     out
+}
+
+/// Copies the packets of the capture `from` to an IP Filter binary log
+/// `dir/name` (`ipmon -f FROM -B LOG /dev/null`) and returns the log's path
+/// and its records, in order.
+pub fn iplog_copy(from: &Path, dir: &Path, name: &str) -> (PathBuf, Vec<Vec<u8>>) {
+    let bin = dir.join(name);
+    let r = inetmon_run(&[
+        "ipmon",
+        "-f",
+        from.to_str().unwrap(),
+        "-B",
+        bin.to_str().unwrap(),
+        "/dev/null",
+    ]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let bytes = fs::read(&bin).unwrap();
+    let mut records = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let n = inetmon_core::decode::iplog::record_size(&bytes[at..]).unwrap();
+        records.push(bytes[at..at + n].to_vec());
+        at += n;
+    }
+    (bin, records)
 }
 
 /// Splits a pcap file into its 24-byte global header and its records

@@ -100,44 +100,17 @@ pub(super) fn fields(out: &mut Vec<u8>, d: &NftTraceEvent) {
 mod tests {
     use serde_json::{json, Value};
 
-    use crate::event::{Event, Interface, NftTraceEvent, NftTraceType, NftVerdict};
+    use crate::event::{Event, NftTraceEvent, NftTraceType};
     use crate::format::json::JsonWriter;
 
+    /// The monitor tests' rule step, with sequence 3, no mark and a
+    /// two-byte link-layer header.
     fn step() -> NftTraceEvent {
-        NftTraceEvent {
-            header: crate::event::Header {
-                time: crate::event::Timestamp::default(),
-                source: crate::event::Source::Nftrace,
-                seq: 3,
-            },
-            id: 0x6d98_5a58,
-            family: 1,
-            table: "t".into(),
-            chain: "input".into(),
-            trace_type: NftTraceType::Rule,
-            rule_handle: Some(8),
-            rule_comment: None,
-            verdict: Some(NftVerdict {
-                code: -3,
-                chain: Some("sub".into()),
-            }),
-            policy: None,
-            nfproto: Some(2),
-            iif: Some(Interface {
-                ifindex: 1,
-                name: Some("lo".into()),
-            }),
-            iif_type: Some(772),
-            oif: None,
-            oif_type: None,
-            mark: None,
-            ll_header: vec![0; 2],
-            network_header: vec![
-                0x45, 0, 0, 29, 0, 0, 0x40, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
-            ],
-            transport_header: vec![0x8c, 0x3a, 0x27, 0x0f, 0, 9, 0, 0],
-            headers_inherited: false,
-        }
+        let mut s = crate::format::monitor::nftrace::tests::step();
+        s.header.seq = 3;
+        s.mark = None;
+        s.ll_header = vec![0; 2];
+        s
     }
 
     #[test]
@@ -163,7 +136,7 @@ mod tests {
                 "src": "127.0.0.1", "dst": "127.0.0.1", "protocol": 17,
                 "sport": 35898, "dport": 9999, "headers_inherited": false,
                 "ll_header": "0000",
-                "network_header": "4500001d00004000401100007f0000017f000001",
+                "network_header": "4500001d0a0e4000401100007f0000017f000001",
                 "transport_header": "8c3a270f00090000"
             })
         );

@@ -172,7 +172,7 @@ impl MonitorFormatter {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::MonitorOptions;
     use super::*;
     use crate::event::{Event, Header, NftVerdict, Source, Timestamp};
@@ -183,6 +183,7 @@ mod tests {
     ];
     const UDP: [u8; 8] = [0x8c, 0x3a, 0x27, 0x0f, 0, 9, 0, 0];
 
+    /// A rule step of a UDP packet on `lo` (also the JSON tests' event).
     pub(crate) fn step() -> NftTraceEvent {
         NftTraceEvent {
             header: Header {
