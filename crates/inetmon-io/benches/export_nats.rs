@@ -65,7 +65,14 @@ fn stream_count(rt: &tokio::runtime::Runtime, url: &str, stream: &str) -> u64 {
     rt.block_on(async {
         let c = async_nats::connect(url).await.unwrap();
         let js = async_nats::jetstream::new(c);
-        js.get_stream(stream).await.unwrap().info().await.unwrap().state.messages
+        js.get_stream(stream)
+            .await
+            .unwrap()
+            .info()
+            .await
+            .unwrap()
+            .state
+            .messages
     })
 }
 
@@ -85,7 +92,9 @@ fn rate(window: usize, events: u64) {
     let mut seq = 1;
     while seq <= events {
         let n = 5000.min(events - seq + 1);
-        let batch: Vec<Event> = (seq..seq + n).map(|s| sock_event(s, t, 1000, 443)).collect();
+        let batch: Vec<Event> = (seq..seq + n)
+            .map(|s| sock_event(s, t, 1000, 443))
+            .collect();
         j.append(&batch).unwrap();
         seq += n;
     }
@@ -102,7 +111,11 @@ fn rate(window: usize, events: u64) {
     let handle = exporter.spawn(rt.handle());
     while counters.position.load(Ordering::Relaxed) < events {
         std::thread::sleep(Duration::from_millis(5));
-        assert!(start.elapsed() < Duration::from_secs(600), "stuck: {:?}", counters.last_error());
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "stuck: {:?}",
+            counters.last_error()
+        );
     }
     let secs = start.elapsed().as_secs_f64();
     let (cpu, scpu) = (self_cpu() - cpu0, pid_cpu(server.pid().unwrap()) - scpu0);
@@ -150,7 +163,9 @@ fn latency(events: u64, per_sec: u64) {
             if let Ok(Record::Event { event, .. }) = &d.item {
                 let now = Timestamp::from_nanos_parts(0, wall_ns());
                 let t = event.header().time;
-                lat.push((now.secs - t.secs) * 1_000_000_000 + i64::from(now.nanos) - i64::from(t.nanos));
+                lat.push(
+                    (now.secs - t.secs) * 1_000_000_000 + i64::from(now.nanos) - i64::from(t.nanos),
+                );
             }
         }
         lat
@@ -172,7 +187,12 @@ fn latency(events: u64, per_sec: u64) {
     handle.stop_blocking();
     j.close().unwrap();
     lat.sort_unstable();
-    let pct = |p: f64| lat.get(((lat.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0) as f64 / 1e6;
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or(0) as f64
+            / 1e6
+    };
     println!(
         "latency events={} rate={per_sec}/s received={} p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms",
         events,
@@ -200,5 +220,8 @@ fn main() {
     for w in windows.split(',').filter_map(|w| w.trim().parse().ok()) {
         rate(w, events);
     }
-    latency(env("EXPORT_BENCH_LAT_EVENTS", 5000), env("EXPORT_BENCH_LAT_RATE", 1000));
+    latency(
+        env("EXPORT_BENCH_LAT_EVENTS", 5000),
+        env("EXPORT_BENCH_LAT_RATE", 1000),
+    );
 }
