@@ -129,6 +129,10 @@ fn main() {
             point,
             reserved,
             sample_rate,
+            pid,
+            tid,
+            sock_cookie,
+            comm,
         }
     );
     layout!(
@@ -143,7 +147,7 @@ fn main() {
     constants!(&mut c, "INETMON_DP_", datapath {
         VERSION, MAX_CAP, TYPE_DROP as "INETMON_DP_DROP", TYPE_TRACE as "INETMON_DP_TRACE",
         LAYER_NONE, LAYER_ETHERNET, LAYER_NETWORK, FLAG_PROCESS as "INETMON_DP_F_PROCESS",
-        FROM_NETWORK, TO_NETWORK,
+        FROM_NETWORK, TO_NETWORK, FROM_STACK, TO_STACK,
     });
 
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo"));

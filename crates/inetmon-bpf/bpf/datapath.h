@@ -29,11 +29,14 @@ enum inetmon_dp_layer {
 };
 
 /* flags */
-#define INETMON_DP_F_PROCESS 0x01 /* pid/tid/comm are the task that dropped it */
+#define INETMON_DP_F_PROCESS 0x01 /* drops: pid/tid/comm are the task that dropped it;
+				    * stack traces: the socket's owner (see dp_owner) */
 
 enum inetmon_dp_point {
 	INETMON_DP_FROM_NETWORK = 1, /* tc ingress */
 	INETMON_DP_TO_NETWORK = 2,   /* tc egress */
+	INETMON_DP_FROM_STACK = 3,   /* cgroup_skb egress: a local socket sent it */
+	INETMON_DP_TO_STACK = 4,     /* cgroup_skb ingress: delivered to a local socket */
 };
 
 struct inetmon_dp_common {
@@ -68,7 +71,13 @@ struct inetmon_dp_trace {
 	__u8 point;      /* enum inetmon_dp_point */
 	__u8 reserved[3];
 	__u32 sample_rate; /* 1 in N packets reported */
-}; /* 48 bytes */
+	/* Stack points only (zero at the network points): the socket's owner,
+	 * valid when INETMON_DP_F_PROCESS is set, and its cookie (0: no socket). */
+	__u32 pid;       /* tgid */
+	__u32 tid;
+	__u64 sock_cookie;
+	char comm[16];
+}; /* 80 bytes */
 
 /* Key of the `drop_counts` map (summary mode: counts instead of records). */
 struct inetmon_dp_drop_key {

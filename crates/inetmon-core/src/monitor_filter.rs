@@ -87,7 +87,9 @@ struct Fields {
     interface: Option<(u32, Option<String>)>,
     addrs: Vec<IpAddr>,
     ports: Vec<u16>,
-    proto: Option<u8>,
+    /// The transport protocols (an overlay packet has its outer and inner
+    /// ones).
+    protos: Vec<u8>,
     reason: Option<String>,
 }
 
@@ -130,7 +132,7 @@ impl MonitorFilter {
         if !self.ports.is_empty() && !f.ports.iter().any(|p| self.ports.contains(p)) {
             return false;
         }
-        if !self.protos.is_empty() && !f.proto.is_some_and(|p| self.protos.contains(&p)) {
+        if !self.protos.is_empty() && !f.protos.iter().any(|p| self.protos.contains(p)) {
             return false;
         }
         if !self.reasons.is_empty() {
@@ -150,13 +152,19 @@ fn reason_eq(wanted: &str, actual: &str) -> bool {
 
 fn fields(event: &Event) -> Fields {
     let mut f = Fields::default();
+    // Every flow of the packet: the outer one and, for an overlay, each
+    // packet inside (`--ip`, `--port`, `--proto` match any of them).
     let from_packet = |f: &mut Fields, data: &[u8], layer, et| {
-        if let Some(fl) = PacketView::capture(data, layer, et).flow() {
-            f.addrs = vec![fl.src, fl.dst];
-            f.proto = Some(fl.proto);
-            if let Some((s, d)) = fl.ports {
-                f.ports = vec![s, d];
+        let mut view = Some(PacketView::capture(data, layer, et));
+        while let Some(v) = view {
+            if let Some(fl) = v.flow() {
+                f.addrs.extend([fl.src, fl.dst]);
+                f.protos.push(fl.proto);
+                if let Some((s, d)) = fl.ports {
+                    f.ports.extend([s, d]);
+                }
             }
+            view = v.tunnel.map(|t| t.inner_view());
         }
     };
     match event {
@@ -182,19 +190,19 @@ fn fields(event: &Event) -> Fields {
         Event::Nat(n) => {
             f.addrs = vec![n.orig_src.0, n.orig_dst.0, n.new_src.0, n.new_dst.0];
             f.ports = vec![n.orig_src.1, n.orig_dst.1, n.new_src.1, n.new_dst.1];
-            f.proto = Some(n.protocol);
+            f.protos = vec![n.protocol];
         }
         Event::State(s) => {
             f.addrs = vec![s.src, s.dst];
             f.ports = vec![s.ports.0, s.ports.1];
-            f.proto = Some(s.protocol);
+            f.protos = vec![s.protocol];
         }
         Event::Sock(s) => {
             for (a, p) in [s.local, s.foreign].into_iter().flatten() {
                 f.addrs.push(a);
                 f.ports.push(p);
             }
-            f.proto = u8::try_from(s.protocol).ok();
+            f.protos = u8::try_from(s.protocol).ok().into_iter().collect();
         }
         Event::Lost(_) | Event::Malformed(_) => {}
     }
@@ -245,6 +253,8 @@ mod tests {
             sample_rate: 1,
             mark: 0,
             netns: 0,
+            process: None,
+            sock_cookie: 0,
         }))
     }
 

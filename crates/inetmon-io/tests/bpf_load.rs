@@ -14,7 +14,19 @@ use inetmon_io::bpf::datapath::{lost_total, DatapathPrograms, KernelConfig, MAX_
 use inetmon_io::bpf::sockets::{lost_totals, Filters, SockPrograms, DEFAULT_RING_BYTES};
 use inetmon_io::bpf::{cgroup2_root, progstats, LoadError};
 
-use common::privileged;
+use common::{new_netns, privileged, tid};
+
+/// A TCP connection on 127.0.0.1 from this thread: listen, connect,
+/// accept, one byte, close; returns the listening port.
+fn loopback_exchange() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (s, _) = l.accept().unwrap();
+    c.write_all(b"x").unwrap();
+    drop((c, s, l));
+    port
+}
 
 fn load_sockets() -> SockPrograms {
     let filters = Filters {
@@ -34,12 +46,7 @@ fn sockets_load_attach_and_report_a_tcp_connection() {
     let mut rb = progs.take_ring_buf().unwrap();
     let lost = progs.take_lost().unwrap();
 
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let (s, _) = l.accept().unwrap();
-    c.write_all(b"x").unwrap();
-    drop((c, s, l));
+    let port = loopback_exchange();
 
     let mut ops = Vec::new();
     while let Some(item) = rb.next() {
@@ -114,6 +121,69 @@ fn datapath_loads_the_drop_tracepoint() {
     let _counts = progs.take_drop_counts().unwrap();
     assert_eq!(lost_total(&lost).unwrap(), 0);
     progs.recursion_misses().unwrap();
+}
+
+/// The stack-point programs (cgroup_skb) and the owner hooks load and
+/// attach on the cgroup v2 root, and a TCP connection this thread makes
+/// afterwards is traced at from-stack and to-stack with this thread as
+/// the owner of both ends (the connecting socket: created and connected
+/// here; the accepted one: cloned from the listener made here), in this
+/// thread's namespace, with the socket's cookie.
+#[test]
+fn datapath_stack_points_name_the_owner() {
+    use inetmon_bpf::record::datapath::{FLAG_PROCESS, FROM_STACK, TO_STACK};
+    use inetmon_core::decode::datapath::{decode, DatapathRecord};
+
+    if !privileged() {
+        return;
+    }
+    let netns = new_netns();
+    let cfg = KernelConfig {
+        drops: false,
+        stack: true,
+        ..KernelConfig::default()
+    };
+    let mut progs = DatapathPrograms::load(&cfg).unwrap();
+    let mut rb = progs.take_ring_buf().unwrap();
+    let lost = progs.take_lost().unwrap();
+
+    let port = loopback_exchange();
+
+    let (pid, me) = (std::process::id(), tid());
+    let mut comm = [0u8; 16];
+    let name = std::fs::read(format!("/proc/self/task/{me}/comm")).unwrap();
+    let name = name.strip_suffix(b"\n").unwrap_or(&name);
+    comm[..name.len()].copy_from_slice(name);
+    let mut seen = Vec::new();
+    while let Some(item) = rb.next() {
+        let Ok(DatapathRecord::Trace(t, data)) = decode(&item) else {
+            continue;
+        };
+        // Ours: TCP on 127.0.0.1 with our port at either end.
+        let ports = data.get(20..24).map(|p| {
+            (
+                u16::from_be_bytes([p[0], p[1]]),
+                u16::from_be_bytes([p[2], p[3]]),
+            )
+        });
+        let ours = data.first() == Some(&0x45)
+            && data.get(9) == Some(&6)
+            && ports.is_some_and(|(a, b)| a == port || b == port);
+        if !ours {
+            continue;
+        }
+        assert!(t.point == FROM_STACK || t.point == TO_STACK, "{t:?}");
+        assert_ne!(t.common.flags & FLAG_PROCESS, 0, "no owner: {t:?}");
+        assert_eq!((t.pid, t.tid, t.comm), (pid, me, comm), "{t:?}");
+        assert_eq!(t.common.netns, netns);
+        assert_ne!(t.sock_cookie, 0);
+        seen.push(t.point);
+    }
+    // SYN, SYN-ACK, ACK, data, FINs: each sent (from-stack) and received
+    // (to-stack) once.
+    assert!(seen.contains(&FROM_STACK), "{seen:?}");
+    assert!(seen.contains(&TO_STACK), "{seen:?}");
+    assert_eq!(lost_total(&lost).unwrap(), 0);
 }
 
 /// Out-of-range settings are refused before anything is loaded (no

@@ -3,8 +3,9 @@
 //! operations, NFLOG packets, conntrack NAT and state) in one stream.
 //!
 //! Event kinds (`--type`, comma-separated or repeated): `drop` (the
-//! default), `trace` (default too when `--iface` is given, which it
-//! needs), `sock`, `packet` (NFLOG groups of `--nflog`, group 0 by
+//! default), `trace` (default too when `--iface` or `--stack` is given,
+//! one of which it needs: tc traces on interfaces, cgroup skb traces
+//! between sockets and the stack), `sock`, `packet` (NFLOG groups of `--nflog`, group 0 by
 //! default), `nat`, `state`, `debug` (nftables trace steps of packets a
 //! rule marked with `meta nftrace set 1`, in the monitor's own network
 //! namespace); `lost` and `malformed` are always shown.
@@ -70,6 +71,11 @@ pub(crate) struct MonitorArgs {
     /// Interfaces to trace (tc ingress and egress) and to filter drops on.
     #[arg(long = "iface", short = 'i', value_name = "IF", value_delimiter = ',')]
     pub(crate) ifaces: Vec<String>,
+    /// Trace packets between local sockets and the stack (`from-stack`,
+    /// `to-stack`: cgroup skb hooks on the cgroup v2 root, every
+    /// namespace), naming the process that owns the socket.
+    #[arg(long)]
+    pub(crate) stack: bool,
     /// Only packets and connections with this address or prefix on either side.
     #[arg(long, value_name = "ADDR[/PREFIX]")]
     pub(crate) ip: Vec<String>,
@@ -137,7 +143,7 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
     let shutdown = Shutdown::on_signals().context("installing signal handlers")?;
     let mut producers = Producers::new(shutdown.clone(), DEFAULT_CAPACITY);
     let mut drop_counter = None;
-    if plan.kernel.drops || !plan.kernel.trace_ifaces.is_empty() {
+    if plan.kernel.drops || !plan.kernel.trace_ifaces.is_empty() || plan.kernel.stack {
         let reasons = enrich::drop_reasons().ok();
         plan.kernel_names(reasons.as_ref())?;
         let netns = enrich::own_netns()?;

@@ -23,12 +23,17 @@ pub const LAYER_NONE: u8 = 0;
 pub const LAYER_ETHERNET: u8 = 1;
 /// `INETMON_DP_LAYER_NETWORK`: the capture starts at the IP header.
 pub const LAYER_NETWORK: u8 = 2;
-/// `INETMON_DP_F_PROCESS`: pid/tid/comm are the task that dropped it.
+/// `INETMON_DP_F_PROCESS`: pid/tid/comm are the task that dropped it
+/// (drops) or the socket's owner (stack traces).
 pub const FLAG_PROCESS: u8 = 0x01;
 /// `INETMON_DP_FROM_NETWORK`: trace at tc ingress.
 pub const FROM_NETWORK: u8 = 1;
 /// `INETMON_DP_TO_NETWORK`: trace at tc egress.
 pub const TO_NETWORK: u8 = 2;
+/// `INETMON_DP_FROM_STACK`: trace at cgroup_skb egress (a local socket sent it).
+pub const FROM_STACK: u8 = 3;
+/// `INETMON_DP_TO_STACK`: trace at cgroup_skb ingress (delivered to a local socket).
+pub const TO_STACK: u8 = 4;
 
 /// `struct inetmon_dp_common`: the start of every record.
 #[repr(C)]
@@ -84,18 +89,29 @@ pub struct DpDrop {
     pub comm: [u8; 16],
 }
 
-/// `struct inetmon_dp_trace`: a packet seen by a tc classifier.
+/// `struct inetmon_dp_trace`: a packet seen by a tc classifier or a
+/// cgroup_skb program.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DpTrace {
     /// Common header.
     pub common: DpCommon,
-    /// Observation point ([`FROM_NETWORK`], [`TO_NETWORK`]).
+    /// Observation point ([`FROM_NETWORK`], [`TO_NETWORK`], [`FROM_STACK`],
+    /// [`TO_STACK`]).
     pub point: u8,
     /// Zero.
     pub reserved: [u8; 3],
     /// 1 in N packets reported.
     pub sample_rate: u32,
+    /// Stack points: the socket owner's thread group id (valid with
+    /// [`FLAG_PROCESS`]).
+    pub pid: u32,
+    /// Stack points: the owner's thread id.
+    pub tid: u32,
+    /// Stack points: the socket's cookie (0: no socket).
+    pub sock_cookie: u64,
+    /// Stack points: the owner's comm, NUL-padded.
+    pub comm: [u8; 16],
 }
 
 /// `struct inetmon_dp_drop_key`: the key of the summary-mode
@@ -114,7 +130,7 @@ pub struct DpDropKey {
 const _: () = {
     assert!(size_of::<DpCommon>() == 40);
     assert!(size_of::<DpDrop>() == 80);
-    assert!(size_of::<DpTrace>() == 48);
+    assert!(size_of::<DpTrace>() == 80);
     assert!(size_of::<DpDropKey>() == 16);
     assert!(offset_of!(DpCommon, ktime_ns) == 8);
     assert!(offset_of!(DpCommon, cap_len) == 24);
@@ -124,6 +140,9 @@ const _: () = {
     assert!(offset_of!(DpDrop, comm) == 64);
     assert!(offset_of!(DpTrace, point) == 40);
     assert!(offset_of!(DpTrace, sample_rate) == 44);
+    assert!(offset_of!(DpTrace, pid) == 48);
+    assert!(offset_of!(DpTrace, sock_cookie) == 56);
+    assert!(offset_of!(DpTrace, comm) == 64);
     assert!(offset_of!(DpDropKey, location) == 8);
 };
 
@@ -170,6 +189,10 @@ impl DpTrace {
         out.push(self.point);
         out.extend_from_slice(&self.reserved);
         out.extend_from_slice(&self.sample_rate.to_ne_bytes());
+        out.extend_from_slice(&self.pid.to_ne_bytes());
+        out.extend_from_slice(&self.tid.to_ne_bytes());
+        out.extend_from_slice(&self.sock_cookie.to_ne_bytes());
+        out.extend_from_slice(&self.comm);
         out.extend_from_slice(data);
         out
     }

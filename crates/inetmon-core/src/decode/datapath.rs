@@ -199,14 +199,24 @@ pub fn decode(bytes: &[u8]) -> Result<DatapathRecord<'_>, DatapathError> {
         Ok(DatapathRecord::Drop(d, packet(bytes, &common, min)?))
     } else {
         const W: &str = "trace header";
-        let min = size_of::<DpTrace>();
-        need(bytes, min, W)?;
-        let t = DpTrace {
+        // Records made before the stack points end at `sample_rate` (48
+        // bytes, no owner fields): still read, with the owner zero.
+        let min = offset_of!(DpTrace, pid);
+        let full = usize::from(common.hdr_len) >= size_of::<DpTrace>();
+        need(bytes, if full { size_of::<DpTrace>() } else { min }, W)?;
+        let mut t = DpTrace {
             common,
             point: u8_at(bytes, offset_of!(DpTrace, point), W)?,
             reserved: get(bytes, offset_of!(DpTrace, reserved), W)?,
             sample_rate: u32_at(bytes, offset_of!(DpTrace, sample_rate), W)?,
+            ..DpTrace::default()
         };
+        if full {
+            t.pid = u32_at(bytes, offset_of!(DpTrace, pid), W)?;
+            t.tid = u32_at(bytes, offset_of!(DpTrace, tid), W)?;
+            t.sock_cookie = u64_at(bytes, offset_of!(DpTrace, sock_cookie), W)?;
+            t.comm = get(bytes, offset_of!(DpTrace, comm), W)?;
+        }
         Ok(DatapathRecord::Trace(t, packet(bytes, &common, min)?))
     }
 }
@@ -368,6 +378,12 @@ impl DatapathRecord<'_> {
                     sample_rate: t.sample_rate.max(1),
                     mark: c.mark,
                     netns: c.netns,
+                    process: (c.flags & FLAG_PROCESS != 0).then(|| ProcessContext {
+                        pid: t.pid,
+                        tid: t.tid,
+                        comm: comm_string(&t.comm),
+                    }),
+                    sock_cookie: t.sock_cookie,
                 }))
             }
         }
@@ -419,7 +435,7 @@ mod tests {
         DpTrace {
             common: DpCommon {
                 kind: TYPE_TRACE,
-                hdr_len: 48,
+                hdr_len: 80,
                 version: VERSION,
                 cap_len: 28,
                 layer: 2,
@@ -428,6 +444,7 @@ mod tests {
             point: 2,
             reserved: [0; 3],
             sample_rate: 10,
+            ..DpTrace::default()
         }
     }
 
@@ -445,10 +462,27 @@ mod tests {
     #[test]
     fn longer_header_is_skipped() {
         let mut t = raw_trace();
-        t.common.hdr_len = 52;
+        t.common.hdr_len = 84;
         let mut bytes = t.to_bytes(&[0xde, 0xad, 0xbe, 0xef]);
         bytes.extend_from_slice(&PKT);
         assert_eq!(decode(&bytes), Ok(DatapathRecord::Trace(t, &PKT[..])));
+    }
+
+    /// A trace record of the layout before the stack points (48-byte
+    /// header, no owner fields; the committed fixture has them) still
+    /// decodes, with the owner zero and the packet found at `hdr_len`.
+    #[test]
+    fn old_trace_layout_is_read() {
+        let mut t = raw_trace();
+        t.common.hdr_len = 48;
+        let bytes = t.to_bytes(&PKT);
+        let mut old = bytes[..48].to_vec();
+        old.extend_from_slice(&PKT);
+        assert_eq!(decode(&old), Ok(DatapathRecord::Trace(t, &PKT[..])));
+        assert!(matches!(
+            decode(&old[..47]),
+            Err(DatapathError::Len { needed: 48, .. })
+        ));
     }
 
     #[test]
@@ -469,19 +503,19 @@ mod tests {
             );
         }
         assert_eq!(
-            decode(&bytes[..50]),
+            decode(&bytes[..100]),
             Err(DatapathError::Len {
                 what: "packet data",
-                needed: 76,
-                got: 50
+                needed: 108,
+                got: 100
             })
         );
         assert_eq!(
-            decode(&bytes[..47]),
+            decode(&bytes[..79]),
             Err(DatapathError::Len {
                 what: "trace header",
-                needed: 48,
-                got: 47
+                needed: 80,
+                got: 79
             })
         );
     }

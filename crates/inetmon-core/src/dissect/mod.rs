@@ -8,7 +8,9 @@
 //!   from it, and so are the NFLOG mapping's short/original-length facts.
 //! - [`PacketView`]: a capture (Ethernet or IP) dissected into its complete
 //!   headers, how far that got and a typed [`Stop`] reason; the monitor
-//!   lines and filters read it.
+//!   lines and filters read it. UDP to the VXLAN (4789) or Geneve (6081)
+//!   port is read as an overlay: [`Tunnel`] holds the encapsulation header
+//!   and dissects the packet inside ([`Tunnel::inner_view`]).
 //! - [`bytes`], [`proto`], [`tcp`]: the byte readers, protocol table and
 //!   TCP-flag table every formatter uses.
 //!
@@ -34,7 +36,8 @@ pub use facts::HeaderFacts;
 pub use ip::{ipf_header_len, IpHeader, IpVersion, IpView};
 pub use stop::{Layer, Stop};
 pub use view::{
-    transport, Eth, Flow, PacketView, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, L4,
+    transport, tunnel, Eth, Flow, PacketView, Tunnel, TunnelKind, ETHERTYPE_IPV4, ETHERTYPE_IPV6,
+    ETHERTYPE_TEB, ETHERTYPE_VLAN, GENEVE_PORT, L4, MAX_TUNNEL_DEPTH, VXLAN_PORT,
 };
 
 #[cfg(test)]

@@ -23,6 +23,10 @@ pub enum Layer {
     Igmp,
     /// VRRP.
     Vrrp,
+    /// VXLAN (RFC 7348, UDP port 4789).
+    Vxlan,
+    /// Geneve (RFC 8926, UDP port 6081).
+    Geneve,
 }
 
 impl fmt::Display for Layer {
@@ -37,6 +41,8 @@ impl fmt::Display for Layer {
             Layer::Icmpv6 => "ICMPv6",
             Layer::Igmp => "IGMP",
             Layer::Vrrp => "VRRP",
+            Layer::Vxlan => "VXLAN",
+            Layer::Geneve => "Geneve",
         })
     }
 }
@@ -75,6 +81,16 @@ pub enum Stop {
     /// An IPv4 header length (IHL * 4) below the 20-byte minimum.
     #[error("IPv4 header length {0} below 20")]
     Ipv4HeaderLen(usize),
+    /// A VXLAN header without the I flag (a valid VNI), which RFC 7348
+    /// requires.
+    #[error("VXLAN flags {0:#04x} lack the I flag")]
+    VxlanFlags(u8),
+    /// A Geneve header of a version other than 0.
+    #[error("Geneve version {0}")]
+    GeneveVersion(u8),
+    /// Tunnels nested deeper than the dissector follows.
+    #[error("tunnel nested more than {0} deep")]
+    TunnelDepth(u8),
 }
 
 impl Stop {

@@ -114,3 +114,101 @@ fn stop_reasons_are_typed() {
     let v = PacketView::capture(&eth, CaptureLayer::Ethernet, 0);
     assert_eq!((v.stop, v.eth.map(|e| e.ethertype)), (None, Some(0x0806)));
 }
+
+/// UDP from port 1000 to `dport` around `payload`, in IPv4.
+fn udp_to(dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut u = vec![0x03, 0xe8];
+    u.extend_from_slice(&dport.to_be_bytes());
+    u.extend_from_slice(&[0, 0, 0, 0]);
+    u.extend_from_slice(payload);
+    ipv4(proto::UDP, &u)
+}
+
+/// An Ethernet frame around an IPv4 packet.
+fn eth(ip: &[u8]) -> Vec<u8> {
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+    f.extend_from_slice(ip);
+    f
+}
+
+#[test]
+fn overlay_headers_and_their_stops() {
+    let inner = eth(&ipv4(proto::TCP, &[0; 20]));
+    // VXLAN: I flag, VNI 0x123456, inner Ethernet.
+    let mut vx = vec![0x08, 0, 0, 0, 0x12, 0x34, 0x56, 0];
+    vx.extend_from_slice(&inner);
+    let b1 = udp_to(VXLAN_PORT, &vx);
+    let p = PacketView::ip(&b1);
+    let t = p.tunnel.unwrap();
+    assert_eq!(
+        (t.kind, t.vni, t.header_len, t.depth),
+        (TunnelKind::Vxlan, 0x12_3456, 8, 1)
+    );
+    assert_eq!(p.stop, None);
+    let i = t.inner_view();
+    assert!(i.eth.is_some() && matches!(i.l4, Some(L4::Tcp { .. })));
+    assert_eq!(p.innermost(), i);
+    // Without the I flag: not a VXLAN header.
+    vx[0] = 0;
+    let b2 = udp_to(VXLAN_PORT, &vx);
+    let p = PacketView::ip(&b2);
+    assert_eq!((p.tunnel, p.stop), (None, Some(Stop::VxlanFlags(0))));
+    // Geneve with 8 bytes of options, carrying IPv4 directly.
+    let mut g = vec![0x02, 0, 0x08, 0x00, 0, 0, 7, 0];
+    g.extend_from_slice(&[0xaa; 8]);
+    g.extend_from_slice(&ipv4(proto::UDP, &[0; 8]));
+    let b3 = udp_to(GENEVE_PORT, &g);
+    let p = PacketView::ip(&b3);
+    let t = p.tunnel.unwrap();
+    assert_eq!(
+        (t.kind, t.vni, t.header_len, t.protocol),
+        (TunnelKind::Geneve, 7, 16, 0x0800)
+    );
+    assert!(matches!(t.inner_view().l4, Some(L4::Udp { .. })));
+    // Options announced beyond the capture; a version other than 0.
+    let b4 = udp_to(GENEVE_PORT, &g[..12]);
+    let p = PacketView::ip(&b4);
+    assert_eq!(
+        p.stop,
+        Some(Stop::Truncated {
+            layer: Layer::Geneve,
+            need: 16,
+            got: 12
+        })
+    );
+    g[0] = 0x40;
+    let b5 = udp_to(GENEVE_PORT, &g);
+    let p = PacketView::ip(&b5);
+    assert_eq!(p.stop, Some(Stop::GeneveVersion(1)));
+    // A header cut short.
+    let b6 = udp_to(VXLAN_PORT, &[0x08, 0, 0]);
+    let p = PacketView::ip(&b6);
+    assert_eq!(
+        p.stop,
+        Some(Stop::Truncated {
+            layer: Layer::Vxlan,
+            need: 8,
+            got: 3
+        })
+    );
+    // Another port: plain UDP.
+    assert_eq!(PacketView::ip(&udp_to(9999, &vx)).tunnel, None);
+}
+
+/// Tunnels inside tunnels are followed to MAX_TUNNEL_DEPTH, then stop.
+#[test]
+fn nested_overlays_stop_at_the_depth_limit() {
+    let mut pkt = ipv4(proto::TCP, &[0; 20]);
+    for _ in 0..=MAX_TUNNEL_DEPTH {
+        let mut g = vec![0, 0, 0x08, 0x00, 0, 0, 1, 0];
+        g.extend_from_slice(&pkt);
+        pkt = udp_to(GENEVE_PORT, &g);
+    }
+    let mut v = PacketView::ip(&pkt);
+    for _ in 0..MAX_TUNNEL_DEPTH {
+        v = v.tunnel.unwrap().inner_view();
+    }
+    assert_eq!(v.depth, MAX_TUNNEL_DEPTH);
+    assert_eq!(v.tunnel, None);
+    assert_eq!(v.stop, Some(Stop::TunnelDepth(MAX_TUNNEL_DEPTH)));
+}

@@ -15,6 +15,127 @@ pub const ETHERTYPE_IPV4: u16 = 0x0800;
 pub const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// The 802.1Q ethertype.
 pub const ETHERTYPE_VLAN: u16 = 0x8100;
+/// Transparent Ethernet Bridging: Geneve's protocol type for an inner
+/// Ethernet frame (VXLAN always carries one).
+pub const ETHERTYPE_TEB: u16 = 0x6558;
+/// The IANA UDP port of VXLAN (RFC 7348).
+pub const VXLAN_PORT: u16 = 4789;
+/// The IANA UDP port of Geneve (RFC 8926).
+pub const GENEVE_PORT: u16 = 6081;
+/// How many tunnels inside tunnels are followed (deeper ones stop with
+/// [`Stop::TunnelDepth`]): bounds the work on hostile input.
+pub const MAX_TUNNEL_DEPTH: u8 = 4;
+
+/// An overlay encapsulation, recognised by the UDP destination port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TunnelKind {
+    /// VXLAN (UDP 4789).
+    Vxlan,
+    /// Geneve (UDP 6081).
+    Geneve,
+}
+
+impl TunnelKind {
+    /// `vxlan` or `geneve`, as the Cilium monitor's `[tunnel …]` marker
+    /// names them.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            TunnelKind::Vxlan => "vxlan",
+            TunnelKind::Geneve => "geneve",
+        }
+    }
+}
+
+/// The encapsulation header of an overlay packet and the packet it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tunnel<'a> {
+    /// VXLAN or Geneve.
+    pub kind: TunnelKind,
+    /// The 24-bit virtual network identifier.
+    pub vni: u32,
+    /// The first header byte: VXLAN's flags, Geneve's version and option
+    /// length.
+    pub flags: u8,
+    /// Length of the encapsulation header (VXLAN 8; Geneve 8 plus options).
+    pub header_len: usize,
+    /// The inner packet's protocol: [`ETHERTYPE_TEB`] for an Ethernet frame
+    /// (always for VXLAN), or an IP ethertype (Geneve).
+    pub protocol: u16,
+    /// The encapsulated packet's captured bytes.
+    pub inner: &'a [u8],
+    /// How many tunnels enclose the inner packet (1 for a plain overlay).
+    pub depth: u8,
+}
+
+impl<'a> Tunnel<'a> {
+    /// The encapsulated packet, dissected (its own tunnel, if any, is
+    /// followed up to [`MAX_TUNNEL_DEPTH`]).
+    #[must_use]
+    pub fn inner_view(&self) -> PacketView<'a> {
+        let mut p = PacketView {
+            depth: self.depth,
+            ..PacketView::default()
+        };
+        match self.protocol {
+            ETHERTYPE_TEB => p.eth(self.inner),
+            et => p.net(self.inner, et),
+        }
+        p
+    }
+}
+
+/// The encapsulation header at the start of `d` (a UDP payload to `kind`'s
+/// port) around a packet `depth` tunnels deep.
+///
+/// # Errors
+/// [`Stop::Truncated`] when the header is cut short, [`Stop::VxlanFlags`]
+/// or [`Stop::GeneveVersion`] for a header that is not one.
+pub fn tunnel(d: &[u8], kind: TunnelKind, depth: u8) -> Result<Tunnel<'_>, Stop> {
+    let (layer, fixed) = match kind {
+        TunnelKind::Vxlan => (Layer::Vxlan, 8),
+        TunnelKind::Geneve => (Layer::Geneve, 8),
+    };
+    let (Some(&flags), Some(word)) = (d.first(), be32(d, 4)) else {
+        return Err(Stop::Truncated {
+            layer,
+            need: fixed,
+            got: d.len(),
+        });
+    };
+    let vni = word >> 8;
+    let (header_len, protocol) = match kind {
+        TunnelKind::Vxlan => {
+            if flags & 0x08 == 0 {
+                return Err(Stop::VxlanFlags(flags));
+            }
+            (8, ETHERTYPE_TEB)
+        }
+        TunnelKind::Geneve => {
+            if flags >> 6 != 0 {
+                return Err(Stop::GeneveVersion(flags >> 6));
+            }
+            let hl = 8 + usize::from(flags & 0x3f) * 4;
+            if d.len() < hl {
+                return Err(Stop::Truncated {
+                    layer,
+                    need: hl,
+                    got: d.len(),
+                });
+            }
+            (hl, be16(d, 2).unwrap_or(0))
+        }
+    };
+    Ok(Tunnel {
+        kind,
+        vni,
+        flags,
+        header_len,
+        protocol,
+        inner: d.get(header_len..).unwrap_or_default(),
+        depth,
+    })
+}
 
 /// An Ethernet header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +209,12 @@ pub struct PacketView<'a> {
     pub payload: usize,
     /// Why decoding stopped early, if it did.
     pub stop: Option<Stop>,
+    /// The overlay header when the transport is UDP to the VXLAN or Geneve
+    /// port and its header is valid; [`Tunnel::inner_view`] dissects the
+    /// packet inside.
+    pub tunnel: Option<Tunnel<'a>>,
+    /// How many tunnels enclose this packet (0: the outermost).
+    pub depth: u8,
 }
 
 impl<'a> PacketView<'a> {
@@ -187,10 +314,45 @@ impl<'a> PacketView<'a> {
             Ok(Some((l4, hl))) => {
                 self.l4 = Some(l4);
                 self.payload = rest.len().saturating_sub(hl);
+                if let L4::Udp { dport, .. } = l4 {
+                    self.overlay(rest.get(hl..).unwrap_or_default(), dport);
+                }
             }
             Ok(None) => {}
             Err(e) => self.stop = Some(e),
         }
+    }
+
+    /// Reads the overlay header of a UDP payload sent to `dport`, when that
+    /// is the VXLAN or Geneve port.
+    fn overlay(&mut self, payload: &'a [u8], dport: u16) {
+        let kind = match dport {
+            VXLAN_PORT => TunnelKind::Vxlan,
+            GENEVE_PORT => TunnelKind::Geneve,
+            _ => return,
+        };
+        if self.depth >= MAX_TUNNEL_DEPTH {
+            self.stop = Some(Stop::TunnelDepth(MAX_TUNNEL_DEPTH));
+            return;
+        }
+        match tunnel(payload, kind, self.depth + 1) {
+            Ok(t) => {
+                self.payload = t.inner.len();
+                self.tunnel = Some(t);
+            }
+            Err(e) => self.stop = Some(e),
+        }
+    }
+
+    /// The innermost packet: this one when it is not an overlay, else the
+    /// innermost of the packet its tunnel carries.
+    #[must_use]
+    pub fn innermost(&self) -> PacketView<'a> {
+        let mut p = *self;
+        while let Some(t) = p.tunnel {
+            p = t.inner_view();
+        }
+        p
     }
 
     /// The addresses, protocol and ports, when the IP header is complete.

@@ -172,6 +172,8 @@ fn every_kind() -> Vec<Event> {
             sample_rate: 1,
             mark: 0,
             netns: 1,
+            process: None,
+            sock_cookie: 0,
         })),
         Event::Lost(Lost {
             header: header(Source::Pipeline, 8),

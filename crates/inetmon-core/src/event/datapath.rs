@@ -99,7 +99,8 @@ impl fmt::Display for KernelLocation {
 }
 
 /// The process in whose context the kernel dropped a packet (sending paths,
-/// socket calls); absent for drops in softirq context.
+/// socket calls; absent for drops in softirq context), or, on a stack
+/// trace, the owner of the packet's socket.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct ProcessContext {
     /// Process id (thread group id).
@@ -169,7 +170,8 @@ pub struct DropEvent {
     pub mark: u32,
 }
 
-/// Where a tc classifier program saw a packet.
+/// Where a trace program saw a packet (the names are the Cilium monitor's
+/// observation points).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ObservationPoint {
@@ -177,6 +179,10 @@ pub enum ObservationPoint {
     FromNetwork,
     /// tc egress: the packet is leaving on the interface.
     ToNetwork,
+    /// cgroup_skb egress: a local socket sent the packet into the stack.
+    FromStack,
+    /// cgroup_skb ingress: the stack delivers the packet to a local socket.
+    ToStack,
     /// Any other point number, kept raw.
     Other(u8),
 }
@@ -232,6 +238,8 @@ impl ObservationPoint {
         match self {
             ObservationPoint::FromNetwork => 1,
             ObservationPoint::ToNetwork => 2,
+            ObservationPoint::FromStack => 3,
+            ObservationPoint::ToStack => 4,
             ObservationPoint::Other(n) => n,
         }
     }
@@ -242,33 +250,39 @@ impl ObservationPoint {
         match code {
             1 => ObservationPoint::FromNetwork,
             2 => ObservationPoint::ToNetwork,
+            3 => ObservationPoint::FromStack,
+            4 => ObservationPoint::ToStack,
             n => ObservationPoint::Other(n),
         }
     }
 
     /// The name used in output and filters: `from-network`, `to-network`,
-    /// or the number.
+    /// `from-stack`, `to-stack`, or the number.
     #[must_use]
     pub fn name(self) -> String {
         match self {
             ObservationPoint::FromNetwork => "from-network".to_owned(),
             ObservationPoint::ToNetwork => "to-network".to_owned(),
+            ObservationPoint::FromStack => "from-stack".to_owned(),
+            ObservationPoint::ToStack => "to-stack".to_owned(),
             ObservationPoint::Other(n) => n.to_string(),
         }
     }
 }
 
-/// A packet seen by a tc classifier program (it never changes the packet's
-/// fate).
+/// A packet seen by a tc classifier or cgroup_skb program (neither
+/// changes the packet's fate).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceEvent {
     /// Time, source and sequence number.
     pub header: Header,
     /// CPU the packet was seen on.
     pub cpu: u32,
-    /// Ingress or egress.
+    /// Ingress or egress, at the network or at the stack.
     pub point: ObservationPoint,
-    /// The interface the program is attached to.
+    /// The interface the program is attached to (network points), or the
+    /// packet's device when the stack knows it (stack points; index 0 for
+    /// a packet not yet routed).
     pub interface: Interface,
     /// `skb->protocol`: the ethertype (host order).
     pub protocol: u16,
@@ -283,8 +297,17 @@ pub struct TraceEvent {
     pub sample_rate: u32,
     /// `skb->mark`.
     pub mark: u32,
-    /// Inode number of the interface's network namespace; 0 when unknown.
+    /// Inode number of the interface's network namespace (stack points:
+    /// the socket's); 0 when unknown.
     pub netns: u32,
+    /// Stack points: the owner of the packet's socket (the task that
+    /// created it or last connected it), when recorded.
+    #[serde(default)]
+    pub process: Option<ProcessContext>,
+    /// Stack points: the socket's cookie (the `cookie` of socket events);
+    /// 0 for no socket and at the network points.
+    #[serde(default)]
+    pub sock_cookie: u64,
 }
 
 #[cfg(test)]
@@ -319,6 +342,8 @@ mod tests {
         }
         assert_eq!(ObservationPoint::FromNetwork.name(), "from-network");
         assert_eq!(ObservationPoint::ToNetwork.name(), "to-network");
+        assert_eq!(ObservationPoint::FromStack.name(), "from-stack");
+        assert_eq!(ObservationPoint::ToStack.name(), "to-stack");
     }
 
     #[test]

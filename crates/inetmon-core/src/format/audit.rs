@@ -199,7 +199,9 @@ pub fn unixp_record(t: &TraceEvent) -> Option<AuditRecord> {
     let received = match t.point {
         ObservationPoint::FromNetwork => true,
         ObservationPoint::ToNetwork => false,
-        ObservationPoint::Other(_) => return None,
+        ObservationPoint::FromStack | ObservationPoint::ToStack | ObservationPoint::Other(_) => {
+            return None
+        }
     };
     let ip = match t.layer {
         CaptureLayer::Network => t.packet.as_slice(),

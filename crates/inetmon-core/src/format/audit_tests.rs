@@ -199,6 +199,8 @@ fn trace(point: ObservationPoint, flags: u8, layer: CaptureLayer) -> TraceEvent 
         sample_rate: 1,
         mark: 0,
         netns: 1,
+        process: None,
+        sock_cookie: 0,
     }
 }
 

@@ -351,6 +351,8 @@ mod tests {
             sample_rate: 1,
             mark: 0,
             netns: 0,
+            process: None,
+            sock_cookie: 0,
         };
         let mut trace2 = trace.clone();
         trace2.point = ObservationPoint::FromNetwork;

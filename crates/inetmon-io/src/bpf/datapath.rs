@@ -5,7 +5,10 @@
 use std::net::IpAddr;
 
 use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf};
-use aya::programs::{tc, BtfTracePoint, SchedClassifier, TcAttachType};
+use aya::programs::{
+    tc, BtfTracePoint, CgroupAttachMode, CgroupSkb, CgroupSkbAttachType, CgroupSock,
+    CgroupSockAddr, SchedClassifier, TcAttachType,
+};
 use aya::{Btf, Ebpf, EbpfLoader};
 
 use super::{load_attach, map_err, per_cpu_sum, program, take_map, LoadError};
@@ -29,6 +32,11 @@ pub struct KernelConfig {
     /// a link-layer header (see [`devtype`]); other device types are
     /// refused.
     pub trace_ifaces: Vec<String>,
+    /// Trace at the stack: the cgroup_skb programs (`from-stack` at
+    /// egress, `to-stack` at ingress) and the owner-recording socket hooks,
+    /// all on the cgroup v2 root, so every socket of every namespace is
+    /// seen.
+    pub stack: bool,
     /// Bytes of each packet to copy (1..=[`MAX_SNAPLEN`]).
     pub snaplen: u32,
     /// Traces: report 1 in this many packets (at least 1).
@@ -63,6 +71,7 @@ impl Default for KernelConfig {
         KernelConfig {
             drops: true,
             trace_ifaces: Vec::new(),
+            stack: false,
             snaplen: 128,
             sample_rate: 1,
             not_specified: false,
@@ -83,6 +92,17 @@ impl Default for KernelConfig {
 /// The drop tracepoint program in `datapath.bpf.c`.
 const DROP_PROGRAM: &str = "on_kfree_skb";
 
+/// The stack-point programs in `datapath.bpf.c` (cgroup_skb), in attach
+/// order, after the owner hooks ([`OWNER_SOCK`], [`OWNER_SOCK_ADDR`]).
+pub const STACK_PROGRAMS: [(&str, CgroupSkbAttachType); 2] = [
+    ("cg_from_stack", CgroupSkbAttachType::Egress),
+    ("cg_to_stack", CgroupSkbAttachType::Ingress),
+];
+/// The socket-creation hook that records a socket's owner.
+pub const OWNER_SOCK: &str = "cg_sock_create";
+/// The connect hooks that record a socket's owner.
+pub const OWNER_SOCK_ADDR: [&str; 2] = ["cg_connect4", "cg_connect6"];
+
 /// The loaded and attached programs. Dropping it detaches everything.
 #[derive(Debug)]
 pub struct DatapathPrograms {
@@ -91,9 +111,11 @@ pub struct DatapathPrograms {
 
 impl DatapathPrograms {
     /// Loads the object with `cfg` written into `.rodata` and the filter
-    /// maps, then attaches the drop tracepoint (when `cfg.drops`) and the
-    /// trace classifiers matching each `cfg.trace_ifaces` interface's device
-    /// type (TCX links on Linux ≥ 6.6, a `clsact` qdisc before that).
+    /// maps, then attaches the drop tracepoint (when `cfg.drops`), the
+    /// stack-point programs and owner hooks on the cgroup v2 root (when
+    /// `cfg.stack`) and the trace classifiers matching each
+    /// `cfg.trace_ifaces` interface's device type (TCX links on Linux ≥ 6.6,
+    /// a `clsact` qdisc before that).
     ///
     /// # Errors
     /// [`LoadError`] naming the program, map or interface that failed
@@ -165,6 +187,9 @@ impl DatapathPrograms {
                 list.push(iface);
             }
         }
+        if cfg.stack {
+            attach_stack(&mut ebpf)?;
+        }
         for (kind, ifaces) in &by_kind {
             if ifaces.is_empty() {
                 continue;
@@ -226,6 +251,35 @@ impl DatapathPrograms {
     pub fn take_drop_counts(&mut self) -> Result<PerCpuHashMap<MapData, [u8; 16], u64>, LoadError> {
         take_map(&mut self.ebpf, "drop_counts")
     }
+}
+
+/// Attaches the owner hooks, then the stack-point programs, to the cgroup
+/// v2 root (owners first, so a socket made while attaching is not traced
+/// without one). BPF links: they coexist with any other program on the
+/// root (systemd's included) and go away with the `Ebpf`.
+fn attach_stack(ebpf: &mut Ebpf) -> Result<(), LoadError> {
+    let root = super::cgroup2_root()?;
+    let cg = std::fs::File::open(&*root).map_err(|e| LoadError::Cgroup {
+        path: root.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    load_attach(ebpf, OWNER_SOCK, |p: &mut CgroupSock| {
+        p.load()?;
+        p.attach(&cg, CgroupAttachMode::Single).map(drop)
+    })?;
+    for name in OWNER_SOCK_ADDR {
+        load_attach(ebpf, name, |p: &mut CgroupSockAddr| {
+            p.load()?;
+            p.attach(&cg, CgroupAttachMode::Single).map(drop)
+        })?;
+    }
+    for (name, at) in STACK_PROGRAMS {
+        load_attach(ebpf, name, |p: &mut CgroupSkb| {
+            p.load()?;
+            p.attach(&cg, at, CgroupAttachMode::Single).map(drop)
+        })?;
+    }
+    Ok(())
 }
 
 /// Sum of the per-CPU reserve-failure counters.

@@ -1,6 +1,8 @@
 //! The datapath producer of `inetmon monitor`: loads `inetmon-bpf`'s
 //! `datapath.bpf.o` (with [`crate::bpf::datapath`]) (`tp_btf/kfree_skb` for drops, `tc_ingress` /
-//! `tc_egress` classifiers on the `--iface` interfaces for traces), writes
+//! `tc_egress` classifiers on the `--iface` interfaces for traces, the
+//! cgroup skb programs and owner hooks on the cgroup v2 root for the
+//! `from-stack`/`to-stack` traces of `--stack`), writes
 //! the in-kernel filters into `.rodata` and the filter maps, reads the ring
 //! buffer, and turns records into [`Event::Drop`] / [`Event::Trace`] with
 //! reason names from the running kernel's BTF, symbolised locations and

@@ -9,7 +9,9 @@ use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf};
 use inetmon_core::btf::DropReasonTable;
 use inetmon_core::decode::datapath::{boot_ns_to_wall, decode, decode_drop_key, Enrich};
 use inetmon_core::drop_summary::DropKey;
-use inetmon_core::event::{Event, EventKind, Header, Malformed, Source, LOST_RING_FULL};
+use inetmon_core::event::{
+    Event, EventKind, Header, Malformed, ObservationPoint, Source, LOST_RING_FULL,
+};
 use inetmon_core::kallsyms::KallSyms;
 
 use super::enrich::boot_wall_ns;
@@ -250,7 +252,18 @@ impl DatapathProducer {
                     };
                     let mut ev = rec.to_event(header, &enrich);
                     match &mut ev {
-                        Event::Trace(t) if t.netns == 0 => t.netns = *netns,
+                        // A network point is in the attach point's (the
+                        // monitor's) namespace; a stack point carries its
+                        // socket's, or 0 when the owner is not known.
+                        Event::Trace(t)
+                            if t.netns == 0
+                                && matches!(
+                                    t.point,
+                                    ObservationPoint::FromNetwork | ObservationPoint::ToNetwork
+                                ) =>
+                        {
+                            t.netns = *netns;
+                        }
                         Event::Drop(d) if d.netns != 0 => {
                             d.netns_name = names.borrow_mut().name(d.netns);
                             d.foreign_netns = d.netns != *netns;

@@ -56,7 +56,7 @@ impl Plan {
         }
         if kinds.is_empty() {
             kinds.push(EventKind::Drop);
-            if !a.ifaces.is_empty() {
+            if !a.ifaces.is_empty() || a.stack {
                 kinds.push(EventKind::Trace);
             }
             if !a.nflog.is_empty() {
@@ -65,9 +65,14 @@ impl Plan {
         }
         let has = |k| kinds.contains(&k);
         let trace = has(EventKind::Trace);
-        if trace && a.ifaces.is_empty() {
+        if trace && a.ifaces.is_empty() && !a.stack {
             return Err(misuse(
-                "--type trace needs --iface (the interfaces to trace)",
+                "--type trace needs --iface (the interfaces to trace) or --stack",
+            ));
+        }
+        if a.stack && !trace {
+            return Err(misuse(
+                "--stack traces packets: use it with --type trace (or without --type)",
             ));
         }
         if a.summary
@@ -115,6 +120,7 @@ impl Plan {
         let kernel = KernelConfig {
             drops: has(EventKind::Drop),
             trace_ifaces: if trace { a.ifaces.clone() } else { Vec::new() },
+            stack: trace && a.stack,
             snaplen: a.snaplen,
             sample_rate: a.sample,
             not_specified,
@@ -158,6 +164,7 @@ impl Plan {
         };
         if !plan.kernel.drops
             && plan.kernel.trace_ifaces.is_empty()
+            && !plan.kernel.stack
             && !plan.sock
             && !plan.nat
             && !plan.state
@@ -233,10 +240,12 @@ fn ifindex(name: &str) -> anyhow::Result<u32> {
 /// (`CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN`), or `None` when it has them
 /// (or `/proc/self/status` cannot be read: the kernel will say no itself).
 pub(crate) fn missing_capabilities(plan: &Plan) -> Option<String> {
-    let bpf = plan.kernel.drops || !plan.kernel.trace_ifaces.is_empty() || plan.sock;
+    let bpf =
+        plan.kernel.drops || !plan.kernel.trace_ifaces.is_empty() || plan.kernel.stack || plan.sock;
     // (The socket programs' cgroup hooks are networking program types:
     // loading them needs CAP_NET_ADMIN too.)
     let net_admin = !plan.kernel.trace_ifaces.is_empty()
+        || plan.kernel.stack
         || plan.nat
         || plan.state
         || plan.sock

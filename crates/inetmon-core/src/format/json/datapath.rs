@@ -16,20 +16,25 @@
 //! drop happened outside the monitor's namespace), `mark`,
 //! then the packet members.
 //!
-//! Trace members: `cpu`, `point` (`from-network`/`to-network`), `ifindex`,
-//! `ifname`, `protocol`, `orig_len`, `cap_len`, `layer`, `sample_rate`,
-//! `netns`, `mark`, then the packet members.
+//! Trace members: `cpu`, `point` (`from-network`/`to-network`/`from-stack`/
+//! `to-stack`), `ifindex`, `ifname`, `protocol`, `orig_len`, `cap_len`,
+//! `layer`, `sample_rate`, `netns`, `mark`, `pid`, `tid`, `comm` (the
+//! socket's owner at a stack point; null when unknown or at a network
+//! point), `sock_cookie` (0: no socket), then the packet members.
 //!
 //! Packet members: `summary` (the packet's connection line, as `inetmon
 //! monitor` prints it: [`crate::format::monitor::connection_line`]), `src`, `dst`,
-//! `protocol`, `sport`, `dport` (null when not decoded), `packet` (the
-//! captured bytes in hex).
+//! `protocol`, `sport`, `dport` (null when not decoded; of the inner packet
+//! for an overlay, as Cilium's dissect summary does), `tunnel` (null, or for
+//! VXLAN/Geneve the outer packet: `type` (`vxlan`/`geneve`), `vni`, `src`,
+//! `dst`, `protocol`, `sport`, `dport`), `packet` (the captured bytes in
+//! hex).
 
 use std::fmt::Write as _;
 
 use super::text::{member_bool, member_num, member_opt_str, member_str};
 use crate::dissect::PacketView;
-use crate::event::{CaptureLayer, DropEvent, Interface, TraceEvent};
+use crate::event::{CaptureLayer, DropEvent, Interface, ProcessContext, TraceEvent};
 use crate::format::monitor::connection_line;
 
 /// Appends a drop event's JSON members to `out` (see the module docs).
@@ -51,14 +56,7 @@ pub fn write_drop_json(d: &DropEvent, out: &mut Vec<u8>) {
     member_num(out, "orig_len", u64::from(d.orig_len), false);
     member_num(out, "cap_len", d.packet.len() as u64, false);
     member_str(out, "layer", layer_name(d.layer), false);
-    match &d.process {
-        Some(p) => {
-            member_num(out, "pid", u64::from(p.pid), false);
-            member_num(out, "tid", u64::from(p.tid), false);
-            member_str(out, "comm", &p.comm, false);
-        }
-        None => out.extend_from_slice(b",\"pid\":null,\"tid\":null,\"comm\":null"),
-    }
+    push_process(out, d.process.as_ref());
     member_num(out, "netns", u64::from(d.netns), false);
     member_opt_str(out, "netns_name", d.netns_name.as_deref());
     member_bool(out, "netns_own", !d.foreign_netns);
@@ -78,7 +76,20 @@ pub fn write_trace_json(t: &TraceEvent, out: &mut Vec<u8>) {
     member_num(out, "sample_rate", u64::from(t.sample_rate), false);
     member_num(out, "netns", u64::from(t.netns), false);
     member_num(out, "mark", u64::from(t.mark), false);
+    push_process(out, t.process.as_ref());
+    member_num(out, "sock_cookie", t.sock_cookie, false);
     push_packet(out, &t.packet, t.layer, t.protocol);
+}
+
+fn push_process(out: &mut Vec<u8>, p: Option<&ProcessContext>) {
+    match p {
+        Some(p) => {
+            member_num(out, "pid", u64::from(p.pid), false);
+            member_num(out, "tid", u64::from(p.tid), false);
+            member_str(out, "comm", &p.comm, false);
+        }
+        None => out.extend_from_slice(b",\"pid\":null,\"tid\":null,\"comm\":null"),
+    }
 }
 
 fn layer_name(l: CaptureLayer) -> &'static str {
@@ -96,7 +107,30 @@ fn push_iface(out: &mut Vec<u8>, i: &Interface) {
 
 fn push_packet(out: &mut Vec<u8>, data: &[u8], layer: CaptureLayer, et: u16) {
     member_str(out, "summary", &connection_line(data, layer, et), false);
-    match PacketView::capture(data, layer, et).flow() {
+    let view = PacketView::capture(data, layer, et);
+    push_flow(out, view.innermost().flow());
+    // The outer packet of an overlay (the outermost tunnel).
+    match (view.tunnel, view.flow()) {
+        (Some(t), Some(f)) => {
+            out.extend_from_slice(b",\"tunnel\":{");
+            member_str(out, "type", t.kind.name(), true);
+            member_num(out, "vni", u64::from(t.vni), false);
+            push_flow(out, Some(f));
+            out.push(b'}');
+        }
+        _ => out.extend_from_slice(b",\"tunnel\":null"),
+    }
+    let mut hex = String::with_capacity(data.len() * 2);
+    for b in data {
+        let _ = write!(hex, "{b:02x}");
+    }
+    member_str(out, "packet", &hex, false);
+}
+
+/// `src`, `dst`, `protocol`, `sport`, `dport` of a flow (null when not
+/// decoded), each with a leading comma.
+fn push_flow(out: &mut Vec<u8>, flow: Option<crate::dissect::Flow>) {
+    match flow {
         Some(f) => {
             member_str(out, "src", &f.src.to_string(), false);
             member_str(out, "dst", &f.dst.to_string(), false);
@@ -113,11 +147,6 @@ fn push_packet(out: &mut Vec<u8>, data: &[u8], layer: CaptureLayer, et: u16) {
             b",\"src\":null,\"dst\":null,\"protocol\":null,\"sport\":null,\"dport\":null",
         ),
     }
-    let mut hex = String::with_capacity(data.len() * 2);
-    for b in data {
-        let _ = write!(hex, "{b:02x}");
-    }
-    member_str(out, "packet", &hex, false);
 }
 
 #[cfg(test)]
@@ -178,8 +207,71 @@ mod tests {
                 "netns_name": "blue", "netns_own": false, "mark": 0,
                 "summary": "10.0.0.1:41022 -> 10.0.0.2:8080 udp", "src": "10.0.0.1",
                 "dst": "10.0.0.2", "protocol": 17, "sport": 41022, "dport": 8080,
+                "tunnel": null,
                 "packet": "4500001c00010000401100000a0000010a000002a03e1f9000080000",
             })
+        );
+    }
+
+    /// A stack trace names the socket's owner; an overlay packet gives the
+    /// inner flow at the top level and the outer one under `tunnel`
+    /// (monitor-vectors V6/V8's packet on the VXLAN port).
+    #[test]
+    fn trace_owner_and_tunnel() {
+        let mut pkt = crate::format::monitor::tests::pkt("PKT_VXLAN_SYN");
+        pkt[36..38].copy_from_slice(&4789u16.to_be_bytes());
+        let t = TraceEvent {
+            header: header(),
+            cpu: 1,
+            point: ObservationPoint::FromStack,
+            interface: Interface::default(),
+            protocol: 0x0800,
+            orig_len: 104,
+            layer: CaptureLayer::Ethernet,
+            packet: pkt,
+            sample_rate: 1,
+            mark: 0,
+            netns: 7,
+            process: Some(ProcessContext {
+                pid: 42,
+                tid: 43,
+                comm: "curl".into(),
+            }),
+            sock_cookie: 9,
+        };
+        let mut out = Vec::new();
+        write_trace_json(&t, &mut out);
+        let v = object(&out);
+        assert_eq!(v["point"], "from-stack");
+        assert_eq!(
+            (v["pid"].clone(), v["tid"].clone(), v["comm"].clone()),
+            (json!(42), json!(43), json!("curl"))
+        );
+        assert_eq!(v["sock_cookie"], 9);
+        assert_eq!(
+            v["summary"],
+            "1.2.3.4:80 -> 5.6.7.8:443 tcp SYN [tunnel 1.1.1.1:8472 -> 2.2.2.2:4789 vxlan]"
+        );
+        assert_eq!(
+            (
+                v["src"].clone(),
+                v["dst"].clone(),
+                v["protocol"].clone(),
+                v["sport"].clone(),
+                v["dport"].clone()
+            ),
+            (
+                json!("1.2.3.4"),
+                json!("5.6.7.8"),
+                json!(6),
+                json!(80),
+                json!(443)
+            )
+        );
+        assert_eq!(
+            v["tunnel"],
+            json!({"type": "vxlan", "vni": 2, "src": "1.1.1.1", "dst": "2.2.2.2",
+                   "protocol": 17, "sport": 8472, "dport": 4789})
         );
     }
 
@@ -200,6 +292,8 @@ mod tests {
             sample_rate: 100,
             mark: 1,
             netns: 0,
+            process: None,
+            sock_cookie: 0,
         };
         let mut out = Vec::new();
         write_trace_json(&t, &mut out);

@@ -425,6 +425,8 @@ fn trace_events_get_the_common_members() {
         sample_rate: 1,
         mark: 0,
         netns: 0,
+        process: None,
+        sock_cookie: 0,
     };
     let v = parse(&mut JsonWriter::new(), &Event::Trace(Box::new(t)));
     assert_eq!(

@@ -2,7 +2,9 @@
 //! the Cilium monitor; JSON's `summary` member): `1.2.3.4:80 -> 5.6.7.8:443 tcp SYN`,
 //! `[fd00::1]:53 -> [fd00::2]:4000 udp`, `1.2.3.4 -> 5.6.7.8 icmp EchoRequest`,
 //! `01:02:03:04:05:06 -> ff:ff:ff:ff:ff:ff ARP`, `[unknown]` for no bytes and
-//! `[error]` when the first header does not decode. Unlike Cilium, a TCP
+//! `[error]` when the first header does not decode; an overlay packet (UDP
+//! to the VXLAN or Geneve port) is its inner packet's line with
+//! ` [tunnel <outer flow> vxlan|geneve]` appended. Unlike Cilium, a TCP
 //! segment without SYN/ACK/RST/FIN has no trailing space, and an IP packet
 //! whose transport header is missing still names its protocol.
 
@@ -21,7 +23,22 @@ pub fn connection_line(data: &[u8], layer: CaptureLayer, ethertype: u16) -> Stri
     if data.is_empty() || layer == CaptureLayer::None {
         return "[unknown]".to_owned();
     }
-    let p = PacketView::capture(data, layer, ethertype);
+    view_line(&PacketView::capture(data, layer, ethertype))
+}
+
+/// The connection line of a dissected packet; an overlay packet is its
+/// inner packet's line followed by the outer flow, as the Cilium monitor
+/// prints it: `… [tunnel 1.1.1.1:8472 -> 2.2.2.2:4789 vxlan]`.
+fn view_line(p: &PacketView<'_>) -> String {
+    if let (Some(t), Some(ip), Some(L4::Udp { sport, dport, .. })) = (p.tunnel, p.ip, p.l4) {
+        return format!(
+            "{} [tunnel {} -> {} {}]",
+            view_line(&t.inner_view()),
+            SocketAddr::new(ip.src, sport),
+            SocketAddr::new(ip.dst, dport),
+            t.kind.name()
+        );
+    }
     let Some(ip) = p.ip else {
         return match p.eth {
             Some(e) if e.ethertype != 0x0800 && e.ethertype != 0x86dd => {
@@ -151,6 +168,45 @@ mod tests {
         assert_eq!(
             connection_line(&pkt("PKT_VXLAN_SYN"), CaptureLayer::Ethernet, 0),
             "1.1.1.1:8472 -> 2.2.2.2:9999 udp"
+        );
+    }
+
+    /// V6's packets with the destination port set to the IANA port of the
+    /// encapsulation (our records carry no tunnel flag: the port says it).
+    fn to_port(name: &str, port: u16) -> Vec<u8> {
+        let mut p = pkt(name);
+        p[36..38].copy_from_slice(&port.to_be_bytes());
+        p
+    }
+
+    /// monitor-vectors V6, with the tunnels on their IANA ports.
+    #[test]
+    fn v6_overlay() {
+        assert_eq!(
+            connection_line(&to_port("PKT_VXLAN_SYN", 4789), CaptureLayer::Ethernet, 0),
+            "1.2.3.4:80 -> 5.6.7.8:443 tcp SYN [tunnel 1.1.1.1:8472 -> 2.2.2.2:4789 vxlan]"
+        );
+        assert_eq!(
+            connection_line(&to_port("PKT_GENEVE_ACK", 6081), CaptureLayer::Ethernet, 0),
+            "1.2.3.4:80 -> 5.6.7.8:443 tcp ACK [tunnel 1.1.1.1:8472 -> 2.2.2.2:6081 geneve]"
+        );
+        // The encapsulation cut short: the outer flow alone.
+        let cut = to_port("PKT_VXLAN_SYN", 4789);
+        assert_eq!(
+            connection_line(&cut[..46], CaptureLayer::Ethernet, 0),
+            "1.1.1.1:8472 -> 2.2.2.2:4789 udp"
+        );
+        // The inner frame cut inside its Ethernet header.
+        assert_eq!(
+            connection_line(&cut[..54], CaptureLayer::Ethernet, 0),
+            "[error] [tunnel 1.1.1.1:8472 -> 2.2.2.2:4789 vxlan]"
+        );
+        // A VXLAN header without the I flag is not read as one.
+        let mut bad = cut.clone();
+        bad[42] = 0;
+        assert_eq!(
+            connection_line(&bad, CaptureLayer::Ethernet, 0),
+            "1.1.1.1:8472 -> 2.2.2.2:4789 udp"
         );
     }
 

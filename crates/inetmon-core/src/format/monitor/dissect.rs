@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use crate::dissect::{proto, tcp, PacketView, L4};
+use crate::dissect::{proto, tcp, PacketView, TunnelKind, L4};
 use crate::event::CaptureLayer;
 
 /// Name of an ethertype, e.g. `IPv4`, `ARP`, else hex.
@@ -17,6 +17,7 @@ pub(crate) fn ethertype_name(et: u16) -> String {
         0x8100 => "Dot1Q".into(),
         0x88cc => "LLDP".into(),
         0x8847 => "MPLS".into(),
+        0x6558 => "TransparentEthernetBridging".into(),
         other => format!("{other:#06x}"),
     }
 }
@@ -58,6 +59,24 @@ pub(crate) fn layer_lines(
 ) -> Vec<String> {
     let p = PacketView::capture(data, layer, ethertype);
     let mut out = Vec::new();
+    let stop = view_lines(&p, &mut out);
+    if usize::try_from(orig_len).unwrap_or(usize::MAX) > data.len() {
+        out.push(format!(
+            "  Packet has been truncated ({} of {orig_len} bytes captured)",
+            data.len()
+        ));
+    }
+    if let Some(e) = stop {
+        out.push(format!("  Failed to decode layer: {e}"));
+    }
+    out
+}
+
+/// Appends the layer lines of one dissected packet, an overlay's
+/// encapsulation header (`VXLAN`/`Geneve`) followed by the lines of the
+/// packet inside; returns why decoding stopped (the innermost packet's
+/// reason), if it did.
+fn view_lines(p: &PacketView<'_>, out: &mut Vec<String>) -> Option<crate::dissect::Stop> {
     if let Some(e) = p.eth {
         let mut l = format!("Ethernet\t{{SrcMAC={} DstMAC={}", mac(e.src), mac(e.dst));
         if let Some(v) = e.vlan {
@@ -118,16 +137,20 @@ pub(crate) fn layer_lines(
             ),
         });
     }
-    if usize::try_from(orig_len).unwrap_or(usize::MAX) > data.len() {
-        out.push(format!(
-            "  Packet has been truncated ({} of {orig_len} bytes captured)",
-            data.len()
-        ));
+    if let Some(t) = p.tunnel {
+        out.push(match t.kind {
+            TunnelKind::Vxlan => format!("VXLAN\t{{Flags={:#04x} VNI={}}}", t.flags, t.vni),
+            TunnelKind::Geneve => format!(
+                "Geneve\t{{Version={} OptionsLength={} Protocol={} VNI={}}}",
+                t.flags >> 6,
+                t.header_len - 8,
+                ethertype_name(t.protocol),
+                t.vni
+            ),
+        });
+        return view_lines(&t.inner_view(), out);
     }
-    if let Some(e) = p.stop {
-        out.push(format!("  Failed to decode layer: {e}"));
-    }
-    out
+    p.stop
 }
 
 fn ipv4_flags(frag: u16) -> String {
@@ -205,12 +228,45 @@ mod tests {
         );
     }
 
+    /// monitor-vectors V8: Geneve carries 7 layer lines (outer Ethernet,
+    /// IPv4, UDP, Geneve, inner Ethernet, IPv4, TCP).
+    #[test]
+    fn v8_geneve_layers() {
+        let mut g = pkt("PKT_GENEVE_ACK");
+        g[36..38].copy_from_slice(&6081u16.to_be_bytes());
+        let lines = layer_lines(&g, CaptureLayer::Ethernet, 0, 104);
+        assert_eq!(
+            lines
+                .iter()
+                .map(|l| l.split('\t').next().unwrap())
+                .collect::<Vec<_>>(),
+            ["Ethernet", "IPv4", "UDP", "Geneve", "Ethernet", "IPv4", "TCP"]
+        );
+        assert_eq!(
+            lines[3],
+            "Geneve\t{Version=0 OptionsLength=0 Protocol=TransparentEthernetBridging VNI=2}"
+        );
+        let mut v = pkt("PKT_VXLAN_SYN");
+        v[36..38].copy_from_slice(&4789u16.to_be_bytes());
+        let lines = layer_lines(&v[..66], CaptureLayer::Ethernet, 0, 104);
+        assert_eq!(lines[3], "VXLAN\t{Flags=0x0c VNI=2}");
+        assert_eq!(
+            lines[4..],
+            [
+                "Ethernet\t{SrcMAC=01:23:45:67:89:ab DstMAC=02:33:45:67:89:ab EthernetType=IPv4}",
+                "  Packet has been truncated (66 of 104 bytes captured)",
+                "  Failed to decode layer: IPv4 header needs 20 bytes, got 2",
+            ]
+        );
+    }
+
     #[test]
     fn every_prefix_never_panics() {
         for name in [
             "PKT_TCP_SYN",
             "PKT_ICMP_UNREACH",
             "PKT_VXLAN_SYN",
+            "PKT_GENEVE_ACK",
             "PKT_IGMP",
             "PKT_VRRP",
         ] {

@@ -196,31 +196,49 @@ impl MonitorFormatter {
         if self.verbose() {
             out.push_str(SEPARATOR);
             out.push('\n');
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "CPU {:02}: TRACE {}: {} bytes ({} captured), {}, protocol {}, sample 1/{}, netns {}, mark {:#x}, time {}",
+                "CPU {:02}: TRACE {}: {} bytes ({} captured), {}, protocol {}",
                 t.cpu,
                 t.point.name(),
                 t.orig_len,
                 t.packet.len(),
                 iface_full(&t.interface),
                 dissect::ethertype_name(t.protocol),
-                t.sample_rate,
-                t.netns,
-                t.mark,
-                t.header.time
+            );
+            if let Some(p) = &t.process {
+                let _ = write!(out, ", pid {} tid {} ({})", p.pid, p.tid, p.comm);
+            }
+            if t.sock_cookie != 0 {
+                let _ = write!(out, ", socket {}", t.sock_cookie);
+            }
+            let _ = writeln!(
+                out,
+                ", sample 1/{}, netns {}, mark {:#x}, time {}",
+                t.sample_rate, t.netns, t.mark, t.header.time
             );
             let _ = writeln!(out, "{conn}");
             self.packet_detail(out, &t.packet, t.layer, t.protocol, t.orig_len);
             return;
         }
-        let _ = write!(
-            out,
-            "CPU {:02}: {} interface {}",
-            t.cpu,
-            point_arrow(t.point),
-            t.interface
+        let _ = write!(out, "CPU {:02}: {}", t.cpu, point_arrow(t.point));
+        let stack = matches!(
+            t.point,
+            ObservationPoint::FromStack | ObservationPoint::ToStack
         );
+        let mut sep = " ";
+        // A stack point names the device only when the stack has one.
+        if !stack || t.interface.ifindex != 0 {
+            let _ = write!(out, " interface {}", t.interface);
+            sep = ", ";
+        }
+        if let Some(p) = &t.process {
+            let _ = write!(out, "{sep}pid {} ({})", p.pid, p.comm);
+            sep = ", ";
+        }
+        if self.opts.verbosity == Verbosity::Debug && t.sock_cookie != 0 {
+            let _ = write!(out, "{sep}socket {}", t.sock_cookie);
+        }
         if self.opts.verbosity == Verbosity::Debug {
             let _ = write!(
                 out,
@@ -328,6 +346,8 @@ fn point_arrow(p: ObservationPoint) -> String {
     match p {
         ObservationPoint::FromNetwork => "<- network".to_owned(),
         ObservationPoint::ToNetwork => "-> network".to_owned(),
+        ObservationPoint::FromStack => "<- stack".to_owned(),
+        ObservationPoint::ToStack => "-> stack".to_owned(),
         ObservationPoint::Other(n) => format!("-- point {n}"),
     }
 }

@@ -16,8 +16,11 @@
 //! - V1, V3, V4, V10c, V10d, V11 decode Cilium's own wire structs
 //!   (DropNotify/TraceNotify/DebugMsg/PolicyVerdict, agent gob): not our
 //!   record layout (ours is `decode::datapath`).
-//! - V6 (overlay) needs Cilium's VXLAN/Geneve record flags, which our records
-//!   lack; only the outer flow is summarised (tested in `summary.rs`).
+//! - V6 (overlay): Cilium's records flag VXLAN/Geneve; ours do not, so the
+//!   dissector recognises the overlay by its IANA UDP destination port
+//!   (4789, 6081). The vectors' packets (port 9999) summarise as their
+//!   outer flow; with the port set to 4789/6081 they give V6's lines
+//!   (`connection.rs`).
 //! - V9 is Hubble's printer, which we do not reproduce.
 //! - V12 (kernel drop-reason numbering) is checked in `btf.rs` against the
 //!   running kernel.
@@ -44,6 +47,11 @@ pub(crate) fn pkt(id: &str) -> Vec<u8> {
         "PKT_VXLAN_SYN" => {
             let mut v = parse_hex("11 12 13 14 15 16 01 02 03 04 05 06 08 00 45 00 00 5a 00 01 00 00 40 11 74 8d 01 01 01 01 02 02 02 02 21 18 27 0f 00 46 09 e5 0c 00 00 03 00 00 02 00");
             v.extend_from_slice(&PKT_TCP_SYN);
+            return v;
+        }
+        "PKT_GENEVE_ACK" => {
+            let mut v = parse_hex("11 12 13 14 15 16 01 02 03 04 05 06 08 00 45 00 00 5a 00 01 00 00 40 11 74 8d 01 01 01 01 02 02 02 02 21 18 27 0f 00 46 b0 8f 00 00 65 58 00 00 02 00");
+            v.extend_from_slice(&pkt("PKT_TCP_ACK"));
             return v;
         }
         "PKT_IGMP" => "01 00 5e 00 00 fb 01 02 03 04 05 06 08 00 45 00 00 1c 00 00 00 00 01 02 00 00 01 02 03 04 e0 00 00 fb 16 00 f9 05 e0 00 00 fb",
@@ -106,6 +114,8 @@ fn trace_event() -> TraceEvent {
         sample_rate: 1,
         mark: 0,
         netns: 0,
+        process: None,
+        sock_cookie: 0,
     }
 }
 
@@ -198,6 +208,55 @@ fn trace_lines() {
         "CPU 00: TRACE to-network: 54 bytes (54 captured), ifindex 7, protocol IPv4, sample 1/100, netns 0, mark 0x10, time 1700000000.000000005"
     );
     assert_eq!(lines.len(), 6);
+}
+
+/// Stack points: `<- stack` (from-stack) and `-> stack` (to-stack), the
+/// device only when the stack has one, the socket's owner, the socket
+/// cookie at `-v`; an overlay packet ends in its `[tunnel …]` marker.
+#[test]
+fn stack_trace_lines() {
+    let mut t = trace_event();
+    t.point = ObservationPoint::FromStack;
+    t.interface = Interface {
+        ifindex: 1,
+        name: Some("lo".into()),
+    };
+    t.layer = CaptureLayer::Network;
+    t.packet = pkt("PKT_TCP_SYN")[14..].to_vec();
+    t.process = Some(ProcessContext {
+        pid: 4242,
+        tid: 4243,
+        comm: "curl".into(),
+    });
+    t.sock_cookie = 77;
+    t.orig_len = 40;
+    t.netns = 4_026_531_840;
+    let e = Event::Trace(Box::new(t.clone()));
+    assert_eq!(
+        fmt(Verbosity::Info, false, &e),
+        "CPU 00: <- stack interface lo, pid 4242 (curl): 1.2.3.4:80 -> 5.6.7.8:443 tcp SYN\n"
+    );
+    assert_eq!(
+        fmt(Verbosity::Debug, false, &e),
+        "CPU 00: <- stack interface lo, pid 4242 (curl), socket 77, 40 bytes (40 captured), protocol IPv4, netns 4026531840: 1.2.3.4:80 -> 5.6.7.8:443 tcp SYN\n"
+    );
+    let v = fmt(Verbosity::Verbose, false, &e);
+    assert_eq!(
+        v.lines().nth(1).unwrap(),
+        "CPU 00: TRACE from-stack: 40 bytes (40 captured), interface lo (ifindex 1), protocol IPv4, pid 4242 tid 4243 (curl), socket 77, sample 1/1, netns 4026531840, mark 0x0, time 1700000000.000000005"
+    );
+    // to-stack of a packet with no device and no known owner.
+    t.point = ObservationPoint::ToStack;
+    t.interface = Interface::default();
+    t.process = None;
+    t.layer = CaptureLayer::Ethernet;
+    t.packet = pkt("PKT_VXLAN_SYN");
+    t.packet[36..38].copy_from_slice(&4789u16.to_be_bytes());
+    let e = Event::Trace(Box::new(t));
+    assert_eq!(
+        fmt(Verbosity::Info, false, &e),
+        "CPU 00: -> stack: 1.2.3.4:80 -> 5.6.7.8:443 tcp SYN [tunnel 1.1.1.1:8472 -> 2.2.2.2:4789 vxlan]\n"
+    );
 }
 
 /// V2 in our shape.
