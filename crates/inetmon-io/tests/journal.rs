@@ -475,3 +475,50 @@ fn writer_thread_takes_batches() {
     let v = Reader::open(d.path()).unwrap().verify().unwrap();
     assert!(v.ok() && !v.writer_open && v.records == 500, "{v:?}");
 }
+
+/// The daemon's journal sink in front of a writer that cannot keep up
+/// (room for one batch, `sync = "always"`): batches it cannot hand over
+/// are counted and journaled as one `Lost` event (stage sink) in front of
+/// the next batch taken, so that the events stored plus the losses
+/// journaled are exactly the events delivered.
+#[test]
+fn journal_sink_journals_what_the_writer_could_not_take() {
+    use inetmon_io::consumer::{Rendered, Sink};
+    use inetmon_io::service::JournalSink;
+    use std::sync::Arc;
+
+    let d = tempfile::tempdir().unwrap();
+    let w = Arc::new(JournalThread::start(d.path(), cfg(SyncMode::Always), 1, |_| {}).unwrap());
+    let mut sink = JournalSink::new(Arc::clone(&w));
+    let out = Rendered::default();
+    let n: u64 = 100_000;
+    for seq in 1..=n {
+        sink.deliver(Some(&sock(seq, 1000, 0, "t", 1)), &out)
+            .unwrap();
+    }
+    let lost_here = sink.lost_total();
+    drop(sink);
+    let w = Arc::try_unwrap(w).unwrap();
+    assert_eq!(w.lost(), lost_here);
+    w.finish().unwrap();
+    let recs = all(d.path(), &Filter::default());
+    let mut stored = 0u64;
+    let mut journaled_lost = 0u64;
+    for r in &recs {
+        match r {
+            Record::Event { event, .. } => match &**event {
+                Event::Lost(l) => {
+                    assert_eq!(l.stage, LossStage::Sink);
+                    assert_eq!(l.header.source, Source::Pipeline);
+                    assert_eq!(l.kinds, vec![EventKind::Sock]);
+                    journaled_lost += l.count;
+                }
+                _ => stored += 1,
+            },
+            Record::Gap { .. } => panic!("{r:?}"),
+        }
+    }
+    assert!(lost_here > 0, "the writer kept up: nothing tested");
+    assert_eq!(journaled_lost, lost_here);
+    assert_eq!(stored + journaled_lost, n);
+}

@@ -36,6 +36,23 @@ pub(crate) enum JournalAction {
     /// Check the journal: SQLite integrity, schema version, contiguous
     /// sequence numbers, every record readable. Exit status 0 when sound.
     Verify(StateDir),
+    /// Print the daemon's per-second kernel drop counters (`[drops]`):
+    /// one line per second and (reason, location, interface) group with
+    /// drops, oldest first.
+    Drops(DropsArgs),
+}
+
+/// `inetmon journal drops`.
+#[derive(Debug, Args)]
+pub(crate) struct DropsArgs {
+    #[command(flatten)]
+    pub(crate) dir: StateDir,
+    #[command(flatten)]
+    pub(crate) range: TimeRange,
+    /// JSON lines: `{"v":1,"kind":"drop_count","time":…,"reason":…,
+    /// "location":…,"interface":…,"count":N}`.
+    #[arg(short = 'j', long)]
+    pub(crate) json: bool,
 }
 
 /// `--state-dir`.
@@ -93,7 +110,58 @@ pub(crate) fn run(args: &JournalArgs) -> anyhow::Result<Status> {
     match &args.action {
         JournalAction::Query(q) => query(q),
         JournalAction::Verify(d) => verify(&d.state_dir),
+        JournalAction::Drops(d) => drops(d),
     }
+}
+
+fn drops(d: &DropsArgs) -> anyhow::Result<Status> {
+    let (since, until) = d.range.parse()?;
+    let reader = Reader::open(&d.dir.state_dir)?;
+    let tz = TimeZone::system();
+    let out = io::stdout();
+    let mut out = io::BufWriter::new(out.lock());
+    let mut failed = None;
+    reader.drop_counts(since, until, |c| {
+        let r = if d.json {
+            writeln!(
+                out,
+                "{{\"v\":{},\"kind\":\"drop_count\",\"time\":\"{}\",\"reason\":{},\"location\":{},\"interface\":{},\"count\":{}}}",
+                inetmon_core::event::JSON_SCHEMA_VERSION,
+                rfc3339(c.time),
+                json_str(&c.key.reason),
+                json_str(&c.key.location),
+                json_str(&c.key.interface),
+                c.count
+            )
+        } else {
+            writeln!(
+                out,
+                "{} drops {:>8} {} at {} on {}",
+                local_time(c.time, &tz),
+                c.count,
+                c.key.reason,
+                c.key.location,
+                c.key.interface
+            )
+        };
+        match r {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    out.flush()?;
+    Ok(Status::Clean)
+}
+
+/// A JSON string literal.
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
 }
 
 fn query(q: &QueryArgs) -> anyhow::Result<Status> {

@@ -9,7 +9,8 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::schema::{self, DB_FILE, SCHEMA_VERSION};
 use super::writer::safe_dir;
-use super::{ts_ns, Gap, JournalError, Record};
+use super::{ts_ns, DropCount, Gap, JournalError, Record};
+use inetmon_core::drop_summary::DropKey;
 
 /// Which records a query returns. Every set field must match; gap records
 /// match the time range and the kinds only (a hole concerns every event).
@@ -253,6 +254,41 @@ impl Reader {
             }
         }
         Ok(r)
+    }
+
+    /// Calls `each` with every per-second drop counter (`drop_counts`)
+    /// between `since` and `until` (inclusive), oldest first.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn drop_counts(
+        &self,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+        mut each: impl FnMut(DropCount) -> bool,
+    ) -> Result<(), JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT time_ns, reason, location, interface, count FROM drop_counts \
+             WHERE time_ns >= ?1 AND time_ns <= ?2 ORDER BY time_ns, count DESC, reason",
+        )?;
+        let lo = since.map_or(i64::MIN, ts_ns);
+        let hi = until.map_or(i64::MAX, ts_ns);
+        let mut rows = stmt.query([lo, hi])?;
+        while let Some(row) = rows.next()? {
+            let c = DropCount {
+                time: super::ns_ts(row.get(0)?),
+                key: DropKey {
+                    reason: row.get(1)?,
+                    location: row.get(2)?,
+                    interface: row.get(3)?,
+                },
+                count: u64::try_from(row.get::<_, i64>(4)?).unwrap_or(0),
+            };
+            if !each(c) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// The schema version this code reads.

@@ -39,8 +39,8 @@ struct Shared {
     queued: AtomicUsize,
     /// Events committed since the start.
     committed: AtomicU64,
-    /// Events [`JournalThread::send`] gave back (over capacity).
-    refused: AtomicU64,
+    /// Events a sender reported lost ([`JournalThread::note_lost`]).
+    lost: AtomicU64,
     /// The writer stopped on an error.
     failed: AtomicBool,
 }
@@ -126,7 +126,6 @@ impl JournalThread {
         // An empty queue takes any batch: a batch larger than the capacity
         // is not lost for that alone.
         if self.failed() || (queued > 0 && queued + n > self.capacity) {
-            self.shared.refused.fetch_add(n as u64, Ordering::AcqRel);
             return Err(batch);
         }
         self.shared.queued.fetch_add(n, Ordering::AcqRel);
@@ -202,10 +201,16 @@ impl JournalThread {
         self.shared.committed.load(Ordering::Acquire)
     }
 
-    /// Events [`JournalThread::send`] gave back since the start.
+    /// Counts `n` events a sender could not queue (given back by
+    /// [`JournalThread::send`]), for [`JournalThread::lost`].
+    pub fn note_lost(&self, n: u64) {
+        self.shared.lost.fetch_add(n, Ordering::AcqRel);
+    }
+
+    /// Events senders reported lost since the start.
     #[must_use]
-    pub fn refused(&self) -> u64 {
-        self.shared.refused.load(Ordering::Acquire)
+    pub fn lost(&self) -> u64 {
+        self.shared.lost.load(Ordering::Acquire)
     }
 
     /// Events queued and not yet committed.

@@ -107,6 +107,7 @@ impl JournalSink {
                     }
                 }
                 let n = back.len() as u64;
+                self.journal.note_lost(n);
                 self.lost = self.lost.saturating_add(n);
                 self.lost_total = self.lost_total.saturating_add(n);
             }

@@ -447,7 +447,7 @@ fn run_once(
     }
     summary.events += report.shown;
     summary.lost += report.lost;
-    summary.journal_lost += journal.refused();
+    summary.journal_lost += journal.lost();
     summary.journaled += finish_journal(journal)?;
     Ok(())
 }
