@@ -26,12 +26,21 @@
 //! | `[syslog] ca_file` | system CAs | for `tls://`: PEM file of the CAs that may sign the server's certificate |
 //! | `[syslog] buffer` | `10000` | messages held while the server is unreachable; more are dropped and counted |
 //! | `[syslog] facility` | `"daemon"` | syslog facility of the messages |
+//! | `[export.nats] url` | `""` | NATS server(s) to export the journal to (`nats://host:4222`, `tls://…`); empty = off |
+//! | `[export.nats] stream` | `"INETMON"` | JetStream stream (created with subjects `inetmon.>` if missing) |
+//! | `[export.nats] kinds` | all | event kinds to export (`sock`, `drop`, …, and `gap`) |
+//! | `[export.nats] host` | the host name | this host in subjects `inetmon.<host>.<kind>` and message ids |
+//! | `[export.nats] creds` | none | NATS credentials file (JWT + nkey seed) |
+//! | `[export.nats] ca_file` | none | PEM CA certificates to trust; implies TLS |
+//! | `[export.nats] window` | `1000` | publishes awaiting acknowledgement (1–4096) |
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use inetmon_core::event::Monitor;
+use inetmon_core::event::{EventKind, Monitor};
 use serde::Deserialize;
+
+use crate::export::{self, NatsExportConfig};
 
 use crate::journal::{JournalConfig, SyncMode};
 use inetmon_core::cidr::Cidr;
@@ -97,6 +106,9 @@ pub struct RawConfig {
     /// `[aha]`
     #[serde(default)]
     pub aha: RawAha,
+    /// `[export]`
+    #[serde(default)]
+    pub export: RawExport,
     /// `[syslog]`
     #[serde(default)]
     pub syslog: RawSyslog,
@@ -111,6 +123,34 @@ pub struct RawConfig {
 pub struct RawMetrics {
     /// `listen`: `127.0.0.1:9464`, `[::1]:9464`; empty = off.
     pub listen: Option<String>,
+}
+
+/// `[export]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExport {
+    /// `[export.nats]`
+    pub nats: Option<RawNats>,
+}
+
+/// `[export.nats]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNats {
+    /// `url`
+    pub url: Option<String>,
+    /// `stream`
+    pub stream: Option<String>,
+    /// `kinds`
+    pub kinds: Option<Vec<String>>,
+    /// `host`
+    pub host: Option<String>,
+    /// `creds`
+    pub creds: Option<PathBuf>,
+    /// `ca_file`
+    pub ca_file: Option<PathBuf>,
+    /// `window`
+    pub window: Option<usize>,
 }
 
 /// `[journal]`
@@ -229,6 +269,8 @@ pub struct DaemonConfig {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// Syslog over TCP/TLS, or `None` when off (`[syslog] target` empty).
     pub syslog: Option<crate::sink::NetSyslogConfig>,
+    /// Export to NATS JetStream, or `None` when off.
+    pub export_nats: Option<NatsExportConfig>,
 }
 
 /// `[sockets]`, validated.
@@ -353,7 +395,12 @@ impl DaemonConfig {
             })?),
         };
         let syslog = syslog_section(raw.syslog, &invalid, &absolute)?;
+        let export_nats = match raw.export.nats {
+            Some(n) => nats_section(n, &invalid, &absolute)?,
+            None => None,
+        };
         Ok(DaemonConfig {
+            export_nats,
             state_dir,
             socket,
             journal,
@@ -403,6 +450,84 @@ fn syslog_section(
             return Err(invalid("syslog.buffer", "must be at least 1".into()));
         }
         cfg.capacity = n;
+    }
+    Ok(Some(cfg))
+}
+
+/// `[export.nats]`, validated; `None` when `url` is empty or absent.
+fn nats_section(
+    n: RawNats,
+    invalid: &dyn Fn(&'static str, String) -> ConfigError,
+    absolute: &dyn Fn(&'static str, PathBuf) -> Result<PathBuf, ConfigError>,
+) -> Result<Option<NatsExportConfig>, ConfigError> {
+    let url = n.url.unwrap_or_default();
+    if url.trim().is_empty() {
+        return Ok(None);
+    }
+    let mut cfg = NatsExportConfig::new(url.trim());
+    if let Some(s) = n.stream {
+        if !export::valid_stream(&s) {
+            return Err(invalid(
+                "export.nats.stream",
+                format!("{s:?} is not a stream name (1-64 of A-Z a-z 0-9 - _)"),
+            ));
+        }
+        cfg.stream = s;
+    }
+    if let Some(h) = n.host {
+        if !export::valid_host(&h) {
+            return Err(invalid(
+                "export.nats.host",
+                format!("{h:?} is not a host name for subjects (1-64 of A-Z a-z 0-9 - _)"),
+            ));
+        }
+        cfg.host = h;
+    }
+    if let Some(kinds) = n.kinds {
+        cfg.gaps = false;
+        let mut list = Vec::new();
+        for k in kinds {
+            if k == export::GAP_KIND {
+                cfg.gaps = true;
+            } else {
+                list.push(EventKind::from_name(&k).ok_or_else(|| {
+                    invalid(
+                        "export.nats.kinds",
+                        format!("unknown kind {k:?}; known: packet, nat, state, sock, drop, trace, debug, lost, malformed, gap"),
+                    )
+                })?);
+            }
+        }
+        if list.is_empty() && !cfg.gaps {
+            return Err(invalid(
+                "export.nats.kinds",
+                "is empty: nothing would be exported".into(),
+            ));
+        }
+        cfg.kinds = Some(list);
+    }
+    cfg.creds = n
+        .creds
+        .map(|p| absolute("export.nats.creds", p))
+        .transpose()?;
+    cfg.ca_file = n
+        .ca_file
+        .map(|p| absolute("export.nats.ca_file", p))
+        .transpose()?;
+    if let Some(w) = n.window {
+        if !(1..=export::MAX_WINDOW).contains(&w) {
+            return Err(invalid(
+                "export.nats.window",
+                format!("{w} is not in 1..={}", export::MAX_WINDOW),
+            ));
+        }
+        cfg.window = w;
+    }
+    if cfg!(not(feature = "export-nats")) {
+        return Err(invalid(
+            "export.nats.url",
+            "this inetmon was built without the export-nats feature".into(),
+        ));
     }
     Ok(Some(cfg))
 }

@@ -24,6 +24,7 @@ fn defaults() -> DaemonConfig {
         aha_mountpoint: None,
         metrics_listen: None,
         syslog: None,
+        export_nats: None,
     }
 }
 
@@ -211,5 +212,75 @@ fn syslog_section() {
     ] {
         let e = parse(text).unwrap_err();
         assert!(e.contains(want), "{text:?}: {e}");
+    }
+}
+
+#[test]
+fn export_nats_keys() {
+    let c = parse(
+        "[export.nats]\nurl = \"nats://127.0.0.1:4222\"\nstream = \"FLEET\"\n\
+         kinds = [\"sock\", \"gap\"]\nhost = \"web-1\"\ncreds = \"/etc/inetmon/nats.creds\"\n\
+         ca_file = \"/etc/inetmon/ca.pem\"\nwindow = 64\n",
+    )
+    .unwrap();
+    let n = c.export_nats.unwrap();
+    assert_eq!(n.url, "nats://127.0.0.1:4222");
+    assert_eq!(n.stream, "FLEET");
+    assert_eq!(n.kinds, Some(vec![EventKind::Sock]));
+    assert!(n.gaps);
+    assert_eq!(n.host, "web-1");
+    assert_eq!(
+        n.creds.as_deref(),
+        Some(Path::new("/etc/inetmon/nats.creds"))
+    );
+    assert_eq!(n.ca_file.as_deref(), Some(Path::new("/etc/inetmon/ca.pem")));
+    assert_eq!(n.window, 64);
+    let d = parse("[export.nats]\nurl = \"nats://h:4222\"\n")
+        .unwrap()
+        .export_nats
+        .unwrap();
+    assert_eq!(d.stream, "INETMON");
+    assert_eq!(d.kinds, None);
+    assert!(d.gaps);
+    assert_eq!(d.window, 1000);
+    assert!(crate::export::valid_host(&d.host));
+    assert_eq!(
+        parse("[export.nats]\nurl = \"\"\n").unwrap().export_nats,
+        None
+    );
+}
+
+#[test]
+fn export_nats_misuse_names_the_key() {
+    for (text, key) in [
+        (
+            "[export.nats]\nurl = \"n\"\nhost = \"a.b\"\n",
+            "export.nats.host",
+        ),
+        (
+            "[export.nats]\nurl = \"n\"\nstream = \"A B\"\n",
+            "export.nats.stream",
+        ),
+        (
+            "[export.nats]\nurl = \"n\"\nkinds = [\"sox\"]\n",
+            "export.nats.kinds",
+        ),
+        (
+            "[export.nats]\nurl = \"n\"\nkinds = []\n",
+            "export.nats.kinds",
+        ),
+        (
+            "[export.nats]\nurl = \"n\"\nwindow = 0\n",
+            "export.nats.window",
+        ),
+        (
+            "[export.nats]\nurl = \"n\"\ncreds = \"rel.creds\"\n",
+            "export.nats.creds",
+        ),
+        ("[export.nats]\nurl = \"n\"\nbogus = 1\n", "bogus"),
+    ] {
+        let e = parse(text).unwrap_err();
+        assert!(e.contains(key), "{text:?}: {e}");
+        assert!(!e.contains('\n'), "{e}");
     }
 }

@@ -22,8 +22,11 @@
 //!   links or trusting directories another user controls.
 //! - [`signals`], [`shutdown`]: SIGINT/SIGTERM/SIGHUP flags and stopping producers.
 //! - [`ifname`]: cached interface names.
+//! - [`export`]: the journal exported to NATS JetStream (`[export.nats]`)
+//!   and read back by `inetmon collect`.
 //! - [`journal`]: the SQLite event journal (batched writes, sync modes,
 //!   retention, gap records, queries, verify).
+//! - [`runtime`]: the process's one tokio runtime for network components.
 //! - [`resolver`]: cached, non-blocking reverse DNS for `-n`.
 //! - [`bpf`]: loading and attaching the eBPF programs of `inetmon-bpf`
 //!   (socket events, datapath), mounts, program statistics.
@@ -42,6 +45,7 @@ pub mod consumer;
 pub mod daemon;
 pub mod daemon_config;
 pub mod datapath;
+pub mod export;
 mod fdwait;
 pub mod file;
 pub mod ifname;
@@ -55,6 +59,7 @@ pub mod outputs;
 pub mod parallel_read;
 pub mod pipeline;
 pub mod resolver;
+pub mod runtime;
 pub mod safe_open;
 pub mod service;
 pub mod shutdown;

@@ -58,6 +58,11 @@ pub(crate) enum Command {
     Man(crate::man::ManArgs),
     /// Print a shell completion script (bash, zsh or fish).
     Completions(crate::man::CompletionsArgs),
+    /// The fleet view: every host's events from NATS JetStream (exported by
+    /// the daemons' `[export.nats]`), with the host name, in the usual
+    /// formats.
+    #[cfg(feature = "export-nats")]
+    Collect(Box<crate::collect::CollectArgs>),
 }
 
 const EX_IPMON: &str = "Examples:

@@ -289,14 +289,14 @@ pub(crate) fn parse_time(s: &str) -> Result<Timestamp, String> {
 }
 
 /// Prints records in the text or JSON form.
-struct Printer {
+pub(crate) struct Printer {
     json: Option<JsonWriter>,
     monitor: MonitorFormatter,
     tz: TimeZone,
 }
 
 impl Printer {
-    fn new(json: bool) -> Printer {
+    pub(crate) fn new(json: bool) -> Printer {
         Printer {
             json: json.then(JsonWriter::new),
             monitor: MonitorFormatter::new(MonitorOptions::default()),
@@ -304,7 +304,7 @@ impl Printer {
         }
     }
 
-    fn write<W: Write>(&mut self, rec: &Record, out: &mut W) -> io::Result<()> {
+    pub(crate) fn write<W: Write>(&mut self, rec: &Record, out: &mut W) -> io::Result<()> {
         match (rec, &mut self.json) {
             (Record::Event { event, .. }, Some(j)) => j.write(event, out),
             (Record::Gap { gap, .. }, Some(_)) => {
@@ -338,7 +338,7 @@ impl Printer {
 }
 
 /// `2026-10-09 14:16:54.123456` in `tz`, as the socket lines print time.
-fn local_time(t: Timestamp, tz: &TimeZone) -> String {
+pub(crate) fn local_time(t: Timestamp, tz: &TimeZone) -> String {
     match jiff::Timestamp::new(t.secs, 0) {
         Ok(ts) => format!(
             "{}.{:06}",

@@ -10,6 +10,8 @@
 
 mod audit;
 mod cli;
+#[cfg(feature = "export-nats")]
+mod collect;
 mod daemon_cmd;
 mod ipmon;
 mod journal_cmd;
@@ -64,6 +66,8 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(&args),
         Command::Man(args) => man::run_man(&args),
         Command::Completions(args) => man::run_completions(&args),
+        #[cfg(feature = "export-nats")]
+        Command::Collect(args) => collect::run(&args),
     };
     match result {
         Ok(status) => status.into(),

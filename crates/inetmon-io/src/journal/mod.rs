@@ -23,6 +23,7 @@
 
 mod query;
 mod schema;
+mod tail;
 mod thread;
 mod writer;
 
@@ -34,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 pub use query::{Filter, Reader, VerifyReport};
 pub use schema::{DB_FILE, LOCK_FILE, SCHEMA_VERSION};
+pub use tail::Tail;
 pub use thread::JournalThread;
 pub use writer::{Committed, Journal};
 

@@ -136,7 +136,7 @@ impl VerifyReport {
 /// writer.
 #[derive(Debug)]
 pub struct Reader {
-    conn: Connection,
+    pub(super) conn: Connection,
 }
 
 impl Reader {
@@ -303,7 +303,7 @@ struct GapRow {
     gap: Gap,
 }
 
-fn decode_row(seq: u64, kind: &str, text: &[u8]) -> Result<Record, JournalError> {
+pub(super) fn decode_row(seq: u64, kind: &str, text: &[u8]) -> Result<Record, JournalError> {
     let corrupt = |why: String| JournalError::Corrupt { seq, why };
     if kind == "gap" {
         let g: GapRow = serde_json::from_slice(text).map_err(|e| corrupt(e.to_string()))?;

@@ -111,7 +111,7 @@ pub fn assemble(cfg: &DaemonConfig, ctx: &mut Context) -> Result<Assembly, Servi
             let metrics = Metrics::new();
             let state = WebState::new();
             let server = WebServer::start(
-                &super::runtime::handle()?,
+                &crate::runtime::handle()?,
                 addr,
                 metrics.clone(),
                 state.clone(),
@@ -165,6 +165,22 @@ pub fn assemble(cfg: &DaemonConfig, ctx: &mut Context) -> Result<Assembly, Servi
             &ctx.shutdown,
         )));
         a.names.push(format!("syslog {}", s.target));
+    }
+    // `[export.nats]`: the journal exported to JetStream from the position
+    // the exporter keeps (a task on the process's network runtime).
+    #[cfg(feature = "export-nats")]
+    if let Some(n) = &cfg.export_nats {
+        let rt = crate::runtime::handle().map_err(|e| ServiceError::Start {
+            what: "NATS export",
+            why: e.to_string(),
+        })?;
+        let exporter = crate::export::nats::NatsExporter::new(n.clone(), &cfg.state_dir)
+            .with_log(Arc::clone(&ctx.log));
+        a.components.push(Box::new(exporter.spawn(&rt)));
+        a.names.push(format!(
+            "NATS export {} stream {} as {}",
+            n.url, n.stream, n.host
+        ));
     }
     Ok(a)
 }

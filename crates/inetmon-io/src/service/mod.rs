@@ -33,7 +33,6 @@ mod assemble;
 mod drops;
 mod journal_sink;
 mod producers;
-pub mod runtime;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
