@@ -14,35 +14,30 @@
 //!
 //! Exit status: 0; 2 when events were lost or malformed; 1 on errors.
 
-use std::collections::HashMap;
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use inetmon_core::cidr::Cidr;
-use inetmon_core::event::{Event, EventKind, ProcessInfo, SockOp};
+use inetmon_core::event::{Event, EventKind, SockOp};
 use inetmon_core::format::ahafs::{AhafsFormatter, InfoLevel};
 use inetmon_core::format::json::JsonWriter;
 use inetmon_core::format::sockline::write_sock_line;
 use inetmon_core::protocol::{FilterSpec, Request, SockFilterSpec};
 use inetmon_core::sock_filter::{parse_watch, watch_set, SockFilter};
 use inetmon_io::aha::{AhaFs, FACTORY_DIR};
-use inetmon_io::consumer::{
-    render_with, Consumer, Delivery, Producers, Rendered, Sink, Stage, Verdict,
-};
+use inetmon_io::consumer::{render_with, Consumer, Producers, Rendered, Sink, Stage, Verdict};
 use inetmon_io::outputs::TextOut;
 use inetmon_io::pipeline::DEFAULT_CAPACITY;
+use inetmon_io::service::{AhaSink, Log};
 use inetmon_io::shutdown::Shutdown;
-use inetmon_io::sink::SinkError;
 use inetmon_io::sockets::existing::{existing_events, NetnsScope};
-use inetmon_io::sockets::procinfo::process_info;
+use inetmon_io::sockets::procinfo::ProcessCache;
 use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
 use jiff::tz::TimeZone;
 
 use crate::report::{self, Status};
-
-/// Most processes whose `/proc` details are cached at info level 3.
-const PROC_CACHE: usize = 4096;
 
 /// Output formats of `inetmon sockets`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -177,7 +172,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<Status> {
         tz: tz.clone(),
         level3: args.info_level == 3,
         filter,
-        procs: HashMap::new(),
+        procs: ProcessCache::default(),
     };
     let shutdown = Shutdown::on_signals().context("installing signal handlers")?;
     let mut producers = Producers::new(shutdown.clone(), DEFAULT_CAPACITY);
@@ -252,10 +247,9 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<Status> {
         let thread = producer.spawn(producers.pipeline(), shutdown.clone(), first)?;
         producers.add("socket-event", thread, false);
         if let Some(aha) = aha {
-            sinks.push(Box::new(AhaSink {
-                aha,
-                procs: HashMap::new(),
-            }));
+            #[allow(clippy::print_stderr)]
+            let log: Log = Arc::new(|m: &str| eprintln!("inetmon sockets: {m}"));
+            sinks.push(Box::new(AhaSink::new(aha, log)));
         }
     }
     let plan = args.stop.plan(None);
@@ -263,61 +257,6 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<Status> {
     let mut consumer = Consumer::new(&mut stage, sinks);
     let ended = consumer.run(producers, &plan);
     report::ended("inetmon sockets", ended, &consumer.report())
-}
-
-/// `--aha`: publishes every socket event that passed the filters to the
-/// AHAFS file interface (unmounted when the sink is dropped).
-struct AhaSink {
-    aha: AhaFs,
-    /// Command lines for `INFO_LVL=3` subscribers, whatever this command
-    /// prints.
-    procs: HashMap<u32, ProcessInfo>,
-}
-
-impl Sink for AhaSink {
-    fn deliver(&mut self, ev: Option<&Event>, _out: &Rendered) -> Result<Delivery, SinkError> {
-        if let Some(Event::Sock(s)) = ev {
-            if s.process.is_none() && s.task.pid != 0 {
-                let mut copy = (**s).clone();
-                copy.process = Some(cached_process(&mut self.procs, copy.task.pid));
-                self.aha.publish(&copy);
-            } else {
-                self.aha.publish(s);
-            }
-        }
-        Ok(Delivery::Passed)
-    }
-
-    fn flush(&mut self) -> Result<(), SinkError> {
-        Ok(())
-    }
-}
-
-impl Drop for AhaSink {
-    fn drop(&mut self) {
-        let lost = self.aha.stats().lost;
-        if lost > 0 {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("inetmon sockets: AHAFS: {lost} event blocks dropped by full consumer buffers (reported to them as BUF_WRAP)");
-            }
-        }
-    }
-}
-
-/// [`process_info`] through a cache bounded at [`PROC_CACHE`] entries.
-fn cached_process(procs: &mut HashMap<u32, ProcessInfo>, pid: u32) -> ProcessInfo {
-    if let Some(p) = procs.get(&pid) {
-        return p.clone();
-    }
-    if procs.len() >= PROC_CACHE {
-        procs.clear();
-    }
-    let p = process_info(pid);
-    if !p.cmdline.is_empty() {
-        procs.insert(pid, p.clone());
-    }
-    p
 }
 
 /// Filter → format of `inetmon sockets`.
@@ -328,7 +267,7 @@ struct SocketsStage {
     tz: TimeZone,
     level3: bool,
     filter: SockFilter,
-    procs: HashMap<u32, ProcessInfo>,
+    procs: ProcessCache,
 }
 
 impl Stage for SocketsStage {
@@ -343,7 +282,7 @@ impl Stage for SocketsStage {
                     return Verdict::Drop;
                 }
                 if self.level3 && s.task.pid != 0 {
-                    s.process = Some(self.process(s.task.pid));
+                    s.process = Some(self.procs.get(s.task.pid));
                 }
                 // AHAFS has one block per connect, the outcome: no block
                 // for the attempt, and it does not count toward --count.
@@ -386,24 +325,6 @@ impl Stage for SocketsStage {
 }
 
 impl SocketsStage {
-    /// Command line and parent pid of `pid`, read from `/proc` the first
-    /// time the pid is seen and cached, so that events arriving after the
-    /// process exited still carry them. (A reused pid keeps the old entry
-    /// until the cache is cleared at [`PROC_CACHE`] entries.)
-    fn process(&mut self, pid: u32) -> ProcessInfo {
-        if let Some(p) = self.procs.get(&pid) {
-            return p.clone();
-        }
-        if self.procs.len() >= PROC_CACHE {
-            self.procs.clear();
-        }
-        let p = process_info(pid);
-        if !p.cmdline.is_empty() {
-            self.procs.insert(pid, p.clone());
-        }
-        p
-    }
-
     /// Formats one socket event (`ev` is always [`Event::Sock`]).
     fn sock(&mut self, ev: &Event, out: &mut Rendered) -> io::Result<()> {
         let Event::Sock(s) = ev else {

@@ -365,3 +365,66 @@ fn monitor_sock_under_ip_netns_exec() {
     assert!(err.starts_with("inetmon monitor: attached\n"), "{err}");
     assert!(!err.contains("cgroup"), "{err}");
 }
+
+/// `sockets --aha DIR`: the command mounts the AHAFS files and feeds them
+/// the events that pass its filters; the Python consumer reads a
+/// streamListen block at `INFO_LVL=3` (which carries the command line, from
+/// the shared process cache); the files are unmounted when the command
+/// stops.
+#[test]
+fn aha_files_mounted_by_sockets() {
+    if !privileged() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("aha");
+    std::fs::create_dir(&mnt).unwrap();
+    let err = dir.path().join("sockets.err");
+    let mut mon = common::Bg::spawn_to(
+        Command::new(env!("CARGO_BIN_EXE_inetmon")).args([
+            "sockets",
+            "--local",
+            "--comm",
+            "ahalisten2",
+            "--aha",
+            mnt.to_str().unwrap(),
+        ]),
+        &dir.path().join("sockets.out"),
+        &err,
+    );
+    let fac = mnt.join("net/inetsock.monFactory");
+    assert!(
+        common::wait_for(Duration::from_secs(30), || fac.is_dir().then_some(())).is_some(),
+        "{:?}",
+        common::lines_of(&err)
+    );
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../inetmon-io/tests/aha/consumer.py");
+    let out = dir.path().join("consumer.out");
+    let mut py = common::Bg::spawn_to(
+        Command::new("python3")
+            .arg(script)
+            .arg(fac.join("streamListen.mon"))
+            .arg("CHANGED=YES;WAIT_TYPE=WAIT_IN_SELECT;INFO_LVL=3;NOTIFY_CNT=1"),
+        &out,
+        &dir.path().join("consumer.err"),
+    );
+    common::wait_for_line(&out, "armed", Duration::from_secs(10), &err);
+    let l = std::thread::Builder::new()
+        .name("ahalisten2".into())
+        .spawn(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .unwrap()
+        .join()
+        .unwrap();
+    let port = l.local_addr().unwrap().port();
+    let text = common::wait_for_line(&out, "EOF", Duration::from_secs(20), &err).join("\n");
+    assert!(text.contains("streamListen"), "{text}");
+    assert!(text.contains(&format!("SO_LPORT={port}")), "{text}");
+    assert_eq!(
+        common::wait_for(Duration::from_secs(10), || py.try_wait()),
+        Some(Some(0))
+    );
+    assert_eq!(mon.stop(), Some(0), "{:?}", common::lines_of(&err));
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    assert!(!mounts.contains(mnt.to_str().unwrap()), "{mounts}");
+}

@@ -2,24 +2,20 @@
 //! event stream (every socket event it collects, after the user-space
 //! `[sockets.filters]`).
 
-use std::collections::HashMap;
-
-use inetmon_core::event::{Event, ProcessInfo};
+use inetmon_core::event::Event;
 
 use super::Log;
 use crate::aha::AhaFs;
 use crate::consumer::{Delivery, Rendered, Sink};
 use crate::sink::SinkError;
-use crate::sockets::procinfo::process_info;
-
-/// Most processes whose `/proc` details are cached for `INFO_LVL=3`.
-const PROC_CACHE: usize = 4096;
+use crate::sockets::procinfo::ProcessCache;
 
 /// Publishes socket events to the mounted AHAFS files (unmounted when the
-/// sink is dropped).
+/// sink is dropped): the daemon's `[aha] mountpoint` and `inetmon sockets
+/// --aha`.
 pub struct AhaSink {
     aha: AhaFs,
-    procs: HashMap<u32, ProcessInfo>,
+    procs: ProcessCache,
     log: Log,
 }
 
@@ -38,25 +34,9 @@ impl AhaSink {
     pub fn new(aha: AhaFs, log: Log) -> Self {
         AhaSink {
             aha,
-            procs: HashMap::new(),
+            procs: ProcessCache::default(),
             log,
         }
-    }
-
-    /// Command line and parent pid of `pid` (for `INFO_LVL=3` readers),
-    /// cached so that events after the process exited still carry them.
-    fn process(&mut self, pid: u32) -> ProcessInfo {
-        if let Some(p) = self.procs.get(&pid) {
-            return p.clone();
-        }
-        if self.procs.len() >= PROC_CACHE {
-            self.procs.clear();
-        }
-        let p = process_info(pid);
-        if !p.cmdline.is_empty() {
-            self.procs.insert(pid, p.clone());
-        }
-        p
     }
 }
 
@@ -65,7 +45,7 @@ impl Sink for AhaSink {
         if let Some(Event::Sock(s)) = ev {
             if s.process.is_none() && s.task.pid != 0 {
                 let mut copy = (**s).clone();
-                copy.process = Some(self.process(copy.task.pid));
+                copy.process = Some(self.procs.get(copy.task.pid));
                 self.aha.publish(&copy);
             } else {
                 self.aha.publish(s);

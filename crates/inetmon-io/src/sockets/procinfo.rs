@@ -1,5 +1,7 @@
 //! Command line and parent pid of a process from `/proc`, for info level 3.
 
+use std::collections::HashMap;
+
 use inetmon_core::event::ProcessInfo;
 
 /// The command line (arguments joined by spaces) and parent pid of `pid`;
@@ -36,5 +38,34 @@ mod tests {
         let p = process_info(std::process::id());
         assert!(!p.cmdline.is_empty());
         assert_eq!(p.ppid, std::os::unix::process::parent_id());
+    }
+}
+
+/// Most processes a [`ProcessCache`] keeps.
+const PROC_CACHE: usize = 4096;
+
+/// [`process_info`] through a cache: read from `/proc` the first time a
+/// pid is seen, so that events arriving after the process exited still
+/// carry its command line (for AHAFS `INFO_LVL=3`). A reused pid keeps the
+/// old entry until the cache is emptied at [`PROC_CACHE`] entries.
+#[derive(Debug, Default)]
+pub struct ProcessCache {
+    procs: HashMap<u32, ProcessInfo>,
+}
+
+impl ProcessCache {
+    /// The details of `pid`, cached.
+    pub fn get(&mut self, pid: u32) -> ProcessInfo {
+        if let Some(p) = self.procs.get(&pid) {
+            return p.clone();
+        }
+        if self.procs.len() >= PROC_CACHE {
+            self.procs.clear();
+        }
+        let p = process_info(pid);
+        if !p.cmdline.is_empty() {
+            self.procs.insert(pid, p.clone());
+        }
+        p
     }
 }
