@@ -62,6 +62,7 @@ pub(crate) enum Command {
     /// the daemons' `[export.nats]`), with the host name, in the usual
     /// formats.
     #[cfg(feature = "export-nats")]
+    #[command(after_help = EX_COLLECT)]
     Collect(Box<crate::collect::CollectArgs>),
 }
 
@@ -99,8 +100,15 @@ const EX_JOURNAL_DROPS: &str = "Examples:
   inetmon journal drops --since 1h -j";
 const EX_AUDIT: &str = "Examples:
   inetmon audit --since 1d --result failed
+  inetmon audit --follow --messages        live, with the TCP control segments
   inetmon audit --uid 1000 -j
   inetmon audit --syslog-target tcp://logs:514";
+
+#[cfg(feature = "export-nats")]
+const EX_COLLECT: &str = "Examples:
+  inetmon collect --nats nats://10.0.0.5:4222              every host's new events
+  inetmon collect --nats nats://10.0.0.5:4222 --since 1h --kind drop --format monitor
+  inetmon collect --nats nats://10.0.0.5:4222 --durable ops --host web1 -j";
 
 /// The name the program was invoked as (`inetmon`, or `ipmon` through a link).
 pub(crate) fn program_name(argv0: Option<&OsString>) -> String {
