@@ -57,22 +57,8 @@ pub(crate) struct CollectArgs {
     /// Only this host.
     #[arg(long, value_name = "HOST")]
     pub(crate) host: Option<String>,
-    /// Only these kinds, comma-separated: packet, nat, state, sock, drop,
-    /// trace, debug, lost, malformed, gap.
-    #[arg(long, value_name = "KINDS")]
-    pub(crate) kind: Option<String>,
-    /// Only events of this user id.
-    #[arg(long)]
-    pub(crate) uid: Option<u32>,
-    /// Only events of this program name.
-    #[arg(long)]
-    pub(crate) comm: Option<String>,
-    /// Only events with this address at either end.
-    #[arg(long, value_name = "ADDR")]
-    pub(crate) ip: Option<IpAddr>,
-    /// Only events with this port at either end.
-    #[arg(long)]
-    pub(crate) port: Option<u16>,
+    #[command(flatten)]
+    pub(crate) events: crate::journal_cmd::EventFlags,
     /// Output format: `text` (socket lines and monitor lines, as `journal
     /// query`), `json`, `ipmon` (packet, NAT and state events), `ahafs`
     /// (socket events as AHAFS blocks), `monitor` (every event as a monitor
@@ -198,7 +184,7 @@ fn config(args: &CollectArgs) -> Result<(CollectConfig, Want), Misuse> {
     let mut kinds = None;
     let mut gaps = true;
     let mut subject_kind = None;
-    if let Some(list) = &args.kind {
+    if let Some(list) = &args.events.kind {
         let mut ks = Vec::new();
         gaps = false;
         for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -238,10 +224,10 @@ fn config(args: &CollectArgs) -> Result<(CollectConfig, Want), Misuse> {
         kinds,
         gaps,
         since,
-        uid: args.uid,
-        comm: args.comm.clone(),
-        ip: args.ip,
-        port: args.port,
+        uid: args.events.uid,
+        comm: args.events.comm.clone(),
+        ip: args.events.ip,
+        port: args.events.port,
     };
     Ok((cfg, want))
 }

@@ -83,8 +83,19 @@ pub(crate) struct QueryArgs {
     pub(crate) dir: StateDir,
     #[command(flatten)]
     pub(crate) range: TimeRange,
+    #[command(flatten)]
+    pub(crate) events: EventFlags,
+    /// JSON lines (the schema of `--format json`; gap records as
+    /// `{"v":1,"kind":"gap","from":…,"to":…}`).
+    #[arg(short = 'j', long)]
+    pub(crate) json: bool,
+}
+
+/// The event filters `journal query` and `collect` share.
+#[derive(Debug, Args)]
+pub(crate) struct EventFlags {
     /// Only these kinds, comma-separated: packet, nat, state, sock, drop,
-    /// trace, lost, malformed, gap.
+    /// trace, debug, lost, malformed, gap.
     #[arg(long, value_name = "KINDS")]
     pub(crate) kind: Option<String>,
     /// Only events of this user id.
@@ -99,10 +110,6 @@ pub(crate) struct QueryArgs {
     /// Only events with this port at either end.
     #[arg(long)]
     pub(crate) port: Option<u16>,
-    /// JSON lines (the schema of `--format json`; gap records as
-    /// `{"v":1,"kind":"gap","from":…,"to":…}`).
-    #[arg(short = 'j', long)]
-    pub(crate) json: bool,
 }
 
 /// Runs `inetmon journal …`.
@@ -169,13 +176,13 @@ fn query(q: &QueryArgs) -> anyhow::Result<Status> {
     let mut filter = Filter {
         since,
         until,
-        uid: q.uid,
-        comm: q.comm.clone(),
-        ip: q.ip,
-        port: q.port,
+        uid: q.events.uid,
+        comm: q.events.comm.clone(),
+        ip: q.events.ip,
+        port: q.events.port,
         ..Filter::default()
     };
-    if let Some(kinds) = &q.kind {
+    if let Some(kinds) = &q.events.kind {
         for name in kinds.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             if name == "gap" {
                 filter.gaps = true;
