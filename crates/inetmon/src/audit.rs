@@ -199,13 +199,14 @@ fn print_journal(
         gaps: true,
         ..Filter::default()
     };
-    let mut failed = None;
-    reader.query(&filter, |rec| {
-        let r = match &rec {
+    crate::journal_cmd::write_each(
+        |each| reader.query(&filter, each),
+        |rec| match &rec {
             Record::Gap { gap, .. } => {
                 let line = format!(
-                    "GAP: no records from {} (the collector stopped uncleanly)",
-                    dk_time(gap.from, &view.tz)
+                    "GAP: no records from {} ({})",
+                    dk_time(gap.from, &view.tz),
+                    gap.cause.text()
                 );
                 side_line(view.json, "gap", gap.to, &line, &view.tz, &mut *out)
             }
@@ -217,19 +218,8 @@ fn print_journal(
                 }
                 write_event(view, event, &mut *out)
             }
-        };
-        match r {
-            Ok(()) => true,
-            Err(e) => {
-                failed = Some(e);
-                false
-            }
-        }
-    })?;
-    if let Some(e) = failed {
-        return Err(e.into());
-    }
-    Ok(())
+        },
+    )
 }
 
 /// The operations the audit records come from: connect outcomes, listens,

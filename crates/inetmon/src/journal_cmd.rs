@@ -9,7 +9,7 @@ use inetmon_core::event::{Event, EventKind, Timestamp};
 use inetmon_core::format::json::JsonWriter;
 use inetmon_core::format::monitor::{MonitorFormatter, MonitorOptions};
 use inetmon_core::format::sockline::write_sock_line;
-use inetmon_io::journal::{Filter, Gap, Reader, Record};
+use inetmon_io::journal::{Filter, Gap, JournalError, Reader, Record};
 use jiff::tz::TimeZone;
 
 use crate::report::Status;
@@ -127,10 +127,11 @@ fn drops(d: &DropsArgs) -> anyhow::Result<Status> {
     let tz = TimeZone::system();
     let out = io::stdout();
     let mut out = io::BufWriter::new(out.lock());
-    let mut failed = None;
-    reader.drop_counts(since, until, |c| {
-        let r = if d.json {
-            writeln!(
+    write_each(
+        |each| reader.drop_counts(since, until, each),
+        |c| {
+            if d.json {
+                writeln!(
                 out,
                 "{{\"v\":{},\"kind\":\"drop_count\",\"time\":\"{}\",\"reason\":{},\"location\":{},\"interface\":{},\"count\":{}}}",
                 inetmon_core::event::JSON_SCHEMA_VERSION,
@@ -140,30 +141,42 @@ fn drops(d: &DropsArgs) -> anyhow::Result<Status> {
                 json_str(&c.key.interface),
                 c.count
             )
-        } else {
-            writeln!(
-                out,
-                "{} drops {:>8} {} at {} on {}",
-                local_time(c.time, &tz),
-                c.count,
-                c.key.reason,
-                c.key.location,
-                c.key.interface
-            )
-        };
-        match r {
-            Ok(()) => true,
-            Err(e) => {
-                failed = Some(e);
-                false
+            } else {
+                writeln!(
+                    out,
+                    "{} drops {:>8} {} at {} on {}",
+                    local_time(c.time, &tz),
+                    c.count,
+                    c.key.reason,
+                    c.key.location,
+                    c.key.interface
+                )
             }
-        }
-    })?;
-    if let Some(e) = failed {
-        return Err(e.into());
-    }
+        },
+    )?;
     out.flush()?;
     Ok(Status::Clean)
+}
+
+/// Runs `query` (a [`Reader`] method with a per-record callback) and hands
+/// each record to `write`, stopping at the first write error, which is
+/// returned (a reader whose standard output went away stops at once).
+pub(crate) fn write_each<R>(
+    query: impl FnOnce(&mut dyn FnMut(R) -> bool) -> Result<(), JournalError>,
+    mut write: impl FnMut(R) -> io::Result<()>,
+) -> anyhow::Result<()> {
+    let mut failed = None;
+    query(&mut |rec| match write(rec) {
+        Ok(()) => true,
+        Err(e) => {
+            failed = Some(e);
+            false
+        }
+    })?;
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 /// A JSON string literal.
@@ -199,17 +212,10 @@ fn query(q: &QueryArgs) -> anyhow::Result<Status> {
     let mut printer = Printer::new(q.json);
     let out = io::stdout();
     let mut out = io::BufWriter::new(out.lock());
-    let mut failed = None;
-    reader.query(&filter, |rec| match printer.write(&rec, &mut out) {
-        Ok(()) => true,
-        Err(e) => {
-            failed = Some(e);
-            false
-        }
-    })?;
-    if let Some(e) = failed {
-        return Err(e.into());
-    }
+    write_each(
+        |each| reader.query(&filter, each),
+        |rec| printer.write(&rec, &mut out),
+    )?;
     out.flush()?;
     Ok(Status::Clean)
 }
