@@ -9,7 +9,7 @@
 //! [`Metrics::histogram_seconds`], or values read when scraped with
 //! [`Metrics::gauge_fn`] and [`Metrics::counter_fn`] (the daemon's clients,
 //! journal size and lag, export lag: see
-//! [`crate::service::assemble`]).
+//! [`crate::service::assemble()`]).
 //!
 //! Every name gets the `inetmon_` prefix; counters get `_total`
 //! (OpenMetrics). The stream's metrics:
