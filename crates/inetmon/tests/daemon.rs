@@ -7,6 +7,8 @@
 //! from `[aha] mountpoint`; `[drops]` counters and `per_drop` events.
 
 mod common;
+#[path = "../../inetmon-io/tests/common/nats.rs"]
+mod nats_server;
 
 use std::collections::HashMap;
 use std::fs;
@@ -533,6 +535,159 @@ fn unsafe_state_dir_and_bad_config_are_one_line() {
         r.stderr.contains("journal.sync_interval_ms: 0 is not in"),
         "{r:?}"
     );
+}
+
+/// `[metrics] listen`: the daemon's gauges, read when scraped: the
+/// clients connected to its socket (one `inetmon sockets` through the
+/// daemon, then none once it stopped), the journal's size on disk, the
+/// events waiting for its writer; and `promtool check metrics` accepts
+/// the text.
+#[test]
+fn metrics_gauges_of_clients_and_journal() {
+    use common::web::{free_port, http_get, promtool_check};
+    if !require_privileged("daemon metrics gauges", &["promtool"]) {
+        return;
+    }
+    let port = free_port();
+    let peer_port = free_port();
+    let s = Setup::new(&format!(
+        "[sockets.filters]\nport = {peer_port}\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"
+    ));
+    let mut d = s.start();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let value = |text: &str, name: &str| -> Option<i64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.parse().ok())
+    };
+    let scrape = || {
+        let (code, body) = http_get(addr, "/metrics");
+        assert_eq!(code, 200, "{body}");
+        body
+    };
+    let text = scrape();
+    assert_eq!(value(&text, "inetmon_clients"), Some(0), "{text}");
+    assert_eq!(
+        value(&text, "inetmon_client_lost_events_total"),
+        Some(0),
+        "{text}"
+    );
+
+    // A client through the daemon's socket; some events for the journal.
+    let (out, err) = (
+        s.dir.path().join("client.out"),
+        s.dir.path().join("client.err"),
+    );
+    let mut client = Bg::spawn_to(
+        Command::new(inetmon())
+            .args(["sockets", "--port", &peer_port.to_string()])
+            .env("INETMON_SOCKET", s.dir.path().join("run/inetmon.sock")),
+        &out,
+        &err,
+    );
+    common::wait_for_line(&err, "attached", Duration::from_secs(60), &err);
+    let listener = TcpListener::bind(("127.0.0.1", peer_port)).unwrap();
+    connections(&listener, 5);
+    let text = wait_for(Duration::from_secs(15), || {
+        let text = scrape();
+        (value(&text, "inetmon_clients") == Some(1)
+            && value(&text, "inetmon_journal_bytes").is_some_and(|b| b > 0)
+            && value(&text, "inetmon_journal_lag_events").is_some())
+        .then_some(text)
+    })
+    .unwrap_or_else(scrape);
+    assert_eq!(value(&text, "inetmon_clients"), Some(1), "{text}");
+    // At least one SQLite page (the WAL may be checkpointed at any time,
+    // so the files' sizes now need not be those of the scrape).
+    let bytes = value(&text, "inetmon_journal_bytes").unwrap_or(0);
+    assert!(bytes >= 4096, "{bytes} bytes: {text}");
+    let lag = value(&text, "inetmon_journal_lag_events");
+    assert!(lag.is_some_and(|n| n >= 0), "{text}");
+    assert!(
+        text.contains("# TYPE inetmon_clients gauge\n")
+            && text.contains("# TYPE inetmon_journal_bytes gauge\n")
+            && text.contains("# TYPE inetmon_journal_lag_events gauge\n")
+            && text.contains("# TYPE inetmon_client_lost_events_total counter\n"),
+        "{text}"
+    );
+    promtool_check(&text);
+    // No `[export.nats]`: no export lag.
+    assert!(!text.contains("inetmon_export_lag_events"), "{text}");
+
+    // The client gone: counted out within a tick.
+    assert_eq!(client.stop(), Some(0));
+    let text = wait_for(Duration::from_secs(15), || {
+        let text = scrape();
+        (value(&text, "inetmon_clients") == Some(0)).then_some(text)
+    })
+    .unwrap_or_else(scrape);
+    assert_eq!(value(&text, "inetmon_clients"), Some(0), "{text}");
+    assert_eq!(d.stop(), Some(0), "{:?}", lines_of(&s.stderr()));
+}
+
+/// `[metrics] listen` with `[export.nats]`: `inetmon_export_lag_events`
+/// is 0 once the server acknowledged what the daemon journaled, grows
+/// while the server is stopped and events keep coming, and goes back to 0
+/// after the server is back.
+#[test]
+fn metrics_export_lag_follows_the_server() {
+    use common::web::{free_port, http_get, promtool_check};
+    if !require_privileged("daemon metrics export lag", &["promtool", "nats-server"]) {
+        return;
+    }
+    let nats_dir = tempfile::tempdir().unwrap();
+    let mut server = nats_server::NatsServer::start(nats_dir.path());
+    let port = free_port();
+    let peer_port = free_port();
+    let s = Setup::new(&format!(
+        "[sockets.filters]\nport = {peer_port}\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n\
+         [export.nats]\nurl = \"{}\"\nhost = \"lagtest\"\n",
+        server.url()
+    ));
+    let mut d = s.start();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let scrape = || {
+        let (code, body) = http_get(addr, "/metrics");
+        assert_eq!(code, 200, "{body}");
+        body
+    };
+    let lag = |text: &str| -> Option<i64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix("inetmon_export_lag_events "))
+            .and_then(|v| v.parse().ok())
+    };
+    let wait_lag = |what: &str, ok: &dyn Fn(i64) -> bool| -> String {
+        wait_for(Duration::from_secs(30), || {
+            let text = scrape();
+            lag(&text).is_some_and(ok).then_some(text)
+        })
+        .unwrap_or_else(|| panic!("{what}: {}", scrape()))
+    };
+    let listener = TcpListener::bind(("127.0.0.1", peer_port)).unwrap();
+    connections(&listener, 3);
+    let text = wait_lag("acknowledged", &|n| n == 0);
+    promtool_check(&text);
+    // Committed by the journal, then exported: the journal has records.
+    wait_for(Duration::from_secs(30), || {
+        (s.journal(&["query", "-j", "--port", &peer_port.to_string()])
+            .stdout
+            .lines()
+            .count()
+            >= 3)
+            .then_some(())
+    })
+    .expect("events journaled");
+    wait_lag("acknowledged", &|n| n == 0);
+
+    server.stop();
+    connections(&listener, 5);
+    // 5 connections: at least connect, accept and close of each.
+    let text = wait_lag("lag while the server is away", &|n| n >= 15);
+    promtool_check(&text);
+
+    server.restart();
+    wait_lag("caught up after the restart", &|n| n == 0);
+    assert_eq!(d.stop(), Some(0), "{:?}", lines_of(&s.stderr()));
 }
 
 /// `[metrics] listen`: the daemon serves `/metrics` (which `promtool check

@@ -5,8 +5,11 @@
 //! component. It registers the counters of the event stream itself, which
 //! [`MetricsSink`] (a [`Sink`] of the consumer loop) keeps up to date, and
 //! lets other components add their own gauges, counters and histograms
-//! (clients, journal size and lag, export lag) with [`Metrics::gauge`],
-//! [`Metrics::counter`] and [`Metrics::histogram_seconds`].
+//! with [`Metrics::gauge`], [`Metrics::counter`] and
+//! [`Metrics::histogram_seconds`], or values read when scraped with
+//! [`Metrics::gauge_fn`] and [`Metrics::counter_fn`] (the daemon's clients,
+//! journal size and lag, export lag: see
+//! [`crate::service::assemble()`]).
 //!
 //! Every name gets the `inetmon_` prefix; counters get `_total`
 //! (OpenMetrics). The stream's metrics:
@@ -29,10 +32,12 @@ use std::time::{Duration, Instant};
 
 use inetmon_core::event::{Event, EventKind, LossStage, SockOp, Source, Timestamp, ALL_KINDS};
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::consumer::{Delivery, Rendered, Sink};
@@ -216,6 +221,42 @@ impl Metrics {
         Ok(h)
     }
 
+    /// Registers a gauge `inetmon_<name>` whose value is `read()` at each
+    /// scrape: for a value another component already keeps (an atomic, a
+    /// file's size), current when scraped and with no thread to update it.
+    /// `read` runs on the scraping thread with the registry locked: keep it
+    /// cheap and never let it block.
+    ///
+    /// # Errors
+    /// [`MetricsError`] for a taken or invalid name.
+    pub fn gauge_fn(
+        &self,
+        name: &str,
+        help: &str,
+        read: impl Fn() -> i64 + Send + Sync + 'static,
+    ) -> Result<(), MetricsError> {
+        self.claim(name)?;
+        self.register(name, help, None, FnMetric::<i64>(Box::new(read)));
+        Ok(())
+    }
+
+    /// Registers a counter `inetmon_<name>_total` whose value is `read()`
+    /// at each scrape (see [`Metrics::gauge_fn`]); `read` must never
+    /// decrease.
+    ///
+    /// # Errors
+    /// [`MetricsError`] for a taken or invalid name.
+    pub fn counter_fn(
+        &self,
+        name: &str,
+        help: &str,
+        read: impl Fn() -> u64 + Send + Sync + 'static,
+    ) -> Result<(), MetricsError> {
+        self.claim(name)?;
+        self.register(name, help, None, FnMetric::<u64>(Box::new(read)));
+        Ok(())
+    }
+
     /// The registry in the OpenMetrics text format (ends with `# EOF`).
     #[must_use]
     pub fn encode(&self) -> String {
@@ -289,6 +330,44 @@ fn to_prometheus_text(om: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A metric read when scraped ([`Metrics::gauge_fn`]: `i64`, a gauge;
+/// [`Metrics::counter_fn`]: `u64`, a counter).
+struct FnMetric<N>(Box<dyn Fn() -> N + Send + Sync>);
+
+impl<N> std::fmt::Debug for FnMetric<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FnMetric").finish_non_exhaustive()
+    }
+}
+
+impl TypedMetric for FnMetric<i64> {
+    const TYPE: MetricType = MetricType::Gauge;
+}
+
+impl EncodeMetric for FnMetric<i64> {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_gauge(&(self.0)())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Gauge
+    }
+}
+
+impl TypedMetric for FnMetric<u64> {
+    const TYPE: MetricType = MetricType::Counter;
+}
+
+impl EncodeMetric for FnMetric<u64> {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_counter::<NoLabelSet, _, u64>(&(self.0)(), None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Counter
+    }
 }
 
 /// A metric type this module registers (keeps [`Metrics::register`] one

@@ -203,3 +203,48 @@ fn classic_text_names_counters_by_their_total_series() {
         "{classic}"
     );
 }
+
+#[test]
+fn gauges_and_counters_read_when_scraped() {
+    use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+    let m = Metrics::new();
+    let clients = Arc::new(AtomicI64::new(1));
+    let seen = Arc::clone(&clients);
+    m.gauge_fn("clients", "Connected clients", move || {
+        seen.load(Ordering::Relaxed)
+    })
+    .unwrap();
+    let lost = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&lost);
+    m.counter_fn("client_lost_events", "Lost at client queues", move || {
+        seen.load(Ordering::Relaxed)
+    })
+    .unwrap();
+    assert_eq!(
+        m.gauge_fn("clients", "again", || 0).unwrap_err(),
+        MetricsError::Duplicate("clients".into())
+    );
+    let text = m.encode();
+    assert_eq!(line_value(&text, "inetmon_clients "), Some(1.0));
+    assert!(text.contains("# TYPE inetmon_clients gauge\n"), "{text}");
+    assert_eq!(
+        line_value(&text, "inetmon_client_lost_events_total "),
+        Some(0.0)
+    );
+    // Current at each scrape, with nothing to publish them.
+    clients.store(3, Ordering::Relaxed);
+    lost.store(7, Ordering::Relaxed);
+    let text = m.encode();
+    assert_eq!(line_value(&text, "inetmon_clients "), Some(3.0));
+    assert_eq!(
+        line_value(&text, "inetmon_client_lost_events_total "),
+        Some(7.0)
+    );
+    let classic = m.encode_prometheus();
+    assert!(
+        classic.contains(
+            "# TYPE inetmon_client_lost_events_total counter\ninetmon_client_lost_events_total 7\n"
+        ),
+        "{classic}"
+    );
+}

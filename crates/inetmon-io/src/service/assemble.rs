@@ -8,6 +8,8 @@
 //! [`Component`] (added to [`Assembly::components`]). Each new component
 //! adds one line in [`assemble`], guarded by its configuration key.
 
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use jiff::tz::TimeZone;
@@ -17,11 +19,11 @@ use super::drops::{DropCountsSink, DropTap};
 use super::journal_sink::JournalSink;
 use super::{Log, ServiceError};
 use crate::aha::AhaFs;
-use crate::clients::{Hub, HubConfig};
+use crate::clients::{Hub, HubConfig, HubStats};
 use crate::consumer::Sink;
 use crate::daemon_config::DaemonConfig;
 use crate::datapath::DropCounter;
-use crate::journal::{DropCount, JournalThread};
+use crate::journal::{DropCount, JournalThread, DB_FILE};
 use crate::metrics::Metrics;
 use crate::pipeline::now;
 use crate::shutdown::Shutdown;
@@ -100,15 +102,18 @@ pub fn assemble(cfg: &DaemonConfig, ctx: &mut Context) -> Result<Assembly, Servi
     a.names.push(format!("journal {}", cfg.state_dir.display()));
     // `socket`: the clients' hub (`inetmon sockets|monitor|ipmon` watching
     // through the daemon), fed every event; each client filters its own.
-    a.sinks
-        .push(Box::new(Hub::start(HubConfig::of_daemon(cfg))?));
+    let hub = Hub::start(HubConfig::of_daemon(cfg))?;
+    let hub_stats = hub.stats();
+    a.sinks.push(Box::new(hub));
     a.names.push(format!("clients {}", cfg.socket.display()));
     // `[metrics] listen`: Prometheus metrics and the web view on one
-    // listener, on the daemon's tokio runtime. Components that add gauges
-    // take `metrics` (`Metrics::gauge`) below.
+    // listener, on the daemon's tokio runtime; with the daemon's own
+    // gauges, read when scraped (`daemon_gauges`). Components that add
+    // metrics take `metrics` below.
     let web = match cfg.metrics_listen {
         Some(addr) => {
             let metrics = Metrics::new();
+            daemon_gauges(&metrics, cfg, &ctx.journal, &hub_stats).map_err(metrics_error)?;
             let state = WebState::new();
             let server = WebServer::start(
                 &crate::runtime::handle()?,
@@ -145,6 +150,7 @@ pub fn assemble(cfg: &DaemonConfig, ctx: &mut Context) -> Result<Assembly, Servi
             .push(Box::new(AhaSink::new(fs, Arc::clone(&ctx.log))));
         a.names.push(format!("AHAFS {}", m.display()));
     }
+    let metrics = web.as_ref().map(|(m, _, _)| m.clone());
     if let Some((metrics, state, server)) = web {
         a.sinks.push(Box::new(metrics.sink()));
         a.sinks.push(Box::new(state.sink()));
@@ -176,13 +182,97 @@ pub fn assemble(cfg: &DaemonConfig, ctx: &mut Context) -> Result<Assembly, Servi
         })?;
         let exporter = crate::export::nats::NatsExporter::new(n.clone(), &cfg.state_dir)
             .with_log(Arc::clone(&ctx.log));
+        if let Some(m) = &metrics {
+            export_gauge(m, &ctx.journal, exporter.counters()).map_err(metrics_error)?;
+        }
         a.components.push(Box::new(exporter.spawn(&rt)));
         a.names.push(format!(
             "NATS export {} stream {} as {}",
             n.url, n.stream, n.host
         ));
     }
+    #[cfg(not(feature = "export-nats"))]
+    let _ = metrics;
     Ok(a)
+}
+
+/// A metric that could not be registered (a name taken twice: a bug).
+#[allow(clippy::needless_pass_by_value)] // the shape `map_err` wants
+fn metrics_error(e: crate::metrics::MetricsError) -> ServiceError {
+    ServiceError::Start {
+        what: "metrics",
+        why: e.to_string(),
+    }
+}
+
+/// The daemon's gauges, read when scraped (current then, with no thread
+/// of their own): clients connected, events lost at their queues, the
+/// journal's size on disk and the events waiting for its writer.
+fn daemon_gauges(
+    metrics: &Metrics,
+    cfg: &DaemonConfig,
+    journal: &Arc<JournalThread>,
+    hub: &Arc<HubStats>,
+) -> Result<(), crate::metrics::MetricsError> {
+    let h = Arc::clone(hub);
+    metrics.gauge_fn(
+        "clients",
+        "Clients connected to the daemon's socket",
+        move || i64::try_from(h.clients.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
+    )?;
+    let h = Arc::clone(hub);
+    metrics.counter_fn(
+        "client_lost_events",
+        "Events dropped at full client queues (each reported to its client)",
+        move || h.dropped.load(Ordering::Relaxed),
+    )?;
+    let db = cfg.state_dir.join(DB_FILE);
+    let mut wal = db.clone().into_os_string();
+    wal.push("-wal");
+    let files = [db, PathBuf::from(wal)];
+    metrics.gauge_fn(
+        "journal_bytes",
+        "Size of the journal's files (the SQLite database and its write-ahead log)",
+        move || {
+            let bytes: u64 = files
+                .iter()
+                .filter_map(|f| std::fs::symlink_metadata(f).ok())
+                .filter(std::fs::Metadata::is_file)
+                .map(|m| m.len())
+                .sum();
+            i64::try_from(bytes).unwrap_or(i64::MAX)
+        },
+    )?;
+    let j = Arc::clone(journal);
+    metrics.gauge_fn(
+        "journal_lag_events",
+        "Events handed to the journal writer and not yet committed",
+        move || i64::try_from(j.queued()).unwrap_or(i64::MAX),
+    )?;
+    Ok(())
+}
+
+/// `inetmon_export_lag_events`: journal records the NATS server has not
+/// acknowledged (the journal's last sequence, as its writer committed it
+/// or the exporter read it, minus the exporter's position).
+#[cfg(feature = "export-nats")]
+fn export_gauge(
+    metrics: &Metrics,
+    journal: &Arc<JournalThread>,
+    counters: Arc<crate::export::nats::ExportCounters>,
+) -> Result<(), crate::metrics::MetricsError> {
+    let j = Arc::clone(journal);
+    metrics.gauge_fn(
+        "export_lag_events",
+        "Journal records not yet acknowledged by the NATS server",
+        move || {
+            let last = j
+                .last_committed()
+                .max(counters.journal_last.load(Ordering::Relaxed));
+            let lag = last.saturating_sub(counters.position.load(Ordering::Relaxed));
+            i64::try_from(lag).unwrap_or(i64::MAX)
+        },
+    )
 }
 
 /// The kernel's per-second drop counts into the metrics and the web view.
