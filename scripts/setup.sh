@@ -8,8 +8,9 @@ packages=(
   nftables iproute2 tcpdump conntrack tshark rsyslog
   # Syslog over TLS: rsyslogd's gtls driver; openssl makes the tests' certificates.
   rsyslog-gnutls openssl
-  # man -l renders the generated man pages in a test (pulls groff-base).
-  man-db
+  # man -l renders the generated man pages in a test (pulls groff-base);
+  # zsh and fish check the syntax of the generated completion scripts.
+  man-db zsh fish
   clang llvm libbpf-dev bpftool nats-server netcat-openbsd iputils-ping python3
   # <linux/types.h>: inetmon-bpf's build script checks the BPF record headers with cc.
   linux-libc-dev
