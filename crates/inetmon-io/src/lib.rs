@@ -40,6 +40,7 @@
 pub mod aha;
 pub mod bpf;
 pub mod clients;
+pub mod clock;
 pub mod conntrack;
 pub mod consumer;
 pub mod daemon;

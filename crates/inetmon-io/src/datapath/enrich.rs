@@ -68,20 +68,10 @@ pub fn own_netns() -> Result<u32, DatapathError> {
     })
 }
 
-fn clock_ns(clock: libc::clockid_t) -> i128 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ts is a valid timespec for the duration of the call.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
-}
-
 /// The wall-clock time of boot in nanoseconds since the epoch
 /// (`CLOCK_REALTIME − CLOCK_BOOTTIME`), to place `bpf_ktime_get_boot_ns()`
 /// values; re-measure now and then to follow clock steps.
 #[must_use]
 pub fn boot_wall_ns() -> i128 {
-    clock_ns(libc::CLOCK_REALTIME) - clock_ns(libc::CLOCK_BOOTTIME)
+    crate::clock::wall_offset_ns(nix::time::ClockId::CLOCK_BOOTTIME)
 }

@@ -319,9 +319,10 @@ fn clock_ns(clock: libc::clockid_t) -> i64 {
         .saturating_add(ts.tv_nsec)
 }
 
-/// Realtime minus monotonic, in nanoseconds.
+/// Realtime minus monotonic, in nanoseconds ([`crate::clock`]).
 fn mono_to_wall_ns() -> i64 {
-    clock_ns(libc::CLOCK_REALTIME).saturating_sub(clock_ns(libc::CLOCK_MONOTONIC))
+    let ns = crate::clock::wall_offset_ns(nix::time::ClockId::CLOCK_MONOTONIC);
+    i64::try_from(ns).unwrap_or(0)
 }
 
 /// The wall-clock time now.
