@@ -47,7 +47,7 @@ const PROC_CACHE: usize = 4096;
 /// [`process_info`] through a cache: read from `/proc` the first time a
 /// pid is seen, so that events arriving after the process exited still
 /// carry its command line (for AHAFS `INFO_LVL=3`). A reused pid keeps the
-/// old entry until the cache is emptied at [`PROC_CACHE`] entries.
+/// old entry until the cache is emptied at 4096 entries (`PROC_CACHE`).
 #[derive(Debug, Default)]
 pub struct ProcessCache {
     procs: HashMap<u32, ProcessInfo>,
