@@ -48,7 +48,7 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 # CPU nanoseconds of all threads of a process.
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
 rss_kib() { awk '/^VmHWM/ {print $2}' /proc/"$1"/status; }
 logged() { ip netns exec "$ns" nft list chain inet vs in | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
 # inetmon: packet lines, and the loss its `lost N …`/`missed N …` lines report.
