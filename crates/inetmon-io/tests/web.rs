@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use common::web::{
     chart_total, free_port, http_get, http_get_with, line, promtool_check, text, until,
-    Chromedriver, Py, CLIENT, SENDER, SERVER,
+    until_server_and_audit, Chromedriver, Py, CLIENT, SENDER, SERVER,
 };
 use common::{can_run, have, privileged, wait_for, Netns};
 use inetmon_core::event::Event;
@@ -197,31 +197,9 @@ fn metrics_and_web_view_show_real_drops_and_connections() {
         )
         .await;
         assert!(!procs.is_empty());
-        // The listening socket.
-        until(
-            "listening row",
-            || text(&c, "#listening tbody"),
-            |t: &String| {
-                t.lines()
-                    .any(|l| l == format!("tcp\t127.0.0.1\t{port}\tpython3\t{sp_pid}"))
-            },
-        )
-        .await;
-        // Audit records: the server start and the client's connections.
-        until(
-            "audit records",
-            || text(&c, "#audit pre"),
-            |t: &String| {
-                let dial = format!("\"tcp!127.0.0.1!{port}\" Started by UID 0");
-                t.lines()
-                    .any(|l| l.contains("SERVER: ") && l.contains(&dial))
-                    && t.lines()
-                        .filter(|l| l.contains("CONNECTION: ") && l.contains(&dial))
-                        .count()
-                        == 3
-            },
-        )
-        .await;
+        // The listening socket, and the audit records: the server start and
+        // the client's connections.
+        until_server_and_audit(&c, &port, sp_pid).await;
         until(
             "losses",
             || text(&c, "#loss-total"),

@@ -794,29 +794,7 @@ fn metrics_and_web_view_from_the_daemon() {
             },
         )
         .await;
-        until(
-            "listening row",
-            || text(&c, "#listening tbody"),
-            |t: &String| {
-                t.lines()
-                    .any(|l| l == format!("tcp\t127.0.0.1\t{sport}\tpython3\t{sp}"))
-            },
-        )
-        .await;
-        until(
-            "audit records",
-            || text(&c, "#audit pre"),
-            |t: &String| {
-                let dial = format!("\"tcp!127.0.0.1!{sport}\" Started by UID 0");
-                t.lines()
-                    .any(|l| l.contains("SERVER: ") && l.contains(&dial))
-                    && t.lines()
-                        .filter(|l| l.contains("CONNECTION: ") && l.contains(&dial))
-                        .count()
-                        == 3
-            },
-        )
-        .await;
+        common::web::until_server_and_audit(&c, &sport, sp).await;
         // Counted drops have a reason and an interface, nothing else: a
         // port filter hides them, a reason filter keeps them.
         c.goto(&format!("http://{addr}/?type=drop&reason=NETFILTER_DROP"))

@@ -237,6 +237,35 @@ where
     panic!("{what}: the page shows {last:?}");
 }
 
+/// Waits until the page shows the python3 server (`server_pid`) listening
+/// on 127.0.0.1:`port`, and its audit records: the server start and the
+/// client's three connections to it.
+pub async fn until_server_and_audit(c: &fantoccini::Client, port: &str, server_pid: u32) {
+    until(
+        "listening row",
+        || text(c, "#listening tbody"),
+        |t: &String| {
+            t.lines()
+                .any(|l| l == format!("tcp\t127.0.0.1\t{port}\tpython3\t{server_pid}"))
+        },
+    )
+    .await;
+    until(
+        "audit records",
+        || text(c, "#audit pre"),
+        |t: &String| {
+            let dial = format!("\"tcp!127.0.0.1!{port}\" Started by UID 0");
+            t.lines()
+                .any(|l| l.contains("SERVER: ") && l.contains(&dial))
+                && t.lines()
+                    .filter(|l| l.contains("CONNECTION: ") && l.contains(&dial))
+                    .count()
+                    == 3
+        },
+    )
+    .await;
+}
+
 /// A loopback TCP port free now (for a peer, and for the kernel filter
 /// that keeps other tests' sockets out of a test's view).
 pub fn free_port() -> u16 {
