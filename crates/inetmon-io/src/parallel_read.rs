@@ -43,7 +43,8 @@ use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
-use inetmon_core::decode::pcap::PcapDecoder;
+use inetmon_core::decode::nflog::{NameCache, NflogLine};
+use inetmon_core::decode::pcap::{for_each_plain_nflog_record, PcapDecoder};
 use inetmon_core::decode::StreamDecoder;
 use inetmon_core::event::{Event, Source};
 
@@ -61,6 +62,21 @@ const MAX_RECORD: usize = 16 << 20;
 pub trait ChunkFormatter: Send {
     /// Appends the text of `event` to `out`; `false` = not handled here.
     fn format_into(&mut self, event: &Event, out: &mut Vec<u8>) -> bool;
+
+    /// Whether [`ChunkFormatter::format_nflog_line`] is worth trying: the
+    /// fast path for `LINKTYPE_NFLOG` files, which builds no events.
+    fn takes_nflog_lines(&self) -> bool {
+        false
+    }
+
+    /// Appends the text of the NFLOG packet `line` to `out`, exactly as
+    /// [`ChunkFormatter::format_into`] would for its event; `false`, with
+    /// nothing appended, when it cannot (the chunk is then decoded into
+    /// events).
+    fn format_nflog_line(&mut self, line: &NflogLine<'_>, out: &mut Vec<u8>) -> bool {
+        let _ = (line, out);
+        false
+    }
 }
 
 impl<F: FnMut(&Event, &mut Vec<u8>) -> bool + Send> ChunkFormatter for F {
@@ -450,11 +466,19 @@ fn worker<F: ChunkFormatter>(
 ) {
     // One decoder per worker, restarted on each chunk's buffer (no copy).
     let mut decoder = PcapDecoder::new(source.clone());
+    let fast = formatter.takes_nflog_lines();
+    let mut names = NameCache::new();
     for mut job in jobs {
         let mut text = std::mem::take(&mut job.text);
         text.clear();
-        let data = decoder.restart_with(std::mem::take(&mut job.data), job.len);
-        let clean = decode_chunk(&mut decoder, &job, &mut formatter, &mut text);
+        let (clean, data) = if fast && nflog_lines(&mut names, &job, &mut formatter, &mut text) {
+            (true, std::mem::take(&mut job.data))
+        } else {
+            text.clear();
+            let data = decoder.restart_with(std::mem::take(&mut job.data), job.len);
+            let clean = decode_chunk(&mut decoder, &job, &mut formatter, &mut text);
+            (clean, data)
+        };
         let answer = Done {
             index: job.index,
             text: clean.then_some(text),
@@ -465,6 +489,23 @@ fn worker<F: ChunkFormatter>(
             return;
         }
     }
+}
+
+/// The fast path for a job of `LINKTYPE_NFLOG` records: each record's line
+/// straight from its TLVs, no event built. `false` when a record is not a
+/// plain one (see [`for_each_plain_nflog_record`]) or the formatter declines
+/// it: then `text` holds junk and the job goes the way of events.
+fn nflog_lines<F: ChunkFormatter>(
+    names: &mut NameCache,
+    job: &Job,
+    formatter: &mut F,
+    text: &mut Vec<u8>,
+) -> bool {
+    let data = job.data.get(..job.len).unwrap_or_default();
+    let written = for_each_plain_nflog_record(data, u64::from(job.primed), |time, pkt| {
+        formatter.format_nflog_line(&names.line(pkt, time), text)
+    });
+    written == Some(job.count)
 }
 
 /// Decodes one job into `text`; `false` when the chunk is not clean.

@@ -3,9 +3,10 @@
 //! priority each, or one JSON object per line), reports malformed records
 //! on standard error, and merges identical queued NFLOG packets (`Nx`).
 
+use inetmon_core::decode::nflog::NflogLine;
 use inetmon_core::event::{Event, PacketLog, Source};
 use inetmon_core::format::ipmon::{IpmonFormatter, IpmonOptions, Line, LOG_INFO};
-use inetmon_core::format::json::JsonWriter;
+use inetmon_core::format::json::{JsonOptions, JsonWriter};
 use inetmon_core::names::{ProtocolNames, ServiceNames};
 use inetmon_io::consumer::{Rendered, Stage, Verdict};
 use inetmon_io::resolver::{CachingResolver, ResolverConfig};
@@ -31,6 +32,9 @@ pub(crate) struct FormatOptions {
     pub(crate) resolve: bool,
     /// `-p`
     pub(crate) numeric_ports: bool,
+    /// `read --format json --no-packet-bytes`: JSON packet objects without
+    /// the `packet` key (the bytes in hex, about half of each line).
+    pub(crate) no_packet_bytes: bool,
 }
 
 impl FormatOptions {
@@ -52,7 +56,9 @@ enum Formatter {
 impl Formatter {
     fn new(opts: FormatOptions, syslog_mode: bool) -> anyhow::Result<Self> {
         if opts.json {
-            return Ok(Formatter::Json(JsonWriter::new()));
+            return Ok(Formatter::Json(JsonWriter::with_options(JsonOptions {
+                packet_bytes: !opts.no_packet_bytes,
+            })));
         }
         let ipmon = IpmonOptions {
             resolve: opts.resolve,
@@ -134,6 +140,17 @@ impl inetmon_io::parallel_read::ChunkFormatter for ChunkFormat {
         self.formatter.format(event, &mut self.scratch);
         std::mem::swap(&mut self.scratch.text, out);
         true
+    }
+
+    fn takes_nflog_lines(&self) -> bool {
+        matches!(self.formatter, Formatter::Ipmon(_))
+    }
+
+    fn format_nflog_line(&mut self, line: &NflogLine<'_>, out: &mut Vec<u8>) -> bool {
+        match &mut self.formatter {
+            Formatter::Ipmon(f) => f.format_nflog_line(line, out),
+            Formatter::Json(_) => false,
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use crate::offline;
 use crate::output::{FormatOptions, IpmonStage};
 use crate::report::{self, Status};
 use crate::source::SourceSpec;
+use crate::Misuse;
 /// `inetmon read` flags.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ReadFlags {
@@ -22,6 +23,10 @@ pub(crate) struct ReadFlags {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReadFormat::Ipmon)]
     pub(crate) format: ReadFormat,
+    /// JSON without the packet bytes (the `packet` key): like tcpdump
+    /// without `-x`. The bytes in hex are about half of each JSON line.
+    #[arg(long)]
+    pub(crate) no_packet_bytes: bool,
 }
 
 /// Output formats of `inetmon read`.
@@ -40,8 +45,12 @@ pub(crate) enum ReadFormat {
 ///
 /// Output that cannot be written.
 pub(crate) fn main(flags: &ReadFlags, prog: &str) -> anyhow::Result<Status> {
+    if flags.no_packet_bytes && flags.format != ReadFormat::Json {
+        return Err(Misuse("--no-packet-bytes goes with --format json".into()).into());
+    }
     let format = FormatOptions {
         json: flags.format == ReadFormat::Json,
+        no_packet_bytes: flags.no_packet_bytes,
         ..FormatOptions::default()
     };
     let specs: Vec<SourceSpec> = flags

@@ -229,6 +229,7 @@ impl IpmonConfig {
                 body: flags.body,
                 resolve: flags.resolve,
                 numeric_ports: flags.numeric_ports,
+                no_packet_bytes: false,
             },
             output,
             binary_copy: flags.binary_file.clone(),

@@ -386,14 +386,10 @@ fn direction_of(pkt: &NflogPacket<'_>) -> (Option<Direction>, Option<u32>) {
 /// direction and the header's source and sequence number.
 fn fill(p: &mut PacketLog, pkt: &NflogPacket<'_>, cache: &mut NameCache) {
     let payload = pkt.payload.unwrap_or_default();
-    if let Some(ts) = pkt.timestamp {
-        let secs = i64::try_from(ts.sec).unwrap_or(i64::MAX);
-        let micros = i64::try_from(ts.usec).unwrap_or(i64::MAX);
-        p.header.time = Timestamp::from_micros(secs, micros);
-    }
+    p.header.time = packet_time(pkt, p.header.time);
     let slot = cache.prefix(pkt.prefix.unwrap_or_default());
     let entry = cache.prefixes.get(slot);
-    let mut flags = match entry.and_then(|(_, _, r)| r.as_ref()) {
+    let flags = match entry.and_then(|(_, _, r)| r.as_ref()) {
         Some(rule) => {
             match (&mut p.group, &rule.group) {
                 (RuleGroup::Named(d), RuleGroup::Named(s)) => share(d, s),
@@ -420,25 +416,10 @@ fn fill(p: &mut PacketLog, pkt: &NflogPacket<'_>, cache: &mut NameCache) {
             0
         }
     };
-    let ip = IpView::new(payload);
-    let header_len = ip.map_or(0, |ip| ip.ipf_header_len());
-    if p.action == Action::Pass && pkt.ct_info == Some(IP_CT_NEW) {
-        flags |= PacketFlags::KEEP_STATE;
-    }
-    if payload.len() > usize::from(header_len) {
-        flags |= PacketFlags::LOG_BODY;
-    }
-    let ip = ip_facts(ip, payload.len());
-    if ip.short {
-        flags |= PacketFlags::SHORT;
-    }
-    p.flags = PacketFlags(flags);
-    p.family = match payload.first().map(|b| b >> 4) {
-        Some(4) => 2,
-        Some(6) => 10,
-        _ => pkt.family,
-    };
-    p.header_len = header_len;
+    let facts = payload_facts(pkt, flags, p.action);
+    p.flags = PacketFlags(facts.flags);
+    p.family = facts.family;
+    p.header_len = facts.header_len;
     p.packet.clear();
     p.packet.extend_from_slice(payload);
     let prefix = match cache.prefixes.get(slot) {
@@ -459,7 +440,7 @@ fn fill(p: &mut PacketLog, pkt: &NflogPacket<'_>, cache: &mut NameCache) {
             n.seq = pkt.seq;
             n.seq_global = pkt.seq_global;
             n.ct_info = pkt.ct_info;
-            n.orig_len = ip.orig_len;
+            n.orig_len = facts.orig_len;
         }
         None => {
             p.nflog = Some(NflogInfo {
@@ -475,8 +456,142 @@ fn fill(p: &mut PacketLog, pkt: &NflogPacket<'_>, cache: &mut NameCache) {
                 seq: pkt.seq,
                 seq_global: pkt.seq_global,
                 ct_info: pkt.ct_info,
-                orig_len: ip.orig_len,
+                orig_len: facts.orig_len,
             });
+        }
+    }
+}
+
+/// The packet's own timestamp when it has one, else `fallback`.
+fn packet_time(pkt: &NflogPacket<'_>, fallback: Timestamp) -> Timestamp {
+    match pkt.timestamp {
+        Some(ts) => {
+            let secs = i64::try_from(ts.sec).unwrap_or(i64::MAX);
+            let micros = i64::try_from(ts.usec).unwrap_or(i64::MAX);
+            Timestamp::from_micros(secs, micros)
+        }
+        None => fallback,
+    }
+}
+
+/// What the payload decides (module docs).
+struct PayloadFacts {
+    /// The prefix's flags with `KEEP_STATE`, `LOG_BODY` and `SHORT` added.
+    flags: u32,
+    family: u8,
+    header_len: u16,
+    orig_len: Option<u32>,
+}
+
+/// The flags, family and lengths of `pkt` whose prefix gave `flags` and
+/// `action`.
+fn payload_facts(pkt: &NflogPacket<'_>, mut flags: u32, action: Action) -> PayloadFacts {
+    let payload = pkt.payload.unwrap_or_default();
+    let ip = IpView::new(payload);
+    let header_len = ip.map_or(0, |ip| ip.ipf_header_len());
+    if action == Action::Pass && pkt.ct_info == Some(IP_CT_NEW) {
+        flags |= PacketFlags::KEEP_STATE;
+    }
+    if payload.len() > usize::from(header_len) {
+        flags |= PacketFlags::LOG_BODY;
+    }
+    let ip = ip_facts(ip, payload.len());
+    if ip.short {
+        flags |= PacketFlags::SHORT;
+    }
+    PayloadFacts {
+        flags,
+        family: match payload.first().map(|b| b >> 4) {
+            Some(4) => 2,
+            Some(6) => 10,
+            _ => pkt.family,
+        },
+        header_len,
+        orig_len: ip.orig_len,
+    }
+}
+
+/// What an ipmon line prints of an NFLOG packet, mapped as
+/// [`to_packet_log`] maps it but borrowed from the packet and a
+/// [`NameCache`] instead of built into a [`PacketLog`]: the file reader's
+/// fast path renders lines from it without building events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NflogLine<'a> {
+    /// [`PacketLog::header`]'s time.
+    pub time: Timestamp,
+    /// [`PacketLog::interface`].
+    pub interface: &'a str,
+    /// [`PacketLog::direction`].
+    pub direction: Option<Direction>,
+    /// [`PacketLog::group`]: `None` for [`RuleGroup::None`].
+    pub group: Option<&'a str>,
+    /// [`PacketLog::rule`].
+    pub rule: Option<u32>,
+    /// [`PacketLog::action`].
+    pub action: Action,
+    /// [`PacketLog::flags`].
+    pub flags: PacketFlags,
+    /// [`PacketLog::log_tag`].
+    pub log_tag: u32,
+    /// [`PacketLog::nat_tag`].
+    pub nat_tag: &'a str,
+    /// [`PacketLog::family`].
+    pub family: u8,
+    /// [`PacketLog::header_len`].
+    pub header_len: u16,
+    /// [`PacketLog::packet`] (not copied).
+    pub packet: &'a [u8],
+}
+
+impl NameCache {
+    /// The [`NflogLine`] of `pkt` read from a file (interfaces named
+    /// `if<N>`), whose record time is `time`. Equal, field for field, to
+    /// what [`to_packet_log`] gives with an `ifname` that knows no names.
+    pub fn line<'a>(&'a mut self, pkt: &NflogPacket<'a>, time: Timestamp) -> NflogLine<'a> {
+        let (direction, ifindex) = direction_of(pkt);
+        // Fill the caches first; then borrow from them.
+        self.interface(ifindex, &|_| None);
+        let slot = self.prefix(pkt.prefix.unwrap_or_default());
+        let rule = self.prefixes.get(slot).and_then(|(_, _, r)| r.as_ref());
+        if rule.is_none() {
+            default_group(&mut self.default_group, pkt.group);
+        }
+        let rule = self.prefixes.get(slot).and_then(|(_, _, r)| r.as_ref());
+        let (group, number, action, flags, log_tag, nat_tag) = match rule {
+            Some(r) => (
+                match &r.group {
+                    RuleGroup::None => None,
+                    RuleGroup::Named(g) => Some(g.as_str()),
+                },
+                r.rule,
+                r.action,
+                r.flags,
+                r.log_tag,
+                r.nat_tag.as_str(),
+            ),
+            None => (
+                Some(self.default_group.as_ref().map_or("?", |(_, g)| g.as_str())),
+                None,
+                Action::Log,
+                0,
+                0,
+                "",
+            ),
+        };
+        let facts = payload_facts(pkt, flags, action);
+        NflogLine {
+            time: packet_time(pkt, time),
+            interface: self.interface.as_ref().map_or("?", |(_, s)| s.as_str()),
+            direction,
+            group,
+            rule: number,
+            action,
+            flags: PacketFlags(facts.flags),
+            log_tag,
+            nat_tag,
+            family: facts.family,
+            header_len: facts.header_len,
+            packet: pkt.payload.unwrap_or_default(),
         }
     }
 }

@@ -25,7 +25,8 @@ use std::borrow::Cow;
 use thiserror::Error;
 
 pub use mapping::{
-    parse_prefix, to_packet_log, to_packet_log_cached, to_packet_log_reusing, NameCache, PrefixRule,
+    parse_prefix, to_packet_log, to_packet_log_cached, to_packet_log_reusing, NameCache, NflogLine,
+    PrefixRule,
 };
 
 use super::netlink::{self, HeaderOrder, NetlinkDecodeError, NlMsg};

@@ -772,6 +772,41 @@ fn parse_file_header(b: &[u8], at_end: bool) -> Option<Result<(usize, Mode), Pca
     Some(Ok((24, Mode::Pcap { big, nanos, iface })))
 }
 
+/// The classic pcap file header at the start of `b`, when it is a good one
+/// (as [`Framer::step`] would take it): byte order, nanoseconds, link
+/// type and snaplen.
+pub(super) fn classic_file_header(b: &[u8]) -> Option<(bool, bool, u16, u32)> {
+    match parse_file_header(b, true)? {
+        Ok((FILE_HEADER_LEN, Mode::Pcap { big, nanos, iface })) => {
+            Some((big, nanos, iface.linktype, iface.snaplen))
+        }
+        _ => None,
+    }
+}
+
+/// The record at the start of `b`, in a classic pcap file of that byte
+/// order, resolution and snaplen, when [`Framer::step`] (not in a damaged
+/// region) would return it as a record: not a file header, its header
+/// passes the in-sequence checks, and it is complete. Its length (header
+/// included) and time.
+pub(super) fn plain_pcap_record(
+    b: &[u8],
+    big: bool,
+    nanos: bool,
+    snaplen: u32,
+) -> Option<(usize, Timestamp)> {
+    if u32_at(b, 0, false).is_some_and(|m| PCAP_MAGICS.contains(&m)) {
+        return None;
+    }
+    let hdr = PcapRecordHeader::parse(b, big)?;
+    hdr.check_in_sequence(nanos, pcap_limit(snaplen)).ok()?;
+    let len = 16 + usize_of(hdr.incl_len);
+    (b.len() >= len).then(|| (len, hdr.time(nanos)))
+}
+
+/// Length of a classic pcap file header.
+const FILE_HEADER_LEN: usize = 24;
+
 #[derive(Debug, Clone, Copy)]
 struct PcapRecordHeader {
     ts_sec: u32,

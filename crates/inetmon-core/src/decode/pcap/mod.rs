@@ -540,6 +540,47 @@ fn nflog_record(
     ))
 }
 
+/// The file reader's fast path: calls `each` with the time and the
+/// decoded NFLOG packet of every record of `data` after the first `skip`,
+/// where `data` is a classic pcap file header of link type
+/// `LINKTYPE_NFLOG` followed by whole records, as long as every record is
+/// one that [`PcapDecoder`] turns into exactly one packet event with no
+/// report (its header passes the checks, its TLVs decode). Returns how
+/// many records went to `each`, or `None` at the first record that is not
+/// such a record or for which `each` returns `false`; the caller then
+/// decodes `data` with a [`PcapDecoder`], which judges it as always.
+pub fn for_each_plain_nflog_record<'a>(
+    data: &'a [u8],
+    mut skip: u64,
+    mut each: impl FnMut(Timestamp, &nflog::NflogPacket<'a>) -> bool,
+) -> Option<u64> {
+    let (big, nanos, linktype, snaplen) = frame::classic_file_header(data)?;
+    if linktype != link::NFLOG {
+        return None;
+    }
+    let order = if big {
+        HeaderOrder::Big
+    } else {
+        HeaderOrder::Little
+    };
+    let mut rest = data.get(24..)?;
+    let mut n = 0u64;
+    while !rest.is_empty() {
+        let (len, time) = frame::plain_pcap_record(rest, big, nanos, snaplen)?;
+        let pkt = nflog::packet_from_linktype_nflog_ordered(rest.get(16..len)?, order).ok()?;
+        if skip > 0 {
+            skip -= 1;
+        } else {
+            if !each(time, &pkt) {
+                return None;
+            }
+            n += 1;
+        }
+        rest = rest.get(len..)?;
+    }
+    Some(n)
+}
+
 impl StreamDecoder for PcapDecoder {
     fn feed(&mut self, bytes: &[u8]) {
         let room = self.room(bytes.len());

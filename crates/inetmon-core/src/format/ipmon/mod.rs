@@ -281,6 +281,19 @@ impl IpmonFormatter {
         }
     }
 
+    /// Appends the text of an NFLOG packet read from a file, as
+    /// [`IpmonFormatter::format`] of its event would, from the borrowed
+    /// [`crate::decode::nflog::NflogLine`] (the file reader's fast path, which builds no
+    /// event). `false`, with nothing appended, when the options need the
+    /// event (the hex dumps).
+    pub fn format_nflog_line(
+        &mut self,
+        line: &crate::decode::nflog::NflogLine<'_>,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        packet::format_nflog(self, line, out)
+    }
+
     /// ipmon's sequence check: a `missed` line when `seq` is not the
     /// expected one, then expect `seq + count`.
     fn check_seq(&mut self, unit: usize, seq: u32, count: u32, out: &mut Rendered) {

@@ -4,8 +4,9 @@ use std::net::Ipv6Addr;
 
 use super::{hexdump, icmp, push_i64, push_u64, IpmonFormatter, Rendered};
 use super::{LOG_EMERG, LOG_ERR, LOG_INFO, LOG_NOTICE, LOG_WARNING};
+use crate::decode::nflog::NflogLine;
 use crate::dissect::{proto, tcp};
-use crate::event::{Action, Direction, PacketFlags, PacketLog, RuleGroup};
+use crate::event::{Action, Direction, PacketFlags, PacketLog, RuleGroup, Timestamp};
 
 /// `AF_INET`.
 const AF_INET: u8 = 2;
@@ -80,7 +81,7 @@ impl Bytes<'_> {
 
 /// The action letter and syslog level of §1.4 (the `S` prefix is written
 /// by the caller).
-fn action(p: &PacketLog) -> (u8, u16) {
+fn action(p: &Line<'_>) -> (u8, u16) {
     let short = p.flags.has(PacketFlags::SHORT);
     let base = if short { LOG_ERR } else { LOG_NOTICE };
     let (letter, lvl) = match p.action {
@@ -93,21 +94,94 @@ fn action(p: &PacketLog) -> (u8, u16) {
     (letter, p.log_level.unwrap_or(lvl))
 }
 
-/// Appends the line for `p` and its hex dumps.
-pub(super) fn format(f: &mut IpmonFormatter, p: &PacketLog, out: &mut Rendered) {
-    let start = out.begin();
-    let t = &mut out.text;
-    f.write_time(t, p.header.time);
+/// What the line prints, borrowed from a [`PacketLog`] or, on the file
+/// reader's fast path, from an NFLOG record ([`NflogLine`]).
+struct Line<'a> {
+    time: Timestamp,
+    count: u32,
+    interface: &'a str,
+    /// `None` for [`RuleGroup::None`].
+    group: Option<&'a str>,
+    rule: Option<u32>,
+    action: Action,
+    flags: PacketFlags,
+    log_level: Option<u16>,
+    family: u8,
+    packet: &'a [u8],
+    direction: Option<Direction>,
+    log_tag: u32,
+    nat_tag: &'a str,
+    reason: Option<u8>,
+}
+
+impl<'a> Line<'a> {
+    fn of_event(p: &'a PacketLog) -> Self {
+        Line {
+            time: p.header.time,
+            count: p.count,
+            interface: p.interface.as_str(),
+            group: match &p.group {
+                RuleGroup::None => None,
+                RuleGroup::Named(g) => Some(g.as_str()),
+            },
+            rule: p.rule,
+            action: p.action,
+            flags: p.flags,
+            log_level: p.log_level,
+            family: p.family,
+            packet: &p.packet,
+            direction: p.direction,
+            log_tag: p.log_tag,
+            nat_tag: &p.nat_tag,
+            reason: p.reason,
+        }
+    }
+
+    fn of_nflog(l: &NflogLine<'a>) -> Self {
+        Line {
+            time: l.time,
+            count: 1,
+            interface: l.interface,
+            group: l.group,
+            rule: l.rule,
+            action: l.action,
+            flags: l.flags,
+            log_level: None,
+            family: l.family,
+            packet: l.packet,
+            direction: l.direction,
+            log_tag: l.log_tag,
+            nat_tag: l.nat_tag,
+            reason: None,
+        }
+    }
+}
+
+/// Appends the line of an NFLOG packet read from a file (no `missed`
+/// check: it has no IP Filter sequence number). `false`, with nothing
+/// appended, when the options ask for hex dumps, which need the event.
+pub(super) fn format_nflog(f: &mut IpmonFormatter, l: &NflogLine<'_>, t: &mut Vec<u8>) -> bool {
+    let o = f.opts;
+    if o.hex_header || o.hex_packet || o.hex_body {
+        return false;
+    }
+    write_line(f, &Line::of_nflog(l), t);
+    true
+}
+
+/// Appends the line for `p`, with its `\n`; returns its syslog priority.
+fn write_line(f: &mut IpmonFormatter, p: &Line<'_>, t: &mut Vec<u8>) -> u16 {
+    f.write_time(t, p.time);
     if p.count > 1 {
         // "%dx " of an unsigned count.
         push_i64(t, i64::from(p.count as i32));
         t.extend_from_slice(b"x ");
     }
     t.extend_from_slice(p.interface.as_bytes());
-    match &p.group {
-        RuleGroup::None => t.extend_from_slice(b" @-1:"),
-        RuleGroup::Named(g) if g.is_empty() => t.extend_from_slice(b" @0:"),
-        RuleGroup::Named(g) => {
+    match p.group {
+        None => t.extend_from_slice(b" @-1:"),
+        Some("") => t.extend_from_slice(b" @0:"),
+        Some(g) => {
             t.extend_from_slice(b" @");
             t.extend_from_slice(g.as_bytes());
             t.push(b':');
@@ -129,6 +203,13 @@ pub(super) fn format(f: &mut IpmonFormatter, p: &PacketLog, out: &mut Rendered) 
     body(f, p, t);
     trailer(p, t);
     t.push(b'\n');
+    priority
+}
+
+/// Appends the line for `p` and its hex dumps.
+pub(super) fn format(f: &mut IpmonFormatter, p: &PacketLog, out: &mut Rendered) {
+    let start = out.begin();
+    let priority = write_line(f, &Line::of_event(p), &mut out.text);
     out.end(start, priority);
 
     let o = f.opts;
@@ -167,8 +248,8 @@ fn write_host(f: &IpmonFormatter, t: &mut Vec<u8>, a: Addrs, dst: bool) {
 }
 
 /// The BODY of §1.5–§1.9.
-fn body(f: &IpmonFormatter, p: &PacketLog, t: &mut Vec<u8>) {
-    let b = Bytes(&p.packet);
+fn body(f: &IpmonFormatter, p: &Line<'_>, t: &mut Vec<u8>) {
+    let b = Bytes(p.packet);
     let v6 = matches!(p.family, AF_INET6_LINUX | AF_INET6_FREEBSD);
     let (hl, ipoff, pr, addrs, plen): (u16, u16, u8, Addrs, u16) = if p.family == AF_INET {
         (
@@ -385,7 +466,7 @@ fn ipv6_walk(b: Bytes<'_>) -> (u16, u8) {
 }
 
 /// The TRAILER of §1.10.
-fn trailer(p: &PacketLog, t: &mut Vec<u8>) {
+fn trailer(p: &Line<'_>, t: &mut Vec<u8>) {
     let fl = p.flags;
     if fl.has(PacketFlags::KEEP_STATE) {
         t.extend_from_slice(b" K-S");
