@@ -7,25 +7,40 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use inetmon_core::decode::nflog::NflogLine;
 use inetmon_core::decode::pcap::PcapDecoder;
 use inetmon_core::decode::StreamDecoder;
 use inetmon_core::event::{Event, Source};
 use inetmon_core::format::ipmon::{IpmonFormatter, IpmonOptions, Rendered};
 use inetmon_core::format::json::JsonWriter;
-use inetmon_io::parallel_read::{read_pcap_parallel, ParallelConfig, ParallelEnd};
+use inetmon_io::parallel_read::{read_pcap_parallel, ChunkFormatter, ParallelConfig, ParallelEnd};
 use jiff::tz::TimeZone;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fmt {
     Ipmon,
+    /// ipmon text, taking the NFLOG fast path (lines straight from the
+    /// records, no events) wherever the parallel reader can.
+    IpmonLines,
     IpmonVerboseHex,
     Json,
 }
 
+/// Lines written by the NFLOG fast path, to show that it was taken.
+static NFLOG_LINES: AtomicU64 = AtomicU64::new(0);
+
 /// One formatter of `fmt`, as the binary's: appends every line of an event.
-fn formatter(fmt: Fmt) -> impl FnMut(&Event, &mut Vec<u8>) -> bool + Send {
-    let mut ipmon = IpmonFormatter::new(
+struct Formatter {
+    fmt: Fmt,
+    ipmon: IpmonFormatter,
+    rendered: Rendered,
+    json: JsonWriter,
+}
+
+fn formatter(fmt: Fmt) -> Formatter {
+    let ipmon = IpmonFormatter::new(
         IpmonOptions {
             verbose: matches!(fmt, Fmt::IpmonVerboseHex),
             hex_packet: matches!(fmt, Fmt::IpmonVerboseHex),
@@ -33,18 +48,36 @@ fn formatter(fmt: Fmt) -> impl FnMut(&Event, &mut Vec<u8>) -> bool + Send {
         },
         TimeZone::UTC,
     );
-    let mut rendered = Rendered::default();
-    let mut json = JsonWriter::new();
-    move |ev: &Event, out: &mut Vec<u8>| {
-        match fmt {
-            Fmt::Json => out.extend_from_slice(json.format(ev)),
-            Fmt::Ipmon | Fmt::IpmonVerboseHex => {
-                rendered.clear();
-                ipmon.format(ev, &mut rendered);
-                out.extend_from_slice(&rendered.text);
-            }
+    Formatter {
+        fmt,
+        ipmon,
+        rendered: Rendered::default(),
+        json: JsonWriter::new(),
+    }
+}
+
+impl ChunkFormatter for Formatter {
+    fn format_into(&mut self, ev: &Event, out: &mut Vec<u8>) -> bool {
+        if self.fmt == Fmt::Json {
+            out.extend_from_slice(self.json.format(ev));
+        } else {
+            self.rendered.clear();
+            self.ipmon.format(ev, &mut self.rendered);
+            out.extend_from_slice(&self.rendered.text);
         }
         true
+    }
+
+    fn takes_nflog_lines(&self) -> bool {
+        self.fmt == Fmt::IpmonLines
+    }
+
+    fn format_nflog_line(&mut self, line: &NflogLine<'_>, out: &mut Vec<u8>) -> bool {
+        let taken = self.ipmon.format_nflog_line(line, out);
+        if taken {
+            NFLOG_LINES.fetch_add(1, Ordering::Relaxed);
+        }
+        taken
     }
 }
 
@@ -72,7 +105,7 @@ fn sequential(bytes: &[u8], fmt: Fmt, skip: u64, seen: &mut Seen) {
                 .push(format!("{} {} {}", m.offset, m.skipped, m.reason));
             return;
         }
-        f(&ev, &mut seen.out);
+        f.format_into(&ev, &mut seen.out);
     };
     // Fed in odd-sized pieces, as reads would come.
     for piece in bytes.chunks(7777) {
@@ -126,7 +159,7 @@ fn check(name: &str, bytes: &[u8], dir: &Path) -> (usize, u64) {
     File::create(&path).unwrap().write_all(bytes).unwrap();
     let mut compared = 0;
     let mut in_parallel = 0;
-    for fmt in [Fmt::Ipmon, Fmt::IpmonVerboseHex, Fmt::Json] {
+    for fmt in [Fmt::Ipmon, Fmt::IpmonLines, Fmt::IpmonVerboseHex, Fmt::Json] {
         let mut want = Seen {
             out: Vec::new(),
             malformed: Vec::new(),
@@ -268,7 +301,7 @@ fn parallel_output_equals_sequential_on_a_generated_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gen.pcap");
     File::create(&path).unwrap().write_all(&bytes).unwrap();
-    for fmt in [Fmt::Ipmon, Fmt::Json] {
+    for fmt in [Fmt::Ipmon, Fmt::IpmonLines, Fmt::Json] {
         let mut want = Seen {
             out: Vec::new(),
             malformed: Vec::new(),
@@ -283,6 +316,7 @@ fn parallel_output_equals_sequential_on_a_generated_file() {
             let file = File::open(&path).unwrap();
             let mut out = Vec::new();
             let formatters = (0..2).map(|_| formatter(fmt)).collect();
+            let fast_before = NFLOG_LINES.load(Ordering::Relaxed);
             let end = read_pcap_parallel(
                 &file,
                 &Source::Pcap("in.pcap".into()),
@@ -294,6 +328,11 @@ fn parallel_output_equals_sequential_on_a_generated_file() {
             // A clean file is read entirely in parallel.
             assert_eq!(end, ParallelEnd::Done { events: 20_000 }, "{fmt:?} {chunk}");
             assert!(out == want.out, "{fmt:?} chunk {chunk}: output differs");
+            if fmt == Fmt::IpmonLines {
+                // Every record but the primers went the fast way.
+                let fast = NFLOG_LINES.load(Ordering::Relaxed) - fast_before;
+                assert!(fast >= 20_000, "{chunk}: {fast} lines from records");
+            }
         }
     }
 }
