@@ -388,20 +388,27 @@ fn clients_stay_connected_across_a_reload() {
     if !privileged() {
         return;
     }
-    let port = 17413;
+    let port = 17414;
     let sockets = format!("[sockets.filters]\nport = {port}\n");
     let d = Daemon::start("reload", &format!("{sockets}[conntrack]\nenabled = true\n"));
     let mut runs = Vec::new();
     for (name, args) in [
-        ("sockets", &["sockets", "--port", "17413"][..]),
+        ("sockets", &["sockets", "--port", "17414"][..]),
         ("state", &["monitor", "--type", "state"][..]),
     ] {
-        let (out, err) = (d.file(&format!("{name}.out")), d.file(&format!("{name}.err")));
+        let (out, err) = (
+            d.file(&format!("{name}.out")),
+            d.file(&format!("{name}.err")),
+        );
         runs.push((Bg::spawn_to(&mut d.client(args), &out, &err), out, err));
     }
     let errs: Vec<_> = runs.iter().map(|r| r.2.clone()).collect();
     wait_attached(&errs);
-    assert!(lines_of(&errs[1])[0].contains("through the daemon"), "{:?}", lines_of(&errs[1]));
+    assert!(
+        lines_of(&errs[1])[0].contains("through the daemon"),
+        "{:?}",
+        lines_of(&errs[1])
+    );
 
     // The same without conntrack.
     d.reload(&format!("{sockets}[conntrack]\nenabled = false\n"), 2);
@@ -415,9 +422,17 @@ fn clients_stay_connected_across_a_reload() {
     );
 
     // The socket client is still there and sees what happens now.
-    assert_eq!(sock.0.try_wait(), None::<Option<i32>>, "{:?}", lines_of(&sock.2));
+    assert_eq!(
+        sock.0.try_wait(),
+        None::<Option<i32>>,
+        "{:?}",
+        lines_of(&sock.2)
+    );
     let ns = Netns::new();
-    common::must(ns.cmd("/usr/bin/python3").args(["-c", &storm_script(port, 3)]));
+    common::must(
+        ns.cmd("/usr/bin/python3")
+            .args(["-c", &storm_script(port, 3)]),
+    );
     let want = 3 * 7 + 3 + 2;
     wait_for(Duration::from_secs(60), || {
         (lines_of(&sock.1).len() >= want).then_some(())

@@ -94,7 +94,11 @@ impl Kept {
 
     /// The AHAFS sink mounted at `mountpoint`, the running one if it is
     /// mounted there already.
-    fn aha(&mut self, mountpoint: &std::path::Path, log: &Log) -> Result<Arc<Mutex<AhaSink>>, ServiceError> {
+    fn aha(
+        &mut self,
+        mountpoint: &std::path::Path,
+        log: &Log,
+    ) -> Result<Arc<Mutex<AhaSink>>, ServiceError> {
         match self.aha.take() {
             Some((m, sink)) if m == mountpoint => {
                 self.aha = Some((m, Arc::clone(&sink)));

@@ -314,7 +314,14 @@ pub fn run(path: &Path, cfg: DaemonConfig, log: &Log) -> Result<Summary, Service
         if signals.stopping() {
             break;
         }
-        match run_once(&cfg, &shutdown, hole_since.take(), log, &mut summary, &mut kept) {
+        match run_once(
+            &cfg,
+            &shutdown,
+            hole_since.take(),
+            log,
+            &mut summary,
+            &mut kept,
+        ) {
             Ok(()) => {}
             Err(e) => match previous.take() {
                 // A reloaded configuration that does not start: back to
