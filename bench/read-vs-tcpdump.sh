@@ -2,7 +2,9 @@
 # `inetmon read` against `tcpdump -S -nn -r`, side by side in one run: the
 # same LINKTYPE_NFLOG pcap, output to a file, wall time as the headline and
 # CPU time (user+sys) beside it, interleaved rounds (tcpdump, inetmon ipmon,
-# inetmon json, … in turn), medians.
+# inetmon json, … in turn), medians. JSON is compared like with like:
+# with the packet bytes (the default) against `tcpdump -xx`, with
+# `--no-packet-bytes` against plain tcpdump.
 #
 # usage: bench/read-vs-tcpdump.sh [COUNT] [FLOWS]
 #   COUNT  records in the file (default 1000000)
@@ -44,12 +46,16 @@ declare -A cmd=(
   [inetmon-ipmon]="$BIN read --format ipmon $pcap"
   [inetmon-json]="$BIN read --format json $pcap"
   [cat]="cat $pcap"
+  # Like with like: JSON carries the packet bytes in hex, as tcpdump -xx
+  # prints them; --no-packet-bytes leaves them out, as plain tcpdump does.
+  [tcpdump-xx]="tcpdump -S -nn -xx -r $pcap"
+  [inetmon-json-nobytes]="$BIN read --format json --no-packet-bytes $pcap"
 )
 # The floor of the JSON run: copying a file as big as its output (JSON
 # lines carry the packet bytes in hex: ~6x tcpdump's output).
 "$BIN" read --format json "$pcap" >"$work/json-floor.in"
 cmd[cat-json-size]="cat $work/json-floor.in"
-names=(tcpdump inetmon-ipmon inetmon-json cat cat-json-size)
+names=(tcpdump inetmon-ipmon inetmon-json-nobytes tcpdump-xx inetmon-json cat cat-json-size)
 if [ "${SEQ:-1}" = 1 ]; then
   cmd[inetmon-ipmon-1thread]="env INETMON_READ_THREADS=1 $BIN read --format ipmon $pcap"
   cmd[inetmon-json-1thread]="env INETMON_READ_THREADS=1 $BIN read --format json $pcap"
@@ -87,8 +93,11 @@ med = {n: (statistics.median(e for e, _, _ in v), statistics.median(c for _, c, 
 print(f"{'command':<24} {'wall s':>8} {'cpu s':>8} {'Mrec/s':>8} {'out MB':>8}   (median of {len(rows['tcpdump'])})")
 for n, (w, c, size) in med.items():
     print(f"{n:<24} {w:>8.3f} {c:>8.3f} {count / w / 1e6 if w else 0:>8.2f} {size / 1e6:>8.1f}")
-tw, tc, _ = med["tcpdump"]
 for n in [k for k in med if k.startswith("inetmon")]:
+    # JSON with the packet bytes against tcpdump printing them (-xx); the
+    # rest against plain tcpdump.
+    peer = "tcpdump-xx" if n.startswith("inetmon-json") and "nobytes" not in n else "tcpdump"
+    tw, tc, _ = med[peer]
     w, c, _ = med[n]
-    print(f"RATIO {n} vs tcpdump: wall {tw / w:.1f}x  cpu {tc / c:.1f}x  (goal: wall >= 10x)")
+    print(f"RATIO {n} vs {peer}: wall {tw / w:.1f}x  cpu {tc / c:.1f}x  (goal: wall >= 10x)")
 EOF

@@ -1,15 +1,18 @@
 //! pcap decoding speed: records per second through [`PcapDecoder`] for the
 //! real NFLOG capture (10 records, repeated to 10 000) and an Ethernet
-//! capture, fed in 64 KiB chunks as a file reader would.
+//! capture, fed in 64 KiB chunks as a file reader would; and the NFLOG
+//! fast path of the parallel file reader (ipmon lines from the records).
 //! Run: `cargo bench -p inetmon-core --bench pcap`.
 #![allow(missing_docs)]
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use inetmon_core::decode::pcap::PcapDecoder;
+use inetmon_core::decode::nflog::NameCache;
+use inetmon_core::decode::pcap::{for_each_plain_nflog_record, PcapDecoder};
 use inetmon_core::decode::StreamDecoder;
 use inetmon_core::event::Source;
+use inetmon_core::format::ipmon::{IpmonFormatter, IpmonOptions, TimeZone};
 
 /// The records of a pcap file repeated `n` times after its header.
 fn repeated(file: &[u8], n: usize) -> Vec<u8> {
@@ -51,6 +54,21 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // The file reader's fast path for NFLOG captures in ipmon text: lines
+    // straight from the records, no events built.
+    let data = repeated(include_bytes!("../tests/data/nflog-real-small.pcap"), 1000);
+    g.throughput(Throughput::Elements(10_000));
+    g.bench_function("nflog_ipmon_lines", |b| {
+        let mut f = IpmonFormatter::new(IpmonOptions::default(), TimeZone::UTC);
+        let mut names = NameCache::new();
+        let mut out = Vec::with_capacity(1 << 20);
+        b.iter(|| {
+            out.clear();
+            for_each_plain_nflog_record(&data, 0, |time, pkt| {
+                f.format_nflog_line(&names.line(pkt, time), &mut out)
+            })
+        })
+    });
     g.finish();
 }
 

@@ -235,6 +235,36 @@ fn read_fixture_as_json() {
     }
 }
 
+/// `--no-packet-bytes`: the same JSON objects without the `packet` key
+/// (the schema documents it as absent when turned off); only with
+/// `--format json`, otherwise one line and status 1.
+#[test]
+fn read_json_without_packet_bytes() {
+    let fixture = data(FIXTURE);
+    let path = fixture.to_str().unwrap();
+    let with = inetmon_run(&["read", "--format", "json", path]);
+    let without = inetmon_run(&["read", "--format", "json", "--no-packet-bytes", path]);
+    assert_eq!(without.code, Some(0), "{without:?}");
+    let parse = |s: &str| -> Vec<serde_json::Value> {
+        s.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (mut with, without) = (parse(&with.stdout), parse(&without.stdout));
+    assert!(!with.is_empty());
+    assert_eq!(with.len(), without.len());
+    for (w, o) in with.iter_mut().zip(&without) {
+        assert!(w["packet"].is_string(), "{w}");
+        assert!(o.get("packet").is_none(), "{o}");
+        w.as_object_mut().unwrap().remove("packet");
+        assert_eq!(w, o);
+    }
+    let misuse = inetmon_run(&["read", "--no-packet-bytes", path]);
+    assert_eq!(misuse.code, Some(1), "{misuse:?}");
+    assert_eq!(misuse.stderr.lines().count(), 1, "{misuse:?}");
+    assert!(misuse.stderr.contains("--no-packet-bytes"), "{misuse:?}");
+}
+
 /// `-v`, `-x`, `-b` and `-X` reach the formatter: sequence/ack/window, the
 /// packet's hex dump, the body's hex dump, the raw record header's dump.
 #[test]
