@@ -15,6 +15,8 @@
  *   cgroup/sock_release           close (process context)
  *   cgroup_skb/ingress, egress    control segments of audited connections (seg_*;
  *                                 attached only when asked for)
+ *   tp_btf/sys_enter, sys_exit    32-bit compat bind, listen, accept, connect
+ *                                 (compat_*; attached only with --compat)
  *
  * Passive events (those that may run in softirq) never use the current task:
  * they take the owner recorded at create/accept/connect, or say "unknown".
