@@ -107,7 +107,7 @@ pub(crate) struct SocketsArgs {
     /// compat) system calls (`-m32` binaries, `int 0x80`), which the
     /// per-syscall tracepoints never see: attaches programs on the raw
     /// sys_enter/sys_exit tracepoints, which run for every system call
-    /// of every process (a few ns each, see BENCHMARKS.md). Runs the
+    /// of every process (~180 ns each on the test VM: BENCHMARKS.md §9). Runs the
     /// programs in this process (as --local). Without it, such calls show
     /// only create, successful bind, listen, connect attempt and TCP
     /// outcome, disconnect and close.
