@@ -381,15 +381,23 @@ static __always_inline void read_proto_type(struct sock *sk, __u16 *proto, __u16
 	}
 }
 
+/* Family, type and protocol as given, both ends and netns of the socket,
+ * and with want_cookie its cookie. */
+static __always_inline void fill_sk_as(struct inetmon_sock_rec *r, struct sock *sk, __u16 fam,
+				       __u16 type, __u16 proto, int want_cookie)
+{
+	r->family = fam;
+	r->type = type;
+	r->protocol = proto;
+	fill_ends(r, sk, fam, want_cookie);
+}
+
 /* Both ends, netns and cookie of a socket whose family, type and protocol
  * are known (read already, or from a context). */
 static __always_inline void fill_sk_known(struct inetmon_sock_rec *r, struct sock *sk, __u16 fam,
 					  __u16 type, __u16 proto)
 {
-	r->family = fam;
-	r->type = type;
-	r->protocol = proto;
-	fill_ends(r, sk, fam, 1);
+	fill_sk_as(r, sk, fam, type, proto, 1);
 }
 
 /* Family, type, protocol, both ends, netns and cookie of a kernel socket. */
@@ -407,10 +415,7 @@ static __always_inline void fill_sk(struct inetmon_sock_rec *r, struct sock *sk)
 static __always_inline void fill_sk_ctx(struct inetmon_sock_rec *r, struct sock *sk, __u32 fam,
 					__u32 type, __u32 proto)
 {
-	r->family = fam;
-	r->type = type;
-	r->protocol = proto;
-	fill_ends(r, sk, fam, 0);
+	fill_sk_as(r, sk, fam, type, proto, 0);
 }
 
 /* The inet TCP/UDP socket behind a struct file, or NULL; with its family,
