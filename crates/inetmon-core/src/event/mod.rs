@@ -23,11 +23,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use conntrack::{NatAction, NatLog, NatType, StateLog, StateType};
-#[cfg(test)]
-pub(crate) use datapath::SAMPLE_UDP;
 pub use datapath::{
     CaptureLayer, DropEvent, DropReason, Interface, KernelLocation, ObservationPoint,
-    ProcessContext, TraceEvent, DEFAULT_CAPTURE_LEN,
+    ProcessContext, TraceEvent, DEFAULT_CAPTURE_LEN, SAMPLE_UDP,
 };
 pub use facts::{Facts, ALL_KINDS};
 pub use nftrace::{nfproto_name, verdict_code_name, NftTraceEvent, NftTraceType, NftVerdict};
