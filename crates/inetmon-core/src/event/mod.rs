@@ -268,6 +268,26 @@ pub struct Lost {
 }
 
 impl Lost {
+    /// `count` events dropped at a sink of the pipeline
+    /// ([`Source::Pipeline`], [`LossStage::Sink`]), noticed at `time` and
+    /// numbered `seq`; no kinds, range or breakdown (callers add what they
+    /// know with `..Lost::at_sink(…)`).
+    #[must_use]
+    pub fn at_sink(time: Timestamp, seq: u64, count: u64) -> Lost {
+        Lost {
+            header: Header {
+                time,
+                source: Source::Pipeline,
+                seq,
+            },
+            stage: LossStage::Sink,
+            count,
+            kinds: Vec::new(),
+            seq_range: None,
+            breakdown: Vec::new(),
+        }
+    }
+
     /// The breakdown as text, `connect 3, accept 2` (empty when unknown),
     /// for the line formats.
     #[must_use]
