@@ -16,8 +16,9 @@
 #   veth_drop_lab A B NET        namespaces A and B, bench_veth, and the drop rule on B's
 #                                input (table inet storm, chain input)
 #   bench_cc NAME                gcc -O2 $here/NAME.c into $tmp/NAME
-#   bench_build_release          BIN (inetmon) and STORM (the sockstorm example): release
-#                                builds of this tree unless both are set in the environment
+#   bench_build_release          BIN (inetmon) and STORM (the sockstorm example): unless
+#                                both are set already, release builds of this tree (for
+#                                the one not set)
 #   bench_wait_for FILE PATTERN [TRIES [STEP]]
 #                                wait until FILE has PATTERN (TRIES × STEP s, default
 #                                1200 × 0.05); on timeout print FILE to stderr and exit 1
@@ -95,8 +96,8 @@ bench_build_release() {
 	if [ -z "${BIN:-}" ] || [ -z "${STORM:-}" ]; then
 		(cd "$root" && cargo build --quiet --release -p inetmon --bin inetmon &&
 			cargo build --quiet --release -p inetmon-io --example sockstorm)
-		BIN=$root/target/release/inetmon
-		STORM=$root/target/release/examples/sockstorm
+		BIN=${BIN:-$root/target/release/inetmon}
+		STORM=${STORM:-$root/target/release/examples/sockstorm}
 	fi
 }
 
