@@ -295,7 +295,11 @@ impl<'a> Walk<'a> {
         if self.failed {
             return None;
         }
-        self.buf.get(self.pos..).filter(|rest| !rest.is_empty())
+        let rest = self.buf.get(self.pos..)?;
+        if rest.is_empty() {
+            return None;
+        }
+        Some(rest)
     }
 
     /// Moves past an item of `len` bytes (padded to 4; the last item of a
