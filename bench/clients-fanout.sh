@@ -11,6 +11,7 @@
 # (user+sys) from the storm's start until it is idle again, and that CPU
 # over the baseline per client, per client and storm event.
 #   bench/clients-fanout.sh [CONNECTIONS] [K...]     (root; default 20000 0 1 10 50)
+#   env BIN: this inetmon binary instead of a release build of the tree.
 # Each storm connection is 7 events with a port (connect, connected, accept,
 # two disconnects, two closes), plus 3 for the listener; the daemon keeps
 # only the storm's port (in the kernel).
@@ -18,24 +19,16 @@ set -eu
 N=${1:-20000}
 shift $(($# > 0 ? 1 : 0))
 KS=${*:-0 1 10 50}
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-cargo build --quiet --release -p inetmon --bin inetmon
-BIN=$root/target/release/inetmon
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
+if [ -z "${BIN:-}" ]; then
+	(cd "$root" && cargo build --quiet --release -p inetmon --bin inetmon)
+	BIN=$root/target/release/inetmon
+fi
 ns=inetmon-bench-$$
 port=17531
-ip netns add "$ns"
 daemon=
-cleanup() {
-	[ -n "$daemon" ] && kill -TERM "$daemon" 2>/dev/null || true
-	ip netns del "$ns" 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-ip -n "$ns" link set lo up
-tck=$(getconf CLK_TCK)
-cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+bench_on_exit='[ -n "$daemon" ] && kill -TERM "$daemon" 2>/dev/null'
+bench_netns "$ns"
 echo "clients storm_events min_client_events client_queue_lost producer_lost daemon_cpu_ms cpu_us_per_client_event_over_base"
 base=
 for k in $KS; do
@@ -50,10 +43,7 @@ port = $port
 CFG
 	"$BIN" daemon --config "$tmp/inetmon.toml" 2>"$tmp/daemon.log" &
 	daemon=$!
-	i=0
-	until grep -q running: "$tmp/daemon.log"; do
-		i=$((i + 1)); [ $i -lt 300 ] || { cat "$tmp/daemon.log"; exit 1; }; sleep 0.1
-	done
+	bench_wait_for "$tmp/daemon.log" running: 300 0.1
 	c=0
 	pids=
 	while [ $c -lt "$k" ]; do
@@ -66,12 +56,10 @@ CFG
 	done
 	c=0
 	while [ $c -lt "$k" ]; do
-		c=$((c + 1)); i=0
-		until grep -q attached "$tmp/c.$c.err" 2>/dev/null; do
-			i=$((i + 1)); [ $i -lt 300 ] || { cat "$tmp/c.$c.err"; exit 1; }; sleep 0.1
-		done
+		c=$((c + 1))
+		bench_wait_for "$tmp/c.$c.err" attached 300 0.1
 	done
-	before=$(cpu_of "$daemon")
+	before=$(bench_ticks "$daemon")
 	# The storm: N loopback connections (connect, accept, close both).
 	ip netns exec "$ns" /usr/bin/python3 -c "
 import socket
@@ -82,8 +70,8 @@ l.close()"
 	# Idle again: the daemon used at most 2 ticks of CPU in the last second
 	# (its 1 s clock and the ring's polling cost a little even when idle).
 	last=-100
-	now=$(cpu_of "$daemon")
-	while [ $((now - last)) -gt 2 ]; do last=$now; sleep 1; now=$(cpu_of "$daemon"); done
+	now=$(bench_ticks "$daemon")
+	while [ $((now - last)) -gt 2 ]; do last=$now; sleep 1; now=$(bench_ticks "$daemon"); done
 	after=$now
 	for p in $pids; do kill -INT "$p"; wait "$p" 2>/dev/null || true; done
 	kill -TERM "$daemon"; wait "$daemon" || true
@@ -100,7 +88,7 @@ l.close()"
 		[ "$min" = - ] || [ "$n" -lt "$min" ] && min=$n
 		qlost=$((qlost + q)); plost=$((plost + p))
 	done
-	ms=$(awk -v a="$after" -v b="$before" -v t="$tck" 'BEGIN{printf "%.0f", (a-b)/t*1000}')
+	ms=$(awk -v a="$after" -v b="$before" -v t="$hz" 'BEGIN{printf "%.0f", (a-b)/t*1000}')
 	[ -n "$base" ] || base=$ms
 	per=$(awk -v m="$ms" -v b="$base" -v k="$k" -v e="$events" 'BEGIN{ if (k>0 && e>0) printf "%.3f", (m-b)*1000/k/e; else print "-" }')
 	echo "$k $events $min $qlost $plost $ms $per"

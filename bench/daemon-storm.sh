@@ -10,21 +10,15 @@
 # second from the storm's start until the daemon had stored everything and
 # stopped (SIGTERM right after the storm; the stop drains and commits).
 #   bench/daemon-storm.sh [CONNECTIONS] [MODES]     (root; MODES: interval,always)
+#   env BIN, STORM: use these inetmon and sockstorm binaries (both set:
+#   nothing is built).
 set -eu
+. "$(dirname "$0")/lib.sh"
 N=${1:-100000}
 MODES=${2:-interval,always}
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-cargo build --quiet --release -p inetmon --bin inetmon
-cargo build --quiet --release -p inetmon-io --example sockstorm
-BIN=$root/target/release/inetmon
-STORM=$root/target/release/examples/sockstorm
-tmp=$(mktemp -d)
+bench_build_release
 ns=inetmon-bench-$$
-ip netns add "$ns"
-cleanup() { ip netns del "$ns" 2>/dev/null || true; rm -rf "$tmp"; }
-trap cleanup EXIT
-ip -n "$ns" link set lo up
+bench_netns "$ns"
 port=47300
 echo "sync connections storm_s storm_conn_per_s storm_events journaled lost cpu_us_per_event bytes_per_event rss_kib journaled_per_s"
 for mode in $(echo "$MODES" | tr ',' ' '); do
@@ -32,6 +26,7 @@ for mode in $(echo "$MODES" | tr ',' ' '); do
 	state=$tmp/state-$mode
 	cat >"$tmp/$mode.toml" <<EOF
 state_dir = "$state"
+socket = "$tmp/inetmon.sock"
 [journal]
 sync = "$mode"
 max_size = "0"
@@ -52,12 +47,7 @@ with open(usage, "w") as f:
     f.write("%f %d %f\n" % (ru.ru_utime + ru.ru_stime, ru.ru_maxrss, time.time()))
 EOF
 	runner=$!
-	i=0
-	until grep -q "running:" "$tmp/err" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -lt 300 ] || { cat "$tmp/err"; exit 1; }
-		sleep 0.1
-	done
+	bench_wait_for "$tmp/err" "running:" 300 0.1
 	t0=$(date +%s.%N)
 	storm=$(ip netns exec "$ns" "$STORM" "$N" "$port")
 	touch "$tmp/go"

@@ -19,61 +19,34 @@
 # env:   BIN=inetmon binary (default: build target/release/inetmon).
 # Needs root, gcc, nft, ip, bpftrace (scripts/setup.sh). About 1.5 minutes.
 set -eu
-here=$(cd "$(dirname "$0")" && pwd)
+. "$(dirname "$0")/lib.sh"
 secs=${1:-3}
 rates=${2:-"100000 250000 500000"}
 if [ -z "${BIN:-}" ]; then
-	(cd "$here/.." && cargo build --release -q -p inetmon)
-	BIN=$here/../target/release/inetmon
+	(cd "$root" && cargo build --release -q -p inetmon)
+	BIN=$root/target/release/inetmon
 fi
-tmp=$(mktemp -d)
 a=inetmon-dvb-a-$$
 b=inetmon-dvb-b-$$
 mon=
-cleanup() {
-	[ -z "$mon" ] || kill "$mon" 2>/dev/null || true
-	ip netns del $a 2>/dev/null; ip netns del $b 2>/dev/null; rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_on_exit='[ -z "$mon" ] || kill "$mon" 2>/dev/null || true'
 trap 'exit 1' INT TERM
-gcc -O2 -Wall -o "$tmp/udp_paced" "$here/udp_paced.c"
-ip netns add "$a"; ip netns add "$b"
-ip link add veth-a netns "$a" type veth peer name veth-b netns "$b"
-ip -n "$a" addr add 10.204.0.1/24 dev veth-a
-ip -n "$b" addr add 10.204.0.2/24 dev veth-b
-ip -n "$a" link set veth-a up; ip -n "$b" link set veth-b up
-ip -n "$a" link set lo up
-ip netns exec "$a" ping -c1 -W1 10.204.0.2 >/dev/null
-printf 'table inet dvb {\n chain output {\n  type filter hook output priority 0;\n  udp dport 9999 counter drop\n }\n}\n' | ip netns exec "$a" nft -f -
-counted() { ip netns exec "$a" nft list chain inet dvb output | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
-ncpu=$(nproc)
+bench_cc udp_paced
+bench_netns "$a" "$b"
+bench_veth "$a" "$b" 10.204.0
+bench_nft_drop "$a" dvb output
 # bpftrace (0.17 here) prints the reason as a number: look it up in BTF.
 nf_reason=$(bpftool btf dump file /sys/kernel/btf/vmlinux | sed -n "s/.*'SKB_DROP_REASON_NETFILTER_DROP' val=\([0-9]*\).*/\1/p")
 cat >"$tmp/drops.bt" <<'EOF'
 BEGIN { printf("ready\n"); }
 tracepoint:skb:kfree_skb { @[args->reason] = count(); }
 EOF
-wait_for() { # FILE PATTERN
-	i=0
-	until grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1)); [ $i -lt 1200 ] || { echo "timed out waiting for '$2' in $1:" >&2; cat "$1" >&2; exit 1; }
-		sleep 0.05
-	done
-}
 
 # flood RATE: all flooders at once; prints the rule's counter delta.
 flood() {
-	per=0
-	[ "$1" = max ] || per=$(($1 / ncpu))
-	c0=$(counted)
-	i=0
-	while [ $i -lt "$ncpu" ]; do
-		ip netns exec "$a" taskset -c $i "$tmp/udp_paced" 10.204.0.2 9999 "$secs" $per >/dev/null &
-		i=$((i + 1))
-	done
-	wait
-	c1=$(counted)
+	c0=$(bench_counted "$a" dvb output)
+	bench_paced_flood "$a" 10.204.0.2 "$secs" "$1"
+	c1=$(bench_counted "$a" dvb output)
 	echo $((c1 - c0))
 }
 
@@ -82,16 +55,16 @@ observe() {
 	rm -f "$tmp/out" "$tmp/err"
 	if [ "$1" = inetmon ]; then
 		ip netns exec "$a" "$BIN" monitor --summary >"$tmp/out" 2>"$tmp/err" & mon=$!
-		wait_for "$tmp/err" attached
+		bench_wait_for "$tmp/err" attached
 	else
 		bpftrace "$tmp/drops.bt" >"$tmp/out" 2>"$tmp/err" & mon=$!
-		wait_for "$tmp/out" ready
+		bench_wait_for "$tmp/out" ready
 	fi
-	c0=$(cpu_ns $mon)
+	c0=$(bench_cpu_ns $mon)
 	d=$(flood "$2")
 	# The summary refreshes every second: let one more table come out.
 	sleep 2.2
-	c1=$(cpu_ns $mon)
+	c1=$(bench_cpu_ns $mon)
 	kill -TERM $mon 2>/dev/null || true; wait $mon 2>/dev/null || true; mon=
 	if [ "$1" = inetmon ]; then
 		# NETFILTER_DROP rows of the last table (cumulative since start).

@@ -15,40 +15,22 @@
 # Modes: none (flood only), summary (`--summary`, counted in the kernel),
 # lines (`--type drop --port 9999`, one line per drop to a file).
 set -eu
+. "$(dirname "$0")/lib.sh"
 bin=$(realpath "$1")
 secs=${2:-5}
 rates=${3:-"100000 250000 500000 max"}
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
 a=inetmon-drate-a-$$
 b=inetmon-drate-b-$$
-trap 'ip netns del $a 2>/dev/null; ip netns del $b 2>/dev/null; rm -rf "$tmp"' EXIT
-gcc -O2 -Wall -o "$tmp/udp_paced" "$here/udp_paced.c"
-ip netns add "$a"; ip netns add "$b"
-ip link add veth-a netns "$a" type veth peer name veth-b netns "$b"
-ip -n "$a" addr add 10.203.0.1/24 dev veth-a
-ip -n "$b" addr add 10.203.0.2/24 dev veth-b
-ip -n "$a" link set veth-a up; ip -n "$b" link set veth-b up
-ip -n "$a" link set lo up
-ip netns exec "$a" ping -c1 -W1 10.203.0.2 >/dev/null
-printf 'table inet drate {\n chain output {\n  type filter hook output priority 0;\n  udp dport 9999 counter drop\n }\n}\n' | ip netns exec "$a" nft -f -
-counted() { ip netns exec "$a" nft list chain inet drate output | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-hz=$(getconf CLK_TCK)
-ncpu=$(nproc)
+bench_cc udp_paced
+bench_netns "$a" "$b"
+bench_veth "$a" "$b" 10.203.0
+bench_nft_drop "$a" drate output
 
 # flood RATE: all flooders in parallel; prints the rule's counter delta.
 flood() {
-	per=0
-	[ "$1" = max ] || per=$(( $1 / ncpu ))
-	c0=$(counted)
-	i=0
-	while [ $i -lt "$ncpu" ]; do
-		ip netns exec "$a" taskset -c $i "$tmp/udp_paced" 10.203.0.2 9999 "$secs" $per > "$tmp/sent.$i" &
-		i=$((i + 1))
-	done
-	wait
-	c1=$(counted)
+	c0=$(bench_counted "$a" drate output)
+	bench_paced_flood "$a" 10.203.0.2 "$secs" "$1"
+	c1=$(bench_counted "$a" drate output)
 	echo $((c1 - c0))
 }
 
@@ -57,21 +39,18 @@ for rate in $rates; do
 	d=$(flood "$rate")
 	echo "$rate none $((d / secs)) - - - - -"
 	for mode in summary lines; do
-		rm -f "$tmp/err"
 		if [ $mode = summary ]; then
 			set -- --summary
 		else
 			set -- --type drop --port 9999
 		fi
-		ip netns exec "$a" "$bin" monitor "$@" > "$tmp/out" 2> "$tmp/err" &
-		pid=$!
-		while ! grep -q attached "$tmp/err" 2>/dev/null; do sleep 0.1; done
-		t0=$(ticks $pid)
+		bench_monitor "$tmp/out" "$tmp/err" ip netns exec "$a" "$bin" monitor "$@"
+		t0=$(bench_ticks $pid)
 		d=$(flood "$rate")
 		# Summary refreshes every second: let one more table come out.
 		sleep 2.5
-		t1=$(ticks $pid)
-		kill -TERM $pid; wait $pid || true
+		t1=$(bench_ticks $pid)
+		bench_stop $pid
 		lost=$(sed -n 's/^Lost \([0-9]*\) event.*/\1/p' "$tmp/out" | awk '{s+=$1} END {print s+0}')
 		if [ $mode = summary ]; then
 			got=$(awk '$NF == "total" {t = $1} END {print t + 0}' "$tmp/out")

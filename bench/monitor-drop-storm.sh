@@ -11,24 +11,18 @@
 # printing datagrams sent per second, drops the rule counted, events the
 # monitor reported, events lost, and the monitor's CPU time per event.
 set -eu
+. "$(dirname "$0")/lib.sh"
 bin=$(realpath "$1")
 secs=${2:-5}
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
 a=inetmon-storm-a-$$
 b=inetmon-storm-b-$$
-trap 'ip netns del $a 2>/dev/null; ip netns del $b 2>/dev/null; rm -rf "$tmp"' EXIT
-gcc -O2 -Wall -o "$tmp/udp_flood" "$here/udp_flood.c"
-. "$here/veth-drop-lab.sh"
+bench_cc udp_flood
 veth_drop_lab "$a" "$b" 10.201.0
-counted() { ip netns exec "$b" nft list chain inet storm input | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-hz=$(getconf CLK_TCK)
 
 flood() {
-	c0=$(counted)
+	c0=$(bench_counted "$b" storm input)
 	sent=$(ip netns exec "$a" "$tmp/udp_flood" 10.201.0.2 9999 "$secs")
-	c1=$(counted)
+	c1=$(bench_counted "$b" storm input)
 	echo "$sent $((c1 - c0))"
 }
 
@@ -37,17 +31,12 @@ echo "baseline: sent $(( $1 / secs ))/s, dropped $2"
 
 run_monitor() {
 	label=$1; shift
-	# A fresh err file: a stale "attached" from the previous run would
-	# start the flood before this monitor is attached (silently short).
-	rm -f "$tmp/err"
-	ip netns exec "$b" "$bin" monitor "$@" > "$tmp/out" 2> "$tmp/err" &
-	pid=$!
-	while ! grep -q attached "$tmp/err" 2>/dev/null; do sleep 0.1; done
-	t0=$(ticks $pid)
+	bench_monitor "$tmp/out" "$tmp/err" ip netns exec "$b" "$bin" monitor "$@"
+	t0=$(bench_ticks $pid)
 	set -- $(flood)
 	sleep 1.5
-	t1=$(ticks $pid)
-	kill -TERM $pid; wait $pid || true
+	t1=$(bench_ticks $pid)
+	bench_stop $pid
 	sent=$1; dropped=$2
 	echo "$label: sent $(( sent / secs ))/s, dropped $dropped ($(( dropped / secs ))/s), cpu $(( (t1 - t0) * 1000 / hz )) ms"
 }

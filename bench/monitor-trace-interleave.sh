@@ -12,41 +12,33 @@
 # monitor's CPU time and the CPU it last ran on, and the load average.
 # Env FLOOD_CPU=N pins the flooder to CPU N (unset: the scheduler decides).
 set -eu
+. "$(dirname "$0")/lib.sh"
 bin=$(realpath "$1")
 rounds=${2:-5}
 secs=${3:-5}
 shift $(($# < 3 ? $# : 3))
 [ $# -gt 0 ] || set -- --type trace --iface veth-b --sample 100
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
 a=inetmon-tri-a-$$
 b=inetmon-tri-b-$$
-trap 'ip netns del $a 2>/dev/null; ip netns del $b 2>/dev/null; rm -rf "$tmp"' EXIT
-gcc -O2 -Wall -o "$tmp/udp_flood" "$here/udp_flood.c"
-. "$here/veth-drop-lab.sh"
+bench_cc udp_flood
 veth_drop_lab "$a" "$b" 10.202.0
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 lastcpu() { awk '{print $39}' "/proc/$1/stat"; }
-hz=$(getconf CLK_TCK)
 pin=""
 [ -n "${FLOOD_CPU:-}" ] && pin="taskset -c $FLOOD_CPU"
 
 flood() { ip netns exec "$a" $pin "$tmp/udp_flood" 10.202.0.2 9999 "$secs"; }
 
 echo "monitor: $*"
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_load before
 : > "$tmp/rates"
 monitored() {
-	rm -f "$tmp/err"
-	ip netns exec "$b" "$bin" monitor "$@" > "$tmp/out" 2> "$tmp/err" &
-	pid=$!
-	while ! grep -q attached "$tmp/err" 2>/dev/null; do sleep 0.1; done
-	t0=$(ticks $pid)
+	bench_monitor "$tmp/out" "$tmp/err" ip netns exec "$b" "$bin" monitor "$@"
+	t0=$(bench_ticks $pid)
 	with=$(( $(flood) / secs ))
 	sleep 0.3
-	t1=$(ticks $pid)
+	t1=$(bench_ticks $pid)
 	cpu=$(lastcpu $pid)
-	kill -TERM $pid; wait $pid || true
+	bench_stop $pid
 }
 i=0
 while [ $i -lt "$rounds" ]; do
@@ -74,4 +66,4 @@ END {
   printf "cost per round: mean %+.1f %% ± %.1f (min %+.1f, max %+.1f), ratio of means %+.1f %%\n", cs / n, sd(cs, cq, n), cmin, cmax, (w / b - 1) * 100
   printf "monitor cpu: %.0f ms per round\n", ms / n
 }' "$tmp/rates"
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_load after

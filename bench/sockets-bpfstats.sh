@@ -12,27 +12,16 @@
 #   INETMON_ARGS="--watch streamConnect" bench/sockets-bpfstats.sh 20000 BIN STORM
 # (the events count is then of the watched operations only).
 set -eu
-root=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
 N=${1:-20000}
 BIN=${2:-}
 STORM=${3:-}
-if [ -z "$BIN" ] || [ -z "$STORM" ]; then
-	(cd "$root" && cargo build --quiet --release -p inetmon --bin inetmon &&
-		cargo build --quiet --release -p inetmon-io --example sockstorm)
-	BIN=${BIN:-$root/target/release/inetmon}
-	STORM=${STORM:-$root/target/release/examples/sockstorm}
-fi
+bench_build_release
 ns=inetmon-bpfstats-$$
-tmp=$(mktemp -d)
-ip netns add "$ns"; ip -n "$ns" link set lo up
+bench_netns "$ns"
 stats0=$(sysctl -n kernel.bpf_stats_enabled)
-cleanup() {
-	[ -n "${mon:-}" ] && kill -INT "$mon" 2>/dev/null
-	sysctl -q kernel.bpf_stats_enabled="$stats0"
-	ip netns del "$ns" 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_on_exit='[ -n "${mon:-}" ] && kill -INT "$mon" 2>/dev/null
+	sysctl -q kernel.bpf_stats_enabled="$stats0"'
 sysctl -q kernel.bpf_stats_enabled=1
 bpftool prog show -j | jq -c '[.[].id]' >"$tmp/ids0"
 # shellcheck disable=SC2086 # INETMON_ARGS is a list of flags

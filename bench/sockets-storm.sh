@@ -6,22 +6,15 @@
 # listener), events lost, inetmon user+system CPU per event, and
 # inetmon's peak RSS.
 #   bench/sockets-storm.sh [CONNECTIONS] [ROUNDS]     (root)
+#   env BIN, STORM: use these inetmon and sockstorm binaries (both set:
+#   nothing is built).
 set -eu
+. "$(dirname "$0")/lib.sh"
 N=${1:-100000}
 ROUNDS=${2:-3}
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-cargo build --quiet --release -p inetmon --bin inetmon
-cargo build --quiet --release -p inetmon-io --example sockstorm
-BIN=$root/target/release/inetmon
-STORM=$root/target/release/examples/sockstorm
-tmp=$(mktemp -d)
+bench_build_release
 ns=inetmon-bench-$$
-ip netns add "$ns"
-cleanup() { ip netns del "$ns" 2>/dev/null || true; rm -rf "$tmp"; }
-trap cleanup EXIT
-ip -n "$ns" link set lo up
-tck=$(getconf CLK_TCK)
+bench_netns "$ns"
 port=47124
 echo "connections bare_rate mon_rate ratio events lost cpu_us_per_event rss_kib"
 r=0
@@ -35,20 +28,11 @@ while [ $r -lt "$ROUNDS" ]; do
 		{t++; if (match($0,/"seq":[0-9]+/)) s=substr($0,RSTART+6,RLENGTH-6)} END{print n+0, l+0, t+0, s+0}' \
 		<"$tmp/fifo" >"$tmp/count" &
 	reader=$!
-	# A fresh err file: a stale "attached" from the previous round would
-	# start the storm before this monitor is attached (silently short).
-	rm -f "$tmp/err"
-	"$BIN" sockets --format json >"$tmp/fifo" 2>"$tmp/err" &
-	mon=$!
-	i=0
-	until grep -q attached "$tmp/err" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { cat "$tmp/err"; exit 1; }
-		sleep 0.1
-	done
+	bench_monitor "$tmp/fifo" "$tmp/err" "$BIN" sockets --format json
+	mon=$pid
 	mrate=$(ip netns exec "$ns" "$STORM" "$N" "$port" | awk '{print $3}')
 	sleep 1
-	cpu=$(awk '{print $14 + $15}' "/proc/$mon/stat")
+	cpu=$(bench_ticks "$mon")
 	rss=$(awk '/VmHWM/{print $2}' "/proc/$mon/status")
 	kill -INT "$mon"
 	wait "$mon" || echo "inetmon exit status $?" >&2
@@ -58,6 +42,6 @@ while [ $r -lt "$ROUNDS" ]; do
 	# Every record read is printed: the last sequence number equals the
 	# number of lines (a mismatch would mean records dropped in user space).
 	[ "$lines" = "$lastseq" ] || echo "warning: $lines lines but last seq $lastseq" >&2
-	awk -v n="$N" -v b="$bare" -v m="$mrate" -v e="$events" -v l="$lost" -v c="$cpu" -v t="$tck" -v rss="$rss" \
+	awk -v n="$N" -v b="$bare" -v m="$mrate" -v e="$events" -v l="$lost" -v c="$cpu" -v t="$hz" -v rss="$rss" \
 		'BEGIN{printf "%d %d %d %.3f %d %d %.2f %d\n", n, b, m, m/b, e, l, (e>0? c/t*1e6/e : 0), rss}'
 done

@@ -17,16 +17,13 @@
 # hooks go on the cgroup v2 root: while a monitor runs they see every
 # packet of the machine (only --port 9999 records reach the ring).
 set -eu
+. "$(dirname "$0")/lib.sh"
 bin=$(realpath "$1")
 rounds=${2:-5}
 secs=${3:-2}
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
 ns=inetmon-shc-$$
-trap 'ip netns del $ns 2>/dev/null; rm -rf "$tmp"' EXIT
-gcc -O2 -Wall -o "$tmp/udp_flood" "$here/udp_flood.c"
-ip netns add "$ns"
-ip -n "$ns" link set lo up
+bench_cc udp_flood
+bench_netns "$ns"
 flood() {
 	ip netns exec "$ns" python3 -c "import socket, time; s = socket.socket(2, 2); s.bind(('127.0.0.1', 9999)); open('$tmp/rx', 'w').close(); time.sleep(3600)" &
 	rx=$!
@@ -39,33 +36,19 @@ flood() {
 run() {
 	case $1 in
 	none) sleep 1; flood ;;
-	s*)
-		rm -f "$tmp/err"
-		"$bin" monitor --type trace --stack --sample "${1#s}" --port 9999 > /dev/null 2> "$tmp/err" &
-		pid=$!
-		while ! grep -q attached "$tmp/err" 2>/dev/null; do sleep 0.05; done
-		sleep 1
-		flood
-		kill -TERM $pid; wait $pid || true ;;
+	s*) bench_monitored 1 /dev/null "$bin" monitor --type trace --stack --sample "${1#s}" --port 9999 ;;
 	esac
 }
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-: > "$tmp/ratios"
-r=0
-while [ $r -lt "$rounds" ]; do
-	r=$((r + 1))
-	n1=$(run none); a1=$(run s100); b1=$(run s1); b2=$(run s1); a2=$(run s100); n2=$(run none)
-	line=$(awk -v n1=$n1 -v n2=$n2 -v a1=$a1 -v a2=$a2 -v b1=$b1 -v b2=$b2 'BEGIN {
+round() { # R N1 A1 B1 B2 A2 N2
+	line=$(awk -v n1=$2 -v n2=$7 -v a1=$3 -v a2=$6 -v b1=$4 -v b2=$5 'BEGIN {
 		b = (n1 + n2) / 2
 		printf "%.3f %.3f", (a1 + a2) / 2 / b, (b1 + b2) / 2 / b }')
 	echo "$line" >> "$tmp/ratios"
-	set -- $line
-	echo "round $r: bare $n1 $n2/s  s100 $a1 $a2/s (ratio $1)  s1 $b1 $b2/s (ratio $2)"
-done
-for col in 1 2; do
-	name=s100; [ $col = 2 ] && name=s1
-	awk -v c=$col '{print $c}' "$tmp/ratios" | sort -g | awk -v name=$name '{v[NR] = $1}
-		END {m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		printf "RATIO %s/none: median %.3f, range %.3f … %.3f (%d rounds)\n", name, m, v[1], v[NR], NR}'
-done
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "round $1: bare $2 $7/s  s100 $3 $6/s (ratio ${line% *})  s1 $4 $5/s (ratio ${line#* })"
+}
+bench_load before
+: > "$tmp/ratios"
+bench_abccba "$rounds" none s100 s1
+bench_median_range "$tmp/ratios" 1 s100 'RATIO %s/none: median %.3f, range %.3f … %.3f (%d rounds)\n'
+bench_median_range "$tmp/ratios" 2 s1 'RATIO %s/none: median %.3f, range %.3f … %.3f (%d rounds)\n'
+bench_load after

@@ -17,18 +17,15 @@
 # rate / the round's mean bare rate - 1. Prints every round, then per
 # variant the median and the range of the per-round costs.
 set -eu
+. "$(dirname "$0")/lib.sh"
 settle=${SETTLE:-2}
 bin=$(realpath "$1")
 rounds=${2:-8}
 secs=${3:-2}
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
 a=inetmon-thf-a-$$
 b=inetmon-thf-b-$$
-trap 'ip netns del $a 2>/dev/null; ip netns del $b 2>/dev/null; rm -rf "$tmp"' EXIT
-gcc -O2 -Wall -o "$tmp/udp_flood" "$here/udp_flood.c"
+bench_cc udp_flood
 clang -O2 -target bpf -I"/usr/include/$(uname -m)-linux-gnu" -c "$here/bpf/tc_noop.bpf.c" -o "$tmp/noop.o"
-. "$here/veth-drop-lab.sh"
 veth_drop_lab "$a" "$b" 10.204.0
 flood() { echo $(( $(ip netns exec "$a" taskset -c 0 "$tmp/udp_flood" 10.204.0.2 9999 "$secs") / secs )); }
 run() {
@@ -41,33 +38,19 @@ run() {
 		sleep "$settle"
 		flood
 		ip netns exec "$b" tc qdisc del dev veth-b clsact ;;
-	monitor)
-		rm -f "$tmp/err"
-		ip netns exec "$b" "$bin" monitor --type trace --iface veth-b --sample 100 > "$tmp/out" 2> "$tmp/err" &
-		pid=$!
-		while ! grep -q attached "$tmp/err" 2>/dev/null; do sleep 0.05; done
-		sleep "$settle"
-		flood
-		kill -TERM $pid; wait $pid || true ;;
+	monitor) bench_monitored "$settle" "$tmp/out" ip netns exec "$b" "$bin" monitor --type trace --iface veth-b --sample 100 ;;
 	esac
 }
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-: > "$tmp/costs"
-r=0
-while [ $r -lt "$rounds" ]; do
-	r=$((r + 1))
-	n1=$(run none); o1=$(run noop); m1=$(run monitor); m2=$(run monitor); o2=$(run noop); n2=$(run none)
-	line=$(awk -v n1=$n1 -v n2=$n2 -v o1=$o1 -v o2=$o2 -v m1=$m1 -v m2=$m2 'BEGIN {
+round() { # R N1 O1 M1 M2 O2 N2
+	line=$(awk -v n1=$2 -v n2=$7 -v o1=$3 -v o2=$6 -v m1=$4 -v m2=$5 'BEGIN {
 		b = (n1 + n2) / 2
 		printf "%.2f %.2f", ((o1 + o2) / 2 / b - 1) * 100, ((m1 + m2) / 2 / b - 1) * 100 }')
 	echo "$line" >> "$tmp/costs"
-	set -- $line
-	echo "round $r: bare $n1 $n2  noop $o1 $o2 ($1 %)  monitor $m1 $m2 ($2 %)"
-done
-for col in 1 2; do
-	name=noop; [ $col = 2 ] && name=monitor
-	awk -v c=$col '{print $c}' "$tmp/costs" | sort -g | awk -v name=$name '{v[NR] = $1}
-		END {m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		printf "%s: median %.1f %%, range %.1f … %.1f %% (%d rounds)\n", name, m, v[1], v[NR], NR}'
-done
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "round $1: bare $2 $7  noop $3 $6 (${line% *} %)  monitor $4 $5 (${line#* } %)"
+}
+bench_load before
+: > "$tmp/costs"
+bench_abccba "$rounds" none noop monitor
+bench_median_range "$tmp/costs" 1 noop '%s: median %.1f %%, range %.1f … %.1f %% (%d rounds)\n'
+bench_median_range "$tmp/costs" 2 monitor '%s: median %.1f %%, range %.1f … %.1f %% (%d rounds)\n'
+bench_load after

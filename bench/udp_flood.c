@@ -10,25 +10,13 @@
  * longer than one started after a variable wait, such as waiting for a
  * monitor to attach. That biased the bare-vs-monitor comparisons. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "udp_send.h"
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_in dst = { .sin_family = AF_INET };
 	struct mmsghdr msgs[64];
 	struct iovec iov;
 	char payload[16] = "inetmon-flood";
@@ -38,10 +26,8 @@ int main(int argc, char **argv)
 
 	if (argc < 4)
 		return 2;
-	inet_pton(AF_INET, argv[1], &dst.sin_addr);
-	dst.sin_port = htons((unsigned short)atoi(argv[2]));
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&dst, sizeof(dst)))
+	fd = udp_connect(argv[1], argv[2]);
+	if (fd < 0)
 		return 1;
 	iov.iov_base = payload;
 	iov.iov_len = sizeof(payload);

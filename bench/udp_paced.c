@@ -6,24 +6,12 @@
  * rule (where every send fails with EPERM). For drop-storm measurements
  * inside test network namespaces only. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "udp_send.h"
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_in dst = { .sin_family = AF_INET };
 	char payload[16] = "inetmon-paced";
 	unsigned long long sent = 0;
 	double start, end, rate;
@@ -31,11 +19,9 @@ int main(int argc, char **argv)
 
 	if (argc < 4)
 		return 2;
-	inet_pton(AF_INET, argv[1], &dst.sin_addr);
-	dst.sin_port = htons((unsigned short)atoi(argv[2]));
 	rate = argc > 4 ? atof(argv[4]) : 0;
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&dst, sizeof(dst)))
+	fd = udp_connect(argv[1], argv[2]);
+	if (fd < 0)
 		return 1;
 	start = now();
 	end = start + atof(argv[3]);

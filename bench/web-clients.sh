@@ -17,26 +17,20 @@ SECS=${2:-20}
 RATE=${3:-200}
 HOLD=${4:-1000}
 DROPS=${5:-1000}
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+. "$(dirname "$0")/lib.sh"
 if [ -z "${BIN:-}" ]; then
-	cargo build --quiet --release -p inetmon --bin inetmon
+	(cd "$root" && cargo build --quiet --release -p inetmon --bin inetmon)
 	BIN=$root/target/release/inetmon
 fi
-tmp=$(mktemp -d)
 ns=inetmon-bench-web-$$
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	[ -n "${daemon:-}" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-	ip netns del "$ns" 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_on_exit='for p in $pids; do kill "$p" 2>/dev/null || true; done
+	[ -n "${daemon:-}" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null'
 mkdir -m 0700 "$tmp/state"
 cat >"$tmp/inetmon.toml" <<EOF
 state_dir = "$tmp/state"
+socket = "$tmp/inetmon.sock"
 [drops]
 enabled = true
 [metrics]
@@ -44,12 +38,7 @@ listen = "127.0.0.1:$port"
 EOF
 "$BIN" daemon --config "$tmp/inetmon.toml" 2>"$tmp/err" &
 daemon=$!
-i=0
-until grep -q running: "$tmp/err" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || { cat "$tmp/err"; exit 1; }
-	sleep 0.1
-done
+bench_wait_for "$tmp/err" running: 100 0.1
 
 # The load: held connections, a paced connect/close loop, paced drops.
 python3 - "$HOLD" "$RATE" <<'EOF' &
@@ -69,8 +58,7 @@ while True:
     if d > 0: time.sleep(d)
 EOF
 pids="$pids $!"
-ip netns add "$ns"
-ip -n "$ns" link set lo up
+bench_netns "$ns"
 printf 'table inet b {\n chain input {\n  type filter hook input priority 0;\n  udp dport 9 drop\n }\n}\n' | ip netns exec "$ns" nft -f -
 ip netns exec "$ns" python3 - "$DROPS" <<'EOF' &
 import socket, sys, time
@@ -84,8 +72,6 @@ while True:
 EOF
 pids="$pids $!"
 sleep 3
-tck=$(getconf CLK_TCK)
-cpu() { awk '{print $14 + $15}' "/proc/$daemon/stat"; }
 echo "load: $RATE connections/s, $HOLD held, $DROPS drops/s; loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "clients cpu_pct cpu_ms_per_s views rss_kib"
 for clients in 0 "$N"; do
@@ -100,15 +86,15 @@ for clients in 0 "$N"; do
 	done
 	pids="$pids $cpids"
 	sleep 2
-	c0=$(cpu)
+	c0=$(bench_ticks "$daemon")
 	t0=$(date +%s.%N)
 	sleep "$SECS"
-	c1=$(cpu)
+	c1=$(bench_ticks "$daemon")
 	t1=$(date +%s.%N)
 	views=0
 	[ "$clients" -gt 0 ] && views=$(cat "$tmp"/sse.* | grep -c '^event: view' || true)
 	rss=$(awk '/VmRSS/{print $2}' "/proc/$daemon/status")
-	awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v tck="$tck" -v n="$clients" -v v="$views" -v rss="$rss" \
+	awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v tck="$hz" -v n="$clients" -v v="$views" -v rss="$rss" \
 		'BEGIN { s = (c1 - c0) / tck; w = t1 - t0; printf "%d %.1f %.1f %d %d\n", n, 100 * s / w, 1000 * s / w, v, rss }'
 	for p in $cpids; do kill "$p" 2>/dev/null || true; done
 	rm -f "$tmp"/sse.*

@@ -9,9 +9,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use inetmon_core::decode::iplog::{IplogDecoder, IplogEncoder};
 use inetmon_core::decode::StreamDecoder;
-use inetmon_core::event::{
-    Action, Direction, Event, Header, PacketFlags, PacketLog, RuleGroup, Source, Timestamp,
-};
+use inetmon_core::event::{Action, Event, Header, PacketFlags, PacketLog, Source, Timestamp};
 use inetmon_core::format::ipmon::{IpmonFormatter, IpmonOptions, Rendered};
 use jiff::tz::TimeZone;
 
@@ -31,23 +29,10 @@ fn tcp_log(i: u32) -> PacketLog {
             source: Source::Nflog(0),
             seq: u64::from(i),
         },
-        count: 1,
-        interface: "eth0".into(),
-        direction: Some(Direction::In),
-        group: RuleGroup::Named("0".into()),
-        rule: Some(3),
         action: Action::Pass,
         flags: PacketFlags(PacketFlags::KEEP_STATE),
-        log_tag: 0,
-        nat_tag: String::new(),
-        reason: None,
-        log_level: None,
-        family: 2,
-        header_len: 40,
         packet,
-        ipf_seq: None,
-        nflog: None,
-        raw_header: Vec::new(),
+        ..PacketLog::sample()
     }
 }
 

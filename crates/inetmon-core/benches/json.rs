@@ -9,10 +9,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use inetmon_core::event::{
-    Action, Direction, Event, Header, NflogInfo, PacketFlags, PacketLog, RuleGroup, Source,
-    Timestamp,
-};
+use inetmon_core::event::{Event, Header, NflogInfo, PacketFlags, PacketLog, Source, Timestamp};
 use inetmon_core::format::json::{JsonOptions, JsonWriter};
 
 fn packet_event(v6: bool) -> Event {
@@ -42,21 +39,10 @@ fn packet_event(v6: bool) -> Event {
             source: Source::Nflog(5),
             seq: 42,
         },
-        count: 1,
-        interface: "eth0".into(),
-        direction: Some(Direction::In),
-        group: RuleGroup::Named("0".into()),
-        rule: Some(3),
-        action: Action::Block,
         flags: PacketFlags(PacketFlags::KEEP_STATE),
-        log_tag: 0,
-        nat_tag: String::new(),
-        reason: None,
-        log_level: None,
         family: if v6 { 10 } else { 2 },
         header_len,
         packet,
-        ipf_seq: None,
         nflog: Some(NflogInfo {
             group: 5,
             prefix: "blk9".into(),
@@ -66,7 +52,7 @@ fn packet_event(v6: bool) -> Event {
             mark: Some(0),
             ..NflogInfo::default()
         }),
-        raw_header: Vec::new(),
+        ..PacketLog::sample()
     }))
 }
 

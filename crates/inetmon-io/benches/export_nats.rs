@@ -53,15 +53,12 @@ fn pid_cpu(pid: u32) -> f64 {
     ticks / 100.0
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+/// The process's network runtime, as the daemon runs the exporter on.
+fn runtime() -> tokio::runtime::Handle {
+    inetmon_io::runtime::handle().unwrap()
 }
 
-fn stream_count(rt: &tokio::runtime::Runtime, url: &str, stream: &str) -> u64 {
+fn stream_count(rt: &tokio::runtime::Handle, url: &str, stream: &str) -> u64 {
     rt.block_on(async {
         let c = async_nats::connect(url).await.unwrap();
         let js = async_nats::jetstream::new(c);
@@ -80,14 +77,7 @@ fn rate(window: usize, events: u64) {
     let dir = tempfile::tempdir().unwrap();
     let server = NatsServer::start(dir.path());
     let state = dir.path().join("state");
-    let mut j = Journal::open(
-        &state,
-        JournalConfig {
-            sync: SyncMode::Never,
-            ..JournalConfig::default()
-        },
-    )
-    .unwrap();
+    let mut j = Journal::open(&state, JournalConfig::with_sync(SyncMode::Never)).unwrap();
     let t = now_secs();
     let mut seq = 1;
     while seq <= events {
@@ -108,7 +98,7 @@ fn rate(window: usize, events: u64) {
     let counters = exporter.counters();
     let (cpu0, scpu0) = (self_cpu(), pid_cpu(server.pid().unwrap()));
     let start = Instant::now();
-    let handle = exporter.spawn(rt.handle());
+    let handle = exporter.spawn(&rt);
     while counters.position.load(Ordering::Relaxed) < events {
         std::thread::sleep(Duration::from_millis(5));
         assert!(
@@ -142,7 +132,7 @@ fn latency(events: u64, per_sec: u64) {
     let mut cfg = NatsExportConfig::new(server.url());
     cfg.stream = "LAT".into();
     cfg.host = "bench".into();
-    let handle = NatsExporter::new(cfg, &state).spawn(rt.handle());
+    let handle = NatsExporter::new(cfg, &state).spawn(&rt);
     // The stream exists once the exporter connected.
     std::thread::sleep(Duration::from_millis(500));
     let url = server.url();

@@ -257,7 +257,7 @@ fn start_live(args: &AuditArgs) -> anyhow::Result<Live> {
             local: args.local,
             // The daemon does not collect the segments of audited
             // connections.
-            local_only: args.messages.then_some("--messages"),
+            local_only: &[(args.messages, "--messages")],
             can_local: missing.is_none(),
         },
         &request,

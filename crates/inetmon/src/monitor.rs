@@ -148,17 +148,6 @@ pub(crate) struct MonitorArgs {
 pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
     let mut plan = Wiring::from_args(args)?;
     let missing = plan::missing_capabilities(&plan);
-    let local_only = [
-        (args.summary, "--summary"),
-        (
-            !plan.kernel.trace_ifaces.is_empty() || plan.kernel.stack,
-            "--type trace",
-        ),
-        (args.netns.is_some(), "--netns"),
-        (plan.debug, "--type debug"),
-    ]
-    .into_iter()
-    .find_map(|(given, flag)| given.then_some(flag));
     let kinds = [
         (plan.kernel.drops, EventKind::Drop),
         (plan.sock, EventKind::Sock),
@@ -178,7 +167,15 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<Status> {
         &crate::remote::Want {
             cmd: "inetmon monitor",
             local: args.local,
-            local_only,
+            local_only: &[
+                (args.summary, "--summary"),
+                (
+                    !plan.kernel.trace_ifaces.is_empty() || plan.kernel.stack,
+                    "--type trace",
+                ),
+                (args.netns.is_some(), "--netns"),
+                (plan.debug, "--type debug"),
+            ],
             can_local: missing.is_none(),
         },
         &request,

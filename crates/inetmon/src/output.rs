@@ -236,31 +236,15 @@ impl Stage for IpmonStage {
 /// Whether two logged packets are one record for ipmon's `Nx` count:
 /// NFLOG packets equal in everything but time and sequence numbers.
 fn same_record(a: &PacketLog, b: &PacketLog) -> bool {
-    let key = |p: &PacketLog| {
-        p.nflog.as_ref().map(|n| {
-            (
-                n.group,
-                n.prefix.clone(),
-                n.hook,
-                n.ifindex_in,
-                n.ifindex_out,
-            )
-        })
-    };
-    matches!(a.header.source, Source::Nflog(_))
-        && a.header.source == b.header.source
-        && a.interface == b.interface
-        && a.direction == b.direction
-        && a.group == b.group
-        && a.rule == b.rule
-        && a.action == b.action
-        && a.flags == b.flags
-        && a.log_tag == b.log_tag
-        && a.nat_tag == b.nat_tag
-        && a.reason == b.reason
-        && a.log_level == b.log_level
-        && a.family == b.family
-        && a.header_len == b.header_len
-        && a.packet == b.packet
-        && key(a) == key(b)
+    // Not compared: the time and sequence numbers, the count, the raw header.
+    fn key(p: &PacketLog) -> impl PartialEq + '_ {
+        let nflog = p.nflog.as_ref();
+        (
+            (&p.header.source, &p.interface, &p.direction, &p.group),
+            (&p.rule, &p.action, &p.flags, &p.log_tag, &p.nat_tag),
+            (&p.reason, &p.log_level, &p.family, &p.header_len, &p.packet),
+            nflog.map(|n| (n.group, &n.prefix, n.hook, n.ifindex_in, n.ifindex_out)),
+        )
+    }
+    matches!(a.header.source, Source::Nflog(_)) && key(a) == key(b)
 }

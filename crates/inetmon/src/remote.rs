@@ -29,8 +29,9 @@ pub(crate) struct Want<'a> {
     pub(crate) cmd: &'a str,
     /// `--local` was given.
     pub(crate) local: bool,
-    /// A flag that needs the in-process producers, if any.
-    pub(crate) local_only: Option<&'a str>,
+    /// The flags that need the in-process producers, each with whether it
+    /// was given; the first given one is named in messages.
+    pub(crate) local_only: &'a [(bool, &'a str)],
     /// Whether this user may run the producers in-process.
     pub(crate) can_local: bool,
 }
@@ -49,7 +50,8 @@ pub(crate) fn connect(want: &Want<'_>, req: &Request) -> anyhow::Result<Option<R
     if std::fs::symlink_metadata(&path).is_err() {
         return Ok(None);
     }
-    if let Some(flag) = want.local_only {
+    let local_only = want.local_only.iter().find(|(given, _)| *given);
+    if let Some((_, flag)) = local_only {
         if want.can_local {
             return Ok(None);
         }

@@ -153,19 +153,16 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<Status> {
         nflog_groups: Vec::new(),
         filter: FilterSpec::Sockets(SockFilterSpec::from_filter(&filter)),
     };
-    let local_only = [
-        (args.existing, "--existing"),
-        (args.aha.is_some(), "--aha"),
-        (args.cgroup.is_some(), "--cgroup"),
-        (args.compat, "--compat"),
-    ]
-    .into_iter()
-    .find_map(|(given, flag)| given.then_some(flag));
     let remote = crate::remote::connect(
         &crate::remote::Want {
             cmd: "inetmon sockets",
             local: args.local,
-            local_only,
+            local_only: &[
+                (args.existing, "--existing"),
+                (args.aha.is_some(), "--aha"),
+                (args.cgroup.is_some(), "--cgroup"),
+                (args.compat, "--compat"),
+            ],
             can_local: missing.is_none(),
         },
         &request,

@@ -534,8 +534,9 @@ fn daemon_syslog_target_sends_every_event() {
     fs::write(
         &config,
         format!(
-            "state_dir = {:?}\n[sockets.filters]\nport = {port}\n[syslog]\ntarget = \"tcp://127.0.0.1:{rport}\"\n",
-            state.display()
+            "state_dir = {:?}\nsocket = {:?}\n[sockets.filters]\nport = {port}\n[syslog]\ntarget = \"tcp://127.0.0.1:{rport}\"\n",
+            state.display(),
+            dir.path().join("inetmon.sock").display()
         ),
     )
     .unwrap();
@@ -555,6 +556,17 @@ fn daemon_syslog_target_sends_every_event() {
         lines_of(&err)
             .iter()
             .any(|l| l.contains(&format!("syslog tcp://127.0.0.1:{rport}"))),
+        "{:?}",
+        lines_of(&err)
+    );
+    // The clients' socket is the test's own: the default one would make
+    // /run/inetmon on the machine and turn other tests' `inetmon sockets`
+    // into clients of this daemon while it runs.
+    let socket = dir.path().join("inetmon.sock");
+    assert!(
+        lines_of(&err)
+            .iter()
+            .any(|l| l.contains(&format!("clients {}", socket.display()))),
         "{:?}",
         lines_of(&err)
     );

@@ -189,18 +189,18 @@ pub enum ObservationPoint {
 
 /// IPv4 10.0.0.1:41022 -> 10.0.0.2:8080 UDP, no payload: the packet of
 /// [`DropEvent::sample`].
-#[cfg(test)]
-pub(crate) const SAMPLE_UDP: [u8; 28] = [
+pub const SAMPLE_UDP: [u8; 28] = [
     0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0xa0, 0x3e, 0x1f, 0x90, 0,
     8, 0, 0,
 ];
 
-#[cfg(test)]
 impl DropEvent {
-    /// The one drop event the core's tests start from (each changes what it
-    /// tests with `..DropEvent::sample()`): a `NO_SOCKET` drop on veth0
-    /// (ifindex 4) of [`SAMPLE_UDP`], captured from the network layer.
-    pub(crate) fn sample() -> DropEvent {
+    /// The one drop event tests and benchmarks start from (each changes
+    /// what it needs with `..DropEvent::sample()`): a `NO_SOCKET` drop on
+    /// veth0 (ifindex 4) of [`SAMPLE_UDP`], captured from the network
+    /// layer.
+    #[must_use]
+    pub fn sample() -> DropEvent {
         DropEvent {
             header: Header {
                 time: super::Timestamp::default(),

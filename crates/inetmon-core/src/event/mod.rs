@@ -23,11 +23,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use conntrack::{NatAction, NatLog, NatType, StateLog, StateType};
-#[cfg(test)]
-pub(crate) use datapath::SAMPLE_UDP;
 pub use datapath::{
     CaptureLayer, DropEvent, DropReason, Interface, KernelLocation, ObservationPoint,
-    ProcessContext, TraceEvent, DEFAULT_CAPTURE_LEN,
+    ProcessContext, TraceEvent, DEFAULT_CAPTURE_LEN, SAMPLE_UDP,
 };
 pub use facts::{Facts, ALL_KINDS};
 pub use nftrace::{nfproto_name, verdict_code_name, NftTraceEvent, NftTraceType, NftVerdict};
@@ -270,6 +268,26 @@ pub struct Lost {
 }
 
 impl Lost {
+    /// `count` events dropped at a sink of the pipeline
+    /// ([`Source::Pipeline`], [`LossStage::Sink`]), noticed at `time` and
+    /// numbered `seq`; no kinds, range or breakdown (callers add what they
+    /// know with `..Lost::at_sink(…)`).
+    #[must_use]
+    pub fn at_sink(time: Timestamp, seq: u64, count: u64) -> Lost {
+        Lost {
+            header: Header {
+                time,
+                source: Source::Pipeline,
+                seq,
+            },
+            stage: LossStage::Sink,
+            count,
+            kinds: Vec::new(),
+            seq_range: None,
+            breakdown: Vec::new(),
+        }
+    }
+
     /// The breakdown as text, `connect 3, accept 2` (empty when unknown),
     /// for the line formats.
     #[must_use]

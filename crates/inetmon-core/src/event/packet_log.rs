@@ -99,12 +99,12 @@ pub enum Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct PacketFlags(pub u32);
 
-#[cfg(test)]
 impl PacketLog {
-    /// The one packet event the core's tests start from (each changes what
-    /// it tests with `..PacketLog::sample()`): a block by rule 3 of group
-    /// `0`, inbound on eth0, IPv4, no packet bytes.
-    pub(crate) fn sample() -> PacketLog {
+    /// The one packet event tests and benchmarks start from (each changes
+    /// what it needs with `..PacketLog::sample()`): a block by rule 3 of
+    /// group `0`, inbound on eth0, IPv4, no packet bytes, from stdin.
+    #[must_use]
+    pub fn sample() -> PacketLog {
         PacketLog {
             header: Header {
                 time: super::Timestamp::default(),

@@ -313,12 +313,13 @@ pub const SOCK_STREAM: u16 = 1;
 /// `SOCK_DGRAM`
 pub const SOCK_DGRAM: u16 = 2;
 
-#[cfg(test)]
 impl SockEvent {
-    /// The one socket event the core's tests start from (each changes what
-    /// it tests with `..SockEvent::sample()`): curl (pid 10, tid 11, uid 0)
-    /// connecting 10.0.0.1:40000 -> 10.0.0.2:80 over TCP/IPv4, cookie 3.
-    pub(crate) fn sample() -> SockEvent {
+    /// The one socket event tests and benchmarks start from (each changes
+    /// what it needs with `..SockEvent::sample()`): curl (pid 10, tid 11,
+    /// uid 0) connecting 10.0.0.1:40000 -> 10.0.0.2:80 over TCP/IPv4,
+    /// cookie 3.
+    #[must_use]
+    pub fn sample() -> SockEvent {
         SockEvent {
             header: Header {
                 time: super::Timestamp {

@@ -1,40 +1,22 @@
 use super::*;
-use crate::event::{Header, SockTask, Source};
+use crate::event::SockTask;
 
 /// 2026-10-09 14:16:54 UTC.
 const T: i64 = 1_791_555_414;
 
+/// curl (pid 42, uid 1000) from 10.0.0.1:40000 to 10.0.0.2:443.
 fn sock(op: SockOp, sock_type: u16, errno: u32) -> SockEvent {
-    SockEvent {
-        header: Header {
-            time: Timestamp { secs: T, nanos: 5 },
-            source: Source::Sockets,
-            seq: 1,
-        },
+    let mut ev = SockEvent {
         op,
-        task: SockTask {
-            pid: 42,
-            tid: 42,
-            uid: 1000,
-            gid: 1000,
-            comm: "curl".into(),
-        },
-        attribution: Attribution::Process,
-        family: 2,
         sock_type,
         protocol: if sock_type == SOCK_STREAM { 6 } else { 17 },
-        local: Some(("10.0.0.1".parse().unwrap(), 40_000)),
         foreign: Some(("10.0.0.2".parse().unwrap(), 443)),
-        mapped: false,
-        cgroup_id: 1,
-        netns: 2,
-        cookie: 3,
         errno,
-        initiator: None,
-        existing: false,
-        process: None,
-        link: Default::default(),
-    }
+        ..SockEvent::sample()
+    };
+    ev.header.time = Timestamp { secs: T, nanos: 5 };
+    (ev.task.pid, ev.task.tid, ev.task.uid, ev.task.gid) = (42, 42, 1000, 1000);
+    ev
 }
 
 fn text(ev: &SockEvent) -> String {

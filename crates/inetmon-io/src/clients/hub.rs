@@ -24,7 +24,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use inetmon_core::event::{Event, EventKind, Header, LossStage, Lost, Source, LOST_CLIENT_QUEUE};
+use inetmon_core::event::{Event, EventKind, Lost, LOST_CLIENT_QUEUE};
 use inetmon_core::protocol::{
     self, Collects, FrameError, FrameType, RefusalCode, Request, Subscription, Welcome,
     PROTOCOL_VERSION,
@@ -206,16 +206,9 @@ impl Client {
         let mut kinds = self.lost_kinds.clone();
         kinds.sort();
         let ev = Event::Lost(Lost {
-            header: Header {
-                time: now(),
-                source: Source::Pipeline,
-                seq: self.seq,
-            },
-            stage: LossStage::Sink,
-            count: self.lost,
             kinds,
-            seq_range: None,
             breakdown: vec![(LOST_CLIENT_QUEUE, self.lost)],
+            ..Lost::at_sink(now(), self.seq, self.lost)
         });
         let mut buf = Vec::with_capacity(256);
         protocol::encode_event(&ev, &mut buf);

@@ -39,7 +39,7 @@ use async_nats::jetstream::{self, consumer, context::PublishAckFuture, stream};
 use async_nats::ConnectOptions;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use inetmon_core::event::{codec, Event, Header, LossStage, Lost, Source, Timestamp};
+use inetmon_core::event::{codec, Event, Lost, Timestamp};
 use tokio::sync::{watch, Notify};
 
 use super::position::{Position, PositionError, PositionFile};
@@ -587,16 +587,9 @@ impl NatsExporter {
             self.counters.lost.fetch_add(count, Ordering::Relaxed);
         }
         let lost = Lost {
-            header: Header {
-                time: now(),
-                source: Source::Pipeline,
-                seq: 0,
-            },
-            stage: LossStage::Sink,
-            count,
-            kinds: Vec::new(),
             seq_range: Some((first, last)),
             breakdown: vec![(why, count)],
+            ..Lost::at_sink(crate::pipeline::now(), 0, count)
         };
         if let Some(hook) = &self.on_lost {
             hook(&lost);
@@ -705,16 +698,6 @@ struct GapPayload {
 #[must_use]
 pub fn gap_payload(gap: &Gap) -> Vec<u8> {
     serde_json::to_vec(&GapPayload { gap: *gap }).unwrap_or_default()
-}
-
-fn now() -> Timestamp {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp {
-        secs: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        nanos: d.subsec_nanos(),
-    }
 }
 
 /// What `inetmon collect` reads: the server, the stream, where to start,

@@ -85,6 +85,17 @@ pub struct JournalConfig {
     pub max_size: Option<u64>,
 }
 
+impl JournalConfig {
+    /// The defaults with commits reaching the disk as `sync` says.
+    #[must_use]
+    pub fn with_sync(sync: SyncMode) -> Self {
+        JournalConfig {
+            sync,
+            ..JournalConfig::default()
+        }
+    }
+}
+
 impl Default for JournalConfig {
     fn default() -> Self {
         JournalConfig {
@@ -251,13 +262,5 @@ pub(crate) fn ns_ts(ns: i64) -> Timestamp {
     Timestamp::from_nanos_parts(0, ns)
 }
 
-/// The wall clock now.
-pub(crate) fn now() -> Timestamp {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp {
-        secs: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        nanos: d.subsec_nanos(),
-    }
-}
+// The wall clock now, as every producer stamps events.
+pub(crate) use crate::pipeline::now;

@@ -14,9 +14,11 @@ pub const DB_FILE: &str = "journal.sqlite";
 /// The writer's lock file inside the state directory.
 pub const LOCK_FILE: &str = "journal.lock";
 
-/// Tables and the one secondary index (`auto_vacuum = INCREMENTAL` is set
-/// by the writer before the file has a page).
-const CREATE: &str = "
+/// The tables and index of schema version 1 (`auto_vacuum = INCREMENTAL`
+/// is set by the writer before the file has a page). A new file gets these
+/// and then every migration ([`MIGRATIONS`]), so a new file and a migrated
+/// one cannot differ.
+const CREATE_V1: &str = "
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -37,14 +39,6 @@ CREATE TABLE events (
     event   TEXT NOT NULL
 );
 CREATE INDEX events_time ON events(time_ns);
-CREATE TABLE drop_counts (
-    time_ns   INTEGER NOT NULL,
-    reason    TEXT NOT NULL,
-    location  TEXT NOT NULL,
-    interface TEXT NOT NULL,
-    count     INTEGER NOT NULL
-);
-CREATE INDEX drop_counts_time ON drop_counts(time_ns);
 ";
 
 /// Version 1 → 2: the `drop_counts` table (per-second kernel drop
@@ -59,6 +53,10 @@ CREATE TABLE drop_counts (
 );
 CREATE INDEX drop_counts_time ON drop_counts(time_ns);
 ";
+
+/// The migration from each version to the next, in order: entry `i` takes
+/// version `i + 1` to `i + 2`.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize - 1] = [MIGRATE_1_2];
 
 /// Meta keys.
 pub(super) mod key {
@@ -92,7 +90,10 @@ pub(super) fn ensure(conn: &Connection, now_ns: i64) -> Result<(), JournalError>
         // Tables and meta rows in one transaction: a crash in between
         // leaves an empty file, never tables without a version.
         let tx = conn.unchecked_transaction()?;
-        conn.execute_batch(CREATE)?;
+        conn.execute_batch(CREATE_V1)?;
+        for m in MIGRATIONS {
+            conn.execute_batch(m)?;
+        }
         for (k, v) in [
             (key::SCHEMA, SCHEMA_VERSION.to_string()),
             (
@@ -108,7 +109,9 @@ pub(super) fn ensure(conn: &Connection, now_ns: i64) -> Result<(), JournalError>
         tx.commit()?;
     } else if get_meta(conn, key::SCHEMA)?.as_deref() == Some("1") {
         let tx = conn.unchecked_transaction()?;
-        conn.execute_batch(MIGRATE_1_2)?;
+        for m in MIGRATIONS {
+            conn.execute_batch(m)?;
+        }
         set_meta(conn, key::SCHEMA, &SCHEMA_VERSION.to_string())?;
         tx.commit()?;
     }
@@ -144,4 +147,37 @@ pub(super) fn set_meta(conn: &Connection, k: &str, v: &str) -> Result<(), rusqli
     conn.prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")?
         .execute([k, v])
         .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema_of(conn: &Connection) -> Vec<(String, Option<String>)> {
+        let mut st = conn
+            .prepare("SELECT name, sql FROM sqlite_master ORDER BY name")
+            .unwrap();
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        rows.map(Result::unwrap).collect()
+    }
+
+    /// A version-1 file, migrated, has exactly the tables and indexes of a
+    /// new file, and the current version.
+    #[test]
+    fn a_migrated_file_equals_a_new_one() {
+        let new = Connection::open_in_memory().unwrap();
+        ensure(&new, 1).unwrap();
+        let old = Connection::open_in_memory().unwrap();
+        old.execute_batch(CREATE_V1).unwrap();
+        set_meta(&old, key::SCHEMA, "1").unwrap();
+        let encoding = inetmon_core::event::codec::ENCODING_VERSION.to_string();
+        set_meta(&old, key::ENCODING, &encoding).unwrap();
+        ensure(&old, 2).unwrap();
+        assert_eq!(schema_of(&old), schema_of(&new));
+        assert!(schema_of(&new).iter().any(|(n, _)| n == "drop_counts"));
+        assert_eq!(
+            get_meta(&old, key::SCHEMA).unwrap(),
+            Some(SCHEMA_VERSION.to_string())
+        );
+    }
 }

@@ -1,8 +1,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use inetmon_core::event::{
-    Attribution, CaptureLayer, DropEvent, DropReason, Event, Header, Interface, KernelLocation,
-    LossStage, Lost, SockEvent, SockOp, SockTask, Source, Timestamp,
+    DropEvent, DropReason, Event, Header, LossStage, Lost, SockEvent, SockOp, Source, Timestamp,
 };
 
 use super::*;
@@ -10,71 +9,34 @@ use super::*;
 /// A socket event of `op` by pid 42 (`curl`), 127.0.0.1:40000 → :80.
 pub(crate) fn sock(op: SockOp, cookie: u64, errno: u32) -> Event {
     let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    Event::Sock(Box::new(SockEvent {
-        header: Header {
-            time: now(),
-            source: Source::Sockets,
-            seq: 1,
-        },
+    let mut ev = SockEvent {
         op,
-        task: SockTask {
-            pid: 42,
-            tid: 42,
-            uid: 1000,
-            gid: 1000,
-            comm: "curl".into(),
-        },
-        attribution: Attribution::Process,
-        family: 2,
-        sock_type: 1,
-        protocol: 6,
         local: Some((lo, 40000)),
         foreign: Some((lo, 80)),
-        mapped: false,
         cookie,
-        cgroup_id: 1,
         netns: 1,
         errno,
-        initiator: None,
-        existing: false,
-        process: None,
-        link: inetmon_core::event::SockLink::default(),
-    }))
+        ..SockEvent::sample()
+    };
+    ev.header.time = now();
+    (ev.task.pid, ev.task.tid, ev.task.uid, ev.task.gid) = (42, 42, 1000, 1000);
+    Event::Sock(Box::new(ev))
 }
 
 /// A drop with reason `name` (code `code`) of a UDP packet 10.0.0.1:41022
 /// → 10.0.0.2:8080.
 pub(crate) fn drop_event(code: u32, name: &str) -> Event {
-    Event::Drop(Box::new(DropEvent {
-        header: Header {
-            time: now(),
-            source: Source::Datapath,
-            seq: 1,
-        },
-        cpu: 0,
+    let mut ev = DropEvent {
         reason: DropReason {
             code,
             subsystem: None,
             name: Some(name.into()),
         },
-        location: KernelLocation::default(),
-        interface: Interface {
-            ifindex: 4,
-            name: Some("veth0".into()),
-        },
-        protocol: 0x0800,
-        orig_len: 28,
-        layer: CaptureLayer::Network,
-        packet: vec![
-            0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0xa0, 0x3e, 0x1f,
-            0x90, 0, 8, 0, 0,
-        ],
-        process: None,
         netns: 1,
-        netns_name: None,
-        foreign_netns: false,
-        mark: 0,
-    }))
+        ..DropEvent::sample()
+    };
+    ev.header.time = now();
+    Event::Drop(Box::new(ev))
 }
 
 /// `count` events lost by the socket producer at `stage`.

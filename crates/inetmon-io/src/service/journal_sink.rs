@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use inetmon_core::event::{Event, EventKind, Header, LossStage, Lost, Source};
+use inetmon_core::event::{Event, EventKind, Lost};
 
 use crate::consumer::{Delivery, Rendered, Sink};
 use crate::journal::JournalThread;
@@ -68,16 +68,8 @@ impl JournalSink {
         if lost_first {
             self.seq += 1;
             let ev = Event::Lost(Lost {
-                header: Header {
-                    time: now(),
-                    source: Source::Pipeline,
-                    seq: self.seq,
-                },
-                stage: LossStage::Sink,
-                count: self.lost,
                 kinds: self.lost_kinds.clone(),
-                seq_range: None,
-                breakdown: Vec::new(),
+                ..Lost::at_sink(now(), self.seq, self.lost)
             });
             self.batch.insert(0, ev);
         }

@@ -123,7 +123,7 @@ fn connect_daemon(
         &crate::remote::Want {
             cmd: prog,
             local,
-            local_only: config.format.keeps_nflog_records().then_some("-X"),
+            local_only: &[(config.format.keeps_nflog_records(), "-X")],
             can_local: has_net_admin(),
         },
         &req,

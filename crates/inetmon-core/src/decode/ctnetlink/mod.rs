@@ -194,6 +194,20 @@ pub struct CtTuple {
 }
 
 impl CtTuple {
+    /// Nothing known yet (unspecified IPv4 addresses, protocol 0): where
+    /// decoding starts before the attributes fill it in.
+    const UNSET: CtTuple = CtTuple {
+        src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        proto: 0,
+        src_port: None,
+        dst_port: None,
+        icmp_id: None,
+        icmp_type: None,
+        icmp_code: None,
+        zone: None,
+    };
+
     /// The source "port": the port, else the ICMP id, else 0.
     #[must_use]
     pub fn sport(&self) -> u16 {
@@ -283,17 +297,7 @@ impl CtEvent {
         let mut e = CtEvent {
             kind,
             family: gen.family,
-            orig: CtTuple {
-                src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                proto: 0,
-                src_port: None,
-                dst_port: None,
-                icmp_id: None,
-                icmp_type: None,
-                icmp_code: None,
-                zone: None,
-            },
+            orig: CtTuple::UNSET,
             reply: None,
             status: None,
             id: None,
@@ -368,17 +372,7 @@ const REPLY: [&str; 3] = [
 
 fn tuple(a: &NlAttr<'_>, which: [&'static str; 3]) -> Result<CtTuple, CtError> {
     let (mut src, mut dst, mut proto) = (None, None, None);
-    let mut t = CtTuple {
-        src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        proto: 0,
-        src_port: None,
-        dst_port: None,
-        icmp_id: None,
-        icmp_type: None,
-        icmp_code: None,
-        zone: None,
-    };
+    let mut t = CtTuple::UNSET;
     use tuple_attr as ta;
     for part in a.nested() {
         let part = part?;

@@ -38,18 +38,35 @@ pub enum EncodeError {
 /// [`EncodeError::Unsupported`] for events other than packet, NAT and state.
 pub fn encode(event: &Event, seqnum: u32, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
     let start = out.len();
-    match event {
-        Event::Packet(p) => packet(p, seqnum, out),
-        Event::Nat(n) => nat(n, seqnum, out),
-        Event::State(s) => state(s, seqnum, out),
-        Event::Sock(_)
-        | Event::Drop(_)
-        | Event::Trace(_)
-        | Event::Debug(_)
-        | Event::Lost(_)
-        | Event::Malformed(_) => return Err(EncodeError::Unsupported { kind: event.kind() }),
+    match Record::of(event)? {
+        Record::Packet(p) => packet(p, seqnum, out),
+        Record::Nat(n) => nat(n, seqnum, out),
+        Record::State(s) => state(s, seqnum, out),
     }
     Ok(out.len() - start)
+}
+
+/// An event that has an IP Filter record type.
+enum Record<'a> {
+    Packet(&'a PacketLog),
+    Nat(&'a NatLog),
+    State(&'a StateLog),
+}
+
+impl<'a> Record<'a> {
+    fn of(event: &'a Event) -> Result<Self, EncodeError> {
+        match event {
+            Event::Packet(p) => Ok(Record::Packet(p)),
+            Event::Nat(n) => Ok(Record::Nat(n)),
+            Event::State(s) => Ok(Record::State(s)),
+            Event::Sock(_)
+            | Event::Drop(_)
+            | Event::Trace(_)
+            | Event::Debug(_)
+            | Event::Lost(_)
+            | Event::Malformed(_) => Err(EncodeError::Unsupported { kind: event.kind() }),
+        }
+    }
 }
 
 /// Numbers records per unit (ipf, NAT, state) for `ipmon -B`: an event's
@@ -79,16 +96,10 @@ impl IplogEncoder {
     /// [`EncodeError::Unsupported`] for events other than packet, NAT and
     /// state.
     pub fn encode(&mut self, event: &Event, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
-        let (unit, own, count) = match event {
-            Event::Packet(p) => (0, p.ipf_seq, p.count.max(1)),
-            Event::Nat(n) => (1, n.ipf_seq, 1),
-            Event::State(s) => (2, s.ipf_seq, 1),
-            Event::Sock(_)
-            | Event::Drop(_)
-            | Event::Trace(_)
-            | Event::Debug(_)
-            | Event::Lost(_)
-            | Event::Malformed(_) => return Err(EncodeError::Unsupported { kind: event.kind() }),
+        let (unit, own, count) = match Record::of(event)? {
+            Record::Packet(p) => (0, p.ipf_seq, p.count.max(1)),
+            Record::Nat(n) => (1, n.ipf_seq, 1),
+            Record::State(s) => (2, s.ipf_seq, 1),
         };
         let Some(next) = self.next.get_mut(unit) else {
             return Err(EncodeError::Unsupported { kind: event.kind() });

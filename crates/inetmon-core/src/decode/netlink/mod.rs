@@ -266,24 +266,32 @@ impl<'a> NlMsg<'a> {
 #[must_use]
 pub fn messages(datagram: &[u8]) -> NlMsgIter<'_> {
     NlMsgIter {
-        buf: datagram,
-        pos: 0,
-        failed: false,
+        walk: Walk::new(datagram),
     }
 }
 
-/// Iterator returned by [`messages`].
+/// The position of a walk over netlink TLVs (messages or attributes): what
+/// [`NlMsgIter`] and [`NlAttrIter`] share. After the first framing error the
+/// walk yields nothing more.
 #[derive(Debug, Clone)]
-pub struct NlMsgIter<'a> {
+struct Walk<'a> {
     buf: &'a [u8],
     pos: usize,
     failed: bool,
 }
 
-impl<'a> Iterator for NlMsgIter<'a> {
-    type Item = Result<NlMsg<'a>, NetlinkDecodeError>;
+impl<'a> Walk<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        Walk {
+            buf,
+            pos: 0,
+            failed: false,
+        }
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
+    /// The bytes not walked yet; `None` at the end or after a failure.
+    #[inline]
+    fn rest(&self) -> Option<&'a [u8]> {
         if self.failed {
             return None;
         }
@@ -291,15 +299,34 @@ impl<'a> Iterator for NlMsgIter<'a> {
         if rest.is_empty() {
             return None;
         }
-        let item = parse_msg(rest, self.pos);
-        match &item {
-            Ok(m) => {
-                // The last message of a datagram may lack its padding.
-                let step = align4(m.payload.len() + NLMSG_HDRLEN).min(rest.len());
-                self.pos = self.pos.saturating_add(step);
-            }
+        Some(rest)
+    }
+
+    /// Moves past an item of `len` bytes (padded to 4; the last item of a
+    /// block may lack its padding), or stops the walk when `item` failed.
+    #[inline]
+    fn step<T, E>(&mut self, item: &Result<T, E>, len: impl FnOnce(&T) -> usize, rest: usize) {
+        match item {
+            Ok(t) => self.pos = self.pos.saturating_add(align4(len(t)).min(rest)),
             Err(_) => self.failed = true,
         }
+    }
+}
+
+/// Iterator returned by [`messages`].
+#[derive(Debug, Clone)]
+pub struct NlMsgIter<'a> {
+    walk: Walk<'a>,
+}
+
+impl<'a> Iterator for NlMsgIter<'a> {
+    type Item = Result<NlMsg<'a>, NetlinkDecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.walk.rest()?;
+        let item = parse_msg(rest, self.walk.pos);
+        self.walk
+            .step(&item, |m| m.payload.len() + NLMSG_HDRLEN, rest.len());
         Some(item)
     }
 }
@@ -467,9 +494,7 @@ pub fn attrs(block: &[u8]) -> NlAttrIter<'_> {
 #[must_use]
 pub fn attrs_with_order(block: &[u8], order: HeaderOrder) -> NlAttrIter<'_> {
     NlAttrIter {
-        buf: block,
-        pos: 0,
-        failed: false,
+        walk: Walk::new(block),
         order,
     }
 }
@@ -522,9 +547,7 @@ pub fn for_each_attr<'a, E: From<NetlinkDecodeError>>(
 /// Iterator returned by [`attrs`].
 #[derive(Debug, Clone)]
 pub struct NlAttrIter<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    failed: bool,
+    walk: Walk<'a>,
     order: HeaderOrder,
 }
 
@@ -532,14 +555,8 @@ impl<'a> Iterator for NlAttrIter<'a> {
     type Item = Result<NlAttr<'a>, NetlinkDecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        let rest = self.buf.get(self.pos..)?;
-        if rest.is_empty() {
-            return None;
-        }
-        let offset = self.pos;
+        let rest = self.walk.rest()?;
+        let offset = self.walk.pos;
         let item = (|| {
             let [l0, l1, t0, t1] =
                 array::<4>(rest, 0).ok_or(NetlinkDecodeError::AttrHeaderLen {
@@ -559,7 +576,6 @@ impl<'a> Iterator for NlAttrIter<'a> {
                     len,
                     have: rest.len(),
                 })?;
-            self.pos = offset.saturating_add(align4(ulen).min(rest.len()));
             Ok(NlAttr {
                 kind: raw_type & NLA_TYPE_MASK,
                 nested: raw_type & NLA_F_NESTED != 0,
@@ -569,9 +585,8 @@ impl<'a> Iterator for NlAttrIter<'a> {
                 order: self.order,
             })
         })();
-        if item.is_err() {
-            self.failed = true;
-        }
+        self.walk
+            .step(&item, |a| a.payload.len() + NLA_HDRLEN, rest.len());
         Some(item)
     }
 }

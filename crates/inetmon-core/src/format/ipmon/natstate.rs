@@ -17,6 +17,39 @@ fn endpoint(f: &IpmonFormatter, t: &mut Vec<u8>, pr: u8, ep: &(IpAddr, u16)) {
     f.write_port(t, pr, ep.1);
 }
 
+/// `a`, `sep`, `b`.
+fn endpoints(
+    f: &IpmonFormatter,
+    t: &mut Vec<u8>,
+    pr: u8,
+    a: &(IpAddr, u16),
+    sep: &[u8],
+    b: &(IpAddr, u16),
+) {
+    endpoint(f, t, pr, a);
+    t.extend_from_slice(sep);
+    endpoint(f, t, pr, b);
+}
+
+/// The `-MAP `… word of a NAT line, or the number of a type without one
+/// (printed `-Type(N) `).
+fn nat_type_name(ty: NatType) -> Result<&'static [u8], u32> {
+    let name: &'static [u8] = match ty {
+        NatType::Map => b"-MAP ",
+        NatType::Rdr => b"-RDR ",
+        NatType::Bimap => b"-BIMAP ",
+        NatType::MapBlock => b"-MAPBLOCK ",
+        NatType::Other(0x09) => b"-RWR_MAP ",
+        NatType::Other(0x0a) => b"-RWR_RDR ",
+        NatType::Other(0x11) => b"-ENC_MAP ",
+        NatType::Other(0x12) => b"-ENC_RDR ",
+        NatType::Other(0x21) => b"-DIV_MAP ",
+        NatType::Other(0x22) => b"-DIV_RDR ",
+        NatType::Other(v) => return Err(v),
+    };
+    Ok(name)
+}
+
 /// Appends the `NAT:` line for `n`.
 pub(super) fn format_nat(f: &mut IpmonFormatter, n: &NatLog, out: &mut Rendered) {
     let start = out.begin();
@@ -39,60 +72,27 @@ pub(super) fn format_nat(f: &mut IpmonFormatter, n: &NatLog, out: &mut Rendered)
             t.push(b')');
         }
     }
-    let simple = match n.nat_type {
-        NatType::Map => {
-            t.extend_from_slice(b"-MAP ");
-            true
+    // IP Filter's own four kinds print one side per direction; the others
+    // (the named RWR/ENC/DIV ones too) print all four endpoints.
+    let simple = !matches!(n.nat_type, NatType::Other(_));
+    match nat_type_name(n.nat_type) {
+        Ok(name) => t.extend_from_slice(name),
+        Err(v) => {
+            t.extend_from_slice(b"-Type(");
+            push_i64(t, i64::from(v as i32));
+            t.extend_from_slice(b") ");
         }
-        NatType::Rdr => {
-            t.extend_from_slice(b"-RDR ");
-            true
-        }
-        NatType::Bimap => {
-            t.extend_from_slice(b"-BIMAP ");
-            true
-        }
-        NatType::MapBlock => {
-            t.extend_from_slice(b"-MAPBLOCK ");
-            true
-        }
-        NatType::Other(v) => {
-            let name: Option<&[u8]> = match v {
-                0x09 => Some(b"-RWR_MAP "),
-                0x0a => Some(b"-RWR_RDR "),
-                0x11 => Some(b"-ENC_MAP "),
-                0x12 => Some(b"-ENC_RDR "),
-                0x21 => Some(b"-DIV_MAP "),
-                0x22 => Some(b"-DIV_RDR "),
-                _ => None,
-            };
-            match name {
-                Some(s) => t.extend_from_slice(s),
-                None => {
-                    t.extend_from_slice(b"-Type(");
-                    push_i64(t, i64::from(v as i32));
-                    t.extend_from_slice(b") ");
-                }
-            }
-            false
-        }
-    };
+    }
     let pr = n.protocol;
     if simple {
-        endpoint(f, t, pr, &n.orig_src);
-        t.extend_from_slice(b" <- -> ");
-        endpoint(f, t, pr, &n.new_src);
+        endpoints(f, t, pr, &n.orig_src, b" <- -> ", &n.new_src);
         t.extend_from_slice(b" [");
         endpoint(f, t, pr, &n.orig_dst);
         t.extend_from_slice(b"] ");
     } else {
-        endpoint(f, t, pr, &n.orig_src);
-        t.push(b' ');
-        endpoint(f, t, pr, &n.orig_dst);
+        endpoints(f, t, pr, &n.orig_src, b" ", &n.orig_dst);
         t.extend_from_slice(b" <- -> ");
-        endpoint(f, t, pr, &n.new_src);
-        t.push(b' ');
-        endpoint(f, t, pr, &n.new_dst);
+        endpoints(f, t, pr, &n.new_src, b" ", &n.new_dst);
         t.push(b' ');
     }
     f.write_proto(t, pr);

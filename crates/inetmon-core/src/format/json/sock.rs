@@ -80,39 +80,25 @@ fn push_end(out: &mut Vec<u8>, addr_key: &str, port_key: &str, end: Option<(IpAd
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Attribution, Header, Initiator, SockOp, SockTask, Source, Timestamp};
+    use crate::event::{Attribution, Initiator, SockOp, SockTask};
 
     #[test]
     fn members_form_valid_json() {
         let ev = SockEvent {
-            header: Header {
-                time: Timestamp::default(),
-                source: Source::Sockets,
-                seq: 1,
-            },
             op: SockOp::Disconnect,
             task: SockTask {
-                pid: 1,
-                tid: 2,
-                uid: 3,
-                gid: 4,
                 comm: "a\"b".into(),
+                ..SockEvent::sample().task
             },
             attribution: Attribution::Owner,
             family: 10,
-            sock_type: 1,
-            protocol: 6,
             local: Some(("::1".parse().unwrap(), 5)),
             foreign: None,
-            mapped: false,
-            cgroup_id: 7,
-            netns: 8,
             cookie: 9,
             errno: 104,
             initiator: Some(Initiator::Peer),
             existing: true,
-            process: None,
-            link: Default::default(),
+            ..SockEvent::sample()
         };
         let mut out = b"{".to_vec();
         write_sock_json(&ev, &mut out);

@@ -125,50 +125,67 @@ fn view_line(p: &PacketView<'_>) -> String {
 mod tests {
     use super::super::tests::pkt;
     use super::*;
+    use CaptureLayer::{Ethernet as L2, Network as L3};
+
+    /// Asserts each `(packet, layer, ethertype)` gives its line.
+    fn expect(cases: &[(&[u8], CaptureLayer, u16, &str)]) {
+        for (i, &(packet, layer, ethertype, line)) in cases.iter().enumerate() {
+            assert_eq!(connection_line(packet, layer, ethertype), line, "case {i}");
+        }
+    }
 
     /// monitor-vectors V5 (TCP, L2 and L3 device) and the empty case.
     #[test]
     fn v5_tcp() {
-        assert_eq!(
-            connection_line(&pkt("PKT_TCP_ACK"), CaptureLayer::Ethernet, 0),
-            "1.2.3.4:80 -> 5.6.7.8:443 tcp ACK"
-        );
-        assert_eq!(
-            connection_line(&pkt("PKT_TCP_ACK")[14..], CaptureLayer::Network, 0x0800),
-            "1.2.3.4:80 -> 5.6.7.8:443 tcp ACK"
-        );
-        assert_eq!(
-            connection_line(&pkt("PKT_TCP_SYN"), CaptureLayer::Ethernet, 0),
-            "1.2.3.4:80 -> 5.6.7.8:443 tcp SYN"
-        );
-        assert_eq!(connection_line(&[], CaptureLayer::Ethernet, 0), "[unknown]");
+        let ack = pkt("PKT_TCP_ACK");
+        expect(&[
+            (&ack, L2, 0, "1.2.3.4:80 -> 5.6.7.8:443 tcp ACK"),
+            (&ack[14..], L3, 0x0800, "1.2.3.4:80 -> 5.6.7.8:443 tcp ACK"),
+            (
+                &pkt("PKT_TCP_SYN"),
+                L2,
+                0,
+                "1.2.3.4:80 -> 5.6.7.8:443 tcp SYN",
+            ),
+            (&[], L2, 0, "[unknown]"),
+        ]);
     }
 
     /// monitor-vectors V7 (ICMP, IGMP, VRRP).
     #[test]
     fn v7_icmp_igmp_vrrp() {
-        assert_eq!(
-            connection_line(&pkt("PKT_ICMP_UNREACH"), CaptureLayer::Ethernet, 0),
-            "1.2.3.4 -> 5.6.7.8 icmp DestinationUnreachable(Host)"
-        );
-        assert_eq!(
-            connection_line(&pkt("PKT_IGMP"), CaptureLayer::Ethernet, 0),
-            "1.2.3.4 -> 224.0.0.251 igmp IGMPv2 Membership Report 224.0.0.251"
-        );
-        assert_eq!(
-            connection_line(&pkt("PKT_VRRP"), CaptureLayer::Ethernet, 0),
-            "1.2.3.4 -> 224.0.0.18 vrrp VRRPv2 Advertisement 10 120"
-        );
+        expect(&[
+            (
+                &pkt("PKT_ICMP_UNREACH"),
+                L2,
+                0,
+                "1.2.3.4 -> 5.6.7.8 icmp DestinationUnreachable(Host)",
+            ),
+            (
+                &pkt("PKT_IGMP"),
+                L2,
+                0,
+                "1.2.3.4 -> 224.0.0.251 igmp IGMPv2 Membership Report 224.0.0.251",
+            ),
+            (
+                &pkt("PKT_VRRP"),
+                L2,
+                0,
+                "1.2.3.4 -> 224.0.0.18 vrrp VRRPv2 Advertisement 10 120",
+            ),
+        ]);
     }
 
     /// V6's packets without a tunnel flag (our records have none): the outer
     /// UDP flow is summarised.
     #[test]
     fn v6_outer_only() {
-        assert_eq!(
-            connection_line(&pkt("PKT_VXLAN_SYN"), CaptureLayer::Ethernet, 0),
-            "1.1.1.1:8472 -> 2.2.2.2:9999 udp"
-        );
+        expect(&[(
+            &pkt("PKT_VXLAN_SYN"),
+            L2,
+            0,
+            "1.1.1.1:8472 -> 2.2.2.2:9999 udp",
+        )]);
     }
 
     /// V6's packets with the destination port set to the IANA port of the
@@ -182,32 +199,34 @@ mod tests {
     /// monitor-vectors V6, with the tunnels on their IANA ports.
     #[test]
     fn v6_overlay() {
-        assert_eq!(
-            connection_line(&to_port("PKT_VXLAN_SYN", 4789), CaptureLayer::Ethernet, 0),
-            "1.2.3.4:80 -> 5.6.7.8:443 tcp SYN [tunnel 1.1.1.1:8472 -> 2.2.2.2:4789 vxlan]"
-        );
-        assert_eq!(
-            connection_line(&to_port("PKT_GENEVE_ACK", 6081), CaptureLayer::Ethernet, 0),
-            "1.2.3.4:80 -> 5.6.7.8:443 tcp ACK [tunnel 1.1.1.1:8472 -> 2.2.2.2:6081 geneve]"
-        );
-        // The encapsulation cut short: the outer flow alone.
         let cut = to_port("PKT_VXLAN_SYN", 4789);
-        assert_eq!(
-            connection_line(&cut[..46], CaptureLayer::Ethernet, 0),
-            "1.1.1.1:8472 -> 2.2.2.2:4789 udp"
-        );
-        // The inner frame cut inside its Ethernet header.
-        assert_eq!(
-            connection_line(&cut[..54], CaptureLayer::Ethernet, 0),
-            "[error] [tunnel 1.1.1.1:8472 -> 2.2.2.2:4789 vxlan]"
-        );
         // A VXLAN header without the I flag is not read as one.
         let mut bad = cut.clone();
         bad[42] = 0;
-        assert_eq!(
-            connection_line(&bad, CaptureLayer::Ethernet, 0),
-            "1.1.1.1:8472 -> 2.2.2.2:4789 udp"
-        );
+        expect(&[
+            (
+                &cut,
+                L2,
+                0,
+                "1.2.3.4:80 -> 5.6.7.8:443 tcp SYN [tunnel 1.1.1.1:8472 -> 2.2.2.2:4789 vxlan]",
+            ),
+            (
+                &to_port("PKT_GENEVE_ACK", 6081),
+                L2,
+                0,
+                "1.2.3.4:80 -> 5.6.7.8:443 tcp ACK [tunnel 1.1.1.1:8472 -> 2.2.2.2:6081 geneve]",
+            ),
+            // The encapsulation cut short: the outer flow alone.
+            (&cut[..46], L2, 0, "1.1.1.1:8472 -> 2.2.2.2:4789 udp"),
+            // The inner frame cut inside its Ethernet header.
+            (
+                &cut[..54],
+                L2,
+                0,
+                "[error] [tunnel 1.1.1.1:8472 -> 2.2.2.2:4789 vxlan]",
+            ),
+            (&bad, L2, 0, "1.1.1.1:8472 -> 2.2.2.2:4789 udp"),
+        ]);
     }
 
     #[test]
@@ -219,34 +238,23 @@ mod tests {
             0x1f, 0x90, 0xa0, 0x1e, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x14, 0, 0, 0, 0, 0, 0,
         ];
         v6.append(&mut tcp);
-        assert_eq!(
-            connection_line(&v6, CaptureLayer::Network, 0x86dd),
-            "[fd00::1]:8080 -> [fd00::2]:40990 tcp ACK, RST"
-        );
         let mut no_flags = v6.clone();
         no_flags[53] = 0;
-        assert_eq!(
-            connection_line(&no_flags, CaptureLayer::Network, 0),
-            "[fd00::1]:8080 -> [fd00::2]:40990 tcp"
-        );
-        assert_eq!(
-            connection_line(&v6[..45], CaptureLayer::Network, 0),
-            "fd00::1 -> fd00::2 tcp"
-        );
         let mut arp = vec![0xff; 6];
         arp.extend_from_slice(&[1, 2, 3, 4, 5, 6, 0x08, 0x06, 0, 1]);
-        assert_eq!(
-            connection_line(&arp, CaptureLayer::Ethernet, 0),
-            "01:02:03:04:05:06 -> ff:ff:ff:ff:ff:ff ARP"
-        );
-        assert_eq!(
-            connection_line(&[1, 2, 3], CaptureLayer::Ethernet, 0),
-            "[error]"
-        );
-        assert_eq!(
-            connection_line(&[0x45, 0], CaptureLayer::Network, 0),
-            "[error]"
-        );
-        assert_eq!(connection_line(&[1], CaptureLayer::None, 0), "[unknown]");
+        expect(&[
+            (
+                &v6,
+                L3,
+                0x86dd,
+                "[fd00::1]:8080 -> [fd00::2]:40990 tcp ACK, RST",
+            ),
+            (&no_flags, L3, 0, "[fd00::1]:8080 -> [fd00::2]:40990 tcp"),
+            (&v6[..45], L3, 0, "fd00::1 -> fd00::2 tcp"),
+            (&arp, L2, 0, "01:02:03:04:05:06 -> ff:ff:ff:ff:ff:ff ARP"),
+            (&[1, 2, 3], L2, 0, "[error]"),
+            (&[0x45, 0], L3, 0, "[error]"),
+            (&[1], CaptureLayer::None, 0, "[unknown]"),
+        ]);
     }
 }
