@@ -9,7 +9,7 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -607,20 +607,12 @@ fn conf_actions_route_matching_records() {
     );
 }
 
-/// `-t` follows a pcap file as it grows and across a rotation (rename and
-/// a new file with the same name).
-#[test]
-fn follow_pcap_across_rotation() {
-    let bytes = fs::read(data(FIXTURE)).unwrap();
-    let (header, records) = pcap_split(&bytes);
-    let dir = tempfile::tempdir().unwrap();
-    let live = dir.path().join("live.pcap");
-    let out = dir.path().join("out.txt");
-    let err = dir.path().join("err.txt");
-    let mut first = header.clone();
-    first.extend_from_slice(&records[0]);
-    fs::write(&live, &first).unwrap();
-    let mut mon = Bg::spawn(
+/// `inetmon ipmon -t -f LIVE OUT` (TZ=UTC) in the background; returns it,
+/// `OUT` and its stderr file, both in `dir`.
+fn follow(dir: &Path, live: &Path) -> (Bg, PathBuf, PathBuf) {
+    let out = dir.join("out.txt");
+    let err = dir.join("err.txt");
+    let mon = Bg::spawn(
         Command::new(inetmon())
             .args([
                 "ipmon",
@@ -632,12 +624,31 @@ fn follow_pcap_across_rotation() {
             .env("TZ", "UTC"),
         &err,
     );
+    (mon, out, err)
+}
+
+/// Appends `bytes` to the file at `path`.
+fn append(path: &Path, bytes: &[u8]) {
+    let mut f = fs::OpenOptions::new().append(true).open(path).unwrap();
+    std::io::Write::write_all(&mut f, bytes).unwrap();
+}
+
+/// `-t` follows a pcap file as it grows and across a rotation (rename and
+/// a new file with the same name).
+#[test]
+fn follow_pcap_across_rotation() {
+    let bytes = fs::read(data(FIXTURE)).unwrap();
+    let (header, records) = pcap_split(&bytes);
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live.pcap");
+    let mut first = header.clone();
+    first.extend_from_slice(&records[0]);
+    fs::write(&live, &first).unwrap();
+    let (mut mon, out, err) = follow(dir.path(), &live);
     let t = Duration::from_secs(10);
     wait_for_line(&out, ",9 PR tcp", t, &err);
     // Grow the file.
-    let mut f = fs::OpenOptions::new().append(true).open(&live).unwrap();
-    std::io::Write::write_all(&mut f, &records[1]).unwrap();
-    drop(f);
+    append(&live, &records[1]);
     wait_for_line(&out, ",53 PR udp", t, &err);
     // Rotate: rename, then a new file with more records.
     fs::rename(&live, dir.path().join("live.pcap.1")).unwrap();
@@ -662,26 +673,11 @@ fn follow_iplog_across_rotation() {
     let expected: Vec<&str> = expected.lines().collect();
 
     let live = dir.path().join("live.iplog");
-    let out = dir.path().join("out.txt");
-    let err = dir.path().join("err.txt");
     fs::write(&live, records[..2].concat()).unwrap();
-    let mut mon = Bg::spawn(
-        Command::new(inetmon())
-            .args([
-                "ipmon",
-                "-t",
-                "-f",
-                live.to_str().unwrap(),
-                out.to_str().unwrap(),
-            ])
-            .env("TZ", "UTC"),
-        &err,
-    );
+    let (mut mon, out, err) = follow(dir.path(), &live);
     let t = Duration::from_secs(10);
     wait_for_line(&out, ",53 PR udp", t, &err);
-    let mut f = fs::OpenOptions::new().append(true).open(&live).unwrap();
-    std::io::Write::write_all(&mut f, &records[2..5].concat()).unwrap();
-    drop(f);
+    append(&live, &records[2..5].concat());
     wait_for_line(&out, "len 20 52 -A IN", t, &err);
     fs::rename(&live, dir.path().join("live.iplog.1")).unwrap();
     fs::write(&live, records[5..].concat()).unwrap();
@@ -866,6 +862,12 @@ struct LiveNflog {
 }
 
 impl LiveNflog {
+    /// Started with no extra flags for the test named `test`, or `None`
+    /// when it skips: it needs root and nft, tcpdump, nc and ping.
+    fn start_for(test: &str) -> Option<LiveNflog> {
+        require_privileged(test, &["nft", "tcpdump", "nc", "ping"]).then(|| LiveNflog::start(&[]))
+    }
+
     fn start(extra_args: &[&str]) -> LiveNflog {
         let ns = Netns::new();
         ns.nft(NFLOG_RULES);
@@ -937,6 +939,20 @@ impl LiveNflog {
             "no {needle:?} after 5 tries of {script}: {:#?}",
             lines_of(&self.out())
         );
+    }
+
+    /// A UDP datagram from port `logged` to `addr`:5002 until its line is
+    /// printed, then one from port `refused` to the closed port 5003 until
+    /// the ICMP error `unreach` is; then one ICMP echo to `addr`.
+    fn udp_and_ping(&self, addr: &str, logged: u16, refused: u16, unreach: &str) {
+        self.send_until(
+            &udp_cmd(addr, 5002, logged, "hi\\n"),
+            &format!(",{logged} -> {addr},5002 "),
+        );
+        self.send_until(&udp_cmd(addr, 5003, refused, "hi\\n"), unreach);
+        let family = if addr.contains(':') { "-6" } else { "-4" };
+        self.ns
+            .sh(&format!("ping {family} -c1 -W1 -s 56 {addr} >/dev/null"));
     }
 
     /// Sends the end marker, waits for it, stops both readers; returns the
@@ -1011,23 +1027,13 @@ fn check_oracle(live_lines: &[String], cap: &Path) {
 /// unreachable over IPv4, live from NFLOG, exact lines; tcpdump agrees.
 #[test]
 fn live_nflog_ipv4_tcp_udp_icmp() {
-    if !require_privileged(
-        "live_nflog_ipv4_tcp_udp_icmp",
-        &["nft", "tcpdump", "nc", "ping"],
-    ) {
+    let Some(live) = LiveNflog::start_for("live_nflog_ipv4_tcp_udp_icmp") else {
         return;
-    }
-    let live = LiveNflog::start(&[]);
+    };
+    // UDP with the default prefix; then to a closed port (ICMP unreachable);
+    // ICMP echo.
+    live.udp_and_ping("127.0.0.1", 40001, 40004, "icmp unreach/port");
     let ns = &live.ns;
-    // UDP with the default prefix; then to a closed port (ICMP unreachable).
-    live.send_until(
-        &udp_cmd("127.0.0.1", 5002, 40001, "hi\\n"),
-        ",40001 -> 127.0.0.1,5002 ",
-    );
-    live.send_until(
-        &udp_cmd("127.0.0.1", 5003, 40004, "hi\\n"),
-        "icmp unreach/port",
-    );
     // TCP SYN to a closed port: the kernel answers RST.
     let _ = ns.sh_any("nc -w1 -p 40002 127.0.0.1 5001");
     // TCP with data to a listener.
@@ -1037,8 +1043,6 @@ fn live_nflog_ipv4_tcp_udp_icmp() {
     );
     std::thread::sleep(Duration::from_millis(300));
     ns.sh("printf hello | nc -N -w2 -p 40003 127.0.0.1 5000");
-    // ICMP echo.
-    ns.sh("ping -c1 -W1 -s 56 127.0.0.1 >/dev/null");
     let (lines, cap, _live) = live.finish();
 
     let expect_present = [
@@ -1068,23 +1072,10 @@ fn live_nflog_ipv4_tcp_udp_icmp() {
 /// IPv6: UDP, ICMPv6 echo and port unreachable, exact lines; tcpdump agrees.
 #[test]
 fn live_nflog_ipv6_udp_icmpv6() {
-    if !require_privileged(
-        "live_nflog_ipv6_udp_icmpv6",
-        &["nft", "tcpdump", "nc", "ping"],
-    ) {
+    let Some(live) = LiveNflog::start_for("live_nflog_ipv6_udp_icmpv6") else {
         return;
-    }
-    let live = LiveNflog::start(&[]);
-    let ns = &live.ns;
-    live.send_until(
-        &udp_cmd("::1", 5002, 40005, "hi\\n"),
-        "::1,40005 -> ::1,5002 ",
-    );
-    live.send_until(
-        &udp_cmd("::1", 5003, 40006, "hi\\n"),
-        "icmpv6 unreach/noport",
-    );
-    ns.sh("ping -6 -c1 -W1 -s 56 ::1 >/dev/null");
+    };
+    live.udp_and_ping("::1", 40005, 40006, "icmpv6 unreach/noport");
     let (lines, cap, _live) = live.finish();
     let expected = [
         "lo @7:-1 L ::1,40005 -> ::1,5002 PR udp len 40 51 IN",
@@ -1367,32 +1358,46 @@ fn live_conntrack_nat_and_state_agree_with_conntrack_e() {
     );
 }
 
+/// For the test `test`, which needs root and `tools`: a fresh namespace
+/// whose input hook logs UDP to port 5002 to NFLOG group 7 (and drops it),
+/// and a temporary directory; `None` when the test skips.
+fn udp_5002_logged(test: &str, tools: &[&str]) -> Option<(Netns, tempfile::TempDir)> {
+    if !require_privileged(test, tools) {
+        return None;
+    }
+    let ns = Netns::new();
+    ns.nft("table inet t {\n chain in {\n type filter hook input priority 0;\n udp dport 5002 log group 7 drop\n }\n}\n");
+    Some((ns, tempfile::tempdir().unwrap()))
+}
+
 /// `-D` daemonises and writes the pid file; SIGHUP reopens the output file
 /// after `mv` (logrotate); SIGTERM ends it.
 #[test]
 fn live_daemon_pid_file_and_sighup_reopen() {
-    if !require_privileged("live_daemon_pid_file_and_sighup_reopen", &["nft", "nc"]) {
+    let Some((ns, dir)) = udp_5002_logged("live_daemon_pid_file_and_sighup_reopen", &["nft", "nc"])
+    else {
         return;
-    }
-    let ns = Netns::new();
-    ns.nft("table inet t {\n chain in {\n type filter hook input priority 0;\n udp dport 5002 log group 7 drop\n }\n}\n");
-    let dir = tempfile::tempdir().unwrap();
+    };
     let out = dir.path().join("out.txt");
     let pidfile = dir.path().join("ipmon.pid");
     let err = dir.path().join("err.txt");
+    // `ipmon -D -P PIDFILE -f SOURCE OUT`.
+    let daemon = |source: &str, out: &Path| {
+        run(
+            ns.cmd(inetmon()).args([
+                "ipmon",
+                "-D",
+                "-P",
+                pidfile.to_str().unwrap(),
+                "-f",
+                source,
+                out.to_str().unwrap(),
+            ]),
+            Duration::from_secs(10),
+        )
+    };
     // The foreground process returns once the daemon runs.
-    let r = run(
-        ns.cmd(inetmon()).args([
-            "ipmon",
-            "-D",
-            "-P",
-            pidfile.to_str().unwrap(),
-            "-f",
-            "nflog:7",
-            out.to_str().unwrap(),
-        ]),
-        Duration::from_secs(10),
-    );
+    let r = daemon("nflog:7", &out);
     assert_eq!(r.code, Some(0), "{r:?}");
     let pid: u32 = wait_for(Duration::from_secs(5), || {
         fs::read_to_string(&pidfile).ok()?.trim().parse().ok()
@@ -1402,49 +1407,26 @@ fn live_daemon_pid_file_and_sighup_reopen() {
         Path::new(&format!("/proc/{pid}")).exists(),
         "daemon {pid} is not running"
     );
-    let send = |port: u16| ns.sh(&udp_cmd("127.0.0.1", 5002, port, "hi\\n"));
-    assert!(
+    // Whether a datagram from `port`, sent again every 100 ms, is logged
+    // to `out` within 10 s.
+    let logged = |port: u16| {
+        let from = format!(",{port} ->");
         wait_for(Duration::from_secs(10), || {
-            send(40020);
+            ns.sh(&udp_cmd("127.0.0.1", 5002, port, "hi\\n"));
             std::thread::sleep(Duration::from_millis(100));
-            lines_of(&out)
-                .iter()
-                .any(|l| l.contains(",40020 ->"))
-                .then_some(())
+            lines_of(&out).iter().any(|l| l.contains(&from)).then_some(())
         })
-        .is_some(),
-        "daemon logged nothing"
-    );
+        .is_some()
+    };
+    assert!(logged(40020), "daemon logged nothing");
     // logrotate: rename, SIGHUP, then new lines go to a new file.
     let rotated = dir.path().join("out.txt.1");
     fs::rename(&out, &rotated).unwrap();
     must(Command::new("kill").args(["-HUP", &pid.to_string()]));
-    assert!(
-        wait_for(Duration::from_secs(10), || {
-            send(40021);
-            std::thread::sleep(Duration::from_millis(100));
-            lines_of(&out)
-                .iter()
-                .any(|l| l.contains(",40021 ->"))
-                .then_some(())
-        })
-        .is_some(),
-        "no new file after SIGHUP"
-    );
+    assert!(logged(40021), "no new file after SIGHUP");
     assert!(lines_of(&rotated).iter().all(|l| !l.contains(",40021 ->")));
     // A second instance with the same pid file says so, on the terminal.
-    let second = run(
-        ns.cmd(inetmon()).args([
-            "ipmon",
-            "-D",
-            "-P",
-            pidfile.to_str().unwrap(),
-            "-f",
-            "nflog:8",
-            dir.path().join("out2.txt").to_str().unwrap(),
-        ]),
-        Duration::from_secs(10),
-    );
+    let second = daemon("nflog:8", &dir.path().join("out2.txt"));
     assert_eq!(second.code, Some(1), "{second:?}");
     assert_eq!(second.stderr_lines().len(), 1, "{second:?}");
     assert!(
@@ -1468,12 +1450,10 @@ fn live_daemon_pid_file_and_sighup_reopen() {
 /// `-F` reports 0 bytes flushed per live source and goes on monitoring.
 #[test]
 fn live_flush_reports_zero_and_continues() {
-    if !require_privileged("live_flush_reports_zero_and_continues", &["nft", "nc"]) {
+    let Some((ns, dir)) = udp_5002_logged("live_flush_reports_zero_and_continues", &["nft", "nc"])
+    else {
         return;
-    }
-    let ns = Netns::new();
-    ns.nft("table inet t {\n chain in {\n type filter hook input priority 0;\n udp dport 5002 log group 7 drop\n }\n}\n");
-    let dir = tempfile::tempdir().unwrap();
+    };
     let stdout = dir.path().join("stdout.txt");
     let err = dir.path().join("err.txt");
     let mut c = ns.cmd(inetmon());
@@ -1542,16 +1522,13 @@ fn live_nflog_keep_state() {
 /// a summary line and exit status 2.
 #[test]
 fn live_loss_is_printed_counted_and_exit_status_2() {
-    if !require_privileged(
+    const FLOOD: u64 = 150_000;
+    let Some((ns, dir)) = udp_5002_logged(
         "live_loss_is_printed_counted_and_exit_status_2",
         &["nft", "python3"],
-    ) {
+    ) else {
         return;
-    }
-    const FLOOD: u64 = 150_000;
-    let ns = Netns::new();
-    ns.nft("table inet t {\n chain in {\n type filter hook input priority 0;\n udp dport 5002 log group 7 drop\n }\n}\n");
-    let dir = tempfile::tempdir().unwrap();
+    };
     let err = dir.path().join("err.txt");
     let mut child = ns
         .cmd(inetmon())
