@@ -23,7 +23,7 @@ use inetmon_core::event::{Attribution, Event, Initiator, Monitor, SockEvent, Soc
 use inetmon_core::sock_filter::watch_set;
 use inetmon_io::sockets::{KernelFilters, SocketsProducer};
 
-use common::{new_netns, privileged, start_sockets as start, tid};
+use common::{ip_here, new_netns, privileged, start_sockets as start, tid};
 
 /// Reads events until none arrived for `quiet`; returns those of `netns`
 /// and the number of events reported lost other than by skipped runs.
@@ -638,18 +638,6 @@ fn existing_sockets_in_every_namespace() {
     // Sequence numbers are unique and dense.
     assert_eq!(seq, u64::try_from(evs.len()).unwrap());
     drop((l, u));
-}
-
-/// Runs `ip ARGS` inside the calling thread's network namespace.
-fn ip_here(args: &str) {
-    let ns = format!("--net=/proc/{}/task/{}/ns/net", me(), tid());
-    let st = std::process::Command::new("nsenter")
-        .arg(ns)
-        .arg("ip")
-        .args(args.split(' '))
-        .status()
-        .unwrap();
-    assert!(st.success(), "ip {args}");
 }
 
 #[test]

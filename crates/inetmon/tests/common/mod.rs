@@ -8,6 +8,13 @@
 #[path = "../../../inetmon-io/tests/common/web.rs"]
 pub mod web;
 
+/// The privilege, polling and thread-namespace helpers of `inetmon-io`'s
+/// tests (one copy).
+#[path = "../../../inetmon-io/tests/common/shared.rs"]
+pub mod shared;
+
+pub use shared::{can_run, ip_here, is_root, new_netns, required, start_sockets, tid, wait_for};
+
 use std::fs;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -117,32 +124,6 @@ pub fn inetmon_run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     run(&mut cmd, Duration::from_secs(30))
 }
 
-/// Whether privileged tests must run (CI sets `INETMON_REQUIRE_PRIVILEGED=1`).
-pub fn required() -> bool {
-    std::env::var("INETMON_REQUIRE_PRIVILEGED").is_ok_and(|v| v == "1")
-}
-
-/// `true` when the test may go on; otherwise prints why it skips, or panics
-/// when privileged tests are required.
-pub fn can_run(ok: bool, reason: &str) -> bool {
-    if ok {
-        return true;
-    }
-    assert!(!required(), "INETMON_REQUIRE_PRIVILEGED=1 but {reason}");
-    println!("skipped: {reason}");
-    false
-}
-
-/// Whether we are root (effective uid 0).
-pub fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .and_then(|l| l.split_whitespace().nth(1).map(|e| e == "0"))
-            .unwrap_or(false)
-    })
-}
-
 /// Whether `prog` is on the PATH.
 pub fn have(prog: &str) -> bool {
     std::env::var_os("PATH")
@@ -163,20 +144,6 @@ pub fn require_privileged(test: &str, tools: &[&str]) -> bool {
         }
     }
     true
-}
-
-/// Polls `f` every 20 ms until it returns `Some` or `timeout` passes.
-pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let end = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() > end {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Runs a command that must succeed; returns its stdout.
