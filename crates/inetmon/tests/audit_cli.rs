@@ -13,13 +13,16 @@ mod common;
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use inetmon_core::event::{Event, SockEvent, SockOp};
 use inetmon_io::journal::{Journal, JournalConfig, SyncMode};
 use inetmon_io::sockets::{KernelFilters, SocketsProducer};
 
-use common::{can_run, inetmon_run, ip_here, is_root, new_netns, start_sockets as start};
+use common::{
+    can_run, inetmon_run, ip_here, is_root, new_netns, start_sockets as start, wait_for_line, Bg,
+};
 
 /// Every event of `netns` until none came for 300 ms.
 fn collect(p: &mut SocketsProducer, netns: u32) -> Vec<Event> {
@@ -67,7 +70,12 @@ fn when(evs: &[Event], kind: &str, op: SockOp, errno: u32, port: u16) -> String 
 
 /// Waits until `inetmon audit --follow` said on `err` that it follows.
 fn until_following(err: &Path) {
-    wait_for_line(err, "inetmon audit: following", Duration::from_secs(20), err);
+    wait_for_line(
+        err,
+        "inetmon audit: following",
+        Duration::from_secs(20),
+        err,
+    );
 }
 
 /// `inetmon audit --follow EXTRA… --state-dir STATE` (TZ=UTC) in the
@@ -393,8 +401,7 @@ fn follow_live_lines_and_segments() {
         return;
     }
     use common::dkaudit::{control_segments, hex12, now_secs, untimed};
-    use common::{veth, wait_for_line, Bg, Netns};
-    use std::process::Command;
+    use common::{veth, Netns};
 
     let n = 150 + std::process::id() % 100;
     let (me, srv, far) = (
@@ -592,7 +599,7 @@ fn follow_through_the_daemon() {
         return;
     }
     use common::dkaudit::{now_secs, untimed};
-    use common::{wait_for, wait_for_line, Bg, Daemon, Netns};
+    use common::{wait_for, Daemon, Netns};
 
     let start = now_secs();
     let d = Daemon::start("audit", "");

@@ -1414,7 +1414,10 @@ fn live_daemon_pid_file_and_sighup_reopen() {
         wait_for(Duration::from_secs(10), || {
             ns.sh(&udp_cmd("127.0.0.1", 5002, port, "hi\\n"));
             std::thread::sleep(Duration::from_millis(100));
-            lines_of(&out).iter().any(|l| l.contains(&from)).then_some(())
+            lines_of(&out)
+                .iter()
+                .any(|l| l.contains(&from))
+                .then_some(())
         })
         .is_some()
     };

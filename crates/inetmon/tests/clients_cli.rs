@@ -172,7 +172,12 @@ fn sockets_through_the_daemon_print_what_local_prints() {
     for (r, l) in text[2].iter().zip(&text[3]) {
         let (r, l) = (split_json_time(r), split_json_time(l));
         assert_eq!(r.0, l.0);
-        assert!((r.1 - l.1).abs() <= TOLERANCE_US * 1_000, "{} vs {}", r.1, l.1);
+        assert!(
+            (r.1 - l.1).abs() <= TOLERANCE_US * 1_000,
+            "{} vs {}",
+            r.1,
+            l.1
+        );
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod shared;
 pub mod web;
 
+#[allow(unused_imports)] // not every test binary uses every helper
 pub use shared::*;
 
 use std::path::Path;

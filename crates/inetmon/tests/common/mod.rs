@@ -13,6 +13,7 @@ pub mod web;
 #[path = "../../../inetmon-io/tests/common/shared.rs"]
 pub mod shared;
 
+#[allow(unused_imports)] // not every test binary uses every helper
 pub use shared::{can_run, ip_here, is_root, new_netns, required, start_sockets, tid, wait_for};
 
 use std::fs;
@@ -482,6 +483,20 @@ impl Drop for Bg {
             let _ = c.wait();
         }
     }
+}
+
+/// `tshark -r PCAP OPTIONS… -T fields -e FIELD…`'s output: a line per
+/// packet, its fields separated by tabs. tshark must succeed.
+pub fn tshark_fields(pcap: &str, options: &[&str], fields: &[&str]) -> String {
+    let mut args = vec!["-r", pcap];
+    args.extend_from_slice(options);
+    args.extend(["-T", "fields"]);
+    for f in fields {
+        args.extend(["-e", f]);
+    }
+    let r = run(Command::new("tshark").args(&args), Duration::from_secs(60));
+    assert_eq!(r.code, Some(0), "tshark: {}", r.stderr);
+    r.stdout
 }
 
 /// The lines of a file (empty when it does not exist yet).
