@@ -9,7 +9,7 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -52,25 +52,8 @@ fn misuse_is_one_line_and_status_1() {
     ];
     for (args, needle) in cases {
         let r = inetmon_run(args);
-        assert_eq!(r.code, Some(1), "{args:?}: {r:?}");
         assert_eq!(r.stdout, "", "{args:?}");
-        let lines = r.stderr_lines();
-        assert_eq!(
-            lines.len(),
-            1,
-            "{args:?} must give one line: {:?}",
-            r.stderr
-        );
-        assert!(
-            lines[0].starts_with("inetmon: "),
-            "{args:?}: {:?}",
-            lines[0]
-        );
-        assert!(
-            lines[0].contains(needle),
-            "{args:?}: {:?} lacks {needle:?}",
-            lines[0]
-        );
+        r.one_error_line(&args, needle);
     }
 }
 
@@ -541,26 +524,15 @@ fn binary_copy_replays_to_the_same_lines() {
 fn conf_actions_route_matching_records() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
-    let conf = dir.path().join("ipmon.conf");
-    fs::write(
-        &conf,
-        format!(
-            "# UDP to a file; TCP to 8080 to a command and a binary log\n\
-             match {{ protocol = udp ; }} do {{ file(\"file://{d}/udp.log\") ; }} ;\n\
-             match {{ dstport = 8080, direction = in ; }} do {{ execute(\"cat >> {d}/exec.log\"), \
-             file(\"raw://{d}/raw.iplog\") ; }} ;\n"
-        ),
-    )
-    .unwrap();
+    let conf = format!(
+        "# UDP to a file; TCP to 8080 to a command and a binary log\n\
+         match {{ protocol = udp ; }} do {{ file(\"file://{d}/udp.log\") ; }} ;\n\
+         match {{ dstport = 8080, direction = in ; }} do {{ execute(\"cat >> {d}/exec.log\"), \
+         file(\"raw://{d}/raw.iplog\") ; }} ;\n"
+    );
     let fixture = data(FIXTURE);
     let all = inetmon_run(&["read", fixture.to_str().unwrap()]).stdout;
-    let r = inetmon_run(&[
-        "ipmon",
-        "-C",
-        conf.to_str().unwrap(),
-        "-f",
-        fixture.to_str().unwrap(),
-    ]);
+    let r = ipmon_with_conf(&dir.path().join("ipmon.conf"), &conf, &fixture);
     assert_eq!(r.code, Some(0), "{r:?}");
     let is_udp = |l: &&str| l.contains(" PR udp ") && !l.contains(" PR icmp ");
     let is_8080 = |l: &&str| l.contains(",8080 PR tcp");
@@ -589,14 +561,7 @@ fn conf_actions_route_matching_records() {
     assert_eq!(replayed, web);
 
     let bad = dir.path().join("bad.conf");
-    fs::write(&bad, "match { bogus").unwrap();
-    let r = inetmon_run(&[
-        "ipmon",
-        "-C",
-        bad.to_str().unwrap(),
-        "-f",
-        fixture.to_str().unwrap(),
-    ]);
+    let r = ipmon_with_conf(&bad, "match { bogus", &fixture);
     assert_eq!(r.code, Some(1));
     assert_eq!(
         r.stderr,
@@ -605,32 +570,6 @@ fn conf_actions_route_matching_records() {
             bad.display()
         )
     );
-}
-
-/// `inetmon ipmon -t -f LIVE OUT` (TZ=UTC) in the background; returns it,
-/// `OUT` and its stderr file, both in `dir`.
-fn follow(dir: &Path, live: &Path) -> (Bg, PathBuf, PathBuf) {
-    let out = dir.join("out.txt");
-    let err = dir.join("err.txt");
-    let mon = Bg::spawn(
-        Command::new(inetmon())
-            .args([
-                "ipmon",
-                "-t",
-                "-f",
-                live.to_str().unwrap(),
-                out.to_str().unwrap(),
-            ])
-            .env("TZ", "UTC"),
-        &err,
-    );
-    (mon, out, err)
-}
-
-/// Appends `bytes` to the file at `path`.
-fn append(path: &Path, bytes: &[u8]) {
-    let mut f = fs::OpenOptions::new().append(true).open(path).unwrap();
-    std::io::Write::write_all(&mut f, bytes).unwrap();
 }
 
 /// `-t` follows a pcap file as it grows and across a rotation (rename and
@@ -644,7 +583,7 @@ fn follow_pcap_across_rotation() {
     let mut first = header.clone();
     first.extend_from_slice(&records[0]);
     fs::write(&live, &first).unwrap();
-    let (mut mon, out, err) = follow(dir.path(), &live);
+    let (mut mon, out, err) = follow_ipmon(dir.path(), &live);
     let t = Duration::from_secs(10);
     wait_for_line(&out, ",9 PR tcp", t, &err);
     // Grow the file.
@@ -674,7 +613,7 @@ fn follow_iplog_across_rotation() {
 
     let live = dir.path().join("live.iplog");
     fs::write(&live, records[..2].concat()).unwrap();
-    let (mut mon, out, err) = follow(dir.path(), &live);
+    let (mut mon, out, err) = follow_ipmon(dir.path(), &live);
     let t = Duration::from_secs(10);
     wait_for_line(&out, ",53 PR udp", t, &err);
     append(&live, &records[2..5].concat());
@@ -1259,14 +1198,7 @@ fn live_conntrack_nat_and_state_agree_with_conntrack_e() {
         &ct_out,
         &dir.path().join("ct.err"),
     );
-    let mut mon = router.spawn_inetmon(&["ipmon", "-o", "NS", out.to_str().unwrap()], &err);
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(
-        mon.try_wait(),
-        None,
-        "inetmon exited: {}",
-        fs::read_to_string(&err).unwrap_or_default()
-    );
+    let mut mon = router.spawn_inetmon_running(&["ipmon", "-o", "NS", out.to_str().unwrap()], &err);
     let _srv = Bg::spawn(
         server.cmd("nc").args(["-l", "10.78.2.2", "80"]),
         &dir.path().join("srv.err"),
@@ -1362,11 +1294,9 @@ fn live_conntrack_nat_and_state_agree_with_conntrack_e() {
 /// whose input hook logs UDP to port 5002 to NFLOG group 7 (and drops it),
 /// and a temporary directory; `None` when the test skips.
 fn udp_5002_logged(test: &str, tools: &[&str]) -> Option<(Netns, tempfile::TempDir)> {
-    if !require_privileged(test, tools) {
-        return None;
-    }
-    let ns = Netns::new();
-    ns.nft("table inet t {\n chain in {\n type filter hook input priority 0;\n udp dport 5002 log group 7 drop\n }\n}\n");
+    let rules = "table inet t {\n chain in {\n type filter hook input priority 0;\n \
+                 udp dport 5002 log group 7 drop\n }\n}\n";
+    let ns = Netns::with_rules(test, tools, rules)?;
     Some((ns, tempfile::tempdir().unwrap()))
 }
 
@@ -1489,14 +1419,11 @@ fn live_flush_reports_zero_and_continues() {
 /// `CONFIG_NETFILTER_NETLINK_GLUE_CT`).
 #[test]
 fn live_nflog_keep_state() {
-    if !require_privileged("live_nflog_keep_state", &["nft", "nc"]) {
+    let rules = "table inet t {\n chain in {\n type filter hook input priority 0;\n \
+                 tcp dport 5005 tcp flags syn ct state new log prefix \"p @st:1 K-S \" group 7 accept\n }\n}\n";
+    let Some(ns) = Netns::with_rules("live_nflog_keep_state", &["nft", "nc"], rules) else {
         return;
-    }
-    let ns = Netns::new();
-    ns.nft(
-        "table inet t {\n chain in {\n type filter hook input priority 0;\n \
-         tcp dport 5005 tcp flags syn ct state new log prefix \"p @st:1 K-S \" group 7 accept\n }\n}\n",
-    );
+    };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.txt");
     let err = dir.path().join("err.txt");

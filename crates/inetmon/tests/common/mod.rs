@@ -55,6 +55,26 @@ impl Run {
     pub fn stderr_lines(&self) -> Vec<&str> {
         self.stderr.lines().collect()
     }
+
+    /// Asserts exit status 1 and one line on stderr, `inetmon: …` with
+    /// `needle` in it (`what` names the run in messages); returns the line.
+    #[track_caller]
+    pub fn one_error_line(&self, what: &impl std::fmt::Debug, needle: &str) -> &str {
+        assert_eq!(self.code, Some(1), "{what:?}: {self:?}");
+        let lines = self.stderr_lines();
+        assert_eq!(lines.len(), 1, "{what:?}: one line expected: {self:?}");
+        assert!(
+            lines[0].starts_with("inetmon: "),
+            "{what:?}: {:?}",
+            lines[0]
+        );
+        assert!(
+            lines[0].contains(needle),
+            "{what:?}: {:?} lacks {needle:?}",
+            lines[0]
+        );
+        lines[0]
+    }
 }
 
 /// Runs `cmd` with `input` on stdin; kills it and panics after `timeout`.
@@ -198,6 +218,18 @@ impl Netns {
         ns
     }
 
+    /// For the live test `test`, which needs root and `tools`: a new
+    /// namespace with the nftables `ruleset` loaded; `None` when the test
+    /// skips.
+    pub fn with_rules(test: &str, tools: &[&str], ruleset: &str) -> Option<Netns> {
+        if !require_privileged(test, tools) {
+            return None;
+        }
+        let ns = Netns::new();
+        ns.nft(ruleset);
+        Some(ns)
+    }
+
     /// The namespace's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -285,6 +317,19 @@ impl Netns {
         let mut c = self.cmd(inetmon());
         c.args(args).env("TZ", "UTC");
         Bg::spawn(&mut c, stderr)
+    }
+
+    /// [`Netns::spawn_inetmon`], asserting that it still runs 500 ms later.
+    pub fn spawn_inetmon_running(&self, args: &[&str], stderr: &Path) -> Bg {
+        let mut mon = self.spawn_inetmon(args, stderr);
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(
+            mon.try_wait(),
+            None,
+            "inetmon exited: {}",
+            fs::read_to_string(stderr).unwrap_or_default()
+        );
+        mon
     }
 }
 
@@ -483,6 +528,45 @@ impl Drop for Bg {
             let _ = c.wait();
         }
     }
+}
+
+/// `inetmon ipmon -t -f LIVE OUT` (TZ=UTC) in the background; returns it,
+/// `OUT` and its stderr file, both in `dir`.
+pub fn follow_ipmon(dir: &Path, live: &Path) -> (Bg, PathBuf, PathBuf) {
+    let out = dir.join("out.txt");
+    let err = dir.join("err.txt");
+    let mon = Bg::spawn(
+        Command::new(inetmon())
+            .args([
+                "ipmon",
+                "-t",
+                "-f",
+                live.to_str().unwrap(),
+                out.to_str().unwrap(),
+            ])
+            .env("TZ", "UTC"),
+        &err,
+    );
+    (mon, out, err)
+}
+
+/// Appends `bytes` to the file at `path`.
+pub fn append(path: &Path, bytes: &[u8]) {
+    let mut f = fs::OpenOptions::new().append(true).open(path).unwrap();
+    std::io::Write::write_all(&mut f, bytes).unwrap();
+}
+
+/// Writes `text` to the ipmon.conf file `conf`, then runs
+/// `inetmon ipmon -C CONF -f FILE` to completion.
+pub fn ipmon_with_conf(conf: &Path, text: &str, file: &Path) -> Run {
+    fs::write(conf, text).unwrap();
+    inetmon_run(&[
+        "ipmon",
+        "-C",
+        conf.to_str().unwrap(),
+        "-f",
+        file.to_str().unwrap(),
+    ])
 }
 
 /// `tshark -r PCAP OPTIONS… -T fields -e FIELD…`'s output: a line per
