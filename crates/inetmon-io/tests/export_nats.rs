@@ -12,7 +12,6 @@ mod common;
 mod nats_server;
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -125,18 +124,35 @@ fn by_id(msgs: &[Delivered]) -> HashMap<String, usize> {
     m
 }
 
-fn state_dir(root: &Path) -> std::path::PathBuf {
-    root.join("state")
+/// What each test starts from: a temporary directory holding a running
+/// NATS server's store and the journal's state directory `state`.
+struct Scene {
+    dir: tempfile::TempDir,
+    server: NatsServer,
+    state: std::path::PathBuf,
+}
+
+/// A new [`Scene`], or `None` when the test skips (no nats-server).
+fn scene() -> Option<Scene> {
+    if !can_run() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = NatsServer::start(dir.path());
+    let state = dir.path().join("state");
+    Some(Scene { dir, server, state })
 }
 
 #[test]
 fn every_record_is_stored_once_and_collected() {
-    if !can_run() {
+    let Some(Scene {
+        dir: _dir,
+        server,
+        state,
+    }) = scene()
+    else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let server = NatsServer::start(dir.path());
-    let state = state_dir(dir.path());
+    };
     let t = now_secs();
     // 1000 events, an unclean stop (a gap record, seq 1001), 500 more.
     let mut j = Journal::open(&state, journal_cfg()).unwrap();
@@ -191,14 +207,16 @@ fn every_record_is_stored_once_and_collected() {
 
 #[test]
 fn server_stopped_and_restarted_mid_stream_every_record_once() {
-    if !can_run() {
-        return;
-    }
     const BATCHES: u64 = 60;
     const PER: u64 = 200;
-    let dir = tempfile::tempdir().unwrap();
-    let mut server = NatsServer::start(dir.path());
-    let state = state_dir(dir.path());
+    let Some(Scene {
+        dir: _dir,
+        mut server,
+        state,
+    }) = scene()
+    else {
+        return;
+    };
     let t = now_secs();
     let mut j = Journal::open(&state, journal_cfg()).unwrap();
     // The collector keeps writing while the server is away.
@@ -246,12 +264,14 @@ fn server_stopped_and_restarted_mid_stream_every_record_once() {
 
 #[test]
 fn retention_before_ack_is_counted_and_reported_and_export_resumes() {
-    if !can_run() {
+    let Some(Scene {
+        dir: _dir,
+        server,
+        state,
+    }) = scene()
+    else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let server = NatsServer::start(dir.path());
-    let state = state_dir(dir.path());
+    };
     let t = now_secs();
     let mut j = Journal::open(
         &state,
