@@ -637,27 +637,11 @@ fn syslog_reaches_a_real_rsyslogd() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display().to_string();
-    let conf = format!(
-        r#"global(workDirectory="{d}")
-module(load="imuxsock" SysSock.Use="off")
-input(type="imuxsock" Socket="{d}/log" CreatePath="on")
-template(name="t" type="string" string="%syslogfacility-text%.%syslogseverity-text% %syslogtag%%msg%\n")
-*.* action(type="omfile" file="{d}/out" template="t")
-"#
-    );
-    fs::write(dir.path().join("rsyslog.conf"), conf).unwrap();
+    let sock = rsyslog::write_unix_socket_conf(dir.path());
     let mut rsyslogd = Bg::spawn(
-        Command::new("rsyslogd").args([
-            "-n",
-            "-f",
-            &format!("{d}/rsyslog.conf"),
-            "-i",
-            &format!("{d}/rsyslog.pid"),
-        ]),
+        &mut rsyslog::rsyslogd(dir.path()),
         &dir.path().join("rsyslogd.err"),
     );
-    let sock = dir.path().join("log");
     assert!(
         wait_for(Duration::from_secs(10), || sock.exists().then_some(())).is_some(),
         "rsyslogd did not start"
@@ -665,31 +649,13 @@ template(name="t" type="string" string="%syslogfacility-text%.%syslogseverity-te
 
     let fixture = data(FIXTURE);
     let plain = inetmon_run(&["read", fixture.to_str().unwrap()]);
-    let mut cmd = Command::new(inetmon());
-    cmd.args([
-        "ipmon",
-        "-s",
-        "-L",
-        "local3",
-        "-f",
-        fixture.to_str().unwrap(),
-    ])
-    .env("TZ", "UTC")
-    .env("INETMON_SYSLOG_SOCKET", &sock);
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    let pid = run_to_syslog(
+        Command::new(inetmon())
+            .args(["ipmon", "-s", "-L", "local3", "-f"])
+            .arg(&fixture)
+            .env("TZ", "UTC")
+            .env("INETMON_SYSLOG_SOCKET", &sock),
     );
-    assert_eq!(o.stdout, b"", "syslog mode writes nothing to stdout");
 
     let expected: Vec<String> = plain
         .stdout
@@ -697,14 +663,7 @@ template(name="t" type="string" string="%syslogfacility-text%.%syslogseverity-te
         .map(|l| {
             // The date goes, the time stays; the level follows the action letter.
             let text = &l[11..];
-            let act = text.split_whitespace().nth(3).unwrap();
-            let level = match act {
-                "b" | "Sb" => "warning",
-                "L" => "info",
-                a if a.starts_with('S') => "err",
-                "p" | "n" => "notice",
-                _ => "emerg",
-            };
+            let level = rsyslog::ipmon_severity(text.split_whitespace().nth(3).unwrap());
             format!(
                 "local3.{level} ipmon[{pid}]:{}",
                 if text.starts_with(' ') {

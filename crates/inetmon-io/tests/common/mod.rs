@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, unreachable_pub, clippy::print_stdout)]
 
+pub mod rsyslog;
 pub mod shared;
 pub mod web;
 

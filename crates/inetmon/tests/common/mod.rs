@@ -8,6 +8,10 @@
 #[path = "../../../inetmon-io/tests/common/web.rs"]
 pub mod web;
 
+/// The private rsyslogd of `inetmon-io`'s syslog tests (one copy).
+#[path = "../../../inetmon-io/tests/common/rsyslog.rs"]
+pub mod rsyslog;
+
 /// The privilege, polling and thread-namespace helpers of `inetmon-io`'s
 /// tests (one copy).
 #[path = "../../../inetmon-io/tests/common/shared.rs"]
@@ -567,6 +571,26 @@ pub fn ipmon_with_conf(conf: &Path, text: &str, file: &Path) -> Run {
         "-f",
         file.to_str().unwrap(),
     ])
+}
+
+/// Runs `cmd`, an `inetmon ipmon` that sends to syslog, to its end: it
+/// must exit 0 and write nothing to stdout. Returns its pid.
+pub fn run_to_syslog(cmd: &mut Command) -> u32 {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.stdout, b"", "syslog mode writes nothing to stdout");
+    pid
 }
 
 /// `tshark -r PCAP OPTIONS… -T fields -e FIELD…`'s output: a line per
