@@ -86,6 +86,18 @@ impl Netns {
     pub fn enter(&self) {
         enter_netns(&self.path());
     }
+
+    /// Runs `f` on a new thread inside the namespace.
+    pub fn spawn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
+        let path = self.path();
+        std::thread::spawn(move || {
+            enter_netns(&path);
+            f()
+        })
+    }
 }
 
 /// Moves the calling thread into the network namespace at `path` (for
