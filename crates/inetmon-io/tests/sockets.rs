@@ -364,7 +364,8 @@ fn privileged_port_bind_as_nobody_reports_eacces() {
         ..KernelFilters::default()
     });
     let out = std::process::Command::new("setpriv")
-        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "/usr/bin/python3", "-c"])
+        .args(common::AS_NOBODY)
+        .args(["/usr/bin/python3", "-c"])
         .arg(
             "import socket,sys\ns=socket.socket()\ntry:\n s.bind(('127.0.0.1', 80))\nexcept PermissionError:\n sys.exit(7)",
         )

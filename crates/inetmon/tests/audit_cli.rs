@@ -131,7 +131,8 @@ fn audit_lines_from_real_socket_events() {
     let mut evs = collect(&mut mine, netns);
 
     let out = std::process::Command::new("setpriv")
-        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "/usr/bin/python3", "-c"])
+        .args(common::AS_NOBODY)
+        .args(["/usr/bin/python3", "-c"])
         .arg("import socket,sys\ns=socket.socket()\ntry:\n s.bind(('127.0.0.1', 80))\nexcept PermissionError:\n sys.exit(7)")
         .output()
         .unwrap();
@@ -468,12 +469,7 @@ fn follow_live_lines_and_segments() {
     let fds: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
     let fd = |k: &str| fds[k].as_u64().unwrap();
     let r = common::run(
-        client.cmd("setpriv").args([
-            "--reuid",
-            "65534",
-            "--regid",
-            "65534",
-            "--clear-groups",
+        client.cmd("setpriv").args(common::AS_NOBODY).args([
             "/usr/bin/python3",
             "-c",
             "import socket, sys\ns = socket.socket()\nprint(s.fileno(), flush=True)\n\

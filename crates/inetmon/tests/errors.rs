@@ -205,7 +205,7 @@ fn privileged_error_lines_name_their_object_once() {
     let args = vec!["sockets".to_owned()];
     let r = run_to(
         Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .args(common::AS_NOBODY)
             .arg(inetmon())
             .args(&args),
         Out::Null,

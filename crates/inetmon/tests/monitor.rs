@@ -410,12 +410,8 @@ fn missing_privilege_is_one_line_naming_the_capabilities() {
     }
     let r = run(
         Command::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--inh-caps=-all",
-            ])
+            .args(common::AS_NOBODY)
+            .arg("--inh-caps=-all")
             .arg(inetmon())
             .args(["monitor", "--iface", "lo"]),
         Duration::from_secs(30),

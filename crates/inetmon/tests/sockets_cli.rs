@@ -289,12 +289,8 @@ fn unprivileged_is_one_line_naming_the_capabilities() {
         return;
     }
     let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
+        .args(common::AS_NOBODY)
+        .arg("--inh-caps=-all")
         .arg(env!("CARGO_BIN_EXE_inetmon"))
         .args(["sockets", "--duration", "5"])
         .output()

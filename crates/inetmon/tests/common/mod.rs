@@ -18,7 +18,9 @@ pub mod rsyslog;
 pub mod shared;
 
 #[allow(unused_imports)] // not every test binary uses every helper
-pub use shared::{can_run, ip_here, is_root, new_netns, required, start_sockets, tid, wait_for};
+pub use shared::{
+    can_run, ip_here, is_root, new_netns, required, start_sockets, tid, wait_for, AS_NOBODY,
+};
 
 use std::fs;
 use std::io::{Read, Write};
@@ -541,13 +543,9 @@ pub fn follow_ipmon(dir: &Path, live: &Path) -> (Bg, PathBuf, PathBuf) {
     let err = dir.join("err.txt");
     let mon = Bg::spawn(
         Command::new(inetmon())
-            .args([
-                "ipmon",
-                "-t",
-                "-f",
-                live.to_str().unwrap(),
-                out.to_str().unwrap(),
-            ])
+            .args(["ipmon", "-t", "-f"])
+            .arg(live)
+            .arg(&out)
             .env("TZ", "UTC"),
         &err,
     );
