@@ -15,7 +15,7 @@ use inetmon_core::names::{HostResolver, ProtocolNames, ServiceNames};
 use jiff::tz::TimeZone;
 
 /// The binary's hand-made packets (one copy), for `udp`.
-#[allow(dead_code)]
+#[allow(dead_code, unreachable_pub)]
 #[path = "../../inetmon/tests/common/craft.rs"]
 mod craft;
 use craft::udp;
