@@ -14,6 +14,12 @@ use inetmon_core::format::ipmon::{IpmonFormatter, IpmonOptions, Rendered};
 use inetmon_core::names::{HostResolver, ProtocolNames, ServiceNames};
 use jiff::tz::TimeZone;
 
+/// The binary's hand-made packets (one copy), for `udp`.
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../inetmon/tests/common/craft.rs"]
+mod craft;
+use craft::udp;
+
 const T: &str = "21/11/2025 10:00:01.000123 ";
 const P: &str = "21/11/2025 10:00:01.000123 eth0 @0:1 ";
 
@@ -46,16 +52,6 @@ fn tcp(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, win: u16) -> Vec<u
     t.extend_from_slice(&win.to_be_bytes());
     t.extend_from_slice(&[0, 0, 0, 0]);
     t
-}
-
-fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let mut u = Vec::new();
-    u.extend_from_slice(&sport.to_be_bytes());
-    u.extend_from_slice(&dport.to_be_bytes());
-    u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(payload);
-    u
 }
 
 const A: [u8; 4] = [10, 0, 0, 1];
@@ -512,27 +508,11 @@ fn every_trailer_piece_in_order() {
 
 #[test]
 fn every_reason_name() {
-    let names = [
-        "log-or-block_1",
-        "pps-rate",
-        "jumbogram",
-        "makefrip-fail",
-        "state_add-fail",
-        "updateipid-fail",
-        "log-or-block_2",
-        "decap-fail",
-        "auth_new-fail",
-        "auth_captured",
-        "coalesce-fail",
-        "pullup-fail",
-        "auth-feedback",
-        "bad-frag",
-        "natv4_out-fail",
-        "natv4_in-fail",
-        "natv6_out-fail",
-        "natv6_in-fail",
-    ];
-    for (i, name) in names.iter().enumerate() {
+    let names = "log-or-block_1 pps-rate jumbogram makefrip-fail state_add-fail \
+                 updateipid-fail log-or-block_2 decap-fail auth_new-fail auth_captured \
+                 coalesce-fail pullup-fail auth-feedback bad-frag natv4_out-fail natv4_in-fail \
+                 natv6_out-fail natv6_in-fail";
+    for (i, name) in names.split_whitespace().enumerate() {
         let mut p = pkt(syn());
         p.reason = Some(i as u8 + 1);
         assert!(one(p).ends_with(&format!(" IN reason:{name}\n")));

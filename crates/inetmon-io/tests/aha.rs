@@ -98,17 +98,32 @@ fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The file system mounted (times in UTC) on a new directory `dir/aha`.
+fn mount_aha(dir: &Path) -> (PathBuf, AhaFs) {
+    let mnt = dir.join("aha");
+    std::fs::create_dir(&mnt).unwrap();
+    let aha = AhaFs::mount(&mnt, TimeZone::UTC).unwrap();
+    (mnt, aha)
+}
+
 /// Starts a consumer and waits for its "armed" line.
 fn spawn_armed(cmd: &mut Command) -> (Child, BufReader<ChildStdout>) {
+    spawn_saying(cmd, &["armed\n"])
+}
+
+/// Starts a consumer and waits until its first lines were `first`.
+fn spawn_saying(cmd: &mut Command, first: &[&str]) -> (Child, BufReader<ChildStdout>) {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert_eq!(line, "armed\n");
+    for want in first {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line, *want);
+    }
     (child, out)
 }
 
@@ -161,11 +176,9 @@ fn c_and_python_consumers_get_real_socket_events() {
     }
     let dir = tempfile::tempdir().unwrap();
     let bin = c_consumer(dir.path());
-    let mnt = dir.path().join("aha");
-    std::fs::create_dir(&mnt).unwrap();
     let netns = new_netns();
     let mut p = producer();
-    let aha = AhaFs::mount(&mnt, TimeZone::UTC).unwrap();
+    let (mnt, aha) = mount_aha(dir.path());
     let fac = factory(&mnt);
     let names: Vec<String> = std::fs::read_dir(&fac)
         .unwrap()
@@ -255,11 +268,9 @@ fn bad_spec_overflow_and_independent_subscriptions() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let mnt = dir.path().join("aha");
-    std::fs::create_dir(&mnt).unwrap();
     let netns = new_netns();
     let mut p = producer();
-    let aha = AhaFs::mount(&mnt, TimeZone::UTC).unwrap();
+    let (mnt, aha) = mount_aha(dir.path());
     let fac = factory(&mnt);
 
     // The C consumer's refused write.
@@ -273,23 +284,12 @@ fn bad_spec_overflow_and_independent_subscriptions() {
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "write: EINVAL\n");
 
-    let (mut py, py_out) = {
-        let mut child = Command::new("python3")
+    let (mut py, py_out) = spawn_saying(
+        Command::new("python3")
             .arg(script("overflow.py"))
-            .arg(fac.join("streamCreate.mon"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        assert_eq!(line, "bad: EINVAL\n");
-        line.clear();
-        out.read_line(&mut line).unwrap();
-        assert_eq!(line, "armed\n");
-        (child, out)
-    };
+            .arg(fac.join("streamCreate.mon")),
+        &["bad: EINVAL\n", "armed\n"],
+    );
 
     // One real event, replayed.
     let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -343,9 +343,7 @@ fn drop_with_a_consumer_blocked_unmounts_at_once() {
     }
     let dir = tempfile::tempdir().unwrap();
     let bin = c_consumer(dir.path());
-    let mnt = dir.path().join("aha");
-    std::fs::create_dir(&mnt).unwrap();
-    let aha = AhaFs::mount(&mnt, TimeZone::UTC).unwrap();
+    let (mnt, aha) = mount_aha(dir.path());
     let (mut c, out) = spawn_armed(
         Command::new(&bin)
             .arg(factory(&mnt).join("streamAccept.mon"))

@@ -33,10 +33,8 @@ fn new_and_destroy_with_nat() {
     let pipe = Pipeline::new(1024);
     let shutdown = Shutdown::new().unwrap();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let path = ns.path();
     let sd = shutdown.clone();
-    let handle = std::thread::spawn(move || {
-        common::enter_netns(&path);
+    let handle = ns.spawn(move || {
         let cfg = ConntrackConfig {
             enable_acct: true,
             ..ConntrackConfig::default()
@@ -51,19 +49,18 @@ fn new_and_destroy_with_nat() {
 
     // Traffic inside the namespace: UDP to 8080 (DNATed to 9), and a TCP
     // connection to a listener.
-    let path = ns.path();
-    let tcp_port = std::thread::spawn(move || {
-        common::enter_netns(&path);
-        let u = UdpSocket::bind("127.0.0.1:40000").unwrap();
-        u.send_to(b"hello", "127.0.0.1:8080").unwrap();
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        let _c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let _a = l.accept().unwrap();
-        port
-    })
-    .join()
-    .unwrap();
+    let tcp_port = ns
+        .spawn(move || {
+            let u = UdpSocket::bind("127.0.0.1:40000").unwrap();
+            u.send_to(b"hello", "127.0.0.1:8080").unwrap();
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = l.local_addr().unwrap().port();
+            let _c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let _a = l.accept().unwrap();
+            port
+        })
+        .join()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(200));
     ns.exec(&["conntrack", "-F"]);
 

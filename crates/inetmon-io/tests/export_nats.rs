@@ -12,7 +12,6 @@ mod common;
 mod nats_server;
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -125,30 +124,47 @@ fn by_id(msgs: &[Delivered]) -> HashMap<String, usize> {
     m
 }
 
-fn state_dir(root: &Path) -> std::path::PathBuf {
-    root.join("state")
+/// What each test starts from: a temporary directory holding a running
+/// NATS server's store and the journal's state directory `state`.
+struct Scene {
+    /// Kept so that the directory lives as long as the test.
+    _dir: tempfile::TempDir,
+    server: NatsServer,
+    state: std::path::PathBuf,
+}
+
+/// A new [`Scene`], or `None` when the test skips (no nats-server).
+fn scene() -> Option<Scene> {
+    if !can_run() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = NatsServer::start(dir.path());
+    let state = dir.path().join("state");
+    Some(Scene {
+        _dir: dir,
+        server,
+        state,
+    })
 }
 
 #[test]
 fn every_record_is_stored_once_and_collected() {
-    if !can_run() {
+    let Some(sc) = scene() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let server = NatsServer::start(dir.path());
-    let state = state_dir(dir.path());
+    };
     let t = now_secs();
     // 1000 events, an unclean stop (a gap record, seq 1001), 500 more.
-    let mut j = Journal::open(&state, journal_cfg()).unwrap();
+    let mut j = Journal::open(&sc.state, journal_cfg()).unwrap();
     append(&mut j, 1, 1000, t);
     drop(j);
-    let mut j = Journal::open(&state, journal_cfg()).unwrap();
+    let mut j = Journal::open(&sc.state, journal_cfg()).unwrap();
     assert!(j.gap().is_some());
     append(&mut j, 1001, 500, t);
     j.close().unwrap();
 
     let rt = runtime();
-    let exporter = NatsExporter::new(export_cfg(&server.url(), "T1", "host-a"), &state);
+    let exporter = NatsExporter::new(export_cfg(&sc.server.url(), "T1", "host-a"), &sc.state);
     let counters = exporter.counters();
     let handle = exporter.spawn(rt.handle());
     wait_position(&counters, 1501, "export");
@@ -157,8 +173,8 @@ fn every_record_is_stored_once_and_collected() {
     assert_eq!(counters.lost.load(Ordering::Relaxed), 0);
     assert_eq!(counters.lag(), 0);
 
-    assert_eq!(stream_messages(&rt, &server.url(), "T1"), 1501);
-    let msgs = collect_all(&rt, &server.url(), "T1", 1501);
+    assert_eq!(stream_messages(&rt, &sc.server.url(), "T1"), 1501);
+    let msgs = collect_all(&rt, &sc.server.url(), "T1", 1501);
     assert_eq!(msgs.len(), 1501, "collected");
     let ids = by_id(&msgs);
     assert_eq!(ids.len(), 1501);
@@ -182,7 +198,7 @@ fn every_record_is_stored_once_and_collected() {
     }
     assert_eq!(gaps, 1);
     // The position survives the exporter.
-    let pos = std::fs::read_to_string(state.join("export-nats-T1.position")).unwrap();
+    let pos = std::fs::read_to_string(sc.state.join("export-nats-T1.position")).unwrap();
     assert!(
         pos.starts_with("v1 ") && pos.ends_with(" 1501\n"),
         "{pos:?}"
@@ -191,16 +207,13 @@ fn every_record_is_stored_once_and_collected() {
 
 #[test]
 fn server_stopped_and_restarted_mid_stream_every_record_once() {
-    if !can_run() {
-        return;
-    }
     const BATCHES: u64 = 60;
     const PER: u64 = 200;
-    let dir = tempfile::tempdir().unwrap();
-    let mut server = NatsServer::start(dir.path());
-    let state = state_dir(dir.path());
+    let Some(mut sc) = scene() else {
+        return;
+    };
     let t = now_secs();
-    let mut j = Journal::open(&state, journal_cfg()).unwrap();
+    let mut j = Journal::open(&sc.state, journal_cfg()).unwrap();
     // The collector keeps writing while the server is away.
     let writer = std::thread::spawn(move || {
         for b in 0..BATCHES {
@@ -210,14 +223,14 @@ fn server_stopped_and_restarted_mid_stream_every_record_once() {
         j.close().unwrap();
     });
     let rt = runtime();
-    let exporter = NatsExporter::new(export_cfg(&server.url(), "T2", "host-b"), &state);
+    let exporter = NatsExporter::new(export_cfg(&sc.server.url(), "T2", "host-b"), &sc.state);
     let counters = exporter.counters();
     let handle = exporter.spawn(rt.handle());
     wait_position(&counters, 2000, "before the stop");
-    server.stop();
+    sc.server.stop();
     let at_stop = counters.position.load(Ordering::Relaxed);
     std::thread::sleep(Duration::from_millis(1500));
-    server.restart();
+    sc.server.restart();
     writer.join().unwrap();
     let total = BATCHES * PER;
     wait_position(&counters, total, "after the restart");
@@ -235,8 +248,8 @@ fn server_stopped_and_restarted_mid_stream_every_record_once() {
     );
     assert_eq!(counters.lost.load(Ordering::Relaxed), 0);
 
-    assert_eq!(stream_messages(&rt, &server.url(), "T2"), total);
-    let msgs = collect_all(&rt, &server.url(), "T2", usize::try_from(total).unwrap());
+    assert_eq!(stream_messages(&rt, &sc.server.url(), "T2"), total);
+    let msgs = collect_all(&rt, &sc.server.url(), "T2", usize::try_from(total).unwrap());
     let ids = by_id(&msgs);
     assert_eq!(msgs.len(), ids.len(), "a message id arrived twice");
     for seq in 1..=total {
@@ -246,15 +259,12 @@ fn server_stopped_and_restarted_mid_stream_every_record_once() {
 
 #[test]
 fn retention_before_ack_is_counted_and_reported_and_export_resumes() {
-    if !can_run() {
+    let Some(sc) = scene() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let server = NatsServer::start(dir.path());
-    let state = state_dir(dir.path());
+    };
     let t = now_secs();
     let mut j = Journal::open(
-        &state,
+        &sc.state,
         JournalConfig {
             max_age: Some(Duration::from_secs(86_400)),
             ..journal_cfg()
@@ -263,7 +273,7 @@ fn retention_before_ack_is_counted_and_reported_and_export_resumes() {
     .unwrap();
     append(&mut j, 1, 100, t);
     let rt = runtime();
-    let exporter = NatsExporter::new(export_cfg(&server.url(), "T3", "host-c"), &state);
+    let exporter = NatsExporter::new(export_cfg(&sc.server.url(), "T3", "host-c"), &sc.state);
     let counters = exporter.counters();
     let handle = exporter.spawn(rt.handle());
     wait_position(&counters, 100, "first run");
@@ -277,9 +287,10 @@ fn retention_before_ack_is_counted_and_reported_and_export_resumes() {
 
     let seen: Arc<Mutex<Vec<Lost>>> = Arc::default();
     let hook_seen = Arc::clone(&seen);
-    let exporter = NatsExporter::new(export_cfg(&server.url(), "T3", "host-c"), &state).on_lost(
-        Arc::new(move |l: &Lost| hook_seen.lock().unwrap().push(l.clone())),
-    );
+    let exporter = NatsExporter::new(export_cfg(&sc.server.url(), "T3", "host-c"), &sc.state)
+        .on_lost(Arc::new(move |l: &Lost| {
+            hook_seen.lock().unwrap().push(l.clone())
+        }));
     let counters = exporter.counters();
     let handle = exporter.spawn(rt.handle());
     wait_position(&counters, 350, "second run");
@@ -295,7 +306,7 @@ fn retention_before_ack_is_counted_and_reported_and_export_resumes() {
     assert_eq!(seen[0].seq_range, Some((101, 300)));
     assert_eq!(seen[0].breakdown, vec![(LOST_RETENTION, 200)]);
 
-    let msgs = collect_all(&rt, &server.url(), "T3", 151);
+    let msgs = collect_all(&rt, &sc.server.url(), "T3", 151);
     assert_eq!(msgs.len(), 151);
     let lost: Vec<&Delivered> = msgs
         .iter()

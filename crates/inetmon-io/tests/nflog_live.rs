@@ -32,10 +32,8 @@ fn start(
     let metrics = pipe.metrics();
     let shutdown = Shutdown::new().unwrap();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let path = ns.path();
     let sd = shutdown.clone();
-    let handle = std::thread::spawn(move || {
-        common::enter_netns(&path);
+    let handle = ns.spawn(move || {
         let src = NflogSource::open(cfg).unwrap();
         let producers = src.producers(&pipe);
         let rx = pipe.close();
@@ -48,9 +46,7 @@ fn start(
 }
 
 fn udp_in_ns(ns: &Netns, port: u16, count: usize, payload: usize) {
-    let path = ns.path();
-    std::thread::spawn(move || {
-        common::enter_netns(&path);
+    ns.spawn(move || {
         let s = UdpSocket::bind("127.0.0.1:0").unwrap();
         let buf = vec![0x5a; payload];
         for _ in 0..count {

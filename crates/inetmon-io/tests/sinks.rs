@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::rsyslog;
+
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -119,28 +121,8 @@ fn syslog_lines_reach_rsyslogd() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display().to_string();
-    let conf = format!(
-        r#"global(workDirectory="{d}")
-module(load="imuxsock" SysSock.Use="off")
-input(type="imuxsock" Socket="{d}/log" CreatePath="on")
-template(name="t" type="string" string="%syslogfacility-text%.%syslogseverity-text% %syslogtag%%msg%\n")
-*.* action(type="omfile" file="{d}/out" template="t")
-"#
-    );
-    std::fs::write(dir.path().join("rsyslog.conf"), conf).unwrap();
-    let child = Command::new("rsyslogd")
-        .args([
-            "-n",
-            "-f",
-            &format!("{d}/rsyslog.conf"),
-            "-i",
-            &format!("{d}/rsyslog.pid"),
-        ])
-        .spawn()
-        .unwrap();
-    let _guard = Rsyslogd(child);
-    let sock = dir.path().join("log");
+    let sock = rsyslog::write_unix_socket_conf(dir.path());
+    let _guard = Rsyslogd(rsyslog::rsyslogd(dir.path()).spawn().unwrap());
     assert!(common::wait_for(Duration::from_secs(10), || sock.exists().then_some(())).is_some());
 
     let mut sink = Syslog::new(&sock, "ipmon", facility_by_name("local0").unwrap());

@@ -13,49 +13,16 @@ mod common;
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use inetmon_core::event::{Event, SockEvent, SockOp};
 use inetmon_io::journal::{Journal, JournalConfig, SyncMode};
-use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
+use inetmon_io::sockets::{KernelFilters, SocketsProducer};
 
-use common::{can_run, inetmon_run, is_root};
-
-/// Moves the calling thread into a new network namespace with `lo` up;
-/// returns its inode.
-fn new_netns() -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    // SAFETY: unshare affects only this thread's network namespace.
-    assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0);
-    let tid = std::fs::read_link("/proc/thread-self")
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
-    ip_here(&tid, "link set lo up");
-    ip_here(&tid, "route add unreachable 10.98.0.0/24");
-    u32::try_from(std::fs::metadata("/proc/thread-self/ns/net").unwrap().ino()).unwrap()
-}
-
-fn ip_here(tid: &str, args: &str) {
-    let ns = format!("--net=/proc/{}/task/{tid}/ns/net", std::process::id());
-    let st = std::process::Command::new("nsenter")
-        .arg(ns)
-        .arg("ip")
-        .args(args.split(' '))
-        .status()
-        .unwrap();
-    assert!(st.success(), "ip {args}");
-}
-
-fn start(filters: KernelFilters) -> SocketsProducer {
-    SocketsProducer::start(&SocketsConfig {
-        filters,
-        ..SocketsConfig::default()
-    })
-    .unwrap()
-}
+use common::{
+    can_run, inetmon_run, ip_here, is_root, new_netns, start_sockets as start, wait_for_line, Bg,
+};
 
 /// Every event of `netns` until none came for 300 ms.
 fn collect(p: &mut SocketsProducer, netns: u32) -> Vec<Event> {
@@ -101,12 +68,40 @@ fn when(evs: &[Event], kind: &str, op: SockOp, errno: u32, port: u16) -> String 
     )
 }
 
+/// Waits until `inetmon audit --follow` said on `err` that it follows.
+fn until_following(err: &Path) {
+    wait_for_line(
+        err,
+        "inetmon audit: following",
+        Duration::from_secs(20),
+        err,
+    );
+}
+
+/// `inetmon audit --follow EXTRA… --state-dir STATE` (TZ=UTC) in the
+/// background, once it follows.
+fn follow_audit(extra: &[&str], state: &Path, out: &Path, err: &Path) -> Bg {
+    let audit = Bg::spawn_to(
+        Command::new(common::inetmon())
+            .args(["audit", "--follow"])
+            .args(extra)
+            .arg("--state-dir")
+            .arg(state)
+            .env("TZ", "UTC"),
+        out,
+        err,
+    );
+    until_following(err);
+    audit
+}
+
 #[test]
 fn audit_lines_from_real_socket_events() {
     if !can_run(is_root(), "needs root for BPF and network namespaces") {
         return;
     }
     let netns = new_netns();
+    ip_here("route add unreachable 10.98.0.0/24");
     let mut mine = start(KernelFilters {
         pid: Some(std::process::id()),
         ..KernelFilters::default()
@@ -136,7 +131,8 @@ fn audit_lines_from_real_socket_events() {
     let mut evs = collect(&mut mine, netns);
 
     let out = std::process::Command::new("setpriv")
-        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "/usr/bin/python3", "-c"])
+        .args(common::AS_NOBODY)
+        .args(["/usr/bin/python3", "-c"])
         .arg("import socket,sys\ns=socket.socket()\ntry:\n s.bind(('127.0.0.1', 80))\nexcept PermissionError:\n sys.exit(7)")
         .output()
         .unwrap();
@@ -159,47 +155,32 @@ fn audit_lines_from_real_socket_events() {
     j.close().unwrap();
 
     use SockOp::{Bind, Connected, Listen};
+    // The line of the event `op` with `errno` at `port`: a CONNECTION
+    // record for a connect, a SERVER record for a bind or listen, with the
+    // event's time, interface and fd; then the dial and `Started` (errno 0)
+    // or `Failed`, by `uid`.
+    let line = |op, errno, port, dial: &str, uid: u32| {
+        let kind = if op == Connected {
+            "CONNECTION"
+        } else {
+            "SERVER"
+        };
+        let verdict = if errno == 0 { "Started" } else { "Failed" };
+        let when = when(&evs, kind, op, errno, port);
+        format!("{when} \"{dial}\" {verdict} by UID {uid}")
+    };
+    let lo_p = format!("tcp!127.0.0.1!{p}");
     let want = [
-        format!(
-            "{} \"tcp!127.0.0.1!{p}\" Started by UID 0",
-            when(&evs, "SERVER", Listen, 0, p)
-        ),
-        format!(
-            "{} \"tcp!127.0.0.1!{p}\" Started by UID 0",
-            when(&evs, "CONNECTION", Connected, 0, p)
-        ),
-        format!(
-            "{} \"tcp!127.0.0.1!1\" Failed by UID 0",
-            when(&evs, "CONNECTION", Connected, 111, 1)
-        ),
-        format!(
-            "{} \"tcp!10.98.0.7!80\" Failed by UID 0",
-            when(&evs, "CONNECTION", Connected, 113, 80)
-        ),
-        format!(
-            "{} \"tcp!127.0.0.1!{p}\" Failed by UID 0",
-            when(&evs, "SERVER", Bind, 98, p)
-        ),
-        format!(
-            "{} \"tcp!*!8080\" Started by UID 0",
-            when(&evs, "SERVER", Listen, 0, 8080)
-        ),
-        format!(
-            "{} \"tcp!::1!8443\" Started by UID 0",
-            when(&evs, "SERVER", Listen, 0, 8443)
-        ),
-        format!(
-            "{} \"tcp!::1!8443\" Started by UID 0",
-            when(&evs, "CONNECTION", Connected, 0, 8443)
-        ),
-        format!(
-            "{} \"udp!*!5353\" Started by UID 0",
-            when(&evs, "SERVER", Bind, 0, 5353)
-        ),
-        format!(
-            "{} \"tcp!127.0.0.1!80\" Failed by UID 65534",
-            when(&evs, "SERVER", Bind, 13, 80)
-        ),
+        line(Listen, 0, p, &lo_p, 0),
+        line(Connected, 0, p, &lo_p, 0),
+        line(Connected, 111, 1, "tcp!127.0.0.1!1", 0),
+        line(Connected, 113, 80, "tcp!10.98.0.7!80", 0),
+        line(Bind, 98, p, &lo_p, 0),
+        line(Listen, 0, 8080, "tcp!*!8080", 0),
+        line(Listen, 0, 8443, "tcp!::1!8443", 0),
+        line(Connected, 0, 8443, "tcp!::1!8443", 0),
+        line(Bind, 0, 5353, "udp!*!5353", 0),
+        line(Bind, 13, 80, "tcp!127.0.0.1!80", 65534),
     ];
     // The fds the test used; its loopback connection went over `lo` (1),
     // a listening socket has no interface.
@@ -421,8 +402,7 @@ fn follow_live_lines_and_segments() {
         return;
     }
     use common::dkaudit::{control_segments, hex12, now_secs, untimed};
-    use common::{veth, wait_for_line, Bg, Netns};
-    use std::process::Command;
+    use common::{veth, Netns};
 
     let n = 150 + std::process::id() % 100;
     let (me, srv, far) = (
@@ -453,36 +433,10 @@ fn follow_live_lines_and_segments() {
     let (out, err) = (dir.path().join("out"), dir.path().join("err"));
     let none = dir.path().join("no-journal");
     let start = now_secs();
-    let mut audit = Bg::spawn_to(
-        Command::new(common::inetmon())
-            .args(["audit", "--follow", "--messages", "--state-dir"])
-            .arg(&none)
-            .env("TZ", "UTC"),
-        &out,
-        &err,
-    );
-    wait_for_line(
-        &err,
-        "inetmon audit: following",
-        Duration::from_secs(20),
-        &err,
-    );
+    let mut audit = follow_audit(&["--messages"], &none, &out, &err);
     // The same without --messages: the same lines, no UNIXP.
     let (out2, err2) = (dir.path().join("out2"), dir.path().join("err2"));
-    let mut plain = Bg::spawn_to(
-        Command::new(common::inetmon())
-            .args(["audit", "--follow", "--state-dir"])
-            .arg(&none)
-            .env("TZ", "UTC"),
-        &out2,
-        &err2,
-    );
-    wait_for_line(
-        &err2,
-        "inetmon audit: following",
-        Duration::from_secs(20),
-        &err2,
-    );
+    let mut plain = follow_audit(&[], &none, &out2, &err2);
     let (cap, cap_err) = (dir.path().join("cap.pcap"), dir.path().join("tcpdump.err"));
     let mut tcpdump = Bg::spawn(
         client.cmd("tcpdump").args([
@@ -515,12 +469,7 @@ fn follow_live_lines_and_segments() {
     let fds: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
     let fd = |k: &str| fds[k].as_u64().unwrap();
     let r = common::run(
-        client.cmd("setpriv").args([
-            "--reuid",
-            "65534",
-            "--regid",
-            "65534",
-            "--clear-groups",
+        client.cmd("setpriv").args(common::AS_NOBODY).args([
             "/usr/bin/python3",
             "-c",
             "import socket, sys\ns = socket.socket()\nprint(s.fileno(), flush=True)\n\
@@ -646,7 +595,7 @@ fn follow_through_the_daemon() {
         return;
     }
     use common::dkaudit::{now_secs, untimed};
-    use common::{wait_for, wait_for_line, Bg, Daemon, Netns};
+    use common::{wait_for, Daemon, Netns};
 
     let start = now_secs();
     let d = Daemon::start("audit", "");
@@ -685,12 +634,7 @@ fn follow_through_the_daemon() {
         &out,
         &err,
     );
-    wait_for_line(
-        &err,
-        "inetmon audit: following",
-        Duration::from_secs(20),
-        &err,
-    );
+    until_following(&err);
     assert!(
         common::lines_of(&err)[0].starts_with("inetmon audit: following (through the daemon at "),
         "{:?}",

@@ -52,25 +52,8 @@ fn misuse_is_one_line_and_status_1() {
     ];
     for (args, needle) in cases {
         let r = inetmon_run(args);
-        assert_eq!(r.code, Some(1), "{args:?}: {r:?}");
         assert_eq!(r.stdout, "", "{args:?}");
-        let lines = r.stderr_lines();
-        assert_eq!(
-            lines.len(),
-            1,
-            "{args:?} must give one line: {:?}",
-            r.stderr
-        );
-        assert!(
-            lines[0].starts_with("inetmon: "),
-            "{args:?}: {:?}",
-            lines[0]
-        );
-        assert!(
-            lines[0].contains(needle),
-            "{args:?}: {:?} lacks {needle:?}",
-            lines[0]
-        );
+        r.one_error_line(&args, needle);
     }
 }
 
@@ -571,26 +554,15 @@ fn binary_copy_replays_to_the_same_lines() {
 fn conf_actions_route_matching_records() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
-    let conf = dir.path().join("ipmon.conf");
-    fs::write(
-        &conf,
-        format!(
-            "# UDP to a file; TCP to 8080 to a command and a binary log\n\
-             match {{ protocol = udp ; }} do {{ file(\"file://{d}/udp.log\") ; }} ;\n\
-             match {{ dstport = 8080, direction = in ; }} do {{ execute(\"cat >> {d}/exec.log\"), \
-             file(\"raw://{d}/raw.iplog\") ; }} ;\n"
-        ),
-    )
-    .unwrap();
+    let conf = format!(
+        "# UDP to a file; TCP to 8080 to a command and a binary log\n\
+         match {{ protocol = udp ; }} do {{ file(\"file://{d}/udp.log\") ; }} ;\n\
+         match {{ dstport = 8080, direction = in ; }} do {{ execute(\"cat >> {d}/exec.log\"), \
+         file(\"raw://{d}/raw.iplog\") ; }} ;\n"
+    );
     let fixture = data(FIXTURE);
     let all = inetmon_run(&["read", fixture.to_str().unwrap()]).stdout;
-    let r = inetmon_run(&[
-        "ipmon",
-        "-C",
-        conf.to_str().unwrap(),
-        "-f",
-        fixture.to_str().unwrap(),
-    ]);
+    let r = ipmon_with_conf(&dir.path().join("ipmon.conf"), &conf, &fixture);
     assert_eq!(r.code, Some(0), "{r:?}");
     let is_udp = |l: &&str| l.contains(" PR udp ") && !l.contains(" PR icmp ");
     let is_8080 = |l: &&str| l.contains(",8080 PR tcp");
@@ -619,14 +591,7 @@ fn conf_actions_route_matching_records() {
     assert_eq!(replayed, web);
 
     let bad = dir.path().join("bad.conf");
-    fs::write(&bad, "match { bogus").unwrap();
-    let r = inetmon_run(&[
-        "ipmon",
-        "-C",
-        bad.to_str().unwrap(),
-        "-f",
-        fixture.to_str().unwrap(),
-    ]);
+    let r = ipmon_with_conf(&bad, "match { bogus", &fixture);
     assert_eq!(r.code, Some(1));
     assert_eq!(
         r.stderr,
@@ -645,29 +610,14 @@ fn follow_pcap_across_rotation() {
     let (header, records) = pcap_split(&bytes);
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("live.pcap");
-    let out = dir.path().join("out.txt");
-    let err = dir.path().join("err.txt");
     let mut first = header.clone();
     first.extend_from_slice(&records[0]);
     fs::write(&live, &first).unwrap();
-    let mut mon = Bg::spawn(
-        Command::new(inetmon())
-            .args([
-                "ipmon",
-                "-t",
-                "-f",
-                live.to_str().unwrap(),
-                out.to_str().unwrap(),
-            ])
-            .env("TZ", "UTC"),
-        &err,
-    );
+    let (mut mon, out, err) = follow_ipmon(dir.path(), &live);
     let t = Duration::from_secs(10);
     wait_for_line(&out, ",9 PR tcp", t, &err);
     // Grow the file.
-    let mut f = fs::OpenOptions::new().append(true).open(&live).unwrap();
-    std::io::Write::write_all(&mut f, &records[1]).unwrap();
-    drop(f);
+    append(&live, &records[1]);
     wait_for_line(&out, ",53 PR udp", t, &err);
     // Rotate: rename, then a new file with more records.
     fs::rename(&live, dir.path().join("live.pcap.1")).unwrap();
@@ -692,26 +642,11 @@ fn follow_iplog_across_rotation() {
     let expected: Vec<&str> = expected.lines().collect();
 
     let live = dir.path().join("live.iplog");
-    let out = dir.path().join("out.txt");
-    let err = dir.path().join("err.txt");
     fs::write(&live, records[..2].concat()).unwrap();
-    let mut mon = Bg::spawn(
-        Command::new(inetmon())
-            .args([
-                "ipmon",
-                "-t",
-                "-f",
-                live.to_str().unwrap(),
-                out.to_str().unwrap(),
-            ])
-            .env("TZ", "UTC"),
-        &err,
-    );
+    let (mut mon, out, err) = follow_ipmon(dir.path(), &live);
     let t = Duration::from_secs(10);
     wait_for_line(&out, ",53 PR udp", t, &err);
-    let mut f = fs::OpenOptions::new().append(true).open(&live).unwrap();
-    std::io::Write::write_all(&mut f, &records[2..5].concat()).unwrap();
-    drop(f);
+    append(&live, &records[2..5].concat());
     wait_for_line(&out, "len 20 52 -A IN", t, &err);
     fs::rename(&live, dir.path().join("live.iplog.1")).unwrap();
     fs::write(&live, records[5..].concat()).unwrap();
@@ -732,27 +667,11 @@ fn syslog_reaches_a_real_rsyslogd() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display().to_string();
-    let conf = format!(
-        r#"global(workDirectory="{d}")
-module(load="imuxsock" SysSock.Use="off")
-input(type="imuxsock" Socket="{d}/log" CreatePath="on")
-template(name="t" type="string" string="%syslogfacility-text%.%syslogseverity-text% %syslogtag%%msg%\n")
-*.* action(type="omfile" file="{d}/out" template="t")
-"#
-    );
-    fs::write(dir.path().join("rsyslog.conf"), conf).unwrap();
+    let sock = rsyslog::write_unix_socket_conf(dir.path());
     let mut rsyslogd = Bg::spawn(
-        Command::new("rsyslogd").args([
-            "-n",
-            "-f",
-            &format!("{d}/rsyslog.conf"),
-            "-i",
-            &format!("{d}/rsyslog.pid"),
-        ]),
+        &mut rsyslog::rsyslogd(dir.path()),
         &dir.path().join("rsyslogd.err"),
     );
-    let sock = dir.path().join("log");
     assert!(
         wait_for(Duration::from_secs(10), || sock.exists().then_some(())).is_some(),
         "rsyslogd did not start"
@@ -760,31 +679,13 @@ template(name="t" type="string" string="%syslogfacility-text%.%syslogseverity-te
 
     let fixture = data(FIXTURE);
     let plain = inetmon_run(&["read", fixture.to_str().unwrap()]);
-    let mut cmd = Command::new(inetmon());
-    cmd.args([
-        "ipmon",
-        "-s",
-        "-L",
-        "local3",
-        "-f",
-        fixture.to_str().unwrap(),
-    ])
-    .env("TZ", "UTC")
-    .env("INETMON_SYSLOG_SOCKET", &sock);
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    let pid = run_to_syslog(
+        Command::new(inetmon())
+            .args(["ipmon", "-s", "-L", "local3", "-f"])
+            .arg(&fixture)
+            .env("TZ", "UTC")
+            .env("INETMON_SYSLOG_SOCKET", &sock),
     );
-    assert_eq!(o.stdout, b"", "syslog mode writes nothing to stdout");
 
     let expected: Vec<String> = plain
         .stdout
@@ -792,14 +693,7 @@ template(name="t" type="string" string="%syslogfacility-text%.%syslogseverity-te
         .map(|l| {
             // The date goes, the time stays; the level follows the action letter.
             let text = &l[11..];
-            let act = text.split_whitespace().nth(3).unwrap();
-            let level = match act {
-                "b" | "Sb" => "warning",
-                "L" => "info",
-                a if a.starts_with('S') => "err",
-                "p" | "n" => "notice",
-                _ => "emerg",
-            };
+            let level = rsyslog::ipmon_severity(text.split_whitespace().nth(3).unwrap());
             format!(
                 "local3.{level} ipmon[{pid}]:{}",
                 if text.starts_with(' ') {
@@ -896,6 +790,12 @@ struct LiveNflog {
 }
 
 impl LiveNflog {
+    /// Started with no extra flags for the test named `test`, or `None`
+    /// when it skips: it needs root and nft, tcpdump, nc and ping.
+    fn start_for(test: &str) -> Option<LiveNflog> {
+        require_privileged(test, &["nft", "tcpdump", "nc", "ping"]).then(|| LiveNflog::start(&[]))
+    }
+
     fn start(extra_args: &[&str]) -> LiveNflog {
         let ns = Netns::new();
         ns.nft(NFLOG_RULES);
@@ -967,6 +867,20 @@ impl LiveNflog {
             "no {needle:?} after 5 tries of {script}: {:#?}",
             lines_of(&self.out())
         );
+    }
+
+    /// A UDP datagram from port `logged` to `addr`:5002 until its line is
+    /// printed, then one from port `refused` to the closed port 5003 until
+    /// the ICMP error `unreach` is; then one ICMP echo to `addr`.
+    fn udp_and_ping(&self, addr: &str, logged: u16, refused: u16, unreach: &str) {
+        self.send_until(
+            &udp_cmd(addr, 5002, logged, "hi\\n"),
+            &format!(",{logged} -> {addr},5002 "),
+        );
+        self.send_until(&udp_cmd(addr, 5003, refused, "hi\\n"), unreach);
+        let family = if addr.contains(':') { "-6" } else { "-4" };
+        self.ns
+            .sh(&format!("ping {family} -c1 -W1 -s 56 {addr} >/dev/null"));
     }
 
     /// Sends the end marker, waits for it, stops both readers; returns the
@@ -1041,23 +955,13 @@ fn check_oracle(live_lines: &[String], cap: &Path) {
 /// unreachable over IPv4, live from NFLOG, exact lines; tcpdump agrees.
 #[test]
 fn live_nflog_ipv4_tcp_udp_icmp() {
-    if !require_privileged(
-        "live_nflog_ipv4_tcp_udp_icmp",
-        &["nft", "tcpdump", "nc", "ping"],
-    ) {
+    let Some(live) = LiveNflog::start_for("live_nflog_ipv4_tcp_udp_icmp") else {
         return;
-    }
-    let live = LiveNflog::start(&[]);
+    };
+    // UDP with the default prefix; then to a closed port (ICMP unreachable);
+    // ICMP echo.
+    live.udp_and_ping("127.0.0.1", 40001, 40004, "icmp unreach/port");
     let ns = &live.ns;
-    // UDP with the default prefix; then to a closed port (ICMP unreachable).
-    live.send_until(
-        &udp_cmd("127.0.0.1", 5002, 40001, "hi\\n"),
-        ",40001 -> 127.0.0.1,5002 ",
-    );
-    live.send_until(
-        &udp_cmd("127.0.0.1", 5003, 40004, "hi\\n"),
-        "icmp unreach/port",
-    );
     // TCP SYN to a closed port: the kernel answers RST.
     let _ = ns.sh_any("nc -w1 -p 40002 127.0.0.1 5001");
     // TCP with data to a listener.
@@ -1067,8 +971,6 @@ fn live_nflog_ipv4_tcp_udp_icmp() {
     );
     std::thread::sleep(Duration::from_millis(300));
     ns.sh("printf hello | nc -N -w2 -p 40003 127.0.0.1 5000");
-    // ICMP echo.
-    ns.sh("ping -c1 -W1 -s 56 127.0.0.1 >/dev/null");
     let (lines, cap, _live) = live.finish();
 
     let expect_present = [
@@ -1098,23 +1000,10 @@ fn live_nflog_ipv4_tcp_udp_icmp() {
 /// IPv6: UDP, ICMPv6 echo and port unreachable, exact lines; tcpdump agrees.
 #[test]
 fn live_nflog_ipv6_udp_icmpv6() {
-    if !require_privileged(
-        "live_nflog_ipv6_udp_icmpv6",
-        &["nft", "tcpdump", "nc", "ping"],
-    ) {
+    let Some(live) = LiveNflog::start_for("live_nflog_ipv6_udp_icmpv6") else {
         return;
-    }
-    let live = LiveNflog::start(&[]);
-    let ns = &live.ns;
-    live.send_until(
-        &udp_cmd("::1", 5002, 40005, "hi\\n"),
-        "::1,40005 -> ::1,5002 ",
-    );
-    live.send_until(
-        &udp_cmd("::1", 5003, 40006, "hi\\n"),
-        "icmpv6 unreach/noport",
-    );
-    ns.sh("ping -6 -c1 -W1 -s 56 ::1 >/dev/null");
+    };
+    live.udp_and_ping("::1", 40005, 40006, "icmpv6 unreach/noport");
     let (lines, cap, _live) = live.finish();
     let expected = [
         "lo @7:-1 L ::1,40005 -> ::1,5002 PR udp len 40 51 IN",
@@ -1298,14 +1187,7 @@ fn live_conntrack_nat_and_state_agree_with_conntrack_e() {
         &ct_out,
         &dir.path().join("ct.err"),
     );
-    let mut mon = router.spawn_inetmon(&["ipmon", "-o", "NS", out.to_str().unwrap()], &err);
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(
-        mon.try_wait(),
-        None,
-        "inetmon exited: {}",
-        fs::read_to_string(&err).unwrap_or_default()
-    );
+    let mut mon = router.spawn_inetmon_running(&["ipmon", "-o", "NS", out.to_str().unwrap()], &err);
     let _srv = Bg::spawn(
         server.cmd("nc").args(["-l", "10.78.2.2", "80"]),
         &dir.path().join("srv.err"),
@@ -1397,32 +1279,44 @@ fn live_conntrack_nat_and_state_agree_with_conntrack_e() {
     );
 }
 
+/// For the test `test`, which needs root and `tools`: a fresh namespace
+/// whose input hook logs UDP to port 5002 to NFLOG group 7 (and drops it),
+/// and a temporary directory; `None` when the test skips.
+fn udp_5002_logged(test: &str, tools: &[&str]) -> Option<(Netns, tempfile::TempDir)> {
+    let rules = "table inet t {\n chain in {\n type filter hook input priority 0;\n \
+                 udp dport 5002 log group 7 drop\n }\n}\n";
+    let ns = Netns::with_rules(test, tools, rules)?;
+    Some((ns, tempfile::tempdir().unwrap()))
+}
+
 /// `-D` daemonises and writes the pid file; SIGHUP reopens the output file
 /// after `mv` (logrotate); SIGTERM ends it.
 #[test]
 fn live_daemon_pid_file_and_sighup_reopen() {
-    if !require_privileged("live_daemon_pid_file_and_sighup_reopen", &["nft", "nc"]) {
+    let Some((ns, dir)) = udp_5002_logged("live_daemon_pid_file_and_sighup_reopen", &["nft", "nc"])
+    else {
         return;
-    }
-    let ns = Netns::new();
-    ns.nft("table inet t {\n chain in {\n type filter hook input priority 0;\n udp dport 5002 log group 7 drop\n }\n}\n");
-    let dir = tempfile::tempdir().unwrap();
+    };
     let out = dir.path().join("out.txt");
     let pidfile = dir.path().join("ipmon.pid");
     let err = dir.path().join("err.txt");
+    // `ipmon -D -P PIDFILE -f SOURCE OUT`.
+    let daemon = |source: &str, out: &Path| {
+        run(
+            ns.cmd(inetmon()).args([
+                "ipmon",
+                "-D",
+                "-P",
+                pidfile.to_str().unwrap(),
+                "-f",
+                source,
+                out.to_str().unwrap(),
+            ]),
+            Duration::from_secs(10),
+        )
+    };
     // The foreground process returns once the daemon runs.
-    let r = run(
-        ns.cmd(inetmon()).args([
-            "ipmon",
-            "-D",
-            "-P",
-            pidfile.to_str().unwrap(),
-            "-f",
-            "nflog:7",
-            out.to_str().unwrap(),
-        ]),
-        Duration::from_secs(10),
-    );
+    let r = daemon("nflog:7", &out);
     assert_eq!(r.code, Some(0), "{r:?}");
     let pid: u32 = wait_for(Duration::from_secs(5), || {
         fs::read_to_string(&pidfile).ok()?.trim().parse().ok()
@@ -1432,49 +1326,29 @@ fn live_daemon_pid_file_and_sighup_reopen() {
         Path::new(&format!("/proc/{pid}")).exists(),
         "daemon {pid} is not running"
     );
-    let send = |port: u16| ns.sh(&udp_cmd("127.0.0.1", 5002, port, "hi\\n"));
-    assert!(
+    // Whether a datagram from `port`, sent again every 100 ms, is logged
+    // to `out` within 10 s.
+    let logged = |port: u16| {
+        let from = format!(",{port} ->");
         wait_for(Duration::from_secs(10), || {
-            send(40020);
+            ns.sh(&udp_cmd("127.0.0.1", 5002, port, "hi\\n"));
             std::thread::sleep(Duration::from_millis(100));
             lines_of(&out)
                 .iter()
-                .any(|l| l.contains(",40020 ->"))
+                .any(|l| l.contains(&from))
                 .then_some(())
         })
-        .is_some(),
-        "daemon logged nothing"
-    );
+        .is_some()
+    };
+    assert!(logged(40020), "daemon logged nothing");
     // logrotate: rename, SIGHUP, then new lines go to a new file.
     let rotated = dir.path().join("out.txt.1");
     fs::rename(&out, &rotated).unwrap();
     must(Command::new("kill").args(["-HUP", &pid.to_string()]));
-    assert!(
-        wait_for(Duration::from_secs(10), || {
-            send(40021);
-            std::thread::sleep(Duration::from_millis(100));
-            lines_of(&out)
-                .iter()
-                .any(|l| l.contains(",40021 ->"))
-                .then_some(())
-        })
-        .is_some(),
-        "no new file after SIGHUP"
-    );
+    assert!(logged(40021), "no new file after SIGHUP");
     assert!(lines_of(&rotated).iter().all(|l| !l.contains(",40021 ->")));
     // A second instance with the same pid file says so, on the terminal.
-    let second = run(
-        ns.cmd(inetmon()).args([
-            "ipmon",
-            "-D",
-            "-P",
-            pidfile.to_str().unwrap(),
-            "-f",
-            "nflog:8",
-            dir.path().join("out2.txt").to_str().unwrap(),
-        ]),
-        Duration::from_secs(10),
-    );
+    let second = daemon("nflog:8", &dir.path().join("out2.txt"));
     assert_eq!(second.code, Some(1), "{second:?}");
     assert_eq!(second.stderr_lines().len(), 1, "{second:?}");
     assert!(
@@ -1498,12 +1372,10 @@ fn live_daemon_pid_file_and_sighup_reopen() {
 /// `-F` reports 0 bytes flushed per live source and goes on monitoring.
 #[test]
 fn live_flush_reports_zero_and_continues() {
-    if !require_privileged("live_flush_reports_zero_and_continues", &["nft", "nc"]) {
+    let Some((ns, dir)) = udp_5002_logged("live_flush_reports_zero_and_continues", &["nft", "nc"])
+    else {
         return;
-    }
-    let ns = Netns::new();
-    ns.nft("table inet t {\n chain in {\n type filter hook input priority 0;\n udp dport 5002 log group 7 drop\n }\n}\n");
-    let dir = tempfile::tempdir().unwrap();
+    };
     let stdout = dir.path().join("stdout.txt");
     let err = dir.path().join("err.txt");
     let mut c = ns.cmd(inetmon());
@@ -1536,14 +1408,11 @@ fn live_flush_reports_zero_and_continues() {
 /// `CONFIG_NETFILTER_NETLINK_GLUE_CT`).
 #[test]
 fn live_nflog_keep_state() {
-    if !require_privileged("live_nflog_keep_state", &["nft", "nc"]) {
+    let rules = "table inet t {\n chain in {\n type filter hook input priority 0;\n \
+                 tcp dport 5005 tcp flags syn ct state new log prefix \"p @st:1 K-S \" group 7 accept\n }\n}\n";
+    let Some(ns) = Netns::with_rules("live_nflog_keep_state", &["nft", "nc"], rules) else {
         return;
-    }
-    let ns = Netns::new();
-    ns.nft(
-        "table inet t {\n chain in {\n type filter hook input priority 0;\n \
-         tcp dport 5005 tcp flags syn ct state new log prefix \"p @st:1 K-S \" group 7 accept\n }\n}\n",
-    );
+    };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.txt");
     let err = dir.path().join("err.txt");
@@ -1572,16 +1441,13 @@ fn live_nflog_keep_state() {
 /// a summary line and exit status 2.
 #[test]
 fn live_loss_is_printed_counted_and_exit_status_2() {
-    if !require_privileged(
+    const FLOOD: u64 = 150_000;
+    let Some((ns, dir)) = udp_5002_logged(
         "live_loss_is_printed_counted_and_exit_status_2",
         &["nft", "python3"],
-    ) {
+    ) else {
         return;
-    }
-    const FLOOD: u64 = 150_000;
-    let ns = Netns::new();
-    ns.nft("table inet t {\n chain in {\n type filter hook input priority 0;\n udp dport 5002 log group 7 drop\n }\n}\n");
-    let dir = tempfile::tempdir().unwrap();
+    };
     let err = dir.path().join("err.txt");
     let mut child = ns
         .cmd(inetmon())

@@ -101,11 +101,16 @@ fn two_hosts_every_event_once_in_every_format() {
         .unwrap();
     export_host(&rt, dir.path(), &url, "FLEET", "alpha");
     export_host(&rt, dir.path(), &url, "FLEET", "beta");
+    let matches = |r: &common::Run, what: &str| r.stdout.matches(what).count();
+    // `inetmon collect --nats URL --stream FLEET ARGS…`.
+    let fleet = |args: &[&str]| {
+        let mut all = vec!["--nats", url.as_str(), "--stream", "FLEET"];
+        all.extend_from_slice(args);
+        collect(&all)
+    };
 
     // JSON: every record of both hosts, once.
-    let r = collect(&[
-        "--nats", &url, "--stream", "FLEET", "--all", "--count", "202", "-j",
-    ]);
+    let r = fleet(&["--all", "--count", "202", "-j"]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     let ids = json_ids(&r.stdout);
     assert_eq!(ids.len(), 202);
@@ -119,9 +124,7 @@ fn two_hosts_every_event_once_in_every_format() {
     assert_eq!(first["v"], 1);
 
     // Text: socket lines and a monitor line for the loss, after the host.
-    let r = collect(&[
-        "--nats", &url, "--stream", "FLEET", "--all", "--count", "202",
-    ]);
+    let r = fleet(&["--all", "--count", "202"]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(lines.len(), 202, "{}", r.stdout);
@@ -143,9 +146,9 @@ fn two_hosts_every_event_once_in_every_format() {
     );
 
     // Filters: one host, one kind (a subject filter), one uid.
-    let r = collect(&[
-        "--nats", &url, "--stream", "FLEET", "--all", "--host", "beta", "--kind", "sock", "--uid",
-        "2000", "--count", "100", "--format", "monitor",
+    let r = fleet(&[
+        "--all", "--host", "beta", "--kind", "sock", "--uid", "2000", "--count", "100", "--format",
+        "monitor",
     ]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert_eq!(r.stdout.lines().count(), 100);
@@ -154,88 +157,31 @@ fn two_hosts_every_event_once_in_every_format() {
         "{}",
         r.stdout
     );
-    let r = collect(&[
-        "--nats",
-        &url,
-        "--stream",
-        "FLEET",
-        "--all",
-        "--uid",
-        "2000",
-        "--duration",
-        "2",
-    ]);
+    let r = fleet(&["--all", "--uid", "2000", "--duration", "2"]);
     assert_eq!(r.stdout.lines().count(), 100, "{}", r.stdout);
 
     // AHAFS blocks and audit records, every line after its host.
-    let r = collect(&[
-        "--nats", &url, "--stream", "FLEET", "--all", "--host", "alpha", "--format", "ahafs",
-        "--count", "100",
+    let r = fleet(&[
+        "--all", "--host", "alpha", "--format", "ahafs", "--count", "100",
     ]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
-    assert_eq!(
-        r.stdout.matches("alpha AHAFS event: ").count(),
-        100,
-        "{}",
-        r.stdout
-    );
+    assert_eq!(matches(&r, "alpha AHAFS event: "), 100, "{}", r.stdout);
     assert!(r.stdout.lines().all(|l| l.starts_with("alpha ")));
-    let r = collect(&[
-        "--nats", &url, "--stream", "FLEET", "--all", "--format", "audit", "--count", "202",
-    ]);
+    let r = fleet(&["--all", "--format", "audit", "--count", "202"]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
-    assert_eq!(
-        r.stdout.matches(" CONNECTION: ").count(),
-        200,
-        "{}",
-        r.stdout
-    );
+    assert_eq!(matches(&r, " CONNECTION: "), 200, "{}", r.stdout);
     // ipmon has nothing for socket events, a line for each loss.
-    let r = collect(&[
-        "--nats",
-        &url,
-        "--stream",
-        "FLEET",
-        "--all",
-        "--format",
-        "ipmon",
-        "--duration",
-        "2",
-    ]);
+    let r = fleet(&["--all", "--format", "ipmon", "--duration", "2"]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert_eq!(r.stdout.lines().count(), 2, "{}", r.stdout);
 
     // --since: stored within the last minute (all of it).
-    let r = collect(&[
-        "--nats", &url, "--stream", "FLEET", "--since", "1m", "--count", "202", "-j",
-    ]);
+    let r = fleet(&["--since", "1m", "--count", "202", "-j"]);
     assert_eq!(json_ids(&r.stdout).len(), 202);
 
     // A durable consumer goes on where it stopped.
-    let a = collect(&[
-        "--nats",
-        &url,
-        "--stream",
-        "FLEET",
-        "--all",
-        "--durable",
-        "D1",
-        "--count",
-        "150",
-        "-j",
-    ]);
-    let b = collect(&[
-        "--nats",
-        &url,
-        "--stream",
-        "FLEET",
-        "--all",
-        "--durable",
-        "D1",
-        "--duration",
-        "2",
-        "-j",
-    ]);
+    let a = fleet(&["--all", "--durable", "D1", "--count", "150", "-j"]);
+    let b = fleet(&["--all", "--durable", "D1", "--duration", "2", "-j"]);
     let (a, b) = (json_ids(&a.stdout), json_ids(&b.stdout));
     assert_eq!((a.len(), b.len()), (150, 52));
     assert!(a.keys().all(|k| !b.contains_key(k)));

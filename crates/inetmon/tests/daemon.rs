@@ -465,14 +465,11 @@ fn retention_while_running() {
 /// the conntrack entries of their flows.
 #[test]
 fn nflog_and_conntrack() {
-    if !require_privileged("daemon nflog/conntrack", &["nft", "python3"]) {
+    let rules = "table inet t {\n chain out {\n type filter hook output priority 0;\n \
+                 ct state new counter\n udp dport 5555 log group 9 accept\n }\n}\n";
+    let Some(ns) = Netns::with_rules("daemon nflog/conntrack", &["nft", "python3"], rules) else {
         return;
-    }
-    let ns = Netns::new();
-    ns.nft(
-        "table inet t {\n chain out {\n type filter hook output priority 0;\n \
-         ct state new counter\n udp dport 5555 log group 9 accept\n }\n}\n",
-    );
+    };
     let s = Setup::new(
         "[sockets]\nenabled = false\n[nflog]\ngroups = [9]\n[conntrack]\nenabled = true\n",
     );

@@ -90,129 +90,48 @@ fn error_lines_name_their_object_once() {
     let enoent = "No such file or directory (os error 2)";
     let eisdir = "Is a directory (os error 21)";
     let enospc = "No space left on device (os error 28)";
-    let cases: Vec<(Vec<&str>, Out, String)> = vec![
-        // read
-        (
-            vec!["read", "/nonexistent/x.pcap"],
-            Out::Null,
-            format!("/nonexistent/x.pcap: {enoent}"),
-        ),
-        (vec!["read", d], Out::Null, format!("{d}: {eisdir}")),
-        (
-            vec!["read", "/dev/null"],
-            Out::Null,
-            "/dev/null: not a pcap, pcapng or IP Filter log file".to_owned(),
-        ),
-        (
-            vec!["read", f],
-            Out::Full,
-            format!("write to stdout: {enospc}"),
-        ),
-        // ipmon, files read to their end
-        (
-            vec!["ipmon", "-f", f],
-            Out::Full,
-            format!("write to stdout: {enospc}"),
-        ),
-        (
-            vec!["ipmon", "-f", f, "/dev/full"],
-            Out::Null,
-            format!("write /dev/full: {enospc}"),
-        ),
-        (
-            vec!["ipmon", "-f", f, "-B", "/dev/full", "/dev/null"],
-            Out::Null,
-            format!("write /dev/full: {enospc}"),
-        ),
-        (
-            vec!["ipmon", "-f", f, d],
-            Out::Null,
-            format!("{d}: {eisdir}"),
-        ),
-        (
-            vec!["ipmon", "-f", f, "/nonexistent/out"],
-            Out::Null,
-            format!("/nonexistent/out: {enoent}"),
-        ),
-        (
-            vec!["ipmon", "-f", f, "-B", "/nonexistent/b", "/dev/null"],
-            Out::Null,
-            format!("/nonexistent/b: {enoent}"),
-        ),
-        (
-            vec!["ipmon", "-C", "/nonexistent/conf", "-f", f],
-            Out::Null,
-            format!("/nonexistent/conf: {enoent}"),
-        ),
-        // ipmon, the live pipeline (-t, -P, -D)
-        (
-            vec!["ipmon", "-t", "-f", "/nonexistent/x"],
-            Out::Null,
-            format!("/nonexistent/x: {enoent}"),
-        ),
-        (
-            vec!["ipmon", "-t", "-f", f, "/dev/full"],
-            Out::Null,
-            format!("write /dev/full: {enospc}"),
-        ),
-        (
-            vec!["ipmon", "-t", "-f", f, "-B", "/dev/full", "/dev/null"],
-            Out::Null,
-            format!("write /dev/full: {enospc}"),
-        ),
-        (
-            vec!["ipmon", "-t", "-f", f],
-            Out::Full,
-            format!("write to stdout: {enospc}"),
-        ),
-        (
-            vec!["ipmon", "-t", "-f", f, d],
-            Out::Null,
-            format!("{d}: {eisdir}"),
-        ),
-        (
-            vec!["ipmon", "-t", "-f", f, "-B", d, "/dev/null"],
-            Out::Null,
-            format!("{d}: {eisdir}"),
-        ),
-        (
-            vec!["ipmon", "-f", f, "-P", "/nonexistent/x.pid", "/dev/null"],
-            Out::Null,
-            format!("pid file: /nonexistent/x.pid: {enoent}"),
-        ),
-        (
-            vec![
-                "ipmon",
-                "-D",
-                "-f",
-                f,
-                "-P",
-                "/nonexistent/x.pid",
-                "/dev/null",
-            ],
-            Out::Null,
-            format!("pid file: /nonexistent/x.pid: {enoent}"),
-        ),
-        (
-            vec!["ipmon", "-f", f, "-P", d, "/dev/null"],
-            Out::Null,
-            format!("pid file: {d}: {eisdir}"),
-        ),
-        (
-            vec!["ipmon", "-f", f, "-P", "/dev/null", "/dev/null"],
-            Out::Null,
-            "pid file: /dev/null: not a regular file".to_owned(),
-        ),
-        (
-            vec!["ipmon", "-f", "nflog:99999"],
-            Out::Null,
-            "-f: invalid NFLOG group '99999' in 'nflog:99999' (expected 0-65535)".to_owned(),
-        ),
-    ];
-    for (args, out, want) in cases {
-        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+    // A case a line: where stdout goes (`null`: /dev/null, `full`:
+    // /dev/full), the arguments, `=>`, the line expected after `inetmon: `.
+    // `$F` stands for the fixture, `$D` for a directory.
+    let cases = format!(
+        "# read
+         null read /nonexistent/x.pcap => /nonexistent/x.pcap: {enoent}
+         null read $D => $D: {eisdir}
+         null read /dev/null => /dev/null: not a pcap, pcapng or IP Filter log file
+         full read $F => write to stdout: {enospc}
+         # ipmon, files read to their end
+         full ipmon -f $F => write to stdout: {enospc}
+         null ipmon -f $F /dev/full => write /dev/full: {enospc}
+         null ipmon -f $F -B /dev/full /dev/null => write /dev/full: {enospc}
+         null ipmon -f $F $D => $D: {eisdir}
+         null ipmon -f $F /nonexistent/out => /nonexistent/out: {enoent}
+         null ipmon -f $F -B /nonexistent/b /dev/null => /nonexistent/b: {enoent}
+         null ipmon -C /nonexistent/conf -f $F => /nonexistent/conf: {enoent}
+         # ipmon, the live pipeline (-t, -P, -D)
+         null ipmon -t -f /nonexistent/x => /nonexistent/x: {enoent}
+         null ipmon -t -f $F /dev/full => write /dev/full: {enospc}
+         null ipmon -t -f $F -B /dev/full /dev/null => write /dev/full: {enospc}
+         full ipmon -t -f $F => write to stdout: {enospc}
+         null ipmon -t -f $F $D => $D: {eisdir}
+         null ipmon -t -f $F -B $D /dev/null => $D: {eisdir}
+         null ipmon -f $F -P /nonexistent/x.pid /dev/null => pid file: /nonexistent/x.pid: {enoent}
+         null ipmon -D -f $F -P /nonexistent/x.pid /dev/null => pid file: /nonexistent/x.pid: {enoent}
+         null ipmon -f $F -P $D /dev/null => pid file: $D: {eisdir}
+         null ipmon -f $F -P /dev/null /dev/null => pid file: /dev/null: not a regular file
+         null ipmon -f nflog:99999 => -f: invalid NFLOG group '99999' in 'nflog:99999' (expected 0-65535)"
+    );
+    let fill = |s: &str| s.replace("$F", f).replace("$D", d);
+    for case in cases.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
+        let (args, want) = case.split_once(" => ").unwrap();
+        let mut args = args.split_whitespace();
+        let out = match args.next() {
+            Some("null") => Out::Null,
+            Some("full") => Out::Full,
+            o => panic!("{o:?}"),
+        };
+        let args: Vec<String> = args.map(fill).collect();
         let r = run_to(Command::new(inetmon()).args(&args).env("TZ", "UTC"), out);
-        check(&args, &r, &format!("inetmon: {want}"));
+        check(&args, &r, &format!("inetmon: {}", fill(want)));
     }
 }
 
@@ -249,10 +168,6 @@ fn privileged_error_lines_name_their_object_once() {
     let ns = Netns::new();
     let err = dir.path().join("first.err");
     let mut first = ns.spawn_inetmon(&["ipmon", "-f", "nflog:41", "-t", "/dev/null"], &err);
-    let args: Vec<String> = ["ipmon", "-f", "nflog:41", "/dev/null"]
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
     // Wait until the first one has bound the group (the kernel lists its
     // NFLOG instances, group first); else the second would take it.
     wait_for(Duration::from_secs(10), || {
@@ -267,38 +182,30 @@ fn privileged_error_lines_name_their_object_once() {
             fs::read_to_string(&err).unwrap_or_default()
         )
     });
-    let r = run_for(
-        ns.cmd(inetmon()).args(&args),
-        Out::Null,
-        Duration::from_secs(10),
-    );
-    check(
-        &args,
-        &r,
-        "inetmon: NFLOG group 41 is already bound by another process",
-    );
+    // `inetmon ARGS` in the namespace says that the group is taken.
+    let busy = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let r = run_for(
+            ns.cmd(inetmon()).args(&args),
+            Out::Null,
+            Duration::from_secs(10),
+        );
+        check(
+            &args,
+            &r,
+            "inetmon: NFLOG group 41 is already bound by another process",
+        );
+    };
+    busy(&["ipmon", "-f", "nflog:41", "/dev/null"]);
     // The same line from monitor (it said "opening NFLOG: NFLOG group …").
-    let args: Vec<String> = ["monitor", "--type", "packet", "--nflog", "41"]
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    let r = run_for(
-        ns.cmd(inetmon()).args(&args),
-        Out::Null,
-        Duration::from_secs(10),
-    );
-    check(
-        &args,
-        &r,
-        "inetmon: NFLOG group 41 is already bound by another process",
-    );
+    busy(&["monitor", "--type", "packet", "--nflog", "41"]);
     first.stop();
 
     // Without privilege the BPF loader fails; the line says it once.
     let args = vec!["sockets".to_owned()];
     let r = run_to(
         Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .args(common::AS_NOBODY)
             .arg(inetmon())
             .args(&args),
         Out::Null,

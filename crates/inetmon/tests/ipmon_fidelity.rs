@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 use std::time::Duration;
 
-use common::{inetmon_run, nat_triple, require_privileged, wait_for_line, Bg, Netns};
+use common::{ipmon_with_conf, nat_triple, require_privileged, wait_for_line, Bg, Netns};
 
 /// `HH:MM:SS.uuuuuu` of an ipmon line (after the date) as microseconds of
 /// the day.
@@ -111,7 +111,7 @@ fn conf_type_nat_and_state_match_conntrack_records() {
     .unwrap();
     let out = dir.path().join("out.txt");
     let err = dir.path().join("err.txt");
-    let mut mon = router.spawn_inetmon(
+    let mut mon = router.spawn_inetmon_running(
         &[
             "ipmon",
             "-o",
@@ -121,13 +121,6 @@ fn conf_type_nat_and_state_match_conntrack_records() {
             out.to_str().unwrap(),
         ],
         &err,
-    );
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(
-        mon.try_wait(),
-        None,
-        "inetmon exited: {}",
-        fs::read_to_string(&err).unwrap_or_default()
     );
     let _srv = Bg::spawn(
         server.cmd("nc").args(["-l", "-k", "10.77.2.2", "80"]),
@@ -201,18 +194,8 @@ fn conf_type_nat_with_packet_condition_is_refused_with_its_line() {
         ),
     ] {
         let conf = dir.path().join(format!("{record}.conf"));
-        fs::write(
-            &conf,
-            format!("# first\nmatch {{ type = nat ; }} do {{ nothing ; }} ;\n{line}\n"),
-        )
-        .unwrap();
-        let r = inetmon_run(&[
-            "ipmon",
-            "-C",
-            conf.to_str().unwrap(),
-            "-f",
-            fixture.to_str().unwrap(),
-        ]);
+        let text = format!("# first\nmatch {{ type = nat ; }} do {{ nothing ; }} ;\n{line}\n");
+        let r = ipmon_with_conf(&conf, &text, &fixture);
         assert_eq!(r.code, Some(1), "{r:?}");
         assert_eq!(
             r.stderr,
@@ -234,25 +217,12 @@ fn follow_finds_a_capture_after_damaged_first_bytes() {
     let (header, records) = common::pcap_split(&bytes);
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("live.pcap");
-    let out = dir.path().join("out.txt");
-    let err = dir.path().join("err.txt");
     let junk = vec![0x5au8; 37];
     let mut first = junk.clone();
     first.extend_from_slice(&header);
     first.extend_from_slice(&records[0]);
     fs::write(&live, &first).unwrap();
-    let mut mon = Bg::spawn(
-        std::process::Command::new(common::inetmon())
-            .args([
-                "ipmon",
-                "-t",
-                "-f",
-                live.to_str().unwrap(),
-                out.to_str().unwrap(),
-            ])
-            .env("TZ", "UTC"),
-        &err,
-    );
+    let (mut mon, out, err) = common::follow_ipmon(dir.path(), &live);
     let t = Duration::from_secs(10);
     wait_for_line(&out, ",9 PR tcp", t, &err);
     // Rotate to another file with a damaged start.

@@ -12,8 +12,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{
-    inetmon, inetmon_run, lines_of, require_privileged, run, start_monitor, veth, wait_for,
-    wait_for_line, Bg, Netns,
+    inetmon, inetmon_run, lines_of, require_privileged, run, start_monitor, tshark_fields, veth,
+    wait_for, wait_for_line, Bg, Netns,
 };
 
 const A: &str = "10.220.0.1";
@@ -335,34 +335,18 @@ fn write_pcapng_opens_in_tshark_with_comments() {
     );
     assert_eq!(bg.stop(), Some(0));
     let text = lines_of(&out);
-    let r = run(
-        Command::new("tshark").args([
-            "-r",
-            pcap_s,
-            "-T",
-            "fields",
-            "-e",
-            "frame.interface_name",
-            "-e",
-            "frame.comment",
-            "-e",
-            "_ws.col.Protocol",
-        ]),
-        Duration::from_secs(60),
+    let fields = tshark_fields(
+        pcap_s,
+        &[],
+        &["frame.interface_name", "frame.comment", "_ws.col.Protocol"],
     );
-    assert_eq!(r.code, Some(0), "tshark: {}", r.stderr);
-    let pkts: Vec<&str> = r.stdout.lines().collect();
+    let pkts: Vec<&str> = fields.lines().collect();
     assert_eq!(
         pkts.len(),
         text.len(),
-        "tshark:\n{}\nmonitor:\n{text:#?}",
-        r.stdout
+        "tshark:\n{fields}\nmonitor:\n{text:#?}"
     );
-    assert!(
-        pkts.iter().all(|p| p.starts_with("veth-b\t")),
-        "{}",
-        r.stdout
-    );
+    assert!(pkts.iter().all(|p| p.starts_with("veth-b\t")), "{fields}");
     let with = |c: &str| pkts.iter().filter(|p| p.contains(c)).count();
     assert_eq!(
         with("trace from-network"),
@@ -372,9 +356,9 @@ fn write_pcapng_opens_in_tshark_with_comments() {
         with("trace to-network"),
         lines_with(&out, "-> network").len()
     );
-    assert_eq!(with("drop NO_SOCKET at __udp4_lib_rcv"), 1, "{}", r.stdout);
+    assert_eq!(with("drop NO_SOCKET at __udp4_lib_rcv"), 1, "{fields}");
     // 2 requests + 2 replies + the UDP datagram + the ICMP error, and the drop.
-    assert!(pkts.len() >= 7, "{}", r.stdout);
+    assert!(pkts.len() >= 7, "{fields}");
 }
 
 #[test]
@@ -426,12 +410,8 @@ fn missing_privilege_is_one_line_naming_the_capabilities() {
     }
     let r = run(
         Command::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--inh-caps=-all",
-            ])
+            .args(common::AS_NOBODY)
+            .arg("--inh-caps=-all")
             .arg(inetmon())
             .args(["monitor", "--iface", "lo"]),
         Duration::from_secs(30),

@@ -13,10 +13,9 @@ mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
-use common::{craft, lines_of, require_privileged, run, wait_for_line, Bg, Netns};
+use common::{craft, lines_of, require_privileged, run, tshark_fields, wait_for_line, Bg, Netns};
 
 /// Starts `inetmon monitor ARGS --netns own` inside `ns`.
 fn monitor(ns: &Netns, dir: &Path, tag: &str, args: &[&str]) -> (Bg, PathBuf, PathBuf) {
@@ -37,36 +36,23 @@ fn py(ns: &Netns, code: &str) {
 /// frame.comment` line per packet with a valid IP header (malformed or
 /// non-IP frames are counted apart).
 fn tshark_ip(pcap: &str) -> (Vec<String>, Vec<String>) {
-    let r = run(
-        Command::new("tshark").args([
-            "-r",
-            pcap,
-            // The payload as data: no port-based guess at an application.
-            "-d",
-            "udp.port==7777,data",
-            "-T",
-            "fields",
-            "-e",
+    let fields = tshark_fields(
+        pcap,
+        // The payload as data: no port-based guess at an application.
+        &["-d", "udp.port==7777,data"],
+        &[
             "ip.src",
-            "-e",
             "ipv6.src",
-            "-e",
             "udp.dstport",
-            "-e",
             "tcp.dstport",
-            "-e",
             "_ws.malformed",
-            "-e",
             "_ws.expert.group",
-            "-e",
             "frame.protocols",
-        ]),
-        Duration::from_secs(60),
+        ],
     );
-    assert_eq!(r.code, Some(0), "tshark: {}", r.stderr);
     let mut good = Vec::new();
     let mut bad = Vec::new();
-    for l in r.stdout.lines() {
+    for l in fields.lines() {
         let f: Vec<&str> = l.split('\t').collect();
         let valid_ip = (!f[0].is_empty() || !f[1].is_empty()) && f[4].is_empty();
         let malformed = f.get(5).is_some_and(|g| g.contains("Malformed"));
@@ -80,6 +66,94 @@ fn tshark_ip(pcap: &str) -> (Vec<String>, Vec<String>) {
     (good, bad)
 }
 
+/// The two monitors of a test in its namespace: drops to port 7777 only
+/// (the in-kernel `--port` filter), as text lines and written to a pcapng
+/// file; and every drop, in JSON.
+struct Monitors {
+    filtered: Bg,
+    out: PathBuf,
+    err: PathBuf,
+    all: Bg,
+    json: PathBuf,
+    pcap: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Monitors {
+    fn start(ns: &Netns, dev: &str) -> Monitors {
+        let dir = tempfile::tempdir().unwrap();
+        let pcap = dir.path().join(format!("{dev}.pcapng"));
+        let (filtered, out, err) = monitor(
+            ns,
+            dir.path(),
+            "port",
+            &[
+                "--type",
+                "drop",
+                "--port",
+                "7777",
+                "--write",
+                pcap.to_str().unwrap(),
+            ],
+        );
+        let (all, json, _) = monitor(ns, dir.path(), "json", &["--type", "drop", "-j"]);
+        Monitors {
+            filtered,
+            out,
+            err,
+            all,
+            json,
+            pcap,
+            _dir: dir,
+        }
+    }
+
+    /// Waits until the filtered monitor printed each of `want` and the JSON
+    /// one a line containing `json_marker`; stops both (each exits 0).
+    /// Each of `want` was printed once, as a drop for want of a socket on
+    /// `dev`, and nothing else was. Returns the text lines and the JSON
+    /// records.
+    fn finish(
+        &mut self,
+        want: &[&str],
+        json_marker: &str,
+        dev: &str,
+    ) -> (Vec<String>, Vec<serde_json::Value>) {
+        for w in want {
+            wait_for_line(&self.out, w, Duration::from_secs(20), &self.err);
+        }
+        wait_for_line(&self.json, json_marker, Duration::from_secs(20), &self.err);
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(self.filtered.stop(), Some(0));
+        assert_eq!(self.all.stop(), Some(0));
+        let lines = lines_of(&self.out);
+        let drop = format!("xx drop (NO_SOCKET) interface {dev}, location ");
+        for w in want {
+            let hits: Vec<&String> = lines.iter().filter(|l| l.contains(w)).collect();
+            assert_eq!(hits.len(), 1, "{w}: {lines:#?}");
+            assert!(hits[0].contains(&drop), "{}", hits[0]);
+        }
+        assert_eq!(
+            lines.len(),
+            want.len(),
+            "--port 7777 in the kernel: {lines:#?}"
+        );
+        let js = lines_of(&self.json)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (lines, js)
+    }
+
+    /// The pcapng file holds exactly the packets `want` (in [`tshark_ip`]'s
+    /// sorted form), all with valid IP headers.
+    fn assert_pcap(&self, want: &[&str]) {
+        let (good, bad) = tshark_ip(self.pcap.to_str().unwrap());
+        assert_eq!(good, want, "{bad:#?}");
+        assert!(bad.is_empty(), "{bad:#?}");
+    }
+}
+
 #[test]
 fn drops_on_lo_carry_addresses_and_ports() {
     if !require_privileged(
@@ -89,17 +163,7 @@ fn drops_on_lo_carry_addresses_and_ports() {
         return;
     }
     let ns = Netns::new();
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("lo.pcapng");
-    let pcap_s = pcap.to_str().unwrap();
-    // The in-kernel port filter and --write; a second monitor in JSON.
-    let (mut filtered, out, err) = monitor(
-        &ns,
-        dir.path(),
-        "port",
-        &["--type", "drop", "--port", "7777", "--write", pcap_s],
-    );
-    let (mut all, json, _) = monitor(&ns, dir.path(), "json", &["--type", "drop", "-j"]);
+    let mut mon = Monitors::start(&ns, "lo");
     // UDP and TCP to a closed port over IPv4 and IPv6, from fixed ports.
     py(
         &ns,
@@ -118,37 +182,15 @@ fn drops_on_lo_carry_addresses_and_ports() {
         "127.0.0.1:40002 -> 127.0.0.1:7777 tcp SYN",
         "[::1]:40002 -> [::1]:7777 tcp SYN",
     ];
-    for w in want {
-        wait_for_line(&out, w, Duration::from_secs(20), &err);
-    }
-    wait_for_line(&json, "ping_rcv", Duration::from_secs(20), &err);
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(filtered.stop(), Some(0));
-    assert_eq!(all.stop(), Some(0));
-
-    let lines = lines_of(&out);
-    for w in want {
-        let hits: Vec<&String> = lines.iter().filter(|l| l.contains(w)).collect();
-        assert_eq!(hits.len(), 1, "{w}: {lines:#?}");
-        assert!(
-            hits[0].contains("xx drop (NO_SOCKET) interface lo, location "),
-            "{}",
-            hits[0]
-        );
-    }
+    let (lines, js) = mon.finish(&want, "ping_rcv", "lo");
     assert!(
         lines
             .iter()
             .all(|l| !l.contains("[error]") && !l.contains("[unknown]")),
         "{lines:#?}"
     );
-    assert_eq!(lines.len(), 4, "--port 7777 in the kernel: {lines:#?}");
 
     // JSON: addresses and ports; the ping drop decodes as ICMP.
-    let js: Vec<serde_json::Value> = lines_of(&json)
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     for (src, sport) in [
         ("127.0.0.1", 40001),
         ("::1", 40001),
@@ -179,18 +221,12 @@ fn drops_on_lo_carry_addresses_and_ports() {
     }
 
     // The pcapng: four packets with valid IP headers.
-    let (good, bad) = tshark_ip(pcap_s);
-    assert_eq!(
-        good,
-        [
-            "\t::1\t\t7777",
-            "\t::1\t7777\t",
-            "127.0.0.1\t\t\t7777",
-            "127.0.0.1\t\t7777\t",
-        ],
-        "{bad:#?}"
-    );
-    assert!(bad.is_empty(), "{bad:#?}");
+    mon.assert_pcap(&[
+        "\t::1\t\t7777",
+        "\t::1\t7777\t",
+        "127.0.0.1\t\t\t7777",
+        "127.0.0.1\t\t7777\t",
+    ]);
 }
 
 const TUN_PEER: [u8; 4] = [10, 222, 0, 2];
@@ -224,16 +260,7 @@ fn drops_on_tun_carry_addresses_and_ports() {
         "ip link set tun0 up && ip addr add 10.222.0.1 peer 10.222.0.2 dev tun0 && \
          ip -6 addr add fd00:222::1/64 dev tun0 nodad",
     );
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("tun.pcapng");
-    let pcap_s = pcap.to_str().unwrap();
-    let (mut filtered, out, err) = monitor(
-        &ns,
-        dir.path(),
-        "port",
-        &["--type", "drop", "--port", "7777", "--write", pcap_s],
-    );
-    let (mut all, json, _) = monitor(&ns, dir.path(), "json", &["--type", "drop", "-j"]);
+    let mut mon = Monitors::start(&ns, "tun0");
     for p in [
         ip4(17, udp(5000, 7777), 6),
         ip4(6, craft::tcp_syn(5001, 7777), 16),
@@ -249,28 +276,7 @@ fn drops_on_tun_carry_addresses_and_ports() {
         "[fd00:222::2]:5000 -> [fd00:222::1]:7777 udp",
         "[fd00:222::2]:5001 -> [fd00:222::1]:7777 tcp SYN",
     ];
-    for w in want {
-        wait_for_line(&out, w, Duration::from_secs(20), &err);
-    }
-    wait_for_line(&json, "7778", Duration::from_secs(20), &err);
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(filtered.stop(), Some(0));
-    assert_eq!(all.stop(), Some(0));
-    let lines = lines_of(&out);
-    for w in want {
-        let hits: Vec<&String> = lines.iter().filter(|l| l.contains(w)).collect();
-        assert_eq!(hits.len(), 1, "{w}: {lines:#?}");
-        assert!(
-            hits[0].contains("xx drop (NO_SOCKET) interface tun0, location "),
-            "{}",
-            hits[0]
-        );
-    }
-    assert_eq!(lines.len(), 4, "--port 7777 in the kernel: {lines:#?}");
-    let js: Vec<serde_json::Value> = lines_of(&json)
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (_, js) = mon.finish(&want, "7778", "tun0");
     assert!(
         js.iter().any(|v| v["src"] == "10.222.0.2"
             && v["dst"] == "10.222.0.1"
@@ -278,16 +284,10 @@ fn drops_on_tun_carry_addresses_and_ports() {
             && v["dport"] == 7778),
         "{js:#?}"
     );
-    let (good, bad) = tshark_ip(pcap_s);
-    assert_eq!(
-        good,
-        [
-            "\tfd00:222::2\t\t7777",
-            "\tfd00:222::2\t7777\t",
-            "10.222.0.2\t\t\t7777",
-            "10.222.0.2\t\t7777\t",
-        ],
-        "{bad:#?}"
-    );
-    assert!(bad.is_empty(), "{bad:#?}");
+    mon.assert_pcap(&[
+        "\tfd00:222::2\t\t7777",
+        "\tfd00:222::2\t7777\t",
+        "10.222.0.2\t\t\t7777",
+        "10.222.0.2\t\t7777\t",
+    ]);
 }

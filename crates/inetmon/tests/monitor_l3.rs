@@ -14,10 +14,11 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use common::{craft, lines_of, require_privileged, run, udp_cmd, wait_for_line, Bg, Netns};
+use common::{
+    craft, lines_of, require_privileged, tshark_fields, udp_cmd, wait_for_line, Bg, Netns,
+};
 
 const LOCAL: [u8; 4] = [10, 221, 0, 1];
 const PEER: [u8; 4] = [10, 221, 0, 2];
@@ -36,24 +37,14 @@ fn open_tun(ns: &Netns, name: &str) -> File {
 
 /// IPv4 + UDP (checksum 0: none) from PEER to LOCAL.
 fn udp4(sport: u16, dport: u16) -> Vec<u8> {
-    craft::ipv4(
-        PEER,
-        LOCAL,
-        17,
-        craft::udp(sport, dport, b"inetmon-l3"),
-        None,
-    )
+    let udp = craft::udp(sport, dport, b"inetmon-l3");
+    craft::ipv4(PEER, LOCAL, 17, udp, None)
 }
 
 /// IPv6 + UDP (with its mandatory checksum) from PEER6 to LOCAL6.
 fn udp6(sport: u16, dport: u16) -> Vec<u8> {
-    craft::ipv6(
-        PEER6,
-        LOCAL6,
-        17,
-        craft::udp(sport, dport, b"inetmon-l3"),
-        6,
-    )
+    let udp = craft::udp(sport, dport, b"inetmon-l3");
+    craft::ipv6(PEER6, LOCAL6, 17, udp, 6)
 }
 
 /// Reads whatever the kernel queued on the tun fd.
@@ -169,27 +160,18 @@ fn traces_on_tun_start_at_the_ip_header() {
     }
 
     // The pcapng file: tshark sees the same packets with their addresses.
-    let r = run(
-        Command::new("tshark").args([
-            "-r",
-            pcap_s,
-            "-T",
-            "fields",
-            "-e",
+    let fields = tshark_fields(
+        pcap_s,
+        &[],
+        &[
             "frame.interface_name",
-            "-e",
             "ip.src",
-            "-e",
             "ipv6.src",
-            "-e",
             "udp.dstport",
-            "-e",
             "frame.comment",
-        ]),
-        Duration::from_secs(60),
+        ],
     );
-    assert_eq!(r.code, Some(0), "tshark: {}", r.stderr);
-    let mut pkts: Vec<&str> = r.stdout.lines().collect();
+    let mut pkts: Vec<&str> = fields.lines().collect();
     pkts.sort_unstable();
     assert_eq!(
         pkts,
@@ -198,30 +180,13 @@ fn traces_on_tun_start_at_the_ip_header() {
             "tun0\t10.221.0.1\t\t7000\ttrace to-network",
             "tun0\t10.221.0.2\t\t7000\ttrace from-network",
         ],
-        "{}",
-        r.stdout
+        "{fields}"
     );
 
     // --write-linktype raw: LINKTYPE_RAW, no Ethernet layer in tshark.
-    let r = run(
-        Command::new("tshark").args([
-            "-r",
-            raw_s,
-            "-Y",
-            "udp",
-            "-T",
-            "fields",
-            "-e",
-            "frame.protocols",
-            "-e",
-            "udp.dstport",
-        ]),
-        Duration::from_secs(60),
-    );
-    assert_eq!(r.code, Some(0), "tshark: {}", r.stderr);
+    let fields = tshark_fields(raw_s, &["-Y", "udp"], &["frame.protocols", "udp.dstport"]);
     // Up to the UDP layer (payload heuristics vary by port).
-    let mut pkts: Vec<String> = r
-        .stdout
+    let mut pkts: Vec<String> = fields
         .lines()
         .map(|l| {
             let (protos, port) = l.split_once('\t').unwrap_or((l, ""));
@@ -240,7 +205,6 @@ fn traces_on_tun_start_at_the_ip_header() {
             "raw:ipv6:udp\t7000",
             "raw:ipv6:udp\t7001",
         ],
-        "{}",
-        r.stdout
+        "{fields}"
     );
 }

@@ -11,10 +11,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use common::{inetmon, lines_of, require_privileged, run, start_monitor, veth, Netns};
+use common::{
+    inetmon, lines_of, require_privileged, run, start_monitor, tshark_fields, veth, Netns,
+};
 
 /// The connection line tshark's decode of one frame gives, in the
 /// monitor's grammar: the inner packet, then `[tunnel <outer> kind]`.
@@ -56,33 +57,23 @@ fn expected_line(f: &[&str], kind: &str) -> String {
 /// then the VNI of `kind`.
 fn tshark_frames(pcap: &Path, kind: &str) -> Vec<Vec<String>> {
     let vni = format!("{kind}.vni");
-    let mut args = vec![
-        "-r",
+    let fields = tshark_fields(
         pcap.to_str().unwrap(),
-        "-T",
-        "fields",
-        "-E",
-        "occurrence=a",
-        "-E",
-        "aggregator=,",
-    ];
-    for f in [
-        "eth.src",
-        "eth.dst",
-        "ip.src",
-        "ip.dst",
-        "udp.srcport",
-        "udp.dstport",
-        "icmp.type",
-        "icmp.code",
-        "arp.opcode",
-        vni.as_str(),
-    ] {
-        args.extend(["-e", f]);
-    }
-    let r = run(Command::new("tshark").args(&args), Duration::from_secs(60));
-    assert_eq!(r.code, Some(0), "tshark: {}", r.stderr);
-    r.stdout
+        &["-E", "occurrence=a", "-E", "aggregator=,"],
+        &[
+            "eth.src",
+            "eth.dst",
+            "ip.src",
+            "ip.dst",
+            "udp.srcport",
+            "udp.dstport",
+            "icmp.type",
+            "icmp.code",
+            "arp.opcode",
+            vni.as_str(),
+        ],
+    );
+    fields
         .lines()
         .map(|l| l.split('\t').map(str::to_owned).collect())
         .collect()

@@ -136,19 +136,11 @@ fn run_inetmon(args: &[String]) -> Run {
 /// Exit status 1 and one line on stderr that names `path` and contains
 /// `needle`.
 fn assert_refused(r: &Run, args: &[String], path: &Path, needle: &str) {
-    assert_eq!(r.code, Some(1), "{args:?}: {r:?}");
-    let lines = r.stderr_lines();
-    assert_eq!(lines.len(), 1, "{args:?}: one line expected: {r:?}");
+    let line = r.one_error_line(&args, needle);
     assert!(
-        lines[0].starts_with("inetmon: ") && lines[0].contains(path.to_str().unwrap()),
-        "{args:?}: the line must name {}: {:?}",
-        path.display(),
-        lines[0]
-    );
-    assert!(
-        lines[0].contains(needle),
-        "{args:?}: {:?} lacks {needle:?}",
-        lines[0]
+        line.contains(path.to_str().unwrap()),
+        "{args:?}: the line must name {}: {line:?}",
+        path.display()
     );
 }
 
@@ -345,20 +337,27 @@ fn wait_for_lines(path: &Path, n: usize, stderr: &Path) -> Vec<String> {
     })
 }
 
+/// The fixture's records, and `dir/live.pcap` holding its pcap header and
+/// the first record.
+fn live_pcap(dir: &Path) -> (Vec<Vec<u8>>, PathBuf) {
+    let bytes = fs::read(data(FIXTURE)).unwrap();
+    let (header, records) = pcap_split(&bytes);
+    let live = dir.join("live.pcap");
+    fs::write(&live, [header.as_slice(), &records[0]].concat()).unwrap();
+    (records, live)
+}
+
 /// A SIGHUP whose reopen fails (the output path is now a directory) does
 /// not end `ipmon`: it says so once on stderr, goes on writing to the file
 /// it had open, and retries at the next SIGHUP (before: the process ended
 /// with `open …/rot.log: Is a directory`). Needs no privilege.
 #[test]
 fn sighup_reopen_failure_keeps_the_old_file() {
-    let bytes = fs::read(data(FIXTURE)).unwrap();
-    let (header, records) = pcap_split(&bytes);
     let dir = tempfile::tempdir().unwrap();
-    let live = dir.path().join("live.pcap");
+    let (records, live) = live_pcap(dir.path());
     let out = dir.path().join("rot.log");
     let rotated = dir.path().join("rot.log.1");
     let err = dir.path().join("err.txt");
-    fs::write(&live, [header.as_slice(), &records[0]].concat()).unwrap();
     let mut mon = Bg::spawn(
         Command::new(inetmon())
             .args(["ipmon", "-t", "-f"])
@@ -367,10 +366,7 @@ fn sighup_reopen_failure_keeps_the_old_file() {
             .env("TZ", "UTC"),
         &err,
     );
-    let append = |i: usize| {
-        let mut f = fs::OpenOptions::new().append(true).open(&live).unwrap();
-        std::io::Write::write_all(&mut f, &records[i]).unwrap();
-    };
+    let append = |i: usize| append(&live, &records[i]);
     let hup = |pid: u32| must(Command::new("kill").args(["-HUP", &pid.to_string()]));
     wait_for_lines(&out, 1, &err);
     // Rotation gone wrong: the path is now a directory.
@@ -415,17 +411,14 @@ fn sighup_reopen_failure_keeps_the_old_file() {
 /// and the daemon goes on writing to the old file.
 #[test]
 fn daemon_tells_a_failed_reopen_to_syslog() {
-    let bytes = fs::read(data(FIXTURE)).unwrap();
-    let (header, records) = pcap_split(&bytes);
     let dir = tempfile::tempdir().unwrap();
-    let live = dir.path().join("live.pcap");
+    let (records, live) = live_pcap(dir.path());
     let out = dir.path().join("rot.log");
     let rotated = dir.path().join("rot.log.1");
     let pidfile = dir.path().join("ipmon.pid");
     let err = dir.path().join("err.txt");
     let log = std::os::unix::net::UnixDatagram::bind(dir.path().join("log.sock")).unwrap();
     log.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    fs::write(&live, [header.as_slice(), &records[0]].concat()).unwrap();
     let r = run(
         Command::new(inetmon())
             .args(["ipmon", "-D", "-P"])
@@ -454,8 +447,7 @@ fn daemon_tells_a_failed_reopen_to_syslog() {
     fs::create_dir(&out).unwrap();
     must(Command::new("kill").args(["-HUP", &pid.to_string()]));
     std::thread::sleep(Duration::from_millis(200));
-    let mut f = fs::OpenOptions::new().append(true).open(&live).unwrap();
-    std::io::Write::write_all(&mut f, &records[1]).unwrap();
+    append(&live, &records[1]);
     wait_for_lines(&rotated, 2, &err);
     let mut buf = [0u8; 2048];
     let n = log.recv(&mut buf).expect("a syslog message");

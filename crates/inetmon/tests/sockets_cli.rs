@@ -186,28 +186,29 @@ fn ahafs_blocks_for_refused_connect_and_udp_dynamic_bind() {
     assert_eq!(dynbind[15], "END_EVPROD_INFO");
 }
 
+/// One JSON record per line of `out`.
+fn json_lines(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The `op` of each record, separated by spaces.
+fn ops(v: &[serde_json::Value]) -> String {
+    let ops: Vec<&str> = v.iter().map(|e| e["op"].as_str().unwrap()).collect();
+    ops.join(" ")
+}
+
 #[test]
 fn json_and_line_formats() {
     if !privileged() {
         return;
     }
     let (out, pid) = run(&["--format", "json", "--info-level", "3"], 7);
-    let v: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let ops: Vec<&str> = v.iter().map(|e| e["op"].as_str().unwrap()).collect();
+    let v = json_lines(&out);
     assert_eq!(
-        ops,
-        [
-            "create",
-            "connect",
-            "connected",
-            "close",
-            "create",
-            "dynbind",
-            "close"
-        ]
+        ops(&v),
+        "create connect connected close create dynbind close"
     );
     assert_eq!(v[2]["error"], "ECONNREFUSED");
     assert_eq!(v[2]["attribution"], "owner");
@@ -235,10 +236,7 @@ fn watch_dgram_bind_reports_only_the_dynamic_bind() {
         return;
     }
     let (out, pid) = run(&["--watch", "dgramBind", "--format", "json"], 1);
-    let v: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let v = json_lines(&out);
     assert_eq!(v.len(), 1, "{out}");
     assert_eq!(v[0]["op"], "dynbind");
     assert_eq!(v[0]["pid"], pid);
@@ -291,12 +289,8 @@ fn unprivileged_is_one_line_naming_the_capabilities() {
         return;
     }
     let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
+        .args(common::AS_NOBODY)
+        .arg("--inh-caps=-all")
         .arg(env!("CARGO_BIN_EXE_inetmon"))
         .args(["sockets", "--duration", "5"])
         .output()
@@ -325,21 +319,10 @@ fn sockets_under_ip_netns_exec() {
         &["sockets", "--format", "json"],
         6,
     );
-    let v: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let ops: Vec<&str> = v.iter().map(|e| e["op"].as_str().unwrap()).collect();
+    let v = json_lines(&out);
     assert_eq!(
-        ops,
-        [
-            "create",
-            "connect",
-            "connected",
-            "close",
-            "create",
-            "dynbind"
-        ],
+        ops(&v),
+        "create connect connected close create dynbind",
         "{out}"
     );
     assert!(v.iter().all(|e| e["pid"] == pid), "{out}");

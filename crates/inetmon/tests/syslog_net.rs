@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{can_run, data, have, inetmon, inetmon_run, lines_of, must, wait_for, Bg};
+use common::{can_run, data, have, inetmon, inetmon_run, lines_of, must, rsyslog, wait_for, Bg};
 
 const FIXTURE: &str = "nflog-real-small.pcap";
 
@@ -82,15 +82,8 @@ module(load="imtcp")"#
 
     /// Starts it and waits until it listens.
     fn start(&mut self) {
-        let d = self.dir.display();
         self.proc = Some(Bg::spawn(
-            Command::new("rsyslogd").args([
-                "-n",
-                "-f",
-                &format!("{d}/rsyslog.conf"),
-                "-i",
-                &format!("{d}/rsyslog.pid"),
-            ]),
+            &mut rsyslog::rsyslogd(&self.dir),
             &self.dir.join("rsyslogd.err"),
         ));
         let port = self.port;
@@ -204,14 +197,7 @@ fn expected_lines(pid: u32) -> Vec<String> {
         .lines()
         .map(|l| {
             let text = l[11..].trim_start();
-            let act = text.split_whitespace().nth(3).unwrap();
-            let level = match act {
-                "b" | "Sb" => "warning",
-                "L" => "info",
-                a if a.starts_with('S') => "err",
-                "p" | "n" => "notice",
-                _ => "emerg",
-            };
+            let level = rsyslog::ipmon_severity(text.split_whitespace().nth(3).unwrap());
             format!("local3.{level} ipmon[{pid}] {text}")
         })
         .collect()
@@ -232,25 +218,13 @@ fn normalised(lines: &[String]) -> Vec<String> {
 /// end; returns its pid.
 fn ipmon_to(url: &str, extra: &[&str]) -> u32 {
     let fixture = data(FIXTURE);
-    let child = Command::new(inetmon())
-        .args(["ipmon", "-L", "local3", "-f", fixture.to_str().unwrap()])
-        .args(["--syslog-target", url])
-        .args(extra)
-        .env("TZ", "UTC")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert_eq!(o.stdout, b"", "syslog mode writes nothing to stdout");
-    pid
+    common::run_to_syslog(
+        Command::new(inetmon())
+            .args(["ipmon", "-L", "local3", "-f", fixture.to_str().unwrap()])
+            .args(["--syslog-target", url])
+            .args(extra)
+            .env("TZ", "UTC"),
+    )
 }
 
 /// `ipmon --syslog-target tcp://…`: every record reaches rsyslogd's imtcp,

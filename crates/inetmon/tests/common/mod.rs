@@ -8,6 +8,20 @@
 #[path = "../../../inetmon-io/tests/common/web.rs"]
 pub mod web;
 
+/// The private rsyslogd of `inetmon-io`'s syslog tests (one copy).
+#[path = "../../../inetmon-io/tests/common/rsyslog.rs"]
+pub mod rsyslog;
+
+/// The privilege, polling and thread-namespace helpers of `inetmon-io`'s
+/// tests (one copy).
+#[path = "../../../inetmon-io/tests/common/shared.rs"]
+pub mod shared;
+
+#[allow(unused_imports)] // not every test binary uses every helper
+pub use shared::{
+    can_run, ip_here, is_root, new_netns, required, start_sockets, tid, wait_for, AS_NOBODY,
+};
+
 use std::fs;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -46,6 +60,26 @@ impl Run {
     /// Standard error's lines.
     pub fn stderr_lines(&self) -> Vec<&str> {
         self.stderr.lines().collect()
+    }
+
+    /// Asserts exit status 1 and one line on stderr, `inetmon: …` with
+    /// `needle` in it (`what` names the run in messages); returns the line.
+    #[track_caller]
+    pub fn one_error_line(&self, what: &impl std::fmt::Debug, needle: &str) -> &str {
+        assert_eq!(self.code, Some(1), "{what:?}: {self:?}");
+        let lines = self.stderr_lines();
+        assert_eq!(lines.len(), 1, "{what:?}: one line expected: {self:?}");
+        assert!(
+            lines[0].starts_with("inetmon: "),
+            "{what:?}: {:?}",
+            lines[0]
+        );
+        assert!(
+            lines[0].contains(needle),
+            "{what:?}: {:?} lacks {needle:?}",
+            lines[0]
+        );
+        lines[0]
     }
 }
 
@@ -117,32 +151,6 @@ pub fn inetmon_run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     run(&mut cmd, Duration::from_secs(30))
 }
 
-/// Whether privileged tests must run (CI sets `INETMON_REQUIRE_PRIVILEGED=1`).
-pub fn required() -> bool {
-    std::env::var("INETMON_REQUIRE_PRIVILEGED").is_ok_and(|v| v == "1")
-}
-
-/// `true` when the test may go on; otherwise prints why it skips, or panics
-/// when privileged tests are required.
-pub fn can_run(ok: bool, reason: &str) -> bool {
-    if ok {
-        return true;
-    }
-    assert!(!required(), "INETMON_REQUIRE_PRIVILEGED=1 but {reason}");
-    println!("skipped: {reason}");
-    false
-}
-
-/// Whether we are root (effective uid 0).
-pub fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .and_then(|l| l.split_whitespace().nth(1).map(|e| e == "0"))
-            .unwrap_or(false)
-    })
-}
-
 /// Whether `prog` is on the PATH.
 pub fn have(prog: &str) -> bool {
     std::env::var_os("PATH")
@@ -163,20 +171,6 @@ pub fn require_privileged(test: &str, tools: &[&str]) -> bool {
         }
     }
     true
-}
-
-/// Polls `f` every 20 ms until it returns `Some` or `timeout` passes.
-pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let end = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() > end {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Runs a command that must succeed; returns its stdout.
@@ -228,6 +222,18 @@ impl Netns {
         let ns = Netns { name };
         must(Command::new("ip").args(["-n", &ns.name, "link", "set", "lo", "up"]));
         ns
+    }
+
+    /// For the live test `test`, which needs root and `tools`: a new
+    /// namespace with the nftables `ruleset` loaded; `None` when the test
+    /// skips.
+    pub fn with_rules(test: &str, tools: &[&str], ruleset: &str) -> Option<Netns> {
+        if !require_privileged(test, tools) {
+            return None;
+        }
+        let ns = Netns::new();
+        ns.nft(ruleset);
+        Some(ns)
     }
 
     /// The namespace's name.
@@ -317,6 +323,19 @@ impl Netns {
         let mut c = self.cmd(inetmon());
         c.args(args).env("TZ", "UTC");
         Bg::spawn(&mut c, stderr)
+    }
+
+    /// [`Netns::spawn_inetmon`], asserting that it still runs 500 ms later.
+    pub fn spawn_inetmon_running(&self, args: &[&str], stderr: &Path) -> Bg {
+        let mut mon = self.spawn_inetmon(args, stderr);
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(
+            mon.try_wait(),
+            None,
+            "inetmon exited: {}",
+            fs::read_to_string(stderr).unwrap_or_default()
+        );
+        mon
     }
 }
 
@@ -515,6 +534,75 @@ impl Drop for Bg {
             let _ = c.wait();
         }
     }
+}
+
+/// `inetmon ipmon -t -f LIVE OUT` (TZ=UTC) in the background; returns it,
+/// `OUT` and its stderr file, both in `dir`.
+pub fn follow_ipmon(dir: &Path, live: &Path) -> (Bg, PathBuf, PathBuf) {
+    let out = dir.join("out.txt");
+    let err = dir.join("err.txt");
+    let mon = Bg::spawn(
+        Command::new(inetmon())
+            .args(["ipmon", "-t", "-f"])
+            .arg(live)
+            .arg(&out)
+            .env("TZ", "UTC"),
+        &err,
+    );
+    (mon, out, err)
+}
+
+/// Appends `bytes` to the file at `path`.
+pub fn append(path: &Path, bytes: &[u8]) {
+    let mut f = fs::OpenOptions::new().append(true).open(path).unwrap();
+    std::io::Write::write_all(&mut f, bytes).unwrap();
+}
+
+/// Writes `text` to the ipmon.conf file `conf`, then runs
+/// `inetmon ipmon -C CONF -f FILE` to completion.
+pub fn ipmon_with_conf(conf: &Path, text: &str, file: &Path) -> Run {
+    fs::write(conf, text).unwrap();
+    inetmon_run(&[
+        "ipmon",
+        "-C",
+        conf.to_str().unwrap(),
+        "-f",
+        file.to_str().unwrap(),
+    ])
+}
+
+/// Runs `cmd`, an `inetmon ipmon` that sends to syslog, to its end: it
+/// must exit 0 and write nothing to stdout. Returns its pid.
+pub fn run_to_syslog(cmd: &mut Command) -> u32 {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.stdout, b"", "syslog mode writes nothing to stdout");
+    pid
+}
+
+/// `tshark -r PCAP OPTIONS… -T fields -e FIELD…`'s output: a line per
+/// packet, its fields separated by tabs. tshark must succeed.
+pub fn tshark_fields(pcap: &str, options: &[&str], fields: &[&str]) -> String {
+    let mut args = vec!["-r", pcap];
+    args.extend_from_slice(options);
+    args.extend(["-T", "fields"]);
+    for f in fields {
+        args.extend(["-e", f]);
+    }
+    let r = run(Command::new("tshark").args(&args), Duration::from_secs(60));
+    assert_eq!(r.code, Some(0), "tshark: {}", r.stderr);
+    r.stdout
 }
 
 /// The lines of a file (empty when it does not exist yet).

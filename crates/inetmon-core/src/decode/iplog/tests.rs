@@ -263,12 +263,7 @@ fn feed_with_is_feed() {
                 .feed_with(max, &mut |_| Err(std::io::ErrorKind::Other.into()))
                 .is_err());
             let n = d
-                .feed_with(max, &mut |b| {
-                    let n = b.len().min(rest.len());
-                    b[..n].copy_from_slice(&rest[..n]);
-                    rest = &rest[n..];
-                    Ok(n)
-                })
+                .feed_with(max, &mut |b| std::io::Read::read(&mut rest, b))
                 .unwrap();
             got.extend(std::iter::from_fn(|| d.next_event()));
             if n == 0 {

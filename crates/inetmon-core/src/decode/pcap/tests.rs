@@ -562,6 +562,10 @@ fn synthetic(big: bool) -> Vec<u8> {
     ng.out
 }
 
+fn ts(secs: i64, nanos: u32) -> Timestamp {
+    Timestamp { secs, nanos }
+}
+
 #[test]
 fn synthetic_pcapng_both_byte_orders() {
     for big in [false, true] {
@@ -570,27 +574,15 @@ fn synthetic_pcapng_both_byte_orders() {
         let p = packets(&ev);
         assert_eq!(p.len(), 3, "{big}");
         assert_eq!(p[0].interface, "raw0");
-        assert_eq!(
-            p[0].header.time,
-            Timestamp {
-                secs: 1_700_000_000,
-                nanos: 123_456_789
-            }
-        );
+        assert_eq!(p[0].header.time, ts(1_700_000_000, 123_456_789));
         assert_eq!(p[0].direction, Some(Direction::Out));
         assert_eq!(p[0].packet, IP4);
         assert_eq!(p[0].header_len, 28);
         assert_eq!(p[1].interface, "pcap1");
-        assert_eq!(
-            p[1].header.time,
-            Timestamp {
-                secs: 3,
-                nanos: 500_000_000
-            }
-        );
+        assert_eq!(p[1].header.time, ts(3, 500_000_000));
         assert_eq!(p[1].direction, Some(Direction::In));
         assert_eq!(p[1].packet, IP4);
-        assert_eq!(p[2].header.time, Timestamp { secs: 5, nanos: 0 });
+        assert_eq!(p[2].header.time, ts(5, 0));
         let m = malformed(&ev);
         assert_eq!(m.len(), 2, "{m:?}");
         assert!(m[0].reason.contains("interface 9"), "{}", m[0].reason);
@@ -738,12 +730,7 @@ fn feed_with_is_feed() {
                 let err = d.feed_with(max, &mut |_| Err(std::io::ErrorKind::Other.into()));
                 assert!(err.is_err());
                 let n = d
-                    .feed_with(max, &mut |b| {
-                        let n = b.len().min(rest.len());
-                        b[..n].copy_from_slice(&rest[..n]);
-                        rest = &rest[n..];
-                        Ok(n)
-                    })
+                    .feed_with(max, &mut |b| std::io::Read::read(&mut rest, b))
                     .unwrap();
                 while let Some(e) = d.next_event() {
                     got.push(e);
