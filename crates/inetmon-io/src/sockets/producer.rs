@@ -182,26 +182,21 @@ impl SocketsProducer {
             }
         }
         let misses = self.progs.recursion_misses().ok();
-        match self.loss.account(&parts, misses, now_wall(), &mut self.seq) {
-            Some(ev) => {
-                out(ev);
-                1
-            }
-            None => 0,
-        }
+        self.loss
+            .report(&parts, misses, now_wall(), &mut self.seq, out)
     }
 
-    /// Events lost in the kernel since the start, as reported so far by
-    /// [`check_lost`](Self::check_lost).
+    /// The kernel-side loss reported so far by
+    /// [`check_lost`](Self::check_lost). Its skipped part is tracepoint
+    /// runs, counted per program for every process: with in-kernel filters
+    /// set, some would have been filtered out anyway, so it is an upper
+    /// bound.
     #[must_use]
-    pub fn lost_total(&self) -> u64 {
-        self.loss.lost_total()
+    pub fn loss(&self) -> &KernelLoss {
+        &self.loss
     }
 
-    /// The part of [`lost_total`](Self::lost_total) that is skipped
-    /// tracepoint runs. The kernel counts them per program, for every
-    /// process: with in-kernel filters set, some were runs that would have
-    /// been filtered out anyway, so this part is an upper bound.
+    /// [`KernelLoss::skipped_total`] of [`loss`](Self::loss).
     #[must_use]
     pub fn skipped_total(&self) -> u64 {
         self.loss.skipped_total()
