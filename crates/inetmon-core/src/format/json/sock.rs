@@ -42,22 +42,16 @@ pub fn write_sock_json(ev: &SockEvent, out: &mut Vec<u8>) {
         None => out.extend_from_slice(b"\",\"monitor\":null,\"pid\":"),
     }
     int(out, t.pid);
-    out.extend_from_slice(b",\"tid\":");
-    int(out, t.tid);
-    out.extend_from_slice(b",\"uid\":");
-    int(out, t.uid);
-    out.extend_from_slice(b",\"gid\":");
-    int(out, t.gid);
+    num(out, b",\"tid\":", t.tid);
+    num(out, b",\"uid\":", t.uid);
+    num(out, b",\"gid\":", t.gid);
     out.extend_from_slice(b",\"comm\":");
     string(out, &t.comm);
     out.extend_from_slice(b",\"attribution\":\"");
     out.extend_from_slice(ev.attribution.as_str().as_bytes());
-    out.extend_from_slice(b"\",\"family\":");
-    int(out, ev.family);
-    out.extend_from_slice(b",\"type\":");
-    int(out, ev.sock_type);
-    out.extend_from_slice(b",\"protocol\":");
-    int(out, ev.protocol);
+    num(out, b"\",\"family\":", ev.family);
+    num(out, b",\"type\":", ev.sock_type);
+    num(out, b",\"protocol\":", ev.protocol);
     push_end(out, b",\"local_addr\":", b",\"local_port\":", ev.local);
     push_end(
         out,
@@ -65,18 +59,15 @@ pub fn write_sock_json(ev: &SockEvent, out: &mut Vec<u8>) {
         b",\"foreign_port\":",
         ev.foreign,
     );
-    out.extend_from_slice(if ev.mapped {
+    let mapped: &[u8] = if ev.mapped {
         b",\"mapped\":true,\"cgroup_id\":"
     } else {
         b",\"mapped\":false,\"cgroup_id\":"
-    });
-    int(out, ev.cgroup_id);
-    out.extend_from_slice(b",\"netns\":");
-    int(out, ev.netns);
-    out.extend_from_slice(b",\"cookie\":");
-    int(out, ev.cookie);
-    out.extend_from_slice(b",\"errno\":");
-    int(out, ev.errno);
+    };
+    num(out, mapped, ev.cgroup_id);
+    num(out, b",\"netns\":", ev.netns);
+    num(out, b",\"cookie\":", ev.cookie);
+    num(out, b",\"errno\":", ev.errno);
     match errno_name(ev.errno).filter(|_| ev.errno != 0) {
         Some(n) => {
             out.extend_from_slice(b",\"error\":\"");
@@ -101,9 +92,14 @@ pub fn write_sock_json(ev: &SockEvent, out: &mut Vec<u8>) {
     if let Some(p) = &ev.process {
         out.extend_from_slice(b",\"cmdline\":");
         string(out, &p.cmdline);
-        out.extend_from_slice(b",\"ppid\":");
-        int(out, p.ppid);
+        num(out, b",\"ppid\":", p.ppid);
     }
+}
+
+/// The literal `text` (a key and what precedes it), then `n`.
+fn num<I: itoa::Integer>(out: &mut Vec<u8>, text: &[u8], n: I) {
+    out.extend_from_slice(text);
+    int(out, n);
 }
 
 /// `,"…_addr":"A","…_port":P`, or both `null`. An IPv4 address is written
@@ -116,14 +112,12 @@ fn push_end(out: &mut Vec<u8>, addr_key: &[u8], port_key: &[u8], end: Option<(Ip
             out.push(b'"');
             match a {
                 IpAddr::V4(v4) => {
-                    let [a, b, c, d] = v4.octets();
-                    int(out, a);
-                    out.push(b'.');
-                    int(out, b);
-                    out.push(b'.');
-                    int(out, c);
-                    out.push(b'.');
-                    int(out, d);
+                    for (i, o) in v4.octets().into_iter().enumerate() {
+                        if i > 0 {
+                            out.push(b'.');
+                        }
+                        int(out, o);
+                    }
                 }
                 // An address never needs JSON escaping.
                 IpAddr::V6(v6) => {
@@ -131,8 +125,7 @@ fn push_end(out: &mut Vec<u8>, addr_key: &[u8], port_key: &[u8], end: Option<(Ip
                 }
             }
             out.push(b'"');
-            out.extend_from_slice(port_key);
-            int(out, p);
+            num(out, port_key, p);
         }
         None => {
             out.extend_from_slice(b"null");
