@@ -2,18 +2,16 @@
 # The floor of `inetmon sockets`: the storm rate with the same hooks carrying
 # EMPTY programs, against the real programs with every event filtered in the
 # kernel (`--pid 1`) and with JSON output (run as root; netns-local only):
-#   bench/sockets-hook-floor.sh ROUNDS CONNECTIONS NOOP_INETMON [INETMON [SOCKSTORM]]
-# NOOP_INETMON is a throwaway build whose sock.bpf.c programs all return at
-# once (cgroup and sockops programs return 1, the others 0); make it with
-#   git worktree add /tmp/noop HEAD && cd /tmp/noop &&
-#   python3 bench/noopify.py crates/inetmon-bpf/bpf/sock.bpf.c &&
-#   sed -i 's/-Wall -Werror/-Wall/' crates/inetmon-bpf/build-bpf.sh &&
-#   crates/inetmon-bpf/build-bpf.sh && cargo build --release -p inetmon
+#   bench/sockets-hook-floor.sh ROUNDS CONNECTIONS [NOOP_INETMON [INETMON [SOCKSTORM]]]
+# NOOP_INETMON is a build whose sock.bpf.c programs all return at once
+# (cgroup and sockops programs return 1, the others 0); without it (or
+# with `build`) bench/noop-build.sh makes one from HEAD.
 # Each round: bare, noop, filtered, json, json, filtered, noop, bare (order
 # effects cancel); ratios against the round's mean bare rate.
 set -eu
-R=${1:-6}; N=${2:-40000}; NOOP=$3
+R=${1:-6}; N=${2:-40000}; NOOP=${3:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
+[ "$NOOP" != build ] || NOOP=$("$root/bench/noop-build.sh")
 REAL=${4:-$root/target/release/inetmon}
 STORM=${5:-$root/target/release/examples/sockstorm}
 ns=inetmon-floor-$$

@@ -10,9 +10,11 @@
 #
 # usage: bench/sockets-vs-bpftrace.sh [ROUNDS] [CONNECTIONS]   (default 4 20000)
 # env:   BIN=inetmon binary (default: build target/release/inetmon),
-#        NOOP=an inetmon build whose socket programs are empty (see
-#        bench/sockets-hook-floor.sh for how to make one): adds the
-#        empty-programs floor, the cost of the hooks themselves.
+#        NOOP=an inetmon build whose socket programs are empty: adds the
+#        empty-programs floor, the cost of the hooks themselves, to every
+#        round. NOOP=build (the default) makes one with bench/noop-build.sh
+#        (HEAD's sources; one build of the workspace's own crates);
+#        NOOP= (empty) leaves the floor out.
 # Needs root, bpftrace (scripts/setup.sh). About 1–2 minutes.
 #
 # Overhead = 1 − rate/bare. Goal: inetmon's overhead ≥ 5× lower than
@@ -22,6 +24,8 @@ cd "$(dirname "$0")/.."
 root=$PWD
 R=${1:-4}
 N=${2:-20000}
+NOOP=${NOOP-build}
+[ "$NOOP" != build ] || NOOP=$(bench/noop-build.sh)
 if [ -z "${BIN:-}" ]; then
   cargo build --release -q -p inetmon
   BIN=$root/target/release/inetmon
@@ -114,19 +118,22 @@ for i in $(seq "$R"); do
       read -r rate ev cpu <<<"${res[$k.$h]}"
       ratio=$(awk -v r="$rate" -v b="$base" 'BEGIN {printf "%.3f", r / b}')
       echo "$i $k $ratio $ev $cpu"
-      echo "$k $ratio" >>"$tmp/rows"
+      echo "$k $ratio $cpu" >>"$tmp/rows"
     done
   done
 done
-python3 - "$tmp/rows" <<'EOF'
+python3 - "$tmp/rows" "$N" <<'EOF'
 import statistics, sys
-r = {}
+r, c = {}, {}
 for line in open(sys.argv[1]):
-    k, v = line.split()
+    k, v, ms = line.split()
     r.setdefault(k, []).append(float(v))
+    c.setdefault(k, []).append(float(ms))
+per = 10000 / int(sys.argv[2])
 m = {k: statistics.median(v) for k, v in r.items()}
 for k, v in m.items():
-    print(f"median {k}: {v:.3f} of bare (overhead {100 * (1 - v):.1f} %)")
+    cpu = statistics.median(c[k]) * per
+    print(f"median {k}: {v:.3f} of bare (overhead {100 * (1 - v):.1f} %), monitor CPU {cpu:.0f} ms per 10k connections")
 oi, ob = 1 - m["inetmon"], 1 - m["bpftrace"]
 print(f"RATIO overhead bpftrace/inetmon = {ob / oi if oi > 0 else float('inf'):.1f}x (goal >= 5x)")
 if "empty" in m:

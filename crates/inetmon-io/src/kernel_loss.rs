@@ -80,6 +80,26 @@ impl KernelLoss {
         }))
     }
 
+    /// [`KernelLoss::account`], with the event (if any) handed to `out`;
+    /// returns how many were handed (0 or 1). What both producers' loss
+    /// checks end with.
+    pub fn report(
+        &mut self,
+        reserve_failures: &[(&'static str, u64)],
+        misses: Option<u64>,
+        time: Timestamp,
+        seq: &mut u64,
+        out: &mut dyn FnMut(Event),
+    ) -> usize {
+        match self.account(reserve_failures, misses, time, seq) {
+            Some(ev) => {
+                out(ev);
+                1
+            }
+            None => 0,
+        }
+    }
+
     /// Events lost in the kernel since the start, as accounted so far.
     #[must_use]
     pub fn lost_total(&self) -> u64 {

@@ -342,7 +342,11 @@ impl SocketsStage {
         match self.format {
             SockFormat::Line => render_with(out, |w| write_sock_line(s, &self.tz, w)),
             SockFormat::Ahafs => render_with(out, |w| self.ahafs.write(s, w).map(|_| ())),
-            SockFormat::Json => render_with(out, |w| self.json.write(ev, w)),
+            // Straight into the rendered text: no copy of the line.
+            SockFormat::Json => render_with(out, |w| {
+                self.json.format_into(ev, w);
+                Ok(())
+            }),
         }
     }
 }

@@ -148,31 +148,22 @@ impl DatapathProducer {
             self.lost_seen = total;
         }
         let misses = self.progs.recursion_misses().ok();
-        match self
-            .loss
-            .account(&[(LOST_RING_FULL, failures)], misses, now(), &mut self.seq)
-        {
-            Some(ev) => {
-                out(ev);
-                1
-            }
-            None => 0,
-        }
+        self.loss.report(
+            &[(LOST_RING_FULL, failures)],
+            misses,
+            now(),
+            &mut self.seq,
+            out,
+        )
     }
 
-    /// Events lost in the kernel since the start, as reported so far by
-    /// [`check_lost`](Self::check_lost).
+    /// The kernel-side loss reported so far by
+    /// [`check_lost`](Self::check_lost). Its skipped part is `on_kfree_skb`
+    /// runs: counted for every packet freed, filters or not, so an upper
+    /// bound on the drops lost that way.
     #[must_use]
-    pub fn lost_total(&self) -> u64 {
-        self.loss.lost_total()
-    }
-
-    /// The part of [`lost_total`](Self::lost_total) that is skipped
-    /// `on_kfree_skb` runs: counted for every packet freed, filters or not,
-    /// so an upper bound on the drops lost that way.
-    #[must_use]
-    pub fn skipped_total(&self) -> u64 {
-        self.loss.skipped_total()
+    pub fn loss(&self) -> &KernelLoss {
+        &self.loss
     }
 
     /// Summary mode: a reader of the kernel's per-CPU `drop_counts` map,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, PerCpuArray, RingBuf};
 use inetmon_bpf::record::sock::OP_MAX;
-use inetmon_core::decode::sock::decode_record;
+use inetmon_core::decode::sock::{decode_record, RECORD_LEN};
 use inetmon_core::event::{
     Event, EventKind, Header, Malformed, SockOp, Source, Timestamp, LOST_RING_FULL,
 };
@@ -18,13 +18,17 @@ use crate::kernel_loss::KernelLoss;
 use crate::pipeline::{Pipeline, Producer};
 use crate::shutdown::Shutdown;
 
-/// Below this many records per wake-up the reader thread pauses
-/// [`BATCH_WAIT`] before reading again.
-const BATCH: usize = 256;
+/// Below this many records per read (or an eighth of what the ring holds,
+/// if less) the reader thread pauses [`BATCH_WAIT`] before reading again.
+const BATCH: usize = 4096;
 /// How long the reader thread lets records accumulate when batches are
-/// small, so that the output is written per batch rather than per event.
-/// The ring buffer (8 MiB, about 70 000 records) absorbs far more.
-const BATCH_WAIT: Duration = Duration::from_millis(2);
+/// small, so that each read, channel hand-over and output write serves a
+/// batch rather than a few events (each wake-up of the reader and of the
+/// consumer costs scheduler work on both threads). 5 ms at 150k events/s
+/// is about 750 records; the default ring (8 MiB, about 70 000 records)
+/// absorbs far more, and a batch of [`BATCH`] or more is read again at
+/// once.
+const BATCH_WAIT: Duration = Duration::from_millis(5);
 /// How long the reader thread waits for records before it checks for
 /// shutdown.
 const WAIT: Duration = Duration::from_millis(100);
@@ -72,6 +76,9 @@ pub struct SocketsProducer {
     progs: SockPrograms,
     /// The shutdown waker polled with the ring when running on a thread.
     wake: Option<std::os::fd::RawFd>,
+    /// A read of fewer records than this is followed by a [`BATCH_WAIT`]
+    /// pause ([`BATCH`], or an eighth of the ring's records if less).
+    batch: usize,
 }
 
 /// How long after a non-empty read [`SocketsProducer::poll`] keeps its
@@ -120,6 +127,8 @@ impl SocketsProducer {
             last_records: None,
             progs,
             wake: None,
+            batch: (usize::try_from(cfg.ring_bytes).unwrap_or(usize::MAX) / (RECORD_LEN + 8) / 8)
+                .clamp(1, BATCH),
         })
     }
 
@@ -182,26 +191,21 @@ impl SocketsProducer {
             }
         }
         let misses = self.progs.recursion_misses().ok();
-        match self.loss.account(&parts, misses, now_wall(), &mut self.seq) {
-            Some(ev) => {
-                out(ev);
-                1
-            }
-            None => 0,
-        }
+        self.loss
+            .report(&parts, misses, now_wall(), &mut self.seq, out)
     }
 
-    /// Events lost in the kernel since the start, as reported so far by
-    /// [`check_lost`](Self::check_lost).
+    /// The kernel-side loss reported so far by
+    /// [`check_lost`](Self::check_lost). Its skipped part is tracepoint
+    /// runs, counted per program for every process: with in-kernel filters
+    /// set, some would have been filtered out anyway, so it is an upper
+    /// bound.
     #[must_use]
-    pub fn lost_total(&self) -> u64 {
-        self.loss.lost_total()
+    pub fn loss(&self) -> &KernelLoss {
+        &self.loss
     }
 
-    /// The part of [`lost_total`](Self::lost_total) that is skipped
-    /// tracepoint runs. The kernel counts them per program, for every
-    /// process: with in-kernel filters set, some were runs that would have
-    /// been filtered out anyway, so this part is an upper bound.
+    /// [`KernelLoss::skipped_total`] of [`loss`](Self::loss).
     #[must_use]
     pub fn skipped_total(&self) -> u64 {
         self.loss.skipped_total()
@@ -286,7 +290,7 @@ impl SocketsProducer {
             let n = self.poll(WAIT, &mut send)?;
             // A small batch means we are keeping up: let records accumulate
             // for a moment instead of waking (and writing) once per event.
-            if n > 0 && n < BATCH {
+            if n > 0 && n < self.batch {
                 std::thread::sleep(BATCH_WAIT);
             }
         }
