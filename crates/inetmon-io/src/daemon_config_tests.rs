@@ -54,6 +54,7 @@ max_size = "0"
 [sockets]
 enabled = true
 watch = ["streamConnect", "streamListen"]
+compat = true
 [sockets.filters]
 pid = 1
 uid = 1000
@@ -88,6 +89,7 @@ listen = "[::1]:9464"
     );
     let s = c.sockets.unwrap();
     assert_eq!(s.watch, [Monitor::StreamConnect, Monitor::StreamListen]);
+    assert!(s.compat);
     assert_eq!(s.filters.uid, Some(1000));
     assert_eq!(s.filters.addr.as_deref(), Some("10.0.0.0/8"));
     assert_eq!(c.nflog_groups, [1, 65535]);
@@ -148,6 +150,7 @@ fn errors_are_one_line_naming_the_key() {
             "[conntrack]\nenabled = \"yes\"",
             "conntrack.enabled: invalid type",
         ),
+        ("[sockets]\ncompat = 1", "sockets.compat: invalid type"),
         ("state_dir = ", "/etc/inetmon/inetmon.toml:"),
         (
             "[metrics]\nlisten = \"localhost\"",
