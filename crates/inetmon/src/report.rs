@@ -144,8 +144,10 @@ pub(crate) fn sink_error(e: inetmon_io::sink::SinkError) -> anyhow::Error {
 }
 
 /// The status of a live run (`sockets`, `monitor`) once it `ended`: a
-/// producer's error is one line (the others went on); an output error
-/// other than a closed pipe is the run's error.
+/// producer's error is one line (the others went on) and makes the status
+/// 1, since what was printed is incomplete (the daemon of a client went
+/// away, say); an output error other than a closed pipe is the run's
+/// error.
 ///
 /// # Errors
 ///
@@ -155,11 +157,12 @@ pub(crate) fn ended(
     ended: inetmon_io::consumer::Ended,
     counts: &Report,
 ) -> anyhow::Result<Status> {
+    let failed = u64::try_from(ended.producers.len()).unwrap_or(u64::MAX);
     for (name, e) in ended.producers {
         error_line(prog, &format!("{name} reader: {}", error_text(e.as_ref())));
     }
     ended.output.map_err(sink_error)?;
-    Ok(finish(prog, counts, 0))
+    Ok(finish(prog, counts, failed))
 }
 
 #[cfg(test)]

@@ -172,7 +172,12 @@ fn sockets_through_the_daemon_print_what_local_prints() {
     for (r, l) in text[2].iter().zip(&text[3]) {
         let (r, l) = (split_json_time(r), split_json_time(l));
         assert_eq!(r.0, l.0);
-        assert!((r.1 - l.1).abs() <= TOLERANCE_US * 1_000, "{} vs {}", r.1, l.1);
+        assert!(
+            (r.1 - l.1).abs() <= TOLERANCE_US * 1_000,
+            "{} vs {}",
+            r.1,
+            l.1
+        );
     }
 }
 
@@ -371,4 +376,68 @@ sys.stdout.write('%d %d %s' % (f[0], f[1], f[2:].decode()))
         Duration::from_secs(30),
         &d.log,
     );
+}
+
+/// A SIGHUP that changes the daemon's configuration restarts its
+/// producers but not its clients' connections: a client watching socket
+/// events goes on printing them after the reload, and one watching
+/// conntrack state events, which the new configuration no longer
+/// collects, ends with the daemon's reason.
+#[test]
+fn clients_stay_connected_across_a_reload() {
+    if !privileged() {
+        return;
+    }
+    let port = 17414;
+    let sockets = format!("[sockets.filters]\nport = {port}\n");
+    let d = Daemon::start("reload", &format!("{sockets}[conntrack]\nenabled = true\n"));
+    let mut runs = Vec::new();
+    for (name, args) in [
+        ("sockets", &["sockets", "--port", "17414"][..]),
+        ("state", &["monitor", "--type", "state"][..]),
+    ] {
+        let (out, err) = (
+            d.file(&format!("{name}.out")),
+            d.file(&format!("{name}.err")),
+        );
+        runs.push((Bg::spawn_to(&mut d.client(args), &out, &err), out, err));
+    }
+    let errs: Vec<_> = runs.iter().map(|r| r.2.clone()).collect();
+    wait_attached(&errs);
+    assert!(
+        lines_of(&errs[1])[0].contains("through the daemon"),
+        "{:?}",
+        lines_of(&errs[1])
+    );
+
+    // The same without conntrack.
+    d.reload(&format!("{sockets}[conntrack]\nenabled = false\n"), 2);
+    let (mut sock, mut state) = (runs.remove(0), runs.remove(0));
+    let ended = wait_for(Duration::from_secs(30), || state.0.try_wait());
+    assert_eq!(ended, Some(Some(1)), "{:?}", lines_of(&state.2));
+    let why = lines_of(&state.2).join("\n");
+    assert!(
+        why.contains("the daemon refused: the daemon does not collect state events"),
+        "{why}"
+    );
+
+    // The socket client is still there and sees what happens now.
+    assert_eq!(
+        sock.0.try_wait(),
+        None::<Option<i32>>,
+        "{:?}",
+        lines_of(&sock.2)
+    );
+    let ns = Netns::new();
+    common::must(
+        ns.cmd("/usr/bin/python3")
+            .args(["-c", &storm_script(port, 3)]),
+    );
+    let want = 3 * 7 + 3 + 2;
+    wait_for(Duration::from_secs(60), || {
+        (lines_of(&sock.1).len() >= want).then_some(())
+    })
+    .unwrap_or_else(|| panic!("{:#?}\n{:?}", lines_of(&sock.1), lines_of(&sock.2)));
+    assert_eq!(sock.0.stop(), Some(0), "{:?}", lines_of(&sock.2));
+    assert_eq!(lines_of(&sock.1).len(), want, "{:#?}", lines_of(&sock.1));
 }

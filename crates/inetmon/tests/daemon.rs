@@ -313,7 +313,8 @@ fn kill_9_under_storm_loses_nothing_shown() {
 
 /// `[aha] mountpoint`: the AHAFS files are mounted from the config and fed
 /// from the daemon's stream (a Python consumer reads a streamListen
-/// block); the daemon's stop unmounts them.
+/// block); a reload keeps them mounted, so a consumer armed before it gets
+/// its event after it; the daemon's stop unmounts them.
 #[test]
 fn aha_mount_from_config() {
     if !require_privileged("daemon AHAFS", &["python3"]) {
@@ -324,10 +325,11 @@ fn aha_mount_from_config() {
     fs::create_dir(&mnt).unwrap();
     // Only this test's listening thread (by its name, the task's comm):
     // other programs' sockets do not reach the consumer first.
-    s.write_config(&format!(
+    let config = format!(
         "[aha]\nmountpoint = {:?}\n[sockets.filters]\ncomm = \"ahalisten\"\n",
         mnt.display()
-    ));
+    );
+    s.write_config(&config);
     let mut d = s.start();
     let fac = mnt.join("net/inetsock.monFactory");
     assert!(fac.is_dir());
@@ -342,6 +344,10 @@ fn aha_mount_from_config() {
         &s.dir.path().join("consumer.err"),
     );
     common::wait_for_line(&out, "armed", Duration::from_secs(10), &s.stderr());
+    s.write_config(&format!("{config}[journal]\nmax_age = \"7d\"\n"));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(i32::try_from(d.pid()).unwrap(), libc::SIGHUP) };
+    s.wait_line("running:", 2);
     let l = std::thread::Builder::new()
         .name("ahalisten".into())
         .spawn(|| TcpListener::bind("127.0.0.1:0").unwrap())

@@ -161,7 +161,8 @@ impl RemoteSource {
 
     /// Reads the daemon's events on a thread of its own into `pipeline`
     /// until `shutdown` or until the daemon goes away (an error: the run
-    /// is incomplete). Events wait for room in the pipeline rather than
+    /// is incomplete) or, after a reload, says it no longer collects what
+    /// was asked ([`ClientError::Refused`]). Events wait for room in the pipeline rather than
     /// being dropped here: a client that cannot keep up fills its queue in
     /// the daemon, which drops and reports there.
     ///
@@ -196,6 +197,12 @@ impl RemoteSource {
                     };
                     buf.extend_from_slice(&chunk[..n]);
                     while let Some((frame, used)) = protocol::decode_frame(&buf[start..])? {
+                        if frame.kind == FrameType::Refused {
+                            // The daemon reloaded and no longer collects
+                            // what this client asked for.
+                            let (code, text) = protocol::decode_refused(frame.body)?;
+                            return Err(ClientError::Refused { code, text });
+                        }
                         if frame.kind != FrameType::Event {
                             return Err(FrameError::Unexpected {
                                 expected: "event",

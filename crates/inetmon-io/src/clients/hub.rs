@@ -8,6 +8,10 @@
 //! as the client does not read. The hub itself runs on the consumer's
 //! thread and never blocks: it only filters, encodes an event once for
 //! all the clients that want it, and `try_send`s it to their queues.
+//!
+//! A hub outlives the daemon's reloads ([`Hub::serve`]): its clients stay
+//! connected while the producers restart, and only those asking for what
+//! the new configuration no longer collects are told so and let go.
 
 use std::io::{self, BufWriter, Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
@@ -15,14 +19,15 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use inetmon_core::event::{Event, EventKind, Header, LossStage, Lost, Source, LOST_CLIENT_QUEUE};
 use inetmon_core::protocol::{
-    self, Collects, FrameError, FrameType, RefusalCode, Subscription, Welcome, PROTOCOL_VERSION,
+    self, Collects, FrameError, FrameType, RefusalCode, Request, Subscription, Welcome,
+    PROTOCOL_VERSION,
 };
 
 use super::socket::{self, Access, Peer, SocketError};
@@ -140,12 +145,15 @@ pub struct HubStats {
 struct Admitted {
     stream: UnixStream,
     peer: Peer,
+    request: Request,
     sub: Subscription,
     what: String,
 }
 
 /// One client, as the hub sees it.
 struct Client {
+    /// What it asked for (checked again when the daemon reloads).
+    request: Request,
     sub: Subscription,
     tx: Sender<Arc<[u8]>>,
     writer: JoinHandle<()>,
@@ -248,6 +256,8 @@ impl Client {
 /// every connection and removes the socket.
 pub struct Hub {
     clients: Vec<Client>,
+    /// What the daemon collects now, shared with the accept thread.
+    collects: Arc<Mutex<Collects>>,
     incoming: Receiver<Admitted>,
     notices: Receiver<String>,
     notice_tx: Sender<String>,
@@ -283,9 +293,11 @@ impl Hub {
         let stats = Arc::new(HubStats::default());
         let (admit_tx, incoming) = crossbeam_channel::bounded(cfg.max_clients.max(1));
         let (notice_tx, notices) = crossbeam_channel::bounded(MAX_NOTICES);
+        let collects = Arc::new(Mutex::new(cfg.collects.clone()));
         let acceptor = Acceptor {
             listener,
             stop: stop.clone(),
+            collects: Arc::clone(&collects),
             cfg: cfg.clone(),
             admit: admit_tx,
             notices: notice_tx.clone(),
@@ -297,6 +309,7 @@ impl Hub {
             .map_err(HubError::Thread)?;
         Ok(Hub {
             clients: Vec::new(),
+            collects,
             incoming,
             notices,
             notice_tx,
@@ -322,11 +335,61 @@ impl Hub {
         &self.socket
     }
 
+    /// The daemon now collects `collects` (a reload): new clients are
+    /// admitted against it, and a connected client whose request it no
+    /// longer covers gets a refusal frame saying what is missing, then
+    /// its connection ends; the others stay connected.
+    pub fn serve(&mut self, collects: Collects) {
+        self.admit();
+        let mut ended = Vec::new();
+        let mut i = 0;
+        while i < self.clients.len() {
+            match collects.missing(&self.clients[i].request) {
+                Some(text) => ended.push((self.clients.swap_remove(i), text)),
+                None => i += 1,
+            }
+        }
+        for (c, text) in ended {
+            self.stats.clients.fetch_sub(1, Ordering::Relaxed);
+            self.notice(format!(
+                "client let go after the reload: uid {} pid {}: {text}",
+                c.peer.uid, c.peer.pid
+            ));
+            let mut buf = Vec::with_capacity(128);
+            protocol::encode_refused(RefusalCode::NotCollected, &text, &mut buf);
+            // The writer sends what is queued, then this frame, and ends
+            // when the queue closes; a client that does not read is cut
+            // after a second rather than holding its writer forever.
+            let _ = c.stream.set_write_timeout(Some(DRAIN_WAIT));
+            let _ = c.tx.try_send(Arc::from(buf));
+        }
+        *self.collects.lock().unwrap_or_else(PoisonError::into_inner) = collects;
+    }
+
     /// Takes the clients that passed their handshake: each gets its
     /// welcome as the first frame of its queue, so that a client that
     /// has its welcome gets every event from then on.
     fn admit(&mut self) {
-        while let Ok(a) = self.incoming.try_recv() {
+        while let Ok(mut a) = self.incoming.try_recv() {
+            // Its handshake may have checked the request against what the
+            // daemon collected before a reload.
+            let missing = self
+                .collects
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .missing(&a.request);
+            if let Some(text) = missing {
+                self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                self.notice(format!(
+                    "client refused (uid {} pid {}): {text}",
+                    a.peer.uid, a.peer.pid
+                ));
+                let mut buf = Vec::new();
+                protocol::encode_refused(RefusalCode::NotCollected, &text, &mut buf);
+                let _ = a.stream.set_write_timeout(Some(DRAIN_WAIT));
+                let _ = a.stream.write_all(&buf);
+                continue;
+            }
             let mut buf = Vec::with_capacity(128);
             protocol::encode_welcome(
                 &Welcome {
@@ -359,6 +422,7 @@ impl Hub {
             self.stats.clients.fetch_add(1, Ordering::Relaxed);
             self.stats.admitted.fetch_add(1, Ordering::Relaxed);
             self.clients.push(Client {
+                request: a.request,
                 sub: a.sub,
                 tx,
                 writer,
@@ -516,6 +580,8 @@ fn write_frames(rx: &Receiver<Arc<[u8]>>, stream: UnixStream, dead: &AtomicBool)
 struct Acceptor {
     listener: UnixListener,
     stop: Shutdown,
+    /// What the daemon collects now ([`Hub::serve`] changes it).
+    collects: Arc<Mutex<Collects>>,
     cfg: HubConfig,
     admit: Sender<Admitted>,
     notices: Sender<String>,
@@ -579,7 +645,11 @@ impl Acceptor {
             return;
         }
         let hs = Handshake {
-            collects: self.cfg.collects.clone(),
+            collects: self
+                .collects
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
             admit: self.admit.clone(),
             notices: self.notices.clone(),
             stats: Arc::clone(&self.stats),
@@ -674,6 +744,7 @@ impl Handshake {
         if let Err(e) = self.admit.try_send(Admitted {
             stream,
             peer,
+            request,
             sub,
             what,
         }) {

@@ -10,8 +10,9 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
+use inetmon_core::event::Event;
 use jiff::tz::TimeZone;
 
 use super::aha_sink::AhaSink;
@@ -20,13 +21,14 @@ use super::journal_sink::JournalSink;
 use super::{Log, ServiceError};
 use crate::aha::AhaFs;
 use crate::clients::{Hub, HubConfig, HubStats};
-use crate::consumer::Sink;
+use crate::consumer::{Delivery, Rendered, Sink};
 use crate::daemon_config::DaemonConfig;
 use crate::datapath::DropCounter;
 use crate::journal::{DropCount, JournalThread, DB_FILE};
 use crate::metrics::Metrics;
 use crate::pipeline::now;
 use crate::shutdown::Shutdown;
+use crate::sink::SinkError;
 use crate::web::{WebServer, WebState};
 
 /// What [`assemble`] may use.
@@ -43,6 +45,112 @@ pub struct Context {
     pub shutdown: Shutdown,
     /// Where components report (one line each; stderr or syslog).
     pub log: Log,
+    /// What the previous run left running for this one (a reload).
+    pub kept: Kept,
+}
+
+/// Parts that outlive a reload, so that what users hold open survives
+/// it: the clients' hub (connected clients stay connected while the
+/// producers restart) and the AHAFS mount (consumers keep their open
+/// `.mon` files). Each is kept while its own configuration (the socket
+/// path; the mount point) stays the same, else replaced.
+#[derive(Default)]
+pub struct Kept {
+    hub: Option<Arc<Mutex<Hub>>>,
+    aha: Option<(PathBuf, Arc<Mutex<AhaSink>>)>,
+}
+
+impl std::fmt::Debug for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kept")
+            .field("hub", &self.hub.is_some())
+            .field("aha", &self.aha.as_ref().map(|(m, _)| m))
+            .finish()
+    }
+}
+
+impl Kept {
+    /// The running hub when it serves `cfg.socket` (told what `cfg`
+    /// collects), else a new one.
+    fn hub(&mut self, cfg: &DaemonConfig) -> Result<Arc<Mutex<Hub>>, ServiceError> {
+        let want = HubConfig::of_daemon(cfg);
+        if let Some(hub) = self.hub.take() {
+            let mut h = lock(&hub);
+            if h.socket() == cfg.socket || h.socket() == want.socket {
+                h.serve(want.collects);
+                drop(h);
+                self.hub = Some(Arc::clone(&hub));
+                return Ok(hub);
+            }
+            // Another socket: the old hub closes (and removes its socket)
+            // before the new one binds.
+            drop(h);
+            drop(hub);
+        }
+        let hub = Arc::new(Mutex::new(Hub::start(want)?));
+        self.hub = Some(Arc::clone(&hub));
+        Ok(hub)
+    }
+
+    /// The AHAFS sink mounted at `mountpoint`, the running one if it is
+    /// mounted there already.
+    fn aha(
+        &mut self,
+        mountpoint: &std::path::Path,
+        log: &Log,
+    ) -> Result<Arc<Mutex<AhaSink>>, ServiceError> {
+        match self.aha.take() {
+            Some((m, sink)) if m == mountpoint => {
+                self.aha = Some((m, Arc::clone(&sink)));
+                return Ok(sink);
+            }
+            // Unmounted before mounting anew (the same FUSE session
+            // cannot serve two mount points).
+            old => drop(old),
+        }
+        let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
+        let fs = AhaFs::mount(mountpoint, tz)?;
+        let sink = Arc::new(Mutex::new(AhaSink::new(fs, Arc::clone(log))));
+        self.aha = Some((mountpoint.to_path_buf(), Arc::clone(&sink)));
+        Ok(sink)
+    }
+
+    /// Lets go of what the configuration no longer asks for.
+    fn keep_only(&mut self, cfg: &DaemonConfig) {
+        if cfg.aha_mountpoint.is_none() {
+            self.aha = None;
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A sink shared with [`Kept`]: the consumer of each run delivers to it,
+/// and it lives on after the run ends.
+struct SharedSink<T>(Arc<Mutex<T>>);
+
+impl<T: Sink> Sink for SharedSink<T> {
+    fn deliver(&mut self, ev: Option<&Event>, out: &Rendered) -> Result<Delivery, SinkError> {
+        lock(&self.0).deliver(ev, out)
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        lock(&self.0).flush()
+    }
+
+    fn stuck(&self) -> bool {
+        lock(&self.0).stuck()
+    }
+
+    fn take_notice(&mut self) -> Option<String> {
+        lock(&self.0).take_notice()
+    }
+
+    fn take_unwritten(&mut self) -> (u64, &'static str) {
+        lock(&self.0).take_unwritten()
+    }
 }
 
 impl std::fmt::Debug for Context {
@@ -102,9 +210,11 @@ pub fn assemble(cfg: &DaemonConfig, ctx: &mut Context) -> Result<Assembly, Servi
     a.names.push(format!("journal {}", cfg.state_dir.display()));
     // `socket`: the clients' hub (`inetmon sockets|monitor|ipmon` watching
     // through the daemon), fed every event; each client filters its own.
-    let hub = Hub::start(HubConfig::of_daemon(cfg))?;
-    let hub_stats = hub.stats();
-    a.sinks.push(Box::new(hub));
+    // The hub and the AHAFS mount are kept across reloads (`Kept`).
+    ctx.kept.keep_only(cfg);
+    let hub = ctx.kept.hub(cfg)?;
+    let hub_stats = lock(&hub).stats();
+    a.sinks.push(Box::new(SharedSink(hub)));
     a.names.push(format!("clients {}", cfg.socket.display()));
     // `[metrics] listen`: Prometheus metrics and the web view on one
     // listener, on the daemon's tokio runtime; with the daemon's own
@@ -144,10 +254,8 @@ pub fn assemble(cfg: &DaemonConfig, ctx: &mut Context) -> Result<Assembly, Servi
     }
     // `[aha] mountpoint`: the AHAFS files, fed every socket event.
     if let Some(m) = &cfg.aha_mountpoint {
-        let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
-        let fs = AhaFs::mount(m, tz)?;
-        a.sinks
-            .push(Box::new(AhaSink::new(fs, Arc::clone(&ctx.log))));
+        let sink = ctx.kept.aha(m, &ctx.log)?;
+        a.sinks.push(Box::new(SharedSink(sink)));
         a.names.push(format!("AHAFS {}", m.display()));
     }
     let metrics = web.as_ref().map(|(m, _, _)| m.clone());

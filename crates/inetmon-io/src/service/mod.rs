@@ -19,8 +19,10 @@
 //! SIGHUP rereads the configuration file. A file that does not validate
 //! is reported (one line naming the file and the key) and the running
 //! configuration is kept; an unchanged one is reported as such. A changed
-//! one restarts the whole run (producers, journal writer, components) with
-//! it: producers are stopped before the new ones attach, so the few
+//! one restarts the run (producers, journal writer, components) with it,
+//! except what [`Kept`] carries over (the clients' hub and the AHAFS
+//! mount, so that clients and open `.mon` files survive a reload):
+//! producers are stopped before the new ones attach, so the few
 //! milliseconds between are a hole the daemon cannot see into, and a `gap`
 //! record from the old run's end to the new run's start says so in the
 //! journal. When the new configuration's producers cannot start, that is
@@ -44,7 +46,7 @@ use inetmon_core::sock_filter::SockFilter;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 pub use self::aha_sink::AhaSink;
-pub use self::assemble::{assemble, Assembly, Component, Context};
+pub use self::assemble::{assemble, Assembly, Component, Context, Kept};
 pub use self::drops::{DropCountsSink, DropTap};
 pub use self::journal_sink::JournalSink;
 pub use self::producers::{start as start_producers, Started};
@@ -304,13 +306,22 @@ pub fn run(path: &Path, cfg: DaemonConfig, log: &Log) -> Result<Summary, Service
     let mut cfg = cfg;
     let mut previous: Option<DaemonConfig> = None;
     let mut hole_since = None;
+    // What a run leaves running for the next one (clients, AHAFS files).
+    let mut kept = Kept::default();
     loop {
         let shutdown = Shutdown::new()?;
         *lock(&signals.run) = Some(shutdown.clone());
         if signals.stopping() {
             break;
         }
-        match run_once(&cfg, &shutdown, hole_since.take(), log, &mut summary) {
+        match run_once(
+            &cfg,
+            &shutdown,
+            hole_since.take(),
+            log,
+            &mut summary,
+            &mut kept,
+        ) {
             Ok(()) => {}
             Err(e) => match previous.take() {
                 // A reloaded configuration that does not start: back to
@@ -358,6 +369,7 @@ fn run_once(
     hole_since: Option<inetmon_core::event::Timestamp>,
     log: &Log,
     summary: &mut Summary,
+    kept: &mut Kept,
 ) -> Result<(), ServiceError> {
     let journal = Journal::open(&cfg.state_dir, cfg.journal.clone())?;
     if let Some(g) = journal.gap() {
@@ -395,8 +407,11 @@ fn run_once(
         drop_counter: started.drop_counter,
         shutdown: shutdown.clone(),
         log: Arc::clone(log),
+        kept: std::mem::take(kept),
     };
-    let assembly = match assemble(cfg, &mut ctx) {
+    let assembled = assemble(cfg, &mut ctx);
+    *kept = std::mem::take(&mut ctx.kept);
+    let assembly = match assembled {
         Ok(a) => a,
         Err(e) => {
             shutdown.trigger();

@@ -860,15 +860,7 @@ impl Daemon {
         let _ = fs::remove_dir_all(&run_dir);
         let socket = run_dir.join("inetmon.sock");
         let config = dir.path().join("inetmon.toml");
-        fs::write(
-            &config,
-            format!(
-                "state_dir = \"{}\"\nsocket = \"{}\"\n[journal]\nsync = \"never\"\n{extra}",
-                dir.path().join("state").display(),
-                socket.display()
-            ),
-        )
-        .unwrap();
+        write_daemon_config(&config, dir.path(), &socket, extra);
         let log = dir.path().join("daemon.log");
         let bg = Bg::spawn(
             Command::new(inetmon())
@@ -891,6 +883,24 @@ impl Daemon {
         self.dir.path().join(name)
     }
 
+    /// Rewrites the configuration with `extra` in place of what
+    /// [`Daemon::start`] was given, sends SIGHUP and waits for the
+    /// restarted run's `running:` line (the `n`th of the log).
+    pub fn reload(&self, extra: &str, n: usize) {
+        let config = self.dir.path().join("inetmon.toml");
+        write_daemon_config(&config, self.dir.path(), &self.socket, extra);
+        let pid = self.bg.as_ref().unwrap().pid();
+        must(Command::new("kill").args(["-HUP", &pid.to_string()]));
+        wait_for(Duration::from_secs(120), || {
+            let running = lines_of(&self.log)
+                .iter()
+                .filter(|l| l.contains("running:"))
+                .count();
+            (running >= n).then_some(())
+        })
+        .unwrap_or_else(|| panic!("no {n}th running: line: {:?}", lines_of(&self.log)));
+    }
+
     /// `inetmon ARGS…` as a client of this daemon (`INETMON_SOCKET`,
     /// `TZ=UTC`).
     pub fn client(&self, args: &[&str]) -> Command {
@@ -900,6 +910,20 @@ impl Daemon {
             .env("TZ", "UTC");
         c
     }
+}
+
+/// A test daemon's configuration: its own state directory and socket,
+/// no fsync (tests do not crash the machine), then `extra`.
+fn write_daemon_config(config: &Path, dir: &Path, socket: &Path, extra: &str) {
+    fs::write(
+        config,
+        format!(
+            "state_dir = \"{}\"\nsocket = \"{}\"\n[journal]\nsync = \"never\"\n{extra}",
+            dir.join("state").display(),
+            socket.display()
+        ),
+    )
+    .unwrap();
 }
 
 impl Drop for Daemon {
