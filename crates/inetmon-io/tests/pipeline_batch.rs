@@ -1,19 +1,20 @@
 //! Batches through the pipeline: order, the capacity counted in events,
-//! loss counted exactly when a batch is cut, and spent events going back to
-//! their producer.
+//! and loss counted exactly when a batch is cut. (Spent events going back
+//! to their producer: `nflog_live::spent_packets_are_reused`.)
 
-use inetmon_core::event::{
-    Action, Event, EventKind, LossStage, Malformed, PacketFlags, PacketLog, RuleGroup, Source,
-};
+use inetmon_core::event::{Event, EventKind, LossStage, Malformed, Source};
 use inetmon_io::pipeline::{now, Pipeline, Sent, MAX_BATCH};
 
-fn malformed(p: &mut inetmon_io::pipeline::Producer, n: u64) -> Event {
-    Event::Malformed(Malformed {
-        header: p.header(now()),
-        offset: n,
-        skipped: 0,
-        reason: String::new(),
-    })
+/// An event that says `offset`, numbered by `p`.
+fn malformed(p: &mut inetmon_io::pipeline::Producer, offset: u64) -> Event {
+    let (header, skipped, reason) = (p.header(now()), 0, String::new());
+    let m = Malformed {
+        header,
+        offset,
+        skipped,
+        reason,
+    };
+    Event::Malformed(m)
 }
 
 fn offset(ev: &Event) -> u64 {
@@ -113,63 +114,4 @@ fn the_capacity_counts_events_not_batches() {
     assert_eq!(offset(&rx.recv().unwrap()), 0);
     let e = malformed(&mut p, 9);
     assert_eq!(p.send(e), Ok(Sent::Queued));
-}
-
-fn packet(p: &mut inetmon_io::pipeline::Producer, payload: u8) -> Event {
-    let log = PacketLog {
-        header: p.header(now()),
-        count: 1,
-        interface: "lo".into(),
-        direction: None,
-        group: RuleGroup::None,
-        rule: None,
-        action: Action::Log,
-        flags: PacketFlags::default(),
-        log_tag: 0,
-        nat_tag: String::new(),
-        reason: None,
-        log_level: None,
-        family: 2,
-        header_len: 28,
-        packet: vec![payload; 40],
-        ipf_seq: None,
-        nflog: None,
-        raw_header: Vec::new(),
-    };
-    Event::Packet(Box::new(log))
-}
-
-#[test]
-fn spent_packets_return_to_their_producer() {
-    let pipe = Pipeline::new(1024);
-    let mut p = pipe.producer(Source::Nflog(4));
-    let rx = pipe.close();
-    assert!(p.reuse_packet().is_none());
-    for round in 0..2u8 {
-        for _ in 0..3 {
-            let e = packet(&mut p, round);
-            p.push(e).unwrap();
-        }
-        p.send_batch().unwrap();
-    }
-    // The consumer reads the first batch and gives its events back; they
-    // go back when it starts on the next batch.
-    let mut addrs = Vec::new();
-    for _ in 0..3 {
-        let ev = rx.recv().unwrap();
-        if let Event::Packet(b) = &ev {
-            addrs.push(std::ptr::from_ref::<PacketLog>(b) as usize);
-        }
-        rx.give_back(ev);
-    }
-    assert!(p.reuse_packet().is_none());
-    let ev = rx.recv().unwrap();
-    rx.give_back(ev);
-    for _ in 0..3 {
-        let b = p.reuse_packet().expect("a spent packet");
-        let addr = std::ptr::from_ref::<PacketLog>(&b) as usize;
-        assert!(addrs.contains(&addr), "the same allocation comes back");
-        assert!(b.packet.capacity() >= 40);
-    }
-    assert!(p.reuse_packet().is_none());
 }
