@@ -299,8 +299,8 @@ fn logged_udp_9999(
 ) {
     let ns = Netns::new(tag);
     ns.nft(&format!(
-        "table inet t {{ chain out {{ type filter hook output priority 0; policy accept; \
-         udp dport 9999 log group {} }} }}",
+        "table inet t {{\n chain out {{\n type filter hook output priority 0; policy accept;\n \
+         udp dport 9999 log group {}\n }}\n}}\n",
         cfg.groups[0]
     ));
     let (rx, shutdown, handle, _) = start(&ns, cfg, 1024);
