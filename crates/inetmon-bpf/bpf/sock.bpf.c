@@ -15,6 +15,8 @@
  *   cgroup/sock_release           close (process context)
  *   cgroup_skb/ingress, egress    control segments of audited connections (seg_*;
  *                                 attached only when asked for)
+ *   tp_btf/sys_enter, sys_exit    32-bit compat bind, listen, accept, connect
+ *                                 (compat_*; attached only with --compat)
  *
  * Passive events (those that may run in softirq) never use the current task:
  * they take the owner recorded at create/accept/connect, or say "unknown".
@@ -94,6 +96,10 @@ volatile const __u64 filter_cgroup = 0;
  * before it reaches the ring buffer; the programs' bookkeeping (owners,
  * stash, dynbind) is unaffected. */
 volatile const __u32 cfg_watch = 0xffffffff;
+
+/* 1 when compat_enter/compat_exit are attached (`--compat`): they report a
+ * 32-bit compat listen like exit_listen does, so set_state leaves it. */
+volatile const __u32 cfg_compat = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -375,15 +381,23 @@ static __always_inline void read_proto_type(struct sock *sk, __u16 *proto, __u16
 	}
 }
 
+/* Family, type and protocol as given, both ends and netns of the socket,
+ * and with want_cookie its cookie. */
+static __always_inline void fill_sk_as(struct inetmon_sock_rec *r, struct sock *sk, __u16 fam,
+				       __u16 type, __u16 proto, int want_cookie)
+{
+	r->family = fam;
+	r->type = type;
+	r->protocol = proto;
+	fill_ends(r, sk, fam, want_cookie);
+}
+
 /* Both ends, netns and cookie of a socket whose family, type and protocol
  * are known (read already, or from a context). */
 static __always_inline void fill_sk_known(struct inetmon_sock_rec *r, struct sock *sk, __u16 fam,
 					  __u16 type, __u16 proto)
 {
-	r->family = fam;
-	r->type = type;
-	r->protocol = proto;
-	fill_ends(r, sk, fam, 1);
+	fill_sk_as(r, sk, fam, type, proto, 1);
 }
 
 /* Family, type, protocol, both ends, netns and cookie of a kernel socket. */
@@ -401,31 +415,19 @@ static __always_inline void fill_sk(struct inetmon_sock_rec *r, struct sock *sk)
 static __always_inline void fill_sk_ctx(struct inetmon_sock_rec *r, struct sock *sk, __u32 fam,
 					__u32 type, __u32 proto)
 {
-	r->family = fam;
-	r->type = type;
-	r->protocol = proto;
-	fill_ends(r, sk, fam, 0);
+	fill_sk_as(r, sk, fam, type, proto, 0);
 }
 
-/* The struct sock behind a file descriptor of the current task, or NULL;
- * with its family, type and protocol (only AF_INET/AF_INET6 TCP/UDP
- * sockets). The task's file table is walked with plain (BTF) loads from
- * bpf_get_current_task_btf(); from the file pointer on, with reads. */
-static __always_inline struct sock *sock_from_fd(__s64 fd, __u16 *famp, __u16 *typep,
-						 __u16 *protop)
+/* The inet TCP/UDP socket behind a struct file, or NULL; with its family,
+ * type and protocol. (Read from the file pointer on: the callers' files
+ * come from an fd table or an io_uring request.) */
+static __always_inline struct sock *sock_from_file(struct file *f, __u16 *famp, __u16 *typep,
+						   __u16 *protop)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct fdtable *fdt = t->files->fdt;
-	unsigned int max = fdt->max_fds;
-	struct file **fds = fdt->fd;
-	struct file *f = NULL;
 	struct socket *so;
 	struct sock *sk;
 	__u16 fam, proto, type;
 
-	if (fd < 0 || fd >= max)
-		return NULL;
-	bpf_core_read(&f, sizeof(f), &fds[fd]);
 	if (!f)
 		return NULL;
 	so = BPF_CORE_READ(f, private_data);
@@ -442,6 +444,25 @@ static __always_inline struct sock *sock_from_fd(__s64 fd, __u16 *famp, __u16 *t
 	*typep = type;
 	*protop = proto;
 	return sk;
+}
+
+/* The struct sock behind a file descriptor of the current task, or NULL;
+ * with its family, type and protocol (only AF_INET/AF_INET6 TCP/UDP
+ * sockets). The task's file table is walked with plain (BTF) loads from
+ * bpf_get_current_task_btf(); from the file pointer on, with reads. */
+static __always_inline struct sock *sock_from_fd(__s64 fd, __u16 *famp, __u16 *typep,
+						 __u16 *protop)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct fdtable *fdt = t->files->fdt;
+	unsigned int max = fdt->max_fds;
+	struct file **fds = fdt->fd;
+	struct file *f = NULL;
+
+	if (fd < 0 || fd >= max)
+		return NULL;
+	bpf_core_read(&f, sizeof(f), &fds[fd]);
+	return sock_from_file(f, famp, typep, protop);
 }
 
 /* The kernel pointer behind a cgroup/sock context (which is the sock). */
@@ -662,43 +683,50 @@ PROG("cgroup/post_bind6", post_bind6, struct bpf_sock, post_bind(ctx))
 PROG("tracepoint/syscalls/sys_enter_bind", enter_bind,
      struct trace_event_raw_sys_enter, stash_addr(ctx, STASH_BIND))
 
-SEC("tracepoint/syscalls/sys_exit_bind")
-int exit_bind(struct trace_event_raw_sys_exit *ctx)
+/* The exit of a bind the thread stashed (bind(2), or the same call made
+ * as a 32-bit compat syscall): success is reported by post_bind; a
+ * failure here, with the address that was asked for. Ends the stash. */
+static __always_inline void bind_exit(struct args *a, long ret)
 {
-	struct args *a = live_args();
 	struct inetmon_sock_rec r = {};
-	long ret = ctx->ret;
 
-	if (!a)
-		return 0;
-	/* Success is reported by post_bind; a failure here, with the address
-	 * that was asked for. */
 	if (ret < 0 && exit_rec(&r, a->fd, INETMON_OP_BIND, ret)) {
 		stashed_end(a, r.laddr, &r.lport);
 		emit(&r);
 	}
 	a->live = 0;
-	return 0;
 }
+
+/* A sys_exit tracepoint program that hands the live stash and the result
+ * to `body` (one of the *_exit helpers). */
+#define EXIT_PROG(tp, name, body)                                              \
+	SEC("tracepoint/syscalls/" tp)                                         \
+	int name(struct trace_event_raw_sys_exit *ctx)                         \
+	{                                                                      \
+		struct args *a = live_args();                                  \
+		if (a)                                                         \
+			body(a, ctx->ret);                                     \
+		return 0;                                                      \
+	}
+
+EXIT_PROG("sys_exit_bind", exit_bind, bind_exit)
 
 /* ---- listen ---- */
 
 PROG("tracepoint/syscalls/sys_enter_listen", enter_listen,
      struct trace_event_raw_sys_enter, stash_fd(ctx, STASH_LISTEN))
 
-SEC("tracepoint/syscalls/sys_exit_listen")
-int exit_listen(struct trace_event_raw_sys_exit *ctx)
+/* The exit of a stashed listen: its result. Ends the stash. */
+static __always_inline void listen_exit(struct args *a, long ret)
 {
-	struct args *a = live_args();
 	struct inetmon_sock_rec r = {};
 
-	if (!a)
-		return 0;
-	if (exit_rec(&r, a->fd, INETMON_OP_LISTEN, ctx->ret))
+	if (exit_rec(&r, a->fd, INETMON_OP_LISTEN, ret))
 		emit(&r);
 	a->live = 0;
-	return 0;
 }
+
+EXIT_PROG("sys_exit_listen", exit_listen, listen_exit)
 
 /* ---- accept ---- */
 
@@ -708,14 +736,13 @@ PROG("tracepoint/syscalls/sys_enter_accept", enter_accept,
 PROG("tracepoint/syscalls/sys_enter_accept4", enter_accept4,
      struct trace_event_raw_sys_enter, stash_fd(ctx, STASH_ACCEPT))
 
-static __always_inline int exit_accept_common(long ret)
+/* The exit of a stashed accept or accept4: the accepted socket, or the
+ * error on the listener (EAGAIN aside). Ends the stash. */
+static __always_inline void accept_exit(struct args *a, long ret)
 {
-	struct args *a = live_args();
 	struct inetmon_sock_rec r = {};
 	struct sock *sk;
 
-	if (!a)
-		return 0;
 	if (ret >= 0) {
 		/* The accepted socket (ret is its fd). */
 		sk = exit_rec(&r, ret, INETMON_OP_ACCEPT, 0);
@@ -727,14 +754,11 @@ static __always_inline int exit_accept_common(long ret)
 		emit(&r);
 	}
 	a->live = 0;
-	return 0;
 }
 
-PROG("tracepoint/syscalls/sys_exit_accept", exit_accept,
-     struct trace_event_raw_sys_exit, exit_accept_common(ctx->ret))
+EXIT_PROG("sys_exit_accept", exit_accept, accept_exit)
 
-PROG("tracepoint/syscalls/sys_exit_accept4", exit_accept4,
-     struct trace_event_raw_sys_exit, exit_accept_common(ctx->ret))
+EXIT_PROG("sys_exit_accept4", exit_accept4, accept_exit)
 
 /* ---- connect ---- */
 
@@ -832,16 +856,13 @@ static __always_inline void check_dynbind(struct args *a)
 	emit_dynbind(&r);
 }
 
-SEC("tracepoint/syscalls/sys_exit_connect")
-int exit_connect(struct trace_event_raw_sys_exit *ctx)
+/* The exit of a stashed connect: a failure before any SYN, a UDP
+ * connect's outcome and dynamic bind. Ends the stash. */
+static __always_inline void connect_exit(struct args *a, long ret)
 {
-	struct args *a = live_args();
 	struct inetmon_sock_rec r = {};
-	long ret = ctx->ret;
 	struct sock *sk;
 
-	if (!a)
-		return 0;
 	/* A TCP connect reports nothing here unless it failed before any
 	 * SYN (set_state reports the rest), and only when watched: skip the
 	 * fd walk. */
@@ -868,6 +889,128 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 out:
 	a->dynbind = 0;
 	a->live = 0;
+}
+
+EXIT_PROG("sys_exit_connect", exit_connect, connect_exit)
+
+/* ---- 32-bit compat syscalls (opt-in: `inetmon sockets --compat`) ----
+ * The syscalls: tracepoints above never fire for an ia32 call (int 0x80,
+ * sysenter, a -m32 binary): the kernel's syscall-tracepoint layer looks
+ * the number up in the native table and skips compat calls. The raw
+ * syscall tracepoints do fire for them, with the ia32 number, but for
+ * every system call of every task on the machine: these two programs
+ * decide from the number (a register) first, then from the task's
+ * TS_COMPAT, and only then touch the stash. A compat bind, connect,
+ * listen or accept(4), direct or through the socketcall(2) multiplexer,
+ * is stashed like its native twin at entry and handed to the same exit
+ * helpers: the same records, with the same fields. BTF-typed raw
+ * tracepoints (tp_btf): the registers are plain loads. */
+
+/* ia32 syscall numbers (arch/x86/entry/syscalls/syscall_32.tbl; there is
+ * no direct ia32 accept: only accept4 and socketcall's SYS_ACCEPT). */
+#define IA32_SOCKETCALL 102
+#define IA32_BIND 361
+#define IA32_CONNECT 362
+#define IA32_LISTEN 363
+#define IA32_ACCEPT4 364
+
+/* socketcall(2) sub-calls (include/uapi/linux/net.h). */
+#define SYS_BIND 2
+#define SYS_CONNECT 3
+#define SYS_LISTEN 4
+#define SYS_ACCEPT 5
+#define SYS_ACCEPT4 18
+
+/* Whether an ia32 syscall number is one of those above. */
+static __always_inline int ia32_sock_nr(long id)
+{
+	return id == IA32_SOCKETCALL || (id >= IA32_BIND && id <= IA32_ACCEPT4);
+}
+
+/* Whether the current task is in a 32-bit compat syscall (x86-64:
+ * thread_info.status & TS_COMPAT, set at the compat entry and cleared on
+ * the return to user space, after sys_exit). */
+static __always_inline int in_compat_syscall(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	return t->thread_info.status & TS_COMPAT;
+}
+
+/* Stashes a compat socket call: sys (STASH_*) or 0 (not ours), the fd,
+ * and for bind/connect the 32-bit sockaddr pointer and length. */
+static __always_inline int compat_stash(__u32 sys, __u32 fd, __u32 uaddr, __u32 addrlen)
+{
+	if (!sys)
+		return 0;
+	/* (The fd is a 32-bit int: sign-extended, as the kernel does.) */
+	return stash_args(sys, (__s64)(__s32)fd, uaddr,
+			  sys == STASH_BIND || sys == STASH_CONNECT ? addrlen : 0);
+}
+
+/* The STASH_* of an ia32 socket syscall number or socketcall sub-call. */
+static __always_inline __u32 compat_sys(long id, __u32 call)
+{
+	if (id == IA32_BIND || call == SYS_BIND)
+		return STASH_BIND;
+	if (id == IA32_CONNECT || call == SYS_CONNECT)
+		return STASH_CONNECT;
+	if (id == IA32_LISTEN || call == SYS_LISTEN)
+		return STASH_LISTEN;
+	if (id == IA32_ACCEPT4 || call == SYS_ACCEPT || call == SYS_ACCEPT4)
+		return STASH_ACCEPT;
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(compat_enter, struct pt_regs *regs, long id)
+{
+	__u32 args[3] = {};
+	__u32 call;
+
+	if (!ia32_sock_nr(id) || !in_compat_syscall())
+		return 0;
+	/* ia32 arguments: ebx, ecx, edx. */
+	if (id != IA32_SOCKETCALL)
+		return compat_stash(compat_sys(id, 0), regs->bx, regs->cx, regs->dx);
+	/* socketcall(call, args): the sub-call's arguments are 32-bit words
+	 * in user memory (just written by the caller: resident). */
+	call = regs->bx;
+	if (!compat_sys(0, call))
+		return 0;
+	if (bpf_probe_read_user(args, sizeof(args), (const void *)(__u64)(__u32)regs->cx))
+		return 0;
+	return compat_stash(compat_sys(0, call), args[0], args[1], args[2]);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(compat_exit, struct pt_regs *regs, long ret)
+{
+	struct args *a;
+
+	if (!ia32_sock_nr(regs->orig_ax) || !in_compat_syscall())
+		return 0;
+	a = live_args();
+	if (!a)
+		return 0;
+	/* (An ia32 call returns an int.) */
+	ret = (int)ret;
+	switch (a->sys) {
+	case STASH_BIND:
+		bind_exit(a, ret);
+		break;
+	case STASH_CONNECT:
+		connect_exit(a, ret);
+		break;
+	case STASH_LISTEN:
+		listen_exit(a, ret);
+		break;
+	case STASH_ACCEPT:
+		accept_exit(a, ret);
+		break;
+	default:
+		a->live = 0;
+	}
 	return 0;
 }
 
@@ -882,32 +1025,6 @@ out:
 #define IORING_OP_ACCEPT 13
 #define IORING_OP_BIND 56
 #define IORING_OP_LISTEN 57
-
-/* The inet TCP/UDP socket behind a struct file, or NULL. */
-static __always_inline struct sock *sock_from_file(struct file *f, __u16 *famp, __u16 *typep,
-						   __u16 *protop)
-{
-	struct socket *so;
-	struct sock *sk;
-	__u16 fam, proto, type;
-
-	if (!f)
-		return NULL;
-	so = BPF_CORE_READ(f, private_data);
-	if (!so || BPF_CORE_READ(so, file) != f)
-		return NULL;
-	sk = BPF_CORE_READ(so, sk);
-	if (!sk)
-		return NULL;
-	fam = BPF_CORE_READ(sk, __sk_common.skc_family);
-	read_proto_type(sk, &proto, &type);
-	if ((fam != AF_INET && fam != AF_INET6) || (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
-		return NULL;
-	*famp = fam;
-	*typep = type;
-	*protop = proto;
-	return sk;
-}
 
 /* The record of a completion about the request's own socket. */
 static __always_inline struct sock *uring_rec(struct inetmon_sock_rec *r, struct io_kiocb *req,
@@ -1063,12 +1180,13 @@ int BPF_PROG(set_state, const struct sock *csk, int os, int ns)
 	if (ns == TCP_LISTEN) {
 		/* listen() issued as a 32-bit compat syscall passes no
 		 * syscalls: tracepoint, but its state change runs in the
-		 * caller: reported from here. (The native syscall and
-		 * io_uring are reported by exit_listen and uring_complete.) */
+		 * caller: reported from here, unless compat_exit is attached
+		 * and reports it. (The native syscall and io_uring are
+		 * reported by exit_listen and uring_complete.) */
 		struct task_struct *t = bpf_get_current_task_btf();
 		struct inetmon_sock_rec r = {};
 
-		if (!(t->thread_info.status & TS_COMPAT) ||
+		if (cfg_compat || !(t->thread_info.status & TS_COMPAT) ||
 		    !watched(INETMON_OP_LISTEN, SOCK_STREAM))
 			return 0;
 		fill_current(&r);

@@ -15,6 +15,7 @@
 //! | `[journal] max_size` | `"1GiB"` | delete the oldest events past this size; bytes with `KiB`/`MiB`/`GiB`/`TiB` (or `K`/`M`/`G`/`T`), `"0"` = no limit |
 //! | `[sockets] enabled` | `true` | collect socket events |
 //! | `[sockets] watch` | all monitors | AHAFS monitor names (`streamConnect`, …) to collect |
+//! | `[sockets] compat` | `false` | also see 32-bit (ia32) bind, listen, accept and connect, as `inetmon sockets --compat` (a cost on every system call of the machine) |
 //! | `[sockets.filters] pid`, `uid`, `comm`, `port`, `cgroup`, `addr` | none | as `inetmon sockets --pid …` |
 //! | `[nflog] groups` | `[]` | NFLOG groups to read (0–65535) |
 //! | `[conntrack] enabled` | `false` | collect conntrack NAT and state events |
@@ -175,6 +176,8 @@ pub struct RawSockets {
     pub enabled: Option<bool>,
     /// `watch`
     pub watch: Option<Vec<String>>,
+    /// `compat`
+    pub compat: Option<bool>,
     /// `[sockets.filters]`
     #[serde(default)]
     pub filters: RawSockFilters,
@@ -278,6 +281,9 @@ pub struct DaemonConfig {
 pub struct SocketsSection {
     /// Monitors to collect (all when the key is absent).
     pub watch: Vec<Monitor>,
+    /// Also attach the 32-bit compat syscall programs
+    /// (`KernelFilters::compat`).
+    pub compat: bool,
     /// Filters, as given (the `addr` value was checked to parse).
     pub filters: RawSockFilters,
 }
@@ -375,6 +381,7 @@ impl DaemonConfig {
             }
             Some(SocketsSection {
                 watch,
+                compat: s.compat.unwrap_or(false),
                 filters: s.filters,
             })
         } else {

@@ -16,6 +16,7 @@ fn defaults() -> DaemonConfig {
         },
         sockets: Some(SocketsSection {
             watch: Monitor::ALL.to_vec(),
+            compat: false,
             filters: RawSockFilters::default(),
         }),
         nflog_groups: Vec::new(),

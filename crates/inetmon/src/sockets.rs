@@ -103,6 +103,16 @@ pub(crate) struct SocketsArgs {
     /// /run/inetmon/inetmon.sock); without it, the daemon is used.
     #[arg(long)]
     pub(crate) local: bool,
+    /// Also report bind, listen, accept and connect made as 32-bit (ia32
+    /// compat) system calls (`-m32` binaries, `int 0x80`), which the
+    /// per-syscall tracepoints never see: attaches programs on the raw
+    /// sys_enter/sys_exit tracepoints, which run for every system call
+    /// of every process (~180 ns each on the test VM: BENCHMARKS.md §9). Runs the
+    /// programs in this process (as --local). Without it, such calls show
+    /// only create, successful bind, listen, connect attempt and TCP
+    /// outcome, disconnect and close.
+    #[arg(long)]
+    pub(crate) compat: bool,
     /// Also serve the AHAFS monitor files on this directory (FUSE):
     /// MOUNTPOINT/net/inetsock.monFactory/*.mon, until interrupted. The
     /// files get the events that pass the filters.
@@ -147,6 +157,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<Status> {
         (args.existing, "--existing"),
         (args.aha.is_some(), "--aha"),
         (args.cgroup.is_some(), "--cgroup"),
+        (args.compat, "--compat"),
     ]
     .into_iter()
     .find_map(|(given, flag)| given.then_some(flag));
@@ -209,6 +220,7 @@ pub(crate) fn run(args: SocketsArgs) -> anyhow::Result<Status> {
                 cgroup,
                 watch,
                 segments: false,
+                compat: args.compat,
             },
             ring_bytes,
             ..SocketsConfig::default()

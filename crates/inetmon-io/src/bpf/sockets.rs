@@ -40,7 +40,21 @@ pub struct Filters {
     /// `seg_egress` ([`SEGMENT_PROGRAMS`]), which every IP packet of every
     /// socket passes; only those segments reach the ring buffer.
     pub segments: bool,
+    /// Also report bind, listen, accept and connect made as 32-bit
+    /// (ia32 compat) system calls, direct or through `socketcall(2)`:
+    /// attaches `compat_enter`/`compat_exit` ([`COMPAT_PROGRAMS`]) on the
+    /// raw `sys_enter`/`sys_exit` tracepoints, which run for every system
+    /// call on the machine (see BENCHMARKS.md for the cost), when the
+    /// watch set needs one of the syscall tracepoints. Without it those
+    /// compat calls report only what the cgroup hooks and state changes
+    /// see (no accept, no failed bind, no connect failure before a SYN).
+    pub compat: bool,
 }
+
+/// The raw syscall tracepoint programs of [`Filters::compat`]:
+/// (program, `raw_syscalls` tracepoint), in attach order.
+pub const COMPAT_PROGRAMS: [(&str, &str); 2] =
+    [("compat_enter", "sys_enter"), ("compat_exit", "sys_exit")];
 
 /// The `cgroup_skb` programs of [`Filters::segments`], in attach order.
 pub const SEGMENT_PROGRAMS: [&str; 2] = ["seg_ingress", "seg_egress"];
@@ -101,6 +115,15 @@ impl SockPrograms {
         if filters.segments {
             attached.extend(SEGMENT_PROGRAMS);
         }
+        // The compat programs feed the syscall exits' records: only worth
+        // their per-syscall cost when the watch set has one of those.
+        let compat = filters.compat
+            && attached
+                .iter()
+                .any(|p| TRACEPOINTS.iter().any(|(name, _, _)| name == p));
+        if compat {
+            attached.extend(COMPAT_PROGRAMS.iter().map(|(name, _)| *name));
+        }
         let wanted = |name: &str| attached.contains(&name);
         // The `volatile const` globals of sock.bpf.c (all `__u32` but the
         // cgroup id).
@@ -110,6 +133,7 @@ impl SockPrograms {
             ("filter_uid", uid),
             ("filter_port", port),
             ("cfg_watch", watch),
+            ("cfg_compat", u32::from(compat)),
         ];
         let mut loader = EbpfLoader::new();
         for (name, value) in &globals {
@@ -140,6 +164,7 @@ impl SockPrograms {
         // (~16 MiB) is alive at any time, and none once attached.
         let btf_progs: Vec<_> = BTF_TRACEPOINTS
             .into_iter()
+            .chain(COMPAT_PROGRAMS)
             .filter(|t| wanted(t.0))
             .collect();
         if !btf_progs.is_empty() {
@@ -178,7 +203,7 @@ impl SockPrograms {
 
     /// The names (in `sock.bpf.c`) of the programs loaded and attached, in
     /// attach order: [`programs_for`] of the watch set, then
-    /// [`SEGMENT_PROGRAMS`] when asked for.
+    /// [`SEGMENT_PROGRAMS`] and [`COMPAT_PROGRAMS`] when asked for.
     #[must_use]
     pub fn attached(&self) -> &[&'static str] {
         &self.attached
@@ -205,6 +230,7 @@ impl SockPrograms {
             .iter()
             .map(|(name, _, _)| *name)
             .chain(BTF_TRACEPOINTS.iter().map(|(name, _)| *name))
+            .chain(COMPAT_PROGRAMS.iter().map(|(name, _)| *name))
             .filter(|name| self.attached.contains(name))
             .collect();
         super::recursion_misses(&self.ebpf, &tracing)

@@ -71,6 +71,7 @@ pub fn start(cfg: &DaemonConfig, producers: &mut Producers) -> Result<Started, S
                 // (Segments are only for `inetmon audit --messages`, which
                 // runs its own producer.)
                 segments: false,
+                compat: s.compat,
             },
             ..SocketsConfig::default()
         };
