@@ -25,11 +25,11 @@
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
+use crossbeam_channel::{RecvTimeoutError, TryRecvError};
 use inetmon_core::event::Event;
 pub use inetmon_core::format::ipmon::{Line, Rendered};
 
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Events, Pipeline};
 use crate::shutdown::Shutdown;
 use crate::sink::SinkError;
 
@@ -493,7 +493,7 @@ impl<'a> Consumer<'a> {
 
     fn pump(
         &mut self,
-        rx: &Receiver<Event>,
+        rx: &Events,
         running: &Running,
         shutdown: &Shutdown,
         plan: &Plan,
@@ -514,20 +514,28 @@ impl<'a> Consumer<'a> {
             if stop && !self.discard && self.sinks.iter().any(|s| s.stuck()) {
                 self.discard = true;
             }
-            let mut wait = IDLE;
-            let flush_due = unflushed.then(|| last_flush + FLUSH_EVERY);
-            for t in [plan.deadline, next_tick, flush_due].into_iter().flatten() {
-                wait = wait.min(t.saturating_duration_since(Instant::now()));
-            }
             let next = match pending.take() {
                 Some(ev) => Ok(ev),
-                None => rx.recv_timeout(wait),
+                // The rest of a batch needs no clock and no waiting.
+                None => match rx.try_recv() {
+                    Ok(ev) => Ok(ev),
+                    Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+                    Err(TryRecvError::Empty) => {
+                        let mut wait = IDLE;
+                        let flush_due = unflushed.then(|| last_flush + FLUSH_EVERY);
+                        let now = Instant::now();
+                        for t in [plan.deadline, next_tick, flush_due].into_iter().flatten() {
+                            wait = wait.min(t.saturating_duration_since(now));
+                        }
+                        rx.recv_timeout(wait)
+                    }
+                },
             };
             match next {
                 Ok(mut ev) => {
                     loop {
                         match rx.try_recv() {
-                            Ok(q) if self.stage.absorb(&mut ev, &q) => {}
+                            Ok(q) if self.stage.absorb(&mut ev, &q) => rx.give_back(q),
                             Ok(other) => {
                                 pending = Some(other);
                                 break;
@@ -536,6 +544,7 @@ impl<'a> Consumer<'a> {
                         }
                     }
                     self.deliver(&mut ev)?;
+                    rx.give_back(ev);
                     if pending.is_none() && rx.is_empty() {
                         if last_flush.elapsed() >= FLUSH_EVERY {
                             self.flush()?;

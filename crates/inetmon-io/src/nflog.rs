@@ -46,7 +46,19 @@ pub const MAX_HELD: usize = 1024;
 /// a held packet is released with its read time.
 const HOLD_MARGIN: Duration = Duration::from_millis(10);
 
+/// The largest kernel batching buffer nfnetlink_log accepts
+/// (`NFULA_CFG_NLBUFSIZ`; larger is refused with `ERANGE`).
+pub const MAX_NLBUFSIZ: u32 = 128 * 1024;
+
 /// Settings of an [`NflogSource`].
+///
+/// The defaults batch as much as the kernel allows: it sends a datagram when
+/// its buffer is full (128 KiB asked, 256 KiB after the kernel's rounding:
+/// over a thousand small packets), when `qthresh`
+/// packets are in it, or `flush_timeout_cs` (10 ms) after the first packet,
+/// whichever comes first. So a busy group costs one wake-up and one read
+/// per several hundred packets, and a lone packet still arrives within
+/// about 10 ms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NflogConfig {
     /// The NFLOG groups to read.
@@ -74,8 +86,8 @@ impl Default for NflogConfig {
             groups: vec![0],
             copy_range: 0xffff,
             rcvbuf: netlink::DEFAULT_RCVBUF,
-            nlbufsiz: 64 * 1024,
-            qthresh: 64,
+            nlbufsiz: MAX_NLBUFSIZ,
+            qthresh: 4096,
             flush_timeout_cs: 1,
             batch: 8,
             raw_messages: false,
@@ -295,14 +307,12 @@ impl NflogSource {
         mut producers: Vec<Producer>,
         shutdown: &Shutdown,
     ) -> Result<(), NflogSourceError> {
-        let mut batch = RecvBatch::new(
-            self.cfg.batch,
-            (self.cfg.nlbufsiz as usize).max(self.cfg.copy_range as usize + 4096) + 4096,
-        );
+        let mut batch = RecvBatch::new(self.cfg.batch, read_buffer(&self.cfg));
         let mut state = ReadState {
             groups: self.cfg.groups.clone(),
             last_seq: vec![None; self.cfg.groups.len()],
             ifnames: RefCell::new(IfNames::new()),
+            ifname_memo: RefCell::new(Vec::new()),
             names: core_nflog::NameCache::default(),
             seq_enabled: self.features.seq,
             raw_messages: self.cfg.raw_messages,
@@ -328,7 +338,7 @@ impl NflogSource {
                         }
                     }
                     for p in &mut producers {
-                        if p.try_flush_lost().is_err() {
+                        if p.send_batch().is_err() || p.try_flush_lost().is_err() {
                             return Ok(());
                         }
                     }
@@ -341,6 +351,12 @@ impl NflogSource {
                             return Ok(());
                         }
                     }
+                    // One hand-over per read, not per packet.
+                    for p in &mut producers {
+                        if p.send_batch().is_err() {
+                            return Ok(());
+                        }
+                    }
                 }
                 Err(NetlinkError::Overrun) => {
                     if state.overrun(&mut producers).is_err() {
@@ -349,13 +365,29 @@ impl NflogSource {
                 }
                 Err(e) => {
                     let _ = state.release_held(&mut producers, None);
+                    for p in &mut producers {
+                        let _ = p.send_batch();
+                    }
                     return Err(e.into());
                 }
             }
         }
         let _ = state.release_held(&mut producers, None);
+        for p in &mut producers {
+            let _ = p.send_batch();
+        }
         Ok(())
     }
+}
+
+/// The largest datagram the kernel can send for `cfg`, in bytes. It
+/// allocates `max(nlbufsiz, one packet)` plus its own overhead, which the
+/// allocator rounds up to a power of two for large sizes, and then fills
+/// the whole allocation (`skb_tailroom`): a 128 KiB `nlbufsiz` gives
+/// datagrams of up to 256 KiB.
+fn read_buffer(cfg: &NflogConfig) -> usize {
+    let want = (cfg.nlbufsiz as usize).max(cfg.copy_range as usize + 4096);
+    (want + 4096).next_power_of_two()
 }
 
 /// Per-run decoding state.
@@ -363,6 +395,8 @@ struct ReadState {
     groups: Vec<u16>,
     last_seq: Vec<Option<u32>>,
     ifnames: RefCell<IfNames>,
+    /// The names looked up for the datagram being decoded.
+    ifname_memo: RefCell<Vec<(u32, Option<String>)>>,
     /// Interface, group and prefix names shared between packets, so that a
     /// busy rule does not allocate them for every packet.
     names: core_nflog::NameCache,
@@ -372,6 +406,22 @@ struct ReadState {
     /// Packets without a kernel timestamp, in log order, each with the
     /// index of its producer, waiting for the next timestamped packet.
     held: Vec<(usize, Event)>,
+}
+
+/// The name of interface `idx` from the datagram's memo, looked up in
+/// `names` (which checks its age and may call the kernel) the first time.
+fn memo_name(
+    memo: &RefCell<Vec<(u32, Option<String>)>>,
+    names: &RefCell<IfNames>,
+    idx: u32,
+) -> Option<String> {
+    let mut memo = memo.borrow_mut();
+    if let Some((_, name)) = memo.iter().find(|(i, _)| *i == idx) {
+        return name.clone();
+    }
+    let name = names.borrow_mut().name(idx);
+    memo.push((idx, name.clone()));
+    name
 }
 
 fn metrics(p: &Producer) -> &SourceMetrics {
@@ -395,7 +445,7 @@ impl ReadState {
                 log.header.time = log.header.time.min(until);
             }
             if let Some(p) = producers.get_mut(i) {
-                p.send(event)?;
+                p.push(event)?;
             }
         }
         Ok(())
@@ -445,8 +495,10 @@ impl ReadState {
             return Ok(());
         }
         // One clock read per datagram (up to `qthresh` packets the kernel
-        // batched), not per packet: they were all read at this moment.
+        // batched), not per packet: they were all read at this moment. The
+        // interface names are looked up once per datagram too.
         let read_at = now();
+        self.ifname_memo.borrow_mut().clear();
         for item in core_nflog::packets_with_message(datagram) {
             match item {
                 Ok((pkt, message)) => {
@@ -465,17 +517,26 @@ impl ReadState {
                     if let Some(seq) = pkt.seq {
                         self.check_seq(i, seq, p)?;
                     }
-                    let header = p.header(read_at);
-                    let names = &self.ifnames;
-                    let ifname = |idx: u32| names.borrow_mut().name(idx);
-                    let mut log =
-                        core_nflog::to_packet_log_cached(&pkt, header, &ifname, &mut self.names);
+                    let (names, memo) = (&self.ifnames, &self.ifname_memo);
+                    let ifname = |idx: u32| memo_name(memo, names, idx);
+                    // A spent event from the consumer is overwritten: no
+                    // allocation per packet in the steady state.
+                    let reuse = p.reuse_packet();
+                    let mut log = core_nflog::to_packet_log_reusing(
+                        &pkt,
+                        read_at,
+                        p.source(),
+                        &ifname,
+                        &mut self.names,
+                        reuse,
+                    );
+                    log.header.seq = p.next_seq();
                     if self.raw_messages {
                         log.raw_header.extend_from_slice(message);
                     }
                     SourceMetrics::add(&metrics(p).decoded, 1);
                     if pkt.timestamp.is_none() {
-                        self.held.push((i, Event::Packet(Box::new(log))));
+                        self.held.push((i, Event::Packet(log)));
                         if self.held.len() >= MAX_HELD {
                             self.release_held(producers, None)?;
                         }
@@ -484,7 +545,7 @@ impl ReadState {
                     let time = log.header.time;
                     self.release_held(producers, Some(time))?;
                     if let Some(p) = producers.get_mut(i) {
-                        p.send(Event::Packet(Box::new(log)))?;
+                        p.push(Event::Packet(log))?;
                     }
                 }
                 Err(e) => {
@@ -547,6 +608,18 @@ impl ReadState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_read_buffer_holds_what_the_kernel_allocates() {
+        let cfg = NflogConfig::default();
+        assert_eq!(read_buffer(&cfg), 256 * 1024);
+        let small = NflogConfig {
+            nlbufsiz: 16 * 1024,
+            copy_range: 100,
+            ..NflogConfig::default()
+        };
+        assert_eq!(read_buffer(&small), 32 * 1024);
+    }
 
     #[test]
     fn specs() {

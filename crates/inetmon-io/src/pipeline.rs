@@ -8,16 +8,31 @@
 //! the producer is dropped). File readers call [`Producer::send_blocking`],
 //! because reading a file must not lose anything.
 //!
+//! **Batches.** A busy source (NFLOG: up to hundreds of packets per read)
+//! collects events with [`Producer::push`] and hands them over with
+//! [`Producer::send_batch`]: one channel operation and at most one wake-up
+//! of the consumer per batch instead of per event. The consumer gives spent
+//! events back ([`Events::give_back`]); they return to the producer that
+//! sent the batch, which overwrites them ([`Producer::reuse_packet`])
+//! instead of allocating and freeing every event on two threads. The
+//! capacity is counted in events either way: a batch that does not fit is
+//! cut, and what is cut is counted and reported like a single dropped
+//! event.
+//!
 //! Per-source counters ([`SourceMetrics`]) are plain atomics; [`Metrics`]
 //! takes a snapshot of all of them for the CLI or a metrics endpoint.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{
+    Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError, TrySendError,
+};
 use inetmon_core::event::{
-    Event, EventKind, Header, LossStage, Lost, Source, Timestamp, ALL_KINDS,
+    Event, EventKind, Header, LossStage, Lost, PacketLog, Source, Timestamp, ALL_KINDS,
 };
 
 /// Default channel capacity, in events.
@@ -26,6 +41,38 @@ pub const DEFAULT_CAPACITY: usize = 65_536;
 /// How long a dropped [`Producer`] waits to deliver its final `Lost` event.
 const FINAL_LOST_WAIT: Duration = Duration::from_secs(1);
 
+/// Most events a [`Producer::push`] collects before it sends the batch by
+/// itself.
+pub const MAX_BATCH: usize = 256;
+
+/// Spent batches on their way back to one producer; more are freed by the
+/// consumer.
+const RECYCLE_DEPTH: usize = 4;
+
+/// One message on the channel: a single event, or a batch.
+#[derive(Debug)]
+enum Item {
+    One(Event),
+    Batch(Batch),
+}
+
+/// Events a producer collected, and where the consumer returns them when
+/// spent.
+#[derive(Debug)]
+struct Batch {
+    events: Vec<Event>,
+    recycle: Option<Sender<Vec<Event>>>,
+}
+
+impl Item {
+    fn len(&self) -> usize {
+        match self {
+            Item::One(_) => 1,
+            Item::Batch(b) => b.events.len(),
+        }
+    }
+}
+
 /// The pipeline's channel and its metrics registry.
 ///
 /// Make one producer per source with [`Pipeline::producer`], hand
@@ -33,8 +80,11 @@ const FINAL_LOST_WAIT: Duration = Duration::from_secs(1);
 /// the receiver ends once every producer is gone.
 #[derive(Debug)]
 pub struct Pipeline {
-    tx: Sender<Event>,
-    rx: Receiver<Event>,
+    tx: Sender<Item>,
+    rx: Receiver<Item>,
+    /// Events in the channel (not items): what the capacity bounds.
+    queued: Arc<AtomicUsize>,
+    capacity: usize,
     metrics: Metrics,
 }
 
@@ -42,10 +92,15 @@ impl Pipeline {
     /// A pipeline whose channel holds at most `capacity` events (at least 1).
     #[must_use]
     pub fn new(capacity: usize) -> Self {
-        let (tx, rx) = crossbeam_channel::bounded(capacity.max(1));
+        let capacity = capacity.max(1);
+        // Every item holds at least one event, so the item channel is never
+        // fuller than the event count allows.
+        let (tx, rx) = crossbeam_channel::bounded(capacity);
         Pipeline {
             tx,
             rx,
+            queued: Arc::new(AtomicUsize::new(0)),
+            capacity,
             metrics: Metrics::default(),
         }
     }
@@ -55,20 +110,27 @@ impl Pipeline {
     #[must_use]
     pub fn producer(&self, source: Source) -> Producer {
         let metrics = self.metrics.register(source.clone());
+        let (recycle_tx, recycle_rx) = crossbeam_channel::bounded(RECYCLE_DEPTH);
         Producer {
             tx: self.tx.clone(),
+            queued: Arc::clone(&self.queued),
+            capacity: self.capacity,
             source,
             metrics,
             seq: 0,
             pending: [0; KINDS],
             carried: Vec::new(),
+            batch: Vec::new(),
+            recycle_tx,
+            recycle_rx,
+            spare: Vec::new(),
         }
     }
 
     /// The receiving end, for the output thread.
     #[must_use]
-    pub fn receiver(&self) -> Receiver<Event> {
-        self.rx.clone()
+    pub fn receiver(&self) -> Events {
+        Events::new(self.rx.clone(), Arc::clone(&self.queued))
     }
 
     /// The metrics registry shared by all producers of this pipeline.
@@ -80,8 +142,165 @@ impl Pipeline {
     /// Drops the pipeline's own sender, so that the receiver disconnects when
     /// the last producer is dropped. Returns the receiver.
     #[must_use]
-    pub fn close(self) -> Receiver<Event> {
-        self.rx
+    pub fn close(self) -> Events {
+        Events::new(self.rx, self.queued)
+    }
+}
+
+/// The receiving end of a [`Pipeline`]: events one at a time, in the order
+/// each producer sent them, whether they came alone or in a batch.
+///
+/// Not shared between threads (it keeps the rest of the current batch);
+/// each [`Pipeline::receiver`] has its own.
+#[derive(Debug)]
+pub struct Events {
+    rx: Receiver<Item>,
+    queued: Arc<AtomicUsize>,
+    local: RefCell<Local>,
+}
+
+/// The batch being read and the spent events going back to its producer.
+#[derive(Debug, Default)]
+struct Local {
+    buf: VecDeque<Event>,
+    recycle: Option<Sender<Vec<Event>>>,
+    spent: Vec<Event>,
+}
+
+impl Local {
+    /// Returns the spent events to the producer of the batch read so far
+    /// (or frees them when it has enough), then starts on `item`.
+    fn start(&mut self, item: Item) {
+        let spent = std::mem::take(&mut self.spent);
+        if let Some(back) = self.recycle.take() {
+            if !spent.is_empty() {
+                // Full (the producer has enough) or gone: freed here.
+                let _ = back.try_send(spent);
+            }
+        }
+        match item {
+            Item::One(ev) => self.buf.push_back(ev),
+            Item::Batch(b) => {
+                // The drained buffer's storage collects the next spent events.
+                let old = std::mem::replace(&mut self.buf, VecDeque::from(b.events));
+                self.spent = Vec::from(old);
+                self.spent.clear();
+                self.recycle = b.recycle;
+            }
+        }
+    }
+}
+
+impl Events {
+    fn new(rx: Receiver<Item>, queued: Arc<AtomicUsize>) -> Self {
+        Events {
+            rx,
+            queued,
+            local: RefCell::new(Local::default()),
+        }
+    }
+
+    /// Takes `item` off the channel's count and makes it the current batch.
+    fn start(&self, item: Item) {
+        self.queued.fetch_sub(item.len(), Ordering::AcqRel);
+        self.local.borrow_mut().start(item);
+    }
+
+    fn pop(&self) -> Option<Event> {
+        self.local.borrow_mut().buf.pop_front()
+    }
+
+    /// The next event, waiting for it.
+    ///
+    /// # Errors
+    /// When every producer is gone and nothing is left.
+    pub fn recv(&self) -> Result<Event, RecvError> {
+        loop {
+            if let Some(ev) = self.pop() {
+                return Ok(ev);
+            }
+            let item = self.rx.recv()?;
+            self.start(item);
+        }
+    }
+
+    /// The next event, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// On timeout, or when every producer is gone and nothing is left.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Event, RecvTimeoutError> {
+        if let Some(ev) = self.pop() {
+            return Ok(ev);
+        }
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            if let Some(ev) = self.pop() {
+                return Ok(ev);
+            }
+            let item = match deadline {
+                Some(d) => self
+                    .rx
+                    .recv_timeout(d.saturating_duration_since(Instant::now()))?,
+                None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected)?,
+            };
+            self.start(item);
+        }
+    }
+
+    /// The next event if one is queued.
+    ///
+    /// # Errors
+    /// When none is queued, or every producer is gone and nothing is left.
+    pub fn try_recv(&self) -> Result<Event, TryRecvError> {
+        loop {
+            if let Some(ev) = self.pop() {
+                return Ok(ev);
+            }
+            let item = self.rx.try_recv()?;
+            self.start(item);
+        }
+    }
+
+    /// Whether no event is queued.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.local.borrow().buf.is_empty() && self.rx.is_empty()
+    }
+
+    /// Events until every producer is gone.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter(self)
+    }
+
+    /// Returns an event the caller is done with, so that its producer can
+    /// overwrite it instead of allocating a new one (events that came alone
+    /// are simply freed).
+    pub fn give_back(&self, ev: Event) {
+        let mut local = self.local.borrow_mut();
+        if local.recycle.is_some() && local.spent.len() < MAX_BATCH {
+            local.spent.push(ev);
+        }
+    }
+}
+
+/// The events of [`Events::iter`].
+#[derive(Debug)]
+pub struct Iter<'a>(&'a Events);
+
+impl Iterator for Iter<'_> {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
+        self.0.recv().ok()
+    }
+}
+
+impl<'a> IntoIterator for &'a Events {
+    type Item = Event;
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
     }
 }
 
@@ -111,12 +330,21 @@ const KINDS: usize = ALL_KINDS.len();
 /// and sent when there is room, so loss counts stay exact end to end.
 #[derive(Debug)]
 pub struct Producer {
-    tx: Sender<Event>,
+    tx: Sender<Item>,
+    queued: Arc<AtomicUsize>,
+    capacity: usize,
     source: Source,
     metrics: Arc<SourceMetrics>,
     seq: u64,
     pending: [u64; KINDS],
     carried: Vec<Lost>,
+    /// Events collected by [`Producer::push`], not sent yet.
+    batch: Vec<Event>,
+    /// Where the consumer returns spent events of this producer's batches.
+    recycle_tx: Sender<Vec<Event>>,
+    recycle_rx: Receiver<Vec<Event>>,
+    /// Spent events to overwrite.
+    spare: Vec<Event>,
 }
 
 /// Most distinct carried `Lost` events kept before merging regardless of kinds.
@@ -162,6 +390,22 @@ impl Producer {
         self.pending_lost() > 0 || !self.carried.is_empty()
     }
 
+    /// Takes room for up to `n` events in the channel; how many fit.
+    fn reserve(&self, n: usize) -> usize {
+        let mut got = 0;
+        let _ = self
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
+                got = n.min(self.capacity.saturating_sub(q));
+                (got > 0).then_some(q + got)
+            });
+        got
+    }
+
+    fn release(&self, n: usize) {
+        self.queued.fetch_sub(n, Ordering::AcqRel);
+    }
+
     /// Drops `event` for lack of room: counted, or carried if it is itself a
     /// loss report.
     fn drop_event(&mut self, event: Event) {
@@ -193,24 +437,133 @@ impl Producer {
         }
     }
 
+    /// Queues `event` alone if there is room; gives it back if not.
+    fn try_queue(&mut self, event: Event) -> Result<Option<Event>, Closed> {
+        if self.reserve(1) == 0 {
+            return Ok(Some(event));
+        }
+        match self.tx.try_send(Item::One(event)) {
+            Ok(()) => Ok(None),
+            Err(TrySendError::Full(item)) => {
+                // Not expected (the item channel holds as many items as the
+                // capacity allows events); treated as no room.
+                self.release(1);
+                Ok(match item {
+                    Item::One(ev) => Some(ev),
+                    Item::Batch(_) => None,
+                })
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.release(1);
+                Err(Closed)
+            }
+        }
+    }
+
     /// Sends without blocking. If the channel is full the event is dropped
     /// and counted; a `Lost` event for earlier drops goes first when there is
-    /// room.
+    /// room. Events collected with [`Producer::push`] go before it.
     ///
     /// # Errors
     /// [`Closed`] when the receiver is gone.
     pub fn send(&mut self, event: Event) -> Result<Sent, Closed> {
+        self.send_batch()?;
         if self.has_pending() && !self.try_flush_lost()? {
             self.drop_event(event);
             return Ok(Sent::Dropped);
         }
-        match self.tx.try_send(event) {
-            Ok(()) => Ok(Sent::Queued),
-            Err(TrySendError::Full(event)) => {
+        match self.try_queue(event)? {
+            None => Ok(Sent::Queued),
+            Some(event) => {
                 self.drop_event(event);
                 Ok(Sent::Dropped)
             }
-            Err(TrySendError::Disconnected(_)) => Err(Closed),
+        }
+    }
+
+    /// Collects `event` for the next [`Producer::send_batch`] (which
+    /// happens by itself every [`MAX_BATCH`] events). Call `send_batch`
+    /// before waiting for more input, or the events wait too.
+    ///
+    /// # Errors
+    /// [`Closed`] when the receiver is gone.
+    pub fn push(&mut self, event: Event) -> Result<(), Closed> {
+        if self.batch.capacity() == 0 {
+            if self.spare.is_empty() && self.spare.capacity() > 0 {
+                std::mem::swap(&mut self.batch, &mut self.spare);
+            }
+            // Room for a whole batch at once, not grown on the way.
+            self.batch.reserve(MAX_BATCH);
+        }
+        self.batch.push(event);
+        if self.batch.len() >= MAX_BATCH {
+            self.send_batch()?;
+        }
+        Ok(())
+    }
+
+    /// Sends the events collected by [`Producer::push`] as one batch,
+    /// without blocking: what does not fit in the channel is dropped and
+    /// counted like [`Producer::send`] does, and a `Lost` event for earlier
+    /// drops goes first.
+    ///
+    /// # Errors
+    /// [`Closed`] when the receiver is gone.
+    pub fn send_batch(&mut self) -> Result<(), Closed> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let mut events = std::mem::take(&mut self.batch);
+        let room = if self.has_pending() && !self.try_flush_lost()? {
+            0
+        } else {
+            self.reserve(events.len())
+        };
+        let cut = events.split_off(room);
+        for ev in cut {
+            self.drop_event(ev);
+        }
+        if events.is_empty() {
+            self.batch = events;
+            return Ok(());
+        }
+        let batch = Batch {
+            events,
+            recycle: Some(self.recycle_tx.clone()),
+        };
+        match self.tx.try_send(Item::Batch(batch)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(item)) => {
+                // Not expected, as in `try_queue`.
+                self.release(room);
+                if let Item::Batch(b) = item {
+                    for ev in b.events {
+                        self.drop_event(ev);
+                    }
+                }
+                Ok(())
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.release(room);
+                Err(Closed)
+            }
+        }
+    }
+
+    /// A spent packet event the consumer gave back, for the caller to
+    /// overwrite (see [`Events::give_back`]); `None` when there is none.
+    pub fn reuse_packet(&mut self) -> Option<Box<PacketLog>> {
+        loop {
+            if self.spare.is_empty() {
+                let back = self.recycle_rx.try_recv().ok()?;
+                let empty = std::mem::replace(&mut self.spare, back);
+                if self.batch.capacity() == 0 {
+                    self.batch = empty;
+                }
+            }
+            if let Event::Packet(p) = self.spare.pop()? {
+                return Some(p);
+            }
         }
     }
 
@@ -220,13 +573,32 @@ impl Producer {
     /// # Errors
     /// [`Closed`] when the receiver is gone.
     pub fn send_blocking(&mut self, event: Event) -> Result<(), Closed> {
+        self.send_batch()?;
         for l in std::mem::take(&mut self.carried) {
-            self.tx.send(Event::Lost(l)).map_err(|_| Closed)?;
+            self.send_waiting(Event::Lost(l), None)?;
         }
         if let Some(lost) = self.take_lost_event() {
-            self.tx.send(lost).map_err(|_| Closed)?;
+            self.send_waiting(lost, None)?;
         }
-        self.tx.send(event).map_err(|_| Closed)
+        self.send_waiting(event, None)
+    }
+
+    /// Sends one event, waiting for room in the channel (at most `limit`).
+    /// The event count may go over the capacity here: what a blocking send
+    /// queues is bounded by the channel itself.
+    fn send_waiting(&self, event: Event, limit: Option<Duration>) -> Result<(), Closed> {
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        let sent = match limit {
+            None => self.tx.send(Item::One(event)).map_err(|_| Closed),
+            Some(t) => self
+                .tx
+                .send_timeout(Item::One(event), t)
+                .map_err(|_| Closed),
+        };
+        if sent.is_err() {
+            self.release(1);
+        }
+        sent
     }
 
     /// Tries to report pending channel loss now; `Ok(true)` when nothing is
@@ -237,29 +609,27 @@ impl Producer {
     pub fn try_flush_lost(&mut self) -> Result<bool, Closed> {
         while !self.carried.is_empty() {
             let l = self.carried.remove(0);
-            match self.tx.try_send(Event::Lost(l)) {
-                Ok(()) => {}
-                Err(TrySendError::Full(Event::Lost(l))) => {
+            match self.try_queue(Event::Lost(l))? {
+                None => {}
+                Some(Event::Lost(l)) => {
                     self.carried.insert(0, l);
                     return Ok(false);
                 }
-                Err(TrySendError::Full(_)) => return Ok(false),
-                Err(TrySendError::Disconnected(_)) => return Err(Closed),
+                Some(_) => return Ok(false),
             }
         }
         let saved = self.pending;
         let Some(lost) = self.take_lost_event() else {
             return Ok(true);
         };
-        match self.tx.try_send(lost) {
-            Ok(()) => Ok(true),
-            Err(TrySendError::Full(_)) => {
+        match self.try_queue(lost)? {
+            None => Ok(true),
+            Some(_) => {
                 // Give the sequence number back so numbering stays dense.
                 self.seq = self.seq.saturating_sub(1);
                 self.pending = saved;
                 Ok(false)
             }
-            Err(TrySendError::Disconnected(_)) => Err(Closed),
         }
     }
 
@@ -297,22 +667,21 @@ impl Producer {
 
 impl Drop for Producer {
     fn drop(&mut self) {
+        // What does not fit now is counted and reported below.
+        if self.send_batch().is_err() {
+            return;
+        }
         for l in std::mem::take(&mut self.carried) {
             if self
-                .tx
-                .send_timeout(Event::Lost(l), FINAL_LOST_WAIT)
+                .send_waiting(Event::Lost(l), Some(FINAL_LOST_WAIT))
                 .is_err()
             {
                 return;
             }
         }
         if let Some(lost) = self.take_lost_event() {
-            match self.tx.send_timeout(lost, FINAL_LOST_WAIT) {
-                Ok(()) | Err(SendTimeoutError::Disconnected(_)) => {}
-                Err(SendTimeoutError::Timeout(_)) => {
-                    // Already counted in lost_channel; nothing more to do.
-                }
-            }
+            // On timeout the loss is still in lost_channel; nothing more to do.
+            let _ = self.send_waiting(lost, Some(FINAL_LOST_WAIT));
         }
     }
 }

@@ -111,7 +111,7 @@ fn unknown_format_is_an_error() {
     }
 }
 
-fn next_n(rx: &crossbeam_channel::Receiver<Event>, n: usize) -> Vec<String> {
+fn next_n(rx: &inetmon_io::pipeline::Events, n: usize) -> Vec<String> {
     let end = Instant::now() + Duration::from_secs(5);
     let mut got = Vec::new();
     while got.len() < n && Instant::now() < end {
