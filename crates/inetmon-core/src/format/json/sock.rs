@@ -138,7 +138,7 @@ fn push_end(out: &mut Vec<u8>, addr_key: &[u8], port_key: &[u8], end: Option<(Ip
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Attribution, Initiator, SockOp, SockTask};
+    use crate::event::{Attribution, Header, Initiator, SockOp, SockTask, Source, Timestamp};
 
     #[test]
     fn members_form_valid_json() {
