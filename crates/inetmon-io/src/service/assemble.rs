@@ -56,14 +56,14 @@ pub struct Context {
 /// path; the mount point) stays the same, else replaced.
 #[derive(Default)]
 pub struct Kept {
-    hub: Option<Arc<Mutex<Hub>>>,
+    hub: Option<(PathBuf, Arc<Mutex<Hub>>)>,
     aha: Option<(PathBuf, Arc<Mutex<AhaSink>>)>,
 }
 
 impl std::fmt::Debug for Kept {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Kept")
-            .field("hub", &self.hub.is_some())
+            .field("hub", &self.hub.as_ref().map(|(s, _)| s))
             .field("aha", &self.aha.as_ref().map(|(m, _)| m))
             .finish()
     }
@@ -74,21 +74,18 @@ impl Kept {
     /// collects), else a new one.
     fn hub(&mut self, cfg: &DaemonConfig) -> Result<Arc<Mutex<Hub>>, ServiceError> {
         let want = HubConfig::of_daemon(cfg);
-        if let Some(hub) = self.hub.take() {
-            let mut h = lock(&hub);
-            if h.socket() == cfg.socket || h.socket() == want.socket {
-                h.serve(want.collects);
-                drop(h);
-                self.hub = Some(Arc::clone(&hub));
+        match self.hub.take() {
+            Some((socket, hub)) if socket == cfg.socket => {
+                lock(&hub).serve(want.collects);
+                self.hub = Some((socket, Arc::clone(&hub)));
                 return Ok(hub);
             }
             // Another socket: the old hub closes (and removes its socket)
             // before the new one binds.
-            drop(h);
-            drop(hub);
+            old => drop(old),
         }
         let hub = Arc::new(Mutex::new(Hub::start(want)?));
-        self.hub = Some(Arc::clone(&hub));
+        self.hub = Some((cfg.socket.clone(), Arc::clone(&hub)));
         Ok(hub)
     }
 
