@@ -81,7 +81,15 @@ fn stack_points_name_the_sending_and_receiving_process() {
         .trim()
         .parse()
         .unwrap();
-    assert_eq!(server.stop(), Some(0));
+    // The server exits by itself once it has answered; SIGTERM here would
+    // race its last `close()` (CI once saw it killed, not exited).
+    let exit = wait_for(timeout, || server.try_wait()).expect("server exits");
+    assert_eq!(
+        exit,
+        Some(0),
+        "{:?}",
+        lines_of(&dir.path().join("server.err"))
+    );
 
     let client_syn =
         format!("<- stack interface lo, pid {client_pid} (inetmon-client): 127.0.0.1:");
