@@ -18,7 +18,10 @@
 # Needs root, bpftrace (scripts/setup.sh). About 1–2 minutes.
 #
 # Overhead = 1 − rate/bare. Goal: inetmon's overhead ≥ 5× lower than
-# bpftrace's, and within 3 points of the empty programs.
+# bpftrace's, and within 3 points of the empty programs. Beside the rates,
+# two CPU figures that depend far less on what else the machine runs: the
+# monitor process's CPU (all threads) and the storm's own CPU per
+# connection (its hooks and BPF programs run in it), both medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -78,13 +81,14 @@ tracepoint:syscalls:sys_enter_close { printf("%d %d %s close fd %d\n", nsecs, pi
 EOF
 
 port=51000
-storm() { port=$((port + 1)); ip netns exec "$ns" "$STORM" "$N" $port | awk '{print $3}'; }
+# prints "rate storm_cpu_seconds"
+storm() { port=$((port + 1)); ip netns exec "$ns" "$STORM" "$N" $port | awk '{print $3, $4}'; }
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
 wait_for() { # FILE PATTERN
   for _ in $(seq 1200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
   echo "timed out waiting for '$2' in $1:" >&2; cat "$1" >&2; exit 1
 }
-# with KIND: prints "rate events cpu_ms"
+# with KIND: prints "rate storm_cpu_s events monitor_cpu_ms"
 with() {
   rm -f "$tmp/out" "$tmp/err"
   case $1 in
@@ -103,37 +107,46 @@ with() {
 kinds=(inetmon bpftrace)
 [ -z "${NOOP:-}" ] || kinds+=(empty)
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs; $N connections per run"
-echo "round kind rate/bare events(sockstorm) monitor_cpu_ms"
+echo "round kind rate/bare events(sockstorm) monitor_cpu_ms storm_cpu_us/conn"
 : >"$tmp/rows"
 for i in $(seq "$R"); do
-  b1=$(storm)
+  read -r b1 s1 <<<"$(storm)"
   declare -A res=()
   for k in "${kinds[@]}"; do res[$k.1]=$(with "$k"); done
   for ((j = ${#kinds[@]} - 1; j >= 0; j--)); do k=${kinds[$j]}; res[$k.2]=$(with "$k"); done
-  b2=$(storm)
+  read -r b2 s2 <<<"$(storm)"
   base=$(( (b1 + b2) / 2 ))
-  echo "$i bare $b1 $b2 (mean $base/s)"
+  for s in $s1 $s2; do
+    us=$(awk -v s="$s" -v n="$N" 'BEGIN {printf "%.2f", s * 1e6 / n}')
+    echo "bare 1 0 $us" >>"$tmp/rows"
+  done
+  echo "$i bare $b1 $b2 (mean $base/s) storm_cpu_us/conn $(awk -v a="$s1" -v b="$s2" -v n="$N" 'BEGIN {printf "%.2f %.2f", a * 1e6 / n, b * 1e6 / n}')"
   for k in "${kinds[@]}"; do
     for h in 1 2; do
-      read -r rate ev cpu <<<"${res[$k.$h]}"
+      read -r rate scpu ev cpu <<<"${res[$k.$h]}"
       ratio=$(awk -v r="$rate" -v b="$base" 'BEGIN {printf "%.3f", r / b}')
-      echo "$i $k $ratio $ev $cpu"
-      echo "$k $ratio $cpu" >>"$tmp/rows"
+      us=$(awk -v s="$scpu" -v n="$N" 'BEGIN {printf "%.2f", s * 1e6 / n}')
+      echo "$i $k $ratio $ev $cpu $us"
+      echo "$k $ratio $cpu $us" >>"$tmp/rows"
     done
   done
 done
 python3 - "$tmp/rows" "$N" <<'EOF'
 import statistics, sys
-r, c = {}, {}
+r, c, s = {}, {}, {}
 for line in open(sys.argv[1]):
-    k, v, ms = line.split()
+    k, v, ms, us = line.split()
     r.setdefault(k, []).append(float(v))
     c.setdefault(k, []).append(float(ms))
+    s.setdefault(k, []).append(float(us))
 per = 10000 / int(sys.argv[2])
-m = {k: statistics.median(v) for k, v in r.items()}
+m = {k: statistics.median(v) for k, v in r.items() if k != "bare"}
+sb = statistics.median(s["bare"])
+print(f"median bare: storm CPU {sb:.2f} us per connection")
 for k, v in m.items():
     cpu = statistics.median(c[k]) * per
-    print(f"median {k}: {v:.3f} of bare (overhead {100 * (1 - v):.1f} %), monitor CPU {cpu:.0f} ms per 10k connections")
+    sc = statistics.median(s[k])
+    print(f"median {k}: {v:.3f} of bare (overhead {100 * (1 - v):.1f} %), monitor CPU {cpu:.0f} ms per 10k connections, storm CPU {sc:.2f} us per connection (+{sc - sb:.2f} over bare)")
 oi, ob = 1 - m["inetmon"], 1 - m["bpftrace"]
 print(f"RATIO overhead bpftrace/inetmon = {ob / oi if oi > 0 else float('inf'):.1f}x (goal >= 5x)")
 if "empty" in m:
