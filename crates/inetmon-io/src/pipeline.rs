@@ -32,7 +32,7 @@ use crossbeam_channel::{
     Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError, TrySendError,
 };
 use inetmon_core::event::{
-    Event, EventKind, Header, LossStage, Lost, PacketLog, Source, Timestamp, ALL_KINDS,
+    Event, EventKind, Header, LossStage, Lost, PacketLog, SockEvent, Source, Timestamp, ALL_KINDS,
 };
 
 /// Default channel capacity, in events.
@@ -553,6 +553,23 @@ impl Producer {
     /// A spent packet event the consumer gave back, for the caller to
     /// overwrite (see [`Events::give_back`]); `None` when there is none.
     pub fn reuse_packet(&mut self) -> Option<Box<PacketLog>> {
+        self.reuse(|ev| match ev {
+            Event::Packet(p) => Some(p),
+            _ => None,
+        })
+    }
+
+    /// A spent socket event the consumer gave back, for the caller to
+    /// overwrite (as [`Producer::reuse_packet`]).
+    pub fn reuse_sock(&mut self) -> Option<Box<SockEvent>> {
+        self.reuse(|ev| match ev {
+            Event::Sock(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    /// The next spent event `take` accepts (others are freed).
+    fn reuse<T>(&mut self, take: fn(Event) -> Option<T>) -> Option<T> {
         loop {
             if self.spare.is_empty() {
                 let back = self.recycle_rx.try_recv().ok()?;
@@ -561,8 +578,8 @@ impl Producer {
                     self.batch = empty;
                 }
             }
-            if let Event::Packet(p) = self.spare.pop()? {
-                return Some(p);
+            if let Some(t) = take(self.spare.pop()?) {
+                return Some(t);
             }
         }
     }

@@ -14,6 +14,8 @@ use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use inetmon_core::event::{Event, SockOp};
+use inetmon_io::pipeline::Pipeline;
+use inetmon_io::shutdown::Shutdown;
 use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
 
 use common::{new_netns, privileged, start_sockets as start};
@@ -175,4 +177,137 @@ fn full_ring_losses_are_reported_per_operation() {
             assert_eq!(got, n, "{op}: seen {seen:?} lost {lost:?}");
         }
     }
+}
+
+/// Runs `n` connections to `port` in a new netns while the producer runs on
+/// its own thread ([`SocketsProducer::spawn`], as every command runs it:
+/// records go through the pipeline in batches, decoded into the events the
+/// consumer gives back), with a pipeline of `capacity` events and a
+/// consumer that pauses `pause` after each event. Returns the storm's
+/// events by operation and the losses reported (kernel and channel).
+fn storm_through_pipeline(
+    port: u16,
+    n: u64,
+    capacity: usize,
+    pause: Duration,
+) -> (HashMap<SockOp, u64>, u64) {
+    let p = start(KernelFilters {
+        port: Some(port),
+        ..KernelFilters::default()
+    });
+    let pipeline = Pipeline::new(capacity);
+    let shutdown = Shutdown::new().expect("shutdown waker");
+    let thread = p
+        .spawn(&pipeline, shutdown.clone(), Vec::new())
+        .expect("producer thread");
+    let rx = pipeline.close();
+    let (tx, netns_rx) = std::sync::mpsc::channel();
+    let gen = std::thread::spawn(move || {
+        let netns = new_netns();
+        tx.send(netns).expect("netns to the test");
+        let l = TcpListener::bind(("127.0.0.1", port)).expect("bind");
+        for i in 0..n {
+            let c = TcpStream::connect(("127.0.0.1", port))
+                .unwrap_or_else(|e| panic!("connect {i}: {e}"));
+            let (s, _) = l.accept().unwrap_or_else(|e| panic!("accept {i}: {e}"));
+            drop(s);
+            drop(c);
+        }
+    });
+    let netns = netns_rx.recv().expect("netns from the generator");
+    let mut by_op: HashMap<SockOp, u64> = HashMap::new();
+    let mut lost = 0u64;
+    let mut count = |ev: &Event| match ev {
+        Event::Sock(s) if s.netns == netns => *by_op.entry(s.op).or_default() += 1,
+        Event::Lost(l) => lost += l.count,
+        _ => {}
+    };
+    let ops = n * EVENTS_PER_CONNECTION + 3;
+    let mut seen = 0u64;
+    let mut quiet: Option<Instant> = None;
+    loop {
+        if quiet.is_none() && gen.is_finished() {
+            quiet = Some(Instant::now());
+        }
+        // As in the test above: at least 500 ms after the storm, up to 10 s.
+        if quiet.is_some_and(|q| {
+            (q.elapsed() >= Duration::from_millis(500) && seen >= ops)
+                || q.elapsed() >= Duration::from_secs(10)
+        }) {
+            break;
+        }
+        if let Ok(ev) = rx.recv_timeout(Duration::from_millis(50)) {
+            if !pause.is_zero() {
+                std::thread::sleep(pause);
+            }
+            count(&ev);
+            seen = match &ev {
+                Event::Sock(s) if s.netns == netns => seen + 1,
+                Event::Lost(l) => seen + l.count,
+                _ => seen,
+            };
+            // Back to the producer, which overwrites it.
+            rx.give_back(ev);
+        }
+    }
+    shutdown.trigger();
+    // The producer reads what the kernel still had, reports its last
+    // losses and is gone: the channel ends.
+    for ev in rx.iter() {
+        count(&ev);
+    }
+    thread
+        .join()
+        .expect("producer thread panicked")
+        .expect("producer thread");
+    gen.join().expect("storm generator");
+    (by_op, lost)
+}
+
+fn storm_ops(n: u64) -> HashMap<SockOp, u64> {
+    [
+        (Bind, 1),
+        (Listen, 1),
+        (Connect, n),
+        (Connected, n),
+        (Accept, n),
+        (Disconnect, 2 * n),
+        (Close, 2 * n + 1),
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// The producer on its own thread, as the commands run it: every event of
+/// a 20,000-connection storm arrives through the pipeline's batches (or is
+/// reported lost), decoded into spent events given back by the consumer.
+#[test]
+fn storm_through_the_pipeline_events_plus_losses_equal_operations() {
+    if !privileged() {
+        return;
+    }
+    let n = 20_000;
+    let (by_op, lost) = storm_through_pipeline(47143, n, 65_536, Duration::ZERO);
+    let events: u64 = by_op.values().sum();
+    println!("pipeline storm: {events} events, {lost} lost; {by_op:?}");
+    assert_eq!(events + lost, n * EVENTS_PER_CONNECTION + 3, "{by_op:?}");
+    if lost == 0 {
+        assert_eq!(by_op, storm_ops(n));
+    }
+}
+
+/// A pipeline of 64 events and a consumer that takes 1 ms per event: most
+/// of the batches do not fit. What is cut from them is reported as channel
+/// loss, so events seen plus losses reported still equal the operations.
+#[test]
+fn batches_cut_by_a_full_pipeline_are_reported_lost() {
+    if !privileged() {
+        return;
+    }
+    let n = 2_000;
+    let (by_op, lost) = storm_through_pipeline(47153, n, 64, Duration::from_millis(1));
+    let events: u64 = by_op.values().sum();
+    println!("small pipeline: {events} events, {lost} lost; {by_op:?}");
+    assert!(lost > 0, "a 64-event pipeline must overflow");
+    assert_eq!(events + lost, n * EVENTS_PER_CONNECTION + 3, "{by_op:?}");
 }

@@ -110,6 +110,35 @@ pub fn decode_record(
     mono_to_wall_ns: i64,
     seq: u64,
 ) -> Result<SockEvent, SockDecodeError> {
+    decode_with_comm(b, mono_to_wall_ns, seq, String::new())
+}
+
+/// [`decode_record`] into an event already allocated: every field of `ev`
+/// is overwritten, and its `comm` keeps its storage. A reader that gets
+/// spent events back (the pipeline's batches) decodes each record without
+/// allocating. On error `ev` holds the same event as before, except that
+/// its `comm` may be empty.
+///
+/// # Errors
+/// As [`decode_record`].
+pub fn decode_record_into(
+    b: &[u8],
+    mono_to_wall_ns: i64,
+    seq: u64,
+    ev: &mut SockEvent,
+) -> Result<(), SockDecodeError> {
+    let comm = std::mem::take(&mut ev.task.comm);
+    *ev = decode_with_comm(b, mono_to_wall_ns, seq, comm)?;
+    Ok(())
+}
+
+/// [`decode_record`] with `comm`'s storage for the program name.
+fn decode_with_comm(
+    b: &[u8],
+    mono_to_wall_ns: i64,
+    seq: u64,
+    mut comm: String,
+) -> Result<SockEvent, SockDecodeError> {
     let rec = b.get(..RECORD_LEN).ok_or(SockDecodeError::Len {
         expected: RECORD_LEN,
         got: b.len(),
@@ -173,7 +202,12 @@ pub fn decode_record(
         .iter()
         .position(|&c| c == 0)
         .unwrap_or(comm_raw.len());
-    let comm = String::from_utf8_lossy(comm_raw.get(..comm_len).unwrap_or_default()).into_owned();
+    let comm_raw = comm_raw.get(..comm_len).unwrap_or_default();
+    comm.clear();
+    match std::str::from_utf8(comm_raw) {
+        Ok(c) => comm.push_str(c),
+        Err(_) => comm.push_str(&String::from_utf8_lossy(comm_raw)),
+    }
     let fd = if u8_at(rec, off::FLAGS)? & layout::F_FD != 0 {
         let fd = i32_at(rec, off::FD)?;
         Some(u32::try_from(fd).map_err(|_| bad(off::FD, "fd", i64::from(fd)))?)
@@ -450,6 +484,44 @@ mod tests {
         assert_eq!(seg.header[..4], [0x9c, 0x40, 0, 80]);
         b[off::INITIATOR] = layout::INIT_NONE;
         assert!(decode_record(&b, 0, 0).is_err());
+    }
+
+    /// Decoding into a spent event gives what a fresh decode gives, whatever
+    /// the spent event held (a longer name, process details, a segment),
+    /// and reuses its name's storage.
+    #[test]
+    fn decoding_into_a_spent_event_equals_a_fresh_decode() {
+        let mut seg = sample();
+        seg[off::OP] = layout::OP_SEGMENT;
+        seg[off::INITIATOR] = layout::INIT_PEER;
+        let mut bad_utf8 = sample();
+        bad_utf8[off::COMM..off::COMM + 4].copy_from_slice(&[b'a', 0xff, b'b', 0]);
+        let mut full_comm = sample();
+        full_comm[off::COMM..off::COMM + 16].copy_from_slice(b"0123456789abcdef");
+        let mut fd = sample();
+        fd[off::FLAGS] = layout::F_FD;
+        fd[off::FD..off::FD + 4].copy_from_slice(&7i32.to_ne_bytes());
+        let records = [sample(), seg, bad_utf8, full_comm, fd, sample()];
+        let mut spent = SockEvent {
+            process: Some(crate::event::ProcessInfo {
+                cmdline: "spent --cmdline".into(),
+                ppid: 1,
+            }),
+            ..SockEvent::sample()
+        };
+        spent.task.comm = "a-long-program-name".into();
+        let storage = spent.task.comm.as_ptr();
+        for (i, r) in (0u64..).zip(&records) {
+            let fresh = decode_record(r, 7, i).unwrap();
+            decode_record_into(r, 7, i, &mut spent).unwrap();
+            assert_eq!(spent, fresh, "record {i}");
+            assert_eq!(spent.task.comm.as_ptr(), storage, "record {i}");
+        }
+        assert_eq!(spent.task.comm, "curl");
+        let mut b = sample();
+        b[off::VERSION] = 9;
+        assert!(decode_record_into(&b, 0, 0, &mut spent).is_err());
+        assert!(decode_record_into(&b[..10], 0, 0, &mut spent).is_err());
     }
 
     #[test]

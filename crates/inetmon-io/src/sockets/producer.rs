@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, PerCpuArray, RingBuf};
 use inetmon_bpf::record::sock::OP_MAX;
-use inetmon_core::decode::sock::{decode_record, RECORD_LEN};
+use inetmon_core::decode::sock::{decode_record, decode_record_into, RECORD_LEN};
 use inetmon_core::event::{
     Event, EventKind, Header, Malformed, SockOp, Source, Timestamp, LOST_RING_FULL,
 };
@@ -145,6 +145,11 @@ impl SocketsProducer {
         timeout: Duration,
         out: &mut dyn FnMut(Event),
     ) -> Result<usize, SocketsError> {
+        self.poll_to(timeout, &mut Out::Each(out))
+    }
+
+    /// [`poll`](Self::poll) into `out`.
+    fn poll_to(&mut self, timeout: Duration, out: &mut Out<'_>) -> Result<usize, SocketsError> {
         let mut n = self.drain(out);
         if n == 0 {
             let wait = match self.last_records {
@@ -162,7 +167,7 @@ impl SocketsProducer {
             self.last_records = None;
         }
         if self.lost_checked.elapsed() >= self.lost_interval {
-            n += self.check_lost(out);
+            n += self.check_lost(&mut |ev| out.send(ev));
         }
         Ok(n)
     }
@@ -211,7 +216,8 @@ impl SocketsProducer {
         self.loss.skipped_total()
     }
 
-    fn drain(&mut self, out: &mut dyn FnMut(Event)) -> usize {
+    /// Decodes every record in the ring into `out`; the number read.
+    fn drain(&mut self, out: &mut Out<'_>) -> usize {
         if self.clock_checked.elapsed() >= Duration::from_secs(1) {
             self.mono_to_wall = mono_to_wall_ns();
             self.clock_checked = Instant::now();
@@ -219,10 +225,10 @@ impl SocketsProducer {
         let mut n = 0;
         while let Some(item) = self.ring.next() {
             self.seq = self.seq.wrapping_add(1);
-            match decode_record(&item, self.mono_to_wall, self.seq) {
-                Ok(ev) => out(Event::Sock(Box::new(ev))),
+            match out.decode(&item, self.mono_to_wall, self.seq) {
+                Ok(ev) => out.push(ev),
                 Err(e) => {
-                    out(Event::Malformed(Malformed {
+                    out.send(Event::Malformed(Malformed {
                         header: Header {
                             time: now_wall(),
                             source: Source::Sockets,
@@ -236,6 +242,7 @@ impl SocketsProducer {
             }
             n += 1;
         }
+        out.end_batch();
         n
     }
 
@@ -281,13 +288,9 @@ impl SocketsProducer {
             }
         }
         self.wake = Some(shutdown.waker().as_raw_fd());
-        let mut send = |ev: Event| {
-            // A closed pipeline means the consumer is gone: the loop ends
-            // at shutdown, which the consumer triggered.
-            let _ = p.send(ev);
-        };
+        let mut out = Out::Batches(&mut p);
         while !shutdown.is_set() {
-            let n = self.poll(WAIT, &mut send)?;
+            let n = self.poll_to(WAIT, &mut out)?;
             // A small batch means we are keeping up: let records accumulate
             // for a moment instead of waking (and writing) once per event.
             if n > 0 && n < self.batch {
@@ -295,11 +298,11 @@ impl SocketsProducer {
             }
         }
         for _ in 0..FINAL_ROUNDS {
-            if self.poll(Duration::ZERO, &mut send)? == 0 {
+            if self.poll_to(Duration::ZERO, &mut out)? == 0 {
                 break;
             }
         }
-        self.check_lost(&mut send);
+        self.check_lost(&mut |ev| out.send(ev));
         Ok(())
     }
 
@@ -308,6 +311,76 @@ impl SocketsProducer {
     pub fn next_seq(&mut self) -> u64 {
         self.seq = self.seq.wrapping_add(1);
         self.seq
+    }
+}
+
+/// Where [`SocketsProducer::drain`] puts events.
+enum Out<'a> {
+    /// A callback, one event at a time ([`SocketsProducer::poll`]).
+    Each(&'a mut dyn FnMut(Event)),
+    /// The pipeline ([`SocketsProducer::spawn`]): the events of a read go
+    /// as one batch (one channel operation and at most one wake-up of the
+    /// consumer, not one per event), and each record is decoded into a
+    /// spent event the consumer gave back, so a busy reader allocates
+    /// nothing per event.
+    Batches(&'a mut Producer),
+}
+
+impl Out<'_> {
+    /// Decodes one record, into a spent event when there is one.
+    fn decode(
+        &mut self,
+        rec: &[u8],
+        mono_to_wall: i64,
+        seq: u64,
+    ) -> Result<Event, inetmon_core::decode::sock::SockDecodeError> {
+        let spent = match self {
+            Out::Batches(p) => p.reuse_sock(),
+            Out::Each(_) => None,
+        };
+        match spent {
+            Some(mut ev) => {
+                decode_record_into(rec, mono_to_wall, seq, &mut ev)?;
+                Ok(Event::Sock(ev))
+            }
+            None => Ok(Event::Sock(Box::new(decode_record(
+                rec,
+                mono_to_wall,
+                seq,
+            )?))),
+        }
+    }
+
+    /// A decoded event: into the batch.
+    fn push(&mut self, ev: Event) {
+        match self {
+            Out::Each(f) => f(ev),
+            // A closed pipeline means the consumer is gone: the loop ends
+            // at shutdown, which the consumer triggered.
+            Out::Batches(p) => {
+                let _ = p.push(ev);
+            }
+        }
+    }
+
+    /// Any other event (a loss report, a malformed record): after the
+    /// batch so far, in order.
+    fn send(&mut self, ev: Event) {
+        match self {
+            Out::Each(f) => f(ev),
+            Out::Batches(p) => {
+                let _ = p.send(ev);
+            }
+        }
+    }
+
+    /// The read is done: the batch goes, and any loss the pipeline still
+    /// holds is reported as soon as there is room, not only when the next
+    /// event comes.
+    fn end_batch(&mut self) {
+        if let Out::Batches(p) = self {
+            let _ = p.send_batch().and_then(|()| p.try_flush_lost());
+        }
     }
 }
 
