@@ -27,7 +27,7 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use inetmon_core::event::{Event, EventKind, LossStage, Lost, Malformed, Source};
+use inetmon_core::event::{Event, EventKind, LossStage, Lost, Malformed, SharedStr, Source};
 
 use crate::ifname::IfNames;
 use crate::netlink::{self, NetlinkError, NetlinkSocket, RecvBatch};
@@ -395,8 +395,9 @@ struct ReadState {
     groups: Vec<u16>,
     last_seq: Vec<Option<u32>>,
     ifnames: RefCell<IfNames>,
-    /// The names looked up for the datagram being decoded.
-    ifname_memo: RefCell<Vec<(u32, Option<String>)>>,
+    /// The names looked up for the datagram being decoded, shared with the
+    /// events that carry them.
+    ifname_memo: RefCell<Vec<(u32, Option<SharedStr>)>>,
     /// Interface, group and prefix names shared between packets, so that a
     /// busy rule does not allocate them for every packet.
     names: core_nflog::NameCache,
@@ -410,16 +411,17 @@ struct ReadState {
 
 /// The name of interface `idx` from the datagram's memo, looked up in
 /// `names` (which checks its age and may call the kernel) the first time.
+/// Shared, so that naming each packet copies no string.
 fn memo_name(
-    memo: &RefCell<Vec<(u32, Option<String>)>>,
+    memo: &RefCell<Vec<(u32, Option<SharedStr>)>>,
     names: &RefCell<IfNames>,
     idx: u32,
-) -> Option<String> {
+) -> Option<SharedStr> {
     let mut memo = memo.borrow_mut();
     if let Some((_, name)) = memo.iter().find(|(i, _)| *i == idx) {
         return name.clone();
     }
-    let name = names.borrow_mut().name(idx);
+    let name = names.borrow_mut().name(idx).map(SharedStr::from);
     memo.push((idx, name.clone()));
     name
 }
