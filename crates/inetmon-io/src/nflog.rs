@@ -317,6 +317,7 @@ impl NflogSource {
             seq_enabled: self.features.seq,
             raw_messages: self.cfg.raw_messages,
             held: Vec::new(),
+            decoded: Vec::new(),
         };
         let hold = Duration::from_millis(u64::from(self.cfg.flush_timeout_cs) * 10) + HOLD_MARGIN;
         // When the socket was last found empty with packets held.
@@ -407,6 +408,8 @@ struct ReadState {
     /// Packets without a kernel timestamp, in log order, each with the
     /// index of its producer, waiting for the next timestamped packet.
     held: Vec<(usize, Event)>,
+    /// Per-producer count of the datagram being decoded (storage kept).
+    decoded: Vec<u64>,
 }
 
 /// The name of interface `idx` from the datagram's memo, looked up in
@@ -501,6 +504,31 @@ impl ReadState {
         // interface names are looked up once per datagram too.
         let read_at = now();
         self.ifname_memo.borrow_mut().clear();
+        // Packets received and decoded per producer, added to the shared
+        // counters once per datagram rather than twice per packet.
+        let mut decoded = std::mem::take(&mut self.decoded);
+        decoded.clear();
+        decoded.resize(producers.len(), 0);
+        let r = self.packets(datagram, read_at, producers, &mut decoded);
+        for (p, n) in producers.iter().zip(&decoded) {
+            if *n > 0 {
+                SourceMetrics::add(&metrics(p).received, *n);
+                SourceMetrics::add(&metrics(p).decoded, *n);
+            }
+        }
+        self.decoded = decoded;
+        r
+    }
+
+    /// The packets of one datagram read at `read_at`, counting those
+    /// decoded per producer in `decoded`.
+    fn packets(
+        &mut self,
+        datagram: &[u8],
+        read_at: inetmon_core::event::Timestamp,
+        producers: &mut [Producer],
+        decoded: &mut [u64],
+    ) -> Result<(), Closed> {
         for item in core_nflog::packets_with_message(datagram) {
             match item {
                 Ok((pkt, message)) => {
@@ -515,7 +543,9 @@ impl ReadState {
                     let Some(p) = producers.get_mut(i) else {
                         continue;
                     };
-                    SourceMetrics::add(&metrics(p).received, 1);
+                    if let Some(n) = decoded.get_mut(i) {
+                        *n += 1;
+                    }
                     if let Some(seq) = pkt.seq {
                         self.check_seq(i, seq, p)?;
                     }
@@ -536,7 +566,6 @@ impl ReadState {
                     if self.raw_messages {
                         log.raw_header.extend_from_slice(message);
                     }
-                    SourceMetrics::add(&metrics(p).decoded, 1);
                     if pkt.timestamp.is_none() {
                         self.held.push((i, Event::Packet(log)));
                         if self.held.len() >= MAX_HELD {

@@ -46,8 +46,10 @@ const FINAL_LOST_WAIT: Duration = Duration::from_secs(1);
 pub const MAX_BATCH: usize = 256;
 
 /// Spent batches on their way back to one producer; more are freed by the
-/// consumer.
-const RECYCLE_DEPTH: usize = 4;
+/// consumer. A read of a busy NFLOG group brings up to a few thousand
+/// packets (several batches), whose events should all be overwritten,
+/// not allocated.
+const RECYCLE_DEPTH: usize = 16;
 
 /// One message on the channel: a single event, or a batch.
 #[derive(Debug)]
@@ -291,10 +293,7 @@ impl Events {
     ///
     /// # Errors
     /// On timeout, or when every producer is gone and nothing is left.
-    pub fn recv_batch_timeout(
-        &self,
-        timeout: Duration,
-    ) -> Result<EventBatch, RecvTimeoutError> {
+    pub fn recv_batch_timeout(&self, timeout: Duration) -> Result<EventBatch, RecvTimeoutError> {
         if let Some(b) = self.take_local() {
             return Ok(b);
         }
@@ -583,6 +582,7 @@ impl Producer {
     ///
     /// # Errors
     /// [`Closed`] when the receiver is gone.
+    #[inline]
     pub fn push(&mut self, event: Event) -> Result<(), Closed> {
         if self.batch.capacity() == 0 {
             if self.spare.is_empty() && self.spare.capacity() > 0 {

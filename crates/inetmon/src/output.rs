@@ -243,7 +243,9 @@ fn same_record(a: &PacketLog, b: &PacketLog) -> bool {
         let nflog = p.nflog.as_ref();
         (
             (&p.packet, &p.header.source, &p.interface, &p.direction),
-            (&p.group, &p.rule, &p.action, &p.flags, &p.log_tag, &p.nat_tag),
+            (
+                &p.group, &p.rule, &p.action, &p.flags, &p.log_tag, &p.nat_tag,
+            ),
             (&p.reason, &p.log_level, &p.family, &p.header_len),
             nflog.map(|n| (n.group, &n.prefix, n.hook, n.ifindex_in, n.ifindex_out)),
         )
