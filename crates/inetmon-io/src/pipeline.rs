@@ -42,14 +42,16 @@ pub const DEFAULT_CAPACITY: usize = 65_536;
 const FINAL_LOST_WAIT: Duration = Duration::from_secs(1);
 
 /// Most events a [`Producer::push`] collects before it sends the batch by
-/// itself.
-pub const MAX_BATCH: usize = 256;
+/// itself: about what one busy NFLOG datagram holds (its 256 KiB carry up
+/// to ~1,700 small packets), so that the consumer wakes about once per
+/// read, not once per few hundred packets.
+pub const MAX_BATCH: usize = 1024;
 
 /// Spent batches on their way back to one producer; more are freed by the
 /// consumer. A read of a busy NFLOG group brings up to a few thousand
 /// packets (several batches), whose events should all be overwritten,
 /// not allocated.
-const RECYCLE_DEPTH: usize = 16;
+const RECYCLE_DEPTH: usize = 8;
 
 /// One message on the channel: a single event, or a batch.
 #[derive(Debug)]
