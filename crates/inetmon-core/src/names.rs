@@ -214,25 +214,23 @@ static DIGITS: [[u8; 4]; 256] = {
 
 /// Appends the dotted-quad text of `a` (`inet_ntoa`).
 pub fn write_ipv4(out: &mut Vec<u8>, a: [u8; 4]) {
-    // Built in one 128-bit word from a digit table and appended at once:
-    // no divisions, no branches, no index checks (this runs twice per
-    // packet line). Each octet's digits are shifted in from the right,
-    // with a dot between octets; the text is then moved to the top.
-    let mut word = 0u128;
-    let mut n = 0u32;
-    for (i, v) in a.into_iter().enumerate() {
+    // Built on the stack from a digit table and appended at once: one
+    // capacity check and no divisions (this runs twice per packet line).
+    // Each octet writes 4 bytes (digits, then a dot over the padding) and
+    // advances by its length plus one.
+    let mut buf = [0u8; 19];
+    let mut n = 0;
+    for v in a {
         let [d0, d1, d2, len] = DIGITS[usize::from(v)];
-        let len = u32::from(len);
-        let digits = u32::from_be_bytes([0, d0, d1, d2]) >> (8 * (3 - len));
-        if i > 0 {
-            word = (word << 8) | u128::from(b'.');
-            n += 1;
+        if let Some(dst) = buf.get_mut(n..n + 4) {
+            dst.copy_from_slice(&[d0, d1, d2, b'.']);
+            if let Some(dot) = dst.get_mut(usize::from(len)) {
+                *dot = b'.';
+            }
         }
-        word = (word << (8 * len)) | u128::from(digits);
-        n += len;
+        n += usize::from(len) + 1;
     }
-    let block = (word << (8 * (16 - n))).to_be_bytes();
-    push_prefix(out, &block, n as usize);
+    push_prefix(out, &buf, n - 1);
 }
 
 /// Appends the first `len` bytes of `block`: the whole fixed-size block is

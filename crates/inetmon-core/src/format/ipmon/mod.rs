@@ -496,27 +496,31 @@ fn pair<T: Into<u64>>(v: T) -> [u8; 2] {
     PAIRS.get(i).copied().unwrap_or(*b"00")
 }
 
+/// Two decimal digits of `v` (below 100).
+fn two_digits(v: u32) -> [u8; 2] {
+    [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]
+}
+
 /// Appends the decimal text of `v`. Numbers below 100000 (ports, lengths,
-/// rule numbers: most of them) are built in one 8-byte word from the digit
-/// pair table, without a division loop or a `memcpy` call (this runs
-/// several times per line).
+/// rule numbers: most of them) are appended as one fixed-size block per
+/// length, without a `memcpy` call (this runs several times per line).
 fn push_u64(t: &mut Vec<u8>, v: u64) {
     match u32::try_from(v) {
-        Ok(v @ 0..=99_999) => {
-            let n: u32 = match v {
-                0..=9 => 1,
-                10..=99 => 2,
-                100..=999 => 3,
-                1000..=9999 => 4,
-                _ => 5,
-            };
-            let [b0, b1] = pair(v / 100);
-            let [c0, c1] = pair(v);
-            // The five digits right-aligned in the low bytes, moved to
-            // the top of the word so that its first `n` bytes are the text.
-            let five = u64::from_be_bytes([0, 0, 0, b'0' + (v / 10_000) as u8, b0, b1, c0, c1]);
-            let word = (five << (8 * (8 - n))).to_be_bytes();
-            crate::names::push_prefix(t, &word, n as usize);
+        Ok(v @ 0..=9) => t.push(b'0' + v as u8),
+        Ok(v @ 10..=99) => t.extend_from_slice(&two_digits(v)),
+        Ok(v @ 100..=9999) => {
+            let [a, b] = two_digits(v / 100);
+            let [c, d] = two_digits(v % 100);
+            if v < 1000 {
+                t.extend_from_slice(&[b, c, d]);
+            } else {
+                t.extend_from_slice(&[a, b, c, d]);
+            }
+        }
+        Ok(v @ 10_000..=99_999) => {
+            let [b, c] = two_digits(v / 100 % 100);
+            let [d, e] = two_digits(v % 100);
+            t.extend_from_slice(&[b'0' + (v / 10_000) as u8, b, c, d, e]);
         }
         _ => t.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
     }
