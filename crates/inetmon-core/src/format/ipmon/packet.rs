@@ -64,18 +64,10 @@ static TCP_LETTERS: [([u8; 10], u8); 256] = {
     t
 };
 
-/// The flags the trailer prints (the direction, tags and reason aside).
-const TRAILER_FLAGS: u32 = PacketFlags::KEEP_STATE
-    | PacketFlags::KEEP_FRAG
-    | PacketFlags::LOW_TTL
-    | PacketFlags::OOW
-    | PacketFlags::BAD
-    | PacketFlags::NATED
-    | PacketFlags::BAD_NAT
-    | PacketFlags::BAD_SRC
-    | PacketFlags::MULTICAST
-    | PacketFlags::BROADCAST
-    | PacketFlags::MBCAST;
+/// The flags that may print in the trailer: all but `SHORT` (an `S` before
+/// the action) and `LOG_BODY` (never printed). A line with none of them, no
+/// tags and no reason has only its direction after the body.
+const TRAILER_FLAGS: u32 = !(PacketFlags::SHORT | PacketFlags::LOG_BODY);
 
 /// The logged bytes, read the way ipmon reads them: unchecked in C, here
 /// every byte past the end reads as zero.
