@@ -472,21 +472,13 @@ fn line_walk<const BIG: bool>(
             | attr::UID
             | attr::GID
             | attr::SEQ
-            | attr::SEQ_GLOBAL => {
-                if v.len() != 4 {
-                    return None;
-                }
+            | attr::SEQ_GLOBAL
+                if v.len() != 4 =>
+            {
+                return None
             }
-            attr::HWTYPE | attr::HWLEN => {
-                if v.len() != 2 {
-                    return None;
-                }
-            }
-            attr::HWADDR => {
-                if v.len() < 4 {
-                    return None;
-                }
-            }
+            attr::HWTYPE | attr::HWLEN if v.len() != 2 => return None,
+            attr::HWADDR if v.len() < 4 => return None,
             attr::VLAN => {
                 netlink::for_each_attr(v, order, |k, n| match k {
                     NFULA_VLAN_PROTO | NFULA_VLAN_TCI => be16(k, n).map(|_| ()),
