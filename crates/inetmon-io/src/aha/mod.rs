@@ -153,13 +153,7 @@ pub struct AhaFs {
     session: Option<BackgroundSession>,
 }
 
-impl std::fmt::Debug for AhaFs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AhaFs")
-            .field("mountpoint", &self.mountpoint)
-            .finish_non_exhaustive()
-    }
-}
+crate::debug_fields::debug_fields!(AhaFs { mountpoint, .. });
 
 impl AhaFs {
     /// Mounts the file interface on `mountpoint` (an existing directory,
