@@ -202,11 +202,7 @@ impl DropEvent {
     #[must_use]
     pub fn sample() -> DropEvent {
         DropEvent {
-            header: Header {
-                time: super::Timestamp::default(),
-                source: super::Source::Datapath,
-                seq: 1,
-            },
+            header: Header::sample(super::Source::Datapath),
             cpu: 0,
             reason: DropReason {
                 code: 3,
