@@ -82,14 +82,8 @@ fn drop_event() -> DropEvent {
     DropEvent {
         header: header(),
         cpu: 1,
-        location: KernelLocation {
-            addr: 0xffff_ffff_81ab_cdef,
-            symbol: Some("tcp_v4_rcv+0x5a4".into()),
-        },
-        interface: Interface {
-            ifindex: 42,
-            name: Some("veth-a".into()),
-        },
+        location: KernelLocation::resolved(0xffff_ffff_81ab_cdef, "tcp_v4_rcv+0x5a4"),
+        interface: Interface::named(42, "veth-a"),
         orig_len: 54,
         layer: CaptureLayer::Ethernet,
         packet: PKT_TCP_SYN.to_vec(),
@@ -103,10 +97,7 @@ fn trace_event() -> TraceEvent {
         header: header(),
         cpu: 0,
         point: ObservationPoint::FromNetwork,
-        interface: Interface {
-            ifindex: 7,
-            name: Some("lxc_health".into()),
-        },
+        interface: Interface::named(7, "lxc_health"),
         protocol: 0x0800,
         orig_len: 54,
         layer: CaptureLayer::Ethernet,
@@ -220,10 +211,7 @@ fn trace_lines() {
 fn stack_trace_lines() {
     let mut t = trace_event();
     t.point = ObservationPoint::FromStack;
-    t.interface = Interface {
-        ifindex: 1,
-        name: Some("lo".into()),
-    };
+    t.interface = Interface::named(1, "lo");
     t.layer = CaptureLayer::Network;
     t.packet = pkt("PKT_TCP_SYN")[14..].to_vec();
     t.process = Some(ProcessContext {
