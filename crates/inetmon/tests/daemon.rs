@@ -628,6 +628,84 @@ fn metrics_gauges_of_clients_and_journal() {
     assert_eq!(d.stop(), Some(0), "{:?}", lines_of(&s.stderr()));
 }
 
+/// The sum of every sample of counter family `name` (`name{...} v` lines).
+fn counter_sum(text: &str, name: &str) -> u64 {
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|r| r.starts_with('{') || r.starts_with(' '))
+        })
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+        .map(|v| v as u64)
+        .sum()
+}
+
+/// A SIGHUP with a changed configuration keeps the metrics registry: the
+/// counters go on from where they were (a reset would look like a process
+/// restart to Prometheus), and `[export.nats]`, unchanged, keeps its
+/// exporter running (no second "connected" session: its counters too).
+#[test]
+fn sighup_keeps_metrics_counters_and_the_exporter() {
+    use common::web::{free_port, http_get};
+    if !require_privileged("daemon SIGHUP keeps metrics", &["nats-server"]) {
+        return;
+    }
+    let nats_dir = tempfile::tempdir().unwrap();
+    let server = nats_server::NatsServer::start(nats_dir.path());
+    let port = free_port();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let peer_port = listener.local_addr().unwrap().port();
+    let base = format!(
+        "[sockets.filters]\nport = {peer_port}\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n\
+         [export.nats]\nurl = \"{}\"\nhost = \"reloadtest\"\n",
+        server.url()
+    );
+    let s = Setup::new(&base);
+    let mut d = s.start();
+    let pid = i32::try_from(d.pid()).unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let scrape = || {
+        wait_for(Duration::from_secs(10), || {
+            let (code, body) = http_get(addr, "/metrics");
+            (code == 200).then_some(body)
+        })
+        .expect("/metrics answers")
+    };
+    connections(&listener, 5);
+    let before = wait_for(Duration::from_secs(30), || {
+        let text = scrape();
+        let n = counter_sum(&text, "inetmon_events_total");
+        (n >= 15).then_some(n)
+    })
+    .unwrap_or_else(|| panic!("events never counted: {}", scrape()));
+
+    // A changed, valid file: the run restarts with it.
+    s.write_config(&format!("{base}[journal]\nsync = \"always\"\n"));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(pid, libc::SIGHUP) };
+    s.wait_line("restarting with the new configuration", 1);
+    s.wait_line("running:", 2);
+    let after = counter_sum(&scrape(), "inetmon_events_total");
+    assert!(
+        after >= before,
+        "inetmon_events_total went back from {before} to {after} over a reload"
+    );
+    connections(&listener, 2);
+    wait_for(Duration::from_secs(30), || {
+        (counter_sum(&scrape(), "inetmon_events_total") >= before + 6).then_some(())
+    })
+    .unwrap_or_else(|| panic!("events after the reload not counted: {}", scrape()));
+    assert_eq!(d.stop(), Some(0), "{:?}", lines_of(&s.stderr()));
+    // The exporter was not restarted: one "NATS export" in the first
+    // running line, and the reload's says it is kept.
+    let lines = lines_of(&s.stderr());
+    let running: Vec<&String> = lines.iter().filter(|l| l.contains("running:")).collect();
+    assert!(
+        running[1].contains("NATS export") && running[1].contains("(kept)"),
+        "{lines:?}"
+    );
+}
+
 /// `[metrics] listen` with `[export.nats]`: `inetmon_export_lag_events`
 /// is 0 once the server acknowledged what the daemon journaled, grows
 /// while the server is stopped and events keep coming, and goes back to 0
