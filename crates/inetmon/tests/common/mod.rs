@@ -19,7 +19,8 @@ pub mod shared;
 
 #[allow(unused_imports)] // not every test binary uses every helper
 pub use shared::{
-    can_run, ip_here, is_root, new_netns, required, start_sockets, tid, wait_for, AS_NOBODY,
+    can_run, ip_here, is_root, lease_port, new_netns, required, start_sockets, tid, wait_for,
+    PortLease, AS_NOBODY,
 };
 
 use std::fs;
@@ -499,14 +500,17 @@ impl Bg {
             .map(|s| s.code())
     }
 
-    /// Sends SIGTERM and waits up to 5 s; returns the exit code.
+    /// Sends SIGTERM and waits up to 60 s (a process that detaches BPF
+    /// programs or drains a journal on a loaded machine may need seconds;
+    /// a process that exits at once costs no more); returns the exit code.
+    /// Only for processes that stop on SIGTERM and not by themselves: a
+    /// helper about to exit by itself may die of the signal instead
+    /// (status `None`); wait for its exit with [`Bg::try_wait`] instead.
     pub fn stop(&mut self) -> Option<i32> {
-        self.stop_within(Duration::from_secs(5))
+        self.stop_within(Duration::from_secs(60))
     }
 
-    /// Sends SIGTERM and waits up to `wait` (a process that detaches BPF
-    /// programs on a loaded machine may need more than 5 s); returns the
-    /// exit code.
+    /// Sends SIGTERM and waits up to `wait`; returns the exit code.
     pub fn stop_within(&mut self, wait: Duration) -> Option<i32> {
         let mut child = self.child.take()?;
         let _ = Command::new("kill")
@@ -875,11 +879,19 @@ pub fn pcap_split(bytes: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
     (header, records)
 }
 
+/// How long a process whose output is blocked may take to exit after
+/// SIGTERM in [`sigterm_with_stuck_output`]'s tests. On a quiet machine it
+/// takes well under a second (the README's promise); a loaded 2-core CI VM
+/// may not run it, or finish detaching its BPF programs (an RCU grace
+/// period each), for a few seconds. The failure these tests catch, waiting
+/// on the blocked write, never ends (the process is killed after 10 s).
+pub const SIGTERM_EXIT_LIMIT: Duration = Duration::from_secs(5);
+
 /// Starts `cmd` with its standard output a pipe that nobody reads and its
 /// standard error into `stderr`; `load` makes it write (more than a pipe
-/// holds); then, with the output blocked, sends SIGTERM. Returns how long
-/// the process took to exit after the signal and its exit code (it is
-/// killed after 10 s: `None` then).
+/// holds); then, once the pipe is full (the process blocked on its
+/// output), sends SIGTERM. Returns how long the process took to exit after
+/// the signal and its exit code (it is killed after 10 s: `None` then).
 pub fn sigterm_with_stuck_output(
     cmd: &mut Command,
     stderr: &Path,
@@ -892,12 +904,27 @@ pub fn sigterm_with_stuck_output(
         .spawn()
         .unwrap();
     // Held open and never read: the pipe fills and stays full.
-    let _stuck = child.stdout.take();
+    let stuck = child.stdout.take().unwrap();
     load();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Full: at most a page short of its capacity (a write that does not
+    // fit in what is left blocks). A fixed pause was not always enough on
+    // a loaded machine: the signal then came before the output blocked.
+    // SAFETY: F_GETPIPE_SZ on the pipe's read end, which we hold.
+    let capacity = unsafe { libc::fcntl(stuck.as_raw_fd(), libc::F_GETPIPE_SZ) };
+    assert!(capacity > 0, "F_GETPIPE_SZ");
+    let queued = || {
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int.
+        unsafe { libc::ioctl(stuck.as_raw_fd(), libc::FIONREAD, &raw mut n) };
+        n
+    };
+    let full = wait_for(Duration::from_secs(120), || {
+        (queued() >= capacity - 4096 || child.try_wait().unwrap().is_some()).then_some(())
+    });
     assert!(
-        child.try_wait().unwrap().is_none(),
-        "ended before the signal: {}",
+        full.is_some() && child.try_wait().unwrap().is_none(),
+        "ended, or did not fill its output ({} of {capacity} bytes), before the signal: {}",
+        queued(),
         fs::read_to_string(stderr).unwrap_or_default()
     );
     let pid = i32::try_from(child.id()).unwrap();
