@@ -259,6 +259,26 @@ impl Netns {
         run(self.cmd("sh").args(["-c", script]), Duration::from_secs(20))
     }
 
+    /// Waits (up to 60 s) until a TCP socket listens on `port` in the
+    /// namespace (`ss -Hltn`): a helper started in the background (`nc -l`)
+    /// must listen before a client connects, and on a loaded machine a
+    /// fixed pause is not always enough.
+    pub fn wait_listening(&self, port: u16) {
+        let filter = format!("sport = :{port}");
+        let up = wait_for(Duration::from_secs(60), || {
+            let r = run(
+                self.cmd("ss").args(["-Hltn", &filter]),
+                Duration::from_secs(60),
+            );
+            (!r.stdout.trim().is_empty()).then_some(())
+        });
+        assert!(
+            up.is_some(),
+            "nothing listens on port {port} in {}",
+            self.name
+        );
+    }
+
     /// Loads an nftables ruleset inside the namespace.
     pub fn nft(&self, ruleset: &str) {
         let r = run_with_input(
@@ -407,7 +427,8 @@ pub fn veth(
 
 /// Starts `inetmon monitor ARGS…` from `cmd` (an `inetmon` command, in a
 /// namespace or not) with `TZ=UTC`, output to `out` and `err`, and waits up
-/// to `timeout` for its "attached" line.
+/// to `timeout`, but at least 120 s (loading BPF programs on a loaded
+/// machine can take long), for its "attached" line.
 pub fn start_monitor(
     cmd: &mut Command,
     args: &[&str],
@@ -417,6 +438,7 @@ pub fn start_monitor(
 ) -> Bg {
     cmd.arg("monitor").args(args).env("TZ", "UTC");
     let bg = Bg::spawn_to(cmd, out, err);
+    let timeout = timeout.max(Duration::from_secs(120));
     wait_for_line(err, "inetmon monitor: attached", timeout, err);
     bg
 }
