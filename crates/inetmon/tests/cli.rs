@@ -1384,7 +1384,7 @@ fn live_daemon_pid_file_and_sighup_reopen() {
     // logrotate: rename, SIGHUP, then new lines go to a new file.
     let rotated = dir.path().join("out.txt.1");
     fs::rename(&out, &rotated).unwrap();
-    must(Command::new("kill").args(["-HUP", &pid.to_string()]));
+    common::signal_and_wait_taken(pid, libc::SIGHUP);
     assert!(logged(40021), "no new file after SIGHUP");
     assert!(lines_of(&rotated).iter().all(|l| !l.contains(",40021 ->")));
     // A second instance with the same pid file says so, on the terminal.

@@ -631,6 +631,31 @@ pub fn tshark_fields(pcap: &str, options: &[&str], fields: &[&str]) -> String {
     r.stdout
 }
 
+/// Sends `sig` to `pid` and waits (up to 60 s) until no thread of it has
+/// the signal pending any more: its handler ran (inetmon's set a flag that
+/// the next record acts on). A fixed pause between the signal and the
+/// record that must see it was not always enough on a loaded machine.
+pub fn signal_and_wait_taken(pid: u32, sig: i32) {
+    // SAFETY: kill(2) on a process of the test's own.
+    let rc = unsafe { libc::kill(i32::try_from(pid).unwrap(), sig) };
+    assert_eq!(rc, 0, "kill {pid}: {}", std::io::Error::last_os_error());
+    let bit = 1u64 << (sig - 1);
+    let pending = |status: &str| {
+        status.lines().any(|l| {
+            (l.starts_with("SigPnd:") || l.starts_with("ShdPnd:"))
+                && u64::from_str_radix(l[7..].trim(), 16).is_ok_and(|m| m & bit != 0)
+        })
+    };
+    let taken = wait_for(Duration::from_secs(60), || {
+        let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+        let any = tasks
+            .flatten()
+            .any(|t| fs::read_to_string(t.path().join("status")).is_ok_and(|s| pending(&s)));
+        (!any).then_some(())
+    });
+    assert!(taken.is_some(), "signal {sig} still pending in {pid}");
+}
+
 /// The lines of a file (empty when it does not exist yet).
 pub fn lines_of(path: &Path) -> Vec<String> {
     fs::read_to_string(path)
