@@ -121,9 +121,25 @@ fn writers(path: &Path, scratch: &Path) -> Vec<Vec<String>> {
         // -C file("file://…") and file("raw://…") actions.
         s(&["ipmon", "-C", &text_conf, "-f", &f, "/dev/null"]),
         s(&["ipmon", "-C", &raw_conf, "-f", &f, "/dev/null"]),
-        // monitor's pcapng file.
-        s(&["monitor", "--write", &p, "--duration", "1"]),
+        // monitor's pcapng file (drops of a port of this process's own
+        // only: unfiltered, another test's flood of drops anywhere on the
+        // machine made it lose events, status 2).
+        s(&[
+            "monitor",
+            "--write",
+            &p,
+            "--duration",
+            "1",
+            "--port",
+            &quiet_port(),
+        ]),
     ]
+}
+
+/// A port nothing else uses ([`lease_port`], held until the process ends).
+fn quiet_port() -> String {
+    static LEASE: std::sync::OnceLock<PortLease> = std::sync::OnceLock::new();
+    LEASE.get_or_init(lease_port).port.to_string()
 }
 
 fn run_inetmon(args: &[String]) -> Run {
