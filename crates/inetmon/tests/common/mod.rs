@@ -135,11 +135,11 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Run {
     run_with_input(cmd, b"", timeout)
 }
 
-/// `inetmon ARGS…`, with `TZ=UTC`, run to completion within 30 s.
+/// `inetmon ARGS…`, with `TZ=UTC`, run to completion within 120 s.
 pub fn inetmon_run(args: &[&str]) -> Run {
     let mut cmd = Command::new(inetmon());
     cmd.args(args).env("TZ", "UTC");
-    run(&mut cmd, Duration::from_secs(30))
+    run(&mut cmd, Duration::from_secs(120))
 }
 
 /// `inetmon ARGS…` with `TZ=UTC` and extra environment variables.
@@ -149,7 +149,7 @@ pub fn inetmon_run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    run(&mut cmd, Duration::from_secs(30))
+    run(&mut cmd, Duration::from_secs(120))
 }
 
 /// Whether `prog` is on the PATH.
@@ -174,9 +174,11 @@ pub fn require_privileged(test: &str, tools: &[&str]) -> bool {
     true
 }
 
-/// Runs a command that must succeed; returns its stdout.
+/// Runs a command that must succeed (within 120 s: generous for a loaded
+/// machine, such as a flood of 150 000 datagrams from python3); returns
+/// its stdout.
 pub fn must(cmd: &mut Command) -> String {
-    let r = run(cmd, Duration::from_secs(20));
+    let r = run(cmd, Duration::from_secs(120));
     assert_eq!(r.code, Some(0), "{cmd:?} failed: {}{}", r.stdout, r.stderr);
     r.stdout
 }
@@ -256,7 +258,10 @@ impl Netns {
 
     /// Runs a shell script inside the namespace, whatever its outcome.
     pub fn sh_any(&self, script: &str) -> Run {
-        run(self.cmd("sh").args(["-c", script]), Duration::from_secs(20))
+        run(
+            self.cmd("sh").args(["-c", script]),
+            Duration::from_secs(120),
+        )
     }
 
     /// Waits (up to 60 s) until a TCP socket listens on `port` in the
@@ -284,7 +289,7 @@ impl Netns {
         let r = run_with_input(
             self.cmd("nft").args(["-f", "-"]),
             ruleset.as_bytes(),
-            Duration::from_secs(20),
+            Duration::from_secs(120),
         );
         assert_eq!(r.code, Some(0), "nft failed: {}\n{ruleset}", r.stderr);
     }
