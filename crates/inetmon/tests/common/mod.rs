@@ -527,9 +527,12 @@ impl Bg {
             .map(|s| s.code())
     }
 
-    /// Sends SIGTERM and waits up to 60 s (a process that detaches BPF
-    /// programs or drains a journal on a loaded machine may need seconds;
-    /// a process that exits at once costs no more); returns the exit code.
+    /// Sends SIGTERM and waits up to 60 s; returns the exit code. A daemon
+    /// with BPF programs to detach and a journal to close needs well under a
+    /// second on a quiet machine, but CI once saw one take more than 5 s at
+    /// load 39 with ten other daemons starting and stopping beside it (a
+    /// process that exits at once costs no more). How quickly SIGTERM is
+    /// obeyed is tested on its own (`cli.rs`, `sockets_cli.rs`), not here.
     /// Only for processes that stop on SIGTERM and not by themselves: a
     /// helper about to exit by itself may die of the signal instead
     /// (status `None`); wait for its exit with [`Bg::try_wait`] instead.
