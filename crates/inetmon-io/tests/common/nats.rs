@@ -29,12 +29,20 @@ pub fn have_nats_server() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// The port lease of the shared helpers. This file is also included by a
+/// bench, which has no `common` module: a second copy of `shared.rs` in
+/// the tests that have one (the lease is per process either way: a lock
+/// file).
+#[path = "shared.rs"]
+#[allow(dead_code, unreachable_pub, clippy::duplicate_mod)]
+mod shared;
+
 /// A port for the server, this process's own until it ends
-/// ([`crate::common::lease_port`]): a port the kernel picks and that is
-/// closed again may be given to another connection before the server binds
-/// it, or while it is stopped to be restarted.
+/// ([`shared::lease_port`]): a port the kernel picks and that is closed
+/// again may be given to another connection before the server binds it, or
+/// while it is stopped to be restarted.
 pub fn free_port() -> u16 {
-    let lease = crate::common::lease_port();
+    let lease = shared::lease_port();
     let port = lease.port;
     std::mem::forget(lease);
     port
