@@ -29,7 +29,7 @@ use crossbeam_channel::{RecvTimeoutError, TryRecvError};
 use inetmon_core::event::Event;
 pub use inetmon_core::format::ipmon::{Line, Rendered};
 
-use crate::pipeline::{Events, Pipeline};
+use crate::pipeline::{EventBatch, Events, Pipeline};
 use crate::shutdown::Shutdown;
 use crate::sink::SinkError;
 
@@ -491,6 +491,57 @@ impl<'a> Consumer<'a> {
         }
     }
 
+    /// Delivers the events of `batch` from index `from` on, in place, each
+    /// with the queued events after it that it absorbs merged into it
+    /// ([`Stage::absorb`]), then hands the batch back to its producer. The
+    /// last event may absorb events of the batches queued after it: a
+    /// batch read for that is returned with the number of its first events
+    /// merged, to be delivered next.
+    fn deliver_batch(
+        &mut self,
+        rx: &Events,
+        mut batch: EventBatch,
+        mut i: usize,
+    ) -> Result<Option<(EventBatch, usize)>, SinkError> {
+        while i < batch.events.len() {
+            let (head, tail) = batch.events.split_at_mut(i + 1);
+            let Some(ev) = head.last_mut() else { break };
+            let mut merged = 0;
+            while let Some(q) = tail.get(merged) {
+                if !self.stage.absorb(ev, q) {
+                    break;
+                }
+                merged += 1;
+            }
+            if merged < tail.len() {
+                self.deliver(ev)?;
+                i += 1 + merged;
+                continue;
+            }
+            // The batch's last event: what was queued after it may merge.
+            let mut ahead = None;
+            while let Ok(next) = rx.try_recv_batch() {
+                let mut k = 0;
+                while let Some(q) = next.events.get(k) {
+                    if !self.stage.absorb(ev, q) {
+                        break;
+                    }
+                    k += 1;
+                }
+                if k < next.events.len() {
+                    ahead = Some((next, k));
+                    break;
+                }
+                rx.recycle(next);
+            }
+            let delivered = self.deliver(ev);
+            rx.recycle(batch);
+            return delivered.map(|()| ahead);
+        }
+        rx.recycle(batch);
+        Ok(None)
+    }
+
     fn pump(
         &mut self,
         rx: &Events,
@@ -498,7 +549,9 @@ impl<'a> Consumer<'a> {
         shutdown: &Shutdown,
         plan: &Plan,
     ) -> Result<(), SinkError> {
-        let mut pending: Option<Event> = None;
+        // A batch read ahead while merging, and how many of its first
+        // events were merged into the event before them.
+        let mut ahead: Option<(EventBatch, usize)> = None;
         let mut next_tick = plan.tick.map(|t| Instant::now() + t);
         let mut last_flush = Instant::now();
         // Output delivered but not flushed yet (throttled).
@@ -514,11 +567,10 @@ impl<'a> Consumer<'a> {
             if stop && !self.discard && self.sinks.iter().any(|s| s.stuck()) {
                 self.discard = true;
             }
-            let next = match pending.take() {
-                Some(ev) => Ok(ev),
-                // The rest of a batch needs no clock and no waiting.
-                None => match rx.try_recv() {
-                    Ok(ev) => Ok(ev),
+            let next = match ahead.take() {
+                Some(b) => Ok(b),
+                None => match rx.try_recv_batch() {
+                    Ok(b) => Ok((b, 0)),
                     Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
                     Err(TryRecvError::Empty) => {
                         let mut wait = IDLE;
@@ -527,25 +579,14 @@ impl<'a> Consumer<'a> {
                         for t in [plan.deadline, next_tick, flush_due].into_iter().flatten() {
                             wait = wait.min(t.saturating_duration_since(now));
                         }
-                        rx.recv_timeout(wait)
+                        rx.recv_batch_timeout(wait).map(|b| (b, 0))
                     }
                 },
             };
             match next {
-                Ok(mut ev) => {
-                    loop {
-                        match rx.try_recv() {
-                            Ok(q) if self.stage.absorb(&mut ev, &q) => rx.give_back(q),
-                            Ok(other) => {
-                                pending = Some(other);
-                                break;
-                            }
-                            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-                        }
-                    }
-                    self.deliver(&mut ev)?;
-                    rx.give_back(ev);
-                    if pending.is_none() && rx.is_empty() {
+                Ok((batch, from)) => {
+                    ahead = self.deliver_batch(rx, batch, from)?;
+                    if ahead.is_none() && rx.is_empty() {
                         if last_flush.elapsed() >= FLUSH_EVERY {
                             self.flush()?;
                             last_flush = Instant::now();

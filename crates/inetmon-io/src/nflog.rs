@@ -27,7 +27,7 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use inetmon_core::event::{Event, EventKind, LossStage, Lost, Malformed, Source};
+use inetmon_core::event::{Event, EventKind, LossStage, Lost, Malformed, SharedStr, Source};
 
 use crate::ifname::IfNames;
 use crate::netlink::{self, NetlinkError, NetlinkSocket, RecvBatch};
@@ -317,6 +317,7 @@ impl NflogSource {
             seq_enabled: self.features.seq,
             raw_messages: self.cfg.raw_messages,
             held: Vec::new(),
+            decoded: Vec::new(),
         };
         let hold = Duration::from_millis(u64::from(self.cfg.flush_timeout_cs) * 10) + HOLD_MARGIN;
         // When the socket was last found empty with packets held.
@@ -395,8 +396,9 @@ struct ReadState {
     groups: Vec<u16>,
     last_seq: Vec<Option<u32>>,
     ifnames: RefCell<IfNames>,
-    /// The names looked up for the datagram being decoded.
-    ifname_memo: RefCell<Vec<(u32, Option<String>)>>,
+    /// The names looked up for the datagram being decoded, shared with the
+    /// events that carry them.
+    ifname_memo: RefCell<Vec<(u32, Option<SharedStr>)>>,
     /// Interface, group and prefix names shared between packets, so that a
     /// busy rule does not allocate them for every packet.
     names: core_nflog::NameCache,
@@ -406,20 +408,23 @@ struct ReadState {
     /// Packets without a kernel timestamp, in log order, each with the
     /// index of its producer, waiting for the next timestamped packet.
     held: Vec<(usize, Event)>,
+    /// Per-producer count of the datagram being decoded (storage kept).
+    decoded: Vec<u64>,
 }
 
 /// The name of interface `idx` from the datagram's memo, looked up in
 /// `names` (which checks its age and may call the kernel) the first time.
+/// Shared, so that naming each packet copies no string.
 fn memo_name(
-    memo: &RefCell<Vec<(u32, Option<String>)>>,
+    memo: &RefCell<Vec<(u32, Option<SharedStr>)>>,
     names: &RefCell<IfNames>,
     idx: u32,
-) -> Option<String> {
+) -> Option<SharedStr> {
     let mut memo = memo.borrow_mut();
     if let Some((_, name)) = memo.iter().find(|(i, _)| *i == idx) {
         return name.clone();
     }
-    let name = names.borrow_mut().name(idx);
+    let name = names.borrow_mut().name(idx).map(SharedStr::from);
     memo.push((idx, name.clone()));
     name
 }
@@ -499,6 +504,31 @@ impl ReadState {
         // interface names are looked up once per datagram too.
         let read_at = now();
         self.ifname_memo.borrow_mut().clear();
+        // Packets received and decoded per producer, added to the shared
+        // counters once per datagram rather than twice per packet.
+        let mut decoded = std::mem::take(&mut self.decoded);
+        decoded.clear();
+        decoded.resize(producers.len(), 0);
+        let r = self.packets(datagram, read_at, producers, &mut decoded);
+        for (p, n) in producers.iter().zip(&decoded) {
+            if *n > 0 {
+                SourceMetrics::add(&metrics(p).received, *n);
+                SourceMetrics::add(&metrics(p).decoded, *n);
+            }
+        }
+        self.decoded = decoded;
+        r
+    }
+
+    /// The packets of one datagram read at `read_at`, counting those
+    /// decoded per producer in `decoded`.
+    fn packets(
+        &mut self,
+        datagram: &[u8],
+        read_at: inetmon_core::event::Timestamp,
+        producers: &mut [Producer],
+        decoded: &mut [u64],
+    ) -> Result<(), Closed> {
         for item in core_nflog::packets_with_message(datagram) {
             match item {
                 Ok((pkt, message)) => {
@@ -513,7 +543,9 @@ impl ReadState {
                     let Some(p) = producers.get_mut(i) else {
                         continue;
                     };
-                    SourceMetrics::add(&metrics(p).received, 1);
+                    if let Some(n) = decoded.get_mut(i) {
+                        *n += 1;
+                    }
                     if let Some(seq) = pkt.seq {
                         self.check_seq(i, seq, p)?;
                     }
@@ -534,7 +566,6 @@ impl ReadState {
                     if self.raw_messages {
                         log.raw_header.extend_from_slice(message);
                     }
-                    SourceMetrics::add(&metrics(p).decoded, 1);
                     if pkt.timestamp.is_none() {
                         self.held.push((i, Event::Packet(log)));
                         if self.held.len() >= MAX_HELD {

@@ -42,12 +42,16 @@ pub const DEFAULT_CAPACITY: usize = 65_536;
 const FINAL_LOST_WAIT: Duration = Duration::from_secs(1);
 
 /// Most events a [`Producer::push`] collects before it sends the batch by
-/// itself.
-pub const MAX_BATCH: usize = 256;
+/// itself: about what one busy NFLOG datagram holds (its 256 KiB carry up
+/// to ~1,700 small packets), so that the consumer wakes about once per
+/// read, not once per few hundred packets.
+pub const MAX_BATCH: usize = 1024;
 
 /// Spent batches on their way back to one producer; more are freed by the
-/// consumer.
-const RECYCLE_DEPTH: usize = 4;
+/// consumer. A read of a busy NFLOG group brings up to a few thousand
+/// packets (several batches), whose events should all be overwritten,
+/// not allocated.
+const RECYCLE_DEPTH: usize = 8;
 
 /// One message on the channel: a single event, or a batch.
 #[derive(Debug)]
@@ -165,6 +169,8 @@ struct Local {
     buf: VecDeque<Event>,
     recycle: Option<Sender<Vec<Event>>>,
     spent: Vec<Event>,
+    /// Storage for events that come alone ([`Events::recycle`]).
+    singles: Vec<Event>,
 }
 
 impl Local {
@@ -272,6 +278,84 @@ impl Events {
         Iter(self)
     }
 
+    /// The next batch of events if one is queued (what is left of a batch
+    /// that [`Events::recv`] was reading first).
+    ///
+    /// # Errors
+    /// When none is queued, or every producer is gone and nothing is left.
+    pub fn try_recv_batch(&self) -> Result<EventBatch, TryRecvError> {
+        if let Some(b) = self.take_local() {
+            return Ok(b);
+        }
+        let item = self.rx.try_recv()?;
+        Ok(self.batch_of(item))
+    }
+
+    /// [`Events::try_recv_batch`], waiting at most `timeout` for a batch.
+    ///
+    /// # Errors
+    /// On timeout, or when every producer is gone and nothing is left.
+    pub fn recv_batch_timeout(&self, timeout: Duration) -> Result<EventBatch, RecvTimeoutError> {
+        if let Some(b) = self.take_local() {
+            return Ok(b);
+        }
+        let item = self.rx.recv_timeout(timeout)?;
+        Ok(self.batch_of(item))
+    }
+
+    /// The rest of the batch [`Events::recv`] was reading, if any.
+    fn take_local(&self) -> Option<EventBatch> {
+        let mut local = self.local.borrow_mut();
+        if local.buf.is_empty() {
+            return None;
+        }
+        let events = Vec::from(std::mem::take(&mut local.buf));
+        Some(EventBatch {
+            events,
+            recycle: local.recycle.clone(),
+        })
+    }
+
+    /// `item` taken off the channel's count, as a batch.
+    fn batch_of(&self, item: Item) -> EventBatch {
+        self.queued.fetch_sub(item.len(), Ordering::AcqRel);
+        match item {
+            Item::Batch(b) => EventBatch {
+                events: b.events,
+                recycle: b.recycle,
+            },
+            Item::One(ev) => {
+                // Storage that goes back to no producer: kept for the next
+                // event that comes alone.
+                let mut events = std::mem::take(&mut self.local.borrow_mut().singles);
+                events.clear();
+                events.push(ev);
+                EventBatch {
+                    events,
+                    recycle: None,
+                }
+            }
+        }
+    }
+
+    /// Hands a spent batch back to its producer, which overwrites its
+    /// events (see [`Producer::reuse_packet`]); freed when the producer has
+    /// enough or is gone.
+    pub fn recycle(&self, batch: EventBatch) {
+        match batch.recycle {
+            Some(back) => {
+                if !batch.events.is_empty() {
+                    let _ = back.try_send(batch.events);
+                }
+            }
+            None => {
+                let mut events = batch.events;
+                events.clear();
+                self.local.borrow_mut().singles = events;
+            }
+        }
+    }
+
     /// Returns an event the caller is done with, so that its producer can
     /// overwrite it instead of allocating a new one (events that came alone
     /// are simply freed).
@@ -281,6 +365,19 @@ impl Events {
             local.spent.push(ev);
         }
     }
+}
+
+/// Events taken off the channel together ([`Events::try_recv_batch`],
+/// [`Events::recv_batch_timeout`]): a producer's batch, or one event that
+/// came alone. Work on [`EventBatch::events`] in place, then hand the whole
+/// batch back with [`Events::recycle`], so that its producer overwrites the
+/// spent events instead of allocating new ones: no event is moved on the
+/// way from the producer's `Vec` to the consumer and back.
+#[derive(Debug, Default)]
+pub struct EventBatch {
+    /// The events, in the order their producer sent them.
+    pub events: Vec<Event>,
+    recycle: Option<Sender<Vec<Event>>>,
 }
 
 /// The events of [`Events::iter`].
@@ -487,6 +584,7 @@ impl Producer {
     ///
     /// # Errors
     /// [`Closed`] when the receiver is gone.
+    #[inline]
     pub fn push(&mut self, event: Event) -> Result<(), Closed> {
         if self.batch.capacity() == 0 {
             if self.spare.is_empty() && self.spare.capacity() > 0 {

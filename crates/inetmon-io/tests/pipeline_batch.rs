@@ -2,8 +2,14 @@
 //! and loss counted exactly when a batch is cut. (Spent events going back
 //! to their producer: `nflog_live::spent_packets_are_reused`.)
 
+use std::cell::RefCell;
+
+use inetmon_core::decode::nflog::{to_packet_log, NflogPacket};
 use inetmon_core::event::{Event, EventKind, LossStage, Malformed, Source};
+use inetmon_io::consumer::{Consumer, Delivery, Plan, Producers, Rendered, Sink, Stage, Verdict};
 use inetmon_io::pipeline::{now, Pipeline, Sent, MAX_BATCH};
+use inetmon_io::shutdown::Shutdown;
+use inetmon_io::sink::SinkError;
 
 /// An event that says `offset`, numbered by `p`.
 fn malformed(p: &mut inetmon_io::pipeline::Producer, offset: u64) -> Event {
@@ -114,4 +120,107 @@ fn the_capacity_counts_events_not_batches() {
     assert_eq!(offset(&rx.recv().unwrap()), 0);
     let e = malformed(&mut p, 9);
     assert_eq!(p.send(e), Ok(Sent::Queued));
+}
+
+/// A stage that merges queued events saying the same offset (counting
+/// them in `skipped`) and renders `OFFSET xCOUNT`.
+struct MergeSame;
+
+impl Stage for MergeSame {
+    fn render(&mut self, ev: &mut Event, out: &mut Rendered) -> Verdict {
+        if let Event::Malformed(m) = ev {
+            out.text
+                .extend_from_slice(format!("{} x{}\n", m.offset, m.skipped + 1).as_bytes());
+        }
+        Verdict::Show
+    }
+
+    fn absorb(&mut self, into: &mut Event, next: &Event) -> bool {
+        match (into, next) {
+            (Event::Malformed(a), Event::Malformed(b)) if a.offset == b.offset => {
+                a.skipped += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Collects what it is given.
+struct Collect<'a>(&'a RefCell<Vec<u8>>);
+
+impl Sink for Collect<'_> {
+    fn deliver(&mut self, _ev: Option<&Event>, out: &Rendered) -> Result<Delivery, SinkError> {
+        self.0.borrow_mut().extend_from_slice(&out.text);
+        Ok(Delivery::Passed)
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+/// The consumer works on each batch in place: every event in order, and
+/// identical queued events merged into the one before them, also across
+/// batches, across a batch merged whole, and across events sent alone.
+#[test]
+fn the_consumer_merges_queued_events_across_batches_in_order() {
+    let shutdown = Shutdown::new().unwrap();
+    let producers = Producers::new(shutdown, 64);
+    let mut p = producers.pipeline().producer(Source::Nflog(3));
+    let batches: [&[u64]; 4] = [&[1, 1, 2], &[2, 2], &[2, 3], &[4, 4]];
+    for (i, batch) in batches.iter().enumerate() {
+        for &o in *batch {
+            let e = malformed(&mut p, o);
+            p.push(e).unwrap();
+        }
+        p.send_batch().unwrap();
+        if i == 2 {
+            // Alone, between two batches.
+            let e = malformed(&mut p, 3);
+            assert_eq!(p.send(e), Ok(Sent::Queued));
+        }
+    }
+    let e = malformed(&mut p, 5);
+    assert_eq!(p.send(e), Ok(Sent::Queued));
+    drop(p);
+    let text = RefCell::new(Vec::new());
+    let mut stage = MergeSame;
+    let mut consumer = Consumer::new(&mut stage, vec![Box::new(Collect(&text))]);
+    let ended = consumer.run(producers, &Plan::default());
+    assert!(ended.output.is_ok());
+    assert_eq!(consumer.report().shown, 5);
+    drop(consumer);
+    assert_eq!(
+        String::from_utf8(text.into_inner()).unwrap(),
+        "1 x2\n2 x4\n3 x2\n4 x2\n5 x1\n"
+    );
+}
+
+/// A spent batch goes back to its producer whole, at once: all its packet
+/// events can be overwritten before the next batch is read.
+#[test]
+fn a_spent_batch_goes_back_whole() {
+    let pipe = Pipeline::new(64);
+    let mut p = pipe.producer(Source::Nflog(4));
+    let rx = pipe.close();
+    let pkt = NflogPacket {
+        family: 2,
+        ..NflogPacket::default()
+    };
+    for _ in 0..3 {
+        let header = p.header(now());
+        let log = to_packet_log(&pkt, header, &|_| None::<String>);
+        p.push(Event::Packet(Box::new(log))).unwrap();
+    }
+    p.send_batch().unwrap();
+    assert!(p.reuse_packet().is_none());
+    let batch = rx.try_recv_batch().unwrap();
+    assert_eq!(batch.events.len(), 3);
+    assert!(rx.is_empty());
+    rx.recycle(batch);
+    for _ in 0..3 {
+        assert!(p.reuse_packet().is_some());
+    }
+    assert!(p.reuse_packet().is_none());
 }

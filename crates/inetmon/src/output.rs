@@ -237,12 +237,16 @@ impl Stage for IpmonStage {
 /// NFLOG packets equal in everything but time and sequence numbers.
 fn same_record(a: &PacketLog, b: &PacketLog) -> bool {
     // Not compared: the time and sequence numbers, the count, the raw header.
+    // The packet bytes first: they are what differs between most packets,
+    // so a busy rule's packets are told apart by one comparison.
     fn key(p: &PacketLog) -> impl PartialEq + '_ {
         let nflog = p.nflog.as_ref();
         (
-            (&p.header.source, &p.interface, &p.direction, &p.group),
-            (&p.rule, &p.action, &p.flags, &p.log_tag, &p.nat_tag),
-            (&p.reason, &p.log_level, &p.family, &p.header_len, &p.packet),
+            (&p.packet, &p.header.source, &p.interface, &p.direction),
+            (
+                &p.group, &p.rule, &p.action, &p.flags, &p.log_tag, &p.nat_tag,
+            ),
+            (&p.reason, &p.log_level, &p.family, &p.header_len),
             nflog.map(|n| (n.group, &n.prefix, n.hook, n.ifindex_in, n.ifindex_out)),
         )
     }

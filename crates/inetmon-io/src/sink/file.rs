@@ -100,7 +100,9 @@ impl AppendFile {
     /// # Errors
     /// When flushing the old file fails.
     pub fn check_reopen(&mut self) -> Result<(), SinkError> {
-        if self.reopen.swap(false, Ordering::AcqRel) {
+        // A plain load first: this runs for every line written, and a
+        // read-modify-write costs a locked instruction each time.
+        if self.reopen.load(Ordering::Relaxed) && self.reopen.swap(false, Ordering::AcqRel) {
             self.flush_buf()?;
             match safe_open::open_append(&self.path) {
                 Ok(file) => {

@@ -180,10 +180,14 @@ impl NameCache {
         NameCache::default()
     }
 
-    fn interface(
+    /// The interface name of `ifindex` (`ifname`'s, else `if<N>`, or `-`
+    /// without an index). `ifname` may give an owned `String` or a
+    /// [`SharedStr`] it keeps (the live reader's, which then costs no
+    /// allocation per packet).
+    fn interface<N: AsRef<str> + Into<SharedStr>>(
         &mut self,
         ifindex: Option<u32>,
-        ifname: &dyn Fn(u32) -> Option<String>,
+        ifname: &dyn Fn(u32) -> Option<N>,
     ) -> &SharedStr {
         let (key, name) = match ifindex {
             None => (None, None),
@@ -193,13 +197,13 @@ impl NameCache {
             },
         };
         let hit = match (&self.interface, &name) {
-            (Some((k, s)), Some(name)) => k.is_none() && s.as_str() == name,
+            (Some((k, s)), Some(name)) => k.is_none() && s.as_str() == name.as_ref(),
             (Some((k, s)), None) => *k == key && (key.is_some() || s.as_str() == "-"),
             (None, _) => false,
         };
         if !hit {
             let s = match (name, key) {
-                (Some(name), _) => SharedStr::from(name),
+                (Some(name), _) => name.into(),
                 (None, Some(n)) => SharedStr::from(prefixed_decimal("if", n)),
                 (None, None) => SharedStr::from("-"),
             };
@@ -300,14 +304,15 @@ pub fn to_packet_log_cached(
 /// shares with this packet are kept, so a packet that repeats the previous
 /// one's names costs no allocation and no reference-count traffic. The
 /// header gets `time` (unless the packet has a timestamp), `source` and
-/// sequence number 0, for the caller to number. The result equals
+/// sequence number 0, for the caller to number. `ifname` gives shared
+/// names, so that naming a packet costs no allocation. The result equals
 /// `Box::new(to_packet_log(pkt, header, ifname))` for that header.
 #[must_use]
 pub fn to_packet_log_reusing(
     pkt: &NflogPacket<'_>,
     time: Timestamp,
     source: &Source,
-    ifname: &dyn Fn(u32) -> Option<String>,
+    ifname: &dyn Fn(u32) -> Option<SharedStr>,
     cache: &mut NameCache,
     reuse: Option<Box<PacketLog>>,
 ) -> Box<PacketLog> {
@@ -337,10 +342,10 @@ pub fn to_packet_log_reusing(
 }
 
 /// The mapping, with the packet bytes copied into `buf` (cleared first).
-fn packet_log(
+fn packet_log<N: AsRef<str> + Into<SharedStr>>(
     pkt: &NflogPacket<'_>,
     header: Header,
-    ifname: &dyn Fn(u32) -> Option<String>,
+    ifname: &dyn Fn(u32) -> Option<N>,
     cache: &mut NameCache,
     buf: Vec<u8>,
 ) -> PacketLog {
@@ -550,7 +555,7 @@ impl NameCache {
     pub fn line<'a>(&'a mut self, pkt: &NflogPacket<'a>, time: Timestamp) -> NflogLine<'a> {
         let (direction, ifindex) = direction_of(pkt);
         // Fill the caches first; then borrow from them.
-        self.interface(ifindex, &|_| None);
+        self.interface(ifindex, &|_| None::<SharedStr>);
         let slot = self.prefix(pkt.prefix.unwrap_or_default());
         let rule = self.prefixes.get(slot).and_then(|(_, _, r)| r.as_ref());
         if rule.is_none() {
@@ -636,7 +641,7 @@ mod tests {
         prefixed_decimal, to_packet_log, to_packet_log_cached, to_packet_log_reusing, NameCache,
     };
     use crate::decode::nflog::NflogPacket;
-    use crate::event::{Header, Source, Timestamp};
+    use crate::event::{Header, SharedStr, Source, Timestamp};
 
     /// A stream of packets whose names repeat, change and come back gives
     /// the same events through the cache as without it.
@@ -659,6 +664,7 @@ mod tests {
         let mut reuse_cache = NameCache::new();
         let mut spare: Option<Box<crate::event::PacketLog>> = None;
         let names = |i: u32| (i == 9).then(|| "eth9".to_owned());
+        let shared_names = |i: u32| names(i).map(SharedStr::from);
         for round in 0..3u16 {
             for (i, prefix) in prefixes.iter().enumerate() {
                 let i = u32::try_from(i).unwrap();
@@ -685,7 +691,7 @@ mod tests {
                     &pkt,
                     header.time,
                     &header.source,
-                    &names,
+                    &shared_names,
                     &mut reuse_cache,
                     spare.take(),
                 );
