@@ -9,7 +9,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use inetmon_core::decode::nflog::NameCache;
-use inetmon_core::decode::pcap::{for_each_plain_nflog_record, PcapDecoder};
+use inetmon_core::decode::pcap::{for_each_plain_nflog_line, PcapDecoder};
 use inetmon_core::decode::StreamDecoder;
 use inetmon_core::event::Source;
 use inetmon_core::format::ipmon::{IpmonFormatter, IpmonOptions, TimeZone};
@@ -64,8 +64,8 @@ fn bench(c: &mut Criterion) {
         let mut out = Vec::with_capacity(1 << 20);
         b.iter(|| {
             out.clear();
-            for_each_plain_nflog_record(&data, 0, |time, pkt| {
-                f.format_nflog_line(&names.line(pkt, time), &mut out)
+            for_each_plain_nflog_line(&data, 0, &mut names, |line| {
+                f.format_nflog_line(line, &mut out)
             })
         })
     });

@@ -46,6 +46,7 @@ pub mod consumer;
 pub mod daemon;
 pub mod daemon_config;
 pub mod datapath;
+mod debug_fields;
 pub mod export;
 mod fdwait;
 pub mod file;

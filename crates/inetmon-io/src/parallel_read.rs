@@ -44,7 +44,7 @@ use std::os::unix::fs::FileExt;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use inetmon_core::decode::nflog::{NameCache, NflogLine};
-use inetmon_core::decode::pcap::{for_each_plain_nflog_record, PcapDecoder};
+use inetmon_core::decode::pcap::{for_each_plain_nflog_line, PcapDecoder};
 use inetmon_core::decode::StreamDecoder;
 use inetmon_core::event::{Event, Source};
 
@@ -493,7 +493,7 @@ fn worker<F: ChunkFormatter>(
 
 /// The fast path for a job of `LINKTYPE_NFLOG` records: each record's line
 /// straight from its TLVs, no event built. `false` when a record is not a
-/// plain one (see [`for_each_plain_nflog_record`]) or the formatter declines
+/// plain one (see [`for_each_plain_nflog_line`]) or the formatter declines
 /// it: then `text` holds junk and the job goes the way of events.
 fn nflog_lines<F: ChunkFormatter>(
     names: &mut NameCache,
@@ -502,8 +502,8 @@ fn nflog_lines<F: ChunkFormatter>(
     text: &mut Vec<u8>,
 ) -> bool {
     let data = job.data.get(..job.len).unwrap_or_default();
-    let written = for_each_plain_nflog_record(data, u64::from(job.primed), |time, pkt| {
-        formatter.format_nflog_line(&names.line(pkt, time), text)
+    let written = for_each_plain_nflog_line(data, u64::from(job.primed), names, |line| {
+        formatter.format_nflog_line(line, text)
     });
     written == Some(job.count)
 }

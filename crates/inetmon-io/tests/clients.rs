@@ -43,8 +43,20 @@ use inetmon_io::sockets::KernelFilters;
 
 use common::{new_netns, privileged, start_sockets};
 
-/// The storm's server port (kernel filter of the harness's producer).
-const PORT: u16 = 17_311;
+/// The storm's server port (kernel filter of the harness's producer): a
+/// port of this process's own ([`common::lease_port`]), as the producer
+/// sees every namespace and another test run may storm at the same time.
+/// A child client ([`as_child_client`]) is given its parent's.
+fn port() -> u16 {
+    static LEASE: std::sync::OnceLock<common::PortLease> = std::sync::OnceLock::new();
+    if let Some(p) = std::env::var("INETMON_TEST_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+    {
+        return p;
+    }
+    LEASE.get_or_init(common::lease_port).port
+}
 
 /// Connections of the storm (7 events each with the port filter).
 const CONNECTIONS: u32 = 1000;
@@ -113,7 +125,7 @@ impl Served {
         let shutdown = Shutdown::new().unwrap();
         let seen = Arc::new(Seen::default());
         let producer = start_sockets(KernelFilters {
-            port: Some(PORT),
+            port: Some(port()),
             ..KernelFilters::default()
         });
         let (s, c) = (shutdown.clone(), Arc::clone(&seen));
@@ -163,7 +175,7 @@ fn storm_request() -> Request {
         kinds: vec![EventKind::Sock],
         nflog_groups: vec![],
         filter: FilterSpec::Sockets(SockFilterSpec {
-            port: Some(PORT),
+            port: Some(port()),
             ..SockFilterSpec::default()
         }),
     }
@@ -205,13 +217,13 @@ fn read_client(src: RemoteSource, stop: &Shutdown) -> (Arc<Mutex<Got>>, JoinHand
     (got, reader)
 }
 
-/// `n` loopback connections to [`PORT`] in a new network namespace.
+/// `n` loopback connections to [`port`] in a new network namespace.
 fn storm(n: u32) {
     std::thread::spawn(move || {
         new_netns();
-        let l = TcpListener::bind(("127.0.0.1", PORT)).unwrap();
+        let l = TcpListener::bind(("127.0.0.1", port())).unwrap();
         for _ in 0..n {
-            let c = TcpStream::connect(("127.0.0.1", PORT)).unwrap();
+            let c = TcpStream::connect(("127.0.0.1", port())).unwrap();
             let (s, _) = l.accept().unwrap();
             drop(s);
             drop(c);
@@ -265,7 +277,7 @@ fn fifty_clients_and_a_stalled_one_under_a_storm() {
     let total = settle(
         || seen.sock.load(Ordering::Relaxed),
         want,
-        Duration::from_secs(5),
+        Duration::from_secs(30),
     );
     let stalled = read_client(stalled, &stop);
     // The stalled client's queue drains; its loss report is queued at
@@ -275,7 +287,7 @@ fn fifty_clients_and_a_stalled_one_under_a_storm() {
             let g = got.lock().unwrap();
             g.sock + g.lost
         };
-        settle(g, total, Duration::from_secs(10));
+        settle(g, total, Duration::from_secs(30));
     }
     stop.trigger();
     let got: Vec<Got> = readers
@@ -347,7 +359,8 @@ fn child_client(path: &Path, groups: &[u32]) -> String {
         "--nocapture",
         "--test-threads=1",
     ])
-    .env("INETMON_TEST_SOCKET", path);
+    .env("INETMON_TEST_SOCKET", path)
+    .env("INETMON_TEST_PORT", port().to_string());
     // SAFETY: only async-signal-safe syscalls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
@@ -407,7 +420,7 @@ fn member_watches_non_member_is_refused() {
         "{line}"
     );
     assert_eq!(served.stats.refused.load(Ordering::Relaxed), 1);
-    let logged = common::wait_for(Duration::from_secs(3), || {
+    let logged = common::wait_for(Duration::from_secs(60), || {
         let n = served.seen.notices.lock().unwrap();
         n.iter()
             .find(|l| l.starts_with("client refused (uid 65534 pid "))

@@ -45,7 +45,7 @@ fn new_and_destroy_with_nat() {
         ready_tx.send(rx).unwrap();
         src.run(producer, &sd).unwrap();
     });
-    let rx = ready_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let rx = ready_rx.recv_timeout(Duration::from_secs(60)).unwrap();
 
     // Traffic inside the namespace: UDP to 8080 (DNATed to 9), and a TCP
     // connection to a listener.
@@ -65,7 +65,7 @@ fn new_and_destroy_with_nat() {
     ns.exec(&["conntrack", "-F"]);
 
     let mut events = Vec::new();
-    let end = Instant::now() + Duration::from_secs(10);
+    let end = Instant::now() + Duration::from_secs(60);
     let done = |ev: &[Event]| {
         ev.iter()
             .filter(|e| matches!(e, Event::State(s) if s.state_type == StateType::Expire))

@@ -93,7 +93,7 @@ fn collect_all(
             let quiet = if out.len() >= want {
                 Duration::from_millis(700)
             } else {
-                Duration::from_secs(20)
+                Duration::from_secs(60)
             };
             match tokio::time::timeout(quiet, c.next()).await {
                 Ok(Some(m)) => out.push(m.unwrap()),

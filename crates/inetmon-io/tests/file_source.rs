@@ -112,7 +112,7 @@ fn unknown_format_is_an_error() {
 }
 
 fn next_n(rx: &inetmon_io::pipeline::Events, n: usize) -> Vec<String> {
-    let end = Instant::now() + Duration::from_secs(5);
+    let end = Instant::now() + Duration::from_secs(60);
     let mut got = Vec::new();
     while got.len() < n && Instant::now() < end {
         if let Ok(e) = rx.recv_timeout(Duration::from_millis(50)) {

@@ -84,7 +84,7 @@ fn ping_and_udp_are_logged() {
 
     let mut icmp = Vec::new();
     let mut udp = Vec::new();
-    let end = Instant::now() + Duration::from_secs(10);
+    let end = Instant::now() + Duration::from_secs(60);
     while (icmp.len() < 3 || udp.len() < 5) && Instant::now() < end {
         let Ok(ev) = rx.recv_timeout(Duration::from_millis(200)) else {
             continue;
@@ -161,6 +161,9 @@ fn flood(
          }",
     );
     let (rx, shutdown, handle, metrics) = start(&ns, cfg, capacity);
+    // Packets plus losses the consumer has counted so far.
+    let accounted = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = std::sync::Arc::clone(&accounted);
     let counter = std::thread::spawn(move || {
         let (mut packets, mut lost_kernel, mut lost_channel) = (0u64, 0u64, 0u64);
         let mut first: Option<Instant> = None;
@@ -179,6 +182,10 @@ fn flood(
                 Event::Lost(l) => lost_channel += l.count,
                 other => panic!("unexpected {other:?}"),
             }
+            counted.store(
+                packets + lost_kernel + lost_channel,
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
         let secs = first.map_or(0.0, |f| (last - f).as_secs_f64());
         (packets, lost_kernel, lost_channel, secs)
@@ -195,7 +202,21 @@ fn flood(
     // A last packet after a pause: a gap before it reports trailing loss.
     std::thread::sleep(Duration::from_millis(500));
     udp_in_ns(&ns, 9, 1, 32);
-    std::thread::sleep(Duration::from_millis(500));
+    // Until the consumer has it (and the loss before it) or nothing more
+    // comes for 2 s: a fixed 500 ms was not always enough on a loaded
+    // machine.
+    let sent = count as u64 + 1;
+    let mut last = (0, Instant::now());
+    while last.1.elapsed() < Duration::from_secs(2) {
+        let n = accounted.load(std::sync::atomic::Ordering::Relaxed);
+        if n >= sent {
+            break;
+        }
+        if n != last.0 {
+            last = (n, Instant::now());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     shutdown.trigger();
     handle.join().unwrap();
     let (packets, lost_kernel, lost_channel, recv_secs) = counter.join().unwrap();
@@ -306,8 +327,14 @@ fn logged_udp_9999(
 /// Batching does not hold a lone packet back: the kernel sends a partial
 /// batch after `flush_timeout_cs` (10 ms by default) and the source hands
 /// what it read to the consumer before it waits again (not at its next idle
-/// wake-up, 200 ms later). Median of 7 single packets under 100 ms, so
-/// that one scheduling delay on a loaded machine does not decide.
+/// wake-up, 200 ms later).
+///
+/// Each of 7 single packets is also received by a UDP socket on its port,
+/// whose thread notes when it woke: on a loaded machine every wake-up is
+/// late, and the NFLOG path's extra delay over that baseline is what is
+/// measured. Its median must be under 100 ms (one scheduling delay does
+/// not decide). A fixed bound on the plain latency failed under load: it
+/// measured the machine, not the source.
 #[test]
 #[allow(clippy::print_stdout)]
 fn a_lone_packet_arrives_within_100_ms() {
@@ -326,24 +353,45 @@ fn a_lone_packet_arrives_within_100_ms() {
     let path = ns.path();
     let sender = std::thread::spawn(move || {
         common::enter_netns(&path);
+        let receiver = UdpSocket::bind("127.0.0.1:9999").unwrap();
+        let (woke_tx, woke_rx) = std::sync::mpsc::channel();
+        let woken = std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            for _ in 0..7 {
+                receiver.recv(&mut buf).unwrap();
+                woke_tx.send(Instant::now()).unwrap();
+            }
+        });
         let s = UdpSocket::bind("127.0.0.1:0").unwrap();
         let mut took = Vec::new();
         for _ in 0..7 {
             let t0 = Instant::now();
             s.send_to(&[1; 8], ("127.0.0.1", 9999)).unwrap();
-            let ev = rx.recv_timeout(Duration::from_secs(5)).expect("the packet");
-            took.push(t0.elapsed());
+            let ev = rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the packet");
+            let nflog = t0.elapsed();
             assert!(matches!(ev, Event::Packet(_)), "unexpected {ev:?}");
+            let socket = woke_rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the datagram")
+                - t0;
+            took.push((nflog.saturating_sub(socket), nflog, socket));
             std::thread::sleep(Duration::from_millis(50));
         }
+        woken.join().unwrap();
         took
     });
     let mut took = sender.join().unwrap();
     shutdown.trigger();
     handle.join().unwrap();
     took.sort();
-    println!("NFLOG lone packet latency: {took:?}");
-    assert!(took[3] < Duration::from_millis(100), "median {:?}", took[3]);
+    println!("NFLOG lone packet latency over a socket's (NFLOG, socket): {took:?}");
+    assert!(
+        took[3].0 < Duration::from_millis(100),
+        "median {:?}",
+        took[3]
+    );
 }
 
 /// The consumer's spent packet events go back to the NFLOG reader, which
@@ -364,7 +412,7 @@ fn spent_packets_are_reused() {
         udp_in_ns(&ns, 9999, 3, 8);
         let mut addrs = Vec::new();
         for _ in 0..3 {
-            let ev = rx.recv_timeout(Duration::from_secs(5)).expect("a packet");
+            let ev = rx.recv_timeout(Duration::from_secs(60)).expect("a packet");
             let Event::Packet(p) = &ev else {
                 panic!("unexpected {ev:?}")
             };

@@ -123,7 +123,7 @@ fn syslog_lines_reach_rsyslogd() {
     let dir = tempfile::tempdir().unwrap();
     let sock = rsyslog::write_unix_socket_conf(dir.path());
     let _guard = Rsyslogd(rsyslog::rsyslogd(dir.path()).spawn().unwrap());
-    assert!(common::wait_for(Duration::from_secs(10), || sock.exists().then_some(())).is_some());
+    assert!(common::wait_for(Duration::from_secs(60), || sock.exists().then_some(())).is_some());
 
     let mut sink = Syslog::new(&sock, "ipmon", facility_by_name("local0").unwrap());
     sink.write_line(
@@ -139,7 +139,7 @@ fn syslog_lines_reach_rsyslogd() {
     assert_eq!(sink.take_lost(), 0);
 
     let out = dir.path().join("out");
-    let text = common::wait_for(Duration::from_secs(10), || {
+    let text = common::wait_for(Duration::from_secs(60), || {
         let t = std::fs::read_to_string(&out).ok()?;
         (t.lines().count() >= 3).then_some(t)
     })

@@ -140,9 +140,59 @@ fn listen_lo() -> (TcpListener, u16) {
     (l, port)
 }
 
+/// TCP states of `TCP_INFO`'s `tcpi_state`.
+const TCP_CLOSE: u8 = 7;
+const TCP_CLOSE_WAIT: u8 = 8;
+
+/// Waits (up to 60 s) until the TCP socket `fd` is in `state`: the peer's
+/// FIN (`TCP_CLOSE_WAIT`) or reset (`TCP_CLOSE`) has been processed. On
+/// loopback that usually happens within the sender's syscall, but on a
+/// loaded machine the kernel may leave it to ksoftirqd, later than any
+/// fixed pause.
+#[track_caller]
+fn wait_tcp_state(fd: &impl AsRawFd, state: u8) {
+    let get = || {
+        // SAFETY: tcp_info is plain data; getsockopt fills at most `len`.
+        unsafe {
+            let mut info: libc::tcp_info = std::mem::zeroed();
+            let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+            let rc = libc::getsockopt(
+                fd.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&raw mut info).cast(),
+                &raw mut len,
+            );
+            assert_eq!(rc, 0, "TCP_INFO: {}", std::io::Error::last_os_error());
+            info.tcpi_state
+        }
+    };
+    let reached = common::wait_for(Duration::from_secs(60), || (get() == state).then_some(()));
+    assert!(
+        reached.is_some(),
+        "TCP state {} never became {state}",
+        get()
+    );
+}
+
+/// Waits (up to 60 s) until `n` bytes wait in the receive queue of `fd`.
+#[track_caller]
+fn wait_unread(fd: &impl AsRawFd, n: i32) {
+    let get = || {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int.
+        let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &raw mut queued) };
+        assert_eq!(rc, 0, "FIONREAD: {}", std::io::Error::last_os_error());
+        queued
+    };
+    let reached = common::wait_for(Duration::from_secs(60), || (get() >= n).then_some(()));
+    assert!(reached.is_some(), "{} bytes queued, not {n}", get());
+}
+
 /// A connection to `l` at `to` whose client sends two bytes the server
 /// reads (a close with data unread would be an abort), then closes first;
-/// the server closes 50 ms later. Returns the client's address.
+/// the server closes once it has the client's FIN. Returns the client's
+/// address.
 fn client_closes_first(l: &TcpListener, to: SocketAddr) -> SocketAddr {
     let mut c = TcpStream::connect(to).unwrap();
     let client = c.local_addr().unwrap();
@@ -151,7 +201,7 @@ fn client_closes_first(l: &TcpListener, to: SocketAddr) -> SocketAddr {
     let mut buf = [0u8; 2];
     std::io::Read::read_exact(&mut s, &mut buf).unwrap();
     drop(c);
-    std::thread::sleep(Duration::from_millis(50));
+    wait_tcp_state(&s, TCP_CLOSE_WAIT);
     drop(s);
     client
 }
@@ -269,7 +319,7 @@ fn connection_completed_before_attach_is_attributed_to_its_acceptor() {
     });
     let (s, _) = l.accept().unwrap();
     drop(c);
-    std::thread::sleep(Duration::from_millis(50));
+    wait_tcp_state(&s, TCP_CLOSE_WAIT);
     drop(s);
     drop(l);
     let evs = events(&mut p, netns);
@@ -721,7 +771,7 @@ fn peer_reset_and_listen_accept_errors() {
         );
     }
     drop(s);
-    std::thread::sleep(Duration::from_millis(50));
+    wait_tcp_state(&c, TCP_CLOSE);
     drop(c);
     drop(l);
     // listen() on a UDP socket and accept() on a socket that is not listening.
@@ -768,9 +818,9 @@ fn unread_data_at_close_is_an_abort() {
     let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let (s, _) = l.accept().unwrap();
     c.write_all(b"unread").unwrap();
-    std::thread::sleep(Duration::from_millis(50));
+    wait_unread(&s, 6);
     drop(s);
-    std::thread::sleep(Duration::from_millis(50));
+    wait_tcp_state(&c, TCP_CLOSE);
     drop(c);
     // 2: the server reads everything, the client closes first, the
     // server closes without reading the FIN.
@@ -970,7 +1020,7 @@ fn mixed_workload() {
     let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let (s, _) = l.accept().unwrap();
     drop(s);
-    std::thread::sleep(Duration::from_millis(50));
+    wait_tcp_state(&c, TCP_CLOSE_WAIT);
     drop(c);
     let err = TcpListener::bind(("127.0.0.1", port)).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EADDRINUSE));
@@ -1187,7 +1237,7 @@ fn fd_and_ifindex() {
     );
     let (lfd, cfd, sfd) = (fd(l.as_raw_fd()), fd(c.as_raw_fd()), fd(s.as_raw_fd()));
     drop(c);
-    std::thread::sleep(Duration::from_millis(50));
+    wait_tcp_state(&s, TCP_CLOSE_WAIT);
     drop(s);
     drop(l);
     // SAFETY: b is the socket made above, closed once.

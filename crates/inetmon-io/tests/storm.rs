@@ -21,8 +21,9 @@ use inetmon_io::sockets::{KernelFilters, SocketsConfig, SocketsProducer};
 use common::{new_netns, privileged, start_sockets as start};
 use SockOp::*;
 
-/// Connections of the storm: server port, count.
-const STORM_PORT: u16 = 47123;
+/// Connections of the storm (to a port of the test's own: the programs see
+/// every namespace, and events of another namespace's port that pass the
+/// kernel filter would add to the losses).
 const STORM_CONNECTIONS: u64 = 100_000;
 /// Events per connection seen with the port filter (create has no port):
 /// connect, connected, accept, server disconnect (local) and close, client
@@ -34,17 +35,19 @@ fn connection_storm_events_plus_losses_equal_operations() {
     if !privileged() {
         return;
     }
+    let lease = common::lease_port();
+    let port = lease.port;
     let mut p = start(KernelFilters {
-        port: Some(STORM_PORT),
+        port: Some(port),
         ..KernelFilters::default()
     });
     let (tx, rx) = std::sync::mpsc::channel();
     let gen = std::thread::spawn(move || {
         let netns = new_netns();
         tx.send(netns).unwrap();
-        let l = TcpListener::bind(("127.0.0.1", STORM_PORT)).unwrap();
+        let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
         for _ in 0..STORM_CONNECTIONS {
-            let c = TcpStream::connect(("127.0.0.1", STORM_PORT)).unwrap();
+            let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
             let (s, _) = l.accept().unwrap();
             drop(s);
             drop(c);
@@ -68,7 +71,7 @@ fn connection_storm_events_plus_losses_equal_operations() {
     gen.join().unwrap();
     // bind + listen + close of the listener.
     let ops = STORM_CONNECTIONS * EVENTS_PER_CONNECTION + 3;
-    // Drain for at least 500 ms, and up to 10 s until the count is
+    // Drain for at least 500 ms, and up to 60 s until the count is
     // complete: a socket's last reference can be held for a moment by
     // another task (anything reading /proc/PID/fd takes one), whose final
     // fput() then releases it later, from that task's context.
@@ -77,7 +80,7 @@ fn connection_storm_events_plus_losses_equal_operations() {
         p.poll(Duration::from_millis(50), &mut count).unwrap();
         if quiet.elapsed() >= Duration::from_millis(500) {
             p.check_lost(&mut count);
-            if events.get() + lost.get() >= ops || quiet.elapsed() >= Duration::from_secs(10) {
+            if events.get() + lost.get() >= ops || quiet.elapsed() >= Duration::from_secs(60) {
                 break;
             }
         }
@@ -99,11 +102,12 @@ fn full_ring_losses_are_reported_per_operation() {
     if !privileged() {
         return;
     }
-    const PORT: u16 = 47133;
+    let lease = common::lease_port();
+    let port = lease.port;
     const N: u64 = 2_000;
     let mut p = SocketsProducer::start(&SocketsConfig {
         filters: KernelFilters {
-            port: Some(PORT),
+            port: Some(port),
             ..KernelFilters::default()
         },
         ring_bytes: 4096,
@@ -112,9 +116,9 @@ fn full_ring_losses_are_reported_per_operation() {
     .unwrap();
     let netns = std::thread::spawn(move || {
         let netns = new_netns();
-        let l = TcpListener::bind(("127.0.0.1", PORT)).unwrap();
+        let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
         for _ in 0..N {
-            let c = TcpStream::connect(("127.0.0.1", PORT)).unwrap();
+            let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
             let (s, _) = l.accept().unwrap();
             drop(s);
             drop(c);
@@ -123,26 +127,41 @@ fn full_ring_losses_are_reported_per_operation() {
     })
     .join()
     .unwrap();
-    let mut seen: HashMap<&'static str, u64> = HashMap::new();
-    let mut lost: HashMap<&'static str, u64> = HashMap::new();
-    let mut lost_total = 0u64;
+    let seen: RefCell<HashMap<&'static str, u64>> = RefCell::new(HashMap::new());
+    let lost: RefCell<HashMap<&'static str, u64>> = RefCell::new(HashMap::new());
+    let lost_total = Cell::new(0u64);
+    let seen_total = Cell::new(0u64);
     let mut count = |e: Event| match e {
-        Event::Sock(s) if s.netns == netns => *seen.entry(s.op.as_str()).or_default() += 1,
+        Event::Sock(s) if s.netns == netns => {
+            seen_total.set(seen_total.get() + 1);
+            *seen.borrow_mut().entry(s.op.as_str()).or_default() += 1;
+        }
         Event::Lost(l) => {
             let parts: u64 = l.breakdown.iter().map(|(_, n)| n).sum();
             assert_eq!(parts, l.count, "breakdown must add up: {l:?}");
-            lost_total += l.count;
+            lost_total.set(lost_total.get() + l.count);
             for (label, n) in l.breakdown {
-                *lost.entry(label).or_default() += n;
+                *lost.borrow_mut().entry(label).or_default() += n;
             }
         }
         _ => {}
     };
+    // Drain for at least 300 ms, and up to 60 s until the count is
+    // complete (a close can come late: see the storm above).
+    let ops = N * EVENTS_PER_CONNECTION + 3;
     let quiet = Instant::now();
-    while quiet.elapsed() < Duration::from_millis(300) {
+    loop {
         p.poll(Duration::from_millis(50), &mut count).unwrap();
+        if quiet.elapsed() >= Duration::from_millis(300) {
+            p.check_lost(&mut count);
+            if seen_total.get() + lost_total.get() >= ops
+                || quiet.elapsed() >= Duration::from_secs(60)
+            {
+                break;
+            }
+        }
     }
-    p.check_lost(&mut count);
+    let (seen, lost, lost_total) = (seen.into_inner(), lost.into_inner(), lost_total.get());
     println!("full ring: seen {seen:?}, lost {lost:?}");
     assert!(
         lost_total > N,

@@ -125,7 +125,7 @@ fn metrics_and_web_view_show_real_drops_and_connections() {
     ns.exec(&["python3", "-c", SENDER]);
 
     // /metrics: valid OpenMetrics that promtool accepts, with what we did.
-    let metrics_text = wait_for(Duration::from_secs(10), || {
+    let metrics_text = wait_for(Duration::from_secs(60), || {
         let (status, body) = http_get(addr, "/metrics");
         assert_eq!(status, 200);
         body.contains("inetmon_drops_total{reason=\"NETFILTER_DROP\"} 40")

@@ -30,9 +30,10 @@ fn privileged() -> bool {
 /// `n` loopback connections to `port` (connect, accept, close both), a
 /// listener bound and closed around them.
 ///
-/// The tests' ports are below the kernel's ephemeral range (32768–60999),
-/// so that no other connection on the machine gets one as its local port
-/// and adds events to what the tests count.
+/// The daemon sees the socket events of every namespace: each test's port
+/// is its own [`common::lease_port`] (below the kernel's ephemeral range,
+/// and unique among the test processes running at once), so that no other
+/// connection on the machine adds events to what the tests count.
 fn storm_script(port: u16, n: u32) -> String {
     format!(
         "import socket
@@ -107,8 +108,12 @@ fn sockets_through_the_daemon_print_what_local_prints() {
     if !privileged() {
         return;
     }
-    let d = Daemon::start("same", "[sockets.filters]\nport = 17411\n");
-    let port = "17411";
+    let lease = common::lease_port();
+    let d = Daemon::start(
+        "same",
+        &format!("[sockets.filters]\nport = {}\n", lease.port),
+    );
+    let port = &lease.port.to_string();
     let mut runs = Vec::new();
     for (name, extra) in [
         ("remote-line", &[][..]),
@@ -131,7 +136,7 @@ fn sockets_through_the_daemon_print_what_local_prints() {
     let ns = Netns::new();
     common::must(
         ns.cmd("/usr/bin/python3")
-            .args(["-c", &storm_script(17411, 20)]),
+            .args(["-c", &storm_script(lease.port, 20)]),
     );
     // 20 connections × 7 events with a port, listener bind/listen/close,
     // UDP bind/close.
@@ -186,8 +191,9 @@ fn fifty_clients_and_a_stopped_one_under_a_storm() {
     if !privileged() {
         return;
     }
-    let d = Daemon::start("fanout", "[sockets.filters]\nport = 17412\n");
-    let port: u16 = 17412;
+    let lease = common::lease_port();
+    let port = lease.port;
+    let d = Daemon::start("fanout", &format!("[sockets.filters]\nport = {port}\n"));
     let connections = 2000;
     let mut clients = Vec::new();
     for i in 0..51 {
@@ -293,13 +299,15 @@ fn a_member_of_group_inetmon_watches_without_root_others_are_refused() {
         return;
     }
     let gid = inetmon_gid();
-    let d = Daemon::start("perm", "[sockets.filters]\nport = 17413\n");
+    let lease = common::lease_port();
+    let port = lease.port.to_string();
+    let d = Daemon::start("perm", &format!("[sockets.filters]\nport = {port}\n"));
     let (out, err) = (d.file("member.out"), d.file("member.err"));
     let mut member = Bg::spawn_to(
         &mut as_nobody(
             &d,
             &gid.to_string(),
-            &["sockets", "--port", "17413", "--count", "3"],
+            &["sockets", "--port", &port, "--count", "3"],
         ),
         &out,
         &err,
@@ -308,10 +316,10 @@ fn a_member_of_group_inetmon_watches_without_root_others_are_refused() {
     let ns = Netns::new();
     common::must(
         ns.cmd("/usr/bin/python3")
-            .args(["-c", &storm_script(17413, 1)]),
+            .args(["-c", &storm_script(lease.port, 1)]),
     );
     assert!(
-        wait_for(Duration::from_secs(20), || member.try_wait()).is_some(),
+        wait_for(Duration::from_secs(60), || member.try_wait()).is_some(),
         "the member's client did not stop after --count 3"
     );
     let lines = lines_of(&out);
@@ -324,7 +332,7 @@ fn a_member_of_group_inetmon_watches_without_root_others_are_refused() {
     // Not in the group: the socket's mode refuses the connection.
     let r = common::run(
         &mut as_nobody(&d, "", &["sockets", "--count", "1"]),
-        Duration::from_secs(20),
+        Duration::from_secs(60),
     );
     assert_eq!(r.code, Some(1));
     assert_eq!(
@@ -352,7 +360,7 @@ sys.stdout.write('%d %d %s' % (f[0], f[1], f[2:].decode()))
             .args(["--reuid=65534", "--regid=65534"])
             .arg(format!("--groups={gid}"))
             .args(["/usr/bin/python3", "-c", &py]),
-        Duration::from_secs(20),
+        Duration::from_secs(60),
     );
     assert_eq!(
         r.stdout,
@@ -362,7 +370,7 @@ sys.stdout.write('%d %d %s' % (f[0], f[1], f[2:].decode()))
     // A non-root member asking for what the daemon does not collect.
     let r = common::run(
         &mut as_nobody(&d, &gid.to_string(), &["ipmon", "-f", "nflog:7"]),
-        Duration::from_secs(20),
+        Duration::from_secs(60),
     );
     assert_eq!(r.code, Some(1));
     assert_eq!(
@@ -373,7 +381,7 @@ sys.stdout.write('%d %d %s' % (f[0], f[1], f[2:].decode()))
     wait_for_line(
         &d.log,
         "client refused (uid 65534 pid ",
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         &d.log,
     );
 }
@@ -388,12 +396,14 @@ fn clients_stay_connected_across_a_reload() {
     if !privileged() {
         return;
     }
-    let port = 17414;
+    let lease = common::lease_port();
+    let port = lease.port;
+    let port_s = port.to_string();
     let sockets = format!("[sockets.filters]\nport = {port}\n");
     let d = Daemon::start("reload", &format!("{sockets}[conntrack]\nenabled = true\n"));
     let mut runs = Vec::new();
     for (name, args) in [
-        ("sockets", &["sockets", "--port", "17414"][..]),
+        ("sockets", &["sockets", "--port", &port_s][..]),
         ("state", &["monitor", "--type", "state"][..]),
     ] {
         let (out, err) = (
@@ -413,7 +423,7 @@ fn clients_stay_connected_across_a_reload() {
     // The same without conntrack.
     d.reload(&format!("{sockets}[conntrack]\nenabled = false\n"), 2);
     let (mut sock, mut state) = (runs.remove(0), runs.remove(0));
-    let ended = wait_for(Duration::from_secs(30), || state.0.try_wait());
+    let ended = wait_for(Duration::from_secs(60), || state.0.try_wait());
     assert_eq!(ended, Some(Some(1)), "{:?}", lines_of(&state.2));
     let why = lines_of(&state.2).join("\n");
     assert!(

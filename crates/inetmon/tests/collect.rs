@@ -61,7 +61,7 @@ fn export_host(rt: &tokio::runtime::Runtime, dir: &Path, url: &str, stream: &str
     let exporter = NatsExporter::new(cfg, &state);
     let counters = exporter.counters();
     let handle = exporter.spawn(rt.handle());
-    let done = common::wait_for(Duration::from_secs(30), || {
+    let done = common::wait_for(Duration::from_secs(60), || {
         (counters.position.load(Ordering::Relaxed) >= 101).then_some(())
     });
     assert!(done.is_some(), "{host}: {:?}", counters.last_error());
@@ -71,7 +71,7 @@ fn export_host(rt: &tokio::runtime::Runtime, dir: &Path, url: &str, stream: &str
 fn collect(args: &[&str]) -> common::Run {
     let mut cmd = Command::new(inetmon());
     cmd.arg("collect").args(args).env("TZ", "UTC");
-    run(&mut cmd, Duration::from_secs(30))
+    run(&mut cmd, Duration::from_secs(60))
 }
 
 /// `(host, journal_seq)` → how often, from JSON lines.
@@ -264,7 +264,7 @@ fn two_daemons_in_two_namespaces_one_fleet_view() {
         .unwrap();
         let err = dir.path().join(format!("{host}.err"));
         let bg = ns.spawn_inetmon(&["daemon", "--config", cfg.to_str().unwrap()], &err);
-        let up = common::wait_for(Duration::from_secs(30), || {
+        let up = common::wait_for(Duration::from_secs(60), || {
             std::fs::read_to_string(&err)
                 .unwrap_or_default()
                 .contains("running:")
@@ -301,7 +301,7 @@ fn two_daemons_in_two_namespaces_one_fleet_view() {
         "6",
         "-j",
     ]);
-    let r = run(&mut cmd, Duration::from_secs(30));
+    let r = run(&mut cmd, Duration::from_secs(60));
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     let ids = json_ids(&r.stdout);
     assert_eq!(ids.len(), 6, "{}", r.stdout);

@@ -58,7 +58,7 @@ fn run_for(cmd: &mut Command, out: Out, limit: Duration) -> Run {
 }
 
 fn run_to(cmd: &mut Command, out: Out) -> Run {
-    run_for(cmd, out, Duration::from_secs(20))
+    run_for(cmd, out, Duration::from_secs(60))
 }
 
 /// Exit status 1, exactly `want` on stderr, and no `: `-separated part of
@@ -170,7 +170,7 @@ fn privileged_error_lines_name_their_object_once() {
     let mut first = ns.spawn_inetmon(&["ipmon", "-f", "nflog:41", "-t", "/dev/null"], &err);
     // Wait until the first one has bound the group (the kernel lists its
     // NFLOG instances, group first); else the second would take it.
-    wait_for(Duration::from_secs(10), || {
+    wait_for(Duration::from_secs(60), || {
         ns.sh("cat /proc/net/netfilter/nfnetlink_log")
             .lines()
             .any(|l| l.split_whitespace().next() == Some("41"))
@@ -188,7 +188,7 @@ fn privileged_error_lines_name_their_object_once() {
         let r = run_for(
             ns.cmd(inetmon()).args(&args),
             Out::Null,
-            Duration::from_secs(10),
+            Duration::from_secs(60),
         );
         check(
             &args,

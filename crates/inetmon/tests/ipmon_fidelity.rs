@@ -43,7 +43,7 @@ fn nflog_times_never_go_backwards_in_log_order() {
     let out = dir.path().join("out");
     let err = dir.path().join("err");
     let mut mon = ns.spawn_inetmon(&["ipmon", "-f", "nflog:7", out.to_str().unwrap()], &err);
-    common::wait_for(Duration::from_secs(10), || {
+    common::wait_for(Duration::from_secs(60), || {
         ns.sh("cat /proc/net/netfilter/nfnetlink_log")
             .lines()
             .any(|l| l.split_whitespace().next() == Some("7"))
@@ -61,9 +61,23 @@ for _ in range(10):
     c.sendall(b\"ping\"); a.recv(4); a.sendall(b\"pong\"); c.recv(4)
     c.close(); a.close()
 '");
-    // 10 connections x at least 3 packets x 2 hooks.
-    let _ = wait_for_line(&out, "-AF", Duration::from_secs(5), &err);
-    std::thread::sleep(Duration::from_millis(500));
+    // 10 connections x at least 3 packets x 2 hooks; then until no more
+    // come for 500 ms.
+    let count = || {
+        common::lines_of(&out)
+            .iter()
+            .filter(|l| l.contains(" PR tcp "))
+            .count()
+    };
+    let _ = common::wait_for(Duration::from_secs(60), || (count() >= 60).then_some(()));
+    let mut last = (count(), std::time::Instant::now());
+    let _ = common::wait_for(Duration::from_secs(60), || {
+        let n = count();
+        if n != last.0 {
+            last = (n, std::time::Instant::now());
+        }
+        (last.1.elapsed() >= Duration::from_millis(500)).then_some(())
+    });
     mon.stop();
     let lines = common::lines_of(&out);
     let packets: Vec<&String> = lines.iter().filter(|l| l.contains(" PR tcp ")).collect();
@@ -111,7 +125,7 @@ fn conf_type_nat_and_state_match_conntrack_records() {
     .unwrap();
     let out = dir.path().join("out.txt");
     let err = dir.path().join("err.txt");
-    let mut mon = router.spawn_inetmon_running(
+    let mut mon = router.spawn_inetmon(
         &[
             "ipmon",
             "-o",
@@ -122,20 +136,37 @@ fn conf_type_nat_and_state_match_conntrack_records() {
         ],
         &err,
     );
+    // Listening once it printed a marker: a connection attempt of the
+    // router's own to a closed port on its `lo` (no line matches it). A
+    // fixed pause was not always enough on a loaded machine.
+    let ready = common::wait_for(Duration::from_secs(60), || {
+        let _ = router.sh_any("nc -w1 127.0.0.1 9 </dev/null");
+        common::lines_of(&out)
+            .iter()
+            .any(|l| l.contains("STATE:NEW ") && l.contains(" -> 127.0.0.1,9 PR tcp"))
+            .then_some(())
+    });
+    assert!(
+        ready.is_some(),
+        "{:#?}\n{}",
+        common::lines_of(&out),
+        fs::read_to_string(&err).unwrap_or_default()
+    );
     let _srv = Bg::spawn(
         server.cmd("nc").args(["-l", "-k", "10.77.2.2", "80"]),
         &dir.path().join("srv.err"),
     );
-    std::thread::sleep(Duration::from_millis(300));
+    server.wait_listening(80);
     client.sh("printf hello | nc -N -w2 -p 40012 10.77.1.2 8080");
     // A connection no line matches: printed as usual.
     client.sh("printf hello | nc -N -w2 -p 40013 10.77.2.2 80");
-    std::thread::sleep(Duration::from_millis(300));
     let _ = router.sh_any("conntrack -D -p tcp");
     let nat_log = dir.path().join("nat.log");
     let state_log = dir.path().join("state.log");
-    wait_for_line(&state_log, "STATE:", Duration::from_secs(10), &err);
-    wait_for_line(&out, ",40013 ", Duration::from_secs(10), &err);
+    let t = Duration::from_secs(60);
+    wait_for_line(&nat_log, "NAT:NEW", t, &err);
+    wait_for_line(&state_log, "STATE:NEW 10.77.1.1,40012 -> ", t, &err);
+    wait_for_line(&out, "STATE:NEW 10.77.1.1,40013 -> ", t, &err);
     std::thread::sleep(Duration::from_millis(500));
     mon.stop();
     let nat = common::lines_of(&nat_log);
@@ -223,7 +254,7 @@ fn follow_finds_a_capture_after_damaged_first_bytes() {
     first.extend_from_slice(&records[0]);
     fs::write(&live, &first).unwrap();
     let (mut mon, out, err) = common::follow_ipmon(dir.path(), &live);
-    let t = Duration::from_secs(10);
+    let t = Duration::from_secs(60);
     wait_for_line(&out, ",9 PR tcp", t, &err);
     // Rotate to another file with a damaged start.
     fs::rename(&live, dir.path().join("live.pcap.1")).unwrap();

@@ -72,7 +72,7 @@ impl Lab {
     fn py_a(&self, code: &str) {
         let r = run(
             self.a.cmd("python3").args(["-c", code]),
-            Duration::from_secs(30),
+            Duration::from_secs(60),
         );
         assert_eq!(r.code, Some(0), "python failed: {}", r.stderr);
     }
@@ -93,7 +93,7 @@ fn expect_drop(lab: &Lab, extra: &[&str], send: &dyn Fn(&Lab), reason: &str, sum
     let (mut bg, out, err) = lab.monitor(&args);
     send(lab);
     let needle = format!("xx drop ({reason}) interface veth-b, location ");
-    let lines = wait_for_line(&out, &needle, Duration::from_secs(20), &err);
+    let lines = wait_for_line(&out, &needle, Duration::from_secs(60), &err);
     let line = lines.iter().find(|l| l.contains(&needle)).unwrap();
     assert!(line.starts_with("CPU "), "{line}");
     assert!(line.ends_with(&format!(": {summary}")), "{line}");
@@ -213,7 +213,7 @@ fn json_drop_has_reason_and_interface() {
     lab.py_a(&format!(
         "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x', ('{B}', 9))"
     ));
-    let lines = wait_for_line(&out, "NO_SOCKET", Duration::from_secs(20), &err);
+    let lines = wait_for_line(&out, "NO_SOCKET", Duration::from_secs(60), &err);
     bg.stop();
     let line = lines.iter().find(|l| l.contains("NO_SOCKET")).unwrap();
     let v: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -226,7 +226,7 @@ fn json_drop_has_reason_and_interface() {
 
 /// Waits until `path` has `n` lines containing `needle`.
 fn wait_count(path: &Path, needle: &str, n: usize, err: &Path) -> Vec<String> {
-    wait_for(Duration::from_secs(20), || {
+    wait_for(Duration::from_secs(60), || {
         let l = lines_with(path, needle);
         (l.len() >= n).then_some(l)
     })
@@ -325,12 +325,12 @@ fn write_pcapng_opens_in_tshark_with_comments() {
     lab.py_a(&format!(
         "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x', ('{B}', 9))"
     ));
-    wait_for_line(&out, "xx drop (NO_SOCKET)", Duration::from_secs(20), &err);
+    wait_for_line(&out, "xx drop (NO_SOCKET)", Duration::from_secs(60), &err);
     // The port-unreachable reply goes out after the drop; give it a moment.
     wait_for_line(
         &out,
         "DestinationUnreachable",
-        Duration::from_secs(20),
+        Duration::from_secs(60),
         &err,
     );
     assert_eq!(bg.stop(), Some(0));
@@ -374,7 +374,7 @@ fn summary_counts_a_burst_of_drops() {
     lab.py_a(&format!(
         "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(500): s.sendto(b'x', ('{B}', 9999))"
     ));
-    let row = wait_for(Duration::from_secs(20), || {
+    let row = wait_for(Duration::from_secs(60), || {
         lines_of(&out).into_iter().find(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
             f.len() == 5 && f[0] == "500" && f[2] == "NETFILTER_DROP" && f[4] == "veth-b"
@@ -414,7 +414,7 @@ fn missing_privilege_is_one_line_naming_the_capabilities() {
             .arg("--inh-caps=-all")
             .arg(inetmon())
             .args(["monitor", "--iface", "lo"]),
-        Duration::from_secs(30),
+        Duration::from_secs(60),
     );
     assert_eq!(r.code, Some(1), "{r:?}");
     let lines = r.stderr_lines();
@@ -461,12 +461,12 @@ fn drops_nflog_packets_and_conntrack_state_in_one_stream() {
     // The dropped flow is never confirmed in conntrack; the second one is
     // (and then dropped for NO_SOCKET).
     let flow = format!("{A}:40005 -> {B}:9999 udp");
-    wait_for_line(&out, "<> state NEW udp", Duration::from_secs(20), &err);
-    wait_for_line(&out, "-- packet (log)", Duration::from_secs(20), &err);
+    wait_for_line(&out, "<> state NEW udp", Duration::from_secs(60), &err);
+    wait_for_line(&out, "-- packet (log)", Duration::from_secs(60), &err);
     wait_for_line(
         &out,
         "xx drop (NETFILTER_DROP)",
-        Duration::from_secs(20),
+        Duration::from_secs(60),
         &err,
     );
     assert_eq!(bg.stop(), Some(0));
@@ -508,7 +508,7 @@ fn socket_events_in_the_monitor_stream() {
     let (a, _) = l.accept().unwrap();
     drop(s);
     drop(a);
-    let lines = wait_for_line(&out, "** sock accept", Duration::from_secs(20), &err);
+    let lines = wait_for_line(&out, "** sock accept", Duration::from_secs(60), &err);
     assert_eq!(bg.stop(), Some(0));
     let want = format!("-> 127.0.0.1:{port} ok cookie=");
     assert!(

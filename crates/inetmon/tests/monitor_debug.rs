@@ -168,20 +168,70 @@ fn debug_steps_match_nft_monitor_trace() {
         &err,
         Duration::from_secs(20),
     );
-    // nft has no ready line: give it time to subscribe.
-    std::thread::sleep(Duration::from_millis(700));
+    // nft has no ready line: marker datagrams (to START) until both have
+    // traced one; after the packets of the test, one to END that both must
+    // trace (each reports in order). Fixed pauses were not always enough
+    // on a loaded machine. The markers' traces are left out below.
+    const START: u16 = 9995;
+    const END: u16 = 9994;
+    let marker = |port: u16| {
+        ns.sh(&format!(
+            "python3 -c \"import socket; socket.socket(2,2).sendto(b'm', ('127.0.0.1', {port}))\""
+        ));
+    };
+    let traced = |port: u16| {
+        let nft = std::fs::read_to_string(&nft_out).unwrap_or_default();
+        let ours = std::fs::read_to_string(&out).unwrap_or_default();
+        nft.contains(&format!("udp dport {port} ")) && ours.contains(&format!("\"dport\":{port},"))
+    };
+    let ready = common::wait_for(Duration::from_secs(60), || {
+        marker(START);
+        std::thread::sleep(Duration::from_millis(200));
+        traced(START).then_some(())
+    });
+    assert!(ready.is_some(), "no start marker traced");
     // accept; jump sub + drop; jump sub + return + policy; an output packet
     // (oif) traced from the middle of its chain; ICMP echo.
     ns.sh("python3 -c \"import socket; s=socket.socket(2,2); \
          [s.sendto(b'x', ('127.0.0.1', p)) for p in (9998, 9999, 9997, 9996)]\"");
     ns.sh("ping -c1 -W1 127.0.0.1 >/dev/null");
-    std::thread::sleep(Duration::from_millis(1500));
+    marker(END);
+    let done = common::wait_for(Duration::from_secs(60), || traced(END).then_some(()));
+    assert!(done.is_some(), "no end marker traced");
     oracle.stop();
     mon.stop();
     let nft_text = std::fs::read_to_string(&nft_out).unwrap();
     let ours_text = std::fs::read_to_string(&out).unwrap();
-    let (nft_steps, nft_packets) = parse_nft(&nft_text);
-    let (our_steps, ours) = parse_ours(&ours_text);
+    // The markers' trace ids, from both sides.
+    let mut markers = std::collections::HashSet::new();
+    for l in nft_text.lines() {
+        if [START, END]
+            .iter()
+            .any(|p| l.contains(&format!("udp dport {p} ")))
+        {
+            let id = l
+                .strip_prefix("trace id ")
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap();
+            markers.insert(u32::from_str_radix(id, 16).unwrap());
+        }
+    }
+    for l in ours_text.lines() {
+        let v: Value = serde_json::from_str(l).unwrap();
+        if v["dport"] == START || v["dport"] == END {
+            markers.insert(u32::try_from(v["trace_id"].as_u64().unwrap()).unwrap());
+        }
+    }
+    let (mut nft_steps, mut nft_packets) = parse_nft(&nft_text);
+    let (mut our_steps, mut ours) = parse_ours(&ours_text);
+    nft_steps.retain(|s| !markers.contains(&s.0));
+    nft_packets.retain(|p| !markers.contains(&p.0));
+    our_steps.retain(|s| !markers.contains(&s.0));
+    ours.retain(|v| {
+        !markers.contains(&u32::try_from(v["trace_id"].as_u64().unwrap_or(0)).unwrap_or(0))
+    });
     assert!(nft_steps.len() >= 12, "too few oracle steps:\n{nft_text}");
     assert_eq!(
         our_steps, nft_steps,
@@ -244,13 +294,14 @@ fn debug_line_format() {
         &["--type", "debug"],
         &out,
         &err,
-        Duration::from_secs(20),
+        Duration::from_secs(60),
     );
     ns.sh(
         "python3 -c \"import socket; s=socket.socket(2,2); s.bind(('127.0.0.1', 40999)); \
          s.sendto(b'x', ('127.0.0.1', 9999))\"",
     );
-    std::thread::sleep(Duration::from_millis(800));
+    // Its last step: the drop in `sub`.
+    common::wait_for_line(&out, "(verdict drop)", Duration::from_secs(60), &err);
     mon.stop();
     let lines = common::lines_of(&out);
     let rx = |needle: &str| {

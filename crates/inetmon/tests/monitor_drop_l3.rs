@@ -27,7 +27,7 @@ fn monitor(ns: &Netns, dir: &Path, tag: &str, args: &[&str]) -> (Bg, PathBuf, Pa
 fn py(ns: &Netns, code: &str) {
     let r = run(
         ns.cmd("python3").args(["-c", code]),
-        Duration::from_secs(30),
+        Duration::from_secs(60),
     );
     assert_eq!(r.code, Some(0), "python failed: {}", r.stderr);
 }
@@ -120,9 +120,9 @@ impl Monitors {
         dev: &str,
     ) -> (Vec<String>, Vec<serde_json::Value>) {
         for w in want {
-            wait_for_line(&self.out, w, Duration::from_secs(20), &self.err);
+            wait_for_line(&self.out, w, Duration::from_secs(60), &self.err);
         }
-        wait_for_line(&self.json, json_marker, Duration::from_secs(20), &self.err);
+        wait_for_line(&self.json, json_marker, Duration::from_secs(60), &self.err);
         std::thread::sleep(Duration::from_millis(300));
         assert_eq!(self.filtered.stop(), Some(0));
         assert_eq!(self.all.stop(), Some(0));

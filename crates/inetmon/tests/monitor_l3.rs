@@ -121,8 +121,8 @@ fn traces_on_tun_start_at_the_ip_header() {
     ns.sh(&udp_cmd(ROUTED, 7001, 5002, "out"));
     let err = dir.path().join("port.err");
     let eg = format!("-> network interface tun0: 10.221.0.1:5001 -> {ROUTED}:7000 udp");
-    wait_for_line(&out, &eg, Duration::from_secs(20), &err);
-    wait_for_line(&json, "7001", Duration::from_secs(20), &err);
+    wait_for_line(&out, &eg, Duration::from_secs(60), &err);
+    wait_for_line(&json, "7001", Duration::from_secs(60), &err);
     std::thread::sleep(Duration::from_millis(300));
     assert!(drain(&mut tun) >= 2, "egress datagrams not queued on tun0");
     assert_eq!(filtered.stop(), Some(0));

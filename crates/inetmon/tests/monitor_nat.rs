@@ -38,13 +38,13 @@ fn nat_events_match_conntrack_through_dnat_and_masquerade() {
         &["--type", "nat,state", "-j"],
         &out,
         &err,
-        Duration::from_secs(30),
+        Duration::from_secs(60),
     );
     let _srv = Bg::spawn(
         server.cmd("nc").args(["-l", "10.79.2.2", "80"]),
         &dir.path().join("srv.err"),
     );
-    std::thread::sleep(Duration::from_millis(300));
+    server.wait_listening(80);
     client.sh("printf hello | nc -N -w2 -p 40020 10.79.1.2 8080");
     // The entry stays (TIME_WAIT) long enough to be listed.
     let ct = router.sh("conntrack -L -o id -p tcp --orig-port-dst 8080 2>/dev/null");
@@ -83,7 +83,7 @@ fn nat_events_match_conntrack_through_dnat_and_masquerade() {
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .find(|v| v["nat_action"] == "new" && v["orig_sport"] == 40020)
     };
-    let got = wait_for(Duration::from_secs(10), || nat_new(&lines_of(&out)));
+    let got = wait_for(Duration::from_secs(60), || nat_new(&lines_of(&out)));
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(mon.stop(), Some(0));
     let lines = lines_of(&out);

@@ -43,12 +43,29 @@ fn drops_of_every_namespace_by_default_named_and_narrowed() {
     // A second interface in the host, so that tun0's index names something
     // else (or nothing) there.
     host.sh("ip link add vh0 type veth peer name vh1");
-    guest.nft(
-        "table inet t {\n chain input {\n  type filter hook input priority 0;\n  udp dport 7790 drop\n }\n}\n",
-    );
+
     let guest_ino = ns_inode(guest.name());
     let dir = tempfile::tempdir().unwrap();
-    let ports = ["--port", "7788", "--port", "7789", "--port", "7790"];
+    // The monitors see every namespace: ports of our own, so that no other
+    // test's drops show up among ours.
+    let leases = [
+        common::lease_port(),
+        common::lease_port(),
+        common::lease_port(),
+    ];
+    let [closed, tun_port, nft_port] = [leases[0].port, leases[1].port, leases[2].port];
+    let port_args = [closed, tun_port, nft_port].map(|p| p.to_string());
+    let ports = [
+        "--port",
+        port_args[0].as_str(),
+        "--port",
+        port_args[1].as_str(),
+        "--port",
+        port_args[2].as_str(),
+    ];
+    guest.nft(&format!(
+        "table inet t {{\n chain input {{\n  type filter hook input priority 0;\n  udp dport {nft_port} drop\n }}\n}}\n",
+    ));
     let mut args = vec!["--type", "drop"];
     args.extend_from_slice(&ports);
     let (mut every, out, err) = host.monitor(dir.path(), "every", &args);
@@ -67,12 +84,12 @@ fn drops_of_every_namespace_by_default_named_and_narrowed() {
     let r = run(
         guest.cmd("python3").args([
             "-c",
-            "import socket; s=socket.socket(2,2); s.sendto(b'x',('127.0.0.1',7788)); s.sendto(b'x',('127.0.0.1',7790))",
+            &format!("import socket; s=socket.socket(2,2); s.sendto(b'x',('127.0.0.1',{closed})); s.sendto(b'x',('127.0.0.1',{nft_port}))"),
         ]),
-        Duration::from_secs(20),
+        Duration::from_secs(60),
     );
     assert_eq!(r.code, Some(0), "{}", r.stderr);
-    tun.write_all(&udp4(7789)).unwrap();
+    tun.write_all(&udp4(tun_port)).unwrap();
     // An unnamed namespace, kept alive (by its shell) until the drop is read:
     // its interface names are looked up through /proc/PID/ns/net.
     let unnamed = dir.path().join("unnamed.ino");
@@ -83,21 +100,24 @@ fn drops_of_every_namespace_by_default_named_and_narrowed() {
             "-c",
             &format!(
                 "ip link set lo up && stat -L -c %i /proc/self/ns/net > {0}.tmp && mv {0}.tmp {0} && \
-                 python3 -c \"import socket; socket.socket(2,2).sendto(b'x',('127.0.0.1',7788))\" && \
+                 python3 -c \"import socket; socket.socket(2,2).sendto(b'x',('127.0.0.1',{1}))\" && \
                  sleep 60",
-                unnamed.display()
+                unnamed.display(),
+                closed
             ),
         ]),
         &dir.path().join("unnamed.err"),
     );
-    let unnamed_ino = common::wait_for(Duration::from_secs(20), || {
+    let unnamed_ino = common::wait_for(Duration::from_secs(60), || {
         std::fs::read_to_string(&unnamed).ok()
     })
     .expect("the unnamed namespace's inode")
     .trim()
     .to_owned();
     // the monitor's own namespace
-    host.sh("python3 -c \"import socket; socket.socket(2,2).sendto(b'own',('127.0.0.1',7788))\"");
+    host.sh(&format!(
+        "python3 -c \"import socket; socket.socket(2,2).sendto(b'own',('127.0.0.1',{closed}))\""
+    ));
 
     let g = guest.name();
     let want = [
@@ -107,9 +127,9 @@ fn drops_of_every_namespace_by_default_named_and_narrowed() {
         format!("xx drop (NO_SOCKET) interface lo, netns {unnamed_ino}, location __udp4_lib_rcv"),
     ];
     for w in &want {
-        wait_for_line(&out, w, Duration::from_secs(20), &err);
+        wait_for_line(&out, w, Duration::from_secs(60), &err);
     }
-    wait_for_line(&own_out, "7788", Duration::from_secs(20), &err);
+    wait_for_line(&own_out, &closed.to_string(), Duration::from_secs(60), &err);
     std::thread::sleep(Duration::from_millis(300));
     for bg in [&mut every, &mut named, &mut by_ino, &mut own] {
         assert_eq!(bg.stop(), Some(0));
@@ -148,7 +168,7 @@ fn drops_of_every_namespace_by_default_named_and_narrowed() {
     }
     assert!(
         js.iter()
-            .any(|v| v["ifname"] == "tun0" && v["dport"] == 7789),
+            .any(|v| v["ifname"] == "tun0" && v["dport"] == tun_port),
         "{js:#?}"
     );
 }

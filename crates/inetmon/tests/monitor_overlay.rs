@@ -122,7 +122,7 @@ fn trace_and_compare(
     text_args.extend(["--write", pcap.to_str().unwrap()]);
     let mut json_args = common.to_vec();
     json_args.push("-j");
-    let timeout = Duration::from_secs(30);
+    let timeout = Duration::from_secs(60);
     let mut text = start_monitor(&mut a.cmd(inetmon()), &text_args, &out, &err, timeout);
     let mut json = start_monitor(&mut a.cmd(inetmon()), &json_args, &jout, &jerr, timeout);
 
@@ -292,7 +292,7 @@ fn geneve_inner_packets_match_tshark() {
     let traffic = || {
         let r = run(
             a.cmd("python3").args(["-c", SEND_FILES]).args(&files),
-            Duration::from_secs(20),
+            Duration::from_secs(60),
         );
         assert_eq!(r.code, Some(0), "{}", r.stderr);
     };

@@ -15,25 +15,24 @@ use std::time::Duration;
 
 use common::{inetmon, lines_of, require_privileged, start_monitor, wait_for, Bg, Netns};
 
-const PORT: u16 = 47613;
-
-/// The server: renames itself, listens on 127.0.0.1:PORT, says so in
+/// The server: renames itself, listens on 127.0.0.1:`port`, says so in
 /// `ready`, accepts one connection, reads, answers, closes.
-fn server_script(ready: &str) -> String {
+fn server_script(ready: &str, port: u16) -> String {
     format!(
         "import socket\n\
          open('/proc/self/comm', 'w').write('inetmon-server')\n\
-         l = socket.socket(); l.bind(('127.0.0.1', {PORT})); l.listen()\n\
+         l = socket.socket(); l.bind(('127.0.0.1', {port})); l.listen()\n\
          open('{ready}', 'w').close()\n\
          s, _ = l.accept(); s.recv(10); s.send(b'pong'); s.close()\n"
     )
 }
 
-/// The client: renames itself, prints its pid, connects, sends, reads.
-const CLIENT: &str = "import os, socket\n\
+/// The client: renames itself, prints its pid, connects to 127.0.0.1:ARGV1,
+/// sends, reads.
+const CLIENT: &str = "import os, socket, sys\n\
      open('/proc/self/comm', 'w').write('inetmon-client')\n\
      print(os.getpid(), flush=True)\n\
-     c = socket.create_connection(('127.0.0.1', 47613)); c.send(b'ping'); c.recv(10); c.close()\n";
+     c = socket.create_connection(('127.0.0.1', int(sys.argv[1]))); c.send(b'ping'); c.recv(10); c.close()\n";
 
 #[test]
 fn stack_points_name_the_sending_and_receiving_process() {
@@ -50,8 +49,12 @@ fn stack_points_name_the_sending_and_receiving_process() {
     let dir = tempfile::tempdir().unwrap();
     let (out, err) = (dir.path().join("text"), dir.path().join("text.err"));
     let (jout, jerr) = (dir.path().join("json"), dir.path().join("json.err"));
-    let port = PORT.to_string();
-    let timeout = Duration::from_secs(30);
+    // The monitor sees every namespace: a port of our own, so that no
+    // other test's connection shows up among ours.
+    let lease = common::lease_port();
+    let lport = lease.port;
+    let port = lport.to_string();
+    let timeout = Duration::from_secs(60);
     let mut text = start_monitor(
         &mut Command::new(inetmon()),
         &["--stack", "--port", &port],
@@ -70,12 +73,16 @@ fn stack_points_name_the_sending_and_receiving_process() {
     let ready = dir.path().join("ready");
     let mut server = Bg::spawn(
         ns.cmd("python3")
-            .args(["-c", &server_script(ready.to_str().unwrap())]),
+            .args(["-c", &server_script(ready.to_str().unwrap(), lport)]),
         &dir.path().join("server.err"),
     );
     let server_pid = server.pid();
     wait_for(timeout, || ready.exists().then_some(())).expect("server listening");
-    let client = ns.cmd("python3").args(["-c", CLIENT]).output().unwrap();
+    let client = ns
+        .cmd("python3")
+        .args(["-c", CLIENT, &port])
+        .output()
+        .unwrap();
     assert!(client.status.success(), "{client:?}");
     let client_pid: u32 = String::from_utf8_lossy(&client.stdout)
         .trim()
@@ -96,13 +103,13 @@ fn stack_points_name_the_sending_and_receiving_process() {
     let server_syn =
         format!("-> stack interface lo, pid {server_pid} (inetmon-server): 127.0.0.1:");
     let synack = format!(
-        "<- stack interface lo, pid {server_pid} (inetmon-server): 127.0.0.1:{PORT} -> 127.0.0.1:"
+        "<- stack interface lo, pid {server_pid} (inetmon-server): 127.0.0.1:{lport} -> 127.0.0.1:"
     );
     let wanted = |lines: &[String]| {
         let has =
             |prefix: &str, end: &str| lines.iter().any(|l| l.contains(prefix) && l.ends_with(end));
-        has(&client_syn, &format!(":{PORT} tcp SYN"))
-            && has(&server_syn, &format!(":{PORT} tcp SYN"))
+        has(&client_syn, &format!(":{lport} tcp SYN"))
+            && has(&server_syn, &format!(":{lport} tcp SYN"))
             && has(&synack, " tcp SYN, ACK")
     };
     wait_for(timeout, || wanted(&lines_of(&out)).then_some(()))
@@ -111,7 +118,7 @@ fn stack_points_name_the_sending_and_receiving_process() {
     let syn = wait_for(timeout, || {
         lines_of(&jout).iter().find_map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).ok()?;
-            (v["point"] == "from-stack" && v["dport"] == PORT && v["pid"] == client_pid)
+            (v["point"] == "from-stack" && v["dport"] == lport && v["pid"] == client_pid)
                 .then_some(v)
         })
     })
@@ -125,7 +132,7 @@ fn stack_points_name_the_sending_and_receiving_process() {
     assert!(
         syn["summary"]
             .as_str()
-            .is_some_and(|s| s.ends_with(&format!(":{PORT} tcp SYN"))),
+            .is_some_and(|s| s.ends_with(&format!(":{lport} tcp SYN"))),
         "{syn}"
     );
     // Every line of the connection names one of the two processes.

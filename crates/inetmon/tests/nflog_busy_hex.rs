@@ -22,7 +22,7 @@ fn busy_nflog_group_is_one_line() {
     let mut first = ns.spawn_inetmon(&["ipmon", "-f", "nflog:5", out1.to_str().unwrap()], &err1);
     // Wait until the first one has bound the group (the kernel lists its
     // NFLOG instances, group first).
-    common::wait_for(Duration::from_secs(10), || {
+    common::wait_for(Duration::from_secs(60), || {
         ns.sh("cat /proc/net/netfilter/nfnetlink_log")
             .lines()
             .any(|l| l.split_whitespace().next() == Some("5"))
@@ -32,7 +32,7 @@ fn busy_nflog_group_is_one_line() {
     assert_eq!(first.try_wait(), None, "first ipmon ended early");
     let r = common::run(
         ns.cmd(common::inetmon()).args(["ipmon", "-f", "nflog:5"]),
-        Duration::from_secs(10),
+        Duration::from_secs(60),
     );
     assert_ne!(r.code, Some(0), "{r:?}");
     assert!(r.code.is_some(), "{r:?}");
@@ -64,18 +64,22 @@ fn live_nflog_dash_x_dumps_the_message() {
         &["ipmon", "-X", "-f", "nflog:6", out.to_str().unwrap()],
         &err,
     );
-    std::thread::sleep(Duration::from_millis(500));
-    for _ in 0..20 {
+    // Datagrams until one is printed (inetmon may bind the group late on a
+    // loaded machine).
+    let printed = common::wait_for(Duration::from_secs(60), || {
         let _ = ns.sh_any(&udp_cmd("127.0.0.1", 5555, 40555, "hi\\n"));
-        if common::lines_of(&out)
+        std::thread::sleep(Duration::from_millis(200));
+        common::lines_of(&out)
             .iter()
             .any(|l| l.starts_with("NFULA_PAYLOAD"))
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let _ = wait_for_line(&out, "NFULA_PAYLOAD", Duration::from_secs(2), &err);
+            .then_some(())
+    });
+    assert!(
+        printed.is_some(),
+        "{:#?}\n{}",
+        common::lines_of(&out),
+        std::fs::read_to_string(&err).unwrap_or_default()
+    );
     mon.stop();
     let lines = common::lines_of(&out);
     let pkt = lines
@@ -174,7 +178,7 @@ fn followed_pcap_dash_x_dumps_the_record() {
     let lines = wait_for_line(
         &out,
         "NFULA_PREFIX (10) len 9",
-        Duration::from_secs(10),
+        Duration::from_secs(60),
         &err,
     );
     bg.stop();

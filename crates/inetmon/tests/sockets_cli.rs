@@ -51,7 +51,6 @@ fn run_as(prefix: &[&str], args: &[&str], events: usize) -> (String, u32) {
         .unwrap();
     // `ip netns exec` execs python in place, so the pid is python's.
     let pid = helper.id();
-    std::thread::sleep(std::time::Duration::from_millis(300));
     let bin = env!("CARGO_BIN_EXE_inetmon");
     let mut cmd = match prefix.split_first() {
         None => {
@@ -74,7 +73,7 @@ fn run_as(prefix: &[&str], args: &[&str], events: usize) -> (String, u32) {
             "--count",
             &events.to_string(),
             "--duration",
-            "20",
+            "120",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -258,7 +257,7 @@ fn sigterm_ends_sockets_and_monitor_within_a_second_while_output_is_blocked() {
             Command::new(env!("CARGO_BIN_EXE_inetmon")).args(args),
             &err,
             || {
-                common::wait_for(Duration::from_secs(10), || {
+                common::wait_for(Duration::from_secs(120), || {
                     std::fs::read_to_string(&err)
                         .unwrap_or_default()
                         .contains("attached")
@@ -270,7 +269,7 @@ fn sigterm_ends_sockets_and_monitor_within_a_second_while_output_is_blocked() {
         );
         let stderr = std::fs::read_to_string(&err).unwrap();
         assert!(
-            took <= Duration::from_secs(1),
+            took <= common::SIGTERM_EXIT_LIMIT,
             "{args:?} took {took:?}: {stderr}"
         );
         assert_eq!(code, Some(2), "{args:?}: {stderr}");
@@ -363,12 +362,15 @@ fn aha_files_mounted_by_sockets() {
     let mnt = dir.path().join("aha");
     std::fs::create_dir(&mnt).unwrap();
     let err = dir.path().join("sockets.err");
+    // The listening thread's name, of this process alone: a test run
+    // going on at once has its own.
+    let comm = format!("ahl2-{}", std::process::id());
     let mut mon = common::Bg::spawn_to(
         Command::new(env!("CARGO_BIN_EXE_inetmon")).args([
             "sockets",
             "--local",
             "--comm",
-            "ahalisten2",
+            &comm,
             "--aha",
             mnt.to_str().unwrap(),
         ]),
@@ -377,7 +379,7 @@ fn aha_files_mounted_by_sockets() {
     );
     let fac = mnt.join("net/inetsock.monFactory");
     assert!(
-        common::wait_for(Duration::from_secs(30), || fac.is_dir().then_some(())).is_some(),
+        common::wait_for(Duration::from_secs(120), || fac.is_dir().then_some(())).is_some(),
         "{:?}",
         common::lines_of(&err)
     );
@@ -392,19 +394,19 @@ fn aha_files_mounted_by_sockets() {
         &out,
         &dir.path().join("consumer.err"),
     );
-    common::wait_for_line(&out, "armed", Duration::from_secs(10), &err);
+    common::wait_for_line(&out, "armed", Duration::from_secs(60), &err);
     let l = std::thread::Builder::new()
-        .name("ahalisten2".into())
+        .name(comm.clone())
         .spawn(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
         .unwrap()
         .join()
         .unwrap();
     let port = l.local_addr().unwrap().port();
-    let text = common::wait_for_line(&out, "EOF", Duration::from_secs(20), &err).join("\n");
+    let text = common::wait_for_line(&out, "EOF", Duration::from_secs(60), &err).join("\n");
     assert!(text.contains("streamListen"), "{text}");
     assert!(text.contains(&format!("SO_LPORT={port}")), "{text}");
     assert_eq!(
-        common::wait_for(Duration::from_secs(10), || py.try_wait()),
+        common::wait_for(Duration::from_secs(60), || py.try_wait()),
         Some(Some(0))
     );
     assert_eq!(mon.stop(), Some(0), "{:?}", common::lines_of(&err));

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
-use super::Header;
+use super::{Header, Source};
 
 /// A NAT mapping event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,4 +130,54 @@ pub enum StateType {
     Unload,
     /// Any other value, printed as `Type: N`.
     Other(u32),
+}
+
+impl NatLog {
+    /// The one NAT event tests start from (each changes what it needs with
+    /// `..NatLog::sample()`): a new TCP MAP by rule 1 of
+    /// 10.0.0.1:1234 -> 1.1.1.1:80 as 192.0.2.1:40000 -> 1.1.1.1:80, without
+    /// counters, from stdin.
+    #[must_use]
+    pub fn sample() -> NatLog {
+        let far = (IpAddr::from([1, 1, 1, 1]), 80);
+        NatLog {
+            header: Header::sample(Source::Stdin),
+            action: NatAction::New,
+            nat_type: NatType::Map,
+            rule: 1,
+            protocol: 6,
+            orig_src: (IpAddr::from([10, 0, 0, 1]), 1234),
+            orig_dst: far,
+            new_src: (IpAddr::from([192, 0, 2, 1]), 40000),
+            new_dst: far,
+            packets: None,
+            bytes: None,
+            conntrack_id: None,
+            ipf_seq: None,
+        }
+    }
+}
+
+impl StateLog {
+    /// The one state event tests start from (each changes what it needs
+    /// with `..StateLog::sample()`): a new ICMP echo (type 8) state of
+    /// 10.0.0.1 -> 10.0.0.2, one 84-byte packet each way, from stdin.
+    #[must_use]
+    pub fn sample() -> StateLog {
+        StateLog {
+            header: Header::sample(Source::Stdin),
+            state_type: StateType::New,
+            protocol: 1,
+            ip_version: 4,
+            src: IpAddr::from([10, 0, 0, 1]),
+            dst: IpAddr::from([10, 0, 0, 2]),
+            ports: (8, 0),
+            tag: 0,
+            tcp_state: None,
+            packets: [1, 0, 1, 0],
+            bytes: [84, 0, 84, 0],
+            conntrack_id: None,
+            ipf_seq: None,
+        }
+    }
 }

@@ -88,6 +88,17 @@ pub struct KernelLocation {
     pub symbol: Option<String>,
 }
 
+impl KernelLocation {
+    /// `addr`, resolved to `symbol`.
+    #[must_use]
+    pub fn resolved(addr: u64, symbol: &str) -> Self {
+        KernelLocation {
+            addr,
+            symbol: Some(symbol.to_owned()),
+        }
+    }
+}
+
 impl fmt::Display for KernelLocation {
     /// The symbol when known, otherwise the address in hex.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -118,6 +129,17 @@ pub struct Interface {
     pub ifindex: u32,
     /// The interface name, when it resolved (in the packet's namespace).
     pub name: Option<String>,
+}
+
+impl Interface {
+    /// Interface `ifindex`, whose name resolved to `name`.
+    #[must_use]
+    pub fn named(ifindex: u32, name: &str) -> Self {
+        Interface {
+            ifindex,
+            name: Some(name.to_owned()),
+        }
+    }
 }
 
 impl fmt::Display for Interface {
@@ -202,11 +224,7 @@ impl DropEvent {
     #[must_use]
     pub fn sample() -> DropEvent {
         DropEvent {
-            header: Header {
-                time: super::Timestamp::default(),
-                source: super::Source::Datapath,
-                seq: 1,
-            },
+            header: Header::sample(super::Source::Datapath),
             cpu: 0,
             reason: DropReason {
                 code: 3,
@@ -214,10 +232,7 @@ impl DropEvent {
                 name: Some("NO_SOCKET".into()),
             },
             location: KernelLocation::default(),
-            interface: Interface {
-                ifindex: 4,
-                name: Some("veth0".into()),
-            },
+            interface: Interface::named(4, "veth0"),
             protocol: 0x0800,
             orig_len: 28,
             layer: CaptureLayer::Network,

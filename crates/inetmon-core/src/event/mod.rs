@@ -176,6 +176,20 @@ pub struct Header {
     pub seq: u64,
 }
 
+impl Header {
+    /// The header of the sample events tests start from
+    /// ([`PacketLog::sample`], [`DropEvent::sample`], [`NatLog::sample`],
+    /// [`StateLog::sample`]): time 0, the first of `source`.
+    #[must_use]
+    pub fn sample(source: Source) -> Header {
+        Header {
+            time: Timestamp::default(),
+            source,
+            seq: 1,
+        }
+    }
+}
+
 /// Where an event came from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

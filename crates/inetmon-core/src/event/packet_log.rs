@@ -106,11 +106,7 @@ impl PacketLog {
     #[must_use]
     pub fn sample() -> PacketLog {
         PacketLog {
-            header: Header {
-                time: super::Timestamp::default(),
-                source: super::Source::Stdin,
-                seq: 1,
-            },
+            header: Header::sample(super::Source::Stdin),
             count: 1,
             interface: "eth0".into(),
             direction: Some(Direction::In),

@@ -255,65 +255,31 @@ impl Parser<'_> {
             let v = self.every()?;
             return self.set(&mut c.every, "every", v);
         }
-        if !KNOWN_CONDITIONS.contains(&name.as_str()) {
+        let Some(&key) = KNOWN_CONDITIONS.iter().find(|&&k| k == name) else {
             self.pos -= 1;
             return self.err(ConfErrorKind::UnknownCondition(name));
-        }
+        };
         self.punct('=')?;
-        match name.as_str() {
+        // Each arm parses the value, then stores it unless the condition was
+        // given before (`filled` is false then).
+        let filled = match key {
             "direction" => {
                 let v = match self.word("in or out")?.as_str() {
                     "in" => Direction::In,
                     "out" => Direction::Out,
                     other => return self.bad("direction", other, "not in or out"),
                 };
-                self.set(&mut c.direction, "direction", v)
+                fill(&mut c.direction, v)
             }
-            "srcip" => {
-                let v = self.prefix("srcip")?;
-                self.set(&mut c.src, "srcip", v)
-            }
-            "dstip" => {
-                let v = self.prefix("dstip")?;
-                self.set(&mut c.dst, "dstip", v)
-            }
-            "srcport" => {
-                let v = self.number("srcport")?;
-                self.set(&mut c.sport, "srcport", v)
-            }
-            "dstport" => {
-                let v = self.number("dstport")?;
-                self.set(&mut c.dport, "dstport", v)
-            }
-            "protocol" => {
-                let w = self.text("a protocol")?;
-                let v = match w.parse::<u8>() {
-                    Ok(n) => n,
-                    Err(_) => {
-                        match (0..=255u8).find(|&n| self.protocols.name(n) == Some(w.as_str())) {
-                            Some(n) => n,
-                            None => return self.bad("protocol", &w, "unknown protocol name"),
-                        }
-                    }
-                };
-                self.set(&mut c.protocol, "protocol", v)
-            }
-            "group" => {
-                let v = self.text("a group name or number")?;
-                self.set(&mut c.group, "group", v)
-            }
-            "interface" => {
-                let v = self.text("an interface name")?;
-                self.set(&mut c.interface, "interface", v)
-            }
-            "logtag" => {
-                let v = self.number("logtag")?;
-                self.set(&mut c.log_tag, "logtag", v)
-            }
-            "nattag" => {
-                let v = self.text("a NAT tag")?;
-                self.set(&mut c.nat_tag, "nattag", v)
-            }
+            "srcip" => fill(&mut c.src, self.prefix(key)?),
+            "dstip" => fill(&mut c.dst, self.prefix(key)?),
+            "srcport" => fill(&mut c.sport, self.number(key)?),
+            "dstport" => fill(&mut c.dport, self.number(key)?),
+            "protocol" => fill(&mut c.protocol, self.protocol()?),
+            "group" => fill(&mut c.group, self.text("a group name or number")?),
+            "interface" => fill(&mut c.interface, self.text("an interface name")?),
+            "logtag" => fill(&mut c.log_tag, self.number(key)?),
+            "nattag" => fill(&mut c.nat_tag, self.text("a NAT tag")?),
             "result" => {
                 let v = match self.word("pass, block, nomatch or log")?.as_str() {
                     "pass" => Verdict::Pass,
@@ -322,12 +288,9 @@ impl Parser<'_> {
                     "log" => Verdict::Log,
                     other => return self.bad("result", other, "not pass, block, nomatch or log"),
                 };
-                self.set(&mut c.result, "result", v)
+                fill(&mut c.result, v)
             }
-            "rule" => {
-                let v = self.number("rule")?;
-                self.set(&mut c.rule, "rule", v)
-            }
+            "rule" => fill(&mut c.rule, self.number(key)?),
             _ => {
                 let v = match self.word("ipf, nat or state")?.as_str() {
                     "ipf" => RecordType::Ipf,
@@ -335,8 +298,25 @@ impl Parser<'_> {
                     "state" => RecordType::State,
                     other => return self.bad("type", other, "not ipf, nat or state"),
                 };
-                self.set(&mut c.record_type, "type", v)
+                fill(&mut c.record_type, v)
             }
+        };
+        if filled {
+            Ok(())
+        } else {
+            self.err(ConfErrorKind::Repeated(key))
+        }
+    }
+
+    /// A protocol number or a name from the protocol table.
+    fn protocol(&mut self) -> PResult<u8> {
+        let w = self.text("a protocol")?;
+        if let Ok(n) = w.parse::<u8>() {
+            return Ok(n);
+        }
+        match (0..=255u8).find(|&n| self.protocols.name(n) == Some(w.as_str())) {
+            Some(n) => Ok(n),
+            None => self.bad("protocol", &w, "unknown protocol name"),
         }
     }
 
@@ -440,6 +420,16 @@ impl Parser<'_> {
             }
         }
     }
+}
+
+/// Stores `v` in `slot` unless it holds a value already; whether it
+/// stored it.
+fn fill<T>(slot: &mut Option<T>, v: T) -> bool {
+    let empty = slot.is_none();
+    if empty {
+        *slot = Some(v);
+    }
+    empty
 }
 
 const KNOWN_CONDITIONS: [&str; 13] = [

@@ -417,7 +417,7 @@ fn mapped_prefixes_are_ipv4() {
 /// not match them.
 #[test]
 fn nat_and_state_records_match_their_type_lines() {
-    use crate::event::{Header, NatAction, NatLog, NatType, Source, StateLog, StateType};
+    use crate::event::{Header, NatLog, NatType, Source, StateLog};
     let a = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
     let header = Header {
         time: t(0),
@@ -426,33 +426,21 @@ fn nat_and_state_records_match_their_type_lines() {
     };
     let nat = event::Event::Nat(Box::new(NatLog {
         header: header.clone(),
-        action: NatAction::New,
         nat_type: NatType::Rdr,
         rule: 0,
-        protocol: 6,
         orig_src: (a("10.1.1.1"), 40000),
         orig_dst: (a("10.1.1.2"), 8080),
         new_src: (a("10.2.2.1"), 40000),
         new_dst: (a("10.2.2.2"), 80),
-        packets: None,
-        bytes: None,
-        conntrack_id: None,
-        ipf_seq: None,
+        ..NatLog::sample()
     }));
     let state = event::Event::State(Box::new(StateLog {
         header,
-        state_type: StateType::New,
         protocol: 17,
-        ip_version: 4,
         src: a("10.1.1.1"),
         dst: a("10.1.1.2"),
         ports: (5353, 53),
-        tag: 0,
-        tcp_state: None,
-        packets: [0; 4],
-        bytes: [0; 4],
-        conntrack_id: None,
-        ipf_seq: None,
+        ..StateLog::sample()
     }));
     let packet = event::Event::Packet(Box::new(pkt(ip4(6, 1234, 80))));
     let hit = |conds: &str, ev: &event::Event| {

@@ -127,6 +127,17 @@ struct State {
     open: HashMap<u64, Open>,
 }
 
+impl State {
+    /// The open file `fh`, or the error a request on it gets: `EIO` once
+    /// the [`AhaFs`] is dropped, `EBADF` for a handle that is not open.
+    fn open_file(&mut self, fh: FileHandle) -> Result<&mut Open, Errno> {
+        if self.closed {
+            return Err(Errno::EIO);
+        }
+        self.open.get_mut(&fh.0).ok_or(Errno::EBADF)
+    }
+}
+
 struct Shared {
     state: Mutex<State>,
     tz: TimeZone,
@@ -153,13 +164,7 @@ pub struct AhaFs {
     session: Option<BackgroundSession>,
 }
 
-impl std::fmt::Debug for AhaFs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AhaFs")
-            .field("mountpoint", &self.mountpoint)
-            .finish_non_exhaustive()
-    }
-}
+crate::debug_fields::debug_fields!(AhaFs { mountpoint, .. });
 
 impl AhaFs {
     /// Mounts the file interface on `mountpoint` (an existing directory,
@@ -472,16 +477,14 @@ impl Filesystem for AhaFilesystem {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
+        // The lock is held until the reply is sent (as in read and poll).
         let mut st = self.shared.lock();
-        if st.closed {
-            return reply.error(Errno::EIO);
-        }
-        let Some(open) = st.open.get_mut(&fh.0) else {
-            return reply.error(Errno::EBADF);
-        };
-        match open.sub.write_spec(data) {
+        let written = st
+            .open_file(fh)
+            .and_then(|open| open.sub.write_spec(data).map_err(|_| Errno::EINVAL));
+        match written {
             Ok(()) => reply.written(u32::try_from(data.len()).unwrap_or(u32::MAX)),
-            Err(_) => reply.error(Errno::EINVAL),
+            Err(e) => reply.error(e),
         }
     }
 
@@ -498,11 +501,9 @@ impl Filesystem for AhaFilesystem {
         reply: ReplyData,
     ) {
         let mut st = self.shared.lock();
-        if st.closed {
-            return reply.error(Errno::EIO);
-        }
-        let Some(open) = st.open.get_mut(&fh.0) else {
-            return reply.error(Errno::EBADF);
+        let open = match st.open_file(fh) {
+            Ok(open) => open,
+            Err(e) => return reply.error(e),
         };
         let Some(spec) = open.sub.spec().copied() else {
             return reply.error(Errno::EINVAL);
@@ -529,19 +530,19 @@ impl Filesystem for AhaFilesystem {
         reply: ReplyPoll,
     ) {
         let mut st = self.shared.lock();
-        if st.closed {
-            return reply.error(Errno::EIO);
+        let ready = st.open_file(fh).map(|open| {
+            let mut ev = PollEvents::POLLOUT | PollEvents::POLLWRNORM;
+            if open.sub.readable() || open.sub.finished() {
+                ev |= PollEvents::POLLIN | PollEvents::POLLRDNORM;
+            } else if flags.contains(PollFlags::FUSE_POLL_SCHEDULE_NOTIFY) {
+                open.poll = Some(ph);
+            }
+            ev
+        });
+        match ready {
+            Ok(ev) => reply.poll(ev),
+            Err(e) => reply.error(e),
         }
-        let Some(open) = st.open.get_mut(&fh.0) else {
-            return reply.error(Errno::EBADF);
-        };
-        let mut ev = PollEvents::POLLOUT | PollEvents::POLLWRNORM;
-        if open.sub.readable() || open.sub.finished() {
-            ev |= PollEvents::POLLIN | PollEvents::POLLRDNORM;
-        } else if flags.contains(PollFlags::FUSE_POLL_SCHEDULE_NOTIFY) {
-            open.poll = Some(ph);
-        }
-        reply.poll(ev);
     }
 
     fn release(

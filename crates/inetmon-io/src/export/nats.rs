@@ -469,8 +469,8 @@ impl NatsExporter {
                 }
                 // The journal numbers records without holes; a hole after
                 // the last record read is what retention deleted since.
-                if let (Some((next, _)), Some(s)) = (tail.records.first(), sent) {
-                    let next = *next;
+                if let (Some(first), Some(s)) = (tail.records.first(), sent) {
+                    let next = first.seq;
                     if next > s + 1 {
                         let ack = self.lost(js, s + 1, next - 1, LOST_RETENTION).await?;
                         inflight.push_back((next - 1, Some(ack)));
@@ -478,9 +478,10 @@ impl NatsExporter {
                     }
                 }
                 idle = tail.records.is_empty();
-                for (seq, rec) in tail.records {
-                    let ack = match rec {
-                        Ok(rec) => self.publish_record(js, seq, &rec).await?,
+                for stored in tail.records {
+                    let seq = stored.seq;
+                    let ack = match &stored.record {
+                        Ok(rec) => self.publish_record(js, seq, rec, stored.text).await?,
                         Err(_) => {
                             self.counters.corrupt.fetch_add(1, Ordering::Relaxed);
                             Some(self.lost(js, seq, seq, LOST_CORRUPT).await?)
@@ -546,26 +547,28 @@ impl NatsExporter {
         Ok(())
     }
 
-    /// Publishes one journal record, or returns `None` for one not
+    /// Publishes one journal record (`stored`: its text as the journal
+    /// stores it, which is the payload), or returns `None` for one not
     /// exported.
     async fn publish_record(
         &self,
         js: &jetstream::Context,
         seq: u64,
         rec: &Record,
+        stored: Vec<u8>,
     ) -> Result<Option<PublishAckFuture>, NatsError> {
         let (kind, payload) = match rec {
             Record::Event { event, .. } => {
                 if !self.cfg.exports(event.kind()) {
                     return Ok(None);
                 }
-                (event.kind().as_str(), codec::encode(event))
+                (event.kind().as_str(), stored)
             }
-            Record::Gap { gap, .. } => {
+            Record::Gap { .. } => {
                 if !self.cfg.gaps {
                     return Ok(None);
                 }
-                (GAP_KIND, gap_payload(gap))
+                (GAP_KIND, stored)
             }
         };
         self.publish(js, kind, message_id(&self.cfg.host, seq), payload)

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 pub use query::{Filter, Reader, VerifyReport};
 pub use schema::{DB_FILE, LOCK_FILE, SCHEMA_VERSION};
-pub use tail::Tail;
+pub use tail::{Stored, Tail};
 pub use thread::JournalThread;
 pub use writer::{Committed, Journal};
 

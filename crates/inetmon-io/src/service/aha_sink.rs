@@ -19,13 +19,7 @@ pub struct AhaSink {
     log: Log,
 }
 
-impl std::fmt::Debug for AhaSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AhaSink")
-            .field("aha", &self.aha)
-            .finish_non_exhaustive()
-    }
-}
+crate::debug_fields::debug_fields!(AhaSink { aha, .. });
 
 impl AhaSink {
     /// Publishes to `aha`; says on `log` at the end how many event blocks

@@ -8,6 +8,7 @@
 //! [`Component`] (added to [`Assembly::components`]). Each new component
 //! adds one line in [`assemble`], guarded by its configuration key.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -51,21 +52,72 @@ pub struct Context {
 
 /// Parts that outlive a reload, so that what users hold open survives
 /// it: the clients' hub (connected clients stay connected while the
-/// producers restart) and the AHAFS mount (consumers keep their open
-/// `.mon` files). Each is kept while its own configuration (the socket
-/// path; the mount point) stays the same, else replaced.
+/// producers restart), the AHAFS mount (consumers keep their open `.mon`
+/// files), the metrics registry with its listener and the web view's
+/// state (counters go on from where they were: a reset would look like a
+/// process restart to Prometheus), and the NATS exporter (it keeps its
+/// connection and what it has in flight). Each is kept while its own
+/// configuration (the socket path; the mount point; the metrics address;
+/// `[export.nats]` and the state directory) stays the same, else
+/// replaced. [`Kept::stop`] stops them when the daemon ends.
 #[derive(Default)]
 pub struct Kept {
     hub: Option<(PathBuf, Arc<Mutex<Hub>>)>,
     aha: Option<(PathBuf, Arc<Mutex<AhaSink>>)>,
+    web: Option<KeptWeb>,
+    #[cfg(feature = "export-nats")]
+    export: Option<KeptExport>,
+}
+
+/// The metrics registry, the web view's state and their listener, kept
+/// while `[metrics] listen` is the same address.
+struct KeptWeb {
+    listen: SocketAddr,
+    metrics: Metrics,
+    state: WebState,
+    server: WebServer,
+    /// What the daemon's gauges read, pointed at each run's parts.
+    live: Arc<Mutex<Live>>,
+    /// `export_lag_events` is registered (once: a name cannot be
+    /// registered twice in a registry).
+    export_gauge: bool,
+}
+
+/// What the daemon's gauges read when scraped. The gauges are registered
+/// once per registry and outlive a run; [`assemble`] points them at the
+/// run's journal writer, hub and exporter. The journal writer is let go
+/// ([`Kept::release_journal`]) before the run closes it, so that a scrape
+/// never holds it open.
+#[derive(Default)]
+struct Live {
+    journal: Option<Arc<JournalThread>>,
+    hub: Option<Arc<HubStats>>,
+    /// The client losses of hubs replaced since (a counter never goes
+    /// back).
+    hub_lost_before: u64,
+    /// The journal's files (database and write-ahead log).
+    files: Vec<PathBuf>,
+    #[cfg(feature = "export-nats")]
+    export: Option<Arc<crate::export::nats::ExportCounters>>,
+}
+
+/// A running exporter and what it was started with.
+#[cfg(feature = "export-nats")]
+struct KeptExport {
+    cfg: crate::export::NatsExportConfig,
+    state_dir: PathBuf,
+    handle: crate::export::nats::ExportHandle,
 }
 
 impl std::fmt::Debug for Kept {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Kept")
-            .field("hub", &self.hub.as_ref().map(|(s, _)| s))
+        let mut d = f.debug_struct("Kept");
+        d.field("hub", &self.hub.as_ref().map(|(s, _)| s))
             .field("aha", &self.aha.as_ref().map(|(m, _)| m))
-            .finish()
+            .field("metrics", &self.web.as_ref().map(|w| w.listen));
+        #[cfg(feature = "export-nats")]
+        d.field("export", &self.export.as_ref().map(|e| &e.cfg.url));
+        d.finish()
     }
 }
 
@@ -117,6 +169,141 @@ impl Kept {
         if cfg.aha_mountpoint.is_none() {
             self.aha = None;
         }
+    }
+
+    /// The metrics registry, web state and listener for `cfg`: the running
+    /// ones when they listen on the same address, else new ones (the old
+    /// listener closed first); pointed at this run's journal writer and
+    /// hub. `None` when `[metrics] listen` is off.
+    fn web(
+        &mut self,
+        cfg: &DaemonConfig,
+        journal: &Arc<JournalThread>,
+        hub: &Arc<HubStats>,
+    ) -> Result<Option<&mut KeptWeb>, ServiceError> {
+        let Some(addr) = cfg.metrics_listen else {
+            if let Some(old) = self.web.take() {
+                old.server.stop();
+            }
+            return Ok(None);
+        };
+        if self.web.as_ref().is_some_and(|w| w.listen != addr) {
+            if let Some(old) = self.web.take() {
+                old.server.stop();
+            }
+        }
+        if self.web.is_none() {
+            let metrics = Metrics::new();
+            let live = Arc::new(Mutex::new(Live::default()));
+            daemon_gauges(&metrics, &live).map_err(metrics_error)?;
+            let state = WebState::new();
+            let server = WebServer::start(
+                &crate::runtime::handle()?,
+                addr,
+                metrics.clone(),
+                state.clone(),
+            )
+            .map_err(|e| ServiceError::Start {
+                what: "metrics",
+                why: e.to_string(),
+            })?;
+            self.web = Some(KeptWeb {
+                listen: addr,
+                metrics,
+                state,
+                server,
+                live,
+                export_gauge: false,
+            });
+        }
+        let Some(web) = self.web.as_mut() else {
+            return Ok(None);
+        };
+        {
+            let mut live = lock(&web.live);
+            live.journal = Some(Arc::clone(journal));
+            if let Some(old) = live.hub.replace(Arc::clone(hub)) {
+                if !Arc::ptr_eq(&old, hub) {
+                    live.hub_lost_before += old.dropped.load(Ordering::Relaxed);
+                }
+            }
+            let db = cfg.state_dir.join(DB_FILE);
+            let mut wal = db.clone().into_os_string();
+            wal.push("-wal");
+            live.files = vec![db, PathBuf::from(wal)];
+        }
+        Ok(Some(web))
+    }
+
+    /// The NATS exporter for `cfg`: the running one when `[export.nats]`
+    /// and the state directory are unchanged (`true`: kept), else a new
+    /// one (the old one stopped first: both would keep the same
+    /// position). `None` when `[export.nats]` is off.
+    #[cfg(feature = "export-nats")]
+    fn exporter(
+        &mut self,
+        cfg: &DaemonConfig,
+        log: &Log,
+    ) -> Result<Option<(Arc<crate::export::nats::ExportCounters>, bool)>, ServiceError> {
+        let same = |e: &KeptExport| {
+            cfg.export_nats.as_ref() == Some(&e.cfg) && e.state_dir == cfg.state_dir
+        };
+        if self.export.as_ref().is_some_and(|e| !same(e)) {
+            self.stop_exporter(log);
+        }
+        let Some(n) = &cfg.export_nats else {
+            return Ok(None);
+        };
+        if let Some(e) = &self.export {
+            return Ok(Some((e.handle.counters(), true)));
+        }
+        let rt = crate::runtime::handle().map_err(|e| ServiceError::Start {
+            what: "NATS export",
+            why: e.to_string(),
+        })?;
+        let handle = crate::export::nats::NatsExporter::new(n.clone(), &cfg.state_dir)
+            .with_log(Arc::clone(log))
+            .spawn(&rt);
+        let counters = handle.counters();
+        self.export = Some(KeptExport {
+            cfg: n.clone(),
+            state_dir: cfg.state_dir.clone(),
+            handle,
+        });
+        Ok(Some((counters, false)))
+    }
+
+    #[cfg(feature = "export-nats")]
+    fn stop_exporter(&mut self, log: &Log) {
+        if let Some(e) = self.export.take() {
+            let c: Box<dyn Component> = Box::new(e.handle);
+            let name = c.name();
+            if let Err(e) = c.stop() {
+                log(&format!("{name}: {e}"));
+            }
+        }
+    }
+
+    /// Lets go of this run's journal writer (before the run closes it).
+    pub fn release_journal(&mut self) {
+        if let Some(w) = &self.web {
+            lock(&w.live).journal = None;
+        }
+    }
+
+    /// Stops what is kept (the daemon ends): the exporter (it waits for
+    /// what is in flight and saves its position), the metrics listener,
+    /// the hub and the AHAFS mount.
+    pub fn stop(&mut self, log: &Log) {
+        #[cfg(feature = "export-nats")]
+        self.stop_exporter(log);
+        #[cfg(not(feature = "export-nats"))]
+        let _ = log;
+        if let Some(w) = self.web.take() {
+            w.server.stop();
+        }
+        self.hub = None;
+        self.aha = None;
     }
 }
 
@@ -215,27 +402,13 @@ pub fn assemble(cfg: &DaemonConfig, ctx: &mut Context) -> Result<Assembly, Servi
     a.names.push(format!("clients {}", cfg.socket.display()));
     // `[metrics] listen`: Prometheus metrics and the web view on one
     // listener, on the daemon's tokio runtime; with the daemon's own
-    // gauges, read when scraped (`daemon_gauges`). Components that add
-    // metrics take `metrics` below.
-    let web = match cfg.metrics_listen {
-        Some(addr) => {
-            let metrics = Metrics::new();
-            daemon_gauges(&metrics, cfg, &ctx.journal, &hub_stats).map_err(metrics_error)?;
-            let state = WebState::new();
-            let server = WebServer::start(
-                &crate::runtime::handle()?,
-                addr,
-                metrics.clone(),
-                state.clone(),
-            )
-            .map_err(|e| ServiceError::Start {
-                what: "metrics",
-                why: e.to_string(),
-            })?;
-            Some((metrics, state, server))
-        }
-        None => None,
-    };
+    // gauges, read when scraped (`daemon_gauges`). Kept across reloads
+    // (`Kept`): the counters go on. Components that add metrics take
+    // `metrics` below.
+    let web = ctx
+        .kept
+        .web(cfg, &ctx.journal, &hub_stats)?
+        .map(|w| (w.metrics.clone(), w.state.clone(), w.server.local_addr()));
     // `[drops]`: per-second counters by reason, location and interface.
     if let Some(d) = cfg.drops {
         let mut sink = DropCountsSink::new(
@@ -255,15 +428,10 @@ pub fn assemble(cfg: &DaemonConfig, ctx: &mut Context) -> Result<Assembly, Servi
         a.sinks.push(Box::new(SharedSink(sink)));
         a.names.push(format!("AHAFS {}", m.display()));
     }
-    let metrics = web.as_ref().map(|(m, _, _)| m.clone());
-    if let Some((metrics, state, server)) = web {
+    if let Some((metrics, state, addr)) = &web {
         a.sinks.push(Box::new(metrics.sink()));
         a.sinks.push(Box::new(state.sink()));
-        a.names.push(format!(
-            "metrics and web view http://{}/",
-            server.local_addr()
-        ));
-        a.components.push(Box::new(WebComponent(server)));
+        a.names.push(format!("metrics and web view http://{addr}/"));
     }
     // `[syslog] target`: every event as a JSON line to a syslog server.
     if let Some(s) = &cfg.syslog {
@@ -278,26 +446,28 @@ pub fn assemble(cfg: &DaemonConfig, ctx: &mut Context) -> Result<Assembly, Servi
         a.names.push(format!("syslog {}", s.target));
     }
     // `[export.nats]`: the journal exported to JetStream from the position
-    // the exporter keeps (a task on the process's network runtime).
+    // the exporter keeps (a task on the process's network runtime); kept
+    // across reloads that leave `[export.nats]` as it is (`Kept`).
     #[cfg(feature = "export-nats")]
-    if let Some(n) = &cfg.export_nats {
-        let rt = crate::runtime::handle().map_err(|e| ServiceError::Start {
-            what: "NATS export",
-            why: e.to_string(),
-        })?;
-        let exporter = crate::export::nats::NatsExporter::new(n.clone(), &cfg.state_dir)
-            .with_log(Arc::clone(&ctx.log));
-        if let Some(m) = &metrics {
-            export_gauge(m, &ctx.journal, exporter.counters()).map_err(metrics_error)?;
+    {
+        let exporter = ctx.kept.exporter(cfg, &ctx.log)?;
+        if let Some(w) = ctx.kept.web.as_mut() {
+            lock(&w.live).export = exporter.as_ref().map(|(c, _)| Arc::clone(c));
+            if exporter.is_some() && !w.export_gauge {
+                export_gauge(&w.metrics, &w.live).map_err(metrics_error)?;
+                w.export_gauge = true;
+            }
         }
-        a.components.push(Box::new(exporter.spawn(&rt)));
-        a.names.push(format!(
-            "NATS export {} stream {} as {}",
-            n.url, n.stream, n.host
-        ));
+        if let (Some(n), Some((_, kept))) = (&cfg.export_nats, exporter) {
+            a.names.push(format!(
+                "NATS export {} stream {} as {}{}",
+                n.url,
+                n.stream,
+                n.host,
+                if kept { " (kept)" } else { "" }
+            ));
+        }
     }
-    #[cfg(not(feature = "export-nats"))]
-    let _ = metrics;
     Ok(a)
 }
 
@@ -311,34 +481,41 @@ fn metrics_error(e: crate::metrics::MetricsError) -> ServiceError {
 }
 
 /// The daemon's gauges, read when scraped (current then, with no thread
-/// of their own): clients connected, events lost at their queues, the
-/// journal's size on disk and the events waiting for its writer.
+/// of their own) through `live` (this run's parts): clients connected,
+/// events lost at their queues, the journal's size on disk and the events
+/// waiting for its writer.
 fn daemon_gauges(
     metrics: &Metrics,
-    cfg: &DaemonConfig,
-    journal: &Arc<JournalThread>,
-    hub: &Arc<HubStats>,
+    live: &Arc<Mutex<Live>>,
 ) -> Result<(), crate::metrics::MetricsError> {
-    let h = Arc::clone(hub);
+    let l = Arc::clone(live);
     metrics.gauge_fn(
         "clients",
         "Clients connected to the daemon's socket",
-        move || i64::try_from(h.clients.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
+        move || {
+            lock(&l).hub.as_ref().map_or(0, |h| {
+                i64::try_from(h.clients.load(Ordering::Relaxed)).unwrap_or(i64::MAX)
+            })
+        },
     )?;
-    let h = Arc::clone(hub);
+    let l = Arc::clone(live);
     metrics.counter_fn(
         "client_lost_events",
         "Events dropped at full client queues (each reported to its client)",
-        move || h.dropped.load(Ordering::Relaxed),
+        move || {
+            let l = lock(&l);
+            l.hub_lost_before
+                + l.hub
+                    .as_ref()
+                    .map_or(0, |h| h.dropped.load(Ordering::Relaxed))
+        },
     )?;
-    let db = cfg.state_dir.join(DB_FILE);
-    let mut wal = db.clone().into_os_string();
-    wal.push("-wal");
-    let files = [db, PathBuf::from(wal)];
+    let l = Arc::clone(live);
     metrics.gauge_fn(
         "journal_bytes",
         "Size of the journal's files (the SQLite database and its write-ahead log)",
         move || {
+            let files = lock(&l).files.clone();
             let bytes: u64 = files
                 .iter()
                 .filter_map(|f| std::fs::symlink_metadata(f).ok())
@@ -348,33 +525,44 @@ fn daemon_gauges(
             i64::try_from(bytes).unwrap_or(i64::MAX)
         },
     )?;
-    let j = Arc::clone(journal);
+    let l = Arc::clone(live);
     metrics.gauge_fn(
         "journal_lag_events",
         "Events handed to the journal writer and not yet committed",
-        move || i64::try_from(j.queued()).unwrap_or(i64::MAX),
+        move || {
+            lock(&l)
+                .journal
+                .as_ref()
+                .map_or(0, |j| i64::try_from(j.queued()).unwrap_or(i64::MAX))
+        },
     )?;
     Ok(())
 }
 
 /// `inetmon_export_lag_events`: journal records the NATS server has not
 /// acknowledged (the journal's last sequence, as its writer committed it
-/// or the exporter read it, minus the exporter's position).
+/// or the exporter read it, minus the exporter's position); 0 while no
+/// exporter runs (after a reload that removed `[export.nats]`).
 #[cfg(feature = "export-nats")]
 fn export_gauge(
     metrics: &Metrics,
-    journal: &Arc<JournalThread>,
-    counters: Arc<crate::export::nats::ExportCounters>,
+    live: &Arc<Mutex<Live>>,
 ) -> Result<(), crate::metrics::MetricsError> {
-    let j = Arc::clone(journal);
+    let l = Arc::clone(live);
     metrics.gauge_fn(
         "export_lag_events",
         "Journal records not yet acknowledged by the NATS server",
         move || {
-            let last = j
-                .last_committed()
-                .max(counters.journal_last.load(Ordering::Relaxed));
-            let lag = last.saturating_sub(counters.position.load(Ordering::Relaxed));
+            let l = lock(&l);
+            let Some(c) = &l.export else {
+                return 0;
+            };
+            let last = l
+                .journal
+                .as_ref()
+                .map_or(0, |j| j.last_committed())
+                .max(c.journal_last.load(Ordering::Relaxed));
+            let lag = last.saturating_sub(c.position.load(Ordering::Relaxed));
             i64::try_from(lag).unwrap_or(i64::MAX)
         },
     )
@@ -396,19 +584,4 @@ fn drop_tap(metrics: Metrics, state: WebState) -> DropTap {
             }),
         );
     })
-}
-
-/// The metrics listener as a side component: stopped (and its address
-/// freed) when the daemon stops or reloads.
-struct WebComponent(WebServer);
-
-impl Component for WebComponent {
-    fn name(&self) -> &'static str {
-        "metrics"
-    }
-
-    fn stop(self: Box<Self>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        self.0.stop();
-        Ok(())
-    }
 }

@@ -34,13 +34,7 @@ pub struct DropCountsSink {
     unwritten: u64,
 }
 
-impl std::fmt::Debug for DropCountsSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DropCountsSink")
-            .field("per_drop", &self.per_drop)
-            .finish_non_exhaustive()
-    }
-}
+crate::debug_fields::debug_fields!(DropCountsSink { per_drop, .. });
 
 impl DropCountsSink {
     /// Counts from `kernel` (the map reader) or, with `per_drop`, from drop

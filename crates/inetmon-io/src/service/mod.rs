@@ -21,7 +21,9 @@
 //! configuration is kept; an unchanged one is reported as such. A changed
 //! one restarts the run (producers, journal writer, components) with it,
 //! except what [`Kept`] carries over (the clients' hub and the AHAFS
-//! mount, so that clients and open `.mon` files survive a reload):
+//! mount, so that clients and open `.mon` files survive a reload; the
+//! metrics registry, so that counters do not go back; the NATS exporter
+//! while `[export.nats]` is unchanged):
 //! producers are stopped before the new ones attach, so the few
 //! milliseconds between are a hole the daemon cannot see into, and a `gap`
 //! record from the old run's end to the new run's start says so in the
@@ -302,26 +304,33 @@ fn reload(
 /// is tried again), or the journal writer failed.
 pub fn run(path: &Path, cfg: DaemonConfig, log: &Log) -> Result<Summary, ServiceError> {
     let signals = Signals::install(path, &cfg, log)?;
+    // What a run leaves running for the next one (clients, AHAFS files,
+    // metrics, the NATS exporter); stopped when the daemon ends.
+    let mut kept = Kept::default();
+    let ran = runs(path, cfg, log, &signals, &mut kept);
+    kept.stop(log);
+    ran
+}
+
+/// The runs of [`run`]: one per configuration, until a stop.
+fn runs(
+    path: &Path,
+    cfg: DaemonConfig,
+    log: &Log,
+    signals: &Signals,
+    kept: &mut Kept,
+) -> Result<Summary, ServiceError> {
     let mut summary = Summary::default();
     let mut cfg = cfg;
     let mut previous: Option<DaemonConfig> = None;
     let mut hole_since = None;
-    // What a run leaves running for the next one (clients, AHAFS files).
-    let mut kept = Kept::default();
     loop {
         let shutdown = Shutdown::new()?;
         *lock(&signals.run) = Some(shutdown.clone());
         if signals.stopping() {
             break;
         }
-        match run_once(
-            &cfg,
-            &shutdown,
-            hole_since.take(),
-            log,
-            &mut summary,
-            &mut kept,
-        ) {
+        match run_once(&cfg, &shutdown, hole_since.take(), log, &mut summary, kept) {
             Ok(()) => {}
             Err(e) => match previous.take() {
                 // A reloaded configuration that does not start: back to
@@ -390,7 +399,7 @@ fn run_once(
         Err(e) => {
             shutdown.trigger();
             drop(producers);
-            finish_journal(journal)?;
+            finish_journal(journal, kept)?;
             return Err(e);
         }
     };
@@ -417,7 +426,7 @@ fn run_once(
             shutdown.trigger();
             drop(producers);
             drop(ctx);
-            finish_journal(journal)?;
+            finish_journal(journal, kept)?;
             return Err(e);
         }
     };
@@ -466,13 +475,14 @@ fn run_once(
     summary.events += report.shown;
     summary.lost += report.lost;
     summary.journal_lost += journal.lost();
-    summary.journaled += finish_journal(journal)?;
+    summary.journaled += finish_journal(journal, kept)?;
     Ok(())
 }
 
 /// Waits for the writer to store what is queued and close the journal;
-/// the events it committed.
-fn finish_journal(journal: Arc<JournalThread>) -> Result<u64, ServiceError> {
+/// the events it committed. The kept gauges let go of it first.
+fn finish_journal(journal: Arc<JournalThread>, kept: &mut Kept) -> Result<u64, ServiceError> {
+    kept.release_journal();
     match Arc::try_unwrap(journal) {
         Ok(j) => j.finish().map_err(Into::into),
         // A component kept a handle: dropping ours leaves the close to it.

@@ -4,7 +4,6 @@
 //! (`#[path]`), so it depends on nothing but std and inetmon-core.
 #![allow(dead_code, unreachable_pub, clippy::print_stdout)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,12 +29,23 @@ pub fn have_nats_server() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// A port free on 127.0.0.1 now.
+/// The port lease of the shared helpers. This file is also included by a
+/// bench, which has no `common` module: a second copy of `shared.rs` in
+/// the tests that have one (the lease is per process either way: a lock
+/// file).
+#[path = "shared.rs"]
+#[allow(dead_code, unreachable_pub, clippy::duplicate_mod)]
+mod shared;
+
+/// A port for the server, this process's own until it ends
+/// ([`shared::lease_port`]): a port the kernel picks and that is closed
+/// again may be given to another connection before the server binds it, or
+/// while it is stopped to be restarted.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    let lease = shared::lease_port();
+    let port = lease.port;
+    std::mem::forget(lease);
+    port
 }
 
 impl NatsServer {
@@ -96,7 +106,7 @@ impl NatsServer {
             .spawn()
             .expect("nats-server starts");
         self.child = Some(child);
-        let end = Instant::now() + Duration::from_secs(20);
+        let end = Instant::now() + Duration::from_secs(60);
         while !self.log_text().contains("Server is ready") {
             assert!(
                 Instant::now() < end,

@@ -103,3 +103,58 @@ pub fn start_sockets(
     })
     .unwrap()
 }
+
+/// A port number that this test process alone uses while the lease lives,
+/// for traffic that programs watching every network namespace (socket
+/// events, `monitor --port`, the daemon's `[sockets.filters] port`) must
+/// tell apart from other tests' traffic.
+///
+/// Fixed ports collide when two test runs (or two tests of one binary)
+/// run at once, and a port the kernel picks (bind `:0`) is only unique in
+/// one namespace: another namespace may get the same number as the local
+/// port of an outgoing connection. So the port comes from 20000–31999,
+/// below the kernel's ephemeral range (32768–60999: no connection gets one
+/// of these unless it binds it), and an exclusive `flock` on
+/// `/tmp/inetmon-test-ports/PORT` makes it unique among the test processes
+/// of the machine (the lock goes with the process, even killed). The port
+/// is also checked free for TCP and UDP in the caller's namespace.
+pub struct PortLease {
+    /// The port.
+    pub port: u16,
+    _lock: std::fs::File,
+}
+
+/// Takes a [`PortLease`]; see there.
+pub fn lease_port() -> PortLease {
+    use std::os::fd::AsRawFd;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const BASE: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    let dir = std::path::Path::new("/tmp/inetmon-test-ports");
+    std::fs::create_dir_all(dir).unwrap();
+    // Different processes start at different places: fewer lock attempts.
+    let start = std::process::id().wrapping_mul(7_919);
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(BASE + start.wrapping_add(n.wrapping_mul(101)) % SPAN).unwrap();
+        let Ok(f) = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(port.to_string()))
+        else {
+            continue;
+        };
+        // SAFETY: flock on a file we opened.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            continue;
+        }
+        let free = std::net::TcpListener::bind(("0.0.0.0", port)).is_ok()
+            && std::net::UdpSocket::bind(("0.0.0.0", port)).is_ok();
+        if free {
+            return PortLease { port, _lock: f };
+        }
+    }
+    panic!("no free test port in {BASE}-{}", BASE + SPAN - 1);
+}

@@ -4,7 +4,7 @@
 //! Also used by `crates/inetmon/tests` (included by path).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -17,7 +17,7 @@ pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
 /// `GET path` with extra header lines (each ending in `\r\n`).
 pub fn http_get_with(addr: SocketAddr, path: &str, headers: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     write!(
         s,
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
@@ -69,11 +69,7 @@ pub struct Chromedriver {
 impl Chromedriver {
     /// Starts `chromedriver` and waits until it listens.
     pub fn start() -> Chromedriver {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let child = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -81,7 +77,7 @@ impl Chromedriver {
             .spawn()
             .expect("chromedriver (Debian package chromium-driver)");
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        super::wait_for(Duration::from_secs(20), || {
+        super::wait_for(Duration::from_secs(60), || {
             TcpStream::connect(addr).ok().map(|_| ())
         })
         .expect("chromedriver listens");
@@ -217,7 +213,7 @@ pub async fn chart_total(c: &fantoccini::Client, reason: &str) -> u64 {
     .unwrap_or(0)
 }
 
-/// Polls the page until `f` holds (15 s), returning the last value seen.
+/// Polls the page until `f` holds (60 s), returning the last value seen.
 pub async fn until<T: std::fmt::Debug, F>(
     what: &str,
     mut probe: impl FnMut() -> F,
@@ -227,7 +223,7 @@ where
     F: std::future::Future<Output = T>,
 {
     let mut last = probe().await;
-    for _ in 0..150 {
+    for _ in 0..600 {
         if ok(&last) {
             return last;
         }
@@ -266,12 +262,15 @@ pub async fn until_server_and_audit(c: &fantoccini::Client, port: &str, server_p
     .await;
 }
 
-/// A loopback TCP port free now (for a peer, and for the kernel filter
-/// that keeps other tests' sockets out of a test's view).
+/// A TCP port for a peer, a listener the daemon opens later, or the
+/// kernel filter that keeps other tests' sockets out of a test's view:
+/// a [`super::lease_port`] kept until the process ends. (A port the
+/// kernel picks and that is closed again may be given to another
+/// connection before the test binds it, and another namespace may use the
+/// same number.)
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    let lease = super::lease_port();
+    let port = lease.port;
+    std::mem::forget(lease);
+    port
 }

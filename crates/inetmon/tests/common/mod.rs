@@ -19,7 +19,8 @@ pub mod shared;
 
 #[allow(unused_imports)] // not every test binary uses every helper
 pub use shared::{
-    can_run, ip_here, is_root, new_netns, required, start_sockets, tid, wait_for, AS_NOBODY,
+    can_run, ip_here, is_root, lease_port, new_netns, required, start_sockets, tid, wait_for,
+    PortLease, AS_NOBODY,
 };
 
 use std::fs;
@@ -134,11 +135,11 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Run {
     run_with_input(cmd, b"", timeout)
 }
 
-/// `inetmon ARGS…`, with `TZ=UTC`, run to completion within 30 s.
+/// `inetmon ARGS…`, with `TZ=UTC`, run to completion within 120 s.
 pub fn inetmon_run(args: &[&str]) -> Run {
     let mut cmd = Command::new(inetmon());
     cmd.args(args).env("TZ", "UTC");
-    run(&mut cmd, Duration::from_secs(30))
+    run(&mut cmd, Duration::from_secs(120))
 }
 
 /// `inetmon ARGS…` with `TZ=UTC` and extra environment variables.
@@ -148,7 +149,7 @@ pub fn inetmon_run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    run(&mut cmd, Duration::from_secs(30))
+    run(&mut cmd, Duration::from_secs(120))
 }
 
 /// Whether `prog` is on the PATH.
@@ -173,9 +174,11 @@ pub fn require_privileged(test: &str, tools: &[&str]) -> bool {
     true
 }
 
-/// Runs a command that must succeed; returns its stdout.
+/// Runs a command that must succeed (within 120 s: generous for a loaded
+/// machine, such as a flood of 150 000 datagrams from python3); returns
+/// its stdout.
 pub fn must(cmd: &mut Command) -> String {
-    let r = run(cmd, Duration::from_secs(20));
+    let r = run(cmd, Duration::from_secs(120));
     assert_eq!(r.code, Some(0), "{cmd:?} failed: {}{}", r.stdout, r.stderr);
     r.stdout
 }
@@ -255,7 +258,30 @@ impl Netns {
 
     /// Runs a shell script inside the namespace, whatever its outcome.
     pub fn sh_any(&self, script: &str) -> Run {
-        run(self.cmd("sh").args(["-c", script]), Duration::from_secs(20))
+        run(
+            self.cmd("sh").args(["-c", script]),
+            Duration::from_secs(120),
+        )
+    }
+
+    /// Waits (up to 60 s) until a TCP socket listens on `port` in the
+    /// namespace (`ss -Hltn`): a helper started in the background (`nc -l`)
+    /// must listen before a client connects, and on a loaded machine a
+    /// fixed pause is not always enough.
+    pub fn wait_listening(&self, port: u16) {
+        let filter = format!("sport = :{port}");
+        let up = wait_for(Duration::from_secs(60), || {
+            let r = run(
+                self.cmd("ss").args(["-Hltn", &filter]),
+                Duration::from_secs(60),
+            );
+            (!r.stdout.trim().is_empty()).then_some(())
+        });
+        assert!(
+            up.is_some(),
+            "nothing listens on port {port} in {}",
+            self.name
+        );
     }
 
     /// Loads an nftables ruleset inside the namespace.
@@ -263,7 +289,7 @@ impl Netns {
         let r = run_with_input(
             self.cmd("nft").args(["-f", "-"]),
             ruleset.as_bytes(),
-            Duration::from_secs(20),
+            Duration::from_secs(120),
         );
         assert_eq!(r.code, Some(0), "nft failed: {}\n{ruleset}", r.stderr);
     }
@@ -406,7 +432,8 @@ pub fn veth(
 
 /// Starts `inetmon monitor ARGS…` from `cmd` (an `inetmon` command, in a
 /// namespace or not) with `TZ=UTC`, output to `out` and `err`, and waits up
-/// to `timeout` for its "attached" line.
+/// to `timeout`, but at least 120 s (loading BPF programs on a loaded
+/// machine can take long), for its "attached" line.
 pub fn start_monitor(
     cmd: &mut Command,
     args: &[&str],
@@ -416,6 +443,7 @@ pub fn start_monitor(
 ) -> Bg {
     cmd.arg("monitor").args(args).env("TZ", "UTC");
     let bg = Bg::spawn_to(cmd, out, err);
+    let timeout = timeout.max(Duration::from_secs(120));
     wait_for_line(err, "inetmon monitor: attached", timeout, err);
     bg
 }
@@ -499,19 +527,20 @@ impl Bg {
             .map(|s| s.code())
     }
 
-    /// Sends SIGTERM and waits up to 30 s; returns the exit code. A daemon
+    /// Sends SIGTERM and waits up to 60 s; returns the exit code. A daemon
     /// with BPF programs to detach and a journal to close needs well under a
     /// second on a quiet machine, but CI once saw one take more than 5 s at
-    /// load 39 with ten other daemons starting and stopping beside it. How
-    /// quickly SIGTERM is obeyed is tested on its own (`cli.rs`,
-    /// `sockets_cli.rs`), not here.
+    /// load 39 with ten other daemons starting and stopping beside it (a
+    /// process that exits at once costs no more). How quickly SIGTERM is
+    /// obeyed is tested on its own (`cli.rs`, `sockets_cli.rs`), not here.
+    /// Only for processes that stop on SIGTERM and not by themselves: a
+    /// helper about to exit by itself may die of the signal instead
+    /// (status `None`); wait for its exit with [`Bg::try_wait`] instead.
     pub fn stop(&mut self) -> Option<i32> {
-        self.stop_within(Duration::from_secs(30))
+        self.stop_within(Duration::from_secs(60))
     }
 
-    /// Sends SIGTERM and waits up to `wait` (a process that detaches BPF
-    /// programs on a loaded machine may need more than 5 s); returns the
-    /// exit code.
+    /// Sends SIGTERM and waits up to `wait`; returns the exit code.
     pub fn stop_within(&mut self, wait: Duration) -> Option<i32> {
         let mut child = self.child.take()?;
         let _ = Command::new("kill")
@@ -608,6 +637,31 @@ pub fn tshark_fields(pcap: &str, options: &[&str], fields: &[&str]) -> String {
     let r = run(Command::new("tshark").args(&args), Duration::from_secs(60));
     assert_eq!(r.code, Some(0), "tshark: {}", r.stderr);
     r.stdout
+}
+
+/// Sends `sig` to `pid` and waits (up to 60 s) until no thread of it has
+/// the signal pending any more: its handler ran (inetmon's set a flag that
+/// the next record acts on). A fixed pause between the signal and the
+/// record that must see it was not always enough on a loaded machine.
+pub fn signal_and_wait_taken(pid: u32, sig: i32) {
+    // SAFETY: kill(2) on a process of the test's own.
+    let rc = unsafe { libc::kill(i32::try_from(pid).unwrap(), sig) };
+    assert_eq!(rc, 0, "kill {pid}: {}", std::io::Error::last_os_error());
+    let bit = 1u64 << (sig - 1);
+    let pending = |status: &str| {
+        status.lines().any(|l| {
+            (l.starts_with("SigPnd:") || l.starts_with("ShdPnd:"))
+                && u64::from_str_radix(l[7..].trim(), 16).is_ok_and(|m| m & bit != 0)
+        })
+    };
+    let taken = wait_for(Duration::from_secs(60), || {
+        let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+        let any = tasks
+            .flatten()
+            .any(|t| fs::read_to_string(t.path().join("status")).is_ok_and(|s| pending(&s)));
+        (!any).then_some(())
+    });
+    assert!(taken.is_some(), "signal {sig} still pending in {pid}");
 }
 
 /// The lines of a file (empty when it does not exist yet).
@@ -880,11 +934,19 @@ pub fn pcap_split(bytes: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
     (header, records)
 }
 
+/// How long a process whose output is blocked may take to exit after
+/// SIGTERM in [`sigterm_with_stuck_output`]'s tests. On a quiet machine it
+/// takes well under a second (the README's promise); a loaded 2-core CI VM
+/// may not run it, or finish detaching its BPF programs (an RCU grace
+/// period each), for a few seconds. The failure these tests catch, waiting
+/// on the blocked write, never ends (the process is killed after 10 s).
+pub const SIGTERM_EXIT_LIMIT: Duration = Duration::from_secs(5);
+
 /// Starts `cmd` with its standard output a pipe that nobody reads and its
 /// standard error into `stderr`; `load` makes it write (more than a pipe
-/// holds); then, with the output blocked, sends SIGTERM. Returns how long
-/// the process took to exit after the signal and its exit code (it is
-/// killed after 10 s: `None` then).
+/// holds); then, once the pipe is full (the process blocked on its
+/// output), sends SIGTERM. Returns how long the process took to exit after
+/// the signal and its exit code (it is killed after 10 s: `None` then).
 pub fn sigterm_with_stuck_output(
     cmd: &mut Command,
     stderr: &Path,
@@ -897,12 +959,27 @@ pub fn sigterm_with_stuck_output(
         .spawn()
         .unwrap();
     // Held open and never read: the pipe fills and stays full.
-    let _stuck = child.stdout.take();
+    let stuck = child.stdout.take().unwrap();
     load();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Full: at most a page short of its capacity (a write that does not
+    // fit in what is left blocks). A fixed pause was not always enough on
+    // a loaded machine: the signal then came before the output blocked.
+    // SAFETY: F_GETPIPE_SZ on the pipe's read end, which we hold.
+    let capacity = unsafe { libc::fcntl(stuck.as_raw_fd(), libc::F_GETPIPE_SZ) };
+    assert!(capacity > 0, "F_GETPIPE_SZ");
+    let queued = || {
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int.
+        unsafe { libc::ioctl(stuck.as_raw_fd(), libc::FIONREAD, &raw mut n) };
+        n
+    };
+    let full = wait_for(Duration::from_secs(120), || {
+        (queued() >= capacity - 4096 || child.try_wait().unwrap().is_some()).then_some(())
+    });
     assert!(
-        child.try_wait().unwrap().is_none(),
-        "ended before the signal: {}",
+        full.is_some() && child.try_wait().unwrap().is_none(),
+        "ended, or did not fill its output ({} of {capacity} bytes), before the signal: {}",
+        queued(),
         fs::read_to_string(stderr).unwrap_or_default()
     );
     let pid = i32::try_from(child.id()).unwrap();

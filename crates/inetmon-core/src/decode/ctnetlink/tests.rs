@@ -178,22 +178,17 @@ fn builder_edge_cases() {
     // A BIMAP destroy with 32-bit counters and no status attribute.
     let mut b = NlMsgBuilder::new(0x0102, 0, 0);
     b.nfgenmsg(2, 0, 0);
-    tuple_attr(
-        &mut b,
-        attr::TUPLE_ORIG,
-        [10, 0, 0, 1],
-        [10, 0, 0, 2],
-        17,
-        (1000, 53),
-    );
-    tuple_attr(
-        &mut b,
-        attr::TUPLE_REPLY,
-        [192, 168, 0, 9],
-        [172, 16, 0, 1],
-        17,
-        (5353, 2000),
-    );
+    for (kind, src, dst, ports) in [
+        (attr::TUPLE_ORIG, [10, 0, 0, 1], [10, 0, 0, 2], (1000, 53)),
+        (
+            attr::TUPLE_REPLY,
+            [192, 168, 0, 9],
+            [172, 16, 0, 1],
+            (5353, 2000),
+        ),
+    ] {
+        tuple_attr(&mut b, kind, src, dst, 17, ports);
+    }
     let c = b.begin_nested(attr::COUNTERS_ORIG);
     b.attr_be32(3, 4).attr_be32(4, 400);
     b.end_nested(c);
@@ -219,49 +214,35 @@ fn builder_edge_cases() {
         (IpAddr::V4(Ipv4Addr::new(192, 168, 0, 9)), 5353)
     );
     assert_eq!((nat.packets, nat.bytes), (Some([4, 0]), Some([400, 0])));
-    // No original tuple.
-    let mut b = NlMsgBuilder::new(0x0100, NLM_F_CREATE | NLM_F_EXCL, 0);
-    b.nfgenmsg(2, 0, 0).attr_be32(attr::ID, 1);
-    let d = b.finish();
-    assert_eq!(
-        events(&d).next(),
-        Some(Err(CtError::Missing {
-            what: "original tuple"
-        }))
-    );
-    // A tuple without protocol.
-    let mut b = NlMsgBuilder::new(0x0100, 0, 0);
-    b.nfgenmsg(2, 0, 0);
-    let t = b.begin_nested(attr::TUPLE_ORIG);
-    let ip = b.begin_nested(tuple_attr::IP);
-    b.attr(tuple_attr::V4_SRC, &[1, 2, 3, 4])
-        .attr(tuple_attr::V4_DST, &[1, 2, 3, 4]);
-    b.end_nested(ip);
-    b.end_nested(t);
-    let d = b.finish();
-    assert_eq!(
-        events(&d).next(),
-        Some(Err(CtError::Missing {
-            what: "original protocol"
-        }))
-    );
-    // Wrong address size.
-    let mut b = NlMsgBuilder::new(0x0100, 0, 0);
-    b.nfgenmsg(10, 0, 0);
-    let t = b.begin_nested(attr::TUPLE_ORIG);
-    let ip = b.begin_nested(tuple_attr::IP);
-    b.attr(tuple_attr::V6_SRC, &[0; 15]);
-    b.end_nested(ip);
-    b.end_nested(t);
-    let d = b.finish();
-    assert_eq!(
-        events(&d).next(),
-        Some(Err(CtError::Netlink(NetlinkDecodeError::ValueLen {
-            attr: 3,
-            expected: 16,
-            got: 15
-        })))
-    );
+    // Messages with a required part missing or of the wrong size.
+    let mut no_tuple = NlMsgBuilder::new(0x0100, NLM_F_CREATE | NLM_F_EXCL, 0);
+    no_tuple.nfgenmsg(2, 0, 0).attr_be32(attr::ID, 1);
+    let v4 = [1, 2, 3, 4];
+    let bad_size = NetlinkDecodeError::ValueLen {
+        attr: 3,
+        expected: 16,
+        got: 15,
+    };
+    for (d, want) in [
+        (
+            no_tuple.finish(),
+            CtError::Missing {
+                what: "original tuple",
+            },
+        ),
+        (
+            orig_ip_only(2, &[(tuple_attr::V4_SRC, &v4), (tuple_attr::V4_DST, &v4)]),
+            CtError::Missing {
+                what: "original protocol",
+            },
+        ),
+        (
+            orig_ip_only(10, &[(tuple_attr::V6_SRC, &[0; 15])]),
+            CtError::Netlink(bad_size),
+        ),
+    ] {
+        assert_eq!(events(&d).next(), Some(Err(want)));
+    }
     // NFLOG and GET messages are not events and are skipped by events().
     let d = NlMsgBuilder::new(0x0101, 0, 0).finish();
     assert_eq!(events(&d).count(), 0);
@@ -270,6 +251,21 @@ fn builder_edge_cases() {
         CtEvent::from_msg(&m),
         Err(CtError::NotEvent { msg_type: 0x0101 })
     );
+}
+
+/// An update message of `family` whose original tuple has only the
+/// address attributes `addrs` (no protocol).
+fn orig_ip_only(family: u8, addrs: &[(u16, &[u8])]) -> Vec<u8> {
+    let mut b = NlMsgBuilder::new(0x0100, 0, 0);
+    b.nfgenmsg(family, 0, 0);
+    let t = b.begin_nested(attr::TUPLE_ORIG);
+    let ip = b.begin_nested(tuple_attr::IP);
+    for &(kind, value) in addrs {
+        b.attr(kind, value);
+    }
+    b.end_nested(ip);
+    b.end_nested(t);
+    b.finish()
 }
 
 #[test]

@@ -44,7 +44,7 @@ use crate::event::{
     Timestamp,
 };
 
-use super::{NflogPacket, IP_CT_NEW};
+use super::{LineAttrs, NflogPacket, NflogTimestamp, IP_CT_NEW};
 
 /// The rule facts encoded in a log prefix (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -376,10 +376,19 @@ fn packet_log<N: AsRef<str> + Into<SharedStr>>(
 
 /// Direction and the index of the interface to name (module docs).
 fn direction_of(pkt: &NflogPacket<'_>) -> (Option<Direction>, Option<u32>) {
-    match (pkt.ifindex_in, pkt.ifindex_out) {
+    direction_from(pkt.ifindex_in, pkt.ifindex_out, pkt.hook)
+}
+
+/// [`direction_of`] from the three attributes it reads.
+fn direction_from(
+    ifindex_in: Option<u32>,
+    ifindex_out: Option<u32>,
+    hook: Option<u8>,
+) -> (Option<Direction>, Option<u32>) {
+    match (ifindex_in, ifindex_out) {
         (Some(i), None) => (Some(Direction::In), Some(i)),
         (None, Some(o)) => (Some(Direction::Out), Some(o)),
-        (Some(i), Some(o)) => match pkt.hook {
+        (Some(i), Some(o)) => match hook {
             Some(3 | 4) => (Some(Direction::Out), Some(o)),
             _ => (Some(Direction::In), Some(i)),
         },
@@ -469,14 +478,14 @@ fn fill(p: &mut PacketLog, pkt: &NflogPacket<'_>, cache: &mut NameCache) {
 
 /// The packet's own timestamp when it has one, else `fallback`.
 fn packet_time(pkt: &NflogPacket<'_>, fallback: Timestamp) -> Timestamp {
-    match pkt.timestamp {
-        Some(ts) => {
-            let secs = i64::try_from(ts.sec).unwrap_or(i64::MAX);
-            let micros = i64::try_from(ts.usec).unwrap_or(i64::MAX);
-            Timestamp::from_micros(secs, micros)
-        }
-        None => fallback,
-    }
+    pkt.timestamp.map_or(fallback, micros_time)
+}
+
+/// An `NFULA_TIMESTAMP` as a [`Timestamp`].
+fn micros_time(ts: NflogTimestamp) -> Timestamp {
+    let secs = i64::try_from(ts.sec).unwrap_or(i64::MAX);
+    let micros = i64::try_from(ts.usec).unwrap_or(i64::MAX);
+    Timestamp::from_micros(secs, micros)
 }
 
 /// What the payload decides (module docs).
@@ -517,7 +526,7 @@ fn payload_facts(pkt: &NflogPacket<'_>, mut flags: u32, action: Action) -> Paylo
 }
 
 /// What an ipmon line prints of an NFLOG packet, mapped as
-/// [`to_packet_log`] maps it but borrowed from the packet and a
+/// [`to_packet_log`] maps it but borrowed from the record and a
 /// [`NameCache`] instead of built into a [`PacketLog`]: the file reader's
 /// fast path renders lines from it without building events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -534,7 +543,8 @@ pub struct NflogLine<'a> {
     pub rule: Option<u32>,
     /// [`PacketLog::action`].
     pub action: Action,
-    /// [`PacketLog::flags`].
+    /// [`PacketLog::flags`] without [`PacketFlags::LOG_BODY`], which the
+    /// line does not print (and whose header length is not computed here).
     pub flags: PacketFlags,
     /// [`PacketLog::log_tag`].
     pub log_tag: u32,
@@ -542,27 +552,32 @@ pub struct NflogLine<'a> {
     pub nat_tag: &'a str,
     /// [`PacketLog::family`].
     pub family: u8,
-    /// [`PacketLog::header_len`].
-    pub header_len: u16,
     /// [`PacketLog::packet`] (not copied).
     pub packet: &'a [u8],
 }
 
 impl NameCache {
-    /// The [`NflogLine`] of `pkt` read from a file (interfaces named
-    /// `if<N>`), whose record time is `time`. Equal, field for field, to
-    /// what [`to_packet_log`] gives with an `ifname` that knows no names.
-    pub fn line<'a>(&'a mut self, pkt: &NflogPacket<'a>, time: Timestamp) -> NflogLine<'a> {
-        let (direction, ifindex) = direction_of(pkt);
-        // Fill the caches first; then borrow from them.
-        self.interface(ifindex, &|_| None::<SharedStr>);
-        let slot = self.prefix(pkt.prefix.unwrap_or_default());
+    /// The [`NflogLine`] of the record `a` read from a file (interfaces
+    /// named `if<N>`), whose record time is `time`. Equal, field for field,
+    /// to what [`to_packet_log`] gives with an `ifname` that knows no names
+    /// (but for [`NflogLine::flags`]' `LOG_BODY`).
+    pub fn line<'a>(&'a mut self, a: &LineAttrs<'a>, time: Timestamp) -> NflogLine<'a> {
+        let (direction, ifindex) = direction_from(a.ifindex_in, a.ifindex_out, a.hook);
+        // Fill the caches first; then borrow from them. The interface as
+        // `NameCache::interface` names it without `ifname`, without the
+        // call through a `dyn Fn`.
+        let hit = matches!(&self.interface,
+            Some((k, s)) if *k == ifindex && (ifindex.is_some() || s.as_str() == "-"));
+        if !hit {
+            self.interface(ifindex, &|_| None::<SharedStr>);
+        }
+        let slot = self.prefix(a.prefix.unwrap_or_default());
         let rule = self.prefixes.get(slot).and_then(|(_, _, r)| r.as_ref());
         if rule.is_none() {
-            default_group(&mut self.default_group, pkt.group);
+            default_group(&mut self.default_group, a.group);
         }
         let rule = self.prefixes.get(slot).and_then(|(_, _, r)| r.as_ref());
-        let (group, number, action, flags, log_tag, nat_tag) = match rule {
+        let (group, number, action, mut flags, log_tag, nat_tag) = match rule {
             Some(r) => (
                 match &r.group {
                     RuleGroup::None => None,
@@ -570,7 +585,7 @@ impl NameCache {
                 },
                 r.rule,
                 r.action,
-                r.flags,
+                r.flags & !PacketFlags::LOG_BODY,
                 r.log_tag,
                 r.nat_tag.as_str(),
             ),
@@ -583,20 +598,34 @@ impl NameCache {
                 "",
             ),
         };
-        let facts = payload_facts(pkt, flags, action);
+        // `payload_facts` without the header length and original length.
+        let payload = a.payload.unwrap_or_default();
+        if action == Action::Pass && a.ct_info == Some(IP_CT_NEW) {
+            flags |= PacketFlags::KEEP_STATE;
+        }
+        if ip_facts(IpView::new(payload), payload.len()).short {
+            flags |= PacketFlags::SHORT;
+        }
+        let family = match payload.first().map(|b| b >> 4) {
+            Some(4) => 2,
+            Some(6) => 10,
+            _ => a.family,
+        };
         NflogLine {
-            time: packet_time(pkt, time),
+            time: match a.timestamp {
+                Some(ts) => micros_time(ts),
+                None => time,
+            },
             interface: self.interface.as_ref().map_or("?", |(_, s)| s.as_str()),
             direction,
             group,
             rule: number,
             action,
-            flags: PacketFlags(facts.flags),
+            flags: PacketFlags(flags),
             log_tag,
             nat_tag,
-            family: facts.family,
-            header_len: facts.header_len,
-            packet: pkt.payload.unwrap_or_default(),
+            family,
+            packet: payload,
         }
     }
 }

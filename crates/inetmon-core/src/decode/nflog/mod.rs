@@ -356,6 +356,145 @@ pub fn packet_from_linktype_nflog_ordered(
     NflogPacket::from_attrs(gen.family, gen.res_id, tlvs, order)
 }
 
+/// What an ipmon line needs of a `LINKTYPE_NFLOG` record: the subset of
+/// [`NflogPacket`] that [`line_attrs`] keeps. Equal, field for field, to the
+/// same fields of [`packet_from_linktype_nflog_ordered`]'s packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LineAttrs<'a> {
+    /// [`NflogPacket::family`].
+    pub family: u8,
+    /// [`NflogPacket::group`].
+    pub group: u16,
+    /// [`NflogPacket::hook`].
+    pub hook: Option<u8>,
+    /// [`NflogPacket::timestamp`].
+    pub timestamp: Option<NflogTimestamp>,
+    /// [`NflogPacket::ifindex_in`].
+    pub ifindex_in: Option<u32>,
+    /// [`NflogPacket::ifindex_out`].
+    pub ifindex_out: Option<u32>,
+    /// [`NflogPacket::payload`].
+    pub payload: Option<&'a [u8]>,
+    /// [`NflogPacket::prefix`].
+    pub prefix: Option<&'a [u8]>,
+    /// [`NflogPacket::ct_info`].
+    pub ct_info: Option<u32>,
+}
+
+impl<'a> From<&NflogPacket<'a>> for LineAttrs<'a> {
+    fn from(p: &NflogPacket<'a>) -> Self {
+        LineAttrs {
+            family: p.family,
+            group: p.group,
+            hook: p.hook,
+            timestamp: p.timestamp,
+            ifindex_in: p.ifindex_in,
+            ifindex_out: p.ifindex_out,
+            payload: p.payload,
+            prefix: p.prefix,
+            ct_info: p.ct_info,
+        }
+    }
+}
+
+/// The file reader's lean decode of a `LINKTYPE_NFLOG` record (TLV headers
+/// in `order`): the attribute walk of [`packet_from_linktype_nflog_ordered`]
+/// with the same checks (framing, and the size of every known attribute's
+/// value), keeping only what an ipmon line prints ([`LineAttrs`]) in a small
+/// struct instead of building the whole [`NflogPacket`]. `None` exactly when
+/// [`packet_from_linktype_nflog_ordered`] returns an error (the caller then
+/// decodes the record the full way, which says what is wrong).
+#[must_use]
+pub fn line_attrs(record: &[u8], order: HeaderOrder) -> Option<LineAttrs<'_>> {
+    let (&[family, _version, r0, r1], tlvs) =
+        record.split_first_chunk::<LINKTYPE_NFLOG_HDRLEN>()?;
+    let group = u16::from_be_bytes([r0, r1]);
+    // One copy of the loop per header byte order: the order is then no
+    // branch per attribute.
+    match order {
+        HeaderOrder::Little => line_walk::<false>(family, group, tlvs, order),
+        HeaderOrder::Big => line_walk::<true>(family, group, tlvs, order),
+        HeaderOrder::Native => {
+            line_walk::<{ cfg!(target_endian = "big") }>(family, group, tlvs, order)
+        }
+    }
+}
+
+/// The walk of [`line_attrs`], headers big-endian when `BIG`. Mirrors
+/// [`netlink::for_each_attr`] and [`NflogPacket::set`] step for step.
+#[inline(always)]
+fn line_walk<const BIG: bool>(
+    family: u8,
+    group: u16,
+    block: &[u8],
+    order: HeaderOrder,
+) -> Option<LineAttrs<'_>> {
+    let u16_of = |b: [u8; 2]| {
+        if BIG {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        }
+    };
+    let be32_of = |v: &[u8]| v.try_into().ok().map(u32::from_be_bytes);
+    let mut a = LineAttrs {
+        family,
+        group,
+        ..LineAttrs::default()
+    };
+    let mut rest = block;
+    while let Some((&[l0, l1, t0, t1], tail)) = rest.split_first_chunk::<4>() {
+        let len = usize::from(u16_of([l0, l1]));
+        // `len` counts the 4-byte header: below 4 is bad framing.
+        let v = tail.get(..len.checked_sub(4)?)?;
+        match u16_of([t0, t1]) & netlink::NLA_TYPE_MASK {
+            attr::PACKET_HDR => a.hook = Some(*v.get(2)?),
+            attr::TIMESTAMP => {
+                let (s, rest) = v.split_first_chunk::<8>()?;
+                let (u, _) = rest.split_first_chunk::<8>()?;
+                a.timestamp = Some(NflogTimestamp {
+                    sec: u64::from_be_bytes(*s),
+                    usec: u64::from_be_bytes(*u),
+                });
+            }
+            attr::IFINDEX_INDEV => a.ifindex_in = Some(be32_of(v)?),
+            attr::IFINDEX_OUTDEV => a.ifindex_out = Some(be32_of(v)?),
+            attr::CT_INFO => a.ct_info = Some(be32_of(v)?),
+            attr::PAYLOAD => a.payload = Some(v),
+            attr::PREFIX => {
+                let end = v.iter().position(|&c| c == 0).unwrap_or(v.len());
+                a.prefix = Some(v.get(..end).unwrap_or(v));
+            }
+            // Not kept, but checked as the full decode checks them.
+            attr::MARK
+            | attr::IFINDEX_PHYSINDEV
+            | attr::IFINDEX_PHYSOUTDEV
+            | attr::UID
+            | attr::GID
+            | attr::SEQ
+            | attr::SEQ_GLOBAL
+                if v.len() != 4 =>
+            {
+                return None
+            }
+            attr::HWTYPE | attr::HWLEN if v.len() != 2 => return None,
+            attr::HWADDR if v.len() < 4 => return None,
+            attr::VLAN => {
+                netlink::for_each_attr(v, order, |k, n| match k {
+                    NFULA_VLAN_PROTO | NFULA_VLAN_TCI => be16(k, n).map(|_| ()),
+                    _ => Ok::<(), NetlinkDecodeError>(()),
+                })
+                .ok()?;
+            }
+            _ => {}
+        }
+        // As `for_each_attr`: to the next 4-byte boundary, or to the end.
+        rest = rest.get((len + 3) & !3..).unwrap_or_default();
+    }
+    // 1 to 3 bytes left: a truncated attribute header.
+    rest.is_empty().then_some(a)
+}
+
 /// Decodes every NFLOG packet in a netlink datagram, skipping `NLMSG_DONE`,
 /// `NLMSG_NOOP` and other non-packet messages.
 ///

@@ -461,3 +461,292 @@ mod roundtrip {
         }
     }
 }
+
+/// The file reader's lean path ([`line_attrs`], [`NameCache::line`], the
+/// ipmon line of an [`NflogLine`]) against the full decode, mapping and
+/// event formatting, on odd records.
+mod lean_line {
+    use super::*;
+    use crate::format::ipmon::{IpmonFormatter, IpmonOptions, Rendered, TimeZone};
+
+    /// A `LINKTYPE_NFLOG` record: `nflog_hdr`, then each attribute with its
+    /// TLV header in the given order, padded to 4.
+    fn record(family: u8, group: u16, attrs: &[(u16, Vec<u8>)], big: bool) -> Vec<u8> {
+        let mut r = vec![family, 0];
+        r.extend(group.to_be_bytes());
+        for (kind, v) in attrs {
+            let len = u16::try_from(v.len() + 4).unwrap();
+            let (l, k) = if big {
+                (len.to_be_bytes(), kind.to_be_bytes())
+            } else {
+                (len.to_le_bytes(), kind.to_le_bytes())
+            };
+            r.extend(l);
+            r.extend(k);
+            r.extend(v);
+            r.resize(netlink::align4(r.len()), 0);
+        }
+        r
+    }
+
+    fn order(big: bool) -> HeaderOrder {
+        if big {
+            HeaderOrder::Big
+        } else {
+            HeaderOrder::Little
+        }
+    }
+
+    /// `line_attrs` decodes what the full decode decodes, to the same
+    /// values, and refuses what it refuses.
+    fn same_decode(rec: &[u8], big: bool) -> bool {
+        let full = packet_from_linktype_nflog_ordered(rec, order(big));
+        let lean = line_attrs(rec, order(big));
+        assert_eq!(
+            lean,
+            full.as_ref().ok().map(LineAttrs::from),
+            "record {rec:02x?} ({full:?})"
+        );
+        lean.is_some()
+    }
+
+    fn ts(sec: u64, usec: u64) -> Vec<u8> {
+        let mut v = sec.to_be_bytes().to_vec();
+        v.extend(usec.to_be_bytes());
+        v
+    }
+
+    /// IPv4 header (20 bytes) with protocol `p`, total length `len`,
+    /// fragment field `frag`, then `rest`.
+    fn v4(p: u8, len: u16, frag: u16, rest: &[u8]) -> Vec<u8> {
+        let mut h = vec![0x45, 0];
+        h.extend(len.to_be_bytes());
+        h.extend([0, 7]);
+        h.extend(frag.to_be_bytes());
+        h.extend([64, p, 0, 0, 192, 0, 2, 1, 198, 51, 100, 254]);
+        h.extend(rest);
+        h
+    }
+
+    /// IPv6 header with next header `p` and payload length `len`, then `rest`.
+    fn v6(p: u8, len: u16, rest: &[u8]) -> Vec<u8> {
+        let mut h = vec![0x60, 0, 0, 0];
+        h.extend(len.to_be_bytes());
+        h.extend([p, 64]);
+        h.extend([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        h.extend([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        h.extend(rest);
+        h
+    }
+
+    /// Payloads: TCP, UDP, ICMP (an error with its inner packet, an echo),
+    /// truncated ones (short transport header by the copy and by the
+    /// claim), fragments, IPv6 UDP and ICMPv6 and a hop-by-hop header,
+    /// not IP at all, empty.
+    fn payloads() -> Vec<Vec<u8>> {
+        let tcp = [
+            0x30, 0x39, 0, 80, 0, 0, 0, 1, 0, 0, 0, 2, 0x50, 0x12, 0xff, 0xff, 0, 0, 0, 0,
+        ];
+        let udp = [0x30, 0x39, 0, 53, 0, 9, 0, 0, 1];
+        let mut icmp_err = vec![3, 3, 0, 0, 0, 0, 0, 0];
+        icmp_err.extend(v4(17, 29, 0, &udp));
+        vec![
+            v4(6, 40, 0, &tcp),
+            v4(6, 40, 0x4000, &tcp),
+            v4(6, 1500, 0, &tcp), // longer than copied
+            v4(6, 30, 0, &tcp),   // claims a short TCP header
+            v4(6, 40, 0, &tcp[..10]),
+            v4(17, 29, 0, &udp),
+            v4(17, 29, 0x2000, &udp), // first fragment, more to come
+            v4(17, 29, 0x00b9, &udp), // a later fragment
+            v4(1, 56, 0, &icmp_err),
+            v4(1, 28, 0, &[8, 0, 0, 0, 0, 1, 0, 1]),
+            v4(1, 22, 0, &[8, 0]),
+            v4(47, 24, 0, &[0, 0, 8, 0]),
+            v4(6, 40, 0, &[]),
+            v6(17, 9, &udp),
+            v6(58, 8, &[1, 4, 0, 0, 0, 0, 0, 0]),
+            v6(58, 8, &[128, 0, 0, 0, 0, 1, 0, 1]),
+            v6(
+                0,
+                28,
+                &[17, 0, 0, 0, 0, 0, 0, 0, 0x30, 0x39, 0, 53, 0, 9, 0, 0, 1],
+            ),
+            v6(6, 20, &tcp[..4]),
+            vec![0x45],
+            vec![0x12, 0x34, 0x56],
+            Vec::new(),
+        ]
+    }
+
+    /// Records built from combinations of the attributes a line reads,
+    /// with and without the rest.
+    fn records() -> Vec<(Vec<u8>, bool)> {
+        let prefixes: [&[u8]; 9] = [
+            b"",
+            b"dns\0",
+            b"p @web:3 K-S\0",
+            b"Sb @-1:-1 \0",
+            b"L @g:7 K-F body log-tag=4294967295 nat-tag=x\0",
+            b"n @x:1 low\0",
+            b"p @:1\0",
+            b"\xff\xfe\0junk",
+            b"b @very-long-group-name-for-a-line:4000000000",
+        ];
+        let ifaces = [
+            (None, None, None),
+            (Some(1), None, Some(1)),
+            (None, Some(2), Some(3)),
+            (Some(3), Some(4), Some(2)),
+            (Some(3), Some(4), Some(4)),
+            (Some(3), Some(4), None),
+            (Some(u32::MAX), None, None),
+        ];
+        let mut out = Vec::new();
+        for (i, payload) in payloads().into_iter().enumerate() {
+            for (j, prefix) in prefixes.iter().enumerate() {
+                let (ifin, ifout, hook) = ifaces[(i + j) % ifaces.len()];
+                let mut a: Vec<(u16, Vec<u8>)> = Vec::new();
+                if let Some(h) = hook {
+                    a.push((attr::PACKET_HDR, vec![8, 0, h, 0]));
+                }
+                if !prefix.is_empty() || j == 0 {
+                    a.push((attr::PREFIX, prefix.to_vec()));
+                }
+                if let Some(n) = ifin {
+                    a.push((attr::IFINDEX_INDEV, u32::to_be_bytes(n).to_vec()));
+                }
+                if let Some(n) = ifout {
+                    a.push((attr::IFINDEX_OUTDEV, u32::to_be_bytes(n).to_vec()));
+                }
+                if (i + j) % 3 != 0 {
+                    // Second boundaries and an out-of-range microsecond.
+                    let usec = [0, 999_999, 1_000_000, 123_456][(i + j) % 4];
+                    a.push((attr::TIMESTAMP, ts(1_700_000_000 + j as u64, usec)));
+                }
+                if (i + j) % 2 == 0 {
+                    a.push((attr::CT_INFO, u32::to_be_bytes(IP_CT_NEW).to_vec()));
+                    a.push((attr::MARK, vec![0, 0, 0, 1]));
+                    a.push((attr::HWTYPE, vec![0, 1]));
+                    a.push((attr::HWLEN, vec![0, 14]));
+                    a.push((attr::HWADDR, vec![0, 6, 0, 0, 1, 2, 3, 4, 5, 6, 0, 0]));
+                    a.push((attr::UID, vec![0, 0, 3, 232]));
+                    a.push((attr::VLAN, {
+                        let mut v = vec![6, 0, 1, 0, 0x81, 0, 0, 0];
+                        v.extend([6, 0, 2, 0, 0, 42, 0, 0]);
+                        v
+                    }));
+                    a.push((99, b"unknown".to_vec()));
+                }
+                if i % 5 != 4 {
+                    a.push((attr::PAYLOAD, payload.clone()));
+                }
+                let family = [2, 10, 7][j % 3];
+                let big = (i + j) % 4 == 1;
+                out.push((record(family, 5, &a, big), big));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn lean_walk_accepts_and_refuses_as_the_full_decode() {
+        for r in pcap_records(PCAP) {
+            assert!(same_decode(r, false));
+            for cut in 0..r.len() {
+                same_decode(&r[..cut], false);
+            }
+            // Every byte of the record set to a few values: framing,
+            // types and lengths go wrong in every way.
+            for at in 0..r.len() {
+                for v in [0u8, 1, 2, 3, 4, 5, 8, 0x10, 0x14, 0x80, 0xff] {
+                    let mut m = r.to_vec();
+                    m[at] = v;
+                    same_decode(&m, false);
+                    same_decode(&m, true);
+                }
+            }
+        }
+        for (r, big) in records() {
+            assert!(same_decode(&r, big));
+            for cut in 0..r.len() {
+                same_decode(&r[..cut], big);
+            }
+        }
+        // Every attribute type with values of every size up to 20, alone
+        // and nested in VLAN: the size checks are the full decode's.
+        for kind in 0..=25u16 {
+            for len in 0..=20usize {
+                let v: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                for big in [false, true] {
+                    same_decode(&record(2, 1, &[(kind, v.clone())], big), big);
+                    let mut nested = record(0, 0, &[(kind, v.clone())], big);
+                    nested.drain(..4);
+                    same_decode(&record(2, 1, &[(attr::VLAN, nested)], big), big);
+                }
+            }
+        }
+        let mut garbage = crate::testing::Garbage(11);
+        for len in 0..400usize {
+            let g = garbage.bytes(len);
+            same_decode(&g, false);
+            same_decode(&g, true);
+        }
+    }
+
+    /// The line of each record, from the lean path, is byte for byte the
+    /// line of its event (in UTC and a zone with daylight saving time),
+    /// and its fields are the mapping's.
+    #[test]
+    fn lean_line_is_the_event_line() {
+        let zones = [
+            TimeZone::UTC,
+            TimeZone::posix("CET-1CEST,M3.5.0,M10.5.0/3").unwrap(),
+        ];
+        let mut recs = records();
+        recs.extend(pcap_records(PCAP).into_iter().map(|r| (r.to_vec(), false)));
+        for tz in zones {
+            let mut names = NameCache::new();
+            let mut lean = IpmonFormatter::new(IpmonOptions::default(), tz.clone());
+            let mut full = IpmonFormatter::new(IpmonOptions::default(), tz.clone());
+            for (n, (r, big)) in recs.iter().enumerate() {
+                let time = Timestamp {
+                    secs: 1_711_846_799 + (n as i64 % 3),
+                    nanos: 999_999_000,
+                };
+                let a = line_attrs(r, order(*big)).unwrap();
+                let line = names.line(&a, time);
+                let pkt = packet_from_linktype_nflog_ordered(r, order(*big)).unwrap();
+                let h = Header {
+                    time,
+                    source: Source::Pcap("f".into()),
+                    seq: 1,
+                };
+                let ev = to_packet_log(&pkt, h, &|_| None);
+                assert_eq!(
+                    (line.time, line.interface, line.direction, line.rule),
+                    (ev.header.time, ev.interface.as_str(), ev.direction, ev.rule)
+                );
+                assert_eq!(
+                    (line.action, line.log_tag, line.nat_tag, line.family),
+                    (ev.action, ev.log_tag, ev.nat_tag.as_str(), ev.family)
+                );
+                assert_eq!(
+                    line.flags.0,
+                    ev.flags.0 & !PacketFlags::LOG_BODY,
+                    "{r:02x?}"
+                );
+                assert_eq!(line.packet, &ev.packet[..]);
+                let mut text = Vec::new();
+                assert!(lean.format_nflog_line(&line, &mut text));
+                let mut want = Rendered::default();
+                full.format(&crate::event::Event::Packet(Box::new(ev)), &mut want);
+                assert_eq!(
+                    String::from_utf8_lossy(&text),
+                    String::from_utf8_lossy(&want.text),
+                    "{r:02x?}"
+                );
+            }
+        }
+    }
+}

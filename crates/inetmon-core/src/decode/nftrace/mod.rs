@@ -217,18 +217,11 @@ impl<'a> NftTrace<'a> {
             }
             Ok::<(), NftTraceError>(())
         })?;
-        t.table = table.ok_or(NftTraceError::Missing {
-            name: "NFTA_TRACE_TABLE",
-        })?;
-        t.chain = chain.ok_or(NftTraceError::Missing {
-            name: "NFTA_TRACE_CHAIN",
-        })?;
-        t.trace_type = ty.ok_or(NftTraceError::Missing {
-            name: "NFTA_TRACE_TYPE",
-        })?;
-        t.id = id.ok_or(NftTraceError::Missing {
-            name: "NFTA_TRACE_ID",
-        })?;
+        let missing = |name| NftTraceError::Missing { name };
+        t.table = table.ok_or(missing("NFTA_TRACE_TABLE"))?;
+        t.chain = chain.ok_or(missing("NFTA_TRACE_CHAIN"))?;
+        t.trace_type = ty.ok_or(missing("NFTA_TRACE_TYPE"))?;
+        t.id = id.ok_or(missing("NFTA_TRACE_ID"))?;
         Ok(t)
     }
 

@@ -13,15 +13,21 @@ fn msg_type() -> u16 {
     u16::from(NFNL_SUBSYS_NFTABLES) << 8 | u16::from(NFT_MSG_TRACE)
 }
 
-/// A rule step as the kernel sends it: `inet t input`, rule handle 8,
-/// verdict `jump sub`, with the packet's headers.
-fn rule_step() -> Vec<u8> {
+/// A trace message of `inet t input` (family 1, table `t`, chain `input`),
+/// to which a step adds its own attributes.
+fn inet_t_input() -> NlMsgBuilder {
     let mut b = NlMsgBuilder::new(msg_type(), 0, 0);
     b.nfgenmsg(1, 0, 0)
         .attr(attr::TABLE, b"t\0")
-        .attr(attr::CHAIN, b"input\0")
-        .attr_be64(attr::RULE_HANDLE, 8)
-        .attr_be32(attr::TYPE, 3);
+        .attr(attr::CHAIN, b"input\0");
+    b
+}
+
+/// A rule step as the kernel sends it: `inet t input`, rule handle 8,
+/// verdict `jump sub`, with the packet's headers.
+fn rule_step() -> Vec<u8> {
+    let mut b = inet_t_input();
+    b.attr_be64(attr::RULE_HANDLE, 8).attr_be32(attr::TYPE, 3);
     let n = b.begin_nested(attr::VERDICT);
     b.attr_be32(attr::VERDICT_CODE, (-3i32) as u32)
         .attr(attr::VERDICT_CHAIN, b"sub\0");
@@ -39,11 +45,8 @@ fn rule_step() -> Vec<u8> {
 
 /// A policy step without headers: `inet t input policy accept`.
 fn policy_step() -> Vec<u8> {
-    let mut b = NlMsgBuilder::new(msg_type(), 0, 0);
-    b.nfgenmsg(1, 0, 0)
-        .attr(attr::TABLE, b"t\0")
-        .attr(attr::CHAIN, b"input\0")
-        .attr_be32(attr::TYPE, 1)
+    let mut b = inet_t_input();
+    b.attr_be32(attr::TYPE, 1)
         .attr_be32(attr::ID, 0x6d98_5a58)
         .attr_be32(attr::IIF, 1)
         .attr_be32(attr::NFPROTO, 2)
@@ -147,24 +150,24 @@ fn missing_and_bad_attributes_are_typed_errors() {
             name: "NFTA_TRACE_TYPE"
         })
     );
-    let mut b = NlMsgBuilder::new(msg_type(), 0, 0);
-    b.nfgenmsg(1, 0, 0).attr(attr::TABLE, &[0xff, 0xfe, 0]);
-    let d = b.finish();
-    assert_eq!(
-        traces(&d).next(),
-        Some(Err(NftTraceError::NotUtf8 { attr: attr::TABLE }))
-    );
-    let mut b = NlMsgBuilder::new(msg_type(), 0, 0);
-    b.nfgenmsg(1, 0, 0).attr(attr::ID, &[1, 2]);
-    let d = b.finish();
-    assert_eq!(
-        traces(&d).next(),
-        Some(Err(NftTraceError::Netlink(NetlinkDecodeError::ValueLen {
-            attr: attr::ID,
-            expected: 4,
-            got: 2
-        })))
-    );
+    // A message of one bad attribute.
+    let bad_id = NetlinkDecodeError::ValueLen {
+        attr: attr::ID,
+        expected: 4,
+        got: 2,
+    };
+    for (kind, value, want) in [
+        (
+            attr::TABLE,
+            &[0xff, 0xfe, 0][..],
+            NftTraceError::NotUtf8 { attr: attr::TABLE },
+        ),
+        (attr::ID, &[1, 2][..], NftTraceError::Netlink(bad_id)),
+    ] {
+        let mut b = NlMsgBuilder::new(msg_type(), 0, 0);
+        b.nfgenmsg(1, 0, 0).attr(kind, value);
+        assert_eq!(traces(&b.finish()).next(), Some(Err(want)), "{kind}");
+    }
 }
 
 #[test]

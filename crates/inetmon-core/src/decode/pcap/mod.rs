@@ -540,19 +540,21 @@ fn nflog_record(
     ))
 }
 
-/// The file reader's fast path: calls `each` with the time and the
-/// decoded NFLOG packet of every record of `data` after the first `skip`,
-/// where `data` is a classic pcap file header of link type
-/// `LINKTYPE_NFLOG` followed by whole records, as long as every record is
-/// one that [`PcapDecoder`] turns into exactly one packet event with no
-/// report (its header passes the checks, its TLVs decode). Returns how
-/// many records went to `each`, or `None` at the first record that is not
-/// such a record or for which `each` returns `false`; the caller then
-/// decodes `data` with a [`PcapDecoder`], which judges it as always.
-pub fn for_each_plain_nflog_record<'a>(
-    data: &'a [u8],
+/// The file reader's fast path: calls `each` with the ipmon line facts
+/// ([`nflog::NflogLine`], names through `names`) of every record of `data`
+/// after the first `skip`, where `data` is a classic pcap file header of
+/// link type `LINKTYPE_NFLOG` followed by whole records, as long as every
+/// record is one that [`PcapDecoder`] turns into exactly one packet event
+/// with no report (its header passes the checks, its TLVs decode:
+/// [`nflog::line_attrs`]). Returns how many records went to `each`, or
+/// `None` at the first record that is not such a record or for which `each`
+/// returns `false`; the caller then decodes `data` with a [`PcapDecoder`],
+/// which judges it as always.
+pub fn for_each_plain_nflog_line(
+    data: &[u8],
     mut skip: u64,
-    mut each: impl FnMut(Timestamp, &nflog::NflogPacket<'a>) -> bool,
+    names: &mut nflog::NameCache,
+    mut each: impl FnMut(&nflog::NflogLine<'_>) -> bool,
 ) -> Option<u64> {
     let (big, nanos, linktype, snaplen) = frame::classic_file_header(data)?;
     if linktype != link::NFLOG {
@@ -567,11 +569,11 @@ pub fn for_each_plain_nflog_record<'a>(
     let mut n = 0u64;
     while !rest.is_empty() {
         let (len, time) = frame::plain_pcap_record(rest, big, nanos, snaplen)?;
-        let pkt = nflog::packet_from_linktype_nflog_ordered(rest.get(16..len)?, order).ok()?;
+        let attrs = nflog::line_attrs(rest.get(16..len)?, order)?;
         if skip > 0 {
             skip -= 1;
         } else {
-            if !each(time, &pkt) {
+            if !each(&names.line(&attrs, time)) {
                 return None;
             }
             n += 1;

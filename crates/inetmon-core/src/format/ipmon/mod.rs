@@ -190,6 +190,10 @@ pub struct IpmonFormatter {
     protocols: ProtocolNames,
     services: ServiceNames,
     resolver: Box<dyn HostResolver + Send>,
+    /// Each protocol's name (or number) as [`IpmonFormatter::write_proto`]
+    /// writes it, padded to a fixed block with its length, when it fits:
+    /// one append without a `memcpy` call (this runs for every line).
+    proto_text: Box<[([u8; 16], u8); 256]>,
     time: time::TimePrefix,
     /// Next expected sequence number for ipf, NAT and state records; ipmon
     /// starts them at 0, so the first record of a run prints `missed`.
@@ -214,9 +218,11 @@ impl IpmonFormatter {
     /// time zone (use [`TimeZone::system`] for ipmon's `localtime()`).
     #[must_use]
     pub fn new(opts: IpmonOptions, tz: TimeZone) -> Self {
+        let protocols = ProtocolNames::builtin();
         IpmonFormatter {
             opts,
-            protocols: ProtocolNames::builtin(),
+            proto_text: proto_text(&protocols),
+            protocols,
             services: ServiceNames::builtin(),
             resolver: Box::new(NumericHosts),
             time: time::TimePrefix::new(tz),
@@ -233,6 +239,7 @@ impl IpmonFormatter {
 
     /// Replaces the protocol and service tables in place.
     pub fn set_tables(&mut self, protocols: ProtocolNames, services: ServiceNames) {
+        self.proto_text = proto_text(&protocols);
         self.protocols = protocols;
         self.services = services;
     }
@@ -386,14 +393,12 @@ impl IpmonFormatter {
         self.time.write(t, time.secs, !self.opts.syslog_mode);
         let us = time.micros();
         if us < 1_000_000 {
-            // `.UUUUUU ` in one append (this runs for every line).
-            let mut b = *b".000000 ";
-            let mut v = us;
-            for slot in b.iter_mut().skip(1).take(6).rev() {
-                *slot = b'0' + (v % 10) as u8;
-                v /= 10;
-            }
-            t.extend_from_slice(&b);
+            // `.UUUUUU ` in one append, three digit pairs from a table
+            // (this runs for every line).
+            let [a0, a1] = pair(us / 10_000);
+            let [b0, b1] = pair(us / 100 % 100);
+            let [c0, c1] = pair(us % 100);
+            t.extend_from_slice(&[b'.', a0, a1, b0, b1, c0, c1, b' ']);
             return;
         }
         // A timestamp whose nanoseconds are out of range: all the digits.
@@ -404,6 +409,10 @@ impl IpmonFormatter {
 
     /// The protocol's name, or its number (`getlocalproto`).
     fn write_proto(&self, t: &mut Vec<u8>, p: u8) {
+        if let Some((text, n @ 1..)) = self.proto_text.get(usize::from(p)) {
+            names::push_prefix(t, text, usize::from(*n));
+            return;
+        }
         match self.protocols.name(p) {
             Some(n) => t.extend_from_slice(n.as_bytes()),
             None => push_u64(t, u64::from(p)),
@@ -452,6 +461,41 @@ impl IpmonFormatter {
     }
 }
 
+/// [`IpmonFormatter::proto_text`] for `protocols`: each name (or number)
+/// up to 16 bytes; length 0 for a longer name, which is written as it is.
+fn proto_text(protocols: &ProtocolNames) -> Box<[([u8; 16], u8); 256]> {
+    let mut table = Box::new([([0u8; 16], 0u8); 256]);
+    for (p, slot) in (0..=u8::MAX).zip(table.iter_mut()) {
+        let mut text = Vec::new();
+        match protocols.name(p) {
+            Some(n) => text.extend_from_slice(n.as_bytes()),
+            None => push_u64(&mut text, u64::from(p)),
+        }
+        if let (Some(dst), Ok(n)) = (slot.0.get_mut(..text.len()), u8::try_from(text.len())) {
+            dst.copy_from_slice(&text);
+            slot.1 = n;
+        }
+    }
+    table
+}
+
+/// `PAIRS[v]`: the two decimal digits of `v` below 100.
+static PAIRS: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut v = 0;
+    while v < 100 {
+        t[v] = [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8];
+        v += 1;
+    }
+    t
+};
+
+/// The two decimal digits of `v % 100`, from [`PAIRS`].
+fn pair<T: Into<u64>>(v: T) -> [u8; 2] {
+    let i = usize::try_from(v.into() % 100).unwrap_or(0);
+    PAIRS.get(i).copied().unwrap_or(*b"00")
+}
+
 /// Two decimal digits of `v` (below 100).
 fn two_digits(v: u32) -> [u8; 2] {
     [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]
@@ -493,11 +537,32 @@ mod tests {
     use crate::event::Timestamp;
 
     #[test]
+    fn push_u64_is_the_decimal_text() {
+        let mut t = Vec::new();
+        let values = (0..=200_000u64).chain([
+            999_999,
+            1_000_000,
+            u64::from(u32::MAX),
+            u64::from(u32::MAX) + 1,
+            u64::MAX,
+        ]);
+        for v in values {
+            t.clear();
+            t.extend_from_slice(b"x");
+            push_u64(&mut t, v);
+            assert_eq!(t, format!("x{v}").as_bytes());
+        }
+    }
+
+    #[test]
     fn time_micros_are_zero_padded_and_out_of_range_nanos_print_all_digits() {
         let mut f = IpmonFormatter::new(IpmonOptions::default(), TimeZone::UTC);
         let cases = [
             (0, "01/01/1970 00:00:00.000000 "),
             (7_000, "01/01/1970 00:00:00.000007 "),
+            (10_000, "01/01/1970 00:00:00.000010 "),
+            (123_456_000, "01/01/1970 00:00:00.123456 "),
+            (999_000, "01/01/1970 00:00:00.000999 "),
             (999_999_999, "01/01/1970 00:00:00.999999 "),
             (u32::MAX, "01/01/1970 00:00:00.4294967 "),
         ];

@@ -38,6 +38,37 @@ const REASONS: [&str; 19] = [
     "natv6_in-fail",
 ];
 
+/// ` -` and ipmon's TCP flag letters (`tcp::IPMON_ORDER`) for every flags
+/// byte, with the text's length: one append per line instead of a test and
+/// a push per flag.
+static TCP_LETTERS: [([u8; 10], u8); 256] = {
+    let mut t = [([0u8; 10], 0u8); 256];
+    let mut f = 0;
+    while f < 256 {
+        let mut text = [0u8; 10];
+        text[0] = b' ';
+        text[1] = b'-';
+        let mut n = 2;
+        let mut i = 0;
+        while i < tcp::IPMON_ORDER.len() {
+            let (bit, letter) = tcp::IPMON_ORDER[i];
+            if f as u8 & bit != 0 {
+                text[n] = letter;
+                n += 1;
+            }
+            i += 1;
+        }
+        t[f] = (text, n as u8);
+        f += 1;
+    }
+    t
+};
+
+/// The flags that may print in the trailer: all but `SHORT` (an `S` before
+/// the action) and `LOG_BODY` (never printed). A line with none of them, no
+/// tags and no reason has only its direction after the body.
+const TRAILER_FLAGS: u32 = !(PacketFlags::SHORT | PacketFlags::LOG_BODY);
+
 /// The logged bytes, read the way ipmon reads them: unchecked in C, here
 /// every byte past the end reads as zero.
 #[derive(Clone, Copy)]
@@ -252,15 +283,22 @@ fn body(f: &IpmonFormatter, p: &Line<'_>, t: &mut Vec<u8>) {
     let b = Bytes(p.packet);
     let v6 = matches!(p.family, AF_INET6_LINUX | AF_INET6_FREEBSD);
     let (hl, ipoff, pr, addrs, plen): (u16, u16, u8, Addrs, u16) = if p.family == AF_INET {
+        // The fixed header in one checked read (zeros past the end, as
+        // `Bytes` reads them, when the packet is shorter).
+        let ip = match p.packet.first_chunk::<20>() {
+            Some(ip) => *ip,
+            None => std::array::from_fn(|i| b.u8(i)),
+        };
+        let [v_hl, _, l0, l1, _, _, f0, f1, _, pr, _, _, s0, s1, s2, s3, d0, d1, d2, d3] = ip;
         (
-            u16::from(b.u8(0) & 0x0f) << 2,
-            b.be16(6),
-            b.u8(9),
+            u16::from(v_hl & 0x0f) << 2,
+            u16::from_be_bytes([f0, f1]),
+            pr,
             Addrs::V4 {
-                src: b.v4(12),
-                dst: b.v4(16),
+                src: [s0, s1, s2, s3],
+                dst: [d0, d1, d2, d3],
             },
-            b.be16(2),
+            u16::from_be_bytes([l0, l1]),
         )
     } else if v6 {
         let (hl, pr) = ipv6_walk(b);
@@ -291,9 +329,12 @@ fn body(f: &IpmonFormatter, p: &Line<'_>, t: &mut Vec<u8>) {
             f.write_port(t, pr, b.be16(h + 2));
             pr_len(f, t, pr, hl, plen);
             if pr == proto::TCP {
-                t.extend_from_slice(b" -");
-                let fl = b.u8(h + 13);
-                tcp::push_ipmon_letters(fl, t);
+                // ` -` and the flag letters in one append.
+                let (text, n) = TCP_LETTERS
+                    .get(usize::from(b.u8(h + 13)))
+                    .copied()
+                    .unwrap_or(([0; 10], 0));
+                crate::names::push_prefix(t, &text, usize::from(n));
                 if f.opts.verbose {
                     t.push(b' ');
                     push_u64(t, u64::from(b.be32(h + 4)));
@@ -468,6 +509,15 @@ fn ipv6_walk(b: Bytes<'_>) -> (u16, u8) {
 /// The TRAILER of §1.10.
 fn trailer(p: &Line<'_>, t: &mut Vec<u8>) {
     let fl = p.flags;
+    if fl.0 & TRAILER_FLAGS == 0 && p.log_tag == 0 && p.nat_tag.is_empty() && p.reason.is_none() {
+        // The common line: only the direction.
+        match p.direction {
+            Some(Direction::In) => t.extend_from_slice(b" IN"),
+            Some(Direction::Out) => t.extend_from_slice(b" OUT"),
+            None => {}
+        }
+        return;
+    }
     if fl.has(PacketFlags::KEEP_STATE) {
         t.extend_from_slice(b" K-S");
     }

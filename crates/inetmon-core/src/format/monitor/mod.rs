@@ -129,8 +129,7 @@ impl MonitorFormatter {
     fn drop_event(&self, out: &mut String, d: &DropEvent) {
         let conn = connection_line(&d.packet, d.layer, d.protocol);
         if self.verbose() {
-            out.push_str(SEPARATOR);
-            out.push('\n');
+            line(out, SEPARATOR);
             let _ = write!(
                 out,
                 "CPU {:02}: DROP: {} bytes ({} captured), reason {} ({}), {}, location {}",
@@ -194,8 +193,7 @@ impl MonitorFormatter {
     fn trace_event(&self, out: &mut String, t: &TraceEvent) {
         let conn = connection_line(&t.packet, t.layer, t.protocol);
         if self.verbose() {
-            out.push_str(SEPARATOR);
-            out.push('\n');
+            line(out, SEPARATOR);
             let _ = write!(
                 out,
                 "CPU {:02}: TRACE {}: {} bytes ({} captured), {}, protocol {}",

@@ -16,7 +16,7 @@
 
 use std::fmt::Write as _;
 
-use super::{connection_line, dissect, hex_dump, MonitorFormatter, Verbosity, SEPARATOR};
+use super::{connection_line, dissect, hex_dump, line, MonitorFormatter, Verbosity, SEPARATOR};
 use crate::event::{
     nfproto_name, verdict_code_name, CaptureLayer, Interface, NftTraceEvent, NftTraceType,
 };
@@ -84,8 +84,7 @@ impl MonitorFormatter {
         let summary =
             (!packet.is_empty()).then(|| connection_line(&packet, CaptureLayer::Network, 0));
         if self.verbose() {
-            out.push_str(SEPARATOR);
-            out.push('\n');
+            line(out, SEPARATOR);
             let _ = write!(
                 out,
                 "DEBUG nftrace {:08x}: table {} {}, chain {}, {}",
@@ -204,10 +203,7 @@ pub(crate) mod tests {
             }),
             policy: None,
             nfproto: Some(2),
-            iif: Some(Interface {
-                ifindex: 1,
-                name: Some("lo".into()),
-            }),
+            iif: Some(Interface::named(1, "lo")),
             iif_type: Some(772),
             oif: None,
             oif_type: None,
@@ -239,10 +235,7 @@ pub(crate) mod tests {
             ifindex: 9,
             name: None,
         });
-        p.oif = Some(Interface {
-            ifindex: 1,
-            name: Some("lo".into()),
-        });
+        p.oif = Some(Interface::named(1, "lo"));
         p.network_header.clear();
         p.transport_header.clear();
         assert_eq!(

@@ -82,14 +82,8 @@ fn drop_event() -> DropEvent {
     DropEvent {
         header: header(),
         cpu: 1,
-        location: KernelLocation {
-            addr: 0xffff_ffff_81ab_cdef,
-            symbol: Some("tcp_v4_rcv+0x5a4".into()),
-        },
-        interface: Interface {
-            ifindex: 42,
-            name: Some("veth-a".into()),
-        },
+        location: KernelLocation::resolved(0xffff_ffff_81ab_cdef, "tcp_v4_rcv+0x5a4"),
+        interface: Interface::named(42, "veth-a"),
         orig_len: 54,
         layer: CaptureLayer::Ethernet,
         packet: PKT_TCP_SYN.to_vec(),
@@ -103,10 +97,7 @@ fn trace_event() -> TraceEvent {
         header: header(),
         cpu: 0,
         point: ObservationPoint::FromNetwork,
-        interface: Interface {
-            ifindex: 7,
-            name: Some("lxc_health".into()),
-        },
+        interface: Interface::named(7, "lxc_health"),
         protocol: 0x0800,
         orig_len: 54,
         layer: CaptureLayer::Ethernet,
@@ -123,43 +114,46 @@ fn fmt(v: Verbosity, hex: bool, e: &Event) -> String {
     MonitorFormatter::new(MonitorOptions { verbosity: v, hex }).format(e)
 }
 
-/// V10a in our shape: the drop one-liner with the same packet.
+/// V10a in our shape: the drop one-liner with the same packet, and its
+/// `-d` (debug) form.
 #[test]
-fn drop_info_line() {
-    let e = Event::Drop(Box::new(drop_event()));
-    assert_eq!(
-        fmt(Verbosity::Info, false, &e),
-        "CPU 01: xx drop (NO_SOCKET) interface veth-a, location tcp_v4_rcv+0x5a4: 1.2.3.4:80 -> 5.6.7.8:443 tcp SYN\n"
-    );
-    let mut d = drop_event();
-    d.process = Some(ProcessContext {
+fn drop_info_and_debug_lines() {
+    // No location or interface; the process known; a reason without a name.
+    let mut bare = drop_event();
+    bare.process = Some(ProcessContext {
         pid: 42,
         tid: 43,
         comm: "curl".into(),
     });
-    d.location = KernelLocation::default();
-    d.interface = Interface {
+    bare.location = KernelLocation::default();
+    bare.interface = Interface {
         ifindex: 0,
         name: None,
     };
-    d.reason = DropReason {
+    bare.reason = DropReason {
         code: 0x0003_0005,
         subsystem: None,
         name: None,
     };
-    assert_eq!(
-        fmt(Verbosity::Info, false, &Event::Drop(Box::new(d))),
-        "CPU 01: xx drop (subsys 3 reason 5) pid 42 (curl): 1.2.3.4:80 -> 5.6.7.8:443 tcp SYN\n"
-    );
-}
-
-#[test]
-fn drop_debug_line() {
-    let e = Event::Drop(Box::new(drop_event()));
-    assert_eq!(
-        fmt(Verbosity::Debug, false, &e),
-        "CPU 01: xx drop (NO_SOCKET) interface veth-a, location tcp_v4_rcv+0x5a4, 54 bytes (54 captured), code 3, protocol IPv4, netns 4026531840: 1.2.3.4:80 -> 5.6.7.8:443 tcp SYN\n"
-    );
+    for (d, verbosity, want) in [
+        (
+            drop_event(),
+            Verbosity::Info,
+            "CPU 01: xx drop (NO_SOCKET) interface veth-a, location tcp_v4_rcv+0x5a4: 1.2.3.4:80 -> 5.6.7.8:443 tcp SYN\n",
+        ),
+        (
+            bare,
+            Verbosity::Info,
+            "CPU 01: xx drop (subsys 3 reason 5) pid 42 (curl): 1.2.3.4:80 -> 5.6.7.8:443 tcp SYN\n",
+        ),
+        (
+            drop_event(),
+            Verbosity::Debug,
+            "CPU 01: xx drop (NO_SOCKET) interface veth-a, location tcp_v4_rcv+0x5a4, 54 bytes (54 captured), code 3, protocol IPv4, netns 4026531840: 1.2.3.4:80 -> 5.6.7.8:443 tcp SYN\n",
+        ),
+    ] {
+        assert_eq!(fmt(verbosity, false, &Event::Drop(Box::new(d))), want);
+    }
 }
 
 #[test]
@@ -217,10 +211,7 @@ fn trace_lines() {
 fn stack_trace_lines() {
     let mut t = trace_event();
     t.point = ObservationPoint::FromStack;
-    t.interface = Interface {
-        ifindex: 1,
-        name: Some("lo".into()),
-    };
+    t.interface = Interface::named(1, "lo");
     t.layer = CaptureLayer::Network;
     t.packet = pkt("PKT_TCP_SYN")[14..].to_vec();
     t.process = Some(ProcessContext {
@@ -293,45 +284,14 @@ fn lost_and_malformed_lines() {
 
 #[test]
 fn nat_state_packet_lines() {
-    let a = |s: &str| s.parse::<IpAddr>().unwrap();
     let nat = Event::Nat(Box::new(NatLog {
         header: header(),
-        action: NatAction::New,
-        nat_type: NatType::Map,
-        rule: 1,
-        protocol: 6,
-        orig_src: (a("10.0.0.1"), 1234),
-        orig_dst: (a("1.1.1.1"), 80),
-        new_src: (a("192.0.2.1"), 40000),
-        new_dst: (a("1.1.1.1"), 80),
-        packets: None,
-        bytes: None,
-        conntrack_id: None,
-        ipf_seq: None,
+        ..NatLog::sample()
     }));
-    assert_eq!(
-        fmt(Verbosity::Info, false, &nat),
-        "<> nat NEW MAP tcp 10.0.0.1:1234 -> 1.1.1.1:80 as 192.0.2.1:40000 -> 1.1.1.1:80\n"
-    );
     let state = Event::State(Box::new(StateLog {
         header: header(),
-        state_type: StateType::New,
-        protocol: 1,
-        ip_version: 4,
-        src: a("10.0.0.1"),
-        dst: a("10.0.0.2"),
-        ports: (8, 0),
-        tag: 0,
-        tcp_state: None,
-        packets: [1, 0, 1, 0],
-        bytes: [84, 0, 84, 0],
-        conntrack_id: None,
-        ipf_seq: None,
+        ..StateLog::sample()
     }));
-    assert_eq!(
-        fmt(Verbosity::Info, false, &state),
-        "<> state NEW icmp 10.0.0.1 -> 10.0.0.2, packets 1/1, bytes 84/84\n"
-    );
     let packet = Event::Packet(Box::new(PacketLog {
         header: header(),
         packet: PKT_TCP_SYN[14..].to_vec(),
@@ -341,10 +301,22 @@ fn nat_state_packet_lines() {
         }),
         ..PacketLog::sample()
     }));
-    assert_eq!(
-        fmt(Verbosity::Info, false, &packet),
-        "-- packet (block) interface eth0 in, rule @0:3, prefix \"drop-in\": 1.2.3.4:80 -> 5.6.7.8:443 tcp SYN\n"
-    );
+    for (event, want) in [
+        (
+            &nat,
+            "<> nat NEW MAP tcp 10.0.0.1:1234 -> 1.1.1.1:80 as 192.0.2.1:40000 -> 1.1.1.1:80\n",
+        ),
+        (
+            &state,
+            "<> state NEW icmp 10.0.0.1 -> 10.0.0.2, packets 1/1, bytes 84/84\n",
+        ),
+        (
+            &packet,
+            "-- packet (block) interface eth0 in, rule @0:3, prefix \"drop-in\": 1.2.3.4:80 -> 5.6.7.8:443 tcp SYN\n",
+        ),
+    ] {
+        assert_eq!(fmt(Verbosity::Info, false, event), want);
+    }
     let v = fmt(Verbosity::Verbose, false, &packet);
     assert_eq!(v.lines().count(), 3, "{v}");
     // Sock events: see sock.rs (no struct literal while SockEvent grows).
