@@ -4,10 +4,14 @@
 # bench/sockets-hook-floor.sh. HEAD's sources (`git archive`, so
 # uncommitted changes are not in it) go to target/noop-src,
 # bench/noopify.py empties every program of sock.bpf.c, and the build uses
-# this checkout's target directory, so the dependencies are shared and only
-# the workspace's own crates are compiled again. The binary is kept as
-# target/release/inetmon-noop (printed on stdout); target/release/inetmon,
-# where cargo puts it too, is restored as it was.
+# a target directory of its own, target/noop. It must not share this
+# checkout's: cargo names a workspace crate's fingerprint by its path
+# relative to the workspace root, so a build from target/noop-src in the
+# same target directory overwrote the real crates' fingerprints, and the
+# next `cargo build --release` here found everything "fresh" and put the
+# empty-program binary at target/release/inetmon (seen in session 6). The
+# price is one build of the dependencies, kept for later runs. The binary
+# is copied to target/release/inetmon-noop (printed on stdout).
 #
 # usage: bench/noop-build.sh    (needs clang, llvm-strip, libbpf-dev)
 set -euo pipefail
@@ -21,9 +25,7 @@ python3 bench/noopify.py "$src/crates/inetmon-bpf/bpf/sock.bpf.c"
 # The empty programs leave helpers unused: warnings, not errors.
 sed -i 's/-Wall -Werror/-Wall/' "$src/crates/inetmon-bpf/build-bpf.sh"
 sh "$src/crates/inetmon-bpf/build-bpf.sh" 2>/dev/null
-bin=$root/target/release/inetmon
-[ ! -e "$bin" ] || cp -p "$bin" "$bin.keep"
-(cd "$src" && CARGO_TARGET_DIR=$root/target cargo build --release -q -p inetmon >&2)
-cp "$bin" "$bin-noop"
-if [ -e "$bin.keep" ]; then mv "$bin.keep" "$bin"; else rm -f "$bin"; fi
+(cd "$src" && CARGO_TARGET_DIR=$root/target/noop cargo build --release -q -p inetmon >&2)
+mkdir -p "$root/target/release"
+cp "$root/target/noop/release/inetmon" "$root/target/release/inetmon-noop"
 echo "$root/target/release/inetmon-noop"
