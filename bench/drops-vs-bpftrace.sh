@@ -87,8 +87,8 @@ for rate in $rates; do
 	for row in "inetmon $i1" "bpftrace $t1" "bpftrace $t2" "inetmon $i2"; do
 		set -- $row
 		eq=no; [ "$2" -eq "$3" ] && eq=yes
-		ratio=$(awk -v d="$2" -v a="$alone" 'BEGIN {printf "%.3f", a ? d / a : 0}')
-		ns=$(awk -v c="$4" -v d="$2" 'BEGIN {printf "%.0f", d ? c / d : 0}')
+		ratio=$(bench_div "$2" "$alone" %.3f)
+		ns=$(bench_div "$4" "$2" %.0f)
 		echo "$rate $1 $(($2 / secs)) $2 $3 $eq $ratio $ns"
 		echo "$rate $1 $ratio $ns $eq" >>"$tmp/rows"
 	done

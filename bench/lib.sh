@@ -169,6 +169,12 @@ bench_median_range() {
 		printf fmt, name, m, v[1], v[NR], NR}'
 }
 
+# bench_div NUM DEN FORMAT [SCALE]: NUM * SCALE / DEN in awk's printf
+# FORMAT (e.g. %.3f), 0 where DEN is 0: ratios and costs per item.
+bench_div() {
+	awk -v n="$1" -v d="$2" -v f="$3" -v s="${4:-1}" 'BEGIN {printf f, d ? n * s / d : 0}'
+}
+
 bench_load() {
 	echo "load $1: $(cut -d' ' -f1-3 /proc/loadavg)"
 }

@@ -35,15 +35,12 @@ if [ -z "${BIN:-}" ]; then
 fi
 cargo build --release -q -p inetmon-io --example sockstorm
 STORM=$root/target/release/examples/sockstorm
+. bench/lib.sh
 ns=inetmon-sbt-$$
-tmp=$(mktemp -d)
 mon=
-cleanup() {
-  [ -z "$mon" ] || kill "$mon" 2>/dev/null || true
-  ip netns del "$ns" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+# lib.sh's exit trap stops the monitor, deletes the namespace and $tmp.
+bench_on_exit='[ -z "$mon" ] || kill "$mon" 2>/dev/null || true'
+bench_namespaces=$ns
 trap 'exit 1' INT TERM
 ip netns add "$ns"
 ip -n "$ns" link set lo up
@@ -117,15 +114,15 @@ for i in $(seq "$R"); do
   read -r b2 s2 <<<"$(storm)"
   base=$(( (b1 + b2) / 2 ))
   for s in $s1 $s2; do
-    us=$(awk -v s="$s" -v n="$N" 'BEGIN {printf "%.2f", s * 1e6 / n}')
+    us=$(bench_div "$s" "$N" %.2f 1e6)
     echo "bare 1 0 $us" >>"$tmp/rows"
   done
-  echo "$i bare $b1 $b2 (mean $base/s) storm_cpu_us/conn $(awk -v a="$s1" -v b="$s2" -v n="$N" 'BEGIN {printf "%.2f %.2f", a * 1e6 / n, b * 1e6 / n}')"
+  echo "$i bare $b1 $b2 (mean $base/s) storm_cpu_us/conn $(bench_div "$s1" "$N" %.2f 1e6) $(bench_div "$s2" "$N" %.2f 1e6)"
   for k in "${kinds[@]}"; do
     for h in 1 2; do
       read -r rate scpu ev cpu <<<"${res[$k.$h]}"
-      ratio=$(awk -v r="$rate" -v b="$base" 'BEGIN {printf "%.3f", r / b}')
-      us=$(awk -v s="$scpu" -v n="$N" 'BEGIN {printf "%.2f", s * 1e6 / n}')
+      ratio=$(bench_div "$rate" "$base" %.3f)
+      us=$(bench_div "$scpu" "$N" %.2f 1e6)
       echo "$i $k $ratio $ev $cpu $us"
       echo "$k $ratio $cpu $us" >>"$tmp/rows"
     done
