@@ -216,18 +216,28 @@ impl Events {
         self.local.borrow_mut().buf.pop_front()
     }
 
+    /// The next event: what is left of the current batch, else what `wait`
+    /// takes off the channel (the one loop behind [`Events::recv`],
+    /// [`Events::recv_timeout`] and [`Events::try_recv`]).
+    fn next_with<E>(
+        &self,
+        mut wait: impl FnMut(&Receiver<Item>) -> Result<Item, E>,
+    ) -> Result<Event, E> {
+        loop {
+            if let Some(ev) = self.pop() {
+                return Ok(ev);
+            }
+            let item = wait(&self.rx)?;
+            self.start(item);
+        }
+    }
+
     /// The next event, waiting for it.
     ///
     /// # Errors
     /// When every producer is gone and nothing is left.
     pub fn recv(&self) -> Result<Event, RecvError> {
-        loop {
-            if let Some(ev) = self.pop() {
-                return Ok(ev);
-            }
-            let item = self.rx.recv()?;
-            self.start(item);
-        }
+        self.next_with(Receiver::recv)
     }
 
     /// The next event, waiting at most `timeout`.
@@ -235,22 +245,15 @@ impl Events {
     /// # Errors
     /// On timeout, or when every producer is gone and nothing is left.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Event, RecvTimeoutError> {
+        // An event of the current batch needs no deadline (no clock read).
         if let Some(ev) = self.pop() {
             return Ok(ev);
         }
         let deadline = Instant::now().checked_add(timeout);
-        loop {
-            if let Some(ev) = self.pop() {
-                return Ok(ev);
-            }
-            let item = match deadline {
-                Some(d) => self
-                    .rx
-                    .recv_timeout(d.saturating_duration_since(Instant::now()))?,
-                None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected)?,
-            };
-            self.start(item);
-        }
+        self.next_with(|rx| match deadline {
+            Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        })
     }
 
     /// The next event if one is queued.
@@ -258,13 +261,7 @@ impl Events {
     /// # Errors
     /// When none is queued, or every producer is gone and nothing is left.
     pub fn try_recv(&self) -> Result<Event, TryRecvError> {
-        loop {
-            if let Some(ev) = self.pop() {
-                return Ok(ev);
-            }
-            let item = self.rx.try_recv()?;
-            self.start(item);
-        }
+        self.next_with(Receiver::try_recv)
     }
 
     /// Whether no event is queued.
