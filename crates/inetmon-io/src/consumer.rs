@@ -491,6 +491,15 @@ impl<'a> Consumer<'a> {
         }
     }
 
+    /// How many of the first events of `queued` `ev` absorbs
+    /// ([`Stage::absorb`]), merging them into it.
+    fn absorb_run(&mut self, ev: &mut Event, queued: &[Event]) -> usize {
+        queued
+            .iter()
+            .take_while(|q| self.stage.absorb(ev, q))
+            .count()
+    }
+
     /// Delivers the events of `batch` from index `from` on, in place, each
     /// with the queued events after it that it absorbs merged into it
     /// ([`Stage::absorb`]), then hands the batch back to its producer. The
@@ -506,13 +515,7 @@ impl<'a> Consumer<'a> {
         while i < batch.events.len() {
             let (head, tail) = batch.events.split_at_mut(i + 1);
             let Some(ev) = head.last_mut() else { break };
-            let mut merged = 0;
-            while let Some(q) = tail.get(merged) {
-                if !self.stage.absorb(ev, q) {
-                    break;
-                }
-                merged += 1;
-            }
+            let merged = self.absorb_run(ev, tail);
             if merged < tail.len() {
                 self.deliver(ev)?;
                 i += 1 + merged;
@@ -521,13 +524,7 @@ impl<'a> Consumer<'a> {
             // The batch's last event: what was queued after it may merge.
             let mut ahead = None;
             while let Ok(next) = rx.try_recv_batch() {
-                let mut k = 0;
-                while let Some(q) = next.events.get(k) {
-                    if !self.stage.absorb(ev, q) {
-                        break;
-                    }
-                    k += 1;
-                }
+                let k = self.absorb_run(ev, &next.events);
                 if k < next.events.len() {
                     ahead = Some((next, k));
                     break;
